@@ -1,0 +1,154 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Tensor, Variable } from '@tensorflow/tfjs-core';
+import { SslError, invalidConfig } from '../errors';
+import type { OptimizerSpec } from '../method';
+
+/**
+ * Optimizers with their slots created up front, so a checkpoint can save and restore every slot exactly
+ * (tfjs's own optimizers create slots lazily and name them by global counters).
+ *
+ * Weight decay (and LARS trust-ratio adaptation) skip 1-D parameters — biases and normalization scales —
+ * as SimCLR, BYOL and DINO do; decaying a batch-norm gain towards zero only fights the normalization.
+ */
+export interface Optimizer {
+  readonly spec: Required<OptimizerSpec>;
+  /**
+   * One update of `variables` (the ones given at creation, same order) with their gradients. A null
+   * gradient (the variable did not affect the loss this step) leaves that variable and its slots untouched.
+   */
+  apply(gradients: readonly (Tensor | null)[], lr: number): void;
+  /** Every slot variable (momentum buffers, moments, step counter) in a stable order, for checkpoints. */
+  slots(): Variable[];
+  dispose(): void;
+}
+
+export function resolveOptimizerSpec(spec: OptimizerSpec): Required<OptimizerSpec> {
+  if (!(spec.lr > 0) || !Number.isFinite(spec.lr)) invalidConfig('optimizer.lr', spec.lr, 'a positive finite number');
+  const wd = spec.weightDecay ?? 0;
+  if (!(wd >= 0) || !Number.isFinite(wd)) invalidConfig('optimizer.weightDecay', wd, 'a non-negative number');
+  switch (spec.kind) {
+    case 'sgd': {
+      const momentum = spec.momentum ?? 0.9;
+      if (!(momentum >= 0 && momentum < 1)) invalidConfig('optimizer.momentum', momentum, 'a number in [0, 1)');
+      return { kind: 'sgd', lr: spec.lr, momentum, nesterov: spec.nesterov ?? false, weightDecay: wd };
+    }
+    case 'adam':
+    case 'adamw': {
+      const beta1 = spec.beta1 ?? 0.9;
+      const beta2 = spec.beta2 ?? 0.999;
+      const epsilon = spec.epsilon ?? 1e-8;
+      if (!(beta1 >= 0 && beta1 < 1)) invalidConfig('optimizer.beta1', beta1, 'a number in [0, 1)');
+      if (!(beta2 >= 0 && beta2 < 1)) invalidConfig('optimizer.beta2', beta2, 'a number in [0, 1)');
+      if (!(epsilon > 0)) invalidConfig('optimizer.epsilon', epsilon, 'a positive number');
+      return { kind: spec.kind, lr: spec.lr, beta1, beta2, epsilon, weightDecay: wd } as Required<OptimizerSpec>;
+    }
+    case 'lars': {
+      const momentum = spec.momentum ?? 0.9;
+      const trustCoefficient = spec.trustCoefficient ?? 0.001;
+      if (!(momentum >= 0 && momentum < 1)) invalidConfig('optimizer.momentum', momentum, 'a number in [0, 1)');
+      if (!(trustCoefficient > 0)) invalidConfig('optimizer.trustCoefficient', trustCoefficient, 'a positive number');
+      return { kind: 'lars', lr: spec.lr, momentum, weightDecay: wd, trustCoefficient };
+    }
+    default:
+      return invalidConfig('optimizer.kind', (spec as { kind: unknown }).kind, "one of 'sgd', 'adam', 'adamw', 'lars'");
+  }
+}
+
+function isExcludedFromDecay(variable: Variable): boolean {
+  return variable.shape.length <= 1;
+}
+
+export function createOptimizer(specInput: OptimizerSpec, variables: readonly Variable[]): Optimizer {
+  const spec = resolveOptimizerSpec(specInput);
+  const zerosLike = (v: Variable) => tf.variable(tf.zeros(v.shape, 'float32'), false);
+  const firstSlots = variables.map((v) => zerosLike(v));
+  const secondSlots = spec.kind === 'adam' || spec.kind === 'adamw' ? variables.map((v) => zerosLike(v)) : [];
+  const stepCount = tf.variable(tf.scalar(0, 'float32'), false);
+  const decayMask = variables.map((v) => !isExcludedFromDecay(v));
+
+  function checkGradients(gradients: readonly (Tensor | null)[]): void {
+    if (gradients.length !== variables.length) {
+      throw new SslError('shape-mismatch', `Optimizer got ${gradients.length} gradients for ${variables.length} variables.`);
+    }
+  }
+
+  const apply = (gradients: readonly (Tensor | null)[], lr: number): void => {
+    checkGradients(gradients);
+    tf.tidy(() => {
+      const t = tf.add(stepCount, 1) as tf.Scalar;
+      stepCount.assign(t);
+      for (let i = 0; i < variables.length; i++) {
+        const w = variables[i];
+        const g = gradients[i];
+        if (g === null) continue;
+        const decay = decayMask[i] ? spec.weightDecay : 0;
+        switch (spec.kind) {
+          case 'sgd': {
+            // PyTorch SGD semantics: decay added to the gradient, buf = m·buf + g, nesterov uses g + m·buf.
+            const grad = decay > 0 ? tf.add(g, tf.mul(w, decay)) : g;
+            const buf = tf.add(tf.mul(firstSlots[i], spec.momentum), grad);
+            firstSlots[i].assign(buf);
+            const update = spec.nesterov ? tf.add(grad, tf.mul(buf, spec.momentum)) : buf;
+            w.assign(tf.sub(w, tf.mul(update, lr)));
+            break;
+          }
+          case 'adam':
+          case 'adamw': {
+            // Adam (Kingma & Ba, Alg. 1). 'adam' adds L2 to the gradient; 'adamw' decays the weights
+            // directly, decoupled from the adaptive step (Loshchilov & Hutter 2019).
+            const grad = spec.kind === 'adam' && decay > 0 ? tf.add(g, tf.mul(w, decay)) : g;
+            const m = tf.add(tf.mul(firstSlots[i], spec.beta1), tf.mul(grad, 1 - spec.beta1));
+            const v = tf.add(tf.mul(secondSlots[i], spec.beta2), tf.mul(tf.square(grad), 1 - spec.beta2));
+            firstSlots[i].assign(m);
+            secondSlots[i].assign(v);
+            const mHat = tf.div(m, tf.sub(1, tf.pow(tf.scalar(spec.beta1), t)));
+            const vHat = tf.div(v, tf.sub(1, tf.pow(tf.scalar(spec.beta2), t)));
+            let next = tf.sub(w, tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), spec.epsilon)), lr));
+            if (spec.kind === 'adamw' && decay > 0) next = tf.sub(next, tf.mul(w, lr * decay));
+            w.assign(next);
+            break;
+          }
+          case 'lars': {
+            // LARS (You et al. 2017) as used by SimCLR/BYOL: trust ratio η·‖w‖/‖g + λw‖ per tensor,
+            // skipped (ratio 1, no decay) for biases and normalization parameters.
+            let update: Tensor = g;
+            if (decayMask[i]) {
+              const grad = decay > 0 ? tf.add(g, tf.mul(w, decay)) : g;
+              const wNorm = tf.norm(w);
+              const gNorm = tf.norm(grad);
+              const ratio = tf.where(
+                tf.logicalAnd(tf.greater(wNorm, 0), tf.greater(gNorm, 0)),
+                tf.mul(tf.div(wNorm, gNorm), spec.trustCoefficient),
+                tf.onesLike(wNorm),
+              );
+              update = tf.mul(grad, ratio);
+            }
+            const buf = tf.add(tf.mul(firstSlots[i], spec.momentum), update);
+            firstSlots[i].assign(buf);
+            w.assign(tf.sub(w, tf.mul(buf, lr)));
+            break;
+          }
+        }
+      }
+    });
+  };
+
+  return {
+    spec,
+    apply,
+    slots: () => [stepCount, ...firstSlots, ...secondSlots],
+    dispose: () => {
+      for (const v of [stepCount, ...firstSlots, ...secondSlots]) v.dispose();
+    },
+  };
+}
+
+/** Scales gradients so their global L2 norm is at most maxNorm (Pascanu et al. 2013). Returns new tensors. */
+export function clipByGlobalNorm(gradients: readonly Tensor[], maxNorm: number): { clipped: Tensor[]; norm: number } {
+  if (!(maxNorm > 0)) invalidConfig('gradientClip', maxNorm, 'a positive number');
+  const normTensor = tf.tidy(() => tf.sqrt(tf.addN(gradients.map((g) => tf.sum(tf.square(g))))));
+  const norm = normTensor.dataSync()[0];
+  normTensor.dispose();
+  const scale = norm > maxNorm ? maxNorm / (norm + 1e-6) : 1;
+  return { clipped: gradients.map((g) => (scale === 1 ? tf.clone(g) : tf.mul(g, scale))), norm };
+}
