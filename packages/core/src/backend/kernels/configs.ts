@@ -1,0 +1,19 @@
+import type { KernelConfig } from '@tensorflow/tfjs-core';
+
+import { conv2dBackpropFilterConfig, conv2dBackpropInputConfig } from './conv2d-backprop';
+import { depthwiseConv2dBackpropFilterConfig, depthwiseConv2dBackpropInputConfig } from './depthwise-conv2d-backprop';
+import { batchMatMulConfig, fusedMatMulConfig } from './matmul';
+import { transposeConfig } from './transpose';
+import { unsortedSegmentSumConfig } from './unsorted-segment-sum';
+
+/** Every kernel `registerWasmTrainingKernels()` installs on the wasm backend. */
+export const wasmTrainingKernelConfigs: readonly KernelConfig[] = [
+  transposeConfig,
+  batchMatMulConfig,
+  fusedMatMulConfig,
+  conv2dBackpropFilterConfig,
+  conv2dBackpropInputConfig,
+  depthwiseConv2dBackpropFilterConfig,
+  depthwiseConv2dBackpropInputConfig,
+  unsortedSegmentSumConfig,
+];

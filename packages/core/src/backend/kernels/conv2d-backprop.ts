@@ -1,0 +1,331 @@
+/**
+ * Gradients of a 2-D convolution on the wasm backend, built on XNNPACK's forward kernels.
+ *
+ * Notation (NHWC, filter [KH, KW, CI, CO]): y[b, oh, ow, co] = Σ x[b, oh·s + kh·d − pt, ow·s + kw·d − pl, ci] · w[kh, kw, ci, co].
+ * With the patch matrix P[(b, oh, ow), (kh, kw, ci)] = x[b, oh·s + kh·d − pt, ...] (im2col), y = P·W, so
+ *   dW = Pᵀ·dy                       (filter gradient: one GEMM, K = B·OH·OW)
+ *   dP = dy·Wᵀ, dx = col2im(dP)      (input gradient: one GEMM, then scatter-add of the patches)
+ * For stride 1 the input gradient is instead a plain convolution of dy with the filter rotated by 180°
+ * and its channel axes swapped ("full" correlation), which XNNPACK runs without any JS pass.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type {
+  Conv2DBackpropFilterAttrs,
+  Conv2DBackpropFilterInputs,
+  Conv2DBackpropInputAttrs,
+  Conv2DBackpropInputInputs,
+  KernelConfig,
+  KernelFunc,
+  TensorInfo,
+} from '@tensorflow/tfjs-core';
+
+import { SslError } from '../../errors';
+import { matMulInto } from './matmul';
+import { transposeWasm } from './transpose';
+import {
+  asWasmBackend,
+  disposeIntermediates,
+  heapFloat32,
+  heapIndex,
+  wasmFunction,
+  wasmTensorId,
+  withShape,
+  type WasmBackend,
+} from './wasm-internals';
+
+type Conv2DInfo = tf.backend_util.Conv2DInfo;
+
+function channelsLastConvInfo(
+  xShape: number[],
+  filterShape: number[],
+  strides: number | [number, number],
+  dilations: number | [number, number],
+  pad: Conv2DBackpropFilterAttrs['pad'],
+  dimRoundingMode: Conv2DBackpropFilterAttrs['dimRoundingMode'],
+  dataFormat: 'NHWC' | 'NCHW',
+): Conv2DInfo {
+  if (dataFormat !== 'NHWC') {
+    throw new SslError('backend', `The wasm conv2d gradients support dataFormat 'NHWC' only (got '${dataFormat}'); transpose the input to channels-last.`);
+  }
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    strides,
+    dilations,
+    pad,
+    dimRoundingMode,
+    false,
+    'channelsLast',
+  );
+}
+
+/** Writes P[(b, oh, ow), (kh, kw, ci)] for x into `patches` (zero where the window hangs over the padding). */
+export function im2col(heap: Float32Array, x: number, patches: number, info: Conv2DInfo): void {
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, filterHeight, filterWidth } = info;
+  const { strideHeight, strideWidth, dilationHeight, dilationWidth } = info;
+  const padTop = info.padInfo.top;
+  const padLeft = info.padInfo.left;
+  const rowLength = filterHeight * filterWidth * inChannels;
+  const copyWithin = inChannels >= 16;
+  let row = patches;
+  for (let b = 0; b < batchSize; b++) {
+    const xBatch = x + b * inHeight * inWidth * inChannels;
+    for (let oh = 0; oh < outHeight; oh++) {
+      for (let ow = 0; ow < outWidth; ow++) {
+        let target = row;
+        for (let kh = 0; kh < filterHeight; kh++) {
+          const ih = oh * strideHeight - padTop + kh * dilationHeight;
+          if (ih < 0 || ih >= inHeight) {
+            heap.fill(0, target, target + filterWidth * inChannels);
+            target += filterWidth * inChannels;
+            continue;
+          }
+          const xRow = xBatch + ih * inWidth * inChannels;
+          for (let kw = 0; kw < filterWidth; kw++) {
+            const iw = ow * strideWidth - padLeft + kw * dilationWidth;
+            if (iw < 0 || iw >= inWidth) {
+              heap.fill(0, target, target + inChannels);
+            } else {
+              const source = xRow + iw * inChannels;
+              if (copyWithin) heap.copyWithin(target, source, source + inChannels);
+              else for (let c = 0; c < inChannels; c++) heap[target + c] = heap[source + c];
+            }
+            target += inChannels;
+          }
+        }
+        row += rowLength;
+      }
+    }
+  }
+}
+
+/** dx[b, ih, iw, ci] = Σ over windows covering (ih, iw) of dP[(b, oh, ow), (kh, kw, ci)]: the adjoint of im2col. */
+export function col2im(heap: Float32Array, patches: number, dx: number, info: Conv2DInfo): void {
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, filterHeight, filterWidth } = info;
+  const { strideHeight, strideWidth, dilationHeight, dilationWidth } = info;
+  const padTop = info.padInfo.top;
+  const padLeft = info.padInfo.left;
+  const rowLength = filterHeight * filterWidth * inChannels;
+  heap.fill(0, dx, dx + batchSize * inHeight * inWidth * inChannels);
+  let row = patches;
+  for (let b = 0; b < batchSize; b++) {
+    const dxBatch = dx + b * inHeight * inWidth * inChannels;
+    for (let oh = 0; oh < outHeight; oh++) {
+      for (let ow = 0; ow < outWidth; ow++) {
+        for (let kh = 0; kh < filterHeight; kh++) {
+          const ih = oh * strideHeight - padTop + kh * dilationHeight;
+          if (ih < 0 || ih >= inHeight) continue;
+          const dxRow = dxBatch + ih * inWidth * inChannels;
+          const patchRow = row + kh * filterWidth * inChannels;
+          for (let kw = 0; kw < filterWidth; kw++) {
+            const iw = ow * strideWidth - padLeft + kw * dilationWidth;
+            if (iw < 0 || iw >= inWidth) continue;
+            const target = dxRow + iw * inChannels;
+            const source = patchRow + kw * inChannels;
+            for (let c = 0; c < inChannels; c++) heap[target + c] += heap[source + c];
+          }
+        }
+        row += rowLength;
+      }
+    }
+  }
+}
+
+export type FilterGradientMethod = 'auto' | 'patches-as-weights' | 'transposed-patches' | 'batch-as-channels';
+let filterGradientMethod: FilterGradientMethod = 'auto';
+
+/** For benchmarks and tests: force one filter-gradient GEMM arrangement. */
+export function setConv2dFilterGradientMethod(method: FilterGradientMethod): void {
+  filterGradientMethod = method;
+}
+
+/**
+ * dW = Pᵀ·dy. Two arrangements of the one GEMM: transpose P explicitly and multiply by dy (XNNPACK
+ * packs the small dy as its weights; the result is dW as is), or compute (dyᵀ·P)ᵀ, which transposes
+ * only the small operands but makes XNNPACK pack the large patch matrix and leaves only CO rows.
+ */
+export function conv2dFilterGradient(backend: WasmBackend, x: TensorInfo, dy: TensorInfo, info: Conv2DInfo): TensorInfo {
+  const { batchSize, outHeight, outWidth, outChannels, filterHeight, filterWidth, inChannels } = info;
+  const rows = batchSize * outHeight * outWidth;
+  const patchLength = filterHeight * filterWidth * inChannels;
+  const filterShape = [filterHeight, filterWidth, inChannels, outChannels];
+  const pointwise =
+    filterHeight === 1 && filterWidth === 1 && info.strideHeight === 1 && info.strideWidth === 1 && info.padInfo.top === 0 && info.padInfo.left === 0;
+  // Measured (GFLOP/s, forward conv ~37): stride-1 3x3 convs 17-25 as one convolution vs 13-15 as a
+  // GEMM on patches; stride 2 (dy as a dilated filter leaves XNNPACK few output pixels) and 1x1
+  // filters are faster as GEMMs: 3x3/s2 17 with patches as weights, 1x1/s2 19 with transposed patches.
+  const method =
+    filterGradientMethod !== 'auto'
+      ? filterGradientMethod
+      : filterHeight * filterWidth === 1
+        ? 'transposed-patches'
+        : info.strideHeight === 1 && info.strideWidth === 1
+          ? 'batch-as-channels'
+          : 'patches-as-weights';
+  if (method === 'batch-as-channels') return filterGradientAsConvolution(backend, x, dy, info);
+  let patches: TensorInfo;
+  if (pointwise) {
+    patches = withShape(x, [rows, patchLength]); // a 1x1 stride-1 conv's patch matrix is x itself
+  } else {
+    patches = backend.makeOutput([rows, patchLength], 'float32');
+    im2col(heapFloat32(backend), heapIndex(backend, x), heapIndex(backend, patches), info);
+  }
+  const ownedPatches = pointwise ? [] : [patches];
+  if (method === 'transposed-patches') {
+    const patchesTransposed = transposeWasm(backend, patches, [1, 0]);
+    const filterGradient = backend.makeOutput(filterShape, 'float32');
+    matMulInto(backend, patchesTransposed, dy, filterGradient, patchLength, rows, outChannels);
+    disposeIntermediates(backend, patchesTransposed, ...ownedPatches);
+    return filterGradient;
+  }
+  const dyTransposed = transposeWasm(backend, withShape(dy, [rows, outChannels]), [1, 0]);
+  const filterGradientTransposed = backend.makeOutput([outChannels, patchLength], 'float32');
+  matMulInto(backend, dyTransposed, patches, filterGradientTransposed, outChannels, rows, patchLength);
+  const filterGradient = transposeWasm(backend, filterGradientTransposed, [1, 0]);
+  disposeIntermediates(backend, dyTransposed, filterGradientTransposed, ...ownedPatches);
+  return withShape(filterGradient, filterShape);
+}
+
+/**
+ * dW as one XNNPACK convolution: dW[kh, kw, ci, co] = Σ_{oh, ow, b} xᵀ[ci, kh·d + oh·s − pt, kw·d + ow·s − pl, b] · dyᵀ[oh, ow, b, co],
+ * i.e. the input with batch and channels swapped ([CI, H, W, B]) convolved with dy as the filter
+ * ([OH, OW, B, CO]) at dilation s and stride d. The result [CI, KH', KW', CO] (KH' >= KH when
+ * the forward conv left rows unused) is cropped and reordered to [KH, KW, CI, CO].
+ */
+function filterGradientAsConvolution(backend: WasmBackend, x: TensorInfo, dy: TensorInfo, info: Conv2DInfo): TensorInfo {
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
+  const { strideHeight, strideWidth, dilationHeight, dilationWidth } = info;
+  const padTop = info.padInfo.top;
+  const padLeft = info.padInfo.left;
+  const dyExtentHeight = (outHeight - 1) * strideHeight + 1;
+  const dyExtentWidth = (outWidth - 1) * strideWidth + 1;
+  const padBottom = Math.max(0, (filterHeight - 1) * dilationHeight + dyExtentHeight - inHeight - padTop);
+  const padRight = Math.max(0, (filterWidth - 1) * dilationWidth + dyExtentWidth - inWidth - padLeft);
+  const resultHeight = Math.floor((inHeight + padTop + padBottom - dyExtentHeight) / dilationHeight) + 1;
+  const resultWidth = Math.floor((inWidth + padLeft + padRight - dyExtentWidth) / dilationWidth) + 1;
+
+  const xSwapped = transposeWasm(backend, x, [3, 1, 2, 0]);
+  const dySwapped = transposeWasm(backend, dy, [1, 2, 0, 3]);
+  const result = backend.makeOutput([inChannels, resultHeight, resultWidth, outChannels], 'float32');
+  conv2dFunction(backend)(
+    wasmTensorId(backend, xSwapped), inChannels, inHeight, inWidth,
+    wasmTensorId(backend, dySwapped), outHeight, outWidth,
+    padTop, padRight, padBottom, padLeft, 0,
+    strideHeight, strideWidth, dilationHeight, dilationWidth, batchSize, outChannels,
+    wasmTensorId(backend, result),
+  );
+  const filterGradient = backend.makeOutput([filterHeight, filterWidth, inChannels, outChannels], 'float32');
+  const heap = heapFloat32(backend);
+  const source = heapIndex(backend, result);
+  let target = heapIndex(backend, filterGradient);
+  for (let kh = 0; kh < filterHeight; kh++) {
+    for (let kw = 0; kw < filterWidth; kw++) {
+      for (let ci = 0; ci < inChannels; ci++) {
+        const from = source + ((ci * resultHeight + kh) * resultWidth + kw) * outChannels;
+        heap.copyWithin(target, from, from + outChannels);
+        target += outChannels;
+      }
+    }
+  }
+  disposeIntermediates(backend, xSwapped, dySwapped, result);
+  return filterGradient;
+}
+
+/** The filter rotated by 180° with in/out channels swapped: w'[kh, kw, co, ci] = w[KH−1−kh, KW−1−kw, ci, co]. */
+function rotatedSwappedFilter(backend: WasmBackend, filter: TensorInfo, info: Conv2DInfo): TensorInfo {
+  const { filterHeight, filterWidth, inChannels, outChannels } = info;
+  const rotated = backend.makeOutput([filterHeight, filterWidth, outChannels, inChannels], 'float32');
+  const heap = heapFloat32(backend);
+  const source = heapIndex(backend, filter);
+  const target = heapIndex(backend, rotated);
+  const channelBlock = inChannels * outChannels;
+  for (let kh = 0; kh < filterHeight; kh++) {
+    for (let kw = 0; kw < filterWidth; kw++) {
+      const from = source + ((filterHeight - 1 - kh) * filterWidth + (filterWidth - 1 - kw)) * channelBlock;
+      const to = target + (kh * filterWidth + kw) * channelBlock;
+      for (let ci = 0; ci < inChannels; ci++) {
+        for (let co = 0; co < outChannels; co++) heap[to + co * inChannels + ci] = heap[from + ci * outChannels + co];
+      }
+    }
+  }
+  return rotated;
+}
+
+type Conv2DFunction = (...args: number[]) => void;
+
+function conv2dFunction(backend: WasmBackend): Conv2DFunction {
+  return wasmFunction(backend, 'Conv2D', new Array(19).fill('number')) as Conv2DFunction;
+}
+
+export type InputGradientMethod = 'auto' | 'full-correlation' | 'col2im';
+let inputGradientMethod: InputGradientMethod = 'auto';
+
+/** For benchmarks and tests: force one input-gradient algorithm where it applies. */
+export function setConv2dInputGradientMethod(method: InputGradientMethod): void {
+  inputGradientMethod = method;
+}
+
+/** dx for a conv with the given geometry; the caller owns the result. */
+export function conv2dInputGradient(backend: WasmBackend, dy: TensorInfo, filter: TensorInfo, info: Conv2DInfo): TensorInfo {
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
+  const { dilationHeight, dilationWidth } = info;
+  // Padding of the full correlation: a window reaching (K−1)·d before the first row, minus the forward padding.
+  const fullPadTop = (filterHeight - 1) * dilationHeight - info.padInfo.top;
+  const fullPadLeft = (filterWidth - 1) * dilationWidth - info.padInfo.left;
+  const fullPadBottom = inHeight - 1 - (outHeight - 1) - fullPadTop + (filterHeight - 1) * dilationHeight;
+  const fullPadRight = inWidth - 1 - (outWidth - 1) - fullPadLeft + (filterWidth - 1) * dilationWidth;
+  const fullCorrelationApplies =
+    info.strideHeight === 1 && info.strideWidth === 1 && Math.min(fullPadTop, fullPadLeft, fullPadBottom, fullPadRight) >= 0;
+  if (fullCorrelationApplies && inputGradientMethod !== 'col2im') {
+    const rotated = rotatedSwappedFilter(backend, filter, info);
+    const dx = backend.makeOutput([batchSize, inHeight, inWidth, inChannels], 'float32');
+    conv2dFunction(backend)(
+      wasmTensorId(backend, dy), batchSize, outHeight, outWidth,
+      wasmTensorId(backend, rotated), filterHeight, filterWidth,
+      fullPadTop, fullPadRight, fullPadBottom, fullPadLeft, 0,
+      dilationHeight, dilationWidth, 1, 1, outChannels, inChannels,
+      wasmTensorId(backend, dx),
+    );
+    disposeIntermediates(backend, rotated);
+    return dx;
+  }
+  const rows = batchSize * outHeight * outWidth;
+  const patchLength = filterHeight * filterWidth * inChannels;
+  const filterTransposed = transposeWasm(backend, withShape(filter, [patchLength, outChannels]), [1, 0]);
+  const patchGradient = backend.makeOutput([rows, patchLength], 'float32');
+  matMulInto(backend, dy, filterTransposed, patchGradient, rows, outChannels, patchLength);
+  const dx = backend.makeOutput([batchSize, inHeight, inWidth, inChannels], 'float32');
+  col2im(heapFloat32(backend), heapIndex(backend, patchGradient), heapIndex(backend, dx), info);
+  disposeIntermediates(backend, filterTransposed, patchGradient);
+  return dx;
+}
+
+function conv2dBackpropFilterKernel(args: { inputs: Conv2DBackpropFilterInputs; backend: unknown; attrs: Conv2DBackpropFilterAttrs }): TensorInfo {
+  const backend = asWasmBackend(args.backend);
+  const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs;
+  const dilations = (args.attrs as { dilations?: number | [number, number] }).dilations ?? 1;
+  const info = channelsLastConvInfo(x.shape, filterShape, strides, dilations, pad, dimRoundingMode, dataFormat);
+  return conv2dFilterGradient(backend, x, dy, info);
+}
+
+function conv2dBackpropInputKernel(args: { inputs: Conv2DBackpropInputInputs; backend: unknown; attrs: Conv2DBackpropInputAttrs }): TensorInfo {
+  const backend = asWasmBackend(args.backend);
+  const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+  const { strides, pad, dataFormat, dimRoundingMode, inputShape } = args.attrs;
+  const dilations = (args.attrs as { dilations?: number | [number, number] }).dilations ?? 1;
+  const info = channelsLastConvInfo(inputShape, filter.shape, strides, dilations, pad, dimRoundingMode, dataFormat);
+  return conv2dInputGradient(backend, dy, filter, info);
+}
+
+export const conv2dBackpropFilterConfig: KernelConfig = {
+  kernelName: tf.Conv2DBackpropFilter,
+  backendName: 'wasm',
+  kernelFunc: conv2dBackpropFilterKernel as unknown as KernelFunc,
+};
+
+export const conv2dBackpropInputConfig: KernelConfig = {
+  kernelName: tf.Conv2DBackpropInput,
+  backendName: 'wasm',
+  kernelFunc: conv2dBackpropInputKernel as unknown as KernelFunc,
+};

@@ -1,0 +1,302 @@
+import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core's ESM entry (what vitest loads) registers no gradients; the union package '@tensorflow/tfjs' normally does.
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+import { Random } from '../../random';
+import { setConv2dFilterGradientMethod, setConv2dInputGradientMethod, type FilterGradientMethod } from './conv2d-backprop';
+import { listWasmTrainingKernels, registerWasmTrainingKernels } from './index';
+import { setTransposeRouting } from './transpose';
+
+/** Plain data so the same inputs can be rebuilt on either backend. */
+interface HostTensor {
+  shape: number[];
+  values: Float32Array;
+}
+
+const random = new Random(20240611);
+
+function randomHost(shape: number[]): HostTensor {
+  const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < values.length; i++) values[i] = random.normal();
+  return { shape, values };
+}
+
+function randomInt(low: number, high: number): number {
+  return low + Math.floor(random.next() * (high - low + 1));
+}
+
+interface ValueAndGradients {
+  value: Float32Array;
+  gradients: Float32Array[];
+}
+
+/**
+ * Runs `op` on `backend` and returns its value and the gradients of Σ op(inputs)·weights with respect
+ * to every input; random weights make dy non-uniform so a wrong index in a backward kernel shows.
+ */
+async function valueAndGradients(
+  backend: string,
+  op: (...inputs: tf.Tensor[]) => tf.Tensor,
+  inputs: HostTensor[],
+  withGradients = true,
+): Promise<ValueAndGradients> {
+  await tf.setBackend(backend);
+  return tf.tidy(() => {
+    const tensors = inputs.map((input) => tf.tensor(input.values, input.shape));
+    const value = op(...tensors);
+    const weights = tf.tensor(randomHostSeeded(value.shape, 7).values, value.shape);
+    if (!withGradients) return { value: value.dataSync() as Float32Array, gradients: [] };
+    const gradients = tf.grads((...xs: tf.Tensor[]) => tf.sum(tf.mul(op(...xs), weights)))(tensors);
+    return { value: value.dataSync() as Float32Array, gradients: gradients.map((g) => g.dataSync() as Float32Array) };
+  });
+}
+
+/** Deterministic per-shape weights (identical on both backends). */
+function randomHostSeeded(shape: number[], seed: number): HostTensor {
+  const generator = new Random(seed);
+  const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < values.length; i++) values[i] = generator.normal();
+  return { shape, values };
+}
+
+function expectClose(actual: Float32Array, expected: Float32Array, label: string): void {
+  expect(actual.length, label).toBe(expected.length);
+  let scale = 1;
+  for (const value of expected) scale = Math.max(scale, Math.abs(value));
+  let worst = 0;
+  for (let i = 0; i < actual.length; i++) worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
+  expect(worst / scale, `${label}: max |wasm - cpu| = ${worst} at scale ${scale}`).toBeLessThan(2e-5 * Math.sqrt(actual.length) + 1e-5);
+  expect(actual.every(Number.isFinite), `${label}: finite`).toBe(true);
+}
+
+async function expectMatchesCpu(label: string, op: (...inputs: tf.Tensor[]) => tf.Tensor, inputs: HostTensor[]): Promise<void> {
+  const reference = await valueAndGradients('cpu', op, inputs);
+  const result = await valueAndGradients('wasm', op, inputs);
+  expectClose(result.value, reference.value, `${label} value`);
+  reference.gradients.forEach((gradient, i) => expectClose(result.gradients[i], gradient, `${label} d/dinput${i}`));
+}
+
+/** <A u, v> computed on wasm; used for adjoint checks of kernels the cpu backend cannot reference. */
+function dot(a: tf.Tensor, b: tf.Tensor): number {
+  return tf.tidy(() => tf.sum(tf.mul(a, b)).dataSync()[0]);
+}
+
+beforeAll(async () => {
+  registerWasmTrainingKernels();
+  await tf.setBackend('wasm');
+  await tf.ready();
+});
+
+describe('registerWasmTrainingKernels', () => {
+  it('is idempotent and lists what it registers', () => {
+    registerWasmTrainingKernels();
+    const names = listWasmTrainingKernels();
+    expect(names).toEqual(
+      expect.arrayContaining(['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'UnsortedSegmentSum', 'BatchMatMul', 'Transpose']),
+    );
+    const before = names.map((name) => tf.getKernel(name, 'wasm')?.kernelFunc);
+    registerWasmTrainingKernels();
+    expect(names.map((name) => tf.getKernel(name, 'wasm')?.kernelFunc)).toEqual(before);
+  });
+});
+
+describe('conv2d gradients match cpu', () => {
+  const cases: Array<{ stride: 1 | 2; pad: 'same' | 'valid'; batch: number; method: 'auto' | 'col2im' }> = [];
+  for (const stride of [1, 2] as const) for (const pad of ['same', 'valid'] as const) for (const batch of [1, 3]) cases.push({ stride, pad, batch, method: 'auto' });
+  cases.push({ stride: 1, pad: 'same', batch: 3, method: 'col2im' }, { stride: 1, pad: 'valid', batch: 1, method: 'col2im' });
+
+  it.each(cases)('stride $stride, $pad, batch $batch, input gradient $method', async ({ stride, pad, batch, method }) => {
+    setConv2dInputGradientMethod(method);
+    try {
+      const size = randomInt(5, 9);
+      const kernel = randomInt(1, 3);
+      const x = randomHost([batch, size, size + 1, randomInt(1, 5)]);
+      const filter = randomHost([kernel, kernel + (stride === 1 ? 1 : 0), x.shape[3], randomInt(1, 4)]);
+      await expectMatchesCpu(`conv ${JSON.stringify({ stride, pad, batch, kernel })}`, (a, w) => tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, stride, pad), [x, filter]);
+    } finally {
+      setConv2dInputGradientMethod('auto');
+    }
+  });
+
+  it.each(['batch-as-channels', 'patches-as-weights', 'transposed-patches'] as FilterGradientMethod[])('filter gradient as %s, strides 1 and 2', async (method) => {
+    setConv2dFilterGradientMethod(method);
+    try {
+      for (const stride of [1, 2] as const) {
+        const x = randomHost([3, 7, 8, 3]);
+        const filter = randomHost([3, 2, 3, 4]);
+        await expectMatchesCpu(`${method} stride ${stride}`, (a, w) => tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, stride, stride === 1 ? 'same' : 'valid'), [x, filter]);
+      }
+    } finally {
+      setConv2dFilterGradientMethod('auto');
+    }
+  });
+
+  it('a 1x1 conv (patch matrix is the input itself) and a conv with bias and relu (FusedConv2D)', async () => {
+    const x = randomHost([3, 4, 5, 6]);
+    await expectMatchesCpu('pointwise', (a, w) => tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, 'valid'), [x, randomHost([1, 1, 6, 3])]);
+    await expectMatchesCpu(
+      'fused',
+      (a, w, b) => tf.fused.conv2d({ x: a as tf.Tensor4D, filter: w as tf.Tensor4D, strides: 2, pad: 'same', bias: b, activation: 'relu' }),
+      [x, randomHost([3, 3, 6, 4]), randomHost([4])],
+    );
+  });
+
+  it('dilation 2: both backprop kernels are adjoints of the forward conv', async () => {
+    await tf.setBackend('wasm');
+    for (const pad of ['same', 'valid'] as const) {
+      tf.tidy(() => {
+        const x = tf.randomNormal([3, 9, 8, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+        const w = tf.randomNormal([3, 2, 3, 4], 0, 1, 'float32', 2) as tf.Tensor4D;
+        const y = tf.conv2d(x, w, 1, pad, 'NHWC', 2);
+        const dy = tf.randomNormal(y.shape, 0, 1, 'float32', 3);
+        const attrs = { strides: 1, pad, dataFormat: 'NHWC', dilations: 2 };
+        const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: x.shape }) as tf.Tensor;
+        const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: w.shape }) as tf.Tensor;
+        const forward = dot(y, dy);
+        // <conv(x, w), dy> = <x, dX(dy)> = <w, dW(x, dy)>
+        expect(dot(x, dx)).toBeCloseTo(forward, 2);
+        expect(dot(w, dw)).toBeCloseTo(forward, 2);
+      });
+    }
+  });
+});
+
+describe('depthwise conv2d gradients match cpu', () => {
+  const cases: Array<{ stride: 1 | 2; pad: 'same' | 'valid'; batch: number; multiplier: number }> = [];
+  for (const stride of [1, 2] as const) for (const pad of ['same', 'valid'] as const) cases.push({ stride, pad, batch: stride === 1 ? 3 : 1, multiplier: pad === 'same' ? 2 : 1 });
+
+  it.each(cases)('stride $stride, $pad, batch $batch, multiplier $multiplier', async ({ stride, pad, batch, multiplier }) => {
+    const channels = randomInt(1, 4);
+    const x = randomHost([batch, randomInt(5, 8), randomInt(5, 8), channels]);
+    const filter = randomHost([3, 2, channels, multiplier]);
+    await expectMatchesCpu('depthwise', (a, w) => tf.depthwiseConv2d(a as tf.Tensor4D, w as tf.Tensor4D, stride, pad), [x, filter]);
+  });
+
+  it('dilation 2: both backprop kernels are adjoints of the forward depthwise conv', async () => {
+    await tf.setBackend('wasm');
+    tf.tidy(() => {
+      const x = tf.randomNormal([3, 9, 8, 3], 0, 1, 'float32', 4) as tf.Tensor4D;
+      const w = tf.randomNormal([3, 3, 3, 2], 0, 1, 'float32', 5) as tf.Tensor4D;
+      const y = tf.depthwiseConv2d(x, w, 1, 'same', 'NHWC', 2);
+      const dy = tf.randomNormal(y.shape, 0, 1, 'float32', 6);
+      const attrs = { strides: 1, pad: 'same', dilations: 2 };
+      const dx = tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter: w }, { ...attrs, inputShape: x.shape }) as tf.Tensor;
+      const dw = tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, { ...attrs, filterShape: w.shape }) as tf.Tensor;
+      expect(dot(x, dx)).toBeCloseTo(dot(y, dy), 2);
+      expect(dot(w, dw)).toBeCloseTo(dot(y, dy), 2);
+    });
+  });
+});
+
+describe('matMul matches cpu', () => {
+  const shapes: Array<{ a: number[]; b: number[] }> = [
+    { a: [], b: [] },
+    { a: [3], b: [3] },
+    { a: [2, 3], b: [2, 3] },
+    { a: [3], b: [] },
+    { a: [], b: [3] },
+    { a: [2, 1], b: [1] },
+  ];
+  const cases = shapes.flatMap((batch) => [false, true].flatMap((transposeA) => [false, true].map((transposeB) => ({ ...batch, transposeA, transposeB }))));
+
+  it.each(cases)('batch $a x $b, transposeA $transposeA, transposeB $transposeB', async ({ a, b, transposeA, transposeB }) => {
+    const [m, k, n] = [randomInt(1, 7), randomInt(1, 9), randomInt(1, 6)];
+    const left = randomHost([...a, ...(transposeA ? [k, m] : [m, k])]);
+    const right = randomHost([...b, ...(transposeB ? [n, k] : [k, n])]);
+    const op = (x: tf.Tensor, y: tf.Tensor): tf.Tensor => tf.matMul(x, y, transposeA, transposeB);
+    if (JSON.stringify(a) === JSON.stringify(b)) {
+      await expectMatchesCpu('matMul', op, [left, right]);
+    } else {
+      // tfjs-core 4.22's BatchMatMul gradient does not sum over broadcast batch axes (it throws on every
+      // backend), so broadcast products are compared on values only.
+      const reference = await valueAndGradients('cpu', op, [left, right], false);
+      const result = await valueAndGradients('wasm', op, [left, right], false);
+      expectClose(result.value, reference.value, 'broadcast matMul value');
+    }
+  });
+
+  it('fused matMul (dense layer) with bias and relu, transposed and batched', async () => {
+    await expectMatchesCpu(
+      'fused matMul',
+      (x, y, bias) => tf.fused.matMul({ a: x, b: y, transposeA: true, transposeB: false, bias, activation: 'relu' }),
+      [randomHost([2, 5, 3]), randomHost([2, 5, 4]), randomHost([4])],
+    );
+  });
+});
+
+describe('transpose matches cpu', () => {
+  const cases: Array<{ rank: number; routing: 'auto' | 'js' | 'backend' }> = [];
+  for (let rank = 2; rank <= 5; rank++) for (const routing of ['auto', 'js', 'backend'] as const) cases.push({ rank, routing });
+
+  it.each(cases)('rank $rank via $routing', async ({ rank, routing }) => {
+    setTransposeRouting(routing);
+    try {
+      for (let trial = 0; trial < 3; trial++) {
+        // Sizes include 1 (dropped by the simplification) and a tile-crossing length (> 32).
+        const shape = Array.from({ length: rank }, (_, axis) => (axis === trial % rank ? 37 : randomInt(1, 4)));
+        const perm = Array.from({ length: rank }, (_, axis) => axis);
+        for (let i = rank - 1; i > 0; i--) {
+          const j = randomInt(0, i);
+          [perm[i], perm[j]] = [perm[j], perm[i]];
+        }
+        await expectMatchesCpu(`transpose ${JSON.stringify(shape)} ${JSON.stringify(perm)}`, (x) => tf.transpose(x, perm), [randomHost(shape)]);
+      }
+    } finally {
+      setTransposeRouting('auto');
+    }
+  });
+
+  it('copies int32 bit-exactly', async () => {
+    await tf.setBackend('wasm');
+    const values = Int32Array.from({ length: 2 * 3 * 4 * 5 * 2 }, (_, i) => (i * 2654435761) | 0);
+    const result = tf.tidy(() => tf.transpose(tf.tensor(values, [2, 3, 4, 5, 2], 'int32'), [4, 2, 0, 3, 1]).dataSync());
+    await tf.setBackend('cpu');
+    const expected = tf.tidy(() => tf.transpose(tf.tensor(values, [2, 3, 4, 5, 2], 'int32'), [4, 2, 0, 3, 1]).dataSync());
+    expect(Array.from(result)).toEqual(Array.from(expected));
+  });
+});
+
+describe('unsortedSegmentSum (gradient of gather) matches cpu', () => {
+  it('embedding lookup with repeated ids, rank-2 ids, and the op itself', async () => {
+    const table = randomHost([7, 5]);
+    await expectMatchesCpu('gather', (x) => tf.gather(x, tf.tensor1d([1, 3, 3, 0, 6, 3], 'int32')), [table]);
+    await expectMatchesCpu('gather 2-d ids', (x) => tf.gather(x, tf.tensor2d([[1, 2], [2, 6]], [2, 2], 'int32')), [table]);
+    await expectMatchesCpu('gather axis 1', (x) => tf.gather(x, tf.tensor1d([4, 0, 4], 'int32'), 1), [table]);
+    await expectMatchesCpu('segment sum', (x) => tf.unsortedSegmentSum(x, tf.tensor1d([2, 0, 2, 1, 2, 0, 4], 'int32'), 5), [table]);
+  });
+});
+
+describe('no leaks', () => {
+  it('repeated backward passes keep tensors and wasm buffers flat', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.randomNormal([3, 8, 8, 4]) as tf.Tensor4D;
+    const w = tf.variable(tf.randomNormal([3, 3, 4, 5]));
+    const dw = tf.variable(tf.randomNormal([3, 3, 5, 2]));
+    const table = tf.variable(tf.randomNormal([10, 6]));
+    const ids = tf.tensor1d([1, 2, 2, 9], 'int32');
+    const step = (): void => {
+      tf.tidy(() => {
+        const { grads } = tf.variableGrads(() => {
+          const conv = tf.relu(tf.conv2d(x, w as unknown as tf.Tensor4D, 2, 'same'));
+          const depthwise = tf.depthwiseConv2d(conv, dw as unknown as tf.Tensor4D, 1, 'same');
+          const flat = tf.reshape(depthwise, [3, -1]);
+          const embedded = tf.gather(table, ids);
+          const attention = tf.matMul(tf.reshape(flat, [3, 4, -1]), tf.reshape(flat, [3, 4, -1]), false, true);
+          return tf.add(tf.sum(tf.transpose(tf.reshape(attention, [3, 2, 2, 2, 2]), [4, 0, 3, 1, 2])), tf.sum(tf.matMul(embedded, embedded, true, false)));
+        });
+        Object.values(grads).forEach((g) => g.dataSync());
+      });
+    };
+    step();
+    const backend = tf.engine().backend;
+    const tensorsBefore = tf.memory().numTensors;
+    const buffersBefore = backend.numDataIds();
+    for (let i = 0; i < 3; i++) step();
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
+    expect(backend.numDataIds()).toBe(buffersBefore);
+    tf.dispose([x, w, dw, table, ids]);
+  });
+});

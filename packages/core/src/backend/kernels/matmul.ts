@@ -1,0 +1,170 @@
+/**
+ * Matrix products on the wasm backend that always reach XNNPACK.
+ *
+ * tfjs-backend-wasm's BatchMatMul only uses XNNPACK's fully-connected operator when neither operand
+ * is transposed and both have batch 1; every other case (transposeA/B, batched attention products,
+ * and therefore every matmul gradient) runs a scalar blocked loop at ~1-3 GFLOP/s versus ~30 for
+ * XNNPACK. Here transposes are done explicitly first (O(n^2) data movement for an O(n^3) product) and
+ * batches either fold into the rows of one product (shared right operand) or run one XNNPACK product
+ * per batch on zero-copy views of the operands.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type {
+  BatchMatMulAttrs,
+  BatchMatMulInputs,
+  KernelConfig,
+  KernelFunc,
+  TensorInfo,
+  _FusedMatMulAttrs,
+  _FusedMatMulInputs,
+} from '@tensorflow/tfjs-core';
+
+import { transposeWasm } from './transpose';
+import {
+  asWasmBackend,
+  disposeIntermediates,
+  int32Bytes,
+  makeView,
+  releaseView,
+  runWasmKernel,
+  wasmFunction,
+  wasmTensorId,
+  withShape,
+  type WasmBackend,
+} from './wasm-internals';
+
+/**
+ * out[M, N] = a[M, K] b[K, N] with XNNPACK, all three given as tensors (possibly views) of at least
+ * that many elements. Goes through the C++ BatchMatMul entry point with batch 1 and no transposes,
+ * which is the path that creates an XNNPACK fully-connected operator.
+ */
+export function matMulInto(backend: WasmBackend, a: TensorInfo, b: TensorInfo, out: TensorInfo, m: number, k: number, n: number): void {
+  const batchMatMul = wasmFunction(backend, 'BatchMatMul', ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number']);
+  batchMatMul(wasmTensorId(backend, a), int32Bytes([1, m, k]), 3, wasmTensorId(backend, b), int32Bytes([1, k, n]), 3, 0, 0, wasmTensorId(backend, out));
+}
+
+/** Swaps the last two axes of a [batch, rows, columns] tensor. */
+function transposeLastTwo(backend: WasmBackend, x: TensorInfo, batch: number, rows: number, columns: number): TensorInfo {
+  return transposeWasm(backend, withShape(x, [batch, rows, columns]), [0, 2, 1]);
+}
+
+/**
+ * Batched a·b (optionally transposing either operand's last two axes), broadcasting the batch axes
+ * like tf.matMul. Returns a new float32 tensor the caller owns.
+ */
+export function batchMatMulWasm(backend: WasmBackend, a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): TensorInfo {
+  const aRank = a.shape.length;
+  const bRank = b.shape.length;
+  const m = transposeA ? a.shape[aRank - 1] : a.shape[aRank - 2];
+  const k = transposeA ? a.shape[aRank - 2] : a.shape[aRank - 1];
+  const n = transposeB ? b.shape[bRank - 2] : b.shape[bRank - 1];
+  const kOfB = transposeB ? b.shape[bRank - 1] : b.shape[bRank - 2];
+  const outerA = a.shape.slice(0, -2);
+  const outerB = b.shape.slice(0, -2);
+  const batchA = tf.util.sizeFromShape(outerA);
+  const batchB = tf.util.sizeFromShape(outerB);
+  const outerOut = tf.backend_util.assertAndGetBroadcastShape(outerA, outerB);
+  const batchOut = tf.util.sizeFromShape(outerOut);
+  // Only "same batch" and "one side has a single matrix" reduce to flat loops; other broadcasts are rare.
+  const simpleBroadcast = batchA === batchB ? tf.util.arraysEqual(outerA, outerB) || outerA.length === 0 || outerB.length === 0 : batchA === 1 || batchB === 1;
+  if (a.dtype !== 'float32' || b.dtype !== 'float32' || k !== kOfB || !simpleBroadcast || m * n * k === 0) {
+    return runWasmKernel(backend, tf.BatchMatMul, { a, b }, { transposeA, transposeB });
+  }
+
+  const intermediates: TensorInfo[] = [];
+  const left = transposeA ? transposeLastTwo(backend, a, batchA, k, m) : a;
+  if (transposeA) intermediates.push(left);
+  const right = transposeB ? transposeLastTwo(backend, b, batchB, n, k) : b;
+  if (transposeB) intermediates.push(right);
+
+  const out = backend.makeOutput([...outerOut, m, n], 'float32');
+  if (batchB === 1) {
+    // One right matrix: every left matrix's rows stack into a single [batchA*m, k] product.
+    matMulInto(backend, left, right, out, batchA * m, k, n);
+  } else {
+    for (let index = 0; index < batchOut; index++) {
+      const leftView = makeView(backend, left, (batchA === 1 ? 0 : index) * m * k, [m, k]);
+      const rightView = makeView(backend, right, index * k * n, [k, n]);
+      const outView = makeView(backend, out, index * m * n, [m, n]);
+      matMulInto(backend, leftView, rightView, outView, m, k, n);
+      releaseView(backend, leftView);
+      releaseView(backend, rightView);
+      releaseView(backend, outView);
+    }
+  }
+  disposeIntermediates(backend, ...intermediates);
+  return out;
+}
+
+function batchMatMulKernel(args: { inputs: BatchMatMulInputs; backend: unknown; attrs: BatchMatMulAttrs }): TensorInfo {
+  const backend = asWasmBackend(args.backend);
+  const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+  return batchMatMulWasm(backend, a, b, args.attrs.transposeA, args.attrs.transposeB);
+}
+
+/**
+ * _FusedMatMul (matmul + bias + activation, what tf.layers.dense runs). The backend's own kernel is
+ * fast for 2-D untransposed products, so we keep it there and otherwise compute the product with
+ * `batchMatMulWasm` and apply bias and activation with the backend's elementwise kernels.
+ */
+function fusedMatMulKernel(args: { inputs: _FusedMatMulInputs; backend: unknown; attrs: _FusedMatMulAttrs }): TensorInfo {
+  const backend = asWasmBackend(args.backend);
+  const { a, b, bias, preluActivationWeights } = args.inputs as { a: TensorInfo; b: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
+  const { transposeA, transposeB, activation, leakyreluAlpha } = args.attrs;
+  const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
+  const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
+  const fastInBackend = !transposeA && !transposeB && batchA === 1 && batchB === 1;
+  if (fastInBackend || a.dtype !== 'float32' || b.dtype !== 'float32') {
+    return runWasmKernel(backend, tf._FusedMatMul, args.inputs as unknown as tf.NamedTensorInfoMap, args.attrs as unknown as tf.NamedAttrMap);
+  }
+  let result = batchMatMulWasm(backend, a, b, transposeA, transposeB);
+  if (bias !== undefined) {
+    const biased = runWasmKernel(backend, tf.Add, { a: result, b: bias });
+    disposeIntermediates(backend, result);
+    result = biased;
+  }
+  if (activation !== undefined && activation !== 'linear') {
+    const activated = applyActivation(backend, result, activation, preluActivationWeights, leakyreluAlpha);
+    disposeIntermediates(backend, result);
+    result = activated;
+  }
+  return result;
+}
+
+function applyActivation(
+  backend: WasmBackend,
+  x: TensorInfo,
+  activation: NonNullable<_FusedMatMulAttrs['activation']>,
+  preluWeights: TensorInfo | undefined,
+  leakyreluAlpha: number | undefined,
+): TensorInfo {
+  switch (activation) {
+    case 'relu':
+      return runWasmKernel(backend, tf.Relu, { x });
+    case 'relu6':
+      return runWasmKernel(backend, tf.Relu6, { x });
+    case 'elu':
+      return runWasmKernel(backend, tf.Elu, { x });
+    case 'sigmoid':
+      return runWasmKernel(backend, tf.Sigmoid, { x });
+    case 'leakyrelu':
+      return runWasmKernel(backend, tf.LeakyRelu, { x }, { alpha: leakyreluAlpha ?? 0.2 });
+    case 'prelu':
+      if (preluWeights === undefined) throw new Error('prelu activation needs preluActivationWeights');
+      return runWasmKernel(backend, tf.Prelu, { x, alpha: preluWeights });
+    default:
+      return runWasmKernel(backend, tf.Identity, { x });
+  }
+}
+
+export const batchMatMulConfig: KernelConfig = {
+  kernelName: tf.BatchMatMul,
+  backendName: 'wasm',
+  kernelFunc: batchMatMulKernel as unknown as KernelFunc,
+};
+
+export const fusedMatMulConfig: KernelConfig = {
+  kernelName: tf._FusedMatMul,
+  backendName: 'wasm',
+  kernelFunc: fusedMatMulKernel as unknown as KernelFunc,
+};
