@@ -1,0 +1,90 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-wasm';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+import { createEncoder } from './create-encoder';
+import { BATCH_NORM_EPSILON, BATCH_NORM_MOMENTUM } from './layers-encoder';
+
+/**
+ * MLP encoder with one hidden layer: h = xW (no bias), BN, ReLU. With known weights, batch norm can be
+ * computed by hand: training uses the batch's mean and biased variance and moves the averages by
+ * moving ← moving − (moving − batch)·(1 − momentum) (tfjs-layers' convention; momentum 0.9 here is
+ * PyTorch's 0.1); inference uses the moving averages.
+ */
+describe('batch norm in the encoders', () => {
+  beforeAll(async () => {
+    await tf.setBackend('wasm');
+    await tf.ready();
+  });
+
+  it('training: batch statistics and moving-average updates; inference: moving averages', async () => {
+    expect(BATCH_NORM_MOMENTUM).toBe(0.9);
+    const encoder = createEncoder({ kind: 'mlp', inputDim: 2, hidden: [2] });
+    const kernel = [
+      [1, -1],
+      [2, 0.5],
+    ];
+    const gamma = [1.5, 0.5];
+    const beta = [0.25, -0.1];
+    // Weight order: dense kernel, BN gamma, beta, moving mean, moving variance.
+    const names = encoder.model.weights.map((w) => w.originalName.split('/').pop());
+    expect(names).toEqual(['kernel', 'gamma', 'beta', 'moving_mean', 'moving_variance']);
+    const initial = [tf.tensor2d(kernel), tf.tensor1d(gamma), tf.tensor1d(beta), tf.tensor1d([0, 0]), tf.tensor1d([1, 1])];
+    encoder.model.setWeights(initial);
+    tf.dispose(initial);
+
+    const rows = [
+      [1, 0],
+      [0, 1],
+      [2, 1],
+    ];
+    const hidden = rows.map((row) => [0, 1].map((j) => row[0] * kernel[0][j] + row[1] * kernel[1][j]));
+    const batchMean = [0, 1].map((j) => hidden.reduce((s, h) => s + h[j], 0) / rows.length);
+    const batchVariance = [0, 1].map((j) => hidden.reduce((s, h) => s + (h[j] - batchMean[j]) ** 2, 0) / rows.length);
+    const normalize = (mean: number[], variance: number[]) =>
+      hidden.map((h) => [0, 1].map((j) => Math.max(0, ((h[j] - mean[j]) / Math.sqrt(variance[j] + BATCH_NORM_EPSILON)) * gamma[j] + beta[j])));
+
+    const x = tf.tensor2d(rows);
+    const trainingOutput = encoder.features(x, { training: true });
+    const expectedTraining = normalize(batchMean, batchVariance);
+    (await trainingOutput.array()).forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo(expectedTraining[i][j], 5)));
+
+    const movingMean = batchMean.map((m) => 0 - (0 - m) * (1 - BATCH_NORM_MOMENTUM));
+    const movingVariance = batchVariance.map((v) => 1 - (1 - v) * (1 - BATCH_NORM_MOMENTUM));
+    const weights = encoder.model.getWeights();
+    Array.from(await weights[3].data()).forEach((v, j) => expect(v).toBeCloseTo(movingMean[j], 6));
+    Array.from(await weights[4].data()).forEach((v, j) => expect(v).toBeCloseTo(movingVariance[j], 6));
+
+    const inferenceOutput = encoder.features(x, { training: false });
+    const expectedInference = normalize(movingMean, movingVariance);
+    (await inferenceOutput.array()).forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo(expectedInference[i][j], 5)));
+    // Inference leaves the averages alone.
+    expect(Array.from(await encoder.model.getWeights()[3].data())).toEqual(Array.from(await weights[3].data()));
+
+    // A second training step moves them again from where they are.
+    tf.dispose(encoder.features(x, { training: true }));
+    const secondMean = await encoder.model.getWeights()[3].data();
+    secondMean.forEach((v, j) => expect(v).toBeCloseTo(movingMean[j] - (movingMean[j] - batchMean[j]) * (1 - BATCH_NORM_MOMENTUM), 6));
+    tf.dispose([x, trainingOutput, inferenceOutput]);
+    encoder.model.dispose();
+  });
+
+  it('convolutional batch norm normalizes per channel over batch and space in training mode', async () => {
+    const encoder = createEncoder({ kind: 'cnn', inputShape: [6, 6, 2], channels: [3], seed: 9 });
+    const x = tf.randomNormal([4, 6, 6, 2], 1, 2, 'float32', 5) as tf.Tensor4D;
+    // BN has gamma = 1, beta = 0 at init, so before the ReLU each channel has mean 0 and variance ≈ 1.
+    const bnLayer = encoder.model.layers.find((layer) => layer.getClassName() === 'BatchNormalization');
+    expect(bnLayer).toBeDefined();
+    const convOutput = tf.tidy(() => encoder.model.layers[1].apply(x) as tf.Tensor);
+    const normalized = bnLayer!.apply(convOutput, { training: true }) as tf.Tensor;
+    const { mean, variance } = tf.moments(normalized, [0, 1, 2]);
+    Array.from(await mean.data()).forEach((m) => expect(Math.abs(m)).toBeLessThan(1e-4));
+    Array.from(await variance.data()).forEach((v) => expect(v).toBeCloseTo(1, 3));
+    const inference = bnLayer!.apply(convOutput, { training: false }) as tf.Tensor;
+    const inferenceMoments = tf.moments(inference, [0, 1, 2]);
+    // After one update the moving statistics are still mostly the initial (0, 1), so inference is not normalized.
+    expect(Math.max(...Array.from(await inferenceMoments.mean.data()).map(Math.abs))).toBeGreaterThan(1e-2);
+    tf.dispose([x, convOutput, normalized, mean, variance, inference, inferenceMoments.mean, inferenceMoments.variance]);
+    encoder.model.dispose();
+  });
+});

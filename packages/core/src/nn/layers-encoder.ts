@@ -1,0 +1,74 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+
+import { SslError, formatShape } from '../errors';
+import type { Encoder, ForwardOptions } from './encoder';
+import type { EncoderSpec } from './spec';
+
+/** Batch-norm settings of PyTorch (momentum 0.1 there = 0.9 in tfjs's convention, eps 1e-5), which the reference models use. */
+export const BATCH_NORM_MOMENTUM = 0.9;
+export const BATCH_NORM_EPSILON = 1e-5;
+
+export function batchNorm(name?: string): tfl.layers.Layer {
+  return tfl.layers.batchNormalization({ momentum: BATCH_NORM_MOMENTUM, epsilon: BATCH_NORM_EPSILON, name });
+}
+
+/** Throws a shape-mismatch error unless `x` is [N, ...expected]. */
+export function checkInputShape(owner: string, x: tf.Tensor, expected: readonly number[]): void {
+  const matches = x.rank === expected.length + 1 && expected.every((d, i) => x.shape[i + 1] === d);
+  if (!matches) {
+    throw new SslError(
+      'shape-mismatch',
+      `${owner}: input of shape ${formatShape(x.shape)} does not match the encoder's input [N, ${expected.join(', ')}]; resize or reshape the batch, or build the encoder with inputShape ${formatShape(x.shape.slice(1))}.`,
+      { details: { shape: x.shape, expected } },
+    );
+  }
+}
+
+/** The layers of `model` whose tfjs class name is `className`, in topological order. */
+export function layersOfClass(model: tfl.LayersModel, className: string): tfl.layers.Layer[] {
+  return model.layers.filter((layer) => layer.getClassName() === className);
+}
+
+export function requireLayer(model: tfl.LayersModel, className: string, kind: string): tfl.layers.Layer {
+  const found = layersOfClass(model, className);
+  if (found.length === 0) {
+    throw new SslError('io', `The model has no ${className} layer, so it is not a '${kind}' encoder; was it saved by saveEncoder?`);
+  }
+  return found[0];
+}
+
+/** Common part of the encoders: a LayersModel from input to pooled features, plus the spec that built it. */
+export abstract class LayersEncoder<Spec extends EncoderSpec> implements Encoder {
+  readonly kind: Spec['kind'];
+  readonly spec: Spec;
+  readonly model: tfl.LayersModel;
+  abstract readonly inputShape: readonly number[];
+  abstract readonly featureDim: number;
+
+  protected constructor(spec: Spec, model: tfl.LayersModel) {
+    this.kind = spec.kind;
+    this.spec = spec;
+    this.model = model;
+  }
+
+  features(inputs: tf.Tensor4D | tf.Tensor2D, options: ForwardOptions = {}): tf.Tensor2D {
+    checkInputShape(`${this.kind} encoder`, inputs, this.inputShape);
+    return this.model.apply(inputs, { training: options.training ?? false }) as tf.Tensor2D;
+  }
+
+  /** Trainable parameter count (batch-norm moving statistics are not parameters). */
+  countTrainableParams(): number {
+    return countTrainableParams(this.model);
+  }
+}
+
+export function countTrainableParams(model: tfl.LayersModel | tfl.layers.Layer): number {
+  return model.trainableWeights.reduce((sum, weight) => sum + weight.shape.reduce((a: number, b) => a * (b ?? 1), 1), 0);
+}
+
+/** Wraps a sub-graph of an image encoder from its input to the layer feeding global pooling. */
+export function featureMapModel(model: tfl.LayersModel, poolingClassName: string, kind: string): tfl.LayersModel {
+  const pooling = requireLayer(model, poolingClassName, kind);
+  return tfl.model({ inputs: model.inputs, outputs: pooling.input as tfl.SymbolicTensor });
+}

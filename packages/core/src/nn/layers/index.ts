@@ -1,0 +1,14 @@
+export { TransformerBlock, transformerBlock, validateTransformerDims } from './transformer-block';
+export type { TransformerBlockArgs } from './transformer-block';
+export {
+  PositionEmbedding,
+  ClassToken,
+  sincosPositionEmbedding1d,
+  sincosPositionEmbedding2d,
+} from './embeddings';
+export type { PositionEmbeddingArgs, PositionEmbeddingKind, ClassTokenArgs } from './embeddings';
+export { TokenPooling, SequencePooling } from './pooling';
+export type { TokenPoolingArgs, TokenPoolingMode, SequencePoolingArgs, SequencePoolingMode } from './pooling';
+export { L2Normalization, WeightNormDense, PrototypeLayer, l2NormalizeLastAxis } from './head-layers';
+export type { L2NormalizationArgs, WeightNormDenseArgs, PrototypeLayerArgs } from './head-layers';
+export { layerNorm, gelu } from './common';

@@ -1,0 +1,170 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+
+import { invalidConfig } from '../../errors';
+import type { BaseLayerArgs, CallKwargs, LayerShape } from './common';
+import { denseLastAxis, gelu, layerNorm, singleShape, singleTensor } from './common';
+
+type LayerVariable = tfl.LayerVariable;
+
+export interface TransformerBlockArgs extends BaseLayerArgs {
+  /** Token width D. */
+  embedDim: number;
+  /** Number of attention heads; must divide embedDim. */
+  numHeads: number;
+  /** Hidden width of the MLP as a multiple of embedDim (4 in ViT and GPT-2). */
+  mlpRatio?: number;
+  /** Causal self-attention: token i attends to tokens ≤ i only (text transformers, CLIP). */
+  causal?: boolean;
+  /** LayerNorm epsilon; 1e-6 as in timm's ViT. */
+  layerNormEpsilon?: number;
+  /** Seed for the initial weights. */
+  seed?: number;
+}
+
+/**
+ * One pre-norm transformer block (Vaswani et al. 2017; ViT, Dosovitskiy et al. 2021, eq. 2-3):
+ *   x = x + Proj(MultiHeadSelfAttention(LN1(x)))
+ *   x = x + FC2(GELU(FC1(LN2(x))))
+ * on tokens [N, L, D] for any L, so MAE can run it on the visible subset of patches and the text
+ * transformer can reuse it with a causal mask. Weights follow timm's layout (fused qkv with bias,
+ * projection with bias), so parameter counts match timm/PyTorch models.
+ */
+export class TransformerBlock extends tfl.layers.Layer {
+  static className = 'SslTransformerBlock';
+
+  readonly embedDim: number;
+  readonly numHeads: number;
+  readonly mlpRatio: number;
+  readonly causal: boolean;
+  readonly layerNormEpsilon: number;
+  private readonly seed: number | undefined;
+
+  private norm1Gamma!: LayerVariable;
+  private norm1Beta!: LayerVariable;
+  private qkvKernel!: LayerVariable;
+  private qkvBias!: LayerVariable;
+  private projectionKernel!: LayerVariable;
+  private projectionBias!: LayerVariable;
+  private norm2Gamma!: LayerVariable;
+  private norm2Beta!: LayerVariable;
+  private fc1Kernel!: LayerVariable;
+  private fc1Bias!: LayerVariable;
+  private fc2Kernel!: LayerVariable;
+  private fc2Bias!: LayerVariable;
+
+  constructor(args: TransformerBlockArgs) {
+    super(args);
+    validateTransformerDims('embedDim', args.embedDim, 'numHeads', args.numHeads);
+    const mlpRatio = args.mlpRatio ?? 4;
+    if (!(mlpRatio > 0) || !Number.isInteger(mlpRatio * args.embedDim)) {
+      invalidConfig('mlpRatio', mlpRatio, 'a positive number with mlpRatio * embedDim an integer');
+    }
+    this.embedDim = args.embedDim;
+    this.numHeads = args.numHeads;
+    this.mlpRatio = mlpRatio;
+    this.causal = args.causal ?? false;
+    this.layerNormEpsilon = args.layerNormEpsilon ?? 1e-6;
+    this.seed = args.seed;
+  }
+
+  get mlpHiddenDim(): number {
+    return Math.round(this.mlpRatio * this.embedDim);
+  }
+
+  override build(inputShape: LayerShape | LayerShape[]): void {
+    const shape = singleShape(inputShape);
+    const lastDim = shape[shape.length - 1];
+    if (shape.length !== 3 || lastDim !== this.embedDim) {
+      invalidConfig(`${this.name} input shape`, shape, `[batch, tokens, ${this.embedDim}]`);
+    }
+    const d = this.embedDim;
+    const h = this.mlpHiddenDim;
+    let seed = this.seed;
+    // timm ViT init: truncated normal(0.02) linear weights, zero biases, LayerNorm (1, 0).
+    const weightInit = () => {
+      const init = tfl.initializers.truncatedNormal({ stddev: 0.02, seed });
+      if (seed !== undefined) seed = (seed + 1) >>> 0;
+      return init;
+    };
+    const ones = tfl.initializers.ones();
+    const zeros = tfl.initializers.zeros();
+    this.norm1Gamma = this.addWeight('norm1/gamma', [d], 'float32', ones);
+    this.norm1Beta = this.addWeight('norm1/beta', [d], 'float32', zeros);
+    this.qkvKernel = this.addWeight('attention/qkv/kernel', [d, 3 * d], 'float32', weightInit());
+    this.qkvBias = this.addWeight('attention/qkv/bias', [3 * d], 'float32', zeros);
+    this.projectionKernel = this.addWeight('attention/projection/kernel', [d, d], 'float32', weightInit());
+    this.projectionBias = this.addWeight('attention/projection/bias', [d], 'float32', zeros);
+    this.norm2Gamma = this.addWeight('norm2/gamma', [d], 'float32', ones);
+    this.norm2Beta = this.addWeight('norm2/beta', [d], 'float32', zeros);
+    this.fc1Kernel = this.addWeight('mlp/fc1/kernel', [d, h], 'float32', weightInit());
+    this.fc1Bias = this.addWeight('mlp/fc1/bias', [h], 'float32', zeros);
+    this.fc2Kernel = this.addWeight('mlp/fc2/kernel', [h, d], 'float32', weightInit());
+    this.fc2Bias = this.addWeight('mlp/fc2/bias', [d], 'float32', zeros);
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: LayerShape | LayerShape[]): LayerShape {
+    return singleShape(inputShape);
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: CallKwargs): tf.Tensor {
+    return tf.tidy(() => {
+      const x = singleTensor(inputs) as tf.Tensor3D;
+      const attended = this.selfAttention(layerNorm(x, this.norm1Gamma.read(), this.norm1Beta.read(), this.layerNormEpsilon));
+      const afterAttention = tf.add(x, attended);
+      const normed = layerNorm(afterAttention, this.norm2Gamma.read(), this.norm2Beta.read(), this.layerNormEpsilon);
+      const hidden = gelu(denseLastAxis(normed, this.fc1Kernel.read(), this.fc1Bias.read()));
+      return tf.add(afterAttention, denseLastAxis(hidden, this.fc2Kernel.read(), this.fc2Bias.read()));
+    });
+  }
+
+  /** softmax(QKᵀ/√d_head [+ causal mask]) V per head, then the output projection. */
+  private selfAttention(x: tf.Tensor): tf.Tensor {
+    const [batch, length] = x.shape;
+    const headDim = this.embedDim / this.numHeads;
+    const qkv = denseLastAxis(x, this.qkvKernel.read(), this.qkvBias.read());
+    const [q, k, v] = tf.split(qkv, 3, -1).map((part) =>
+      tf.transpose(tf.reshape(part, [batch, length, this.numHeads, headDim]), [0, 2, 1, 3]),
+    );
+    // Scaling q before the product keeps the logits' magnitude independent of headDim (Vaswani eq. 1).
+    let logits = tf.matMul(tf.mul(q, 1 / Math.sqrt(headDim)), k, false, true);
+    if (this.causal) logits = tf.add(logits, causalMask(length));
+    const attention = tf.softmax(logits, -1);
+    const merged = tf.reshape(tf.transpose(tf.matMul(attention, v), [0, 2, 1, 3]), [batch, length, this.embedDim]);
+    return denseLastAxis(merged, this.projectionKernel.read(), this.projectionBias.read());
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      ...super.getConfig(),
+      embedDim: this.embedDim,
+      numHeads: this.numHeads,
+      mlpRatio: this.mlpRatio,
+      causal: this.causal,
+      layerNormEpsilon: this.layerNormEpsilon,
+    };
+  }
+}
+tf.serialization.registerClass(TransformerBlock);
+
+/** [L, L] additive mask: 0 on and below the diagonal, a large negative number above it. */
+function causalMask(length: number): tf.Tensor2D {
+  return tf.tidy(() => {
+    const allowed = tf.linalg.bandPart(tf.ones([length, length]), -1, 0);
+    return tf.mul(tf.sub(1, allowed), -1e9) as tf.Tensor2D;
+  });
+}
+
+export function validateTransformerDims(dimField: string, embedDim: number, headsField: string, numHeads: number): void {
+  if (!Number.isInteger(embedDim) || embedDim < 1) invalidConfig(dimField, embedDim, 'a positive integer');
+  if (!Number.isInteger(numHeads) || numHeads < 1) invalidConfig(headsField, numHeads, 'a positive integer');
+  if (embedDim % numHeads !== 0) {
+    invalidConfig(headsField, numHeads, `a divisor of ${dimField} = ${embedDim} (each head gets ${dimField} / ${headsField} channels)`);
+  }
+}
+
+/** Builds a transformer block layer; apply it to symbolic or concrete tokens [N, L, D]. */
+export function transformerBlock(args: TransformerBlockArgs): TransformerBlock {
+  return new TransformerBlock(args);
+}

@@ -1,0 +1,193 @@
+import { invalidConfig } from '../errors';
+import type { ImageShape } from './encoder';
+import type { PositionEmbeddingKind } from './layers/embeddings';
+
+/** Small convolutional network: per stage conv3×3 (+BN) + ReLU, 2×2 max-pool between stages, global average pool. */
+export interface CnnSpec {
+  kind: 'cnn';
+  inputShape: Readonly<ImageShape>;
+  /** Output channels per stage; default [32, 64, 128]. */
+  channels?: readonly number[];
+  /** Batch norm after each conv; default true. */
+  batchNorm?: boolean;
+  /** Convolutions per stage; default 1. */
+  convsPerStage?: number;
+  seed?: number;
+}
+
+export type ResNetDepth = 'resnet18' | 'resnet34' | 'resnet50';
+
+export interface ResNetSpec {
+  kind: ResNetDepth;
+  inputShape: Readonly<ImageShape>;
+  /** 'cifar': 3×3/1 conv, no max-pool; 'imagenet': 7×7/2 conv + 3×3/2 max-pool. Default: cifar if the input is ≤ 64 px. */
+  stem?: 'cifar' | 'imagenet';
+  /** Multiplies every stage width (64, 128, 256, 512); default 1. */
+  widthMultiplier?: number;
+  seed?: number;
+}
+
+export interface VitSpec {
+  kind: 'vit';
+  inputShape: Readonly<ImageShape>;
+  patchSize: number;
+  embedDim: number;
+  depth: number;
+  numHeads: number;
+  /** MLP hidden width / embedDim; default 4. */
+  mlpRatio?: number;
+  /** Prepend a learned class token; default true. */
+  classToken?: boolean;
+  /** Default 'learned'. 'sincos' is the fixed 2-D embedding MAE uses. */
+  positionEmbedding?: PositionEmbeddingKind;
+  /** Pooled feature: 'class' (needs classToken) or 'mean' of patch tokens; default 'class' when there is a class token. */
+  pooling?: 'class' | 'mean';
+  seed?: number;
+}
+
+export interface MlpSpec {
+  kind: 'mlp';
+  inputDim: number;
+  /** Hidden widths; the last one is the feature dimension. */
+  hidden: readonly number[];
+  /** Batch norm after each linear layer; default true. */
+  batchNorm?: boolean;
+  seed?: number;
+}
+
+export interface TextSpec {
+  kind: 'text';
+  vocabSize: number;
+  maxLength: number;
+  embedDim: number;
+  depth: number;
+  numHeads: number;
+  mlpRatio?: number;
+  /** Causal self-attention (CLIP's text transformer); default true. */
+  causal?: boolean;
+  /** 'last': output at the last non-padding token (EOS, as CLIP); 'mean': mean over non-padding tokens. Default 'last'. */
+  pooling?: 'last' | 'mean';
+  /** Padding token id; default 0 (WordTokenizer's <pad>). */
+  padId?: number;
+  seed?: number;
+}
+
+export type EncoderSpec = CnnSpec | ResNetSpec | VitSpec | MlpSpec | TextSpec;
+export type EncoderKind = EncoderSpec['kind'];
+
+export type VitPresetName = 'tiny' | 'small' | 'base' | 'vit28';
+
+/**
+ * Standard ViT sizes (Touvron et al. 2021, DeiT table 1) and a small one for 28×28 images.
+ * `overrides` replace fields, e.g. `vitPreset('small', { inputShape: [32, 32, 3], patchSize: 4 })`.
+ */
+export function vitPreset(name: VitPresetName, overrides: Partial<Omit<VitSpec, 'kind'>> = {}): VitSpec {
+  const presets: Record<VitPresetName, VitSpec> = {
+    tiny: { kind: 'vit', inputShape: [224, 224, 3], patchSize: 16, embedDim: 192, depth: 12, numHeads: 3, mlpRatio: 4 },
+    small: { kind: 'vit', inputShape: [224, 224, 3], patchSize: 16, embedDim: 384, depth: 12, numHeads: 6, mlpRatio: 4 },
+    base: { kind: 'vit', inputShape: [224, 224, 3], patchSize: 16, embedDim: 768, depth: 12, numHeads: 12, mlpRatio: 4 },
+    // 28×28 (MNIST-sized): 7×7 = 49 patches of 4×4, 4 blocks of width 128.
+    vit28: { kind: 'vit', inputShape: [28, 28, 1], patchSize: 4, embedDim: 128, depth: 4, numHeads: 4, mlpRatio: 4 },
+  };
+  const preset = presets[name];
+  if (preset === undefined) invalidConfig('preset', name, `one of ${Object.keys(presets).join(', ')}`);
+  return { ...preset, classToken: true, positionEmbedding: 'learned', ...overrides, kind: 'vit' };
+}
+
+function positiveInteger(field: string, value: unknown): void {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) invalidConfig(field, value, 'a positive integer');
+}
+
+function validateImageShape(value: unknown): void {
+  if (!Array.isArray(value) || value.length !== 3 || value.some((d) => !Number.isInteger(d) || d < 1)) {
+    invalidConfig('inputShape', value, '[height, width, channels] of positive integers');
+  }
+}
+
+function optionalBoolean(field: string, value: unknown): void {
+  if (value !== undefined && typeof value !== 'boolean') invalidConfig(field, value, 'true or false');
+}
+
+function optionalSeed(value: unknown): void {
+  if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value))) invalidConfig('seed', value, 'a finite number');
+}
+
+/** Throws SslError('invalid-config') naming the first bad field. */
+export function validateEncoderSpec(spec: EncoderSpec): void {
+  if (spec === null || typeof spec !== 'object') invalidConfig('spec', spec, 'an encoder spec object');
+  optionalSeed(spec.seed);
+  switch (spec.kind) {
+    case 'cnn': {
+      validateImageShape(spec.inputShape);
+      const channels = spec.channels ?? [32, 64, 128];
+      if (!Array.isArray(channels) || channels.length === 0) invalidConfig('channels', channels, 'a non-empty array of positive integers');
+      channels.forEach((c, i) => positiveInteger(`channels[${i}]`, c));
+      optionalBoolean('batchNorm', spec.batchNorm);
+      if (spec.convsPerStage !== undefined) positiveInteger('convsPerStage', spec.convsPerStage);
+      const minSize = 2 ** (channels.length - 1);
+      if (spec.inputShape[0] < minSize || spec.inputShape[1] < minSize) {
+        invalidConfig('inputShape', spec.inputShape, `at least ${minSize} px per side for ${channels.length} stages (each but the last halves the size)`);
+      }
+      return;
+    }
+    case 'resnet18':
+    case 'resnet34':
+    case 'resnet50': {
+      validateImageShape(spec.inputShape);
+      if (spec.stem !== undefined && spec.stem !== 'cifar' && spec.stem !== 'imagenet') invalidConfig('stem', spec.stem, "'cifar' or 'imagenet'");
+      const width = spec.widthMultiplier ?? 1;
+      if (typeof width !== 'number' || !(width > 0) || !Number.isFinite(width)) invalidConfig('widthMultiplier', width, 'a positive number');
+      if (Math.round(64 * width) < 1) invalidConfig('widthMultiplier', width, 'at least 1/64 so every stage has a channel');
+      return;
+    }
+    case 'vit': {
+      validateImageShape(spec.inputShape);
+      positiveInteger('patchSize', spec.patchSize);
+      positiveInteger('embedDim', spec.embedDim);
+      positiveInteger('depth', spec.depth);
+      positiveInteger('numHeads', spec.numHeads);
+      const [height, width] = spec.inputShape;
+      if (height % spec.patchSize !== 0 || width % spec.patchSize !== 0) {
+        invalidConfig('patchSize', spec.patchSize, `a divisor of the image height and width ${height}×${width}`);
+      }
+      if (spec.embedDim % spec.numHeads !== 0) invalidConfig('numHeads', spec.numHeads, `a divisor of embedDim = ${spec.embedDim}`);
+      const mlpRatio = spec.mlpRatio ?? 4;
+      if (typeof mlpRatio !== 'number' || !(mlpRatio > 0) || !Number.isInteger(mlpRatio * spec.embedDim)) {
+        invalidConfig('mlpRatio', mlpRatio, 'a positive number with mlpRatio * embedDim an integer');
+      }
+      optionalBoolean('classToken', spec.classToken);
+      const position = spec.positionEmbedding ?? 'learned';
+      if (position !== 'learned' && position !== 'sincos') invalidConfig('positionEmbedding', position, "'learned' or 'sincos'");
+      if (position === 'sincos' && spec.embedDim % 4 !== 0) invalidConfig('embedDim', spec.embedDim, "a multiple of 4 with positionEmbedding 'sincos'");
+      if (spec.pooling !== undefined && spec.pooling !== 'class' && spec.pooling !== 'mean') invalidConfig('pooling', spec.pooling, "'class' or 'mean'");
+      if (spec.pooling === 'class' && spec.classToken === false) invalidConfig('pooling', spec.pooling, "'mean' when classToken is false");
+      return;
+    }
+    case 'mlp': {
+      positiveInteger('inputDim', spec.inputDim);
+      if (!Array.isArray(spec.hidden) || spec.hidden.length === 0) invalidConfig('hidden', spec.hidden, 'a non-empty array of positive integers');
+      spec.hidden.forEach((h, i) => positiveInteger(`hidden[${i}]`, h));
+      optionalBoolean('batchNorm', spec.batchNorm);
+      return;
+    }
+    case 'text': {
+      positiveInteger('vocabSize', spec.vocabSize);
+      positiveInteger('maxLength', spec.maxLength);
+      positiveInteger('embedDim', spec.embedDim);
+      positiveInteger('depth', spec.depth);
+      positiveInteger('numHeads', spec.numHeads);
+      if (spec.embedDim % spec.numHeads !== 0) invalidConfig('numHeads', spec.numHeads, `a divisor of embedDim = ${spec.embedDim}`);
+      const mlpRatio = spec.mlpRatio ?? 4;
+      if (typeof mlpRatio !== 'number' || !(mlpRatio > 0) || !Number.isInteger(mlpRatio * spec.embedDim)) {
+        invalidConfig('mlpRatio', mlpRatio, 'a positive number with mlpRatio * embedDim an integer');
+      }
+      optionalBoolean('causal', spec.causal);
+      if (spec.pooling !== undefined && spec.pooling !== 'last' && spec.pooling !== 'mean') invalidConfig('pooling', spec.pooling, "'last' or 'mean'");
+      const padId = spec.padId ?? 0;
+      if (!Number.isInteger(padId) || padId < 0 || padId >= spec.vocabSize) invalidConfig('padId', padId, `an integer in [0, vocabSize = ${spec.vocabSize})`);
+      return;
+    }
+    default:
+      invalidConfig('kind', (spec as { kind: unknown }).kind, "one of 'cnn', 'resnet18', 'resnet34', 'resnet50', 'vit', 'mlp', 'text'");
+  }
+}

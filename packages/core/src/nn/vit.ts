@@ -1,0 +1,152 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+
+import { SslError, formatShape } from '../errors';
+import type { ForwardOptions, ImageShape } from './encoder';
+import { ClassToken, PositionEmbedding } from './layers/embeddings';
+import { InitializerSource } from './layers/initializers';
+import { TokenPooling } from './layers/pooling';
+import { TransformerBlock } from './layers/transformer-block';
+import { LayersEncoder, checkInputShape, layersOfClass, requireLayer } from './layers-encoder';
+import type { VitSpec } from './spec';
+
+type Symbolic = tfl.SymbolicTensor;
+
+/** LayerNorm epsilon of timm's ViT. */
+const VIT_LAYER_NORM_EPSILON = 1e-6;
+
+function gridOf(spec: VitSpec): [number, number] {
+  return [spec.inputShape[0] / spec.patchSize, spec.inputShape[1] / spec.patchSize];
+}
+
+function usesClassToken(spec: VitSpec): boolean {
+  return spec.classToken ?? true;
+}
+
+/**
+ * Vision Transformer (Dosovitskiy et al. 2021): patch embedding as a conv with kernel = stride = patch
+ * size, optional class token, learned or fixed 2-D sin-cos position embeddings, pre-norm transformer
+ * blocks, final LayerNorm, then the class token or the mean of the patch tokens.
+ */
+export function buildVitModel(spec: VitSpec): tfl.LayersModel {
+  const init = new InitializerSource(spec.seed);
+  const [gridHeight, gridWidth] = gridOf(spec);
+  const numPatches = gridHeight * gridWidth;
+  const positionKind = spec.positionEmbedding ?? 'learned';
+  const classToken = usesClassToken(spec);
+
+  const input = tfl.input({ shape: [...spec.inputShape] });
+  // MAE initializes the patch projection like a linear layer (xavier uniform on the flattened kernel).
+  let x = tfl.layers
+    .conv2d({ filters: spec.embedDim, kernelSize: spec.patchSize, strides: spec.patchSize, padding: 'valid', kernelInitializer: init.glorotUniform() })
+    .apply(input) as Symbolic;
+  x = tfl.layers.reshape({ targetShape: [numPatches, spec.embedDim] }).apply(x) as Symbolic;
+  x = new PositionEmbedding({
+    numPositions: numPatches,
+    embedDim: spec.embedDim,
+    kind: positionKind,
+    gridSize: [gridHeight, gridWidth],
+    seed: init.layerSeed(),
+  }).apply(x) as Symbolic;
+  if (classToken) x = new ClassToken({ embedDim: spec.embedDim, positionKind, seed: init.layerSeed() }).apply(x) as Symbolic;
+  for (let i = 0; i < spec.depth; i++) {
+    x = new TransformerBlock({
+      embedDim: spec.embedDim,
+      numHeads: spec.numHeads,
+      mlpRatio: spec.mlpRatio ?? 4,
+      layerNormEpsilon: VIT_LAYER_NORM_EPSILON,
+      seed: init.layerSeed(),
+    }).apply(x) as Symbolic;
+  }
+  x = tfl.layers.layerNormalization({ epsilon: VIT_LAYER_NORM_EPSILON }).apply(x) as Symbolic;
+  const pooling = spec.pooling ?? (classToken ? 'class' : 'mean');
+  const pooled = new TokenPooling({ mode: pooling === 'class' ? 'first' : 'mean', skipFirst: classToken }).apply(x) as Symbolic;
+  return tfl.model({ inputs: input, outputs: pooled });
+}
+
+/**
+ * ViT encoder. Besides `features`/`tokens` on whole images it exposes the two halves MAE needs:
+ * `embedPatches` (patch + position embedding, no class token) and `encodeTokens` (class token, blocks,
+ * final norm) on any subset of patch tokens.
+ */
+export class VitEncoder extends LayersEncoder<VitSpec> {
+  readonly inputShape: ImageShape;
+  readonly featureDim: number;
+  readonly patchSize: number;
+  readonly embedDim: number;
+  /** Patch grid [rows, columns]. */
+  readonly gridSize: [number, number];
+  readonly numPatches: number;
+  readonly hasClassToken: boolean;
+  /** The transformer blocks, in order. */
+  readonly blocks: readonly TransformerBlock[];
+
+  private readonly patchProjection: tfl.layers.Layer;
+  private readonly patchReshape: tfl.layers.Layer;
+  private readonly positionLayer: PositionEmbedding;
+  private readonly classTokenLayer: ClassToken | null;
+  private readonly finalNorm: tfl.layers.Layer;
+  private readonly tokensNetwork: tfl.LayersModel;
+
+  constructor(spec: VitSpec, model: tfl.LayersModel = buildVitModel(spec)) {
+    super(spec, model);
+    this.inputShape = [...spec.inputShape];
+    this.featureDim = spec.embedDim;
+    this.patchSize = spec.patchSize;
+    this.embedDim = spec.embedDim;
+    this.gridSize = gridOf(spec);
+    this.numPatches = this.gridSize[0] * this.gridSize[1];
+    this.hasClassToken = usesClassToken(spec);
+    this.patchProjection = requireLayer(model, 'Conv2D', 'vit');
+    this.patchReshape = requireLayer(model, 'Reshape', 'vit');
+    this.positionLayer = requireLayer(model, PositionEmbedding.className, 'vit') as PositionEmbedding;
+    this.classTokenLayer = this.hasClassToken ? (requireLayer(model, ClassToken.className, 'vit') as ClassToken) : null;
+    this.blocks = layersOfClass(model, TransformerBlock.className) as TransformerBlock[];
+    this.finalNorm = requireLayer(model, 'LayerNormalization', 'vit');
+    this.tokensNetwork = tfl.model({ inputs: model.inputs, outputs: this.finalNorm.output as Symbolic });
+  }
+
+  /** All output tokens after the final norm [N, (1 +) numPatches, D]; the class token first if there is one. */
+  tokens(inputs: tf.Tensor4D, options: ForwardOptions = {}): tf.Tensor3D {
+    checkInputShape('vit encoder', inputs, this.inputShape);
+    return this.tokensNetwork.apply(inputs, { training: options.training ?? false }) as tf.Tensor3D;
+  }
+
+  /** Patch embedding plus position embedding [N, numPatches, D], row-major patch order, no class token. */
+  embedPatches(images: tf.Tensor4D, options: ForwardOptions = {}): tf.Tensor3D {
+    checkInputShape('vit encoder', images, this.inputShape);
+    const kwargs = { training: options.training ?? false };
+    return tf.tidy(() => {
+      const projected = this.patchProjection.apply(images, kwargs) as tf.Tensor;
+      const flattened = this.patchReshape.apply(projected, kwargs) as tf.Tensor;
+      return this.positionLayer.apply(flattened, kwargs) as tf.Tensor3D;
+    });
+  }
+
+  /**
+   * Runs the class token (with its position embedding), the blocks and the final norm on patch tokens
+   * [N, L, D] that already carry their position embeddings — any L, e.g. MAE's visible subset.
+   * Returns [N, (1 +) L, D].
+   */
+  encodeTokens(tokens: tf.Tensor3D, options: ForwardOptions = {}): tf.Tensor3D {
+    if (tokens.rank !== 3 || tokens.shape[2] !== this.embedDim) {
+      throw new SslError('shape-mismatch', `vit encoder: encodeTokens expects tokens [N, L, ${this.embedDim}], got ${formatShape(tokens.shape)}.`);
+    }
+    const kwargs = { training: options.training ?? false };
+    return tf.tidy(() => {
+      let x: tf.Tensor = this.classTokenLayer ? (this.classTokenLayer.apply(tokens, kwargs) as tf.Tensor) : tokens;
+      for (const block of this.blocks) x = block.apply(x, kwargs) as tf.Tensor;
+      return this.finalNorm.apply(x, kwargs) as tf.Tensor3D;
+    });
+  }
+
+  /** The patch position embeddings [numPatches, D] (a new tensor; learned or fixed sin-cos). */
+  positionEmbedding(): tf.Tensor2D {
+    return this.positionLayer.embeddings();
+  }
+
+  /** Class token plus its position embedding [D] (a new tensor), or null without a class token. */
+  classTokenEmbedding(): tf.Tensor1D | null {
+    return this.classTokenLayer ? this.classTokenLayer.embedding() : null;
+  }
+}
