@@ -1,4 +1,42 @@
-export const CORE_VERSION = '0.1.0';
+import './setup';
+export { CORE_VERSION } from './version';
 export { SslError, isSslError, invalidConfig, formatShape, formatValue } from './errors';
 export type { SslErrorCode } from './errors';
 export { Random } from './random';
+export { stopGradient, l2Normalize } from './ops';
+
+export * from './backend';
+export * from './data';
+export * from './augment';
+export * from './nn';
+export * from './registry';
+export * from './train';
+
+export { defineMethod } from './method';
+export type {
+  Batch,
+  BatchOf,
+  BuildContext,
+  ImageTextBatch,
+  ImageViews,
+  LabeledBatch,
+  MethodDataKind,
+  MethodDefinition,
+  MethodRuntime,
+  MethodViews,
+  OptimizerSpec,
+  PaperReference,
+  ScheduleSpec,
+  SemiSupervisedBatch,
+  StepContext,
+  StepOutput,
+  TrainingDefaults,
+  UnlabeledBatch,
+  ViewPolicyRef,
+} from './method';
+
+/**
+ * tfjs-layers, as @ssl/core uses it: plugins build heads and decoders from it without adding a second copy
+ * of tfjs-layers (two copies would not share layer registrations).
+ */
+export * as tfl from '@tensorflow/tfjs-layers';

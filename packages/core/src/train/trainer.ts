@@ -1,3 +1,4 @@
+import '../setup';
 import { appendFileSync, mkdirSync, readFileSync, existsSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -253,7 +254,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     numClasses: labeledSet?.numClasses ?? primary.numClasses,
     captions: isImageText(primary) ? primary.captions : undefined,
     rng: buildRng,
-    createEncoder: () => createEncoder(encoderSpec),
+    // Each encoder gets its own seed from the build stream: a teacher built second differs from the student
+    // until the method copies weights, exactly as in a fresh process.
+    createEncoder: () => createEncoder({ ...encoderSpec, seed: encoderSpec.seed ?? buildRng.seed() } as EncoderSpec),
   };
   const runtime = withSeededMathRandom(buildRng, () => definition.build(context)) as MethodRuntime;
   const trainable = trainableVariables(runtime.trainable);
