@@ -1,0 +1,58 @@
+export {
+  sampleCropBoxes,
+  cropAndResizeBoxes,
+  randomResizedCrop,
+  flipImages,
+  horizontalFlip,
+  rotate90Images,
+  rotate90,
+  affineImages,
+  rotationMap,
+  shearMap,
+  translationMap,
+  rotate,
+  translateReflect,
+  sampleCutoutBoxes,
+  applyCutout,
+  cutout,
+} from './geometric';
+export type { CropBox, CutoutBox, AffineToInput, RandomResizedCropOptions } from './geometric';
+export {
+  adjustBrightness,
+  adjustContrast,
+  adjustSaturation,
+  adjustHue,
+  adjustSharpness,
+  rgbToHsv,
+  hsvToRgb,
+  colorJitter,
+  randomGrayscale,
+  defaultBlurKernelSize,
+  gaussianBlurImages,
+  gaussianBlur,
+  solarizeImages,
+  solarize,
+  posterizeImages,
+  autoContrast,
+  equalize,
+  normalize,
+  mixup,
+  sampleMixupLambda,
+} from './color';
+export type { ColorJitterOptions } from './color';
+export { RAND_AUGMENT_OPS, sampleRandAugment, applyRandAugment, applyRandAugmentOp, randAugment } from './rand-augment';
+export type { RandAugmentOpName, RandAugmentChoice, RandAugmentOptions } from './rand-augment';
+export { viewPolicy, listViewPolicies, applyViews, applyOp } from './policies';
+export type {
+  AugmentOpSpec,
+  ViewSpec,
+  ViewPolicy,
+  ViewPolicyName,
+  ViewPolicyOptions,
+  SimclrPolicyOptions,
+  ByolPolicyOptions,
+  MultiCropPolicyOptions,
+  WeakStrongPolicyOptions,
+  MaePolicyOptions,
+  NonePolicyOptions,
+} from './policies';

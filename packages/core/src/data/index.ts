@@ -1,0 +1,13 @@
+export { imageDataset, imageTextDataset, makeDataset, subset, isImageTextDataset } from './dataset';
+export type { ImageDataset, ImageTextDataset, ImageDatasetInit } from './dataset';
+export { loadIdx, parseIdx, encodeIdx } from './idx';
+export type { IdxArray, LoadIdxOptions } from './idx';
+export { loadFashionMnist, loadMnist, loadIdxDataset, downloadIdxDataset, resolveCacheDir, FASHION_MNIST, MNIST } from './mnist';
+export type { IdxDatasetSpec, LoadMnistOptions } from './mnist';
+export { loadImageFolder, loadImageFile, decodeImage, resizeToBytes } from './image-folder';
+export type { DecodedImage, ImageLoadOptions, ImageFolderOptions } from './image-folder';
+export { loadImageTextPairs, parseJsonlPairs, parseCsvPairs } from './image-text';
+export type { ImageTextPair } from './image-text';
+export { trainTestSplit, labeledSplit } from './splits';
+export { BatchLoader, epochOrder, batchesPerEpoch, gatherBatch, gatherHostBatch, hostBatchToTensors } from './batches';
+export type { TensorBatch, HostBatch, BatchLoaderOptions } from './batches';
