@@ -12,6 +12,8 @@ export function packageBuild(overrides: Options = {}): Options {
     splitting: false,
     treeshake: true,
     // Peer and runtime deps stay external; tsup externalises dependencies and peerDependencies by default.
+    // import.meta.url (used to find files shipped with a package) needs a shim in the CJS output.
+    shims: true,
     ...overrides,
   };
 }

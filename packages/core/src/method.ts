@@ -102,7 +102,13 @@ export interface ImageTextBatch extends ImageViews {
 }
 
 export type Batch = UnlabeledBatch | LabeledBatch | SemiSupervisedBatch | ImageTextBatch;
-export type BatchOf<K extends MethodDataKind> = Extract<Batch, { kind: K }>;
+interface BatchByKind {
+  readonly unlabeled: UnlabeledBatch;
+  readonly labeled: LabeledBatch;
+  readonly 'semi-supervised': SemiSupervisedBatch;
+  readonly 'image-text': ImageTextBatch;
+}
+export type BatchOf<K extends MethodDataKind> = BatchByKind[K];
 
 export interface StepOutput {
   /** The scalar the optimizer minimizes. */

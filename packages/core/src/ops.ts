@@ -6,10 +6,10 @@ import type { Tensor } from '@tensorflow/tfjs-core';
  * The stop-gradient of BYOL's target, SimSiam's z, FixMatch's pseudo-labels and DINO's teacher.
  */
 export function stopGradient<T extends Tensor>(x: T): T {
-  const fn = tf.customGrad((input: Tensor, save: (tensors: Tensor[]) => void) => {
-    save([]);
-    return { value: tf.clone(input), gradFunc: (dy: Tensor) => tf.zerosLike(dy) };
-  });
+  const fn = tf.customGrad(((input: Tensor) => ({
+    value: tf.clone(input),
+    gradFunc: (dy: Tensor) => tf.zerosLike(dy),
+  })) as Parameters<typeof tf.customGrad>[0]);
   return fn(x) as T;
 }
 

@@ -15,7 +15,7 @@ describe('checkpoints', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ssl-ckpt-'));
     const a = tf.variable(tf.tensor2d([[1, 2], [3, 4]]));
     const n = tf.variable(tf.tensor1d([7, 8, 9], 'int32'));
-    const vars = new Map([['net/a', a], ['state/n', n]]);
+    const vars = new Map<string, tf.Variable>([['net/a', a], ['state/n', n]]);
     for (const step of [10, 20, 30]) saveCheckpoint(dir, step, vars, { note: `s${step}` }, { keepLast: 2 });
     expect(readdirSync(dir).filter((d) => d.startsWith('step-'))).toEqual(['step-00000020', 'step-00000030']);
     // A half-written newer checkpoint (no manifest) is not "complete" and is skipped.
@@ -35,10 +35,10 @@ describe('checkpoints', () => {
   it('refuses to restore into a different architecture', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ssl-ckpt-'));
     const a = tf.variable(tf.ones([2]));
-    saveCheckpoint(dir, 1, new Map([['net/a', a]]), {});
+    saveCheckpoint(dir, 1, new Map<string, tf.Variable>([['net/a', a]]), {});
     const b = tf.variable(tf.ones([3]));
-    expect(() => restoreVariables(latestCheckpoint(dir)!, new Map([['net/a', b]]))).toThrowError(/shape/);
-    expect(() => restoreVariables(latestCheckpoint(dir)!, new Map([['net/x', b]]))).toThrowError(/no tensor net\/x/);
+    expect(() => restoreVariables(latestCheckpoint(dir)!, new Map<string, tf.Variable>([['net/a', b]]))).toThrowError(/shape/);
+    expect(() => restoreVariables(latestCheckpoint(dir)!, new Map<string, tf.Variable>([['net/x', b]]))).toThrowError(/no tensor net\/x/);
     tf.dispose([a, b]);
   });
 });

@@ -219,11 +219,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     if (labeledSet.size === 0) throw new SslError('data', `${method.id}: the labeled set ${labeledSet.name} is empty.`);
   } else {
     if (isSemiSupervised(data)) throw new SslError('data', `${method.id} trains on one dataset; got { labeled, unlabeled }.`);
-    primary = data;
+    primary = data as ImageDataset;
     if (definition.data === 'image-text' && !isImageText(data)) {
       throw new SslError('data', `${method.id} needs image-caption pairs (an ImageTextDataset, e.g. from loadImageTextPairs).`);
     }
-    if (definition.data === 'labeled' && !data.labels) throw new SslError('data', `${method.id} needs labels; ${data.name} has none.`);
+    if (definition.data === 'labeled' && !primary.labels) throw new SslError('data', `${method.id} needs labels; ${primary.name} has none.`);
   }
   if (primary.size === 0) throw new SslError('data', `Dataset ${primary.name} is empty: nothing to train on.`);
 

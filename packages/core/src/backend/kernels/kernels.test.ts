@@ -300,3 +300,18 @@ describe('no leaks', () => {
     tf.dispose([x, w, dw, table, ids]);
   });
 });
+
+describe('oneHot on wasm', () => {
+  it('returns real ones in float32 (the stock kernel writes int bit patterns)', async () => {
+    registerWasmTrainingKernels();
+    await tf.setBackend('wasm');
+    const indices = tf.tensor1d([0, 2, 1], 'int32');
+    const float = tf.oneHot(indices, 3, 1, 0, 'float32');
+    const scaled = tf.oneHot(indices, 3, 5, -1, 'float32');
+    expect(float.dtype).toBe('float32');
+    expect(Array.from(float.dataSync())).toEqual([1, 0, 0, 0, 0, 1, 0, 1, 0]);
+    expect(Array.from(scaled.dataSync())).toEqual([5, -1, -1, -1, -1, 5, -1, 5, -1]);
+    expect(Array.from(tf.oneHot(indices, 3).dataSync())).toEqual([1, 0, 0, 0, 0, 1, 0, 1, 0]);
+    tf.dispose([indices, float, scaled]);
+  });
+});
