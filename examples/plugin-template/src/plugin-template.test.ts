@@ -1,0 +1,42 @@
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { SslError, createRegistry, discoverPlugins, initBackend, loadFashionMnist, train } from '@ssl/core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import templatePlugin from './index';
+
+beforeAll(async () => {
+  await initBackend({ backend: 'wasm', log: () => {} });
+});
+
+describe('a third-party plugin through the public entry points', () => {
+  it('registers its method and trains it for two steps on real data', async () => {
+    const registry = createRegistry().use(templatePlugin());
+    expect(registry.list().map((m) => m.id)).toContain('template:denoising-autoencoder');
+    const method = registry.create('template:denoising-autoencoder', { noiseRate: 0.25 });
+    const data = await loadFashionMnist({ split: 'train', source: 'sample' });
+    const result = await train({ method, data, encoder: { kind: 'cnn', inputShape: [28, 28, 1], channels: [8, 16] }, batchSize: 32, maxSteps: 2, seed: 1 });
+    expect(result.steps).toBe(2);
+    expect(result.history.every((r) => Number.isFinite(r.loss) && r.loss > 0)).toBe(true);
+    result.dispose();
+  });
+
+  it('validates its config through the registry', () => {
+    const registry = createRegistry().use(templatePlugin());
+    expect(() => registry.create('template:denoising-autoencoder', { noiseRate: 1.5 })).toThrowError(SslError);
+  });
+
+  it('is found by plugin discovery in a project that installed it', async () => {
+    const project = mkdtempSync(join(tmpdir(), 'ssl-app-'));
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', dependencies: { 'ssl-plugin-template': '^0.1.0' } }));
+    mkdirSync(join(project, 'node_modules'));
+    symlinkSync(fileURLToPath(new URL('..', import.meta.url)), join(project, 'node_modules', 'ssl-plugin-template'), 'dir');
+    const found = await discoverPlugins({ cwd: project });
+    expect(found.map((f) => f.packageName)).toEqual(['ssl-plugin-template']);
+    const registry = createRegistry().use(found[0].plugin);
+    expect(registry.has('template:denoising-autoencoder')).toBe(true);
+    expect(tf.getBackend()).toBe('wasm');
+  });
+});
