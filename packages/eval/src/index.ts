@@ -1,1 +1,42 @@
-export {};
+export type { Accuracy, FeatureEncoder, FeatureSet, LabeledImageDataset } from './types';
+
+export { extractFeatures, flattenEncoder, FeatureCache } from './extract-features';
+export type { ExtractFeaturesOptions } from './extract-features';
+
+export { linearProbe, argmaxRows } from './linear-probe';
+export type { LinearProbeOptions, LinearProbeResult } from './linear-probe';
+export { fitLogisticRegression, classifierScores, featureMoments } from './logistic-regression';
+export type { LinearClassifier, LogisticRegressionFit, LogisticRegressionOptions } from './logistic-regression';
+export { minimizeLbfgs } from './lbfgs';
+export type { LbfgsOptions, LbfgsResult, Objective } from './lbfgs';
+
+export { knnClassify, nearestNeighbors, knnScores, topKAccuracy } from './knn';
+export type { KnnClassifyOptions, KnnVoteOptions, KnnWeighting, NearestNeighbors, NearestNeighborsOptions } from './knn';
+
+export { fineTune } from './fine-tune';
+export type { FineTuneEpoch, FineTuneOptions, FineTuneResult, TrainableEncoder } from './fine-tune';
+
+export { labelFractionEval } from './label-fractions';
+export type { LabelFractionOptions, LabelFractionRow } from './label-fractions';
+
+export { fewShotEval, prototypePredict } from './few-shot';
+export type { FewShotClassifier, FewShotOptions, FewShotResult } from './few-shot';
+export { summarize, confidenceInterval95 } from './statistics';
+export type { Summary } from './statistics';
+
+export { kMeans, normalizeRows } from './kmeans';
+export type { KMeansOptions, KMeansResult } from './kmeans';
+export { hungarian } from './hungarian';
+export { normalizedMutualInformation, adjustedRandIndex, clusterAccuracy, clusteringEval } from './cluster-metrics';
+export type { ClusteringEvalOptions, ClusteringEvalResult } from './cluster-metrics';
+
+export { collapseDiagnostics, rankMe, singularValuesOf, symmetricEigenvalues } from './collapse';
+export type { CollapseDiagnostics } from './collapse';
+
+export { embeddingMap } from './embedding-map';
+export type { EmbeddingMap, EmbeddingMapOptions } from './embedding-map';
+
+export { knnMonitor } from './knn-monitor';
+export type { KnnMonitor, KnnMonitorOptions, MonitorEpochContext } from './knn-monitor';
+
+export { featureCount, selectRows } from './feature-set';

@@ -1,0 +1,77 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-wasm';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { FeatureCache, extractFeatures, flattenEncoder } from './extract-features';
+import { knnClassify } from './knn';
+import { linearProbe } from './linear-probe';
+import { smallCnnEncoder, weightBytes } from './test-encoder';
+import type { LabeledImageDataset } from './types';
+
+beforeAll(async () => {
+  await tf.setBackend('wasm');
+  await tf.ready();
+});
+
+/** Class 0: bright left half; class 1: bright right half; plus noise. */
+function halvesDataset(size: number, seed: number): LabeledImageDataset {
+  const images = new Uint8Array(size * 8 * 8);
+  const labels = new Int32Array(size);
+  let state = seed;
+  const noise = () => ((state = (state * 1103515245 + 12345) >>> 0) % 60);
+  for (let i = 0; i < size; i++) {
+    labels[i] = i % 2;
+    for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) images[i * 64 + y * 8 + x] = ((x < 4) === (labels[i] === 0) ? 180 : 20) + noise();
+  }
+  return { images, shape: [8, 8, 1], labels, numClasses: 2, size, name: 'halves' };
+}
+
+describe('extractFeatures', () => {
+  it('scales pixels to [0, 1], keeps labels and batches without changing the result', async () => {
+    const dataset = halvesDataset(37, 1);
+    const small = await extractFeatures(flattenEncoder(), dataset, { batchSize: 5 });
+    const large = await extractFeatures(flattenEncoder(), dataset, { batchSize: 64 });
+    expect(small.dim).toBe(64);
+    expect(Array.from(small.features)).toEqual(Array.from(large.features));
+    expect(small.features[0]).toBeCloseTo(dataset.images[0] / 255, 6);
+    expect(Math.max(...small.features)).toBeLessThanOrEqual(1);
+    expect(Array.from(small.labels)).toEqual(Array.from(dataset.labels as Int32Array));
+  });
+
+  it('runs the encoder in inference mode and gives -1 labels for unlabeled data', async () => {
+    const seen: (boolean | undefined)[] = [];
+    const encoder = { features: (x: tf.Tensor4D | tf.Tensor2D, o?: { training?: boolean }) => (seen.push(o?.training), tf.reshape(x, [x.shape[0], -1]) as tf.Tensor2D) };
+    const { labels, ...unlabeled } = halvesDataset(4, 2);
+    const result = await extractFeatures(encoder, unlabeled, { batchSize: 2 });
+    expect(seen).toEqual([false, false]);
+    expect(Array.from(result.labels)).toEqual([-1, -1, -1, -1]);
+    expect(labels).toBeDefined();
+  });
+
+  it('reuses cached features for the same (encoder, dataset) pair only', async () => {
+    const cache = new FeatureCache();
+    const dataset = halvesDataset(10, 3);
+    const encoder = flattenEncoder();
+    const first = await extractFeatures(encoder, dataset, { cache });
+    expect(await extractFeatures(encoder, dataset, { cache })).toBe(first);
+    expect(await extractFeatures(flattenEncoder(), dataset, { cache })).not.toBe(first);
+  });
+
+  it('extract + linear probe + kNN leave a tfjs-layers encoder bit-identical and leak no tensors', async () => {
+    const encoder = smallCnnEncoder([8, 8, 1]);
+    const train = halvesDataset(64, 4);
+    const test = halvesDataset(32, 5);
+    const before = weightBytes(encoder.model);
+    const tensorsBefore = tf.memory().numTensors;
+    const trainFeatures = await extractFeatures(encoder, train, { batchSize: 16 });
+    const testFeatures = await extractFeatures(encoder, test, { batchSize: 16 });
+    const probe = await linearProbe(trainFeatures, testFeatures);
+    await knnClassify(trainFeatures, testFeatures, { k: 5 });
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
+    const after = weightBytes(encoder.model);
+    expect(after.length).toBe(before.length);
+    // conv kernel + bias, batch-norm gamma, beta, moving mean, moving variance, dense kernel + bias.
+    expect(before.length).toBe(8);
+    after.forEach((bytes, i) => expect(Buffer.from(bytes).equals(Buffer.from(before[i]))).toBe(true));
+    expect(probe.top1).toBeGreaterThan(0.9);
+  });
+});
