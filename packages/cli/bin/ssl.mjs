@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+// Entry of the `ssl` command. Installed from npm (no src/ in the tarball) it runs the built dist/. In the
+// @ssl repository it re-runs itself under tsx with the "@ssl/source" export condition, so the CLI, core and
+// every plugin resolve to their TypeScript sources: `pnpm ssl ...` works without a build and never runs a
+// stale dist/ of some package. SSL_CLI_SOURCE=0 forces dist/ (to try the built output in the repository).
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const distEntry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+const sourceEntry = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+
+function findTsx() {
+  try {
+    // tsx is a devDependency of the repository, found from here by walking up node_modules.
+    return pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  } catch {
+    return undefined;
+  }
+}
+
+async function runEntry(entry) {
+  const { main } = await import(pathToFileURL(entry).href);
+  process.exitCode = await main(process.argv.slice(2));
+}
+
+const tsxLoader = process.env.SSL_CLI_SOURCE === '0' || !existsSync(sourceEntry) ? undefined : findTsx();
+
+if (tsxLoader === undefined) {
+  if (!existsSync(distEntry)) {
+    process.stderr.write('ssl: error: @ssl/cli is not built (no dist/index.js); run `pnpm build`.\n');
+    process.exit(1);
+  }
+  await runEntry(distEntry);
+} else if (process.execArgv.some((flag) => flag.includes('@ssl/source'))) {
+  // Already running under the source condition: the re-run below, or a developer's own node flags.
+  await runEntry(sourceEntry);
+} else {
+  const child = spawn(process.execPath, ['--conditions=@ssl/source', '--import', tsxLoader, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+    stdio: 'inherit',
+  });
+  // The child shares the terminal and receives Ctrl-C itself (it checkpoints on the first one); the parent
+  // only waits and passes on how the child ended.
+  process.on('SIGINT', () => {});
+  child.on('exit', (code, signal) => {
+    if (signal) process.kill(process.pid, signal);
+    else process.exit(code ?? 1);
+  });
+}

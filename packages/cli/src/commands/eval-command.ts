@@ -1,0 +1,67 @@
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { SslError, initBackend, loadEncoder, type BackendName } from '@ssl/core';
+import type { CliIo } from '../cli-io';
+import { evaluateEncoder, formatEvaluationTable, writeEmbeddingMap } from '../evaluate-encoder';
+import { DEFAULT_IMAGE_GEOMETRY, loadRunData } from '../load-run-data';
+import { resolveDataSource } from '../options';
+import { RUN_FILES } from '../report/read-run';
+import { writeRunReport } from '../report/write-run-report';
+import { DEFAULT_SEED } from './plan-training-run';
+
+export interface EvalCommandOptions {
+  encoderPath: string;
+  data: string;
+  backend?: BackendName;
+  out?: string;
+  verbose: boolean;
+}
+
+const ENCODER_DIR = 'encoder';
+const MODEL_FILE = 'model.json';
+
+/**
+ * `ssl eval`: evaluates a saved encoder with the same protocol as the end of `ssl pretrain`. Given a run
+ * directory it updates that run's eval.json, embedding map and report.
+ */
+export async function runEvalCommand(io: CliIo, options: EvalCommandOptions): Promise<void> {
+  const { encoderDir, runDir } = locateEncoder(resolve(io.cwd, options.encoderPath));
+  const source = await resolveDataSource(options.data, io.cwd);
+  const outDir = options.out === undefined ? runDir : resolve(io.cwd, options.out);
+  if (outDir === undefined) {
+    throw new SslError('invalid-config', `${encoderDir} is not inside a run directory; pass --out <dir> for eval.json.`);
+  }
+  await initBackend({ backend: options.backend, log: (line) => io.stderr.write(`ssl: ${line}\n`) });
+  const encoder = await loadEncoder(encoderDir);
+  const [height, width, channels] = encoder.inputShape as readonly number[];
+  const geometry = source.kind === 'named' ? DEFAULT_IMAGE_GEOMETRY : { size: height, channels: channels === 1 ? (1 as const) : (3 as const) };
+  if (height !== width) throw new SslError('data', `ssl eval supports square inputs only; the encoder expects ${height}×${width}.`);
+  const data = await loadRunData(source, { geometry, seed: DEFAULT_SEED, needEvaluation: true });
+  if (!data.evaluationTrain || !data.evaluationTest) {
+    throw new SslError('data', `--data ${options.data} has no labels to evaluate with; use a built-in dataset or a folder with one sub-folder per class.`);
+  }
+  const result = await evaluateEncoder(encoder, { train: data.evaluationTrain, test: data.evaluationTest, seed: DEFAULT_SEED });
+  await mkdir(outDir, { recursive: true });
+  await writeFile(join(outDir, RUN_FILES.evaluation), `${JSON.stringify(result.evaluation, null, 2)}\n`);
+  await writeEmbeddingMap(outDir, result);
+  io.stdout.write(formatEvaluationTable(result.evaluation));
+  io.stdout.write(`\nwrote ${join(outDir, RUN_FILES.evaluation)}\n`);
+  if (existsSync(join(outDir, RUN_FILES.config)) || existsSync(join(outDir, RUN_FILES.metrics))) {
+    io.stdout.write(`wrote ${await writeRunReport(outDir)}\n`);
+  }
+}
+
+/** Accepts a run directory (uses its encoder/) or an encoder directory (holds model.json). */
+function locateEncoder(path: string): { encoderDir: string; runDir?: string } {
+  if (existsSync(join(path, ENCODER_DIR, MODEL_FILE))) return { encoderDir: join(path, ENCODER_DIR), runDir: path };
+  if (existsSync(join(path, MODEL_FILE))) {
+    const parent = dirname(path);
+    const isRunEncoder = basename(path) === ENCODER_DIR && existsSync(join(parent, RUN_FILES.config));
+    return { encoderDir: path, ...(isRunEncoder ? { runDir: parent } : {}) };
+  }
+  if (basename(dirname(path)) === 'checkpoints' || existsSync(join(path, 'checkpoints'))) {
+    throw new SslError('io', `${path} holds training checkpoints but no saved encoder (encoder/model.json); finish or resume the run (ssl pretrain ... --resume), which saves it.`);
+  }
+  throw new SslError('io', `${path} is neither a run directory (with encoder/model.json) nor an encoder directory (with model.json).`);
+}

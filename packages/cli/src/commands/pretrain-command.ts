@@ -1,0 +1,133 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { initBackend, saveEncoder, train, type AnyEncoder, type TrainCallback } from '@ssl/core';
+import { knnMonitor, type KnnMonitor } from '@ssl/eval';
+import type { CliIo } from '../cli-io';
+import { evaluateEncoder, formatEvaluationTable, writeEmbeddingMap } from '../evaluate-encoder';
+import { loadRunData } from '../load-run-data';
+import { describeDataSource } from '../options';
+import { loadRegistry } from '../plugins';
+import { createTrainingProgress } from '../progress';
+import { RUN_FILES } from '../report/read-run';
+import { writeRunReport } from '../report/write-run-report';
+import { formatNumber } from '../report/svg-line-chart';
+import { planTrainingRun, type TrainingFlags, type TrainingMode, type TrainingPlan } from './plan-training-run';
+
+/** Images the per-epoch kNN monitor uses: enough for a stable estimate, small enough to cost seconds. */
+const MONITOR_TRAIN_IMAGES = 5000;
+const MONITOR_TEST_IMAGES = 1000;
+
+export interface PretrainCommandOptions {
+  mode: TrainingMode;
+  method: string;
+  flags: TrainingFlags;
+  verbose: boolean;
+}
+
+/**
+ * `ssl pretrain` / `ssl semisup`: validate everything, train with a progress bar, save the encoder,
+ * evaluate it (kNN k=200, linear probe, 10-labels-per-class probe, collapse diagnostics, embedding map),
+ * print the results and write eval.json and report.html into the run directory.
+ */
+export async function runPretrainCommand(io: CliIo, options: PretrainCommandOptions): Promise<void> {
+  const { registry, warnings } = await loadRegistry(io.cwd);
+  if (options.verbose) for (const warning of warnings) io.stderr.write(`ssl: warning: ${warning}\n`);
+  const plan = await planTrainingRun(registry, io.cwd, { mode: options.mode, method: options.method, flags: options.flags });
+
+  // Backend and data are checked before the first weight is created: a missing tfjs-node or a corrupt
+  // image fails in seconds, not after an epoch.
+  const backend = await initBackend({ backend: plan.backend, log: (line) => io.stderr.write(`ssl: ${line}\n`) });
+  const data = await loadRunData(plan.data, {
+    geometry: plan.geometry,
+    seed: plan.seed,
+    labelsPerClass: plan.labelsPerClass,
+    needEvaluation: plan.evaluate,
+  });
+  io.stderr.write(
+    `ssl: ${plan.resume ? 'resuming' : 'training'} ${plan.method.id} (${plan.method.plugin.name}@${plan.method.plugin.version}) on ${describeDataSource(plan.data)}, ` +
+      `encoder ${plan.encoder.kind}, backend ${backend.name}, seed ${plan.seed} → ${plan.outDir}\n`,
+  );
+
+  // Online kNN accuracy (and RankMe, per-dimension std) at each epoch end, on fixed subsets so it stays cheap.
+  const monitor =
+    plan.evaluate && data.evaluationTrain && data.evaluationTest
+      ? knnMonitor({ train: data.evaluationTrain, test: data.evaluationTest, maxTrain: MONITOR_TRAIN_IMAGES, maxTest: MONITOR_TEST_IMAGES, seed: plan.seed })
+      : undefined;
+  const { encoder, interrupted } = await trainWithProgress(io, plan, data.train, monitor);
+  await saveEncoder(encoder, join(plan.outDir, 'encoder'));
+
+  if (interrupted) {
+    io.stderr.write('ssl: skipped evaluation of the interrupted run.\n');
+  } else if (plan.evaluate && data.evaluationTrain && data.evaluationTest) {
+    io.stderr.write('ssl: evaluating the encoder (kNN, linear probes, collapse diagnostics)...\n');
+    const result = await evaluateEncoder(encoder, { train: data.evaluationTrain, test: data.evaluationTest, seed: plan.seed });
+    await writeFile(join(plan.outDir, RUN_FILES.evaluation), `${JSON.stringify(result.evaluation, null, 2)}\n`);
+    await writeEmbeddingMap(plan.outDir, result);
+    io.stdout.write(formatEvaluationTable(result.evaluation));
+  } else if (plan.evaluate) {
+    io.stderr.write('ssl: skipped evaluation: the data has no labeled test split (use a labeled folder or a built-in dataset).\n');
+  }
+  const reportPath = await writeRunReport(plan.outDir);
+  io.stdout.write(`\nrun directory: ${plan.outDir}\nreport: ${reportPath}\n`);
+}
+
+async function trainWithProgress(
+  io: CliIo,
+  plan: TrainingPlan,
+  trainData: Parameters<typeof train>[0]['data'],
+  monitor: KnnMonitor | undefined,
+): Promise<{ encoder: AnyEncoder; interrupted: boolean }> {
+  let progress: ReturnType<typeof createTrainingProgress> | undefined;
+  const progressCallback: TrainCallback = {
+    name: 'cli-progress',
+    onTrainStart(info) {
+      progress = createTrainingProgress(io, info.totalSteps);
+      if (info.startStep > 0) progress.log(`resumed at step ${info.startStep}/${info.totalSteps}`);
+    },
+    onStepEnd(record) {
+      progress?.update({ step: record.step + 1, epoch: record.epoch + 1, loss: record.loss, lr: record.lr, imagesPerSecond: record.imagesPerSecond });
+    },
+    async onEpochEnd(context) {
+      const logged: Record<string, number> = {};
+      if (monitor) await monitor.onEpochEnd({ epoch: context.epoch, encoder: context.encoder, log: (metrics) => Object.assign(logged, metrics) });
+      context.log(logged);
+      const knn = logged.knn_top1 === undefined ? '' : `, kNN top-1 ${(logged.knn_top1 * 100).toFixed(1)}%`;
+      progress?.log(`epoch ${context.epoch + 1} done (step ${context.step})${knn}`);
+    },
+  };
+  // First Ctrl-C: finish the current step, checkpoint and stop cleanly (resume with --resume). Second: exit now.
+  const abort = new AbortController();
+  const onInterrupt = () => {
+    if (abort.signal.aborted) process.exit(130);
+    abort.abort();
+    progress?.log('ssl: stopping after this step and writing a checkpoint (Ctrl-C again to quit at once)...');
+  };
+  process.on('SIGINT', onInterrupt);
+  try {
+    const result = await train({
+      method: plan.method,
+      data: trainData,
+      encoder: plan.encoder,
+      epochs: plan.epochs,
+      batchSize: plan.batchSize,
+      optimizer: plan.lr === undefined ? undefined : { lr: plan.lr },
+      seed: plan.seed,
+      outDir: plan.outDir,
+      resume: plan.resume,
+      callbacks: [progressCallback],
+      signal: abort.signal,
+    });
+    progress?.stop();
+    const last = result.history[result.history.length - 1];
+    io.stderr.write(
+      `ssl: ${result.interrupted ? 'interrupted' : 'finished'} after ${result.steps} steps` +
+        (last ? `, final loss ${formatNumber(last.loss)}` : '') +
+        (result.interrupted ? `; continue with --resume --out ${plan.outDir}` : '') +
+        '\n',
+    );
+    return { encoder: result.encoder as AnyEncoder, interrupted: result.interrupted };
+  } finally {
+    progress?.stop();
+    process.off('SIGINT', onInterrupt);
+  }
+}

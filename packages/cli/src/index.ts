@@ -1,0 +1,13 @@
+export { main } from './main';
+export { runCli, createProgram, EXIT_FAILURE, EXIT_USAGE } from './program';
+export type { CliIo, TextSink } from './cli-io';
+export { formatCliError } from './format-error';
+export { writeRunReport, renderRunReport } from './report/write-run-report';
+export { readRun, RUN_FILES } from './report/read-run';
+export type { EmbeddingMapImage, EvaluationRow, MetricsRecord, RunContents, RunEvaluation } from './report/read-run';
+export { renderLineChart } from './report/svg-line-chart';
+export type { ChartPoint, ChartSeries, LineChartOptions } from './report/svg-line-chart';
+export { screenshotReport, findChromium, HEADLESS_CHROMIUM_ARGS } from './report/headless-chromium';
+export { planTrainingRun } from './commands/plan-training-run';
+export type { TrainingFlags, TrainingMode, TrainingPlan } from './commands/plan-training-run';
+export { evaluateEncoder } from './evaluate-encoder';

@@ -1,0 +1,138 @@
+import { constants } from 'node:fs';
+import { access, readFile, stat } from 'node:fs/promises';
+import { extname, resolve } from 'node:path';
+import { InvalidArgumentError } from 'commander';
+import { SslError } from '@ssl/core';
+
+/** Built-in datasets `--data` accepts by name; anything else must be a readable folder or .jsonl file. */
+export const NAMED_DATASETS = ['fashion-mnist', 'fashion-mnist-sample', 'mnist'] as const;
+export type NamedDataset = (typeof NAMED_DATASETS)[number];
+
+export type DataSource =
+  | { kind: 'named'; name: NamedDataset }
+  /** A folder with one sub-folder of images per class (or unlabeled images at the top level). */
+  | { kind: 'image-folder'; path: string }
+  /** A JSON-lines file of { image, text } pairs, for CLIP-style methods. */
+  | { kind: 'image-text-pairs'; path: string };
+
+export function parsePositiveInteger(value: string): number {
+  const number = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(number) || number <= 0) {
+    throw new InvalidArgumentError('expected a positive integer.');
+  }
+  return number;
+}
+
+export function parseNonNegativeInteger(value: string): number {
+  const number = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(number)) throw new InvalidArgumentError('expected a non-negative integer.');
+  return number;
+}
+
+export function parseChannels(value: string): 1 | 3 {
+  if (value.trim() === '1') return 1;
+  if (value.trim() === '3') return 3;
+  throw new InvalidArgumentError('expected 1 (grayscale) or 3 (RGB).');
+}
+
+export function parsePositiveNumber(value: string): number {
+  const number = Number(value);
+  if (value.trim() === '' || !Number.isFinite(number) || number <= 0) throw new InvalidArgumentError('expected a positive number, e.g. 0.001 or 3e-4.');
+  return number;
+}
+
+/**
+ * Resolves `--data` to a dataset name, an image folder or an image–text .jsonl file, checking that a path
+ * exists and is readable now rather than minutes later when the trainer first opens it.
+ */
+export async function resolveDataSource(value: string, cwd: string): Promise<DataSource> {
+  if ((NAMED_DATASETS as readonly string[]).includes(value)) return { kind: 'named', name: value as NamedDataset };
+  const path = resolve(cwd, value);
+  const info = await stat(path).catch(() => undefined);
+  if (info === undefined) {
+    throw new SslError(
+      'data',
+      `--data ${JSON.stringify(value)} is neither a built-in dataset (${NAMED_DATASETS.join(', ')}) nor an existing path (looked for ${path}).`,
+      { details: { value, path } },
+    );
+  }
+  try {
+    await access(path, constants.R_OK | (info.isDirectory() ? constants.X_OK : 0));
+  } catch (error) {
+    throw new SslError('data', `--data ${path} is not readable by this user; check its permissions.`, { cause: error, details: { path } });
+  }
+  if (info.isDirectory()) return { kind: 'image-folder', path };
+  if (extname(path).toLowerCase() === '.jsonl') return { kind: 'image-text-pairs', path };
+  throw new SslError('data', `--data ${path} is a file but not a .jsonl of image–text pairs; pass a folder of images, a .jsonl file or one of ${NAMED_DATASETS.join(', ')}.`, {
+    details: { path },
+  });
+}
+
+export function describeDataSource(source: DataSource): string {
+  return source.kind === 'named' ? source.name : source.path;
+}
+
+/**
+ * The `--config file.json` contents: training settings plus a `method` object with the method's own
+ * options. Command-line flags override the file.
+ */
+export interface RunConfigFile {
+  data?: string;
+  encoder?: string;
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  seed?: number;
+  backend?: string;
+  /** Passed to the method's `validate`/`build`, e.g. { "temperature": 0.2 } for SimCLR. */
+  method?: Record<string, unknown>;
+}
+
+const CONFIG_FILE_FIELDS: Record<keyof RunConfigFile, 'string' | 'positive-integer' | 'non-negative-integer' | 'positive-number' | 'object'> = {
+  data: 'string',
+  encoder: 'string',
+  epochs: 'positive-integer',
+  batchSize: 'positive-integer',
+  lr: 'positive-number',
+  seed: 'non-negative-integer',
+  backend: 'string',
+  method: 'object',
+};
+
+export async function readRunConfigFile(path: string, cwd: string): Promise<RunConfigFile> {
+  const absolutePath = resolve(cwd, path);
+  let text: string;
+  try {
+    text = await readFile(absolutePath, 'utf8');
+  } catch (error) {
+    throw new SslError('io', `--config ${absolutePath} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}).`, { cause: error });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new SslError('invalid-config', `--config ${absolutePath} is not valid JSON: ${(error as Error).message}.`, { cause: error });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new SslError('invalid-config', `--config ${absolutePath} must hold a JSON object like { "epochs": 10, "method": { ... } }.`);
+  }
+  const allowed = Object.keys(CONFIG_FILE_FIELDS);
+  for (const [key, value] of Object.entries(parsed)) {
+    const kind = CONFIG_FILE_FIELDS[key as keyof RunConfigFile];
+    if (kind === undefined) {
+      throw new SslError('invalid-config', `--config ${absolutePath}: unknown key "${key}"; allowed keys are ${allowed.join(', ')} (method options go under "method").`);
+    }
+    const valid =
+      kind === 'string'
+        ? typeof value === 'string'
+        : kind === 'object'
+          ? typeof value === 'object' && value !== null && !Array.isArray(value)
+          : typeof value === 'number' &&
+            Number.isFinite(value) &&
+            (kind === 'positive-number' ? value > 0 : Number.isInteger(value) && (kind === 'non-negative-integer' ? value >= 0 : value > 0));
+    if (!valid) {
+      throw new SslError('invalid-config', `--config ${absolutePath}: "${key}" = ${JSON.stringify(value)} must be a ${kind.replace(/-/g, ' ')}.`);
+    }
+  }
+  return parsed as RunConfigFile;
+}

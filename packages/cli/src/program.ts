@@ -1,0 +1,144 @@
+import { Command, CommanderError, Option } from 'commander';
+import { BACKEND_NAMES, type BackendName } from '@ssl/core';
+import { processIo, type CliIo } from './cli-io';
+import { runEvalCommand } from './commands/eval-command';
+import { runListCommand } from './commands/list-command';
+import type { TrainingFlags } from './commands/plan-training-run';
+import { runPretrainCommand } from './commands/pretrain-command';
+import { runReportCommand } from './commands/report-command';
+import { formatCliError, oneLine } from './format-error';
+import { NAMED_DATASETS, parseChannels, parseNonNegativeInteger, parsePositiveInteger, parsePositiveNumber } from './options';
+import { CLI_VERSION } from './version';
+import { ENCODER_CHOICES } from './encoder-choice';
+
+/** Exit codes: 0 success, 1 the command failed (bad data, bad config, training error), 2 bad usage (flags). */
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+export interface GlobalFlags {
+  verbose?: boolean;
+}
+
+/**
+ * Runs the `ssl` command line and resolves to the exit code. Never calls process.exit and never throws, so
+ * it can be tested in-process and embedded.
+ */
+export async function runCli(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  const program = createProgram(io);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and --version are "errors" to commander's exitOverride; its message was already printed.
+      return error.exitCode === 0 ? 0 : EXIT_USAGE;
+    }
+    io.stderr.write(formatCliError(error, { verbose: argv.includes('--verbose') }));
+    return EXIT_FAILURE;
+  }
+}
+
+export function createProgram(io: CliIo): Command {
+  const program = new Command('ssl')
+    .description('Self- and semi-supervised learning with TensorFlow.js: pretrain, evaluate and report.')
+    .version(CLI_VERSION, '-V, --version')
+    .option('--verbose', 'print stack traces and plugin warnings')
+    .showSuggestionAfterError()
+    .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ ssl list
+  $ ssl pretrain contrastive:simclr --data fashion-mnist-sample --epochs 5 --out runs/simclr
+  $ ssl semisup semisup:fixmatch --data fashion-mnist --labels-per-class 10
+  $ ssl eval runs/simclr --data fashion-mnist
+  $ ssl report runs/simclr --screenshot report.png`,
+    );
+  configureErrors(program, io);
+
+  program
+    .command('list')
+    .description('list installed plugins and their methods with versions')
+    .option('--json', 'print JSON instead of a table')
+    .action(async (flags: { json?: boolean }) => {
+      await runListCommand(io, { json: flags.json === true, verbose: globalFlags(program).verbose === true });
+    });
+
+  const pretrain = program
+    .command('pretrain')
+    .description('pretrain an encoder with a self-supervised method, then evaluate it and write a report')
+    .argument('<method>', "method name, '<family>:<method>' (e.g. contrastive:simclr) or just the method when unambiguous");
+  addTrainingOptions(pretrain);
+  pretrain.action(async (method: string, flags: TrainingFlags) => {
+    await runPretrainCommand(io, { mode: 'pretrain', method, flags, verbose: globalFlags(program).verbose === true });
+  });
+
+  const semisup = program
+    .command('semisup')
+    .description('train a semi-supervised method with k labels per class and the rest unlabeled, then evaluate it')
+    .argument('<method>', 'semi-supervised method, e.g. semisup:fixmatch')
+    .requiredOption('--labels-per-class <k>', 'labeled images kept per class (the rest lose their labels)', parsePositiveInteger);
+  addTrainingOptions(semisup);
+  semisup.action(async (method: string, flags: TrainingFlags & { labelsPerClass: number }) => {
+    await runPretrainCommand(io, { mode: 'semisup', method, flags, verbose: globalFlags(program).verbose === true });
+  });
+
+  program
+    .command('eval')
+    .description('evaluate a saved encoder (a run directory, its encoder/ folder or a checkpoint) with kNN and linear probes')
+    .argument('<encoder>', 'run directory, encoder directory (model.json) or checkpoint directory')
+    .requiredOption('--data <source>', `labeled data: ${NAMED_DATASETS.join(' | ')} | <image folder>`)
+    .addOption(backendOption())
+    .option('--out <dir>', 'where to write eval.json (default: the run directory, if <encoder> is one)')
+    .action(async (encoder: string, flags: { data: string; backend?: BackendName; out?: string }) => {
+      await runEvalCommand(io, { encoderPath: encoder, ...flags, verbose: globalFlags(program).verbose === true });
+    });
+
+  program
+    .command('report')
+    .description('write report.html for a run directory (config, curves, evaluation, embedding map)')
+    .argument('<runDir>', 'a run directory written by `ssl pretrain`')
+    .option('--screenshot <png>', 'also save a full-page PNG of the report (needs Chromium and playwright-core)')
+    .action(async (runDir: string, flags: { screenshot?: string }) => {
+      await runReportCommand(io, { runDir, screenshot: flags.screenshot });
+    });
+
+  return program;
+}
+
+function addTrainingOptions(command: Command): void {
+  command
+    .option('--data <source>', `${NAMED_DATASETS.join(' | ')} | <image folder> | <pairs.jsonl> (required here or in --config)`)
+    .option('--encoder <kind>', `backbone: ${ENCODER_CHOICES.join(', ')} (default: cnn)`)
+    .option('--image-size <px>', 'side images from a folder or .jsonl are resized to (default 32)', parsePositiveInteger)
+    .option('--channels <n>', 'channels of images from a folder or .jsonl: 1 or 3 (default 3)', parseChannels)
+    .option('--epochs <n>', 'training epochs', parsePositiveInteger)
+    .option('--batch-size <n>', 'images per batch', parsePositiveInteger)
+    .option('--lr <rate>', 'base learning rate (the schedule scales it)', parsePositiveNumber)
+    .option('--seed <n>', 'random seed: same seed, same data order and weights', parseNonNegativeInteger)
+    .addOption(backendOption())
+    .option('--out <dir>', 'run directory (default: runs/<method>-<date>)')
+    .option('--config <file.json>', 'JSON with training settings and a "method" object of method options; flags override it')
+    .addOption(new Option('--resume', 'continue from the latest checkpoint in --out'))
+    .option('--no-eval', 'skip the evaluation after training');
+}
+
+function backendOption(): Option {
+  return new Option('--backend <name>', 'compute backend (default: the fastest installed; tensorflow needs @tensorflow/tfjs-node)').choices(BACKEND_NAMES);
+}
+
+function globalFlags(program: Command): GlobalFlags {
+  return program.opts<GlobalFlags>();
+}
+
+/** Every command (and subcommand) prints usage errors as one `ssl: error:` line and exits 2 instead of exiting the process. */
+function configureErrors(command: Command, io: CliIo): void {
+  command.exitOverride();
+  command.configureOutput({
+    writeOut: (text) => io.stdout.write(text),
+    writeErr: (text) => io.stderr.write(text),
+    outputError: (text, write) => write(`ssl: ${oneLine(text)}\n`),
+  });
+  // Subcommands created later inherit settings through copyInheritedSettings, which `command()` calls.
+}

@@ -1,0 +1,229 @@
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRegistry, defineMethod, definePlugin, isSslError, type MethodDataKind, type Registry } from '@ssl/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { planTrainingRun, type TrainingFlags } from '../src/commands/plan-training-run';
+import { runCli } from '../src/program';
+import { bufferedIo } from './cli-io-buffer';
+
+let workDir: string;
+beforeAll(async () => {
+  workDir = await mkdtemp(join(tmpdir(), 'ssl-cli-'));
+  await mkdir(join(workDir, 'images', 'cats'), { recursive: true });
+  await writeFile(join(workDir, 'pairs.jsonl'), '');
+  await writeFile(join(workDir, 'notes.txt'), 'not data');
+});
+afterAll(async () => {
+  await rm(workDir, { recursive: true, force: true });
+});
+
+async function run(...argv: string[]) {
+  const io = bufferedIo(workDir);
+  const code = await runCli(argv, io);
+  return { code, stdout: io.out(), stderr: io.err() };
+}
+
+/** The CLI contract for failures: exactly one `ssl: error:` line, no stack trace. */
+function expectOneLineError(stderr: string, pattern: RegExp): void {
+  const lines = stderr.trimEnd().split('\n');
+  expect(lines, stderr).toHaveLength(1);
+  expect(lines[0].startsWith('ssl: error: ')).toBe(true);
+  expect(lines[0]).toMatch(pattern);
+  expect(stderr).not.toMatch(/\n\s+at /);
+}
+
+describe('ssl help and usage errors', () => {
+  it('--help lists every command and exits 0', async () => {
+    const { code, stdout } = await run('--help');
+    expect(code).toBe(0);
+    for (const command of ['list', 'pretrain', 'semisup', 'eval', 'report']) expect(stdout).toContain(command);
+  });
+
+  it('pretrain --help shows the training flags and the global --verbose', async () => {
+    const { code, stdout } = await run('pretrain', '--help');
+    expect(code).toBe(0);
+    for (const flag of ['--data', '--encoder', '--epochs', '--batch-size', '--lr', '--seed', '--backend', '--out', '--config', '--resume', '--verbose']) {
+      expect(stdout).toContain(flag);
+    }
+  });
+
+  it('rejects a non-numeric --epochs with one line and exit code 2', async () => {
+    const { code, stderr } = await run('pretrain', 'contrastive:simclr', '--data', 'fashion-mnist-sample', '--epochs', 'ten');
+    expect(code).toBe(2);
+    expectOneLineError(stderr, /--epochs.*'ten' is invalid.*positive integer/);
+  });
+
+  it('rejects a negative learning rate', async () => {
+    const { code, stderr } = await run('pretrain', 'x', '--data', 'mnist', '--lr', '-1');
+    expect(code).toBe(2);
+    expectOneLineError(stderr, /--lr.*positive number/);
+  });
+
+  it('puts commander\'s "did you mean" hint on the same line for an unknown flag', async () => {
+    const { code, stderr } = await run('pretrain', 'x', '--data', 'mnist', '--epoch', '3');
+    expect(code).toBe(2);
+    expectOneLineError(stderr, /unknown option '--epoch'.*Did you mean --epochs\?/);
+  });
+
+  it('rejects an unknown command', async () => {
+    const { code, stderr } = await run('pretrian');
+    expect(code).toBe(2);
+    expectOneLineError(stderr, /unknown command 'pretrian'.*pretrain/);
+  });
+
+  it('semisup requires --labels-per-class', async () => {
+    const { code, stderr } = await run('semisup', 'semisup:fixmatch', '--data', 'fashion-mnist-sample');
+    expect(code).toBe(2);
+    expectOneLineError(stderr, /--labels-per-class/);
+  });
+});
+
+describe('ssl pretrain validation before training', () => {
+  it('reports a missing data path in one line with exit code 1', async () => {
+    const { code, stderr } = await run('pretrain', 'contrastive:simclr', '--data', 'no/such/folder');
+    expect(code).toBe(1);
+    expectOneLineError(stderr, /--data "no\/such\/folder" is neither a built-in dataset .* nor an existing path/);
+  });
+
+  it('rejects a file that is not a .jsonl of pairs', async () => {
+    const { code, stderr } = await run('pretrain', 'contrastive:simclr', '--data', 'notes.txt');
+    expect(code).toBe(1);
+    expectOneLineError(stderr, /not a \.jsonl/);
+  });
+
+  it('reports an unknown method in one line', async () => {
+    const { code, stderr } = await run('pretrain', 'contrastive:simclrr', '--data', 'fashion-mnist-sample');
+    expect(code).toBe(1);
+    expectOneLineError(stderr, /Unknown method "contrastive:simclrr"/);
+  });
+
+  it('prints the stack with --verbose', async () => {
+    const { code, stderr } = await run('pretrain', 'contrastive:simclr', '--data', 'no/such/folder', '--verbose');
+    expect(code).toBe(1);
+    expect(stderr.split('\n')[0]).toMatch(/^ssl: error: /);
+    expect(stderr).toContain('code: data');
+    expect(stderr).toMatch(/\n\s+at /);
+  });
+
+  it('rejects a --config file with an unknown key', async () => {
+    await writeFile(join(workDir, 'bad-config.json'), JSON.stringify({ epochs: 2, temperature: 0.1 }));
+    const { code, stderr } = await run('pretrain', 'test:tiny', '--data', 'fashion-mnist-sample', '--config', 'bad-config.json');
+    expect(code).toBe(1);
+    expectOneLineError(stderr, /unknown key "temperature".*under "method"/);
+  });
+});
+
+interface TinyConfig {
+  temperature: number;
+}
+
+// Typed with the general data kind: these fixtures are only planned, never built or stepped.
+const tinyMethod = defineMethod<TinyConfig, MethodDataKind>({
+  name: 'tiny',
+  description: 'validation fixture',
+  data: 'unlabeled',
+  defaults: { temperature: 0.5 },
+  validate(config) {
+    if (!(config.temperature > 0)) throw new Error('unreachable in these tests');
+  },
+  views: () => ({ unlabeled: 'none' }),
+  build: () => {
+    throw new Error('planning must not build the method');
+  },
+});
+const tinySemiSupervised = defineMethod<TinyConfig, MethodDataKind>({ ...tinyMethod, name: 'tiny-semi', data: 'semi-supervised' });
+
+function testRegistry(): Registry {
+  return createRegistry().use(
+    definePlugin({ name: 'ssl-plugin-test', version: '1.2.3', family: 'test', core: '>=0.0.0', methods: { tiny: tinyMethod, 'tiny-semi': tinySemiSupervised } }),
+  );
+}
+
+async function plan(method: string, flags: Partial<TrainingFlags>, mode: 'pretrain' | 'semisup' = 'pretrain') {
+  return planTrainingRun(testRegistry(), workDir, { mode, method, flags: { data: 'fashion-mnist-sample', ...flags }, now: new Date(2025, 0, 2, 3, 4, 5) });
+}
+
+async function planError(...args: Parameters<typeof plan>) {
+  return plan(...args).then(
+    () => {
+      throw new Error('expected planTrainingRun to fail');
+    },
+    (error: unknown) => error as Error,
+  );
+}
+
+describe('planTrainingRun', () => {
+  it('merges config file and flags (flags win) and defaults the run directory', async () => {
+    await writeFile(join(workDir, 'config.json'), JSON.stringify({ epochs: 3, lr: 0.1, encoder: 'resnet18', method: { temperature: 0.2 } }));
+    const result = await plan('tiny', { config: 'config.json', epochs: 7 });
+    expect(result.method.id).toBe('test:tiny');
+    expect(result.method.config).toEqual({ temperature: 0.2 });
+    expect(result.epochs).toBe(7);
+    expect(result.lr).toBe(0.1);
+    expect(result.encoder).toMatchObject({ kind: 'resnet18', inputShape: [28, 28, 1] });
+    expect(result.outDir).toBe(join(workDir, 'runs', 'test-tiny-20250102-030405'));
+    expect(result.data).toEqual({ kind: 'named', name: 'fashion-mnist-sample' });
+  });
+
+  it('rejects a method config field the method does not have, via the registry', async () => {
+    await writeFile(join(workDir, 'typo.json'), JSON.stringify({ method: { temprature: 0.2 } }));
+    const error = await planError('test:tiny', { config: 'typo.json' });
+    expect(isSslError(error, 'invalid-config')).toBe(true);
+    expect(error.message).toContain('Did you mean "temperature"');
+  });
+
+  it('suggests the closest encoder', async () => {
+    const error = await planError('test:tiny', { encoder: 'resnet81' });
+    expect(isSslError(error, 'invalid-config')).toBe(true);
+    expect(error.message).toMatch(/Did you mean "resnet18"/);
+  });
+
+  it('sends semi-supervised methods to `ssl semisup` and back', async () => {
+    expect((await planError('test:tiny-semi', {})).message).toContain('ssl semisup test:tiny-semi');
+    expect((await planError('test:tiny', { labelsPerClass: 10 }, 'semisup')).message).toContain('not a semi-supervised method');
+    const semi = await plan('test:tiny-semi', { labelsPerClass: 10 }, 'semisup');
+    expect(semi.labelsPerClass).toBe(10);
+  });
+
+  it('keeps image-text pairs for image-text methods', async () => {
+    const error = await planError('test:tiny', { data: 'pairs.jsonl' });
+    expect(isSslError(error, 'data')).toBe(true);
+    expect(error.message).toContain('image–text pairs');
+  });
+
+  it('accepts an image folder and uses --image-size/--channels for the encoder input', async () => {
+    const result = await plan('test:tiny', { data: 'images', imageSize: 24, channels: 1 });
+    expect(result.data).toEqual({ kind: 'image-folder', path: join(workDir, 'images') });
+    expect(result.encoder.kind === 'cnn' && result.encoder.inputShape).toEqual([24, 24, 1]);
+  });
+
+  it('never overwrites an existing run, and --resume needs checkpoints', async () => {
+    const runDir = join(workDir, 'runs', 'existing');
+    await mkdir(runDir, { recursive: true });
+    await writeFile(join(runDir, 'metrics.jsonl'), '{}\n');
+    expect(isSslError(await planError('test:tiny', { out: runDir }), 'io')).toBe(true);
+    const resumeError = await planError('test:tiny', { out: runDir, resume: true });
+    expect(isSslError(resumeError, 'checkpoint')).toBe(true);
+    await mkdir(join(runDir, 'checkpoints', 'step-10'), { recursive: true });
+    expect((await plan('test:tiny', { out: runDir, resume: true })).resume).toBe(true);
+  });
+});
+
+const binPath = fileURLToPath(new URL('../bin/ssl.mjs', import.meta.url));
+
+describe('bin/ssl.mjs', () => {
+  it('runs from source without a build and passes the exit code on', () => {
+    const version = spawnSync(process.execPath, [binPath, '--version'], { encoding: 'utf8', env: process.env });
+    expect(version.status, version.stderr).toBe(0);
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    const failure = spawnSync(process.execPath, [binPath, 'pretrain', 'x', '--data', 'mnist', '--epochs', '0'], {
+      encoding: 'utf8',
+      env: process.env,
+    });
+    expect(failure.status).toBe(2);
+    expect(failure.stderr.trim()).toMatch(/^ssl: error: .*--epochs/);
+  });
+});

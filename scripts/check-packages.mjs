@@ -1,0 +1,155 @@
+#!/usr/bin/env node
+// Release check for every publishable package in packages/*: what `npm publish` would ship must be
+// complete and nothing more. Run after `pnpm build`:
+//
+//   node scripts/check-packages.mjs [package-dir ...]
+//
+// For each package it
+//   1. runs publint (exports/main/types point at files that exist, formats match "type", ...),
+//   2. packs it with `pnpm pack` (which applies publishConfig and rewrites workspace: ranges) and checks
+//      the tarball holds package.json, README, LICENSE, dist/ (and bin/ when the package has a bin) and
+//      nothing else: no src/, no tests, no tsconfig; that every file the packed manifest points at is in
+//      the tarball; and that the packed manifest has no workspace: ranges and no @ssl/source condition.
+// Exits 1 listing every problem, 0 when all packages pass.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const SOURCE_CONDITION = '@ssl/source';
+
+let publint;
+let formatMessage;
+try {
+  ({ publint } = await import('publint'));
+  ({ formatMessage } = await import('publint/utils'));
+} catch {
+  console.error('check-packages: publint is not installed. Add "publint": "^0.3.25" to the root devDependencies and run pnpm install.');
+  process.exit(1);
+}
+
+const requested = process.argv.slice(2);
+const packageDirs = (requested.length > 0 ? requested.map((dir) => resolve(dir)) : listWorkspacePackages()).filter((dir) => {
+  const manifest = readJson(join(dir, 'package.json'));
+  return manifest.private !== true;
+});
+
+let failures = 0;
+for (const packageDir of packageDirs) {
+  const manifest = readJson(join(packageDir, 'package.json'));
+  const problems = [...(await lint(packageDir)), ...checkTarball(packageDir, manifest)];
+  const label = `${manifest.name}@${manifest.version} (${relative(repoRoot, packageDir)})`;
+  if (problems.length === 0) {
+    console.log(`ok    ${label}`);
+  } else {
+    failures++;
+    console.log(`FAIL  ${label}`);
+    for (const problem of problems) console.log(`      - ${problem}`);
+  }
+}
+console.log(`\n${packageDirs.length - failures}/${packageDirs.length} packages pass.`);
+process.exit(failures === 0 ? 0 : 1);
+
+function listWorkspacePackages() {
+  const packagesRoot = join(repoRoot, 'packages');
+  return readdirSync(packagesRoot, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && existsSync(join(packagesRoot, entry.name, 'package.json')))
+    .map((entry) => join(packagesRoot, entry.name))
+    .sort();
+}
+
+async function lint(packageDir) {
+  if (!existsSync(join(packageDir, 'dist'))) return ['no dist/: run `pnpm build` first'];
+  // pack: 'pnpm' makes publint look at the files pnpm would publish, with publishConfig applied.
+  let result;
+  try {
+    result = await publint({ pkgDir: packageDir, level: 'suggestion', strict: true, pack: 'pnpm' });
+  } catch (error) {
+    return [`publint could not run: ${String(error.message).split('\n')[0]}`];
+  }
+  const { messages, pkg } = result;
+  return messages.map((message) => `publint ${message.type}: ${stripAnsi(formatMessage(message, pkg) ?? message.code)}`);
+}
+
+function checkTarball(packageDir, manifest) {
+  const problems = [];
+  const packDir = mkdtempSync(join(tmpdir(), 'ssl-pack-'));
+  try {
+    execFileSync('pnpm', ['pack', '--pack-destination', packDir], { cwd: packageDir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const tarball = readdirSync(packDir).find((name) => name.endsWith('.tgz'));
+    if (!tarball) return ['pnpm pack produced no tarball'];
+    const tarballPath = join(packDir, tarball);
+    const files = execFileSync('tar', ['-tzf', tarballPath], { encoding: 'utf8' })
+      .split('\n')
+      .filter((line) => line !== '' && !line.endsWith('/'))
+      .map((line) => line.replace(/^package\//, ''));
+    const fileSet = new Set(files);
+    const hasBin = manifest.bin !== undefined;
+
+    for (const file of files) {
+      const allowed =
+        file === 'package.json' ||
+        /^README(\.md)?$/i.test(file) ||
+        /^LICEN[CS]E(\.md|\.txt)?$/i.test(file) ||
+        /^CHANGELOG\.md$/i.test(file) ||
+        file.startsWith('dist/') ||
+        (hasBin && file.startsWith('bin/'));
+      if (!allowed) problems.push(`tarball contains ${file} (only package.json, README, LICENSE, CHANGELOG, dist/${hasBin ? ', bin/' : ''} belong in it)`);
+      if (/\.(test|spec)\.[cm]?[jt]sx?$/.test(file)) problems.push(`tarball contains a test file: ${file}`);
+    }
+    if (!files.some((file) => file.startsWith('dist/'))) problems.push('tarball has no dist/ files');
+    if (!files.some((file) => /^README(\.md)?$/i.test(file))) problems.push('tarball has no README.md');
+    if (!files.some((file) => /^LICEN[CS]E/i.test(file))) problems.push('tarball has no LICENSE file (npm includes it automatically when the package folder has one)');
+
+    execFileSync('tar', ['-xzf', tarballPath, '-C', packDir, 'package/package.json']);
+    const packedManifest = readJson(join(packDir, 'package', 'package.json'));
+    for (const field of ['dependencies', 'peerDependencies', 'optionalDependencies']) {
+      for (const [name, range] of Object.entries(packedManifest[field] ?? {})) {
+        if (String(range).startsWith('workspace:')) problems.push(`packed ${field}.${name} is still ${range}`);
+      }
+    }
+    if (JSON.stringify(packedManifest.exports ?? {}).includes(SOURCE_CONDITION)) {
+      problems.push(`packed exports still has the "${SOURCE_CONDITION}" condition (publishConfig.exports should replace it)`);
+    }
+    for (const target of manifestTargets(packedManifest)) {
+      if (!fileSet.has(target)) problems.push(`packed package.json points at ${target}, which is not in the tarball`);
+    }
+  } catch (error) {
+    // pnpm prints its ERR_PNPM_* message on stdout.
+    const output = `${error.stdout ?? ''}\n${error.stderr ?? ''}\n${error.message}`;
+    problems.push(`pnpm pack failed: ${output.split('\n').map((line) => line.trim()).find((line) => line !== '')}`);
+  } finally {
+    rmSync(packDir, { recursive: true, force: true });
+  }
+  return problems;
+}
+
+/** Every file path the manifest references: main/module/types, bin entries and all exports leaves. */
+function manifestTargets(manifest) {
+  const targets = [];
+  const add = (value) => {
+    if (typeof value === 'string') {
+      if (!value.includes('*')) targets.push(value.replace(/^\.\//, ''));
+    } else if (value && typeof value === 'object') {
+      for (const inner of Object.values(value)) add(inner);
+    }
+  };
+  add(manifest.main);
+  add(manifest.module);
+  add(manifest.types);
+  add(typeof manifest.bin === 'string' ? manifest.bin : manifest.bin ?? {});
+  add(manifest.exports ?? {});
+  // "./package.json": "./package.json" is in every exports map and always packed.
+  return [...new Set(targets)];
+}
+
+function readJson(path) {
+  return JSON.parse(readFileSync(path, 'utf8'));
+}
+
+function stripAnsi(text) {
+  return text.replace(/\x1b\[[0-9;]*m/g, '');
+}
+
