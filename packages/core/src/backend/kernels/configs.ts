@@ -3,6 +3,7 @@ import type { KernelConfig } from '@tensorflow/tfjs-core';
 import { conv2dBackpropFilterConfig, conv2dBackpropInputConfig } from './conv2d-backprop';
 import { depthwiseConv2dBackpropFilterConfig, depthwiseConv2dBackpropInputConfig } from './depthwise-conv2d-backprop';
 import { batchMatMulConfig, fusedMatMulConfig } from './matmul';
+import { gatherV2Config } from './gather';
 import { oneHotConfig } from './one-hot';
 import { transposeConfig } from './transpose';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum';
@@ -18,4 +19,5 @@ export const wasmTrainingKernelConfigs: readonly KernelConfig[] = [
   depthwiseConv2dBackpropInputConfig,
   unsortedSegmentSumConfig,
   oneHotConfig,
+  gatherV2Config,
 ];

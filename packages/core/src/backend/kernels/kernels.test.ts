@@ -1,3 +1,4 @@
+import '../../setup';
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core's ESM entry (what vitest loads) registers no gradients; the union package '@tensorflow/tfjs' normally does.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
@@ -313,5 +314,44 @@ describe('oneHot on wasm', () => {
     expect(Array.from(scaled.dataSync())).toEqual([5, -1, -1, -1, -1, 5, -1, 5, -1]);
     expect(Array.from(tf.oneHot(indices, 3).dataSync())).toEqual([1, 0, 0, 0, 0, 1, 0, 1, 0]);
     tf.dispose([indices, float, scaled]);
+  });
+});
+
+describe('gather with batchDims on wasm', () => {
+  it('matches cpu where the stock kernel read out of bounds, with gradients', async () => {
+    registerWasmTrainingKernels();
+    const rng = new Random(11);
+    const cases: Array<{ x: number[]; idx: number[]; axis: number; batchDims: number }> = [
+      { x: [17, 256], idx: [17, 1], axis: 1, batchDims: 1 },
+      { x: [5, 3, 7, 2], idx: [5, 4], axis: 2, batchDims: 1 },
+      { x: [2, 3, 6], idx: [2, 3, 2], axis: 2, batchDims: 2 },
+    ];
+    for (const c of cases) {
+      const xValues = Array.from({ length: c.x.reduce((a, b) => a * b, 1) }, () => rng.normal());
+      const axisSize = c.x[c.axis];
+      const idxValues = Array.from({ length: c.idx.reduce((a, b) => a * b, 1) }, () => rng.int(axisSize));
+      const weights = Array.from({ length: 4096 }, () => rng.normal());
+      const run = () => {
+        const x = tf.tensor(xValues, c.x);
+        const idx = tf.tensor(idxValues, c.idx, 'int32');
+        const y = tf.gather(x, idx, c.axis, c.batchDims);
+        const w = tf.tensor(weights.slice(0, y.size), y.shape);
+        // tfjs-core's own gather gradient supports batchDims = 1 only; batchDims = 2 is checked on values.
+        const grad =
+          c.batchDims === 1 ? tf.grad((input: tf.Tensor) => tf.sum(tf.mul(tf.gather(input, idx, c.axis, c.batchDims), w)))(x) : tf.zeros([1]);
+        const result = { shape: y.shape, values: Array.from(y.dataSync()), grad: Array.from(grad.dataSync()) };
+        tf.dispose([x, idx, y, w, grad]);
+        return result;
+      };
+      await tf.setBackend('cpu');
+      const expected = run();
+      await tf.setBackend('wasm');
+      const before = tf.memory().numTensors;
+      const actual = run();
+      expect(tf.memory().numTensors).toBe(before);
+      expect(actual.shape).toEqual(expected.shape);
+      expect(actual.values).toEqual(expected.values);
+      actual.grad.forEach((g, i) => expect(g).toBeCloseTo(expected.grad[i], 5));
+    }
   });
 });
