@@ -1,1 +1,8 @@
-export {};
+export { clipLoss } from './losses/clip-loss';
+
+export { clip, clipModelOf } from './clip/clip';
+export type { ClipConfig, ClipModel, ClipRuntime } from './clip/clip';
+export { clipPlugin, clipPlugin as default } from './clip/plugin';
+export { zeroShotClassifier, ensembleClassEmbeddings, retrievalRecall } from './zero-shot/zero-shot';
+export type { ZeroShotClassifier, RetrievalRecall } from './zero-shot/zero-shot';
+export { fashionMnistCaptions, fashionMnistPairs, FASHION_MNIST_VOCABULARY, FASHION_MNIST_PROMPTS } from './captions/fashion-mnist';

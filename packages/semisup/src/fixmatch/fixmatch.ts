@@ -1,0 +1,202 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Scalar, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
+import { SslError, copyWeights, defineMethod, emaUpdate, invalidConfig, linearClassifier, stopGradient } from '@ssl/core';
+import type { Encoder, MethodRuntime, StepOutput, tfl, ViewPolicyRef } from '@ssl/core';
+import { fixMatchLoss } from '../losses/fixmatch';
+
+/**
+ * FixMatch (Sohn et al. 2020): a weakly augmented unlabeled image gives a pseudo-label when the model is
+ * confident (max softmax ≥ τ); the strongly augmented version of the same image is trained to predict it.
+ */
+export interface FixMatchConfig {
+  /** τ, the confidence a pseudo-label needs (paper: 0.95). Compared with ≥. */
+  threshold: number;
+  /** μ, unlabeled images per labeled image in a batch (paper: 7). */
+  unlabeledRatio: number;
+  /**
+   * λu, weight of the unlabeled loss (paper: 1). 0 turns FixMatch into its supervised-only ablation: same
+   * network, labeled batches, weak augmentation, optimizer and EMA, and the unlabeled images are not even
+   * augmented or forwarded.
+   */
+  unlabeledWeight: number;
+  /** Decay of the EMA model that is evaluated (paper: 0.999). */
+  emaDecay: number;
+  /**
+   * Ramp the EMA decay as min(emaDecay, (1 + t)/(10 + t)) at step t (TensorFlow's ExponentialMovingAverage
+   * with num_updates), so a short run's EMA model is not dominated by the random initialisation
+   * (0.999^300 ≈ 0.74 of the initial weights after 300 steps without it). Default true.
+   */
+  emaWarmup: boolean;
+  /** Overrides of core's 'weakStrong' view policy (translateFraction, numOps, magnitude, cutoutSize). */
+  augment: { translateFraction?: number; numOps?: number; magnitude?: number; cutoutSize?: number };
+}
+
+declare module '@ssl/core' {
+  interface MethodConfigs {
+    'semisup:fixmatch': FixMatchConfig;
+  }
+}
+
+/** What FixMatch's runtime carries beyond the method contract: the student and its EMA copy. */
+export interface FixMatchNetworks {
+  readonly student: { readonly encoder: Encoder; readonly classifier: tfl.LayersModel };
+  readonly ema: { readonly encoder: Encoder; readonly classifier: tfl.LayersModel };
+}
+
+export type FixMatchRuntime = MethodRuntime<'semi-supervised'> & { readonly fixmatch: FixMatchNetworks };
+
+/** EMA decay at 0-based step `step`: the configured decay, ramped in when `warmup` (see FixMatchConfig.emaWarmup). */
+export function fixMatchEmaDecay(decay: number, step: number, warmup: boolean): number {
+  return warmup ? Math.min(decay, (1 + step) / (10 + step)) : decay;
+}
+
+function probability(field: string, value: unknown, inclusiveZero = true): void {
+  if (typeof value !== 'number' || !(inclusiveZero ? value >= 0 : value > 0) || !(value <= 1)) {
+    invalidConfig(field, value, `a number in ${inclusiveZero ? '[0' : '(0'}, 1]`);
+  }
+}
+
+export const fixmatch = defineMethod<FixMatchConfig, 'semi-supervised'>({
+  name: 'fixmatch',
+  description: 'Confident pseudo-labels of weak views supervise strong views (FixMatch, Sohn et al. 2020).',
+  paper: {
+    title: 'FixMatch: Simplifying Semi-Supervised Learning with Consistency and Confidence',
+    authors: 'Sohn, Berthelot, Li, Zhang, Carlini, Cubuk, Kurakin, Zhang, Raffel',
+    year: 2020,
+    url: 'https://arxiv.org/abs/2001.07685',
+  },
+  data: 'semi-supervised',
+  unlabeledRatio: (config) => config.unlabeledRatio,
+  defaults: { threshold: 0.95, unlabeledRatio: 7, unlabeledWeight: 1, emaDecay: 0.999, emaWarmup: true, augment: {} },
+  validate(config) {
+    probability('threshold', config.threshold);
+    if (!(Number.isInteger(config.unlabeledRatio) && config.unlabeledRatio >= 1)) invalidConfig('unlabeledRatio', config.unlabeledRatio, 'a positive integer (μ; the paper uses 7)');
+    if (typeof config.unlabeledWeight !== 'number' || !(config.unlabeledWeight >= 0) || !Number.isFinite(config.unlabeledWeight)) {
+      invalidConfig('unlabeledWeight', config.unlabeledWeight, 'a finite number ≥ 0 (λu; the paper uses 1, 0 = supervised only)');
+    }
+    if (typeof config.emaDecay !== 'number' || !(config.emaDecay >= 0 && config.emaDecay < 1)) invalidConfig('emaDecay', config.emaDecay, 'a number in [0, 1)');
+    if (typeof config.emaWarmup !== 'boolean') invalidConfig('emaWarmup', config.emaWarmup, 'true or false');
+    const augment = config.augment ?? {};
+    if (typeof augment !== 'object' || augment === null) invalidConfig('augment', augment, 'an object of weakStrong policy overrides');
+    if (augment.translateFraction !== undefined && !(augment.translateFraction >= 0 && augment.translateFraction < 1)) {
+      invalidConfig('augment.translateFraction', augment.translateFraction, 'a number in [0, 1)');
+    }
+    if (augment.numOps !== undefined && !(Number.isInteger(augment.numOps) && augment.numOps >= 0)) invalidConfig('augment.numOps', augment.numOps, 'a non-negative integer');
+    if (augment.magnitude !== undefined && !(augment.magnitude >= 0 && augment.magnitude <= 30)) invalidConfig('augment.magnitude', augment.magnitude, 'a number in [0, 30]');
+    if (augment.cutoutSize !== undefined) probability('augment.cutoutSize', augment.cutoutSize);
+  },
+  views(config) {
+    const weakStrong: ViewPolicyRef = { name: 'weakStrong', overrides: { ...config.augment } };
+    return {
+      // Labeled images use only the weak view (views[0]); core has no weak-only policy, so the strong view
+      // of the B labeled images is made and ignored.
+      labeled: weakStrong,
+      // Supervised-only ablation: no unlabeled views at all.
+      unlabeled: config.unlabeledWeight === 0 ? { name: 'none', overrides: { count: 0 } } : weakStrong,
+    };
+  },
+  training: {
+    // Paper: SGD, Nesterov momentum 0.9, lr 0.03, weight decay 5e-4, lr·cos(7πk/16K) decay, B = 64.
+    // Core's cosine has no 7/16 factor: decaying to 20% of the base lr matches cos(7π/16) ≈ 0.195 at the end.
+    optimizer: { kind: 'sgd', lr: 0.03, momentum: 0.9, nesterov: true, weightDecay: 5e-4 },
+    schedule: { kind: 'warmup-cosine', warmupFraction: 0, finalLrFraction: 0.2 },
+    batchSize: 64,
+    epochs: 10,
+  },
+  build({ config, createEncoder, numClasses, rng }): FixMatchRuntime {
+    if (numClasses === undefined || !(numClasses >= 2)) {
+      throw new SslError('data', `semisup:fixmatch needs a labeled set with at least 2 classes, got numClasses = ${numClasses}.`);
+    }
+    const encoder = createEncoder();
+    const classifier = linearClassifier({ inputDim: encoder.featureDim, numClasses, seed: rng.seed() });
+    // The EMA model (paper sec. 4: "we report ... using an exponential moving average of model parameters").
+    const emaEncoder = createEncoder();
+    const emaClassifier = linearClassifier({ inputDim: encoder.featureDim, numClasses, seed: rng.seed() });
+    copyWeights(emaEncoder.model, encoder.model);
+    copyWeights(emaClassifier, classifier);
+    const logits = (images: Tensor4D, training: boolean): Tensor2D => classifier.apply(encoder.features(images, { training })) as Tensor2D;
+
+    return {
+      // Evaluation and the saved representation use the EMA encoder: FixMatch's reported accuracy is the
+      // EMA model's, and its weights are a smoothed, better-generalising copy of the student's.
+      encoder: emaEncoder,
+      trainable: { encoder: encoder.model, classifier },
+      frozen: { emaEncoder: emaEncoder.model, emaClassifier },
+      fixmatch: { student: { encoder, classifier }, ema: { encoder: emaEncoder, classifier: emaClassifier } },
+      step(batch): StepOutput {
+        const labeledImages = batch.labeled.views[0];
+        const labels = batch.labeled.labels;
+        const labeledCount = labeledImages.shape[0];
+        const supervisedOnly = config.unlabeledWeight === 0;
+        let labeledLogits: Tensor2D;
+        let weakLogits: Tensor2D | undefined;
+        let strongLogits: Tensor2D | undefined;
+        if (supervisedOnly) {
+          labeledLogits = logits(labeledImages, true);
+        } else {
+          const [weak, strong] = batch.unlabeled.views;
+          if (!weak || !strong) throw new SslError('shape-mismatch', 'semisup:fixmatch expects [weak, strong] views of the unlabeled batch (policy weakStrong).');
+          // One forward pass over labeled + weak + strong, so batch norm sees the statistics of all three
+          // (the reference code concatenates them, "interleave" in fixmatch.py).
+          const unlabeledCount = weak.shape[0];
+          const all = logits(tf.concat([labeledImages, weak, strong], 0), true);
+          labeledLogits = tf.slice(all, [0, 0], [labeledCount, -1]);
+          weakLogits = tf.slice(all, [labeledCount, 0], [unlabeledCount, -1]);
+          strongLogits = tf.slice(all, [labeledCount + unlabeledCount, 0], [unlabeledCount, -1]);
+        }
+        // ℓ_s: cross-entropy of the labeled weak views (paper eq. 2).
+        const classes = labeledLogits.shape[1];
+        const labelLogits = tf.sum(tf.mul(labeledLogits, tf.oneHot(tf.cast(labels, 'int32') as Tensor1D, classes)), 1);
+        const supervisedLoss = tf.mean(tf.sub(tf.logSumExp(labeledLogits, 1), labelLogits)) as Scalar;
+        const supervisedAccuracy = tf.mean(tf.cast(tf.equal(tf.argMax(stopGradient(labeledLogits), 1), tf.cast(labels, 'int32')), 'float32')) as Scalar;
+        if (supervisedOnly || !weakLogits || !strongLogits) {
+          return { loss: supervisedLoss, metrics: { supervisedLoss, supervisedAccuracy } };
+        }
+        // ℓ_u (eq. 4): pseudo-label from the weak view, without gradient, mean over all μB samples.
+        const unlabeled = fixMatchLoss({ logitsWeak: weakLogits, logitsStrong: strongLogits, threshold: config.threshold });
+        const maskRate = tf.mean(unlabeled.mask) as Scalar;
+        // Total loss ℓ_s + λu ℓ_u (eq. 5).
+        const loss = tf.add(supervisedLoss, tf.mul(config.unlabeledWeight, unlabeled.loss)) as Scalar;
+        return { loss, metrics: { supervisedLoss, unlabeledLoss: unlabeled.loss, maskRate, supervisedAccuracy } };
+      },
+      afterStep(_batch, { step }) {
+        const decay = fixMatchEmaDecay(config.emaDecay, step, config.emaWarmup);
+        emaUpdate(emaEncoder.model, encoder.model, decay);
+        emaUpdate(emaClassifier, classifier, decay);
+      },
+    };
+  },
+});
+
+function networksOf(runtime: MethodRuntime): FixMatchNetworks {
+  const networks = (runtime as Partial<FixMatchRuntime>).fixmatch;
+  if (!networks) throw new SslError('invalid-config', 'classify() needs the runtime of a semisup:fixmatch run (train(...).runtime).');
+  return networks;
+}
+
+export interface ClassifyOptions {
+  /** 'ema' (default, the model FixMatch reports) or 'student' (the network the optimizer trains). */
+  model?: 'ema' | 'student';
+  /** Images per forward pass; default 256. */
+  batchSize?: number;
+}
+
+/**
+ * Class predictions [N] (int32) of a FixMatch run's EMA model (or its student) for float32 [0, 1] images
+ * [N, H, W, C], in inference mode (batch norm uses its moving statistics).
+ */
+export function classify(runtime: MethodRuntime, images: Tensor4D, options: ClassifyOptions = {}): Tensor1D {
+  const networks = networksOf(runtime);
+  const { encoder, classifier } = options.model === 'student' ? networks.student : networks.ema;
+  const batchSize = options.batchSize ?? 256;
+  if (!(Number.isInteger(batchSize) && batchSize > 0)) invalidConfig('batchSize', batchSize, 'a positive integer');
+  return tf.tidy(() => {
+    const parts: Tensor1D[] = [];
+    for (let start = 0; start < images.shape[0]; start += batchSize) {
+      const size = Math.min(batchSize, images.shape[0] - start);
+      const chunk = tf.slice(images, [start, 0, 0, 0], [size, -1, -1, -1]);
+      parts.push(tf.argMax(classifier.apply(encoder.features(chunk, { training: false })) as Tensor2D, 1) as Tensor1D);
+    }
+    return (parts.length === 1 ? parts[0] : tf.concat(parts, 0)) as Tensor1D;
+  });
+}
