@@ -87,6 +87,8 @@ function checkTarball(packageDir, manifest) {
       .map((line) => line.replace(/^package\//, ''));
     const fileSet = new Set(files);
     const hasBin = manifest.bin !== undefined;
+    // Data folders a package declares in `files` on purpose (core's Fashion-MNIST sample); never sources.
+    const dataFolders = (manifest.files ?? []).filter((entry) => entry.startsWith('data/')).map((entry) => `${entry.replace(/\/$/, '')}/`);
 
     for (const file of files) {
       const allowed =
@@ -95,7 +97,8 @@ function checkTarball(packageDir, manifest) {
         /^LICEN[CS]E(\.md|\.txt)?$/i.test(file) ||
         /^CHANGELOG\.md$/i.test(file) ||
         file.startsWith('dist/') ||
-        (hasBin && file.startsWith('bin/'));
+        (hasBin && file.startsWith('bin/')) ||
+        (dataFolders.some((folder) => file.startsWith(folder)) && !/\.[cm]?[jt]sx?$/.test(file));
       if (!allowed) problems.push(`tarball contains ${file} (only package.json, README, LICENSE, CHANGELOG, dist/${hasBin ? ', bin/' : ''} belong in it)`);
       if (/\.(test|spec)\.[cm]?[jt]sx?$/.test(file)) problems.push(`tarball contains a test file: ${file}`);
     }
