@@ -267,7 +267,7 @@ describe('RandAugment', () => {
 
 describe('view policies', () => {
   it('lists the policies and rejects unknown names with the list', () => {
-    expect(listViewPolicies()).toEqual(['simclr', 'byol', 'multiCrop', 'weakStrong', 'mae', 'none']);
+    expect(listViewPolicies()).toEqual(['simclr', 'byol', 'multiCrop', 'weakStrong', 'weak', 'mae', 'none']);
     try {
       viewPolicy('simclrr');
       expect.unreachable();

@@ -53,6 +53,7 @@ export type {
   ByolPolicyOptions,
   MultiCropPolicyOptions,
   WeakStrongPolicyOptions,
+  WeakPolicyOptions,
   MaePolicyOptions,
   NonePolicyOptions,
 } from './policies';

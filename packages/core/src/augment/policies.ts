@@ -90,6 +90,12 @@ export interface MaePolicyOptions {
   flipP?: number;
 }
 
+export interface WeakPolicyOptions {
+  /** Translation as a fraction of the image size, with reflect padding; FixMatch: 0.125. */
+  translateFraction?: number;
+  flipP?: number;
+}
+
 export interface NonePolicyOptions {
   /** Number of identical (unaugmented) views; default 1. */
   count?: number;
@@ -101,6 +107,7 @@ export interface ViewPolicyOptions {
   byol: ByolPolicyOptions;
   multiCrop: MultiCropPolicyOptions;
   weakStrong: WeakStrongPolicyOptions;
+  weak: WeakPolicyOptions;
   mae: MaePolicyOptions;
   none: NonePolicyOptions;
 }
@@ -187,6 +194,11 @@ const POLICIES: { [K in ViewPolicyName]: (options: ViewPolicyOptions[K]) => View
       ],
     };
   },
+  /** FixMatch's weak view alone, for labeled batches: flip + translate (Sohn et al. 2020, §2.3). */
+  weak: (o) => ({
+    name: 'weak',
+    views: [{ name: 'weak', ops: [{ op: 'horizontalFlip', p: o.flipP ?? 0.5 }, { op: 'translate', fraction: o.translateFraction ?? 0.125 }] }],
+  }),
   /** MAE (He et al. 2022): only a mild crop and a flip; masking does the rest. */
   mae: (o) => ({
     name: 'mae',

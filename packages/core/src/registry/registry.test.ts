@@ -97,3 +97,11 @@ describe('registry', () => {
     expectSslError(() => definePlugin({ name: 'p', version: '1.0.0', family: 'f', core: '^0.1.0', methods: { a: fakeMethod('b') } }), 'plugin');
   });
 });
+
+describe('mergeConfig', () => {
+  it('passes nested overrides through when the default is an empty object, and checks known nested fields', async () => {
+    const { mergeConfig } = await import('./registry');
+    expect(mergeConfig({ augment: {}, head: { dim: 1 } }, { augment: { numOps: 3 } }, 'm')).toEqual({ augment: { numOps: 3 }, head: { dim: 1 } });
+    expect(() => mergeConfig({ augment: {}, head: { dim: 1 } }, { head: { dimm: 2 } }, 'm')).toThrowError(/Did you mean "dim"/);
+  });
+});

@@ -159,9 +159,16 @@ export function mergeConfig(defaults: Record<string, unknown>, overrides: Readon
     throw new SslError('invalid-config', `Config for ${path} must be a plain object, got ${formatValue(overrides)}.`);
   }
   const result: Record<string, unknown> = { ...defaults };
+  // An empty-object default is an open set of overrides handed to another component (e.g. a view
+  // policy's options), which validates them itself.
+  const open = Object.keys(defaults).length === 0;
   for (const [key, value] of Object.entries(overrides)) {
     if (value === undefined) continue;
     const field = `${path}.${key}`;
+    if (open) {
+      result[key] = value;
+      continue;
+    }
     if (!(key in defaults)) {
       const suggestion = closestMatch(key, Object.keys(defaults));
       throw new SslError(

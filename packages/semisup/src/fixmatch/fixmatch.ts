@@ -87,10 +87,10 @@ export const fixmatch = defineMethod<FixMatchConfig, 'semi-supervised'>({
   },
   views(config) {
     const weakStrong: ViewPolicyRef = { name: 'weakStrong', overrides: { ...config.augment } };
+    const translateFraction = config.augment.translateFraction;
     return {
-      // Labeled images use only the weak view (views[0]); core has no weak-only policy, so the strong view
-      // of the B labeled images is made and ignored.
-      labeled: weakStrong,
+      // Labeled images get the weak view only (FixMatch §2.3).
+      labeled: { name: 'weak', overrides: translateFraction === undefined ? {} : { translateFraction } },
       // Supervised-only ablation: no unlabeled views at all.
       unlabeled: config.unlabeledWeight === 0 ? { name: 'none', overrides: { count: 0 } } : weakStrong,
     };
