@@ -1,0 +1,197 @@
+/**
+ * Training-step benchmark: @ssl (tfjs wasm, chosen by initBackend) against PyTorch on the same machine,
+ * same run, same architectures, batches and optimizers (bench/torch_workloads.py). One line per workload:
+ *
+ *   bench <name> ssl_ms=<median ms/step> torch_ms=<median ms/step> ratio=<ssl/torch> ssl_rss_mb=<peak> torch_rss_mb=<peak>
+ *
+ * followed by a `profile <name> ...` line with the kernels @ssl spends a step in. Each side runs in its
+ * own process, one after the other, so peak RSS is per workload and the two never compete for cores.
+ *
+ *   pnpm bench                          all workloads
+ *   pnpm bench -- --only simclr-cnn28   some (comma-separated)
+ *   BENCH_STEPS=3 BENCH_WARMUP=1 pnpm bench   smoke run (defaults: 10 timed steps after 2 warm-up)
+ *   BENCH_THREADS=2                     threads on both sides (default: os.availableParallelism())
+ *   BENCH_PYTHON=/path/to/python        interpreter with torch (default: /usr/bin/python3, then python3)
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+import type { TrainingStep } from './workloads/ops';
+
+const benchDirectory = path.dirname(fileURLToPath(import.meta.url));
+
+const WORKLOADS: Record<string, () => Promise<() => TrainingStep>> = {
+  'simclr-cnn28': async () => (await import('./workloads/simclr-cnn28')).simclrCnn28,
+  'resnet18-cifar32': async () => (await import('./workloads/resnet18-cifar32')).resnet18Cifar32,
+  'mae-vit28': async () => (await import('./workloads/mae-vit28')).maeVit28,
+};
+const AUGMENT_BENCH = 'augment-simclr28';
+
+interface Measurement {
+  ms: number[];
+  rss_mb: number;
+}
+
+const steps = positiveInteger('BENCH_STEPS', 10);
+const warmup = nonNegativeInteger('BENCH_WARMUP', 2);
+const threads = positiveInteger('BENCH_THREADS', os.availableParallelism());
+
+function positiveInteger(name: string, fallback: number): number {
+  const value = process.env[name] === undefined || process.env[name] === '' ? fallback : Number(process.env[name]);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be an integer >= 1, got ${process.env[name]}`);
+  return value;
+}
+
+function nonNegativeInteger(name: string, fallback: number): number {
+  const value = process.env[name] === undefined || process.env[name] === '' ? fallback : Number(process.env[name]);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be an integer >= 0, got ${process.env[name]}`);
+  return value;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+function format(value: number): string {
+  return value >= 100 ? value.toFixed(0) : value.toPrecision(3);
+}
+
+/** Child mode: runs one @ssl workload (or the augmentation bench) and prints its result as JSON. */
+async function runChild(name: string): Promise<void> {
+  await import('../src/setup');
+  const { initBackend } = await import('../src/backend/index');
+  await initBackend({ threads });
+  if (name === AUGMENT_BENCH) {
+    const { benchAugmentSimclr28 } = (await import(pathToFileURL(path.join(benchDirectory, `${AUGMENT_BENCH}.ts`)).href)) as {
+      benchAugmentSimclr28: () => Promise<string>;
+    };
+    process.stdout.write(`${JSON.stringify({ line: await benchAugmentSimclr28() })}\n`);
+    return;
+  }
+  const tf = await import('@tensorflow/tfjs-core');
+  const workload = (await WORKLOADS[name]())();
+  for (let i = 0; i < warmup; i++) workload.step();
+  const ms: number[] = [];
+  let loss = Number.NaN;
+  for (let i = 0; i < steps; i++) {
+    const start = performance.now();
+    loss = workload.step();
+    ms.push(performance.now() - start);
+  }
+  const tensorsBefore = tf.memory().numTensors;
+  const perKernel = await workload.profile();
+  const leaked = tf.memory().numTensors - tensorsBefore;
+  workload.dispose();
+  const rssMb = process.resourceUsage().maxRSS / 1024; // KiB
+  process.stdout.write(`${JSON.stringify({ ms, rss_mb: rssMb, loss, leaked, kernels: Object.fromEntries(perKernel) })}\n`);
+}
+
+function runSsl(name: string): (Measurement & { loss: number; leaked: number; kernels: Record<string, number> }) | string {
+  const result = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', name], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (result.status !== 0) return `@ssl ${name} failed (exit ${result.status ?? result.signal})`;
+  const lastLine = result.stdout.trim().split('\n').pop() ?? '';
+  return JSON.parse(lastLine) as Measurement & { loss: number; leaked: number; kernels: Record<string, number> };
+}
+
+function pythonWithTorch(): string | undefined {
+  const candidates = process.env.BENCH_PYTHON ? [process.env.BENCH_PYTHON] : ['/usr/bin/python3', 'python3'];
+  for (const python of candidates) {
+    const probe = spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' });
+    if (probe.status === 0) return python;
+  }
+  return undefined;
+}
+
+function runTorch(python: string, name: string): Measurement | string {
+  const script = path.join(benchDirectory, 'torch_workloads.py');
+  const result = spawnSync(python, [script, name, String(steps), String(warmup), String(threads)], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  if (result.status !== 0) return `torch ${name} failed (exit ${result.status ?? result.signal})`;
+  return JSON.parse(result.stdout.trim().split('\n').pop() ?? '') as Measurement;
+}
+
+function profileLine(name: string, kernels: Record<string, number>): string {
+  const entries = Object.entries(kernels).sort((a, b) => b[1] - a[1]);
+  const total = entries.reduce((sum, [, ms]) => sum + ms, 0);
+  const top = entries
+    .slice(0, 10)
+    .map(([kernel, ms]) => `${kernel}=${format(ms)}ms(${((100 * ms) / total).toFixed(0)}%)`)
+    .join(' ');
+  return `profile ${name} kernel_total_ms=${format(total)} ${top}`;
+}
+
+function selectedWorkloads(argv: string[]): string[] {
+  const onlyIndex = argv.indexOf('--only');
+  const inline = argv.find((arg) => arg.startsWith('--only='));
+  const only = inline !== undefined ? inline.slice('--only='.length) : onlyIndex >= 0 ? argv[onlyIndex + 1] : undefined;
+  if (only === undefined) return [...Object.keys(WORKLOADS), AUGMENT_BENCH];
+  const names = only.split(',').map((name) => name.trim());
+  for (const name of names) {
+    if (!(name in WORKLOADS) && name !== AUGMENT_BENCH) {
+      throw new Error(`Unknown workload "${name}": use one of ${[...Object.keys(WORKLOADS), AUGMENT_BENCH].join(', ')}.`);
+    }
+  }
+  return names;
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const childIndex = argv.indexOf('--child');
+  if (childIndex >= 0) {
+    await runChild(argv[childIndex + 1]);
+    return;
+  }
+  const names = selectedWorkloads(argv);
+  const python = pythonWithTorch();
+  const loadAverage = os.loadavg()[0].toFixed(2);
+  process.stderr.write(
+    `bench: ${steps} timed steps after ${warmup} warm-up, ${threads} threads, load average ${loadAverage}; ` +
+      (python ? `PyTorch via ${python}\n` : 'PyTorch not found (set BENCH_PYTHON or apt-get install python3-torch); @ssl figures only\n'),
+  );
+  for (const name of names) {
+    if (name === AUGMENT_BENCH) {
+      if (!existsSync(path.join(benchDirectory, `${AUGMENT_BENCH}.ts`))) continue;
+      const result = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', name], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const line = result.status === 0 ? (JSON.parse(result.stdout.trim().split('\n').pop() ?? '') as { line: string }).line : `${name} failed`;
+      console.log(line);
+      continue;
+    }
+    const ssl = runSsl(name);
+    if (typeof ssl === 'string') {
+      console.log(`bench ${name} error="${ssl}"`);
+      continue;
+    }
+    const sslMs = median(ssl.ms);
+    const sslPart = `ssl_ms=${format(sslMs)}`;
+    const torch = python === undefined ? 'PyTorch not found' : runTorch(python, name);
+    if (typeof torch === 'string') {
+      console.log(`bench ${name} ${sslPart} torch_ms=n/a ratio=n/a ssl_rss_mb=${format(ssl.rss_mb)} torch_rss_mb=n/a (${torch})`);
+    } else {
+      const torchMs = median(torch.ms);
+      console.log(
+        `bench ${name} ${sslPart} torch_ms=${format(torchMs)} ratio=${(sslMs / torchMs).toFixed(2)} ` +
+          `ssl_rss_mb=${format(ssl.rss_mb)} torch_rss_mb=${format(torch.rss_mb)}`,
+      );
+    }
+    console.log(profileLine(name, ssl.kernels));
+    if (ssl.leaked !== 0 || !Number.isFinite(ssl.loss)) {
+      console.log(`warning ${name}: loss=${ssl.loss} tensors_leaked_per_step=${ssl.leaked}`);
+    }
+  }
+}
+
+await main();

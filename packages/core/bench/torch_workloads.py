@@ -1,0 +1,185 @@
+"""PyTorch twins of the @ssl benchmark workloads (bench/workloads/*.ts): same architecture, batch,
+loss and optimizer, random pre-made views. Prints one JSON object: per-step milliseconds and peak RSS.
+
+    /usr/bin/python3 bench/torch_workloads.py <simclr-cnn28|resnet18-cifar32|mae-vit28> <steps> <warmup> [threads]
+"""
+import json
+import math
+import resource
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def nt_xent(z1, z2, temperature):
+    # SimCLR eq. 1 over 2N embeddings: positive is the other view, self excluded from the denominator.
+    n = z1.shape[0]
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    logits = z @ z.t() / temperature
+    logits = logits - 1e9 * torch.eye(2 * n)
+    positives = (z[:n] * z[n:]).sum(1) / temperature
+    return torch.logsumexp(logits, 1).mean() - positives.mean()
+
+
+class SmallCnn(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, 3, padding=1)
+        self.conv2 = nn.Conv2d(32, 64, 3, padding=1)
+        self.conv3 = nn.Conv2d(64, 128, 3, padding=1)
+        self.projection = nn.Sequential(nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 128))
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = F.relu(self.conv3(x))
+        return self.projection(x.mean((2, 3)))
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, inputs, outputs, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inputs, outputs, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(outputs)
+        self.conv2 = nn.Conv2d(outputs, outputs, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(outputs)
+        self.shortcut = None
+        if stride != 1 or inputs != outputs:
+            self.shortcut = nn.Sequential(nn.Conv2d(inputs, outputs, 1, stride, bias=False), nn.BatchNorm2d(outputs))
+
+    def forward(self, x):
+        h = F.relu(self.bn1(self.conv1(x)))
+        h = self.bn2(self.conv2(h))
+        return F.relu(h + (x if self.shortcut is None else self.shortcut(x)))
+
+
+class ResNet18Cifar(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU())
+        blocks, channels = [], 64
+        for stage, width in enumerate([64, 128, 256, 512]):
+            blocks += [BasicBlock(channels, width, 1 if stage == 0 else 2), BasicBlock(width, width, 1)]
+            channels = width
+        self.blocks = nn.Sequential(*blocks)
+        self.projection = nn.Sequential(nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 128))
+
+    def forward(self, x):
+        return self.projection(self.blocks(self.stem(x)).mean((2, 3)))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: x + MHA(LN(x)), x + MLP(LN(x))."""
+
+    def __init__(self, width, heads, mlp_ratio):
+        super().__init__()
+        self.heads = heads
+        self.norm1 = nn.LayerNorm(width)
+        self.qkv = nn.Linear(width, 3 * width)
+        self.projection = nn.Linear(width, width)
+        self.norm2 = nn.LayerNorm(width)
+        self.mlp = nn.Sequential(nn.Linear(width, mlp_ratio * width), nn.GELU(approximate="tanh"), nn.Linear(mlp_ratio * width, width))
+
+    def forward(self, x):
+        b, t, w = x.shape
+        head_width = w // self.heads
+        q, k, v = self.qkv(self.norm1(x)).reshape(b, t, 3, self.heads, head_width).permute(2, 0, 3, 1, 4)
+        attention = (q @ k.transpose(-2, -1) / math.sqrt(head_width)).softmax(-1)
+        mixed = (attention @ v).transpose(1, 2).reshape(b, t, w)
+        x = x + self.projection(mixed)
+        return x + self.mlp(self.norm2(x))
+
+
+class MaeVit28(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.patch_embed = nn.Linear(16, 128)
+        self.positions = nn.Parameter(torch.randn(1, 49, 128) * 0.2)
+        self.encoder = nn.Sequential(*[Block(128, 4, 4) for _ in range(4)])
+        self.encoder_norm = nn.LayerNorm(128)
+        self.decoder_embed = nn.Linear(128, 64)
+        self.mask_token = nn.Parameter(torch.randn(1, 1, 64) * 0.2)
+        self.decoder_positions = nn.Parameter(torch.randn(1, 49, 64) * 0.2)
+        self.decoder = nn.Sequential(*[Block(64, 4, 4) for _ in range(2)])
+        self.decoder_norm = nn.LayerNorm(64)
+        self.pixel_head = nn.Linear(64, 16)
+
+    def loss(self, images):
+        b = images.shape[0]
+        target = images.reshape(b, 1, 7, 4, 7, 4).permute(0, 2, 4, 3, 5, 1).reshape(b, 49, 16)
+        shuffle = torch.rand(b, 49).argsort(1)  # MAE random masking, per sample
+        restore = shuffle.argsort(1)
+        keep = shuffle[:, :12]
+        tokens = self.patch_embed(target) + self.positions
+        tokens = torch.gather(tokens, 1, keep.unsqueeze(-1).expand(-1, -1, 128))
+        tokens = self.encoder_norm(self.encoder(tokens))
+        visible = self.decoder_embed(tokens)
+        decoded = torch.cat([visible, self.mask_token.expand(b, 37, -1)], 1)
+        decoded = torch.gather(decoded, 1, restore.unsqueeze(-1).expand(-1, -1, 64)) + self.decoder_positions
+        predicted = self.pixel_head(self.decoder_norm(self.decoder(decoded)))
+        hidden = torch.cat([torch.zeros(b, 12), torch.ones(b, 37)], 1).gather(1, restore)
+        per_patch = ((predicted - target) ** 2).mean(-1)
+        return (per_patch * hidden).sum() / hidden.sum()
+
+
+def build(name):
+    torch.manual_seed(0)
+    if name == "simclr-cnn28":
+        model, batch = SmallCnn(), 256
+        views = torch.rand(2 * batch, 1, 28, 28)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+        def loss():
+            z = model(views)
+            return nt_xent(z[:batch], z[batch:], 0.5)
+
+    elif name == "resnet18-cifar32":
+        model, batch = ResNet18Cifar(), 128
+        views = torch.rand(2 * batch, 3, 32, 32)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+        def loss():
+            z = model(views)
+            return nt_xent(z[:batch], z[batch:], 0.5)
+
+    elif name == "mae-vit28":
+        model = MaeVit28()
+        images = torch.rand(256, 1, 28, 28)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1.5e-4, betas=(0.9, 0.95), weight_decay=0.05)
+
+        def loss():
+            return model.loss(images)
+
+    else:
+        raise SystemExit(f"unknown workload {name}")
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        value = loss()
+        value.backward()
+        optimizer.step()
+        return value.item()
+
+    return step
+
+
+def main():
+    name, steps, warmup = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    torch.set_num_threads(int(sys.argv[4]) if len(sys.argv) > 4 else 2)
+    step = build(name)
+    for _ in range(warmup):
+        step()
+    milliseconds = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        step()
+        milliseconds.append((time.perf_counter() - start) * 1000)
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(json.dumps({"ms": milliseconds, "rss_mb": peak_rss_mb, "threads": torch.get_num_threads(), "torch": torch.__version__}))
+
+
+if __name__ == "__main__":
+    main()
