@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { GatherV2Attrs, GatherV2Inputs, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type { GatherV2Attrs, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 
 import { SslError, formatShape } from '../../errors';
 import { asWasmBackend, heapIndex, heapInt32, runWasmKernel } from './wasm-internals';
@@ -12,7 +12,7 @@ import { asWasmBackend, heapIndex, heapInt32, runWasmKernel } from './wasm-inter
  */
 const gatherV2: KernelFunc = ({ inputs, attrs, backend }) => {
   const wasm = asWasmBackend(backend);
-  const { x, indices } = inputs as unknown as GatherV2Inputs;
+  const { x, indices } = inputs as unknown as { x: TensorInfo; indices: TensorInfo };
   const { axis, batchDims = 0 } = attrs as unknown as GatherV2Attrs;
   if (batchDims === 0) return runWasmKernel(wasm, 'GatherV2', { x, indices }, { axis, batchDims });
 
