@@ -1,1 +1,14 @@
-export {};
+export { negativeCosineSimilarity } from './losses/negative-cosine-similarity';
+export { byolLoss } from './losses/byol';
+export { barlowTwinsLoss } from './losses/barlow-twins';
+export type { BarlowTwinsOptions } from './losses/barlow-twins';
+export { vicregLoss } from './losses/vicreg';
+export type { VicregOptions } from './losses/vicreg';
+export { dinoLoss, updateDinoCenter } from './losses/dino';
+export type { DinoLossOptions, DinoCenterOptions } from './losses/dino';
+export { sinkhornKnopp } from './losses/sinkhorn-knopp';
+export type { SinkhornKnoppOptions } from './losses/sinkhorn-knopp';
+
+export { byol, byolMomentum, normalizedStd, BYOL_FASHION_VIEWS } from './byol/byol';
+export type { BYOLConfig } from './byol/byol';
+export { default } from './byol/plugin';

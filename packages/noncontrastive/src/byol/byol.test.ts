@@ -1,0 +1,221 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { Random, cosineMomentum, createEncoder, createRegistry, initBackend, loadFashionMnist, subset, train } from '@ssl/core';
+import type { BuildContext, CnnSpec, ImageDataset, MethodRuntime, StepContext, TrainCallback, UnlabeledBatch } from '@ssl/core';
+import { extractFeatures, knnClassify } from '@ssl/eval';
+import { beforeAll, describe, expect, it } from 'vitest';
+import noncontrastive, { byol, byolMomentum, normalizedStd } from '../index';
+import type { BYOLConfig } from '../index';
+
+// Single-threaded wasm: bit-exact reruns for the determinism test.
+beforeAll(async () => {
+  await initBackend({ backend: 'wasm', threads: 1, log: () => {} });
+}, 60_000);
+
+const registry = () => createRegistry().use(noncontrastive());
+const tinyEncoder: CnnSpec = { kind: 'cnn', inputShape: [28, 28, 1], channels: [8, 16], seed: 11 };
+const tinyConfig = { projectionHiddenDim: 32, projectionDim: 16, predictorHiddenDim: 32 };
+
+let sample: ImageDataset;
+async function tinyData(size = 64): Promise<ImageDataset> {
+  sample ??= await loadFashionMnist({ split: 'train', source: 'sample' });
+  return subset(sample, Array.from({ length: size }, (_, i) => i), `sample-${size}`);
+}
+
+function expectInvalid(run: () => unknown, field: string): void {
+  try {
+    run();
+  } catch (error) {
+    expect((error as { code?: string }).code).toBe('invalid-config');
+    expect((error as Error).message).toContain(field);
+    return;
+  }
+  throw new Error(`expected invalid-config for ${field}, nothing was thrown`);
+}
+
+/** Builds the runtime outside the trainer, as the trainer does, for white-box checks. */
+function buildRuntime(config: BYOLConfig): MethodRuntime<'unlabeled'> {
+  const rng = new Random(9);
+  let encoderSeed = 100;
+  const context: BuildContext<BYOLConfig> = {
+    config,
+    inputShape: [28, 28, 1],
+    rng,
+    createEncoder: () => createEncoder({ ...tinyEncoder, seed: encoderSeed++ }),
+  };
+  return byol.build(context);
+}
+
+function randomBatch(size: number, seed: number): UnlabeledBatch {
+  const images = tf.randomUniform([size, 28, 28, 1], 0, 1, 'float32', seed) as tf.Tensor4D;
+  return { kind: 'unlabeled', images, views: [tf.randomUniform([size, 28, 28, 1], 0, 1, 'float32', seed + 1) as tf.Tensor4D, tf.randomUniform([size, 28, 28, 1], 0, 1, 'float32', seed + 2) as tf.Tensor4D] };
+}
+
+const context = (progress: number): StepContext => ({ step: 0, epoch: 0, totalSteps: 10, progress, rng: new Random(1), lr: 0.1 });
+
+function kernels(model: { trainableWeights: { read(): tf.Tensor }[] }): tf.Variable[] {
+  return model.trainableWeights.map((w) => w.read() as tf.Variable);
+}
+
+function disposeRuntime(runtime: MethodRuntime): void {
+  for (const model of [...Object.values(runtime.trainable), ...Object.values(runtime.frozen ?? {})]) model.dispose();
+}
+
+describe('noncontrastive:byol', () => {
+  it('registers as noncontrastive:byol with the paper and typed defaults', () => {
+    const handle = registry().create('noncontrastive:byol');
+    expect(handle.id).toBe('noncontrastive:byol');
+    expect(handle.config.baseMomentum).toBe(0.99);
+    expect(handle.config.finalMomentum).toBe(1);
+    expect(byol.paper?.url).toContain('2006.07733');
+  });
+
+  it('rejects bad configs, naming the field', () => {
+    const r = registry();
+    expectInvalid(() => r.create('noncontrastive:byol', { baseMomentum: 1.5 }), 'baseMomentum');
+    expectInvalid(() => r.create('noncontrastive:byol', { baseMomentum: -0.1 }), 'baseMomentum');
+    expectInvalid(() => r.create('noncontrastive:byol', { baseMomentum: 0.99, finalMomentum: 0.9 }), 'finalMomentum');
+    expectInvalid(() => r.create('noncontrastive:byol', { projectionDim: 0 }), 'projectionDim');
+    expectInvalid(() => r.create('noncontrastive:byol', { predictorHiddenDim: 2.5 }), 'predictorHiddenDim');
+    expectInvalid(() => r.create('noncontrastive:byol', { views: { solarizeP2: 1.2 } }), 'views.solarizeP2');
+    expectInvalid(() => r.create('noncontrastive:byol', { views: { cropScale: [0, 2] } }), 'views.cropScale');
+  });
+
+  it('follows the cosine momentum schedule from baseMomentum to finalMomentum (BYOL sec. 3.2)', () => {
+    const config = { baseMomentum: 0.99, finalMomentum: 1 };
+    expect(byolMomentum(config, 0)).toBeCloseTo(0.99, 12);
+    expect(byolMomentum(config, 0.5)).toBeCloseTo(0.995, 12);
+    expect(byolMomentum(config, 1)).toBeCloseTo(1, 12);
+    expect(byolMomentum({ baseMomentum: 0.9, finalMomentum: 0.95 }, 1)).toBeCloseTo(0.95, 12);
+  });
+
+  it('measures collapse: normalized std ≈ 1 for spread embeddings, 0 for a constant one', () => {
+    const spread = tf.randomNormal([512, 32], 0, 1, 'float32', 3) as tf.Tensor2D;
+    const constant = tf.ones([512, 32]) as tf.Tensor2D;
+    const healthy = normalizedStd(spread);
+    const collapsed = normalizedStd(constant);
+    expect(healthy.dataSync()[0]).toBeGreaterThan(0.9);
+    expect(healthy.dataSync()[0]).toBeLessThan(1.1);
+    expect(collapsed.dataSync()[0]).toBeLessThan(1e-3);
+    tf.dispose([spread, constant, healthy, collapsed]);
+  });
+
+  it('starts the target as a copy of the online network and gives it no gradient', () => {
+    const runtime = buildRuntime({ ...byol.defaults, ...tinyConfig });
+    const frozen = runtime.frozen ?? {};
+    const online = [...kernels(runtime.trainable.encoder), ...kernels(runtime.trainable.projector)];
+    const target = [...kernels(frozen.targetEncoder), ...kernels(frozen.targetProjector)];
+    expect(target).toHaveLength(online.length);
+    online.forEach((v, i) => expect(Array.from(target[i].dataSync())).toEqual(Array.from(v.dataSync())));
+    // The target's variables are not the optimizer's (not in any trainable network).
+    const trainableSet = new Set(Object.values(runtime.trainable).flatMap((m) => kernels(m)));
+    for (const v of target) expect(trainableSet.has(v)).toBe(false);
+    // And the loss carries no gradient into them: sg(z′) in BYOL eq. 2.
+    const batch = randomBatch(8, 1);
+    const { value, grads } = tf.variableGrads(() => runtime.step(batch, context(0)).loss, [...target, online[0]]);
+    expect(Number.isFinite(value.dataSync()[0])).toBe(true);
+    for (const v of target) {
+      const gradient = grads[v.name];
+      if (gradient) expect(tf.max(tf.abs(gradient)).dataSync()[0]).toBe(0);
+    }
+    // ... while the online encoder does get one.
+    expect(tf.max(tf.abs(grads[online[0].name])).dataSync()[0]).toBeGreaterThan(0);
+    tf.dispose([value, ...Object.values(grads), batch.images, ...batch.views]);
+    disposeRuntime(runtime);
+  });
+
+  it('updates the target by EMA in afterStep, exactly ξ ← τξ + (1 − τ)θ (BYOL eq. 1)', () => {
+    const runtime = buildRuntime({ ...byol.defaults, ...tinyConfig });
+    const onlineKernel = kernels(runtime.trainable.encoder)[0];
+    const targetKernel = kernels((runtime.frozen ?? {}).targetEncoder)[0];
+    const targetHeadKernel = kernels((runtime.frozen ?? {}).targetProjector)[0];
+    const onlineHeadKernel = kernels(runtime.trainable.projector)[0];
+    // Move the online network away from the target, as an optimizer step would.
+    onlineKernel.assign(tf.randomNormal(onlineKernel.shape, 0, 0.1, 'float32', 7));
+    onlineHeadKernel.assign(tf.randomNormal(onlineHeadKernel.shape, 0, 0.1, 'float32', 8));
+    const before = [targetKernel, targetHeadKernel].map((v) => Float32Array.from(v.dataSync()));
+    const source = [onlineKernel, onlineHeadKernel].map((v) => Float32Array.from(v.dataSync()));
+    const progress = 0.3;
+    const momentum = cosineMomentum(0.99, progress);
+    expect(momentum).toBeGreaterThan(0.99);
+    const batch = randomBatch(4, 2);
+    tf.tidy(() => runtime.afterStep?.(batch, context(progress)));
+    [targetKernel, targetHeadKernel].forEach((v, k) => {
+      const after = v.dataSync();
+      for (let i = 0; i < after.length; i++) {
+        const expected = momentum * before[k][i] + (1 - momentum) * source[k][i];
+        expect(Math.abs(after[i] - expected)).toBeLessThan(1e-6 + 1e-5 * Math.abs(expected));
+      }
+    });
+    // The online network is untouched by afterStep.
+    expect(Array.from(onlineKernel.dataSync())).toEqual(Array.from(source[0]));
+    tf.dispose([batch.images, ...batch.views]);
+    disposeRuntime(runtime);
+  });
+
+  it('runs finite, leak-free steps (tensor count flat over 10 steps) with healthy diagnostics', async () => {
+    const data = await tinyData(64);
+    const counts: number[] = [];
+    const recorder: TrainCallback = { name: 'tensor-count', onStepEnd: () => void counts.push(tf.memory().numTensors) };
+    const result = await train({ method: registry().create('noncontrastive:byol', tinyConfig), data, encoder: tinyEncoder, batchSize: 16, maxSteps: 10, epochs: 10, seed: 3, callbacks: [recorder] });
+    try {
+      expect(result.history).toHaveLength(10);
+      for (const record of result.history) {
+        // Symmetric BYOL loss: two terms in [0, 4].
+        expect(record.loss).toBeGreaterThanOrEqual(0);
+        expect(record.loss).toBeLessThanOrEqual(8);
+        expect(record.metrics.projectionStd).toBeGreaterThan(0);
+        expect(record.metrics.featureStd).toBeGreaterThan(0);
+      }
+      expect(new Set(counts.slice(1)).size).toBe(1);
+    } finally {
+      result.dispose();
+    }
+  }, 120_000);
+
+  it('gives the same loss curve for the same seed, another for another seed', async () => {
+    const data = await tinyData(64);
+    const run = async (seed: number) => {
+      const result = await train({ method: registry().create('noncontrastive:byol', tinyConfig), data, encoder: tinyEncoder, batchSize: 16, maxSteps: 4, seed });
+      const losses = result.history.map((r) => r.loss);
+      result.dispose();
+      return losses;
+    };
+    const first = await run(5);
+    expect(await run(5)).toEqual(first);
+    expect(await run(6)).not.toEqual(first);
+  }, 120_000);
+
+  // CI-sized run on the committed 3000-image sample, weighted kNN (k = 200, sample train → sample test)
+  // against the same encoder at random init. Measured (examples/byol-fashion-mnist/README.md, search log): at
+  // this budget BYOL does NOT reliably beat random init (+2.2 points on a 3000-image slice of the full train
+  // set, −5.1 points here on the sample: 64.2 → 59.1 %), so this test checks what holds: no collapse, and
+  // the features stay within 8 points of random init (SGD at lr 0.1 fell 11.7 points and fails it).
+  it('trains without collapsing: healthy diagnostics, kNN within 8 points of random init', async () => {
+    const trainSet = await loadFashionMnist({ split: 'train', source: 'sample' });
+    const testSet = await loadFashionMnist({ split: 'test', source: 'sample' });
+    const encoder: CnnSpec = { kind: 'cnn', inputShape: [28, 28, 1], channels: [16, 32, 64], seed: 1234 };
+    const knn = async (features: { features: (x: tf.Tensor4D) => tf.Tensor2D }) =>
+      (await knnClassify(await extractFeatures(features as never, trainSet), await extractFeatures(features as never, testSet), { k: 200 })).top1;
+    const randomInit = createEncoder(encoder);
+    const before = await knn(randomInit);
+    randomInit.model.dispose();
+    const result = await train({ method: registry().create('noncontrastive:byol'), data: trainSet, encoder, epochs: LEARNING_EPOCHS, batchSize: 64, seed: 0 });
+    try {
+      const after = await knn(result.encoder);
+      const last = result.history.slice(-5);
+      const projectionStd = last.reduce((s, r) => s + r.metrics.projectionStd, 0) / last.length;
+      const featureStd = last.reduce((s, r) => s + r.metrics.featureStd, 0) / last.length;
+      console.info(`byol learning test: kNN random init ${before.toFixed(3)} → trained ${after.toFixed(3)}; std·√d projections ${projectionStd.toFixed(3)}, features ${featureStd.toFixed(3)}`);
+      // Per-dimension std of L2-normalized embeddings > 0.3/√d: far from collapse (0) at ~1 for spread ones.
+      expect(projectionStd).toBeGreaterThan(0.3);
+      expect(featureStd).toBeGreaterThan(0.3);
+      expect(after).toBeGreaterThan(before - LEARNING_TOLERANCE);
+    } finally {
+      result.dispose();
+    }
+  }, 600_000);
+});
+
+/** Chosen from measured runs (example README): −5.1 points measured with this seed, 8 allowed. */
+const LEARNING_EPOCHS = 3;
+const LEARNING_TOLERANCE = 0.08;

@@ -1,0 +1,179 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Scalar, Tensor2D } from '@tensorflow/tfjs-core';
+import { copyWeights, cosineMomentum, defineMethod, emaUpdate, invalidConfig, l2Normalize, predictionHead, projectionHead, stopGradient } from '@ssl/core';
+import type { ByolPolicyOptions } from '@ssl/core';
+import { byolLoss } from '../losses/byol';
+
+/**
+ * BYOL (Grill et al. 2020, "Bootstrap Your Own Latent"). An online network (encoder f_θ, projector g_θ,
+ * predictor q_θ) regresses the projection of another view made by a target network (f_ξ, g_ξ) whose
+ * weights are an exponential moving average of the online ones (eq. 1) and that receives no gradient
+ * (sg in eq. 2). No negatives: the predictor and the slowly moving target keep it from collapsing.
+ */
+export interface BYOLConfig {
+  /** Hidden width of the projector and the predictor (paper: 4096). */
+  projectionHiddenDim: number;
+  /** Output width of the projector and the predictor (paper: 256). */
+  projectionDim: number;
+  /** Hidden width of the predictor; default the projector's. */
+  predictorHiddenDim: number;
+  /** τ_base of the target's EMA (paper: 0.996 for 1000 epochs; 0.99 suits short runs, table 16). */
+  baseMomentum: number;
+  /** τ at the end of training; BYOL's cosine schedule goes from τ_base to 1 (sec. 3.2). */
+  finalMomentum: number;
+  /** Overrides of the 'byol' view policy (asymmetric blur and solarisation, table 6). */
+  views: ByolPolicyOptions;
+}
+
+declare module '@ssl/core' {
+  interface MethodConfigs {
+    'noncontrastive:byol': BYOLConfig;
+  }
+}
+
+/**
+ * BYOL's views (table 6) scaled to 28×28 grayscale: crops of at least 20% of the image, brightness and
+ * contrast jitter (saturation, hue and grayscale are no-ops on one channel), blur σ up to 1 pixel;
+ * the asymmetry is kept: view 1 always blurred, view 2 rarely blurred and solarised with p = 0.2.
+ */
+export const BYOL_FASHION_VIEWS: ByolPolicyOptions = {
+  cropScale: [0.2, 1],
+  flipP: 0.5,
+  jitterStrength: 1,
+  jitterP: 0.8,
+  grayscaleP: 0,
+  blurSigma: [0.1, 1],
+  blurP1: 1,
+  blurP2: 0.1,
+  solarizeP1: 0,
+  solarizeP2: 0.2,
+};
+
+function checkPositiveInteger(field: string, value: number): void {
+  if (!(Number.isInteger(value) && value > 0)) invalidConfig(field, value, 'a positive integer');
+}
+
+function checkProbability(field: string, value: number | undefined): void {
+  if (value !== undefined && !(typeof value === 'number' && value >= 0 && value <= 1)) invalidConfig(field, value, 'a probability in [0, 1]');
+}
+
+function checkRange(field: string, value: readonly number[] | undefined, lower: number, upper: number): void {
+  if (value === undefined) return;
+  if (!(Array.isArray(value) && value.length === 2 && value[0] >= lower && value[0] <= value[1] && value[1] <= upper)) {
+    invalidConfig(field, value, `[low, high] with ${lower} <= low <= high <= ${upper}`);
+  }
+}
+
+/**
+ * Collapse signal (Grill et al. 2020 discuss collapse in sec. 3.2; the std criterion is SimSiam's, Chen &
+ * He 2021, sec. 4.1): the std over the batch of each dimension of the L2-normalized vectors, averaged over
+ * dimensions, times √d. About 1 for well-spread embeddings, 0 for a collapsed (constant) output.
+ */
+export function normalizedStd(x: Tensor2D): Scalar {
+  return tf.tidy(() => {
+    const normalized = l2Normalize(x);
+    const { variance } = tf.moments(normalized, 0);
+    return tf.mul(tf.mean(tf.sqrt(variance)), Math.sqrt(x.shape[1])) as Scalar;
+  });
+}
+
+export const byol = defineMethod<BYOLConfig, 'unlabeled'>({
+  name: 'byol',
+  description: 'Online network predicts an EMA target network’s projection of another view, no negatives (Grill et al. 2020).',
+  paper: {
+    title: 'Bootstrap Your Own Latent: A New Approach to Self-Supervised Learning',
+    authors: 'Grill, Strub, Altché, Tallec, Richemond, Buchatskaya, Doersch, Pires, Guo, Azar, Piot, Kavukcuoglu, Munos, Valko',
+    year: 2020,
+    url: 'https://arxiv.org/abs/2006.07733',
+  },
+  data: 'unlabeled',
+  defaults: {
+    projectionHiddenDim: 512,
+    projectionDim: 128,
+    predictorHiddenDim: 512,
+    baseMomentum: 0.99,
+    finalMomentum: 1,
+    views: BYOL_FASHION_VIEWS,
+  },
+  validate(config) {
+    checkPositiveInteger('projectionHiddenDim', config.projectionHiddenDim);
+    checkPositiveInteger('projectionDim', config.projectionDim);
+    checkPositiveInteger('predictorHiddenDim', config.predictorHiddenDim);
+    if (!(typeof config.baseMomentum === 'number' && config.baseMomentum >= 0 && config.baseMomentum <= 1)) {
+      invalidConfig('baseMomentum', config.baseMomentum, 'a number in [0, 1] (BYOL: 0.99 to 0.996)');
+    }
+    if (!(typeof config.finalMomentum === 'number' && config.finalMomentum >= config.baseMomentum && config.finalMomentum <= 1)) {
+      invalidConfig('finalMomentum', config.finalMomentum, `a number in [baseMomentum = ${config.baseMomentum}, 1]`);
+    }
+    const views = config.views;
+    if (views === undefined || views === null || typeof views !== 'object') invalidConfig('views', views, 'an object of view-policy overrides');
+    checkRange('views.cropScale', views.cropScale, Number.MIN_VALUE, 1);
+    checkRange('views.cropRatio', views.cropRatio, Number.MIN_VALUE, Infinity);
+    checkRange('views.blurSigma', views.blurSigma, Number.MIN_VALUE, Infinity);
+    for (const field of ['flipP', 'jitterP', 'grayscaleP', 'blurP', 'blurP1', 'blurP2', 'solarizeP1', 'solarizeP2'] as const) {
+      checkProbability(`views.${field}`, views[field]);
+    }
+    if (views.jitterStrength !== undefined && !(views.jitterStrength >= 0)) invalidConfig('views.jitterStrength', views.jitterStrength, 'a number >= 0');
+  },
+  views: (config) => ({ unlabeled: { name: 'byol', overrides: { ...config.views } } }),
+  // BYOL uses LARS at batch 4096 (lr 0.2 × batch/256, wd 1.5e-6). On a small CNN with short budgets,
+  // SGD (lr 0.1, momentum 0.9) fell far below the random-init encoder; Adam at lr 3e-3 with batch 64 (more
+  // target updates per epoch) beat it (search log in examples/byol-fashion-mnist/README.md).
+  training: {
+    optimizer: { kind: 'adam', lr: 3e-3 },
+    schedule: { kind: 'warmup-cosine', warmupFraction: 0.1 },
+    batchSize: 64,
+    epochs: 10,
+  },
+  build({ config, createEncoder, rng }) {
+    const encoder = createEncoder();
+    const targetEncoder = createEncoder();
+    const headConfig = { inputDim: encoder.featureDim, hiddenDim: config.projectionHiddenDim, outputDim: config.projectionDim, layers: 2 as const, batchNorm: true };
+    // BYOL sec. 3.3: projector Linear → BN → ReLU → Linear; the predictor has the same architecture.
+    const projector = projectionHead({ ...headConfig, seed: rng.seed() });
+    const targetProjector = projectionHead({ ...headConfig, seed: rng.seed() });
+    const predictor = predictionHead({ inputDim: config.projectionDim, hiddenDim: config.predictorHiddenDim, outputDim: config.projectionDim, seed: rng.seed() });
+    // ξ ← θ at the start (BYOL's reference code initialises the target as a copy of the online network).
+    copyWeights(targetEncoder.model, encoder.model);
+    copyWeights(targetProjector, projector);
+
+    return {
+      encoder,
+      trainable: { encoder: encoder.model, projector, predictor },
+      frozen: { targetEncoder: targetEncoder.model, targetProjector },
+      step(batch) {
+        const [view1, view2] = batch.views;
+        if (view1 === undefined || view2 === undefined) invalidConfig('views', batch.views.length, 'two views per image (the byol policy)');
+        const size = view1.shape[0];
+        const both = tf.concat([view1, view2], 0);
+        const features = encoder.features(both, { training: true });
+        const projections = projector.apply(features, { training: true }) as Tensor2D;
+        const predictions = predictor.apply(projections, { training: true }) as Tensor2D;
+        // Target projections with batch statistics (as BYOL's code) and no gradient: sg(z′ξ) of eq. 2.
+        const targets = stopGradient(targetProjector.apply(targetEncoder.features(both, { training: true }), { training: true }) as Tensor2D);
+        const rows = (x: Tensor2D, start: number) => tf.slice(x, [start, 0], [size, -1]) as Tensor2D;
+        // Symmetric loss, eq. 2: L + L̃ with q(z₁) → z′₂ and q(z₂) → z′₁.
+        const loss = tf.add(byolLoss(rows(predictions, 0), rows(targets, size)), byolLoss(rows(predictions, size), rows(targets, 0))) as Scalar;
+        return {
+          loss,
+          metrics: {
+            // Collapse diagnostics: ~1 when healthy, → 0 when every image maps to the same vector.
+            projectionStd: normalizedStd(projections),
+            featureStd: normalizedStd(features),
+          },
+        };
+      },
+      afterStep(_batch, { progress }) {
+        // BYOL eq. 1 with the cosine schedule of sec. 3.2: τ = 1 − (1 − τ_base)(cos(πk/K) + 1)/2.
+        const momentum = cosineMomentum(config.baseMomentum, progress, config.finalMomentum);
+        emaUpdate(targetEncoder.model, encoder.model, momentum);
+        emaUpdate(targetProjector, projector, momentum);
+      },
+    };
+  },
+});
+
+/** The target momentum τ at a point of training, as BYOL's afterStep applies it. */
+export function byolMomentum(config: Pick<BYOLConfig, 'baseMomentum' | 'finalMomentum'>, progress: number): number {
+  return cosineMomentum(config.baseMomentum, progress, config.finalMomentum);
+}
