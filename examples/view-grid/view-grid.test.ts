@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pngjs from 'pngjs';
 import { describe, expect, it } from 'vitest';
+import { listViewPolicies, viewPolicy } from '@ssl/core';
 import { writeViewGrid } from './main';
 
 describe('view-grid example', () => {
@@ -12,10 +13,13 @@ describe('view-grid example', () => {
       const out = join(dir, 'grid.png');
       const result = await writeViewGrid(out, { images: 4, upscale: 1 });
       const png = pngjs.PNG.sync.read(readFileSync(out));
-      // 4 cells of 28 px + 2 px padding; 17 rows (original + 16 views) of 30 px + 6 gaps of 6 px.
-      expect(result.rows.length).toBe(17);
+      // 4 cells of 28 px + 2 px padding; rows: the originals + every view of every policy, 30 px each,
+      // with a 6 px gap before each policy's first view.
+      const policies = listViewPolicies().map((name) => viewPolicy(name));
+      const viewRows = policies.reduce((n, p) => n + p.views.reduce((m, v) => m + (v.count ?? 1), 0), 0);
+      expect(result.rows.length).toBe(1 + viewRows);
       expect(result.rows[0]).toBe('original');
-      expect([png.width, png.height]).toEqual([4 * 30, 17 * 30 + 6 * 6]);
+      expect([png.width, png.height]).toEqual([4 * 30, (1 + viewRows) * 30 + policies.length * 6]);
       expect([result.width, result.height]).toEqual([png.width, png.height]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
