@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { initBackend, saveEncoder, train, type AnyEncoder, type TrainCallback } from '@ssl/core';
+import { initBackend, train, type AnyEncoder, type TrainCallback } from '@ssl/core';
 import { knnMonitor, type KnnMonitor } from '@ssl/eval';
 import type { CliIo } from '../cli-io';
 import { evaluateEncoder, formatEvaluationTable, writeEmbeddingMap } from '../evaluate-encoder';
@@ -53,8 +53,8 @@ export async function runPretrainCommand(io: CliIo, options: PretrainCommandOpti
     plan.evaluate && data.evaluationTrain && data.evaluationTest
       ? knnMonitor({ train: data.evaluationTrain, test: data.evaluationTest, maxTrain: MONITOR_TRAIN_IMAGES, maxTest: MONITOR_TEST_IMAGES, seed: plan.seed })
       : undefined;
+  // The trainer writes the encoder to <out>/encoder/ (tfjs LayersModel format) when it stops.
   const { encoder, interrupted } = await trainWithProgress(io, plan, data.train, monitor);
-  await saveEncoder(encoder, join(plan.outDir, 'encoder'));
 
   if (interrupted) {
     io.stderr.write('ssl: skipped evaluation of the interrupted run.\n');

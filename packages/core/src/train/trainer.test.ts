@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -74,6 +74,8 @@ describe('trainer', () => {
     const a = latestCheckpoint(join(straight, 'checkpoints'))!;
     const b = latestCheckpoint(join(killed, 'checkpoints'))!;
     expect(b.manifest.step).toBe(18);
+    // The finished run also leaves its encoder in the standard LayersModel format.
+    expect(existsSync(join(straight, 'encoder', 'model.json'))).toBe(true);
     expect(a.manifest.step).toBe(18);
     const keys = [...a.tensors.keys()];
     expect(keys.some((k) => k.startsWith('frozen/teacher'))).toBe(true);

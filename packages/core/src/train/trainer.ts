@@ -10,7 +10,7 @@ import { batchesPerEpoch, epochOrder, gatherBatch } from '../data';
 import type { ImageDataset, ImageTextDataset } from '../data';
 import { SslError, invalidConfig } from '../errors';
 import type { Batch, BuildContext, ImageViews, MethodRuntime, OptimizerSpec, ScheduleSpec, StepContext, ViewPolicyRef } from '../method';
-import { createEncoder } from '../nn';
+import { createEncoder, saveEncoder } from '../nn';
 import type { Encoder, EncoderSpec } from '../nn';
 import type { MethodHandle } from '../registry/registry';
 import { Random } from '../random';
@@ -496,6 +496,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       }
     }
     if (interrupted || step === totalSteps) writeCheckpoint(step);
+    // The representation, in the standard LayersModel format, for anyone who wants only the encoder.
+    const encoder = runtime.encoder as Encoder & { readonly spec?: EncoderSpec };
+    if (outDir && encoder.spec) await saveEncoder(encoder as Encoder & { readonly spec: EncoderSpec }, join(outDir, 'encoder'));
   } catch (error) {
     disposeRun();
     throw error;
