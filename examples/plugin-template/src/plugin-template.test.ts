@@ -40,3 +40,18 @@ describe('a third-party plugin through the public entry points', () => {
     expect(tf.getBackend()).toBe('wasm');
   });
 });
+
+/**
+ * Compile-time checks (run by `pnpm typecheck`): the plugin's MethodConfigs augmentation makes
+ * `create` check each method's config. Never called.
+ */
+export function typeChecksOfCreate(): void {
+  const registry = createRegistry().use(templatePlugin());
+  registry.create('template:denoising-autoencoder', { noiseRate: 0.1, decoderHidden: 64 });
+  // @ts-expect-error noiseRate is a number
+  registry.create('template:denoising-autoencoder', { noiseRate: 'high' });
+  // @ts-expect-error no such field in DenoisingAutoencoderConfig
+  registry.create('template:denoising-autoencoder', { noiseRat: 0.1 });
+  // Names registered at run time (e.g. found by discovery) are accepted as plain strings.
+  registry.create('someone-else:method', { anything: 1 });
+}
