@@ -5,6 +5,7 @@ import { depthwiseConv2dBackpropFilterConfig, depthwiseConv2dBackpropInputConfig
 import { batchMatMulConfig, fusedMatMulConfig } from './matmul';
 import { gatherV2Config } from './gather';
 import { oneHotConfig } from './one-hot';
+import { padV2Config, sliceConfig } from './slice-pad';
 import { transposeConfig } from './transpose';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum';
 
@@ -20,4 +21,6 @@ export const wasmTrainingKernelConfigs: readonly KernelConfig[] = [
   unsortedSegmentSumConfig,
   oneHotConfig,
   gatherV2Config,
+  sliceConfig,
+  padV2Config,
 ];

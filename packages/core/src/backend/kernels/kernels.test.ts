@@ -355,3 +355,47 @@ describe('gather with batchDims on wasm', () => {
     }
   });
 });
+
+describe('slice and pad on wasm (contiguous-run copies)', () => {
+  it('match cpu over ranks 1-5, partial and full axes, with gradients', async () => {
+    registerWasmTrainingKernels();
+    const rng = new Random(5);
+    const cases: Array<{ shape: number[]; begin: number[]; size: number[] }> = [
+      { shape: [7], begin: [2], size: [3] },
+      { shape: [4, 6], begin: [1, 0], size: [2, 6] },
+      { shape: [4, 6], begin: [0, 2], size: [4, 3] },
+      { shape: [3, 5, 4], begin: [1, 2, 1], size: [2, 3, 2] },
+      { shape: [3, 2, 4, 5, 6], begin: [1, 0, 0, 0, 0], size: [1, 2, 4, 5, 6] },
+      { shape: [3, 2, 4, 5, 6], begin: [0, 1, 2, 1, 3], size: [3, 1, 2, 3, 2] },
+      { shape: [2, 3], begin: [0, 0], size: [0, 3] },
+    ];
+    for (const c of cases) {
+      const values = Array.from({ length: c.shape.reduce((a, b) => a * b, 1) }, () => rng.normal());
+      const paddings = c.shape.map((_, i) => [i % 2, (i + 1) % 3] as [number, number]);
+      const run = () => {
+        const x = tf.tensor(values, c.shape);
+        const sliced = tf.slice(x, c.begin, c.size);
+        const padded = tf.pad(x, paddings, 1.5);
+        const asInt = tf.cast(x, 'int32');
+        const ints = tf.slice(asInt, c.begin, c.size);
+        const grad = tf.grad((input: tf.Tensor) => tf.sum(tf.square(tf.slice(input, c.begin, c.size))))(x);
+        const result = {
+          sliced: Array.from(sliced.dataSync()),
+          padded: Array.from(padded.dataSync()),
+          paddedShape: padded.shape,
+          ints: Array.from(ints.dataSync()),
+          grad: Array.from(grad.dataSync()),
+        };
+        tf.dispose([x, sliced, padded, asInt, ints, grad]);
+        return result;
+      };
+      await tf.setBackend('cpu');
+      const expected = run();
+      await tf.setBackend('wasm');
+      const before = tf.memory().numTensors;
+      const actual = run();
+      expect(tf.memory().numTensors).toBe(before);
+      expect(actual).toEqual(expected);
+    }
+  });
+});
