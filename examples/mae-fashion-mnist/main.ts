@@ -6,10 +6,11 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { createEncoder, createRegistry, initBackend, loadFashionMnist, train, vitPreset } from '@ssl/core';
 import type { ImageDataset, VitEncoder, VitSpec } from '@ssl/core';
-import { extractFeatures, knnClassify, linearProbe } from '@ssl/eval';
+import { compareRepresentations, extractFeatures } from '@ssl/eval';
 import type { FeatureEncoder, FeatureSet } from '@ssl/eval';
 import masked, { reconstruct } from '@ssl/masked';
 import type { MaeRuntime } from '@ssl/masked';
+import { argument, isMainModule, numberArgument } from '@ssl-examples/shared';
 import { PNG } from 'pngjs';
 
 export interface MaeExampleOptions {
@@ -96,21 +97,20 @@ interface EvalLimits {
 }
 
 async function evaluate(name: string, encoder: VitEncoder, trainSet: ImageDataset, testSet: ImageDataset, limits: EvalLimits, log: (line: string) => void): Promise<ProbeRow[]> {
-  const rows: ProbeRow[] = [];
   const featureEncoder = tokenFeatures(encoder);
   const trainBoth = await extractFeatures(featureEncoder, trainSet, { batchSize: 500, limit: limits.train });
   const testBoth = await extractFeatures(featureEncoder, testSet, { batchSize: 500, limit: limits.test });
   const dim = encoder.embedDim;
-  for (const [kind, from] of [['mean-patch', 0], ['class-token', dim]] as const) {
-    const trainFeatures = columns(trainBoth, from, dim);
-    const testFeatures = columns(testBoth, from, dim);
-    const probe = await linearProbe(trainFeatures, testFeatures);
+  const kinds = [['mean-patch', 0], ['class-token', dim]] as const;
+  const rows = await compareRepresentations({
+    candidates: kinds.map(([kind, from]) => ({ name: kind, features: { train: columns(trainBoth, from, dim), test: columns(testBoth, from, dim) } })),
+    train: trainSet,
+    test: testSet,
     // k = 200 with similarity-weighted votes (Wu et al. 2018).
-    const knn = await knnClassify(trainFeatures, testFeatures, { k: 200 });
-    log(`${name} ${kind}: linear probe ${(100 * probe.top1).toFixed(2)}%, kNN ${(100 * knn.top1).toFixed(2)}%`);
-    rows.push({ encoder: name, features: kind, linearProbeTop1: probe.top1, knnTop1: knn.top1 });
-  }
-  return rows;
+    knn: { k: 200 },
+    onRow: (row) => log(`${name} ${row.name}: linear probe ${(100 * row.linear).toFixed(2)}%, kNN ${(100 * row.knn).toFixed(2)}%`),
+  });
+  return rows.map((row) => ({ encoder: name, features: row.name, linearProbeTop1: row.linear, knnTop1: row.knn }));
 }
 
 /** Rows: original, masked input, reconstruction, reconstruction with the visible patches pasted back. */
@@ -215,17 +215,7 @@ export async function runMaeExample(options: MaeExampleOptions = {}): Promise<Ma
   return summary;
 }
 
-function argument(name: string): string | undefined {
-  const at = process.argv.indexOf(`--${name}`);
-  return at >= 0 ? process.argv[at + 1] : undefined;
-}
-
-function numberArgument(name: string): number | undefined {
-  const value = argument(name);
-  return value === undefined ? undefined : Number(value);
-}
-
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+if (isMainModule(import.meta.url)) {
   const data = argument('data') ?? 'full';
   if (data !== 'full' && data !== 'sample') throw new Error(`--data must be full or sample, got ${data}`);
   const started = performance.now();

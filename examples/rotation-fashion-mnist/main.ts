@@ -6,10 +6,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createEncoder, createRegistry, describeBackend, initBackend, loadFashionMnist, subset, train } from '@ssl/core';
 import type { CnnSpec, ImageDataset, PartialConfig } from '@ssl/core';
-import { extractFeatures, flattenEncoder, knnClassify, labelFractionEval, linearProbe } from '@ssl/eval';
-import type { FeatureEncoder, FeatureSet } from '@ssl/eval';
+import { compareRepresentations, flattenEncoder, formatComparisonTable } from '@ssl/eval';
+import type { ComparisonRow } from '@ssl/eval';
 import pretext, { evaluateRotationAccuracy } from '@ssl/pretext';
 import type { RotationConfig } from '@ssl/pretext';
+import { argument, isMainModule } from '@ssl-examples/shared';
 
 export interface RotationExampleOptions {
   epochs?: number;
@@ -69,52 +70,18 @@ function firstImages(dataset: ImageDataset, limit: number | undefined): ImageDat
   return subset(dataset, Array.from({ length: limit }, (_, i) => i));
 }
 
-function percent(value: number): string {
-  return (100 * value).toFixed(1);
-}
-
-function meanStd(s: Summary): string {
-  return `${percent(s.mean)} ± ${percent(s.std)}`;
-}
-
-async function evaluate(
-  name: string,
-  encoder: FeatureEncoder,
-  trainSet: ImageDataset,
-  testSet: ImageDataset,
-  seeds: number[],
-  log: (line: string) => void,
-): Promise<RepresentationResult> {
-  const started = performance.now();
-  const trainFeatures: FeatureSet = await extractFeatures(encoder, trainSet, { batchSize: 500 });
-  const testFeatures: FeatureSet = await extractFeatures(encoder, testSet, { batchSize: 500 });
-  // kNN: k = 200, exp(cos/0.07)-weighted votes (Wu et al. 2018), the SSL-literature default.
-  const knnAll = (await knnClassify(trainFeatures, testFeatures, { k: 200, weighting: 'exp' })).top1;
-  const linearAll = (await linearProbe(trainFeatures, testFeatures)).top1;
-  const [knn10] = await labelFractionEval(trainFeatures, testFeatures, { perClass: [10], seeds, method: 'knn', knn: { k: 200, weighting: 'exp' } });
-  const [linear10] = await labelFractionEval(trainFeatures, testFeatures, { perClass: [10], seeds, method: 'linear' });
-  log(`evaluated ${name} (${trainFeatures.dim} features) in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+/** One row of results.json (its shape predates compareRepresentations and is kept for readers of that file). */
+function representationResult(row: ComparisonRow): RepresentationResult {
+  const missing = { mean: Number.NaN, std: Number.NaN };
+  const { knn = missing, linear = missing } = row.fewLabels ?? {};
   return {
-    name,
-    featureDim: trainFeatures.dim,
-    knnAll,
-    linearAll,
-    knn10PerClass: { mean: knn10.top1.mean, std: knn10.top1.std },
-    linear10PerClass: { mean: linear10.top1.mean, std: linear10.top1.std },
+    name: row.name,
+    featureDim: row.featureDim,
+    knnAll: row.knn,
+    linearAll: row.linear,
+    knn10PerClass: { mean: knn.mean, std: knn.std },
+    linear10PerClass: { mean: linear.mean, std: linear.std },
   };
-}
-
-export function resultsTable(rows: readonly RepresentationResult[], seeds: number): string {
-  const lines = [
-    `| Representation | kNN (k=200), all labels | Linear, all labels | kNN, 10 labels/class (${seeds} seeds) | Linear, 10 labels/class (${seeds} seeds) | Rotation acc. (test) |`,
-    '|---|---|---|---|---|---|',
-  ];
-  for (const row of rows) {
-    lines.push(
-      `| ${row.name} | ${percent(row.knnAll)} | ${percent(row.linearAll)} | ${meanStd(row.knn10PerClass)} | ${meanStd(row.linear10PerClass)} | ${row.rotationAccuracy === undefined ? '—' : percent(row.rotationAccuracy)} |`,
-    );
-  }
-  return lines.join('\n');
 }
 
 export async function runRotationExample(options: RotationExampleOptions = {}): Promise<RotationExampleResult> {
@@ -165,14 +132,36 @@ export async function runRotationExample(options: RotationExampleOptions = {}): 
   log(`trained ${run.steps} steps in ${trainSeconds.toFixed(0)} s; last loss ${last.loss.toFixed(3)}, rotation acc ${last.metrics.rotationAccuracy.toFixed(3)}`);
 
   const head = run.runtime.trainable.head;
-  const trained = await evaluate('RotNet encoder (trained)', run.encoder, trainSet, testSet, seeds, log);
-  trained.rotationAccuracy = await evaluateRotationAccuracy(run.encoder, head, testSet);
   const randomInit = createEncoder(encoderSpec);
-  const random = await evaluate('Same encoder, random init', randomInit, trainSet, testSet, seeds, log);
-  const pixels = await evaluate('Raw pixels', flattenEncoder(), trainSet, testSet, seeds, log);
+  // kNN: k = 200, exp(cos/0.07)-weighted votes (Wu et al. 2018), the SSL-literature default.
+  const knn = { k: 200, weighting: 'exp' } as const;
+  const compared = await compareRepresentations({
+    candidates: [
+      { name: 'RotNet encoder (trained)', encoder: run.encoder },
+      { name: 'Same encoder, random init', encoder: randomInit },
+      { name: 'Raw pixels', encoder: flattenEncoder() },
+    ],
+    train: trainSet,
+    test: testSet,
+    extract: { batchSize: 500 },
+    knn,
+    fewLabels: { perClass: 10, seeds, methods: ['knn', 'linear'], knn },
+    onRow: (row, seconds) => log(`evaluated ${row.name} (${row.featureDim} features) in ${seconds.toFixed(0)} s`),
+  });
   randomInit.model.dispose();
-  const rows = [trained, random, pixels];
-  const table = resultsTable(rows, seeds.length);
+  // Only the trained encoder has a rotation head.
+  const rotationAccuracy = await evaluateRotationAccuracy(run.encoder, head, testSet);
+  const rows = compared.map(representationResult);
+  rows[0].rotationAccuracy = rotationAccuracy;
+  const table = formatComparisonTable(
+    compared.map((row, index) => ({ ...row, rotationAccuracy: rows[index].rotationAccuracy })),
+    {
+      headers: { knn: 'kNN (k=200), all labels' },
+      extraColumns: [
+        { header: 'Rotation acc. (test)', cell: (row) => (row.rotationAccuracy === undefined ? '—' : (100 * row.rotationAccuracy).toFixed(1)) },
+      ],
+    },
+  );
   const result: RotationExampleResult = {
     config: {
       data,
@@ -200,11 +189,6 @@ export async function runRotationExample(options: RotationExampleOptions = {}): 
   return result;
 }
 
-function argument(name: string): string | undefined {
-  const at = process.argv.indexOf(`--${name}`);
-  return at >= 0 ? process.argv[at + 1] : undefined;
-}
-
 function numberArgument(name: string): number | undefined {
   const value = argument(name);
   if (value === undefined) return undefined;
@@ -213,7 +197,7 @@ function numberArgument(name: string): number | undefined {
   return parsed;
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+if (isMainModule(import.meta.url)) {
   const data = argument('data') ?? 'full';
   if (data !== 'full' && data !== 'sample') throw new Error(`--data expects full or sample, got ${data}`);
   const headInput = argument('head-input');

@@ -35,10 +35,13 @@ if (tsxLoader === undefined) {
   await runEntry(distEntry);
 } else if (process.execArgv.some((flag) => flag.includes('@ssl/source'))) {
   // Already running under the source condition: the re-run below, or a developer's own node flags.
+  // Started by the launcher below: die with it. A launcher killed outright (SIGKILL) cannot pass the
+  // signal on, but its IPC channel closes, so no orphaned training run keeps writing to the run directory.
+  if (process.send) process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
   await runEntry(sourceEntry);
 } else {
   const child = spawn(process.execPath, ['--conditions=@ssl/source', '--import', tsxLoader, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
-    stdio: 'inherit',
+    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
   });
   // The child shares the terminal and receives Ctrl-C itself (it checkpoints on the first one); the parent
   // only waits and passes on how the child ended.

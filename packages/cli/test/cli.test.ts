@@ -227,3 +227,33 @@ describe('bin/ssl.mjs', () => {
     expect(failure.stderr.trim()).toMatch(/^ssl: error: .*--epochs/);
   });
 });
+
+describe('ssl pretrain --resume after a kill', () => {
+  it('continues a SIGKILLed run from its last checkpoint to the same number of steps', async () => {
+    const { spawn } = await import('node:child_process');
+    const { existsSync, readFileSync, readdirSync } = await import('node:fs');
+    const out = join(workDir, 'runs', 'killed');
+    const args = [binPath, 'pretrain', 'contrastive:simclr', '--data', 'fashion-mnist-sample', '--epochs', '2', '--batch-size', '256', '--no-eval', '--backend', 'wasm', '--out', out];
+    // First run: killed with SIGKILL as soon as the epoch-1 checkpoint is on disk (mid-training).
+    const child = spawn(process.execPath, args, { stdio: 'ignore', env: process.env });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+    const checkpoints = join(out, 'checkpoints');
+    const deadline = Date.now() + 240_000;
+    while (!(existsSync(checkpoints) && readdirSync(checkpoints).some((d) => /^step-\d+$/.test(d))) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+    const stepsBefore = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').length;
+    // Second run: --resume picks the checkpoint up and finishes the two epochs.
+    const resumed = spawnSync(process.execPath, [...args, '--resume'], { encoding: 'utf8', env: process.env, timeout: 300_000 });
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/resuming/);
+    const records = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { type: string; step: number });
+    const steps = records.filter((r) => r.type === 'step').map((r) => r.step);
+    // 3000 sample images / 256 = 11 steps per epoch; every step appears once, in order.
+    expect(steps).toEqual(Array.from({ length: 22 }, (_, i) => i));
+    expect(stepsBefore).toBeGreaterThanOrEqual(11);
+    expect(existsSync(join(out, 'encoder', 'model.json'))).toBe(true);
+  }, 600_000);
+});

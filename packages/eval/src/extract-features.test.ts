@@ -4,26 +4,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { FeatureCache, extractFeatures, flattenEncoder } from './extract-features';
 import { knnClassify } from './knn';
 import { linearProbe } from './linear-probe';
+import { halvesDataset } from './test-data';
 import { smallCnnEncoder, weightBytes } from './test-encoder';
-import type { LabeledImageDataset } from './types';
 
 beforeAll(async () => {
   await tf.setBackend('wasm');
   await tf.ready();
 });
-
-/** Class 0: bright left half; class 1: bright right half; plus noise. */
-function halvesDataset(size: number, seed: number): LabeledImageDataset {
-  const images = new Uint8Array(size * 8 * 8);
-  const labels = new Int32Array(size);
-  let state = seed;
-  const noise = () => ((state = (state * 1103515245 + 12345) >>> 0) % 60);
-  for (let i = 0; i < size; i++) {
-    labels[i] = i % 2;
-    for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) images[i * 64 + y * 8 + x] = ((x < 4) === (labels[i] === 0) ? 180 : 20) + noise();
-  }
-  return { images, shape: [8, 8, 1], labels, numClasses: 2, size, name: 'halves' };
-}
 
 describe('extractFeatures', () => {
   it('scales pixels to [0, 1], keeps labels and batches without changing the result', async () => {

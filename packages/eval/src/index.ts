@@ -19,6 +19,16 @@ export type { FineTuneEpoch, FineTuneOptions, FineTuneResult, TrainableEncoder }
 export { labelFractionEval } from './label-fractions';
 export type { LabelFractionOptions, LabelFractionRow } from './label-fractions';
 
+export { compareRepresentations, formatComparisonTable } from './compare-representations';
+export type {
+  CompareRepresentationsOptions,
+  ComparisonCandidate,
+  ComparisonRow,
+  ComparisonTableOptions,
+  FewLabelsOptions,
+  MeanStd,
+} from './compare-representations';
+
 export { fewShotEval, prototypePredict } from './few-shot';
 export type { FewShotClassifier, FewShotOptions, FewShotResult } from './few-shot';
 export { summarize, confidenceInterval95 } from './statistics';

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { clipLoss } from './clip-loss';
-import { Random, expectClose, expectNoLeak, expectSslError, lossBeforeAndAfter, numericGradient, randomValues, useCpuBackend } from './test-utils';
+import { Random, expectClose, expectNoLeak, expectSslError, lossBeforeAndAfter, numericGradient, randomValues, useCpuBackend } from '@ssl/test-utils';
 
 /** CLIP's symmetric cross-entropy with loops, float64; inputs [image..., text..., scale]. */
 function referenceClip(images: ArrayLike<number>, texts: ArrayLike<number>, scale: number, n: number, d: number): number {

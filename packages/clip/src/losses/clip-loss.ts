@@ -1,7 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor2D } from '@tensorflow/tfjs-core';
-import { SslError, formatValue, l2Normalize } from '@ssl/core';
-import { requireFloat, requireNonEmpty, requirePositive, requireRank, requireSameShape } from './internal';
+import {
+  SslError,
+  formatValue,
+  l2Normalize,
+  requireFloat,
+  requireNonEmpty,
+  requirePositive,
+  requireRank,
+  requireSameShape,
+} from '@ssl/core';
 
 /**
  * CLIP's symmetric contrastive loss (Radford et al. 2021, Figure 3 pseudocode):

@@ -10,7 +10,7 @@ import {
   numericGradient,
   randomValues,
   useCpuBackend,
-} from './test-utils';
+} from '@ssl/test-utils';
 
 /** MoCo eq. 1 with loops: q, k normalized, queue as given, target index 0; float64. */
 function referenceInfoNce(

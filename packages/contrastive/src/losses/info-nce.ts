@@ -1,7 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor2D } from '@tensorflow/tfjs-core';
-import { SslError, formatShape, l2Normalize } from '@ssl/core';
-import { requireFloat, requireNonEmpty, requirePositive, requireRank, requireSameShape } from './internal';
+import {
+  SslError,
+  formatShape,
+  l2Normalize,
+  requireFloat,
+  requireNonEmpty,
+  requirePositive,
+  requireRank,
+  requireSameShape,
+} from '@ssl/core';
 
 export interface InfoNceOptions {
   /** Softmax temperature τ > 0 (MoCo v1 uses 0.07, MoCo v2 0.2). */

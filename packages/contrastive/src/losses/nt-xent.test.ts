@@ -10,7 +10,7 @@ import {
   numericGradient,
   randomValues,
   useCpuBackend,
-} from './test-utils';
+} from '@ssl/test-utils';
 
 /** SimCLR eq. 1 written out with loops over the 2N rows, in float64. */
 function referenceNtXent(z1: ArrayLike<number>, z2: ArrayLike<number>, n: number, d: number, temperature: number): number {

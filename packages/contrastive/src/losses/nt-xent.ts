@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor2D } from '@tensorflow/tfjs-core';
-import { l2Normalize } from '@ssl/core';
-import { requireFloat, requireNonEmpty, requirePositive, requireRank, requireSameShape } from './internal';
+import { l2Normalize, requireFloat, requireNonEmpty, requirePositive, requireRank, requireSameShape } from '@ssl/core';
 
 export interface NtXentOptions {
   /** Softmax temperature τ > 0 (SimCLR uses 0.1 to 0.5; 0.5 for CIFAR-10 in the paper). */

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { gatherTokens } from './gather-tokens';
-import { Random, expectNoLeak, expectSslError, randomValues, useCpuBackend } from '../losses/test-utils';
+import { Random, expectNoLeak, expectSslError, randomValues, useCpuBackend } from '@ssl/test-utils';
 
 describe('gatherTokens', () => {
   beforeAll(useCpuBackend);

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor2D, Tensor3D } from '@tensorflow/tfjs-core';
-import { SslError, formatShape } from '@ssl/core';
-import { requireRank } from '../losses/internal';
+import { SslError, formatShape, requireRank } from '@ssl/core';
 
 /**
  * Per-sample gather along the token axis: out[n, k, :] = tokens[n, indices[n, k], :] (MAE's

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
-import { SslError, formatShape, formatValue } from '@ssl/core';
-import { requireRank } from '../losses/internal';
+import { SslError, formatShape, formatValue, requireRank } from '@ssl/core';
 
 /**
  * Cuts NHWC images into non-overlapping p×p patches, flattened: [N, H, W, C] → [N, L, p·p·C] with

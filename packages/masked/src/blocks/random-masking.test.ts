@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { numKeptPatches, randomMasking } from './random-masking';
 import { gatherTokens } from './gather-tokens';
-import { Random, expectSslError, useCpuBackend } from '../losses/test-utils';
+import { Random, expectSslError, useCpuBackend } from '@ssl/test-utils';
 
 function read(masking: ReturnType<typeof randomMasking>) {
   const result = {

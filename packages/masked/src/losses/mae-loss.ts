@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor2D, Tensor3D } from '@tensorflow/tfjs-core';
-import { SslError, formatShape } from '@ssl/core';
-import { requireFloat, requireRank, requireSameShape } from './internal';
+import { SslError, formatShape, requireFloat, requireRank, requireSameShape } from '@ssl/core';
 
 export interface MaeLossOptions {
   /**

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { barlowTwinsLoss } from './barlow-twins';
-import { Random, expectClose, expectNoLeak, expectSslError, lossBeforeAndAfter, numericGradient, randomValues, useCpuBackend } from './test-utils';
+import { Random, expectClose, expectNoLeak, expectSslError, lossBeforeAndAfter, numericGradient, randomValues, useCpuBackend } from '@ssl/test-utils';
 
 /** Barlow Twins eq. 1–2 with loops, float64; standardization as an affine-free BatchNorm1d (biased var, ε=1e-5). */
 function referenceBarlowTwins(z1: ArrayLike<number>, z2: ArrayLike<number>, n: number, d: number, lambda: number): number {

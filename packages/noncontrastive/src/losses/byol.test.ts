@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { byolLoss } from './byol';
-import { Random, expectClose, expectNoLeak, expectSslError, lossBeforeAndAfter, numericGradient, randomValues, useCpuBackend } from './test-utils';
+import { Random, expectClose, expectNoLeak, expectSslError, lossBeforeAndAfter, numericGradient, randomValues, useCpuBackend } from '@ssl/test-utils';
 
 /** mean_i ‖p̂_i − ẑ_i‖² with loops, float64 (BYOL eq. 2 before the 2 − 2cos simplification). */
 function referenceByol(p: ArrayLike<number>, z: ArrayLike<number>, n: number, d: number): number {

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor2D } from '@tensorflow/tfjs-core';
-import { l2Normalize } from '@ssl/core';
-import { requireFloat, requireNonEmpty, requireRank, requireSameShape } from './internal';
+import { l2Normalize, requireFloat, requireNonEmpty, requireRank, requireSameShape } from '@ssl/core';
 
 /**
  * BYOL's regression loss (Grill et al. 2020, eq. 2): ‖p̄ − z̄‖₂² = 2 − 2·cos(p, z) with p̄, z̄ the

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
-import { SslError, formatShape, stopGradient } from '@ssl/core';
-import { requireFloat, requirePositive, requireRank, requireSameShape } from './internal';
+import { SslError, formatShape, stopGradient, requireFloat, requirePositive, requireRank, requireSameShape } from '@ssl/core';
 
 export interface DinoLossOptions {
   /** τ_s, student softmax temperature; the paper's 0.1. */

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { negativeCosineSimilarity } from './negative-cosine-similarity';
 import { stopGradient } from '@ssl/core';
-import { Random, expectClose, expectNoLeak, expectSslError, lossBeforeAndAfter, numericGradient, randomValues, useCpuBackend } from './test-utils';
+import { Random, expectClose, expectNoLeak, expectSslError, lossBeforeAndAfter, numericGradient, randomValues, useCpuBackend } from '@ssl/test-utils';
 
 /** −mean_i cos(p_i, z_i) with loops, float64. */
 function referenceNegativeCosine(p: ArrayLike<number>, z: ArrayLike<number>, n: number, d: number): number {

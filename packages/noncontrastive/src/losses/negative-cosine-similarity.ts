@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor2D } from '@tensorflow/tfjs-core';
-import { l2Normalize } from '@ssl/core';
-import { requireFloat, requireNonEmpty, requireRank, requireSameShape } from './internal';
+import { l2Normalize, requireFloat, requireNonEmpty, requireRank, requireSameShape } from '@ssl/core';
 
 /**
  * SimSiam's D(p, z) = −(p/‖p‖₂)·(z/‖z‖₂), averaged over the batch (Chen & He 2021, eq. 1).

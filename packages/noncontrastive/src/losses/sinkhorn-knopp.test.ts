@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { sinkhornKnopp } from './sinkhorn-knopp';
-import { Random, expectClose, expectNoLeak, expectSslError, randomValues, useCpuBackend } from './test-utils';
+import { Random, expectClose, expectNoLeak, expectSslError, randomValues, useCpuBackend } from '@ssl/test-utils';
 
 /** SwAV's distributed_sinkhorn (one process) transcribed with loops on the K×B matrix, float64. */
 function referenceSinkhorn(scores: ArrayLike<number>, batch: number, prototypes: number, epsilon: number, iterations: number): Float64Array {

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor2D } from '@tensorflow/tfjs-core';
-import { SslError, formatValue, stopGradient } from '@ssl/core';
-import { requireFloat, requireNonEmpty, requirePositive, requireRank } from './internal';
+import { SslError, formatValue, stopGradient, requireFloat, requireNonEmpty, requirePositive, requireRank } from '@ssl/core';
 
 export interface SinkhornKnoppOptions {
   /** ε, entropy regularization: codes ∝ exp(scores / ε); the paper's 0.05. */

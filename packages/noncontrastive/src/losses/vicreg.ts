@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor2D } from '@tensorflow/tfjs-core';
-import { SslError, formatShape } from '@ssl/core';
-import { requireFloat, requireNonNegative, requireRank, requireSameShape } from './internal';
+import { SslError, formatShape, requireFloat, requireNonNegative, requireRank, requireSameShape } from '@ssl/core';
 
 export interface VicregOptions {
   /** λ, weight of the invariance (MSE) term; the paper's 25. */

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { consistencyMse } from './consistency-mse';
-import { Random, expectClose, expectNoLeak, expectSslError, lossBeforeAndAfter, numericGradient, useCpuBackend } from './test-utils';
+import { Random, expectClose, expectNoLeak, expectSslError, lossBeforeAndAfter, numericGradient, useCpuBackend } from '@ssl/test-utils';
 
 /** Mean Teacher's softmax_mse_loss / K / N with loops, float64. */
 function referenceConsistency(p1: ArrayLike<number>, p2: ArrayLike<number>, n: number, k: number): number {

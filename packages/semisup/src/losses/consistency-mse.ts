@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor2D } from '@tensorflow/tfjs-core';
-import { requireFloat, requireNonEmpty, requireRank, requireSameShape } from './internal';
+import { requireFloat, requireNonEmpty, requireRank, requireSameShape } from '@ssl/core';
 
 /**
  * Squared-error consistency between two predictive distributions, mean over all N·K entries:

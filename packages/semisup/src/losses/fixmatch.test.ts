@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { fixMatchLoss } from './fixmatch';
-import { Random, expectClose, expectNoLeak, expectSslError, lossBeforeAndAfter, numericGradient, useCpuBackend } from './test-utils';
+import { Random, expectClose, expectNoLeak, expectSslError, lossBeforeAndAfter, numericGradient, useCpuBackend } from '@ssl/test-utils';
 
 /** FixMatch's unlabeled loss with loops, float64. */
 function referenceFixMatch(weak: ArrayLike<number>, strong: ArrayLike<number>, n: number, k: number, threshold: number) {

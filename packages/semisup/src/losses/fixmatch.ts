@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
-import { SslError, formatValue, stopGradient } from '@ssl/core';
-import { requireFloat, requireNonEmpty, requireRank, requireSameShape } from './internal';
+import { SslError, formatValue, stopGradient, requireFloat, requireNonEmpty, requireRank, requireSameShape } from '@ssl/core';
 
 export interface FixMatchLossInput {
   /** [N, K] classifier logits on the weakly augmented unlabeled images. */

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { mixup } from './mixup';
-import { Random, expectClose, expectNoLeak, expectSslError, randomValues, useCpuBackend } from './test-utils';
+import { Random, expectClose, expectNoLeak, expectSslError, randomValues, useCpuBackend } from '@ssl/test-utils';
 
 describe('mixup', () => {
   beforeAll(useCpuBackend);

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rank, Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
-import { SslError, formatShape, formatValue } from '@ssl/core';
-import { requireFloat, requireRank, requireSameShape } from './internal';
+import { SslError, formatShape, formatValue, requireFloat, requireRank, requireSameShape } from '@ssl/core';
 
 export interface MixupResult<R extends Rank> {
   /** λ′·x1 + (1 − λ′)·x2, same shape as x1. */

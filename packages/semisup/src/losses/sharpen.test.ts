@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { sharpen } from './sharpen';
-import { Random, expectClose, expectNoLeak, expectSslError, numericGradient, useCpuBackend } from './test-utils';
+import { Random, expectClose, expectNoLeak, expectSslError, numericGradient, useCpuBackend } from '@ssl/test-utils';
 
 /** MixMatch eq. 7 literally: p^(1/T) / Σ p^(1/T), float64. */
 function referenceSharpen(p: ArrayLike<number>, n: number, k: number, temperature: number): Float64Array {

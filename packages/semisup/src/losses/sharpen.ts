@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor2D } from '@tensorflow/tfjs-core';
-import { requireFloat, requireNonEmpty, requirePositive, requireRank } from './internal';
+import { requireFloat, requireNonEmpty, requirePositive, requireRank } from '@ssl/core';
 
 /** Smallest positive normal float32; log(0) is replaced by log of this so rows with zeros stay finite. */
 const SMALLEST_PROBABILITY = 1.1754944e-38;

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { softCrossEntropy } from './soft-cross-entropy';
-import { Random, expectClose, expectNoLeak, expectSslError, lossBeforeAndAfter, numericGradient, randomValues, useCpuBackend } from './test-utils';
+import { Random, expectClose, expectNoLeak, expectSslError, lossBeforeAndAfter, numericGradient, randomValues, useCpuBackend } from '@ssl/test-utils';
 
 /** −1/N Σ_b Σ_k t·log softmax(z) with loops, float64. */
 function referenceSoftCrossEntropy(logits: ArrayLike<number>, targets: ArrayLike<number>, n: number, k: number): number {

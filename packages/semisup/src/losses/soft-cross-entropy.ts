@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor2D } from '@tensorflow/tfjs-core';
-import { requireFloat, requireNonEmpty, requireRank, requireSameShape } from './internal';
+import { requireFloat, requireNonEmpty, requireRank, requireSameShape } from '@ssl/core';
 
 /**
  * Cross-entropy with soft targets, averaged over the batch: −1/N Σ_b Σ_k targets[b, k] · log softmax(logits)[b, k].

@@ -1,10 +1,17 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
-import { SslError, formatShape, formatValue } from '@ssl/core';
+import { SslError, formatShape, formatValue } from './errors';
 
 /*
- * Package-private validation helpers shared by the losses (and blocks) of this package. Not exported from the package index.
+ * Argument checks for losses, blocks and methods: each throws an SslError whose message names the argument,
+ * shows what it got and says how to fix it, and returns nothing when the argument is fine. First-party
+ * plugins use them; third-party plugins should too, so that every @ssl error reads the same.
  */
 
+/**
+ * Throws `shape-mismatch` unless `tensor` has rank `rank`.
+ * @param name the argument's name as the caller knows it (`'embeddingsA'`).
+ * @param layout the expected layout, shown in the message (`'[batch, dim]'`).
+ */
 export function requireRank(name: string, tensor: Tensor, rank: number, layout: string): void {
   if (tensor.rank !== rank) {
     throw new SslError(
@@ -16,6 +23,10 @@ export function requireRank(name: string, tensor: Tensor, rank: number, layout: 
   }
 }
 
+/**
+ * Throws `shape-mismatch` unless `a` and `b` have exactly the same shape.
+ * @param why why they must match, shown after the shapes (`'row i of one is the positive of row i of the other'`).
+ */
 export function requireSameShape(nameA: string, a: Tensor, nameB: string, b: Tensor, why: string): void {
   if (a.shape.length !== b.shape.length || a.shape.some((size, axis) => size !== b.shape[axis])) {
     throw new SslError(
@@ -26,6 +37,7 @@ export function requireSameShape(nameA: string, a: Tensor, nameB: string, b: Ten
   }
 }
 
+/** Throws `shape-mismatch` if `tensor` has no elements (a mean over it would be NaN). */
 export function requireNonEmpty(name: string, tensor: Tensor): void {
   if (tensor.size === 0) {
     throw new SslError('shape-mismatch', `${name} is empty (shape ${formatShape(tensor.shape)}); pass at least one sample and one feature.`, {
@@ -34,6 +46,7 @@ export function requireNonEmpty(name: string, tensor: Tensor): void {
   }
 }
 
+/** Throws `dtype-mismatch` unless `tensor` is float32 (int tensors would silently truncate in divisions). */
 export function requireFloat(name: string, tensor: Tensor): void {
   if (tensor.dtype !== 'float32') {
     throw new SslError('dtype-mismatch', `${name} must be float32, got ${tensor.dtype}. Cast it with tf.cast(${name}, 'float32').`, {
@@ -42,6 +55,7 @@ export function requireFloat(name: string, tensor: Tensor): void {
   }
 }
 
+/** Throws `invalid-config` unless `value` is a finite number > 0 (temperatures, scales, iteration counts). */
 export function requirePositive(field: string, value: number): void {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
     throw new SslError('invalid-config', `Invalid config value ${field} = ${formatValue(value)}: expected a finite number > 0.`, {
@@ -50,6 +64,7 @@ export function requirePositive(field: string, value: number): void {
   }
 }
 
+/** Throws `invalid-config` unless `value` is a finite number ≥ 0 (loss weights, where 0 turns a term off). */
 export function requireNonNegative(field: string, value: number): void {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
     throw new SslError('invalid-config', `Invalid config value ${field} = ${formatValue(value)}: expected a finite number ≥ 0.`, {
@@ -57,4 +72,3 @@ export function requireNonNegative(field: string, value: number): void {
     });
   }
 }
-

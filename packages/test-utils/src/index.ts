@@ -6,9 +6,10 @@ import { Random } from '@ssl/core';
 import { expect } from 'vitest';
 
 /*
- * Test-only helpers for the loss tests of this package: float32 random inputs, a float64 central-difference
- * gradient of the plain-loop reference, element-wise closeness with a useful failure message, and a leak
- * check. Not exported from the package index.
+ * Test-only helpers for the loss and block tests of the @ssl packages: float32 random inputs, a float64
+ * central-difference gradient of the plain-loop reference, element-wise closeness with a useful failure
+ * message, a leak check, an optimizer-steps check and an SslError check. A private workspace package
+ * (devDependency only); importing it registers the cpu backend and the gradients of every tfjs op.
  */
 
 /** Gradient checks run on the reference cpu backend. */

@@ -1,0 +1,52 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+/*
+ * The shared test of the examples that pre-train one method on Fashion-MNIST and compare the trained encoder
+ * with the same encoder at random init and raw pixels (simclr-, byol-fashion-mnist). A separate entry
+ * (`@ssl/test-utils/example-suite`) so that importing it registers no tfjs backend.
+ */
+
+/** What such an example's `run...Example` returns, as far as the test reads it. */
+export interface PretrainAndCompareResult {
+  steps: number;
+  results: Record<string, { knn: number; linear: number; linear10PerClass: { mean: number } }>;
+  markdown: string;
+}
+
+export interface PretrainAndCompareOptions {
+  data: 'sample';
+  limit: number;
+  epochs: number;
+  batchSize: number;
+  fewLabelSeeds: number;
+  out: string;
+  log: (line: string) => void;
+}
+
+/** Registers the example's test: two SimCLR-sized steps on the bundled sample, then every score well above chance. */
+export function describePretrainAndCompareExample(
+  method: string,
+  runExample: (options: PretrainAndCompareOptions) => Promise<PretrainAndCompareResult>,
+): void {
+  const dir = mkdtempSync(join(tmpdir(), `${method}-example-`));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  describe(`${method}-fashion-mnist example`, () => {
+    it('trains on a slice of the bundled sample and writes results for trained / random init / raw pixels', async () => {
+      const result = await runExample({ data: 'sample', limit: 256, epochs: 1, batchSize: 128, fewLabelSeeds: 2, out: dir, log: () => {} });
+      expect(result.steps).toBe(2);
+      for (const scores of Object.values(result.results)) {
+        // 10 classes: every evaluation must be well above chance (0.1) on Fashion-MNIST.
+        expect(scores.knn).toBeGreaterThan(0.4);
+        expect(scores.linear).toBeGreaterThan(0.4);
+        expect(scores.linear10PerClass.mean).toBeGreaterThan(0.3);
+      }
+      expect(result.markdown).toContain('| raw pixels |');
+      expect(existsSync(join(dir, 'results.json'))).toBe(true);
+      expect(JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')).results.trained.knn).toBe(result.results.trained.knn);
+    }, 600_000);
+  });
+}
