@@ -37,7 +37,11 @@ if (tsxLoader === undefined) {
   // Already running under the source condition: the re-run below, or a developer's own node flags.
   // Started by the launcher below: die with it. A launcher killed outright (SIGKILL) cannot pass the
   // signal on, but its IPC channel closes, so no orphaned training run keeps writing to the run directory.
-  if (process.send) process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
+  // The channel must not keep this process alive by itself (unref), or short commands would never exit.
+  if (process.send) {
+    process.channel?.unref();
+    process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
+  }
   await runEntry(sourceEntry);
 } else {
   const child = spawn(process.execPath, ['--conditions=@ssl/source', '--import', tsxLoader, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {

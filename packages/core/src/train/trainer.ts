@@ -478,6 +478,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         history.push(record);
         appendMetrics({ type: 'step', step: record.step, epoch, loss: lossValue, lr, ...metricValues, seconds, time: Date.now() });
         for (const cb of callbacks) await cb.onStepEnd?.(record);
+        // Let the event loop run between steps: wasm reads resolve as microtasks, so without this a whole
+        // run never reaches the poll phase and signal handlers (Ctrl-C → checkpoint), IPC and timers wait.
+        await new Promise<void>((resolve) => setImmediate(resolve));
         if (options.checkpointEvery?.steps && step % options.checkpointEvery.steps === 0) writeCheckpoint(step);
       }
       if (step === (epoch + 1) * stepsPerEpoch) {
