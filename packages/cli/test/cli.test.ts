@@ -244,6 +244,19 @@ describe('ssl pretrain --resume after a kill', () => {
     }
     child.kill('SIGKILL');
     expect(await exited).toBe('SIGKILL');
+    // The training process under the launcher notices the launcher's death at its next step boundary;
+    // wait until it has stopped writing before resuming into the same directory.
+    const metricsPath = join(out, 'metrics.jsonl');
+    let lastSize = -1;
+    let stableSince = Date.now();
+    while (Date.now() - stableSince < 5_000) {
+      const size = existsSync(metricsPath) ? readFileSync(metricsPath).length : 0;
+      if (size !== lastSize) {
+        lastSize = size;
+        stableSince = Date.now();
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
     const stepsBefore = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').length;
     // Second run: --resume picks the checkpoint up and finishes the two epochs.
     const resumed = spawnSync(process.execPath, [...args, '--resume'], { encoding: 'utf8', env: process.env, timeout: 840_000 });
