@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { createEncoder } from './create-encoder';
+import { fastBatchNormalization } from './batch-norm';
 import { BATCH_NORM_EPSILON, BATCH_NORM_MOMENTUM } from './layers-encoder';
 
 /**
@@ -86,5 +88,58 @@ describe('batch norm in the encoders', () => {
     expect(Math.max(...Array.from(await inferenceMoments.mean.data()).map(Math.abs))).toBeGreaterThan(1e-2);
     tf.dispose([x, convOutput, normalized, mean, variance, inference, inferenceMoments.mean, inferenceMoments.variance]);
     encoder.model.dispose();
+  });
+
+  it('the closed-form training gradient equals the stock layer\'s (values, dx, dγ, dβ, moving averages) for 2-D and 4-D inputs', async () => {
+    for (const shape of [[5, 3], [3, 4, 5, 6], [1, 2, 3, 4]]) {
+      const channels = shape[shape.length - 1];
+      const fast = fastBatchNormalization({ momentum: 0.9, epsilon: 1e-5 });
+      const stock = tfl.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-5 });
+      fast.build(shape);
+      stock.build(shape);
+      const weights = [tf.randomNormal([channels], 1, 0.5, 'float32', 1), tf.randomNormal([channels], 0, 0.5, 'float32', 2), tf.randomNormal([channels], 0, 1, 'float32', 3), tf.randomUniform([channels], 0.5, 2, 'float32', 4)];
+      fast.setWeights(weights);
+      stock.setWeights(weights);
+      const x = tf.randomNormal(shape, 2, 3, 'float32', 7);
+      const dy = tf.randomNormal(shape, 0, 1, 'float32', 8);
+      const run = (layer: tfl.layers.Layer) =>
+        tf.variableGrads(() => tf.sum(tf.mul(layer.apply(x, { training: true }) as tf.Tensor, dy)) as tf.Scalar, layer.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val));
+      const fastGrads = run(fast);
+      const stockGrads = run(stock);
+      expect(Math.abs((await fastGrads.value.data())[0] - (await stockGrads.value.data())[0])).toBeLessThan(1e-3);
+      for (const name of Object.keys(stockGrads.grads)) {
+        const a = await fastGrads.grads[Object.keys(fastGrads.grads)[Object.keys(stockGrads.grads).indexOf(name)]].data();
+        const b = await stockGrads.grads[name].data();
+        b.forEach((v, i) => expect(a[i]).toBeCloseTo(v, 3));
+      }
+      const dxFast = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(fast.apply(input, { training: true }) as tf.Tensor, dy)))(x);
+      const dxStock = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(stock.apply(input, { training: true }) as tf.Tensor, dy)))(x);
+      const [fastDx, stockDx] = [await dxFast.data(), await dxStock.data()];
+      stockDx.forEach((v, i) => expect(fastDx[i]).toBeCloseTo(v, 3));
+      const [fastMoving, stockMoving] = [fast.getWeights().slice(2), stock.getWeights().slice(2)];
+      for (let i = 0; i < 2; i++) {
+        const [a, b] = [await fastMoving[i].data(), await stockMoving[i].data()];
+        b.forEach((v, j) => expect(a[j]).toBeCloseTo(v, 5));
+      }
+      expect(fast.getClassName()).toBe('BatchNormalization');
+      tf.dispose([...weights, x, dy, dxFast, dxStock, fastGrads.value, stockGrads.value, ...Object.values(fastGrads.grads), ...Object.values(stockGrads.grads)]);
+      for (const w of [...fast.weights, ...stock.weights]) w.dispose();
+    }
+  });
+
+  it('a training step through the fast batch norm leaves no tensors behind', () => {
+    const layer = fastBatchNormalization({ momentum: 0.9, epsilon: 1e-5 });
+    layer.build([4, 3, 3, 2]);
+    const x = tf.randomNormal([4, 3, 3, 2]);
+    const step = () => {
+      const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(layer.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar);
+      tf.dispose([value, ...Object.values(grads)]);
+    };
+    step();
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 5; i++) step();
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+    for (const w of layer.weights) w.dispose();
   });
 });

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import { SslError, formatShape } from '../errors';
+import { fastBatchNormalization } from './batch-norm';
 import type { Encoder, ForwardOptions } from './encoder';
 import type { EncoderSpec } from './spec';
 
@@ -10,7 +11,7 @@ export const BATCH_NORM_MOMENTUM = 0.9;
 export const BATCH_NORM_EPSILON = 1e-5;
 
 export function batchNorm(name?: string): tfl.layers.Layer {
-  return tfl.layers.batchNormalization({ momentum: BATCH_NORM_MOMENTUM, epsilon: BATCH_NORM_EPSILON, name });
+  return fastBatchNormalization({ momentum: BATCH_NORM_MOMENTUM, epsilon: BATCH_NORM_EPSILON, name });
 }
 
 /** Throws a shape-mismatch error unless `x` is [N, ...expected]. */

@@ -5,6 +5,7 @@ import { depthwiseConv2dBackpropFilterConfig, depthwiseConv2dBackpropInputConfig
 import { batchMatMulConfig, fusedMatMulConfig } from './matmul';
 import { gatherV2Config } from './gather';
 import { oneHotConfig } from './one-hot';
+import { maxPoolGradConfig, meanConfig, sumConfig } from './reduce-pool';
 import { padV2Config, sliceConfig } from './slice-pad';
 import { transposeConfig } from './transpose';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum';
@@ -23,4 +24,7 @@ export const wasmTrainingKernelConfigs: readonly KernelConfig[] = [
   gatherV2Config,
   sliceConfig,
   padV2Config,
+  sumConfig,
+  meanConfig,
+  maxPoolGradConfig,
 ];

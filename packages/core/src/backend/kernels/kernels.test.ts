@@ -7,7 +7,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { Random } from '../../random';
-import { setConv2dFilterGradientMethod, setConv2dInputGradientMethod, type FilterGradientMethod } from './conv2d-backprop';
+import { setConv2dFilterGradientChunkRows, setConv2dFilterGradientMethod, setConv2dInputGradientMethod, type FilterGradientMethod } from './conv2d-backprop';
 import { listWasmTrainingKernels, registerWasmTrainingKernels } from './index';
 import { setTransposeRouting } from './transpose';
 
@@ -132,6 +132,23 @@ describe('conv2d gradients match cpu', () => {
       }
     } finally {
       setConv2dFilterGradientMethod('auto');
+    }
+  });
+
+  it.each(['batch-as-channels', 'transposed-patches'] as FilterGradientMethod[])('filter gradient as %s summed over chunks of the batch (1 and 2 images per chunk), one and many channels', async (method) => {
+    setConv2dFilterGradientMethod(method);
+    try {
+      for (const rows of [1, 2 * 7 * 8]) {
+        setConv2dFilterGradientChunkRows(rows);
+        for (const channels of [1, 9]) {
+          const x = randomHost([5, 7, 8, channels]);
+          await expectMatchesCpu(`${method} chunks of ${rows} rows, ${channels} channels`, (a, w) => tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'), [x, randomHost([3, 3, channels, 4])]);
+          await expectMatchesCpu(`${method} chunks of ${rows} rows, 1x1`, (a, w) => tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, 'valid'), [x, randomHost([1, 1, channels, 3])]);
+        }
+      }
+    } finally {
+      setConv2dFilterGradientMethod('auto');
+      setConv2dFilterGradientChunkRows(4096);
     }
   });
 
@@ -397,5 +414,41 @@ describe('slice and pad on wasm (contiguous-run copies)', () => {
       expect(tf.memory().numTensors).toBe(before);
       expect(actual).toEqual(expected);
     }
+  });
+});
+
+describe('sum/mean over leading axes and maxPool gradient on wasm', () => {
+  it('sum and mean match cpu for leading-axis, trailing-axis and full reductions, keepDims or not', async () => {
+    const cases: Array<{ shape: number[]; axes: number[] }> = [
+      { shape: [5, 3], axes: [0] },
+      { shape: [4, 6, 6, 8], axes: [0, 1, 2] },
+      { shape: [4, 6, 6, 8], axes: [2, 1, 0] },
+      { shape: [3, 5, 7], axes: [0] },
+      { shape: [3, 5, 7], axes: [1] },
+      { shape: [3, 5, 7], axes: [0, 1, 2] },
+      { shape: [9], axes: [0] },
+    ];
+    for (const { shape, axes } of cases) {
+      for (const keepDims of [false, true]) {
+        const input = randomHost(shape);
+        await expectMatchesCpu(`sum ${shape} over ${axes} keepDims ${keepDims}`, (x) => tf.sum(x, axes, keepDims), [input]);
+        await expectMatchesCpu(`mean ${shape} over ${axes} keepDims ${keepDims}`, (x) => tf.mean(x, axes, keepDims), [input]);
+      }
+    }
+  });
+
+  it('maxPool gradient matches cpu: 2x2/2 valid, 3x3/2 same (overlapping windows), 3x3/1 same, odd sizes, batch 1 and 3', async () => {
+    const cases: Array<{ shape: [number, number, number, number]; size: number; stride: number; pad: 'valid' | 'same' }> = [
+      { shape: [3, 8, 8, 4], size: 2, stride: 2, pad: 'valid' },
+      { shape: [1, 7, 9, 3], size: 2, stride: 2, pad: 'valid' },
+      { shape: [3, 9, 7, 5], size: 3, stride: 2, pad: 'same' },
+      { shape: [1, 6, 6, 2], size: 3, stride: 1, pad: 'same' },
+    ];
+    for (const c of cases) {
+      await expectMatchesCpu(`maxPool ${c.shape} ${c.size}/${c.stride} ${c.pad}`, (x) => tf.maxPool(x as tf.Tensor4D, c.size, c.stride, c.pad), [randomHost(c.shape)]);
+    }
+    // Ties (as after a ReLU): the first maximum in window order takes the whole gradient, as on cpu.
+    const ties: HostTensor = { shape: [1, 4, 4, 1], values: new Float32Array([0, 0, 1, 1, 0, 0, 1, 1, 2, 0, 0, 0, 0, 2, 0, 0]) };
+    await expectMatchesCpu('maxPool with ties', (x) => tf.maxPool(x as tf.Tensor4D, 2, 2, 'valid'), [ties]);
   });
 });
