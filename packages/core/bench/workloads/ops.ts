@@ -1,9 +1,12 @@
 /**
  * The few layers the benchmark workloads need, written with tfjs-core ops on explicit variables so
- * each workload mirrors bench/torch_workloads.py line for line. When the @ssl encoders and methods
- * land, the workloads can build on them instead; these helpers then go.
+ * each workload mirrors bench/torch_workloads.py line for line. Batch norm and layer norm are @ssl's
+ * own (closed-form gradients), so the step timed is the one @ssl's encoders train with.
  */
 import * as tf from '@tensorflow/tfjs-core';
+
+import { batchNormTraining } from '../../src/nn/batch-norm';
+import { geluTanh, layerNorm as sslLayerNorm } from '../../src/nn/layers/common';
 
 /** Creates and remembers trainable variables so a workload can hand them all to its optimizer. */
 export class ParameterStore {
@@ -59,21 +62,24 @@ export function norm(store: ParameterStore, channels: number): Norm {
   return { gamma: store.constant([channels], 1), beta: store.constant([channels], 0) };
 }
 
-/** Training-mode batch norm over N, H, W (running statistics are not kept: the benchmark times steps). */
+/**
+ * Training-mode batch norm over N, H, W as @ssl's encoders compute it (running statistics are not kept:
+ * the benchmark times steps).
+ */
 export function batchNorm(x: tf.Tensor4D, layer: Norm): tf.Tensor4D {
-  const { mean, variance } = tf.moments(x, [0, 1, 2]);
-  return tf.batchNorm4d(x, mean as tf.Tensor1D, variance as tf.Tensor1D, layer.beta as tf.Tensor1D, layer.gamma as tf.Tensor1D, 1e-5);
+  const { y, mean, variance } = batchNormTraining(x, layer.gamma as tf.Tensor1D, layer.beta as tf.Tensor1D, 1e-5);
+  tf.dispose([mean, variance]);
+  return y as tf.Tensor4D;
 }
 
+/** Layer norm over the last axis as @ssl's transformer blocks compute it. */
 export function layerNorm(x: tf.Tensor, layer: Norm): tf.Tensor {
-  const { mean, variance } = tf.moments(x, -1, true);
-  return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5))), layer.gamma), layer.beta);
+  return sslLayerNorm(x, layer.gamma, layer.beta, 1e-5);
 }
 
-/** GELU, tanh approximation (torch nn.GELU(approximate='tanh')); tfjs-core has no gelu op. */
+/** GELU, tanh approximation (torch nn.GELU(approximate='tanh')), as @ssl's `geluTanh` computes it. */
 export function gelu(x: tf.Tensor): tf.Tensor {
-  const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
-  return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
+  return geluTanh(x);
 }
 
 export interface TransformerBlock {

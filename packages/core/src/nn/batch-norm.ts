@@ -44,7 +44,7 @@ export function batchNormTraining(
   const channelSum = (t: tf.Tensor): tf.Tensor1D => tf.sum(t, axes);
   let mean: tf.Tensor1D | undefined;
   let variance: tf.Tensor1D | undefined;
-  const normalize = tf.customGrad((input: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, save: tf.GradSaveFunc) => {
+  const normalize = tf.customGrad(((input: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, save: tf.GradSaveFunc) => {
     const batchMean = tf.div(channelSum(input), count) as tf.Tensor1D;
     const centered = tf.sub(input, batchMean);
     const batchVariance = tf.div(channelSum(tf.square(centered)), count) as tf.Tensor1D;
@@ -64,7 +64,7 @@ export function batchNormTraining(
         return [dx, dGamma, dBeta];
       },
     };
-  });
+  }) as Parameters<typeof tf.customGrad>[0]);
   const y = normalize(x, gamma, beta);
   return { y, mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D };
 }

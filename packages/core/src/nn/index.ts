@@ -14,6 +14,7 @@ export type {
 export { createEncoder } from './create-encoder';
 export type { AnyEncoder } from './create-encoder';
 export { LayersEncoder, countTrainableParams, BATCH_NORM_MOMENTUM, BATCH_NORM_EPSILON } from './layers-encoder';
+export { batchNormTraining, fastBatchNormalization } from './batch-norm';
 export { CnnEncoder, buildCnnModel } from './cnn';
 export { ResNetEncoder, buildResNetModel, resolveResNetStem } from './resnet';
 export { VitEncoder, buildVitModel } from './vit';

@@ -42,6 +42,8 @@ export interface VitSpec {
   positionEmbedding?: PositionEmbeddingKind;
   /** Pooled feature: 'class' (needs classToken) or 'mean' of patch tokens; default 'class' when there is a class token. */
   pooling?: 'class' | 'mean';
+  /** GELU of the blocks' MLPs: 'exact' (default) or 'tanh' (faster on wasm; see TransformerBlockArgs.gelu). */
+  gelu?: 'exact' | 'tanh';
   seed?: number;
 }
 
@@ -161,6 +163,7 @@ export function validateEncoderSpec(spec: EncoderSpec): void {
       if (position === 'sincos' && spec.embedDim % 4 !== 0) invalidConfig('embedDim', spec.embedDim, "a multiple of 4 with positionEmbedding 'sincos'");
       if (spec.pooling !== undefined && spec.pooling !== 'class' && spec.pooling !== 'mean') invalidConfig('pooling', spec.pooling, "'class' or 'mean'");
       if (spec.pooling === 'class' && spec.classToken === false) invalidConfig('pooling', spec.pooling, "'mean' when classToken is false");
+      if (spec.gelu !== undefined && spec.gelu !== 'exact' && spec.gelu !== 'tanh') invalidConfig('gelu', spec.gelu, "'exact' or 'tanh'");
       return;
     }
     case 'mlp': {

@@ -55,6 +55,7 @@ export function buildVitModel(spec: VitSpec): tfl.LayersModel {
       numHeads: spec.numHeads,
       mlpRatio: spec.mlpRatio ?? 4,
       layerNormEpsilon: VIT_LAYER_NORM_EPSILON,
+      gelu: spec.gelu,
       seed: init.layerSeed(),
     }).apply(x) as Symbolic;
   }

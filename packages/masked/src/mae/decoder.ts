@@ -121,6 +121,8 @@ export interface MaeDecoderOptions {
   depth: number;
   numHeads: number;
   mlpRatio: number;
+  /** GELU form of the blocks (the encoder's, so one spec setting speeds up both); default 'exact'. */
+  gelu?: 'exact' | 'tanh';
   /** Seed of every initial weight. */
   seed: number;
 }
@@ -157,6 +159,7 @@ export function buildMaeDecoder(options: MaeDecoderOptions): tfl.LayersModel {
       numHeads: options.numHeads,
       mlpRatio: options.mlpRatio,
       layerNormEpsilon: MAE_LAYER_NORM_EPSILON,
+      gelu: options.gelu,
       seed: nextSeed(),
     }).apply(x) as tfl.SymbolicTensor;
   }

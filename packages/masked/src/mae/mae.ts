@@ -179,6 +179,7 @@ export const mae = defineMethod<MaeConfig, 'unlabeled'>({
       depth: config.decoderDepth,
       numHeads: config.decoderNumHeads,
       mlpRatio: config.decoderMlpRatio,
+      gelu: encoder.blocks[0]?.gelu,
       seed: rng.seed(),
     });
     const parts: MaeParts = { encoder, decoder, maskRatio: config.maskRatio, normPixLoss: config.normPixLoss };

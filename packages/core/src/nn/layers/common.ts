@@ -20,18 +20,80 @@ export function singleShape(shape: LayerShape | LayerShape[]): LayerShape {
 
 /**
  * Layer normalization over the last axis (Ba et al. 2016) with tensors, for use inside custom layers.
- * `gamma`/`beta` broadcast over the last axis.
+ * `gamma`/`beta` broadcast over the last axis. The gradient is the closed form (x̂ = (x − μ)/σ over the
+ * D features of a row): dx = (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂))/σ with dx̂ = dy·γ, dγ = Σ dy·x̂, dβ = Σ dy,
+ * a few passes where differentiating tf.moments takes a dozen.
  */
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): tf.Tensor {
-  return tf.tidy(() => {
-    const { mean, variance } = tf.moments(x, -1, true);
-    return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, epsilon))), gamma), beta);
-  });
+  const leadingAxes = x.shape.slice(0, -1).map((_, i) => i);
+  const normalize = tf.customGrad(((input: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, save: tf.GradSaveFunc) => {
+    const mean = tf.mean(input, -1, true);
+    const centered = tf.sub(input, mean);
+    const inverseStd = tf.rsqrt(tf.add(tf.mean(tf.square(centered), -1, true), epsilon));
+    const normalized = tf.mul(centered, inverseStd);
+    save([normalized, inverseStd, scale]);
+    return {
+      value: tf.add(tf.mul(normalized, scale), offset),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xHat, invStd, gammaSaved] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+        const dxHat = tf.mul(dy, gammaSaved);
+        const meanDxHat = tf.mean(dxHat, -1, true);
+        const meanDxHatXHat = tf.mean(tf.mul(dxHat, xHat), -1, true);
+        const dx = tf.mul(tf.sub(tf.sub(dxHat, meanDxHat), tf.mul(xHat, meanDxHatXHat)), invStd);
+        const dGamma = tf.reshape(tf.sum(tf.mul(dy, xHat), leadingAxes), scale.shape);
+        const dBeta = tf.reshape(tf.sum(dy, leadingAxes), offset.shape);
+        return [dx, dGamma, dBeta];
+      },
+    };
+  }) as Parameters<typeof tf.customGrad>[0]);
+  return normalize(x, gamma, beta);
 }
 
-/** Exact GELU, x·Φ(x) (Hendrycks & Gimpel 2016), as PyTorch's nn.GELU default. */
+/**
+ * Exact GELU, x·Φ(x) (Hendrycks & Gimpel 2016), as PyTorch's nn.GELU default. The gradient is the
+ * closed form Φ(x) + x·φ(x), one exp where differentiating the composition costs several passes.
+ */
 export function gelu(x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.div(x, Math.SQRT2)))));
+  const exact = tf.customGrad(((input: tf.Tensor, save: tf.GradSaveFunc) => {
+    const cdf = tf.mul(tf.add(1, tf.erf(tf.mul(input, Math.SQRT1_2))), 0.5);
+    save([input, cdf]);
+    return {
+      value: tf.mul(input, cdf),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [a, phi] = saved as [tf.Tensor, tf.Tensor];
+        const density = tf.mul(tf.exp(tf.mul(tf.square(a), -0.5)), 1 / Math.sqrt(2 * Math.PI));
+        return tf.mul(dy, tf.add(phi, tf.mul(a, density)));
+      },
+    };
+  }) as Parameters<typeof tf.customGrad>[0]);
+  return exact(x);
+}
+
+const GELU_TANH_SCALE = 2 * Math.sqrt(2 / Math.PI);
+
+/**
+ * GELU's tanh approximation, PyTorch's nn.GELU(approximate='tanh'): 0.5·x·(1 + tanh(u)) with
+ * u = √(2/π)·(x + 0.044715·x³), computed as x·σ(2u), which is the same function. σ is a vectorized
+ * kernel on wasm where tanh, erf and pow are scalar and 5-10x slower; the gradient is closed-form:
+ * σ(2u) + x·σ(2u)(1 − σ(2u))·2u'.
+ */
+export function geluTanh(x: tf.Tensor): tf.Tensor {
+  const approximate = tf.customGrad(((input: tf.Tensor, save: tf.GradSaveFunc) => {
+    const squared = tf.square(input);
+    const gate = tf.sigmoid(tf.mul(tf.mul(input, tf.add(tf.mul(squared, 0.044715), 1)), GELU_TANH_SCALE));
+    save([input, squared, gate]);
+    return {
+      value: tf.mul(input, gate),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [a, a2, s] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+        // d(2u)/dx = GELU_TANH_SCALE·(1 + 3·0.044715·x²)
+        const slope = tf.mul(tf.add(tf.mul(a2, 3 * 0.044715), 1), GELU_TANH_SCALE);
+        const gateGradient = tf.mul(tf.mul(s, tf.sub(1, s)), slope);
+        return tf.mul(dy, tf.add(s, tf.mul(a, gateGradient)));
+      },
+    };
+  }) as Parameters<typeof tf.customGrad>[0]);
+  return approximate(x);
 }
 
 /** Applies a [in, out] kernel (and bias) to the last axis of a tensor of any rank ≥ 2. */

@@ -1,5 +1,5 @@
 export { TransformerBlock, transformerBlock, validateTransformerDims } from './transformer-block';
-export type { TransformerBlockArgs } from './transformer-block';
+export type { GeluForm, TransformerBlockArgs } from './transformer-block';
 export {
   PositionEmbedding,
   ClassToken,
@@ -11,4 +11,4 @@ export { TokenPooling, SequencePooling } from './pooling';
 export type { TokenPoolingArgs, TokenPoolingMode, SequencePoolingArgs, SequencePoolingMode } from './pooling';
 export { L2Normalization, WeightNormDense, PrototypeLayer, l2NormalizeLastAxis } from './head-layers';
 export type { L2NormalizationArgs, WeightNormDenseArgs, PrototypeLayerArgs } from './head-layers';
-export { layerNorm, gelu } from './common';
+export { layerNorm, gelu, geluTanh } from './common';

@@ -3,9 +3,11 @@ import * as tfl from '@tensorflow/tfjs-layers';
 
 import { invalidConfig } from '../../errors';
 import type { BaseLayerArgs, CallKwargs, LayerShape } from './common';
-import { denseLastAxis, gelu, layerNorm, singleShape, singleTensor } from './common';
+import { denseLastAxis, gelu, geluTanh, layerNorm, singleShape, singleTensor } from './common';
 
 type LayerVariable = tfl.LayerVariable;
+
+export type GeluForm = 'exact' | 'tanh';
 
 export interface TransformerBlockArgs extends BaseLayerArgs {
   /** Token width D. */
@@ -18,6 +20,11 @@ export interface TransformerBlockArgs extends BaseLayerArgs {
   causal?: boolean;
   /** LayerNorm epsilon; 1e-6 as in timm's ViT. */
   layerNormEpsilon?: number;
+  /**
+   * The MLP's GELU: 'exact' x·Φ(x) (default, timm and MAE) or 'tanh', PyTorch's approximate='tanh'
+   * (GPT-2, BERT), within ~1e-3 of it and several times cheaper on wasm, whose erf/tanh are scalar.
+   */
+  gelu?: GeluForm;
   /** Seed for the initial weights. */
   seed?: number;
 }
@@ -38,6 +45,7 @@ export class TransformerBlock extends tfl.layers.Layer {
   readonly mlpRatio: number;
   readonly causal: boolean;
   readonly layerNormEpsilon: number;
+  readonly gelu: GeluForm;
   private readonly seed: number | undefined;
 
   private norm1Gamma!: LayerVariable;
@@ -65,6 +73,9 @@ export class TransformerBlock extends tfl.layers.Layer {
     this.mlpRatio = mlpRatio;
     this.causal = args.causal ?? false;
     this.layerNormEpsilon = args.layerNormEpsilon ?? 1e-6;
+    const geluForm = args.gelu ?? 'exact';
+    if (geluForm !== 'exact' && geluForm !== 'tanh') invalidConfig('gelu', geluForm, "'exact' or 'tanh'");
+    this.gelu = geluForm;
     this.seed = args.seed;
   }
 
@@ -114,7 +125,8 @@ export class TransformerBlock extends tfl.layers.Layer {
       const attended = this.selfAttention(layerNorm(x, this.norm1Gamma.read(), this.norm1Beta.read(), this.layerNormEpsilon));
       const afterAttention = tf.add(x, attended);
       const normed = layerNorm(afterAttention, this.norm2Gamma.read(), this.norm2Beta.read(), this.layerNormEpsilon);
-      const hidden = gelu(denseLastAxis(normed, this.fc1Kernel.read(), this.fc1Bias.read()));
+      const preActivation = denseLastAxis(normed, this.fc1Kernel.read(), this.fc1Bias.read());
+      const hidden = this.gelu === 'tanh' ? geluTanh(preActivation) : gelu(preActivation);
       return tf.add(afterAttention, denseLastAxis(hidden, this.fc2Kernel.read(), this.fc2Bias.read()));
     });
   }
@@ -143,6 +155,7 @@ export class TransformerBlock extends tfl.layers.Layer {
       mlpRatio: this.mlpRatio,
       causal: this.causal,
       layerNormEpsilon: this.layerNormEpsilon,
+      gelu: this.gelu,
     };
   }
 }

@@ -1,0 +1,74 @@
+import '../../setup';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-wasm';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+import { gelu, geluTanh, layerNorm } from './common';
+
+/** Layer norm as tf.moments composes it: the reference the closed-form gradient must reproduce. */
+function layerNormByMoments(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): tf.Tensor {
+  const { mean, variance } = tf.moments(x, -1, true);
+  return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, epsilon))), gamma), beta);
+}
+
+describe('layerNorm', () => {
+  beforeAll(async () => {
+    await tf.setBackend('wasm');
+    await tf.ready();
+  });
+
+  it('values and gradients (x, γ, β) equal the tf.moments composition for ranks 2 and 3', async () => {
+    for (const shape of [[4, 6], [3, 5, 8], [1, 1, 3]]) {
+      const width = shape[shape.length - 1];
+      const x = tf.randomNormal(shape, 1, 2, 'float32', 3);
+      const gamma = tf.randomNormal([width], 1, 0.3, 'float32', 4);
+      const beta = tf.randomNormal([width], 0, 0.3, 'float32', 5);
+      const dy = tf.randomNormal(shape, 0, 1, 'float32', 6);
+      const gradients = (f: typeof layerNorm) => tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a, g, b, 1e-5), dy)))([x, gamma, beta]);
+      const value = await layerNorm(x, gamma, beta, 1e-5).data();
+      const expected = await layerNormByMoments(x, gamma, beta, 1e-5).data();
+      expected.forEach((v, i) => expect(value[i]).toBeCloseTo(v, 4));
+      const actual = gradients(layerNorm);
+      const reference = gradients(layerNormByMoments);
+      for (let k = 0; k < 3; k++) {
+        expect(actual[k].shape).toEqual(reference[k].shape);
+        const [a, r] = [await actual[k].data(), await reference[k].data()];
+        r.forEach((v, i) => expect(a[i]).toBeCloseTo(v, 3));
+      }
+      tf.dispose([x, gamma, beta, dy, ...actual, ...reference]);
+    }
+  });
+
+  it('leaves no tensors behind in a backward pass', () => {
+    const x = tf.randomNormal([2, 3, 4]);
+    const gamma = tf.ones([4]);
+    const beta = tf.zeros([4]);
+    const run = () => tf.dispose(tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(layerNorm(a, g, b, 1e-6))))([x, gamma, beta]));
+    run();
+    const before = tf.memory().numTensors;
+    run();
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, gamma, beta]);
+  });
+});
+
+describe('gelu', () => {
+  it('exact and tanh forms: values and gradients equal the composed formulas', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.linspace(-5, 5, 101);
+    const exactComposed = (a: tf.Tensor) => tf.mul(tf.mul(a, 0.5), tf.add(1, tf.erf(tf.div(a, Math.SQRT2))));
+    const tanhComposed = (a: tf.Tensor) => tf.mul(tf.mul(a, 0.5), tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(a, tf.mul(0.044715, tf.pow(a, 3)))))));
+    for (const [fast, composed] of [
+      [gelu, exactComposed],
+      [geluTanh, tanhComposed],
+    ] as const) {
+      const [value, expected] = [await fast(x).data(), await composed(x).data()];
+      expected.forEach((v, i) => expect(value[i]).toBeCloseTo(v, 5));
+      const [gradient, expectedGradient] = [await tf.grad(fast)(x).data(), await tf.grad(composed)(x).data()];
+      expectedGradient.forEach((v, i) => expect(gradient[i]).toBeCloseTo(v, 4));
+    }
+    // The two forms agree to ~1e-3 (the approximation's known error).
+    const gap = await tf.max(tf.abs(tf.sub(gelu(x), geluTanh(x)))).data();
+    expect(gap[0]).toBeLessThan(2e-3);
+  });
+});
