@@ -56,6 +56,8 @@ export interface PretrainAndCompareSetup {
   createMethod: () => MethodHandle;
   /** Batch size when the options give none. */
   defaultBatchSize: number;
+  /** Epochs when the options give none (default 3). */
+  defaultEpochs?: number;
 }
 
 /** One row of results.json (its shape predates compareRepresentations and is kept for readers of that file). */
@@ -72,7 +74,7 @@ export async function runPretrainAndCompare(setup: PretrainAndCompareSetup, opti
   const testSet = await loadFashionMnist({ split: 'test', source });
   const trainOn = options.limit && options.limit < trainSet.size ? subset(trainSet, Array.from({ length: options.limit }, (_, i) => i), `${trainSet.name}-${options.limit}`) : trainSet;
   const method = setup.createMethod();
-  const epochs = options.epochs ?? 3;
+  const epochs = options.epochs ?? setup.defaultEpochs ?? 3;
   log(`${setup.label} on ${trainOn.name} (${trainOn.size} images), ${epochs} epochs, encoder ${JSON.stringify(ENCODER.channels)}`);
   const started = performance.now();
   const run = await train({
