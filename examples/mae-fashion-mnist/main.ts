@@ -59,9 +59,12 @@ export interface MaeExampleResult {
 const here = dirname(fileURLToPath(import.meta.url));
 export const DEFAULT_PNG = resolve(here, '../../packages/masked/docs/mae-reconstruction.png');
 
-/** The ViT of the run, with a fixed seed so that "random init" below is exactly the pre-training start. */
+/**
+ * The ViT of the run, with a fixed seed so that "random init" below is exactly the pre-training start.
+ * GELU in its tanh form: within 1e-3 of the exact one, and its sigmoid kernel is ~8x cheaper than erf on wasm (4.6 vs 39 ms on 3.2M values).
+ */
 export function exampleEncoderSpec(seed: number): VitSpec {
-  return vitPreset('vit28', { seed: 1000 + seed });
+  return vitPreset('vit28', { seed: 1000 + seed, gelu: 'tanh' });
 }
 
 /**

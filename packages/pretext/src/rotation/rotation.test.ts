@@ -193,7 +193,7 @@ describe('pretext plugin and rotation config', () => {
 });
 
 describe('rotation method', () => {
-  for (const [augment, headInput] of [[false, 'pooled'], [true, 'feature-map']] as const) {
+  for (const [augment, headInput] of [[false, 'pooled'], [true, 'feature-map'], [false, 'conv-block']] as const) {
     it(`steps with a finite loss and a flat tensor count (augment: ${augment}, head on ${headInput})`, async () => {
       const counts: number[] = [];
       const result = await train({

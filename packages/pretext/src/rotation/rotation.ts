@@ -1,6 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
-import { SslError, defineMethod, formatShape, invalidConfig, linearClassifier, projectionHead, tfl as tflayers } from '@ssl/core';
+import {
+  BATCH_NORM_EPSILON,
+  BATCH_NORM_MOMENTUM,
+  SslError,
+  defineMethod,
+  fastBatchNormalization,
+  formatShape,
+  invalidConfig,
+  linearClassifier,
+  projectionHead,
+  tfl as tflayers,
+} from '@ssl/core';
 import type { Encoder, ImageDataset, MethodViews, tfl } from '@ssl/core';
 
 /**
@@ -29,8 +40,11 @@ export interface RotationConfig {
    * 'feature-map' = the last spatial feature map, flattened (CNN/ResNet encoders only). With 'feature-map'
    * the rotation is read from *where* things are in the map, as the higher conv blocks of the paper's RotNet
    * do, so the pooled channels need not turn into orientation detectors and stay semantic.
+   * 'conv-block' = one more conv block in the head (3x3 conv with the map's width → BN → ReLU → global
+   * average pool → the MLP): the paper's RotNet with the encoder as its earlier blocks, whose features
+   * transfer best (table 1), while the head's block specialises in orientation.
    */
-  headInput: 'pooled' | 'feature-map';
+  headInput: 'pooled' | 'feature-map' | 'conv-block';
   /**
    * Light augmentation before rotating: a random resized crop (scale `cropScale`) and a horizontal flip
    * (probability `flipP`). Neither changes which way is up, so the rotation label stays exact. The paper
@@ -105,11 +119,26 @@ export interface RotationHeadConfig {
   /** 0 = linear classifier; 1 or 2 hidden layers of Linear → BN → ReLU. */
   hiddenLayers: 0 | 1 | 2;
   hiddenDim: number;
+  /** With a feature-map input: a conv block (3x3 conv → BN → ReLU → global average pool) before the MLP instead of flattening. */
+  convBlock?: boolean;
   seed?: number;
 }
 
 /** The 4-way rotation classifier on pooled encoder features (see RotationConfig.headHiddenLayers for the choice). */
 export function rotationHead(config: RotationHeadConfig): tfl.LayersModel {
+  if (typeof config.inputDim !== 'number' && config.convBlock) {
+    const mapShape = config.inputDim;
+    const width = mapShape[2];
+    const input = tflayers.input({ shape: [...mapShape] });
+    let x = tflayers.layers
+      .conv2d({ filters: width, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: tflayers.initializers.heNormal({ seed: config.seed }) })
+      .apply(input) as tfl.SymbolicTensor;
+    x = fastBatchNormalization({ momentum: BATCH_NORM_MOMENTUM, epsilon: BATCH_NORM_EPSILON }).apply(x) as tfl.SymbolicTensor;
+    x = tflayers.layers.reLU().apply(x) as tfl.SymbolicTensor;
+    x = tflayers.layers.globalAveragePooling2d({}).apply(x) as tfl.SymbolicTensor;
+    const mlp = rotationHead({ ...config, inputDim: width, convBlock: false, seed: config.seed === undefined ? undefined : config.seed + 1 });
+    return tflayers.model({ inputs: input, outputs: mlp.apply(x) as tfl.SymbolicTensor });
+  }
   if (typeof config.inputDim !== 'number') {
     const mapShape = config.inputDim;
     const flatDim = mapShape[0] * mapShape[1] * mapShape[2];
@@ -172,7 +201,7 @@ function headFeatures(encoder: Encoder, head: tfl.LayersModel, images: Tensor4D,
 function validateRotationConfig(config: RotationConfig): void {
   if (![0, 1, 2].includes(config.headHiddenLayers)) invalidConfig('headHiddenLayers', config.headHiddenLayers, '0 (linear head), 1 or 2');
   if (!(Number.isInteger(config.headHiddenDim) && config.headHiddenDim > 0)) invalidConfig('headHiddenDim', config.headHiddenDim, 'a positive integer');
-  if (config.headInput !== 'pooled' && config.headInput !== 'feature-map') invalidConfig('headInput', config.headInput, "'pooled' or 'feature-map'");
+  if (!['pooled', 'feature-map', 'conv-block'].includes(config.headInput)) invalidConfig('headInput', config.headInput, "'pooled', 'feature-map' or 'conv-block'");
   if (typeof config.augment !== 'boolean') invalidConfig('augment', config.augment, 'true or false');
   const scale = config.cropScale;
   if (!Array.isArray(scale) || scale.length !== 2 || !(scale[0] > 0 && scale[0] <= scale[1] && scale[1] <= 1)) {
@@ -210,14 +239,20 @@ export const rotation = defineMethod<RotationConfig, 'unlabeled'>({
   build({ config, createEncoder, rng, inputShape }) {
     const encoder = createEncoder();
     let inputDim: RotationHeadConfig['inputDim'] = encoder.featureDim;
-    if (config.headInput === 'feature-map') {
+    if (config.headInput !== 'pooled') {
       if (!encoder.featureMap) invalidConfig('headInput', config.headInput, `'pooled': the ${encoder.kind} encoder has no spatial feature map`);
       const zeros = tf.zeros([1, ...inputShape]) as Tensor4D;
       const map = encoder.featureMap(zeros);
       inputDim = [map.shape[1], map.shape[2], map.shape[3]];
       tf.dispose([zeros, map]);
     }
-    const head = rotationHead({ inputDim, hiddenLayers: config.headHiddenLayers, hiddenDim: config.headHiddenDim, seed: rng.seed() });
+    const head = rotationHead({
+      inputDim,
+      hiddenLayers: config.headHiddenLayers,
+      hiddenDim: config.headHiddenDim,
+      convBlock: config.headInput === 'conv-block',
+      seed: rng.seed(),
+    });
     return {
       encoder,
       trainable: { encoder: encoder.model, head },
