@@ -45,16 +45,23 @@ export function batchNormTraining(
   let mean: tf.Tensor1D | undefined;
   let variance: tf.Tensor1D | undefined;
   const normalize = tf.customGrad(((input: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, save: tf.GradSaveFunc) => {
-    const batchMean = tf.div(channelSum(input), count) as tf.Tensor1D;
-    const centered = tf.sub(input, batchMean);
-    const batchVariance = tf.div(channelSum(tf.square(centered)), count) as tf.Tensor1D;
-    const inverseStd = tf.rsqrt(tf.add(batchVariance, epsilon));
-    const normalized = tf.mul(centered, inverseStd);
+    // The forward's full-size temporaries (centered, its square, the scaled x̂) are freed here, not at the
+    // end of the training step: a tidy around the whole step keeps every tensor made inside it alive until
+    // the gradients are done, and these were 3 of the 5 activation-sized tensors per layer (a ResNet-18
+    // step at batch 256 did not fit the wasm heap).
+    const { batchMean, batchVariance, inverseStd, normalized, value } = tf.tidy(() => {
+      const batchMean = tf.div(channelSum(input), count) as tf.Tensor1D;
+      const centered = tf.sub(input, batchMean);
+      const batchVariance = tf.div(channelSum(tf.square(centered)), count) as tf.Tensor1D;
+      const inverseStd = tf.rsqrt(tf.add(batchVariance, epsilon));
+      const normalized = tf.mul(centered, inverseStd);
+      return { batchMean, batchVariance, inverseStd, normalized, value: tf.add(tf.mul(normalized, scale), offset) };
+    });
     save([normalized, inverseStd, scale]);
     mean = tf.keep(batchMean);
     variance = tf.keep(batchVariance);
     return {
-      value: tf.add(tf.mul(normalized, scale), offset),
+      value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xHat, invStd, gammaSaved] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
         const dBeta = channelSum(dy);

@@ -4,6 +4,7 @@ import { conv2dBackpropFilterConfig, conv2dBackpropInputConfig } from './conv2d-
 import { depthwiseConv2dBackpropFilterConfig, depthwiseConv2dBackpropInputConfig } from './depthwise-conv2d-backprop';
 import { batchMatMulConfig, fusedMatMulConfig } from './matmul';
 import { gatherV2Config } from './gather';
+import { identityConfig } from './identity';
 import { oneHotConfig } from './one-hot';
 import { maxPoolGradConfig, meanConfig, sumConfig } from './reduce-pool';
 import { padV2Config, sliceConfig } from './slice-pad';
@@ -27,4 +28,5 @@ export const wasmTrainingKernelConfigs: readonly KernelConfig[] = [
   sumConfig,
   meanConfig,
   maxPoolGradConfig,
+  identityConfig,
 ];

@@ -319,6 +319,44 @@ describe('no leaks', () => {
   });
 });
 
+describe('identity (clone) on wasm', () => {
+  it('shares the data of its input: no new buffer, values intact after either side is disposed, gradients unchanged', async () => {
+    await tf.setBackend('wasm');
+    const backend = tf.engine().backend;
+    const original = tf.tensor2d([1, -2, 3, 4.5, 0, 7], [2, 3]);
+    const buffersBefore = backend.numDataIds();
+    const copy = tf.clone(original);
+    expect(backend.numDataIds()).toBe(buffersBefore);
+    original.dispose();
+    expect(Array.from(copy.dataSync())).toEqual([1, -2, 3, 4.5, 0, 7]);
+    const second = tf.clone(copy);
+    copy.dispose();
+    expect(Array.from(second.dataSync())).toEqual([1, -2, 3, 4.5, 0, 7]);
+    second.dispose();
+    expect(backend.numDataIds()).toBe(buffersBefore - 1);
+    // Saved-for-backward tensors are clones: a conv + relu + multiply still matches cpu.
+    const x = randomHost([2, 5, 5, 3]);
+    const w = randomHost([3, 3, 3, 4]);
+    const op = (a: tf.Tensor, b: tf.Tensor): tf.Tensor => tf.mul(tf.relu(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same')), a.sum());
+    const onWasm = await valueAndGradients('wasm', op, [x, w]);
+    const onCpu = await valueAndGradients('cpu', op, [x, w]);
+    expectClose(onWasm.value, onCpu.value, 'conv-relu-mul value');
+    onWasm.gradients.forEach((gradient, i) => expectClose(gradient, onCpu.gradients[i], `conv-relu-mul gradient ${i}`));
+  });
+
+  it('clones int32 and bool tensors', async () => {
+    await tf.setBackend('wasm');
+    const ints = tf.tensor1d([3, -1, 7], 'int32');
+    const flags = tf.tensor1d([true, false, true], 'bool');
+    const [intCopy, flagCopy] = [tf.clone(ints), tf.clone(flags)];
+    tf.dispose([ints, flags]);
+    expect(Array.from(intCopy.dataSync())).toEqual([3, -1, 7]);
+    expect(Array.from(flagCopy.dataSync())).toEqual([1, 0, 1]);
+    expect(intCopy.dtype).toBe('int32');
+    tf.dispose([intCopy, flagCopy]);
+  });
+});
+
 describe('oneHot on wasm', () => {
   it('returns real ones in float32 (the stock kernel writes int bit patterns)', async () => {
     registerWasmTrainingKernels();
