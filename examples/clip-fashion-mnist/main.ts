@@ -101,7 +101,9 @@ export async function runClipExperiment(partial: Partial<ClipExperimentOptions> 
 }
 
 async function main(): Promise<void> {
+  // `pnpm start -- --flag` forwards the `--` itself; parseArgs would take everything after it as positional.
   const { values } = parseArgs({
+    args: process.argv.slice(2).filter((arg) => arg !== '--'),
     options: {
       source: { type: 'string', default: DEFAULTS.source },
       epochs: { type: 'string', default: String(DEFAULTS.epochs) },

@@ -160,7 +160,9 @@ export function summaryTable(results: SeedResult[], options: FixMatchExperimentO
 }
 
 async function main(): Promise<void> {
+  // `pnpm start -- --flag` forwards the `--` itself; parseArgs would take everything after it as positional.
   const { values } = parseArgs({
+    args: process.argv.slice(2).filter((arg) => arg !== '--'),
     options: {
       source: { type: 'string', default: DEFAULTS.source },
       'labels-per-class': { type: 'string', default: String(DEFAULTS.labelsPerClass) },
