@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 import { batchNormTraining } from '../../src/nn/batch-norm';
+import { variableGrads } from '../../src/train/gradients';
 import { geluTanh, layerNorm as sslLayerNorm } from '../../src/nn/layers/common';
 
 /** Creates and remembers trainable variables so a workload can hand them all to its optimizer. */
@@ -153,9 +154,11 @@ export interface TrainingStep {
 
 export function trainingStep(store: ParameterStore, optimizer: tf.Optimizer, loss: () => tf.Scalar, afterUpdate?: () => void): TrainingStep {
   const run = (): number => {
-    const value = optimizer.minimize(loss, true, store.variables);
+    // As @ssl's trainer does: gradients by core's variableGrads (frees the backward pass as it goes).
+    const { value, grads } = variableGrads(loss, store.variables);
+    optimizer.applyGradients(grads);
+    tf.dispose(Object.values(grads));
     afterUpdate?.();
-    if (value === null) throw new Error('optimizer.minimize returned no loss');
     const result = value.dataSync()[0];
     value.dispose();
     return result;

@@ -1,4 +1,5 @@
 export { train } from './trainer';
+export { variableGrads } from './gradients';
 export type { EpochContext, StepRecord, TrainCallback, TrainData, TrainOptions, TrainResult, TrainStartInfo } from './trainer';
 export { createOptimizer, clipByGlobalNorm, resolveOptimizerSpec } from './optimizers';
 export type { Optimizer } from './optimizers';

@@ -16,6 +16,7 @@ import type { MethodHandle } from '../registry/registry';
 import { Random } from '../random';
 import { latestCheckpoint, restoreVariables, saveCheckpoint } from './checkpoint';
 import type { JsonValue } from './checkpoint';
+import { variableGrads } from './gradients';
 import { clipByGlobalNorm, createOptimizer, resolveOptimizerSpec } from './optimizers';
 import { learningRateAt, validateSchedule } from './schedules';
 import { streamRandom, withSeededMathRandom } from './seeded';
@@ -432,7 +433,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         try {
           const keptMetrics: Record<string, Scalar> = {};
           const { value, grads } = withSeededMathRandom(mathRng, () =>
-            tf.variableGrads(() => {
+            variableGrads(() => {
               const out = runtime.step(batch as never, stepContext);
               for (const [name, t] of Object.entries(out.metrics ?? {})) keptMetrics[name] = tf.keep(t);
               return out.loss;
