@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Tensor2D, Tensor4D, Variable } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { Random, SslError } from '@ssl/core';
+import { Random, SslError, variableGrads } from '@ssl/core';
 import { topKAccuracy } from './knn';
 import type { Accuracy, FeatureEncoder, LabeledImageDataset } from './types';
 
@@ -133,7 +133,7 @@ export async function fineTune(encoder: TrainableEncoder, dataset: LabeledImageD
           const images = imageBatch(rows);
           const targets = tf.cast(tf.oneHot(tf.tensor1d(batchLabels, 'int32'), numClasses), 'float32');
           let predictions: Tensor | undefined;
-          const { value, grads } = tf.variableGrads(() => {
+          const { value, grads } = variableGrads(() => {
             const logits = applyHead(encoder.features(images, { training: true }), true);
             // variableGrads disposes everything f creates except its result; keep the predictions.
             predictions = tf.keep(tf.argMax(logits, 1));
