@@ -49,6 +49,8 @@ describe('contrastive:simclr', () => {
     expectInvalid(() => r.create('contrastive:simclr', { projectionLayers: 4 as 2 }), 'projectionLayers');
     expectInvalid(() => r.create('contrastive:simclr', { views: { cropScale: [0.8, 0.2] } }), 'views.cropScale');
     expectInvalid(() => r.create('contrastive:simclr', { views: { blurP: 2 } }), 'views.blurP');
+    // A typo from an untyped (JavaScript or JSON) config.
+    expectInvalid(() => r.create('contrastive:simclr', { views: { blurSigmaa: [0.1, 1] } as never }), 'views.blurSigmaa');
   });
 
   it('runs finite, leak-free steps (tensor count flat over 10 steps)', async () => {

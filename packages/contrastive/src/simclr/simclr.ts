@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor2D } from '@tensorflow/tfjs-core';
-import { defineMethod, invalidConfig, l2Normalize, projectionHead } from '@ssl/core';
+import { checkViewPolicyOptions, defineMethod, invalidConfig, l2Normalize, projectionHead } from '@ssl/core';
 import type { SimclrPolicyOptions } from '@ssl/core';
 import { ntXentLoss } from '../losses/nt-xent';
 
@@ -56,28 +56,9 @@ function checkPositiveInteger(field: string, value: number): void {
   if (!(Number.isInteger(value) && value > 0)) invalidConfig(field, value, 'a positive integer');
 }
 
-function checkProbability(field: string, value: number | undefined): void {
-  if (value !== undefined && !(typeof value === 'number' && value >= 0 && value <= 1)) invalidConfig(field, value, 'a probability in [0, 1]');
-}
-
-function checkRange(field: string, value: readonly number[] | undefined, lower: number, upper: number): void {
-  if (value === undefined) return;
-  if (!(Array.isArray(value) && value.length === 2 && value[0] >= lower && value[0] <= value[1] && value[1] <= upper)) {
-    invalidConfig(field, value, `[low, high] with ${lower} <= low <= high <= ${upper}`);
-  }
-}
-
-/** Checks the view-policy overrides shared by SimCLR and BYOL; `prefix` names the config field. */
+/** Checks the view-policy overrides of SimCLR's `simclr` policy; `prefix` names the config field. */
 export function validateViewOverrides(prefix: string, views: SimclrPolicyOptions | undefined): void {
-  if (views === undefined || views === null || typeof views !== 'object') invalidConfig(prefix, views, 'an object of view-policy overrides');
-  checkRange(`${prefix}.cropScale`, views.cropScale, Number.MIN_VALUE, 1);
-  checkRange(`${prefix}.cropRatio`, views.cropRatio, Number.MIN_VALUE, Infinity);
-  checkProbability(`${prefix}.flipP`, views.flipP);
-  checkProbability(`${prefix}.jitterP`, views.jitterP);
-  checkProbability(`${prefix}.grayscaleP`, views.grayscaleP);
-  checkProbability(`${prefix}.blurP`, views.blurP);
-  checkRange(`${prefix}.blurSigma`, views.blurSigma, Number.MIN_VALUE, Infinity);
-  if (views.jitterStrength !== undefined && !(views.jitterStrength >= 0)) invalidConfig(`${prefix}.jitterStrength`, views.jitterStrength, 'a number >= 0');
+  checkViewPolicyOptions('simclr', views as Record<string, unknown>, prefix);
 }
 
 export const simclr = defineMethod<SimCLRConfig, 'unlabeled'>({

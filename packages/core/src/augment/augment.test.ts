@@ -6,7 +6,7 @@ import { Random } from '../random';
 import { adjustHue, autoContrast, colorJitter, equalize, gaussianBlurImages, mixup, posterizeImages, randomGrayscale, sampleMixupLambda, solarizeImages } from './color';
 import { applyCutout, cropAndResizeBoxes, flipImages, rotate, rotate90Images, sampleCropBoxes, sampleCutoutBoxes, translateReflect, affineImages, rotationMap } from './geometric';
 import { RAND_AUGMENT_OPS, applyRandAugment, randAugment, sampleRandAugment } from './rand-augment';
-import { applyViews, listViewPolicies, viewPolicy } from './policies';
+import { applyViews, checkViewPolicyOptions, listViewPolicies, viewPolicy } from './policies';
 
 beforeAll(async () => {
   await tf.setBackend('wasm');
@@ -280,6 +280,34 @@ describe('view policies', () => {
     const byol = viewPolicy('byol');
     expect(byol.views[0].ops.find((o) => o.op === 'gaussianBlur')).toMatchObject({ p: 1 });
     expect(byol.views[1].ops.find((o) => o.op === 'solarize')).toMatchObject({ p: 0.2 });
+  });
+
+  it('rejects unknown options and out-of-range values, naming the option', () => {
+    const invalid = (run: () => unknown, text: string): void => {
+      try {
+        run();
+        expect.unreachable();
+      } catch (e) {
+        expect(isSslError(e, 'invalid-config')).toBe(true);
+        expect((e as Error).message).toContain(text);
+      }
+    };
+    // A typo would otherwise train silently with the default.
+    invalid(() => viewPolicy('simclr', { cropScal: [0.3, 1] }), 'simclr.cropScal');
+    invalid(() => viewPolicy('simclr', { cropScal: [0.3, 1] }), 'cropScale, cropRatio');
+    invalid(() => viewPolicy('simclr', { cropScale: [0.8, 0.2] }), 'simclr.cropScale');
+    invalid(() => viewPolicy('simclr', { cropScale: [0, 1] }), 'simclr.cropScale');
+    invalid(() => viewPolicy('byol', { solarizeP2: 1.5 }), 'byol.solarizeP2');
+    invalid(() => viewPolicy('multiCrop', { localCrops: 2.5 }), 'multiCrop.localCrops');
+    invalid(() => viewPolicy('multiCrop', { globalCrops: 0 }), 'multiCrop.globalCrops');
+    invalid(() => viewPolicy('weakStrong', { magnitude: 31 }), 'weakStrong.magnitude');
+    invalid(() => viewPolicy('mae', { size: [28, 0] }), 'mae.size');
+    invalid(() => viewPolicy('weak', { flipP: Number.NaN }), 'weak.flipP');
+    invalid(() => checkViewPolicyOptions('byol', { blurP1: -1 }, 'views'), 'views.blurP1');
+    // Undefined means "default"; edge values are accepted.
+    expect(viewPolicy('mae', { cropScale: undefined, flipP: 0 }).views[0].ops[0]).toMatchObject({ scale: [0.2, 1] });
+    expect(viewPolicy('none', { count: 0 }).views[0].count).toBe(0);
+    expect(viewPolicy('weakStrong', { magnitude: 'random', cutoutSize: 1 }).views).toHaveLength(2);
   });
 
   it.each(listViewPolicies())('%s: shapes, [0,1] range, same seed same views, other seed other views', async (name) => {

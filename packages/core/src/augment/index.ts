@@ -42,7 +42,7 @@ export {
 export type { ColorJitterOptions } from './color';
 export { RAND_AUGMENT_OPS, sampleRandAugment, applyRandAugment, applyRandAugmentOp, randAugment } from './rand-augment';
 export type { RandAugmentOpName, RandAugmentChoice, RandAugmentOptions } from './rand-augment';
-export { viewPolicy, listViewPolicies, applyViews, applyOp } from './policies';
+export { viewPolicy, listViewPolicies, checkViewPolicyOptions, applyViews, applyOp } from './policies';
 export type {
   AugmentOpSpec,
   ViewSpec,

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { SslError } from '../errors';
+import { invalidConfig, SslError } from '../errors';
 import type { Random } from '../random';
 import { colorJitter, gaussianBlur, normalize, randomGrayscale, solarize } from './color';
 import { cutout, horizontalFlip, randomResizedCrop, rotate, translateReflect } from './geometric';
@@ -215,21 +215,113 @@ const POLICIES: { [K in ViewPolicyName]: (options: ViewPolicyOptions[K]) => View
   none: (o) => ({ name: 'none', views: [{ name: 'identity', ops: [], count: o.count ?? 1 }] }),
 };
 
+/** What a policy option may hold; every option of every built-in policy has exactly one rule. */
+type OptionRule = 'probability' | 'cropScale' | 'positiveRange' | 'size' | 'nonNegative' | 'count' | 'positiveCount' | 'magnitude';
+
+const SIMCLR_RULES: Record<keyof SimclrPolicyOptions, OptionRule> = {
+  size: 'size',
+  cropScale: 'cropScale',
+  cropRatio: 'positiveRange',
+  flipP: 'probability',
+  jitterStrength: 'nonNegative',
+  jitterP: 'probability',
+  grayscaleP: 'probability',
+  blurP: 'probability',
+  blurSigma: 'positiveRange',
+};
+
+const OPTION_RULES: { [K in ViewPolicyName]: Record<keyof ViewPolicyOptions[K], OptionRule> } = {
+  simclr: SIMCLR_RULES,
+  byol: { ...SIMCLR_RULES, blurP1: 'probability', blurP2: 'probability', solarizeP1: 'probability', solarizeP2: 'probability' },
+  multiCrop: {
+    globalCrops: 'positiveCount',
+    localCrops: 'count',
+    globalScale: 'cropScale',
+    localScale: 'cropScale',
+    globalSize: 'size',
+    localSize: 'size',
+    jitterStrength: 'nonNegative',
+  },
+  weakStrong: { translateFraction: 'probability', numOps: 'count', magnitude: 'magnitude', cutoutSize: 'probability' },
+  weak: { translateFraction: 'probability', flipP: 'probability' },
+  mae: { cropScale: 'cropScale', size: 'size', flipP: 'probability' },
+  none: { count: 'count' },
+};
+
+const RULE_EXPECTS: Record<OptionRule, string> = {
+  probability: 'a number in [0, 1]',
+  cropScale: '[low, high] with 0 < low <= high <= 1 (fractions of the image area)',
+  positiveRange: '[low, high] with 0 < low <= high',
+  size: '[height, width], positive integers',
+  nonNegative: 'a finite number >= 0',
+  count: 'an integer >= 0',
+  positiveCount: 'an integer >= 1',
+  magnitude: "a number in [0, 30] or 'random'",
+};
+
+function satisfies(rule: OptionRule, value: unknown): boolean {
+  const isPair = Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'number' && Number.isFinite(v));
+  switch (rule) {
+    case 'probability':
+      return typeof value === 'number' && value >= 0 && value <= 1;
+    case 'cropScale':
+      return isPair && value[0] > 0 && value[0] <= value[1] && value[1] <= 1;
+    case 'positiveRange':
+      return isPair && value[0] > 0 && value[0] <= value[1];
+    case 'size':
+      return isPair && value.every((v: number) => Number.isInteger(v) && v > 0);
+    case 'nonNegative':
+      return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+    case 'count':
+      return Number.isInteger(value) && (value as number) >= 0;
+    case 'positiveCount':
+      return Number.isInteger(value) && (value as number) >= 1;
+    case 'magnitude':
+      return value === 'random' || (typeof value === 'number' && value >= 0 && value <= 30);
+  }
+}
+
+/**
+ * Checks overrides of a built-in view policy: every key must be one of its options and every value in
+ * range, so a typo (`cropScal`) or a probability of 5 fails here instead of silently training with the
+ * default. `field` prefixes the names in errors (a method passes its config field, e.g. "views").
+ * Undefined values mean "use the default" and pass.
+ */
+export function checkViewPolicyOptions(name: string, overrides: Readonly<Record<string, unknown>>, field: string = name): void {
+  const rules = (OPTION_RULES as Record<string, Record<string, OptionRule>>)[name];
+  if (!rules) unknownPolicy(name);
+  if (overrides === null || typeof overrides !== 'object' || Array.isArray(overrides)) {
+    invalidConfig(field, overrides, `an object of ${name} view-policy options`);
+  }
+  for (const [key, value] of Object.entries(overrides)) {
+    const rule = rules[key];
+    if (rule === undefined) {
+      throw new SslError('invalid-config', `Unknown option ${field}.${key} of the ${name} view policy; its options are ${Object.keys(rules).join(', ')}.`, {
+        details: { field: `${field}.${key}`, known: Object.keys(rules) },
+      });
+    }
+    if (value !== undefined && !satisfies(rule, value)) invalidConfig(`${field}.${key}`, value, RULE_EXPECTS[rule]);
+  }
+}
+
+function unknownPolicy(name: string): never {
+  throw new SslError('invalid-config', `Unknown view policy ${JSON.stringify(name)}; the built-in policies are ${listViewPolicies().join(', ')}.`, {
+    details: { name, known: listViewPolicies() },
+  });
+}
+
 /** Names of the built-in view policies. */
 export function listViewPolicies(): ViewPolicyName[] {
   return Object.keys(POLICIES) as ViewPolicyName[];
 }
 
-/** A built-in policy as data, with its options overridden. Unknown names throw 'invalid-config'. */
+/** A built-in policy as data, with its options overridden. Unknown names, options or bad values throw 'invalid-config'. */
 export function viewPolicy<N extends ViewPolicyName>(name: N, overrides?: ViewPolicyOptions[N]): ViewPolicy;
 export function viewPolicy(name: string, overrides?: Record<string, unknown>): ViewPolicy;
 export function viewPolicy(name: string, overrides: Record<string, unknown> = {}): ViewPolicy {
   const factory = (POLICIES as Record<string, (o: Record<string, unknown>) => ViewPolicy>)[name];
-  if (!factory) {
-    throw new SslError('invalid-config', `Unknown view policy ${JSON.stringify(name)}; the built-in policies are ${listViewPolicies().join(', ')}.`, {
-      details: { name, known: listViewPolicies() },
-    });
-  }
+  if (!factory) unknownPolicy(name);
+  checkViewPolicyOptions(name, overrides);
   return factory(overrides);
 }
 

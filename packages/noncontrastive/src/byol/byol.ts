@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor2D } from '@tensorflow/tfjs-core';
-import { copyWeights, cosineMomentum, defineMethod, emaUpdate, invalidConfig, l2Normalize, predictionHead, projectionHead, stopGradient } from '@ssl/core';
+import { checkViewPolicyOptions, copyWeights, cosineMomentum, defineMethod, emaUpdate, invalidConfig, l2Normalize, predictionHead, projectionHead, stopGradient } from '@ssl/core';
 import type { ByolPolicyOptions } from '@ssl/core';
 import { byolLoss } from '../losses/byol';
 
@@ -53,17 +53,6 @@ function checkPositiveInteger(field: string, value: number): void {
   if (!(Number.isInteger(value) && value > 0)) invalidConfig(field, value, 'a positive integer');
 }
 
-function checkProbability(field: string, value: number | undefined): void {
-  if (value !== undefined && !(typeof value === 'number' && value >= 0 && value <= 1)) invalidConfig(field, value, 'a probability in [0, 1]');
-}
-
-function checkRange(field: string, value: readonly number[] | undefined, lower: number, upper: number): void {
-  if (value === undefined) return;
-  if (!(Array.isArray(value) && value.length === 2 && value[0] >= lower && value[0] <= value[1] && value[1] <= upper)) {
-    invalidConfig(field, value, `[low, high] with ${lower} <= low <= high <= ${upper}`);
-  }
-}
-
 /**
  * Collapse signal (Grill et al. 2020 discuss collapse in sec. 3.2; the std criterion is SimSiam's, Chen &
  * He 2021, sec. 4.1): the std over the batch of each dimension of the L2-normalized vectors, averaged over
@@ -105,15 +94,7 @@ export const byol = defineMethod<BYOLConfig, 'unlabeled'>({
     if (!(typeof config.finalMomentum === 'number' && config.finalMomentum >= config.baseMomentum && config.finalMomentum <= 1)) {
       invalidConfig('finalMomentum', config.finalMomentum, `a number in [baseMomentum = ${config.baseMomentum}, 1]`);
     }
-    const views = config.views;
-    if (views === undefined || views === null || typeof views !== 'object') invalidConfig('views', views, 'an object of view-policy overrides');
-    checkRange('views.cropScale', views.cropScale, Number.MIN_VALUE, 1);
-    checkRange('views.cropRatio', views.cropRatio, Number.MIN_VALUE, Infinity);
-    checkRange('views.blurSigma', views.blurSigma, Number.MIN_VALUE, Infinity);
-    for (const field of ['flipP', 'jitterP', 'grayscaleP', 'blurP', 'blurP1', 'blurP2', 'solarizeP1', 'solarizeP2'] as const) {
-      checkProbability(`views.${field}`, views[field]);
-    }
-    if (views.jitterStrength !== undefined && !(views.jitterStrength >= 0)) invalidConfig('views.jitterStrength', views.jitterStrength, 'a number >= 0');
+    checkViewPolicyOptions('byol', config.views as Record<string, unknown>, 'views');
   },
   views: (config) => ({ unlabeled: { name: 'byol', overrides: { ...config.views } } }),
   // BYOL uses LARS at batch 4096 (lr 0.2 × batch/256, wd 1.5e-6). On a small CNN with short budgets,
