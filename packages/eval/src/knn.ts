@@ -42,13 +42,17 @@ export async function nearestNeighbors(
   const dim = train.dim;
   const indices = new Int32Array(testCount * k);
   const similarities = new Float32Array(testCount * k);
-  const trainTransposed = tf.tidy(() => tf.transpose(l2Normalize(tf.tensor2d(train.features, [trainCount, dim]))));
+  const trainNormalized = tf.tidy(() => l2Normalize(tf.tensor2d(train.features, [trainCount, dim])));
   try {
     for (let start = 0; start < testCount; start += chunkRows) {
       const rows = Math.min(chunkRows, testCount - start);
       const top = tf.tidy(() => {
         const queries = l2Normalize(tf.tensor2d(test.features.subarray(start * dim, (start + rows) * dim), [rows, dim]));
-        return tf.topk(tf.matMul(queries, trainTransposed), k, true);
+        // train·queriesᵀ, transposed: GEMM kernels (XNNPACK on wasm) pack their right operand, so the
+        // small query chunk goes there; queries·trainᵀ packed all train features per chunk and ran at
+        // half the speed (60k×784 train, 533 queries: 7.3 s vs 4.1 s on one core).
+        const similarities = tf.transpose(tf.matMul(trainNormalized, tf.transpose(queries)));
+        return tf.topk(similarities, k, true);
       });
       try {
         indices.set((await top.indices.data()) as Int32Array, start * k);
@@ -58,7 +62,7 @@ export async function nearestNeighbors(
       }
     }
   } finally {
-    trainTransposed.dispose();
+    trainNormalized.dispose();
   }
   return { k, indices, similarities };
 }
