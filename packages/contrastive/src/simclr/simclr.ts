@@ -56,7 +56,10 @@ function checkPositiveInteger(field: string, value: number): void {
   if (!(Number.isInteger(value) && value > 0)) invalidConfig(field, value, 'a positive integer');
 }
 
-/** Checks the view-policy overrides of SimCLR's `simclr` policy; `prefix` names the config field. */
+/**
+ * Checks overrides of the `simclr` view policy; `prefix` names the config field.
+ * @deprecated Call `checkViewPolicyOptions('simclr', views, prefix)` from @ssl/core, which checks every policy.
+ */
 export function validateViewOverrides(prefix: string, views: SimclrPolicyOptions | undefined): void {
   checkViewPolicyOptions('simclr', views as Record<string, unknown>, prefix);
 }
@@ -85,7 +88,7 @@ export const simclr = defineMethod<SimCLRConfig, 'unlabeled'>({
     checkPositiveInteger('projectionDim', config.projectionDim);
     if (config.projectionLayers !== 2 && config.projectionLayers !== 3) invalidConfig('projectionLayers', config.projectionLayers, '2 or 3');
     if (typeof config.projectionBatchNorm !== 'boolean') invalidConfig('projectionBatchNorm', config.projectionBatchNorm, 'true or false');
-    validateViewOverrides('views', config.views);
+    checkViewPolicyOptions('simclr', config.views as Record<string, unknown>, 'views');
   },
   views: (config) => ({ unlabeled: { name: 'simclr', overrides: { ...config.views } } }),
   // The paper trains with LARS at batch 4096. On a small CNN with short budgets, Adam (lr 2e-3) learned
