@@ -18,6 +18,9 @@ import * as tfWasm from '@tensorflow/tfjs-backend-wasm';
 
 import { SslError, formatValue } from '../errors';
 import { registerWasmTrainingKernels } from './kernels/index';
+import { startSimdHelperThread } from './kernels/simd/simd-helper-thread';
+import { backendMemory, precompileSimdKernels, setSimdHelperThread } from './kernels/simd/simd-kernels';
+import { asWasmBackend } from './kernels/wasm-internals';
 import { canRunNodeThreads, installThreadedWasmFactory, threadedWasmOutcome, wasmBackendInitialized } from './wasm-node-threads';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -210,8 +213,13 @@ async function startWasm(threads: number, reason: string): Promise<BackendInfo> 
   }
   tfWasm.setThreadsCount(threads);
   registerWasmTrainingKernels();
+  await precompileSimdKernels();
   await activate('wasm');
   const actualThreads = tfWasm.getThreadsCount();
+  // Our SIMD filter-gradient kernel runs outside XNNPACK's thread pool; with threads it gets its own
+  // second thread on the shared heap.
+  const memory = backendMemory(asWasmBackend(tf.backend()));
+  if (actualThreads > 1 && memory !== undefined) setSimdHelperThread(startSimdHelperThread(memory));
   const outcome = threadedWasmOutcome();
   if (outcome?.failure !== undefined) threadNote = `single-threaded: the threaded build failed to start (${outcome.failure})`;
   else if (threads === 1) threadNote = 'single-threaded as asked';

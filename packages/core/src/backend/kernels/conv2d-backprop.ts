@@ -21,12 +21,14 @@ import type {
 
 import { SslError } from '../../errors';
 import { matMulInto } from './matmul';
+import { FILTER_GRADIENT_ROWS_PER_CHUNK, FILTER_GRADIENT_TILE_M, simdHelperThread, simdKernels, type SimdKernels } from './simd/simd-kernels';
 import { transposeWasm } from './transpose';
 import {
   asWasmBackend,
   disposeIntermediates,
   heapFloat32,
   heapIndex,
+  heapOffset,
   makeView,
   releaseView,
   wasmFunction,
@@ -185,7 +187,7 @@ export function setConv2dFilterGradientChunkRows(rows: number): void {
   filterGradientChunkRows = rows;
 }
 
-export type FilterGradientMethod = 'auto' | 'patches-as-weights' | 'transposed-patches' | 'batch-as-channels';
+export type FilterGradientMethod = 'auto' | 'simd' | 'patches-as-weights' | 'transposed-patches' | 'batch-as-channels';
 let filterGradientMethod: FilterGradientMethod = 'auto';
 
 /** For benchmarks and tests: force one filter-gradient GEMM arrangement. */
@@ -205,9 +207,16 @@ export function conv2dFilterGradient(backend: WasmBackend, x: TensorInfo, dy: Te
   const filterShape = [filterHeight, filterWidth, inChannels, outChannels];
   const pointwise =
     filterHeight === 1 && filterWidth === 1 && info.strideHeight === 1 && info.strideWidth === 1 && info.padInfo.top === 0 && info.padInfo.left === 0;
-  // Measured (GFLOP/s, forward conv ~37): stride-1 3x3 convs 17-25 as one convolution vs 13-15 as a
-  // GEMM on patches; stride 2 (dy as a dilated filter leaves XNNPACK few output pixels) and 1x1
-  // filters are faster as GEMMs: 3x3/s2 17 with patches as weights, 1x1/s2 19 with transposed patches.
+  // Our SIMD kernel when it can run (see simd/kernels.c for why it beats XNNPACK here). Measured on the
+  // SimCLR CNN's layers at batch 512, 2 threads (bench/fg-layers.ts): 28²×1→32 23 ms vs 96 for the best
+  // XNNPACK arrangement, 14²×32→64 142 vs 224, 7²×64→128 169 vs 178. Otherwise, measured (GFLOP/s, forward conv ~37): stride-1 3x3 convs 17-25 as one convolution
+  // vs 13-15 as a GEMM on patches; stride 2 (dy as a dilated filter leaves XNNPACK few output pixels) and
+  // 1x1 filters are faster as GEMMs: 3x3/s2 17 with patches as weights, 1x1/s2 19 with transposed patches.
+  const kernels = filterGradientMethod === 'auto' || filterGradientMethod === 'simd' ? simdKernels(backend) : undefined;
+  if (kernels !== undefined) return filterGradientSimd(backend, kernels, x, dy, info);
+  if (filterGradientMethod === 'simd') {
+    throw new SslError('backend', 'The SIMD filter-gradient kernel is not available on this wasm backend (setConv2dFilterGradientMethod)');
+  }
   const method =
     filterGradientMethod !== 'auto'
       ? filterGradientMethod
@@ -232,6 +241,48 @@ export function conv2dFilterGradient(backend: WasmBackend, x: TensorInfo, dy: Te
   const filterGradient = transposeWasm(backend, filterGradientTransposed, [1, 0]);
   disposeIntermediates(backend, dyTransposed, filterGradientTransposed, ...ownedPatches);
   return withShape(filterGradient, filterShape);
+}
+
+/** dW by kernels.c's `conv2d_filter_gradient`, on the input zero-padded so that every window lies inside it. */
+function filterGradientSimd(backend: WasmBackend, kernels: SimdKernels, x: TensorInfo, dy: TensorInfo, info: Conv2DInfo): TensorInfo {
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
+  const { strideHeight, strideWidth, dilationHeight, dilationWidth } = info;
+  const padTop = info.padInfo.top;
+  const padLeft = info.padInfo.left;
+  // Rows and columns the windows reach: (O − 1)·s + (K − 1)·d + 1 in padded coordinates.
+  const paddedHeight = Math.max(inHeight + padTop, (outHeight - 1) * strideHeight + (filterHeight - 1) * dilationHeight + 1);
+  const paddedWidth = Math.max(inWidth + padLeft, (outWidth - 1) * strideWidth + (filterWidth - 1) * dilationWidth + 1);
+  const needsPadding = padTop > 0 || padLeft > 0 || paddedHeight > inHeight || paddedWidth > inWidth;
+  const padded = needsPadding ? backend.makeOutput([batchSize, paddedHeight, paddedWidth, inChannels], 'float32') : x;
+  const patchLength = filterHeight * filterWidth * inChannels;
+  // Per thread: row offsets of one block of output pixels, then the offsets of all patch columns.
+  const scratchLength = FILTER_GRADIENT_ROWS_PER_CHUNK + patchLength;
+  const scratch = backend.makeOutput([2 * scratchLength], 'int32');
+  const filterGradient = backend.makeOutput([filterHeight, filterWidth, inChannels, outChannels], 'float32');
+  if (needsPadding) {
+    kernels.pad_spatial(heapOffset(backend, x), heapOffset(backend, padded), batchSize, inHeight, inWidth, inChannels, padTop, padLeft, paddedHeight, paddedWidth);
+  }
+  const args = (thread: number, mBegin: number, mEnd: number): number[] => {
+    const rowBases = heapOffset(backend, scratch) + 4 * thread * scratchLength;
+    return [
+      heapOffset(backend, padded), heapOffset(backend, dy), heapOffset(backend, filterGradient),
+      batchSize, paddedHeight, paddedWidth, inChannels, outHeight, outWidth, outChannels,
+      filterHeight, filterWidth, strideHeight, strideWidth, dilationHeight, dilationWidth,
+      rowBases, rowBases + 4 * FILTER_GRADIENT_ROWS_PER_CHUNK, mBegin, mEnd,
+    ];
+  };
+  // Two threads take disjoint rows of dw (whole register tiles each), so no partial sums to add.
+  const tiles = Math.ceil(patchLength / FILTER_GRADIENT_TILE_M);
+  const split = Math.min(patchLength, Math.ceil(tiles / 2) * FILTER_GRADIENT_TILE_M);
+  const helper = tiles > 1 ? simdHelperThread(backend) : undefined;
+  const shared = helper?.start(args(1, split, patchLength)) === true;
+  try {
+    kernels.conv2d_filter_gradient(...(args(0, 0, shared ? split : patchLength) as Parameters<SimdKernels['conv2d_filter_gradient']>));
+  } finally {
+    if (shared) helper?.finish();
+  }
+  disposeIntermediates(backend, scratch, ...(needsPadding ? [padded] : []));
+  return filterGradient;
 }
 
 /**

@@ -1,4 +1,7 @@
 import '../../setup';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core's ESM entry (what vitest loads) registers no gradients; the union package '@tensorflow/tfjs' normally does.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
@@ -9,6 +12,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Random } from '../../random';
 import { setConv2dFilterGradientChunkRows, setConv2dFilterGradientMethod, setConv2dInputGradientMethod, type FilterGradientMethod } from './conv2d-backprop';
 import { listWasmTrainingKernels, registerWasmTrainingKernels } from './index';
+import { SIMD_KERNELS_SOURCE_SHA256 } from './simd/kernels.generated';
+import { setSimdKernelsEnabled, simdKernels } from './simd/simd-kernels';
+import { asWasmBackend } from './wasm-internals';
 import { setTransposeRouting } from './transpose';
 
 /** Plain data so the same inputs can be rebuilt on either backend. */
@@ -122,7 +128,7 @@ describe('conv2d gradients match cpu', () => {
     }
   });
 
-  it.each(['batch-as-channels', 'patches-as-weights', 'transposed-patches'] as FilterGradientMethod[])('filter gradient as %s, strides 1 and 2', async (method) => {
+  it.each(['simd', 'batch-as-channels', 'patches-as-weights', 'transposed-patches'] as FilterGradientMethod[])('filter gradient as %s, strides 1 and 2', async (method) => {
     setConv2dFilterGradientMethod(method);
     try {
       for (const stride of [1, 2] as const) {
@@ -149,6 +155,24 @@ describe('conv2d gradients match cpu', () => {
     } finally {
       setConv2dFilterGradientMethod('auto');
       setConv2dFilterGradientChunkRows(4096);
+    }
+  });
+
+  it('SIMD filter gradient: output channels with and without a scalar tail, partial patch tiles, several row blocks, strides (dilation: the adjoint test below)', async () => {
+    setConv2dFilterGradientMethod('simd');
+    try {
+      for (const [inChannels, outChannels] of [[1, 3], [5, 8], [2, 11], [7, 16]]) {
+        // 3 × 12 × 12 = 432 output rows at stride 1: the kernel's 256-row blocks end mid-image.
+        const x = randomHost([3, 12, 12, inChannels]);
+        const w = randomHost([3, 3, inChannels, outChannels]);
+        await expectMatchesCpu(`simd ${inChannels}→${outChannels} same`, (a, f) => tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, 1, 'same'), [x, w]);
+        await expectMatchesCpu(`simd ${inChannels}→${outChannels} s2 same`, (a, f) => tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, 2, 'same'), [x, w]);
+        await expectMatchesCpu(`simd ${inChannels}→${outChannels} s2 valid`, (a, f) => tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, 2, 'valid'), [x, w]);
+      }
+      // A 7x7 stride-2 stem with asymmetric 'same' padding on an odd size, as in ResNet.
+      await expectMatchesCpu('simd 7x7/2 stem', (a, f) => tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, 2, 'same'), [randomHost([2, 11, 9, 3]), randomHost([7, 7, 3, 8])]);
+    } finally {
+      setConv2dFilterGradientMethod('auto');
     }
   });
 
@@ -455,6 +479,31 @@ describe('slice and pad on wasm (contiguous-run copies)', () => {
   });
 });
 
+describe('SIMD kernels (kernels.c on the tfjs heap)', () => {
+  it('run on this wasm backend, so the tests above exercise them', async () => {
+    await tf.setBackend('wasm');
+    expect(simdKernels(asWasmBackend(tf.backend()))).toBeDefined();
+  });
+
+  it('kernels.generated.ts was built from the kernels.c in the tree (pnpm --filter @ssl/core build:simd)', () => {
+    const source = readFileSync(fileURLToPath(new URL('./simd/kernels.c', import.meta.url)));
+    expect(createHash('sha256').update(source).digest('hex')).toBe(SIMD_KERNELS_SOURCE_SHA256);
+  });
+
+  it('sum, mean and the maxPool gradient match cpu without them too (the JS fallback)', async () => {
+    setSimdKernelsEnabled(false);
+    try {
+      const input = randomHost([4, 6, 6, 8]);
+      await expectMatchesCpu('sum without SIMD', (x) => tf.sum(x, [0, 1, 2]), [input]);
+      await expectMatchesCpu('mean without SIMD', (x) => tf.mean(x, [0, 1, 2]), [input]);
+      await expectMatchesCpu('maxPool without SIMD', (x) => tf.maxPool(x as tf.Tensor4D, 2, 2, 'valid'), [input]);
+      await expectMatchesCpu('conv without SIMD', (a, w) => tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'), [randomHost([2, 6, 5, 9]), randomHost([3, 3, 9, 4])]);
+    } finally {
+      setSimdKernelsEnabled(true);
+    }
+  });
+});
+
 describe('sum/mean over leading axes and maxPool gradient on wasm', () => {
   it('sum and mean match cpu for leading-axis, trailing-axis and full reductions, keepDims or not', async () => {
     const cases: Array<{ shape: number[]; axes: number[] }> = [
@@ -479,6 +528,8 @@ describe('sum/mean over leading axes and maxPool gradient on wasm', () => {
     const cases: Array<{ shape: [number, number, number, number]; size: number; stride: number; pad: 'valid' | 'same' }> = [
       { shape: [3, 8, 8, 4], size: 2, stride: 2, pad: 'valid' },
       { shape: [1, 7, 9, 3], size: 2, stride: 2, pad: 'valid' },
+      { shape: [2, 6, 8, 7], size: 2, stride: 2, pad: 'valid' },
+      { shape: [2, 7, 5, 6], size: 2, stride: 2, pad: 'same' },
       { shape: [3, 9, 7, 5], size: 3, stride: 2, pad: 'same' },
       { shape: [1, 6, 6, 2], size: 3, stride: 1, pad: 'same' },
     ];

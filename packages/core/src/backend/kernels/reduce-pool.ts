@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, MaxPoolGradAttrs, SumAttrs, TensorInfo } from '@tensorflow/tfjs-core';
 
-import { asWasmBackend, heapFloat32, heapIndex, runWasmKernel } from './wasm-internals';
+import { simdKernels } from './simd/simd-kernels';
+import { asWasmBackend, disposeIntermediates, heapFloat32, heapIndex, heapOffset, runWasmKernel } from './wasm-internals';
 
 /*
  * Two kernels of every CNN training step that tfjs-backend-wasm 4.22 runs far below memory speed:
@@ -9,7 +10,7 @@ import { asWasmBackend, heapFloat32, heapIndex, runWasmKernel } from './wasm-int
  * - Sum/Mean over the leading axes of channels-last data (batch norm's statistics and its gradient,
  *   bias gradients): wasm transposes the whole tensor so the reduced axes come last, then reduces
  *   (~50 ms for a 12.8M-element activation). Summing rows of the [rows, channels] matrix in place
- *   reads it once (~15 ms).
+ *   reads it once (~15 ms in JS on a fast day; kernels.c's sum_rows does it with SIMD).
  * - MaxPoolGrad: wasm's C++ recomputes, for every input pixel, the maxima of every window covering it.
  *   Here each window finds its argmax once and adds its dy there (the first maximum in row-major window
  *   order, as the cpu backend), one read of x and one scatter.
@@ -35,6 +36,18 @@ function reduceLeadingAxes(kernelName: 'Sum' | 'Mean'): KernelFunc {
     const width = tf.util.sizeFromShape(trailingShape);
     const outShape = keepDims ? [...x.shape.slice(0, leading).map(() => 1), ...trailingShape] : trailingShape;
     const out = wasm.makeOutput(outShape, 'float32');
+    const kernels = simdKernels(wasm);
+    if (kernels !== undefined) {
+      const totals = wasm.makeOutput([2 * width], 'float32'); // `width` float64 accumulators
+      kernels.sum_rows(heapOffset(wasm, x), heapOffset(wasm, out), rows, width, heapOffset(wasm, totals));
+      disposeIntermediates(wasm, totals);
+      if (kernelName === 'Mean') {
+        const heap = heapFloat32(wasm);
+        const target = heapIndex(wasm, out);
+        for (let c = 0; c < width; c++) heap[target + c] /= rows;
+      }
+      return out;
+    }
     const heap = heapFloat32(wasm);
     const source = heapIndex(wasm, x);
     const target = heapIndex(wasm, out);
@@ -59,12 +72,20 @@ const maxPoolGrad: KernelFunc = ({ inputs, attrs, backend }) => {
   const padTop = info.padInfo.top;
   const padLeft = info.padInfo.left;
   const dx = wasm.makeOutput(input.shape, 'float32');
+  // 2x2/2 windows inside the image ('same' on an odd size hangs the last window over the edge).
+  const tiled =
+    windowHeight === 2 && windowWidth === 2 && strideHeight === 2 && strideWidth === 2 && padTop === 0 && padLeft === 0 &&
+    2 * outHeight <= inHeight && 2 * outWidth <= inWidth;
+  const kernels = tiled ? simdKernels(wasm) : undefined;
+  if (kernels !== undefined) {
+    kernels.max_pool_2x2_gradient(heapOffset(wasm, input), heapOffset(wasm, dy), heapOffset(wasm, dx), batchSize, inHeight, inWidth, channels, outHeight, outWidth);
+    return dx;
+  }
   const heap = heapFloat32(wasm);
   const xStart = heapIndex(wasm, input);
   const dyStart = heapIndex(wasm, dy);
   const dxStart = heapIndex(wasm, dx);
   heap.fill(0, dxStart, dxStart + tf.util.sizeFromShape(input.shape));
-  const tiled = windowHeight === 2 && windowWidth === 2 && strideHeight === 2 && strideWidth === 2 && padTop === 0 && padLeft === 0;
   if (tiled) {
     // The common 2x2/2 'valid' pool: windows tile the image, one pass with no per-window bookkeeping.
     const rowStride = inWidth * channels;

@@ -73,6 +73,11 @@ export function heapIndex(backend: WasmBackend, tensor: TensorInfo): number {
   return backend.dataIdMap.get(tensor.dataId).memoryOffset >>> 2;
 }
 
+/** Byte offset of the tensor's first element in the wasm heap: the pointer C code takes. */
+export function heapOffset(backend: WasmBackend, tensor: TensorInfo): number {
+  return backend.dataIdMap.get(tensor.dataId).memoryOffset;
+}
+
 /**
  * A tensor id that aliases `length(shape)` elements of `base`'s memory starting at `elementOffset`, so
  * C++ kernels can read or write a slice in place. Must be released with `releaseView` (never

@@ -1,0 +1,227 @@
+// Training kernels that tfjs-backend-wasm 4.22 lacks or runs far below what the machine can do,
+// compiled to a small WebAssembly module that imports tfjs-backend-wasm's own memory: every pointer
+// below is a byte offset into the tfjs heap, so tensors are read and written in place.
+//
+// Build: packages/core/scripts/build-simd-kernels.mjs (clang --target=wasm32 -msimd128). The module must
+// not have a data segment or use the C stack: either would write into memory that tfjs owns. The build
+// script checks both.
+#include <stdint.h>
+#include <wasm_simd128.h>
+
+#define EXPORT(name) __attribute__((export_name(#name)))
+
+// dw[kh, kw, ci, co] = Σ_{b, oh, ow} xp[b, oh·sh + kh·dh, ow·sw + kw·dw, ci] · dy[b, oh, ow, co]
+//
+// xp is the input already zero-padded to [batch, paddedHeight, paddedWidth, ci] (so no window leaves
+// it), dy is [batch, outHeight, outWidth, co], dw is [kh·kw·ci, co] and is overwritten.
+//
+// Why not XNNPACK: the filter gradient is a GEMM whose reduction axis (batch × output pixels, 10⁵ and
+// more) is far longer than its output (kh·kw·ci × co); XNNPACK packs one operand per call and streams
+// the reduction through its microkernel with no blocking, so it runs memory-bound at a third to a half
+// of the forward convolution's speed. Here the reduction is cut into chunks of rows whose dy strip stays
+// in L1, a 6 × 8 tile of dw accumulates in registers over each chunk, and no patch matrix is built.
+#define ROWS_PER_CHUNK 256
+#define TILE_M 6
+#define TILE_N 8
+
+EXPORT(conv2d_filter_gradient)
+void conv2d_filter_gradient(const float* xp, const float* dy, float* dw,
+                            int batch, int padded_height, int padded_width, int ci,
+                            int out_height, int out_width, int co,
+                            int filter_height, int filter_width,
+                            int stride_height, int stride_width,
+                            int dilation_height, int dilation_width,
+                            int* row_bases, int* column_offsets, int m_begin, int m_end) {
+  // This call computes rows [m_begin, m_end) of dw (patch columns k = (kh, kw, c)); two threads split
+  // the rows between them, each with its own row_bases / column_offsets scratch.
+  for (int i = m_begin * co; i < m_end * co; i++) dw[i] = 0.0f;
+  // Offset of patch column k from the window's top-left input element.
+  for (int k = m_begin; k < m_end; k++) {
+    const int c = k % ci;
+    const int kw = (k / ci) % filter_width;
+    const int kh = k / (ci * filter_width);
+    column_offsets[k] = (kh * dilation_height * padded_width + kw * dilation_width) * ci + c;
+  }
+  const int rows = batch * out_height * out_width;
+  const int full_n = co - co % TILE_N;
+  for (int first = 0; first < rows; first += ROWS_PER_CHUNK) {
+    const int count = rows - first < ROWS_PER_CHUNK ? rows - first : ROWS_PER_CHUNK;
+    // Input offset of each output pixel's window.
+    for (int r = 0; r < count; r++) {
+      const int row = first + r;
+      const int ow = row % out_width;
+      const int oh = (row / out_width) % out_height;
+      const int b = row / (out_width * out_height);
+      row_bases[r] = ((b * padded_height + oh * stride_height) * padded_width + ow * stride_width) * ci;
+    }
+    const float* dy_chunk = dy + first * co;
+    for (int m0 = m_begin; m0 < m_end; m0 += TILE_M) {
+      const int m_count = m_end - m0 < TILE_M ? m_end - m0 : TILE_M;
+      // A partial tile repeats its last column; the repeats are computed and dropped. (Written out by
+      // hand, not as arrays: clang would spill arrays to the C stack, which this module must not use.)
+      const int last = m0 + m_count - 1;
+      const int o0 = column_offsets[m0];
+      const int o1 = column_offsets[m0 + 1 <= last ? m0 + 1 : last];
+      const int o2 = column_offsets[m0 + 2 <= last ? m0 + 2 : last];
+      const int o3 = column_offsets[m0 + 3 <= last ? m0 + 3 : last];
+      const int o4 = column_offsets[m0 + 4 <= last ? m0 + 4 : last];
+      const int o5 = column_offsets[m0 + 5 <= last ? m0 + 5 : last];
+      for (int n0 = 0; n0 < full_n; n0 += TILE_N) {
+        const v128_t zero = wasm_f32x4_splat(0);
+        v128_t a00 = zero, a01 = zero, a10 = zero, a11 = zero, a20 = zero, a21 = zero;
+        v128_t a30 = zero, a31 = zero, a40 = zero, a41 = zero, a50 = zero, a51 = zero;
+        const float* g = dy_chunk + n0;
+        for (int r = 0; r < count; r++, g += co) {
+          const float* p = xp + row_bases[r];
+          const v128_t g0 = wasm_v128_load(g);
+          const v128_t g1 = wasm_v128_load(g + 4);
+#define ACCUMULATE(i)                                          \
+          {                                                    \
+            const v128_t xi = wasm_f32x4_splat(p[o##i]);       \
+            a##i##0 = wasm_f32x4_add(a##i##0, wasm_f32x4_mul(xi, g0)); \
+            a##i##1 = wasm_f32x4_add(a##i##1, wasm_f32x4_mul(xi, g1)); \
+          }
+          ACCUMULATE(0) ACCUMULATE(1) ACCUMULATE(2) ACCUMULATE(3) ACCUMULATE(4) ACCUMULATE(5)
+#undef ACCUMULATE
+        }
+#define STORE(i)                                                               \
+        if (i < m_count) {                                                     \
+          float* t = dw + (m0 + i) * co + n0;                                  \
+          wasm_v128_store(t, wasm_f32x4_add(wasm_v128_load(t), a##i##0));      \
+          wasm_v128_store(t + 4, wasm_f32x4_add(wasm_v128_load(t + 4), a##i##1)); \
+        }
+        STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5)
+#undef STORE
+      }
+      // Output channels beyond the last multiple of 8: scalar.
+      for (int n = full_n; n < co; n++) {
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0;
+        const float* g = dy_chunk + n;
+        for (int r = 0; r < count; r++, g += co) {
+          const float* p = xp + row_bases[r];
+          const float d = *g;
+          s0 += p[o0] * d; s1 += p[o1] * d; s2 += p[o2] * d; s3 += p[o3] * d; s4 += p[o4] * d; s5 += p[o5] * d;
+        }
+        float* t = dw + m0 * co + n;
+        t[0] += s0;
+        if (m_count > 1) t[co] += s1;
+        if (m_count > 2) t[2 * co] += s2;
+        if (m_count > 3) t[3 * co] += s3;
+        if (m_count > 4) t[4 * co] += s4;
+        if (m_count > 5) t[5 * co] += s5;
+      }
+    }
+  }
+}
+
+// out[c] = Σ_rows x[row, c] for x [rows, width]: the reduction over the leading axes of channels-last
+// data (bias gradients, batch-norm statistics). Sums run in blocks of rows into float32 partials that
+// are added into double totals, so 10⁶ rows lose no more precision than the cpu backend's float32 sum.
+EXPORT(sum_rows)
+void sum_rows(const float* x, float* out, int rows, int width, double* totals) {
+  for (int c = 0; c < width; c++) totals[c] = 0;
+  const int full = width - width % 4;
+  for (int first = 0; first < rows; first += 64) {
+    const int last = rows - first < 64 ? rows : first + 64;
+    for (int c = 0; c < full; c += 4) {
+      v128_t s = wasm_f32x4_splat(0);
+      const float* p = x + (int64_t)first * width + c;
+      for (int r = first; r < last; r++, p += width) s = wasm_f32x4_add(s, wasm_v128_load(p));
+      totals[c] += wasm_f32x4_extract_lane(s, 0);
+      totals[c + 1] += wasm_f32x4_extract_lane(s, 1);
+      totals[c + 2] += wasm_f32x4_extract_lane(s, 2);
+      totals[c + 3] += wasm_f32x4_extract_lane(s, 3);
+    }
+    for (int c = full; c < width; c++) {
+      float s = 0;
+      const float* p = x + (int64_t)first * width + c;
+      for (int r = first; r < last; r++, p += width) s += *p;
+      totals[c] += s;
+    }
+  }
+  for (int c = 0; c < width; c++) out[c] = (float)totals[c];
+}
+
+// xp[b, top + h, left + w, c] = x[b, h, w, c] inside [batch, padded_height, padded_width, channels], zero
+// elsewhere: the zero-padded input the filter gradient reads, so that no window needs a bounds check.
+EXPORT(pad_spatial)
+void pad_spatial(const float* x, float* xp, int batch, int height, int width, int channels,
+                 int top, int left, int padded_height, int padded_width) {
+  const int row = width * channels;
+  const int padded_row = padded_width * channels;
+  for (int b = 0; b < batch; b++) {
+    float* image = xp + (int64_t)b * padded_height * padded_row;
+    const float* source = x + (int64_t)b * height * row;
+    __builtin_memset(image, 0, (unsigned)(top * padded_row) * sizeof(float));
+    for (int h = 0; h < height; h++) {
+      float* target = image + (top + h) * padded_row;
+      __builtin_memset(target, 0, (unsigned)(left * channels) * sizeof(float));
+      __builtin_memcpy(target + left * channels, source + h * row, (unsigned)row * sizeof(float));
+      const int right = padded_row - left * channels - row;
+      __builtin_memset(target + left * channels + row, 0, (unsigned)right * sizeof(float));
+    }
+    const int bottom = padded_height - top - height;
+    __builtin_memset(image + (top + height) * padded_row, 0, (unsigned)(bottom * padded_row) * sizeof(float));
+  }
+}
+
+// Gradient of a 2x2 max pool with stride 2 and no padding (the windows tile the image): each window's
+// dy goes to its first maximum in row-major window order, as on the cpu backend (a NaN never wins);
+// every other input element, including a trailing odd row or column no window covers, gets 0.
+EXPORT(max_pool_2x2_gradient)
+void max_pool_2x2_gradient(const float* x, const float* dy, float* dx, int batch, int height, int width,
+                           int channels, int out_height, int out_width) {
+  __builtin_memset(dx, 0, (unsigned)(batch * height * width * channels) * sizeof(float));
+  const int row = width * channels;
+  const int full = channels - channels % 4;
+  const v128_t lowest = wasm_f32x4_splat(-__builtin_inff());
+  for (int b = 0; b < batch; b++) {
+    for (int oh = 0; oh < out_height; oh++) {
+      for (int ow = 0; ow < out_width; ow++) {
+        const int top_left = ((b * height + 2 * oh) * width + 2 * ow) * channels;
+        const float* g = dy + ((b * out_height + oh) * out_width + ow) * channels;
+        const float* p00 = x + top_left;
+        const float* p01 = p00 + channels;
+        const float* p10 = p00 + row;
+        const float* p11 = p10 + channels;
+        float* d00 = dx + top_left;
+        float* d01 = d00 + channels;
+        float* d10 = d00 + row;
+        float* d11 = d10 + channels;
+        for (int c = 0; c < full; c += 4) {
+          const v128_t v00 = wasm_v128_load(p00 + c), v01 = wasm_v128_load(p01 + c);
+          const v128_t v10 = wasm_v128_load(p10 + c), v11 = wasm_v128_load(p11 + c);
+          // Strictly greater than the best so far, starting from −∞: later elements win only when larger.
+          const v128_t c00 = wasm_f32x4_gt(v00, lowest);
+          v128_t best = wasm_v128_bitselect(v00, lowest, c00);
+          const v128_t c01 = wasm_f32x4_gt(v01, best);
+          best = wasm_v128_bitselect(v01, best, c01);
+          const v128_t c10 = wasm_f32x4_gt(v10, best);
+          best = wasm_v128_bitselect(v10, best, c10);
+          const v128_t c11 = wasm_f32x4_gt(v11, best);
+          const v128_t gradient = wasm_v128_load(g + c);
+          const v128_t w11 = c11;
+          const v128_t w10 = wasm_v128_andnot(c10, w11);
+          const v128_t w01 = wasm_v128_andnot(wasm_v128_andnot(c01, c10), w11);
+          const v128_t w00 = wasm_v128_andnot(wasm_v128_andnot(wasm_v128_andnot(c00, c01), c10), w11);
+          wasm_v128_store(d00 + c, wasm_v128_and(gradient, w00));
+          wasm_v128_store(d01 + c, wasm_v128_and(gradient, w01));
+          wasm_v128_store(d10 + c, wasm_v128_and(gradient, w10));
+          wasm_v128_store(d11 + c, wasm_v128_and(gradient, w11));
+        }
+        for (int c = full; c < channels; c++) {
+          int at = -1;
+          float best = -__builtin_inff();
+          if (p00[c] > best) { at = 0; best = p00[c]; }
+          if (p01[c] > best) { at = 1; best = p01[c]; }
+          if (p10[c] > best) { at = 2; best = p10[c]; }
+          if (p11[c] > best) at = 3;
+          if (at == 0) d00[c] = g[c];
+          else if (at == 1) d01[c] = g[c];
+          else if (at == 2) d10[c] = g[c];
+          else if (at == 3) d11[c] = g[c];
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * A second thread for kernels.c's filter gradient, under Node with tfjs-backend-wasm's threaded build.
+ *
+ * XNNPACK's thread pool is private to tfjs's C++; our kernel cannot join it. But the threaded build's
+ * heap is a shared WebAssembly.Memory, so a worker_threads worker can instantiate the same SIMD module on
+ * it and compute half of dw while the calling thread computes the other half. The call stays synchronous
+ * (a tfjs kernel must return its output): the caller posts the arguments in a SharedArrayBuffer, wakes the
+ * worker with Atomics.notify, does its half, and waits with Atomics.wait.
+ */
+import { Worker } from 'node:worker_threads';
+
+import { SslError } from '../../../errors';
+import { compiledSimdModule, isSharedMemory, type SimdHelperThread, type WasmMemory } from './simd-kernels';
+
+// Control block (Int32Array): the state word, then the call's arguments.
+const STATE = 0;
+const READY = 1;
+const ARGS = 2;
+const ARG_COUNT = 20;
+const IDLE = 0;
+const POSTED = 1;
+const DONE = 2;
+const FAILED = 3;
+/** A call that takes longer than this means the worker died (its results would be garbage anyway). */
+const TIMEOUT_MS = 120_000;
+
+// Runs as CommonJS in the worker (eval: true). Kept free of any import so it starts in milliseconds.
+const WORKER_SOURCE = `
+const { workerData } = require('node:worker_threads');
+const { module, memory, control } = workerData;
+const kernels = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const words = new Int32Array(control);
+Atomics.store(words, ${READY}, 1);
+Atomics.notify(words, ${READY});
+for (;;) {
+  Atomics.wait(words, ${STATE}, ${IDLE});
+  if (Atomics.load(words, ${STATE}) !== ${POSTED}) continue;
+  let state = ${DONE};
+  try {
+    kernels.conv2d_filter_gradient(...words.subarray(${ARGS}, ${ARGS + ARG_COUNT}));
+  } catch (error) {
+    state = ${FAILED};
+  }
+  Atomics.store(words, ${STATE}, state);
+  Atomics.notify(words, ${STATE});
+}
+`;
+
+class WorkerHelperThread implements SimdHelperThread {
+  private readonly words: Int32Array;
+  private readonly worker: Worker;
+
+  constructor(readonly memory: WasmMemory) {
+    const control = new SharedArrayBuffer(4 * (ARGS + ARG_COUNT));
+    this.words = new Int32Array(control);
+    // No execArgv: the parent's loaders (tsx, --conditions) are not needed and would slow the start.
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { module: compiledSimdModule(true), memory, control } });
+    // The worker blocks in Atomics.wait between calls; it must not keep the process alive.
+    this.worker.unref();
+    this.worker.on('error', () => Atomics.store(this.words, READY, 0));
+  }
+
+  start(args: number[]): boolean {
+    if (Atomics.load(this.words, READY) !== 1 || Atomics.load(this.words, STATE) !== IDLE) return false;
+    this.words.set(args, ARGS);
+    Atomics.store(this.words, STATE, POSTED);
+    Atomics.notify(this.words, STATE);
+    return true;
+  }
+
+  finish(): void {
+    const deadline = Date.now() + TIMEOUT_MS;
+    while (Atomics.load(this.words, STATE) === POSTED) {
+      if (Date.now() > deadline) {
+        Atomics.store(this.words, READY, 0);
+        throw new SslError('backend', 'The SIMD helper thread did not finish a filter-gradient call within 2 minutes; it is disabled for the rest of this run.');
+      }
+      Atomics.wait(this.words, STATE, POSTED, 1000);
+    }
+    const state = Atomics.load(this.words, STATE);
+    Atomics.store(this.words, STATE, IDLE);
+    if (state === FAILED) {
+      Atomics.store(this.words, READY, 0);
+      throw new SslError('backend', 'The SIMD helper thread failed in the filter-gradient kernel; it is disabled for the rest of this run.');
+    }
+  }
+
+  terminate(): void {
+    Atomics.store(this.words, READY, 0);
+    void this.worker.terminate();
+  }
+}
+
+/**
+ * Starts the helper thread on a shared heap (returns undefined for a plain one: the single-threaded
+ * build has no second thread to give). It becomes useful once its worker has started, a few ms later.
+ */
+export function startSimdHelperThread(memory: WasmMemory): (SimdHelperThread & { terminate(): void }) | undefined {
+  if (!isSharedMemory(memory)) return undefined;
+  return new WorkerHelperThread(memory);
+}

@@ -1,0 +1,146 @@
+/**
+ * Our own WebAssembly SIMD kernels (kernels.c), instantiated on tfjs-backend-wasm's memory so they read
+ * and write tensors in place: pointers are byte offsets into the tfjs heap, exactly the `memoryOffset`
+ * the backend keeps for each tensor.
+ *
+ * They run on the calling thread only (they cannot join XNNPACK's thread pool). When the module cannot
+ * be set up — a tfjs build that hides its memory, a runtime without wasm SIMD — `simdKernels()` returns
+ * undefined and the kernels built on XNNPACK (or plain JS) are used instead: slower, same results up to
+ * float32 summation order.
+ */
+import { SIMD_KERNELS_WASM, SIMD_KERNELS_WASM_SHARED } from './kernels.generated';
+import type { WasmBackend } from '../wasm-internals';
+
+// The compiler options carry no DOM lib, where the WebAssembly types live; these are the parts used here.
+export interface WasmMemory {
+  readonly buffer: ArrayBufferLike;
+}
+export type WasmModule = object;
+interface WebAssemblyApi {
+  Module: new (bytes: Uint8Array) => WasmModule;
+  Instance: new (module: WasmModule, imports: object) => { exports: unknown };
+  Memory: abstract new (...args: never[]) => WasmMemory;
+  compile(bytes: Uint8Array): Promise<WasmModule>;
+}
+const webAssembly = (globalThis as unknown as { WebAssembly?: WebAssemblyApi }).WebAssembly;
+
+/** The exports of kernels.c; every pointer is a byte offset into the tfjs heap. */
+export interface SimdKernels {
+  conv2d_filter_gradient(
+    xp: number, dy: number, dw: number,
+    batch: number, paddedHeight: number, paddedWidth: number, inChannels: number,
+    outHeight: number, outWidth: number, outChannels: number,
+    filterHeight: number, filterWidth: number,
+    strideHeight: number, strideWidth: number,
+    dilationHeight: number, dilationWidth: number,
+    rowBases: number, columnOffsets: number, mBegin: number, mEnd: number,
+  ): void;
+  sum_rows(x: number, out: number, rows: number, width: number, totals: number): void;
+  pad_spatial(
+    x: number, xp: number, batch: number, height: number, width: number, channels: number,
+    top: number, left: number, paddedHeight: number, paddedWidth: number,
+  ): void;
+  max_pool_2x2_gradient(
+    x: number, dy: number, dx: number, batch: number, height: number, width: number, channels: number,
+    outHeight: number, outWidth: number,
+  ): void;
+}
+
+/** Rows of the filter-gradient reduction per block (ROWS_PER_CHUNK in kernels.c): its scratch size. */
+export const FILTER_GRADIENT_ROWS_PER_CHUNK = 256;
+/** Patch columns per register tile (TILE_M in kernels.c): threads split dw's rows in multiples of it. */
+export const FILTER_GRADIENT_TILE_M = 6;
+
+/**
+ * A second thread running `conv2d_filter_gradient` on the same shared heap (simd-helper-thread.ts).
+ * `start` hands it one call's arguments and returns false when it is not ready (the caller then does
+ * all the work); `finish` blocks until that call is done.
+ */
+export interface SimdHelperThread {
+  readonly memory: WasmMemory;
+  start(args: number[]): boolean;
+  finish(): void;
+}
+
+const compiled = new Map<boolean, WasmModule>();
+const instances = new WeakMap<WasmMemory, SimdKernels | null>();
+let helperThread: SimdHelperThread | undefined;
+let disabled = false;
+
+/** For tests and benchmarks: run the XNNPACK-based kernels even where the SIMD module works. */
+export function setSimdKernelsEnabled(enabled: boolean): void {
+  disabled = !enabled;
+}
+
+function decodeBase64(text: string): Uint8Array {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+export function compiledSimdModule(shared: boolean): WasmModule {
+  let module = compiled.get(shared);
+  if (module === undefined) {
+    if (webAssembly === undefined) throw new Error('no WebAssembly in this runtime');
+    module = new webAssembly.Module(decodeBase64(shared ? SIMD_KERNELS_WASM_SHARED : SIMD_KERNELS_WASM));
+    compiled.set(shared, module);
+  }
+  return module;
+}
+
+/**
+ * Compiles both variants ahead of use. Optional: `simdKernels()` compiles on first use, but browsers
+ * may refuse synchronous compilation on their main thread, so initBackend() calls this.
+ */
+export async function precompileSimdKernels(): Promise<void> {
+  if (webAssembly === undefined) return;
+  for (const shared of [false, true]) {
+    if (compiled.has(shared)) continue;
+    try {
+      compiled.set(shared, await webAssembly.compile(decodeBase64(shared ? SIMD_KERNELS_WASM_SHARED : SIMD_KERNELS_WASM)));
+    } catch {
+      // No wasm SIMD (or no threads for the shared variant): simdKernels() will report undefined.
+    }
+  }
+}
+
+/** tfjs-backend-wasm's WebAssembly.Memory: `wasmMemory` in its threaded build, the instance's export otherwise. */
+export function backendMemory(backend: WasmBackend): WasmMemory | undefined {
+  const module = backend.wasm as unknown as { wasmMemory?: unknown; asm?: { memory?: unknown } };
+  const memory = module.wasmMemory ?? module.asm?.memory;
+  return webAssembly !== undefined && memory instanceof webAssembly.Memory ? memory : undefined;
+}
+
+export function isSharedMemory(memory: WasmMemory): boolean {
+  return typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+}
+
+/** Installed by initBackend() when the wasm backend runs threaded under Node; cleared with undefined. */
+export function setSimdHelperThread(thread: SimdHelperThread | undefined): void {
+  helperThread = thread;
+}
+
+/** The helper thread bound to this backend's memory, if one runs. */
+export function simdHelperThread(backend: WasmBackend): SimdHelperThread | undefined {
+  return helperThread !== undefined && helperThread.memory === backendMemory(backend) ? helperThread : undefined;
+}
+
+/** The SIMD kernels bound to this backend's heap, or undefined where they cannot run (see above). */
+export function simdKernels(backend: WasmBackend): SimdKernels | undefined {
+  if (disabled) return undefined;
+  const memory = backendMemory(backend);
+  if (memory === undefined) return undefined;
+  let kernels = instances.get(memory);
+  if (kernels === undefined) {
+    try {
+      if (webAssembly === undefined) throw new Error('no WebAssembly in this runtime');
+      const instance = new webAssembly.Instance(compiledSimdModule(isSharedMemory(memory)), { env: { memory } });
+      kernels = instance.exports as unknown as SimdKernels;
+    } catch {
+      kernels = null;
+    }
+    instances.set(memory, kernels);
+  }
+  return kernels ?? undefined;
+}
