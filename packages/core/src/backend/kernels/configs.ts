@@ -1,5 +1,6 @@
 import type { KernelConfig } from '@tensorflow/tfjs-core';
 
+import { broadcastBinaryConfigs } from './broadcast-binary';
 import { conv2dBackpropFilterConfig, conv2dBackpropInputConfig } from './conv2d-backprop';
 import { depthwiseConv2dBackpropFilterConfig, depthwiseConv2dBackpropInputConfig } from './depthwise-conv2d-backprop';
 import { batchMatMulConfig, fusedMatMulConfig } from './matmul';
@@ -29,4 +30,5 @@ export const wasmTrainingKernelConfigs: readonly KernelConfig[] = [
   meanConfig,
   maxPoolGradConfig,
   identityConfig,
+  ...broadcastBinaryConfigs,
 ];

@@ -479,6 +479,47 @@ describe('slice and pad on wasm (contiguous-run copies)', () => {
   });
 });
 
+describe('broadcasting comparisons, maximum and minimum on wasm (operands expanded by block copies)', () => {
+  const shapePairs: Array<[number[], number[]]> = [
+    [[6, 7], [6, 1]],
+    [[6, 1], [1, 7]],
+    [[2, 1, 3], [4, 1]],
+    [[3, 4, 1, 2], [3, 1, 5, 1]],
+    [[5], [2, 3, 5]],
+  ];
+  // Small integers, so that ties (where Equal and the *Equal ops differ from the strict ones) are common.
+  const ties = (shape: number[]): HostTensor => ({ shape, values: randomHost(shape).values.map((v) => Math.round(v)) });
+
+  it('comparisons match cpu on float32 and int32 operands', async () => {
+    const ops: Array<[string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor]> = [
+      ['equal', tf.equal], ['notEqual', tf.notEqual], ['greater', tf.greater], ['greaterEqual', tf.greaterEqual], ['less', tf.less], ['lessEqual', tf.lessEqual],
+    ];
+    for (const [aShape, bShape] of shapePairs) {
+      const inputs = [ties(aShape), ties(bShape)];
+      for (const dtype of ['float32', 'int32'] as const) {
+        for (const [name, op] of ops) {
+          const run = async (backend: string): Promise<Uint8Array | Int32Array> => {
+            await tf.setBackend(backend);
+            return tf.tidy(() => op(tf.tensor(inputs[0].values, inputs[0].shape, dtype), tf.tensor(inputs[1].values, inputs[1].shape, dtype)).dataSync() as Uint8Array);
+          };
+          expect(Array.from(await run('wasm')), `${name} ${dtype} ${aShape} vs ${bShape}`).toEqual(Array.from(await run('cpu')));
+        }
+      }
+    }
+  });
+
+  it('maximum and minimum match cpu (values: tfjs defines their gradients for equal shapes only)', async () => {
+    for (const [aShape, bShape] of shapePairs) {
+      for (const [name, op] of [['maximum', tf.maximum], ['minimum', tf.minimum]] as const) {
+        const inputs = [ties(aShape), ties(bShape)];
+        const reference = await valueAndGradients('cpu', (a, b) => op(a, b), inputs, false);
+        const result = await valueAndGradients('wasm', (a, b) => op(a, b), inputs, false);
+        expectClose(result.value, reference.value, `${name} ${aShape} vs ${bShape}`);
+      }
+    }
+  });
+});
+
 describe('SIMD kernels (kernels.c on the tfjs heap)', () => {
   it('run on this wasm backend, so the tests above exercise them', async () => {
     await tf.setBackend('wasm');
