@@ -46,7 +46,7 @@ function compile(shared) {
   const output = join(work, shared ? 'kernels-shared.wasm' : 'kernels.wasm');
   execFileSync(clang, [
     '--target=wasm32', '-O3', '-msimd128', '-mbulk-memory', ...(shared ? ['-matomics'] : []),
-    '-nostdlib', '-Wall', '-Werror',
+    '-nostdlib', '-fno-strict-aliasing', '-Wall', '-Werror',
     '-Wl,--no-entry', '-Wl,--import-memory', ...(shared ? ['-Wl,--shared-memory'] : []),
     // The import's limits: at least 2 pages now (any tfjs heap has more), at most 4 GiB (tfjs's own maximum).
     '-Wl,--initial-memory=131072', '-Wl,--max-memory=4294967296', '-Wl,-z,stack-size=0',

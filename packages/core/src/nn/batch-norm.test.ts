@@ -3,6 +3,9 @@ import '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 
+import { fusedBatchNormAvailable } from '../backend/kernels/batch-norm';
+import { registerWasmTrainingKernels } from '../backend/kernels/index';
+import { setSimdKernelsEnabled } from '../backend/kernels/simd/simd-kernels';
 import { createEncoder } from './create-encoder';
 import { fastBatchNormalization } from './batch-norm';
 import { BATCH_NORM_EPSILON, BATCH_NORM_MOMENTUM } from './layers-encoder';
@@ -90,8 +93,23 @@ describe('batch norm in the encoders', () => {
     encoder.model.dispose();
   });
 
-  it('the closed-form training gradient equals the stock layer\'s (values, dx, dγ, dβ, moving averages) for 2-D and 4-D inputs', async () => {
-    for (const shape of [[5, 3], [3, 4, 5, 6], [1, 2, 3, 4]]) {
+  it.each([
+    ['the fused wasm kernels', true],
+    ['tfjs ops', false],
+  ])('the closed-form training gradient, through %s, equals the stock layer\'s (values, dx, dγ, dβ, moving averages) for 2-D and 4-D inputs', async (_, fused) => {
+    registerWasmTrainingKernels();
+    setSimdKernelsEnabled(fused);
+    expect(fusedBatchNormAvailable()).toBe(fused);
+    try {
+      await compareWithStock();
+    } finally {
+      setSimdKernelsEnabled(true);
+    }
+  });
+
+  // Channel counts with and without a SIMD remainder; 150 rows cross the kernels' 64-row blocks.
+  async function compareWithStock(): Promise<void> {
+    for (const shape of [[5, 3], [3, 4, 5, 6], [1, 2, 3, 4], [150, 9]]) {
       const channels = shape[shape.length - 1];
       const fast = fastBatchNormalization({ momentum: 0.9, epsilon: 1e-5 });
       const stock = tfl.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-5 });
@@ -125,7 +143,7 @@ describe('batch norm in the encoders', () => {
       tf.dispose([...weights, x, dy, dxFast, dxStock, fastGrads.value, stockGrads.value, ...Object.values(fastGrads.grads), ...Object.values(stockGrads.grads)]);
       for (const w of [...fast.weights, ...stock.weights]) w.dispose();
     }
-  });
+  }
 
   it('a training step through the fast batch norm leaves no tensors behind', () => {
     const layer = fastBatchNormalization({ momentum: 0.9, epsilon: 1e-5 });

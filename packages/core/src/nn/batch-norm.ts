@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
+import { BATCH_NORM_BACKWARD, BATCH_NORM_FORWARD, fusedBatchNormAvailable } from '../backend/kernels/batch-norm';
+
 /*
  * Batch normalization whose training step costs a handful of passes over the activations.
  *
@@ -11,7 +13,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
  *   dβ = Σ dy,  dγ = Σ dy·x̂,  dx = γ/σ · (dy − dβ/N − x̂·dγ/N)
  * needs the normalized activations and five passes. Inference, the moving-average update and
  * everything else are the stock layer's; the class serializes under the stock name, so saved
- * models load anywhere as a plain BatchNormalization with the same weights.
+ * models load anywhere as a plain BatchNormalization with the same weights. On wasm, the same forward
+ * and backward run as two fused kernels of ours (three and two passes; backend/kernels/batch-norm.ts).
  */
 
 type LayerArgs = Parameters<typeof tfl.layers.batchNormalization>[0];
@@ -44,7 +47,21 @@ export function batchNormTraining(
   const channelSum = (t: tf.Tensor): tf.Tensor1D => tf.sum(t, axes);
   let mean: tf.Tensor1D | undefined;
   let variance: tf.Tensor1D | undefined;
+  const fused = fusedBatchNormAvailable() && x.dtype === 'float32';
   const normalize = tf.customGrad(((input: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, save: tf.GradSaveFunc) => {
+    if (fused) {
+      const [value, normalized, batchMean, batchVariance, inverseStd] = tf.engine().runKernel(BATCH_NORM_FORWARD, { x: input, gamma: scale, beta: offset }, { epsilon }) as tf.Tensor[];
+      save([normalized, inverseStd, scale]);
+      mean = tf.keep(batchMean) as tf.Tensor1D;
+      variance = tf.keep(batchVariance) as tf.Tensor1D;
+      return {
+        value,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [xHat, invStd, gammaSaved] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+          return tf.engine().runKernel(BATCH_NORM_BACKWARD, { dy, xHat, gamma: gammaSaved, inverseStd: invStd }, {}) as tf.Tensor[];
+        },
+      };
+    }
     // The forward's full-size temporaries (centered, its square, the scaled x̂) are freed here, not at the
     // end of the training step: a tidy around the whole step keeps every tensor made inside it alive until
     // the gradients are done, and these were 3 of the 5 activation-sized tensors per layer (a ResNet-18

@@ -225,3 +225,126 @@ void max_pool_2x2_gradient(const float* x, const float* dy, float* dx, int batch
     }
   }
 }
+
+// Batch norm in training mode over the rows of x [rows, channels] (every axis but the last), with
+// x̂ = (x − μ)/σ, σ = √(var + ε), var the biased batch variance (Ioffe & Szegedy 2015, alg. 1):
+// three passes (mean; variance around it, two-pass for accuracy; x̂ and y = γ·x̂ + β written together)
+// where the same math in tfjs ops makes twelve. `totals` is 2·channels doubles of scratch.
+EXPORT(batch_norm_forward)
+void batch_norm_forward(const float* x, const float* gamma, const float* beta, float* y, float* x_hat,
+                        float* mean, float* variance, float* inverse_std, int rows, int channels,
+                        float epsilon, double* totals) {
+  sum_rows(x, mean, rows, channels, totals);
+  for (int c = 0; c < channels; c++) mean[c] = (float)(totals[c] / rows);
+  // Σ (x − μ)² per channel, in blocks of rows as sum_rows.
+  for (int c = 0; c < channels; c++) totals[c] = 0;
+  const int full = channels - channels % 4;
+  for (int first = 0; first < rows; first += 64) {
+    const int last = rows - first < 64 ? rows : first + 64;
+    for (int c = 0; c < full; c += 4) {
+      const v128_t m = wasm_v128_load(mean + c);
+      v128_t s = wasm_f32x4_splat(0);
+      const float* p = x + (int64_t)first * channels + c;
+      for (int r = first; r < last; r++, p += channels) {
+        const v128_t d = wasm_f32x4_sub(wasm_v128_load(p), m);
+        s = wasm_f32x4_add(s, wasm_f32x4_mul(d, d));
+      }
+      totals[c] += wasm_f32x4_extract_lane(s, 0);
+      totals[c + 1] += wasm_f32x4_extract_lane(s, 1);
+      totals[c + 2] += wasm_f32x4_extract_lane(s, 2);
+      totals[c + 3] += wasm_f32x4_extract_lane(s, 3);
+    }
+    for (int c = full; c < channels; c++) {
+      float s = 0;
+      const float* p = x + (int64_t)first * channels + c;
+      for (int r = first; r < last; r++, p += channels) s += (*p - mean[c]) * (*p - mean[c]);
+      totals[c] += s;
+    }
+  }
+  for (int c = 0; c < channels; c++) {
+    variance[c] = (float)(totals[c] / rows);
+    inverse_std[c] = 1.0f / __builtin_sqrtf(variance[c] + epsilon);
+  }
+  for (int r = 0; r < rows; r++) {
+    const float* p = x + (int64_t)r * channels;
+    float* h = x_hat + (int64_t)r * channels;
+    float* o = y + (int64_t)r * channels;
+    for (int c = 0; c < full; c += 4) {
+      const v128_t n = wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(p + c), wasm_v128_load(mean + c)), wasm_v128_load(inverse_std + c));
+      wasm_v128_store(h + c, n);
+      wasm_v128_store(o + c, wasm_f32x4_add(wasm_f32x4_mul(n, wasm_v128_load(gamma + c)), wasm_v128_load(beta + c)));
+    }
+    for (int c = full; c < channels; c++) {
+      const float n = (p[c] - mean[c]) * inverse_std[c];
+      h[c] = n;
+      o[c] = n * gamma[c] + beta[c];
+    }
+  }
+}
+
+// Its gradient in closed form, N = rows: dβ = Σ dy, dγ = Σ dy·x̂, dx = γ/σ · (dy − dβ/N − x̂·dγ/N).
+// Two passes. `totals` is 2·channels doubles of scratch.
+EXPORT(batch_norm_backward)
+void batch_norm_backward(const float* dy, const float* x_hat, const float* gamma, const float* inverse_std,
+                         float* dx, float* d_gamma, float* d_beta, int rows, int channels, double* totals) {
+  double* beta_totals = totals;
+  double* gamma_totals = totals + channels;
+  for (int c = 0; c < channels; c++) beta_totals[c] = gamma_totals[c] = 0;
+  const int full = channels - channels % 4;
+  for (int first = 0; first < rows; first += 64) {
+    const int last = rows - first < 64 ? rows : first + 64;
+    for (int c = 0; c < full; c += 4) {
+      v128_t sb = wasm_f32x4_splat(0), sg = sb;
+      const float* g = dy + (int64_t)first * channels + c;
+      const float* h = x_hat + (int64_t)first * channels + c;
+      for (int r = first; r < last; r++, g += channels, h += channels) {
+        const v128_t gv = wasm_v128_load(g);
+        sb = wasm_f32x4_add(sb, gv);
+        sg = wasm_f32x4_add(sg, wasm_f32x4_mul(gv, wasm_v128_load(h)));
+      }
+      beta_totals[c] += wasm_f32x4_extract_lane(sb, 0);
+      beta_totals[c + 1] += wasm_f32x4_extract_lane(sb, 1);
+      beta_totals[c + 2] += wasm_f32x4_extract_lane(sb, 2);
+      beta_totals[c + 3] += wasm_f32x4_extract_lane(sb, 3);
+      gamma_totals[c] += wasm_f32x4_extract_lane(sg, 0);
+      gamma_totals[c + 1] += wasm_f32x4_extract_lane(sg, 1);
+      gamma_totals[c + 2] += wasm_f32x4_extract_lane(sg, 2);
+      gamma_totals[c + 3] += wasm_f32x4_extract_lane(sg, 3);
+    }
+    for (int c = full; c < channels; c++) {
+      float sb = 0, sg = 0;
+      const float* g = dy + (int64_t)first * channels + c;
+      const float* h = x_hat + (int64_t)first * channels + c;
+      for (int r = first; r < last; r++, g += channels, h += channels) {
+        sb += *g;
+        sg += *g * *h;
+      }
+      beta_totals[c] += sb;
+      gamma_totals[c] += sg;
+    }
+  }
+  for (int c = 0; c < channels; c++) {
+    d_beta[c] = (float)beta_totals[c];
+    d_gamma[c] = (float)gamma_totals[c];
+  }
+  // dx = s·dy + a + x̂·b per channel, with s = γ/σ, a = −s·dβ/N, b = −s·dγ/N; the coefficients reuse
+  // `totals` (2·channels doubles hold 4·channels floats).
+  float* s = (float*)totals;
+  float* a = s + channels;
+  float* b = a + channels;
+  for (int c = 0; c < channels; c++) {
+    s[c] = gamma[c] * inverse_std[c];
+    a[c] = -s[c] * d_beta[c] / (float)rows;
+    b[c] = -s[c] * d_gamma[c] / (float)rows;
+  }
+  for (int r = 0; r < rows; r++) {
+    const float* g = dy + (int64_t)r * channels;
+    const float* h = x_hat + (int64_t)r * channels;
+    float* o = dx + (int64_t)r * channels;
+    for (int c = 0; c < full; c += 4) {
+      const v128_t scaled = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(g + c), wasm_v128_load(s + c)), wasm_v128_load(a + c));
+      wasm_v128_store(o + c, wasm_f32x4_add(scaled, wasm_f32x4_mul(wasm_v128_load(h + c), wasm_v128_load(b + c))));
+    }
+    for (int c = full; c < channels; c++) o[c] = g[c] * s[c] + a[c] + h[c] * b[c];
+  }
+}

@@ -40,6 +40,14 @@ export interface SimdKernels {
     x: number, xp: number, batch: number, height: number, width: number, channels: number,
     top: number, left: number, paddedHeight: number, paddedWidth: number,
   ): void;
+  batch_norm_forward(
+    x: number, gamma: number, beta: number, y: number, xHat: number, mean: number, variance: number, inverseStd: number,
+    rows: number, channels: number, epsilon: number, totals: number,
+  ): void;
+  batch_norm_backward(
+    dy: number, xHat: number, gamma: number, inverseStd: number, dx: number, dGamma: number, dBeta: number,
+    rows: number, channels: number, totals: number,
+  ): void;
   max_pool_2x2_gradient(
     x: number, dy: number, dx: number, batch: number, height: number, width: number, channels: number,
     outHeight: number, outWidth: number,

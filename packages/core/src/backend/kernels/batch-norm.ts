@@ -1,0 +1,76 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+
+import { SslError } from '../../errors';
+import { simdKernels } from './simd/simd-kernels';
+import { asWasmBackend, disposeIntermediates, heapOffset } from './wasm-internals';
+
+/*
+ * Training-mode batch norm as two kernels of our own (kernels.c), for the wasm backend: the forward in
+ * three passes over the activations (mean, variance, x̂ and y together) and the closed-form backward in
+ * two, where the same math in tfjs ops makes about twelve and fourteen. Used by `batchNormTraining`
+ * when `fusedBatchNormAvailable()`; other backends keep the ops.
+ */
+export const BATCH_NORM_FORWARD = 'SslBatchNormTrainingForward';
+export const BATCH_NORM_BACKWARD = 'SslBatchNormTrainingBackward';
+
+/** Whether the fused batch-norm kernels run on the active backend (wasm with the SIMD module). */
+export function fusedBatchNormAvailable(): boolean {
+  if (tf.getBackend() !== 'wasm' || tf.getKernel(BATCH_NORM_FORWARD, 'wasm') === undefined) return false;
+  return simdKernels(asWasmBackend(tf.backend())) !== undefined;
+}
+
+function requireFloat32(kernel: string, tensors: Record<string, TensorInfo>): void {
+  for (const [name, tensor] of Object.entries(tensors)) {
+    if (tensor.dtype !== 'float32') throw new SslError('dtype-mismatch', `${kernel}: '${name}' must be float32, got ${tensor.dtype}.`);
+  }
+}
+
+function simd(backend: unknown) {
+  const wasm = asWasmBackend(backend);
+  const kernels = simdKernels(wasm);
+  if (kernels === undefined) throw new SslError('backend', 'The fused batch-norm kernels need the @ssl SIMD module, which is not available on this wasm backend.');
+  return { wasm, kernels };
+}
+
+/** Inputs x [..., C], gamma [C], beta [C]; attrs { epsilon }. Outputs y, x̂ (both like x), mean, variance, 1/σ ([C] each). */
+const forward: KernelFunc = ({ inputs, attrs, backend }) => {
+  const { x, gamma, beta } = inputs as unknown as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
+  requireFloat32(BATCH_NORM_FORWARD, { x, gamma, beta });
+  const { wasm, kernels } = simd(backend);
+  const channels = x.shape[x.shape.length - 1];
+  const rows = tf.util.sizeFromShape(x.shape) / channels;
+  const y = wasm.makeOutput(x.shape, 'float32');
+  const xHat = wasm.makeOutput(x.shape, 'float32');
+  const [mean, variance, inverseStd] = [0, 1, 2].map(() => wasm.makeOutput([channels], 'float32'));
+  const totals = wasm.makeOutput([4 * channels], 'float32'); // 2·C float64 accumulators
+  kernels.batch_norm_forward(
+    heapOffset(wasm, x), heapOffset(wasm, gamma), heapOffset(wasm, beta), heapOffset(wasm, y), heapOffset(wasm, xHat),
+    heapOffset(wasm, mean), heapOffset(wasm, variance), heapOffset(wasm, inverseStd), rows, channels,
+    (attrs as unknown as { epsilon: number }).epsilon, heapOffset(wasm, totals),
+  );
+  disposeIntermediates(wasm, totals);
+  return [y, xHat, mean, variance, inverseStd];
+};
+
+/** Inputs dy, x̂ (like x), gamma and 1/σ ([C]). Outputs dx (like x), dγ and dβ ([C]). */
+const backward: KernelFunc = ({ inputs, backend }) => {
+  const { dy, xHat, gamma, inverseStd } = inputs as unknown as { dy: TensorInfo; xHat: TensorInfo; gamma: TensorInfo; inverseStd: TensorInfo };
+  requireFloat32(BATCH_NORM_BACKWARD, { dy, xHat, gamma, inverseStd });
+  const { wasm, kernels } = simd(backend);
+  const channels = dy.shape[dy.shape.length - 1];
+  const rows = tf.util.sizeFromShape(dy.shape) / channels;
+  const dx = wasm.makeOutput(dy.shape, 'float32');
+  const dGamma = wasm.makeOutput([channels], 'float32');
+  const dBeta = wasm.makeOutput([channels], 'float32');
+  const totals = wasm.makeOutput([4 * channels], 'float32');
+  kernels.batch_norm_backward(
+    heapOffset(wasm, dy), heapOffset(wasm, xHat), heapOffset(wasm, gamma), heapOffset(wasm, inverseStd),
+    heapOffset(wasm, dx), heapOffset(wasm, dGamma), heapOffset(wasm, dBeta), rows, channels, heapOffset(wasm, totals),
+  );
+  disposeIntermediates(wasm, totals);
+  return [dx, dGamma, dBeta];
+};
+
+export const batchNormForwardConfig: KernelConfig = { kernelName: BATCH_NORM_FORWARD, backendName: 'wasm', kernelFunc: forward };
+export const batchNormBackwardConfig: KernelConfig = { kernelName: BATCH_NORM_BACKWARD, backendName: 'wasm', kernelFunc: backward };
