@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import type { ForwardOptions, ImageShape } from './encoder';
+import { conv2dLayer } from './conv';
 import { InitializerSource } from './layers/initializers';
 import { LayersEncoder, batchNorm, checkInputShape, featureMapModel } from './layers-encoder';
 import type { CnnSpec } from './spec';
@@ -23,9 +24,9 @@ export function buildCnnModel(spec: CnnSpec): tfl.LayersModel {
     if (stage > 0) x = tfl.layers.maxPooling2d({ poolSize: 2, strides: 2 }).apply(x) as tfl.SymbolicTensor;
     for (let i = 0; i < convsPerStage; i++) {
       // No conv bias before batch norm: BN's beta makes it redundant.
-      x = tfl.layers
-        .conv2d({ filters, kernelSize: 3, padding: 'same', useBias: !useBatchNorm, kernelInitializer: init.heNormalFanOut() })
-        .apply(x) as tfl.SymbolicTensor;
+      x = conv2dLayer({ filters, kernelSize: 3, padding: 'same', useBias: !useBatchNorm, kernelInitializer: init.heNormalFanOut() }).apply(
+        x,
+      ) as tfl.SymbolicTensor;
       if (useBatchNorm) x = batchNorm().apply(x) as tfl.SymbolicTensor;
       x = tfl.layers.reLU().apply(x) as tfl.SymbolicTensor;
     }

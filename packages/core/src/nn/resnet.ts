@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import type { ForwardOptions, ImageShape } from './encoder';
+import { conv2dLayer } from './conv';
 import { InitializerSource } from './layers/initializers';
 import { LayersEncoder, batchNorm, checkInputShape, featureMapModel } from './layers-encoder';
 import type { ResNetDepth, ResNetSpec } from './spec';
@@ -39,9 +40,7 @@ export function buildResNetModel(spec: ResNetSpec): tfl.LayersModel {
   const widthMultiplier = spec.widthMultiplier ?? 1;
   const init = new InitializerSource(spec.seed);
   const conv = (x: Symbolic, filters: number, kernelSize: number, strides: number): Symbolic =>
-    tfl.layers
-      .conv2d({ filters, kernelSize, strides, padding: 'same', useBias: false, kernelInitializer: init.heNormalFanOut() })
-      .apply(x) as Symbolic;
+    conv2dLayer({ filters, kernelSize, strides, padding: 'same', useBias: false, kernelInitializer: init.heNormalFanOut() }).apply(x) as Symbolic;
   const bn = (x: Symbolic): Symbolic => batchNorm().apply(x) as Symbolic;
   const relu = (x: Symbolic): Symbolic => tfl.layers.reLU().apply(x) as Symbolic;
   const channelsOf = (x: Symbolic): number => x.shape[x.shape.length - 1] as number;

@@ -4,6 +4,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { SslError, formatShape } from '../errors';
 import type { ForwardOptions, ImageShape } from './encoder';
 import { ClassToken, PositionEmbedding } from './layers/embeddings';
+import { conv2dLayer } from './conv';
 import { InitializerSource } from './layers/initializers';
 import { TokenPooling } from './layers/pooling';
 import { TransformerBlock } from './layers/transformer-block';
@@ -37,9 +38,9 @@ export function buildVitModel(spec: VitSpec): tfl.LayersModel {
 
   const input = tfl.input({ shape: [...spec.inputShape] });
   // MAE initializes the patch projection like a linear layer (xavier uniform on the flattened kernel).
-  let x = tfl.layers
-    .conv2d({ filters: spec.embedDim, kernelSize: spec.patchSize, strides: spec.patchSize, padding: 'valid', kernelInitializer: init.glorotUniform() })
-    .apply(input) as Symbolic;
+  let x = conv2dLayer({ filters: spec.embedDim, kernelSize: spec.patchSize, strides: spec.patchSize, padding: 'valid', kernelInitializer: init.glorotUniform() }).apply(
+    input,
+  ) as Symbolic;
   x = tfl.layers.reshape({ targetShape: [numPatches, spec.embedDim] }).apply(x) as Symbolic;
   x = new PositionEmbedding({
     numPositions: numPatches,
