@@ -10,6 +10,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import '../setup';
 import { isSslError } from '../errors';
+import { simdHelperThread } from './kernels/simd/simd-kernels';
+import { asWasmBackend } from './kernels/wasm-internals';
 import { BACKEND_NAMES, backendInfo, initBackend } from './select';
 
 function resolvable(name: string): boolean {
@@ -119,6 +121,27 @@ describe('initBackend default selection', () => {
       onCpu.dispose();
       let worst = 0;
       for (let i = 0; i < cpuValues.length; i++) worst = Math.max(worst, Math.abs(cpuValues[i] - wasmValues[i]));
+      expect(worst).toBeLessThan(1e-3);
+    } finally {
+      await tf.setBackend('wasm');
+    }
+  });
+
+  it('splits the SIMD conv filter gradient with its helper thread and matches the cpu backend', async () => {
+    if (backendInfo()?.threads === 1) return; // a 1-core machine: no helper thread to test
+    expect(simdHelperThread(asWasmBackend(tf.backend()))).toBeDefined();
+    const x = tf.randomUniform([4, 9, 9, 5], -1, 1, 'float32', 9);
+    const kernel = tf.randomUniform([3, 3, 5, 16], -1, 1, 'float32', 10);
+    const gradient = (input: tf.Tensor4D, filter: tf.Tensor4D) => tf.grad((w: tf.Tensor) => tf.sum(tf.square(tf.conv2d(input, w as tf.Tensor4D, 1, 'same'))))(filter);
+    const wasmGradient = gradient(x as tf.Tensor4D, kernel as tf.Tensor4D);
+    const onWasm = await wasmGradient.data();
+    const [xValues, kernelValues] = [await x.data(), await kernel.data()];
+    tf.dispose([x, kernel, wasmGradient]);
+    await tf.setBackend('cpu');
+    try {
+      const onCpu = await tf.tidy(() => gradient(tf.tensor4d(xValues, [4, 9, 9, 5]), tf.tensor4d(kernelValues, [3, 3, 5, 16]))).data();
+      let worst = 0;
+      for (let i = 0; i < onCpu.length; i++) worst = Math.max(worst, Math.abs(onCpu[i] - onWasm[i]));
       expect(worst).toBeLessThan(1e-3);
     } finally {
       await tf.setBackend('wasm');

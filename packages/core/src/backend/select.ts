@@ -219,7 +219,7 @@ async function startWasm(threads: number, reason: string): Promise<BackendInfo> 
   // Our SIMD filter-gradient kernel runs outside XNNPACK's thread pool; with threads it gets its own
   // second thread on the shared heap.
   const memory = backendMemory(asWasmBackend(tf.backend()));
-  if (actualThreads > 1 && memory !== undefined) setSimdHelperThread(startSimdHelperThread(memory));
+  setSimdHelperThread(actualThreads > 1 && memory !== undefined ? startSimdHelperThread(memory) : undefined);
   const outcome = threadedWasmOutcome();
   if (outcome?.failure !== undefined) threadNote = `single-threaded: the threaded build failed to start (${outcome.failure})`;
   else if (threads === 1) threadNote = 'single-threaded as asked';

@@ -95,7 +95,7 @@ class WorkerHelperThread implements SimdHelperThread {
  * Starts the helper thread on a shared heap (returns undefined for a plain one: the single-threaded
  * build has no second thread to give). It becomes useful once its worker has started, a few ms later.
  */
-export function startSimdHelperThread(memory: WasmMemory): (SimdHelperThread & { terminate(): void }) | undefined {
+export function startSimdHelperThread(memory: WasmMemory): SimdHelperThread | undefined {
   if (!isSharedMemory(memory)) return undefined;
   return new WorkerHelperThread(memory);
 }

@@ -68,6 +68,8 @@ export interface SimdHelperThread {
   readonly memory: WasmMemory;
   start(args: number[]): boolean;
   finish(): void;
+  /** Stops the worker (when a new backend replaces this one's heap). */
+  terminate(): void;
 }
 
 const compiled = new Map<boolean, WasmModule>();
@@ -126,6 +128,7 @@ export function isSharedMemory(memory: WasmMemory): boolean {
 
 /** Installed by initBackend() when the wasm backend runs threaded under Node; cleared with undefined. */
 export function setSimdHelperThread(thread: SimdHelperThread | undefined): void {
+  if (helperThread !== undefined && helperThread !== thread) helperThread.terminate();
   helperThread = thread;
 }
 
