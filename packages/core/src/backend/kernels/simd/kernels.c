@@ -114,6 +114,14 @@ void conv2d_filter_gradient(const float* xp, const float* dy, float* dw,
   }
 }
 
+// totals[0..3] += the four lanes of s (float32 partial sums of a block of rows, accumulated in double).
+static inline void add_lanes(double* totals, v128_t s) {
+  totals[0] += wasm_f32x4_extract_lane(s, 0);
+  totals[1] += wasm_f32x4_extract_lane(s, 1);
+  totals[2] += wasm_f32x4_extract_lane(s, 2);
+  totals[3] += wasm_f32x4_extract_lane(s, 3);
+}
+
 // out[c] = Σ_rows x[row, c] for x [rows, width]: the reduction over the leading axes of channels-last
 // data (bias gradients, batch-norm statistics). Sums run in blocks of rows into float32 partials that
 // are added into double totals, so 10⁶ rows lose no more precision than the cpu backend's float32 sum.
@@ -127,10 +135,7 @@ void sum_rows(const float* x, float* out, int rows, int width, double* totals) {
       v128_t s = wasm_f32x4_splat(0);
       const float* p = x + (int64_t)first * width + c;
       for (int r = first; r < last; r++, p += width) s = wasm_f32x4_add(s, wasm_v128_load(p));
-      totals[c] += wasm_f32x4_extract_lane(s, 0);
-      totals[c + 1] += wasm_f32x4_extract_lane(s, 1);
-      totals[c + 2] += wasm_f32x4_extract_lane(s, 2);
-      totals[c + 3] += wasm_f32x4_extract_lane(s, 3);
+      add_lanes(totals + c, s);
     }
     for (int c = full; c < width; c++) {
       float s = 0;
@@ -249,10 +254,7 @@ void batch_norm_forward(const float* x, const float* gamma, const float* beta, f
         const v128_t d = wasm_f32x4_sub(wasm_v128_load(p), m);
         s = wasm_f32x4_add(s, wasm_f32x4_mul(d, d));
       }
-      totals[c] += wasm_f32x4_extract_lane(s, 0);
-      totals[c + 1] += wasm_f32x4_extract_lane(s, 1);
-      totals[c + 2] += wasm_f32x4_extract_lane(s, 2);
-      totals[c + 3] += wasm_f32x4_extract_lane(s, 3);
+      add_lanes(totals + c, s);
     }
     for (int c = full; c < channels; c++) {
       float s = 0;
@@ -302,14 +304,8 @@ void batch_norm_backward(const float* dy, const float* x_hat, const float* gamma
         sb = wasm_f32x4_add(sb, gv);
         sg = wasm_f32x4_add(sg, wasm_f32x4_mul(gv, wasm_v128_load(h)));
       }
-      beta_totals[c] += wasm_f32x4_extract_lane(sb, 0);
-      beta_totals[c + 1] += wasm_f32x4_extract_lane(sb, 1);
-      beta_totals[c + 2] += wasm_f32x4_extract_lane(sb, 2);
-      beta_totals[c + 3] += wasm_f32x4_extract_lane(sb, 3);
-      gamma_totals[c] += wasm_f32x4_extract_lane(sg, 0);
-      gamma_totals[c + 1] += wasm_f32x4_extract_lane(sg, 1);
-      gamma_totals[c + 2] += wasm_f32x4_extract_lane(sg, 2);
-      gamma_totals[c + 3] += wasm_f32x4_extract_lane(sg, 3);
+      add_lanes(beta_totals + c, sb);
+      add_lanes(gamma_totals + c, sg);
     }
     for (int c = full; c < channels; c++) {
       float sb = 0, sg = 0;
