@@ -213,12 +213,13 @@ async function startWasm(threads: number, reason: string): Promise<BackendInfo> 
   }
   tfWasm.setThreadsCount(threads);
   registerWasmTrainingKernels();
-  await precompileSimdKernels();
   await activate('wasm');
   const actualThreads = tfWasm.getThreadsCount();
+  const wasmBackend = asWasmBackend(tf.backend());
+  await precompileSimdKernels(wasmBackend);
   // Our SIMD filter-gradient kernel runs outside XNNPACK's thread pool; with threads it gets its own
   // second thread on the shared heap.
-  const memory = backendMemory(asWasmBackend(tf.backend()));
+  const memory = backendMemory(wasmBackend);
   setSimdHelperThread(actualThreads > 1 && memory !== undefined ? startSimdHelperThread(memory) : undefined);
   const outcome = threadedWasmOutcome();
   if (outcome?.failure !== undefined) threadNote = `single-threaded: the threaded build failed to start (${outcome.failure})`;

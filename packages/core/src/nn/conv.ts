@@ -29,7 +29,7 @@ const StockConv2D = tfl.layers.conv2d({ filters: 1, kernelSize: 1 }).constructor
 
 class UnfusedConv2D extends StockConv2D {
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] {
-    const linear = this.activation === null || this.activation.getClassName() === 'linear' || this.activation.getClassName() === 'Linear';
+    const linear = this.activation === null || this.activation.getClassName() === 'linear';
     const dilations = typeof this.dilationRate === 'number' ? [this.dilationRate] : this.dilationRate;
     // tf.conv2d has no gradient for dilated convs (nor has the fused one): those keep the stock path.
     const undilated = dilations.every((d) => d === 1);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BinaryInputs, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 
-import { asWasmBackend, disposeIntermediates, heapIndex, runWasmKernel, type WasmBackend } from './wasm-internals';
+import { asWasmBackend, disposeIntermediates, heapIndex, heapInt32, runWasmKernel, type WasmBackend } from './wasm-internals';
 
 /*
  * Binary ops that tfjs-backend-wasm 4.22 runs in its own C++ rather than XNNPACK (comparisons, maximum,
@@ -12,10 +12,6 @@ import { asWasmBackend, disposeIntermediates, heapIndex, runWasmKernel, type Was
  * shapes gives identical results at the equal-shape speed.
  */
 const KERNELS = ['Equal', 'NotEqual', 'Greater', 'GreaterEqual', 'Less', 'LessEqual', 'Maximum', 'Minimum'] as const;
-
-function sameShape(a: number[], b: number[]): boolean {
-  return a.length === b.length && a.every((size, i) => size === b[i]);
-}
 
 /** Writes `source` (shape `sourceShape`, 4-byte elements) broadcast to `outShape` at `target`. */
 function broadcastInto(heap: Int32Array, source: number, sourceShape: number[], target: number, outShape: number[]): void {
@@ -48,9 +44,7 @@ function broadcastInto(heap: Int32Array, source: number, sourceShape: number[], 
 
 function expanded(backend: WasmBackend, tensor: TensorInfo, outShape: number[]): TensorInfo {
   const out = backend.makeOutput(outShape, tensor.dtype);
-  const bytes = backend.wasm.HEAPU8;
-  const heap = new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
-  broadcastInto(heap, heapIndex(backend, tensor), tensor.shape, heapIndex(backend, out), outShape);
+  broadcastInto(heapInt32(backend), heapIndex(backend, tensor), tensor.shape, heapIndex(backend, out), outShape);
   return out;
 }
 
@@ -59,10 +53,10 @@ function broadcastByCopy(kernelName: string): KernelFunc {
     const wasm = asWasmBackend(backend);
     const { a, b } = inputs as unknown as BinaryInputs & { a: TensorInfo; b: TensorInfo };
     const fourBytes = (t: TensorInfo): boolean => t.dtype === 'float32' || t.dtype === 'int32';
-    if (sameShape(a.shape, b.shape) || !fourBytes(a) || !fourBytes(b)) return runWasmKernel(wasm, kernelName, { a, b }, attrs);
+    if (tf.util.arraysEqual(a.shape, b.shape) || !fourBytes(a) || !fourBytes(b)) return runWasmKernel(wasm, kernelName, { a, b }, attrs);
     const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
-    const left = sameShape(a.shape, outShape) ? a : expanded(wasm, a, outShape);
-    const right = sameShape(b.shape, outShape) ? b : expanded(wasm, b, outShape);
+    const left = tf.util.arraysEqual(a.shape, outShape) ? a : expanded(wasm, a, outShape);
+    const right = tf.util.arraysEqual(b.shape, outShape) ? b : expanded(wasm, b, outShape);
     const out = runWasmKernel(wasm, kernelName, { a: left, b: right }, attrs);
     disposeIntermediates(wasm, ...[left, right].filter((t) => t !== a && t !== b));
     return out;

@@ -209,8 +209,8 @@ export function conv2dFilterGradient(backend: WasmBackend, x: TensorInfo, dy: Te
     filterHeight === 1 && filterWidth === 1 && info.strideHeight === 1 && info.strideWidth === 1 && info.padInfo.top === 0 && info.padInfo.left === 0;
   // Our SIMD kernel when it can run (see simd/kernels.c for why it beats XNNPACK here). Measured on the
   // SimCLR CNN's layers at batch 512, 2 threads (bench/fg-layers.ts): 28²×1→32 23 ms vs 96 for the best
-  // XNNPACK arrangement, 14²×32→64 142 vs 224, 7²×64→128 169 vs 178. Otherwise, measured (GFLOP/s, forward conv ~37): stride-1 3x3 convs 17-25 as one convolution
-  // vs 13-15 as a GEMM on patches; stride 2 (dy as a dilated filter leaves XNNPACK few output pixels) and
+  // XNNPACK arrangement, 14²×32→64 142 vs 224, 7²×64→128 169 vs 178. Otherwise, measured (GFLOP/s,
+  // forward conv ~37): stride-1 3x3 convs 17-25 as one convolution vs 13-15 as a GEMM on patches; stride 2 (dy as a dilated filter leaves XNNPACK few output pixels) and
   // 1x1 filters are faster as GEMMs: 3x3/s2 17 with patches as weights, 1x1/s2 19 with transposed patches.
   const kernels = filterGradientMethod === 'auto' || filterGradientMethod === 'simd' ? simdKernels(backend) : undefined;
   if (kernels !== undefined) return filterGradientSimd(backend, kernels, x, dy, info);

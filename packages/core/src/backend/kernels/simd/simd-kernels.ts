@@ -9,6 +9,7 @@
  * float32 summation order.
  */
 import { SIMD_KERNELS_WASM, SIMD_KERNELS_WASM_SHARED } from './kernels.generated';
+export { FILTER_GRADIENT_ROWS_PER_CHUNK, FILTER_GRADIENT_TILE_M } from './kernels.generated';
 import type { WasmBackend } from '../wasm-internals';
 
 // The compiler options carry no DOM lib, where the WebAssembly types live; these are the parts used here.
@@ -54,11 +55,6 @@ export interface SimdKernels {
   ): void;
 }
 
-/** Rows of the filter-gradient reduction per block (ROWS_PER_CHUNK in kernels.c): its scratch size. */
-export const FILTER_GRADIENT_ROWS_PER_CHUNK = 256;
-/** Patch columns per register tile (TILE_M in kernels.c): threads split dw's rows in multiples of it. */
-export const FILTER_GRADIENT_TILE_M = 6;
-
 /**
  * A second thread running `conv2d_filter_gradient` on the same shared heap (simd-helper-thread.ts).
  * `start` hands it one call's arguments and returns false when it is not ready (the caller then does
@@ -82,8 +78,9 @@ export function setSimdKernelsEnabled(enabled: boolean): void {
   disabled = !enabled;
 }
 
-function decodeBase64(text: string): Uint8Array {
-  const binary = atob(text);
+/** The module's bytes: the shared-memory variant for tfjs's threaded build, the plain one otherwise. */
+function wasmBytes(shared: boolean): Uint8Array {
+  const binary = atob(shared ? SIMD_KERNELS_WASM_SHARED : SIMD_KERNELS_WASM);
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
   return bytes;
@@ -93,25 +90,25 @@ export function compiledSimdModule(shared: boolean): WasmModule {
   let module = compiled.get(shared);
   if (module === undefined) {
     if (webAssembly === undefined) throw new Error('no WebAssembly in this runtime');
-    module = new webAssembly.Module(decodeBase64(shared ? SIMD_KERNELS_WASM_SHARED : SIMD_KERNELS_WASM));
+    module = new webAssembly.Module(wasmBytes(shared));
     compiled.set(shared, module);
   }
   return module;
 }
 
 /**
- * Compiles both variants ahead of use. Optional: `simdKernels()` compiles on first use, but browsers
- * may refuse synchronous compilation on their main thread, so initBackend() calls this.
+ * Compiles, ahead of use, the variant this backend's memory needs. Optional: `simdKernels()` compiles on
+ * first use, but browsers may refuse synchronous compilation on their main thread, so initBackend() calls this.
  */
-export async function precompileSimdKernels(): Promise<void> {
-  if (webAssembly === undefined) return;
-  for (const shared of [false, true]) {
-    if (compiled.has(shared)) continue;
-    try {
-      compiled.set(shared, await webAssembly.compile(decodeBase64(shared ? SIMD_KERNELS_WASM_SHARED : SIMD_KERNELS_WASM)));
-    } catch {
-      // No wasm SIMD (or no threads for the shared variant): simdKernels() will report undefined.
-    }
+export async function precompileSimdKernels(backend: WasmBackend): Promise<void> {
+  const memory = backendMemory(backend);
+  if (webAssembly === undefined || memory === undefined) return;
+  const shared = isSharedMemory(memory);
+  if (compiled.has(shared)) return;
+  try {
+    compiled.set(shared, await webAssembly.compile(wasmBytes(shared)));
+  } catch {
+    // No wasm SIMD here: simdKernels() will report undefined.
   }
 }
 
