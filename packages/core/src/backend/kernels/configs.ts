@@ -1,6 +1,6 @@
 import type { KernelConfig } from '@tensorflow/tfjs-core';
 
-import { batchNormBackwardConfig, batchNormForwardConfig } from './batch-norm';
+import { batchNormBackwardConfig, batchNormForwardConfig, batchNormInferenceConfig } from './batch-norm';
 import { broadcastBinaryConfigs } from './broadcast-binary';
 import { conv2dBackpropFilterConfig, conv2dBackpropInputConfig } from './conv2d-backprop';
 import { depthwiseConv2dBackpropFilterConfig, depthwiseConv2dBackpropInputConfig } from './depthwise-conv2d-backprop';
@@ -34,4 +34,5 @@ export const wasmTrainingKernelConfigs: readonly KernelConfig[] = [
   ...broadcastBinaryConfigs,
   batchNormForwardConfig,
   batchNormBackwardConfig,
+  batchNormInferenceConfig,
 ];

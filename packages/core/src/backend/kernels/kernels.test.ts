@@ -291,6 +291,19 @@ describe('transpose matches cpu', () => {
     }
   });
 
+  it('matrices and batches of matrices (kernels.c): sizes around the 4x4 block and 32x32 tile, float32 and int32 bit-exact', async () => {
+    for (const shape of [[1, 1], [3, 5], [4, 4], [33, 67], [64, 32], [2, 37, 9], [5, 4, 70]]) {
+      const perm = shape.length === 2 ? [1, 0] : [0, 2, 1];
+      await expectMatchesCpu(`transpose ${JSON.stringify(shape)}`, (x) => tf.transpose(x, perm), [randomHost(shape)]);
+      const values = Int32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => (i * 2654435761) | 0);
+      const run = async (backend: string) => {
+        await tf.setBackend(backend);
+        return Array.from(tf.tidy(() => tf.transpose(tf.tensor(values, shape, 'int32'), perm).dataSync()));
+      };
+      expect(await run('wasm'), `int32 ${JSON.stringify(shape)}`).toEqual(await run('cpu'));
+    }
+  });
+
   it('copies int32 bit-exactly', async () => {
     await tf.setBackend('wasm');
     const values = Int32Array.from({ length: 2 * 3 * 4 * 5 * 2 }, (_, i) => (i * 2654435761) | 0);
@@ -580,5 +593,25 @@ describe('sum/mean over leading axes and maxPool gradient on wasm', () => {
     // Ties (as after a ReLU): the first maximum in window order takes the whole gradient, as on cpu.
     const ties: HostTensor = { shape: [1, 4, 4, 1], values: new Float32Array([0, 0, 1, 1, 0, 0, 1, 1, 2, 0, 0, 0, 0, 2, 0, 0]) };
     await expectMatchesCpu('maxPool with ties', (x) => tf.maxPool(x as tf.Tensor4D, 2, 2, 'valid'), [ties]);
+  });
+});
+
+describe('batch norm at inference (FusedBatchNorm) on wasm', () => {
+  it('matches cpu with and without offset/scale, channels with and without a SIMD tail, rank 2 and 4; other statistic shapes take the stock kernel', async () => {
+    for (const shape of [[3, 5, 5, 8], [2, 4, 4, 7], [6, 3], [1, 2, 2, 1]]) {
+      const channels = shape[shape.length - 1];
+      const positive = (h: HostTensor): HostTensor => ({ shape: h.shape, values: h.values.map((v) => Math.abs(v) + 0.1) });
+      const stats = [randomHost([channels]), positive(randomHost([channels])), randomHost([channels]), randomHost([channels])];
+      await expectMatchesCpu(`batchNorm ${shape}`, (x, m, v, o, s) => tf.batchNorm(x, m, v, o, s, 1e-3), [randomHost(shape), ...stats]);
+      // Values only: tfjs cannot record the gradient of batchNorm without offset and scale, on any backend.
+      const bare = (x: tf.Tensor, m: tf.Tensor, v: tf.Tensor) => tf.batchNorm(x, m, v, undefined, undefined, 1e-3);
+      const inputs = [randomHost(shape), stats[0], stats[1]];
+      expectClose((await valueAndGradients('wasm', bare, inputs, false)).value, (await valueAndGradients('cpu', bare, inputs, false)).value, `batchNorm ${shape} without offset/scale`);
+    }
+    // Statistics broadcast over all but the first axis (not per channel): the stock kernel's path.
+    const x = randomHost([4, 3]);
+    const broadcastOp = (a: tf.Tensor, m: tf.Tensor, v: tf.Tensor) => tf.batchNorm(a, m, v, undefined, undefined, 1e-3);
+    const broadcastInputs = [x, randomHost([4, 1]), { shape: [4, 1], values: Float32Array.from([1, 2, 3, 4]) }];
+    expectClose((await valueAndGradients('wasm', broadcastOp, broadcastInputs, false)).value, (await valueAndGradients('cpu', broadcastOp, broadcastInputs, false)).value, 'batchNorm with [4,1] statistics');
   });
 });

@@ -11,7 +11,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo, TransposeAttrs, TransposeInputs } from '@tensorflow/tfjs-core';
 
-import { asWasmBackend, heapIndex, heapInt32, runWasmKernel, withShape, type WasmBackend } from './wasm-internals';
+import { simdKernels } from './simd/simd-kernels';
+import { asWasmBackend, heapIndex, heapInt32, heapOffset, runWasmKernel, withShape, type WasmBackend } from './wasm-internals';
 
 /** Side of the square tiles the general case copies; 32x32 int32 = 4 KiB per side fits L1 easily. */
 const TILE = 32;
@@ -153,7 +154,7 @@ function copyRows(heap: Int32Array, source: number, target: number, outShape: nu
 export type TransposeRouting = 'auto' | 'backend' | 'js';
 let transposeRouting: TransposeRouting = 'auto';
 
-/** For benchmarks and tests: force one implementation. */
+/** For benchmarks and tests: force one implementation ('auto' also uses kernels.c for matrices and batches of them). */
 export function setTransposeRouting(routing: TransposeRouting): void {
   transposeRouting = routing;
 }
@@ -176,6 +177,15 @@ export function transposeWasm(backend: WasmBackend, x: TensorInfo, perm: number[
     return runWasmKernel(backend, tf.Transpose, { x }, { perm });
   }
   const simplified = simplifyPermutation(x.shape, perm);
+  const kernels = transposeRouting === 'auto' ? simdKernels(backend) : undefined;
+  const lastTwo = simplified.shape.length - 2;
+  if (kernels !== undefined && lastTwo >= 0 && lastTwo <= 1 && simplified.perm[lastTwo] === lastTwo + 1 && simplified.perm[lastTwo + 1] === lastTwo) {
+    // A matrix or a batch of matrices (perm [1, 0] or [0, 2, 1]): kernels.c's register-blocked copy.
+    const [rows, columns] = simplified.shape.slice(lastTwo);
+    const out = backend.makeOutput(outShape, x.dtype);
+    kernels.transpose_last_two(heapOffset(backend, x), heapOffset(backend, out), lastTwo === 1 ? simplified.shape[0] : 1, rows, columns);
+    return out;
+  }
   if (prefersBackendTranspose(simplified)) {
     const out = runWasmKernel(backend, tf.Transpose, { x: withShape(x, simplified.shape) }, { perm: simplified.perm });
     return withShape(out, outShape);

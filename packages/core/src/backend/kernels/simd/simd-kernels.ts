@@ -49,6 +49,8 @@ export interface SimdKernels {
     dy: number, xHat: number, gamma: number, inverseStd: number, dx: number, dGamma: number, dBeta: number,
     rows: number, channels: number, totals: number,
   ): void;
+  transpose_last_two(x: number, y: number, batch: number, rows: number, columns: number): void;
+  scale_shift_channels(x: number, scale: number, shift: number, y: number, rows: number, channels: number): void;
   max_pool_2x2_gradient(
     x: number, dy: number, dx: number, batch: number, height: number, width: number, channels: number,
     outHeight: number, outWidth: number,
