@@ -151,6 +151,27 @@ describe('initBackend default selection', () => {
     }
   });
 
+  it('splits the SIMD batched matmul (attention products) with its helper thread and matches the cpu backend', async () => {
+    const info = await initBackend({ log: () => {} });
+    if (info.threads === 1) return;
+    expect(simdHelperThread(asWasmBackend(tf.backend()))).toBeDefined();
+    // 12 products of 50x16·16x50: above the size where the helper thread takes half the batch.
+    const q = tf.randomUniform([12, 50, 16], -1, 1, 'float32', 11);
+    const k = tf.randomUniform([12, 50, 16], -1, 1, 'float32', 12);
+    const onWasm = await tf.tidy(() => tf.matMul(q, k, false, true)).data();
+    const [qValues, kValues] = [await q.data(), await k.data()];
+    tf.dispose([q, k]);
+    await tf.setBackend('cpu');
+    try {
+      const onCpu = await tf.tidy(() => tf.matMul(tf.tensor3d(qValues, [12, 50, 16]), tf.tensor3d(kValues, [12, 50, 16]), false, true)).data();
+      let worst = 0;
+      for (let i = 0; i < onCpu.length; i++) worst = Math.max(worst, Math.abs(onCpu[i] - onWasm[i]));
+      expect(worst).toBeLessThan(1e-4);
+    } finally {
+      await tf.setBackend('wasm');
+    }
+  });
+
   it('reads tensors written after the shared wasm heap grew', async () => {
     const heap = (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm;
     const before = heap.HEAPU8.byteLength;

@@ -275,7 +275,7 @@ function filterGradientSimd(backend: WasmBackend, kernels: SimdKernels, x: Tenso
   const tiles = Math.ceil(patchLength / FILTER_GRADIENT_TILE_M);
   const split = Math.min(patchLength, Math.ceil(tiles / 2) * FILTER_GRADIENT_TILE_M);
   const helper = tiles > 1 ? simdHelperThread(backend) : undefined;
-  const shared = helper?.start(args(1, split, patchLength)) === true;
+  const shared = helper?.start('conv2d_filter_gradient', args(1, split, patchLength)) === true;
   try {
     kernels.conv2d_filter_gradient(...(args(0, 0, shared ? split : patchLength) as Parameters<SimdKernels['conv2d_filter_gradient']>));
   } finally {

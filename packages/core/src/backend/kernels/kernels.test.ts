@@ -260,6 +260,27 @@ describe('matMul matches cpu', () => {
     }
   });
 
+  it('batches of small products (attention; kernels.c batch_matmul): 4x8 tiles with row and column tails, broadcast left matrix, with and without SIMD', async () => {
+    for (const enabled of [true, false]) {
+      setSimdKernelsEnabled(enabled);
+      try {
+        for (const [m, k, n] of [[13, 16, 13], [8, 5, 16], [3, 9, 21]]) {
+          for (const [transposeA, transposeB] of [[false, false], [false, true], [true, false], [true, true]]) {
+            const op = (x: tf.Tensor, y: tf.Tensor): tf.Tensor => tf.matMul(x, y, transposeA, transposeB);
+            const left = randomHost([5, ...(transposeA ? [k, m] : [m, k])]);
+            const right = randomHost([5, ...(transposeB ? [n, k] : [k, n])]);
+            await expectMatchesCpu(`matMul [5,${m},${k}]x[5,${k},${n}] ${transposeA} ${transposeB} simd ${enabled}`, op, [left, right]);
+          }
+          const op = (x: tf.Tensor, y: tf.Tensor): tf.Tensor => tf.matMul(x, y);
+          const inputs = [randomHost([1, m, k]), randomHost([4, k, n])];
+          expectClose((await valueAndGradients('wasm', op, inputs, false)).value, (await valueAndGradients('cpu', op, inputs, false)).value, `broadcast left [1,${m},${k}]x[4,${k},${n}]`);
+        }
+      } finally {
+        setSimdKernelsEnabled(true);
+      }
+    }
+  });
+
   it('fused matMul (dense layer) with bias and relu, transposed and batched', async () => {
     await expectMatchesCpu(
       'fused matMul',

@@ -19,10 +19,12 @@ import type {
   _FusedMatMulInputs,
 } from '@tensorflow/tfjs-core';
 
+import { simdHelperThread, simdKernels, type SimdKernels } from './simd/simd-kernels';
 import { transposeWasm } from './transpose';
 import {
   asWasmBackend,
   disposeIntermediates,
+  heapOffset,
   int32Bytes,
   makeView,
   releaseView,
@@ -74,10 +76,13 @@ export function batchMatMulWasm(backend: WasmBackend, a: TensorInfo, b: TensorIn
     return runWasmKernel(backend, tf.BatchMatMul, { a, b }, { transposeA, transposeB });
   }
   // Many small products (attention heads: [N·heads, tokens, headDim]) cost more in per-call XNNPACK
-  // operator setup than in arithmetic; the backend's own batched kernel does them in one call and is
-  // 30–60x faster there, transposed or not.
+  // operator setup than in arithmetic. kernels.c's batch_matmul does them in one call with SIMD, split
+  // with the helper thread; without the SIMD module, the backend's own batched loop (scalar, but 30–60x
+  // faster than per-product XNNPACK calls there).
   if (batchOut > 1 && batchB > 1 && m * n * k <= SMALL_PRODUCT) {
-    return runWasmKernel(backend, tf.BatchMatMul, { a, b }, { transposeA, transposeB });
+    const kernels = simdKernels(backend);
+    if (kernels === undefined) return runWasmKernel(backend, tf.BatchMatMul, { a, b }, { transposeA, transposeB });
+    return smallBatchMatMul(backend, kernels, a, b, transposeA, transposeB, { batchA, batchOut, outerOut, m, k, n });
   }
 
   const intermediates: TensorInfo[] = [];
@@ -102,6 +107,34 @@ export function batchMatMulWasm(backend: WasmBackend, a: TensorInfo, b: TensorIn
     }
   }
   disposeIntermediates(backend, ...intermediates);
+  return out;
+}
+
+/** Multiply-adds below which a batched product runs on one thread (the helper's handshake costs ~0.1 ms). */
+const HELPER_THRESHOLD = 1 << 18;
+
+function smallBatchMatMul(
+  backend: WasmBackend,
+  kernels: SimdKernels,
+  a: TensorInfo,
+  b: TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+  { batchA, batchOut, outerOut, m, k, n }: { batchA: number; batchOut: number; outerOut: number[]; m: number; k: number; n: number },
+): TensorInfo {
+  const left = transposeA ? transposeLastTwo(backend, a, batchA, k, m) : a;
+  const right = transposeB ? transposeLastTwo(backend, b, batchOut, n, k) : b;
+  const out = backend.makeOutput([...outerOut, m, n], 'float32');
+  const call = (first: number, last: number) => [heapOffset(backend, left), heapOffset(backend, right), heapOffset(backend, out), first, last, m, k, n, batchA === 1 ? 0 : m * k];
+  const helper = batchOut * m * n * k >= HELPER_THRESHOLD ? simdHelperThread(backend) : undefined;
+  const split = Math.ceil(batchOut / 2);
+  const shared = helper?.start('batch_matmul', call(split, batchOut)) === true;
+  try {
+    kernels.batch_matmul(...(call(0, shared ? split : batchOut) as Parameters<SimdKernels['batch_matmul']>));
+  } finally {
+    if (shared) helper?.finish();
+  }
+  disposeIntermediates(backend, ...(transposeA ? [left] : []), ...(transposeB ? [right] : []));
   return out;
 }
 

@@ -1,5 +1,5 @@
 /**
- * A second thread for kernels.c's filter gradient, under Node with tfjs-backend-wasm's threaded build.
+ * A second thread for kernels.c's filter gradient and batched matmul, under Node with tfjs-backend-wasm's threaded build.
  *
  * XNNPACK's thread pool is private to tfjs's C++; our kernel cannot join it. But the threaded build's
  * heap is a shared WebAssembly.Memory, so a worker_threads worker can instantiate the same SIMD module on
@@ -10,12 +10,13 @@
 import { Worker } from 'node:worker_threads';
 
 import { SslError } from '../../../errors';
-import { compiledSimdModule, isSharedMemory, type SimdHelperThread, type WasmMemory } from './simd-kernels';
+import { compiledSimdModule, HELPER_KERNELS, isSharedMemory, type HelperKernel, type SimdHelperThread, type WasmMemory } from './simd-kernels';
 
-// Control block (Int32Array): the state word, then the call's arguments.
+// Control block (Int32Array): the state word, the ready word, which kernel, then the call's arguments.
 const STATE = 0;
 const READY = 1;
-const ARGS = 2;
+const KERNEL = 2;
+const ARGS = 3;
 const ARG_COUNT = 20;
 const IDLE = 0;
 const POSTED = 1;
@@ -28,7 +29,8 @@ const TIMEOUT_MS = 120_000;
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 const { module, memory, control } = workerData;
-const kernels = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const moduleExports = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const kernels = ${JSON.stringify(HELPER_KERNELS)}.map((name) => moduleExports[name]);
 const words = new Int32Array(control);
 Atomics.store(words, ${READY}, 1);
 Atomics.notify(words, ${READY});
@@ -37,7 +39,7 @@ for (;;) {
   if (Atomics.load(words, ${STATE}) !== ${POSTED}) continue;
   let state = ${DONE};
   try {
-    kernels.conv2d_filter_gradient(...words.subarray(${ARGS}, ${ARGS + ARG_COUNT}));
+    kernels[words[${KERNEL}]](...words.subarray(${ARGS}, ${ARGS + ARG_COUNT}));
   } catch (error) {
     state = ${FAILED};
   }
@@ -60,8 +62,9 @@ class WorkerHelperThread implements SimdHelperThread {
     this.worker.on('error', () => Atomics.store(this.words, READY, 0));
   }
 
-  start(args: number[]): boolean {
+  start(kernel: HelperKernel, args: number[]): boolean {
     if (Atomics.load(this.words, READY) !== 1 || Atomics.load(this.words, STATE) !== IDLE) return false;
+    this.words[KERNEL] = HELPER_KERNELS.indexOf(kernel);
     this.words.set(args, ARGS);
     Atomics.store(this.words, STATE, POSTED);
     Atomics.notify(this.words, STATE);
@@ -73,7 +76,7 @@ class WorkerHelperThread implements SimdHelperThread {
     while (Atomics.load(this.words, STATE) === POSTED) {
       if (Date.now() > deadline) {
         Atomics.store(this.words, READY, 0);
-        throw new SslError('backend', 'The SIMD helper thread did not finish a filter-gradient call within 2 minutes; it is disabled for the rest of this run.');
+        throw new SslError('backend', 'The SIMD helper thread did not finish a kernel call within 2 minutes; it is disabled for the rest of this run.');
       }
       Atomics.wait(this.words, STATE, POSTED, 1000);
     }
@@ -81,7 +84,7 @@ class WorkerHelperThread implements SimdHelperThread {
     Atomics.store(this.words, STATE, IDLE);
     if (state === FAILED) {
       Atomics.store(this.words, READY, 0);
-      throw new SslError('backend', 'The SIMD helper thread failed in the filter-gradient kernel; it is disabled for the rest of this run.');
+      throw new SslError('backend', 'The SIMD helper thread failed in a kernel; it is disabled for the rest of this run.');
     }
   }
 

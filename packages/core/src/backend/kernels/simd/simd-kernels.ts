@@ -49,6 +49,7 @@ export interface SimdKernels {
     dy: number, xHat: number, gamma: number, inverseStd: number, dx: number, dGamma: number, dBeta: number,
     rows: number, channels: number, totals: number,
   ): void;
+  batch_matmul(a: number, b: number, c: number, first: number, last: number, m: number, k: number, n: number, aStride: number): void;
   transpose_last_two(x: number, y: number, batch: number, rows: number, columns: number): void;
   scale_shift_channels(x: number, scale: number, shift: number, y: number, rows: number, channels: number): void;
   max_pool_2x2_gradient(
@@ -57,14 +58,18 @@ export interface SimdKernels {
   ): void;
 }
 
+/** The kernels.c exports the helper thread can run. */
+export const HELPER_KERNELS = ['conv2d_filter_gradient', 'batch_matmul'] as const;
+export type HelperKernel = (typeof HELPER_KERNELS)[number];
+
 /**
- * A second thread running `conv2d_filter_gradient` on the same shared heap (simd-helper-thread.ts).
- * `start` hands it one call's arguments and returns false when it is not ready (the caller then does
+ * A second thread running kernels.c exports on the same shared heap (simd-helper-thread.ts).
+ * `start` hands it one call of `kernel` and its arguments and returns false when it is not ready (the caller then does
  * all the work); `finish` blocks until that call is done.
  */
 export interface SimdHelperThread {
   readonly memory: WasmMemory;
-  start(args: number[]): boolean;
+  start(kernel: HelperKernel, args: number[]): boolean;
   finish(): void;
   /** Stops the worker (when a new backend replaces this one's heap). */
   terminate(): void;
