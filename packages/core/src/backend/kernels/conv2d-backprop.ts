@@ -21,7 +21,7 @@ import type {
 
 import { SslError } from '../../errors';
 import { matMulInto } from './matmul';
-import { FILTER_GRADIENT_ROWS_PER_CHUNK, FILTER_GRADIENT_TILE_M, simdHelperThread, simdKernels, type SimdKernels } from './simd/simd-kernels';
+import { FILTER_GRADIENT_ROWS_PER_CHUNK, FILTER_GRADIENT_TILE_M, runOnTwoThreads, simdKernels, type SimdKernels } from './simd/simd-kernels';
 import { transposeWasm } from './transpose';
 import {
   asWasmBackend,
@@ -262,7 +262,7 @@ function filterGradientSimd(backend: WasmBackend, kernels: SimdKernels, x: Tenso
   if (needsPadding) {
     kernels.pad_spatial(heapOffset(backend, x), heapOffset(backend, padded), batchSize, inHeight, inWidth, inChannels, padTop, padLeft, paddedHeight, paddedWidth);
   }
-  const args = (thread: number, mBegin: number, mEnd: number): number[] => {
+  const args = (thread: 0 | 1, mBegin: number, mEnd: number): number[] => {
     const rowBases = heapOffset(backend, scratch) + 4 * thread * scratchLength;
     return [
       heapOffset(backend, padded), heapOffset(backend, dy), heapOffset(backend, filterGradient),
@@ -274,13 +274,7 @@ function filterGradientSimd(backend: WasmBackend, kernels: SimdKernels, x: Tenso
   // Two threads take disjoint rows of dw (whole register tiles each), so no partial sums to add.
   const tiles = Math.ceil(patchLength / FILTER_GRADIENT_TILE_M);
   const split = Math.min(patchLength, Math.ceil(tiles / 2) * FILTER_GRADIENT_TILE_M);
-  const helper = tiles > 1 ? simdHelperThread(backend) : undefined;
-  const shared = helper?.start('conv2d_filter_gradient', args(1, split, patchLength)) === true;
-  try {
-    kernels.conv2d_filter_gradient(...(args(0, 0, shared ? split : patchLength) as Parameters<SimdKernels['conv2d_filter_gradient']>));
-  } finally {
-    if (shared) helper?.finish();
-  }
+  runOnTwoThreads(backend, kernels, 'conv2d_filter_gradient', args, split, patchLength, tiles > 1);
   disposeIntermediates(backend, scratch, ...(needsPadding ? [padded] : []));
   return filterGradient;
 }

@@ -86,6 +86,13 @@ async function expectMatchesCpu(label: string, op: (...inputs: tf.Tensor[]) => t
   reference.gradients.forEach((gradient, i) => expectClose(result.gradients[i], gradient, `${label} d/dinput${i}`));
 }
 
+/** Values only, for ops whose gradient tfjs cannot record (see the callers). */
+async function expectValuesMatchCpu(label: string, op: (...inputs: tf.Tensor[]) => tf.Tensor, inputs: HostTensor[]): Promise<void> {
+  const reference = await valueAndGradients('cpu', op, inputs, false);
+  const result = await valueAndGradients('wasm', op, inputs, false);
+  expectClose(result.value, reference.value, label);
+}
+
 /** <A u, v> computed on wasm; used for adjoint checks of kernels the cpu backend cannot reference. */
 function dot(a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => tf.sum(tf.mul(a, b)).dataSync()[0]);
@@ -254,9 +261,7 @@ describe('matMul matches cpu', () => {
     } else {
       // tfjs-core 4.22's BatchMatMul gradient does not sum over broadcast batch axes (it throws on every
       // backend), so broadcast products are compared on values only.
-      const reference = await valueAndGradients('cpu', op, [left, right], false);
-      const result = await valueAndGradients('wasm', op, [left, right], false);
-      expectClose(result.value, reference.value, 'broadcast matMul value');
+      await expectValuesMatchCpu('broadcast matMul value', op, [left, right]);
     }
   });
 
@@ -273,7 +278,7 @@ describe('matMul matches cpu', () => {
           }
           const op = (x: tf.Tensor, y: tf.Tensor): tf.Tensor => tf.matMul(x, y);
           const inputs = [randomHost([1, m, k]), randomHost([4, k, n])];
-          expectClose((await valueAndGradients('wasm', op, inputs, false)).value, (await valueAndGradients('cpu', op, inputs, false)).value, `broadcast left [1,${m},${k}]x[4,${k},${n}]`);
+          await expectValuesMatchCpu(`broadcast left [1,${m},${k}]x[4,${k},${n}]`, op, inputs);
         }
       } finally {
         setSimdKernelsEnabled(true);
@@ -546,9 +551,7 @@ describe('broadcasting comparisons, maximum and minimum on wasm (operands expand
     for (const [aShape, bShape] of shapePairs) {
       for (const [name, op] of [['maximum', tf.maximum], ['minimum', tf.minimum]] as const) {
         const inputs = [ties(aShape), ties(bShape)];
-        const reference = await valueAndGradients('cpu', (a, b) => op(a, b), inputs, false);
-        const result = await valueAndGradients('wasm', (a, b) => op(a, b), inputs, false);
-        expectClose(result.value, reference.value, `${name} ${aShape} vs ${bShape}`);
+        await expectValuesMatchCpu(`${name} ${aShape} vs ${bShape}`, (a, b) => op(a, b), inputs);
       }
     }
   });
@@ -627,12 +630,12 @@ describe('batch norm at inference (FusedBatchNorm) on wasm', () => {
       // Values only: tfjs cannot record the gradient of batchNorm without offset and scale, on any backend.
       const bare = (x: tf.Tensor, m: tf.Tensor, v: tf.Tensor) => tf.batchNorm(x, m, v, undefined, undefined, 1e-3);
       const inputs = [randomHost(shape), stats[0], stats[1]];
-      expectClose((await valueAndGradients('wasm', bare, inputs, false)).value, (await valueAndGradients('cpu', bare, inputs, false)).value, `batchNorm ${shape} without offset/scale`);
+      await expectValuesMatchCpu(`batchNorm ${shape} without offset/scale`, bare, inputs);
     }
     // Statistics broadcast over all but the first axis (not per channel): the stock kernel's path.
     const x = randomHost([4, 3]);
     const broadcastOp = (a: tf.Tensor, m: tf.Tensor, v: tf.Tensor) => tf.batchNorm(a, m, v, undefined, undefined, 1e-3);
     const broadcastInputs = [x, randomHost([4, 1]), { shape: [4, 1], values: Float32Array.from([1, 2, 3, 4]) }];
-    expectClose((await valueAndGradients('wasm', broadcastOp, broadcastInputs, false)).value, (await valueAndGradients('cpu', broadcastOp, broadcastInputs, false)).value, 'batchNorm with [4,1] statistics');
+    await expectValuesMatchCpu('batchNorm with [4,1] statistics', broadcastOp, broadcastInputs);
   });
 });

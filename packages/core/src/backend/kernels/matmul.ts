@@ -19,7 +19,7 @@ import type {
   _FusedMatMulInputs,
 } from '@tensorflow/tfjs-core';
 
-import { simdHelperThread, simdKernels, type SimdKernels } from './simd/simd-kernels';
+import { runOnTwoThreads, simdKernels, type SimdKernels } from './simd/simd-kernels';
 import { transposeWasm } from './transpose';
 import {
   asWasmBackend,
@@ -125,15 +125,8 @@ function smallBatchMatMul(
   const left = transposeA ? transposeLastTwo(backend, a, batchA, k, m) : a;
   const right = transposeB ? transposeLastTwo(backend, b, batchOut, n, k) : b;
   const out = backend.makeOutput([...outerOut, m, n], 'float32');
-  const call = (first: number, last: number) => [heapOffset(backend, left), heapOffset(backend, right), heapOffset(backend, out), first, last, m, k, n, batchA === 1 ? 0 : m * k];
-  const helper = batchOut * m * n * k >= HELPER_THRESHOLD ? simdHelperThread(backend) : undefined;
-  const split = Math.ceil(batchOut / 2);
-  const shared = helper?.start('batch_matmul', call(split, batchOut)) === true;
-  try {
-    kernels.batch_matmul(...(call(0, shared ? split : batchOut) as Parameters<SimdKernels['batch_matmul']>));
-  } finally {
-    if (shared) helper?.finish();
-  }
+  const call = (_thread: 0 | 1, first: number, last: number) => [heapOffset(backend, left), heapOffset(backend, right), heapOffset(backend, out), first, last, m, k, n, batchA === 1 ? 0 : m * k];
+  runOnTwoThreads(backend, kernels, 'batch_matmul', call, Math.ceil(batchOut / 2), batchOut, batchOut * m * n * k >= HELPER_THRESHOLD);
   disposeIntermediates(backend, ...(transposeA ? [left] : []), ...(transposeB ? [right] : []));
   return out;
 }

@@ -141,6 +141,30 @@ export function simdHelperThread(backend: WasmBackend): SimdHelperThread | undef
   return helperThread !== undefined && helperThread.memory === backendMemory(backend) ? helperThread : undefined;
 }
 
+/**
+ * Runs one of the helper-capable kernels over the range [0, total) split at `split`: the helper thread takes
+ * [split, total) while this thread does [0, split), or this thread does all of it when `twoThreads` is false
+ * or no helper is ready. `argsFor(thread, begin, end)` builds a call's arguments (thread 0 or 1, so each can
+ * have its own scratch); the two ranges must write disjoint memory.
+ */
+export function runOnTwoThreads(
+  backend: WasmBackend,
+  kernels: SimdKernels,
+  kernel: HelperKernel,
+  argsFor: (thread: 0 | 1, begin: number, end: number) => number[],
+  split: number,
+  total: number,
+  twoThreads: boolean,
+): void {
+  const helper = twoThreads ? simdHelperThread(backend) : undefined;
+  const shared = helper?.start(kernel, argsFor(1, split, total)) === true;
+  try {
+    (kernels[kernel] as (...args: number[]) => void)(...argsFor(0, 0, shared ? split : total));
+  } finally {
+    if (shared) helper?.finish();
+  }
+}
+
 /** The SIMD kernels bound to this backend's heap, or undefined where they cannot run (see above). */
 export function simdKernels(backend: WasmBackend): SimdKernels | undefined {
   if (disabled) return undefined;
