@@ -27,6 +27,8 @@ export interface MaeExampleOptions {
   seed?: number;
   /** Regress per-patch normalized pixels (the method's default, true) or raw pixels. */
   normPixLoss?: boolean;
+  /** Smallest area fraction of the random resized crop (the method's default 0.2, as the paper). */
+  cropMin?: number;
   /** Peak learning rate instead of the method's default (1e-3). */
   lr?: number;
   /** Evaluate on the first N train images (kNN bank and probe training set); default all. */
@@ -158,7 +160,12 @@ export async function runMaeExample(options: MaeExampleOptions = {}): Promise<Ma
   await initBackend();
   const [trainSet, testSet] = await Promise.all([loadFashionMnist({ split: 'train', source }), loadFashionMnist({ split: 'test', source })]);
   const spec = exampleEncoderSpec(seed);
-  const method = createRegistry().use(masked()).create('masked:mae', options.normPixLoss === undefined ? {} : { normPixLoss: options.normPixLoss });
+  const method = createRegistry()
+    .use(masked())
+    .create('masked:mae', {
+      ...(options.normPixLoss === undefined ? {} : { normPixLoss: options.normPixLoss }),
+      ...(options.cropMin === undefined ? {} : { views: { cropScale: [options.cropMin, 1] as [number, number] } }),
+    });
 
   const started = performance.now();
   const result = await train({
@@ -231,6 +238,7 @@ if (isMainModule(import.meta.url)) {
     maxSteps: numberArgument('max-steps'),
     seed: numberArgument('seed'),
     lr: numberArgument('lr'),
+    cropMin: numberArgument('crop-min'),
     normPixLoss: argument('norm-pix') === undefined ? undefined : argument('norm-pix') !== 'false',
     evalTrain: numberArgument('eval-train'),
     evalTest: numberArgument('eval-test'),

@@ -3,6 +3,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 
 import type { ForwardOptions } from './encoder';
 import { PositionEmbedding } from './layers/embeddings';
+import { LayerNorm } from './layers/layer-norm';
 import { InitializerSource } from './layers/initializers';
 import { SequencePooling } from './layers/pooling';
 import { TransformerBlock } from './layers/transformer-block';
@@ -33,7 +34,7 @@ export function buildTextModel(spec: TextSpec): tfl.LayersModel {
       seed: init.layerSeed(),
     }).apply(x) as Symbolic;
   }
-  x = tfl.layers.layerNormalization({ epsilon: 1e-5 }).apply(x) as Symbolic;
+  x = new LayerNorm({ epsilon: 1e-5 }).apply(x) as Symbolic;
   const pooled = new SequencePooling({ mode: spec.pooling ?? 'last', padId: spec.padId ?? 0 }).apply([x, ids]) as Symbolic;
   return tfl.model({ inputs: ids, outputs: pooled });
 }
@@ -51,7 +52,7 @@ export class TextTransformerEncoder extends LayersEncoder<TextSpec> {
     this.featureDim = spec.embedDim;
     this.vocabSize = spec.vocabSize;
     this.maxLength = spec.maxLength;
-    const finalNorm = requireLayer(model, 'LayerNormalization', 'text');
+    const finalNorm = requireLayer(model, LayerNorm.className, 'text');
     this.tokensNetwork = tfl.model({ inputs: model.inputs, outputs: finalNorm.output as Symbolic });
   }
 

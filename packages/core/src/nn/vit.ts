@@ -4,6 +4,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { SslError, formatShape } from '../errors';
 import type { ForwardOptions, ImageShape } from './encoder';
 import { ClassToken, PositionEmbedding } from './layers/embeddings';
+import { LayerNorm } from './layers/layer-norm';
 import { conv2dLayer } from './conv';
 import { InitializerSource } from './layers/initializers';
 import { TokenPooling } from './layers/pooling';
@@ -60,7 +61,7 @@ export function buildVitModel(spec: VitSpec): tfl.LayersModel {
       seed: init.layerSeed(),
     }).apply(x) as Symbolic;
   }
-  x = tfl.layers.layerNormalization({ epsilon: VIT_LAYER_NORM_EPSILON }).apply(x) as Symbolic;
+  x = new LayerNorm({ epsilon: VIT_LAYER_NORM_EPSILON }).apply(x) as Symbolic;
   const pooling = spec.pooling ?? (classToken ? 'class' : 'mean');
   const pooled = new TokenPooling({ mode: pooling === 'class' ? 'first' : 'mean', skipFirst: classToken }).apply(x) as Symbolic;
   return tfl.model({ inputs: input, outputs: pooled });
@@ -104,7 +105,7 @@ export class VitEncoder extends LayersEncoder<VitSpec> {
     this.positionLayer = requireLayer(model, PositionEmbedding.className, 'vit') as PositionEmbedding;
     this.classTokenLayer = this.hasClassToken ? (requireLayer(model, ClassToken.className, 'vit') as ClassToken) : null;
     this.blocks = layersOfClass(model, TransformerBlock.className) as TransformerBlock[];
-    this.finalNorm = requireLayer(model, 'LayerNormalization', 'vit');
+    this.finalNorm = requireLayer(model, LayerNorm.className, 'vit');
     this.tokensNetwork = tfl.model({ inputs: model.inputs, outputs: this.finalNorm.output as Symbolic });
   }
 

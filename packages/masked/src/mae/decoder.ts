@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { SslError, formatShape, invalidConfig, sincosPositionEmbedding2d, tfl, transformerBlock } from '@ssl/core';
+import { LayerNorm, SslError, formatShape, invalidConfig, sincosPositionEmbedding2d, tfl, transformerBlock } from '@ssl/core';
 import { gatherTokens } from '../blocks/gather-tokens';
 
 type LayerShape = (number | null)[];
@@ -163,7 +163,7 @@ export function buildMaeDecoder(options: MaeDecoderOptions): tfl.LayersModel {
       seed: nextSeed(),
     }).apply(x) as tfl.SymbolicTensor;
   }
-  x = tfl.layers.layerNormalization({ epsilon: MAE_LAYER_NORM_EPSILON }).apply(x) as tfl.SymbolicTensor;
+  x = new LayerNorm({ epsilon: MAE_LAYER_NORM_EPSILON }).apply(x) as tfl.SymbolicTensor;
   const prediction = tfl.layers
     .dense({ units: options.patchValues, kernelInitializer: tfl.initializers.glorotUniform({ seed: nextSeed() }) })
     .apply(x) as tfl.SymbolicTensor;

@@ -65,6 +65,10 @@ describe('masked:mae', () => {
     expect(handle.config).toEqual({ ...MAE_DEFAULTS, maskRatio: 0.6 });
     expect(MAE_DEFAULTS.maskRatio).toBe(0.75);
     expect(MAE_DEFAULTS.normPixLoss).toBe(true);
+    // The paper's crop by default; `views` overrides the 'mae' policy.
+    expect(mae.views(MAE_DEFAULTS)).toEqual({ unlabeled: { name: 'mae', overrides: {} } });
+    expect(mae.views({ ...MAE_DEFAULTS, views: { cropScale: [0.5, 1] } })).toEqual({ unlabeled: { name: 'mae', overrides: { cropScale: [0.5, 1] } } });
+    expectInvalidConfig(() => mae.validate?.({ ...MAE_DEFAULTS, views: { cropScale: [0, 2] } }), 'views.cropScale');
   });
 
   it('runs a finite, leak-free step and the trainer keeps the tensor count flat', async () => {

@@ -12,3 +12,6 @@ export type { TokenPoolingArgs, TokenPoolingMode, SequencePoolingArgs, SequenceP
 export { L2Normalization, WeightNormDense, PrototypeLayer, l2NormalizeLastAxis } from './head-layers';
 export type { L2NormalizationArgs, WeightNormDenseArgs, PrototypeLayerArgs } from './head-layers';
 export { layerNorm, gelu, geluTanh } from './common';
+export { LayerNorm } from './layer-norm';
+export type { LayerNormArgs } from './layer-norm';
+

@@ -1,9 +1,12 @@
 import '../../setup';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 
+import { SslError } from '../../errors';
 import { gelu, geluTanh, layerNorm } from './common';
+import { LayerNorm } from './layer-norm';
 
 /** Layer norm as tf.moments composes it: the reference the closed-form gradient must reproduce. */
 function layerNormByMoments(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): tf.Tensor {
@@ -49,6 +52,48 @@ describe('layerNorm', () => {
     run();
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([x, gamma, beta]);
+  });
+});
+
+describe('LayerNorm layer', () => {
+  it('gives the same outputs and weight gradients as tfjs-layers layerNormalization, and survives a save/load round trip', async () => {
+    await tf.setBackend('wasm');
+    const build = (norm: tfl.layers.Layer) => {
+      const input = tfl.input({ shape: [5, 8] });
+      return tfl.model({ inputs: input, outputs: norm.apply(input) as tfl.SymbolicTensor });
+    };
+    const ours = build(new LayerNorm({ epsilon: 1e-5 }));
+    const stock = build(tfl.layers.layerNormalization({ epsilon: 1e-5 }));
+    // Non-trivial γ, β in both.
+    const gamma = tf.randomNormal([8], 1, 0.3, 'float32', 7);
+    const beta = tf.randomNormal([8], 0, 0.3, 'float32', 8);
+    ours.setWeights([gamma, beta]);
+    stock.setWeights([gamma, beta]);
+    const x = tf.randomNormal([3, 5, 8], 0.5, 2, 'float32', 9);
+    const dy = tf.randomNormal([3, 5, 8], 0, 1, 'float32', 10);
+    const weightGrads = (model: tfl.LayersModel) =>
+      tf.variableGrads(() => tf.sum(tf.mul(model.apply(x) as tf.Tensor, dy)) as tf.Scalar, model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val));
+    const [a, b] = [weightGrads(ours), weightGrads(stock)];
+    expect(Array.from(await a.value.data())[0]).toBeCloseTo((await b.value.data())[0], 3);
+    const [gradsA, gradsB] = [Object.values(a.grads), Object.values(b.grads)];
+    expect(gradsA.length).toBe(2);
+    for (let k = 0; k < 2; k++) {
+      const [ga, gb] = [await gradsA[k].data(), await gradsB[k].data()];
+      gb.forEach((v, i) => expect(ga[i]).toBeCloseTo(v, 3));
+    }
+
+    const restored = await tfl.models.modelFromJSON({ modelTopology: ours.toJSON(null, false) as unknown as tf.io.ModelJSON['modelTopology'] });
+    restored.setWeights(ours.getWeights());
+    const [expected, actual] = [ours.predict(x) as tf.Tensor, restored.predict(x) as tf.Tensor];
+    expect(Array.from(await actual.data())).toEqual(Array.from(await expected.data()));
+    expect((restored.layers[1] as LayerNorm).epsilon).toBe(1e-5);
+    tf.dispose([gamma, beta, x, dy, a.value, b.value, ...gradsA, ...gradsB, expected, actual]);
+    [ours, stock, restored].forEach((model) => model.dispose());
+  });
+
+  it('rejects a non-positive epsilon', () => {
+    expect(() => new LayerNorm({ epsilon: 0 })).toThrow(SslError);
+    expect(() => new LayerNorm({ epsilon: 0 })).toThrow(/epsilon/);
   });
 });
 
