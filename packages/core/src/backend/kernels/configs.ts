@@ -9,7 +9,7 @@ import { gatherV2Config } from './gather';
 import { identityConfig } from './identity';
 import { oneHotConfig } from './one-hot';
 import { maxPoolGradConfig, meanConfig, sumConfig } from './reduce-pool';
-import { padV2Config, sliceConfig } from './slice-pad';
+import { padV2Config, sliceConfig, splitVConfig, unpackConfig } from './slice-pad';
 import { transposeConfig } from './transpose';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum';
 
@@ -26,6 +26,8 @@ export const wasmTrainingKernelConfigs: readonly KernelConfig[] = [
   oneHotConfig,
   gatherV2Config,
   sliceConfig,
+  splitVConfig,
+  unpackConfig,
   padV2Config,
   sumConfig,
   meanConfig,

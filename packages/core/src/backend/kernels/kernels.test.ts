@@ -518,6 +518,56 @@ describe('slice and pad on wasm (contiguous-run copies)', () => {
   });
 });
 
+describe('split and unstack on wasm (slices through the run-copy kernel)', () => {
+  it('match cpu on every axis, even and uneven splits, int32, with gradients, without leaks', async () => {
+    registerWasmTrainingKernels();
+    const rng = new Random(6);
+    const cases: Array<{ shape: number[]; splits: number | number[]; axis: number }> = [
+      { shape: [4, 6], splits: 3, axis: 1 },
+      { shape: [4, 6], splits: [1, 3], axis: 0 },
+      { shape: [2, 5, 12], splits: 3, axis: -1 },
+      { shape: [3, 2, 4, 5], splits: [2, -1], axis: 2 },
+      { shape: [3, 4, 2], splits: [0, 4], axis: 1 },
+    ];
+    for (const c of cases) {
+      const values = Array.from({ length: c.shape.reduce((a, b) => a * b, 1) }, () => rng.normal());
+      const run = () => {
+        const x = tf.tensor(values, c.shape);
+        const parts = tf.split(x, c.splits, c.axis);
+        const asInt = tf.cast(x, 'int32');
+        const ints = tf.split(asInt, c.splits, c.axis);
+        const axis = c.axis < 0 ? c.axis + c.shape.length : c.axis;
+        const unstacked = tf.unstack(x, axis);
+        // Weighted so that the gradient tells the parts apart.
+        const grad = tf.grad((input: tf.Tensor) =>
+          tf.addN([
+            ...tf.split(input, c.splits, c.axis).map((part, i) => tf.mul(tf.sum(tf.square(part)), i + 1)),
+            ...tf.unstack(input, axis).map((part, i) => tf.mul(tf.sum(part), i + 0.5)),
+          ]),
+        )(x);
+        const result = {
+          parts: parts.map((t) => ({ shape: t.shape, values: Array.from(t.dataSync()) })),
+          ints: ints.map((t) => Array.from(t.dataSync())),
+          unstacked: unstacked.map((t) => ({ shape: t.shape, values: Array.from(t.dataSync()) })),
+          grad: Array.from(grad.dataSync()),
+        };
+        tf.dispose([x, asInt, ...parts, ...ints, ...unstacked, grad]);
+        return result;
+      };
+      await tf.setBackend('cpu');
+      const expected = run();
+      await tf.setBackend('wasm');
+      const before = tf.memory().numTensors;
+      const actual = run();
+      expect(tf.memory().numTensors).toBe(before);
+      expect(actual.parts).toEqual(expected.parts);
+      expect(actual.ints).toEqual(expected.ints);
+      expect(actual.unstacked).toEqual(expected.unstacked);
+      actual.grad.forEach((v, i) => expect(v).toBeCloseTo(expected.grad[i], 4));
+    }
+  });
+});
+
 describe('broadcasting comparisons, maximum and minimum on wasm (operands expanded by block copies)', () => {
   const shapePairs: Array<[number[], number[]]> = [
     [[6, 7], [6, 1]],
