@@ -2,7 +2,7 @@
 // same encoder at random init and with raw pixels, by kNN and linear probes (all labels, 10 per class).
 // The training and comparison run, shared with the SimCLR example, is runPretrainAndCompare (examples/shared).
 // Run: pnpm --filter @ssl-examples/byol-fashion-mnist start -- [--epochs 3] [--data full|sample] [--out runs/byol]
-//      [--limit N] [--batch-size 64] [--lr 3e-3] [--base-momentum 0.99] [--seed 0]
+//      [--limit N] [--batch-size 64] [--lr 3e-3] [--base-momentum 0.99] [--seed 0] [--channels 32,64,128]
 import { createRegistry } from '@ssl/core';
 import noncontrastive from '@ssl/noncontrastive';
 import { argument, isMainModule, numberArgument, runPretrainAndCompare } from '@ssl-examples/shared';
@@ -44,6 +44,7 @@ if (isMainModule(import.meta.url)) {
     lr: numberArgument('lr'),
     baseMomentum: numberArgument('base-momentum'),
     seed: numberArgument('seed'),
+    channels: argument('channels')?.split(',').map(Number),
   });
   console.log(`\ntrain ${result.trainSeconds.toFixed(0)} s (${result.steps} steps), eval ${result.evalSeconds.toFixed(0)} s, load ${result.loadAverage.toFixed(1)}\n`);
   console.log(result.markdown);

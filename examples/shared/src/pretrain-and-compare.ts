@@ -22,6 +22,8 @@ export interface PretrainAndCompareOptions {
   batchSize?: number;
   lr?: number;
   seed?: number;
+  /** CNN stage widths instead of ENCODER's [32, 64, 128] (the random-init baseline uses the same). */
+  channels?: number[];
   /** Seeds of the 10-labels-per-class probe (default 5). */
   fewLabelSeeds?: number;
   log?: (line: string) => void;
@@ -74,13 +76,14 @@ export async function runPretrainAndCompare(setup: PretrainAndCompareSetup, opti
   const testSet = await loadFashionMnist({ split: 'test', source });
   const trainOn = options.limit && options.limit < trainSet.size ? subset(trainSet, Array.from({ length: options.limit }, (_, i) => i), `${trainSet.name}-${options.limit}`) : trainSet;
   const method = setup.createMethod();
+  const encoderSpec: CnnSpec = options.channels ? { ...ENCODER, channels: options.channels } : ENCODER;
   const epochs = options.epochs ?? setup.defaultEpochs ?? 3;
-  log(`${setup.label} on ${trainOn.name} (${trainOn.size} images), ${epochs} epochs, encoder ${JSON.stringify(ENCODER.channels)}`);
+  log(`${setup.label} on ${trainOn.name} (${trainOn.size} images), ${epochs} epochs, encoder ${JSON.stringify(encoderSpec.channels)}`);
   const started = performance.now();
   const run = await train({
     method,
     data: trainOn,
-    encoder: ENCODER,
+    encoder: encoderSpec,
     epochs,
     batchSize: options.batchSize ?? setup.defaultBatchSize,
     seed: options.seed ?? 0,
@@ -96,7 +99,7 @@ export async function runPretrainAndCompare(setup: PretrainAndCompareSetup, opti
   const trainSeconds = (performance.now() - started) / 1000;
   const evalStarted = performance.now();
   const seeds = options.fewLabelSeeds ?? 5;
-  const randomInit: Encoder = createEncoder(ENCODER);
+  const randomInit: Encoder = createEncoder(encoderSpec);
   const rows = await compareRepresentations({
     candidates: [
       { name: `${setup.label} (trained)`, encoder: run.encoder },
@@ -119,7 +122,7 @@ export async function runPretrainAndCompare(setup: PretrainAndCompareSetup, opti
     trainSeconds,
     evalSeconds: (performance.now() - evalStarted) / 1000,
     loadAverage: loadavg()[0],
-    encoder: ENCODER,
+    encoder: encoderSpec,
     results: { trained, randomInit: random, rawPixels: pixels },
     markdown: formatComparisonTable(rows, {
       headers: {
