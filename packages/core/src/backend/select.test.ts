@@ -13,6 +13,7 @@ import { isSslError } from '../errors';
 import { simdHelperThread } from './kernels/simd/simd-kernels';
 import { asWasmBackend } from './kernels/wasm-internals';
 import { BACKEND_NAMES, backendInfo, initBackend } from './select';
+import { geluTanh } from '../nn/layers/common';
 
 function resolvable(name: string): boolean {
   try {
@@ -167,6 +168,31 @@ describe('initBackend default selection', () => {
       let worst = 0;
       for (let i = 0; i < onCpu.length; i++) worst = Math.max(worst, Math.abs(onCpu[i] - onWasm[i]));
       expect(worst).toBeLessThan(1e-4);
+    } finally {
+      await tf.setBackend('wasm');
+    }
+  });
+
+  it('splits the SIMD GELU (value and gradient) with its helper thread and matches the cpu backend', async () => {
+    const info = await initBackend({ log: () => {} });
+    if (info.threads === 1) return;
+    expect(simdHelperThread(asWasmBackend(tf.backend()))).toBeDefined();
+    // 100 003 values: above the size where the helper thread takes half, with a scalar tail.
+    const run = () =>
+      tf.tidy(() => {
+        const x = tf.mul(tf.sin(tf.range(0, 100_003)), 5);
+        const { value, grad } = tf.valueAndGrad((input: tf.Tensor) => tf.sum(tf.mul(geluTanh(input), tf.cos(x))))(x);
+        return { value: value.dataSync()[0], y: geluTanh(x).dataSync(), dx: grad.dataSync() };
+      });
+    const onWasm = run();
+    await tf.setBackend('cpu');
+    try {
+      const onCpu = run();
+      let worst = 0;
+      for (let i = 0; i < onCpu.y.length; i++) worst = Math.max(worst, Math.abs(onCpu.y[i] - onWasm.y[i]), Math.abs(onCpu.dx[i] - onWasm.dx[i]));
+      expect(worst).toBeLessThan(2e-5);
+      // A sum of 10⁵ float32 terms: the two backends add in different orders.
+      expect(Math.abs(onWasm.value - onCpu.value)).toBeLessThan(1e-4 * Math.abs(onCpu.value));
     } finally {
       await tf.setBackend('wasm');
     }

@@ -6,6 +6,7 @@ import { conv2dBackpropFilterConfig, conv2dBackpropInputConfig } from './conv2d-
 import { depthwiseConv2dBackpropFilterConfig, depthwiseConv2dBackpropInputConfig } from './depthwise-conv2d-backprop';
 import { batchMatMulConfig, fusedMatMulConfig } from './matmul';
 import { gatherV2Config } from './gather';
+import { geluTanhBackwardConfig, geluTanhForwardConfig } from './gelu';
 import { identityConfig } from './identity';
 import { oneHotConfig } from './one-hot';
 import { maxPoolGradConfig, meanConfig, sumConfig } from './reduce-pool';
@@ -37,4 +38,6 @@ export const wasmTrainingKernelConfigs: readonly KernelConfig[] = [
   batchNormForwardConfig,
   batchNormBackwardConfig,
   batchNormInferenceConfig,
+  geluTanhForwardConfig,
+  geluTanhBackwardConfig,
 ];

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
+import { GELU_TANH_BACKWARD, GELU_TANH_FORWARD, geluKernelsAvailable } from '../../backend/kernels/gelu';
+
 /** Constructor arguments every tfjs layer accepts (name, inputShape, trainable, ...). */
 export type BaseLayerArgs = NonNullable<ConstructorParameters<typeof tfl.layers.Layer>[0]>;
 
@@ -78,6 +80,18 @@ const GELU_TANH_SCALE = 2 * Math.sqrt(2 / Math.PI);
  * σ(2u) + x·σ(2u)(1 − σ(2u))·2u'.
  */
 export function geluTanh(x: tf.Tensor): tf.Tensor {
+  if (x.dtype === 'float32' && geluKernelsAvailable()) {
+    // One pass each way on wasm (backend/kernels/gelu.ts); the same function and gradient as below.
+    const fused = tf.customGrad(((input: tf.Tensor, save: tf.GradSaveFunc) => {
+      const [value, gate] = tf.engine().runKernel(GELU_TANH_FORWARD, { x: input }, {}) as tf.Tensor[];
+      save([input, gate]);
+      return {
+        value,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel(GELU_TANH_BACKWARD, { dy, x: saved[0], gate: saved[1] }, {}) as tf.Tensor,
+      };
+    }) as Parameters<typeof tf.customGrad>[0]);
+    return fused(x);
+  }
   const approximate = tf.customGrad(((input: tf.Tensor, save: tf.GradSaveFunc) => {
     const squared = tf.square(input);
     const gate = tf.sigmoid(tf.mul(tf.mul(input, tf.add(tf.mul(squared, 0.044715), 1)), GELU_TANH_SCALE));

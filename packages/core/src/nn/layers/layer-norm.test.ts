@@ -5,6 +5,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { SslError } from '../../errors';
+import { registerWasmTrainingKernels } from '../../backend/kernels';
+import { geluKernelsAvailable } from '../../backend/kernels/gelu';
 import { gelu, geluTanh, layerNorm } from './common';
 import { LayerNorm } from './layer-norm';
 
@@ -115,5 +117,34 @@ describe('gelu', () => {
     // The two forms agree to ~1e-3 (the approximation's known error).
     const gap = await tf.max(tf.abs(tf.sub(gelu(x), geluTanh(x)))).data();
     expect(gap[0]).toBeLessThan(2e-3);
+  });
+});
+
+describe('geluTanh on wasm (one-pass SIMD kernels)', () => {
+  it('takes the kernel path and matches the composed form on cpu: values and gradients, extremes, odd sizes, no leaks', async () => {
+    registerWasmTrainingKernels();
+    // 3 · 33 335 values: above the size where the helper thread takes half, with a scalar tail.
+    const values = [-90, -30, -8, -3.3, -1, -0.25, 0, 1e-4, 0.5, 1.7, 4, 9, 30, 90, ...Array.from({ length: 99_991 }, (_, i) => Math.sin(i * 1.3) * 6)];
+    const dyValues = values.map((_, i) => Math.cos(i * 0.7));
+    const run = () =>
+      tf.tidy(() => {
+        const x = tf.tensor2d(values, [3, values.length / 3]);
+        const dy = tf.tensor2d(dyValues, x.shape);
+        const { value, grad } = tf.valueAndGrad((input: tf.Tensor) => tf.sum(tf.mul(geluTanh(input), dy)))(x);
+        return { y: Array.from(geluTanh(x).dataSync()), loss: value.dataSync()[0], dx: Array.from(grad.dataSync()) };
+      });
+    await tf.setBackend('cpu');
+    expect(geluKernelsAvailable()).toBe(false);
+    const expected = run();
+    await tf.setBackend('wasm');
+    expect(geluKernelsAvailable()).toBe(true);
+    const before = tf.memory().numTensors;
+    const actual = run();
+    expect(tf.memory().numTensors).toBe(before);
+    const maxGap = (a: number[], b: number[]) => a.reduce((gap, v, i) => Math.max(gap, Math.abs(v - b[i])), 0);
+    expect(maxGap(actual.y, expected.y)).toBeLessThan(2e-5);
+    expect(maxGap(actual.dx, expected.dx)).toBeLessThan(2e-5);
+    expect(Math.abs(actual.loss - expected.loss)).toBeLessThan(1e-4 * Math.abs(expected.loss)); // 10⁵ float32 terms summed in different orders
+    expect(actual.y.every(Number.isFinite) && actual.dx.every(Number.isFinite)).toBe(true);
   });
 });

@@ -52,6 +52,8 @@ export interface SimdKernels {
   batch_matmul(a: number, b: number, c: number, first: number, last: number, m: number, k: number, n: number, aStride: number): void;
   transpose_last_two(x: number, y: number, batch: number, rows: number, columns: number): void;
   scale_shift_channels(x: number, scale: number, shift: number, y: number, rows: number, channels: number): void;
+  gelu_tanh_forward(x: number, y: number, gate: number, count: number): void;
+  gelu_tanh_backward(dy: number, x: number, gate: number, dx: number, count: number): void;
   max_pool_2x2_gradient(
     x: number, dy: number, dx: number, batch: number, height: number, width: number, channels: number,
     outHeight: number, outWidth: number,
@@ -59,7 +61,7 @@ export interface SimdKernels {
 }
 
 /** The kernels.c exports the helper thread can run. */
-export const HELPER_KERNELS = ['conv2d_filter_gradient', 'batch_matmul'] as const;
+export const HELPER_KERNELS = ['conv2d_filter_gradient', 'batch_matmul', 'gelu_tanh_forward', 'gelu_tanh_backward'] as const;
 export type HelperKernel = (typeof HELPER_KERNELS)[number];
 
 /**
