@@ -93,6 +93,17 @@ async function expectValuesMatchCpu(label: string, op: (...inputs: tf.Tensor[]) 
   expectClose(result.value, reference.value, label);
 }
 
+/** Runs `run` (which reads its results to host values) on cpu, then on wasm, checking wasm leaves no tensor behind. */
+async function onCpuThenWasm<T>(run: () => T): Promise<{ expected: T; actual: T }> {
+  await tf.setBackend('cpu');
+  const expected = run();
+  await tf.setBackend('wasm');
+  const before = tf.memory().numTensors;
+  const actual = run();
+  expect(tf.memory().numTensors).toBe(before);
+  return { expected, actual };
+}
+
 /** <A u, v> computed on wasm; used for adjoint checks of kernels the cpu backend cannot reference. */
 function dot(a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => tf.sum(tf.mul(a, b)).dataSync()[0]);
@@ -461,12 +472,7 @@ describe('gather with batchDims on wasm', () => {
         tf.dispose([x, idx, y, w, grad]);
         return result;
       };
-      await tf.setBackend('cpu');
-      const expected = run();
-      await tf.setBackend('wasm');
-      const before = tf.memory().numTensors;
-      const actual = run();
-      expect(tf.memory().numTensors).toBe(before);
+      const { expected, actual } = await onCpuThenWasm(run);
       expect(actual.shape).toEqual(expected.shape);
       expect(actual.values).toEqual(expected.values);
       actual.grad.forEach((g, i) => expect(g).toBeCloseTo(expected.grad[i], 5));
@@ -507,12 +513,7 @@ describe('slice and pad on wasm (contiguous-run copies)', () => {
         tf.dispose([x, sliced, padded, asInt, ints, grad]);
         return result;
       };
-      await tf.setBackend('cpu');
-      const expected = run();
-      await tf.setBackend('wasm');
-      const before = tf.memory().numTensors;
-      const actual = run();
-      expect(tf.memory().numTensors).toBe(before);
+      const { expected, actual } = await onCpuThenWasm(run);
       expect(actual).toEqual(expected);
     }
   });
@@ -554,12 +555,7 @@ describe('split and unstack on wasm (slices through the run-copy kernel)', () =>
         tf.dispose([x, asInt, ...parts, ...ints, ...unstacked, grad]);
         return result;
       };
-      await tf.setBackend('cpu');
-      const expected = run();
-      await tf.setBackend('wasm');
-      const before = tf.memory().numTensors;
-      const actual = run();
-      expect(tf.memory().numTensors).toBe(before);
+      const { expected, actual } = await onCpuThenWasm(run);
       expect(actual.parts).toEqual(expected.parts);
       expect(actual.ints).toEqual(expected.ints);
       expect(actual.unstacked).toEqual(expected.unstacked);
