@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 
-import { SslError } from '../../errors';
 import { simdKernels } from './simd/simd-kernels';
+import { requireSimdKernels, simdKernelRunsHere } from './simd-kernel-access';
 import { asWasmBackend, disposeIntermediates, heapFloat32, heapIndex, heapOffset, runWasmKernel } from './wasm-internals';
 
 /*
@@ -16,28 +16,13 @@ export const BATCH_NORM_BACKWARD = 'SslBatchNormTrainingBackward';
 
 /** Whether the fused batch-norm kernels run on the active backend (wasm with the SIMD module). */
 export function fusedBatchNormAvailable(): boolean {
-  if (tf.getBackend() !== 'wasm' || tf.getKernel(BATCH_NORM_FORWARD, 'wasm') === undefined) return false;
-  return simdKernels(asWasmBackend(tf.backend())) !== undefined;
-}
-
-function requireFloat32(kernel: string, tensors: Record<string, TensorInfo>): void {
-  for (const [name, tensor] of Object.entries(tensors)) {
-    if (tensor.dtype !== 'float32') throw new SslError('dtype-mismatch', `${kernel}: '${name}' must be float32, got ${tensor.dtype}.`);
-  }
-}
-
-function simd(backend: unknown) {
-  const wasm = asWasmBackend(backend);
-  const kernels = simdKernels(wasm);
-  if (kernels === undefined) throw new SslError('backend', 'The fused batch-norm kernels need the @ssl SIMD module, which is not available on this wasm backend.');
-  return { wasm, kernels };
+  return simdKernelRunsHere(BATCH_NORM_FORWARD);
 }
 
 /** Inputs x [..., C], gamma [C], beta [C]; attrs { epsilon }. Outputs y, x̂ (both like x), mean, variance, 1/σ ([C] each). */
 const forward: KernelFunc = ({ inputs, attrs, backend }) => {
   const { x, gamma, beta } = inputs as unknown as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
-  requireFloat32(BATCH_NORM_FORWARD, { x, gamma, beta });
-  const { wasm, kernels } = simd(backend);
+  const { wasm, kernels } = requireSimdKernels(backend, BATCH_NORM_FORWARD, { x, gamma, beta });
   const channels = x.shape[x.shape.length - 1];
   const rows = tf.util.sizeFromShape(x.shape) / channels;
   const y = wasm.makeOutput(x.shape, 'float32');
@@ -56,8 +41,7 @@ const forward: KernelFunc = ({ inputs, attrs, backend }) => {
 /** Inputs dy, x̂ (like x), gamma and 1/σ ([C]). Outputs dx (like x), dγ and dβ ([C]). */
 const backward: KernelFunc = ({ inputs, backend }) => {
   const { dy, xHat, gamma, inverseStd } = inputs as unknown as { dy: TensorInfo; xHat: TensorInfo; gamma: TensorInfo; inverseStd: TensorInfo };
-  requireFloat32(BATCH_NORM_BACKWARD, { dy, xHat, gamma, inverseStd });
-  const { wasm, kernels } = simd(backend);
+  const { wasm, kernels } = requireSimdKernels(backend, BATCH_NORM_BACKWARD, { dy, xHat, gamma, inverseStd });
   const channels = dy.shape[dy.shape.length - 1];
   const rows = tf.util.sizeFromShape(dy.shape) / channels;
   const dx = wasm.makeOutput(dy.shape, 'float32');

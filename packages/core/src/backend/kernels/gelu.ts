@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 
-import { SslError } from '../../errors';
-import { runOnTwoThreads, simdKernels } from './simd/simd-kernels';
-import { asWasmBackend, heapOffset } from './wasm-internals';
+import { runOnTwoThreads } from './simd/simd-kernels';
+import { requireSimdKernels, simdKernelRunsHere } from './simd-kernel-access';
+import { heapOffset } from './wasm-internals';
 
 /*
  * GELU's tanh form, x·σ(k·x·(1 + c·x²)), and its gradient as one pass each (kernels.c), for the wasm backend.
@@ -16,18 +16,7 @@ export const GELU_TANH_BACKWARD = 'SslGeluTanhBackward';
 
 /** Whether the GELU kernels run on the active backend (wasm with the SIMD module). */
 export function geluKernelsAvailable(): boolean {
-  if (tf.getBackend() !== 'wasm' || tf.getKernel(GELU_TANH_FORWARD, 'wasm') === undefined) return false;
-  return simdKernels(asWasmBackend(tf.backend())) !== undefined;
-}
-
-function simd(backend: unknown, kernel: string, tensors: Record<string, TensorInfo>) {
-  for (const [name, tensor] of Object.entries(tensors)) {
-    if (tensor.dtype !== 'float32') throw new SslError('dtype-mismatch', `${kernel}: '${name}' must be float32, got ${tensor.dtype}.`);
-  }
-  const wasm = asWasmBackend(backend);
-  const kernels = simdKernels(wasm);
-  if (kernels === undefined) throw new SslError('backend', 'The GELU kernels need the @ssl SIMD module, which is not available on this wasm backend.');
-  return { wasm, kernels };
+  return simdKernelRunsHere(GELU_TANH_FORWARD);
 }
 
 /** Below this many elements the helper thread's hand-off costs more than half the pass. */
@@ -41,7 +30,7 @@ function half(count: number): number {
 /** Input x. Outputs y = GELU(x) and the gate σ(·) (both like x). */
 const forward: KernelFunc = ({ inputs, backend }) => {
   const { x } = inputs as unknown as { x: TensorInfo };
-  const { wasm, kernels } = simd(backend, GELU_TANH_FORWARD, { x });
+  const { wasm, kernels } = requireSimdKernels(backend, GELU_TANH_FORWARD, { x });
   const y = wasm.makeOutput(x.shape, 'float32');
   const gate = wasm.makeOutput(x.shape, 'float32');
   const count = tf.util.sizeFromShape(x.shape);
@@ -53,7 +42,7 @@ const forward: KernelFunc = ({ inputs, backend }) => {
 /** Inputs dy, x and the forward's gate (all alike). Output dx. */
 const backward: KernelFunc = ({ inputs, backend }) => {
   const { dy, x, gate } = inputs as unknown as { dy: TensorInfo; x: TensorInfo; gate: TensorInfo };
-  const { wasm, kernels } = simd(backend, GELU_TANH_BACKWARD, { dy, x, gate });
+  const { wasm, kernels } = requireSimdKernels(backend, GELU_TANH_BACKWARD, { dy, x, gate });
   const dx = wasm.makeOutput(x.shape, 'float32');
   const count = tf.util.sizeFromShape(x.shape);
   const [dyAt, xAt, gateAt, dxAt] = [dy, x, gate, dx].map((t) => heapOffset(wasm, t));

@@ -91,34 +91,31 @@ const padV2: KernelFunc = ({ inputs, attrs, backend }) => {
  * SplitV and Unpack as slices through the kernel above. tfjs-backend-wasm builds both on its own
  * element-wise Slice, which made splitting a ViT block's q/k/v ([500, 50, 384]) ~115 ms.
  */
+/** Consecutive slices of x along `axis`, `sizes[i]` wide each. */
+function slicesAlong(x: TensorInfo, axis: number, sizes: readonly number[], backend: Parameters<KernelFunc>[0]['backend']): TensorInfo[] {
+  const begin = new Array<number>(x.shape.length).fill(0);
+  const size = x.shape.slice();
+  return sizes.map((part) => {
+    size[axis] = part;
+    const out = slice({ inputs: { x }, attrs: { begin: [...begin], size: [...size] }, backend }) as TensorInfo;
+    begin[axis] += part;
+    return out;
+  });
+}
+
 const splitV: KernelFunc = ({ inputs, attrs, backend }) => {
   const { x } = inputs as unknown as { x: TensorInfo };
   const { numOrSizeSplits, axis } = attrs as unknown as SplitVAttrs;
   const $axis = tf.util.parseAxisParam(axis, x.shape)[0];
-  const sizes = tf.backend_util.prepareSplitSize(x as unknown as tf.Tensor, numOrSizeSplits, $axis);
-  const begin = new Array<number>(x.shape.length).fill(0);
-  const size = x.shape.slice();
-  return sizes.map((part) => {
-    size[$axis] = part;
-    const out = slice({ inputs: { x }, attrs: { begin: [...begin], size: [...size] }, backend }) as TensorInfo;
-    begin[$axis] += part;
-    return out;
-  });
+  return slicesAlong(x, $axis, tf.backend_util.prepareSplitSize(x as unknown as tf.Tensor, numOrSizeSplits, $axis), backend);
 };
 
 const unpack: KernelFunc = ({ inputs, attrs, backend }) => {
   const { value } = inputs as unknown as { value: TensorInfo };
-  const { axis } = attrs as unknown as UnpackAttrs;
-  const $axis = axis < 0 ? axis + value.shape.length : axis;
+  const $axis = tf.util.parseAxisParam((attrs as unknown as UnpackAttrs).axis, value.shape)[0];
   const outShape = value.shape.filter((_, i) => i !== $axis);
-  const begin = new Array<number>(value.shape.length).fill(0);
-  const size = value.shape.slice();
-  size[$axis] = 1;
-  return Array.from({ length: value.shape[$axis] }, (_, i) => {
-    begin[$axis] = i;
-    const { dataId, dtype } = slice({ inputs: { x: value }, attrs: { begin: [...begin], size: [...size] }, backend }) as TensorInfo;
-    return { dataId, dtype, shape: outShape };
-  });
+  const ones = new Array<number>(value.shape[$axis]).fill(1);
+  return slicesAlong(value, $axis, ones, backend).map(({ dataId, dtype }) => ({ dataId, dtype, shape: outShape }));
 };
 
 export const sliceConfig: KernelConfig = { kernelName: 'Slice', backendName: 'wasm', kernelFunc: slice };
