@@ -239,14 +239,17 @@ export function sampleCutoutBoxes(rng: Random, count: number, height: number, wi
 export function applyCutout(images: tf.Tensor4D, boxes: readonly CutoutBox[], fill = 0): tf.Tensor4D {
   checkImages(images, 'cutout');
   const [n, h, w] = images.shape;
+  if (boxes.length !== n) throw new SslError('shape-mismatch', `cutout: ${boxes.length} boxes for ${n} images.`);
+  // The mask is drawn here and uploaded once: built from broadcast comparisons it cost ~23 ms on wasm
+  // for 112 images of 28×28 (logicalAnd of [N,H,1,1] and [N,1,W,1] takes the generic broadcast path).
+  const inside = new Float32Array(n * h * w);
+  boxes.forEach((box, i) => {
+    for (let y = box.y0; y < box.y1; y++) inside.fill(1, (i * h + y) * w + box.x0, (i * h + y) * w + box.x1);
+  });
   return tf.tidy(() => {
-    const rows = tf.reshape(tf.range(0, h), [1, h, 1, 1]);
-    const cols = tf.reshape(tf.range(0, w), [1, 1, w, 1]);
-    const inRows = tf.logicalAnd(tf.greaterEqual(rows, perImage(boxes.map((b) => b.y0))), tf.less(rows, perImage(boxes.map((b) => b.y1))));
-    const inCols = tf.logicalAnd(tf.greaterEqual(cols, perImage(boxes.map((b) => b.x0))), tf.less(cols, perImage(boxes.map((b) => b.x1))));
-    const inside = tf.cast(tf.logicalAnd(inRows, inCols), 'float32'); // [N,H,W,1]
     if (n === 0) return images.clone();
-    return tf.add(tf.mul(images, tf.sub(1, inside)), tf.mul(inside, fill)) as tf.Tensor4D;
+    const mask = tf.tensor4d(inside, [n, h, w, 1]);
+    return tf.add(tf.mul(images, tf.sub(1, mask)), tf.mul(mask, fill)) as tf.Tensor4D;
   });
 }
 

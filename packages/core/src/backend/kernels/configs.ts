@@ -10,6 +10,7 @@ import { geluTanhBackwardConfig, geluTanhForwardConfig } from './gelu';
 import { identityConfig } from './identity';
 import { oneHotConfig } from './one-hot';
 import { maxPoolGradConfig, meanConfig, sumConfig } from './reduce-pool';
+import { reverseConfig } from './reverse';
 import { padV2Config, sliceConfig, splitVConfig, unpackConfig } from './slice-pad';
 import { transposeConfig } from './transpose';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum';
@@ -30,6 +31,7 @@ export const wasmTrainingKernelConfigs: readonly KernelConfig[] = [
   splitVConfig,
   unpackConfig,
   padV2Config,
+  reverseConfig,
   sumConfig,
   meanConfig,
   maxPoolGradConfig,

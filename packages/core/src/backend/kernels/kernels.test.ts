@@ -480,6 +480,82 @@ describe('gather with batchDims on wasm', () => {
   });
 });
 
+describe('gather (batchDims 0) and reverse on wasm (block copies)', () => {
+  it('gather matches cpu on every axis, long and short items, repeated indices, int32, with gradients', async () => {
+    registerWasmTrainingKernels();
+    const rng = new Random(12);
+    const cases: Array<{ x: number[]; idx: number[]; axis: number }> = [
+      { x: [9, 5, 4, 3], idx: [6], axis: 0 },
+      { x: [7, 28, 28, 1], idx: [3], axis: 0 },
+      { x: [4, 6, 5], idx: [2, 3], axis: 1 },
+      { x: [3, 4, 10], idx: [7], axis: 2 },
+      { x: [11], idx: [11], axis: 0 },
+    ];
+    for (const c of cases) {
+      const xValues = Array.from({ length: c.x.reduce((a, b) => a * b, 1) }, () => rng.normal());
+      const idxValues = Array.from({ length: c.idx.reduce((a, b) => a * b, 1) }, () => rng.int(c.x[c.axis]));
+      const weights = Array.from({ length: 8192 }, () => rng.normal());
+      const run = () => {
+        const x = tf.tensor(xValues, c.x);
+        const idx = tf.tensor(idxValues, c.idx, 'int32');
+        const y = tf.gather(x, idx, c.axis);
+        const ints = tf.tidy(() => tf.gather(tf.cast(tf.mul(x, 100), 'int32'), idx, c.axis));
+        const w = tf.tensor(weights.slice(0, y.size), y.shape);
+        const grad = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(tf.gather(input, idx, c.axis), w)))(x);
+        const result = { shape: y.shape, values: Array.from(y.dataSync()), ints: Array.from(ints.dataSync()), grad: Array.from(grad.dataSync()) };
+        tf.dispose([x, idx, y, ints, w, grad]);
+        return result;
+      };
+      const { expected, actual } = await onCpuThenWasm(run);
+      expect(actual.shape).toEqual(expected.shape);
+      expect(actual.values).toEqual(expected.values);
+      expect(actual.ints).toEqual(expected.ints);
+      actual.grad.forEach((g, i) => expect(g).toBeCloseTo(expected.grad[i], 5));
+    }
+  });
+
+  it('gather names an out-of-range index', async () => {
+    registerWasmTrainingKernels();
+    const x = tf.ones([3, 4]);
+    const idx = tf.tensor1d([0, 3], 'int32');
+    expect(() => tf.gather(x, idx, 0)).toThrow(/index 3 is out of range \[0, 3\)/);
+    tf.dispose([x, idx]);
+  });
+
+  it('reverse matches cpu over ranks 1-5, one and several axes, none, int32, with gradients', async () => {
+    registerWasmTrainingKernels();
+    const rng = new Random(13);
+    const cases: Array<{ shape: number[]; axes: number[] }> = [
+      { shape: [13], axes: [0] },
+      { shape: [5, 7], axes: [1] },
+      { shape: [5, 7], axes: [0, 1] },
+      { shape: [6, 28, 28, 1], axes: [2] },
+      { shape: [3, 5, 4, 20], axes: [1] },
+      { shape: [3, 5, 4, 20], axes: [0, 3] },
+      { shape: [2, 3, 4, 5, 6], axes: [1, 3] },
+      { shape: [4, 3], axes: [] },
+    ];
+    for (const c of cases) {
+      const values = Array.from({ length: c.shape.reduce((a, b) => a * b, 1) }, () => rng.normal());
+      const weights = Array.from({ length: values.length }, () => rng.normal());
+      const run = () => {
+        const x = tf.tensor(values, c.shape);
+        const y = tf.reverse(x, c.axes);
+        const ints = tf.tidy(() => tf.reverse(tf.cast(tf.mul(x, 100), 'int32'), c.axes));
+        const w = tf.tensor(weights, c.shape);
+        const grad = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(tf.reverse(input, c.axes), w)))(x);
+        const result = { values: Array.from(y.dataSync()), ints: Array.from(ints.dataSync()), grad: Array.from(grad.dataSync()) };
+        tf.dispose([x, y, ints, w, grad]);
+        return result;
+      };
+      const { expected, actual } = await onCpuThenWasm(run);
+      expect(actual.values).toEqual(expected.values);
+      expect(actual.ints).toEqual(expected.ints);
+      expect(actual.grad).toEqual(expected.grad);
+    }
+  });
+});
+
 describe('slice and pad on wasm (contiguous-run copies)', () => {
   it('match cpu over ranks 1-5, partial and full axes, with gradients', async () => {
     registerWasmTrainingKernels();
