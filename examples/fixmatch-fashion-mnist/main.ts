@@ -27,8 +27,16 @@ export interface FixMatchExperimentOptions {
   unlabeledRatio: number;
   threshold: number;
   lr: number;
+  /** Decay of the EMA model that is scored (paper: 0.999). */
+  emaDecay: number;
+  /** Strong view: cutout square side as a fraction of the image side (weakStrong default 0.5). */
+  cutoutSize: number;
+  /** Strong view: RandAugment magnitude on 0..10, or 'random' per op (FixMatch's variant, the default). */
+  magnitude: number | 'random';
   /** CNN channels per stage. */
   channels: number[];
+  /** CNN conv3×3 layers per stage. */
+  convsPerStage: number;
   /** Log every this many steps (0 = quiet). */
   logEvery: number;
 }
@@ -37,6 +45,9 @@ export interface SeedResult {
   seed: number;
   fixmatch: number;
   supervised: number;
+  /** The students' accuracies (the networks the optimizer trained), for comparison with the EMA models'. */
+  fixmatchStudent: number;
+  supervisedStudent: number;
   fixmatchSeconds: number;
   supervisedSeconds: number;
   /** Mean mask rate over the last 10% of FixMatch's steps. */
@@ -52,7 +63,11 @@ export const DEFAULTS: FixMatchExperimentOptions = {
   unlabeledRatio: 7,
   threshold: 0.95,
   lr: 0.03,
+  emaDecay: 0.999,
+  cutoutSize: 0.5,
+  magnitude: 'random',
   channels: [32, 64, 128],
+  convsPerStage: 1,
   logEvery: 100,
 };
 
@@ -69,14 +84,16 @@ async function runOne(
   test: { images: tf.Tensor4D; labels: Int32Array },
   seed: number,
   options: FixMatchExperimentOptions,
-): Promise<{ accuracy: number; seconds: number; maskRates: number[] }> {
+): Promise<{ accuracy: number; studentAccuracy: number; seconds: number; maskRates: number[] }> {
   const registry = createRegistry().use(semisup());
   const method = registry.create('semisup:fixmatch', {
     threshold: options.threshold,
     unlabeledRatio: options.unlabeledRatio,
     unlabeledWeight: mode === 'fixmatch' ? 1 : 0,
+    emaDecay: options.emaDecay,
+    augment: options.magnitude === 'random' ? { cutoutSize: options.cutoutSize } : { cutoutSize: options.cutoutSize, magnitude: options.magnitude },
   });
-  const encoder: EncoderSpec = { kind: 'cnn', inputShape: data.labeled.shape, channels: options.channels };
+  const encoder: EncoderSpec = { kind: 'cnn', inputShape: data.labeled.shape, channels: options.channels, convsPerStage: options.convsPerStage };
   const maskRates: number[] = [];
   const logger: TrainCallback = {
     name: 'log',
@@ -103,11 +120,16 @@ async function runOne(
     callbacks: [logger],
   });
   const seconds = (performance.now() - started) / 1000;
-  const predictions = classify(result.runtime, test.images);
-  const score = accuracy(predictions, test.labels);
-  predictions.dispose();
+  const score = (model: 'ema' | 'student'): number => {
+    const predictions = classify(result.runtime, test.images, { model });
+    const value = accuracy(predictions, test.labels);
+    predictions.dispose();
+    return value;
+  };
+  const emaAccuracy = score('ema');
+  const studentAccuracy = score('student');
   result.dispose();
-  return { accuracy: score, seconds, maskRates };
+  return { accuracy: emaAccuracy, studentAccuracy, seconds, maskRates };
 }
 
 export async function runFixMatchExperiment(partial: Partial<FixMatchExperimentOptions> = {}): Promise<SeedResult[]> {
@@ -127,14 +149,16 @@ export async function runFixMatchExperiment(partial: Partial<FixMatchExperimentO
         seed,
         fixmatch: fixmatchRun.accuracy,
         supervised: supervisedRun.accuracy,
+        fixmatchStudent: fixmatchRun.studentAccuracy,
+        supervisedStudent: supervisedRun.studentAccuracy,
         fixmatchSeconds: fixmatchRun.seconds,
         supervisedSeconds: supervisedRun.seconds,
         finalMaskRate: tail.reduce((a, b) => a + b, 0) / Math.max(1, tail.length),
       };
       results.push(seedResult);
       console.log(
-        `seed ${seed}: FixMatch ${(100 * seedResult.fixmatch).toFixed(2)}% (${seedResult.fixmatchSeconds.toFixed(0)} s, final mask rate ${seedResult.finalMaskRate.toFixed(2)}), ` +
-          `supervised ${(100 * seedResult.supervised).toFixed(2)}% (${seedResult.supervisedSeconds.toFixed(0)} s)`,
+        `seed ${seed}: FixMatch ${(100 * seedResult.fixmatch).toFixed(2)}% (student ${(100 * seedResult.fixmatchStudent).toFixed(2)}%, ${seedResult.fixmatchSeconds.toFixed(0)} s, final mask rate ${seedResult.finalMaskRate.toFixed(2)}), ` +
+          `supervised ${(100 * seedResult.supervised).toFixed(2)}% (student ${(100 * seedResult.supervisedStudent).toFixed(2)}%, ${seedResult.supervisedSeconds.toFixed(0)} s)`,
       );
     }
   } finally {
@@ -172,7 +196,11 @@ async function main(): Promise<void> {
       ratio: { type: 'string', default: String(DEFAULTS.unlabeledRatio) },
       threshold: { type: 'string', default: String(DEFAULTS.threshold) },
       lr: { type: 'string', default: String(DEFAULTS.lr) },
+      'ema-decay': { type: 'string', default: String(DEFAULTS.emaDecay) },
       channels: { type: 'string', default: DEFAULTS.channels.join(',') },
+      'convs-per-stage': { type: 'string', default: String(DEFAULTS.convsPerStage) },
+      cutout: { type: 'string', default: String(DEFAULTS.cutoutSize) },
+      magnitude: { type: 'string', default: String(DEFAULTS.magnitude) },
       'log-every': { type: 'string', default: String(DEFAULTS.logEvery) },
     },
   });
@@ -185,7 +213,11 @@ async function main(): Promise<void> {
     unlabeledRatio: Number(values.ratio),
     threshold: Number(values.threshold),
     lr: Number(values.lr),
+    emaDecay: Number(values['ema-decay']),
     channels: values.channels.split(',').map(Number),
+    convsPerStage: Number(values['convs-per-stage']),
+    cutoutSize: Number(values.cutout),
+    magnitude: values.magnitude === 'random' ? 'random' : Number(values.magnitude),
     logEvery: Number(values['log-every']),
   };
   await initBackend();
