@@ -2,17 +2,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { GatherV2Attrs, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 
 import { SslError, formatShape } from '../../errors';
-import { asWasmBackend, heapIndex, heapInt32, runWasmKernel } from './wasm-internals';
-
-/** Below this many elements per gathered item a plain loop beats one `copyWithin` call per item. */
-const SHORT_ITEM = 16;
+import { asWasmBackend, copyWords, heapIndex, heapInt32, runWasmKernel } from './wasm-internals';
 
 /**
  * tfjs-backend-wasm 4.22's GatherV2 reads out of bounds when batchDims > 0 and the batch is larger than
  * the number of gathered items per row (e.g. x [17, 256], indices [17, 1]: "memory access out of
  * bounds"), which breaks RandAugment's equalize and any per-sample gather; and with batchDims = 0 it
  * moves data element by element (gathering rows of image batches took ~30 ms of a 70 ms RandAugment on
- * 112 images of 28×28). Both are a copy loop over the heap here, one `copyWithin` per gathered item.
+ * 112 images of 28×28). Both are a copy loop over the heap here, one block copy per gathered item.
  */
 const gatherV2: KernelFunc = ({ inputs, attrs, backend }) => {
   const wasm = asWasmBackend(backend);
@@ -58,11 +55,7 @@ const gatherV2: KernelFunc = ({ inputs, attrs, backend }) => {
           throw new SslError('shape-mismatch', `gather: index ${index} is out of range [0, ${axisSize}) for x ${formatShape(x.shape)}.`);
         }
         const from = sliceBase + index * innerSize;
-        if (innerSize < SHORT_ITEM) {
-          for (let e = 0; e < innerSize; e++) heap[o + e] = heap[from + e];
-        } else {
-          heap.copyWithin(o, from, from + innerSize);
-        }
+        copyWords(heap, o, from, innerSize);
         o += innerSize;
       }
     }

@@ -1,10 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, ReverseAttrs, TensorInfo } from '@tensorflow/tfjs-core';
 
-import { asWasmBackend, heapIndex, heapInt32, runWasmKernel } from './wasm-internals';
-
-/** Below this many elements per block a plain loop beats one `copyWithin` call per block. */
-const SHORT_BLOCK = 16;
+import { asWasmBackend, copyWords, heapIndex, heapInt32, runWasmKernel } from './wasm-internals';
 
 /**
  * tfjs-backend-wasm 4.22's Reverse moves data element by element through generic index arithmetic:
@@ -43,12 +40,7 @@ const reverse: KernelFunc = ({ inputs, attrs, backend }) => {
     let base = source;
     for (let i = 0; i < last; i++) base += (reversed[i] ? shape[i] - 1 - index[i] : index[i]) * strides[i];
     for (let j = lastSize - 1; j >= 0; j--) {
-      const from = base + j * block;
-      if (block < SHORT_BLOCK) {
-        for (let e = 0; e < block; e++) heap[target + e] = heap[from + e];
-      } else {
-        heap.copyWithin(target, from, from + block);
-      }
+      copyWords(heap, target, base + j * block, block);
       target += block;
     }
     for (let i = last - 1; i >= 0; i--) {

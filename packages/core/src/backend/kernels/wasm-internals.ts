@@ -68,6 +68,18 @@ export function heapInt32(backend: WasmBackend): Int32Array {
   return new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
 }
 
+/** Below this many words a plain loop beats one `copyWithin` call. */
+const SHORT_RUN = 16;
+
+/** Copies `length` words from `from` to `target` in a 4-byte heap view (short runs by a loop). */
+export function copyWords(heap: Int32Array, target: number, from: number, length: number): void {
+  if (length < SHORT_RUN) {
+    for (let e = 0; e < length; e++) heap[target + e] = heap[from + e];
+  } else {
+    heap.copyWithin(target, from, from + length);
+  }
+}
+
 /** Index of the tensor's first element in a 4-byte heap view (float32 and int32 tensors only). */
 export function heapIndex(backend: WasmBackend, tensor: TensorInfo): number {
   return backend.dataIdMap.get(tensor.dataId).memoryOffset >>> 2;
