@@ -87,10 +87,11 @@ const padV2: KernelFunc = ({ inputs, attrs, backend }) => {
   return out;
 };
 
-/**
+/*
  * SplitV and Unpack as slices through the kernel above. tfjs-backend-wasm builds both on its own
  * element-wise Slice, which made splitting a ViT block's q/k/v ([500, 50, 384]) ~115 ms.
  */
+
 /** Consecutive slices of x along `axis`, `sizes[i]` wide each. */
 function slicesAlong(x: TensorInfo, axis: number, sizes: readonly number[], backend: Parameters<KernelFunc>[0]['backend']): TensorInfo[] {
   const begin = new Array<number>(x.shape.length).fill(0);
