@@ -14,12 +14,14 @@ import { reverseConfig } from './reverse';
 import { padV2Config, sliceConfig, splitVConfig, unpackConfig } from './slice-pad';
 import { transposeConfig } from './transpose';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum';
+import { conv2dConfig } from './winograd';
 
 /** Every kernel `registerWasmTrainingKernels()` installs on the wasm backend. */
 export const wasmTrainingKernelConfigs: readonly KernelConfig[] = [
   transposeConfig,
   batchMatMulConfig,
   fusedMatMulConfig,
+  conv2dConfig,
   conv2dBackpropFilterConfig,
   conv2dBackpropInputConfig,
   depthwiseConv2dBackpropFilterConfig,

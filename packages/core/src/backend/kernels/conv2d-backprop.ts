@@ -23,6 +23,7 @@ import { SslError } from '../../errors';
 import { matMulInto } from './matmul';
 import { FILTER_GRADIENT_ROWS_PER_CHUNK, FILTER_GRADIENT_TILE_M, runOnTwoThreads, simdKernels, type SimdKernels } from './simd/simd-kernels';
 import { transposeWasm } from './transpose';
+import { conv2dFilterGradientWinograd, conv2dInputGradientWinograd, winogradKernels } from './winograd';
 import {
   asWasmBackend,
   disposeIntermediates,
@@ -212,6 +213,8 @@ export function conv2dFilterGradient(backend: WasmBackend, x: TensorInfo, dy: Te
   // XNNPACK arrangement, 14²×32→64 142 vs 224, 7²×64→128 169 vs 178. Otherwise, measured (GFLOP/s,
   // forward conv ~37): stride-1 3x3 convs 17-25 as one convolution vs 13-15 as a GEMM on patches; stride 2 (dy as a dilated filter leaves XNNPACK few output pixels) and
   // 1x1 filters are faster as GEMMs: 3x3/s2 17 with patches as weights, 1x1/s2 19 with transposed patches.
+  const winograd = filterGradientMethod === 'auto' ? winogradKernels(backend, info) : undefined;
+  if (winograd !== undefined) return conv2dFilterGradientWinograd(backend, winograd, x, dy, info);
   const kernels = filterGradientMethod === 'auto' || filterGradientMethod === 'simd' ? simdKernels(backend) : undefined;
   if (kernels !== undefined) return filterGradientSimd(backend, kernels, x, dy, info);
   if (filterGradientMethod === 'simd') {
@@ -434,6 +437,12 @@ export function conv2dInputGradient(backend: WasmBackend, dy: TensorInfo, filter
     info.strideHeight === 1 && info.strideWidth === 1 && Math.min(fullPadTop, fullPadLeft, fullPadBottom, fullPadRight) >= 0;
   if (fullCorrelationApplies && inputGradientMethod !== 'col2im') {
     const rotated = rotatedSwappedFilter(backend, filter, info);
+    const winograd = inputGradientMethod === 'auto' ? winogradKernels(backend, info) : undefined;
+    if (winograd !== undefined) {
+      const dx = conv2dInputGradientWinograd(backend, winograd, dy, rotated, info);
+      disposeIntermediates(backend, rotated);
+      return dx;
+    }
     const dx = backend.makeOutput([batchSize, inHeight, inWidth, inChannels], 'float32');
     conv2dFunction(backend)(
       wasmTensorId(backend, dy), batchSize, outHeight, outWidth,

@@ -16,6 +16,7 @@ import { SIMD_KERNELS_SOURCE_SHA256 } from './simd/kernels.generated';
 import { setSimdKernelsEnabled, simdKernels } from './simd/simd-kernels';
 import { asWasmBackend } from './wasm-internals';
 import { setTransposeRouting } from './transpose';
+import { setWinogradChunkFloats, winogradKernels } from './winograd';
 
 /** Plain data so the same inputs can be rebuilt on either backend. */
 interface HostTensor {
@@ -220,6 +221,39 @@ describe('conv2d gradients match cpu', () => {
         expect(dot(x, dx)).toBeCloseTo(forward, 2);
         expect(dot(w, dw)).toBeCloseTo(forward, 2);
       });
+    }
+  });
+});
+
+describe('Winograd F(4x4, 3x3) convolutions match cpu', () => {
+  type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
+  const cases: Array<{ batch: number; height: number; width: number; inChannels: number; outChannels: number; pad: Pad }> = [
+    // Sizes that are and are not multiples of the 4×4 output tile, batch 1 and odd, channel counts off 8.
+    { batch: 1, height: 8, width: 8, inChannels: 16, outChannels: 16, pad: 'same' },
+    { batch: 3, height: 7, width: 5, inChannels: 20, outChannels: 16, pad: 'same' },
+    { batch: 3, height: 9, width: 6, inChannels: 16, outChannels: 28, pad: 'valid' },
+    { batch: 1, height: 6, width: 11, inChannels: 24, outChannels: 20, pad: [[0, 0], [2, 0], [0, 1], [0, 0]] },
+  ];
+
+  it.each(cases)('$batch × $height×$width, $inChannels→$outChannels, pad $pad: value, input and filter gradients', async ({ batch, height, width, inChannels, outChannels, pad }) => {
+    const x = randomHost([batch, height, width, inChannels]);
+    const filter = randomHost([3, 3, inChannels, outChannels]);
+    // The geometry must take the Winograd path, or this would test XNNPACK's direct convolution again.
+    const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number], 1, 1, pad, undefined, false, 'channelsLast');
+    expect(winogradKernels(asWasmBackend(tf.findBackend('wasm')), info)).toBeDefined();
+    await expectMatchesCpu(`winograd ${JSON.stringify(pad)}`, (a, w) => tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, pad), [x, filter]);
+  });
+
+  it('summed over chunks of the batch (1 and 2 images per chunk, last chunk short)', async () => {
+    const x = randomHost([5, 8, 7, 16]);
+    const filter = randomHost([3, 3, 16, 20]);
+    for (const images of [1, 2]) {
+      setWinogradChunkFloats(images * 36 * 4 * 20);
+      try {
+        await expectMatchesCpu(`winograd chunks of ${images}`, (a, w) => tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'), [x, filter]);
+      } finally {
+        setWinogradChunkFloats(1 << 24);
+      }
     }
   });
 });

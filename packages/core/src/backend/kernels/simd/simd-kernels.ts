@@ -54,6 +54,20 @@ export interface SimdKernels {
   scale_shift_channels(x: number, scale: number, shift: number, y: number, rows: number, channels: number): void;
   gelu_tanh_forward(x: number, y: number, gate: number, count: number): void;
   gelu_tanh_backward(dy: number, x: number, gate: number, dx: number, count: number): void;
+  winograd_input_transform(
+    x: number, v: number, height: number, width: number, channels: number, padTop: number, padLeft: number,
+    tilesHeight: number, tilesWidth: number, tileStride: number, first: number, last: number,
+  ): void;
+  winograd_output_transform(
+    m: number, y: number, outHeight: number, outWidth: number, channels: number,
+    tilesHeight: number, tilesWidth: number, tileStride: number, first: number, last: number,
+  ): void;
+  winograd_gradient_transform(
+    dy: number, dm: number, outHeight: number, outWidth: number, channels: number,
+    tilesHeight: number, tilesWidth: number, tileStride: number, first: number, last: number,
+  ): void;
+  winograd_filter_transform(g: number, u: number, inChannels: number, outChannels: number): void;
+  winograd_filter_adjoint(du: number, dg: number, inChannels: number, outChannels: number): void;
   max_pool_2x2_gradient(
     x: number, dy: number, dx: number, batch: number, height: number, width: number, channels: number,
     outHeight: number, outWidth: number,
@@ -61,7 +75,15 @@ export interface SimdKernels {
 }
 
 /** The kernels.c exports the helper thread can run. */
-export const HELPER_KERNELS = ['conv2d_filter_gradient', 'batch_matmul', 'gelu_tanh_forward', 'gelu_tanh_backward'] as const;
+export const HELPER_KERNELS = [
+  'conv2d_filter_gradient',
+  'batch_matmul',
+  'gelu_tanh_forward',
+  'gelu_tanh_backward',
+  'winograd_input_transform',
+  'winograd_output_transform',
+  'winograd_gradient_transform',
+] as const;
 export type HelperKernel = (typeof HELPER_KERNELS)[number];
 
 /**
