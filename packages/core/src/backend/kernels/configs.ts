@@ -14,7 +14,7 @@ import { reverseConfig } from './reverse';
 import { padV2Config, sliceConfig, splitVConfig, unpackConfig } from './slice-pad';
 import { transposeConfig } from './transpose';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum';
-import { conv2dConfig } from './winograd';
+import { conv2dConfig, fusedConv2dConfig } from './winograd';
 
 /** Every kernel `registerWasmTrainingKernels()` installs on the wasm backend. */
 export const wasmTrainingKernelConfigs: readonly KernelConfig[] = [
@@ -22,6 +22,7 @@ export const wasmTrainingKernelConfigs: readonly KernelConfig[] = [
   batchMatMulConfig,
   fusedMatMulConfig,
   conv2dConfig,
+  fusedConv2dConfig,
   conv2dBackpropFilterConfig,
   conv2dBackpropInputConfig,
   depthwiseConv2dBackpropFilterConfig,

@@ -244,6 +244,17 @@ describe('Winograd F(4x4, 3x3) convolutions match cpu', () => {
     await expectMatchesCpu(`winograd ${JSON.stringify(pad)}`, (a, w) => tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, pad), [x, filter]);
   });
 
+  it('FusedConv2D (tf.layers.conv2d): bias with relu, and with leaky relu', async () => {
+    const x = randomHost([3, 6, 7, 16]);
+    for (const activation of ['relu', 'leakyrelu'] as const) {
+      await expectMatchesCpu(
+        `winograd fused ${activation}`,
+        (a, w, b) => tf.fused.conv2d({ x: a as tf.Tensor4D, filter: w as tf.Tensor4D, strides: 1, pad: 'same', bias: b, activation, leakyreluAlpha: 0.1 }),
+        [x, randomHost([3, 3, 16, 20]), randomHost([20])],
+      );
+    }
+  });
+
   it('summed over chunks of the batch (1 and 2 images per chunk, last chunk short)', async () => {
     const x = randomHost([5, 8, 7, 16]);
     const filter = randomHost([3, 3, 16, 20]);

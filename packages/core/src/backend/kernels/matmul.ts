@@ -166,7 +166,8 @@ function fusedMatMulKernel(args: { inputs: _FusedMatMulInputs; backend: unknown;
   return result;
 }
 
-function applyActivation(
+/** y = activation(x) by the backend's element-wise kernels (the activations tfjs fuses into matmuls and convs). */
+export function applyActivation(
   backend: WasmBackend,
   x: TensorInfo,
   activation: NonNullable<_FusedMatMulAttrs['activation']>,

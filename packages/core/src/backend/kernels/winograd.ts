@@ -13,8 +13,9 @@
  * scale (the transforms have entries up to 8 and 1/24); the kernel tests bound it against the cpu backend.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Conv2DAttrs, Conv2DInputs, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type { Conv2DAttrs, Conv2DInputs, FusedConv2DAttrs, FusedConv2DInputs, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 
+import { applyActivation } from './matmul';
 import { FILTER_GRADIENT_ROWS_PER_CHUNK, FILTER_GRADIENT_TILE_M, runOnTwoThreads, simdKernels, type SimdKernels } from './simd/simd-kernels';
 import {
   asWasmBackend,
@@ -209,21 +210,55 @@ export function conv2dFilterGradientWinograd(backend: WasmBackend, kernels: Simd
   return dw;
 }
 
+/** The geometry and SIMD kernels when a Conv2D / FusedConv2D call can take the Winograd path. */
+function winogradCall(backend: WasmBackend, x: TensorInfo, filter: TensorInfo, attrs: Conv2DAttrs): { info: Conv2DInfo; kernels: SimdKernels } | undefined {
+  const { strides, pad, dataFormat, dilations, dimRoundingMode } = attrs;
+  if (dataFormat !== 'NHWC' || x.dtype !== 'float32' || filter.dtype !== 'float32' || x.shape.length !== 4) return undefined;
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filter.shape as [number, number, number, number],
+    strides, dilations, pad, dimRoundingMode, false, 'channelsLast',
+  );
+  const kernels = winogradKernels(backend, info);
+  return kernels === undefined ? undefined : { info, kernels };
+}
+
 function conv2dKernel(args: { inputs: Conv2DInputs; backend: unknown; attrs: Conv2DAttrs }): TensorInfo {
   const backend = asWasmBackend(args.backend);
   const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
-  const { strides, pad, dataFormat, dilations, dimRoundingMode } = args.attrs;
-  if (dataFormat === 'NHWC' && x.dtype === 'float32' && filter.dtype === 'float32' && x.shape.length === 4) {
-    const info = tf.backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number],
-      filter.shape as [number, number, number, number],
-      strides, dilations, pad, dimRoundingMode, false, 'channelsLast',
-    );
-    const kernels = winogradKernels(backend, info);
-    if (kernels !== undefined) return conv2dWinograd(backend, kernels, x, filter, info);
-  }
+  const call = winogradCall(backend, x, filter, args.attrs);
+  if (call !== undefined) return conv2dWinograd(backend, call.kernels, x, filter, call.info);
   return runWasmKernel(backend, tf.Conv2D, args.inputs as unknown as tf.NamedTensorInfoMap, args.attrs as unknown as tf.NamedAttrMap);
 }
+
+/** Conv + bias + activation (what tf.layers.conv2d runs): the convolution by Winograd, the rest element-wise. */
+function fusedConv2dKernel(args: { inputs: FusedConv2DInputs; backend: unknown; attrs: FusedConv2DAttrs }): TensorInfo {
+  const backend = asWasmBackend(args.backend);
+  const { x, filter, bias, preluActivationWeights } = args.inputs as { x: TensorInfo; filter: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
+  const call = winogradCall(backend, x, filter, args.attrs);
+  if (call === undefined) {
+    return runWasmKernel(backend, tf.FusedConv2D, args.inputs as unknown as tf.NamedTensorInfoMap, args.attrs as unknown as tf.NamedAttrMap);
+  }
+  let result = conv2dWinograd(backend, call.kernels, x, filter, call.info);
+  if (bias !== undefined) {
+    const biased = runWasmKernel(backend, tf.Add, { a: result, b: bias });
+    disposeIntermediates(backend, result);
+    result = biased;
+  }
+  const { activation, leakyreluAlpha } = args.attrs;
+  if (activation !== undefined && activation !== 'linear') {
+    const activated = applyActivation(backend, result, activation, preluActivationWeights, leakyreluAlpha);
+    disposeIntermediates(backend, result);
+    result = activated;
+  }
+  return result;
+}
+
+export const fusedConv2dConfig: KernelConfig = {
+  kernelName: tf.FusedConv2D,
+  backendName: 'wasm',
+  kernelFunc: fusedConv2dKernel as unknown as KernelFunc,
+};
 
 /** Conv2D on wasm: Winograd where it applies, the backend's own (XNNPACK) kernel otherwise. */
 export const conv2dConfig: KernelConfig = {
