@@ -36,7 +36,12 @@ let chunkFloats = 1 << 24;
 export function setWinogradChunkFloats(floats: number): void {
   chunkFloats = floats;
 }
-/** Below this many channels on either side the products are too thin for the transforms to pay. */
+
+/**
+ * Below this many channels on either side the products are too thin for the transforms to pay. Measured
+ * (forward / input gradient / filter gradient, direct ÷ Winograd, batch 512 and 128): 8 channels 0.5–0.8x,
+ * 16 channels 0.8–1.7x (28×28 16→16 1.1x; 14×14 16→32 gradients 0.8x), 32–128 channels 1.1–2.4x.
+ */
 const MIN_CHANNELS = 16;
 
 let winogradEnabled = true;
