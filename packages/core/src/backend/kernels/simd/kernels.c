@@ -639,17 +639,78 @@ void gelu_tanh_backward(const float* dy, const float* x, const float* gate, floa
     o2 = ADD(ADD(MUL(F4(-1.0f / 6), p12), MUL(F4(1.0f / 6), p34)), u5);        \
   }
 
+// The 1-D transforms applied to vectors `src_stride` floats apart, written `dst_stride` apart (in place when
+// src == dst and the strides match: every input is loaded before any output is stored). Each 2-D transform
+// is a pass over the columns of a tile and then one over its rows.
+static inline void input_transform(const float* src, int64_t src_stride, float* dst, int64_t dst_stride) {
+  const v128_t d0 = wasm_v128_load(src), d1 = wasm_v128_load(src + src_stride), d2 = wasm_v128_load(src + 2 * src_stride);
+  const v128_t d3 = wasm_v128_load(src + 3 * src_stride), d4 = wasm_v128_load(src + 4 * src_stride), d5 = wasm_v128_load(src + 5 * src_stride);
+  v128_t o0, o1, o2, o3, o4, o5;
+  INPUT_TRANSFORM(d0, d1, d2, d3, d4, d5, o0, o1, o2, o3, o4, o5)
+  wasm_v128_store(dst, o0);
+  wasm_v128_store(dst + dst_stride, o1);
+  wasm_v128_store(dst + 2 * dst_stride, o2);
+  wasm_v128_store(dst + 3 * dst_stride, o3);
+  wasm_v128_store(dst + 4 * dst_stride, o4);
+  wasm_v128_store(dst + 5 * dst_stride, o5);
+}
+
+// Stores the first `count` (1–4) outputs: the last tile of a row or column may hang over the image.
+static inline void output_transform(const float* src, int64_t src_stride, float* dst, int64_t dst_stride, int count) {
+  const v128_t m0 = wasm_v128_load(src), m1 = wasm_v128_load(src + src_stride), m2 = wasm_v128_load(src + 2 * src_stride);
+  const v128_t m3 = wasm_v128_load(src + 3 * src_stride), m4 = wasm_v128_load(src + 4 * src_stride), m5 = wasm_v128_load(src + 5 * src_stride);
+  v128_t o0, o1, o2, o3;
+  OUTPUT_TRANSFORM(m0, m1, m2, m3, m4, m5, o0, o1, o2, o3)
+  wasm_v128_store(dst, o0);
+  if (count > 1) wasm_v128_store(dst + dst_stride, o1);
+  if (count > 2) wasm_v128_store(dst + 2 * dst_stride, o2);
+  if (count > 3) wasm_v128_store(dst + 3 * dst_stride, o3);
+}
+
+static inline void store_output_adjoint(v128_t y0, v128_t y1, v128_t y2, v128_t y3, float* dst, int64_t dst_stride) {
+  v128_t o0, o1, o2, o3, o4, o5;
+  OUTPUT_ADJOINT(y0, y1, y2, y3, o0, o1, o2, o3, o4, o5)
+  wasm_v128_store(dst, o0);
+  wasm_v128_store(dst + dst_stride, o1);
+  wasm_v128_store(dst + 2 * dst_stride, o2);
+  wasm_v128_store(dst + 3 * dst_stride, o3);
+  wasm_v128_store(dst + 4 * dst_stride, o4);
+  wasm_v128_store(dst + 5 * dst_stride, o5);
+}
+
+static inline void filter_transform(const float* src, int64_t src_stride, float* dst, int64_t dst_stride) {
+  const v128_t g0 = wasm_v128_load(src), g1 = wasm_v128_load(src + src_stride), g2 = wasm_v128_load(src + 2 * src_stride);
+  v128_t o0, o1, o2, o3, o4, o5;
+  FILTER_TRANSFORM(g0, g1, g2, o0, o1, o2, o3, o4, o5)
+  wasm_v128_store(dst, o0);
+  wasm_v128_store(dst + dst_stride, o1);
+  wasm_v128_store(dst + 2 * dst_stride, o2);
+  wasm_v128_store(dst + 3 * dst_stride, o3);
+  wasm_v128_store(dst + 4 * dst_stride, o4);
+  wasm_v128_store(dst + 5 * dst_stride, o5);
+}
+
+static inline void filter_adjoint(const float* src, int64_t src_stride, float* dst, int64_t dst_stride) {
+  const v128_t u0 = wasm_v128_load(src), u1 = wasm_v128_load(src + src_stride), u2 = wasm_v128_load(src + 2 * src_stride);
+  const v128_t u3 = wasm_v128_load(src + 3 * src_stride), u4 = wasm_v128_load(src + 4 * src_stride), u5 = wasm_v128_load(src + 5 * src_stride);
+  v128_t o0, o1, o2;
+  FILTER_ADJOINT(u0, u1, u2, u3, u4, u5, o0, o1, o2)
+  wasm_v128_store(dst, o0);
+  wasm_v128_store(dst + dst_stride, o1);
+  wasm_v128_store(dst + 2 * dst_stride, o2);
+}
+
+static inline v128_t load_or_zero(const float* image, int row, int col, int height, int width, int channels, int c) {
+  if ((unsigned)row >= (unsigned)height || (unsigned)col >= (unsigned)width) return wasm_f32x4_splat(0);
+  return wasm_v128_load(image + ((int64_t)row * width + col) * channels + c);
+}
+
 // Tile t of a [batch, tiles_h, tiles_w] grid: its image and top-left output pixel.
 #define TILE_ORIGIN(t)                                        \
   const int tw = (t) % tiles_w;                               \
   const int th = ((t) / tiles_w) % tiles_h;                   \
   const int b = (t) / (tiles_w * tiles_h);                    \
   const int row0 = th * 4, col0 = tw * 4;
-
-static inline v128_t load_or_zero(const float* image, int row, int col, int height, int width, int channels, int c) {
-  if ((unsigned)row >= (unsigned)height || (unsigned)col >= (unsigned)width) return wasm_f32x4_splat(0);
-  return wasm_v128_load(image + ((int64_t)row * width + col) * channels + c);
-}
 
 // v[ξ][t][c] = (Bᵀ d_t B)[ξ] for tiles t in [first, last): d_t the 6×6 window of x (zero outside the
 // image) whose top-left corner is (4·th − pad_top, 4·tw − pad_left).
@@ -664,7 +725,7 @@ void winograd_input_transform(const float* x, float* v, int height, int width, i
     const int top = row0 - pad_top, left = col0 - pad_left;
     float* out = v + (int64_t)t * channels;
     for (int c = 0; c < channels; c += 4) {
-      // Columns: t_{·,j} = Bᵀ d_{·,j}, parked in rows i of column j of the output.
+      // Columns (loaded with bounds checks): Bᵀ d_{·,j}, parked in column j of the output.
       for (int j = 0; j < 6; j++) {
         const int col = left + j;
         const v128_t d0 = load_or_zero(image, top, col, height, width, channels, c);
@@ -675,27 +736,16 @@ void winograd_input_transform(const float* x, float* v, int height, int width, i
         const v128_t d5 = load_or_zero(image, top + 5, col, height, width, channels, c);
         v128_t o0, o1, o2, o3, o4, o5;
         INPUT_TRANSFORM(d0, d1, d2, d3, d4, d5, o0, o1, o2, o3, o4, o5)
-        wasm_v128_store(out + (0 * 6 + j) * plane + c, o0);
-        wasm_v128_store(out + (1 * 6 + j) * plane + c, o1);
-        wasm_v128_store(out + (2 * 6 + j) * plane + c, o2);
-        wasm_v128_store(out + (3 * 6 + j) * plane + c, o3);
-        wasm_v128_store(out + (4 * 6 + j) * plane + c, o4);
-        wasm_v128_store(out + (5 * 6 + j) * plane + c, o5);
+        float* target = out + j * plane + c;
+        wasm_v128_store(target, o0);
+        wasm_v128_store(target + 6 * plane, o1);
+        wasm_v128_store(target + 12 * plane, o2);
+        wasm_v128_store(target + 18 * plane, o3);
+        wasm_v128_store(target + 24 * plane, o4);
+        wasm_v128_store(target + 30 * plane, o5);
       }
-      // Rows: V_{i,·} = t_{i,·} B, in place.
-      for (int i = 0; i < 6; i++) {
-        float* r = out + (int64_t)i * 6 * plane + c;
-        const v128_t d0 = wasm_v128_load(r), d1 = wasm_v128_load(r + plane), d2 = wasm_v128_load(r + 2 * plane);
-        const v128_t d3 = wasm_v128_load(r + 3 * plane), d4 = wasm_v128_load(r + 4 * plane), d5 = wasm_v128_load(r + 5 * plane);
-        v128_t o0, o1, o2, o3, o4, o5;
-        INPUT_TRANSFORM(d0, d1, d2, d3, d4, d5, o0, o1, o2, o3, o4, o5)
-        wasm_v128_store(r, o0);
-        wasm_v128_store(r + plane, o1);
-        wasm_v128_store(r + 2 * plane, o2);
-        wasm_v128_store(r + 3 * plane, o3);
-        wasm_v128_store(r + 4 * plane, o4);
-        wasm_v128_store(r + 5 * plane, o5);
-      }
+      // Rows, in place.
+      for (int i = 0; i < 6; i++) input_transform(out + i * 6 * plane + c, plane, out + i * 6 * plane + c, plane);
     }
   }
 }
@@ -710,32 +760,14 @@ void winograd_output_transform(float* m, float* y, int out_height, int out_width
     TILE_ORIGIN(t)
     float* image = y + (int64_t)b * out_height * out_width * channels;
     float* in = m + (int64_t)t * channels;
+    const int rows = out_height - row0 < 4 ? out_height - row0 : 4;
+    const int columns = out_width - col0 < 4 ? out_width - col0 : 4;
     for (int c = 0; c < channels; c += 4) {
-      for (int j = 0; j < 6; j++) {
-        float* col = in + j * plane + c;
-        const v128_t m0 = wasm_v128_load(col), m1 = wasm_v128_load(col + 6 * plane), m2 = wasm_v128_load(col + 12 * plane);
-        const v128_t m3 = wasm_v128_load(col + 18 * plane), m4 = wasm_v128_load(col + 24 * plane), m5 = wasm_v128_load(col + 30 * plane);
-        v128_t o0, o1, o2, o3;
-        OUTPUT_TRANSFORM(m0, m1, m2, m3, m4, m5, o0, o1, o2, o3)
-        wasm_v128_store(col, o0);
-        wasm_v128_store(col + 6 * plane, o1);
-        wasm_v128_store(col + 12 * plane, o2);
-        wasm_v128_store(col + 18 * plane, o3);
-      }
-      for (int i = 0; i < 4; i++) {
-        const int row = row0 + i;
-        if (row >= out_height) break;
-        float* r = in + (int64_t)i * 6 * plane + c;
-        const v128_t m0 = wasm_v128_load(r), m1 = wasm_v128_load(r + plane), m2 = wasm_v128_load(r + 2 * plane);
-        const v128_t m3 = wasm_v128_load(r + 3 * plane), m4 = wasm_v128_load(r + 4 * plane), m5 = wasm_v128_load(r + 5 * plane);
-        v128_t o0, o1, o2, o3;
-        OUTPUT_TRANSFORM(m0, m1, m2, m3, m4, m5, o0, o1, o2, o3)
-        float* target = image + ((int64_t)row * out_width + col0) * channels + c;
-        const int columns = out_width - col0;
-        wasm_v128_store(target, o0);
-        if (columns > 1) wasm_v128_store(target + channels, o1);
-        if (columns > 2) wasm_v128_store(target + 2 * channels, o2);
-        if (columns > 3) wasm_v128_store(target + 3 * channels, o3);
+      // Columns, in place (rows 0–3 of each column), then rows straight into the image.
+      for (int j = 0; j < 6; j++) output_transform(in + j * plane + c, 6 * plane, in + j * plane + c, 6 * plane, 4);
+      for (int i = 0; i < rows; i++) {
+        float* target = image + ((int64_t)(row0 + i) * out_width + col0) * channels + c;
+        output_transform(in + i * 6 * plane + c, plane, target, channels, columns);
       }
     }
   }
@@ -754,30 +786,15 @@ void winograd_gradient_transform(const float* dy, float* dm, int out_height, int
     for (int c = 0; c < channels; c += 4) {
       for (int j = 0; j < 4; j++) {
         const int col = col0 + j;
-        const v128_t y0 = load_or_zero(image, row0, col, out_height, out_width, channels, c);
-        const v128_t y1 = load_or_zero(image, row0 + 1, col, out_height, out_width, channels, c);
-        const v128_t y2 = load_or_zero(image, row0 + 2, col, out_height, out_width, channels, c);
-        const v128_t y3 = load_or_zero(image, row0 + 3, col, out_height, out_width, channels, c);
-        v128_t o0, o1, o2, o3, o4, o5;
-        OUTPUT_ADJOINT(y0, y1, y2, y3, o0, o1, o2, o3, o4, o5)
-        wasm_v128_store(out + (0 * 6 + j) * plane + c, o0);
-        wasm_v128_store(out + (1 * 6 + j) * plane + c, o1);
-        wasm_v128_store(out + (2 * 6 + j) * plane + c, o2);
-        wasm_v128_store(out + (3 * 6 + j) * plane + c, o3);
-        wasm_v128_store(out + (4 * 6 + j) * plane + c, o4);
-        wasm_v128_store(out + (5 * 6 + j) * plane + c, o5);
+        store_output_adjoint(load_or_zero(image, row0, col, out_height, out_width, channels, c),
+                             load_or_zero(image, row0 + 1, col, out_height, out_width, channels, c),
+                             load_or_zero(image, row0 + 2, col, out_height, out_width, channels, c),
+                             load_or_zero(image, row0 + 3, col, out_height, out_width, channels, c),
+                             out + j * plane + c, 6 * plane);
       }
       for (int i = 0; i < 6; i++) {
-        float* r = out + (int64_t)i * 6 * plane + c;
-        const v128_t y0 = wasm_v128_load(r), y1 = wasm_v128_load(r + plane), y2 = wasm_v128_load(r + 2 * plane), y3 = wasm_v128_load(r + 3 * plane);
-        v128_t o0, o1, o2, o3, o4, o5;
-        OUTPUT_ADJOINT(y0, y1, y2, y3, o0, o1, o2, o3, o4, o5)
-        wasm_v128_store(r, o0);
-        wasm_v128_store(r + plane, o1);
-        wasm_v128_store(r + 2 * plane, o2);
-        wasm_v128_store(r + 3 * plane, o3);
-        wasm_v128_store(r + 4 * plane, o4);
-        wasm_v128_store(r + 5 * plane, o5);
+        float* r = out + i * 6 * plane + c;
+        store_output_adjoint(wasm_v128_load(r), wasm_v128_load(r + plane), wasm_v128_load(r + 2 * plane), wasm_v128_load(r + 3 * plane), r, plane);
       }
     }
   }
@@ -788,32 +805,8 @@ EXPORT(winograd_filter_transform)
 void winograd_filter_transform(const float* g, float* u, int in_channels, int out_channels) {
   const int64_t plane = (int64_t)in_channels * out_channels;
   for (int64_t e = 0; e < plane; e += 4) {
-    float* out = u + e;
-    for (int j = 0; j < 3; j++) {
-      const v128_t g0 = wasm_v128_load(g + (0 * 3 + j) * plane + e);
-      const v128_t g1 = wasm_v128_load(g + (1 * 3 + j) * plane + e);
-      const v128_t g2 = wasm_v128_load(g + (2 * 3 + j) * plane + e);
-      v128_t o0, o1, o2, o3, o4, o5;
-      FILTER_TRANSFORM(g0, g1, g2, o0, o1, o2, o3, o4, o5)
-      wasm_v128_store(out + (0 * 6 + j) * plane, o0);
-      wasm_v128_store(out + (1 * 6 + j) * plane, o1);
-      wasm_v128_store(out + (2 * 6 + j) * plane, o2);
-      wasm_v128_store(out + (3 * 6 + j) * plane, o3);
-      wasm_v128_store(out + (4 * 6 + j) * plane, o4);
-      wasm_v128_store(out + (5 * 6 + j) * plane, o5);
-    }
-    for (int i = 0; i < 6; i++) {
-      float* r = out + i * 6 * plane;
-      const v128_t g0 = wasm_v128_load(r), g1 = wasm_v128_load(r + plane), g2 = wasm_v128_load(r + 2 * plane);
-      v128_t o0, o1, o2, o3, o4, o5;
-      FILTER_TRANSFORM(g0, g1, g2, o0, o1, o2, o3, o4, o5)
-      wasm_v128_store(r, o0);
-      wasm_v128_store(r + plane, o1);
-      wasm_v128_store(r + 2 * plane, o2);
-      wasm_v128_store(r + 3 * plane, o3);
-      wasm_v128_store(r + 4 * plane, o4);
-      wasm_v128_store(r + 5 * plane, o5);
-    }
+    for (int j = 0; j < 3; j++) filter_transform(g + j * plane + e, 3 * plane, u + j * plane + e, 6 * plane);
+    for (int i = 0; i < 6; i++) filter_transform(u + i * 6 * plane + e, plane, u + i * 6 * plane + e, plane);
   }
 }
 
@@ -823,27 +816,8 @@ EXPORT(winograd_filter_adjoint)
 void winograd_filter_adjoint(float* du, float* dg, int in_channels, int out_channels) {
   const int64_t plane = (int64_t)in_channels * out_channels;
   for (int64_t e = 0; e < plane; e += 4) {
-    float* in = du + e;
-    for (int j = 0; j < 6; j++) {
-      float* col = in + j * plane;
-      const v128_t u0 = wasm_v128_load(col), u1 = wasm_v128_load(col + 6 * plane), u2 = wasm_v128_load(col + 12 * plane);
-      const v128_t u3 = wasm_v128_load(col + 18 * plane), u4 = wasm_v128_load(col + 24 * plane), u5 = wasm_v128_load(col + 30 * plane);
-      v128_t o0, o1, o2;
-      FILTER_ADJOINT(u0, u1, u2, u3, u4, u5, o0, o1, o2)
-      wasm_v128_store(col, o0);
-      wasm_v128_store(col + 6 * plane, o1);
-      wasm_v128_store(col + 12 * plane, o2);
-    }
-    for (int i = 0; i < 3; i++) {
-      float* r = in + i * 6 * plane;
-      const v128_t u0 = wasm_v128_load(r), u1 = wasm_v128_load(r + plane), u2 = wasm_v128_load(r + 2 * plane);
-      const v128_t u3 = wasm_v128_load(r + 3 * plane), u4 = wasm_v128_load(r + 4 * plane), u5 = wasm_v128_load(r + 5 * plane);
-      v128_t o0, o1, o2;
-      FILTER_ADJOINT(u0, u1, u2, u3, u4, u5, o0, o1, o2)
-      wasm_v128_store(dg + (i * 3 + 0) * plane + e, o0);
-      wasm_v128_store(dg + (i * 3 + 1) * plane + e, o1);
-      wasm_v128_store(dg + (i * 3 + 2) * plane + e, o2);
-    }
+    for (int j = 0; j < 6; j++) filter_adjoint(du + j * plane + e, 6 * plane, du + j * plane + e, 6 * plane);
+    for (int i = 0; i < 3; i++) filter_adjoint(du + i * 6 * plane + e, plane, dg + i * 3 * plane + e, plane);
   }
 }
 
