@@ -152,22 +152,37 @@ function fusedMatMulKernel(args: { inputs: _FusedMatMulInputs; backend: unknown;
   if (fastInBackend || a.dtype !== 'float32' || b.dtype !== 'float32') {
     return runWasmKernel(backend, tf._FusedMatMul, args.inputs as unknown as tf.NamedTensorInfoMap, args.attrs as unknown as tf.NamedAttrMap);
   }
-  let result = batchMatMulWasm(backend, a, b, transposeA, transposeB);
+  const product = batchMatMulWasm(backend, a, b, transposeA, transposeB);
+  return addBiasAndActivate(backend, product, bias, activation, preluActivationWeights, leakyreluAlpha);
+}
+
+/**
+ * The epilogue of a fused matmul or conv: + bias, then the activation, by the backend's element-wise
+ * kernels. Takes ownership of `x` (disposed when a new tensor replaces it).
+ */
+export function addBiasAndActivate(
+  backend: WasmBackend,
+  x: TensorInfo,
+  bias: TensorInfo | undefined,
+  activation: _FusedMatMulAttrs['activation'] | undefined,
+  preluWeights: TensorInfo | undefined,
+  leakyreluAlpha: number | undefined,
+): TensorInfo {
+  let result = x;
   if (bias !== undefined) {
     const biased = runWasmKernel(backend, tf.Add, { a: result, b: bias });
     disposeIntermediates(backend, result);
     result = biased;
   }
   if (activation !== undefined && activation !== 'linear') {
-    const activated = applyActivation(backend, result, activation, preluActivationWeights, leakyreluAlpha);
+    const activated = applyActivation(backend, result, activation, preluWeights, leakyreluAlpha);
     disposeIntermediates(backend, result);
     result = activated;
   }
   return result;
 }
 
-/** y = activation(x) by the backend's element-wise kernels (the activations tfjs fuses into matmuls and convs). */
-export function applyActivation(
+function applyActivation(
   backend: WasmBackend,
   x: TensorInfo,
   activation: NonNullable<_FusedMatMulAttrs['activation']>,

@@ -15,7 +15,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Conv2DAttrs, Conv2DInputs, FusedConv2DAttrs, FusedConv2DInputs, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 
-import { applyActivation } from './matmul';
+import { addBiasAndActivate } from './matmul';
 import { FILTER_GRADIENT_ROWS_PER_CHUNK, FILTER_GRADIENT_TILE_M, runOnTwoThreads, simdKernels, type SimdKernels } from './simd/simd-kernels';
 import {
   asWasmBackend,
@@ -244,19 +244,8 @@ function fusedConv2dKernel(args: { inputs: FusedConv2DInputs; backend: unknown; 
   if (call === undefined) {
     return runWasmKernel(backend, tf.FusedConv2D, args.inputs as unknown as tf.NamedTensorInfoMap, args.attrs as unknown as tf.NamedAttrMap);
   }
-  let result = conv2dWinograd(backend, call.kernels, x, filter, call.info);
-  if (bias !== undefined) {
-    const biased = runWasmKernel(backend, tf.Add, { a: result, b: bias });
-    disposeIntermediates(backend, result);
-    result = biased;
-  }
-  const { activation, leakyreluAlpha } = args.attrs;
-  if (activation !== undefined && activation !== 'linear') {
-    const activated = applyActivation(backend, result, activation, preluActivationWeights, leakyreluAlpha);
-    disposeIntermediates(backend, result);
-    result = activated;
-  }
-  return result;
+  const y = conv2dWinograd(backend, call.kernels, x, filter, call.info);
+  return addBiasAndActivate(backend, y, bias, args.attrs.activation, preluActivationWeights, args.attrs.leakyreluAlpha);
 }
 
 export const fusedConv2dConfig: KernelConfig = {

@@ -639,6 +639,16 @@ void gelu_tanh_backward(const float* dy, const float* x, const float* gate, floa
     o2 = ADD(ADD(MUL(F4(-1.0f / 6), p12), MUL(F4(1.0f / 6), p34)), u5);        \
   }
 
+// Six vectors written `stride` floats apart.
+static inline void store6(float* dst, int64_t stride, v128_t o0, v128_t o1, v128_t o2, v128_t o3, v128_t o4, v128_t o5) {
+  wasm_v128_store(dst, o0);
+  wasm_v128_store(dst + stride, o1);
+  wasm_v128_store(dst + 2 * stride, o2);
+  wasm_v128_store(dst + 3 * stride, o3);
+  wasm_v128_store(dst + 4 * stride, o4);
+  wasm_v128_store(dst + 5 * stride, o5);
+}
+
 // The 1-D transforms applied to vectors `src_stride` floats apart, written `dst_stride` apart (in place when
 // src == dst and the strides match: every input is loaded before any output is stored). Each 2-D transform
 // is a pass over the columns of a tile and then one over its rows.
@@ -647,12 +657,7 @@ static inline void input_transform(const float* src, int64_t src_stride, float* 
   const v128_t d3 = wasm_v128_load(src + 3 * src_stride), d4 = wasm_v128_load(src + 4 * src_stride), d5 = wasm_v128_load(src + 5 * src_stride);
   v128_t o0, o1, o2, o3, o4, o5;
   INPUT_TRANSFORM(d0, d1, d2, d3, d4, d5, o0, o1, o2, o3, o4, o5)
-  wasm_v128_store(dst, o0);
-  wasm_v128_store(dst + dst_stride, o1);
-  wasm_v128_store(dst + 2 * dst_stride, o2);
-  wasm_v128_store(dst + 3 * dst_stride, o3);
-  wasm_v128_store(dst + 4 * dst_stride, o4);
-  wasm_v128_store(dst + 5 * dst_stride, o5);
+  store6(dst, dst_stride, o0, o1, o2, o3, o4, o5);
 }
 
 // Stores the first `count` (1–4) outputs: the last tile of a row or column may hang over the image.
@@ -670,24 +675,14 @@ static inline void output_transform(const float* src, int64_t src_stride, float*
 static inline void store_output_adjoint(v128_t y0, v128_t y1, v128_t y2, v128_t y3, float* dst, int64_t dst_stride) {
   v128_t o0, o1, o2, o3, o4, o5;
   OUTPUT_ADJOINT(y0, y1, y2, y3, o0, o1, o2, o3, o4, o5)
-  wasm_v128_store(dst, o0);
-  wasm_v128_store(dst + dst_stride, o1);
-  wasm_v128_store(dst + 2 * dst_stride, o2);
-  wasm_v128_store(dst + 3 * dst_stride, o3);
-  wasm_v128_store(dst + 4 * dst_stride, o4);
-  wasm_v128_store(dst + 5 * dst_stride, o5);
+  store6(dst, dst_stride, o0, o1, o2, o3, o4, o5);
 }
 
 static inline void filter_transform(const float* src, int64_t src_stride, float* dst, int64_t dst_stride) {
   const v128_t g0 = wasm_v128_load(src), g1 = wasm_v128_load(src + src_stride), g2 = wasm_v128_load(src + 2 * src_stride);
   v128_t o0, o1, o2, o3, o4, o5;
   FILTER_TRANSFORM(g0, g1, g2, o0, o1, o2, o3, o4, o5)
-  wasm_v128_store(dst, o0);
-  wasm_v128_store(dst + dst_stride, o1);
-  wasm_v128_store(dst + 2 * dst_stride, o2);
-  wasm_v128_store(dst + 3 * dst_stride, o3);
-  wasm_v128_store(dst + 4 * dst_stride, o4);
-  wasm_v128_store(dst + 5 * dst_stride, o5);
+  store6(dst, dst_stride, o0, o1, o2, o3, o4, o5);
 }
 
 static inline void filter_adjoint(const float* src, int64_t src_stride, float* dst, int64_t dst_stride) {
@@ -736,13 +731,7 @@ void winograd_input_transform(const float* x, float* v, int height, int width, i
         const v128_t d5 = load_or_zero(image, top + 5, col, height, width, channels, c);
         v128_t o0, o1, o2, o3, o4, o5;
         INPUT_TRANSFORM(d0, d1, d2, d3, d4, d5, o0, o1, o2, o3, o4, o5)
-        float* target = out + j * plane + c;
-        wasm_v128_store(target, o0);
-        wasm_v128_store(target + 6 * plane, o1);
-        wasm_v128_store(target + 12 * plane, o2);
-        wasm_v128_store(target + 18 * plane, o3);
-        wasm_v128_store(target + 24 * plane, o4);
-        wasm_v128_store(target + 30 * plane, o5);
+        store6(out + j * plane + c, 6 * plane, o0, o1, o2, o3, o4, o5);
       }
       // Rows, in place.
       for (int i = 0; i < 6; i++) input_transform(out + i * 6 * plane + c, plane, out + i * 6 * plane + c, plane);
