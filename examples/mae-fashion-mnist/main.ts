@@ -1,5 +1,5 @@
 // MAE pre-training of a small ViT on Fashion-MNIST, evaluated against the same ViT at random init.
-// Run: pnpm --filter @ssl-examples/mae-fashion-mnist start -- --epochs 10 --data full --out runs/mae-fmnist
+// Run: pnpm --filter @ssl-examples/mae-fashion-mnist start -- --data full --out runs/mae-fmnist
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,9 +27,9 @@ export interface MaeExampleOptions {
   seed?: number;
   /** Regress per-patch normalized pixels (the method's default, true) or raw pixels. */
   normPixLoss?: boolean;
-  /** ViT patch size (divides 28): 4 (vit28's 7×7 grid, the default) or 7 (a 4×4 grid, ~3x cheaper). */
+  /** ViT patch size (divides 28): 7 (a 4×4 grid, the default) or 4 (vit28's own 7×7 grid, ~3x the cost). */
   patchSize?: number;
-  /** Smallest area fraction of the random resized crop (the method's default 0.2, as the paper). */
+  /** Smallest area fraction of the random resized crop (default 0.5; the method's own default is the paper's 0.2). */
   cropMin?: number;
   /** Decoder blocks instead of the method's default (2); the paper's Table 1a: deeper helps linear probing. */
   decoderDepth?: number;
@@ -43,6 +43,14 @@ export interface MaeExampleOptions {
   columns?: number;
   log?: (line: string) => void;
 }
+
+/**
+ * The measured recipe (masked README): 13 epochs of batch 128 on the patch-7 ViT with crops of at least half
+ * the image fit in 30 minutes on 2 cores and beat the random-init ViT on both probes. Patch 7 keeps 4 of 16
+ * tokens, a third of patch 4's cost per step, and that budget buys the epochs the linear probe needs; mild
+ * crops because 13 epochs are too few to learn from the paper's 0.2-area crops of 28×28 images.
+ */
+export const EXAMPLE_RECIPE = { epochs: 13, batchSize: 128, patchSize: 7, cropMin: 0.5 } as const;
 
 export interface ProbeRow {
   encoder: string;
@@ -69,7 +77,7 @@ export const DEFAULT_PNG = resolve(here, '../../packages/masked/docs/mae-reconst
  * The ViT of the run, with a fixed seed so that "random init" below is exactly the pre-training start.
  * GELU in its tanh form: within 1e-3 of the exact one, and its sigmoid kernel is ~8x cheaper than erf on wasm (4.6 vs 39 ms on 3.2M values).
  */
-export function exampleEncoderSpec(seed: number, patchSize = 4): VitSpec {
+export function exampleEncoderSpec(seed: number, patchSize: number = EXAMPLE_RECIPE.patchSize): VitSpec {
   return vitPreset('vit28', { seed: 1000 + seed, gelu: 'tanh', patchSize });
 }
 
@@ -169,7 +177,7 @@ export async function runMaeExample(options: MaeExampleOptions = {}): Promise<Ma
     .create('masked:mae', {
       ...(options.normPixLoss === undefined ? {} : { normPixLoss: options.normPixLoss }),
       ...(options.decoderDepth === undefined ? {} : { decoderDepth: options.decoderDepth }),
-      ...(options.cropMin === undefined ? {} : { views: { cropScale: [options.cropMin, 1] as [number, number] } }),
+      views: { cropScale: [options.cropMin ?? EXAMPLE_RECIPE.cropMin, 1] as [number, number] },
     });
 
   const started = performance.now();
@@ -177,8 +185,8 @@ export async function runMaeExample(options: MaeExampleOptions = {}): Promise<Ma
     method,
     data: trainSet,
     encoder: spec,
-    epochs: options.epochs ?? 10,
-    batchSize: options.batchSize,
+    epochs: options.epochs ?? EXAMPLE_RECIPE.epochs,
+    batchSize: options.batchSize ?? EXAMPLE_RECIPE.batchSize,
     maxSteps: options.maxSteps,
     optimizer: options.lr === undefined ? undefined : { lr: options.lr },
     seed,
