@@ -15,6 +15,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { createRegistry, gatherBatch, initBackend, labeledSplit, loadFashionMnist, train } from '@ssl/core';
 import type { EncoderSpec, ImageDataset, TrainCallback } from '@ssl/core';
 import semisup, { classify } from '@ssl/semisup';
+import type { FixMatchRuntime } from '@ssl/semisup';
 
 export interface FixMatchExperimentOptions {
   /** 'sample' (3000/1000 images shipped with @ssl/core), 'full', 'auto' or a folder. */
@@ -52,6 +53,62 @@ export interface SeedResult {
   supervisedSeconds: number;
   /** Mean mask rate over the last 10% of FixMatch's steps. */
   finalMaskRate: number;
+  /** What FixMatch's confidence mask lets through at the end, measured on the (labeled) test set. */
+  fixmatchConfidence: ConfidenceReport;
+}
+
+/**
+ * The share of images whose max softmax reaches τ (coverage: FixMatch's mask rate on clean images) and the
+ * accuracy of those confident predictions (precision: how right the pseudo-labels are), overall and per
+ * class. The unlabeled pool has no labels to check against, so the test set, drawn from the same
+ * distribution, stands in for it.
+ */
+export interface ConfidenceReport {
+  coverage: number;
+  precision: number;
+  perClass: { coverage: number; precision: number }[];
+}
+
+function confidenceReport(runtime: FixMatchRuntime, test: { images: tf.Tensor4D; labels: Int32Array }, threshold: number, numClasses: number): ConfidenceReport {
+  const { encoder, classifier } = runtime.fixmatch.student;
+  const count = test.labels.length;
+  const confident = new Uint8Array(count);
+  const predicted = new Int32Array(count);
+  for (let start = 0; start < count; start += 500) {
+    const size = Math.min(500, count - start);
+    const [maxProbability, argmax] = tf.tidy(() => {
+      const chunk = tf.slice(test.images, [start, 0, 0, 0], [size, -1, -1, -1]);
+      const probabilities = tf.softmax(classifier.apply(encoder.features(chunk, { training: false })) as tf.Tensor2D);
+      return [tf.max(probabilities, 1), tf.argMax(probabilities, 1)];
+    });
+    const maxValues = maxProbability.dataSync();
+    predicted.set(argmax.dataSync(), start);
+    for (let i = 0; i < size; i++) confident[start + i] = maxValues[i] >= threshold ? 1 : 0;
+    tf.dispose([maxProbability, argmax]);
+  }
+  const ratio = (numerator: number, denominator: number): number => (denominator === 0 ? 0 : numerator / denominator);
+  const perClass = Array.from({ length: numClasses }, (_, label) => {
+    let total = 0;
+    let covered = 0;
+    let right = 0;
+    for (let i = 0; i < count; i++) {
+      if (test.labels[i] !== label) continue;
+      total++;
+      if (confident[i]) {
+        covered++;
+        if (predicted[i] === label) right++;
+      }
+    }
+    return { coverage: ratio(covered, total), precision: ratio(right, covered) };
+  });
+  let covered = 0;
+  let right = 0;
+  for (let i = 0; i < count; i++) {
+    if (!confident[i]) continue;
+    covered++;
+    if (predicted[i] === test.labels[i]) right++;
+  }
+  return { coverage: ratio(covered, count), precision: ratio(right, covered), perClass };
 }
 
 export const DEFAULTS: FixMatchExperimentOptions = {
@@ -84,7 +141,7 @@ async function runOne(
   test: { images: tf.Tensor4D; labels: Int32Array },
   seed: number,
   options: FixMatchExperimentOptions,
-): Promise<{ accuracy: number; studentAccuracy: number; seconds: number; maskRates: number[] }> {
+): Promise<{ accuracy: number; studentAccuracy: number; seconds: number; maskRates: number[]; confidence: ConfidenceReport }> {
   const registry = createRegistry().use(semisup());
   const method = registry.create('semisup:fixmatch', {
     threshold: options.threshold,
@@ -128,8 +185,9 @@ async function runOne(
   };
   const emaAccuracy = score('ema');
   const studentAccuracy = score('student');
+  const confidence = confidenceReport(result.runtime as FixMatchRuntime, test, options.threshold, data.labeled.numClasses ?? 10);
   result.dispose();
-  return { accuracy: emaAccuracy, studentAccuracy, seconds, maskRates };
+  return { accuracy: emaAccuracy, studentAccuracy, seconds, maskRates, confidence };
 }
 
 export async function runFixMatchExperiment(partial: Partial<FixMatchExperimentOptions> = {}): Promise<SeedResult[]> {
@@ -154,11 +212,19 @@ export async function runFixMatchExperiment(partial: Partial<FixMatchExperimentO
         fixmatchSeconds: fixmatchRun.seconds,
         supervisedSeconds: supervisedRun.seconds,
         finalMaskRate: tail.reduce((a, b) => a + b, 0) / Math.max(1, tail.length),
+        fixmatchConfidence: fixmatchRun.confidence,
       };
       results.push(seedResult);
       console.log(
         `seed ${seed}: FixMatch ${(100 * seedResult.fixmatch).toFixed(2)}% (student ${(100 * seedResult.fixmatchStudent).toFixed(2)}%, ${seedResult.fixmatchSeconds.toFixed(0)} s, final mask rate ${seedResult.finalMaskRate.toFixed(2)}), ` +
           `supervised ${(100 * seedResult.supervised).toFixed(2)}% (student ${(100 * seedResult.supervisedStudent).toFixed(2)}%, ${seedResult.supervisedSeconds.toFixed(0)} s)`,
+      );
+      const names = testSet.classNames ?? [];
+      const percent = (value: number): string => (100 * value).toFixed(0);
+      const { coverage, precision, perClass } = seedResult.fixmatchConfidence;
+      console.log(
+        `  FixMatch student on the test set at τ ${options.threshold}: confident on ${percent(coverage)}%, ${percent(precision)}% of those right; per class (confident / right): ` +
+          perClass.map((row, label) => `${names[label] ?? label} ${percent(row.coverage)}/${percent(row.precision)}`).join(', '),
       );
     }
   } finally {
