@@ -72,8 +72,10 @@ export interface ConfidenceReport {
 function confidenceReport(runtime: FixMatchRuntime, test: { images: tf.Tensor4D; labels: Int32Array }, threshold: number, numClasses: number): ConfidenceReport {
   const { encoder, classifier } = runtime.fixmatch.student;
   const count = test.labels.length;
-  const confident = new Uint8Array(count);
-  const predicted = new Int32Array(count);
+  // Per class: images, confident ones, confident and right.
+  const total = new Int32Array(numClasses);
+  const covered = new Int32Array(numClasses);
+  const right = new Int32Array(numClasses);
   for (let start = 0; start < count; start += 500) {
     const size = Math.min(500, count - start);
     const [maxProbability, argmax] = tf.tidy(() => {
@@ -82,33 +84,23 @@ function confidenceReport(runtime: FixMatchRuntime, test: { images: tf.Tensor4D;
       return [tf.max(probabilities, 1), tf.argMax(probabilities, 1)];
     });
     const maxValues = maxProbability.dataSync();
-    predicted.set(argmax.dataSync(), start);
-    for (let i = 0; i < size; i++) confident[start + i] = maxValues[i] >= threshold ? 1 : 0;
+    const predicted = argmax.dataSync();
     tf.dispose([maxProbability, argmax]);
+    for (let i = 0; i < size; i++) {
+      const label = test.labels[start + i];
+      total[label]++;
+      if (maxValues[i] < threshold) continue;
+      covered[label]++;
+      if (predicted[i] === label) right[label]++;
+    }
   }
   const ratio = (numerator: number, denominator: number): number => (denominator === 0 ? 0 : numerator / denominator);
-  const perClass = Array.from({ length: numClasses }, (_, label) => {
-    let total = 0;
-    let covered = 0;
-    let right = 0;
-    for (let i = 0; i < count; i++) {
-      if (test.labels[i] !== label) continue;
-      total++;
-      if (confident[i]) {
-        covered++;
-        if (predicted[i] === label) right++;
-      }
-    }
-    return { coverage: ratio(covered, total), precision: ratio(right, covered) };
-  });
-  let covered = 0;
-  let right = 0;
-  for (let i = 0; i < count; i++) {
-    if (!confident[i]) continue;
-    covered++;
-    if (predicted[i] === test.labels[i]) right++;
-  }
-  return { coverage: ratio(covered, count), precision: ratio(right, covered), perClass };
+  const sum = (counts: Int32Array): number => counts.reduce((a, b) => a + b, 0);
+  return {
+    coverage: ratio(sum(covered), count),
+    precision: ratio(sum(right), sum(covered)),
+    perClass: Array.from(total, (images, label) => ({ coverage: ratio(covered[label], images), precision: ratio(right[label], covered[label]) })),
+  };
 }
 
 export const DEFAULTS: FixMatchExperimentOptions = {
@@ -141,7 +133,7 @@ async function runOne(
   test: { images: tf.Tensor4D; labels: Int32Array },
   seed: number,
   options: FixMatchExperimentOptions,
-): Promise<{ accuracy: number; studentAccuracy: number; seconds: number; maskRates: number[]; confidence: ConfidenceReport }> {
+): Promise<{ accuracy: number; studentAccuracy: number; seconds: number; maskRates: number[]; confidence?: ConfidenceReport }> {
   const registry = createRegistry().use(semisup());
   const method = registry.create('semisup:fixmatch', {
     threshold: options.threshold,
@@ -185,7 +177,8 @@ async function runOne(
   };
   const emaAccuracy = score('ema');
   const studentAccuracy = score('student');
-  const confidence = confidenceReport(result.runtime as FixMatchRuntime, test, options.threshold, data.labeled.numClasses ?? 10);
+  // Only FixMatch's mask is of interest; the supervised-only run has no unlabeled loss to gate.
+  const confidence = mode === 'fixmatch' ? confidenceReport(result.runtime as FixMatchRuntime, test, options.threshold, data.labeled.numClasses ?? 10) : undefined;
   result.dispose();
   return { accuracy: emaAccuracy, studentAccuracy, seconds, maskRates, confidence };
 }
@@ -212,7 +205,7 @@ export async function runFixMatchExperiment(partial: Partial<FixMatchExperimentO
         fixmatchSeconds: fixmatchRun.seconds,
         supervisedSeconds: supervisedRun.seconds,
         finalMaskRate: tail.reduce((a, b) => a + b, 0) / Math.max(1, tail.length),
-        fixmatchConfidence: fixmatchRun.confidence,
+        fixmatchConfidence: fixmatchRun.confidence as ConfidenceReport,
       };
       results.push(seedResult);
       console.log(
