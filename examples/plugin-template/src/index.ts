@@ -1,5 +1,6 @@
-import { definePlugin } from '@ssl/core';
+import { definePlugin, supportedCoreRange } from '@ssl/core';
 import type { Plugin } from '@ssl/core';
+import packageJson from '../package.json';
 import { denoisingAutoencoder } from './denoising-autoencoder';
 
 export { denoisingAutoencoder } from './denoising-autoencoder';
@@ -12,8 +13,8 @@ export default function templatePlugin(): Plugin {
 
 const plugin = definePlugin({
   name: 'ssl-plugin-template',
-  version: '0.1.0',
+  version: packageJson.version,
   family: 'template',
-  core: '^0.1.0',
+  core: supportedCoreRange(packageJson),
   methods: { 'denoising-autoencoder': denoisingAutoencoder },
 });

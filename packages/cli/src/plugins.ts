@@ -43,7 +43,7 @@ export async function loadRegistry(cwd: string): Promise<LoadedRegistry> {
     onError: (packageName, error) => warnings.push(`could not load plugin ${packageName}: ${(error as Error).message ?? String(error)}`),
   });
   for (const { packageName, plugin } of discovered) {
-    if (firstPartyNames.has(packageName) || packageName === '@ssl/eval' || packageName === '@ssl/cli') continue;
+    if (firstPartyNames.has(packageName)) continue;
     try {
       registry.use(plugin);
     } catch (error) {

@@ -11,11 +11,12 @@ export type { MaeDecoderOptions, MaeMaskTokensArgs } from './mae/decoder';
 export { reconstruct } from './mae/reconstruct';
 export type { MaeReconstruction, ReconstructOptions } from './mae/reconstruct';
 
-import { definePlugin } from '@ssl/core';
+import { definePlugin, supportedCoreRange } from '@ssl/core';
 import type { Plugin } from '@ssl/core';
+import packageJson from '../package.json';
 import { mae as maeMethod } from './mae/mae';
 
-const plugin = definePlugin({ name: '@ssl/masked', version: '0.1.0', family: 'masked', core: '^0.1.0', methods: { mae: maeMethod } });
+const plugin = definePlugin({ name: '@ssl/masked', version: packageJson.version, family: 'masked', core: supportedCoreRange(packageJson), methods: { mae: maeMethod } });
 
 /** The plugin factory: `createRegistry().use(masked())` registers `masked:mae`. */
 export default function masked(): Plugin {

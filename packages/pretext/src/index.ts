@@ -1,5 +1,6 @@
-import { definePlugin } from '@ssl/core';
+import { definePlugin, supportedCoreRange } from '@ssl/core';
 import type { Plugin } from '@ssl/core';
+import packageJson from '../package.json';
 import { rotation } from './rotation/rotation';
 
 export { rotation, rotationBatch, rotationLoss, rotationHead, evaluateRotationAccuracy, NUM_ROTATIONS } from './rotation/rotation';
@@ -7,9 +8,9 @@ export type { RotationConfig, RotationHeadConfig } from './rotation/rotation';
 
 const plugin = definePlugin({
   name: '@ssl/pretext',
-  version: '0.1.0',
+  version: packageJson.version,
   family: 'pretext',
-  core: '^0.1.0',
+  core: supportedCoreRange(packageJson),
   methods: { rotation },
 });
 

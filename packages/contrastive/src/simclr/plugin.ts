@@ -1,12 +1,13 @@
-import { definePlugin } from '@ssl/core';
+import { definePlugin, supportedCoreRange } from '@ssl/core';
 import type { Plugin } from '@ssl/core';
+import packageJson from '../../package.json';
 import { simclr } from './simclr';
 
 const plugin = definePlugin({
   name: '@ssl/contrastive',
-  version: '0.1.0',
+  version: packageJson.version,
   family: 'contrastive',
-  core: '^0.1.0',
+  core: supportedCoreRange(packageJson),
   methods: { simclr },
 });
 

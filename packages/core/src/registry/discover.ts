@@ -79,7 +79,7 @@ function instantiate(mod: Record<string, unknown>, packageName: string): Plugin 
   if (exported && typeof exported === 'object' && 'default' in exported) exported = (exported as { default: unknown }).default;
   if (typeof exported === 'function') exported = (exported as () => unknown)();
   if (isPlugin(exported)) return exported;
-  // Packages such as @ssl/eval carry the keyword for tooling but register no methods: skip them quietly.
+  // A package with the keyword but no default export registers nothing: skip it quietly.
   if (exported === undefined) return undefined;
   throw new SslError('plugin', `${packageName}'s default export is not an @ssl plugin (expected definePlugin(...) or a factory returning one).`);
 }

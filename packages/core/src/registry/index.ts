@@ -5,3 +5,7 @@ export type { KnownMethodName, MethodHandle, PartialConfig, RegisteredMethod, Re
 export { discoverPlugins, isPluginPackageName } from './discover';
 export type { DiscoveredPlugin, DiscoverOptions } from './discover';
 export { closestMatch } from './closest';
+export { supportedCoreRange } from './release';
+export type { PluginManifest } from './release';
+export { defineEncoder } from './parts';
+export type { EncoderDefinition, PluginEncoderSpecs, PluginParts } from './parts';

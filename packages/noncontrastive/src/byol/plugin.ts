@@ -1,12 +1,13 @@
-import { definePlugin } from '@ssl/core';
+import { definePlugin, supportedCoreRange } from '@ssl/core';
 import type { Plugin } from '@ssl/core';
+import packageJson from '../../package.json';
 import { byol } from './byol';
 
 const plugin = definePlugin({
   name: '@ssl/noncontrastive',
-  version: '0.1.0',
+  version: packageJson.version,
   family: 'noncontrastive',
-  core: '^0.1.0',
+  core: supportedCoreRange(packageJson),
   methods: { byol },
 });
 

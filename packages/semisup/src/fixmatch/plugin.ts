@@ -1,8 +1,9 @@
-import { definePlugin } from '@ssl/core';
+import { definePlugin, supportedCoreRange } from '@ssl/core';
 import type { Plugin } from '@ssl/core';
+import packageJson from '../../package.json';
 import { fixmatch } from './fixmatch';
 
-const plugin = definePlugin({ name: '@ssl/semisup', version: '0.1.0', family: 'semisup', core: '^0.1.0', methods: { fixmatch } });
+const plugin = definePlugin({ name: '@ssl/semisup', version: packageJson.version, family: 'semisup', core: supportedCoreRange(packageJson), methods: { fixmatch } });
 
 /** The @ssl/semisup plugin: `createRegistry().use(semisup())` registers 'semisup:fixmatch'. */
 export function semisup(): Plugin {
