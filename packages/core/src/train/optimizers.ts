@@ -60,10 +60,11 @@ function isExcludedFromDecay(variable: Variable): boolean {
 
 export function createOptimizer(specInput: OptimizerSpec, variables: readonly Variable[]): Optimizer {
   const spec = resolveOptimizerSpec(specInput);
-  const zerosLike = (v: Variable) => tf.variable(tf.zeros(v.shape, 'float32'), false);
+  // tf.variable keeps its own reference to the data: tidy frees the initial tensor, or dispose() would leave it behind.
+  const zerosLike = (v: Variable) => tf.tidy(() => tf.variable(tf.zeros(v.shape, 'float32'), false));
   const firstSlots = variables.map((v) => zerosLike(v));
   const secondSlots = spec.kind === 'adam' || spec.kind === 'adamw' ? variables.map((v) => zerosLike(v)) : [];
-  const stepCount = tf.variable(tf.scalar(0, 'float32'), false);
+  const stepCount = tf.tidy(() => tf.variable(tf.scalar(0, 'float32'), false));
   const decayMask = variables.map((v) => !isExcludedFromDecay(v));
 
   function checkGradients(gradients: readonly (Tensor | null)[]): void {
