@@ -8,8 +8,9 @@ import { expect } from 'vitest';
 /*
  * Test-only helpers for the loss and block tests of the @ssl packages: float32 random inputs, a float64
  * central-difference gradient of the plain-loop reference, element-wise closeness with a useful failure
- * message, a leak check, an optimizer-steps check and an SslError check. A private workspace package
- * (devDependency only); importing it registers the cpu backend and the gradients of every tfjs op.
+ * message, a leak check, an optimizer-steps check and an SslError check; and `describeMethodContract`, the
+ * tests every method runs. A private workspace package (devDependency only); importing it registers the cpu
+ * backend and the gradients of every tfjs op.
  */
 
 /** Gradient checks run on the reference cpu backend. */
@@ -101,3 +102,8 @@ export function expectSslError(run: () => unknown, code: string): string {
 }
 
 export { Random };
+
+export { describeMethodContract } from './method-contract';
+export type { MethodContractOptions } from './method-contract';
+export { contractData } from './contract-run';
+export type { DataRecipe, ImageRecipe, ImageTextRecipe, SemiSupervisedRecipe } from './contract-run';

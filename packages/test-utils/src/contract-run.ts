@@ -1,0 +1,83 @@
+import { Random, imageTextDataset, labeledSplit, loadFashionMnist, subset, train } from '@ssl/core';
+import type { EncoderSpec, ImageDataset, MethodHandle, TrainData, TrainOptions, TrainResult } from '@ssl/core';
+
+/*
+ * What the method contract trains, as plain JSON: the parent test and the child process of the resume test
+ * build the same data from the same recipe and call `train` with the same options, so the two runs can be
+ * compared bit for bit. No vitest import here: the child process loads this file outside vitest.
+ */
+
+/** Images: the first `size` images of the Fashion-MNIST sample bundled with @ssl/core (labels kept). */
+export interface ImageRecipe {
+  readonly source: 'fashion-mnist-sample';
+  readonly size: number;
+  readonly split?: 'train' | 'test';
+}
+
+/** Labeled + unlabeled pools for semi-supervised methods: `labeledPerClass` images of each class are labeled. */
+export interface SemiSupervisedRecipe {
+  readonly semiSupervised: ImageRecipe;
+  readonly labeledPerClass: number;
+  readonly seed?: number;
+}
+
+/** Image-caption pairs: each image captioned with its class name in one of a few seeded templates. */
+export interface ImageTextRecipe {
+  readonly imageText: ImageRecipe;
+  readonly seed?: number;
+}
+
+export type DataRecipe = ImageRecipe | SemiSupervisedRecipe | ImageTextRecipe;
+
+/** One contract training run as JSON: the child process of the resume test receives exactly this. */
+export interface ContractRun {
+  /** File URL of the module that exports the plugin factory. */
+  readonly pluginModule: string;
+  /** Name of the factory's export in that module. */
+  readonly pluginExport: string;
+  readonly method: string;
+  readonly config: Readonly<Record<string, unknown>>;
+  readonly data: DataRecipe;
+  readonly encoder: EncoderSpec;
+  readonly batchSize: number;
+  readonly steps: number;
+  readonly seed: number;
+}
+
+const CAPTION_TEMPLATES = ['a photo of a {}.', 'a {}.', 'a picture of the {}.', 'this is a {}.'];
+
+const samples = new Map<string, Promise<ImageDataset>>();
+
+async function images(recipe: ImageRecipe): Promise<ImageDataset> {
+  const split = recipe.split ?? 'train';
+  let sample = samples.get(split);
+  if (!sample) {
+    sample = loadFashionMnist({ split, source: 'sample' });
+    samples.set(split, sample);
+  }
+  const all = await sample;
+  return subset(all, Array.from({ length: recipe.size }, (_, i) => i), `fashion-mnist-sample/${split}[0..${recipe.size})`);
+}
+
+/** Builds a recipe's data; equal recipes give byte-equal data in any process. */
+export async function contractData(recipe: DataRecipe): Promise<TrainData> {
+  if ('semiSupervised' in recipe) {
+    return labeledSplit(await images(recipe.semiSupervised), { perClass: recipe.labeledPerClass, seed: recipe.seed ?? 0 });
+  }
+  if ('imageText' in recipe) {
+    const base = await images(recipe.imageText);
+    const rng = new Random(recipe.seed ?? 0);
+    const captions = Array.from(base.labels ?? [], (label) => {
+      const template = CAPTION_TEMPLATES[rng.int(CAPTION_TEMPLATES.length)];
+      return template.replace('{}', base.classNames?.[label] ?? `class ${label}`);
+    });
+    return imageTextDataset(base.images, base.shape, captions, base.labels, `${base.name}+captions`);
+  }
+  return images(recipe);
+}
+
+/** Trains `run.steps` steps of the declared run; `extra` adds run-directory and callback options. */
+export function trainContractRun(method: MethodHandle, data: TrainData, run: ContractRun, extra: Partial<TrainOptions> = {}): Promise<TrainResult> {
+  // epochs = steps: enough epochs for maxSteps whatever the data size, so the run length is `steps`.
+  return train({ method, data, encoder: run.encoder, batchSize: run.batchSize, maxSteps: run.steps, epochs: run.steps, seed: run.seed, ...extra });
+}
