@@ -96,15 +96,21 @@ export function batchNormTraining(
 class FastBatchNormalization extends StockBatchNormalization {
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] {
     const input = Array.isArray(inputs) ? inputs[0] : inputs;
+    // A frozen batch norm normalizes with its moving statistics and leaves them as they are, while the
+    // rest of a training forward (dropout, drop path) stays in training mode.
+    if (kwargs['freezeBatchNorm'] === true) return super.call(inputs, { ...kwargs, training: false });
     const training = kwargs['training'] === true;
     const lastAxis = this.axis === -1 || this.axis === (input as tf.Tensor).rank - 1;
-    if (!training || !lastAxis || !this.center || !this.scale || this.gamma === undefined || this.beta === undefined) {
-      return super.call(inputs, kwargs);
-    }
-    const gamma = this.gamma;
-    const beta = this.beta;
+    if (!training || !lastAxis) return super.call(inputs, kwargs);
+    const channels = (input as tf.Tensor).shape[(input as tf.Tensor).rank - 1] as number;
+    // Without γ/β (SimSiam's BatchNorm1d(affine=False)) the stock layer's training path reads the missing
+    // γ and throws; fixed γ = 1, β = 0 are the same function.
+    const gamma = this.scale && this.gamma ? this.gamma.read() : null;
+    const beta = this.center && this.beta ? this.beta.read() : null;
     return tf.tidy(() => {
-      const { y, mean, variance } = batchNormTraining(input as tf.Tensor, gamma.read() as tf.Tensor1D, beta.read() as tf.Tensor1D, this.epsilon);
+      const scale = (gamma ?? tf.ones([channels])) as tf.Tensor1D;
+      const offset = (beta ?? tf.zeros([channels])) as tf.Tensor1D;
+      const { y, mean, variance } = batchNormTraining(input as tf.Tensor, scale, offset, this.epsilon);
       // Moving averages exactly as the stock layer: moving ← moving − (moving − batch)·(1 − momentum).
       for (const [moving, batch] of [
         [this.movingMean, mean],
@@ -121,7 +127,10 @@ class FastBatchNormalization extends StockBatchNormalization {
   }
 }
 
-/** A BatchNormalization layer (stock name, config and weights) that trains with the closed-form gradient. */
+/**
+ * A BatchNormalization layer (stock name, config and weights) that trains with the closed-form gradient.
+ * Called with `freezeBatchNorm: true` among its keyword arguments it runs as in inference.
+ */
 export function fastBatchNormalization(args: LayerArgs): tfl.layers.Layer {
   return new FastBatchNormalization(args);
 }

@@ -7,6 +7,17 @@ export type ImageShape = [number, number, number];
 export interface ForwardOptions {
   /** Training mode: batch norm uses batch statistics (and updates its moving averages), dropout is active. */
   training?: boolean;
+  /**
+   * With `training: true`: batch norm runs as in inference — it normalizes with its moving statistics and
+   * does not update them — while dropout and drop path stay active (e.g. fine-tuning a pretrained
+   * backbone on small batches). Default false.
+   */
+  freezeBatchNorm?: boolean;
+}
+
+/** The keyword arguments a forward with `options` passes to tfjs-layers' `apply`. */
+export function forwardKwargs(options: ForwardOptions): { training: boolean; freezeBatchNorm: boolean } {
+  return { training: options.training ?? false, freezeBatchNorm: options.freezeBatchNorm ?? false };
 }
 
 /**

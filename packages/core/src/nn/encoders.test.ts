@@ -53,9 +53,12 @@ describe('encoders', () => {
     const map = encoder.featureMap(x);
     expect(features.shape).toEqual([2, 128]);
     expect(map.shape).toEqual([2, 7, 7, 128]);
-    const wrong = tf.zeros([2, 32, 32, 1]) as tf.Tensor4D;
-    expect(() => encoder.features(wrong)).toThrow(/\[2, 32, 32, 1\]/);
-    tf.dispose([x, features, map, wrong]);
+    // Other sizes are fine (global pooling); other channel counts and sizes below 4×4 (3 stages) are not.
+    const wrong = tf.zeros([2, 28, 28, 3]) as tf.Tensor4D;
+    expect(() => encoder.features(wrong)).toThrow(/\[2, 28, 28, 3\]/);
+    const tooSmall = tf.zeros([2, 3, 8, 1]) as tf.Tensor4D;
+    expect(() => encoder.features(tooSmall)).toThrow(/smaller than the 4×4 px/);
+    tf.dispose([x, features, map, wrong, tooSmall]);
     encoder.model.dispose();
   });
 

@@ -1,14 +1,21 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import { invalidConfig } from '../errors';
+import { fastBatchNormalization } from './batch-norm';
 import { L2Normalization, PrototypeLayer, WeightNormDense } from './layers/head-layers';
 import { InitializerSource } from './layers/initializers';
+import { Dropout, validateNoiseRate } from './layers/noise';
 import { BATCH_NORM_EPSILON, BATCH_NORM_MOMENTUM, batchNorm } from './layers-encoder';
 
 type Symbolic = tfl.SymbolicTensor;
 
 function positiveInteger(field: string, value: unknown): void {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) invalidConfig(field, value, 'a positive integer');
+}
+
+/** Applies dropout at `rate` (training only); no layer at all at rate 0, so default heads keep their topology. */
+function maybeDropout(x: Symbolic, rate: number): Symbolic {
+  return rate > 0 ? (new Dropout({ rate }).apply(x) as Symbolic) : x;
 }
 
 export interface ProjectionHeadConfig {
@@ -23,6 +30,8 @@ export interface ProjectionHeadConfig {
   lastBatchNorm?: boolean;
   /** Learn γ/β of the last batch norm; default false (SimSiam's BatchNorm1d(affine=False)). */
   lastBatchNormAffine?: boolean;
+  /** Dropout after each hidden layer's ReLU (training only); default 0. */
+  dropout?: number;
   seed?: number;
 }
 
@@ -40,20 +49,21 @@ export function projectionHead(config: ProjectionHeadConfig): tfl.LayersModel {
   if (layers !== 2 && layers !== 3) invalidConfig('layers', layers, '2 or 3');
   const useBatchNorm = config.batchNorm ?? false;
   const lastBatchNorm = config.lastBatchNorm ?? false;
+  const dropout = config.dropout ?? 0;
+  validateNoiseRate('dropout', dropout);
   const init = new InitializerSource(config.seed);
   const input = tfl.input({ shape: [config.inputDim] });
   let x: Symbolic = input;
   for (let i = 0; i < layers - 1; i++) {
     x = tfl.layers.dense({ units: config.hiddenDim, useBias: !useBatchNorm, kernelInitializer: init.glorotUniform() }).apply(x) as Symbolic;
     if (useBatchNorm) x = batchNorm().apply(x) as Symbolic;
-    x = tfl.layers.reLU().apply(x) as Symbolic;
+    x = maybeDropout(tfl.layers.reLU().apply(x) as Symbolic, dropout);
   }
   x = tfl.layers.dense({ units: config.outputDim, useBias: !lastBatchNorm, kernelInitializer: init.glorotUniform() }).apply(x) as Symbolic;
   if (lastBatchNorm) {
     const affine = config.lastBatchNormAffine ?? false;
-    x = tfl.layers
-      .batchNormalization({ momentum: BATCH_NORM_MOMENTUM, epsilon: BATCH_NORM_EPSILON, center: affine, scale: affine })
-      .apply(x) as Symbolic;
+    // The fast layer runs the stock code without γ/β; it is used so that `freezeBatchNorm` reaches this one too.
+    x = fastBatchNormalization({ momentum: BATCH_NORM_MOMENTUM, epsilon: BATCH_NORM_EPSILON, center: affine, scale: affine }).apply(x) as Symbolic;
   }
   return tfl.model({ inputs: input, outputs: x });
 }
@@ -62,6 +72,8 @@ export interface PredictionHeadConfig {
   inputDim: number;
   hiddenDim: number;
   outputDim: number;
+  /** Dropout after the hidden ReLU (training only); default 0. */
+  dropout?: number;
   seed?: number;
 }
 
@@ -141,6 +153,8 @@ export function prototypeLayer(config: PrototypeLayerConfig): PrototypeLayer {
 export interface LinearClassifierConfig {
   inputDim: number;
   numClasses: number;
+  /** Dropout on the input features (training only); default 0. */
+  dropout?: number;
   seed?: number;
 }
 
@@ -148,8 +162,10 @@ export interface LinearClassifierConfig {
 export function linearClassifier(config: LinearClassifierConfig): tfl.LayersModel {
   positiveInteger('inputDim', config.inputDim);
   positiveInteger('numClasses', config.numClasses);
+  const dropout = config.dropout ?? 0;
+  validateNoiseRate('dropout', dropout);
   const init = new InitializerSource(config.seed);
   const input = tfl.input({ shape: [config.inputDim] });
-  const logits = tfl.layers.dense({ units: config.numClasses, kernelInitializer: init.glorotUniform() }).apply(input) as Symbolic;
+  const logits = tfl.layers.dense({ units: config.numClasses, kernelInitializer: init.glorotUniform() }).apply(maybeDropout(input, dropout)) as Symbolic;
   return tfl.model({ inputs: input, outputs: logits });
 }

@@ -1,4 +1,5 @@
 export type { Encoder, ForwardOptions, ImageShape } from './encoder';
+export { forwardKwargs } from './encoder';
 export { validateEncoderSpec, vitPreset } from './spec';
 export type {
   CnnSpec,
@@ -13,9 +14,10 @@ export type {
 } from './spec';
 export { createEncoder } from './create-encoder';
 export type { AnyEncoder } from './create-encoder';
-export { LayersEncoder, countTrainableParams, BATCH_NORM_MOMENTUM, BATCH_NORM_EPSILON } from './layers-encoder';
+export { LayersEncoder, countTrainableParams, checkImageInput, BATCH_NORM_MOMENTUM, BATCH_NORM_EPSILON } from './layers-encoder';
+export type { ImageInputRule } from './layers-encoder';
 export { batchNormTraining, fastBatchNormalization } from './batch-norm';
-export { CnnEncoder, buildCnnModel } from './cnn';
+export { CnnEncoder, buildCnnModel, cnnMinimumSize } from './cnn';
 export { ResNetEncoder, buildResNetModel, resolveResNetStem } from './resnet';
 export { VitEncoder, buildVitModel } from './vit';
 export { MlpEncoder, buildMlpModel } from './mlp';

@@ -4,6 +4,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { SslError, formatShape } from '../errors';
 import { fastBatchNormalization } from './batch-norm';
 import type { Encoder, ForwardOptions } from './encoder';
+import { forwardKwargs } from './encoder';
 import type { EncoderSpec } from './spec';
 
 /** Batch-norm settings of PyTorch (momentum 0.1 there = 0.9 in tfjs's convention, eps 1e-5), which the reference models use. */
@@ -23,6 +24,33 @@ export function checkInputShape(owner: string, x: tf.Tensor, expected: readonly 
       `${owner}: input of shape ${formatShape(x.shape)} does not match the encoder's input [N, ${expected.join(', ')}]; resize or reshape the batch, or build the encoder with inputShape ${formatShape(x.shape.slice(1))}.`,
       { details: { shape: x.shape, expected } },
     );
+  }
+}
+
+/** What an image encoder accepts besides its build size: the channel count, and heights and widths from `minimumSize` up (multiples of `multipleOf`). */
+export interface ImageInputRule {
+  channels: number;
+  /** Smallest height and width, in pixels. */
+  minimumSize: number;
+  /** Heights and widths must be multiples of this (a ViT's patch size); default 1. */
+  multipleOf?: number;
+  /** Why the minimum is what it is, for the error message. */
+  reason: string;
+}
+
+/** Throws a shape-mismatch error unless `x` is [N, H, W, channels] with H and W allowed by `rule`. */
+export function checkImageInput(owner: string, x: tf.Tensor, rule: ImageInputRule): void {
+  const fail = (problem: string): never => {
+    throw new SslError('shape-mismatch', `${owner}: input of shape ${formatShape(x.shape)} ${problem}`, { details: { shape: x.shape, ...rule } });
+  };
+  if (x.rank !== 4 || x.shape[3] !== rule.channels) fail(`is not a batch of images [N, height, width, ${rule.channels}]; reshape it or build the encoder for ${x.shape[x.rank - 1]} channels.`);
+  const [height, width] = [x.shape[1] as number, x.shape[2] as number];
+  if (height < rule.minimumSize || width < rule.minimumSize) {
+    fail(`is smaller than the ${rule.minimumSize}×${rule.minimumSize} px this encoder needs (${rule.reason}); resize or pad the images.`);
+  }
+  const multiple = rule.multipleOf ?? 1;
+  if (height % multiple !== 0 || width % multiple !== 0) {
+    fail(`has a height or width that is not a multiple of ${multiple} (${rule.reason}); resize or crop the images to a multiple of ${multiple}.`);
   }
 }
 
@@ -54,8 +82,13 @@ export abstract class LayersEncoder<Spec extends EncoderSpec> implements Encoder
   }
 
   features(inputs: tf.Tensor4D | tf.Tensor2D, options: ForwardOptions = {}): tf.Tensor2D {
+    this.checkInput(inputs);
+    return this.model.apply(inputs, forwardKwargs(options)) as tf.Tensor2D;
+  }
+
+  /** Throws shape-mismatch unless the encoder accepts `inputs`; by default only the build shape. */
+  protected checkInput(inputs: tf.Tensor): void {
     checkInputShape(`${this.kind} encoder`, inputs, this.inputShape);
-    return this.model.apply(inputs, { training: options.training ?? false }) as tf.Tensor2D;
   }
 
   /** Trainable parameter count (batch-norm moving statistics are not parameters). */

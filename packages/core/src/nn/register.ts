@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 
 import { ClassToken, PositionEmbedding } from './layers/embeddings';
 import { L2Normalization, PrototypeLayer, WeightNormDense } from './layers/head-layers';
+import { DropPath, Dropout } from './layers/noise';
 import { SequencePooling, TokenPooling } from './layers/pooling';
 import { TransformerBlock } from './layers/transformer-block';
 
@@ -15,6 +16,8 @@ export const SSL_LAYER_CLASSES = [
   L2Normalization,
   WeightNormDense,
   PrototypeLayer,
+  Dropout,
+  DropPath,
 ] as const;
 
 /**

@@ -2,9 +2,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import type { ForwardOptions, ImageShape } from './encoder';
+import { forwardKwargs } from './encoder';
 import { conv2dLayer } from './conv';
 import { InitializerSource } from './layers/initializers';
-import { LayersEncoder, batchNorm, checkInputShape, featureMapModel } from './layers-encoder';
+import { DropPath, Dropout, dropPathRates } from './layers/noise';
+import { LayersEncoder, batchNorm, checkImageInput, featureMapModel } from './layers-encoder';
 import type { ResNetDepth, ResNetSpec } from './spec';
 
 type Symbolic = tfl.SymbolicTensor;
@@ -34,35 +36,46 @@ export function resnetFeatureDim(spec: ResNetSpec): number {
  * CIFAR stem: conv3×3/1 + BN + ReLU and no max-pool (He et al. 2016 sec. 4.2; the usual SSL setup for
  * 32 px images). ImageNet stem: conv7×7/2 + BN + ReLU + max-pool 3×3/2. Projection shortcuts
  * (1×1 conv + BN) where the shape changes. Convs have no bias (BN follows every conv).
+ * Optional noise: dropout after a block's first conv (wide ResNets) and drop path on each residual branch.
+ * 'same' padding never shrinks a side below 1 px and global pooling ends the network, so the model is
+ * built with unknown height and width and runs on any image size.
  */
 export function buildResNetModel(spec: ResNetSpec): tfl.LayersModel {
   const { blocks, bottleneck } = ARCHITECTURES[spec.kind];
   const widthMultiplier = spec.widthMultiplier ?? 1;
+  const dropout = spec.dropout ?? 0;
+  const blockDropPath = dropPathRates(spec.dropPath ?? 0, blocks.reduce((a, b) => a + b, 0));
   const init = new InitializerSource(spec.seed);
   const conv = (x: Symbolic, filters: number, kernelSize: number, strides: number): Symbolic =>
     conv2dLayer({ filters, kernelSize, strides, padding: 'same', useBias: false, kernelInitializer: init.heNormalFanOut() }).apply(x) as Symbolic;
   const bn = (x: Symbolic): Symbolic => batchNorm().apply(x) as Symbolic;
   const relu = (x: Symbolic): Symbolic => tfl.layers.reLU().apply(x) as Symbolic;
   const channelsOf = (x: Symbolic): number => x.shape[x.shape.length - 1] as number;
+  // Noise layers exist only at a positive rate, so the default network is unchanged.
+  const drop = (x: Symbolic): Symbolic => (dropout > 0 ? (new Dropout({ rate: dropout }).apply(x) as Symbolic) : x);
+  const residual = (branch: Symbolic, skip: Symbolic, dropPath: number): Symbolic => {
+    const kept = dropPath > 0 ? (new DropPath({ rate: dropPath }).apply(branch) as Symbolic) : branch;
+    return relu(tfl.layers.add().apply([kept, skip]) as Symbolic);
+  };
 
   const shortcut = (x: Symbolic, filters: number, strides: number): Symbolic =>
     strides !== 1 || channelsOf(x) !== filters ? bn(conv(x, filters, 1, strides)) : x;
 
-  const basicBlock = (x: Symbolic, width: number, strides: number): Symbolic => {
-    let out = relu(bn(conv(x, width, 3, strides)));
+  const basicBlock = (x: Symbolic, width: number, strides: number, dropPath: number): Symbolic => {
+    let out = drop(relu(bn(conv(x, width, 3, strides))));
     out = bn(conv(out, width, 3, 1));
-    return relu(tfl.layers.add().apply([out, shortcut(x, width, strides)]) as Symbolic);
+    return residual(out, shortcut(x, width, strides), dropPath);
   };
 
-  const bottleneckBlock = (x: Symbolic, width: number, strides: number): Symbolic => {
+  const bottleneckBlock = (x: Symbolic, width: number, strides: number, dropPath: number): Symbolic => {
     const outputWidth = width * BOTTLENECK_EXPANSION;
     let out = relu(bn(conv(x, width, 1, 1)));
-    out = relu(bn(conv(out, width, 3, strides)));
+    out = drop(relu(bn(conv(out, width, 3, strides))));
     out = bn(conv(out, outputWidth, 1, 1));
-    return relu(tfl.layers.add().apply([out, shortcut(x, outputWidth, strides)]) as Symbolic);
+    return residual(out, shortcut(x, outputWidth, strides), dropPath);
   };
 
-  const input = tfl.input({ shape: [...spec.inputShape] });
+  const input = tfl.input({ shape: [null, null, spec.inputShape[2]] });
   const stemWidth = Math.max(1, Math.round(64 * widthMultiplier));
   let x: Symbolic;
   if (resolveResNetStem(spec) === 'cifar') {
@@ -71,11 +84,13 @@ export function buildResNetModel(spec: ResNetSpec): tfl.LayersModel {
     x = relu(bn(conv(input, stemWidth, 7, 2)));
     x = tfl.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }).apply(x) as Symbolic;
   }
+  let blockIndex = 0;
   blocks.forEach((count, stage) => {
     const width = Math.max(1, Math.round(STAGE_WIDTHS[stage] * widthMultiplier));
     for (let i = 0; i < count; i++) {
       const strides = stage > 0 && i === 0 ? 2 : 1;
-      x = bottleneck ? bottleneckBlock(x, width, strides) : basicBlock(x, width, strides);
+      const dropPath = blockDropPath[blockIndex++];
+      x = bottleneck ? bottleneckBlock(x, width, strides, dropPath) : basicBlock(x, width, strides, dropPath);
     }
   });
   const pooled = tfl.layers.globalAveragePooling2d({}).apply(x) as Symbolic;
@@ -93,10 +108,15 @@ export class ResNetEncoder extends LayersEncoder<ResNetSpec> {
     this.featureDim = resnetFeatureDim(spec);
   }
 
+  /** Accepts [N, H, W, C] of any size: 'same' padding keeps every feature map at least 1 px. */
+  protected override checkInput(inputs: tf.Tensor): void {
+    checkImageInput(`${this.kind} encoder`, inputs, { channels: this.inputShape[2], minimumSize: 1, reason: 'no stage shrinks a side below 1 px' });
+  }
+
   /** Output of the last stage [N, h, w, C] before global average pooling. */
   featureMap(inputs: tf.Tensor4D, options: ForwardOptions = {}): tf.Tensor4D {
-    checkInputShape(`${this.kind} encoder`, inputs, this.inputShape);
+    this.checkInput(inputs);
     this.featureMapNetwork ??= featureMapModel(this.model, 'GlobalAveragePooling2D', this.kind);
-    return this.featureMapNetwork.apply(inputs, { training: options.training ?? false }) as tf.Tensor4D;
+    return this.featureMapNetwork.apply(inputs, forwardKwargs(options)) as tf.Tensor4D;
   }
 }

@@ -1,6 +1,7 @@
 import { invalidConfig } from '../errors';
 import type { ImageShape } from './encoder';
 import type { PositionEmbeddingKind } from './layers/embeddings';
+import { validateNoiseRate } from './layers/noise';
 
 /** Small convolutional network: per stage conv3×3 (+BN) + ReLU, 2×2 max-pool between stages, global average pool. */
 export interface CnnSpec {
@@ -12,6 +13,8 @@ export interface CnnSpec {
   batchNorm?: boolean;
   /** Convolutions per stage; default 1. */
   convsPerStage?: number;
+  /** Dropout after each stage's last ReLU (Srivastava et al. 2014), training only; default 0. */
+  dropout?: number;
   seed?: number;
 }
 
@@ -24,6 +27,13 @@ export interface ResNetSpec {
   stem?: 'cifar' | 'imagenet';
   /** Multiplies every stage width (64, 128, 256, 512); default 1. */
   widthMultiplier?: number;
+  /** Dropout inside each residual block, after its first 3×3 conv's ReLU (wide ResNets, Zagoruyko & Komodakis 2016); training only; default 0. */
+  dropout?: number;
+  /**
+   * Drop path (stochastic depth, Huang et al. 2016) on the residual branches: block l of L drops its branch
+   * for an example with probability l/L · dropPath; training only; default 0.
+   */
+  dropPath?: number;
   seed?: number;
 }
 
@@ -44,6 +54,10 @@ export interface VitSpec {
   pooling?: 'class' | 'mean';
   /** GELU of the blocks' MLPs: 'exact' (default) or 'tanh' (faster on wasm; see TransformerBlockArgs.gelu). */
   gelu?: 'exact' | 'tanh';
+  /** Dropout after the position embedding and inside each block (timm's drop_rate), training only; default 0. */
+  dropout?: number;
+  /** Drop path (stochastic depth) on block l of L with probability l/L · dropPath (Huang et al. 2016; DeiT uses 0.1), training only; default 0. */
+  dropPath?: number;
   seed?: number;
 }
 
@@ -110,6 +124,10 @@ function optionalBoolean(field: string, value: unknown): void {
   if (value !== undefined && typeof value !== 'boolean') invalidConfig(field, value, 'true or false');
 }
 
+function optionalRate(field: string, value: unknown): void {
+  if (value !== undefined) validateNoiseRate(field, value);
+}
+
 function optionalSeed(value: unknown): void {
   if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value))) invalidConfig('seed', value, 'a finite number');
 }
@@ -126,6 +144,7 @@ export function validateEncoderSpec(spec: EncoderSpec): void {
       channels.forEach((c, i) => positiveInteger(`channels[${i}]`, c));
       optionalBoolean('batchNorm', spec.batchNorm);
       if (spec.convsPerStage !== undefined) positiveInteger('convsPerStage', spec.convsPerStage);
+      optionalRate('dropout', spec.dropout);
       const minSize = 2 ** (channels.length - 1);
       if (spec.inputShape[0] < minSize || spec.inputShape[1] < minSize) {
         invalidConfig('inputShape', spec.inputShape, `at least ${minSize} px per side for ${channels.length} stages (each but the last halves the size)`);
@@ -140,6 +159,8 @@ export function validateEncoderSpec(spec: EncoderSpec): void {
       const width = spec.widthMultiplier ?? 1;
       if (typeof width !== 'number' || !(width > 0) || !Number.isFinite(width)) invalidConfig('widthMultiplier', width, 'a positive number');
       if (Math.round(64 * width) < 1) invalidConfig('widthMultiplier', width, 'at least 1/64 so every stage has a channel');
+      optionalRate('dropout', spec.dropout);
+      optionalRate('dropPath', spec.dropPath);
       return;
     }
     case 'vit': {
@@ -164,6 +185,8 @@ export function validateEncoderSpec(spec: EncoderSpec): void {
       if (spec.pooling !== undefined && spec.pooling !== 'class' && spec.pooling !== 'mean') invalidConfig('pooling', spec.pooling, "'class' or 'mean'");
       if (spec.pooling === 'class' && spec.classToken === false) invalidConfig('pooling', spec.pooling, "'mean' when classToken is false");
       if (spec.gelu !== undefined && spec.gelu !== 'exact' && spec.gelu !== 'tanh') invalidConfig('gelu', spec.gelu, "'exact' or 'tanh'");
+      optionalRate('dropout', spec.dropout);
+      optionalRate('dropPath', spec.dropPath);
       return;
     }
     case 'mlp': {

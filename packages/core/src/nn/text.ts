@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import type { ForwardOptions } from './encoder';
+import { forwardKwargs } from './encoder';
 import { PositionEmbedding } from './layers/embeddings';
 import { LayerNorm } from './layers/layer-norm';
 import { InitializerSource } from './layers/initializers';
@@ -59,6 +60,6 @@ export class TextTransformerEncoder extends LayersEncoder<TextSpec> {
   /** Token outputs after the final norm [N, maxLength, D]. */
   tokens(ids: tf.Tensor2D, options: ForwardOptions = {}): tf.Tensor3D {
     checkInputShape('text encoder', ids, this.inputShape);
-    return this.tokensNetwork.apply(ids, { training: options.training ?? false }) as tf.Tensor3D;
+    return this.tokensNetwork.apply(ids, forwardKwargs(options)) as tf.Tensor3D;
   }
 }

@@ -3,13 +3,15 @@ import * as tfl from '@tensorflow/tfjs-layers';
 
 import { SslError, formatShape } from '../errors';
 import type { ForwardOptions, ImageShape } from './encoder';
+import { forwardKwargs } from './encoder';
 import { ClassToken, PositionEmbedding } from './layers/embeddings';
 import { LayerNorm } from './layers/layer-norm';
 import { conv2dLayer } from './conv';
 import { InitializerSource } from './layers/initializers';
+import { Dropout, dropPathRates } from './layers/noise';
 import { TokenPooling } from './layers/pooling';
 import { TransformerBlock } from './layers/transformer-block';
-import { LayersEncoder, checkInputShape, layersOfClass, requireLayer } from './layers-encoder';
+import { LayersEncoder, checkImageInput, layersOfClass, requireLayer } from './layers-encoder';
 import type { VitSpec } from './spec';
 
 type Symbolic = tfl.SymbolicTensor;
@@ -28,7 +30,8 @@ function usesClassToken(spec: VitSpec): boolean {
 /**
  * Vision Transformer (Dosovitskiy et al. 2021): patch embedding as a conv with kernel = stride = patch
  * size, optional class token, learned or fixed 2-D sin-cos position embeddings, pre-norm transformer
- * blocks, final LayerNorm, then the class token or the mean of the patch tokens.
+ * blocks, final LayerNorm, then the class token or the mean of the patch tokens. Optional noise as timm's
+ * ViT: dropout on the tokens entering the blocks and inside them, drop path on the blocks' branches.
  */
 export function buildVitModel(spec: VitSpec): tfl.LayersModel {
   const init = new InitializerSource(spec.seed);
@@ -51,6 +54,10 @@ export function buildVitModel(spec: VitSpec): tfl.LayersModel {
     seed: init.layerSeed(),
   }).apply(x) as Symbolic;
   if (classToken) x = new ClassToken({ embedDim: spec.embedDim, positionKind, seed: init.layerSeed() }).apply(x) as Symbolic;
+  const dropout = spec.dropout ?? 0;
+  // timm's pos_drop, on the tokens with their position embeddings (class token included).
+  if (dropout > 0) x = new Dropout({ rate: dropout }).apply(x) as Symbolic;
+  const blockDropPath = dropPathRates(spec.dropPath ?? 0, spec.depth);
   for (let i = 0; i < spec.depth; i++) {
     x = new TransformerBlock({
       embedDim: spec.embedDim,
@@ -58,6 +65,8 @@ export function buildVitModel(spec: VitSpec): tfl.LayersModel {
       mlpRatio: spec.mlpRatio ?? 4,
       layerNormEpsilon: VIT_LAYER_NORM_EPSILON,
       gelu: spec.gelu,
+      dropout,
+      dropPath: blockDropPath[i],
       seed: init.layerSeed(),
     }).apply(x) as Symbolic;
   }
@@ -71,6 +80,10 @@ export function buildVitModel(spec: VitSpec): tfl.LayersModel {
  * ViT encoder. Besides `features`/`tokens` on whole images it exposes the two halves MAE needs:
  * `embedPatches` (patch + position embedding, no class token) and `encodeTokens` (class token, blocks,
  * final norm) on any subset of patch tokens.
+ *
+ * Images of another size (a multiple of the patch size) run through the same weights with the position
+ * embedding resized to their patch grid (`PositionEmbedding.embeddingsForGrid`): the learned table
+ * interpolated bilinearly, the sin-cos table recomputed; the class token's embedding is unchanged.
  */
 export class VitEncoder extends LayersEncoder<VitSpec> {
   readonly inputShape: ImageShape;
@@ -88,7 +101,9 @@ export class VitEncoder extends LayersEncoder<VitSpec> {
   private readonly patchReshape: tfl.layers.Layer;
   private readonly positionLayer: PositionEmbedding;
   private readonly classTokenLayer: ClassToken | null;
+  private readonly tokenDropout: tfl.layers.Layer | null;
   private readonly finalNorm: tfl.layers.Layer;
+  private readonly poolingLayer: tfl.layers.Layer;
   private readonly tokensNetwork: tfl.LayersModel;
 
   constructor(spec: VitSpec, model: tfl.LayersModel = buildVitModel(spec)) {
@@ -105,25 +120,53 @@ export class VitEncoder extends LayersEncoder<VitSpec> {
     this.positionLayer = requireLayer(model, PositionEmbedding.className, 'vit') as PositionEmbedding;
     this.classTokenLayer = this.hasClassToken ? (requireLayer(model, ClassToken.className, 'vit') as ClassToken) : null;
     this.blocks = layersOfClass(model, TransformerBlock.className) as TransformerBlock[];
+    this.tokenDropout = layersOfClass(model, Dropout.className)[0] ?? null;
     this.finalNorm = requireLayer(model, LayerNorm.className, 'vit');
+    this.poolingLayer = requireLayer(model, TokenPooling.className, 'vit');
     this.tokensNetwork = tfl.model({ inputs: model.inputs, outputs: this.finalNorm.output as Symbolic });
+  }
+
+  /** Accepts [N, H, W, C] with H and W multiples of the patch size. */
+  protected override checkInput(inputs: tf.Tensor): void {
+    checkImageInput('vit encoder', inputs, {
+      channels: this.inputShape[2],
+      minimumSize: this.patchSize,
+      multipleOf: this.patchSize,
+      reason: `patches of ${this.patchSize}×${this.patchSize} px`,
+    });
+  }
+
+  /** Pooled features [N, D]; images of another size than `inputShape` use the resized position embedding. */
+  override features(inputs: tf.Tensor4D, options: ForwardOptions = {}): tf.Tensor2D {
+    if (this.isBuildSize(inputs)) return super.features(inputs, options);
+    return tf.tidy(() => this.poolingLayer.apply(this.tokens(inputs, options), forwardKwargs(options)) as tf.Tensor2D);
   }
 
   /** All output tokens after the final norm [N, (1 +) numPatches, D]; the class token first if there is one. */
   tokens(inputs: tf.Tensor4D, options: ForwardOptions = {}): tf.Tensor3D {
-    checkInputShape('vit encoder', inputs, this.inputShape);
-    return this.tokensNetwork.apply(inputs, { training: options.training ?? false }) as tf.Tensor3D;
+    this.checkInput(inputs);
+    if (this.isBuildSize(inputs)) return this.tokensNetwork.apply(inputs, forwardKwargs(options)) as tf.Tensor3D;
+    return tf.tidy(() => this.encodeTokens(this.embedPatches(inputs, options), options));
   }
 
-  /** Patch embedding plus position embedding [N, numPatches, D], row-major patch order, no class token. */
+  /** Patch embedding plus position embedding [N, gridHeight · gridWidth, D], row-major patch order, no class token. */
   embedPatches(images: tf.Tensor4D, options: ForwardOptions = {}): tf.Tensor3D {
-    checkInputShape('vit encoder', images, this.inputShape);
-    const kwargs = { training: options.training ?? false };
+    this.checkInput(images);
+    const kwargs = forwardKwargs(options);
     return tf.tidy(() => {
-      const projected = this.patchProjection.apply(images, kwargs) as tf.Tensor;
-      const flattened = this.patchReshape.apply(projected, kwargs) as tf.Tensor;
-      return this.positionLayer.apply(flattened, kwargs) as tf.Tensor3D;
+      const projected = this.patchProjection.apply(images, kwargs) as tf.Tensor4D;
+      if (this.isBuildSize(images)) {
+        const flattened = this.patchReshape.apply(projected, kwargs) as tf.Tensor;
+        return this.positionLayer.apply(flattened, kwargs) as tf.Tensor3D;
+      }
+      const [batch, gridHeight, gridWidth] = projected.shape;
+      const flattened = tf.reshape(projected, [batch, gridHeight * gridWidth, this.embedDim]);
+      return tf.add(flattened, this.positionLayer.embeddingsForGrid(gridHeight, gridWidth)) as tf.Tensor3D;
     });
+  }
+
+  private isBuildSize(images: tf.Tensor): boolean {
+    return images.shape[1] === this.inputShape[0] && images.shape[2] === this.inputShape[1];
   }
 
   /**
@@ -135,9 +178,10 @@ export class VitEncoder extends LayersEncoder<VitSpec> {
     if (tokens.rank !== 3 || tokens.shape[2] !== this.embedDim) {
       throw new SslError('shape-mismatch', `vit encoder: encodeTokens expects tokens [N, L, ${this.embedDim}], got ${formatShape(tokens.shape)}.`);
     }
-    const kwargs = { training: options.training ?? false };
+    const kwargs = forwardKwargs(options);
     return tf.tidy(() => {
       let x: tf.Tensor = this.classTokenLayer ? (this.classTokenLayer.apply(tokens, kwargs) as tf.Tensor) : tokens;
+      if (this.tokenDropout) x = this.tokenDropout.apply(x, kwargs) as tf.Tensor;
       for (const block of this.blocks) x = block.apply(x, kwargs) as tf.Tensor;
       return this.finalNorm.apply(x, kwargs) as tf.Tensor3D;
     });

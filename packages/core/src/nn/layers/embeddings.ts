@@ -57,6 +57,49 @@ export function sincosPositionEmbedding1d(numPositions: number, embedDim: number
   return tf.tensor2d(sincos1d(embedDim, positions), [numPositions, embedDim]);
 }
 
+/**
+ * Weights [toSize, fromSize] of 1-D linear interpolation with PyTorch's F.interpolate(mode='bilinear',
+ * align_corners=False) convention: output cell d samples the input at (d + 0.5)·from/to − 0.5, clamped
+ * to the edge cells. At toSize = fromSize it is the identity matrix.
+ */
+function linearResizeWeights(fromSize: number, toSize: number): tf.Tensor2D {
+  const weights = new Float32Array(toSize * fromSize);
+  const scale = fromSize / toSize;
+  for (let d = 0; d < toSize; d++) {
+    const source = Math.max((d + 0.5) * scale - 0.5, 0);
+    const lower = Math.min(Math.floor(source), fromSize - 1);
+    const upper = Math.min(lower + 1, fromSize - 1);
+    const fraction = source - lower;
+    weights[d * fromSize + lower] += 1 - fraction;
+    weights[d * fromSize + upper] += fraction;
+  }
+  return tf.tensor2d(weights, [toSize, fromSize]);
+}
+
+/**
+ * Resamples a 2-D grid of position embeddings [fromHeight · fromWidth, D] (row-major) to another grid by
+ * bilinear interpolation, as ViTs do to run at a new resolution (Dosovitskiy et al. 2021, sec. 3.2;
+ * DeiT/timm's resample_abs_pos_embed, which uses bicubic). Two matrix products, one per axis, so the
+ * result is differentiable (to any order) in the table on every backend; the same grid gives the table
+ * back exactly.
+ */
+export function interpolatePositionEmbedding(table: tf.Tensor2D, fromGrid: readonly [number, number], toGrid: readonly [number, number]): tf.Tensor2D {
+  const [fromHeight, fromWidth] = fromGrid;
+  const [toHeight, toWidth] = toGrid;
+  const dim = table.shape[1];
+  if (table.shape[0] !== fromHeight * fromWidth) {
+    throw new SslError('shape-mismatch', `interpolatePositionEmbedding: a table of ${table.shape[0]} rows is not a ${fromHeight}×${fromWidth} grid; pass the grid it was built for.`);
+  }
+  return tf.tidy(() => {
+    // Rows: [toH, fromH] × [fromH, fromW·D].
+    const rowsResized = tf.matMul(linearResizeWeights(fromHeight, toHeight), tf.reshape(table, [fromHeight, fromWidth * dim]));
+    // Columns: bring the width axis first, [toW, fromW] × [fromW, toH·D], and back.
+    const widthFirst = tf.reshape(tf.transpose(tf.reshape(rowsResized, [toHeight, fromWidth, dim]), [1, 0, 2]), [fromWidth, toHeight * dim]);
+    const resized = tf.matMul(linearResizeWeights(fromWidth, toWidth), widthFirst);
+    return tf.reshape(tf.transpose(tf.reshape(resized, [toWidth, toHeight, dim]), [1, 0, 2]), [toHeight * toWidth, dim]) as tf.Tensor2D;
+  });
+}
+
 export interface PositionEmbeddingArgs extends BaseLayerArgs {
   numPositions: number;
   embedDim: number;
@@ -133,6 +176,18 @@ export class PositionEmbedding extends tfl.layers.Layer {
       const used = length === this.numPositions ? table : tf.slice(table, [0, 0], [length, this.embedDim]);
       return tf.add(x, used);
     });
+  }
+
+  /**
+   * The embedding for a patch grid of another size [gridHeight · gridWidth, D]: the sin-cos table of that
+   * grid, or the learned table interpolated bilinearly (differentiable in the table). Needs a 2-D layer.
+   */
+  embeddingsForGrid(gridHeight: number, gridWidth: number): tf.Tensor2D {
+    if (this.gridSize === undefined) {
+      throw new SslError('shape-mismatch', `${this.name}: a 1-D position embedding has no grid to resize; only 2-D (image) embeddings built with gridSize can change size.`);
+    }
+    if (this.kind === 'sincos') return sincosPositionEmbedding2d(gridHeight, gridWidth, this.embedDim);
+    return interpolatePositionEmbedding(this.table.read() as tf.Tensor2D, this.gridSize, [gridHeight, gridWidth]);
   }
 
   /** A copy of the embedding table [numPositions, D]. */

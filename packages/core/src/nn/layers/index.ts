@@ -3,6 +3,7 @@ export type { GeluForm, TransformerBlockArgs } from './transformer-block';
 export {
   PositionEmbedding,
   ClassToken,
+  interpolatePositionEmbedding,
   sincosPositionEmbedding1d,
   sincosPositionEmbedding2d,
 } from './embeddings';
@@ -15,3 +16,5 @@ export { layerNorm, gelu, geluTanh } from './common';
 export { LayerNorm } from './layer-norm';
 export type { LayerNormArgs } from './layer-norm';
 
+export { Dropout, DropPath, dropoutNoise, dropPathNoise, dropPathRates, validateNoiseRate } from './noise';
+export type { NoiseLayerArgs } from './noise';

@@ -4,6 +4,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { invalidConfig } from '../../errors';
 import type { BaseLayerArgs, CallKwargs, LayerShape } from './common';
 import { denseLastAxis, gelu, geluTanh, layerNorm, singleShape, singleTensor } from './common';
+import { dropPathNoise, dropoutNoise, validateNoiseRate } from './noise';
 
 type LayerVariable = tfl.LayerVariable;
 
@@ -25,6 +26,10 @@ export interface TransformerBlockArgs extends BaseLayerArgs {
    * (GPT-2, BERT), within ~1e-3 of it and several times cheaper on wasm, whose erf/tanh are scalar.
    */
   gelu?: GeluForm;
+  /** Dropout after the attention projection, the GELU and the second MLP layer (timm's proj_drop and Mlp drop); default 0. Training only. */
+  dropout?: number;
+  /** Drop path (stochastic depth, Huang et al. 2016) on both residual branches; default 0. Training only. */
+  dropPath?: number;
   /** Seed for the initial weights. */
   seed?: number;
 }
@@ -46,6 +51,8 @@ export class TransformerBlock extends tfl.layers.Layer {
   readonly causal: boolean;
   readonly layerNormEpsilon: number;
   readonly gelu: GeluForm;
+  readonly dropout: number;
+  readonly dropPath: number;
   private readonly seed: number | undefined;
 
   private norm1Gamma!: LayerVariable;
@@ -76,6 +83,10 @@ export class TransformerBlock extends tfl.layers.Layer {
     const geluForm = args.gelu ?? 'exact';
     if (geluForm !== 'exact' && geluForm !== 'tanh') invalidConfig('gelu', geluForm, "'exact' or 'tanh'");
     this.gelu = geluForm;
+    this.dropout = args.dropout ?? 0;
+    this.dropPath = args.dropPath ?? 0;
+    validateNoiseRate('dropout', this.dropout);
+    validateNoiseRate('dropPath', this.dropPath);
     this.seed = args.seed;
   }
 
@@ -119,15 +130,19 @@ export class TransformerBlock extends tfl.layers.Layer {
     return singleShape(inputShape);
   }
 
-  override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: CallKwargs): tf.Tensor {
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: CallKwargs): tf.Tensor {
+    const training = kwargs.training === true;
+    // Noise only in training; at rate 0 both are the identity, so the default block is unchanged.
+    const dropout = (t: tf.Tensor): tf.Tensor => (training ? dropoutNoise(t, this.dropout) : t);
+    const dropPath = (t: tf.Tensor): tf.Tensor => (training ? dropPathNoise(t, this.dropPath) : t);
     return tf.tidy(() => {
       const x = singleTensor(inputs) as tf.Tensor3D;
-      const attended = this.selfAttention(layerNorm(x, this.norm1Gamma.read(), this.norm1Beta.read(), this.layerNormEpsilon));
-      const afterAttention = tf.add(x, attended);
+      const attended = dropout(this.selfAttention(layerNorm(x, this.norm1Gamma.read(), this.norm1Beta.read(), this.layerNormEpsilon)));
+      const afterAttention = tf.add(x, dropPath(attended));
       const normed = layerNorm(afterAttention, this.norm2Gamma.read(), this.norm2Beta.read(), this.layerNormEpsilon);
       const preActivation = denseLastAxis(normed, this.fc1Kernel.read(), this.fc1Bias.read());
-      const hidden = this.gelu === 'tanh' ? geluTanh(preActivation) : gelu(preActivation);
-      return tf.add(afterAttention, denseLastAxis(hidden, this.fc2Kernel.read(), this.fc2Bias.read()));
+      const hidden = dropout(this.gelu === 'tanh' ? geluTanh(preActivation) : gelu(preActivation));
+      return tf.add(afterAttention, dropPath(dropout(denseLastAxis(hidden, this.fc2Kernel.read(), this.fc2Bias.read()))));
     });
   }
 
@@ -156,6 +171,8 @@ export class TransformerBlock extends tfl.layers.Layer {
       causal: this.causal,
       layerNormEpsilon: this.layerNormEpsilon,
       gelu: this.gelu,
+      dropout: this.dropout,
+      dropPath: this.dropPath,
     };
   }
 }
