@@ -32,6 +32,7 @@ export type {
   PrototypeLayerConfig,
   LinearClassifierConfig,
 } from './heads';
+export { functionalForward, withWeights, trainableWeightMap } from './functional';
 export { saveNetwork, loadNetwork, saveEncoder, loadEncoder, fileSystemIOHandler, MODEL_FILE, WEIGHTS_FILE, ENCODER_METADATA_KEY } from './io';
 export { registerSslLayers, SSL_LAYER_CLASSES } from './register';
 export * from './layers/index';
