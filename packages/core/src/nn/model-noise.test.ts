@@ -94,6 +94,24 @@ describe('model noise: dropout and drop path', () => {
     encoder.model.dispose();
   });
 
+  it('a training step with dropout and drop path leaks no tensors (ResNet and ViT)', () => {
+    for (const spec of [{ ...resnet, dropout: 0.2, dropPath: 0.3 }, { ...vit, dropout: 0.2, dropPath: 0.3 }] as EncoderSpec[]) {
+      const encoder = createEncoder(spec);
+      const x = tf.randomNormal([2, 8, 8, 1], 0, 1, 'float32', 9) as tf.Tensor4D;
+      const variables = encoder.model.trainableWeights.map((w) => w.read() as tf.Variable);
+      const step = () => {
+        const { value, grads } = tf.variableGrads(() => tf.tidy(() => tf.mean(tf.square(encoder.features(x, { training: true }))) as tf.Scalar), variables);
+        tf.dispose([value, ...Object.values(grads)]);
+      };
+      step();
+      const before = tf.memory().numTensors;
+      step();
+      expect(tf.memory().numTensors).toBe(before);
+      x.dispose();
+      encoder.model.dispose();
+    }
+  });
+
   it('dropout keeps the expected value (inverted scaling by 1/keep) and zeroes about `rate` of the entries', () => {
     const layer = new Dropout({ rate: 0.25 });
     const ones = tf.ones([200, 50]);

@@ -6,6 +6,7 @@ import { validateNoiseRate } from './layers/noise';
 /** Small convolutional network: per stage conv3×3 (+BN) + ReLU, 2×2 max-pool between stages, global average pool. */
 export interface CnnSpec {
   kind: 'cnn';
+  /** The usual image size; other heights and widths from 2^(stages − 1) px up are accepted too. */
   inputShape: Readonly<ImageShape>;
   /** Output channels per stage; default [32, 64, 128]. */
   channels?: readonly number[];
@@ -22,6 +23,7 @@ export type ResNetDepth = 'resnet18' | 'resnet34' | 'resnet50';
 
 export interface ResNetSpec {
   kind: ResNetDepth;
+  /** The usual image size (it picks the default stem); images of any other size are accepted too. */
   inputShape: Readonly<ImageShape>;
   /** 'cifar': 3×3/1 conv, no max-pool; 'imagenet': 7×7/2 conv + 3×3/2 max-pool. Default: cifar if the input is ≤ 64 px. */
   stem?: 'cifar' | 'imagenet';
@@ -39,6 +41,7 @@ export interface ResNetSpec {
 
 export interface VitSpec {
   kind: 'vit';
+  /** The size the position embedding is built for; other multiples of patchSize run with it resized. */
   inputShape: Readonly<ImageShape>;
   patchSize: number;
   embedDim: number;
