@@ -1,4 +1,30 @@
 import { defineConfig } from 'tsup';
 import { packageBuild } from '../../tsup.base';
 
-export default defineConfig(packageBuild());
+type EsbuildPlugin = NonNullable<Parameters<typeof packageBuild>[0]>['esbuildPlugins'] extends (infer P)[] | undefined ? P : never;
+
+/**
+ * Two entries (tfjs's base vs index split): dist/base.* is src/index.ts, everything exported and nothing
+ * registered; dist/index.* is src/main.ts, register.ts's registrations plus a re-export of dist/base.*. The
+ * re-export stays an import of ./base.js (./base.cjs) rather than a second bundled copy, so an app that
+ * loads both entries still has one registry, one SslError class, one kernel set.
+ */
+function baseStaysExternal(): EsbuildPlugin {
+  return {
+    name: 'ssl-base-external',
+    setup(build) {
+      // tsup bundles both formats as ESM (then rollup writes CJS); it names the target format in TSUP_FORMAT.
+      const extension = build.initialOptions.define?.TSUP_FORMAT === '"cjs"' ? '.cjs' : '.js';
+      build.onResolve({ filter: /^\.\/index$/ }, (args) => (args.importer.endsWith('main.ts') ? { path: `./base${extension}`, external: true } : undefined));
+    },
+  };
+}
+
+export default defineConfig(
+  packageBuild({
+    entry: { index: 'src/main.ts', base: 'src/index.ts' },
+    // tfjs-core's gradient and chained-op registrations are deep ESM files Node cannot load (see register.ts).
+    noExternal: [/^@tensorflow\/tfjs-core\/dist\//],
+    esbuildPlugins: [baseStaysExternal()],
+  }),
+);

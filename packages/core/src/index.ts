@@ -1,4 +1,4 @@
-import './setup';
+// Everything @ssl/core exports, registering nothing: built as `@ssl/core/base`. The default entry is main.ts.
 export { CORE_VERSION } from './version';
 export { SslError, isSslError, invalidConfig, formatShape, formatValue } from './errors';
 export type { SslErrorCode } from './errors';

@@ -1,6 +1,10 @@
 /**
- * tfjs-core alone registers neither gradients nor chained ops (x.add(y)); the @tensorflow/tfjs union package
- * does, in every runtime (its Node build bundles them, its ESM build imports them). Importing @ssl/core
- * therefore gives the same tfjs environment as importing @tensorflow/tfjs, sharing the one tfjs-core.
+ * The registrations of `@ssl/core` when it runs from sources in this repository (tests, `pnpm ssl`,
+ * examples): gradients, chained ops (x.add(y)) and the cpu backend, from the @tensorflow/tfjs union package,
+ * a devDependency of @ssl/core only. The published entry registers the same things from tfjs-core and
+ * tfjs-backend-cpu alone (register.ts): tsx cannot load the deep tfjs-core files register.ts imports, and
+ * under vitest, whose tfjs-core is the ESM build, mixing them with tfjs-layers' CJS copy breaks gradients
+ * that the union package's registrations get right (layer-norm.test.ts). check-packages.mjs checks the
+ * built entries in Node.
  */
 import '@tensorflow/tfjs';
