@@ -118,7 +118,7 @@ export function describeMethodContract<Id extends string>(options: MethodContrac
     const baseConfig = options.config ?? {};
     for (const config of [baseConfig, ...(options.moreConfigs ?? [])]) {
       const label = config === baseConfig ? '' : ` (config ${JSON.stringify(config)})`;
-      it(`trains ${steps} steps with a finite loss and finite metrics, the tensor count flat after the first step${label}`, async () => {
+      it(`trains ${steps} steps with a finite loss and metrics, a flat tensor count after the first step, and dispose() frees it all${label}`, async () => {
         const counts: number[] = [];
         const before = tf.memory().numTensors;
         const result = await trainRun(run(config), { callbacks: [{ name: 'tensor-count', onStepEnd: () => void counts.push(tf.memory().numTensors) }] });
