@@ -1,31 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Random, SslError, createEncoder, createRegistry, gatherBatch, imageDataset, initBackend, labeledSplit, loadFashionMnist, train } from '@ssl/core';
-import type { BuildContext, ImageDataset, SemiSupervisedBatch, StepContext } from '@ssl/core';
+import { Random, createEncoder, createRegistry, initBackend } from '@ssl/core';
+import type { BuildContext, SemiSupervisedBatch, StepContext } from '@ssl/core';
+import { describeMethodContract } from '@ssl/test-utils';
 import semisup, { classify, fixMatchEmaDecay, fixmatch } from '../index';
 import type { FixMatchConfig, FixMatchRuntime } from '../index';
 
 const SHAPE: [number, number, number] = [12, 12, 1];
 const tinyEncoder = { kind: 'cnn', inputShape: SHAPE, channels: [4, 8] } as const;
 
+// Single-threaded wasm: bit-exact reruns for the method contract's determinism and resume tests.
 beforeAll(async () => {
-  await initBackend({ log: () => {} });
+  await initBackend({ backend: 'wasm', threads: 1, log: () => {} });
 });
-
-/** 12×12 images with a bright square at a class-dependent corner (4 classes). */
-function toyImages(size: number, seed: number): ImageDataset {
-  const rng = new Random(seed);
-  const images = new Uint8Array(size * 144);
-  const labels = new Int32Array(size);
-  for (let n = 0; n < size; n++) {
-    const label = n % 4;
-    labels[n] = label;
-    for (let i = 0; i < 144; i++) images[n * 144 + i] = rng.int(60);
-    const [oy, ox] = [[1, 1], [1, 6], [6, 1], [6, 6]][label];
-    for (let y = 0; y < 5; y++) for (let x = 0; x < 5; x++) images[n * 144 + (oy + y) * 12 + ox + x] = 200 + rng.int(55);
-  }
-  return imageDataset({ images, shape: SHAPE, labels, name: 'toy' });
-}
 
 function buildRuntime(overrides: Partial<FixMatchConfig> = {}, numClasses = 4): FixMatchRuntime {
   const config = { ...fixmatch.defaults, ...overrides };
@@ -58,29 +45,37 @@ function disposeRuntime(runtime: FixMatchRuntime): void {
   for (const model of [...Object.values(runtime.trainable), ...Object.values(runtime.frozen ?? {})]) model.dispose();
 }
 
+describeMethodContract({
+  plugin: semisup,
+  pluginModule: new URL('../index.ts', import.meta.url),
+  method: 'semisup:fixmatch',
+  config: { unlabeledRatio: 3, threshold: 0.5 },
+  data: { semiSupervised: { source: 'fashion-mnist-sample', size: 96 }, labeledPerClass: 1 },
+  encoder: { kind: 'cnn', inputShape: [28, 28, 1], channels: [8, 16] },
+  batchSize: 4,
+  steps: 4,
+  invalidConfigs: [
+    { config: { threshold: 1.5 }, field: 'threshold' },
+    { config: { threshold: -0.1 }, field: 'threshold' },
+    { config: { unlabeledRatio: 0 }, field: 'unlabeledRatio' },
+    { config: { unlabeledRatio: 2.5 }, field: 'unlabeledRatio' },
+    { config: { unlabeledWeight: -1 }, field: 'unlabeledWeight' },
+    { config: { emaDecay: 1 }, field: 'emaDecay' },
+    { config: { augment: { cutoutSize: 2 } }, field: 'augment.cutoutSize' },
+  ],
+  checkRun(result) {
+    expect(result.history.every((r) => r.metrics.maskRate >= 0 && r.metrics.maskRate <= 1)).toBe(true);
+    const images = tf.randomUniform([4, 28, 28, 1], 0, 1, 'float32', 1) as tf.Tensor4D;
+    const predictions = classify(result.runtime, images);
+    expect(predictions.shape).toEqual([4]);
+    expect(predictions.dtype).toBe('int32');
+    tf.dispose([predictions, images]);
+  },
+});
+
 describe('fixmatch config', () => {
-  it('rejects bad values naming the field', () => {
+  it('defaults to the paper threshold and draws unlabeledRatio × batchSize unlabeled images per step', () => {
     const registry = createRegistry().use(semisup());
-    const cases: Array<[Partial<FixMatchConfig>, string]> = [
-      [{ threshold: 1.5 }, 'threshold'],
-      [{ threshold: -0.1 }, 'threshold'],
-      [{ unlabeledRatio: 0 }, 'unlabeledRatio'],
-      [{ unlabeledRatio: 2.5 }, 'unlabeledRatio'],
-      [{ unlabeledWeight: -1 }, 'unlabeledWeight'],
-      [{ emaDecay: 1 }, 'emaDecay'],
-      [{ augment: { cutoutSize: 2 } }, 'augment.cutoutSize'],
-    ];
-    for (const [config, field] of cases) {
-      let error: unknown;
-      try {
-        registry.create('semisup:fixmatch', config);
-      } catch (e) {
-        error = e;
-      }
-      expect(error, field).toBeInstanceOf(SslError);
-      expect((error as SslError).code).toBe('invalid-config');
-      expect((error as SslError).message).toContain(field);
-    }
     expect(registry.create('semisup:fixmatch').config.threshold).toBe(0.95);
     expect(fixmatch.unlabeledRatio?.(registry.create('semisup:fixmatch', { unlabeledRatio: 5 }).config)).toBe(5);
   });
@@ -144,39 +139,5 @@ describe('fixmatch EMA', () => {
       expect(runtime.encoder).toBe(ema.encoder);
       disposeRuntime(runtime);
     }
-  });
-});
-
-describe('fixmatch training', () => {
-  it('runs leak-free with finite losses, and the same seed gives the same loss curve', async () => {
-    const data = labeledSplit(toyImages(96, 2), { perClass: 4, seed: 1 });
-    const run = async () => {
-      const counts: number[] = [];
-      const result = await train({
-        method: createRegistry().use(semisup()).create('semisup:fixmatch', { unlabeledRatio: 3, threshold: 0.5 }),
-        data,
-        encoder: tinyEncoder,
-        maxSteps: 4,
-        epochs: 4,
-        batchSize: 4,
-        seed: 11,
-        callbacks: [{ name: 'count', onStepEnd: () => void counts.push(tf.memory().numTensors) }],
-      });
-      const losses = result.history.map((r) => r.loss);
-      const maskRates = result.history.map((r) => r.metrics.maskRate);
-      const images = gatherBatch(data.labeled, [0, 1, 2, 3]);
-      const predictions = classify(result.runtime, images.images);
-      expect(predictions.shape).toEqual([4]);
-      expect(predictions.dtype).toBe('int32');
-      tf.dispose([predictions, images.images, images.labels as tf.Tensor]);
-      result.dispose();
-      return { losses, maskRates, counts };
-    };
-    const first = await run();
-    const second = await run();
-    expect(first.losses.every(Number.isFinite)).toBe(true);
-    expect(first.maskRates.every((m) => m >= 0 && m <= 1)).toBe(true);
-    expect(new Set(first.counts.slice(1)).size).toBe(1); // no tensor leaks from step 2 on
-    expect(second.losses).toEqual(first.losses);
   });
 });
