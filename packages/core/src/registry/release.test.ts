@@ -1,6 +1,7 @@
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync, cpSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CORE_VERSION } from '../version';
@@ -9,6 +10,7 @@ import { supportedCoreRange } from './release';
 import type { PluginManifest } from './release';
 
 const packagesRoot = fileURLToPath(new URL('../../../', import.meta.url));
+const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 const versionModule = fileURLToPath(new URL('../version.ts', import.meta.url));
 
 interface Manifest extends PluginManifest {
@@ -61,18 +63,27 @@ describe('first release after 0.1.0 (issue 21, acceptance 1)', () => {
     expect(firstPartyPluginFolders()).toEqual(['clip', 'contrastive', 'masked', 'noncontrastive', 'pretext', 'semisup']);
   });
 
-  it('every first-party plugin bumped to 0.2.0 with core 0.2.0 is accepted by the registry of core 0.2.0', async () => {
-    // A temporary copy of core's and each plugin's package.json, bumped as `changeset version` writes a minor
-    // release of the fixed @ssl/* group: every version becomes 0.2.0 and `workspace:^` ranges stay as they are.
+  it('`changeset version` for a minor core change releases everything as 0.2.0, and core 0.2.0 accepts every plugin', async () => {
+    // A temporary copy of the workspace's manifests and changesets config, versioned by the real
+    // `changeset version` (with the repository's patch of @changesets/assemble-release-plan) for one
+    // `'@ssl/core': minor` changeset: the first minor release of the fixed @ssl/* group.
     scratch = mkdtempSync(join(tmpdir(), 'ssl-release-'));
-    const bump = (folder: string): Manifest => {
-      mkdirSync(join(scratch!, folder));
-      cpSync(join(packagesRoot, folder, 'package.json'), join(scratch!, folder, 'package.json'));
-      const manifest = { ...readManifest(join(scratch!, folder, 'package.json')), version: '0.2.0' };
-      writeFileSync(join(scratch!, folder, 'package.json'), JSON.stringify(manifest, null, 2));
-      return readManifest(join(scratch!, folder, 'package.json'));
-    };
-    const core = bump('core');
+    for (const file of ['package.json', 'pnpm-workspace.yaml', '.changeset/config.json']) {
+      mkdirSync(dirname(join(scratch, file)), { recursive: true });
+      cpSync(join(repoRoot, file), join(scratch, file));
+    }
+    for (const folder of ['packages', 'examples']) {
+      for (const name of readdirSync(join(repoRoot, folder))) {
+        if (!existsSync(join(repoRoot, folder, name, 'package.json'))) continue;
+        mkdirSync(join(scratch, folder, name), { recursive: true });
+        cpSync(join(repoRoot, folder, name, 'package.json'), join(scratch, folder, name, 'package.json'));
+      }
+    }
+    writeFileSync(join(scratch, '.changeset', 'first-minor.md'), "---\n'@ssl/core': minor\n---\n\nA minor change of core.\n");
+    execFileSync(process.execPath, [join(repoRoot, 'node_modules', '@changesets', 'cli', 'bin.js'), 'version'], { cwd: scratch, stdio: 'pipe' });
+
+    const bumped = (folder: string) => readManifest(join(scratch!, 'packages', folder, 'package.json'));
+    const core = bumped('core');
     expect(core.version).toBe('0.2.0');
 
     // The registry of that core: same code, CORE_VERSION read from the bumped package.json.
@@ -82,7 +93,8 @@ describe('first release after 0.1.0 (issue 21, acceptance 1)', () => {
     const { definePlugin } = await import('./plugin');
 
     for (const folder of firstPartyPluginFolders()) {
-      const plugin = bump(folder);
+      const plugin = bumped(folder);
+      expect(plugin.version, plugin.name).toBe('0.2.0');
       // What the plugin's dist declares: its package.json's @ssl/core peer as published (tsup.base.ts).
       const range = publishedRange(plugin.peerDependencies!['@ssl/core'], core.version);
       const definition = definePlugin({ name: plugin.name, version: plugin.version, family: folder, core: range, methods: {} });
