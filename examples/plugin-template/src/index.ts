@@ -2,9 +2,12 @@ import { definePlugin, supportedCoreRange } from '@ssl/core';
 import type { Plugin } from '@ssl/core';
 import packageJson from '../package.json';
 import { denoisingAutoencoder } from './denoising-autoencoder';
+import { maskingNoise } from './masking-noise';
 
 export { denoisingAutoencoder } from './denoising-autoencoder';
 export type { DenoisingAutoencoderConfig } from './denoising-autoencoder';
+export { maskingNoise } from './masking-noise';
+export type { MaskingNoiseOptions } from './masking-noise';
 
 /** The plugin factory: `createRegistry().use(templatePlugin())`. */
 export default function templatePlugin(): Plugin {
@@ -17,4 +20,5 @@ const plugin = definePlugin({
   family: 'template',
   core: supportedCoreRange(packageJson),
   methods: { 'denoising-autoencoder': denoisingAutoencoder },
+  viewPolicies: { maskingNoise },
 });

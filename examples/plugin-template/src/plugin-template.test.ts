@@ -1,9 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { SslError, createRegistry, discoverPlugins, initBackend, loadFashionMnist, train } from '@ssl/core';
+import { Random, SslError, applyViews, createRegistry, discoverPlugins, initBackend, loadFashionMnist, train } from '@ssl/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import templatePlugin from './index';
 
@@ -20,6 +21,8 @@ describe('a third-party plugin through the public entry points', () => {
     const result = await train({ method, data, encoder: { kind: 'cnn', inputShape: [28, 28, 1], channels: [8, 16] }, batchSize: 32, maxSteps: 2, seed: 1 });
     expect(result.steps).toBe(2);
     expect(result.history.every((r) => Number.isFinite(r.loss) && r.loss > 0)).toBe(true);
+    // afterStep folded the steps' own per-pixel errors into the error map.
+    expect(tf.tidy(() => tf.max(result.runtime.state!.errorMap).dataSync()[0])).toBeGreaterThan(0);
     result.dispose();
   });
 
@@ -38,6 +41,25 @@ describe('a third-party plugin through the public entry points', () => {
     const registry = createRegistry().use(found[0].plugin);
     expect(registry.has('template:denoising-autoencoder')).toBe(true);
     expect(tf.getBackend()).toBe('wasm');
+    // The `ssl` command, run in that project, finds the method and the plugin's own view policy.
+    const bin = fileURLToPath(new URL('../../../packages/cli/bin/ssl.mjs', import.meta.url));
+    const listed = spawnSync(process.execPath, [bin, 'list', '--json'], { cwd: project, encoding: 'utf8', timeout: 60_000 });
+    expect(listed.status, listed.stderr).toBe(0);
+    const { methods, viewPolicies } = JSON.parse(listed.stdout) as { methods: { id: string }[]; viewPolicies: { name: string }[] };
+    expect(methods.map((m) => m.id)).toContain('template:denoising-autoencoder');
+    expect(viewPolicies.map((p) => p.name)).toContain('maskingNoise');
+  });
+
+  it('trains through its own view policy: the corrupted view zeroes about noiseRate of the pixels', async () => {
+    const registry = createRegistry().use(templatePlugin());
+    const policy = registry.viewPolicy('maskingNoise', { rate: 0.25 });
+    const images = tf.ones([4, 8, 8, 1]) as tf.Tensor4D;
+    const [corrupted] = applyViews(policy, images, new Random(1));
+    const zeroFraction = 1 - tf.mean(corrupted).dataSync()[0];
+    expect(zeroFraction).toBeGreaterThan(0.15);
+    expect(zeroFraction).toBeLessThan(0.35);
+    tf.dispose([images, corrupted]);
+    expect(() => registry.viewPolicy('maskingNoise', { rate: 1 })).toThrow(/maskingNoise.rate/);
   });
 });
 

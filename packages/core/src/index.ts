@@ -14,17 +14,23 @@ export * from './registry';
 export * from './train';
 
 export { defineMethod } from './method';
+export { hardLabelCrossEntropy, accuracy, forwardViews } from './method-helpers';
+export type { ViewForwarding } from './method-helpers';
 export type {
   Batch,
   BatchOf,
   BuildContext,
+  DataKinds,
   ImageTextBatch,
   ImageViews,
   LabeledBatch,
+  LabeledImageViews,
+  RoundEndContext,
   MethodDataKind,
   MethodDefinition,
   MethodRuntime,
   MethodViews,
+  MomentumPairs,
   OptimizerSpec,
   PaperReference,
   ScheduleSpec,

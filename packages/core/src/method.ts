@@ -1,36 +1,55 @@
 import type { Scalar, Tensor1D, Tensor4D, Variable } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
+import type { ViewPolicy } from './augment/policies';
 import type { Encoder } from './nn/encoder';
 import type { Random } from './random';
+import type { PoolView, Pools } from './train/pools';
 
 /**
  * The method contract. A method declares its parts (defaults, validation, views, networks, loss, step);
- * core's trainer supplies the loop, the optimizer, checkpoints and callbacks. The contract is designed
- * against every family at once:
- * - two or more views per image, of different sizes (SimCLR; multi-crop DINO/SwAV): `views` names a policy;
+ * core's trainer supplies the loop, the optimizer, checkpoints and callbacks. It is designed against every
+ * family of the lectures at once:
+ * - two or more views per image, of different sizes (SimCLR; multi-crop DINO/SwAV): `views` returns a
+ *   policy by name or as an object (a plugin brings its own recipes, see `definePlugin({ viewPolicies })`);
  * - momentum teachers with stop-gradient (BYOL, MoCo, DINO, Mean Teacher): `frozen` networks updated in
  *   `afterStep` with `emaUpdate`, never passed to the optimizer;
- * - persistent state (MoCo queue, DINO center, SwAV prototypes, temporal ensembles): `state` variables,
- *   saved and restored by checkpoints;
+ * - persistent state (MoCo queue, DINO center, SwAV prototypes): `state` variables, saved by checkpoints,
+ *   updated in `afterStep` from what `step` computed (`carry`), with no second forward pass;
+ * - per-sample state (temporal ensembling's [N, K] targets, a memory bank): `state` variables indexed by
+ *   the sample ids every batch carries (`indices`); `BuildContext.sampleCount` sizes them;
  * - masked inputs and a throw-away decoder (MAE): the decoder is a trainable network that is not the
  *   `encoder` that gets evaluated and saved;
  * - labeled + unlabeled batches with a ratio (FixMatch mu=7): `data: 'semi-supervised'` and `unlabeledRatio`;
- * - a pretext label derived from the input (rotation, jigsaw): the step derives it; `views` may be 'none';
+ * - a pretext label derived from the input (rotation, jigsaw): the step derives it;
  * - two encoders for two modalities (CLIP): `data: 'image-text'`, a second (text) network in `trainable`;
- * - multi-round procedures (Noisy Student, self-training): `rounds` and `beginRound`.
+ * - multi-round procedures (self-training, Noisy Student, stacked autoencoders): `rounds`; each round is
+ *   `build` again with the previous round's runtime (a teacher), a fresh optimizer and schedule, and the
+ *   method's `endRound` may change the labeled and unlabeled pools (pseudo-labeled samples, co-training).
  */
 
-/** What the method's steps consume; core builds batches of this kind. */
-export type MethodDataKind = 'unlabeled' | 'semi-supervised' | 'image-text' | 'labeled';
+/**
+ * What a method's steps consume, by name. Core defines four kinds; a plugin adds its own by augmenting
+ * this interface and registering a `DataKindDefinition` (see `definePlugin({ dataKinds })`).
+ */
+export interface DataKinds {
+  unlabeled: UnlabeledBatch;
+  labeled: LabeledBatch;
+  'semi-supervised': SemiSupervisedBatch;
+  'image-text': ImageTextBatch;
+}
 
-/** A view policy referenced by name (see core's augment module), with optional overrides of its parameters. */
+export type MethodDataKind = keyof DataKinds & string;
+export type BatchOf<K extends MethodDataKind> = DataKinds[K];
+export type Batch = DataKinds[MethodDataKind];
+
+/** A view policy referenced by name (core's or a registered plugin's), with optional overrides of its options. */
 export type ViewPolicyRef = string | { readonly name: string; readonly overrides?: Readonly<Record<string, unknown>> };
 
 export interface MethodViews {
-  /** Views of the unlabeled (or only) images. */
-  readonly unlabeled?: ViewPolicyRef;
+  /** Views of the unlabeled (or only) images: a policy name, a reference with overrides, or the policy itself. */
+  readonly unlabeled?: ViewPolicyRef | ViewPolicy;
   /** Views of the labeled images in semi-supervised and labeled methods. */
-  readonly labeled?: ViewPolicyRef;
+  readonly labeled?: ViewPolicyRef | ViewPolicy;
 }
 
 export interface PaperReference {
@@ -60,11 +79,14 @@ export type ScheduleSpec =
   | { readonly kind: 'step'; readonly milestones: readonly number[] /* fractions of training */; readonly gamma: number };
 
 export interface StepContext {
-  /** Global step, 0-based, counted across epochs. */
+  /** Global step, 0-based, counted across epochs and rounds. */
   readonly step: number;
   readonly epoch: number;
+  /** 0-based round of a multi-round method (0 for all others). */
+  readonly round: number;
+  /** Steps of this round (of the run, for a one-round method). */
   readonly totalSteps: number;
-  /** step / totalSteps, in [0, 1): drives momentum and temperature schedules. */
+  /** Position in this round in [0, 1): drives momentum and temperature schedules, which restart each round. */
   readonly progress: number;
   /** Generator for the method's own randomness (masking, pretext permutations); checkpointed by the trainer. */
   readonly rng: Random;
@@ -75,8 +97,10 @@ export interface StepContext {
 export interface ImageViews {
   /** The un-augmented images, float32 in [0, 1], NHWC. */
   readonly images: Tensor4D;
-  /** The views produced by the method's policy (empty for policy 'none'). */
+  /** The views produced by the method's policy (empty for a policy with no views); sizes may differ per view. */
   readonly views: Tensor4D[];
+  /** Sample id of each image (see `BuildContext.sampleCount`): the row of per-sample state it owns. */
+  readonly indices: Int32Array;
 }
 
 export interface UnlabeledBatch extends ImageViews {
@@ -88,9 +112,16 @@ export interface LabeledBatch extends ImageViews {
   readonly labels: Tensor1D;
 }
 
+export interface LabeledImageViews extends ImageViews {
+  /** Labels of the labeled pool: given labels, or pseudo-labels a round added. */
+  readonly labels: Tensor1D;
+  /** Per-sample weights of the labeled pool (confidence-weighted self-training); absent means all 1. */
+  readonly weights?: Tensor1D;
+}
+
 export interface SemiSupervisedBatch {
   readonly kind: 'semi-supervised';
-  readonly labeled: ImageViews & { readonly labels: Tensor1D };
+  readonly labeled: LabeledImageViews;
   readonly unlabeled: ImageViews;
 }
 
@@ -101,20 +132,17 @@ export interface ImageTextBatch extends ImageViews {
   readonly labels?: Tensor1D;
 }
 
-export type Batch = UnlabeledBatch | LabeledBatch | SemiSupervisedBatch | ImageTextBatch;
-interface BatchByKind {
-  readonly unlabeled: UnlabeledBatch;
-  readonly labeled: LabeledBatch;
-  readonly 'semi-supervised': SemiSupervisedBatch;
-  readonly 'image-text': ImageTextBatch;
-}
-export type BatchOf<K extends MethodDataKind> = BatchByKind[K];
-
-export interface StepOutput {
+export interface StepOutput<Carry = unknown> {
   /** The scalar the optimizer minimizes. */
   readonly loss: Scalar;
   /** Extra scalars to log (e.g. mask rate, accuracy of a pretext head). */
   readonly metrics?: Readonly<Record<string, Scalar>>;
+  /**
+   * What `afterStep` needs from this step's forward pass (MoCo's keys, DINO's teacher outputs, a batch's
+   * predictions for temporal ensembling). Tensors in it are kept past the tape, handed to `afterStep`, and
+   * freed by the trainer after it; gradients never flow through them.
+   */
+  readonly carry?: Carry;
 }
 
 export interface BuildContext<Config> {
@@ -128,49 +156,89 @@ export interface BuildContext<Config> {
   /** Captions of the whole training set, for methods that fit a tokenizer (CLIP). */
   readonly captions?: readonly string[];
   readonly rng: Random;
+  /** Number of sample ids: rows of per-sample state. Semi-supervised: labeled ids first, then unlabeled. */
+  readonly sampleCount: number;
+  /** 0-based round being built. */
+  readonly round: number;
+  /** The previous round's runtime, trained (a teacher for this round); absent in round 0. */
+  readonly previous?: MethodRuntime;
+  /** The pools this round trains on (read-only here; `endRound` changes them). */
+  readonly pools: PoolView;
 }
 
-export interface MethodRuntime<K extends MethodDataKind = MethodDataKind> {
+/** What `endRound` sees: the pools to change for the next round, and the images behind sample ids. */
+export interface RoundEndContext {
+  readonly round: number;
+  readonly pools: Pools;
+  /** Float32 [0, 1] images of these sample ids (the caller disposes them). */
+  images(ids: Int32Array): Tensor4D;
+  readonly rng: Random;
+}
+
+/**
+ * Networks the trainer moves towards others after every optimizer update, target ← m·target + (1 − m)·source
+ * (BYOL's target, MoCo's key encoder, DINO's and Mean Teacher's teacher, FixMatch's EMA model).
+ */
+export interface MomentumPairs {
+  readonly pairs: ReadonlyArray<{ readonly target: LayersModel; readonly source: LayersModel }>;
+  /** The momentum m at a step (a schedule such as cosineMomentum of context.progress). */
+  momentum(context: StepContext): number;
+}
+
+export interface MethodRuntime<K extends MethodDataKind = MethodDataKind, Carry = unknown> {
   /** The representation that evaluation uses and that is saved at the end of training. */
   readonly encoder: Encoder;
   /** Networks whose trainable weights the optimizer updates (encoder, heads, decoders, text encoder...). */
   readonly trainable: Readonly<Record<string, LayersModel>>;
-  /** Networks updated without gradients (EMA teachers). Saved in checkpoints. */
+  /** Networks updated without gradients (EMA teachers, a previous round's model). Saved in checkpoints. */
   readonly frozen?: Readonly<Record<string, LayersModel>>;
-  /** Persistent method state (queues, centers, prototypes, ensembles). Saved in checkpoints. */
+  /** Persistent method state (queues, centers, prototypes, per-sample ensembles). Saved in checkpoints. */
   readonly state?: Readonly<Record<string, Variable>>;
+  /**
+   * Learning-rate multipliers per trainable network (default 1): a pretrained backbone fine-tuned more
+   * gently than its new head. A weight shared by two networks takes the first one's.
+   */
+  readonly learningRateScales?: Readonly<Record<string, number>>;
+  /** Momentum (EMA) networks the trainer updates after each optimizer step, before afterStep. */
+  readonly momentumPairs?: MomentumPairs;
   /** Loss of one batch. Runs under the gradient tape; every tensor it makes is freed by the trainer. */
-  step(batch: BatchOf<K>, context: StepContext): StepOutput;
-  /** After the optimizer update, outside the tape: EMA teachers, queue updates, center updates. */
-  afterStep?(batch: BatchOf<K>, context: StepContext): void;
-  /** Number of rounds of a multi-round procedure (Noisy Student); default 1. */
-  readonly rounds?: number;
-  /** Called before each round after the first: e.g. make the student the next teacher. */
-  beginRound?(round: number): void;
+  step(batch: BatchOf<K>, context: StepContext): StepOutput<Carry>;
+  /**
+   * After the optimizer update, outside the tape: EMA teachers, queue and center updates. `carry` is what
+   * this step's `step` returned as `carry`. Runs in a tidy scope.
+   */
+  afterStep?(batch: BatchOf<K>, context: StepContext, carry?: Carry): void;
+  /**
+   * After the last step of a round (every round but the last): change the pools the next round trains on,
+   * e.g. add pseudo-labeled samples. Runs once; its result is checkpointed, so a resumed run never reruns it.
+   */
+  endRound?(context: RoundEndContext): void;
   /** Frees anything the runtime created outside its networks and state. */
   dispose?(): void;
 }
 
-export interface MethodDefinition<Config extends object = object, K extends MethodDataKind = MethodDataKind> {
+export interface MethodDefinition<Config extends object = object, K extends MethodDataKind = MethodDataKind, Carry = unknown> {
   /** Method name within its plugin, e.g. 'simclr'; registered as '<family>:<name>'. */
   readonly name: string;
   readonly description: string;
   readonly paper?: PaperReference;
   readonly data: K;
-  /** Unlabeled images per labeled image in a semi-supervised batch (FixMatch's mu). */
+  /** Unlabeled images per labeled image in a semi-supervised batch (FixMatch's mu); 0: labeled batches only. */
   unlabeledRatio?(config: Config): number;
+  /** Rounds of a multi-round procedure (self-training, Noisy Student); default 1. Each round runs the run's epochs. */
+  rounds?(config: Config): number;
   readonly defaults: Config;
   /** Throws SslError('invalid-config') naming the field; runs before any work. */
   validate?(config: Config): void;
   /** The augmentation policies, as data. */
   views(config: Config): MethodViews;
-  build(context: BuildContext<Config>): MethodRuntime<K>;
+  build(context: BuildContext<Config>): MethodRuntime<K, Carry>;
   readonly training?: TrainingDefaults;
 }
 
-/** Identity function that gives a method definition its types. */
-export function defineMethod<Config extends object, K extends MethodDataKind>(
-  definition: MethodDefinition<Config, K>,
-): MethodDefinition<Config, K> {
+/** Identity function that gives a method definition its types (Carry: what its step hands to afterStep). */
+export function defineMethod<Config extends object, K extends MethodDataKind, Carry = unknown>(
+  definition: MethodDefinition<Config, K, Carry>,
+): MethodDefinition<Config, K, Carry> {
   return Object.freeze(definition);
 }

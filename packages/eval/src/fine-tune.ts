@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Tensor, Tensor2D, Tensor4D, Variable } from '@tensorflow/tfjs-core';
+import type { Scalar, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { Random, SslError, variableGrads } from '@ssl/core';
+import { CORE_VERSION, SslError, createRegistry, defineMethod, definePlugin, hardLabelCrossEntropy, imageDataset, linearClassifier, train } from '@ssl/core';
+import type { Encoder, OptimizerSpec, StepRecord } from '@ssl/core';
 import { topKAccuracy } from './knn';
 import type { Accuracy, FeatureEncoder, LabeledImageDataset } from './types';
 
@@ -53,20 +54,23 @@ export interface FineTuneResult {
   dispose(): void;
 }
 
-/**
- * End-to-end fine-tuning of a pretrained encoder plus a classification head on labeled images, with
- * separate learning rates for backbone and head (the semi-supervised fine-tuning protocol of SimCLR,
- * Chen et al. 2020, §B.5) and optional partial fine-tuning of the last N layers. Unlike the linear probe
- * this CHANGES the encoder's weights in place; clone the model first to keep the pretrained one.
- *
- * Batch norm runs in training mode. In frozen layers its moving statistics are restored after every step,
- * so a frozen layer leaves fine-tuning bit-identical.
- */
-export async function fineTune(encoder: TrainableEncoder, dataset: LabeledImageDataset, options: FineTuneOptions): Promise<FineTuneResult> {
+interface FineTunePlan {
+  readonly numClasses: number;
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly backboneLr: number;
+  readonly headLr: number;
+  readonly trainedLayers: readonly Layer[];
+  readonly frozenLayers: readonly Layer[];
+}
+
+type Layer = LayersModel['layers'][number];
+
+function planFineTune(encoder: TrainableEncoder, dataset: LabeledImageDataset, options: FineTuneOptions): FineTunePlan {
   const labels = dataset.labels;
   if (!labels) throw new SslError('data', `fineTune needs labels, but dataset ${dataset.name ?? ''} has none.`);
   const numClasses = options.numClasses ?? dataset.numClasses ?? labels.reduce((max, label) => Math.max(max, label), -1) + 1;
-  const epochs = options.epochs;
+  const { epochs } = options;
   const batchSize = options.batchSize ?? 64;
   const backboneLr = options.backboneLr ?? 1e-4;
   const headLr = options.headLr ?? 1e-2;
@@ -76,131 +80,116 @@ export async function fineTune(encoder: TrainableEncoder, dataset: LabeledImageD
     throw new SslError('invalid-config', `fineTune needs backboneLr >= 0 and headLr > 0, got ${backboneLr} and ${headLr}.`);
   }
   if (numClasses < 2) throw new SslError('data', `fineTune needs at least 2 classes, got ${numClasses}.`);
-  const [height, width, channels] = dataset.shape;
-  const pixels = height * width * channels;
-
   const weightedLayers = encoder.model.layers.filter((layer) => layer.weights.length > 0);
   const unfreeze = options.unfreezeLastN ?? weightedLayers.length;
-  if (!Number.isInteger(unfreeze) || unfreeze < 0) {
-    throw new SslError('invalid-config', `fineTune unfreezeLastN must be an integer >= 0, got ${unfreeze}.`);
-  }
-  const trainedLayers = weightedLayers.slice(weightedLayers.length - Math.min(unfreeze, weightedLayers.length));
+  if (!Number.isInteger(unfreeze) || unfreeze < 0) throw new SslError('invalid-config', `fineTune unfreezeLastN must be an integer >= 0, got ${unfreeze}.`);
+  const trainedLayers = backboneLr > 0 ? weightedLayers.slice(weightedLayers.length - Math.min(unfreeze, weightedLayers.length)) : [];
   const frozenLayers = weightedLayers.filter((layer) => !trainedLayers.includes(layer));
-  const backboneVariables = backboneLr > 0 ? trainedLayers.flatMap((layer) => layer.trainableWeights.map((w) => w.read() as Variable)) : [];
-  // Non-trainable state of frozen layers (batch-norm moving statistics) that a training-mode forward updates.
-  const frozenState = frozenLayers.flatMap((layer) => layer.nonTrainableWeights);
+  return { numClasses, epochs, batchSize, backboneLr, headLr, trainedLayers, frozenLayers };
+}
+
+/**
+ * Fine-tuning as a method on core's trainer: cross-entropy of the head's logits, the backbone at
+ * backboneLr / headLr of the head's rate, and frozen layers' batch-norm statistics put back after every
+ * step (a training-mode forward moves them), so a frozen layer leaves fine-tuning bit-identical.
+ */
+function fineTuneMethod(encoder: TrainableEncoder, head: LayersModel, plan: FineTunePlan, shape: readonly number[]) {
+  const frozenState = plan.frozenLayers.flatMap((layer) => layer.nonTrainableWeights);
   const frozenSnapshot = frozenState.map((w) => tf.clone(w.read()));
-
-  const random = new Random(options.seed ?? 0);
-  const ownHead = !options.head;
-  // tf.variable keeps its initial tensor alive; creating it in tidy frees that copy.
-  const headWeights = ownHead
-    ? tf.tidy(() => tf.variable(glorotUniform(encoder.featureDim, numClasses, random), true, `fine_tune_head_w_${random.nextUint32()}`))
-    : undefined;
-  const headBias = ownHead ? tf.tidy(() => tf.variable(tf.zeros([numClasses]), true, `fine_tune_head_b_${random.nextUint32()}`)) : undefined;
-  const headVariables: Variable[] = ownHead
-    ? [headWeights as Variable, headBias as Variable]
-    : (options.head as LayersModel).trainableWeights.map((w) => w.read() as Variable);
-  const applyHead = (features: Tensor2D, training: boolean): Tensor2D =>
-    ownHead
-      ? tf.add(tf.matMul(features, headWeights as Variable), headBias as Variable)
-      : ((options.head as LayersModel).apply(features, { training }) as Tensor2D);
-
-  const makeOptimizer = (lr: number) => (options.optimizer === 'sgd' ? tf.train.momentum(lr, 0.9) : tf.train.adam(lr));
-  const backboneOptimizer = makeOptimizer(Math.max(backboneLr, 1e-12));
-  const headOptimizer = makeOptimizer(headLr);
-  const backboneNames = new Set(backboneVariables.map((v) => v.name));
-
-  const imageBatch = (rows: ArrayLike<number>): Tensor4D => {
-    const values = new Float32Array(rows.length * pixels);
-    for (let i = 0; i < rows.length; i++) {
-      const source = dataset.images.subarray(rows[i] * pixels, (rows[i] + 1) * pixels);
-      for (let p = 0; p < pixels; p++) values[i * pixels + p] = source[p] / 255;
-    }
-    return tf.tensor4d(values, [rows.length, height, width, channels]);
-  };
-
-  const history: FineTuneEpoch[] = [];
-  try {
-    for (let epoch = 0; epoch < epochs; epoch++) {
-      const order = random.permutation(dataset.size);
-      let lossSum = 0;
-      let correct = 0;
-      for (let start = 0; start < dataset.size; start += batchSize) {
-        const rows = order.subarray(start, Math.min(start + batchSize, dataset.size));
-        const batchLabels = Int32Array.from(rows, (row) => labels[row]);
-        const { loss, predicted } = tf.tidy(() => {
-          const images = imageBatch(rows);
-          const targets = tf.cast(tf.oneHot(tf.tensor1d(batchLabels, 'int32'), numClasses), 'float32');
-          let predictions: Tensor | undefined;
-          const { value, grads } = variableGrads(() => {
-            const logits = applyHead(encoder.features(images, { training: true }), true);
-            // variableGrads disposes everything f creates except its result; keep the predictions.
-            predictions = tf.keep(tf.argMax(logits, 1));
-            return tf.losses.softmaxCrossEntropy(targets, logits) as tf.Scalar;
-          }, [...backboneVariables, ...headVariables]);
-          const backboneGrads: { name: string; tensor: Tensor }[] = [];
-          const headGrads: { name: string; tensor: Tensor }[] = [];
-          for (const [name, tensor] of Object.entries(grads)) (backboneNames.has(name) ? backboneGrads : headGrads).push({ name, tensor });
-          if (backboneGrads.length > 0) backboneOptimizer.applyGradients(backboneGrads);
-          headOptimizer.applyGradients(headGrads);
-          return { loss: value, predicted: predictions as Tensor };
-        });
+  const backbone: Encoder = { kind: 'fine-tuned', inputShape: shape, featureDim: encoder.featureDim, model: encoder.model, features: (x, o) => encoder.features(x as Tensor4D, o) };
+  return defineMethod<Record<string, never>, 'labeled'>({
+    name: 'fine-tune',
+    description: 'Supervised fine-tuning of a pretrained encoder with a classification head.',
+    data: 'labeled',
+    defaults: {},
+    views: () => ({ labeled: 'none', unlabeled: 'none' }),
+    build: () => ({
+      encoder: backbone,
+      trainable: { backbone: encoder.model, head },
+      learningRateScales: { backbone: plan.backboneLr / plan.headLr, head: 1 },
+      step(batch) {
+        const logits = head.apply(encoder.features(batch.images, { training: true }), { training: true }) as Tensor2D;
+        const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), batch.labels), 'float32')) as Scalar;
+        return { loss: hardLabelCrossEntropy(logits, batch.labels), metrics: { correct, rows: tf.scalar(batch.labels.shape[0]) } };
+      },
+      afterStep() {
         for (let i = 0; i < frozenState.length; i++) frozenState[i].write(frozenSnapshot[i]);
-        lossSum += (await loss.data())[0] * rows.length;
-        const predictedData = await predicted.data();
-        for (let i = 0; i < rows.length; i++) if (predictedData[i] === batchLabels[i]) correct++;
-        tf.dispose([loss, predicted]);
-      }
-      const record = { epoch, loss: lossSum / dataset.size, trainAccuracy: correct / dataset.size };
-      history.push(record);
-      await options.onEpochEnd?.(record);
-    }
-  } finally {
-    tf.dispose(frozenSnapshot);
-    disposeOptimizer(backboneOptimizer);
-    disposeOptimizer(headOptimizer);
-  }
+      },
+      dispose: () => tf.dispose(frozenSnapshot),
+    }),
+  });
+}
 
-  const predict = (images: Tensor4D): Tensor2D => tf.tidy(() => applyHead(encoder.features(images, { training: false }), false));
+/** Layers not being trained are marked untrainable for the run (the Keras way), and restored after it. */
+async function withFrozenLayers<T>(layers: readonly Layer[], run: () => Promise<T>): Promise<T> {
+  const before = layers.map((layer) => layer.trainable);
+  for (const layer of layers) layer.trainable = false;
+  try {
+    return await run();
+  } finally {
+    layers.forEach((layer, i) => (layer.trainable = before[i]));
+  }
+}
+
+/** Per-epoch mean loss and training accuracy, from the steps' loss and correct/rows metrics. */
+function epochHistory(history: readonly StepRecord[]): FineTuneEpoch[] {
+  const epochs: FineTuneEpoch[] = [];
+  for (const record of history) {
+    const rows = record.metrics.rows;
+    const sums = (epochs[record.epoch] ??= { epoch: record.epoch, loss: 0, trainAccuracy: 0 });
+    sums.loss += record.loss * rows;
+    sums.trainAccuracy += record.metrics.correct;
+  }
+  return epochs;
+}
+
+/**
+ * End-to-end fine-tuning of a pretrained encoder plus a classification head on labeled images, with
+ * separate learning rates for backbone and head (the semi-supervised fine-tuning protocol of SimCLR,
+ * Chen et al. 2020, §B.5) and optional partial fine-tuning of the last N layers. Unlike the linear probe
+ * this CHANGES the encoder's weights in place; clone the model first to keep the pretrained one. It runs
+ * on core's trainer (seeded order, the same optimizers, the finite-loss guard), as a 'labeled' method.
+ */
+export async function fineTune(encoder: TrainableEncoder, dataset: LabeledImageDataset, options: FineTuneOptions): Promise<FineTuneResult> {
+  const plan = planFineTune(encoder, dataset, options);
+  const seed = options.seed ?? 0;
+  const head = options.head ?? linearClassifier({ inputDim: encoder.featureDim, numClasses: plan.numClasses, seed });
+  const data = imageDataset({ images: dataset.images, shape: [...dataset.shape] as [number, number, number], labels: dataset.labels, numClasses: plan.numClasses, name: dataset.name ?? 'fine-tune' });
+  const method = createRegistry()
+    .use(definePlugin({ name: '@ssl/eval', version: CORE_VERSION, family: 'eval', core: '*', methods: { 'fine-tune': fineTuneMethod(encoder, head, plan, data.shape) } }))
+    .create('eval:fine-tune');
+  const optimizer: OptimizerSpec = options.optimizer === 'sgd' ? { kind: 'sgd', lr: plan.headLr, momentum: 0.9 } : { kind: 'adam', lr: plan.headLr };
+  const run = await withFrozenLayers(plan.frozenLayers, () =>
+    train({ method, data, epochs: plan.epochs, batchSize: plan.batchSize, dropLast: false, optimizer, schedule: { kind: 'constant' }, seed }),
+  );
+  run.disposeTrainingState();
+  const history = epochHistory(run.history).map((e) => ({ ...e, loss: e.loss / dataset.size, trainAccuracy: e.trainAccuracy / dataset.size }));
+  for (const record of history) await options.onEpochEnd?.(record);
+  return fineTuneResult(encoder, head, plan, history, !options.head);
+}
+
+function fineTuneResult(encoder: TrainableEncoder, head: LayersModel, plan: FineTunePlan, history: FineTuneEpoch[], ownHead: boolean): FineTuneResult {
+  const predict = (images: Tensor4D): Tensor2D => tf.tidy(() => head.apply(encoder.features(images, { training: false }), { training: false }) as Tensor2D);
   return {
     history,
-    trainedLayers: backboneLr > 0 ? trainedLayers.map((layer) => layer.name) : [],
+    trainedLayers: plan.trainedLayers.map((layer) => layer.name),
     predict,
     async evaluate(evalSet: LabeledImageDataset, evalBatchSize = 256): Promise<Accuracy> {
       if (!evalSet.labels) throw new SslError('data', `evaluate needs labels, but dataset ${evalSet.name ?? ''} has none.`);
-      const scores = new Float32Array(evalSet.size * numClasses);
+      const scores = new Float32Array(evalSet.size * plan.numClasses);
       const [h, w, c] = evalSet.shape;
       const size = h * w * c;
       for (let start = 0; start < evalSet.size; start += evalBatchSize) {
         const rows = Math.min(evalBatchSize, evalSet.size - start);
         const source = evalSet.images.subarray(start * size, (start + rows) * size);
         const logits = tf.tidy(() => predict(tf.tensor4d(Float32Array.from(source, (v) => v / 255), [rows, h, w, c])));
-        scores.set((await logits.data()) as Float32Array, start * numClasses);
+        scores.set((await logits.data()) as Float32Array, start * plan.numClasses);
         logits.dispose();
       }
-      return topKAccuracy(scores, evalSet.labels.subarray(0, evalSet.size), numClasses);
+      return topKAccuracy(scores, evalSet.labels.subarray(0, evalSet.size), plan.numClasses);
     },
     dispose() {
-      if (ownHead) tf.dispose([headWeights as Variable, headBias as Variable]);
+      if (ownHead) head.dispose();
     },
   };
-}
-
-/**
- * tfjs 4.22's MomentumOptimizer.dispose() skips SGDOptimizer's learning-rate scalar `c`; free it too so
- * fine-tuning leaves the tensor count flat.
- */
-function disposeOptimizer(optimizer: tf.Optimizer): void {
-  optimizer.dispose();
-  if (optimizer instanceof tf.MomentumOptimizer) {
-    const learningRateScalar = (optimizer as unknown as { c?: Tensor }).c;
-    if (learningRateScalar && !learningRateScalar.isDisposed) learningRateScalar.dispose();
-  }
-}
-
-/** Glorot/Xavier uniform init (Glorot & Bengio 2010), drawn from the seeded generator. */
-function glorotUniform(fanIn: number, fanOut: number, random: Random): tf.Tensor2D {
-  const limit = Math.sqrt(6 / (fanIn + fanOut));
-  return tf.tensor2d(Float32Array.from({ length: fanIn * fanOut }, () => random.uniform(-limit, limit)), [fanIn, fanOut]);
 }

@@ -11,4 +11,8 @@ export type { SinkhornKnoppOptions } from './losses/sinkhorn-knopp';
 
 export { byol, byolMomentum, normalizedStd, BYOL_FASHION_VIEWS } from './byol/byol';
 export type { BYOLConfig } from './byol/byol';
+export { byolViews } from './views/byol-views';
+export type { ByolViewOptions } from './views/byol-views';
+export { multiCrop } from './views/multi-crop';
+export type { MultiCropOptions } from './views/multi-crop';
 export { default } from './byol/plugin';

@@ -8,4 +8,6 @@ export { consistencyMse } from './losses/consistency-mse';
 
 export { fixmatch, classify, fixMatchEmaDecay } from './fixmatch/fixmatch';
 export type { FixMatchConfig, FixMatchNetworks, FixMatchRuntime, ClassifyOptions } from './fixmatch/fixmatch';
+export { weakStrong } from './views/weak-strong';
+export type { WeakStrongOptions } from './views/weak-strong';
 export { semisup, semisup as default } from './fixmatch/plugin';

@@ -7,12 +7,13 @@ export interface ListCommandOptions {
   verbose: boolean;
 }
 
-/** Prints every registered method with the plugin (and version) that provides it. */
+/** Prints every registered method with the plugin (and version) that provides it, then every view policy. */
 export async function runListCommand(io: CliIo, options: ListCommandOptions): Promise<void> {
   const { registry, warnings } = await loadRegistry(io.cwd);
   const methods = registry.list();
+  const viewPolicies = Object.values(registry.parts().viewPolicies).map((policy) => ({ name: policy.name, description: policy.description }));
   if (options.json) {
-    io.stdout.write(`${JSON.stringify({ methods, warnings }, null, 2)}\n`);
+    io.stdout.write(`${JSON.stringify({ methods, viewPolicies, warnings }, null, 2)}\n`);
     return;
   }
   for (const warning of warnings) io.stderr.write(`ssl: warning: ${warning}\n`);
@@ -28,4 +29,5 @@ export async function runListCommand(io: CliIo, options: ListCommandOptions): Pr
       methods.map((method) => [method.id, method.data, `${method.plugin}@${method.pluginVersion}`, method.description]),
     ),
   );
+  io.stdout.write(`\n${formatTextTable(['view policy', 'views'], viewPolicies.map((policy) => [policy.name, policy.description]))}`);
 }

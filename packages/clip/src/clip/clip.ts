@@ -128,8 +128,8 @@ export const clip = defineMethod<ClipConfig, 'image-text'>({
     if (!(low > 0 && low <= high && high <= 1)) invalidConfig('cropScale', config.cropScale, '[low, high] with 0 < low ≤ high ≤ 1');
   },
   views(config): { unlabeled: ViewPolicyRef } {
-    // CLIP's only augmentation is a random square crop; core's 'mae' policy is exactly crop + flip.
-    return { unlabeled: config.augment === 'crop' ? { name: 'mae', overrides: { cropScale: config.cropScale } } : 'none' };
+    // CLIP's only augmentation is a random square crop; core's 'cropFlip' policy is crop + flip.
+    return { unlabeled: config.augment === 'crop' ? { name: 'cropFlip', overrides: { cropScale: config.cropScale } } : 'none' };
   },
   training: {
     // CLIP: AdamW (β2 0.98, ε 1e-6), decoupled weight decay 0.2, warmup then cosine; scaled to a small demo.

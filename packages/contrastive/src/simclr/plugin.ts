@@ -1,6 +1,7 @@
 import { definePlugin, supportedCoreRange } from '@ssl/core';
 import type { Plugin } from '@ssl/core';
 import packageJson from '../../package.json';
+import { simclrViews } from '../views/simclr-views';
 import { simclr } from './simclr';
 
 const plugin = definePlugin({
@@ -9,6 +10,7 @@ const plugin = definePlugin({
   family: 'contrastive',
   core: supportedCoreRange(packageJson),
   methods: { simclr },
+  viewPolicies: { simclr: simclrViews },
 });
 
 /** The plugin factory: `createRegistry().use(contrastive())` registers `contrastive:simclr`. */

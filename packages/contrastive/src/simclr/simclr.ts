@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor2D } from '@tensorflow/tfjs-core';
-import { checkViewPolicyOptions, defineMethod, invalidConfig, l2Normalize, projectionHead } from '@ssl/core';
-import type { SimclrPolicyOptions } from '@ssl/core';
+import { checkPolicyOptions, defineMethod, invalidConfig, l2Normalize, projectionHead } from '@ssl/core';
+import { simclrViews } from '../views/simclr-views';
+import type { SimclrViewOptions } from '../views/simclr-views';
 import { ntXentLoss } from '../losses/nt-xent';
 
 /**
@@ -23,7 +24,7 @@ export interface SimCLRConfig {
   /** Batch norm in the hidden layers of g(·) (SimCLR's code uses it with LARS; it helps small CNNs too). */
   projectionBatchNorm: boolean;
   /** Overrides of the 'simclr' view policy (crop scale, jitter, blur...). */
-  views: SimclrPolicyOptions;
+  views: SimclrViewOptions;
 }
 
 declare module '@ssl/core' {
@@ -38,7 +39,7 @@ declare module '@ssl/core' {
  * on one channel, grayscale too), and blur with σ up to 1 pixel (the paper's 0.1–2.0 is for 224 px:
  * ~10% of the side).
  */
-export const SIMCLR_FASHION_VIEWS: SimclrPolicyOptions = {
+export const SIMCLR_FASHION_VIEWS: SimclrViewOptions = {
   cropScale: [0.2, 1],
   flipP: 0.5,
   jitterStrength: 1,
@@ -58,10 +59,10 @@ function checkPositiveInteger(field: string, value: number): void {
 
 /**
  * Checks overrides of the `simclr` view policy; `prefix` names the config field.
- * @deprecated Call `checkViewPolicyOptions('simclr', views, prefix)` from @ssl/core, which checks every policy.
+ * @deprecated Call `checkPolicyOptions(simclrViews, views, prefix)`, which checks any policy.
  */
-export function validateViewOverrides(prefix: string, views: SimclrPolicyOptions | undefined): void {
-  checkViewPolicyOptions('simclr', views as Record<string, unknown>, prefix);
+export function validateViewOverrides(prefix: string, views: SimclrViewOptions | undefined): void {
+  checkPolicyOptions(simclrViews, views, prefix);
 }
 
 export const simclr = defineMethod<SimCLRConfig, 'unlabeled'>({
@@ -88,7 +89,7 @@ export const simclr = defineMethod<SimCLRConfig, 'unlabeled'>({
     checkPositiveInteger('projectionDim', config.projectionDim);
     if (config.projectionLayers !== 2 && config.projectionLayers !== 3) invalidConfig('projectionLayers', config.projectionLayers, '2 or 3');
     if (typeof config.projectionBatchNorm !== 'boolean') invalidConfig('projectionBatchNorm', config.projectionBatchNorm, 'true or false');
-    checkViewPolicyOptions('simclr', config.views as Record<string, unknown>, 'views');
+    checkPolicyOptions(simclrViews, config.views, 'views');
   },
   views: (config) => ({ unlabeled: { name: 'simclr', overrides: { ...config.views } } }),
   // The paper trains with LARS at batch 4096. On a small CNN with short budgets, Adam (lr 2e-3) learned

@@ -6,7 +6,8 @@ import { Random } from '../random';
 import { adjustHue, autoContrast, colorJitter, equalize, gaussianBlurImages, mixup, posterizeImages, randomGrayscale, sampleMixupLambda, solarizeImages } from './color';
 import { applyCutout, cropAndResizeBoxes, flipImages, rotate, rotate90Images, sampleCropBoxes, sampleCutoutBoxes, translateReflect, affineImages, rotationMap } from './geometric';
 import { RAND_AUGMENT_OPS, applyRandAugment, randAugment, sampleRandAugment } from './rand-augment';
-import { applyViews, checkViewPolicyOptions, listViewPolicies, viewPolicy } from './policies';
+import { applyViews } from './policies';
+import { checkPolicyOptions as checkPolicyOptionsOf, checkViewPolicyOptions, colorJitterOp, defineViewPolicy, listViewPolicies, viewPolicy } from './view-policy';
 
 beforeAll(async () => {
   await tf.setBackend('wasm');
@@ -266,20 +267,19 @@ describe('RandAugment', () => {
 });
 
 describe('view policies', () => {
-  it('lists the policies and rejects unknown names with the list', () => {
-    expect(listViewPolicies()).toEqual(['simclr', 'byol', 'multiCrop', 'weakStrong', 'weak', 'mae', 'none']);
+  it("lists core's generic policies; a recipe that moved to its plugin is named in the error", () => {
+    expect(listViewPolicies()).toEqual(['cropFlip', 'weak', 'none', 'mae']);
     try {
-      viewPolicy('simclrr');
+      viewPolicy('cropFlp');
       expect.unreachable();
     } catch (e) {
       expect(isSslError(e, 'invalid-config')).toBe(true);
-      expect((e as Error).message).toContain('simclr, byol, multiCrop');
+      expect((e as Error).message).toContain('cropFlip, weak, none');
     }
-    const tuned = viewPolicy('simclr', { cropScale: [0.3, 1], blurP: 0 });
-    expect(tuned.views[0].ops[0]).toMatchObject({ op: 'randomResizedCrop', scale: [0.3, 1] });
-    const byol = viewPolicy('byol');
-    expect(byol.views[0].ops.find((o) => o.op === 'gaussianBlur')).toMatchObject({ p: 1 });
-    expect(byol.views[1].ops.find((o) => o.op === 'solarize')).toMatchObject({ p: 0.2 });
+    expect(() => viewPolicy('simclr')).toThrow(/moved to @ssl\/contrastive/);
+    expect(() => viewPolicy('weakStrong')).toThrow(/moved to @ssl\/semisup/);
+    // The deprecated name 'mae' still gives cropFlip's views.
+    expect(viewPolicy('mae', { cropScale: [0.5, 1] }).views).toEqual(viewPolicy('cropFlip', { cropScale: [0.5, 1] }).views);
   });
 
   it('rejects unknown options and out-of-range values, naming the option', () => {
@@ -293,21 +293,34 @@ describe('view policies', () => {
       }
     };
     // A typo would otherwise train silently with the default.
-    invalid(() => viewPolicy('simclr', { cropScal: [0.3, 1] }), 'simclr.cropScal');
-    invalid(() => viewPolicy('simclr', { cropScal: [0.3, 1] }), 'cropScale, cropRatio');
-    invalid(() => viewPolicy('simclr', { cropScale: [0.8, 0.2] }), 'simclr.cropScale');
-    invalid(() => viewPolicy('simclr', { cropScale: [0, 1] }), 'simclr.cropScale');
-    invalid(() => viewPolicy('byol', { solarizeP2: 1.5 }), 'byol.solarizeP2');
-    invalid(() => viewPolicy('multiCrop', { localCrops: 2.5 }), 'multiCrop.localCrops');
-    invalid(() => viewPolicy('multiCrop', { globalCrops: 0 }), 'multiCrop.globalCrops');
-    invalid(() => viewPolicy('weakStrong', { magnitude: 31 }), 'weakStrong.magnitude');
-    invalid(() => viewPolicy('mae', { size: [28, 0] }), 'mae.size');
+    invalid(() => viewPolicy('cropFlip', { cropScal: [0.3, 1] }), 'cropFlip.cropScal');
+    invalid(() => viewPolicy('cropFlip', { cropScal: [0.3, 1] }), 'cropScale, size, flipP');
+    invalid(() => viewPolicy('cropFlip', { cropScale: [0.8, 0.2] }), 'cropFlip.cropScale');
+    invalid(() => viewPolicy('cropFlip', { cropScale: [0, 1] }), 'cropFlip.cropScale');
+    invalid(() => viewPolicy('cropFlip', { size: [28, 0] }), 'cropFlip.size');
     invalid(() => viewPolicy('weak', { flipP: Number.NaN }), 'weak.flipP');
-    invalid(() => checkViewPolicyOptions('byol', { blurP1: -1 }, 'views'), 'views.blurP1');
+    invalid(() => checkViewPolicyOptions('weak', { translateFraction: -1 }, 'views'), 'views.translateFraction');
     // Undefined means "default"; edge values are accepted.
-    expect(viewPolicy('mae', { cropScale: undefined, flipP: 0 }).views[0].ops[0]).toMatchObject({ scale: [0.2, 1] });
+    expect(viewPolicy('cropFlip', { cropScale: undefined, flipP: 0 }).views[0].ops[0]).toMatchObject({ scale: [0.2, 1] });
     expect(viewPolicy('none', { count: 0 }).views[0].count).toBe(0);
-    expect(viewPolicy('weakStrong', { magnitude: 'random', cutoutSize: 1 }).views).toHaveLength(2);
+  });
+
+  it("a plugin's own policy checks its options with its own rules and runs custom ops", async () => {
+    const doubled = defineViewPolicy<{ gain?: number; jitterP?: number }>({
+      name: 'doubled',
+      description: 'test',
+      options: { gain: { check: (v) => typeof v === 'number' && v > 1, expects: 'a number > 1' }, jitterP: 'probability' },
+      create: (o) => ({
+        name: 'doubled',
+        views: [{ name: 'bright', ops: [{ op: 'custom', name: 'gain', apply: (x) => tf.clipByValue(tf.mul(x, o.gain ?? 2), 0, 1) as tf.Tensor4D }, colorJitterOp(1, o.jitterP ?? 0)] }],
+      }),
+    });
+    expect(() => checkPolicyOptionsOf(doubled, { gain: 0.5 })).toThrow(/doubled.gain = 0.5.*a number > 1/);
+    const x = tf.fill([2, 4, 4, 1], 0.25) as tf.Tensor4D;
+    const [view] = applyViews(doubled.create({ gain: 3 }), x, new Random(1));
+    const expected = tf.fill([2, 4, 4, 1], 0.75) as tf.Tensor4D;
+    expect(await maxAbsDiff(view, expected)).toBeLessThan(1e-6);
+    tf.dispose([x, view, expected]);
   });
 
   it.each(listViewPolicies())('%s: shapes, [0,1] range, same seed same views, other seed other views', async (name) => {
@@ -332,22 +345,15 @@ describe('view policies', () => {
       expect(await maxAbsDiff(a[0], c[0])).toBeGreaterThan(0.01);
       expect(await maxAbsDiff(a[0], x)).toBeGreaterThan(0.01);
     } else expect(await maxAbsDiff(a[0], x)).toBe(0);
-    if (name === 'multiCrop') {
-      expect(a[0].shape.slice(1, 3)).toEqual([28, 28]);
-      expect(a[2].shape.slice(1, 3)).toEqual([12, 12]);
-    }
     tf.dispose([x, ...a, ...b, ...c]);
   });
 
   it('works on RGB images and crops to a requested size', async () => {
     const x = random4d(14, [4, 32, 32, 3]);
-    const views = applyViews(viewPolicy('simclr', { size: [16, 16] }), x, new Random(3));
-    expect(views.map((v) => v.shape)).toEqual([
-      [4, 16, 16, 3],
-      [4, 16, 16, 3],
-    ]);
-    const strong = applyViews(viewPolicy('weakStrong'), x, new Random(3));
-    expect(strong[1].shape).toEqual([4, 32, 32, 3]);
-    tf.dispose([x, ...views, ...strong]);
+    const views = applyViews(viewPolicy('cropFlip', { size: [16, 16] }), x, new Random(3));
+    expect(views.map((v) => v.shape)).toEqual([[4, 16, 16, 3]]);
+    const weakViews = applyViews(viewPolicy('weak'), x, new Random(3));
+    expect(weakViews[0].shape).toEqual([4, 32, 32, 3]);
+    tf.dispose([x, ...views, ...weakViews]);
   });
 });

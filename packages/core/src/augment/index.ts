@@ -42,18 +42,21 @@ export {
 export type { ColorJitterOptions } from './color';
 export { RAND_AUGMENT_OPS, sampleRandAugment, applyRandAugment, applyRandAugmentOp, randAugment } from './rand-augment';
 export type { RandAugmentOpName, RandAugmentChoice, RandAugmentOptions } from './rand-augment';
-export { viewPolicy, listViewPolicies, checkViewPolicyOptions, applyViews, applyOp } from './policies';
-export type {
-  AugmentOpSpec,
-  ViewSpec,
-  ViewPolicy,
-  ViewPolicyName,
-  ViewPolicyOptions,
-  SimclrPolicyOptions,
-  ByolPolicyOptions,
-  MultiCropPolicyOptions,
-  WeakStrongPolicyOptions,
-  WeakPolicyOptions,
-  MaePolicyOptions,
-  NonePolicyOptions,
-} from './policies';
+export { applyViews, applyOp } from './policies';
+export type { AugmentOpSpec, ViewSpec, ViewPolicy } from './policies';
+export {
+  defineViewPolicy,
+  checkPolicyOptions,
+  createViewPolicy,
+  colorJitterOp,
+  cropFlip,
+  weak,
+  weakOps,
+  none,
+  CORE_VIEW_POLICIES,
+  findViewPolicy,
+  listViewPolicies,
+  viewPolicy,
+  checkViewPolicyOptions,
+} from './view-policy';
+export type { ViewPolicyDefinition, OptionRule, CropFlipOptions, WeakOptions, NoneOptions } from './view-policy';

@@ -1,5 +1,8 @@
 import { SslError } from '../errors';
+import type { ViewPolicyDefinition } from '../augment/view-policy';
 import type { MethodDefinition } from '../method';
+import type { DataKindDefinition } from '../train/data-kinds';
+import type { EncoderDefinition } from './parts';
 
 /**
  * Config types of every registered method, keyed '<family>:<method>'. Empty here; each plugin augments it:
@@ -20,6 +23,12 @@ export interface PluginDefinition {
   /** semver range of @ssl/core the plugin supports, e.g. '^0.1.0'. */
   readonly core: string;
   readonly methods: Readonly<Record<string, MethodDefinition>>;
+  /** View policies (augmentation recipes) by name, usable by any method of any plugin in the same registry. */
+  readonly viewPolicies?: Readonly<Record<string, ViewPolicyDefinition<object>>>;
+  /** Data kinds (modalities, episodes) by name: what a method's `data` may name besides core's four. */
+  readonly dataKinds?: Readonly<Record<string, DataKindDefinition>>;
+  /** Encoders by kind, built when a run's encoder spec names that kind. */
+  readonly encoders?: Readonly<Record<string, EncoderDefinition>>;
 }
 
 export type Plugin = PluginDefinition;
@@ -49,5 +58,17 @@ export function definePlugin(definition: PluginDefinition): Plugin {
       throw new SslError('plugin', `${where}: method registered as ${JSON.stringify(key)} is named ${JSON.stringify(method.name)}; use the same name.`);
     }
   }
+  checkPartNames(where, 'view policy', definition.viewPolicies, (p) => p?.name, (p) => typeof p?.create === 'function');
+  checkPartNames(where, 'data kind', definition.dataKinds, (k) => k?.name, (k) => typeof k?.open === 'function');
+  checkPartNames(where, 'encoder', definition.encoders, (e) => e?.kind, (e) => typeof e?.create === 'function');
   return Object.freeze({ ...definition, methods: Object.freeze({ ...definition.methods }) });
+}
+
+function checkPartNames<T>(where: string, what: string, parts: Readonly<Record<string, T>> | undefined, nameOf: (part: T) => string | undefined, isValid: (part: T) => boolean): void {
+  for (const [key, part] of Object.entries(parts ?? {})) {
+    if (!isValid(part)) throw new SslError('plugin', `${where}: ${what} ${JSON.stringify(key)} is not a ${what} definition.`);
+    if (nameOf(part) !== key) {
+      throw new SslError('plugin', `${where}: ${what} registered as ${JSON.stringify(key)} is named ${JSON.stringify(nameOf(part))}; use the same name.`);
+    }
+  }
 }

@@ -4,6 +4,10 @@ import type { MethodDefinition } from '../method';
 import { CORE_VERSION } from '../version';
 import { closestMatch } from './closest';
 import type { MethodConfigs, Plugin } from './plugin';
+import { CORE_VIEW_POLICIES, createViewPolicy, findViewPolicy } from '../augment/view-policy';
+import type { ViewPolicy } from '../augment/policies';
+import { CORE_DATA_KINDS } from '../train/data-kinds';
+import type { PluginParts } from './parts';
 
 export type KnownMethodName = keyof MethodConfigs & string;
 
@@ -17,6 +21,8 @@ export interface MethodHandle<Config extends object = object> {
   readonly definition: MethodDefinition<Config>;
   readonly config: Config;
   readonly plugin: { readonly name: string; readonly version: string };
+  /** View policies, data kinds and encoders of core and of every plugin registered when the handle was made. */
+  readonly parts: PluginParts;
 }
 
 export interface RegisteredMethod {
@@ -39,6 +45,24 @@ export interface Registry {
   create<N extends string>(id: N extends KnownMethodName ? never : N, config?: Readonly<Record<string, unknown>>): MethodHandle;
   list(): RegisteredMethod[];
   plugins(): Plugin[];
+  /** A view policy of core or of a registered plugin, with its options overridden (checked). */
+  viewPolicy(name: string, overrides?: Readonly<Record<string, unknown>>): ViewPolicy;
+  /** Core's view policies, data kinds and encoders together with every registered plugin's. */
+  parts(): PluginParts;
+}
+
+type PartKind = keyof PluginParts;
+
+/** Adds a plugin's parts of one kind; the same definition twice is a no-op, another one under a taken name throws. */
+function mergeParts(into: Record<string, unknown>, parts: Readonly<Record<string, unknown>> | undefined, kind: PartKind, plugin: Plugin): void {
+  for (const [name, part] of Object.entries(parts ?? {})) {
+    if (into[name] !== undefined && into[name] !== part) {
+      throw new SslError('duplicate-method', `${plugin.name}@${plugin.version} registers ${kind} "${name}", which another plugin (or core) already defines. Rename one of them.`, {
+        details: { kind, name },
+      });
+    }
+  }
+  Object.assign(into, parts ?? {});
 }
 
 interface Entry {
@@ -50,6 +74,10 @@ interface Entry {
 export function createRegistry(): Registry {
   const entries = new Map<string, Entry>();
   const plugins: Plugin[] = [];
+  const viewPolicies: Record<string, unknown> = { ...CORE_VIEW_POLICIES };
+  const dataKinds: Record<string, unknown> = { ...CORE_DATA_KINDS };
+  const encoders: Record<string, unknown> = {};
+  const snapshot = (): PluginParts => Object.freeze({ viewPolicies: { ...viewPolicies }, dataKinds: { ...dataKinds }, encoders: { ...encoders } }) as PluginParts;
 
   function resolveId(id: string): Entry {
     const direct = entries.get(id);
@@ -103,6 +131,14 @@ export function createRegistry(): Registry {
         }
         pending.push({ id, definition, plugin });
       }
+      // Parts are checked against scratch copies first, so a conflict leaves the registry as it was.
+      const merged = { viewPolicies: { ...viewPolicies }, dataKinds: { ...dataKinds }, encoders: { ...encoders } };
+      mergeParts(merged.viewPolicies, plugin.viewPolicies, 'viewPolicies', plugin);
+      mergeParts(merged.dataKinds, plugin.dataKinds, 'dataKinds', plugin);
+      mergeParts(merged.encoders, plugin.encoders, 'encoders', plugin);
+      Object.assign(viewPolicies, merged.viewPolicies);
+      Object.assign(dataKinds, merged.dataKinds);
+      Object.assign(encoders, merged.encoders);
       for (const entry of pending) entries.set(entry.id, entry);
       plugins.push(plugin);
       return registry;
@@ -121,6 +157,7 @@ export function createRegistry(): Registry {
         definition: entry.definition,
         config: Object.freeze(resolved),
         plugin: { name: entry.plugin.name, version: entry.plugin.version },
+        parts: snapshot(),
       });
     },
 
@@ -142,6 +179,12 @@ export function createRegistry(): Registry {
     plugins(): Plugin[] {
       return [...plugins];
     },
+
+    viewPolicy(name: string, overrides: Readonly<Record<string, unknown>> = {}): ViewPolicy {
+      return createViewPolicy(findViewPolicy(name, snapshot().viewPolicies), overrides);
+    },
+
+    parts: snapshot,
   } as Registry;
   return registry;
 }

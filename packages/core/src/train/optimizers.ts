@@ -58,8 +58,15 @@ function isExcludedFromDecay(variable: Variable): boolean {
   return variable.shape.length <= 1;
 }
 
-export function createOptimizer(specInput: OptimizerSpec, variables: readonly Variable[]): Optimizer {
+/**
+ * `learningRateScales` (one per variable, default all 1) multiply the step's learning rate per variable:
+ * a fine-tuned backbone at a tenth of its new head's rate, layer-wise learning-rate decay.
+ */
+export function createOptimizer(specInput: OptimizerSpec, variables: readonly Variable[], learningRateScales?: readonly number[]): Optimizer {
   const spec = resolveOptimizerSpec(specInput);
+  if (learningRateScales && learningRateScales.length !== variables.length) {
+    throw new SslError('shape-mismatch', `Optimizer got ${learningRateScales.length} learning-rate scales for ${variables.length} variables.`);
+  }
   // tf.variable keeps its own reference to the data: tidy frees the initial tensor, or dispose() would leave it behind.
   const zerosLike = (v: Variable) => tf.tidy(() => tf.variable(tf.zeros(v.shape, 'float32'), false));
   const firstSlots = variables.map((v) => zerosLike(v));
@@ -73,7 +80,7 @@ export function createOptimizer(specInput: OptimizerSpec, variables: readonly Va
     }
   }
 
-  const apply = (gradients: readonly (Tensor | null)[], lr: number): void => {
+  const apply = (gradients: readonly (Tensor | null)[], baseLr: number): void => {
     checkGradients(gradients);
     tf.tidy(() => {
       const t = tf.add(stepCount, 1) as tf.Scalar;
@@ -82,6 +89,7 @@ export function createOptimizer(specInput: OptimizerSpec, variables: readonly Va
         const w = variables[i];
         const g = gradients[i];
         if (g === null) continue;
+        const lr = learningRateScales ? baseLr * learningRateScales[i] : baseLr;
         const decay = decayMask[i] ? spec.weightDecay : 0;
         switch (spec.kind) {
           case 'sgd': {

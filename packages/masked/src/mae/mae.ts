@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor2D, Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
-import { SslError, VitEncoder, checkViewPolicyOptions, defineMethod, invalidConfig, validateTransformerDims } from '@ssl/core';
-import type { Encoder, MaePolicyOptions, MethodRuntime, tfl } from '@ssl/core';
+import { SslError, VitEncoder, checkPolicyOptions, cropFlip, defineMethod, invalidConfig, validateTransformerDims } from '@ssl/core';
+import type { CropFlipOptions, Encoder, MethodRuntime, tfl } from '@ssl/core';
 import { gatherTokens } from '../blocks/gather-tokens';
 import { patchify } from '../blocks/patchify';
 import { numKeptPatches, randomMasking } from '../blocks/random-masking';
@@ -28,10 +28,10 @@ export interface MaeConfig {
   /** Regress per-patch normalized pixels (Sec. 3 and Table 1d, the paper's best target). */
   normPixLoss: boolean;
   /**
-   * Overrides of the 'mae' view policy (random resized crop, scale 0.2–1 by default, and a flip), e.g.
+   * Overrides of core's 'cropFlip' view policy (random resized crop, scale 0.2–1 by default, and a flip), e.g.
    * `{ cropScale: [0.5, 1] }`: at 28×28 a crop of a fifth of the image is a few patches blown up.
    */
-  views: MaePolicyOptions;
+  views: CropFlipOptions;
 }
 
 /** Everything `reconstruct` and `maeForward` need from a trained (or fresh) MAE. */
@@ -92,7 +92,7 @@ export function validateMaeConfig(config: MaeConfig): void {
     invalidConfig('decoderMlpRatio', mlpRatio, 'a positive number with decoderMlpRatio · decoderEmbedDim an integer');
   }
   if (typeof config.normPixLoss !== 'boolean') invalidConfig('normPixLoss', config.normPixLoss, 'true or false');
-  checkViewPolicyOptions('mae', config.views as Record<string, unknown>, 'views');
+  checkPolicyOptions(cropFlip, config.views, 'views');
 }
 
 /** Narrows an encoder to the ViT MAE needs, with an error that says how to get one. */
@@ -154,7 +154,7 @@ export const mae = defineMethod<MaeConfig, 'unlabeled'>({
   defaults: MAE_DEFAULTS,
   validate: validateMaeConfig,
   // MAE pre-trains with random resized crops (scale 0.2–1) and horizontal flips only (Appendix A.1).
-  views: (config) => ({ unlabeled: { name: 'mae', overrides: { ...config.views } } }),
+  views: (config) => ({ unlabeled: { name: 'cropFlip', overrides: { ...config.views } } }),
   training: {
     // AdamW with β = (0.9, 0.95) and weight decay 0.05 (Table 8); biases and norms are not decayed by
     // core's optimizer, as MAE's param_groups_weight_decay. Base lr 1e-3 (per 256 images) rather than
@@ -195,7 +195,7 @@ export const mae = defineMethod<MaeConfig, 'unlabeled'>({
       encoder,
       trainable: { encoder: encoder.model, decoder },
       step(batch, context) {
-        // The 'mae' policy makes one augmented view; without views (policy 'none' override) use the images.
+        // The 'cropFlip' policy makes one augmented view; without views (policy 'none' override) use the images.
         const images = batch.views[0] ?? batch.images;
         // A fresh per-sample masking every step, from the trainer's seeded stream (reproducible, resumable).
         const masking = randomMasking(images.shape[0], numPatches, config.maskRatio, context.rng);

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor2D } from '@tensorflow/tfjs-core';
-import { checkViewPolicyOptions, copyWeights, cosineMomentum, defineMethod, emaUpdate, invalidConfig, l2Normalize, predictionHead, projectionHead, stopGradient } from '@ssl/core';
-import type { ByolPolicyOptions } from '@ssl/core';
+import { checkPolicyOptions, copyWeights, cosineMomentum, defineMethod, invalidConfig, l2Normalize, predictionHead, projectionHead, stopGradient } from '@ssl/core';
+import { byolViews } from '../views/byol-views';
+import type { ByolViewOptions } from '../views/byol-views';
 import { byolLoss } from '../losses/byol';
 
 /**
@@ -22,7 +23,7 @@ export interface BYOLConfig {
   /** τ at the end of training; BYOL's cosine schedule goes from τ_base to 1 (sec. 3.2). */
   finalMomentum: number;
   /** Overrides of the 'byol' view policy (asymmetric blur and solarisation, table 6). */
-  views: ByolPolicyOptions;
+  views: ByolViewOptions;
 }
 
 declare module '@ssl/core' {
@@ -36,7 +37,7 @@ declare module '@ssl/core' {
  * contrast jitter (saturation, hue and grayscale are no-ops on one channel), blur σ up to 1 pixel;
  * the asymmetry is kept: view 1 always blurred, view 2 rarely blurred and solarised with p = 0.2.
  */
-export const BYOL_FASHION_VIEWS: ByolPolicyOptions = {
+export const BYOL_FASHION_VIEWS: ByolViewOptions = {
   cropScale: [0.2, 1],
   flipP: 0.5,
   jitterStrength: 1,
@@ -94,7 +95,7 @@ export const byol = defineMethod<BYOLConfig, 'unlabeled'>({
     if (!(typeof config.finalMomentum === 'number' && config.finalMomentum >= config.baseMomentum && config.finalMomentum <= 1)) {
       invalidConfig('finalMomentum', config.finalMomentum, `a number in [baseMomentum = ${config.baseMomentum}, 1]`);
     }
-    checkViewPolicyOptions('byol', config.views as Record<string, unknown>, 'views');
+    checkPolicyOptions(byolViews, config.views, 'views');
   },
   views: (config) => ({ unlabeled: { name: 'byol', overrides: { ...config.views } } }),
   // BYOL uses LARS at batch 4096 (lr 0.2 × batch/256, wd 1.5e-6). On a small CNN with short budgets,
@@ -144,11 +145,13 @@ export const byol = defineMethod<BYOLConfig, 'unlabeled'>({
           },
         };
       },
-      afterStep(_batch, { progress }) {
-        // BYOL eq. 1 with the cosine schedule of sec. 3.2: τ = 1 − (1 − τ_base)(cos(πk/K) + 1)/2.
-        const momentum = cosineMomentum(config.baseMomentum, progress, config.finalMomentum);
-        emaUpdate(targetEncoder.model, encoder.model, momentum);
-        emaUpdate(targetProjector, projector, momentum);
+      // BYOL eq. 1 with the cosine schedule of sec. 3.2: τ = 1 − (1 − τ_base)(cos(πk/K) + 1)/2.
+      momentumPairs: {
+        pairs: [
+          { target: targetEncoder.model, source: encoder.model },
+          { target: targetProjector, source: projector },
+        ],
+        momentum: ({ progress }) => cosineMomentum(config.baseMomentum, progress, config.finalMomentum),
       },
     };
   },

@@ -225,7 +225,7 @@ export const rotation = defineMethod<RotationConfig, 'unlabeled'>({
   views(config): MethodViews {
     // The pretext label comes from the rotation, not from a view; augmentation (if any) is one mild view.
     if (!config.augment) return { unlabeled: 'none' };
-    return { unlabeled: { name: 'mae', overrides: { cropScale: config.cropScale, flipP: config.flipP } } };
+    return { unlabeled: { name: 'cropFlip', overrides: { cropScale: config.cropScale, flipP: config.flipP } } };
   },
   // Paper (sec. 3.1, CIFAR-10): SGD, momentum 0.9, weight decay 5e-4, lr 0.1 divided by 5 after 30, 60
   // and 80 of 100 epochs, batch 128 images (512 rotated). Same recipe here, with the milestones kept as

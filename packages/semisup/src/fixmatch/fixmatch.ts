@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
-import { SslError, copyWeights, defineMethod, emaUpdate, invalidConfig, linearClassifier, stopGradient } from '@ssl/core';
+import { SslError, accuracy, copyWeights, defineMethod, hardLabelCrossEntropy, invalidConfig, linearClassifier } from '@ssl/core';
 import type { Encoder, MethodRuntime, StepOutput, tfl, ViewPolicyRef } from '@ssl/core';
 import { fixMatchLoss } from '../losses/fixmatch';
 
@@ -27,7 +27,7 @@ export interface FixMatchConfig {
    * (0.999^300 ≈ 0.74 of the initial weights after 300 steps without it). Default true.
    */
   emaWarmup: boolean;
-  /** Overrides of core's 'weakStrong' view policy (translateFraction, numOps, magnitude, cutoutSize). */
+  /** Overrides of the 'weakStrong' view policy (translateFraction, numOps, magnitude, cutoutSize). */
   augment: { translateFraction?: number; numOps?: number; magnitude?: number; cutoutSize?: number };
 }
 
@@ -145,10 +145,8 @@ export const fixmatch = defineMethod<FixMatchConfig, 'semi-supervised'>({
           strongLogits = tf.slice(all, [labeledCount + unlabeledCount, 0], [unlabeledCount, -1]);
         }
         // ℓ_s: cross-entropy of the labeled weak views (paper eq. 2).
-        const classes = labeledLogits.shape[1];
-        const labelLogits = tf.sum(tf.mul(labeledLogits, tf.oneHot(tf.cast(labels, 'int32') as Tensor1D, classes)), 1);
-        const supervisedLoss = tf.mean(tf.sub(tf.logSumExp(labeledLogits, 1), labelLogits)) as Scalar;
-        const supervisedAccuracy = tf.mean(tf.cast(tf.equal(tf.argMax(stopGradient(labeledLogits), 1), tf.cast(labels, 'int32')), 'float32')) as Scalar;
+        const supervisedLoss = hardLabelCrossEntropy(labeledLogits, labels);
+        const supervisedAccuracy = accuracy(labeledLogits, labels);
         if (supervisedOnly || !weakLogits || !strongLogits) {
           return { loss: supervisedLoss, metrics: { supervisedLoss, supervisedAccuracy } };
         }
@@ -159,10 +157,12 @@ export const fixmatch = defineMethod<FixMatchConfig, 'semi-supervised'>({
         const loss = tf.add(supervisedLoss, tf.mul(config.unlabeledWeight, unlabeled.loss)) as Scalar;
         return { loss, metrics: { supervisedLoss, unlabeledLoss: unlabeled.loss, maskRate, supervisedAccuracy } };
       },
-      afterStep(_batch, { step }) {
-        const decay = fixMatchEmaDecay(config.emaDecay, step, config.emaWarmup);
-        emaUpdate(emaEncoder.model, encoder.model, decay);
-        emaUpdate(emaClassifier, classifier, decay);
+      momentumPairs: {
+        pairs: [
+          { target: emaEncoder.model, source: encoder.model },
+          { target: emaClassifier, source: classifier },
+        ],
+        momentum: ({ step }) => fixMatchEmaDecay(config.emaDecay, step, config.emaWarmup),
       },
     };
   },

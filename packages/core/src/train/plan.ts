@@ -1,0 +1,170 @@
+import { CORE_VIEW_POLICIES, createViewPolicy, findViewPolicy } from '../augment/view-policy';
+import type { ViewPolicy } from '../augment/policies';
+import { batchesPerEpoch } from '../data/batches';
+import { SslError, invalidConfig } from '../errors';
+import type { MethodDefinition, MethodViews, OptimizerSpec, ScheduleSpec, ViewPolicyRef } from '../method';
+import { createEncoder, validateEncoderSpec } from '../nn';
+import type { Encoder, EncoderSpec } from '../nn';
+import type { EncoderDefinition, PluginParts, PluginEncoderSpecs } from '../registry/parts';
+import type { MethodHandle } from '../registry/registry';
+import { CORE_DATA_KINDS } from './data-kinds';
+import type { BatchSource, RunViews, TrainData } from './data-kinds';
+import { resolveOptimizerSpec } from './optimizers';
+import { validateSchedule } from './schedules';
+
+/** An encoder spec of core's kinds or of a kind a registered plugin brings. */
+export type AnyEncoderSpec = EncoderSpec | PluginEncoderSpecs[keyof PluginEncoderSpecs];
+
+/** Everything a run is, resolved from train()'s options and the method's defaults before any work. */
+export interface RunPlan {
+  readonly method: MethodHandle;
+  readonly definition: MethodDefinition;
+  readonly seed: number;
+  /** Images per step (semi-supervised: labeled images per step). */
+  readonly batchSize: number;
+  readonly unlabeledRatio: number;
+  /** Images of the epoch pool per step. */
+  readonly epochBatchSize: number;
+  readonly dropLast: boolean;
+  /** Epochs of each round. */
+  readonly epochs: number;
+  readonly rounds: number;
+  readonly maxSteps?: number;
+  readonly optimizer: OptimizerSpec;
+  readonly schedule: ScheduleSpec;
+  readonly gradientClip?: number;
+  readonly encoder: AnyEncoderSpec;
+  readonly views: RunViews;
+  readonly source: BatchSource;
+}
+
+/** The options of train() that the plan reads. */
+export interface PlanOptions {
+  readonly method: MethodHandle;
+  readonly data: TrainData;
+  readonly encoder?: AnyEncoderSpec;
+  readonly epochs?: number;
+  readonly maxSteps?: number;
+  readonly batchSize?: number;
+  readonly optimizer?: Partial<OptimizerSpec>;
+  readonly schedule?: ScheduleSpec;
+  readonly gradientClip?: number;
+  readonly seed?: number;
+  readonly dropLast?: boolean;
+  readonly checkpointEvery?: { readonly steps?: number; readonly epochs?: number };
+}
+
+export function requirePositiveInteger(field: string, value: number | undefined): void {
+  if (value !== undefined && !(Number.isInteger(value) && value > 0)) invalidConfig(field, value, 'a positive integer');
+}
+
+function partsOf(method: MethodHandle): PluginParts {
+  // Handles made by hand (tests, older callers) carry no parts: core's own are always there.
+  return method.parts ?? { viewPolicies: CORE_VIEW_POLICIES, dataKinds: CORE_DATA_KINDS, encoders: {} };
+}
+
+function resolvePolicy(parts: PluginParts, ref: ViewPolicyRef | ViewPolicy | undefined): ViewPolicy {
+  if (ref === undefined) return createViewPolicy(findViewPolicy('none'));
+  if (typeof ref === 'object' && 'views' in ref) return ref;
+  const name = typeof ref === 'string' ? ref : ref.name;
+  return createViewPolicy(findViewPolicy(name, parts.viewPolicies), typeof ref === 'string' ? {} : (ref.overrides ?? {}));
+}
+
+function resolveViews(parts: PluginParts, views: MethodViews): RunViews {
+  return { unlabeled: resolvePolicy(parts, views.unlabeled), labeled: resolvePolicy(parts, views.labeled) };
+}
+
+function resolveOptimizer(definition: MethodDefinition, override: Partial<OptimizerSpec> | undefined): OptimizerSpec {
+  const recommended = definition.training?.optimizer ?? ({ kind: 'adamw', lr: 1e-3, weightDecay: 0.05 } as OptimizerSpec);
+  if (!override) return recommended;
+  if (override.kind === undefined || override.kind === recommended.kind) return { ...recommended, ...override } as OptimizerSpec;
+  if (override.lr === undefined) invalidConfig('optimizer.lr', override.lr, `a learning rate when switching the optimizer to ${override.kind}`);
+  return override as OptimizerSpec;
+}
+
+function openSource(method: MethodHandle, data: TrainData): BatchSource {
+  const kind = partsOf(method).dataKinds[method.definition.data];
+  if (!kind) throw new SslError('data', `${method.id} consumes data of kind "${method.definition.data}", which no registered plugin defines.`);
+  return kind.open(data, method.id);
+}
+
+const CORE_ENCODER_KINDS = new Set(['cnn', 'resnet18', 'resnet34', 'resnet50', 'vit', 'mlp', 'text']);
+
+/** The plugin encoder for a spec's kind, or undefined for core's kinds. */
+function pluginEncoder(method: MethodHandle, spec: AnyEncoderSpec): EncoderDefinition | undefined {
+  if (CORE_ENCODER_KINDS.has(spec.kind)) return undefined;
+  const definition = partsOf(method).encoders[spec.kind];
+  if (!definition) {
+    const known = [...CORE_ENCODER_KINDS, ...Object.keys(partsOf(method).encoders)];
+    invalidConfig('encoder.kind', spec.kind, `one of ${known.join(', ')} (a plugin's encoder needs that plugin registered)`);
+  }
+  return definition;
+}
+
+/** Checks an encoder spec of any registered kind. */
+export function validateAnyEncoderSpec(method: MethodHandle, spec: AnyEncoderSpec): void {
+  const definition = pluginEncoder(method, spec);
+  if (definition) definition.validate?.(spec);
+  else validateEncoderSpec(spec as EncoderSpec);
+}
+
+/** Builds an encoder of any registered kind. */
+export function buildEncoder(method: MethodHandle, spec: AnyEncoderSpec): Encoder {
+  const definition = pluginEncoder(method, spec);
+  return definition ? definition.create(spec) : createEncoder(spec as EncoderSpec);
+}
+
+function checkOptions(options: PlanOptions): void {
+  requirePositiveInteger('batchSize', options.batchSize);
+  requirePositiveInteger('epochs', options.epochs);
+  requirePositiveInteger('maxSteps', options.maxSteps);
+  requirePositiveInteger('checkpointEvery.steps', options.checkpointEvery?.steps);
+  requirePositiveInteger('checkpointEvery.epochs', options.checkpointEvery?.epochs);
+  if (options.seed !== undefined && !Number.isInteger(options.seed)) invalidConfig('seed', options.seed, 'an integer');
+}
+
+function methodCounts(definition: MethodDefinition, config: object): { ratio: number; rounds: number } {
+  const ratio = definition.data === 'semi-supervised' ? (definition.unlabeledRatio?.(config) ?? 1) : 1;
+  const rounds = definition.rounds?.(config) ?? 1;
+  if (!(Number.isInteger(rounds) && rounds >= 1)) invalidConfig('rounds', rounds, 'a positive integer');
+  if (!(Number.isInteger(ratio) && ratio >= 1)) invalidConfig('unlabeledRatio', ratio, 'a positive integer');
+  return { ratio, rounds };
+}
+
+/** Resolves and checks a run's options; throws before any network is built or file written. */
+export function planRun(options: PlanOptions): RunPlan {
+  checkOptions(options);
+  const { method } = options;
+  const definition = method.definition as MethodDefinition;
+  const source = openSource(method, options.data);
+  const { ratio, rounds } = methodCounts(definition, method.config);
+  const batchSize = options.batchSize ?? definition.training?.batchSize ?? 256;
+  const epochBatchSize = definition.data === 'semi-supervised' ? batchSize * ratio : batchSize;
+  const dropLast = options.dropLast ?? true;
+  const epochPoolSize = source.initialPools[source.epochPool]?.ids.length ?? 0;
+  if (batchesPerEpoch(epochPoolSize, epochBatchSize, dropLast) === 0) {
+    throw new SslError('data', `Dataset ${source.name} has ${epochPoolSize} images, fewer than one batch of ${epochBatchSize}: lower batchSize.`);
+  }
+  const schedule = options.schedule ?? definition.training?.schedule ?? { kind: 'warmup-cosine', warmupFraction: 0.1 };
+  validateSchedule(schedule);
+  const encoder = options.encoder ?? ({ kind: 'cnn', inputShape: source.inputShape } as EncoderSpec);
+  validateAnyEncoderSpec(method, encoder);
+  return {
+    method,
+    definition,
+    seed: options.seed ?? 0,
+    batchSize,
+    unlabeledRatio: ratio,
+    epochBatchSize,
+    dropLast,
+    epochs: options.epochs ?? definition.training?.epochs ?? 10,
+    rounds,
+    maxSteps: options.maxSteps,
+    optimizer: resolveOptimizerSpec(resolveOptimizer(definition, options.optimizer)),
+    schedule,
+    gradientClip: options.gradientClip,
+    encoder,
+    views: resolveViews(partsOf(method), definition.views(method.config)),
+    source,
+  };
+}

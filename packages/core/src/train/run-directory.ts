@@ -1,0 +1,80 @@
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Variable } from '@tensorflow/tfjs-core';
+import { latestCheckpoint, saveCheckpoint } from './checkpoint';
+import type { JsonValue, LoadedCheckpoint } from './checkpoint';
+
+/** Where a run keeps config.json, metrics.jsonl and checkpoints/; a run without outDir writes nothing. */
+export class RunDirectory {
+  private lastCheckpointStep = -1;
+
+  constructor(
+    readonly outDir: string | undefined,
+    private readonly keepCheckpoints = 2,
+  ) {
+    if (outDir) mkdirSync(outDir, { recursive: true });
+  }
+
+  private get checkpointDir(): string | undefined {
+    return this.outDir && join(this.outDir, 'checkpoints');
+  }
+
+  private get metricsPath(): string | undefined {
+    return this.outDir && join(this.outDir, 'metrics.jsonl');
+  }
+
+  /** The newest complete checkpoint, if any. */
+  latestCheckpoint(): LoadedCheckpoint | undefined {
+    return this.checkpointDir ? latestCheckpoint(this.checkpointDir) : undefined;
+  }
+
+  writeConfig(config: unknown): void {
+    if (this.outDir) writeJsonAtomic(join(this.outDir, 'config.json'), config);
+  }
+
+  /** A fresh run starts an empty metrics.jsonl; a resumed one drops the records of steps after its checkpoint. */
+  startMetrics(resumedFromStep: number | undefined): void {
+    const path = this.metricsPath;
+    if (!path) return;
+    if (resumedFromStep === undefined) writeFileSync(path, '');
+    else truncateMetrics(path, resumedFromStep - 1);
+  }
+
+  appendMetrics(record: Record<string, unknown>): void {
+    if (this.metricsPath) appendFileSync(this.metricsPath, `${JSON.stringify(record)}\n`);
+  }
+
+  /** Saves every variable after `stepsDone` steps, once per step count. */
+  writeCheckpoint(stepsDone: number, variables: ReadonlyMap<string, Variable>, meta: { [key: string]: JsonValue }): void {
+    if (!this.checkpointDir || stepsDone === this.lastCheckpointStep) return;
+    this.lastCheckpointStep = stepsDone;
+    saveCheckpoint(this.checkpointDir, stepsDone, variables, meta, { keepLast: this.keepCheckpoints });
+  }
+}
+
+function writeJsonAtomic(path: string, value: unknown): void {
+  const temp = `${path}.tmp-${process.pid}`;
+  writeFileSync(temp, JSON.stringify(value, null, 2));
+  renameSync(temp, path);
+}
+
+/** Keeps metrics.jsonl consistent with a resumed run: drops records of steps after the checkpoint. */
+function truncateMetrics(path: string, lastStep: number): void {
+  if (!existsSync(path)) return;
+  const kept = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((line) => {
+      if (!line.trim()) return false;
+      try {
+        const record = JSON.parse(line) as { step?: number };
+        return record.step === undefined || record.step <= lastStep;
+      } catch {
+        return false; // a line torn by a kill mid-write
+      }
+    });
+  writeFileSync(path, kept.map((l) => `${l}\n`).join(''));
+}
+
+export function toJson(value: unknown): JsonValue {
+  return JSON.parse(JSON.stringify(value ?? null)) as JsonValue;
+}

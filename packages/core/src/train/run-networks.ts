@@ -1,0 +1,114 @@
+import type { Variable } from '@tensorflow/tfjs-core';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { SslError } from '../errors';
+import type { BuildContext, MethodRuntime } from '../method';
+import type { RunPlan } from './plan';
+import { buildEncoder } from './plan';
+import type { PoolView } from './pools';
+import { createOptimizer } from './optimizers';
+import type { Optimizer } from './optimizers';
+import { streamRandom, withSeededMathRandom } from './seeded';
+
+/** Streams of randomness derived from (seed, stream, step), so a resumed step draws what the original did. */
+export const STREAM_BUILD = 1;
+export const STREAM_VIEWS = 2;
+export const STREAM_METHOD = 3;
+export const STREAM_ROUND_END = 5;
+
+/** One round's networks with the optimizer that trains them and every variable a checkpoint saves. */
+export interface RoundNetworks {
+  readonly round: number;
+  readonly runtime: MethodRuntime;
+  readonly trainable: Variable[];
+  readonly optimizer: Optimizer;
+  /** Every variable of the round (networks, optimizer slots, method state), keyed as in checkpoints. */
+  readonly variables: Map<string, Variable>;
+}
+
+/** Every weight of every network, keyed by network name and position (names of tfjs variables vary between processes). */
+function networkVariables(prefix: string, networks: Readonly<Record<string, LayersModel>> | undefined, into: Map<string, Variable>): void {
+  for (const [name, model] of Object.entries(networks ?? {})) {
+    model.weights.forEach((w, i) => {
+      const variable = w.read() as Variable;
+      // Networks may share layers (an encoder inside a classifier): store each variable once.
+      for (const existing of into.values()) if (existing === variable) return;
+      into.set(`${prefix}/${name}/${i}`, variable);
+    });
+  }
+}
+
+/** Trainable variables of the networks, each once, with the learning-rate scale of the first network that holds it. */
+function trainableVariables(runtime: MethodRuntime): { variables: Variable[]; scales: number[] } {
+  const scaleOf = new Map<Variable, number>();
+  for (const [name, model] of Object.entries(runtime.trainable)) {
+    const scale = runtime.learningRateScales?.[name] ?? 1;
+    if (!(Number.isFinite(scale) && scale >= 0)) throw new SslError('invalid-config', `learningRateScales.${name} must be a finite number >= 0, got ${scale}.`);
+    for (const w of model.trainableWeights) if (!scaleOf.has(w.read() as Variable)) scaleOf.set(w.read() as Variable, scale);
+  }
+  return { variables: [...scaleOf.keys()], scales: [...scaleOf.values()] };
+}
+
+/**
+ * Builds round `round` of the method with seeded initialisation: the previous round's runtime is its
+ * teacher, and the optimizer starts afresh (each round restarts its optimizer and schedule).
+ */
+export function buildRound(plan: RunPlan, round: number, pools: PoolView, previous: MethodRuntime | undefined): RoundNetworks {
+  const buildRng = streamRandom(plan.seed, STREAM_BUILD, round);
+  const source = plan.source;
+  const context: BuildContext<object> = {
+    config: plan.method.config,
+    inputShape: source.inputShape,
+    numClasses: source.numClasses,
+    captions: source.captions,
+    rng: buildRng,
+    sampleCount: source.sampleCount,
+    round,
+    previous,
+    pools,
+    // Each encoder gets its own seed from the build stream: a teacher built second differs from the student
+    // until the method copies weights, exactly as in a fresh process.
+    createEncoder: () => buildEncoder(plan.method, { ...plan.encoder, seed: plan.encoder.seed ?? buildRng.seed() }),
+  };
+  const runtime = withSeededMathRandom(buildRng, () => plan.definition.build(context)) as MethodRuntime;
+  const { variables: trainable, scales } = trainableVariables(runtime);
+  if (trainable.length === 0) throw new SslError('invalid-config', `${plan.method.id} built no trainable weights.`);
+  const optimizer = createOptimizer(plan.optimizer, trainable, runtime.learningRateScales ? scales : undefined);
+  const variables = new Map<string, Variable>();
+  networkVariables('trainable', runtime.trainable, variables);
+  networkVariables('frozen', runtime.frozen, variables);
+  for (const [name, v] of Object.entries(runtime.state ?? {})) variables.set(`state/${name}`, v);
+  optimizer.slots().forEach((v, i) => variables.set(`optimizer/${i}`, v));
+  return { round, runtime, trainable, optimizer, variables };
+}
+
+/** Frees the optimizer slots and the method's state and extras, leaving its networks to whoever owns them. */
+export function disposeTrainingState(networks: RoundNetworks): void {
+  networks.optimizer.dispose();
+  networks.runtime.dispose?.();
+  for (const v of Object.values(networks.runtime.state ?? {})) if (!v.isDisposed) v.dispose();
+}
+
+function networksOf(runtime: MethodRuntime): LayersModel[] {
+  return [...Object.values(runtime.trainable), ...Object.values(runtime.frozen ?? {})];
+}
+
+/**
+ * Frees a round's networks, optimizer slots and state, except what `keep` (the next round's runtime)
+ * still holds: a previous student that became the teacher lives on.
+ */
+export function disposeRound(networks: RoundNetworks, keep?: MethodRuntime): void {
+  const kept = new Set<unknown>(keep ? [...networksOf(keep), ...Object.values(keep.state ?? {})] : []);
+  const keptVariables = new Set<Variable>();
+  for (const model of kept) if (model && typeof model === 'object' && 'weights' in model) for (const w of (model as LayersModel).weights) keptVariables.add(w.read() as Variable);
+  networks.optimizer.dispose();
+  networks.runtime.dispose?.();
+  for (const model of networksOf(networks.runtime)) {
+    if (kept.has(model) || model.weights.some((w) => keptVariables.has(w.read() as Variable))) continue;
+    try {
+      model.dispose();
+    } catch {
+      // Models sharing layers: the second dispose of a shared layer throws; the weights are gone already.
+    }
+  }
+  for (const v of Object.values(networks.runtime.state ?? {})) if (!kept.has(v) && !v.isDisposed) v.dispose();
+}

@@ -1,0 +1,26 @@
+import { defineViewPolicy, weakOps } from '@ssl/core';
+
+export interface WeakStrongOptions {
+  translateFraction?: number;
+  numOps?: number;
+  magnitude?: number | 'random';
+  /** Cutout side as a fraction of the image side (FixMatch: 0.5). */
+  cutoutSize?: number;
+}
+
+/** FixMatch (Sohn et al. 2020): weak = flip + translate; strong = weak + RandAugment + Cutout. */
+export const weakStrong = defineViewPolicy<WeakStrongOptions>({
+  name: 'weakStrong',
+  description: 'two views: weak (flip + translate) and strong (weak + RandAugment + Cutout), FixMatch §2.3',
+  options: { translateFraction: 'probability', numOps: 'count', magnitude: 'magnitude', cutoutSize: 'probability' },
+  create(o) {
+    const weak = weakOps({ translateFraction: o.translateFraction });
+    return {
+      name: 'weakStrong',
+      views: [
+        { name: 'weak', ops: weak },
+        { name: 'strong', ops: [...weak, { op: 'randAugment', numOps: o.numOps ?? 2, magnitude: o.magnitude ?? 'random' }, { op: 'cutout', size: o.cutoutSize ?? 0.5, p: 1 }] },
+      ],
+    };
+  },
+});
