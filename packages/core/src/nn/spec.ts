@@ -135,87 +135,95 @@ function optionalSeed(value: unknown): void {
   if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value))) invalidConfig('seed', value, 'a finite number');
 }
 
+function validateCnnSpec(spec: CnnSpec): void {
+  validateImageShape(spec.inputShape);
+  const channels = spec.channels ?? [32, 64, 128];
+  if (!Array.isArray(channels) || channels.length === 0) invalidConfig('channels', channels, 'a non-empty array of positive integers');
+  channels.forEach((c, i) => positiveInteger(`channels[${i}]`, c));
+  optionalBoolean('batchNorm', spec.batchNorm);
+  if (spec.convsPerStage !== undefined) positiveInteger('convsPerStage', spec.convsPerStage);
+  optionalRate('dropout', spec.dropout);
+  const minSize = 2 ** (channels.length - 1);
+  if (spec.inputShape[0] < minSize || spec.inputShape[1] < minSize) {
+    invalidConfig('inputShape', spec.inputShape, `at least ${minSize} px per side for ${channels.length} stages (each but the last halves the size)`);
+  }
+}
+
+function validateResNetSpec(spec: ResNetSpec): void {
+  validateImageShape(spec.inputShape);
+  if (spec.stem !== undefined && spec.stem !== 'cifar' && spec.stem !== 'imagenet') invalidConfig('stem', spec.stem, "'cifar' or 'imagenet'");
+  const width = spec.widthMultiplier ?? 1;
+  if (typeof width !== 'number' || !(width > 0) || !Number.isFinite(width)) invalidConfig('widthMultiplier', width, 'a positive number');
+  if (Math.round(64 * width) < 1) invalidConfig('widthMultiplier', width, 'at least 1/64 so every stage has a channel');
+  optionalRate('dropout', spec.dropout);
+  optionalRate('dropPath', spec.dropPath);
+}
+
+/** Shared by the ViT and the text transformer: widths, depth, heads and MLP ratio. */
+function validateTransformerSpec(spec: { embedDim: number; depth: number; numHeads: number; mlpRatio?: number }): void {
+  positiveInteger('embedDim', spec.embedDim);
+  positiveInteger('depth', spec.depth);
+  positiveInteger('numHeads', spec.numHeads);
+  if (spec.embedDim % spec.numHeads !== 0) invalidConfig('numHeads', spec.numHeads, `a divisor of embedDim = ${spec.embedDim}`);
+  const mlpRatio = spec.mlpRatio ?? 4;
+  if (typeof mlpRatio !== 'number' || !(mlpRatio > 0) || !Number.isInteger(mlpRatio * spec.embedDim)) {
+    invalidConfig('mlpRatio', mlpRatio, 'a positive number with mlpRatio * embedDim an integer');
+  }
+}
+
+function validateVitSpec(spec: VitSpec): void {
+  validateImageShape(spec.inputShape);
+  positiveInteger('patchSize', spec.patchSize);
+  validateTransformerSpec(spec);
+  const [height, width] = spec.inputShape;
+  if (height % spec.patchSize !== 0 || width % spec.patchSize !== 0) {
+    invalidConfig('patchSize', spec.patchSize, `a divisor of the image height and width ${height}×${width}`);
+  }
+  optionalBoolean('classToken', spec.classToken);
+  const position = spec.positionEmbedding ?? 'learned';
+  if (position !== 'learned' && position !== 'sincos') invalidConfig('positionEmbedding', position, "'learned' or 'sincos'");
+  if (position === 'sincos' && spec.embedDim % 4 !== 0) invalidConfig('embedDim', spec.embedDim, "a multiple of 4 with positionEmbedding 'sincos'");
+  if (spec.pooling !== undefined && spec.pooling !== 'class' && spec.pooling !== 'mean') invalidConfig('pooling', spec.pooling, "'class' or 'mean'");
+  if (spec.pooling === 'class' && spec.classToken === false) invalidConfig('pooling', spec.pooling, "'mean' when classToken is false");
+  if (spec.gelu !== undefined && spec.gelu !== 'exact' && spec.gelu !== 'tanh') invalidConfig('gelu', spec.gelu, "'exact' or 'tanh'");
+  optionalRate('dropout', spec.dropout);
+  optionalRate('dropPath', spec.dropPath);
+}
+
+function validateMlpSpec(spec: MlpSpec): void {
+  positiveInteger('inputDim', spec.inputDim);
+  if (!Array.isArray(spec.hidden) || spec.hidden.length === 0) invalidConfig('hidden', spec.hidden, 'a non-empty array of positive integers');
+  spec.hidden.forEach((h, i) => positiveInteger(`hidden[${i}]`, h));
+  optionalBoolean('batchNorm', spec.batchNorm);
+}
+
+function validateTextSpec(spec: TextSpec): void {
+  positiveInteger('vocabSize', spec.vocabSize);
+  positiveInteger('maxLength', spec.maxLength);
+  validateTransformerSpec(spec);
+  optionalBoolean('causal', spec.causal);
+  if (spec.pooling !== undefined && spec.pooling !== 'last' && spec.pooling !== 'mean') invalidConfig('pooling', spec.pooling, "'last' or 'mean'");
+  const padId = spec.padId ?? 0;
+  if (!Number.isInteger(padId) || padId < 0 || padId >= spec.vocabSize) invalidConfig('padId', padId, `an integer in [0, vocabSize = ${spec.vocabSize})`);
+}
+
 /** Throws SslError('invalid-config') naming the first bad field. */
 export function validateEncoderSpec(spec: EncoderSpec): void {
   if (spec === null || typeof spec !== 'object') invalidConfig('spec', spec, 'an encoder spec object');
   optionalSeed(spec.seed);
   switch (spec.kind) {
-    case 'cnn': {
-      validateImageShape(spec.inputShape);
-      const channels = spec.channels ?? [32, 64, 128];
-      if (!Array.isArray(channels) || channels.length === 0) invalidConfig('channels', channels, 'a non-empty array of positive integers');
-      channels.forEach((c, i) => positiveInteger(`channels[${i}]`, c));
-      optionalBoolean('batchNorm', spec.batchNorm);
-      if (spec.convsPerStage !== undefined) positiveInteger('convsPerStage', spec.convsPerStage);
-      optionalRate('dropout', spec.dropout);
-      const minSize = 2 ** (channels.length - 1);
-      if (spec.inputShape[0] < minSize || spec.inputShape[1] < minSize) {
-        invalidConfig('inputShape', spec.inputShape, `at least ${minSize} px per side for ${channels.length} stages (each but the last halves the size)`);
-      }
-      return;
-    }
+    case 'cnn':
+      return validateCnnSpec(spec);
     case 'resnet18':
     case 'resnet34':
-    case 'resnet50': {
-      validateImageShape(spec.inputShape);
-      if (spec.stem !== undefined && spec.stem !== 'cifar' && spec.stem !== 'imagenet') invalidConfig('stem', spec.stem, "'cifar' or 'imagenet'");
-      const width = spec.widthMultiplier ?? 1;
-      if (typeof width !== 'number' || !(width > 0) || !Number.isFinite(width)) invalidConfig('widthMultiplier', width, 'a positive number');
-      if (Math.round(64 * width) < 1) invalidConfig('widthMultiplier', width, 'at least 1/64 so every stage has a channel');
-      optionalRate('dropout', spec.dropout);
-      optionalRate('dropPath', spec.dropPath);
-      return;
-    }
-    case 'vit': {
-      validateImageShape(spec.inputShape);
-      positiveInteger('patchSize', spec.patchSize);
-      positiveInteger('embedDim', spec.embedDim);
-      positiveInteger('depth', spec.depth);
-      positiveInteger('numHeads', spec.numHeads);
-      const [height, width] = spec.inputShape;
-      if (height % spec.patchSize !== 0 || width % spec.patchSize !== 0) {
-        invalidConfig('patchSize', spec.patchSize, `a divisor of the image height and width ${height}×${width}`);
-      }
-      if (spec.embedDim % spec.numHeads !== 0) invalidConfig('numHeads', spec.numHeads, `a divisor of embedDim = ${spec.embedDim}`);
-      const mlpRatio = spec.mlpRatio ?? 4;
-      if (typeof mlpRatio !== 'number' || !(mlpRatio > 0) || !Number.isInteger(mlpRatio * spec.embedDim)) {
-        invalidConfig('mlpRatio', mlpRatio, 'a positive number with mlpRatio * embedDim an integer');
-      }
-      optionalBoolean('classToken', spec.classToken);
-      const position = spec.positionEmbedding ?? 'learned';
-      if (position !== 'learned' && position !== 'sincos') invalidConfig('positionEmbedding', position, "'learned' or 'sincos'");
-      if (position === 'sincos' && spec.embedDim % 4 !== 0) invalidConfig('embedDim', spec.embedDim, "a multiple of 4 with positionEmbedding 'sincos'");
-      if (spec.pooling !== undefined && spec.pooling !== 'class' && spec.pooling !== 'mean') invalidConfig('pooling', spec.pooling, "'class' or 'mean'");
-      if (spec.pooling === 'class' && spec.classToken === false) invalidConfig('pooling', spec.pooling, "'mean' when classToken is false");
-      if (spec.gelu !== undefined && spec.gelu !== 'exact' && spec.gelu !== 'tanh') invalidConfig('gelu', spec.gelu, "'exact' or 'tanh'");
-      optionalRate('dropout', spec.dropout);
-      optionalRate('dropPath', spec.dropPath);
-      return;
-    }
-    case 'mlp': {
-      positiveInteger('inputDim', spec.inputDim);
-      if (!Array.isArray(spec.hidden) || spec.hidden.length === 0) invalidConfig('hidden', spec.hidden, 'a non-empty array of positive integers');
-      spec.hidden.forEach((h, i) => positiveInteger(`hidden[${i}]`, h));
-      optionalBoolean('batchNorm', spec.batchNorm);
-      return;
-    }
-    case 'text': {
-      positiveInteger('vocabSize', spec.vocabSize);
-      positiveInteger('maxLength', spec.maxLength);
-      positiveInteger('embedDim', spec.embedDim);
-      positiveInteger('depth', spec.depth);
-      positiveInteger('numHeads', spec.numHeads);
-      if (spec.embedDim % spec.numHeads !== 0) invalidConfig('numHeads', spec.numHeads, `a divisor of embedDim = ${spec.embedDim}`);
-      const mlpRatio = spec.mlpRatio ?? 4;
-      if (typeof mlpRatio !== 'number' || !(mlpRatio > 0) || !Number.isInteger(mlpRatio * spec.embedDim)) {
-        invalidConfig('mlpRatio', mlpRatio, 'a positive number with mlpRatio * embedDim an integer');
-      }
-      optionalBoolean('causal', spec.causal);
-      if (spec.pooling !== undefined && spec.pooling !== 'last' && spec.pooling !== 'mean') invalidConfig('pooling', spec.pooling, "'last' or 'mean'");
-      const padId = spec.padId ?? 0;
-      if (!Number.isInteger(padId) || padId < 0 || padId >= spec.vocabSize) invalidConfig('padId', padId, `an integer in [0, vocabSize = ${spec.vocabSize})`);
-      return;
-    }
+    case 'resnet50':
+      return validateResNetSpec(spec);
+    case 'vit':
+      return validateVitSpec(spec);
+    case 'mlp':
+      return validateMlpSpec(spec);
+    case 'text':
+      return validateTextSpec(spec);
     default:
       invalidConfig('kind', (spec as { kind: unknown }).kind, "one of 'cnn', 'resnet18', 'resnet34', 'resnet50', 'vit', 'mlp', 'text'");
   }

@@ -58,6 +58,74 @@ function isExcludedFromDecay(variable: Variable): boolean {
   return variable.shape.length <= 1;
 }
 
+/** One variable's update inputs: its weight, gradient, slots, learning rate and weight decay (0 where excluded). */
+interface UpdateInput {
+  readonly w: Variable;
+  readonly g: Tensor;
+  readonly first: Variable;
+  readonly second?: Variable;
+  readonly lr: number;
+  readonly decay: number;
+  /** The step count after this update, for Adam's bias correction. */
+  readonly t: tf.Scalar;
+}
+
+/** PyTorch SGD semantics: decay added to the gradient, buf = m·buf + g, nesterov uses g + m·buf. */
+function sgdUpdate(spec: Extract<Required<OptimizerSpec>, { kind: 'sgd' }>, { w, g, first, lr, decay }: UpdateInput): void {
+  const grad = decay > 0 ? tf.add(g, tf.mul(w, decay)) : g;
+  const buf = tf.add(tf.mul(first, spec.momentum), grad);
+  first.assign(buf);
+  const update = spec.nesterov ? tf.add(grad, tf.mul(buf, spec.momentum)) : buf;
+  w.assign(tf.sub(w, tf.mul(update, lr)));
+}
+
+/**
+ * Adam (Kingma & Ba, Alg. 1). 'adam' adds L2 to the gradient; 'adamw' decays the weights directly,
+ * decoupled from the adaptive step (Loshchilov & Hutter 2019).
+ */
+function adamUpdate(spec: Extract<Required<OptimizerSpec>, { kind: 'adam' | 'adamw' }>, { w, g, first, second, lr, decay, t }: UpdateInput): void {
+  const grad = spec.kind === 'adam' && decay > 0 ? tf.add(g, tf.mul(w, decay)) : g;
+  const m = tf.add(tf.mul(first, spec.beta1), tf.mul(grad, 1 - spec.beta1));
+  const v = tf.add(tf.mul(second as Variable, spec.beta2), tf.mul(tf.square(grad), 1 - spec.beta2));
+  first.assign(m);
+  (second as Variable).assign(v);
+  const mHat = tf.div(m, tf.sub(1, tf.pow(tf.scalar(spec.beta1), t)));
+  const vHat = tf.div(v, tf.sub(1, tf.pow(tf.scalar(spec.beta2), t)));
+  let next = tf.sub(w, tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), spec.epsilon)), lr));
+  if (spec.kind === 'adamw' && decay > 0) next = tf.sub(next, tf.mul(w, lr * decay));
+  w.assign(next);
+}
+
+/**
+ * LARS (You et al. 2017) as used by SimCLR/BYOL: trust ratio η·‖w‖/‖g + λw‖ per tensor, skipped (ratio 1,
+ * no decay) for biases and normalization parameters.
+ */
+function larsUpdate(spec: Extract<Required<OptimizerSpec>, { kind: 'lars' }>, { w, g, first, lr, decay }: UpdateInput, adapt: boolean): void {
+  let update: Tensor = g;
+  if (adapt) {
+    const grad = decay > 0 ? tf.add(g, tf.mul(w, decay)) : g;
+    const wNorm = tf.norm(w);
+    const gNorm = tf.norm(grad);
+    const ratio = tf.where(tf.logicalAnd(tf.greater(wNorm, 0), tf.greater(gNorm, 0)), tf.mul(tf.div(wNorm, gNorm), spec.trustCoefficient), tf.onesLike(wNorm));
+    update = tf.mul(grad, ratio);
+  }
+  const buf = tf.add(tf.mul(first, spec.momentum), update);
+  first.assign(buf);
+  w.assign(tf.sub(w, tf.mul(buf, lr)));
+}
+
+function updateVariable(spec: Required<OptimizerSpec>, input: UpdateInput, decayable: boolean): void {
+  switch (spec.kind) {
+    case 'sgd':
+      return sgdUpdate(spec, input);
+    case 'adam':
+    case 'adamw':
+      return adamUpdate(spec, input);
+    case 'lars':
+      return larsUpdate(spec, input, decayable);
+  }
+}
+
 /**
  * `learningRateScales` (one per variable, default all 1) multiply the step's learning rate per variable:
  * a fine-tuned backbone at a tenth of its new head's rate, layer-wise learning-rate decay.
@@ -74,71 +142,20 @@ export function createOptimizer(specInput: OptimizerSpec, variables: readonly Va
   const stepCount = tf.tidy(() => tf.variable(tf.scalar(0, 'float32'), false));
   const decayMask = variables.map((v) => !isExcludedFromDecay(v));
 
-  function checkGradients(gradients: readonly (Tensor | null)[]): void {
+  const apply = (gradients: readonly (Tensor | null)[], baseLr: number): void => {
     if (gradients.length !== variables.length) {
       throw new SslError('shape-mismatch', `Optimizer got ${gradients.length} gradients for ${variables.length} variables.`);
     }
-  }
-
-  const apply = (gradients: readonly (Tensor | null)[], baseLr: number): void => {
-    checkGradients(gradients);
     tf.tidy(() => {
       const t = tf.add(stepCount, 1) as tf.Scalar;
       stepCount.assign(t);
-      for (let i = 0; i < variables.length; i++) {
-        const w = variables[i];
+      variables.forEach((w, i) => {
         const g = gradients[i];
-        if (g === null) continue;
+        if (g === null) return;
         const lr = learningRateScales ? baseLr * learningRateScales[i] : baseLr;
         const decay = decayMask[i] ? spec.weightDecay : 0;
-        switch (spec.kind) {
-          case 'sgd': {
-            // PyTorch SGD semantics: decay added to the gradient, buf = m·buf + g, nesterov uses g + m·buf.
-            const grad = decay > 0 ? tf.add(g, tf.mul(w, decay)) : g;
-            const buf = tf.add(tf.mul(firstSlots[i], spec.momentum), grad);
-            firstSlots[i].assign(buf);
-            const update = spec.nesterov ? tf.add(grad, tf.mul(buf, spec.momentum)) : buf;
-            w.assign(tf.sub(w, tf.mul(update, lr)));
-            break;
-          }
-          case 'adam':
-          case 'adamw': {
-            // Adam (Kingma & Ba, Alg. 1). 'adam' adds L2 to the gradient; 'adamw' decays the weights
-            // directly, decoupled from the adaptive step (Loshchilov & Hutter 2019).
-            const grad = spec.kind === 'adam' && decay > 0 ? tf.add(g, tf.mul(w, decay)) : g;
-            const m = tf.add(tf.mul(firstSlots[i], spec.beta1), tf.mul(grad, 1 - spec.beta1));
-            const v = tf.add(tf.mul(secondSlots[i], spec.beta2), tf.mul(tf.square(grad), 1 - spec.beta2));
-            firstSlots[i].assign(m);
-            secondSlots[i].assign(v);
-            const mHat = tf.div(m, tf.sub(1, tf.pow(tf.scalar(spec.beta1), t)));
-            const vHat = tf.div(v, tf.sub(1, tf.pow(tf.scalar(spec.beta2), t)));
-            let next = tf.sub(w, tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), spec.epsilon)), lr));
-            if (spec.kind === 'adamw' && decay > 0) next = tf.sub(next, tf.mul(w, lr * decay));
-            w.assign(next);
-            break;
-          }
-          case 'lars': {
-            // LARS (You et al. 2017) as used by SimCLR/BYOL: trust ratio η·‖w‖/‖g + λw‖ per tensor,
-            // skipped (ratio 1, no decay) for biases and normalization parameters.
-            let update: Tensor = g;
-            if (decayMask[i]) {
-              const grad = decay > 0 ? tf.add(g, tf.mul(w, decay)) : g;
-              const wNorm = tf.norm(w);
-              const gNorm = tf.norm(grad);
-              const ratio = tf.where(
-                tf.logicalAnd(tf.greater(wNorm, 0), tf.greater(gNorm, 0)),
-                tf.mul(tf.div(wNorm, gNorm), spec.trustCoefficient),
-                tf.onesLike(wNorm),
-              );
-              update = tf.mul(grad, ratio);
-            }
-            const buf = tf.add(tf.mul(firstSlots[i], spec.momentum), update);
-            firstSlots[i].assign(buf);
-            w.assign(tf.sub(w, tf.mul(buf, lr)));
-            break;
-          }
-        }
-      }
+        updateVariable(spec, { w, g, first: firstSlots[i], second: secondSlots[i], lr, decay, t }, decayMask[i]);
+      });
     });
   };
 
