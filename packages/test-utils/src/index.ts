@@ -107,3 +107,4 @@ export { describeMethodContract } from './method-contract';
 export type { MethodContractOptions } from './method-contract';
 export { contractData } from './contract-run';
 export type { DataRecipe, ImageRecipe, ImageTextRecipe, SemiSupervisedRecipe } from './contract-run';
+export { testBuildContext, testStepContext, sampleIds } from './method-parts';

@@ -1,0 +1,30 @@
+import { RunPools, rangeIds } from '@ssl/core';
+import type { BuildContext, StepContext } from '@ssl/core';
+
+/*
+ * Contexts for calling a method's build, step and afterStep by hand, as white-box method tests do: the
+ * fields a test cares about, and what the trainer would pass for the rest in round 0 of a one-round run.
+ */
+
+/** A build context of round 0, with no pools unless given and `sampleCount` 0 (no per-sample state) unless given. */
+export function testBuildContext<Config>(
+  parts: Pick<BuildContext<Config>, 'config' | 'inputShape' | 'rng' | 'createEncoder'> & Partial<BuildContext<Config>>,
+): BuildContext<Config> {
+  const sampleCount = parts.sampleCount ?? 0;
+  return {
+    round: 0,
+    sampleCount,
+    pools: new RunPools({}, { sampleCount, numClasses: parts.numClasses }),
+    ...parts,
+  };
+}
+
+/** A step context of round 0. */
+export function testStepContext(parts: Omit<StepContext, 'round'> & Partial<StepContext>): StepContext {
+  return { round: 0, ...parts };
+}
+
+/** Sample ids offset..offset+count-1, the `indices` of a hand-made batch (semi-supervised: labeled ids first). */
+export function sampleIds(count: number, offset = 0): Int32Array {
+  return rangeIds(count, offset);
+}
