@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Random, createEncoder, createRegistry, initBackend } from '@ssl/core';
-import type { BuildContext, SemiSupervisedBatch, StepContext } from '@ssl/core';
-import { describeMethodContract } from '@ssl/test-utils';
+import { Random, createEncoder, createRegistry, emaUpdate, initBackend } from '@ssl/core';
+import type { SemiSupervisedBatch, StepContext } from '@ssl/core';
+import { describeMethodContract, sampleIds, testBuildContext, testStepContext } from '@ssl/test-utils';
 import semisup, { classify, fixMatchEmaDecay, fixmatch } from '../index';
 import type { FixMatchConfig, FixMatchRuntime } from '../index';
 
@@ -18,13 +18,13 @@ function buildRuntime(overrides: Partial<FixMatchConfig> = {}, numClasses = 4): 
   const config = { ...fixmatch.defaults, ...overrides };
   fixmatch.validate?.(config);
   let seed = 1;
-  const context: BuildContext<FixMatchConfig> = {
+  const context = testBuildContext<FixMatchConfig>({
     config,
     inputShape: SHAPE,
     numClasses,
     rng: new Random(3),
     createEncoder: () => createEncoder({ ...tinyEncoder, seed: seed++ }),
-  };
+  });
   return fixmatch.build(context) as FixMatchRuntime;
 }
 
@@ -34,12 +34,12 @@ function handBatch(labeled: number, unlabeled: number): SemiSupervisedBatch {
   const weak = images(unlabeled, 2);
   return {
     kind: 'semi-supervised',
-    labeled: { images: labeledImages, views: [labeledImages], labels: tf.tensor1d(Array.from({ length: labeled }, (_, i) => i % 4), 'int32') },
-    unlabeled: { images: weak, views: [weak, images(unlabeled, 3)] },
+    labeled: { images: labeledImages, views: [labeledImages], indices: sampleIds(labeled), labels: tf.tensor1d(Array.from({ length: labeled }, (_, i) => i % 4), 'int32') },
+    unlabeled: { images: weak, views: [weak, images(unlabeled, 3)], indices: sampleIds(unlabeled, labeled) },
   };
 }
 
-const stepContext = (step: number): StepContext => ({ step, epoch: 0, totalSteps: 100, progress: step / 100, rng: new Random(step), lr: 0.03 });
+const stepContext = (step: number): StepContext => testStepContext({ step, epoch: 0, totalSteps: 100, progress: step / 100, rng: new Random(step), lr: 0.03 });
 
 function disposeRuntime(runtime: FixMatchRuntime): void {
   for (const model of [...Object.values(runtime.trainable), ...Object.values(runtime.frozen ?? {})]) model.dispose();
@@ -129,7 +129,19 @@ describe('fixmatch EMA', () => {
       const source = student.classifier.getWeights().map((w) => w.arraySync());
       const t = 30;
       const decay = emaWarmup ? Math.min(0.9, 31 / 40) : 0.9;
-      runtime.afterStep?.(handBatch(1, 1), stepContext(t));
+      // The EMA copy is declared as momentum pairs; the trainer applies them after each optimizer step.
+      const declared = runtime.momentumPairs;
+      const expectedPairs = [
+        [ema.encoder.model, student.encoder.model],
+        [ema.classifier, student.classifier],
+      ];
+      expect(declared?.pairs).toHaveLength(2);
+      declared?.pairs.forEach(({ target, source: online }, k) => {
+        expect(target).toBe(expectedPairs[k][0]);
+        expect(online).toBe(expectedPairs[k][1]);
+      });
+      expect(declared!.momentum(stepContext(t))).toBe(decay);
+      for (const { target, source: online } of declared!.pairs) emaUpdate(target, online, decay);
       const after = ema.classifier.getWeights().map((w) => w.dataSync());
       after.forEach((values, i) => {
         const expected = (before[i] as number[] | number[][]).flat().map((e, k) => decay * e + (1 - decay) * (source[i] as number[] | number[][]).flat()[k]);
