@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Random, SslError, createEncoder, createRegistry, gatherBatch, initBackend, loadFashionMnist, splitWords, subset, train } from '@ssl/core';
-import type { BuildContext, ImageTextBatch, StepContext } from '@ssl/core';
-import { describeMethodContract } from '@ssl/test-utils';
+import type { ImageTextBatch, StepContext } from '@ssl/core';
+import { describeMethodContract, sampleIds, testBuildContext, testStepContext } from '@ssl/test-utils';
 import clipPlugin, {
   FASHION_MNIST_PROMPTS,
   clip,
@@ -27,13 +27,13 @@ function buildRuntime(overrides: Partial<ClipConfig> = {}): ClipRuntime {
   const config = { ...clip.defaults, ...tinyConfig, ...overrides } as ClipConfig;
   clip.validate?.(config);
   let seed = 1;
-  const context: BuildContext<ClipConfig> = {
+  const context = testBuildContext<ClipConfig>({
     config,
     inputShape: SHAPE,
     captions: fashionMnistCaptions(Array.from({ length: 200 }, (_, i) => i % 10), new Random(0)),
     rng: new Random(2),
     createEncoder: () => createEncoder({ kind: 'cnn', inputShape: SHAPE, channels: [4, 8], seed: seed++ }),
-  };
+  });
   return clip.build(context) as ClipRuntime;
 }
 
@@ -56,7 +56,7 @@ describeMethodContract({
   ],
 });
 
-const stepContext: StepContext = { step: 0, epoch: 0, totalSteps: 10, progress: 0, rng: new Random(0), lr: 1e-3 };
+const stepContext: StepContext = testStepContext({ step: 0, epoch: 0, totalSteps: 10, progress: 0, rng: new Random(0), lr: 1e-3 });
 
 describe('fashion-mnist captions', () => {
   it('are varied, seeded, and name the class in words the zero-shot prompts use', () => {
@@ -78,7 +78,7 @@ describe('clip step', () => {
     const model = clipModelOf(runtime);
     expect(model.logitScale()).toBeCloseTo(1 / 0.07, 3);
     const images = tf.randomUniform([6, ...SHAPE], 0, 1, 'float32', 3) as tf.Tensor4D;
-    const batch: ImageTextBatch = { kind: 'image-text', images, views: [images], captions: fashionMnistCaptions([0, 1, 2, 3, 4, 5], new Random(1)) };
+    const batch: ImageTextBatch = { kind: 'image-text', images, views: [images], indices: sampleIds(6), captions: fashionMnistCaptions([0, 1, 2, 3, 4, 5], new Random(1)) };
     model.logLogitScale.assign(tf.scalar(Math.log(1000)));
     const used = tf.tidy(() => (runtime.step(batch, stepContext).metrics!.logitScale as tf.Scalar).dataSync()[0]);
     expect(used).toBeCloseTo(100, 3);
