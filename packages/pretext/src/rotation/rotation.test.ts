@@ -185,7 +185,7 @@ describe('pretext plugin and rotation config', () => {
 
   it('asks for no views without augmentation and for one mild crop + flip view with it', () => {
     expect(rotation.views(rotation.defaults)).toEqual({ unlabeled: 'none' });
-    expect(rotation.views({ ...rotation.defaults, augment: true })).toEqual({ unlabeled: { name: 'mae', overrides: { cropScale: [0.6, 1], flipP: 0.5 } } });
+    expect(rotation.views({ ...rotation.defaults, augment: true })).toEqual({ unlabeled: { name: 'cropFlip', overrides: { cropScale: [0.6, 1], flipP: 0.5 } } });
   });
 });
 
