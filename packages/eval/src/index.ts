@@ -50,3 +50,26 @@ export { knnMonitor } from './knn-monitor';
 export type { KnnMonitor, KnnMonitorOptions, MonitorEpochContext } from './knn-monitor';
 
 export { featureCount, selectRows } from './feature-set';
+
+export {
+  EVALUATION_PROTOCOL,
+  FIGURE_NAMES,
+  compareWithControls,
+  controlledFigures,
+  formatControlledEvaluation,
+  formatFigure,
+  formatGain,
+  pretrainAndCompare,
+  randomInitControl,
+} from './pretrain-and-compare';
+export type {
+  AppliedProtocol,
+  CompareWithControlsOptions,
+  ControlledEvaluation,
+  ControlledFigure,
+  ControlledRepresentation,
+  FigureKey,
+  PretrainAndCompareOptions,
+  PretrainAndCompareResult,
+  ProtocolScores,
+} from './pretrain-and-compare';

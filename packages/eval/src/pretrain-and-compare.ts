@@ -1,0 +1,271 @@
+import { SslError, buildEncoder, createEncoder, train } from '@ssl/core';
+import type { AnyEncoderSpec, Encoder, EncoderSpec, MethodHandle, TrainOptions, TrainResult } from '@ssl/core';
+import { compareRepresentations } from './compare-representations';
+import type { ComparisonRow, MeanStd } from './compare-representations';
+import { extractFeatures, flattenEncoder } from './extract-features';
+import type { FeatureEncoder, FeatureSet, LabeledImageDataset } from './types';
+
+/**
+ * The one evaluation protocol behind every figure `ssl pretrain`, `ssl eval` and the examples print:
+ * three representations (the trained encoder, the same encoder spec and seed at random init, raw pixels),
+ * each scored by the same three classifiers on frozen features.
+ */
+export const EVALUATION_PROTOCOL = {
+  /** Cosine kNN over all train labels, votes weighted exp(s / 0.07) (Wu et al. 2018); k is capped at the train size. */
+  knn: { k: 200, weighting: 'exp', temperature: 0.07 },
+  /** Linear probe on every train label (L-BFGS logistic regression on standardized features). */
+  linear: { weightDecay: 1e-4 },
+  /**
+   * Linear probe on 10 labels per class, over 5 class-balanced label subsets (seeds seed … seed + 4), mean ± std.
+   * 100 labeled rows against 128+ feature dimensions: 1e-4 nearly interpolates them, 1e-2 is the penalty
+   * the package READMEs' tables were measured with.
+   */
+  fewLabels: { perClass: 10, subsets: 5, weightDecay: 1e-2 },
+} as const;
+
+/** One representation's figures, accuracies as fractions in [0, 1]. */
+export interface ProtocolScores {
+  featureDim: number;
+  /** kNN top-1 with every train label. */
+  knn: number;
+  /** Linear probe top-1 with every train label. */
+  linear: number;
+  /** Linear probe top-1 with 10 labels per class: mean ± std over the label subsets. */
+  fewLabels: MeanStd;
+}
+
+/** The protocol's settings as they were applied (k after capping, the subsets' seeds, the data sizes). */
+export interface AppliedProtocol {
+  knn: { k: number; weighting: 'exp'; temperature: number };
+  linear: { weightDecay: number };
+  fewLabels: { perClass: number; seeds: number[]; weightDecay: number };
+  trainImages: number;
+  testImages: number;
+}
+
+/** Every figure of the protocol for the trained encoder, next to its two controls. */
+export interface ControlledEvaluation {
+  trained: ProtocolScores;
+  /** The same encoder spec and seed, untrained: what the method has to beat to have learned anything. */
+  randomInit: ProtocolScores;
+  rawPixels: ProtocolScores;
+  protocol: AppliedProtocol;
+  /** Wall time of the evaluation (feature extraction included). */
+  seconds: number;
+  /** The trained encoder's features, for diagnostics that need them (collapse, embedding maps) without a second pass. */
+  trainedFeatures: { train: FeatureSet; test: FeatureSet };
+}
+
+export interface CompareWithControlsOptions {
+  /** The trained encoder (only read). */
+  encoder: FeatureEncoder;
+  /** The random-init control, e.g. `randomInitControl(encoder)`; the caller disposes it. */
+  randomInit: FeatureEncoder;
+  /** Labeled images: the kNN bank and the probes' training set. */
+  train: LabeledImageDataset;
+  /** Labeled held-out images every figure is measured on. */
+  test: LabeledImageDataset;
+  /** First label-subset seed of the 10-labels-per-class probe (the subsets are seed … seed + 4). Default 0. */
+  seed?: number;
+  /** Images per forward pass while extracting features (default 256). */
+  extractBatchSize?: number;
+  /** Called after each representation is scored, e.g. to log progress. */
+  onScored?: (name: ControlledRepresentation, scores: ProtocolScores, seconds: number) => void;
+}
+
+export type ControlledRepresentation = 'trained' | 'randomInit' | 'rawPixels';
+
+/**
+ * The evaluation half of `pretrainAndCompare`, for an encoder trained elsewhere (`ssl eval`): scores the
+ * encoder, its random-init control and raw pixels with `EVALUATION_PROTOCOL`.
+ */
+export async function compareWithControls(options: CompareWithControlsOptions): Promise<ControlledEvaluation> {
+  const started = performance.now();
+  const { train: trainSet, test: testSet } = options;
+  const seed = options.seed ?? 0;
+  const extract = options.extractBatchSize === undefined ? {} : { batchSize: options.extractBatchSize };
+  const trainedFeatures = {
+    train: await extractFeatures(options.encoder, trainSet, extract),
+    test: await extractFeatures(options.encoder, testSet, extract),
+  };
+  const protocol: AppliedProtocol = {
+    knn: { ...EVALUATION_PROTOCOL.knn, k: Math.min(EVALUATION_PROTOCOL.knn.k, trainSet.size) },
+    linear: { ...EVALUATION_PROTOCOL.linear },
+    fewLabels: {
+      perClass: EVALUATION_PROTOCOL.fewLabels.perClass,
+      seeds: Array.from({ length: EVALUATION_PROTOCOL.fewLabels.subsets }, (_, i) => seed + i),
+      weightDecay: EVALUATION_PROTOCOL.fewLabels.weightDecay,
+    },
+    trainImages: trainSet.size,
+    testImages: testSet.size,
+  };
+  const rows = await compareRepresentations({
+    candidates: [
+      { name: 'trained', features: trainedFeatures },
+      { name: 'randomInit', encoder: options.randomInit },
+      { name: 'rawPixels', encoder: flattenEncoder() },
+    ],
+    train: trainSet,
+    test: testSet,
+    extract,
+    knn: protocol.knn,
+    linear: protocol.linear,
+    fewLabels: { perClass: protocol.fewLabels.perClass, seeds: protocol.fewLabels.seeds, linear: { weightDecay: protocol.fewLabels.weightDecay } },
+    onRow: (row, seconds) => options.onScored?.(row.name as ControlledRepresentation, scoresOf(row), seconds),
+  });
+  const [trained, randomInit, rawPixels] = rows.map(scoresOf);
+  return { trained, randomInit, rawPixels, protocol, seconds: (performance.now() - started) / 1000, trainedFeatures };
+}
+
+function scoresOf(row: ComparisonRow): ProtocolScores {
+  const fewLabels = row.fewLabels?.linear;
+  if (!fewLabels) throw new SslError('invalid-config', `compareWithControls: ${row.name} has no few-labels probe.`);
+  return { featureDim: row.featureDim, knn: row.knn, linear: row.linear, fewLabels };
+}
+
+/**
+ * The same encoder spec and seed as `encoder`, freshly initialised: exactly the network training started
+ * from, since the trainer writes the seed it drew into the spec. Pass the method for encoder kinds a plugin
+ * brings. The caller disposes it (`control.model.dispose()`).
+ */
+export function randomInitControl(encoder: Encoder, method?: MethodHandle): Encoder {
+  const spec = (encoder as Encoder & { spec?: AnyEncoderSpec }).spec;
+  if (spec === undefined) {
+    throw new SslError('invalid-config', `The ${encoder.kind} encoder has no spec to rebuild its random-init control from; use an encoder from train(), createEncoder() or loadEncoder().`);
+  }
+  if (spec.seed === undefined) {
+    throw new SslError('invalid-config', `The ${encoder.kind} encoder's spec has no seed, so its random init cannot be rebuilt; give the spec a seed.`);
+  }
+  return method ? buildEncoder(method, spec) : createEncoder(spec as EncoderSpec);
+}
+
+export interface PretrainAndCompareOptions extends TrainOptions {
+  /**
+   * Labeled train and test images for the evaluation (the kNN bank and probes' training set, and the held-out
+   * set). Without it the method is only trained and `evaluation` is undefined.
+   */
+  evaluation?: { train: LabeledImageDataset; test: LabeledImageDataset };
+  /** Images per forward pass while extracting features (default 256). */
+  extractBatchSize?: number;
+  /** Called once training has ended, before the evaluation starts (e.g. to print "evaluating..."). */
+  onTrained?: (run: TrainResult, seconds: number) => void;
+  onScored?: CompareWithControlsOptions['onScored'];
+}
+
+export interface PretrainAndCompareResult {
+  /** The training run. The caller owns it: read what it needs (heads, runtime), then `run.dispose()`. */
+  run: TrainResult;
+  trainSeconds: number;
+  /** Undefined when no evaluation data was given or the run was interrupted (a half-trained encoder is not scored). */
+  evaluation?: ControlledEvaluation;
+}
+
+/**
+ * Trains a method with core's `train`, then scores the trained encoder, its random-init control (same spec
+ * and seed) and raw pixels with `EVALUATION_PROTOCOL` (`compareWithControls`). The runner behind
+ * `ssl pretrain`, `ssl eval` and every example, so their figures are computed the same way.
+ */
+export async function pretrainAndCompare(options: PretrainAndCompareOptions): Promise<PretrainAndCompareResult> {
+  const { evaluation: data, extractBatchSize, onTrained, onScored, ...trainOptions } = options;
+  const started = performance.now();
+  const run = await train(trainOptions);
+  const trainSeconds = (performance.now() - started) / 1000;
+  onTrained?.(run, trainSeconds);
+  if (!data || run.interrupted) return { run, trainSeconds };
+  const control = randomInitControl(run.encoder, options.method);
+  try {
+    const evaluation = await compareWithControls({
+      encoder: run.encoder,
+      randomInit: control,
+      train: data.train,
+      test: data.test,
+      seed: options.seed ?? 0,
+      ...(extractBatchSize === undefined ? {} : { extractBatchSize }),
+      ...(onScored ? { onScored } : {}),
+    });
+    return { run, trainSeconds, evaluation };
+  } finally {
+    control.model.dispose();
+  }
+}
+
+/** Row labels of the figures, shared by the terminal table, eval.json and the examples. */
+export const FIGURE_NAMES = {
+  knn: 'kNN top-1',
+  linear: 'linear probe top-1, all labels',
+  fewLabels: 'linear probe top-1, 10 labels/class',
+} as const;
+
+export type FigureKey = keyof typeof FIGURE_NAMES;
+
+export interface ControlledFigure {
+  key: FigureKey;
+  name: string;
+  trained: MeanStd | number;
+  randomInit: MeanStd | number;
+  rawPixels: MeanStd | number;
+  /** Trained minus random init, in accuracy (fraction) units. */
+  gain: number;
+  /** How it was measured, e.g. "k=200, cosine, exp(s/0.07) votes". */
+  detail: string;
+}
+
+/** The three figures of an evaluation, each with its controls and the gain over random init. */
+export function controlledFigures(evaluation: ControlledEvaluation): ControlledFigure[] {
+  const { protocol } = evaluation;
+  const pick = (key: FigureKey) => ({
+    trained: evaluation.trained[key],
+    randomInit: evaluation.randomInit[key],
+    rawPixels: evaluation.rawPixels[key],
+    gain: meanOf(evaluation.trained[key]) - meanOf(evaluation.randomInit[key]),
+  });
+  const sizes = `${protocol.trainImages} train / ${protocol.testImages} test images`;
+  return [
+    { key: 'knn', name: FIGURE_NAMES.knn, ...pick('knn'), detail: `k=${protocol.knn.k}, cosine, exp(s/${protocol.knn.temperature}) votes; ${sizes}` },
+    { key: 'linear', name: FIGURE_NAMES.linear, ...pick('linear'), detail: `L-BFGS logistic regression, weight decay ${protocol.linear.weightDecay}` },
+    {
+      key: 'fewLabels',
+      name: FIGURE_NAMES.fewLabels,
+      ...pick('fewLabels'),
+      detail: `mean ± std over ${protocol.fewLabels.seeds.length} label subsets (seeds ${protocol.fewLabels.seeds.join(', ')}), weight decay ${protocol.fewLabels.weightDecay}`,
+    },
+  ];
+}
+
+function meanOf(value: MeanStd | number): number {
+  return typeof value === 'number' ? value : value.mean;
+}
+
+/** `67.3%`, or `66.3 ± 2.0%` for a mean over label subsets. */
+export function formatFigure(value: MeanStd | number): string {
+  return typeof value === 'number' ? `${(100 * value).toFixed(1)}%` : `${(100 * value.mean).toFixed(1)} ± ${(100 * value.std).toFixed(1)}%`;
+}
+
+/** `+2.2 pts` / `-0.4 pts`. */
+export function formatGain(gain: number): string {
+  const points = (100 * gain).toFixed(1);
+  return `${gain >= 0 && points !== '-0.0' ? '+' : ''}${points === '-0.0' ? '0.0' : points} pts`;
+}
+
+/**
+ * The table every command and example prints: each figure of the trained encoder with its random-init
+ * control beside it, the gain, and raw pixels. 'text' aligns columns for a terminal; 'markdown' is for READMEs.
+ */
+export function formatControlledEvaluation(evaluation: ControlledEvaluation, options: { style?: 'text' | 'markdown' } = {}): string {
+  const header = ['figure', 'trained', 'random init', 'gain', 'raw pixels'];
+  const rows = controlledFigures(evaluation).map((figure) => [
+    figure.name,
+    formatFigure(figure.trained),
+    formatFigure(figure.randomInit),
+    formatGain(figure.gain),
+    formatFigure(figure.rawPixels),
+  ]);
+  if (options.style === 'markdown') {
+    const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
+    return [line(header), `|${header.map(() => '---').join('|')}|`, ...rows.map(line)].join('\n');
+  }
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
+  const formatRow = (row: readonly string[]) =>
+    row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join('  ').trimEnd();
+  return [formatRow(header), widths.map((width) => '-'.repeat(width)).join('  '), ...rows.map(formatRow)].join('\n');
+}
