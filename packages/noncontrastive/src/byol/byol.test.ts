@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Random, cosineMomentum, createEncoder, createRegistry, initBackend, loadFashionMnist, train } from '@ssl/core';
-import type { BuildContext, CnnSpec, MethodRuntime, StepContext, UnlabeledBatch } from '@ssl/core';
+import { Random, cosineMomentum, createEncoder, createRegistry, emaUpdate, initBackend, loadFashionMnist, train } from '@ssl/core';
+import type { CnnSpec, MethodRuntime, StepContext, UnlabeledBatch } from '@ssl/core';
 import { extractFeatures, knnClassify } from '@ssl/eval';
-import { describeMethodContract } from '@ssl/test-utils';
+import { describeMethodContract, sampleIds, testBuildContext, testStepContext } from '@ssl/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import noncontrastive, { byol, byolMomentum, normalizedStd } from '../index';
 import type { BYOLConfig } from '../index';
@@ -20,21 +20,21 @@ const tinyConfig = { projectionHiddenDim: 32, projectionDim: 16, predictorHidden
 function buildRuntime(config: BYOLConfig): MethodRuntime<'unlabeled'> {
   const rng = new Random(9);
   let encoderSeed = 100;
-  const context: BuildContext<BYOLConfig> = {
+  const context = testBuildContext<BYOLConfig>({
     config,
     inputShape: [28, 28, 1],
     rng,
     createEncoder: () => createEncoder({ ...tinyEncoder, seed: encoderSeed++ }),
-  };
+  });
   return byol.build(context);
 }
 
 function randomBatch(size: number, seed: number): UnlabeledBatch {
   const images = tf.randomUniform([size, 28, 28, 1], 0, 1, 'float32', seed) as tf.Tensor4D;
-  return { kind: 'unlabeled', images, views: [tf.randomUniform([size, 28, 28, 1], 0, 1, 'float32', seed + 1) as tf.Tensor4D, tf.randomUniform([size, 28, 28, 1], 0, 1, 'float32', seed + 2) as tf.Tensor4D] };
+  return { kind: 'unlabeled', images, indices: sampleIds(size), views: [tf.randomUniform([size, 28, 28, 1], 0, 1, 'float32', seed + 1) as tf.Tensor4D, tf.randomUniform([size, 28, 28, 1], 0, 1, 'float32', seed + 2) as tf.Tensor4D] };
 }
 
-const context = (progress: number): StepContext => ({ step: 0, epoch: 0, totalSteps: 10, progress, rng: new Random(1), lr: 0.1 });
+const context = (progress: number): StepContext => testStepContext({ step: 0, epoch: 0, totalSteps: 10, progress, rng: new Random(1), lr: 0.1 });
 
 function kernels(model: { trainableWeights: { read(): tf.Tensor }[] }): tf.Variable[] {
   return model.trainableWeights.map((w) => w.read() as tf.Variable);
@@ -124,22 +124,34 @@ describe('noncontrastive:byol', () => {
     disposeRuntime(runtime);
   });
 
-  it('updates the target by EMA in afterStep, exactly ξ ← τξ + (1 − τ)θ (BYOL eq. 1)', () => {
+  it('declares its target as momentum pairs on the cosine schedule: the EMA gives exactly ξ ← τξ + (1 − τ)θ (BYOL eq. 1)', () => {
     const runtime = buildRuntime({ ...byol.defaults, ...tinyConfig });
+    const frozen = runtime.frozen ?? {};
+    const declared = runtime.momentumPairs;
+    const expectedPairs = [
+      [frozen.targetEncoder, runtime.trainable.encoder],
+      [frozen.targetProjector, runtime.trainable.projector],
+    ];
+    expect(declared?.pairs).toHaveLength(2);
+    declared?.pairs.forEach(({ target, source }, k) => {
+      expect(target).toBe(expectedPairs[k][0]);
+      expect(source).toBe(expectedPairs[k][1]);
+    });
+    const progress = 0.3;
+    const momentum = declared!.momentum(context(progress));
+    expect(momentum).toBe(cosineMomentum(0.99, progress, 1));
+    expect(momentum).toBeGreaterThan(0.99);
     const onlineKernel = kernels(runtime.trainable.encoder)[0];
-    const targetKernel = kernels((runtime.frozen ?? {}).targetEncoder)[0];
-    const targetHeadKernel = kernels((runtime.frozen ?? {}).targetProjector)[0];
+    const targetKernel = kernels(frozen.targetEncoder)[0];
+    const targetHeadKernel = kernels(frozen.targetProjector)[0];
     const onlineHeadKernel = kernels(runtime.trainable.projector)[0];
     // Move the online network away from the target, as an optimizer step would.
     onlineKernel.assign(tf.randomNormal(onlineKernel.shape, 0, 0.1, 'float32', 7));
     onlineHeadKernel.assign(tf.randomNormal(onlineHeadKernel.shape, 0, 0.1, 'float32', 8));
     const before = [targetKernel, targetHeadKernel].map((v) => Float32Array.from(v.dataSync()));
     const source = [onlineKernel, onlineHeadKernel].map((v) => Float32Array.from(v.dataSync()));
-    const progress = 0.3;
-    const momentum = cosineMomentum(0.99, progress);
-    expect(momentum).toBeGreaterThan(0.99);
-    const batch = randomBatch(4, 2);
-    tf.tidy(() => runtime.afterStep?.(batch, context(progress)));
+    // What the trainer does with the declared pairs after each optimizer step.
+    for (const { target, source: online } of declared!.pairs) emaUpdate(target, online, momentum);
     [targetKernel, targetHeadKernel].forEach((v, k) => {
       const after = v.dataSync();
       for (let i = 0; i < after.length; i++) {
@@ -147,9 +159,8 @@ describe('noncontrastive:byol', () => {
         expect(Math.abs(after[i] - expected)).toBeLessThan(1e-6 + 1e-5 * Math.abs(expected));
       }
     });
-    // The online network is untouched by afterStep.
+    // The online network is untouched by the update.
     expect(Array.from(onlineKernel.dataSync())).toEqual(Array.from(source[0]));
-    tf.dispose([batch.images, ...batch.views]);
     disposeRuntime(runtime);
   });
 
