@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { Random, SslError, createEncoder, createRegistry, imageDataset, initBackend, loadFashionMnist, train, vitPreset } from '@ssl/core';
-import type { BuildContext, EncoderSpec, ImageDataset, StepContext, VitSpec } from '@ssl/core';
-import { describeMethodContract } from '@ssl/test-utils';
+import type { EncoderSpec, ImageDataset, StepContext, VitSpec } from '@ssl/core';
+import { describeMethodContract, sampleIds, testBuildContext, testStepContext } from '@ssl/test-utils';
 import masked, { MAE_DEFAULTS, mae, maeBatchLoss, maeLoss, numKeptPatches, patchify, randomMasking, reconstruct } from '../index';
 import type { MaeConfig, MaeRuntime } from '../index';
 
@@ -14,12 +14,12 @@ function buildRuntime(overrides: Partial<MaeConfig> = {}, spec: EncoderSpec = SM
   const config = { ...MAE_DEFAULTS, ...SMALL_DECODER, ...overrides };
   mae.validate?.(config);
   const rng = new Random(seed);
-  const context: BuildContext<MaeConfig> = {
+  const context = testBuildContext<MaeConfig>({
     config,
     inputShape: [28, 28, 1],
     rng,
     createEncoder: () => createEncoder({ ...spec, seed: rng.seed() } as EncoderSpec),
-  };
+  });
   return mae.build(context) as MaeRuntime;
 }
 
@@ -29,7 +29,7 @@ function disposeRuntime(runtime: MaeRuntime): void {
 }
 
 function stepContext(step: number, seed = 5): StepContext {
-  return { step, epoch: 0, totalSteps: 10, progress: step / 10, rng: new Random(seed + step), lr: 1e-3 };
+  return testStepContext({ step, epoch: 0, totalSteps: 10, progress: step / 10, rng: new Random(seed + step), lr: 1e-3 });
 }
 
 function randomImages(count: number, seed: number): tf.Tensor4D {
@@ -86,9 +86,9 @@ describe('masked:mae', () => {
     expect(handle.config).toEqual({ ...MAE_DEFAULTS, maskRatio: 0.6 });
     expect(MAE_DEFAULTS.maskRatio).toBe(0.75);
     expect(MAE_DEFAULTS.normPixLoss).toBe(true);
-    // The paper's crop by default; `views` overrides the 'mae' policy.
-    expect(mae.views(MAE_DEFAULTS)).toEqual({ unlabeled: { name: 'mae', overrides: {} } });
-    expect(mae.views({ ...MAE_DEFAULTS, views: { cropScale: [0.5, 1] } })).toEqual({ unlabeled: { name: 'mae', overrides: { cropScale: [0.5, 1] } } });
+    // The paper's crop by default; `views` overrides core's 'cropFlip' policy.
+    expect(mae.views(MAE_DEFAULTS)).toEqual({ unlabeled: { name: 'cropFlip', overrides: {} } });
+    expect(mae.views({ ...MAE_DEFAULTS, views: { cropScale: [0.5, 1] } })).toEqual({ unlabeled: { name: 'cropFlip', overrides: { cropScale: [0.5, 1] } } });
   });
 
   it('sends exactly floor(L·(1 − maskRatio)) patch tokens (plus the class token) through the encoder', () => {
@@ -105,7 +105,7 @@ describe('masked:mae', () => {
         return originalApply(inputs, kwargs);
       }) as typeof block.apply;
       const images = randomImages(3, 4);
-      const loss = tf.tidy(() => runtime.step({ kind: 'unlabeled', images, views: [images] }, stepContext(0)).loss);
+      const loss = tf.tidy(() => runtime.step({ kind: 'unlabeled', images, views: [images], indices: sampleIds(3) }, stepContext(0)).loss);
       const keep = numKeptPatches(49, maskRatio);
       expect(encodeSpy.mock.calls.map(([tokens]) => tokens.shape)).toEqual([[3, keep, 32]]);
       expect(blockSeen).toEqual([[3, 1 + keep, 32]]);
@@ -121,7 +121,7 @@ describe('masked:mae', () => {
     const images = randomImages(6, 7);
     const variables = [runtime.encoder.model, runtime.decoder].flatMap((model) => model.trainableWeights.map((w) => w.read() as tf.Variable));
     const encoderCount = runtime.encoder.model.trainableWeights.length;
-    const { value, grads } = tf.variableGrads(() => runtime.step({ kind: 'unlabeled', images, views: [images] }, stepContext(0)).loss, variables);
+    const { value, grads } = tf.variableGrads(() => runtime.step({ kind: 'unlabeled', images, views: [images], indices: sampleIds(6) }, stepContext(0)).loss, variables);
     const norms = variables.map((v) => (grads[v.name] ? tf.tidy(() => tf.norm(grads[v.name]).dataSync()[0]) : 0));
     const names = variables.map((v) => v.name);
     const missing = names.filter((_, i) => !(norms[i] > 0 && Number.isFinite(norms[i])));
@@ -200,7 +200,7 @@ describe('masked:mae', () => {
     disposeRuntime(initial);
 
     const handle = createRegistry().use(masked()).create('masked:mae', config);
-    // Without the 'mae' crops (scale 0.2–1, heavy for 28×28 images) so that 250 steps measure the objective,
+    // Without MAE's crops (scale 0.2–1, heavy for 28×28 images) so that 250 steps measure the objective,
     // not how fast the model adapts from zoomed crops to the un-augmented held-out images.
     const method = { ...handle, definition: { ...handle.definition, views: () => ({ unlabeled: 'none' }) } };
     const result = await train({ method, data: trainSet, encoder: spec, batchSize: 32, maxSteps: 250, seed: 3, optimizer: { lr: 2e-3 } });
