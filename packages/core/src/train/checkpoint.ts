@@ -1,26 +1,33 @@
+import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { endianness } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Variable } from '@tensorflow/tfjs-core';
 import { SslError, formatShape } from '../errors';
 
 /**
- * Checkpoints are a directory `step-<n>/` holding `manifest.json` (step, config, RNG state, tensor index)
- * and `tensors.bin` (raw little-endian float32/int32 data). They are written to a temporary directory and
- * renamed into place, so a run killed at any instant leaves either the previous complete checkpoint or the
- * new one, never a torn one. Loading parses JSON and copies numbers: it never executes code.
+ * Checkpoints are a directory `step-<n>/` holding `tensors.safetensors` (every variable under a stable name
+ * such as `trainable/encoder/conv2d_0/kernel`, in the safetensors format that Python's `safetensors`, numpy
+ * and other tools read) and `manifest.json` (step, run metadata, and the SHA-256 of the tensor file and of
+ * the manifest itself). They are written to a temporary directory and renamed into place, so a run killed
+ * at any instant leaves either the previous complete checkpoint or the new one, never a torn one; the
+ * hashes catch what happens to the files afterwards (truncation, a disk that flips bytes, manual edits).
+ * Loading parses JSON and copies numbers: it never executes code.
  */
 export const CHECKPOINT_FORMAT = 'ssl-checkpoint';
-export const CHECKPOINT_FORMAT_VERSION = 1;
+/** 2: safetensors with named keys and SHA-256 hashes. 1 (@ssl/core 0.1): tensors.bin with positional keys, not read. */
+export const CHECKPOINT_FORMAT_VERSION = 2;
+export const TENSORS_FILE = 'tensors.safetensors';
+export const MANIFEST_FILE = 'manifest.json';
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
-export interface TensorEntry {
-  readonly key: string;
-  readonly shape: number[];
-  readonly dtype: 'float32' | 'int32';
-  readonly byteOffset: number;
-  readonly byteLength: number;
+export type CheckpointDtype = 'float32' | 'int32';
+
+export interface CheckpointFileRecord {
+  readonly bytes: number;
+  readonly sha256: string;
 }
 
 export interface CheckpointManifest {
@@ -29,16 +36,43 @@ export interface CheckpointManifest {
   readonly step: number;
   readonly createdAt: string;
   readonly meta: { [key: string]: JsonValue };
-  readonly tensors: TensorEntry[];
+  /** Size and SHA-256 of each data file of the checkpoint (today only `tensors.safetensors`). */
+  readonly files: { readonly [file: string]: CheckpointFileRecord };
+  /** SHA-256 of this manifest's JSON without this field (see `manifestChecksum`). */
+  readonly sha256: string;
+}
+
+export interface StoredTensor {
+  readonly shape: number[];
+  readonly dtype: CheckpointDtype;
+  readonly values: Float32Array | Int32Array;
 }
 
 export interface LoadedCheckpoint {
   readonly path: string;
   readonly manifest: CheckpointManifest;
-  readonly tensors: ReadonlyMap<string, { shape: number[]; dtype: 'float32' | 'int32'; values: Float32Array | Int32Array }>;
+  readonly tensors: ReadonlyMap<string, StoredTensor>;
+}
+
+/** A checkpoint that failed verification, and why. */
+export interface DamagedCheckpoint {
+  readonly path: string;
+  readonly step: number;
+  readonly reason: string;
 }
 
 const STEP_DIR = /^step-(\d+)$/;
+const SAFETENSORS_DTYPES: Record<CheckpointDtype, string> = { float32: 'F32', int32: 'I32' };
+
+function sha256(data: Uint8Array | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** SHA-256 of the manifest's JSON without its `sha256` field, as JSON.stringify writes it (stable on re-serialization). */
+function manifestChecksum(manifest: Omit<CheckpointManifest, 'sha256'> & { sha256?: string }): string {
+  const { sha256: _omitted, ...body } = manifest;
+  return sha256(JSON.stringify(body));
+}
 
 function writeFileDurable(path: string, chunks: readonly Uint8Array[]): void {
   const fd = openSync(path, 'w');
@@ -66,6 +100,60 @@ function fsyncDir(path: string): void {
   }
 }
 
+/**
+ * Encodes named tensors as safetensors (https://huggingface.co/docs/safetensors): an 8-byte little-endian
+ * header length, a JSON header `{ key: { dtype, shape, data_offsets: [begin, end] }, __metadata__ }` padded
+ * with spaces to a multiple of 8 bytes, then the little-endian data, contiguous in header order.
+ */
+export function encodeSafetensors(tensors: ReadonlyMap<string, StoredTensor>, metadata: Readonly<Record<string, string>> = {}): Uint8Array[] {
+  if (endianness() !== 'LE') throw new SslError('checkpoint', 'Checkpoints are written on little-endian machines only (safetensors stores little-endian data).');
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+  const data: Uint8Array[] = [];
+  let offset = 0;
+  for (const [key, tensor] of tensors) {
+    if (key === '__metadata__') throw new SslError('checkpoint', 'A tensor cannot be named __metadata__ (reserved by safetensors).');
+    const bytes = new Uint8Array(tensor.values.buffer, tensor.values.byteOffset, tensor.values.byteLength);
+    header[key] = { dtype: SAFETENSORS_DTYPES[tensor.dtype], shape: tensor.shape, data_offsets: [offset, offset + bytes.byteLength] };
+    data.push(bytes);
+    offset += bytes.byteLength;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
+  const headerBytes = Buffer.from(json, 'utf8');
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(headerBytes.byteLength));
+  return [length, headerBytes, ...data];
+}
+
+/** Decodes a safetensors buffer of F32 and I32 tensors; throws a message naming what is wrong. */
+export function decodeSafetensors(buffer: Uint8Array): { tensors: Map<string, StoredTensor>; metadata: Record<string, string> } {
+  const bytes = Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  if (bytes.byteLength < 8) throw new Error(`${bytes.byteLength} bytes is too short for a safetensors file`);
+  const headerLength = Number(bytes.readBigUInt64LE(0));
+  if (8 + headerLength > bytes.byteLength) throw new Error(`the header length ${headerLength} exceeds the file (${bytes.byteLength} bytes)`);
+  const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8')) as Record<string, unknown>;
+  const dataStart = 8 + headerLength;
+  const dataLength = bytes.byteLength - dataStart;
+  const tensors = new Map<string, StoredTensor>();
+  for (const [key, value] of Object.entries(header)) {
+    if (key === '__metadata__') continue;
+    const entry = value as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
+    const dtype = entry.dtype === 'F32' ? 'float32' : entry.dtype === 'I32' ? 'int32' : undefined;
+    if (!dtype) throw new Error(`tensor ${key} has dtype ${entry.dtype}; only F32 and I32 are read`);
+    const shape = entry.shape ?? [];
+    const [begin, end] = entry.data_offsets ?? [-1, -1];
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (!(begin >= 0 && end <= dataLength && end - begin === size * 4)) {
+      throw new Error(`tensor ${key} of shape ${formatShape(shape)} has data offsets [${begin}, ${end}] outside the ${dataLength} data bytes`);
+    }
+    // A copy: typed arrays need aligned offsets, and the caller may keep the values after the file buffer is gone.
+    const copy = bytes.buffer.slice(bytes.byteOffset + dataStart + begin, bytes.byteOffset + dataStart + end);
+    tensors.set(key, { shape, dtype, values: dtype === 'int32' ? new Int32Array(copy) : new Float32Array(copy) });
+  }
+  return { tensors, metadata: (header.__metadata__ as Record<string, string> | undefined) ?? {} };
+}
+
 /** Writes a checkpoint of the given named variables atomically; returns its directory. */
 export function saveCheckpoint(
   directory: string,
@@ -75,35 +163,32 @@ export function saveCheckpoint(
   options: { keepLast?: number } = {},
 ): string {
   mkdirSync(directory, { recursive: true });
-  const entries: TensorEntry[] = [];
-  const chunks: Uint8Array[] = [];
-  let offset = 0;
+  const tensors = new Map<string, StoredTensor>();
   for (const [key, variable] of variables) {
-    const dtype = variable.dtype === 'int32' ? 'int32' : 'float32';
     if (variable.dtype !== 'float32' && variable.dtype !== 'int32') {
       throw new SslError('checkpoint', `Cannot checkpoint ${key}: dtype ${variable.dtype} (only float32 and int32 are stored).`);
     }
-    const data = variable.dataSync() as Float32Array | Int32Array;
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    entries.push({ key, shape: [...variable.shape], dtype, byteOffset: offset, byteLength: bytes.byteLength });
-    chunks.push(bytes);
-    offset += bytes.byteLength;
+    tensors.set(key, { shape: [...variable.shape], dtype: variable.dtype, values: variable.dataSync() as Float32Array | Int32Array });
   }
-  const manifest: CheckpointManifest = {
+  const chunks = encodeSafetensors(tensors, { format: CHECKPOINT_FORMAT, formatVersion: String(CHECKPOINT_FORMAT_VERSION), step: String(step) });
+  const hash = createHash('sha256');
+  for (const chunk of chunks) hash.update(chunk);
+  const body: Omit<CheckpointManifest, 'sha256'> = {
     format: CHECKPOINT_FORMAT,
     formatVersion: CHECKPOINT_FORMAT_VERSION,
     step,
     createdAt: new Date().toISOString(),
     meta,
-    tensors: entries,
+    files: { [TENSORS_FILE]: { bytes: chunks.reduce((n, c) => n + c.byteLength, 0), sha256: hash.digest('hex') } },
   };
+  const manifest: CheckpointManifest = { ...body, sha256: manifestChecksum(body) };
   const finalPath = join(directory, `step-${String(step).padStart(8, '0')}`);
   const tempPath = join(directory, `.tmp-step-${step}-${process.pid}`);
   rmSync(tempPath, { recursive: true, force: true });
   mkdirSync(tempPath);
-  writeFileDurable(join(tempPath, 'tensors.bin'), chunks);
+  writeFileDurable(join(tempPath, TENSORS_FILE), chunks);
   // The manifest is written last: a directory with a manifest is complete.
-  writeFileDurable(join(tempPath, 'manifest.json'), [Buffer.from(JSON.stringify(manifest))]);
+  writeFileDurable(join(tempPath, MANIFEST_FILE), [Buffer.from(JSON.stringify(manifest))]);
   fsyncDir(tempPath);
   rmSync(finalPath, { recursive: true, force: true });
   renameSync(tempPath, finalPath);
@@ -112,18 +197,18 @@ export function saveCheckpoint(
   return finalPath;
 }
 
-function completeCheckpoints(directory: string): { step: number; path: string }[] {
+/** Every `step-<n>` directory, oldest first, whether or not it verifies. */
+function checkpointDirectories(directory: string): { step: number; path: string }[] {
   if (!existsSync(directory)) return [];
   return readdirSync(directory)
     .map((name) => ({ match: STEP_DIR.exec(name), name }))
     .filter((e): e is { match: RegExpExecArray; name: string } => e.match !== null)
     .map((e) => ({ step: Number(e.match[1]), path: join(directory, e.name) }))
-    .filter((e) => existsSync(join(e.path, 'manifest.json')) && existsSync(join(e.path, 'tensors.bin')))
     .sort((a, b) => a.step - b.step);
 }
 
 function pruneCheckpoints(directory: string, keepLast: number): void {
-  const all = completeCheckpoints(directory);
+  const all = checkpointDirectories(directory);
   for (const old of all.slice(0, Math.max(0, all.length - keepLast))) rmSync(old.path, { recursive: true, force: true });
   for (const name of readdirSync(directory)) {
     // Leftovers of runs killed while writing.
@@ -131,45 +216,91 @@ function pruneCheckpoints(directory: string, keepLast: number): void {
   }
 }
 
-/** Reads one checkpoint directory, validating the manifest against the data file. */
-export function readCheckpoint(path: string): LoadedCheckpoint {
-  let manifest: CheckpointManifest;
-  try {
-    manifest = JSON.parse(readFileSync(join(path, 'manifest.json'), 'utf8')) as CheckpointManifest;
-  } catch (error) {
-    throw new SslError('checkpoint', `Checkpoint ${path} has an unreadable manifest.json: ${(error as Error).message}`, { cause: error });
-  }
-  if (manifest.format !== CHECKPOINT_FORMAT || manifest.formatVersion !== CHECKPOINT_FORMAT_VERSION) {
-    throw new SslError('checkpoint', `${path} is not an @ssl checkpoint of format version ${CHECKPOINT_FORMAT_VERSION}.`);
-  }
-  const binPath = join(path, 'tensors.bin');
-  const expectedBytes = manifest.tensors.reduce((n, t) => n + t.byteLength, 0);
-  if (statSync(binPath).size !== expectedBytes) {
-    throw new SslError('checkpoint', `Checkpoint ${path} is truncated: tensors.bin has ${statSync(binPath).size} bytes, the manifest lists ${expectedBytes}.`);
-  }
-  const buffer = readFileSync(binPath);
-  const tensors = new Map<string, { shape: number[]; dtype: 'float32' | 'int32'; values: Float32Array | Int32Array }>();
-  for (const entry of manifest.tensors) {
-    const copy = buffer.buffer.slice(buffer.byteOffset + entry.byteOffset, buffer.byteOffset + entry.byteOffset + entry.byteLength);
-    const values = entry.dtype === 'int32' ? new Int32Array(copy) : new Float32Array(copy);
-    const size = entry.shape.reduce((a, b) => a * b, 1);
-    if (values.length !== size) throw new SslError('checkpoint', `Checkpoint ${path}: tensor ${entry.key} has ${values.length} values for shape ${formatShape(entry.shape)}.`);
-    tensors.set(entry.key, { shape: entry.shape, dtype: entry.dtype, values });
-  }
-  return { path, manifest, tensors };
+function damaged(path: string, reason: string): SslError {
+  return new SslError('checkpoint', `Checkpoint ${path} is damaged: ${reason}.`, { details: { path, reason } });
 }
 
-/** The newest complete checkpoint under `directory`, or undefined when there is none. */
-export function latestCheckpoint(directory: string): LoadedCheckpoint | undefined {
-  const all = completeCheckpoints(directory);
+function readManifest(path: string): CheckpointManifest {
+  const manifestPath = join(path, MANIFEST_FILE);
+  if (!existsSync(manifestPath)) throw damaged(path, `${MANIFEST_FILE} is missing`);
+  let manifest: CheckpointManifest;
+  try {
+    manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as CheckpointManifest;
+  } catch (error) {
+    throw damaged(path, `${MANIFEST_FILE} is not valid JSON (${(error as Error).message})`);
+  }
+  if (manifest === null || typeof manifest !== 'object' || manifest.format !== CHECKPOINT_FORMAT) throw damaged(path, `${MANIFEST_FILE} is not an @ssl checkpoint manifest`);
+  if (manifest.formatVersion === 1) {
+    throw new SslError(
+      'checkpoint',
+      `Checkpoint ${path} has format version 1 (@ssl/core 0.1: tensors.bin keyed by position), which this version no longer reads: ` +
+        'finish or resume that run with @ssl/core 0.1.x, or start a new run.',
+      { details: { path, reason: 'checkpoint format version 1 (@ssl/core 0.1) is no longer read' } },
+    );
+  }
+  if (manifest.formatVersion !== CHECKPOINT_FORMAT_VERSION) {
+    throw new SslError('checkpoint', `Checkpoint ${path} has format version ${manifest.formatVersion}; this @ssl/core reads version ${CHECKPOINT_FORMAT_VERSION}: upgrade @ssl/core.`, {
+      details: { path, reason: `unknown checkpoint format version ${manifest.formatVersion}` },
+    });
+  }
+  if (typeof manifest.sha256 !== 'string' || manifestChecksum(manifest) !== manifest.sha256) {
+    throw damaged(path, `${MANIFEST_FILE} does not match its own checksum (edited or corrupted)`);
+  }
+  return manifest;
+}
+
+/** Reads one checkpoint directory, verifying the manifest's checksum and the tensor file's size and SHA-256. */
+export function readCheckpoint(path: string): LoadedCheckpoint {
+  const manifest = readManifest(path);
+  const record = manifest.files?.[TENSORS_FILE];
+  if (!record) throw damaged(path, `${MANIFEST_FILE} records no ${TENSORS_FILE}`);
+  const tensorsPath = join(path, TENSORS_FILE);
+  if (!existsSync(tensorsPath)) throw damaged(path, `${TENSORS_FILE} is missing`);
+  const size = statSync(tensorsPath).size;
+  if (size !== record.bytes) throw damaged(path, `${TENSORS_FILE} is truncated or extended: ${size} bytes, the manifest records ${record.bytes}`);
+  const buffer = readFileSync(tensorsPath);
+  if (sha256(buffer) !== record.sha256) throw damaged(path, `${TENSORS_FILE} does not match its SHA-256 (its bytes changed after it was written)`);
+  try {
+    return { path, manifest, tensors: decodeSafetensors(buffer).tensors };
+  } catch (error) {
+    throw damaged(path, `${TENSORS_FILE} is not a valid safetensors file (${(error as Error).message})`);
+  }
+}
+
+/**
+ * The newest checkpoint under `directory` that verifies, and the newer ones that did not (with the reason).
+ * `checkpoint` is undefined when no checkpoint verifies, or when there is none (`damaged` is then empty).
+ */
+export function findCheckpoint(directory: string): { checkpoint?: LoadedCheckpoint; damaged: DamagedCheckpoint[] } {
+  const rejected: DamagedCheckpoint[] = [];
+  const all = checkpointDirectories(directory);
   for (let i = all.length - 1; i >= 0; i--) {
     try {
-      return readCheckpoint(all[i].path);
-    } catch {
-      // A damaged newest checkpoint (disk full, manual edits) falls back to the previous one.
+      return { checkpoint: readCheckpoint(all[i].path), damaged: rejected };
+    } catch (error) {
+      if (!(error instanceof SslError)) throw error;
+      const reason = typeof error.details.reason === 'string' ? error.details.reason : error.message;
+      rejected.push({ path: all[i].path, step: all[i].step, reason });
     }
   }
-  return undefined;
+  return { damaged: rejected };
+}
+
+/** Describes damaged checkpoints for a message: "step 40 (tensors.safetensors is truncated ...); step 30 (...)". */
+export function describeDamage(damagedCheckpoints: readonly DamagedCheckpoint[]): string {
+  return damagedCheckpoints.map((d) => `step ${d.step} (${d.reason})`).join('; ');
+}
+
+/**
+ * The newest checkpoint under `directory` that verifies (newer damaged ones are skipped: see `findCheckpoint`
+ * for why), or undefined when there is none. Throws SslError('checkpoint') when checkpoints exist but none verifies.
+ */
+export function latestCheckpoint(directory: string): LoadedCheckpoint | undefined {
+  const found = findCheckpoint(directory);
+  if (!found.checkpoint && found.damaged.length > 0) {
+    throw new SslError('checkpoint', `No usable checkpoint in ${directory}: ${describeDamage(found.damaged)}.`, { details: { damaged: found.damaged } });
+  }
+  return found.checkpoint;
 }
 
 /** Assigns checkpointed values to variables by key; every variable must be present with its shape. */

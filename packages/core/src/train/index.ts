@@ -5,8 +5,19 @@ export { createOptimizer, clipByGlobalNorm, resolveOptimizerSpec } from './optim
 export type { Optimizer } from './optimizers';
 export { learningRateAt, validateSchedule } from './schedules';
 export { emaUpdate, copyWeights, cosineMomentum } from './ema';
-export { saveCheckpoint, readCheckpoint, latestCheckpoint, restoreVariables, CHECKPOINT_FORMAT } from './checkpoint';
-export type { CheckpointManifest, JsonValue, LoadedCheckpoint } from './checkpoint';
+export {
+  saveCheckpoint,
+  readCheckpoint,
+  latestCheckpoint,
+  findCheckpoint,
+  describeDamage,
+  restoreVariables,
+  encodeSafetensors,
+  decodeSafetensors,
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_FORMAT_VERSION,
+} from './checkpoint';
+export type { CheckpointFileRecord, CheckpointManifest, DamagedCheckpoint, JsonValue, LoadedCheckpoint, StoredTensor } from './checkpoint';
 export { withSeededMathRandom, streamRandom } from './seeded';
 export { planRun, buildEncoder, validateAnyEncoderSpec, requirePositiveInteger } from './plan';
 export type { AnyEncoderSpec, RunPlan } from './plan';

@@ -17,7 +17,10 @@ export interface Optimizer {
    * gradient (the variable did not affect the loss this step) leaves that variable and its slots untouched.
    */
   apply(gradients: readonly (Tensor | null)[], lr: number): void;
-  /** Every slot variable (momentum buffers, moments, step counter) in a stable order, for checkpoints. */
+  /**
+   * Every slot variable in a stable order, for checkpoints: the step counter, then one first-moment (momentum)
+   * slot per variable, then, for Adam and AdamW, one second-moment slot per variable.
+   */
   slots(): Variable[];
   dispose(): void;
 }

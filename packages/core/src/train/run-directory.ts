@@ -1,7 +1,8 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { Variable } from '@tensorflow/tfjs-core';
-import { latestCheckpoint, saveCheckpoint } from './checkpoint';
+import { SslError } from '../errors';
+import { describeDamage, findCheckpoint, saveCheckpoint } from './checkpoint';
 import type { JsonValue, LoadedCheckpoint } from './checkpoint';
 
 /** Where a run keeps config.json, metrics.jsonl and checkpoints/; a run without outDir writes nothing. */
@@ -23,9 +24,29 @@ export class RunDirectory {
     return this.outDir && join(this.outDir, 'metrics.jsonl');
   }
 
-  /** The newest complete checkpoint, if any. */
-  latestCheckpoint(): LoadedCheckpoint | undefined {
-    return this.checkpointDir ? latestCheckpoint(this.checkpointDir) : undefined;
+  /**
+   * The newest checkpoint that verifies, or undefined when there is none. Newer damaged ones are moved aside
+   * to `step-<n>.damaged` (kept for inspection, never pruned or resumed) with a warning naming what was
+   * wrong; when checkpoints exist but none verifies, resuming fails rather than silently starting over.
+   */
+  resumeCheckpoint(warn: (message: string) => void): LoadedCheckpoint | undefined {
+    if (!this.checkpointDir) return undefined;
+    const { checkpoint, damaged } = findCheckpoint(this.checkpointDir);
+    if (!checkpoint) {
+      if (damaged.length === 0) return undefined;
+      throw new SslError(
+        'checkpoint',
+        `Cannot resume: no checkpoint in ${this.checkpointDir} verifies: ${describeDamage(damaged)}. Start the run again in another directory.`,
+        { details: { damaged } },
+      );
+    }
+    for (const bad of damaged) {
+      let aside = `${bad.path}.damaged`;
+      for (let k = 1; existsSync(aside); k++) aside = `${bad.path}.damaged-${k}`;
+      renameSync(bad.path, aside);
+      warn(`checkpoint step ${bad.step} is damaged (${bad.reason}); moved it to ${relative(this.outDir ?? '.', aside)} and resuming from step ${checkpoint.manifest.step}.`);
+    }
+    return checkpoint;
   }
 
   writeConfig(config: unknown): void {

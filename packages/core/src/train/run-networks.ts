@@ -1,5 +1,5 @@
 import type { Variable } from '@tensorflow/tfjs-core';
-import type { LayersModel } from '@tensorflow/tfjs-layers';
+import type { LayerVariable, LayersModel } from '@tensorflow/tfjs-layers';
 import { SslError } from '../errors';
 import type { BuildContext, MethodRuntime } from '../method';
 import type { RunPlan } from './plan';
@@ -25,16 +25,80 @@ export interface RoundNetworks {
   readonly variables: Map<string, Variable>;
 }
 
-/** Every weight of every network, keyed by network name and position (names of tfjs variables vary between processes). */
-function networkVariables(prefix: string, networks: Readonly<Record<string, LayersModel>> | undefined, into: Map<string, Variable>): void {
+type Layer = LayersModel['layers'][number];
+
+/** Keras' to_snake_case: 'Conv2D' → 'conv2d', 'BatchNormalization' → 'batch_normalization'. */
+function snakeCase(className: string): string {
+  return className
+    .replace(/(.)([A-Z][a-z]+)/g, '$1_$2')
+    .replace(/([a-z])([A-Z])/g, '$1_$2')
+    .toLowerCase();
+}
+
+/** Layers of a network depth first, nested models flattened into their layers. */
+function leafLayers(model: LayersModel): Layer[] {
+  return model.layers.flatMap((layer) => ('layers' in layer && Array.isArray((layer as LayersModel).layers) ? leafLayers(layer as LayersModel) : [layer]));
+}
+
+/** A weight's name within its layer ('kernel', 'attention/qkv/kernel'), without the layer and model scopes. */
+function weightName(layer: Layer, weight: LayerVariable): string {
+  const scope = `${layer.name}/`;
+  const at = weight.originalName.lastIndexOf(scope);
+  return at >= 0 ? weight.originalName.slice(at + scope.length) : (weight.originalName.split('/').pop() ?? weight.originalName);
+}
+
+/**
+ * Every weight of every network under a name that is the same in every process and every build:
+ * `<prefix>/<network>/<layer class>_<n>/<weight>`, e.g. `trainable/encoder/conv2d_1/kernel`, where n counts
+ * the layers of that class in the network (nested models flattened, depth first). tfjs's own layer and
+ * variable names carry process-global counters (a second build is `conv2d_Conv2D7`), so they are not used.
+ */
+export function networkVariables(prefix: string, networks: Readonly<Record<string, LayersModel>> | undefined, into: Map<string, Variable>): void {
+  const stored = new Set(into.values());
   for (const [name, model] of Object.entries(networks ?? {})) {
+    const classCounts = new Map<string, number>();
+    const named = new Map<Variable, string>();
+    for (const layer of leafLayers(model)) {
+      const className = snakeCase(layer.getClassName());
+      const index = classCounts.get(className) ?? 0;
+      classCounts.set(className, index + 1);
+      const used = new Set<string>();
+      for (const weight of layer.weights) {
+        let key = `${prefix}/${name}/${className}_${index}/${weightName(layer, weight)}`;
+        for (let k = 1; used.has(key); k++) key = `${prefix}/${name}/${className}_${index}/${weightName(layer, weight)}_${k}`;
+        used.add(key);
+        const variable = weight.read() as Variable;
+        if (!named.has(variable)) named.set(variable, key);
+      }
+    }
     model.weights.forEach((w, i) => {
       const variable = w.read() as Variable;
       // Networks may share layers (an encoder inside a classifier): store each variable once.
-      for (const existing of into.values()) if (existing === variable) return;
-      into.set(`${prefix}/${name}/${i}`, variable);
+      if (stored.has(variable)) return;
+      stored.add(variable);
+      into.set(named.get(variable) ?? `${prefix}/${name}/weight_${i}`, variable);
     });
   }
+}
+
+/**
+ * Names of the optimizer's slots after the variables they belong to: `optimizer/step`, then
+ * `optimizer/<variable key>/<slot>` (see Optimizer.slots for the order).
+ */
+function optimizerSlotNames(optimizer: Optimizer, trainable: readonly Variable[], variables: ReadonlyMap<string, Variable>): Map<string, Variable> {
+  const keyOf = new Map<Variable, string>();
+  for (const [key, v] of variables) keyOf.set(v, key.replace(/^trainable\//, ''));
+  const slots = optimizer.slots();
+  const perVariable = (slots.length - 1) / trainable.length;
+  const slotNames = optimizer.spec.kind === 'adam' || optimizer.spec.kind === 'adamw' ? ['m', 'v'] : ['momentum'];
+  const named = new Map<string, Variable>();
+  if (perVariable !== slotNames.length) {
+    slots.forEach((v, i) => named.set(`optimizer/${i}`, v));
+    return named;
+  }
+  named.set('optimizer/step', slots[0]);
+  slotNames.forEach((slotName, s) => trainable.forEach((v, i) => named.set(`optimizer/${keyOf.get(v) ?? `variable_${i}`}/${slotName}`, slots[1 + s * trainable.length + i])));
+  return named;
 }
 
 /** Trainable variables of the networks, each once, with the learning-rate scale of the first network that holds it. */
@@ -77,7 +141,7 @@ export function buildRound(plan: RunPlan, round: number, pools: PoolView, previo
   networkVariables('trainable', runtime.trainable, variables);
   networkVariables('frozen', runtime.frozen, variables);
   for (const [name, v] of Object.entries(runtime.state ?? {})) variables.set(`state/${name}`, v);
-  optimizer.slots().forEach((v, i) => variables.set(`optimizer/${i}`, v));
+  for (const [key, v] of optimizerSlotNames(optimizer, trainable, variables)) variables.set(key, v);
   return { round, runtime, trainable, optimizer, variables };
 }
 

@@ -84,6 +84,11 @@ export interface TrainOptions {
   /** Stops after the current step, writing a checkpoint first when outDir is set. */
   readonly signal?: AbortSignal;
   readonly dropLast?: boolean;
+  /**
+   * Problems the run recovered from, in words (a damaged newest checkpoint skipped on resume). Default:
+   * `process.emitWarning`. Also collected in `TrainResult.warnings`.
+   */
+  readonly onWarning?: (message: string) => void;
 }
 
 export interface TrainResult {
@@ -96,6 +101,8 @@ export interface TrainResult {
   readonly steps: number;
   readonly resumedFromStep?: number;
   readonly interrupted: boolean;
+  /** Every warning the run reported through `onWarning`. */
+  readonly warnings: readonly string[];
   /** Every variable the run owns, keyed as in checkpoints (networks, optimizer slots, method state). */
   readonly variables: ReadonlyMap<string, Variable>;
   /** Frees every network, optimizer slot and state variable of the run. */
@@ -122,6 +129,7 @@ interface RunState {
   step: number;
   roundStartStep: number;
   interrupted: boolean;
+  readonly warnings: string[];
   readonly history: StepRecord[];
   readonly epochLogs: TrainResult['epochLogs'];
 }
@@ -146,8 +154,8 @@ function runConfig(plan: RunPlan) {
   };
 }
 
-function findStart(plan: RunPlan, directory: RunDirectory, resume: boolean | undefined, pools: RunPools): StartPoint {
-  const checkpoint = resume ? directory.latestCheckpoint() : undefined;
+function findStart(plan: RunPlan, directory: RunDirectory, resume: boolean | undefined, pools: RunPools, warn: (message: string) => void): StartPoint {
+  const checkpoint = resume ? directory.resumeCheckpoint(warn) : undefined;
   if (!checkpoint) return { step: 0, round: 0, roundStartStep: 0 };
   const meta = checkpoint.manifest.meta as { run?: { method?: string }; round?: number; roundStartStep?: number; pools?: never };
   if (meta.run?.method !== plan.method.id) {
@@ -293,11 +301,17 @@ function startRun(options: TrainOptions): RunState {
   const plan = planRun(options);
   const directory = new RunDirectory(options.outDir, options.keepCheckpoints);
   const pools = new RunPools(plan.source.initialPools, { sampleCount: plan.source.sampleCount, numClasses: plan.source.numClasses });
-  const start = findStart(plan, directory, options.resume, pools);
+  const warnings: string[] = [];
+  const warn = (message: string) => {
+    warnings.push(message);
+    if (options.onWarning) options.onWarning(message);
+    else process.emitWarning(message, 'SslWarning');
+  };
+  const start = findStart(plan, directory, options.resume, pools, warn);
   const networks = buildUpTo(plan, start, pools);
   directory.writeConfig(runConfig(plan));
   directory.startMetrics(start.checkpoint ? start.step : undefined);
-  return { plan, options, directory, pools, networks, step: start.step, roundStartStep: start.roundStartStep, interrupted: false, history: [], epochLogs: [] };
+  return { plan, options, directory, pools, networks, step: start.step, roundStartStep: start.roundStartStep, interrupted: false, warnings, history: [], epochLogs: [] };
 }
 
 function resultOf(run: RunState, resumedFromStep: number | undefined): TrainResult {
@@ -311,6 +325,7 @@ function resultOf(run: RunState, resumedFromStep: number | undefined): TrainResu
     steps: run.step,
     resumedFromStep,
     interrupted: run.interrupted,
+    warnings: run.warnings,
     variables,
     dispose: () => disposeRound(run.networks),
     disposeTrainingState: () => disposeTrainingState(run.networks),
