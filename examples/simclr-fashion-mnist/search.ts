@@ -4,7 +4,7 @@
  * Usage: node --conditions=@ssl/source --import tsx search.ts '<json>'
  *   json: { method: 'simclr'|'byol', n, epochs, batchSize, lr, kind, wd, config, encoder, seed, testN }
  */
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import { createEncoder, createRegistry, initBackend, loadFashionMnist, subset, train } from '@ssl/core';
 import type { EncoderSpec, OptimizerSpec } from '@ssl/core';
 import contrastive from '@ssl/contrastive';

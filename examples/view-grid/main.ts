@@ -1,7 +1,7 @@
 /**
  * Draws what each view policy does to Fashion-MNIST: the first row holds 8 sample images, then one
- * row per view of every policy (simclr, byol, multiCrop, weakStrong, mae, none), with a gap between
- * policies. Smaller views (multi-crop's local crops) are centred in their cell. Everything is upscaled.
+ * row per view of every policy that core and the first-party plugins register (cropFlip, weak, none,
+ * simclr, byol, multiCrop, weakStrong), with a gap between policies. Smaller views (multi-crop's local crops) are centred in their cell. Everything is upscaled.
  *
  *   pnpm --filter @ssl-examples/view-grid start      → examples/view-grid/view-grid.png
  */
@@ -11,7 +11,19 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import pngjs from 'pngjs';
-import { BatchLoader, Random, applyViews, listViewPolicies, loadFashionMnist, viewPolicy } from '@ssl/core';
+import { BatchLoader, Random, applyViews, createRegistry, loadFashionMnist } from '@ssl/core';
+import type { ViewPolicy } from '@ssl/core';
+import contrastive from '@ssl/contrastive';
+import noncontrastive from '@ssl/noncontrastive';
+import { semisup } from '@ssl/semisup';
+
+/** Every view policy of core and the first-party plugins, with its default options (the deprecated 'mae' name left out). */
+export function allViewPolicies(): ViewPolicy[] {
+  const registry = createRegistry().use(contrastive()).use(noncontrastive()).use(semisup());
+  return Object.keys(registry.parts().viewPolicies)
+    .filter((name) => name !== 'mae')
+    .map((name) => registry.viewPolicy(name));
+}
 
 export interface ViewGridOptions {
   images?: number;
@@ -42,8 +54,8 @@ export async function writeViewGrid(outPath: string, options: ViewGridOptions = 
   const rng = new Random(options.seed ?? 0);
   const rowPixels: { name: string; values: Float32Array; size: [number, number]; gapBefore: boolean }[] = [];
   rowPixels.push({ name: 'original', values: (await batch.images.data()) as Float32Array, size: [28, 28], gapBefore: false });
-  for (const name of listViewPolicies()) {
-    const policy = viewPolicy(name);
+  for (const policy of allViewPolicies()) {
+    const name = policy.name;
     const views = applyViews(policy, batch.images, rng);
     const names = policy.views.flatMap((v) => Array.from({ length: v.count ?? 1 }, (_, k) => ((v.count ?? 1) > 1 ? `${v.name}-${k + 1}` : v.name)));
     for (let v = 0; v < views.length; v++) {

@@ -3,8 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pngjs from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { listViewPolicies, viewPolicy } from '@ssl/core';
-import { writeViewGrid } from './main';
+import { allViewPolicies, writeViewGrid } from './main';
 
 describe('view-grid example', () => {
   it('writes a PNG with one row per view of every policy', async () => {
@@ -15,7 +14,8 @@ describe('view-grid example', () => {
       const png = pngjs.PNG.sync.read(readFileSync(out));
       // 4 cells of 28 px + 2 px padding; rows: the originals + every view of every policy, 30 px each,
       // with a 6 px gap before each policy's first view.
-      const policies = listViewPolicies().map((name) => viewPolicy(name));
+      const policies = allViewPolicies();
+      expect(policies.map((p) => p.name)).toEqual(['cropFlip', 'weak', 'none', 'simclr', 'byol', 'multiCrop', 'weakStrong']);
       const viewRows = policies.reduce((n, p) => n + p.views.reduce((m, v) => m + (v.count ?? 1), 0), 0);
       expect(result.rows.length).toBe(1 + viewRows);
       expect(result.rows[0]).toBe('original');

@@ -50,7 +50,7 @@ function lloyd(data: Float32Array, dim: number, count: number, k: number, random
   const sums = new Float64Array(k * dim);
   const sizes = new Int32Array(k);
   let iterations = 0;
-  let inertia = 0;
+  let inertia: number;
   for (; iterations < maxIterations; ) {
     iterations++;
     let changed = 0;

@@ -1,6 +1,6 @@
 // Test-only: a small tfjs-layers CNN (conv + batch norm + dense) wrapped as a trainable encoder, built
 // directly with tfjs-layers so eval's tests do not depend on @ssl/core's encoder zoo.
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { TrainableEncoder } from './fine-tune';
 

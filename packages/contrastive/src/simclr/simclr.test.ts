@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import { createEncoder, createRegistry, initBackend, loadFashionMnist, train } from '@ssl/core';
 import type { CnnSpec } from '@ssl/core';
 import { extractFeatures, knnClassify } from '@ssl/eval';

@@ -237,7 +237,8 @@ async function withWorkerExecArgvFiltered<T>(failStart: (error: unknown) => void
     // Emscripten's error listener rethrows, which would crash the process; while the backend is
     // starting, a worker that fails to start makes the start fail instead (and tfjs-backend-wasm's own
     // single-threaded build is used).
-    override on(event: string | symbol, listener: (...args: any[]) => void): this {
+    // Node's own listener type for any event (its last overload), so the override accepts what Worker accepts.
+    override on(event: string | symbol, listener: Parameters<NodeWorker['on']>[1]): this {
       if (event !== 'error') return super.on(event, listener);
       return super.on(event, (error: unknown) => (started ? listener(error) : failStart(error)));
     }

@@ -51,7 +51,7 @@ async function writeFileAtomic(target: string, data: string | Uint8Array): Promi
  * name and renamed into place; weights.bin goes first, so model.json never points at missing weights.
  * `extraMetadata` is merged into userDefinedMetadata on save.
  */
-export function fileSystemIOHandler(dir: string, extraMetadata: Record<string, {}> = {}): tf.io.IOHandler {
+export function fileSystemIOHandler(dir: string, extraMetadata: Record<string, object> = {}): tf.io.IOHandler {
   return {
     save: async (artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> => {
       if (artifacts.modelTopology instanceof ArrayBuffer) {
@@ -65,7 +65,7 @@ export function fileSystemIOHandler(dir: string, extraMetadata: Record<string, {
       const weightData = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
       const userDefinedMetadata = { ...(artifacts.userDefinedMetadata ?? {}), ...extraMetadata };
       const modelJson: tf.io.ModelJSON = {
-        modelTopology: artifacts.modelTopology as {},
+        modelTopology: artifacts.modelTopology as object,
         format: artifacts.format,
         generatedBy: artifacts.generatedBy,
         convertedBy: artifacts.convertedBy,
@@ -131,7 +131,7 @@ export async function loadNetwork(dir: string): Promise<tfl.LayersModel> {
 /** Saves the encoder's model with its EncoderSpec in model.json's userDefinedMetadata, so `loadEncoder` restores it. */
 export async function saveEncoder(encoder: Encoder & { readonly spec: EncoderSpec }, dir: string): Promise<void> {
   const metadata: EncoderMetadata = { format: 'ssl-encoder', version: 1, spec: encoder.spec };
-  await encoder.model.save(fileSystemIOHandler(dir, { [ENCODER_METADATA_KEY]: metadata as unknown as {} }));
+  await encoder.model.save(fileSystemIOHandler(dir, { [ENCODER_METADATA_KEY]: metadata }));
 }
 
 /** Loads an encoder saved by `saveEncoder`. */

@@ -13,7 +13,7 @@ import { createEncoder } from './create-encoder';
 import { loadEncoder, saveEncoder } from './io';
 import { interpolatePositionEmbedding, sincosPositionEmbedding2d } from './layers/embeddings';
 import type { EncoderSpec, VitSpec } from './spec';
-import { VitEncoder } from './vit';
+import type { VitEncoder } from './vit';
 
 function values(t: tf.Tensor): number[] {
   const out = Array.from(t.dataSync());

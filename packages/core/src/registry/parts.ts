@@ -10,7 +10,6 @@ import type { DataKindDefinition } from '../train/data-kinds';
  * and registers an `EncoderDefinition` under the same kind, so `train({ encoder: { kind: 'audio-cnn', ... } })`
  * type-checks and builds it.
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface PluginEncoderSpecs {}
 
 /** An encoder a plugin registers: how to check its spec and build it. */

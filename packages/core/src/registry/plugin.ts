@@ -11,7 +11,6 @@ import type { EncoderDefinition } from './parts';
  *
  * so that `registry.create('contrastive:simclr', config)` type-checks `config`.
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface MethodConfigs {}
 
 export interface PluginDefinition {

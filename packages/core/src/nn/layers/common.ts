@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
 
 import { GELU_TANH_BACKWARD, GELU_TANH_FORWARD, geluKernelsAvailable } from '../../backend/kernels/gelu';
 
