@@ -4,9 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { ImageDataset } from '../data';
+import { SslError } from '../errors';
 import { defineMethod } from '../method';
+import { defineEncoder } from '../registry/parts';
+import type { EncoderDefinition } from '../registry/parts';
 import { definePlugin } from '../registry/plugin';
 import { createRegistry } from '../registry/registry';
+import { defineDataKind, gatherSampleImages } from './data-kinds';
+import { rangeIds } from './pools';
 import { latestCheckpoint } from './checkpoint';
 import { useTestBackend } from './fixtures/backend';
 import { tfl } from './fixtures/tfl';
@@ -47,7 +53,117 @@ const carryProbe = defineMethod<Record<string, never>, 'unlabeled', { stepLoss: 
 
 const probeRegistry = () => createRegistry().use(definePlugin({ name: 'probe', version: '0.0.1', family: 'test', core: '>=0.0.0', methods: { 'carry-probe': carryProbe } }));
 
+/**
+ * A plugin's own data kind (images in pairs: an image and its left-right mirror, as a stand-in for a
+ * second modality) and its own encoder kind (a linear map of the pixels), used by a method of the same
+ * plugin: none of them is known to core.
+ */
+interface MirrorPairBatch {
+  readonly kind: 'mirror-pairs';
+  readonly left: tf.Tensor4D;
+  readonly right: tf.Tensor4D;
+  readonly indices: Int32Array;
+}
+
+declare module '../method' {
+  interface DataKinds {
+    'mirror-pairs': MirrorPairBatch;
+  }
+}
+
+interface PixelLinearSpec {
+  readonly kind: 'pixel-linear';
+  readonly inputShape: readonly [number, number, number];
+  readonly units: number;
+  readonly seed?: number;
+}
+
+declare module '../registry/parts' {
+  interface PluginEncoderSpecs {
+    'pixel-linear': PixelLinearSpec;
+  }
+}
+
+const mirrorPairs = defineDataKind({
+  name: 'mirror-pairs',
+  description: 'each image with its mirror image',
+  open(data, methodId) {
+    const dataset = data as ImageDataset;
+    if (!dataset?.images) throw new SslError('data', `${methodId} needs an ImageDataset.`);
+    return {
+      name: dataset.name,
+      inputShape: dataset.shape,
+      sampleCount: dataset.size,
+      initialPools: { pairs: { ids: rangeIds(dataset.size) } },
+      epochPool: 'pairs',
+      images: (ids) => gatherSampleImages([dataset], ids),
+      batch({ ids }) {
+        const left = gatherSampleImages([dataset], ids);
+        const right = tf.reverse(left, 2) as tf.Tensor4D;
+        return { batch: { kind: 'mirror-pairs' as const, left, right, indices: ids }, owned: [left, right], imageCount: 2 * ids.length };
+      },
+      describe: () => ({ name: dataset.name, size: dataset.size }),
+    };
+  },
+});
+
+const pixelLinear = defineEncoder<PixelLinearSpec>({
+  kind: 'pixel-linear',
+  description: 'a linear map of the pixels',
+  validate: (spec) => {
+    if (!(Number.isInteger(spec.units) && spec.units > 0)) throw new SslError('invalid-config', `units must be a positive integer, got ${spec.units}.`);
+  },
+  create(spec) {
+    const model = tfl.sequential({
+      layers: [tfl.layers.flatten({ inputShape: [...spec.inputShape] }), tfl.layers.dense({ units: spec.units, kernelInitializer: tfl.initializers.glorotUniform({ seed: spec.seed }) })],
+    });
+    return { kind: 'pixel-linear', inputShape: spec.inputShape, featureDim: spec.units, model, features: (x) => model.apply(x) as tf.Tensor2D };
+  },
+});
+
+const mirrorInvariance = defineMethod<Record<string, never>, 'mirror-pairs'>({
+  name: 'mirror-invariance',
+  description: 'pulls the features of an image and its mirror together',
+  data: 'mirror-pairs',
+  defaults: {},
+  views: () => ({}),
+  build({ createEncoder }) {
+    const encoder = createEncoder();
+    return {
+      encoder,
+      trainable: { encoder: encoder.model },
+      step: (batch) => ({ loss: tf.mean(tf.square(tf.sub(encoder.features(batch.left), encoder.features(batch.right)))) as tf.Scalar }),
+    };
+  },
+});
+
 describe('method contract v2', () => {
+  it("a plugin's own data kind and encoder kind train a method of that plugin; unknown kinds are named", async () => {
+    const plugin = definePlugin({
+      name: 'ssl-plugin-mirror',
+      version: '0.0.1',
+      family: 'mirror',
+      core: '>=0.0.0',
+      methods: { 'mirror-invariance': mirrorInvariance },
+      dataKinds: { 'mirror-pairs': mirrorPairs },
+      encoders: { 'pixel-linear': pixelLinear as EncoderDefinition },
+    });
+    const registry = createRegistry().use(plugin);
+    const encoder: PixelLinearSpec = { kind: 'pixel-linear', inputShape: [12, 12, 1], units: 4, seed: 1 };
+    const result = await train({ method: registry.create('mirror:mirror-invariance'), data: toyDataset(16), encoder, batchSize: 4, epochs: 3, seed: 1 });
+    try {
+      expect(result.encoder.kind).toBe('pixel-linear');
+      expect(result.history).toHaveLength(12);
+      expect(result.history.at(-1)!.loss).toBeLessThan(result.history[0].loss);
+    } finally {
+      result.dispose();
+    }
+    // Without the plugin, neither the data kind nor the encoder exists.
+    const bare = createRegistry().use(definePlugin({ ...plugin, name: 'bare', dataKinds: {}, encoders: {} }));
+    await expect(train({ method: bare.create('mirror:mirror-invariance'), data: toyDataset(16), encoder, batchSize: 4 })).rejects.toThrow(/kind "mirror-pairs"/);
+    await expect(train({ method: registry.create('mirror:mirror-invariance'), data: toyDataset(16), encoder: { ...encoder, units: 0 }, batchSize: 4 })).rejects.toThrow(/units/);
+  });
+
   it("afterStep receives its step's own outputs, and batches carry the sample ids of their images", async () => {
     const data = toyDataset(16);
     const result = await train({ method: probeRegistry().create('test:carry-probe'), data, encoder: toyEncoder, batchSize: 4, epochs: 2, seed: 3 });
