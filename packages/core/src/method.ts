@@ -3,6 +3,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { ViewPolicy } from './augment/policies';
 import type { Encoder } from './nn/encoder';
 import type { Random } from './random';
+import type { JsonValue } from './train/checkpoint';
 import type { PoolView, Pools } from './train/pools';
 
 /**
@@ -185,6 +186,21 @@ export interface MomentumPairs {
   momentum(context: StepContext): number;
 }
 
+/**
+ * Something a trained method hands to its users besides the encoder: a network (a tfjs `LayersModel`, or an
+ * `Encoder`, which keeps its spec and reloads as an Encoder) or a JSON artifact (`{ json }`: a tokenizer's
+ * vocabulary, class names, a logit scale).
+ */
+export type Product = LayersModel | Encoder | { readonly json: JsonValue };
+
+/**
+ * The products of a run by name (`classifier`, `textEncoder`, `tokenizer`...). `train()` saves each one when
+ * the run ends under `<outDir>/products/` (networks in the tfjs LayersModel format, artifacts as JSON) next
+ * to `<outDir>/encoder/`; `loadRun(outDir)` brings them back in any process. Names are identifiers
+ * (letters, digits, `_`, `-`); a method documents what each one is.
+ */
+export type MethodProducts = Readonly<Record<string, Product>>;
+
 export interface MethodRuntime<K extends MethodDataKind = MethodDataKind, Carry = unknown> {
   /** The representation that evaluation uses and that is saved at the end of training. */
   readonly encoder: Encoder;
@@ -199,6 +215,8 @@ export interface MethodRuntime<K extends MethodDataKind = MethodDataKind, Carry 
    * gently than its new head. A weight shared by two networks takes the first one's.
    */
   readonly learningRateScales?: Readonly<Record<string, number>>;
+  /** What the run exports besides `encoder` (see MethodProducts); called once, when training ends. */
+  products?(): MethodProducts;
   /** Momentum (EMA) networks the trainer updates after each optimizer step, before afterStep. */
   readonly momentumPairs?: MomentumPairs;
   /** Loss of one batch. Runs under the gradient tape; every tensor it makes is freed by the trainer. */

@@ -26,3 +26,5 @@ export type { BatchRequest, BatchSource, DataKindDefinition, MadeBatch, RunViews
 export { RunPools, rangeIds } from './pools';
 export type { Pool, PoolLimits, PoolView, Pools } from './pools';
 export { tensorsIn } from './training-step';
+export { loadRun, saveProducts, PRODUCTS_DIR, PRODUCTS_INDEX } from './products';
+export type { LoadedProduct, LoadedRun, ProductKind, ProductsIndex } from './products';

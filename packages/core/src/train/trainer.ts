@@ -9,6 +9,7 @@ import { restoreVariables } from './checkpoint';
 import type { LoadedCheckpoint } from './checkpoint';
 import type { TrainData } from './data-kinds';
 import { planRun } from './plan';
+import { saveProducts } from './products';
 import type { AnyEncoderSpec, RunPlan } from './plan';
 import { RunPools } from './pools';
 import { RunDirectory, toJson } from './run-directory';
@@ -295,6 +296,8 @@ async function runRounds(run: RunState): Promise<void> {
   // The representation, in the standard LayersModel format, for anyone who wants only the encoder.
   const encoder = run.networks.runtime.encoder as Encoder & { readonly spec?: EncoderSpec };
   if (run.directory.outDir && encoder.spec) await saveEncoder(encoder as Encoder & { readonly spec: EncoderSpec }, `${run.directory.outDir}/encoder`);
+  // The method's other products (a classifier, a text tower, a tokenizer...), which loadRun(outDir) brings back.
+  if (run.directory.outDir) await saveProducts(run.directory.outDir, run.networks.runtime, { method: run.plan.method.id, step: run.step, interrupted: run.interrupted });
 }
 
 function startRun(options: TrainOptions): RunState {
