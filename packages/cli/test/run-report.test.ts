@@ -80,6 +80,29 @@ describe('readRun / renderRunReport', () => {
     expect((failure as Error).message).toContain('not a training run directory');
   });
 
+  it('shows each figure beside its random-init control, the gain and raw pixels; older eval.json files get dashes', async () => {
+    const runDir = await syntheticRun({ epochs: 1, stepsPerEpoch: 2 });
+    await writeFile(
+      join(runDir, 'eval.json'),
+      JSON.stringify({
+        rows: [
+          { name: 'kNN top-1', value: 0.673, randomInit: { value: 0.651 }, rawPixels: { value: 0.681 } },
+          { name: 'linear probe top-1, 10 labels/class', value: 0.672, std: 0.02, randomInit: { value: 0.68, std: 0.031 }, rawPixels: { value: 0.69, std: 0.015 } },
+          { name: 'linear probe top-1', value: 0.8 },
+        ],
+      }),
+    );
+    const run = await readRun(runDir);
+    expect(run.evaluation?.rows[1]).toMatchObject({ std: 0.02, randomInit: { value: 0.68, std: 0.031 } });
+    const table = renderRunReport(run).match(/<table class="results" id="eval-table">.*?<\/table>/)?.[0] ?? '';
+    const cells = [...table.matchAll(/<tr>(.*?)<\/tr>/g)].slice(1).map((row) => [...row[1].matchAll(/<t[hd][^>]*>(.*?)<\/t[hd]>/g)].map((cell) => cell[1]).slice(0, 5));
+    expect(cells).toEqual([
+      ['kNN top-1', '67.3%', '65.1%', '+2.2 pts', '68.1%'],
+      ['linear probe top-1, 10 labels/class', '67.2 ± 2.0%', '68.0 ± 3.1%', '-0.8 pts', '69.0 ± 1.5%'],
+      ['linear probe top-1', '80.0%', '—', '—', '—'],
+    ]);
+  });
+
   it('rejects a malformed eval.json naming the expected shape', async () => {
     const runDir = await syntheticRun({ epochs: 1, stepsPerEpoch: 2 });
     await writeFile(join(runDir, 'eval.json'), JSON.stringify([{ name: 'knn', value: 0.5 }]));

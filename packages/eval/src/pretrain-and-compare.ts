@@ -244,7 +244,7 @@ export function formatFigure(value: MeanStd | number): string {
 /** `+2.2 pts` / `-0.4 pts`. */
 export function formatGain(gain: number): string {
   const points = (100 * gain).toFixed(1);
-  return `${gain >= 0 && points !== '-0.0' ? '+' : ''}${points === '-0.0' ? '0.0' : points} pts`;
+  return points === '-0.0' || points === '0.0' ? '0.0 pts' : `${gain > 0 ? '+' : ''}${points} pts`;
 }
 
 /**

@@ -22,8 +22,9 @@ const ENCODER_DIR = 'encoder';
 const MODEL_FILE = 'model.json';
 
 /**
- * `ssl eval`: evaluates a saved encoder with the same protocol as the end of `ssl pretrain`. Given a run
- * directory it updates that run's eval.json, embedding map and report.
+ * `ssl eval`: evaluates a saved encoder with the same protocol as the end of `ssl pretrain` (@ssl/eval's
+ * `compareWithControls`: beside the same encoder spec and seed at random init, rebuilt from the spec saved
+ * with the encoder, and raw pixels). Given a run directory it updates that run's eval.json, embedding map and report.
  */
 export async function runEvalCommand(io: CliIo, options: EvalCommandOptions): Promise<void> {
   const { encoderDir, runDir } = locateEncoder(resolve(io.cwd, options.encoderPath));
@@ -45,7 +46,7 @@ export async function runEvalCommand(io: CliIo, options: EvalCommandOptions): Pr
   await mkdir(outDir, { recursive: true });
   await writeFile(join(outDir, RUN_FILES.evaluation), `${JSON.stringify(result.evaluation, null, 2)}\n`);
   await writeEmbeddingMap(outDir, result);
-  io.stdout.write(formatEvaluationTable(result.evaluation));
+  io.stdout.write(formatEvaluationTable(result));
   io.stdout.write(`\nwrote ${join(outDir, RUN_FILES.evaluation)}\n`);
   if (existsSync(join(outDir, RUN_FILES.config)) || existsSync(join(outDir, RUN_FILES.metrics))) {
     io.stdout.write(`wrote ${await writeRunReport(outDir)}\n`);

@@ -1,10 +1,10 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { initBackend, train, type AnyEncoder, type TrainCallback } from '@ssl/core';
-import { knnMonitor, type KnnMonitor } from '@ssl/eval';
+import { initBackend, type TrainCallback } from '@ssl/core';
+import { knnMonitor, pretrainAndCompare, type KnnMonitor, type PretrainAndCompareResult } from '@ssl/eval';
 import type { CliIo } from '../cli-io';
-import { evaluateEncoder, formatEvaluationTable, writeEmbeddingMap } from '../evaluate-encoder';
-import { loadRunData } from '../load-run-data';
+import { describeEvaluation, formatEvaluationTable, writeEmbeddingMap } from '../evaluate-encoder';
+import { loadRunData, type RunData } from '../load-run-data';
 import { describeDataSource } from '../options';
 import { loadRegistry } from '../plugins';
 import { createTrainingProgress } from '../progress';
@@ -25,9 +25,10 @@ export interface PretrainCommandOptions {
 }
 
 /**
- * `ssl pretrain` / `ssl semisup`: validate everything, train with a progress bar, save the encoder,
- * evaluate it (kNN k=200, linear probe, 10-labels-per-class probe, collapse diagnostics, embedding map),
- * print the results and write eval.json and report.html into the run directory.
+ * `ssl pretrain` / `ssl semisup`: validate everything, then @ssl/eval's `pretrainAndCompare` (the runner the
+ * examples use too): train with a progress bar, save the encoder, evaluate it beside the same encoder at
+ * random init and raw pixels (kNN k=200, linear probe, 10-labels-per-class probe over 5 label subsets), add
+ * collapse diagnostics and the embedding map, print the results and write eval.json and report.html.
  */
 export async function runPretrainCommand(io: CliIo, options: PretrainCommandOptions): Promise<void> {
   const { registry, warnings } = await loadRegistry(io.cwd);
@@ -54,16 +55,15 @@ export async function runPretrainCommand(io: CliIo, options: PretrainCommandOpti
       ? knnMonitor({ train: data.evaluationTrain, test: data.evaluationTest, maxTrain: MONITOR_TRAIN_IMAGES, maxTest: MONITOR_TEST_IMAGES, seed: plan.seed })
       : undefined;
   // The trainer writes the encoder to <out>/encoder/ (tfjs LayersModel format) when it stops.
-  const { encoder, interrupted } = await trainWithProgress(io, plan, data.train, monitor);
+  const { run, evaluation } = await trainWithProgress(io, plan, data, monitor);
 
-  if (interrupted) {
+  if (run.interrupted) {
     io.stderr.write('ssl: skipped evaluation of the interrupted run.\n');
-  } else if (plan.evaluate && data.evaluationTrain && data.evaluationTest) {
-    io.stderr.write('ssl: evaluating the encoder (kNN, linear probes, collapse diagnostics)...\n');
-    const result = await evaluateEncoder(encoder, { train: data.evaluationTrain, test: data.evaluationTest, seed: plan.seed });
+  } else if (evaluation) {
+    const result = await describeEvaluation(evaluation, { seed: plan.seed, classNames: data.evaluationTest?.classNames });
     await writeFile(join(plan.outDir, RUN_FILES.evaluation), `${JSON.stringify(result.evaluation, null, 2)}\n`);
     await writeEmbeddingMap(plan.outDir, result);
-    io.stdout.write(formatEvaluationTable(result.evaluation));
+    io.stdout.write(formatEvaluationTable(result));
   } else if (plan.evaluate) {
     io.stderr.write('ssl: skipped evaluation: the data has no labeled test split (use a labeled folder or a built-in dataset).\n');
   }
@@ -74,9 +74,9 @@ export async function runPretrainCommand(io: CliIo, options: PretrainCommandOpti
 async function trainWithProgress(
   io: CliIo,
   plan: TrainingPlan,
-  trainData: Parameters<typeof train>[0]['data'],
+  data: RunData,
   monitor: KnnMonitor | undefined,
-): Promise<{ encoder: AnyEncoder; interrupted: boolean }> {
+): Promise<PretrainAndCompareResult> {
   let progress: ReturnType<typeof createTrainingProgress> | undefined;
   const progressCallback: TrainCallback = {
     name: 'cli-progress',
@@ -103,10 +103,14 @@ async function trainWithProgress(
     progress?.log('ssl: stopping after this step and writing a checkpoint (Ctrl-C again to quit at once)...');
   };
   process.on('SIGINT', onInterrupt);
+  const finishTraining = () => {
+    progress?.stop();
+    process.off('SIGINT', onInterrupt);
+  };
   try {
-    const result = await train({
+    return await pretrainAndCompare({
       method: plan.method,
-      data: trainData,
+      data: data.train,
       encoder: plan.encoder,
       epochs: plan.epochs,
       batchSize: plan.batchSize,
@@ -116,18 +120,22 @@ async function trainWithProgress(
       resume: plan.resume,
       callbacks: [progressCallback],
       signal: abort.signal,
+      ...(plan.evaluate && data.evaluationTrain && data.evaluationTest ? { evaluation: { train: data.evaluationTrain, test: data.evaluationTest } } : {}),
+      onTrained(result) {
+        finishTraining();
+        const last = result.history[result.history.length - 1];
+        io.stderr.write(
+          `ssl: ${result.interrupted ? 'interrupted' : 'finished'} after ${result.steps} steps` +
+            (last ? `, final loss ${formatNumber(last.loss)}` : '') +
+            (result.interrupted ? `; continue with --resume --out ${plan.outDir}` : '') +
+            '\n',
+        );
+        if (!result.interrupted && plan.evaluate && data.evaluationTrain && data.evaluationTest) {
+          io.stderr.write('ssl: evaluating the encoder beside the same encoder at random init and raw pixels (kNN, linear probes)...\n');
+        }
+      },
     });
-    progress?.stop();
-    const last = result.history[result.history.length - 1];
-    io.stderr.write(
-      `ssl: ${result.interrupted ? 'interrupted' : 'finished'} after ${result.steps} steps` +
-        (last ? `, final loss ${formatNumber(last.loss)}` : '') +
-        (result.interrupted ? `; continue with --resume --out ${plan.outDir}` : '') +
-        '\n',
-    );
-    return { encoder: result.encoder as AnyEncoder, interrupted: result.interrupted };
   } finally {
-    progress?.stop();
-    process.off('SIGINT', onInterrupt);
+    finishTraining();
   }
 }

@@ -13,10 +13,22 @@ export interface MetricsRecord {
   [metric: string]: number | string | boolean | null | undefined;
 }
 
-/** One row of the final evaluation table. */
+/** A figure, with its standard deviation when it is a mean over label subsets. */
+export interface EvaluationFigure {
+  value: number;
+  std?: number;
+}
+
+/** One row of the final evaluation table: the trained encoder's figure, and beside it the same figure for its controls. */
 export interface EvaluationRow {
   name: string;
   value: number | string;
+  /** Standard deviation of `value` when it is a mean over label subsets. */
+  std?: number;
+  /** The same figure for the same encoder spec and seed at random init: whether the method learned shows here. */
+  randomInit?: EvaluationFigure;
+  /** The same figure on raw pixels. */
+  rawPixels?: EvaluationFigure;
   /** What the number means or how it was measured, e.g. "k=200, cosine, T=0.07". */
   detail?: string;
 }
@@ -119,13 +131,26 @@ function parseEvaluation(value: unknown, path: string): RunEvaluation | undefine
     if (!isPlainObject(row) || typeof row.name !== 'string' || (typeof row.value !== 'number' && typeof row.value !== 'string')) {
       throw new SslError('io', `${path}: every row needs a string "name" and a number or string "value", got ${JSON.stringify(row)}.`);
     }
-    rows.push({ name: row.name, value: row.value, ...(typeof row.detail === 'string' ? { detail: row.detail } : {}) });
+    rows.push({
+      name: row.name,
+      value: row.value,
+      ...(typeof row.std === 'number' ? { std: row.std } : {}),
+      ...optionalFigure('randomInit', row.randomInit),
+      ...optionalFigure('rawPixels', row.rawPixels),
+      ...(typeof row.detail === 'string' ? { detail: row.detail } : {}),
+    });
   }
   const collapse: Record<string, number> = {};
   if (isPlainObject(value.collapse)) {
     for (const [name, number] of Object.entries(value.collapse)) if (typeof number === 'number') collapse[name] = number;
   }
   return Object.keys(collapse).length > 0 ? { rows, collapse } : { rows };
+}
+
+/** `{ [key]: figure }` for a well-formed `{ value, std? }`, nothing otherwise (eval.json files from before the controls). */
+function optionalFigure(key: 'randomInit' | 'rawPixels', value: unknown): Partial<Record<'randomInit' | 'rawPixels', EvaluationFigure>> {
+  if (!isPlainObject(value) || typeof value.value !== 'number') return {};
+  return { [key]: { value: value.value, ...(typeof value.std === 'number' ? { std: value.std } : {}) } };
 }
 
 async function readEmbeddingMap(runDir: string): Promise<EmbeddingMapImage | undefined> {

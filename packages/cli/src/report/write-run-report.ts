@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { escapeHtml } from './escape-html';
-import { RUN_FILES, readRun, type MetricsRecord, type RunContents } from './read-run';
+import { RUN_FILES, readRun, type EvaluationFigure, type MetricsRecord, type RunContents } from './read-run';
 import { formatNumber, renderLineChart, type ChartSeries } from './svg-line-chart';
 
 /** Keys every metrics.jsonl line may carry that are bookkeeping or plotted in their own chart. */
@@ -137,10 +137,16 @@ function renderEvaluation(run: RunContents): string {
   if (evaluation === undefined) {
     return `<section id="evaluation"><h2>Evaluation</h2><p class="note">No ${RUN_FILES.evaluation} in this run (evaluation did not run or failed).</p></section>`;
   }
-  const rows = evaluation.rows.map(
-    (row) =>
-      `<tr><th scope="row">${escapeHtml(row.name)}</th><td class="num">${escapeHtml(typeof row.value === 'number' ? formatEvaluationValue(row.name, row.value) : row.value)}</td><td>${escapeHtml(row.detail ?? '')}</td></tr>`,
-  );
+  // Each figure beside its random-init control (same encoder spec and seed) and raw pixels: whether the method
+  // learned anything is the gain column. eval.json files from before the controls show dashes there.
+  const cell = (text: string) => `<td class="num">${escapeHtml(text)}</td>`;
+  const rows = evaluation.rows.map((row) => {
+    const trained = typeof row.value === 'number' ? formatEvaluationFigure(row.name, { value: row.value, std: row.std }) : row.value;
+    const control = row.randomInit ? formatEvaluationFigure(row.name, row.randomInit) : '—';
+    const gain = row.randomInit && typeof row.value === 'number' ? formatGain(row.value - row.randomInit.value) : '—';
+    const pixels = row.rawPixels ? formatEvaluationFigure(row.name, row.rawPixels) : '—';
+    return `<tr><th scope="row">${escapeHtml(row.name)}</th>${cell(trained)}${cell(control)}${cell(gain)}${cell(pixels)}<td>${escapeHtml(row.detail ?? '')}</td></tr>`;
+  });
   let collapse = '';
   if (evaluation.collapse) {
     const collapseRows = Object.entries(evaluation.collapse).map(
@@ -148,7 +154,7 @@ function renderEvaluation(run: RunContents): string {
     );
     collapse = `<h3>Collapse diagnostics</h3><table class="results" id="collapse-table"><thead><tr><th>diagnostic</th><th>value</th></tr></thead><tbody>${collapseRows.join('')}</tbody></table>`;
   }
-  return `<section id="evaluation"><h2>Evaluation</h2><table class="results" id="eval-table"><thead><tr><th>evaluation</th><th>value</th><th>detail</th></tr></thead><tbody>${rows.join('')}</tbody></table>${collapse}</section>`;
+  return `<section id="evaluation"><h2>Evaluation</h2><table class="results" id="eval-table"><thead><tr><th>evaluation</th><th>trained</th><th>random init</th><th>gain</th><th>raw pixels</th><th>detail</th></tr></thead><tbody>${rows.join('')}</tbody></table>${collapse}</section>`;
 }
 
 function renderEmbeddingMap(run: RunContents): string {
@@ -196,6 +202,19 @@ function formatConfigValue(value: unknown): string {
 /** Accuracy-like rows stored as fractions read better as percentages. */
 function formatEvaluationValue(name: string, value: number): string {
   return /acc|top-?1|top-?5|knn|probe/i.test(name) && value >= 0 && value <= 1 ? formatPercent(value) : formatNumber(value);
+}
+
+/** A figure with its spread over label subsets when it has one: `66.3 ± 2.0%`. */
+function formatEvaluationFigure(name: string, figure: EvaluationFigure): string {
+  const value = formatEvaluationValue(name, figure.value);
+  if (figure.std === undefined) return value;
+  return value.endsWith('%') ? `${value.slice(0, -1)} ± ${(figure.std * 100).toFixed(1)}%` : `${value} ± ${formatNumber(figure.std)}`;
+}
+
+/** Trained minus random init in percentage points, as @ssl/eval's formatGain prints it (not imported: the report loads no tfjs). */
+function formatGain(gain: number): string {
+  const points = (100 * gain).toFixed(1);
+  return points === '-0.0' || points === '0.0' ? '0.0 pts' : `${gain > 0 ? '+' : ''}${points} pts`;
 }
 
 function formatPercent(value: number): string {
