@@ -1,15 +1,13 @@
-// BYOL on Fashion-MNIST: train a small CNN (with batch norm), then compare the trained encoder with the
-// same encoder at random init and with raw pixels, by kNN and linear probes (all labels, 10 per class).
-// The training and comparison run, shared with the SimCLR example, is runPretrainAndCompare (examples/shared).
+// BYOL on Fashion-MNIST: a thin config of @ssl/eval's pretrainAndCompare (through examples/shared), the
+// runner `ssl pretrain` uses: train a small CNN, then print every figure (kNN, linear probe with all labels and
+// with 10 per class) beside the same encoder at random init and raw pixels.
 // Run: pnpm --filter @ssl-examples/byol-fashion-mnist start -- [--epochs 3] [--data full|sample] [--out runs/byol]
-//      [--limit N] [--batch-size 64] [--lr 3e-3] [--base-momentum 0.99] [--seed 0] [--channels 32,64,128]
+//      [--limit N] [--batch-size 64] [--lr 3e-3] [--base-momentum 0.99] [--seed 0] [--encoder-seed N] [--channels 32,64,128]
+import { parseArgs } from 'node:util';
 import { createRegistry } from '@ssl/core';
 import noncontrastive from '@ssl/noncontrastive';
-import { argument, isMainModule, numberArgument, runPretrainAndCompare } from '@ssl-examples/shared';
+import { dataOption, describeRun, exampleArgs, isMainModule, numberListOption, numberOption, runPretrainAndCompare } from '@ssl-examples/shared';
 import type { PretrainAndCompareOptions, PretrainAndCompareResult } from '@ssl-examples/shared';
-
-export { ENCODER } from '@ssl-examples/shared';
-export type { EncoderScores } from '@ssl-examples/shared';
 
 export interface ByolExampleOptions extends PretrainAndCompareOptions {
   /** τ_base of the target EMA. */
@@ -27,25 +25,44 @@ export function runByolExample(options: ByolExampleOptions = {}): Promise<ByolEx
           .use(noncontrastive())
           .create('noncontrastive:byol', options.baseMomentum !== undefined ? { baseMomentum: options.baseMomentum } : {}),
       defaultBatchSize: 64,
+      defaultEpochs: 3,
     },
     options,
   );
 }
 
-if (isMainModule(import.meta.url)) {
-  const data = argument('data') ?? 'full';
-  if (data !== 'full' && data !== 'sample') throw new Error(`--data must be 'full' or 'sample', got ${data}`);
-  const result = await runByolExample({
-    epochs: numberArgument('epochs'),
-    data,
-    limit: numberArgument('limit'),
-    out: argument('out') ?? 'runs/byol',
-    batchSize: numberArgument('batch-size'),
-    lr: numberArgument('lr'),
-    baseMomentum: numberArgument('base-momentum'),
-    seed: numberArgument('seed'),
-    channels: argument('channels')?.split(',').map(Number),
+/** The example's flags, parsed with node:util's parseArgs. */
+export function parseByolArgs(argv?: readonly string[]): ByolExampleOptions {
+  const { values } = parseArgs({
+    args: exampleArgs(argv),
+    options: {
+      epochs: { type: 'string' },
+      data: { type: 'string' },
+      out: { type: 'string' },
+      limit: { type: 'string' },
+      'batch-size': { type: 'string' },
+      lr: { type: 'string' },
+      'base-momentum': { type: 'string' },
+      seed: { type: 'string' },
+      'encoder-seed': { type: 'string' },
+      channels: { type: 'string' },
+    },
   });
-  console.log(`\ntrain ${result.trainSeconds.toFixed(0)} s (${result.steps} steps), eval ${result.evalSeconds.toFixed(0)} s, load ${result.loadAverage.toFixed(1)}\n`);
-  console.log(result.markdown);
+  return {
+    epochs: numberOption('epochs', values.epochs),
+    data: dataOption(values.data),
+    out: values.out ?? 'runs/byol',
+    limit: numberOption('limit', values.limit),
+    batchSize: numberOption('batch-size', values['batch-size']),
+    lr: numberOption('lr', values.lr),
+    baseMomentum: numberOption('base-momentum', values['base-momentum']),
+    seed: numberOption('seed', values.seed),
+    encoderSeed: numberOption('encoder-seed', values['encoder-seed']),
+    channels: numberListOption('channels', values.channels),
+  };
+}
+
+if (isMainModule(import.meta.url)) {
+  const result = await runByolExample(parseByolArgs());
+  console.log(`\n${result.table}\n\n${describeRun(result)}`);
 }

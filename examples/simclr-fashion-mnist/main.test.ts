@@ -1,4 +1,50 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '@ssl/cli';
 import { describePretrainAndCompareExample } from '@ssl/test-utils/example-suite';
-import { runSimclrExample } from './main';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseSimclrArgs, runSimclrExample } from './main';
 
 describePretrainAndCompareExample('simclr', runSimclrExample);
+
+describe('simclr-fashion-mnist example and `ssl pretrain simclr`', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'simclr-example-vs-cli-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('print the same figures, each beside its random-init control, for the same seed and settings', async () => {
+    // One epoch of the bundled sample (11 steps of 256): the README's main command on a tiny budget.
+    let stdout = '';
+    let stderr = '';
+    const io = {
+      cwd: dir,
+      interactive: false,
+      stdout: { write: (text: string) => void (stdout += text) },
+      stderr: { write: (text: string) => void (stderr += text) },
+    };
+    const cliOut = join(dir, 'cli');
+    const code = await runCli(['pretrain', 'simclr', '--data', 'fashion-mnist-sample', '--epochs', '1', '--batch-size', '256', '--seed', '0', '--out', cliOut], io);
+    expect(code, stderr).toBe(0);
+
+    const example = await runSimclrExample({
+      ...parseSimclrArgs(['--data', 'sample', '--epochs', '1', '--batch-size', '256', '--seed', '0', '--out', join(dir, 'example')]),
+      log: () => {},
+    });
+    expect(example.steps).toBe(11);
+    // The whole table, character for character: kNN, linear probe, 10 labels/class, each with random init, gain, raw pixels.
+    expect(stdout).toContain(example.table);
+    expect(example.table).toMatch(/^figure\s+trained\s+random init\s+gain\s+raw pixels\n/);
+    expect(example.table.split('\n').slice(2)).toHaveLength(3);
+
+    // eval.json and report.html carry the control for every figure.
+    const evaluation = JSON.parse(readFileSync(join(cliOut, 'eval.json'), 'utf8'));
+    const [knn, linear, fewLabels] = evaluation.rows;
+    expect([knn.value, knn.randomInit.value, knn.rawPixels.value]).toEqual([example.results.trained.knn, example.results.randomInit.knn, example.results.rawPixels.knn]);
+    expect([linear.value, linear.randomInit.value]).toEqual([example.results.trained.linear, example.results.randomInit.linear]);
+    expect({ mean: fewLabels.randomInit.value, std: fewLabels.randomInit.std }).toEqual(example.results.randomInit.fewLabels);
+    expect({ mean: fewLabels.value, std: fewLabels.std }).toEqual(example.results.trained.fewLabels);
+    const report = readFileSync(join(cliOut, 'report.html'), 'utf8');
+    expect(report).toContain('<th>random init</th>');
+    expect(report).toContain(`${(100 * example.results.randomInit.knn).toFixed(1)}%`);
+  }, 600_000);
+});

@@ -1,15 +1,13 @@
-// SimCLR on Fashion-MNIST: train a small CNN (with batch norm), then compare the trained encoder with the
-// same encoder at random init and with raw pixels, by kNN and linear probes (all labels, 10 per class).
-// The training and comparison run, shared with the BYOL example, is runPretrainAndCompare (examples/shared).
+// SimCLR on Fashion-MNIST: a thin config of @ssl/eval's pretrainAndCompare (through examples/shared), the
+// runner `ssl pretrain` uses: train a small CNN, then print every figure (kNN, linear probe with all labels and
+// with 10 per class) beside the same encoder at random init and raw pixels.
 // Run: pnpm --filter @ssl-examples/simclr-fashion-mnist start -- [--epochs 4] [--data full|sample] [--out runs/simclr]
-//      [--limit N] [--batch-size 256] [--lr 0.002] [--temperature 0.2] [--seed 0]
+//      [--limit N] [--batch-size 256] [--lr 0.002] [--temperature 0.2] [--seed 0] [--encoder-seed N] [--channels 32,64,128]
+import { parseArgs } from 'node:util';
 import { createRegistry } from '@ssl/core';
 import contrastive from '@ssl/contrastive';
-import { argument, isMainModule, numberArgument, runPretrainAndCompare } from '@ssl-examples/shared';
+import { dataOption, describeRun, exampleArgs, isMainModule, numberListOption, numberOption, runPretrainAndCompare } from '@ssl-examples/shared';
 import type { PretrainAndCompareOptions, PretrainAndCompareResult } from '@ssl-examples/shared';
-
-export { ENCODER } from '@ssl-examples/shared';
-export type { EncoderScores } from '@ssl-examples/shared';
 
 export interface SimclrExampleOptions extends PretrainAndCompareOptions {
   temperature?: number;
@@ -33,19 +31,38 @@ export function runSimclrExample(options: SimclrExampleOptions = {}): Promise<Si
   );
 }
 
-if (isMainModule(import.meta.url)) {
-  const data = argument('data') ?? 'full';
-  if (data !== 'full' && data !== 'sample') throw new Error(`--data must be 'full' or 'sample', got ${data}`);
-  const result = await runSimclrExample({
-    epochs: numberArgument('epochs'),
-    data,
-    limit: numberArgument('limit'),
-    out: argument('out') ?? 'runs/simclr',
-    batchSize: numberArgument('batch-size'),
-    lr: numberArgument('lr'),
-    temperature: numberArgument('temperature'),
-    seed: numberArgument('seed'),
+/** The example's flags, parsed with node:util's parseArgs. */
+export function parseSimclrArgs(argv?: readonly string[]): SimclrExampleOptions {
+  const { values } = parseArgs({
+    args: exampleArgs(argv),
+    options: {
+      epochs: { type: 'string' },
+      data: { type: 'string' },
+      out: { type: 'string' },
+      limit: { type: 'string' },
+      'batch-size': { type: 'string' },
+      lr: { type: 'string' },
+      temperature: { type: 'string' },
+      seed: { type: 'string' },
+      'encoder-seed': { type: 'string' },
+      channels: { type: 'string' },
+    },
   });
-  console.log(`\ntrain ${result.trainSeconds.toFixed(0)} s (${result.steps} steps), eval ${result.evalSeconds.toFixed(0)} s, load ${result.loadAverage.toFixed(1)}\n`);
-  console.log(result.markdown);
+  return {
+    epochs: numberOption('epochs', values.epochs),
+    data: dataOption(values.data),
+    out: values.out ?? 'runs/simclr',
+    limit: numberOption('limit', values.limit),
+    batchSize: numberOption('batch-size', values['batch-size']),
+    lr: numberOption('lr', values.lr),
+    temperature: numberOption('temperature', values.temperature),
+    seed: numberOption('seed', values.seed),
+    encoderSeed: numberOption('encoder-seed', values['encoder-seed']),
+    channels: numberListOption('channels', values.channels),
+  };
+}
+
+if (isMainModule(import.meta.url)) {
+  const result = await runSimclrExample(parseSimclrArgs());
+  console.log(`\n${result.table}\n\n${describeRun(result)}`);
 }

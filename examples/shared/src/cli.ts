@@ -1,16 +1,32 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The value after `--name` on the command line, if the flag is there. */
-export function argument(name: string): string | undefined {
-  const at = process.argv.indexOf(`--${name}`);
-  return at >= 0 ? process.argv[at + 1] : undefined;
+/**
+ * The script's arguments for `node:util`'s `parseArgs`, the one argument style of the examples.
+ * `pnpm start -- --flag` forwards the `--` itself; parseArgs would take everything after it as positional.
+ */
+export function exampleArgs(argv: readonly string[] = process.argv.slice(2)): string[] {
+  return argv.filter((arg) => arg !== '--');
 }
 
-/** `Number()` of the value after `--name` (NaN for a non-number, as the examples have always passed it on). */
-export function numberArgument(name: string): number | undefined {
-  const value = argument(name);
-  return value === undefined ? undefined : Number(value);
+/** `Number(value)`, undefined when the flag is absent; a value that is not a finite number is refused by name. */
+export function numberOption(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const parsed = Number(value);
+  if (value.trim() === '' || !Number.isFinite(parsed)) throw new Error(`--${name} expects a number, got ${JSON.stringify(value)}`);
+  return parsed;
+}
+
+/** A comma-separated list of numbers (`--channels 16,32,64`), undefined when the flag is absent. */
+export function numberListOption(name: string, value: string | undefined): number[] | undefined {
+  return value?.split(',').map((item) => numberOption(name, item) as number);
+}
+
+/** `--data full|sample`, the Fashion-MNIST examples' choice of the 60k/10k set or the bundled 3000/1000 sample. */
+export function dataOption(value: string | undefined, fallback: 'full' | 'sample' = 'full'): 'full' | 'sample' {
+  const data = value ?? fallback;
+  if (data !== 'full' && data !== 'sample') throw new Error(`--data expects full or sample, got ${JSON.stringify(data)}`);
+  return data;
 }
 
 /** True when the module with this `import.meta.url` is the script node was started with (not imported by a test). */

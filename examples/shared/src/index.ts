@@ -1,3 +1,3 @@
-export { argument, isMainModule, numberArgument } from './cli';
-export { ENCODER, runPretrainAndCompare } from './pretrain-and-compare';
-export type { EncoderScores, PretrainAndCompareOptions, PretrainAndCompareResult, PretrainAndCompareSetup } from './pretrain-and-compare';
+export { dataOption, exampleArgs, isMainModule, numberListOption, numberOption } from './cli';
+export { describeRun, exampleEncoder, runPretrainAndCompare } from './pretrain-and-compare';
+export type { PretrainAndCompareOptions, PretrainAndCompareResult, PretrainAndCompareSetup } from './pretrain-and-compare';

@@ -1,15 +1,16 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { createEncoder, initBackend, loadFashionMnist, subset, train } from '@ssl/core';
-import type { CnnSpec, Encoder, MethodHandle } from '@ssl/core';
-import { compareRepresentations, flattenEncoder, formatComparisonTable } from '@ssl/eval';
-import type { ComparisonRow } from '@ssl/eval';
+import { initBackend, loadFashionMnist, subset } from '@ssl/core';
+import type { AnyEncoderSpec, CnnSpec, ImageDataset, MethodHandle, TrainCallback, TrainResult } from '@ssl/core';
+import { EVALUATION_PROTOCOL, formatControlledEvaluation, pretrainAndCompare } from '@ssl/eval';
+import type { AppliedProtocol, ControlledEvaluation, ProtocolScores } from '@ssl/eval';
 
 /*
- * The run behind the SimCLR and BYOL Fashion-MNIST examples: pre-train one method on a small CNN, then compare
- * the trained encoder with the same encoder at random init and with raw pixels (kNN, linear probe with all
- * labels and with 10 labels per class). Each example supplies the method and its own defaults.
+ * The Fashion-MNIST side of the examples: load the data, then hand everything to @ssl/eval's
+ * pretrainAndCompare, the runner `ssl pretrain` uses too, so an example and
+ * `ssl pretrain <method> --data fashion-mnist[-sample]` with the same settings print the same figures.
+ * Each example supplies its method and defaults.
  */
 
 export interface PretrainAndCompareOptions {
@@ -18,21 +19,20 @@ export interface PretrainAndCompareOptions {
   data?: 'full' | 'sample';
   /** Train on the first `limit` training images only (quick recipe comparisons); evaluation uses all of them. */
   limit?: number;
+  /** Evaluate on the first N train / test images only (quick runs); default all. */
+  evalTrain?: number;
+  evalTest?: number;
+  /** Stop after this many steps (smoke runs). */
+  maxSteps?: number;
   out?: string;
   batchSize?: number;
   lr?: number;
   seed?: number;
-  /** CNN stage widths instead of ENCODER's [32, 64, 128] (the random-init baseline uses the same). */
+  /** CNN stage widths instead of the default [32, 64, 128] (the random-init control uses the same). */
   channels?: number[];
-  /** Seeds of the 10-labels-per-class probe (default 5). */
-  fewLabelSeeds?: number;
+  /** A fixed encoder seed; by default the trainer draws it from `seed`, as `ssl pretrain` does. */
+  encoderSeed?: number;
   log?: (line: string) => void;
-}
-
-export interface EncoderScores {
-  knn: number;
-  linear: number;
-  linear10PerClass: { mean: number; std: number };
 }
 
 export interface PretrainAndCompareResult {
@@ -43,100 +43,119 @@ export interface PretrainAndCompareResult {
   trainSeconds: number;
   evalSeconds: number;
   loadAverage: number;
-  encoder: CnnSpec;
-  results: { trained: EncoderScores; randomInit: EncoderScores; rawPixels: EncoderScores };
+  encoder: AnyEncoderSpec;
+  protocol: AppliedProtocol;
+  results: { trained: ProtocolScores; randomInit: ProtocolScores; rawPixels: ProtocolScores };
+  /** What the example prints: the same table as `ssl pretrain`. */
+  table: string;
+  /** The same figures as a markdown table, for READMEs. */
   markdown: string;
 }
 
-/** The backbone of the recipe: three conv stages with batch norm (see README). The seed fixes the random-init baseline. */
-export const ENCODER: CnnSpec = { kind: 'cnn', inputShape: [28, 28, 1], channels: [32, 64, 128], batchNorm: true, seed: 1234 };
+/**
+ * The encoder `ssl pretrain` builds for 28×28 grayscale data with `--encoder cnn` (the default): the small
+ * CNN, channels 32-64-128 with batch norm. Only the options the user sets are added, so the spec (and with it
+ * the seed the trainer draws) is the CLI's.
+ */
+export function exampleEncoder(options: { channels?: number[]; encoderSeed?: number } = {}): CnnSpec {
+  return {
+    kind: 'cnn',
+    inputShape: [28, 28, 1],
+    ...(options.channels ? { channels: options.channels } : {}),
+    ...(options.encoderSeed === undefined ? {} : { seed: options.encoderSeed }),
+  };
+}
 
 export interface PretrainAndCompareSetup {
-  /** The method's name in the log and the table ('SimCLR'). */
+  /** The method's name in the log ('SimCLR'). */
   label: string;
   /** Creates the configured method (called once the backend is up). */
   createMethod: () => MethodHandle;
-  /** Batch size when the options give none. */
-  defaultBatchSize: number;
-  /** Epochs when the options give none (default 3). */
+  /** Batch size when the options give none (default: the method's own). */
+  defaultBatchSize?: number;
+  /** Epochs when the options give none (default: the method's own). */
   defaultEpochs?: number;
+  /** The backbone; default `exampleEncoder(options)`. */
+  encoder?: AnyEncoderSpec;
+  /** More trainer callbacks (e.g. a method's own progress line). */
+  callbacks?: TrainCallback[];
+  /** Reads what the example needs from the trained run before it is freed (e.g. a pretext head's accuracy). */
+  afterTraining?: (run: TrainResult, evaluation: ControlledEvaluation, data: { train: ImageDataset; test: ImageDataset }) => Promise<void> | void;
 }
 
-/** One row of results.json (its shape predates compareRepresentations and is kept for readers of that file). */
-function encoderScores(row: ComparisonRow): EncoderScores {
-  const few = row.fewLabels?.linear ?? { mean: Number.NaN, std: Number.NaN };
-  return { knn: row.knn, linear: row.linear, linear10PerClass: { mean: few.mean, std: few.std } };
+function firstImages(dataset: ImageDataset, limit: number | undefined): ImageDataset {
+  if (limit === undefined || limit >= dataset.size) return dataset;
+  return subset(dataset, Array.from({ length: limit }, (_, i) => i), `${dataset.name}-${limit}`);
 }
 
 export async function runPretrainAndCompare(setup: PretrainAndCompareSetup, options: PretrainAndCompareOptions = {}): Promise<PretrainAndCompareResult> {
   const log = options.log ?? ((line: string) => console.log(line));
   await initBackend();
   const source = options.data ?? 'full';
-  const trainSet = await loadFashionMnist({ split: 'train', source });
-  const testSet = await loadFashionMnist({ split: 'test', source });
-  const trainOn = options.limit && options.limit < trainSet.size ? subset(trainSet, Array.from({ length: options.limit }, (_, i) => i), `${trainSet.name}-${options.limit}`) : trainSet;
+  const trainSet = firstImages(await loadFashionMnist({ split: 'train', source }), options.evalTrain);
+  const testSet = firstImages(await loadFashionMnist({ split: 'test', source }), options.evalTest);
+  const trainOn = firstImages(trainSet, options.limit);
   const method = setup.createMethod();
-  const encoderSpec: CnnSpec = options.channels ? { ...ENCODER, channels: options.channels } : ENCODER;
-  const epochs = options.epochs ?? setup.defaultEpochs ?? 3;
-  log(`${setup.label} on ${trainOn.name} (${trainOn.size} images), ${epochs} epochs, encoder ${JSON.stringify(encoderSpec.channels)}`);
+  const encoder = setup.encoder ?? exampleEncoder(options);
+  const epochs = options.epochs ?? setup.defaultEpochs;
+  const batchSize = options.batchSize ?? setup.defaultBatchSize;
+  log(`${setup.label} on ${trainOn.name} (${trainOn.size} images), ${epochs ?? "the method's"} epochs, encoder ${JSON.stringify(encoder)}`);
   const started = performance.now();
-  const run = await train({
+  let plannedEpochs = epochs ?? Number.NaN;
+  const { run, trainSeconds, evaluation } = await pretrainAndCompare({
     method,
     data: trainOn,
-    encoder: encoderSpec,
-    epochs,
-    batchSize: options.batchSize ?? setup.defaultBatchSize,
+    encoder,
+    ...(epochs === undefined ? {} : { epochs }),
+    ...(batchSize === undefined ? {} : { batchSize }),
+    ...(options.maxSteps === undefined ? {} : { maxSteps: options.maxSteps }),
     seed: options.seed ?? 0,
-    ...(options.lr !== undefined ? { optimizer: { lr: options.lr } } : {}),
-    outDir: options.out,
+    ...(options.lr === undefined ? {} : { optimizer: { lr: options.lr } }),
+    ...(options.out === undefined ? {} : { outDir: options.out }),
     callbacks: [
       {
         name: 'progress',
-        onEpochEnd: ({ epoch, step }) => log(`epoch ${epoch + 1}/${epochs}: step ${step}, ${((performance.now() - started) / 1000).toFixed(0)} s`),
+        onTrainStart: (info) => void (plannedEpochs = info.epochs),
+        onEpochEnd: ({ epoch, step }) => log(`epoch ${epoch + 1}: step ${step}, ${((performance.now() - started) / 1000).toFixed(0)} s`),
       },
+      ...(setup.callbacks ?? []),
     ],
+    evaluation: { train: trainSet, test: testSet },
+    onTrained: (result, seconds) => log(`trained ${result.steps} steps in ${seconds.toFixed(0)} s; evaluating beside the same encoder at random init and raw pixels`),
+    onScored: (name, scores, seconds) => log(`scored ${name} (${scores.featureDim} features) in ${seconds.toFixed(0)} s`),
   });
-  const trainSeconds = (performance.now() - started) / 1000;
-  const evalStarted = performance.now();
-  const seeds = options.fewLabelSeeds ?? 5;
-  const randomInit: Encoder = createEncoder(encoderSpec);
-  const rows = await compareRepresentations({
-    candidates: [
-      { name: `${setup.label} (trained)`, encoder: run.encoder },
-      { name: 'same encoder, random init', encoder: randomInit },
-      { name: 'raw pixels', encoder: flattenEncoder() },
-    ],
-    train: trainSet,
-    test: testSet,
-    knn: { k: 200, weighting: 'exp' },
-    linear: { weightDecay: 1e-4 },
-    fewLabels: { perClass: 10, seeds: Array.from({ length: seeds }, (_, i) => i), linear: { weightDecay: 1e-2 } },
-  });
-  randomInit.model.dispose();
-  const [trained, random, pixels] = rows.map(encoderScores);
-  const result: PretrainAndCompareResult = {
-    method: method.id,
-    data: `${trainOn.name} → ${testSet.name}`,
-    epochs,
-    steps: run.steps,
-    trainSeconds,
-    evalSeconds: (performance.now() - evalStarted) / 1000,
-    loadAverage: loadavg()[0],
-    encoder: encoderSpec,
-    results: { trained, randomInit: random, rawPixels: pixels },
-    markdown: formatComparisonTable(rows, {
-      headers: {
-        name: 'features',
-        knn: 'kNN (k=200, weighted)',
-        linear: 'linear probe, all labels',
-        fewLinear: `linear probe, 10 labels/class (${seeds} seeds)`,
-      },
-    }),
-  };
-  run.dispose();
-  if (options.out) {
-    mkdirSync(options.out, { recursive: true });
-    writeFileSync(join(options.out, 'results.json'), JSON.stringify(result, null, 2));
+  try {
+    if (!evaluation) throw new Error(`${setup.label} was interrupted after ${run.steps} steps; nothing to compare.`);
+    await setup.afterTraining?.(run, evaluation, { train: trainSet, test: testSet });
+    const result: PretrainAndCompareResult = {
+      method: method.id,
+      data: `${trainOn.name} → ${testSet.name}`,
+      epochs: plannedEpochs,
+      steps: run.steps,
+      trainSeconds,
+      evalSeconds: evaluation.seconds,
+      loadAverage: loadavg()[0],
+      encoder: (run.encoder as { spec?: AnyEncoderSpec }).spec ?? encoder,
+      protocol: evaluation.protocol,
+      results: { trained: evaluation.trained, randomInit: evaluation.randomInit, rawPixels: evaluation.rawPixels },
+      table: formatControlledEvaluation(evaluation),
+      markdown: formatControlledEvaluation(evaluation, { style: 'markdown' }),
+    };
+    if (options.out) {
+      mkdirSync(options.out, { recursive: true });
+      writeFileSync(join(options.out, 'results.json'), `${JSON.stringify(result, null, 2)}\n`);
+    }
+    return result;
+  } finally {
+    run.dispose();
   }
-  return result;
+}
+
+/** The settings line printed under the table. */
+export function describeRun(result: PretrainAndCompareResult): string {
+  const few = EVALUATION_PROTOCOL.fewLabels;
+  return (
+    `${result.method} on ${result.data}: ${result.steps} steps, train ${result.trainSeconds.toFixed(0)} s, eval ${result.evalSeconds.toFixed(0)} s, ` +
+    `load ${result.loadAverage.toFixed(1)}; ${few.perClass} labels/class over ${few.subsets} label subsets`
+  );
 }

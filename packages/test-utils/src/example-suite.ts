@@ -12,7 +12,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 /** What such an example's `run...Example` returns, as far as the test reads it. */
 export interface PretrainAndCompareResult {
   steps: number;
-  results: Record<string, { knn: number; linear: number; linear10PerClass: { mean: number } }>;
+  results: Record<'trained' | 'randomInit' | 'rawPixels', { knn: number; linear: number; fewLabels: { mean: number; std: number } }>;
+  protocol: { fewLabels: { seeds: number[] } };
+  table: string;
   markdown: string;
 }
 
@@ -21,7 +23,6 @@ export interface PretrainAndCompareOptions {
   limit: number;
   epochs: number;
   batchSize: number;
-  fewLabelSeeds: number;
   out: string;
   log: (line: string) => void;
 }
@@ -36,17 +37,24 @@ export function describePretrainAndCompareExample(
 
   describe(`${method}-fashion-mnist example`, () => {
     it('trains on a slice of the bundled sample and writes results for trained / random init / raw pixels', async () => {
-      const result = await runExample({ data: 'sample', limit: 256, epochs: 1, batchSize: 128, fewLabelSeeds: 2, out: dir, log: () => {} });
+      const result = await runExample({ data: 'sample', limit: 256, epochs: 1, batchSize: 128, out: dir, log: () => {} });
       expect(result.steps).toBe(2);
       for (const scores of Object.values(result.results)) {
         // 10 classes: every evaluation must be well above chance (0.1) on Fashion-MNIST.
         expect(scores.knn).toBeGreaterThan(0.4);
         expect(scores.linear).toBeGreaterThan(0.4);
-        expect(scores.linear10PerClass.mean).toBeGreaterThan(0.3);
+        expect(scores.fewLabels.mean).toBeGreaterThan(0.3);
       }
-      expect(result.markdown).toContain('| raw pixels |');
+      // The protocol's 5 label subsets, so five different draws give a spread.
+      expect(result.protocol.fewLabels.seeds).toEqual([0, 1, 2, 3, 4]);
+      expect(result.results.trained.fewLabels.std).toBeGreaterThan(0);
+      // Each figure beside its random-init control: header plus rule plus three figures.
+      expect(result.table.split('\n')).toHaveLength(5);
+      expect(result.table.split('\n')[0]).toMatch(/trained\s+random init\s+gain\s+raw pixels/);
       expect(existsSync(join(dir, 'results.json'))).toBe(true);
-      expect(JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')).results.trained.knn).toBe(result.results.trained.knn);
+      const written = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
+      expect(written.results.trained.knn).toBe(result.results.trained.knn);
+      expect(written.results.randomInit.knn).toBe(result.results.randomInit.knn);
     }, 600_000);
   });
 }
