@@ -2,37 +2,30 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runRotationExample } from './main';
+import { parseRotationArgs, runRotationExample } from './main';
 
 const dir = mkdtempSync(join(tmpdir(), 'rotation-example-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('rotation-fashion-mnist example', () => {
-  it('trains a few steps on the bundled sample and writes the three-row table and results.json', async () => {
-    const result = await runRotationExample({
-      data: 'sample',
-      out: dir,
-      epochs: 1,
-      maxSteps: 3,
-      batchSize: 16,
-      channels: [8, 16],
-      trainLimit: 200,
-      testLimit: 100,
-      labelSeeds: [0, 1],
-      log: () => {},
-    });
+  it('trains a few steps on the bundled sample and prints each figure beside its random-init control, plus rotation accuracy', async () => {
+    const options = parseRotationArgs(['--data', 'sample', '--out', dir, '--epochs', '1', '--batch-size', '16', '--channels', '8,16', '--train-limit', '200', '--test-limit', '100', '--head-input', 'pooled']);
+    expect(options.method).toEqual({ headInput: 'pooled' });
+    const result = await runRotationExample({ ...options, maxSteps: 3, log: () => {} });
     expect(result.steps).toBe(3);
-    expect(result.rows.map((r) => r.name)).toEqual(['RotNet encoder (trained)', 'Same encoder, random init', 'Raw pixels']);
-    expect(result.rows[2].featureDim).toBe(784);
-    expect(result.rows[0].rotationAccuracy).toBeGreaterThanOrEqual(0);
-    for (const row of result.rows) {
-      for (const value of [row.knnAll, row.linearAll, row.knn10PerClass.mean, row.linear10PerClass.mean]) {
+    expect(result.results.rawPixels.featureDim).toBe(784);
+    expect(result.results.trained.featureDim).toBe(16);
+    expect(result.rotationAccuracy).toBeGreaterThanOrEqual(0);
+    for (const scores of Object.values(result.results)) {
+      for (const value of [scores.knn, scores.linear, scores.fewLabels.mean]) {
         expect(value).toBeGreaterThan(0);
         expect(value).toBeLessThanOrEqual(1);
       }
     }
     expect(result.table.split('\n')).toHaveLength(5);
     expect(existsSync(join(dir, 'results.json'))).toBe(true);
-    expect(JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')).rows).toHaveLength(3);
+    const written = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
+    expect(written.results.randomInit.knn).toBe(result.results.randomInit.knn);
+    expect(written.extra.rotationAccuracy).toBe(result.rotationAccuracy);
   });
 });

@@ -46,6 +46,8 @@ export interface PretrainAndCompareResult {
   encoder: AnyEncoderSpec;
   protocol: AppliedProtocol;
   results: { trained: ProtocolScores; randomInit: ProtocolScores; rawPixels: ProtocolScores };
+  /** Figures of the example's own (`afterTraining`), e.g. a pretext head's rotation accuracy. */
+  extra: Record<string, number>;
   /** What the example prints: the same table as `ssl pretrain`. */
   table: string;
   /** The same figures as a markdown table, for READMEs. */
@@ -79,8 +81,15 @@ export interface PretrainAndCompareSetup {
   encoder?: AnyEncoderSpec;
   /** More trainer callbacks (e.g. a method's own progress line). */
   callbacks?: TrainCallback[];
-  /** Reads what the example needs from the trained run before it is freed (e.g. a pretext head's accuracy). */
-  afterTraining?: (run: TrainResult, evaluation: ControlledEvaluation, data: { train: ImageDataset; test: ImageDataset }) => Promise<void> | void;
+  /**
+   * Reads what the example needs from the trained run before it is freed (e.g. a pretext head's accuracy);
+   * the figures it returns go to the result's `extra` and results.json.
+   */
+  afterTraining?: (
+    run: TrainResult,
+    evaluation: ControlledEvaluation,
+    data: { train: ImageDataset; test: ImageDataset },
+  ) => Promise<Record<string, number>> | Record<string, number>;
 }
 
 function firstImages(dataset: ImageDataset, limit: number | undefined): ImageDataset {
@@ -126,7 +135,7 @@ export async function runPretrainAndCompare(setup: PretrainAndCompareSetup, opti
   });
   try {
     if (!evaluation) throw new Error(`${setup.label} was interrupted after ${run.steps} steps; nothing to compare.`);
-    await setup.afterTraining?.(run, evaluation, { train: trainSet, test: testSet });
+    const extra = (await setup.afterTraining?.(run, evaluation, { train: trainSet, test: testSet })) ?? {};
     const result: PretrainAndCompareResult = {
       method: method.id,
       data: `${trainOn.name} → ${testSet.name}`,
@@ -138,6 +147,7 @@ export async function runPretrainAndCompare(setup: PretrainAndCompareSetup, opti
       encoder: (run.encoder as { spec?: AnyEncoderSpec }).spec ?? encoder,
       protocol: evaluation.protocol,
       results: { trained: evaluation.trained, randomInit: evaluation.randomInit, rawPixels: evaluation.rawPixels },
+      extra,
       table: formatControlledEvaluation(evaluation),
       markdown: formatControlledEvaluation(evaluation, { style: 'markdown' }),
     };
