@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import { SslError, WordTokenizer, createEncoder, defineMethod, invalidConfig, l2Normalize, tfl } from '@ssl/core';
-import type { Encoder, MethodRuntime, ViewPolicyRef } from '@ssl/core';
+import type { Encoder, LoadedRun, MethodRuntime, ViewPolicyRef } from '@ssl/core';
 import { clipLoss } from '../losses/clip-loss';
 
 /** CLIP (Radford et al. 2021): an image encoder and a text encoder trained to match image-caption pairs. */
@@ -76,6 +76,33 @@ export interface ClipModel {
 }
 
 export type ClipRuntime = MethodRuntime<'image-text'> & { readonly clip: ClipModel };
+
+/** The parts of a CLIP model, trained or loaded; `clipParts` adds the forward passes. */
+interface ClipParts {
+  readonly imageEncoder: Encoder;
+  readonly textEncoder: Encoder;
+  readonly tokenizer: WordTokenizer;
+  readonly imageProjection: tfl.LayersModel;
+  readonly textProjection: tfl.LayersModel;
+  readonly logLogitScale: tf.Variable;
+  readonly maxLogitScale: number;
+}
+
+/** The model and its un-normalized projections (what the training step differentiates). */
+function assembleClip(parts: ClipParts): { model: ClipModel; embedImages(images: Tensor4D, training: boolean): Tensor2D; embedTexts(texts: readonly string[], training: boolean): Tensor2D } {
+  const { imageEncoder, textEncoder, tokenizer, imageProjection, textProjection, logLogitScale, maxLogitScale } = parts;
+  const maxLog = Math.log(maxLogitScale);
+  const tokenize = (texts: readonly string[]) => tf.tensor2d(tokenizer.encodeBatch(texts), [texts.length, tokenizer.maxLength], 'int32');
+  const embedImages = (images: Tensor4D, training: boolean): Tensor2D => imageProjection.apply(imageEncoder.features(images, { training })) as Tensor2D;
+  const embedTexts = (texts: readonly string[], training: boolean): Tensor2D => textProjection.apply(textEncoder.features(tokenize(texts), { training })) as Tensor2D;
+  const model: ClipModel = {
+    ...parts,
+    logitScale: () => Math.exp(Math.min(maxLog, logLogitScale.dataSync()[0])),
+    embedImages: (images, options = {}) => tf.tidy(() => l2Normalize(embedImages(images, options.training ?? false))),
+    embedTexts: (texts, options = {}) => tf.tidy(() => l2Normalize(embedTexts(texts, options.training ?? false))),
+  };
+  return { model, embedImages, embedTexts };
+}
 
 function positiveInteger(field: string, value: unknown): void {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) invalidConfig(field, value, 'a positive integer');
@@ -168,13 +195,7 @@ export const clip = defineMethod<ClipConfig, 'image-text'>({
     const scaleNetwork = tfl.sequential({ name: 'clip_logit_scale', layers: [scaleLayer] });
     const logLogitScale = scaleLayer.logScale.read() as tf.Variable;
 
-    const tokenize = (texts: readonly string[]) => tf.tensor2d(tokenizer.encodeBatch(texts), [texts.length, tokenizer.maxLength], 'int32');
-    const embedImages = (images: Tensor4D, training: boolean): Tensor2D =>
-      imageProjection.apply(imageEncoder.features(images, { training })) as Tensor2D;
-    const embedTexts = (texts: readonly string[], training: boolean): Tensor2D =>
-      textProjection.apply(textEncoder.features(tokenize(texts), { training })) as Tensor2D;
-
-    const model: ClipModel = {
+    const { model, embedImages, embedTexts } = assembleClip({
       imageEncoder,
       textEncoder,
       tokenizer,
@@ -182,10 +203,7 @@ export const clip = defineMethod<ClipConfig, 'image-text'>({
       textProjection,
       logLogitScale,
       maxLogitScale: config.maxLogitScale,
-      logitScale: () => Math.exp(Math.min(maxLog, logLogitScale.dataSync()[0])),
-      embedImages: (images, options = {}) => tf.tidy(() => l2Normalize(embedImages(images, options.training ?? false))),
-      embedTexts: (texts, options = {}) => tf.tidy(() => l2Normalize(embedTexts(texts, options.training ?? false))),
-    };
+    });
 
     const trainable: Record<string, tfl.LayersModel> = { imageEncoder: imageEncoder.model, textEncoder: textEncoder.model, imageProjection, textProjection };
     if (config.learnLogitScale) trainable.logitScale = scaleNetwork;
@@ -194,6 +212,15 @@ export const clip = defineMethod<ClipConfig, 'image-text'>({
       trainable,
       ...(config.learnLogitScale ? {} : { frozen: { logitScale: scaleNetwork } }),
       clip: model,
+      // Everything zero-shot classification needs besides the image encoder (saved as the run's encoder/):
+      // reloaded by clipModelFromRun(await loadRun(outDir)).
+      products: () => ({
+        textEncoder,
+        imageProjection,
+        textProjection,
+        tokenizer: { json: { ...tokenizer.toJSON() } },
+        logitScale: { json: { logLogitScale: logLogitScale.dataSync()[0], maxLogitScale: config.maxLogitScale } },
+      }),
       step(batch) {
         const images = batch.views[0] ?? batch.images;
         if (batch.captions.length !== images.shape[0]) {
@@ -219,4 +246,24 @@ export function clipModelOf(runtime: MethodRuntime): ClipModel {
   const model = (runtime as Partial<ClipRuntime>).clip;
   if (!model) throw new SslError('invalid-config', 'Expected the runtime of a clip:clip run (train(...).runtime).');
   return model;
+}
+
+/**
+ * The CLIP model of a finished clip:clip run loaded in any process (`loadRun(outDir)`): its image encoder,
+ * text tower, projections, tokenizer and logit scale, ready for `zeroShotClassifier`. The logit scale is a
+ * new variable; `run.dispose()` frees the networks.
+ */
+export function clipModelFromRun(run: LoadedRun): ClipModel {
+  if (run.method !== 'clip:clip') throw new SslError('io', `${run.dir} is a ${run.method} run, not a clip:clip run.`);
+  if (!run.encoder) throw new SslError('io', `${run.dir} has no saved image encoder (encoder/model.json).`);
+  const scale = run.json<{ logLogitScale: number; maxLogitScale: number }>('logitScale');
+  return assembleClip({
+    imageEncoder: run.encoder,
+    textEncoder: run.encoderProduct('textEncoder'),
+    tokenizer: WordTokenizer.fromJSON(run.json('tokenizer')),
+    imageProjection: run.network('imageProjection'),
+    textProjection: run.network('textProjection'),
+    logLogitScale: tf.variable(tf.scalar(scale.logLogitScale), false),
+    maxLogitScale: scale.maxLogitScale,
+  }).model;
 }

@@ -256,6 +256,8 @@ export const rotation = defineMethod<RotationConfig, 'unlabeled'>({
     return {
       encoder,
       trainable: { encoder: encoder.model, head },
+      // The rotation head: evaluateRotationAccuracy(run.encoder, run.network('head'), data) after loadRun(outDir).
+      products: () => ({ head }),
       step(batch) {
         const source = config.augment ? batch.views[0] : batch.images;
         const rotated = rotationBatch(source);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import { SslError, accuracy, copyWeights, defineMethod, hardLabelCrossEntropy, invalidConfig, linearClassifier } from '@ssl/core';
-import type { Encoder, MethodRuntime, StepOutput, tfl, ViewPolicyRef } from '@ssl/core';
+import type { Encoder, LoadedRun, MethodRuntime, StepOutput, tfl, ViewPolicyRef } from '@ssl/core';
 import { fixMatchLoss } from '../losses/fixmatch';
 
 /**
@@ -123,6 +123,9 @@ export const fixmatch = defineMethod<FixMatchConfig, 'semi-supervised'>({
       trainable: { encoder: encoder.model, classifier },
       frozen: { emaEncoder: emaEncoder.model, emaClassifier },
       fixmatch: { student: { encoder, classifier }, ema: { encoder: emaEncoder, classifier: emaClassifier } },
+      // The EMA classifier goes with the run's saved encoder (the EMA encoder); the student is exported too.
+      // `classify(await loadRun(outDir), images)` uses them in any process.
+      products: () => ({ classifier: emaClassifier, studentEncoder: encoder, studentClassifier: classifier }),
       step(batch): StepOutput {
         const labeledImages = batch.labeled.views[0];
         const labels = batch.labeled.labels;
@@ -168,10 +171,21 @@ export const fixmatch = defineMethod<FixMatchConfig, 'semi-supervised'>({
   },
 });
 
-function networksOf(runtime: MethodRuntime): FixMatchNetworks {
-  const networks = (runtime as Partial<FixMatchRuntime>).fixmatch;
-  if (!networks) throw new SslError('invalid-config', 'classify() needs the runtime of a semisup:fixmatch run (train(...).runtime).');
-  return networks;
+function isLoadedRun(source: MethodRuntime | LoadedRun): source is LoadedRun {
+  return typeof (source as LoadedRun).network === 'function' && typeof (source as LoadedRun).dir === 'string';
+}
+
+/** The encoder and classifier of a FixMatch run's EMA model or student, trained in this process or loaded. */
+function modelOf(source: MethodRuntime | LoadedRun, model: 'ema' | 'student'): { encoder: Encoder; classifier: tfl.LayersModel } {
+  if (isLoadedRun(source)) {
+    if (source.method !== 'semisup:fixmatch') throw new SslError('io', `classify() needs a semisup:fixmatch run; ${source.dir} is a ${source.method} run.`);
+    if (model === 'student') return { encoder: source.encoderProduct('studentEncoder'), classifier: source.network('studentClassifier') };
+    if (!source.encoder) throw new SslError('io', `${source.dir} has no saved encoder (encoder/model.json) for the EMA classifier.`);
+    return { encoder: source.encoder, classifier: source.network('classifier') };
+  }
+  const networks = (source as Partial<FixMatchRuntime>).fixmatch;
+  if (!networks) throw new SslError('invalid-config', 'classify() needs the runtime of a semisup:fixmatch run (train(...).runtime) or a loaded run (loadRun(outDir)).');
+  return model === 'student' ? networks.student : networks.ema;
 }
 
 export interface ClassifyOptions {
@@ -183,11 +197,11 @@ export interface ClassifyOptions {
 
 /**
  * Class predictions [N] (int32) of a FixMatch run's EMA model (or its student) for float32 [0, 1] images
- * [N, H, W, C], in inference mode (batch norm uses its moving statistics).
+ * [N, H, W, C], in inference mode (batch norm uses its moving statistics). The run is `train(...).runtime`
+ * or, in any later process, `await loadRun(outDir)`.
  */
-export function classify(runtime: MethodRuntime, images: Tensor4D, options: ClassifyOptions = {}): Tensor1D {
-  const networks = networksOf(runtime);
-  const { encoder, classifier } = options.model === 'student' ? networks.student : networks.ema;
+export function classify(source: MethodRuntime | LoadedRun, images: Tensor4D, options: ClassifyOptions = {}): Tensor1D {
+  const { encoder, classifier } = modelOf(source, options.model ?? 'ema');
   const batchSize = options.batchSize ?? 256;
   if (!(Number.isInteger(batchSize) && batchSize > 0)) invalidConfig('batchSize', batchSize, 'a positive integer');
   return tf.tidy(() => {
