@@ -14,7 +14,13 @@ export type SslErrorCode =
   | 'data'
   | 'backend'
   | 'checkpoint'
-  | 'io';
+  | 'io'
+  /** Parameters or gradients became non-finite (NaN/Inf) during training. */
+  | 'diverged'
+  /** The encoder's normalised outputs stopped varying across images for a sustained period. */
+  | 'collapsed'
+  /** Another live process owns the run directory (its run.lock). */
+  | 'locked';
 
 export class SslError extends Error {
   readonly code: SslErrorCode;

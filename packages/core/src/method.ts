@@ -2,6 +2,7 @@ import type { Scalar, Tensor1D, Tensor4D, Variable } from '@tensorflow/tfjs-core
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { ViewPolicy } from './augment/policies';
 import type { Encoder } from './nn/encoder';
+import type { EncoderPresetName } from './nn/spec';
 import type { Random } from './random';
 import type { JsonValue } from './train/checkpoint';
 import type { PoolView, Pools } from './train/pools';
@@ -66,6 +67,8 @@ export interface TrainingDefaults {
   readonly schedule?: ScheduleSpec;
   readonly batchSize?: number;
   readonly epochs?: number;
+  /** The encoder used when none is given (train() without `encoder`, `ssl` without `--encoder`); default the small CNN. */
+  readonly encoder?: EncoderPresetName;
 }
 
 export type OptimizerSpec =

@@ -60,7 +60,7 @@ export function labeledSplit(
     if (indices.length < take) {
       const className = dataset.classNames?.[c] ?? String(c);
       throw new SslError('data', `labeledSplit(${dataset.name}): class ${className} has ${indices.length} images, fewer than perClass = ${take}; lower perClass.`, {
-        details: { class: c, available: indices.length, requested: take },
+        details: { field: 'perClass', class: c, available: indices.length, requested: take },
       });
     }
     const order = random.permutation(indices.length);

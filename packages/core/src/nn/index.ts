@@ -1,9 +1,10 @@
 export type { Encoder, ForwardOptions, ImageShape } from './encoder';
 export { forwardKwargs } from './encoder';
-export { validateEncoderSpec, vitPreset } from './spec';
+export { validateEncoderSpec, vitPreset, encoderPreset, ENCODER_PRESETS } from './spec';
 export type {
   CnnSpec,
   EncoderKind,
+  EncoderPresetName,
   EncoderSpec,
   MlpSpec,
   ResNetDepth,

@@ -113,6 +113,35 @@ export function vitPreset(name: VitPresetName, overrides: Partial<Omit<VitSpec, 
   return { ...preset, classToken: true, positionEmbedding: 'learned', ...overrides, kind: 'vit' };
 }
 
+/**
+ * Encoders by the names the `ssl` command's `--encoder` takes and a method may recommend: the small CNN,
+ * ResNets and ViT presets, each built for the data's input shape (`vit28`: 4×4 patches, 4 blocks).
+ */
+export const ENCODER_PRESETS = ['cnn', 'resnet18', 'resnet34', 'resnet50', 'vit28', 'vit-tiny', 'vit-small', 'vit-base'] as const;
+export type EncoderPresetName = (typeof ENCODER_PRESETS)[number];
+
+/** The encoder spec of a preset name for images of `inputShape`. */
+export function encoderPreset(name: EncoderPresetName, inputShape: ImageShape): EncoderSpec {
+  switch (name) {
+    case 'cnn':
+      return { kind: 'cnn', inputShape };
+    case 'resnet18':
+    case 'resnet34':
+    case 'resnet50':
+      return { kind: name, inputShape };
+    case 'vit28':
+      return vitPreset('vit28', { inputShape });
+    case 'vit-tiny':
+      return vitPreset('tiny', { inputShape });
+    case 'vit-small':
+      return vitPreset('small', { inputShape });
+    case 'vit-base':
+      return vitPreset('base', { inputShape });
+    default:
+      return invalidConfig('encoder', name, `one of ${ENCODER_PRESETS.join(', ')}`);
+  }
+}
+
 function positiveInteger(field: string, value: unknown): void {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) invalidConfig(field, value, 'a positive integer');
 }

@@ -28,3 +28,8 @@ export type { Pool, PoolLimits, PoolView, Pools } from './pools';
 export { tensorsIn } from './training-step';
 export { loadRun, saveProducts, PRODUCTS_DIR, PRODUCTS_INDEX } from './products';
 export type { LoadedProduct, LoadedRun, ProductKind, ProductsIndex } from './products';
+export { acquireRunLock, releaseRunLock, readRunLock, checkRunLock, RUN_LOCK_FILE } from './run-lock';
+export type { RunLockOwner } from './run-lock';
+export { checkOutputDirectory, prepareOutputDirectory, OUTPUT_DIRECTORY_TIMEOUT_MS } from './output-directory';
+export { nonFiniteNames } from './divergence-guard';
+export type { DivergenceGuardOptions } from './divergence-guard';

@@ -3,7 +3,7 @@ import type { ViewPolicy } from '../augment/policies';
 import { batchesPerEpoch } from '../data/batches';
 import { SslError, invalidConfig } from '../errors';
 import type { MethodDefinition, MethodViews, OptimizerSpec, ScheduleSpec, ViewPolicyRef } from '../method';
-import { createEncoder, validateEncoderSpec } from '../nn';
+import { createEncoder, encoderPreset, validateEncoderSpec } from '../nn';
 import type { Encoder, EncoderSpec } from '../nn';
 import type { EncoderDefinition, PluginParts, PluginEncoderSpecs } from '../registry/parts';
 import type { MethodHandle } from '../registry/registry';
@@ -143,11 +143,13 @@ export function planRun(options: PlanOptions): RunPlan {
   const dropLast = options.dropLast ?? true;
   const epochPoolSize = source.initialPools[source.epochPool]?.ids.length ?? 0;
   if (batchesPerEpoch(epochPoolSize, epochBatchSize, dropLast) === 0) {
-    throw new SslError('data', `Dataset ${source.name} has ${epochPoolSize} images, fewer than one batch of ${epochBatchSize}: lower batchSize.`);
+    throw new SslError('data', `Dataset ${source.name} has ${epochPoolSize} images, fewer than one batch of ${epochBatchSize}: lower batchSize.`, {
+      details: { field: 'batchSize', value: epochBatchSize },
+    });
   }
   const schedule = options.schedule ?? definition.training?.schedule ?? { kind: 'warmup-cosine', warmupFraction: 0.1 };
   validateSchedule(schedule);
-  const encoder = options.encoder ?? ({ kind: 'cnn', inputShape: source.inputShape } as EncoderSpec);
+  const encoder = options.encoder ?? encoderPreset(definition.training?.encoder ?? 'cnn', [...source.inputShape]);
   validateAnyEncoderSpec(method, encoder);
   return {
     method,

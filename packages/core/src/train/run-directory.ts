@@ -1,19 +1,39 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Variable } from '@tensorflow/tfjs-core';
 import { SslError } from '../errors';
 import { describeDamage, findCheckpoint, saveCheckpoint } from './checkpoint';
 import type { JsonValue, LoadedCheckpoint } from './checkpoint';
+import { prepareOutputDirectorySync } from './output-directory';
+import { acquireRunLock, releaseRunLock } from './run-lock';
 
-/** Where a run keeps config.json, metrics.jsonl and checkpoints/; a run without outDir writes nothing. */
+/**
+ * Where a run keeps config.json, metrics.jsonl and checkpoints/; a run without outDir writes nothing. The
+ * directory is the run's while it is open: run.lock names this process, and a second run there is refused.
+ */
 export class RunDirectory {
   private lastCheckpointStep = -1;
+  private locked = false;
 
   constructor(
     readonly outDir: string | undefined,
     private readonly keepCheckpoints = 2,
   ) {
-    if (outDir) mkdirSync(outDir, { recursive: true });
+    if (!outDir) return;
+    prepareOutputDirectorySync(outDir);
+    acquireRunLock(outDir);
+    this.locked = true;
+  }
+
+  /** Gives the directory up (removes run.lock unless the caller, e.g. the CLI, still holds it). */
+  release(): void {
+    if (this.outDir && this.locked) releaseRunLock(this.outDir);
+    this.locked = false;
+  }
+
+  /** Whether this run already wrote the checkpoint of this step (writing it again is a no-op). */
+  hasCheckpointAt(stepsDone: number): boolean {
+    return !this.checkpointDir || stepsDone === this.lastCheckpointStep;
   }
 
   private get checkpointDir(): string | undefined {

@@ -6,12 +6,15 @@ import type { Encoder, EncoderSpec } from '../nn';
 import { saveEncoder } from '../nn';
 import type { MethodHandle } from '../registry/registry';
 import { restoreVariables } from './checkpoint';
-import type { LoadedCheckpoint } from './checkpoint';
+import type { JsonValue, LoadedCheckpoint } from './checkpoint';
 import type { TrainData } from './data-kinds';
+import { CollapseWatch, divergedError, nonFiniteNames, probeCollapse, resolveGuard } from './divergence-guard';
+import type { DivergenceGuardOptions, ResolvedGuard } from './divergence-guard';
 import { planRun } from './plan';
 import { saveProducts } from './products';
 import type { AnyEncoderSpec, RunPlan } from './plan';
 import { RunPools } from './pools';
+import { checkResumeMatches } from './resume-check';
 import { RunDirectory, toJson } from './run-directory';
 import { STREAM_METHOD, STREAM_ROUND_END, STREAM_VIEWS, buildRound, disposeRound, disposeTrainingState } from './run-networks';
 import type { RoundNetworks } from './run-networks';
@@ -79,8 +82,20 @@ export interface TrainOptions {
   readonly outDir?: string;
   readonly checkpointEvery?: { readonly steps?: number; readonly epochs?: number };
   readonly keepCheckpoints?: number;
-  /** Continue from the newest complete checkpoint in outDir/checkpoints (fresh start when there is none). */
+  /**
+   * Continue from the newest complete checkpoint in outDir/checkpoints (fresh start when there is none). The
+   * options must describe the run saved there: any difference is refused, except more `epochs` with `extend`.
+   */
   readonly resume?: boolean;
+  /**
+   * With resume: allow more epochs than the saved run's (one-round methods). The learning-rate schedule is
+   * planned over the new total, as if the run had been started with those epochs.
+   */
+  readonly extend?: boolean;
+  /** Non-finite parameters/gradients and collapse checks (on by default); false turns them off. */
+  readonly guard?: DivergenceGuardOptions | false;
+  /** How the run was started (e.g. the command line's flags), stored as config.json's `invocation`. */
+  readonly invocation?: { readonly [key: string]: JsonValue };
   readonly callbacks?: readonly TrainCallback[];
   /** Stops after the current step, writing a checkpoint first when outDir is set. */
   readonly signal?: AbortSignal;
@@ -133,9 +148,11 @@ interface RunState {
   readonly warnings: string[];
   readonly history: StepRecord[];
   readonly epochLogs: TrainResult['epochLogs'];
+  readonly guard?: ResolvedGuard;
+  readonly collapse?: CollapseWatch;
 }
 
-function runConfig(plan: RunPlan) {
+function runConfig(plan: RunPlan, invocation?: TrainOptions['invocation']) {
   return {
     method: plan.method.id,
     plugin: plan.method.plugin,
@@ -152,16 +169,18 @@ function runConfig(plan: RunPlan) {
     gradientClip: plan.gradientClip ?? null,
     seed: plan.seed,
     dropLast: plan.dropLast,
+    ...(invocation ? { invocation } : {}),
   };
 }
 
-function findStart(plan: RunPlan, directory: RunDirectory, resume: boolean | undefined, pools: RunPools, warn: (message: string) => void): StartPoint {
-  const checkpoint = resume ? directory.resumeCheckpoint(warn) : undefined;
+function findStart(plan: RunPlan, directory: RunDirectory, options: TrainOptions, pools: RunPools, warn: (message: string) => void): StartPoint {
+  const checkpoint = options.resume ? directory.resumeCheckpoint(warn) : undefined;
   if (!checkpoint) return { step: 0, round: 0, roundStartStep: 0 };
-  const meta = checkpoint.manifest.meta as { run?: { method?: string }; round?: number; roundStartStep?: number; pools?: never };
+  const meta = checkpoint.manifest.meta as { run?: { [key: string]: JsonValue }; round?: number; roundStartStep?: number; pools?: never };
   if (meta.run?.method !== plan.method.id) {
-    throw new SslError('checkpoint', `Checkpoint ${checkpoint.path} was written by ${meta.run?.method ?? 'another method'}, not ${plan.method.id}: use another --out directory.`);
+    throw new SslError('checkpoint', `Checkpoint ${checkpoint.path} was written by ${String(meta.run?.method ?? 'another method')}, not ${plan.method.id}: use another output directory.`);
   }
+  checkResumeMatches({ saved: meta.run, current: toJson(runConfig(plan)) as { [key: string]: JsonValue }, extend: options.extend === true, outDir: directory.outDir ?? '' });
   pools.restore(meta.pools);
   return { step: checkpoint.manifest.step, round: meta.round ?? 0, roundStartStep: meta.roundStartStep ?? 0, checkpoint };
 }
@@ -185,9 +204,32 @@ function stepsPerEpochOf(run: RunState): number {
   return steps;
 }
 
+/** Throws `diverged` when a parameter, optimizer slot or state tensor holds a NaN or an Inf. */
+function checkFiniteVariables(run: RunState, lr?: number): void {
+  if (!run.guard) return;
+  const names = nonFiniteNames(run.networks.variables);
+  if (names.length > 0) throw divergedError('parameters', names, { step: run.step, lr });
+}
+
+/** Embeds fixed training images and feeds the collapse watch (image encoders only). */
+function checkCollapse(run: RunState): void {
+  const encoder = run.networks.runtime.encoder;
+  if (!run.guard || !run.collapse || encoder.inputShape.length !== 3) return;
+  const pool = run.pools.get(run.plan.source.epochPool);
+  if (!pool || pool.ids.length === 0) return;
+  const images = run.plan.source.images(Int32Array.from(pool.ids.slice(0, run.guard.probeImages)));
+  try {
+    run.collapse.record(probeCollapse(encoder, images), run.step);
+  } finally {
+    images.dispose();
+  }
+}
+
 function writeCheckpoint(run: RunState, stepsPerEpoch: number): void {
+  // Never write a checkpoint that holds NaN/Inf: the previous good one stays the newest.
+  if (!run.directory.hasCheckpointAt(run.step)) checkFiniteVariables(run);
   run.directory.writeCheckpoint(run.step, run.networks.variables, {
-    run: toJson(runConfig(run.plan)),
+    run: toJson(runConfig(run.plan, run.options.invocation)),
     seed: run.plan.seed,
     stepsPerEpoch,
     round: run.networks.round,
@@ -213,13 +255,16 @@ async function runOneStep(run: RunState, epoch: number, ids: Int32Array, roundSt
   };
   const viewRng = streamRandom(plan.seed, STREAM_VIEWS, run.step);
   const made = plan.source.batch({ step: run.step, ids, pools: run.pools, views: plan.views, viewRng, labeledBatchSize: plan.batchSize, seed: plan.seed });
+  // The guard looks at gradients and parameters every guard.everySteps steps: one fused reduction each.
+  const checkFinite = run.guard !== undefined && (run.step + 1) % run.guard.everySteps === 0;
   let values;
   try {
     const mathRng = streamRandom(plan.seed, STREAM_METHOD + 100, run.step);
-    values = await trainingStep(networks, made.batch, context, { methodId: plan.method.id, gradientClip: plan.gradientClip, mathRng });
+    values = await trainingStep(networks, made.batch, context, { methodId: plan.method.id, gradientClip: plan.gradientClip, mathRng, checkGradients: checkFinite });
   } finally {
     made.owned.forEach((t) => t.dispose());
   }
+  if (checkFinite) checkFiniteVariables(run, lr);
   const seconds = (performance.now() - started) / 1000;
   const record: StepRecord = { step: run.step, epoch, loss: values.loss, lr, metrics: values.metrics, seconds, imagesPerSecond: made.imageCount / seconds };
   run.step += 1;
@@ -259,11 +304,13 @@ async function runRound(run: RunState): Promise<void> {
     const order = epochOrder(pool.ids.length, plan.seed, epochBase + epochInRound);
     const positions = order.subarray(position * plan.epochBatchSize, Math.min(pool.ids.length, (position + 1) * plan.epochBatchSize));
     await runOneStep(run, epochBase + epochInRound, Int32Array.from(positions, (p) => pool.ids[p]), roundSteps);
+    const epochEnded = (run.step - run.roundStartStep) % stepsPerEpoch === 0;
+    if (run.guard && (epochEnded || run.step % run.guard.collapseEverySteps === 0)) checkCollapse(run);
     // Let the event loop run between steps: wasm reads resolve as microtasks, so without this a whole
     // run never reaches the poll phase and signal handlers (Ctrl-C → checkpoint), IPC and timers wait.
     await new Promise<void>((resolve) => setImmediate(resolve));
     if (options.checkpointEvery?.steps && run.step % options.checkpointEvery.steps === 0) writeCheckpoint(run, stepsPerEpoch);
-    if ((run.step - run.roundStartStep) % stepsPerEpoch === 0) {
+    if (epochEnded) {
       await endEpoch(run, epochBase + epochInRound, epochInRound, stepsPerEpoch, run.step === run.roundStartStep + plan.epochs * stepsPerEpoch);
     }
   }
@@ -302,19 +349,27 @@ async function runRounds(run: RunState): Promise<void> {
 
 function startRun(options: TrainOptions): RunState {
   const plan = planRun(options);
+  const guard = resolveGuard(options.guard);
+  // Creates outDir (refusing pseudo file systems and unwritable paths) and takes its run.lock.
   const directory = new RunDirectory(options.outDir, options.keepCheckpoints);
-  const pools = new RunPools(plan.source.initialPools, { sampleCount: plan.source.sampleCount, numClasses: plan.source.numClasses });
-  const warnings: string[] = [];
-  const warn = (message: string) => {
-    warnings.push(message);
-    if (options.onWarning) options.onWarning(message);
-    else process.emitWarning(message, 'SslWarning');
-  };
-  const start = findStart(plan, directory, options.resume, pools, warn);
-  const networks = buildUpTo(plan, start, pools);
-  directory.writeConfig(runConfig(plan));
-  directory.startMetrics(start.checkpoint ? start.step : undefined);
-  return { plan, options, directory, pools, networks, step: start.step, roundStartStep: start.roundStartStep, interrupted: false, warnings, history: [], epochLogs: [] };
+  try {
+    const pools = new RunPools(plan.source.initialPools, { sampleCount: plan.source.sampleCount, numClasses: plan.source.numClasses });
+    const warnings: string[] = [];
+    const warn = (message: string) => {
+      warnings.push(message);
+      if (options.onWarning) options.onWarning(message);
+      else process.emitWarning(message, 'SslWarning');
+    };
+    const start = findStart(plan, directory, options, pools, warn);
+    const networks = buildUpTo(plan, start, pools);
+    directory.writeConfig(runConfig(plan, options.invocation));
+    directory.startMetrics(start.checkpoint ? start.step : undefined);
+    const collapse = guard && new CollapseWatch(guard);
+    return { plan, options, directory, pools, networks, step: start.step, roundStartStep: start.roundStartStep, interrupted: false, warnings, history: [], epochLogs: [], guard, collapse };
+  } catch (error) {
+    directory.release();
+    throw error;
+  }
 }
 
 function resultOf(run: RunState, resumedFromStep: number | undefined): TrainResult {
@@ -349,13 +404,17 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const plannedSteps = Math.min(run.plan.rounds * run.plan.epochs * stepsPerEpoch, run.plan.maxSteps ?? Infinity);
   const info: TrainStartInfo = { methodId: run.plan.method.id, totalSteps: plannedSteps, startStep: run.step, stepsPerEpoch, epochs: run.plan.epochs * run.plan.rounds };
   try {
-    for (const cb of options.callbacks ?? []) await cb.onTrainStart?.(info);
-    await runRounds(run);
-  } catch (error) {
-    disposeRound(run.networks);
-    throw error;
+    try {
+      for (const cb of options.callbacks ?? []) await cb.onTrainStart?.(info);
+      await runRounds(run);
+    } catch (error) {
+      disposeRound(run.networks);
+      throw error;
+    }
+    const result = resultOf(run, resumedFromStep);
+    for (const cb of options.callbacks ?? []) await cb.onTrainEnd?.(result);
+    return result;
+  } finally {
+    run.directory.release();
   }
-  const result = resultOf(run, resumedFromStep);
-  for (const cb of options.callbacks ?? []) await cb.onTrainEnd?.(result);
-  return result;
 }

@@ -3,6 +3,7 @@ import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
 import { SslError } from '../errors';
 import type { Batch, StepContext } from '../method';
 import type { Random } from '../random';
+import { divergedError, nonFiniteNames } from './divergence-guard';
 import { variableGrads } from './gradients';
 import { emaUpdate } from './ema';
 import { clipByGlobalNorm } from './optimizers';
@@ -84,7 +85,7 @@ export async function trainingStep(
   networks: RoundNetworks,
   batch: Batch,
   context: StepContext,
-  options: { readonly methodId: string; readonly gradientClip?: number; readonly mathRng: Random },
+  options: { readonly methodId: string; readonly gradientClip?: number; readonly mathRng: Random; readonly checkGradients?: boolean },
 ): Promise<StepValues> {
   const forward = forwardAndBackward(networks, batch, context, options.mathRng);
   const carried = tensorsIn(forward.carry);
@@ -93,6 +94,11 @@ export async function trainingStep(
     const metrics: Record<string, number> = {};
     for (const [name, t] of Object.entries(forward.metrics)) metrics[name] = t.dataSync()[0];
     if (!Number.isFinite(loss)) throw nonFiniteLoss(options.methodId, loss, context);
+    if (options.checkGradients) {
+      // Checked before they are applied, so a NaN gradient never reaches the parameters.
+      const names = nonFiniteNames(forward.grads);
+      if (names.length > 0) throw divergedError('gradients', names, context);
+    }
     applyGradients(networks, forward.grads, context.lr, options.gradientClip);
     updateMomentumPairs(networks, context);
     const afterStep = networks.runtime.afterStep;

@@ -101,7 +101,7 @@ export function requireVitEncoder(encoder: Encoder, method = 'masked:mae'): VitE
     throw new SslError(
       'invalid-config',
       `Invalid config value encoder = ${encoder.kind}: ${method} masks patch tokens and needs a ViT encoder. ` +
-        "Pass encoder: vitPreset('vit28') (28×28 images) or another vitPreset(...) to train().",
+        "Pass encoder: vitPreset('vit28') (28×28 images) or another vitPreset(...) to train(), or leave encoder out for MAE's recommended vit28 (`ssl`: --encoder vit28).",
       { details: { field: 'encoder', value: encoder.kind } },
     );
   }
@@ -164,6 +164,8 @@ export const mae = defineMethod<MaeConfig, 'unlabeled'>({
     schedule: { kind: 'warmup-cosine', warmupFraction: 0.05 },
     batchSize: 256,
     epochs: 20,
+    // MAE masks patch tokens, so it needs a ViT: vit28 (4×4 patches) when the user names no encoder.
+    encoder: 'vit28',
   },
   build({ config, inputShape, createEncoder, rng }): MaeRuntime {
     const encoder = requireVitEncoder(createEncoder());

@@ -1,0 +1,142 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestBackend } from './fixtures/backend';
+import { toyDataset, toyEncoder, toyRegistry } from './fixtures/toy-method';
+import { nonFiniteNames } from './divergence-guard';
+import { prepareOutputDirectory } from './output-directory';
+import { RUN_LOCK_FILE, acquireRunLock, readRunLock, releaseRunLock } from './run-lock';
+import { train } from './trainer';
+
+beforeAll(useTestBackend);
+
+const registry = toyRegistry();
+const toyRun = { data: toyDataset(), encoder: toyEncoder, batchSize: 8, seed: 1 } as const;
+
+function steps(outDir: string): { type: string; step: number; epoch: number }[] {
+  return readFileSync(join(outDir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { type: string; step: number; epoch: number });
+}
+
+describe('run.lock', () => {
+  it('refuses a live owner by pid, takes over a dead one, and is removed on release', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ssl-lock-'));
+    const owner = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      writeFileSync(join(dir, RUN_LOCK_FILE), JSON.stringify({ pid: owner.pid, host: hostname(), startedAt: 'x' }));
+      expect(() => acquireRunLock(dir)).toThrow(expect.objectContaining({ code: 'locked', message: expect.stringContaining(`pid ${owner.pid}`) }));
+    } finally {
+      owner.kill('SIGKILL');
+    }
+    // A process that has exited: its pid is free, so its lock is stale.
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    writeFileSync(join(dir, RUN_LOCK_FILE), JSON.stringify({ pid: Number(dead.stdout), host: hostname(), startedAt: 'x' }));
+    acquireRunLock(dir);
+    expect(readRunLock(dir)?.pid).toBe(process.pid);
+    acquireRunLock(dir); // re-entrant: the CLI holds it, then train() takes it again
+    releaseRunLock(dir);
+    expect(existsSync(join(dir, RUN_LOCK_FILE))).toBe(true);
+    releaseRunLock(dir);
+    expect(existsSync(join(dir, RUN_LOCK_FILE))).toBe(false);
+  });
+
+  it('a train() in a directory another process owns fails before writing anything', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ssl-lock-train-'));
+    const owner = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      writeFileSync(join(dir, RUN_LOCK_FILE), JSON.stringify({ pid: owner.pid, host: hostname(), startedAt: 'x' }));
+      await expect(train({ method: registry.create('test:toy'), ...toyRun, epochs: 1, outDir: dir })).rejects.toMatchObject({ code: 'locked' });
+      expect(readdirSync(dir)).toEqual([RUN_LOCK_FILE]);
+    } finally {
+      owner.kill('SIGKILL');
+    }
+  });
+});
+
+describe('output directory', () => {
+  it('refuses a pseudo file system and a path under a file quickly, creating nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ssl-out-'));
+    writeFileSync(join(dir, 'file'), '');
+    const started = performance.now();
+    await expect(prepareOutputDirectory('/proc/ssl-test/run')).rejects.toMatchObject({ code: 'io', message: expect.stringContaining('pseudo file system') });
+    await expect(prepareOutputDirectory('/sys/ssl-test')).rejects.toMatchObject({ code: 'io' });
+    await expect(prepareOutputDirectory(join(dir, 'file', 'run'))).rejects.toMatchObject({ message: expect.stringContaining('is a file, not a directory') });
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(readdirSync(dir)).toEqual(['file']);
+    await prepareOutputDirectory(join(dir, 'a', 'b'));
+    expect(readdirSync(join(dir, 'a', 'b'))).toEqual([]); // the probe file is gone
+  });
+});
+
+describe('resume checks the run saved in the directory', () => {
+  it('refuses other options naming each, and extends epochs only with extend, keeping one record per step', async () => {
+    const outDir = mkdtempSync(join(tmpdir(), 'ssl-resume-check-'));
+    (await train({ method: registry.create('test:toy'), ...toyRun, epochs: 1, outDir })).dispose();
+    const configBefore = readFileSync(join(outDir, 'config.json'), 'utf8');
+    const again = (options: object) => train({ method: registry.create('test:toy'), ...toyRun, epochs: 1, outDir, resume: true, ...options });
+    await expect(again({ batchSize: 4, seed: 2 })).rejects.toThrow(/batchSize: 8 → 4; seed: 1 → 2/);
+    await expect(again({ epochs: 2 })).rejects.toThrow(/epochs: 1 → 2.*extend: true/);
+    expect(readFileSync(join(outDir, 'config.json'), 'utf8')).toBe(configBefore);
+    const extended = await again({ epochs: 2, extend: true });
+    expect(extended.resumedFromStep).toBe(6);
+    expect(extended.steps).toBe(12);
+    extended.dispose();
+    const records = steps(outDir);
+    expect(records.filter((r) => r.type === 'step').map((r) => r.step)).toEqual(Array.from({ length: 12 }, (_, i) => i));
+    expect(records.filter((r) => r.type === 'epoch').map((r) => r.epoch)).toEqual([0, 1]);
+    expect(JSON.parse(readFileSync(join(outDir, 'config.json'), 'utf8')).epochs).toBe(2);
+  });
+});
+
+describe('divergence guard', () => {
+  it('finds NaN and Inf tensors with one reduction', () => {
+    const tensors = { finite: tf.tensor([1e30, -3]), nan: tf.tensor([1, NaN]), inf: tf.tensor([Infinity]), ints: tf.tensor([1], [1], 'int32') };
+    expect(nonFiniteNames(tensors)).toEqual(['nan', 'inf']);
+    tf.dispose(Object.values(tensors));
+  });
+
+  it('checks before every checkpoint: a NaN weight stops the run with `diverged`, keeping the last good checkpoint and saving no encoder', async () => {
+    const outDir = mkdtempSync(join(tmpdir(), 'ssl-diverged-'));
+    const promise = train({
+      method: registry.create('test:toy'),
+      ...toyRun,
+      epochs: 3,
+      outDir,
+      checkpointEvery: { steps: 4, epochs: 1 },
+      guard: { everySteps: 1000 }, // only the check before the checkpoint can see it
+      callbacks: [
+        {
+          // Weights gone non-finite at the end of epoch 0 (step 6), right before its checkpoint.
+          name: 'poison',
+          onEpochEnd: ({ encoder }) => {
+            const weight = encoder.model.trainableWeights[0];
+            weight.write(tf.fill(weight.shape as number[], NaN));
+          },
+        },
+      ],
+    });
+    await expect(promise).rejects.toMatchObject({ code: 'diverged', message: expect.stringMatching(/diverged at step 6: the parameters are no longer finite/) });
+    expect(existsSync(join(outDir, 'encoder'))).toBe(false);
+    expect(readdirSync(join(outDir, 'checkpoints'))).toEqual(['step-00000004']);
+    expect(existsSync(join(outDir, RUN_LOCK_FILE))).toBe(false);
+  });
+
+  it('stops a collapsed run with `collapsed` after the patience, not at the first low check', async () => {
+    const checks: number[] = [];
+    // A threshold every output falls below makes every check a collapsed one: the guard must wait for 3.
+    const promise = train({
+      method: registry.create('test:toy'),
+      ...toyRun,
+      epochs: 3,
+      guard: { collapseStd: 10, collapseEverySteps: 2, collapsePatience: 3 },
+      callbacks: [{ name: 'steps', onStepEnd: (r) => void checks.push(r.step) }],
+    });
+    await expect(promise).rejects.toMatchObject({ code: 'collapsed', message: expect.stringMatching(/from step 2 to step 6/) });
+    expect(checks.at(-1)).toBe(5);
+  });
+});
