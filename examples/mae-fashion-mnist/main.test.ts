@@ -4,27 +4,27 @@ import { join } from 'node:path';
 import { initBackend } from '@ssl/core';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { runMaeExample } from './main';
+import { parseMaeArgs, runMaeExample } from './main';
 
 describe('mae-fashion-mnist example', () => {
-  it('pre-trains, evaluates both encoders and writes the reconstruction grid (tiny settings)', async () => {
+  it('pre-trains, scores the ViT beside its random init and raw pixels, and writes the reconstruction grid (tiny settings)', async () => {
     await initBackend({ backend: 'wasm', threads: 1, log: () => {} });
     const dir = mkdtempSync(join(tmpdir(), 'mae-example-'));
     try {
       const png = join(dir, 'grid.png');
-      const summary = await runMaeExample({ data: 'sample', maxSteps: 2, batchSize: 16, evalTrain: 300, evalTest: 100, columns: 4, out: join(dir, 'run'), png, log: () => {} });
-      expect(summary.steps).toBe(2);
-      expect(summary.rows.map((row) => `${row.encoder}/${row.features}`)).toEqual([
-        'MAE-pretrained ViT/mean-patch',
-        'MAE-pretrained ViT/class-token',
-        'random-init ViT/mean-patch',
-        'random-init ViT/class-token',
-      ]);
-      for (const row of summary.rows) {
+      const options = parseMaeArgs(['--data', 'sample', '--max-steps', '2', '--batch-size', '16', '--eval-train', '300', '--eval-test', '100', '--out', join(dir, 'run'), '--png', png]);
+      const result = await runMaeExample({ ...options, columns: 4, log: () => {} });
+      expect(result.steps).toBe(2);
+      // Mean of the patch tokens, vit28's width.
+      expect(result.results.trained.featureDim).toBe(128);
+      expect(result.results.randomInit.featureDim).toBe(128);
+      expect(result.protocol.trainImages).toBe(300);
+      for (const scores of Object.values(result.results)) {
         // 10 classes: anything a working pipeline produces beats 10% on these images.
-        expect(row.linearProbeTop1).toBeGreaterThan(0.2);
-        expect(row.knnTop1).toBeGreaterThan(0.1);
+        expect(scores.linear).toBeGreaterThan(0.2);
+        expect(scores.knn).toBeGreaterThan(0.1);
       }
+      expect(result.table.split('\n')).toHaveLength(5);
       const image = PNG.sync.read(readFileSync(png));
       // 4 rows × (28·4 + 2) + 2 high, 4 columns wide.
       expect([image.width, image.height]).toEqual([4 * 114 + 2, 4 * 114 + 2]);

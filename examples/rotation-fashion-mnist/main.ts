@@ -80,6 +80,8 @@ export function parseRotationArgs(argv?: readonly string[]): RotationExampleOpti
     },
   });
   const headHiddenLayers = numberOption('head-hidden-layers', values['head-hidden-layers']);
+  // --train-limit: the first N train images everywhere (pre-training, unless --pretrain-limit says otherwise, and evaluation).
+  const trainLimit = numberOption('train-limit', values['train-limit']);
   return {
     epochs: numberOption('epochs', values.epochs),
     data: dataOption(values.data),
@@ -87,8 +89,8 @@ export function parseRotationArgs(argv?: readonly string[]): RotationExampleOpti
     batchSize: numberOption('batch-size', values['batch-size']),
     lr: numberOption('lr', values.lr),
     channels: numberListOption('channels', values.channels),
-    limit: numberOption('pretrain-limit', values['pretrain-limit']),
-    evalTrain: numberOption('train-limit', values['train-limit']),
+    limit: numberOption('pretrain-limit', values['pretrain-limit']) ?? trainLimit,
+    evalTrain: trainLimit,
     evalTest: numberOption('test-limit', values['test-limit']),
     seed: numberOption('seed', values.seed),
     encoderSeed: numberOption('encoder-seed', values['encoder-seed']),

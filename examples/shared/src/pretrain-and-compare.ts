@@ -19,7 +19,7 @@ export interface PretrainAndCompareOptions {
   data?: 'full' | 'sample';
   /** Train on the first `limit` training images only (quick recipe comparisons); evaluation uses all of them. */
   limit?: number;
-  /** Evaluate on the first N train / test images only (quick runs); default all. */
+  /** Evaluate on the first N train / test images only (quick runs; training still uses `limit` or all); default all. */
   evalTrain?: number;
   evalTest?: number;
   /** Stop after this many steps (smoke runs). */
@@ -101,9 +101,10 @@ export async function runPretrainAndCompare(setup: PretrainAndCompareSetup, opti
   const log = options.log ?? ((line: string) => console.log(line));
   await initBackend();
   const source = options.data ?? 'full';
-  const trainSet = firstImages(await loadFashionMnist({ split: 'train', source }), options.evalTrain);
+  const fullTrainSet = await loadFashionMnist({ split: 'train', source });
+  const trainSet = firstImages(fullTrainSet, options.evalTrain);
   const testSet = firstImages(await loadFashionMnist({ split: 'test', source }), options.evalTest);
-  const trainOn = firstImages(trainSet, options.limit);
+  const trainOn = firstImages(fullTrainSet, options.limit);
   const method = setup.createMethod();
   const encoder = setup.encoder ?? exampleEncoder(options);
   const epochs = options.epochs ?? setup.defaultEpochs;
