@@ -1,10 +1,11 @@
-import { SslError, closestMatch, vitPreset, type EncoderSpec, type ImageShape } from '@ssl/core';
+import { ENCODER_PRESETS, SslError, closestMatch, encoderPreset, type EncoderSpec, type ImageShape } from '@ssl/core';
 
 /**
- * The backbones `--encoder` accepts. ViT presets are named by size; their input shape is replaced by the
- * data's, so `vit28` (4×4 patches, 4 blocks) works on any 28×28 data and `vit-tiny` on larger images.
+ * The backbones `--encoder` accepts: core's encoder presets. ViT presets are named by size; their input shape
+ * is replaced by the data's, so `vit28` (4×4 patches, 4 blocks) works on any 28×28 data and `vit-tiny` on
+ * larger images.
  */
-export const ENCODER_CHOICES = ['cnn', 'resnet18', 'resnet34', 'resnet50', 'vit28', 'vit-tiny', 'vit-small', 'vit-base'] as const;
+export const ENCODER_CHOICES = ENCODER_PRESETS;
 export type EncoderChoice = (typeof ENCODER_CHOICES)[number];
 
 export function checkEncoderChoice(name: string): EncoderChoice {
@@ -17,20 +18,5 @@ export function checkEncoderChoice(name: string): EncoderChoice {
 }
 
 export function encoderSpecFor(choice: EncoderChoice, inputShape: ImageShape): EncoderSpec {
-  switch (choice) {
-    case 'cnn':
-      return { kind: 'cnn', inputShape };
-    case 'resnet18':
-    case 'resnet34':
-    case 'resnet50':
-      return { kind: choice, inputShape };
-    case 'vit28':
-      return vitPreset('vit28', { inputShape });
-    case 'vit-tiny':
-      return vitPreset('tiny', { inputShape });
-    case 'vit-small':
-      return vitPreset('small', { inputShape });
-    case 'vit-base':
-      return vitPreset('base', { inputShape });
-  }
+  return encoderPreset(choice, inputShape);
 }

@@ -4,7 +4,7 @@ import { extname, resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { SslError } from '@ssl/core';
 
-/** Built-in datasets `--data` accepts by name; anything else must be a readable folder or .jsonl file. */
+/** Built-in datasets `--data` accepts by name; anything else must be a readable folder, .jsonl or .csv file. */
 export const NAMED_DATASETS = ['fashion-mnist', 'fashion-mnist-sample', 'mnist'] as const;
 export type NamedDataset = (typeof NAMED_DATASETS)[number];
 
@@ -12,7 +12,7 @@ export type DataSource =
   | { kind: 'named'; name: NamedDataset }
   /** A folder with one sub-folder of images per class (or unlabeled images at the top level). */
   | { kind: 'image-folder'; path: string }
-  /** A JSON-lines file of { image, text } pairs, for CLIP-style methods. */
+  /** Image–caption pairs for CLIP-style methods: a .jsonl of {"image", "caption"} or a .csv with image,caption columns. */
   | { kind: 'image-text-pairs'; path: string };
 
 export function parsePositiveInteger(value: string): number {
@@ -41,6 +41,9 @@ export function parsePositiveNumber(value: string): number {
   return number;
 }
 
+/** Files of image–caption pairs core's loadImageTextPairs reads. */
+const PAIR_FILE_EXTENSIONS = ['.jsonl', '.csv'];
+
 /**
  * Resolves `--data` to a dataset name, an image folder or an image–text .jsonl file, checking that a path
  * exists and is readable now rather than minutes later when the trainer first opens it.
@@ -62,8 +65,8 @@ export async function resolveDataSource(value: string, cwd: string): Promise<Dat
     throw new SslError('data', `--data ${path} is not readable by this user; check its permissions.`, { cause: error, details: { path } });
   }
   if (info.isDirectory()) return { kind: 'image-folder', path };
-  if (extname(path).toLowerCase() === '.jsonl') return { kind: 'image-text-pairs', path };
-  throw new SslError('data', `--data ${path} is a file but not a .jsonl of image–text pairs; pass a folder of images, a .jsonl file or one of ${NAMED_DATASETS.join(', ')}.`, {
+  if (PAIR_FILE_EXTENSIONS.includes(extname(path).toLowerCase())) return { kind: 'image-text-pairs', path };
+  throw new SslError('data', `--data ${path} is a file but not image–caption pairs (.jsonl or .csv); pass a folder of images, a pairs file or one of ${NAMED_DATASETS.join(', ')}.`, {
     details: { path },
   });
 }

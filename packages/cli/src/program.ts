@@ -3,7 +3,7 @@ import { BACKEND_NAMES, type BackendName } from '@ssl/core';
 import { processIo, type CliIo } from './cli-io';
 import { runEvalCommand } from './commands/eval-command';
 import { runListCommand } from './commands/list-command';
-import type { TrainingFlags } from './commands/plan-training-run';
+import { DEFAULT_CHECKPOINT_EVERY, type TrainingFlags } from './commands/plan-training-run';
 import { runPretrainCommand } from './commands/pretrain-command';
 import { runReportCommand } from './commands/report-command';
 import { formatCliError, oneLine } from './format-error';
@@ -11,7 +11,10 @@ import { NAMED_DATASETS, parseChannels, parseNonNegativeInteger, parsePositiveIn
 import { CLI_VERSION } from './version';
 import { ENCODER_CHOICES } from './encoder-choice';
 
-/** Exit codes: 0 success, 1 the command failed (bad data, bad config, training error), 2 bad usage (flags). */
+/**
+ * Exit codes: 0 success, 1 the command failed (bad data, bad config, training error, divergence), 2 bad usage
+ * (flags), 130 / 143 / 129 a training run stopped and checkpointed on SIGINT / SIGTERM / SIGHUP.
+ */
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
@@ -24,10 +27,11 @@ export interface GlobalFlags {
  * it can be tested in-process and embedded.
  */
 export async function runCli(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
-  const program = createProgram(io);
+  const status = { exitCode: 0 };
+  const program = createProgram(io, status);
   try {
     await program.parseAsync([...argv], { from: 'user' });
-    return 0;
+    return status.exitCode;
   } catch (error) {
     if (error instanceof CommanderError) {
       // Help and --version are "errors" to commander's exitOverride; its message was already printed.
@@ -38,7 +42,8 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
   }
 }
 
-export function createProgram(io: CliIo): Command {
+/** `status.exitCode` receives a command's own exit code (130 / 143 / 129 for a training run stopped by a signal). */
+export function createProgram(io: CliIo, status: { exitCode: number } = { exitCode: 0 }): Command {
   const program = new Command('ssl')
     .description('Self- and semi-supervised learning with TensorFlow.js: pretrain, evaluate and report.')
     .version(CLI_VERSION, '-V, --version')
@@ -71,7 +76,7 @@ Examples:
     .argument('<method>', "method name, '<family>:<method>' (e.g. contrastive:simclr) or just the method when unambiguous");
   addTrainingOptions(pretrain);
   pretrain.action(async (method: string, flags: TrainingFlags) => {
-    await runPretrainCommand(io, { mode: 'pretrain', method, flags, verbose: globalFlags(program).verbose === true });
+    status.exitCode = await runPretrainCommand(io, { mode: 'pretrain', method, flags, verbose: globalFlags(program).verbose === true });
   });
 
   const semisup = program
@@ -81,7 +86,7 @@ Examples:
     .requiredOption('--labels-per-class <k>', 'labeled images kept per class (the rest lose their labels)', parsePositiveInteger);
   addTrainingOptions(semisup);
   semisup.action(async (method: string, flags: TrainingFlags & { labelsPerClass: number }) => {
-    await runPretrainCommand(io, { mode: 'semisup', method, flags, verbose: globalFlags(program).verbose === true });
+    status.exitCode = await runPretrainCommand(io, { mode: 'semisup', method, flags, verbose: globalFlags(program).verbose === true });
   });
 
   program
@@ -109,8 +114,8 @@ Examples:
 
 function addTrainingOptions(command: Command): void {
   command
-    .option('--data <source>', `${NAMED_DATASETS.join(' | ')} | <image folder> | <pairs.jsonl> (required here or in --config)`)
-    .option('--encoder <kind>', `backbone: ${ENCODER_CHOICES.join(', ')} (default: cnn)`)
+    .option('--data <source>', `${NAMED_DATASETS.join(' | ')} | <image folder> | <pairs.jsonl | pairs.csv> (required here or in --config)`)
+    .option('--encoder <kind>', `backbone: ${ENCODER_CHOICES.join(', ')} (default: the method's recommended one, else cnn)`)
     .option('--image-size <px>', 'side images from a folder or .jsonl are resized to (default 32)', parsePositiveInteger)
     .option('--channels <n>', 'channels of images from a folder or .jsonl: 1 or 3 (default 3)', parseChannels)
     .option('--epochs <n>', 'training epochs', parsePositiveInteger)
@@ -120,7 +125,10 @@ function addTrainingOptions(command: Command): void {
     .addOption(backendOption())
     .option('--out <dir>', 'run directory (default: runs/<method>-<date>)')
     .option('--config <file.json>', 'JSON with training settings and a "method" object of method options; flags override it')
-    .addOption(new Option('--resume', 'continue from the latest checkpoint in --out'))
+    .addOption(new Option('--resume', "continue the run in --out from its latest checkpoint; flags left out take the run's values, flags that disagree are refused"))
+    .option('--extend', 'with --resume and a larger --epochs: train the run longer (the lr schedule is re-planned for the new epochs)')
+    .option('--overwrite', 'start over in an --out that holds a run (removes its checkpoints, metrics and results)')
+    .option('--checkpoint-every <steps>', `also checkpoint every this many steps (default ${DEFAULT_CHECKPOINT_EVERY}; always at epoch ends and on Ctrl-C, SIGTERM, SIGHUP)`, parsePositiveInteger)
     .option('--no-eval', 'skip the evaluation after training');
 }
 

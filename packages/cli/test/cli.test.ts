@@ -88,10 +88,10 @@ describe('ssl pretrain validation before training', () => {
     expectOneLineError(stderr, /--data "no\/such\/folder" is neither a built-in dataset .* nor an existing path/);
   });
 
-  it('rejects a file that is not a .jsonl of pairs', async () => {
+  it('rejects a file that is not image–caption pairs (.jsonl or .csv)', async () => {
     const { code, stderr } = await run('pretrain', 'contrastive:simclr', '--data', 'notes.txt');
     expect(code).toBe(1);
-    expectOneLineError(stderr, /not a \.jsonl/);
+    expectOneLineError(stderr, /not image–caption pairs \(\.jsonl or \.csv\)/);
   });
 
   it('reports an unknown method in one line', async () => {
@@ -200,15 +200,16 @@ describe('planTrainingRun', () => {
     expect(result.encoder.kind === 'cnn' && result.encoder.inputShape).toEqual([24, 24, 1]);
   });
 
-  it('never overwrites an existing run, and --resume needs checkpoints', async () => {
+  it('never overwrites a run with checkpoints, and --resume needs a run', async () => {
     const runDir = join(workDir, 'runs', 'existing');
     await mkdir(runDir, { recursive: true });
-    await writeFile(join(runDir, 'metrics.jsonl'), '{}\n');
-    expect(isSslError(await planError('test:tiny', { out: runDir }), 'io')).toBe(true);
-    const resumeError = await planError('test:tiny', { out: runDir, resume: true });
-    expect(isSslError(resumeError, 'checkpoint')).toBe(true);
-    await mkdir(join(runDir, 'checkpoints', 'step-10'), { recursive: true });
+    expect(isSslError(await planError('test:tiny', { out: runDir, resume: true }), 'checkpoint')).toBe(true);
+    const saved = { method: 'test:tiny', config: { temperature: 0.5 }, epochs: 10, rounds: 1, batchSize: 256, optimizer: { kind: 'adamw', lr: 0.001 }, seed: 0 };
+    await writeFile(join(runDir, 'config.json'), JSON.stringify(saved));
+    await mkdir(join(runDir, 'checkpoints', 'step-00000010'), { recursive: true });
+    expect((await planError('test:tiny', { out: runDir })).message).toMatch(/already holds a test:tiny run.*--resume.*--overwrite/);
     expect((await plan('test:tiny', { out: runDir, resume: true })).resume).toBe(true);
+    expect((await plan('test:tiny', { out: runDir, overwrite: true })).overwrite).toBe(true);
   });
 });
 

@@ -1,10 +1,21 @@
-import { existsSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { BACKEND_NAMES, SslError, closestMatch, validateEncoderSpec, type BackendName, type EncoderSpec, type MethodHandle, type Registry } from '@ssl/core';
-import { checkEncoderChoice, encoderSpecFor } from '../encoder-choice';
+import {
+  BACKEND_NAMES,
+  SslError,
+  checkOutputDirectory,
+  checkRunLock,
+  closestMatch,
+  validateEncoderSpec,
+  type BackendName,
+  type EncoderSpec,
+  type MethodHandle,
+  type Registry,
+} from '@ssl/core';
+import { checkEncoderChoice, encoderSpecFor, type EncoderChoice } from '../encoder-choice';
 import { DEFAULT_IMAGE_GEOMETRY, inputShapeOf, type ImageGeometry } from '../load-run-data';
-import { NAMED_DATASETS, readRunConfigFile, resolveDataSource, type DataSource, type RunConfigFile } from '../options';
+import { NAMED_DATASETS, describeDataSource, readRunConfigFile, resolveDataSource, type DataSource, type RunConfigFile } from '../options';
+import { readSavedRun, settingsForResume, type ResumeSettings, type RunInvocation, type SavedRun } from './saved-run';
 
 /** Flags shared by `ssl pretrain` and `ssl semisup`, as commander parses them. */
 export interface TrainingFlags {
@@ -20,6 +31,11 @@ export interface TrainingFlags {
   out?: string;
   config?: string;
   resume?: boolean;
+  /** With --resume: allow a larger --epochs (the schedule is re-planned over the new total). */
+  extend?: boolean;
+  /** Start over in a directory that holds a run. */
+  overwrite?: boolean;
+  checkpointEvery?: number;
   /** `--no-eval` sets this to false. */
   eval?: boolean;
   labelsPerClass?: number;
@@ -34,6 +50,8 @@ export interface TrainingPlan {
   data: DataSource;
   geometry: ImageGeometry;
   encoder: EncoderSpec;
+  /** The --encoder name (given, saved with the run, or the method's recommended one). */
+  encoderChoice: EncoderChoice;
   /** Undefined fields fall back to the method's training defaults, then the trainer's. */
   epochs?: number;
   batchSize?: number;
@@ -42,9 +60,21 @@ export interface TrainingPlan {
   backend?: BackendName;
   outDir: string;
   resume: boolean;
+  /** With resume: epochs beyond the saved run's were asked for with --extend (or saved by an earlier one). */
+  extend: boolean;
+  /** Clear the run files in outDir before training (--overwrite). */
+  overwrite: boolean;
+  /** What the run directory held, in one line for the terminal (starting over, no checkpoint yet...). */
+  directoryNote?: string;
+  checkpointEvery: number;
   evaluate: boolean;
   labelsPerClass?: number;
+  /** The command line in config.json's `invocation`: what a later --resume falls back on. */
+  invocation: RunInvocation;
 }
+
+/** Steps between checkpoints when --checkpoint-every is not given: a few minutes of a small run on a CPU. */
+export const DEFAULT_CHECKPOINT_EVERY = 100;
 
 /** Seed used when neither --seed nor the config file sets one, so two plain runs are comparable. */
 export const DEFAULT_SEED = 0;
@@ -60,14 +90,38 @@ export async function planTrainingRun(
   request: { mode: TrainingMode; method: string; flags: TrainingFlags; now?: Date },
 ): Promise<TrainingPlan> {
   const { mode, flags } = request;
+  if (flags.resume && flags.overwrite) throw new SslError('invalid-config', '--resume continues the run in --out and --overwrite starts it over: pass one of them.');
+  if (flags.extend && !flags.resume) throw new SslError('invalid-config', '--extend lengthens a run being resumed: pass it with --resume and a larger --epochs.');
   const file: RunConfigFile = flags.config === undefined ? {} : await readRunConfigFile(flags.config, cwd);
-  const dataArgument = flags.data ?? file.data;
+  // registry.create resolves bare names, throws 'unknown-method' with a suggestion, and validates the config.
+  let method = registry.create(request.method, file.method ?? {});
+
+  // The run directory first: an unusable --out or a directory another run owns fails before anything else.
+  const outDir = resolve(cwd, flags.out ?? defaultRunDirectory(method.id, request.now ?? new Date()));
+  checkOutputDirectory(outDir);
+  checkRunLock(outDir);
+  const saved = isDirectory(outDir) ? readSavedRun(outDir) : undefined;
+  const resume = flags.resume === true;
+  const given: ResumeSettings = {
+    data: flags.data ?? file.data,
+    encoder: flags.encoder ?? file.encoder,
+    imageSize: flags.imageSize,
+    channels: flags.channels,
+    labelsPerClass: flags.labelsPerClass,
+    method: file.method,
+    epochs: flags.epochs ?? file.epochs,
+    batchSize: flags.batchSize ?? file.batchSize,
+    lr: flags.lr ?? file.lr,
+    seed: flags.seed ?? file.seed,
+  };
+  const { settings, note } = await settingsFor(outDir, saved, given, { resume, overwrite: flags.overwrite === true, extend: flags.extend === true, methodId: method.id, cwd });
+  if (settings.method !== file.method) method = registry.create(method.id, settings.method ?? {});
+
+  const dataArgument = settings.data;
   if (dataArgument === undefined) {
-    throw new SslError('invalid-config', `pass --data <${NAMED_DATASETS.join(' | ')} | folder | pairs.jsonl> (or "data" in --config).`);
+    throw new SslError('invalid-config', `pass --data <${NAMED_DATASETS.join(' | ')} | folder | pairs.jsonl | pairs.csv> (or "data" in --config).`);
   }
   const data = await resolveDataSource(dataArgument, cwd);
-  // registry.create resolves bare names, throws 'unknown-method' with a suggestion, and validates the config.
-  const method = registry.create(request.method, file.method ?? {});
   const dataKind = method.definition.data;
 
   if (mode === 'pretrain' && dataKind === 'semi-supervised') {
@@ -77,42 +131,92 @@ export async function planTrainingRun(
     throw new SslError('invalid-config', `${method.id} is not a semi-supervised method (it trains on ${dataKind} data); use \`ssl pretrain ${method.id}\`.`);
   }
   if (dataKind === 'image-text' && data.kind !== 'image-text-pairs') {
-    throw new SslError('data', `${method.id} trains on image–text pairs; pass --data <pairs.jsonl> (one {"image": ..., "text": ...} per line).`);
+    throw new SslError('data', `${method.id} trains on image–text pairs; pass --data <pairs.jsonl> (one {"image": ..., "caption": ...} per line) or <pairs.csv> (image,caption columns).`);
   }
   if (dataKind !== 'image-text' && data.kind === 'image-text-pairs') {
-    throw new SslError('data', `${method.id} trains on images; --data ${data.path} is a .jsonl of image–text pairs, which only image-text methods (clip:*) use.`);
+    throw new SslError('data', `${method.id} trains on images; --data ${data.path} holds image–text pairs, which only image-text methods (clip:*) use.`);
   }
-  if (mode === 'semisup' && flags.labelsPerClass === undefined) {
+  if (mode === 'semisup' && settings.labelsPerClass === undefined) {
     throw new SslError('invalid-config', '`ssl semisup` needs --labels-per-class <k>.');
   }
 
   const geometry: ImageGeometry = {
-    size: flags.imageSize ?? DEFAULT_IMAGE_GEOMETRY.size,
-    channels: flags.channels ?? DEFAULT_IMAGE_GEOMETRY.channels,
+    size: settings.imageSize ?? DEFAULT_IMAGE_GEOMETRY.size,
+    channels: settings.channels ?? DEFAULT_IMAGE_GEOMETRY.channels,
   };
-  const encoder = encoderSpecFor(checkEncoderChoice(flags.encoder ?? file.encoder ?? 'cnn'), inputShapeOf(data, geometry));
+  // A method may recommend an encoder (MAE: vit28) for when --encoder is not given.
+  const encoderChoice = checkEncoderChoice(settings.encoder ?? method.definition.training?.encoder ?? 'cnn');
+  const encoder = encoderSpecFor(encoderChoice, inputShapeOf(data, geometry));
   validateEncoderSpec(encoder);
 
-  const outDir = resolve(cwd, flags.out ?? defaultRunDirectory(method.id, request.now ?? new Date()));
-  const resume = flags.resume === true;
-  await checkRunDirectory(outDir, resume);
-
+  const seed = settings.seed ?? DEFAULT_SEED;
   return {
     mode,
     method,
     data,
     geometry,
     encoder,
-    epochs: flags.epochs ?? file.epochs,
-    batchSize: flags.batchSize ?? file.batchSize,
-    lr: flags.lr ?? file.lr,
-    seed: flags.seed ?? file.seed ?? DEFAULT_SEED,
+    encoderChoice,
+    epochs: settings.epochs,
+    batchSize: settings.batchSize,
+    lr: settings.lr,
+    seed,
     backend: flags.backend ?? checkBackendName(file.backend),
     outDir,
-    resume,
+    resume: resume && saved?.hasCheckpoints === true,
+    extend: resume,
+    overwrite: flags.overwrite === true,
+    ...(note ? { directoryNote: note } : {}),
+    checkpointEvery: flags.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY,
     evaluate: flags.eval !== false,
-    ...(flags.labelsPerClass === undefined ? {} : { labelsPerClass: flags.labelsPerClass }),
+    ...(settings.labelsPerClass === undefined ? {} : { labelsPerClass: settings.labelsPerClass }),
+    invocation: {
+      data: describeDataSource(data),
+      encoder: encoderChoice,
+      imageSize: geometry.size,
+      channels: geometry.channels,
+      labelsPerClass: settings.labelsPerClass ?? null,
+      method: settings.method ?? {},
+    },
   };
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What a used --out means for this invocation. A run with checkpoints is resumed (--resume, its config.json
+ * filling the flags left out and refusing those that disagree) or started over (--overwrite), never silently
+ * replaced. A run stopped before its first checkpoint holds no progress: it starts over, with --resume on its
+ * saved settings.
+ */
+async function settingsFor(
+  outDir: string,
+  saved: SavedRun | undefined,
+  given: ResumeSettings,
+  options: { resume: boolean; overwrite: boolean; extend: boolean; methodId: string; cwd: string },
+): Promise<{ settings: ResumeSettings; note?: string }> {
+  if (options.resume) {
+    if (!saved) throw new SslError('checkpoint', `--resume: ${outDir} holds no run to resume; drop --resume to start a new run there.`);
+    const resolvedData = given.data === undefined ? undefined : describeDataSource(await resolveDataSource(given.data, options.cwd));
+    const settings = settingsForResume(outDir, saved, { ...given, methodId: options.methodId, extend: options.extend, resolvedData });
+    return { settings, ...(saved.hasCheckpoints ? {} : { note: `${outDir} has no checkpoint yet: starting its run over from step 0 with its saved settings` }) };
+  }
+  if (saved && !options.overwrite) {
+    if (saved.hasCheckpoints) {
+      throw new SslError(
+        'io',
+        `${outDir} already holds a ${saved.config.method} run (${saved.finished ? 'finished' : 'unfinished'}); pass --resume to continue it, --overwrite to start over, or choose another --out.`,
+      );
+    }
+    return { settings: given, note: `${outDir} holds a run stopped before its first checkpoint: starting it over` };
+  }
+  return { settings: given, ...(saved && options.overwrite ? { note: `--overwrite: replacing the run in ${outDir}` } : {}) };
 }
 
 /** `runs/contrastive-simclr-20250101-120000`: sortable, and ':' is not allowed in Windows paths. */
@@ -120,19 +224,6 @@ export function defaultRunDirectory(methodId: string, now: Date): string {
   const pad = (value: number) => String(value).padStart(2, '0');
   const stamp = `${now.getFullYear()}${pad(now.getMonth() + 1)}${pad(now.getDate())}-${pad(now.getHours())}${pad(now.getMinutes())}${pad(now.getSeconds())}`;
   return join('runs', `${methodId.replace(/[^a-z0-9-]+/gi, '-')}-${stamp}`);
-}
-
-/** A finished or running run is never overwritten silently; --resume requires checkpoints to resume from. */
-async function checkRunDirectory(outDir: string, resume: boolean): Promise<void> {
-  const hasMetrics = existsSync(join(outDir, 'metrics.jsonl'));
-  const checkpointsDir = join(outDir, 'checkpoints');
-  const hasCheckpoints = existsSync(checkpointsDir) && (await readdir(checkpointsDir)).length > 0;
-  if (resume && !hasCheckpoints) {
-    throw new SslError('checkpoint', `--resume: ${outDir} has no checkpoints to resume from; drop --resume to start a new run there.`);
-  }
-  if (!resume && (hasMetrics || hasCheckpoints)) {
-    throw new SslError('io', `${outDir} already holds a run; pass --resume to continue it or choose another --out.`);
-  }
 }
 
 function checkBackendName(name: string | undefined): BackendName | undefined {

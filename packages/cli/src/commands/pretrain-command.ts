@@ -1,6 +1,6 @@
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { initBackend, type TrainCallback } from '@ssl/core';
+import { acquireRunLock, initBackend, prepareOutputDirectory, releaseRunLock, type JsonValue, type TrainCallback } from '@ssl/core';
 import { knnMonitor, pretrainAndCompare, type KnnMonitor, type PretrainAndCompareResult } from '@ssl/eval';
 import type { CliIo } from '../cli-io';
 import { describeEvaluation, formatEvaluationTable, writeEmbeddingMap } from '../evaluate-encoder';
@@ -11,6 +11,8 @@ import { createTrainingProgress } from '../progress';
 import { RUN_FILES } from '../report/read-run';
 import { writeRunReport } from '../report/write-run-report';
 import { formatNumber } from '../report/svg-line-chart';
+import { inCliVocabulary } from '../cli-vocabulary';
+import { STOP_SIGNALS, watchStopSignals, type StopSignal } from '../stop-signals';
 import { planTrainingRun, type TrainingFlags, type TrainingMode, type TrainingPlan } from './plan-training-run';
 
 /** Images the per-epoch kNN monitor uses: enough for a stable estimate, small enough to cost seconds. */
@@ -29,11 +31,37 @@ export interface PretrainCommandOptions {
  * examples use too): train with a progress bar, save the encoder, evaluate it beside the same encoder at
  * random init and raw pixels (kNN k=200, linear probe, 10-labels-per-class probe over 5 label subsets), add
  * collapse diagnostics and the embedding map, print the results and write eval.json and report.html.
+ * Resolves to the exit code: 0, or 130 / 143 / 129 for a run stopped (checkpointed) by SIGINT / SIGTERM / SIGHUP.
  */
-export async function runPretrainCommand(io: CliIo, options: PretrainCommandOptions): Promise<void> {
+export async function runPretrainCommand(io: CliIo, options: PretrainCommandOptions): Promise<number> {
   const { registry, warnings } = await loadRegistry(io.cwd);
   if (options.verbose) for (const warning of warnings) io.stderr.write(`ssl: warning: ${warning}\n`);
   const plan = await planTrainingRun(registry, io.cwd, { mode: options.mode, method: options.method, flags: options.flags });
+  await claimRunDirectory(plan);
+  try {
+    return await trainAndEvaluate(io, plan);
+  } finally {
+    releaseRunLock(plan.outDir);
+  }
+}
+
+/** Files and folders of a run that --overwrite removes; anything else in the directory is left alone. */
+const RUN_ENTRIES = ['config.json', 'metrics.jsonl', 'checkpoints', 'encoder', 'products', ...Object.values(RUN_FILES)];
+
+/**
+ * Makes --out ready before any work: created and proven writable within a timeout, locked for this process
+ * (a second run there is refused naming this pid), and with --overwrite cleared of the previous run's files.
+ */
+async function claimRunDirectory(plan: TrainingPlan): Promise<void> {
+  await prepareOutputDirectory(plan.outDir);
+  acquireRunLock(plan.outDir);
+  if (plan.overwrite) {
+    for (const entry of RUN_ENTRIES) await rm(join(plan.outDir, entry), { recursive: true, force: true });
+  }
+}
+
+async function trainAndEvaluate(io: CliIo, plan: TrainingPlan): Promise<number> {
+  if (plan.directoryNote) io.stderr.write(`ssl: ${plan.directoryNote}.\n`);
 
   // Backend and data are checked before the first weight is created: a missing tfjs-node or a corrupt
   // image fails in seconds, not after an epoch.
@@ -43,10 +71,12 @@ export async function runPretrainCommand(io: CliIo, options: PretrainCommandOpti
     seed: plan.seed,
     labelsPerClass: plan.labelsPerClass,
     needEvaluation: plan.evaluate,
+  }).catch((error: unknown) => {
+    throw inCliVocabulary(error);
   });
   io.stderr.write(
     `ssl: ${plan.resume ? 'resuming' : 'training'} ${plan.method.id} (${plan.method.plugin.name}@${plan.method.plugin.version}) on ${describeDataSource(plan.data)}, ` +
-      `encoder ${plan.encoder.kind}, backend ${backend.name}, seed ${plan.seed} → ${plan.outDir}\n`,
+      `encoder ${plan.encoderChoice}, backend ${backend.name}, seed ${plan.seed} → ${plan.outDir}\n`,
   );
 
   // Online kNN accuracy (and RankMe, per-dimension std) at each epoch end, on fixed subsets so it stays cheap.
@@ -55,7 +85,7 @@ export async function runPretrainCommand(io: CliIo, options: PretrainCommandOpti
       ? knnMonitor({ train: data.evaluationTrain, test: data.evaluationTest, maxTrain: MONITOR_TRAIN_IMAGES, maxTest: MONITOR_TEST_IMAGES, seed: plan.seed })
       : undefined;
   // The trainer writes the encoder to <out>/encoder/ (tfjs LayersModel format) when it stops.
-  const { run, evaluation } = await trainWithProgress(io, plan, data, monitor);
+  const { run, evaluation, stoppedBy } = await trainWithProgress(io, plan, data, monitor);
 
   if (run.interrupted) {
     io.stderr.write('ssl: skipped evaluation of the interrupted run.\n');
@@ -69,6 +99,7 @@ export async function runPretrainCommand(io: CliIo, options: PretrainCommandOpti
   }
   const reportPath = await writeRunReport(plan.outDir);
   io.stdout.write(`\nrun directory: ${plan.outDir}\nreport: ${reportPath}\n`);
+  return run.interrupted ? STOP_SIGNALS[stoppedBy ?? 'SIGINT'] : 0;
 }
 
 async function trainWithProgress(
@@ -76,7 +107,7 @@ async function trainWithProgress(
   plan: TrainingPlan,
   data: RunData,
   monitor: KnnMonitor | undefined,
-): Promise<PretrainAndCompareResult> {
+): Promise<PretrainAndCompareResult & { stoppedBy?: StopSignal }> {
   let progress: ReturnType<typeof createTrainingProgress> | undefined;
   const progressCallback: TrainCallback = {
     name: 'cli-progress',
@@ -95,20 +126,18 @@ async function trainWithProgress(
       progress?.log(`epoch ${context.epoch + 1} done (step ${context.step})${knn}`);
     },
   };
-  // First Ctrl-C: finish the current step, checkpoint and stop cleanly (resume with --resume). Second: exit now.
-  const abort = new AbortController();
-  const onInterrupt = () => {
-    if (abort.signal.aborted) process.exit(130);
-    abort.abort();
-    progress?.log('ssl: stopping after this step and writing a checkpoint (Ctrl-C again to quit at once)...');
-  };
-  process.on('SIGINT', onInterrupt);
+  // First Ctrl-C / SIGTERM / SIGHUP: finish the current step, checkpoint and stop cleanly (resume with --resume). Second: exit now.
+  const stop = watchStopSignals((signal) => {
+    const line = `ssl: ${signal}: stopping after this step and writing a checkpoint (send it again to quit at once)...`;
+    if (progress) progress.log(line);
+    else io.stderr.write(`${line}\n`);
+  });
   const finishTraining = () => {
     progress?.stop();
-    process.off('SIGINT', onInterrupt);
+    stop.dispose();
   };
   try {
-    return await pretrainAndCompare({
+    const result = await pretrainAndCompare({
       method: plan.method,
       data: data.train,
       encoder: plan.encoder,
@@ -118,8 +147,11 @@ async function trainWithProgress(
       seed: plan.seed,
       outDir: plan.outDir,
       resume: plan.resume,
+      extend: plan.extend,
+      checkpointEvery: { steps: plan.checkpointEvery, epochs: 1 },
+      invocation: JSON.parse(JSON.stringify(plan.invocation)) as { [key: string]: JsonValue },
       callbacks: [progressCallback],
-      signal: abort.signal,
+      signal: stop.signal,
       ...(plan.evaluate && data.evaluationTrain && data.evaluationTest ? { evaluation: { train: data.evaluationTrain, test: data.evaluationTest } } : {}),
       onTrained(result) {
         finishTraining();
@@ -134,8 +166,13 @@ async function trainWithProgress(
           io.stderr.write('ssl: evaluating the encoder beside the same encoder at random init and raw pixels (kNN, linear probes)...\n');
         }
       },
+    }).catch((error: unknown) => {
+      throw inCliVocabulary(error);
     });
+    const stoppedBy = stop.stoppedBy();
+    return stoppedBy ? { ...result, stoppedBy } : result;
   } finally {
     finishTraining();
   }
 }
+
