@@ -19,8 +19,16 @@ describe('clip:clip exports', () => {
     const outDir = mkdtempSync(join(tmpdir(), 'ssl-clip-export-'));
     const trainSet = await loadFashionMnist({ split: 'train', source: 'sample' });
     const result = await train({
-      method: createRegistry().use(clipPlugin()).create('clip:clip', { embedDim: 16, text: { embedDim: 16, depth: 1, numHeads: 2, maxLength: 12, mlpRatio: 2, vocabLimit: 500 } }),
-      data: fashionMnistPairs(subset(trainSet, Array.from({ length: 2048 }, (_, i) => i)), 0),
+      method: createRegistry()
+        .use(clipPlugin())
+        .create('clip:clip', { embedDim: 16, text: { embedDim: 16, depth: 1, numHeads: 2, maxLength: 12, mlpRatio: 2, vocabLimit: 500 } }),
+      data: fashionMnistPairs(
+        subset(
+          trainSet,
+          Array.from({ length: 2048 }, (_, i) => i),
+        ),
+        0,
+      ),
       encoder: { kind: 'cnn', inputShape: [28, 28, 1], channels: [8, 16] },
       batchSize: 64,
       epochs: 5,
@@ -44,7 +52,10 @@ describe('clip:clip exports', () => {
 
     // In a fresh process (tsx, workspace sources): the same predictions, so the same accuracy.
     const child = join(import.meta.dirname, 'fixtures', 'zero-shot-child.ts');
-    const out = spawnSync(process.execPath, ['--conditions=@ssl/source', '--import', 'tsx', child, outDir, String(TEST_IMAGES)], { encoding: 'utf8', timeout: 120_000 });
+    const out = spawnSync(process.execPath, ['--conditions=@ssl/source', '--import', 'tsx', child, outDir, String(TEST_IMAGES)], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     expect(out.status, out.stderr).toBe(0);
     expect(JSON.parse(out.stdout.trim().split('\n').at(-1)!)).toEqual(reported);
   });

@@ -21,7 +21,8 @@ const toyRun = (extra: Partial<TrainOptions> = {}): TrainOptions => ({
   ...extra,
 });
 
-const shapesOf = (variables: ReadonlyMap<string, { shape: number[] }>) => Object.fromEntries([...variables].map(([key, v]) => [key, v.shape]));
+const shapesOf = (variables: ReadonlyMap<string, { shape: number[] }>) =>
+  Object.fromEntries([...variables].map(([key, v]) => [key, v.shape]));
 
 describe('checkpoint keys', () => {
   it('name every tensor by network, layer class and position, and weight, identically in two builds and in another process', async () => {
@@ -49,7 +50,10 @@ describe('checkpoint keys', () => {
       // A child process (tsx, fresh globals) writes the same keys with the same shapes.
       const outDir = mkdtempSync(join(tmpdir(), 'ssl-keys-'));
       const child = join(import.meta.dirname, 'fixtures', 'resume-child.ts');
-      const run = spawnSync(process.execPath, ['--conditions=@ssl/source', '--import', 'tsx', child, outDir, '-1', 'fresh'], { encoding: 'utf8', timeout: 120_000 });
+      const run = spawnSync(process.execPath, ['--conditions=@ssl/source', '--import', 'tsx', child, outDir, '-1', 'fresh'], {
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
       expect(run.status, run.stderr).toBe(0);
       const checkpoint = latestCheckpoint(join(outDir, 'checkpoints'))!;
       expect(shapesOf(checkpoint.tensors)).toEqual(shapesOf(first.variables));
@@ -62,7 +66,11 @@ describe('checkpoint keys', () => {
       const reader = join(import.meta.dirname, 'fixtures', 'read_safetensors.py');
       const read = spawnSync('python3', [reader, join(checkpoint.path, TENSORS_FILE)], { encoding: 'utf8' });
       expect(read.status, read.stderr).toBe(0);
-      const listed = read.stdout.trim().split('\n').map((l) => JSON.parse(l) as { key?: string; shape?: number[] }).filter((l) => l.key !== undefined);
+      const listed = read.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { key?: string; shape?: number[] })
+        .filter((l) => l.key !== undefined);
       expect(Object.fromEntries(listed.map((l) => [l.key, l.shape]))).toEqual(shapesOf(first.variables));
     } finally {
       first.dispose();
@@ -93,14 +101,23 @@ describe('resuming past a damaged checkpoint', () => {
     const resumed = await train(toyRun({ outDir: dir, checkpointEvery: { steps: 2 }, resume: true, onWarning: (m) => warnings.push(m) }));
     try {
       expect(resumed.resumedFromStep).toBe(2);
-      expect(warnings).toEqual([expect.stringMatching(/^checkpoint step 4 is damaged \(tensors\.safetensors does not match its SHA-256.*\); moved it to checkpoints\/step-00000004\.damaged and resuming from step 2\.$/)]);
+      expect(warnings).toEqual([
+        expect.stringMatching(
+          /^checkpoint step 4 is damaged \(tensors\.safetensors does not match its SHA-256.*\); moved it to checkpoints\/step-00000004\.damaged and resuming from step 2\.$/,
+        ),
+      ]);
       expect(resumed.warnings).toEqual(warnings);
       expect(existsSync(join(dir, 'checkpoints', 'step-00000004.damaged'))).toBe(true);
       const a = latestCheckpoint(join(straightDir, 'checkpoints'))!;
       const b = latestCheckpoint(join(dir, 'checkpoints'))!;
       expect(b.manifest.step).toBe(a.manifest.step);
       for (const [key, tensor] of a.tensors) expect(Array.from(b.tensors.get(key)!.values), key).toEqual(Array.from(tensor.values));
-      const steps = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.type === 'step').map((r) => r.step);
+      const steps = readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l))
+        .filter((r) => r.type === 'step')
+        .map((r) => r.step);
       expect(steps).toEqual([0, 1, 2, 3, 4, 5]);
     } finally {
       resumed.dispose();
@@ -114,6 +131,8 @@ describe('resuming past a damaged checkpoint', () => {
     writeFileSync(join(dir, 'checkpoints', 'step-00000002', 'manifest.json'), '{"format": "ssl-chec');
     const promise = train(toyRun({ outDir: dir, resume: true, onWarning: () => {} }));
     await expect(promise).rejects.toMatchObject({ code: 'checkpoint' });
-    await expect(promise).rejects.toThrow(/no checkpoint in .* verifies: step 4 \(tensors\.safetensors is truncated.*\); step 2 \(manifest\.json is not valid JSON/);
+    await expect(promise).rejects.toThrow(
+      /no checkpoint in .* verifies: step 4 \(tensors\.safetensors is truncated.*\); step 2 \(manifest\.json is not valid JSON/,
+    );
   });
 });

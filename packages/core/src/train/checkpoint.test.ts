@@ -6,7 +6,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SslError } from '../errors';
-import { TENSORS_FILE, decodeSafetensors, findCheckpoint, latestCheckpoint, readCheckpoint, restoreVariables, saveCheckpoint } from './checkpoint';
+import {
+  TENSORS_FILE,
+  decodeSafetensors,
+  findCheckpoint,
+  latestCheckpoint,
+  readCheckpoint,
+  restoreVariables,
+  saveCheckpoint,
+} from './checkpoint';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -17,7 +25,10 @@ function threeCheckpoints(): { dir: string; paths: string[]; vars: Map<string, t
   const dir = mkdtempSync(join(tmpdir(), 'ssl-ckpt-'));
   const a = tf.variable(tf.zeros([2, 3]));
   const n = tf.variable(tf.zeros([3], 'int32'), true, undefined, 'int32');
-  const vars = new Map<string, tf.Variable>([['trainable/net/dense_0/kernel', a], ['state/count', n]]);
+  const vars = new Map<string, tf.Variable>([
+    ['trainable/net/dense_0/kernel', a],
+    ['state/count', n],
+  ]);
   const paths = [10, 20, 30].map((step) => {
     a.assign(tf.fill([2, 3], step));
     n.assign(tf.tensor1d([step, step + 1, step + 2], 'int32'));
@@ -29,10 +40,19 @@ function threeCheckpoints(): { dir: string; paths: string[]; vars: Map<string, t
 describe('checkpoints', () => {
   it('round-trips named variables and metadata in safetensors, keeps the newest N', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ssl-ckpt-'));
-    const a = tf.variable(tf.tensor2d([[1, 2], [3, 4]]));
+    const a = tf.variable(
+      tf.tensor2d([
+        [1, 2],
+        [3, 4],
+      ]),
+    );
     const n = tf.variable(tf.tensor1d([7, 8, 9], 'int32'));
     const s = tf.variable(tf.scalar(0.5));
-    const vars = new Map<string, tf.Variable>([['trainable/net/dense_0/kernel', a], ['state/n', n], ['optimizer/step', s]]);
+    const vars = new Map<string, tf.Variable>([
+      ['trainable/net/dense_0/kernel', a],
+      ['state/n', n],
+      ['optimizer/step', s],
+    ]);
     for (const step of [10, 20, 30]) saveCheckpoint(dir, step, vars, { note: `s${step}` }, { keepLast: 2 });
     expect(readdirSync(dir).filter((d) => d.startsWith('step-'))).toEqual(['step-00000020', 'step-00000030']);
     // The file is plain safetensors: 8-byte little-endian header length, a JSON header, aligned data.
@@ -82,7 +102,8 @@ describe('checkpoints', () => {
       },
       {
         name: 'manifest edited into other valid JSON',
-        damage: (path) => writeFileSync(join(path, 'manifest.json'), readFileSync(join(path, 'manifest.json'), 'utf8').replace('"step":30', '"step":31')),
+        damage: (path) =>
+          writeFileSync(join(path, 'manifest.json'), readFileSync(join(path, 'manifest.json'), 'utf8').replace('"step":30', '"step":31')),
         reason: /manifest\.json does not match its own checksum/,
       },
       {
@@ -141,7 +162,13 @@ describe('checkpoints', () => {
       writeFileSync(join(dir, 'step-00000004', 'tensors.bin'), Buffer.alloc(8));
       writeFileSync(
         join(dir, 'step-00000004', 'manifest.json'),
-        JSON.stringify({ format: 'ssl-checkpoint', formatVersion: 1, step: 4, meta: {}, tensors: [{ key: 'trainable/encoder/0', shape: [2], dtype: 'float32', byteOffset: 0, byteLength: 8 }] }),
+        JSON.stringify({
+          format: 'ssl-checkpoint',
+          formatVersion: 1,
+          step: 4,
+          meta: {},
+          tensors: [{ key: 'trainable/encoder/0', shape: [2], dtype: 'float32', byteOffset: 0, byteLength: 8 }],
+        }),
       );
       expect(() => latestCheckpoint(dir)).toThrowError(/format version 1 \(@ssl\/core 0\.1.*no longer read/);
     });
@@ -157,7 +184,10 @@ describe('checkpoints', () => {
     const reader = join(import.meta.dirname, 'fixtures', 'read_safetensors.py');
     const out = spawnSync('python3', [reader, join(paths[2], TENSORS_FILE)], { encoding: 'utf8' });
     expect(out.status, out.stderr).toBe(0);
-    const lines = out.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = out.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.slice(0, -1)).toEqual([
       { key: 'trainable/net/dense_0/kernel', dtype: 'F32', shape: [2, 3], count: 6, first: [30] },
       { key: 'state/count', dtype: 'I32', shape: [3], count: 3, first: [30] },

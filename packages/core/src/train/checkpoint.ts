@@ -1,5 +1,17 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -105,8 +117,12 @@ function fsyncDir(path: string): void {
  * header length, a JSON header `{ key: { dtype, shape, data_offsets: [begin, end] }, __metadata__ }` padded
  * with spaces to a multiple of 8 bytes, then the little-endian data, contiguous in header order.
  */
-export function encodeSafetensors(tensors: ReadonlyMap<string, StoredTensor>, metadata: Readonly<Record<string, string>> = {}): Uint8Array[] {
-  if (endianness() !== 'LE') throw new SslError('checkpoint', 'Checkpoints are written on little-endian machines only (safetensors stores little-endian data).');
+export function encodeSafetensors(
+  tensors: ReadonlyMap<string, StoredTensor>,
+  metadata: Readonly<Record<string, string>> = {},
+): Uint8Array[] {
+  if (endianness() !== 'LE')
+    throw new SslError('checkpoint', 'Checkpoints are written on little-endian machines only (safetensors stores little-endian data).');
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   const data: Uint8Array[] = [];
@@ -131,7 +147,8 @@ export function decodeSafetensors(buffer: Uint8Array): { tensors: Map<string, St
   const bytes = Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   if (bytes.byteLength < 8) throw new Error(`${bytes.byteLength} bytes is too short for a safetensors file`);
   const headerLength = Number(bytes.readBigUInt64LE(0));
-  if (8 + headerLength > bytes.byteLength) throw new Error(`the header length ${headerLength} exceeds the file (${bytes.byteLength} bytes)`);
+  if (8 + headerLength > bytes.byteLength)
+    throw new Error(`the header length ${headerLength} exceeds the file (${bytes.byteLength} bytes)`);
   const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8')) as Record<string, unknown>;
   const dataStart = 8 + headerLength;
   const dataLength = bytes.byteLength - dataStart;
@@ -145,7 +162,9 @@ export function decodeSafetensors(buffer: Uint8Array): { tensors: Map<string, St
     const [begin, end] = entry.data_offsets ?? [-1, -1];
     const size = shape.reduce((a, b) => a * b, 1);
     if (!(begin >= 0 && end <= dataLength && end - begin === size * 4)) {
-      throw new Error(`tensor ${key} of shape ${formatShape(shape)} has data offsets [${begin}, ${end}] outside the ${dataLength} data bytes`);
+      throw new Error(
+        `tensor ${key} of shape ${formatShape(shape)} has data offsets [${begin}, ${end}] outside the ${dataLength} data bytes`,
+      );
     }
     // A copy: typed arrays need aligned offsets, and the caller may keep the values after the file buffer is gone.
     const copy = bytes.buffer.slice(bytes.byteOffset + dataStart + begin, bytes.byteOffset + dataStart + end);
@@ -170,7 +189,11 @@ export function saveCheckpoint(
     }
     tensors.set(key, { shape: [...variable.shape], dtype: variable.dtype, values: variable.dataSync() as Float32Array | Int32Array });
   }
-  const chunks = encodeSafetensors(tensors, { format: CHECKPOINT_FORMAT, formatVersion: String(CHECKPOINT_FORMAT_VERSION), step: String(step) });
+  const chunks = encodeSafetensors(tensors, {
+    format: CHECKPOINT_FORMAT,
+    formatVersion: String(CHECKPOINT_FORMAT_VERSION),
+    step: String(step),
+  });
   const hash = createHash('sha256');
   for (const chunk of chunks) hash.update(chunk);
   const body: Omit<CheckpointManifest, 'sha256'> = {
@@ -229,7 +252,8 @@ function readManifest(path: string): CheckpointManifest {
   } catch (error) {
     throw damaged(path, `${MANIFEST_FILE} is not valid JSON (${(error as Error).message})`);
   }
-  if (manifest === null || typeof manifest !== 'object' || manifest.format !== CHECKPOINT_FORMAT) throw damaged(path, `${MANIFEST_FILE} is not an @ssl checkpoint manifest`);
+  if (manifest === null || typeof manifest !== 'object' || manifest.format !== CHECKPOINT_FORMAT)
+    throw damaged(path, `${MANIFEST_FILE} is not an @ssl checkpoint manifest`);
   if (manifest.formatVersion === 1) {
     throw new SslError(
       'checkpoint',
@@ -239,9 +263,13 @@ function readManifest(path: string): CheckpointManifest {
     );
   }
   if (manifest.formatVersion !== CHECKPOINT_FORMAT_VERSION) {
-    throw new SslError('checkpoint', `Checkpoint ${path} has format version ${manifest.formatVersion}; this @ssl/core reads version ${CHECKPOINT_FORMAT_VERSION}: upgrade @ssl/core.`, {
-      details: { path, reason: `unknown checkpoint format version ${manifest.formatVersion}` },
-    });
+    throw new SslError(
+      'checkpoint',
+      `Checkpoint ${path} has format version ${manifest.formatVersion}; this @ssl/core reads version ${CHECKPOINT_FORMAT_VERSION}: upgrade @ssl/core.`,
+      {
+        details: { path, reason: `unknown checkpoint format version ${manifest.formatVersion}` },
+      },
+    );
   }
   if (typeof manifest.sha256 !== 'string' || manifestChecksum(manifest) !== manifest.sha256) {
     throw damaged(path, `${MANIFEST_FILE} does not match its own checksum (edited or corrupted)`);
@@ -257,9 +285,11 @@ export function readCheckpoint(path: string): LoadedCheckpoint {
   const tensorsPath = join(path, TENSORS_FILE);
   if (!existsSync(tensorsPath)) throw damaged(path, `${TENSORS_FILE} is missing`);
   const size = statSync(tensorsPath).size;
-  if (size !== record.bytes) throw damaged(path, `${TENSORS_FILE} is truncated or extended: ${size} bytes, the manifest records ${record.bytes}`);
+  if (size !== record.bytes)
+    throw damaged(path, `${TENSORS_FILE} is truncated or extended: ${size} bytes, the manifest records ${record.bytes}`);
   const buffer = readFileSync(tensorsPath);
-  if (sha256(buffer) !== record.sha256) throw damaged(path, `${TENSORS_FILE} does not match its SHA-256 (its bytes changed after it was written)`);
+  if (sha256(buffer) !== record.sha256)
+    throw damaged(path, `${TENSORS_FILE} does not match its SHA-256 (its bytes changed after it was written)`);
   try {
     return { path, manifest, tensors: decodeSafetensors(buffer).tensors };
   } catch (error) {
@@ -298,7 +328,9 @@ export function describeDamage(damagedCheckpoints: readonly DamagedCheckpoint[])
 export function latestCheckpoint(directory: string): LoadedCheckpoint | undefined {
   const found = findCheckpoint(directory);
   if (!found.checkpoint && found.damaged.length > 0) {
-    throw new SslError('checkpoint', `No usable checkpoint in ${directory}: ${describeDamage(found.damaged)}.`, { details: { damaged: found.damaged } });
+    throw new SslError('checkpoint', `No usable checkpoint in ${directory}: ${describeDamage(found.damaged)}.`, {
+      details: { damaged: found.damaged },
+    });
   }
   return found.checkpoint;
 }
@@ -307,9 +339,16 @@ export function latestCheckpoint(directory: string): LoadedCheckpoint | undefine
 export function restoreVariables(checkpoint: LoadedCheckpoint, variables: ReadonlyMap<string, Variable>): void {
   for (const [key, variable] of variables) {
     const stored = checkpoint.tensors.get(key);
-    if (!stored) throw new SslError('checkpoint', `Checkpoint ${checkpoint.path} has no tensor ${key}: it was written by a different method or architecture.`);
+    if (!stored)
+      throw new SslError(
+        'checkpoint',
+        `Checkpoint ${checkpoint.path} has no tensor ${key}: it was written by a different method or architecture.`,
+      );
     if (stored.shape.join() !== variable.shape.join()) {
-      throw new SslError('checkpoint', `Checkpoint tensor ${key} has shape ${formatShape(stored.shape)} but the network expects ${formatShape(variable.shape)}.`);
+      throw new SslError(
+        'checkpoint',
+        `Checkpoint tensor ${key} has shape ${formatShape(stored.shape)} but the network expects ${formatShape(variable.shape)}.`,
+      );
     }
     tf.tidy(() => variable.assign(tf.tensor(stored.values, stored.shape, variable.dtype)));
   }

@@ -39,30 +39,48 @@ const exporter = defineMethod<Record<string, never>, 'unlabeled'>({
   },
 });
 
-const registry = () => createRegistry().use(definePlugin({ name: 'exporter', version: '0.0.1', family: 'test', core: '>=0.0.0', methods: { exporter } }));
+const registry = () =>
+  createRegistry().use(definePlugin({ name: 'exporter', version: '0.0.1', family: 'test', core: '>=0.0.0', methods: { exporter } }));
 
 describe('products', () => {
   it('are saved when a run ends and loadRun brings back each one with the outputs it had', async () => {
     const outDir = mkdtempSync(join(tmpdir(), 'ssl-products-'));
-    const result = await train({ method: registry().create('test:exporter'), data: toyDataset(16), encoder: toyEncoder, batchSize: 8, epochs: 2, seed: 1, outDir });
+    const result = await train({
+      method: registry().create('test:exporter'),
+      data: toyDataset(16),
+      encoder: toyEncoder,
+      batchSize: 8,
+      epochs: 2,
+      seed: 1,
+      outDir,
+    });
     const run = await loadRun(outDir);
     const images = tf.randomUniform([4, 12, 12, 1], 0, 1, 'float32', 3) as tf.Tensor4D;
     try {
       const index = JSON.parse(readFileSync(join(outDir, 'products', 'index.json'), 'utf8'));
       expect(index).toMatchObject({ format: 'ssl-products', version: 1, method: 'test:exporter', step: 4, interrupted: false });
-      expect(index.products).toEqual({ head: { kind: 'network', path: 'head' }, other: { kind: 'encoder', path: 'other' }, classes: { kind: 'json', path: 'classes.json' } });
+      expect(index.products).toEqual({
+        head: { kind: 'network', path: 'head' },
+        other: { kind: 'encoder', path: 'other' },
+        classes: { kind: 'json', path: 'classes.json' },
+      });
       expect(run.method).toBe('test:exporter');
       const runtime = result.runtime as typeof result.runtime & { trainable: Record<string, tfl.LayersModel> };
       const before = tf.tidy(() => [
         runtime.trainable.head.apply(result.encoder.features(images)) as tf.Tensor,
         runtime.trainable.other.apply(images) as tf.Tensor,
       ]);
-      const after = tf.tidy(() => [run.network('head').apply(run.encoder!.features(images)) as tf.Tensor, run.encoderProduct('other').features(images)]);
+      const after = tf.tidy(() => [
+        run.network('head').apply(run.encoder!.features(images)) as tf.Tensor,
+        run.encoderProduct('other').features(images),
+      ]);
       expect(Array.from(after[0].dataSync())).toEqual(Array.from(before[0].dataSync()));
       expect(Array.from(after[1].dataSync())).toEqual(Array.from(before[1].dataSync()));
       tf.dispose([...before, ...after]);
       expect(run.json('classes')).toEqual({ names: ['a', 'b', 'c'] });
-      expect(() => run.network('classifier')).toThrowError(/has no network product "classifier"; its products: head \(network\), other \(encoder\), classes \(json\)/);
+      expect(() => run.network('classifier')).toThrowError(
+        /has no network product "classifier"; its products: head \(network\), other \(encoder\), classes \(json\)/,
+      );
       expect(() => run.json('head')).toThrowError(/no JSON product "head"/);
     } finally {
       images.dispose();

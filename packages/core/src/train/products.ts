@@ -39,7 +39,11 @@ function isJson(product: Product): product is { readonly json: JsonValue } {
 }
 
 /** Saves a runtime's products under `<outDir>/products/`, replacing the previous set as a whole (temp dir + rename). */
-export async function saveProducts(outDir: string, runtime: MethodRuntime, info: { method: string; step: number; interrupted: boolean }): Promise<void> {
+export async function saveProducts(
+  outDir: string,
+  runtime: MethodRuntime,
+  info: { method: string; step: number; interrupted: boolean },
+): Promise<void> {
   if (!runtime.products) return;
   const products: MethodProducts = runtime.products();
   const temporary = join(outDir, `.${PRODUCTS_DIR}.tmp-${process.pid}`);
@@ -48,7 +52,10 @@ export async function saveProducts(outDir: string, runtime: MethodRuntime, info:
   const index: Record<string, { kind: ProductKind; path: string }> = {};
   for (const [name, product] of Object.entries(products)) {
     if (!PRODUCT_NAME.test(name) || name === 'index') {
-      throw new SslError('invalid-config', `${info.method}: product name "${name}" is not an identifier (letters, digits, _ and -, not "index").`);
+      throw new SslError(
+        'invalid-config',
+        `${info.method}: product name "${name}" is not an identifier (letters, digits, _ and -, not "index").`,
+      );
     }
     if (isJson(product)) {
       await writeFile(join(temporary, `${name}.json`), JSON.stringify(product.json));
@@ -63,7 +70,14 @@ export async function saveProducts(outDir: string, runtime: MethodRuntime, info:
       index[name] = { kind: 'network', path: name };
     }
   }
-  const body: ProductsIndex = { format: 'ssl-products', version: 1, method: info.method, step: info.step, interrupted: info.interrupted, products: index };
+  const body: ProductsIndex = {
+    format: 'ssl-products',
+    version: 1,
+    method: info.method,
+    step: info.step,
+    interrupted: info.interrupted,
+    products: index,
+  };
   await writeFile(join(temporary, PRODUCTS_INDEX), JSON.stringify(body, null, 2));
   const target = join(outDir, PRODUCTS_DIR);
   await rm(target, { recursive: true, force: true });
@@ -113,7 +127,11 @@ function readJson(path: string, what: string): unknown {
  */
 export async function loadRun(dir: string): Promise<LoadedRun> {
   if (!existsSync(join(dir, 'config.json'))) {
-    throw new SslError('io', `${dir} is not a run directory (no config.json): pass the directory a run wrote with train({ outDir }) or ssl pretrain --out.`, { details: { file: dir } });
+    throw new SslError(
+      'io',
+      `${dir} is not a run directory (no config.json): pass the directory a run wrote with train({ outDir }) or ssl pretrain --out.`,
+      { details: { file: dir } },
+    );
   }
   const config = readJson(join(dir, 'config.json'), 'the run config') as { [key: string]: JsonValue };
   const method = String(config.method);
@@ -135,7 +153,9 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
     return names.length > 0 ? names.join(', ') : 'none';
   };
   const missing = (name: string, kind: string): never => {
-    throw new SslError('io', `Run ${dir} (${method}) has no ${kind} product "${name}"; its products: ${listing()}.`, { details: { file: dir, product: name } });
+    throw new SslError('io', `Run ${dir} (${method}) has no ${kind} product "${name}"; its products: ${listing()}.`, {
+      details: { file: dir, product: name },
+    });
   };
   return {
     dir,

@@ -14,10 +14,16 @@ describe('pretext:rotation exports', () => {
   it('saves its rotation head; the reloaded encoder and head score held-out rotations as the run did', async () => {
     const outDir = mkdtempSync(join(tmpdir(), 'ssl-rotation-export-'));
     const trainSet = await loadFashionMnist({ split: 'train', source: 'sample' });
-    const test = subset(await loadFashionMnist({ split: 'test', source: 'sample' }), Array.from({ length: 200 }, (_, i) => i));
+    const test = subset(
+      await loadFashionMnist({ split: 'test', source: 'sample' }),
+      Array.from({ length: 200 }, (_, i) => i),
+    );
     const result = await train({
       method: createRegistry().use(pretext()).create('pretext:rotation', { headHiddenLayers: 0 }),
-      data: subset(trainSet, Array.from({ length: 512 }, (_, i) => i)),
+      data: subset(
+        trainSet,
+        Array.from({ length: 512 }, (_, i) => i),
+      ),
       encoder: { kind: 'cnn', inputShape: [28, 28, 1], channels: [8, 16] },
       batchSize: 32,
       epochs: 3,

@@ -20,16 +20,27 @@ describe('semisup:fixmatch exports', () => {
     const trainSet = await loadFashionMnist({ split: 'train', source: 'sample' });
     const result = await train({
       method: createRegistry().use(semisup()).create('semisup:fixmatch', { unlabeledRatio: 3, threshold: 0.7 }),
-      data: labeledSplit(subset(trainSet, Array.from({ length: 1024 }, (_, i) => i)), { perClass: 10, seed: 0 }),
+      data: labeledSplit(
+        subset(
+          trainSet,
+          Array.from({ length: 1024 }, (_, i) => i),
+        ),
+        { perClass: 10, seed: 0 },
+      ),
       encoder: { kind: 'cnn', inputShape: [28, 28, 1], channels: [8, 16] },
       batchSize: 16,
       epochs: 2,
       seed: 0,
       outDir,
     });
-    const reported = { ema: await accuracyOnTestSample(result.runtime, TEST_IMAGES, 'ema'), student: await accuracyOnTestSample(result.runtime, TEST_IMAGES, 'student') };
+    const reported = {
+      ema: await accuracyOnTestSample(result.runtime, TEST_IMAGES, 'ema'),
+      student: await accuracyOnTestSample(result.runtime, TEST_IMAGES, 'student'),
+    };
     result.dispose();
-    console.log(`FixMatch after ${result.steps} steps: EMA ${(100 * reported.ema.accuracy).toFixed(1)}%, student ${(100 * reported.student.accuracy).toFixed(1)}% (chance 10%)`);
+    console.log(
+      `FixMatch after ${result.steps} steps: EMA ${(100 * reported.ema.accuracy).toFixed(1)}%, student ${(100 * reported.student.accuracy).toFixed(1)}% (chance 10%)`,
+    );
     // A classifier that learned (chance is 10%; this seed reaches 27.4% with 10 labels per class), so equal
     // predictions below mean the same networks, not two that both answer one constant class.
     expect(reported.ema.accuracy).toBeGreaterThan(0.2);
@@ -41,7 +52,10 @@ describe('semisup:fixmatch exports', () => {
     run.dispose();
 
     const child = join(import.meta.dirname, 'fixtures', 'classify-child.ts');
-    const out = spawnSync(process.execPath, ['--conditions=@ssl/source', '--import', 'tsx', child, outDir, String(TEST_IMAGES)], { encoding: 'utf8', timeout: 120_000 });
+    const out = spawnSync(process.execPath, ['--conditions=@ssl/source', '--import', 'tsx', child, outDir, String(TEST_IMAGES)], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     expect(out.status, out.stderr).toBe(0);
     expect(JSON.parse(out.stdout.trim().split('\n').at(-1)!)).toEqual(reported);
   });
