@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -133,6 +133,22 @@ describe('resuming past a damaged checkpoint', () => {
     await expect(promise).rejects.toMatchObject({ code: 'checkpoint' });
     await expect(promise).rejects.toThrow(
       /no checkpoint in .* verifies: step 4 \(tensors\.safetensors is truncated.*\); step 2 \(manifest\.json is not valid JSON/,
+    );
+  });
+
+  it('refuses to resume a run of @ssl/core 0.1 (checkpoint format 1) and says what to do', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ssl-resume-v1-'));
+    const step = join(dir, 'checkpoints', 'step-00000004');
+    mkdirSync(step, { recursive: true });
+    writeFileSync(join(step, 'tensors.bin'), Buffer.alloc(8));
+    writeFileSync(
+      join(step, 'manifest.json'),
+      JSON.stringify({ format: 'ssl-checkpoint', formatVersion: 1, step: 4, meta: {}, tensors: [] }),
+    );
+    const promise = train(toyRun({ outDir: dir, resume: true, onWarning: () => {} }));
+    await expect(promise).rejects.toMatchObject({ code: 'checkpoint' });
+    await expect(promise).rejects.toThrow(
+      /step 4 \(format version 1 of @ssl\/core 0\.1, which this version no longer reads: finish that run with @ssl\/core 0\.1\.x\)/,
     );
   });
 });

@@ -170,7 +170,10 @@ describe('checkpoints', () => {
           tensors: [{ key: 'trainable/encoder/0', shape: [2], dtype: 'float32', byteOffset: 0, byteLength: 8 }],
         }),
       );
-      expect(() => latestCheckpoint(dir)).toThrowError(/format version 1 \(@ssl\/core 0\.1.*no longer read/);
+      expect(() => readCheckpoint(join(dir, 'step-00000004'))).toThrowError(
+        /format version 1 \(@ssl\/core 0\.1.*no longer reads: finish or resume that run with @ssl\/core 0\.1\.x, or start a new run/,
+      );
+      expect(() => latestCheckpoint(dir)).toThrowError(/step 4 \(format version 1 of @ssl\/core 0\.1, which this version no longer reads/);
     });
   });
 

@@ -259,7 +259,12 @@ function readManifest(path: string): CheckpointManifest {
       'checkpoint',
       `Checkpoint ${path} has format version 1 (@ssl/core 0.1: tensors.bin keyed by position), which this version no longer reads: ` +
         'finish or resume that run with @ssl/core 0.1.x, or start a new run.',
-      { details: { path, reason: 'checkpoint format version 1 (@ssl/core 0.1) is no longer read' } },
+      {
+        details: {
+          path,
+          reason: 'format version 1 of @ssl/core 0.1, which this version no longer reads: finish that run with @ssl/core 0.1.x',
+        },
+      },
     );
   }
   if (manifest.formatVersion !== CHECKPOINT_FORMAT_VERSION) {

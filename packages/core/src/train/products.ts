@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { SslError } from '../errors';
@@ -38,6 +38,17 @@ function isJson(product: Product): product is { readonly json: JsonValue } {
   return 'json' in product && !('save' in product);
 }
 
+/** Writes and fsyncs a file, so the rename that publishes the products directory never exposes empty files. */
+async function writeDurable(path: string, text: string): Promise<void> {
+  const handle = await open(path, 'w');
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Saves a runtime's products under `<outDir>/products/`, replacing the previous set as a whole (temp dir + rename). */
 export async function saveProducts(
   outDir: string,
@@ -58,7 +69,7 @@ export async function saveProducts(
       );
     }
     if (isJson(product)) {
-      await writeFile(join(temporary, `${name}.json`), JSON.stringify(product.json));
+      await writeDurable(join(temporary, `${name}.json`), JSON.stringify(product.json));
       index[name] = { kind: 'json', path: `${name}.json` };
     } else if (isEncoder(product)) {
       const spec = (product as Encoder & { readonly spec?: EncoderSpec }).spec;
@@ -78,7 +89,7 @@ export async function saveProducts(
     interrupted: info.interrupted,
     products: index,
   };
-  await writeFile(join(temporary, PRODUCTS_INDEX), JSON.stringify(body, null, 2));
+  await writeDurable(join(temporary, PRODUCTS_INDEX), JSON.stringify(body, null, 2));
   const target = join(outDir, PRODUCTS_DIR);
   await rm(target, { recursive: true, force: true });
   await rename(temporary, target);
