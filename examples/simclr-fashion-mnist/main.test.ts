@@ -14,17 +14,21 @@ describe('simclr-fashion-mnist example and `ssl pretrain simclr`', () => {
 
   it('print the same figures, each beside its random-init control, for the same seed and settings', async () => {
     // One epoch of the bundled sample (11 steps of 256): the README's main command on a tiny budget.
-    let stdout = '';
-    let stderr = '';
-    const io = {
-      cwd: dir,
-      interactive: false,
-      stdout: { write: (text: string) => void (stdout += text) },
-      stderr: { write: (text: string) => void (stderr += text) },
+    const cli = async (...argv: string[]) => {
+      let stdout = '';
+      let stderr = '';
+      const io = {
+        cwd: dir,
+        interactive: false,
+        stdout: { write: (text: string) => void (stdout += text) },
+        stderr: { write: (text: string) => void (stderr += text) },
+      };
+      const code = await runCli(argv, io);
+      expect(code, stderr).toBe(0);
+      return stdout;
     };
     const cliOut = join(dir, 'cli');
-    const code = await runCli(['pretrain', 'simclr', '--data', 'fashion-mnist-sample', '--epochs', '1', '--batch-size', '256', '--seed', '0', '--out', cliOut], io);
-    expect(code, stderr).toBe(0);
+    const stdout = await cli('pretrain', 'simclr', '--data', 'fashion-mnist-sample', '--epochs', '1', '--batch-size', '256', '--seed', '0', '--out', cliOut);
 
     const example = await runSimclrExample({
       ...parseSimclrArgs(['--data', 'sample', '--epochs', '1', '--batch-size', '256', '--seed', '0', '--out', join(dir, 'example')]),
@@ -35,6 +39,8 @@ describe('simclr-fashion-mnist example and `ssl pretrain simclr`', () => {
     expect(stdout).toContain(example.table);
     expect(example.table).toMatch(/^figure\s+trained\s+random init\s+gain\s+raw pixels\n/);
     expect(example.table.split('\n').slice(2)).toHaveLength(3);
+    // `ssl eval` of the saved encoder: the same protocol, the control rebuilt from the spec and seed saved with it.
+    expect(await cli('eval', cliOut, '--data', 'fashion-mnist-sample', '--out', join(dir, 'eval'))).toContain(example.table);
 
     // eval.json and report.html carry the control for every figure.
     const evaluation = JSON.parse(readFileSync(join(cliOut, 'eval.json'), 'utf8'));
