@@ -1,8 +1,9 @@
 // Embedding map of raw Fashion-MNIST pixels: the picture a learned representation should improve on.
-// Run: pnpm --filter @ssl-examples/embedding-map start  [-- --sample 2000 --out path.png --source auto]
+// Run: pnpm --filter @ssl-examples/embedding-map start  [-- --sample 2000 --out path.png --source auto --seed 0]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { loadFashionMnist } from '@ssl/core';
@@ -42,17 +43,19 @@ export async function runEmbeddingMapExample(options: EmbeddingMapExampleOptions
   return { png, svg, points: sample };
 }
 
-function argument(name: string): string | undefined {
-  const at = process.argv.indexOf(`--${name}`);
-  return at >= 0 ? process.argv[at + 1] : undefined;
-}
-
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const started = performance.now();
-  const result = await runEmbeddingMapExample({
-    sample: argument('sample') ? Number(argument('sample')) : undefined,
-    out: argument('out'),
-    source: argument('source'),
+  // `pnpm start -- --flag` forwards the `--` itself; parseArgs would take everything after it as positional.
+  const { values } = parseArgs({
+    args: process.argv.slice(2).filter((arg) => arg !== '--'),
+    options: { sample: { type: 'string' }, out: { type: 'string' }, source: { type: 'string' }, seed: { type: 'string' } },
   });
+  const number = (name: 'sample' | 'seed') => {
+    const value = values[name];
+    if (value === undefined) return undefined;
+    if (!Number.isFinite(Number(value))) throw new Error(`--${name} expects a number, got ${JSON.stringify(value)}`);
+    return Number(value);
+  };
+  const result = await runEmbeddingMapExample({ sample: number('sample'), out: values.out, source: values.source, seed: number('seed') });
   console.log(`wrote ${result.png} and ${result.svg} (${result.points} points) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
