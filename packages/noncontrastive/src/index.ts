@@ -8,11 +8,14 @@ export { dinoLoss, updateDinoCenter } from './losses/dino';
 export type { DinoLossOptions, DinoCenterOptions } from './losses/dino';
 export { sinkhornKnopp } from './losses/sinkhorn-knopp';
 export type { SinkhornKnoppOptions } from './losses/sinkhorn-knopp';
+export { normalizedStd } from './diagnostics/normalized-std';
 
-export { byol, byolMomentum, normalizedStd, BYOL_FASHION_VIEWS } from './byol/byol';
+export { byol, byolMomentum, BYOL_FASHION_VIEWS } from './byol/byol';
 export type { BYOLConfig } from './byol/byol';
+export { simsiam, SIMSIAM_FASHION_VIEWS } from './simsiam/simsiam';
+export type { SimSiamConfig } from './simsiam/simsiam';
 export { byolViews } from './views/byol-views';
 export type { ByolViewOptions } from './views/byol-views';
 export { multiCrop } from './views/multi-crop';
 export type { MultiCropOptions } from './views/multi-crop';
-export { default } from './byol/plugin';
+export { default } from './plugin';

@@ -1,20 +1,21 @@
 import { definePlugin, supportedCoreRange } from '@ssl/core';
 import type { Plugin } from '@ssl/core';
-import packageJson from '../../package.json';
-import { byolViews } from '../views/byol-views';
-import { multiCrop } from '../views/multi-crop';
-import { byol } from './byol';
+import packageJson from '../package.json';
+import { byolViews } from './views/byol-views';
+import { multiCrop } from './views/multi-crop';
+import { byol } from './byol/byol';
+import { simsiam } from './simsiam/simsiam';
 
 const plugin = definePlugin({
   name: '@ssl/noncontrastive',
   version: packageJson.version,
   family: 'noncontrastive',
   core: supportedCoreRange(packageJson),
-  methods: { byol },
+  methods: { byol, simsiam },
   viewPolicies: { byol: byolViews, multiCrop },
 });
 
-/** The plugin factory: `createRegistry().use(noncontrastive())` registers `noncontrastive:byol`. */
+/** The plugin factory: `createRegistry().use(noncontrastive())` registers the `noncontrastive:*` methods and view policies. */
 export default function noncontrastive(): Plugin {
   return plugin;
 }

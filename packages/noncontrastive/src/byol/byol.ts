@@ -1,9 +1,19 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor2D } from '@tensorflow/tfjs-core';
-import { checkPolicyOptions, copyWeights, cosineMomentum, defineMethod, invalidConfig, l2Normalize, predictionHead, projectionHead, stopGradient } from '@ssl/core';
+import {
+  checkPolicyOptions,
+  copyWeights,
+  cosineMomentum,
+  defineMethod,
+  invalidConfig,
+  predictionHead,
+  projectionHead,
+  stopGradient,
+} from '@ssl/core';
 import { byolViews } from '../views/byol-views';
 import type { ByolViewOptions } from '../views/byol-views';
 import { byolLoss } from '../losses/byol';
+import { normalizedStd } from '../diagnostics/normalized-std';
 
 /**
  * BYOL (Grill et al. 2020, "Bootstrap Your Own Latent"). An online network (encoder f_θ, projector g_θ,
@@ -54,19 +64,6 @@ function checkPositiveInteger(field: string, value: number): void {
   if (!(Number.isInteger(value) && value > 0)) invalidConfig(field, value, 'a positive integer');
 }
 
-/**
- * Collapse signal (Grill et al. 2020 discuss collapse in sec. 3.2; the std criterion is SimSiam's, Chen &
- * He 2021, sec. 4.1): the std over the batch of each dimension of the L2-normalized vectors, averaged over
- * dimensions, times √d. About 1 for well-spread embeddings, 0 for a collapsed (constant) output.
- */
-export function normalizedStd(x: Tensor2D): Scalar {
-  return tf.tidy(() => {
-    const normalized = l2Normalize(x);
-    const { variance } = tf.moments(normalized, 0);
-    return tf.mul(tf.mean(tf.sqrt(variance)), Math.sqrt(x.shape[1])) as Scalar;
-  });
-}
-
 export const byol = defineMethod<BYOLConfig, 'unlabeled'>({
   name: 'byol',
   description: 'Online network predicts an EMA target network’s projection of another view, no negatives (Grill et al. 2020).',
@@ -110,11 +107,22 @@ export const byol = defineMethod<BYOLConfig, 'unlabeled'>({
   build({ config, createEncoder, rng }) {
     const encoder = createEncoder();
     const targetEncoder = createEncoder();
-    const headConfig = { inputDim: encoder.featureDim, hiddenDim: config.projectionHiddenDim, outputDim: config.projectionDim, layers: 2 as const, batchNorm: true };
+    const headConfig = {
+      inputDim: encoder.featureDim,
+      hiddenDim: config.projectionHiddenDim,
+      outputDim: config.projectionDim,
+      layers: 2 as const,
+      batchNorm: true,
+    };
     // BYOL sec. 3.3: projector Linear → BN → ReLU → Linear; the predictor has the same architecture.
     const projector = projectionHead({ ...headConfig, seed: rng.seed() });
     const targetProjector = projectionHead({ ...headConfig, seed: rng.seed() });
-    const predictor = predictionHead({ inputDim: config.projectionDim, hiddenDim: config.predictorHiddenDim, outputDim: config.projectionDim, seed: rng.seed() });
+    const predictor = predictionHead({
+      inputDim: config.projectionDim,
+      hiddenDim: config.predictorHiddenDim,
+      outputDim: config.projectionDim,
+      seed: rng.seed(),
+    });
     // ξ ← θ at the start (BYOL's reference code initialises the target as a copy of the online network).
     copyWeights(targetEncoder.model, encoder.model);
     copyWeights(targetProjector, projector);
@@ -132,10 +140,15 @@ export const byol = defineMethod<BYOLConfig, 'unlabeled'>({
         const projections = projector.apply(features, { training: true }) as Tensor2D;
         const predictions = predictor.apply(projections, { training: true }) as Tensor2D;
         // Target projections with batch statistics (as BYOL's code) and no gradient: sg(z′ξ) of eq. 2.
-        const targets = stopGradient(targetProjector.apply(targetEncoder.features(both, { training: true }), { training: true }) as Tensor2D);
+        const targets = stopGradient(
+          targetProjector.apply(targetEncoder.features(both, { training: true }), { training: true }) as Tensor2D,
+        );
         const rows = (x: Tensor2D, start: number) => tf.slice(x, [start, 0], [size, -1]) as Tensor2D;
         // Symmetric loss, eq. 2: L + L̃ with q(z₁) → z′₂ and q(z₂) → z′₁.
-        const loss = tf.add(byolLoss(rows(predictions, 0), rows(targets, size)), byolLoss(rows(predictions, size), rows(targets, 0))) as Scalar;
+        const loss = tf.add(
+          byolLoss(rows(predictions, 0), rows(targets, size)),
+          byolLoss(rows(predictions, size), rows(targets, 0)),
+        ) as Scalar;
         return {
           loss,
           metrics: {
