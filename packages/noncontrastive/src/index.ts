@@ -14,6 +14,8 @@ export { byol, byolMomentum, BYOL_FASHION_VIEWS } from './byol/byol';
 export type { BYOLConfig } from './byol/byol';
 export { simsiam, SIMSIAM_FASHION_VIEWS } from './simsiam/simsiam';
 export type { SimSiamConfig } from './simsiam/simsiam';
+export { barlowTwins } from './barlow-twins/barlow-twins';
+export type { BarlowTwinsConfig } from './barlow-twins/barlow-twins';
 export { byolViews } from './views/byol-views';
 export type { ByolViewOptions } from './views/byol-views';
 export { multiCrop } from './views/multi-crop';

@@ -5,13 +5,14 @@ import { byolViews } from './views/byol-views';
 import { multiCrop } from './views/multi-crop';
 import { byol } from './byol/byol';
 import { simsiam } from './simsiam/simsiam';
+import { barlowTwins } from './barlow-twins/barlow-twins';
 
 const plugin = definePlugin({
   name: '@ssl/noncontrastive',
   version: packageJson.version,
   family: 'noncontrastive',
   core: supportedCoreRange(packageJson),
-  methods: { byol, simsiam },
+  methods: { byol, simsiam, 'barlow-twins': barlowTwins },
   viewPolicies: { byol: byolViews, multiCrop },
 });
 
