@@ -16,6 +16,8 @@ export { simsiam, SIMSIAM_FASHION_VIEWS } from './simsiam/simsiam';
 export type { SimSiamConfig } from './simsiam/simsiam';
 export { barlowTwins } from './barlow-twins/barlow-twins';
 export type { BarlowTwinsConfig } from './barlow-twins/barlow-twins';
+export { vicreg } from './vicreg/vicreg';
+export type { VICRegConfig } from './vicreg/vicreg';
 export { byolViews } from './views/byol-views';
 export type { ByolViewOptions } from './views/byol-views';
 export { multiCrop } from './views/multi-crop';

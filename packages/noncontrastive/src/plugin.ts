@@ -6,13 +6,14 @@ import { multiCrop } from './views/multi-crop';
 import { byol } from './byol/byol';
 import { simsiam } from './simsiam/simsiam';
 import { barlowTwins } from './barlow-twins/barlow-twins';
+import { vicreg } from './vicreg/vicreg';
 
 const plugin = definePlugin({
   name: '@ssl/noncontrastive',
   version: packageJson.version,
   family: 'noncontrastive',
   core: supportedCoreRange(packageJson),
-  methods: { byol, simsiam, 'barlow-twins': barlowTwins },
+  methods: { byol, simsiam, 'barlow-twins': barlowTwins, vicreg },
   viewPolicies: { byol: byolViews, multiCrop },
 });
 
