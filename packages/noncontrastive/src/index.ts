@@ -18,6 +18,8 @@ export { barlowTwins } from './barlow-twins/barlow-twins';
 export type { BarlowTwinsConfig } from './barlow-twins/barlow-twins';
 export { vicreg } from './vicreg/vicreg';
 export type { VICRegConfig } from './vicreg/vicreg';
+export { dino, dinoTeacherTemperature, DINO_FASHION_VIEWS } from './dino/dino';
+export type { DINOConfig, DINOCarry } from './dino/dino';
 export { byolViews } from './views/byol-views';
 export type { ByolViewOptions } from './views/byol-views';
 export { multiCrop } from './views/multi-crop';

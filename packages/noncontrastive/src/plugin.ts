@@ -7,13 +7,14 @@ import { byol } from './byol/byol';
 import { simsiam } from './simsiam/simsiam';
 import { barlowTwins } from './barlow-twins/barlow-twins';
 import { vicreg } from './vicreg/vicreg';
+import { dino } from './dino/dino';
 
 const plugin = definePlugin({
   name: '@ssl/noncontrastive',
   version: packageJson.version,
   family: 'noncontrastive',
   core: supportedCoreRange(packageJson),
-  methods: { byol, simsiam, 'barlow-twins': barlowTwins, vicreg },
+  methods: { byol, simsiam, 'barlow-twins': barlowTwins, vicreg, dino },
   viewPolicies: { byol: byolViews, multiCrop },
 });
 
