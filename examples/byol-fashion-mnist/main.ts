@@ -6,7 +6,15 @@
 import { parseArgs } from 'node:util';
 import { createRegistry } from '@ssl/core';
 import noncontrastive from '@ssl/noncontrastive';
-import { dataOption, describeRun, exampleArgs, isMainModule, numberListOption, numberOption, runPretrainAndCompare } from '@ssl-examples/shared';
+import {
+  dataOption,
+  describeRun,
+  exampleArgs,
+  isMainModule,
+  numberListOption,
+  numberOption,
+  runPretrainAndCompare,
+} from '@ssl-examples/shared';
 import type { PretrainAndCompareOptions, PretrainAndCompareResult } from '@ssl-examples/shared';
 
 export interface ByolExampleOptions extends PretrainAndCompareOptions {

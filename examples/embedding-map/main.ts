@@ -22,7 +22,9 @@ export interface EmbeddingMapExampleOptions {
 const here = dirname(fileURLToPath(import.meta.url));
 export const DEFAULT_OUT = resolve(here, '../../packages/eval/docs/embedding-map-raw-fmnist.png');
 
-export async function runEmbeddingMapExample(options: EmbeddingMapExampleOptions = {}): Promise<{ png: string; svg: string; points: number }> {
+export async function runEmbeddingMapExample(
+  options: EmbeddingMapExampleOptions = {},
+): Promise<{ png: string; svg: string; points: number }> {
   await tf.setBackend('wasm');
   await tf.ready();
   const test = await loadFashionMnist({ split: 'test', source: options.source ?? 'auto' });

@@ -12,7 +12,22 @@ describe('mae-fashion-mnist example', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mae-example-'));
     try {
       const png = join(dir, 'grid.png');
-      const options = parseMaeArgs(['--data', 'sample', '--max-steps', '2', '--batch-size', '16', '--eval-train', '300', '--eval-test', '100', '--out', join(dir, 'run'), '--png', png]);
+      const options = parseMaeArgs([
+        '--data',
+        'sample',
+        '--max-steps',
+        '2',
+        '--batch-size',
+        '16',
+        '--eval-train',
+        '300',
+        '--eval-test',
+        '100',
+        '--out',
+        join(dir, 'run'),
+        '--png',
+        png,
+      ]);
       const result = await runMaeExample({ ...options, columns: 4, log: () => {} });
       expect(result.steps).toBe(2);
       // Mean of the patch tokens, vit28's width.

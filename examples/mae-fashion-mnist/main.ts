@@ -113,7 +113,10 @@ export async function runMaeExample(options: MaeExampleOptions = {}): Promise<Ma
         {
           name: 'mae-progress',
           onStepEnd: (record) => {
-            if (record.step % 25 === 0) log(`step ${record.step} epoch ${record.epoch} loss ${record.loss.toFixed(4)} lr ${record.lr.toExponential(2)} ${record.imagesPerSecond.toFixed(0)} img/s`);
+            if (record.step % 25 === 0)
+              log(
+                `step ${record.step} epoch ${record.epoch} loss ${record.loss.toFixed(4)} lr ${record.lr.toExponential(2)} ${record.imagesPerSecond.toFixed(0)} img/s`,
+              );
           },
         },
       ],

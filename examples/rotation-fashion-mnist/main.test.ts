@@ -9,7 +9,24 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('rotation-fashion-mnist example', () => {
   it('trains a few steps on the bundled sample and prints each figure beside its random-init control, plus rotation accuracy', async () => {
-    const options = parseRotationArgs(['--data', 'sample', '--out', dir, '--epochs', '1', '--batch-size', '16', '--channels', '8,16', '--train-limit', '200', '--test-limit', '100', '--head-input', 'pooled']);
+    const options = parseRotationArgs([
+      '--data',
+      'sample',
+      '--out',
+      dir,
+      '--epochs',
+      '1',
+      '--batch-size',
+      '16',
+      '--channels',
+      '8,16',
+      '--train-limit',
+      '200',
+      '--test-limit',
+      '100',
+      '--head-input',
+      'pooled',
+    ]);
     expect(options.method).toEqual({ headInput: 'pooled' });
     const result = await runRotationExample({ ...options, maxSteps: 3, log: () => {} });
     expect(result.steps).toBe(3);

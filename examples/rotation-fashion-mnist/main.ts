@@ -10,7 +10,15 @@ import { createRegistry } from '@ssl/core';
 import type { PartialConfig } from '@ssl/core';
 import pretext, { evaluateRotationAccuracy } from '@ssl/pretext';
 import type { RotationConfig } from '@ssl/pretext';
-import { dataOption, describeRun, exampleArgs, isMainModule, numberListOption, numberOption, runPretrainAndCompare } from '@ssl-examples/shared';
+import {
+  dataOption,
+  describeRun,
+  exampleArgs,
+  isMainModule,
+  numberListOption,
+  numberOption,
+  runPretrainAndCompare,
+} from '@ssl-examples/shared';
 import type { PretrainAndCompareOptions, PretrainAndCompareResult } from '@ssl-examples/shared';
 
 export interface RotationExampleOptions extends PretrainAndCompareOptions {
@@ -39,7 +47,9 @@ export async function runRotationExample(options: RotationExampleOptions = {}): 
           name: 'rotation-progress',
           onStepEnd(record) {
             if (record.step % 50 === 0) {
-              log(`step ${record.step} epoch ${record.epoch}: loss ${record.loss.toFixed(3)}, rotation acc ${record.metrics.rotationAccuracy.toFixed(3)}, lr ${record.lr.toPrecision(2)}`);
+              log(
+                `step ${record.step} epoch ${record.epoch}: loss ${record.loss.toFixed(3)}, rotation acc ${record.metrics.rotationAccuracy.toFixed(3)}, lr ${record.lr.toPrecision(2)}`,
+              );
             }
           },
         },
@@ -104,5 +114,7 @@ export function parseRotationArgs(argv?: readonly string[]): RotationExampleOpti
 
 if (isMainModule(import.meta.url)) {
   const result = await runRotationExample(parseRotationArgs());
-  console.log(`\n${result.table}\n\nrotation accuracy (test, trained head): ${(100 * result.rotationAccuracy).toFixed(1)}%\n${describeRun(result)}`);
+  console.log(
+    `\n${result.table}\n\nrotation accuracy (test, trained head): ${(100 * result.rotationAccuracy).toFixed(1)}%\n${describeRun(result)}`,
+  );
 }

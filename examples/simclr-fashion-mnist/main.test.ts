@@ -28,7 +28,20 @@ describe('simclr-fashion-mnist example and `ssl pretrain simclr`', () => {
       return stdout;
     };
     const cliOut = join(dir, 'cli');
-    const stdout = await cli('pretrain', 'simclr', '--data', 'fashion-mnist-sample', '--epochs', '1', '--batch-size', '256', '--seed', '0', '--out', cliOut);
+    const stdout = await cli(
+      'pretrain',
+      'simclr',
+      '--data',
+      'fashion-mnist-sample',
+      '--epochs',
+      '1',
+      '--batch-size',
+      '256',
+      '--seed',
+      '0',
+      '--out',
+      cliOut,
+    );
 
     const example = await runSimclrExample({
       ...parseSimclrArgs(['--data', 'sample', '--epochs', '1', '--batch-size', '256', '--seed', '0', '--out', join(dir, 'example')]),
@@ -45,7 +58,11 @@ describe('simclr-fashion-mnist example and `ssl pretrain simclr`', () => {
     // eval.json and report.html carry the control for every figure.
     const evaluation = JSON.parse(readFileSync(join(cliOut, 'eval.json'), 'utf8'));
     const [knn, linear, fewLabels] = evaluation.rows;
-    expect([knn.value, knn.randomInit.value, knn.rawPixels.value]).toEqual([example.results.trained.knn, example.results.randomInit.knn, example.results.rawPixels.knn]);
+    expect([knn.value, knn.randomInit.value, knn.rawPixels.value]).toEqual([
+      example.results.trained.knn,
+      example.results.randomInit.knn,
+      example.results.rawPixels.knn,
+    ]);
     expect([linear.value, linear.randomInit.value]).toEqual([example.results.trained.linear, example.results.randomInit.linear]);
     expect({ mean: fewLabels.randomInit.value, std: fewLabels.randomInit.std }).toEqual(example.results.randomInit.fewLabels);
     expect({ mean: fewLabels.value, std: fewLabels.std }).toEqual(example.results.trained.fewLabels);

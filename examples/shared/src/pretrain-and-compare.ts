@@ -94,10 +94,17 @@ export interface PretrainAndCompareSetup {
 
 function firstImages(dataset: ImageDataset, limit: number | undefined): ImageDataset {
   if (limit === undefined || limit >= dataset.size) return dataset;
-  return subset(dataset, Array.from({ length: limit }, (_, i) => i), `${dataset.name}-${limit}`);
+  return subset(
+    dataset,
+    Array.from({ length: limit }, (_, i) => i),
+    `${dataset.name}-${limit}`,
+  );
 }
 
-export async function runPretrainAndCompare(setup: PretrainAndCompareSetup, options: PretrainAndCompareOptions = {}): Promise<PretrainAndCompareResult> {
+export async function runPretrainAndCompare(
+  setup: PretrainAndCompareSetup,
+  options: PretrainAndCompareOptions = {},
+): Promise<PretrainAndCompareResult> {
   const log = options.log ?? ((line: string) => console.log(line));
   await initBackend();
   const source = options.data ?? 'full';
@@ -131,7 +138,8 @@ export async function runPretrainAndCompare(setup: PretrainAndCompareSetup, opti
       ...(setup.callbacks ?? []),
     ],
     evaluation: { train: trainSet, test: testSet },
-    onTrained: (result, seconds) => log(`trained ${result.steps} steps in ${seconds.toFixed(0)} s; evaluating beside the same encoder at random init and raw pixels`),
+    onTrained: (result, seconds) =>
+      log(`trained ${result.steps} steps in ${seconds.toFixed(0)} s; evaluating beside the same encoder at random init and raw pixels`),
     onScored: (name, scores, seconds) => log(`scored ${name} (${scores.featureDim} features) in ${seconds.toFixed(0)} s`),
   });
   try {

@@ -33,7 +33,10 @@ export interface EncoderEvaluation {
  * `compareWithControls` against the same encoder spec and seed at random init and raw pixels, then collapse
  * diagnostics and the embedding map of the trained encoder's test features.
  */
-export async function evaluateEncoder(encoder: Encoder, data: { train: ImageDataset; test: ImageDataset; seed: number }): Promise<EncoderEvaluation> {
+export async function evaluateEncoder(
+  encoder: Encoder,
+  data: { train: ImageDataset; test: ImageDataset; seed: number },
+): Promise<EncoderEvaluation> {
   const control = randomInitControl(encoder);
   try {
     const controlled = await compareWithControls({ encoder, randomInit: control, train: data.train, test: data.test, seed: data.seed });
@@ -44,7 +47,10 @@ export async function evaluateEncoder(encoder: Encoder, data: { train: ImageData
 }
 
 /** eval.json (each figure with its controls), collapse diagnostics and the embedding map of an evaluation. */
-export async function describeEvaluation(controlled: ControlledEvaluation, options: { seed: number; classNames?: readonly string[] }): Promise<EncoderEvaluation> {
+export async function describeEvaluation(
+  controlled: ControlledEvaluation,
+  options: { seed: number; classNames?: readonly string[] },
+): Promise<EncoderEvaluation> {
   const testFeatures = controlled.trainedFeatures.test;
   const collapse = collapseDiagnostics(testFeatures);
   const rows: EvaluationRow[] = controlledFigures(controlled).map((figure) => {

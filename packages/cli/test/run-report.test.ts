@@ -24,8 +24,21 @@ describe('renderLineChart', () => {
   it('draws one path per series through every finite point and drops NaN', () => {
     const svg = renderLineChart(
       [
-        { label: 'a', points: [{ x: 0, y: 1 }, { x: 1, y: Number.NaN }, { x: 2, y: 3 }] },
-        { label: 'b', points: [{ x: 0, y: 2 }, { x: 2, y: 2 }] },
+        {
+          label: 'a',
+          points: [
+            { x: 0, y: 1 },
+            { x: 1, y: Number.NaN },
+            { x: 2, y: 3 },
+          ],
+        },
+        {
+          label: 'b',
+          points: [
+            { x: 0, y: 2 },
+            { x: 2, y: 2 },
+          ],
+        },
       ],
       { title: 'T', xLabel: 'step' },
     );
@@ -87,7 +100,13 @@ describe('readRun / renderRunReport', () => {
       JSON.stringify({
         rows: [
           { name: 'kNN top-1', value: 0.673, randomInit: { value: 0.651 }, rawPixels: { value: 0.681 } },
-          { name: 'linear probe top-1, 10 labels/class', value: 0.672, std: 0.02, randomInit: { value: 0.68, std: 0.031 }, rawPixels: { value: 0.69, std: 0.015 } },
+          {
+            name: 'linear probe top-1, 10 labels/class',
+            value: 0.672,
+            std: 0.02,
+            randomInit: { value: 0.68, std: 0.031 },
+            rawPixels: { value: 0.69, std: 0.015 },
+          },
           { name: 'linear probe top-1', value: 0.8 },
         ],
       }),
@@ -95,7 +114,9 @@ describe('readRun / renderRunReport', () => {
     const run = await readRun(runDir);
     expect(run.evaluation?.rows[1]).toMatchObject({ std: 0.02, randomInit: { value: 0.68, std: 0.031 } });
     const table = renderRunReport(run).match(/<table class="results" id="eval-table">.*?<\/table>/)?.[0] ?? '';
-    const cells = [...table.matchAll(/<tr>(.*?)<\/tr>/g)].slice(1).map((row) => [...row[1].matchAll(/<t[hd][^>]*>(.*?)<\/t[hd]>/g)].map((cell) => cell[1]).slice(0, 5));
+    const cells = [...table.matchAll(/<tr>(.*?)<\/tr>/g)]
+      .slice(1)
+      .map((row) => [...row[1].matchAll(/<t[hd][^>]*>(.*?)<\/t[hd]>/g)].map((cell) => cell[1]).slice(0, 5));
     expect(cells).toEqual([
       ['kNN top-1', '67.3%', '65.1%', '+2.2 pts', '68.1%'],
       ['linear probe top-1, 10 labels/class', '67.2 ± 2.0%', '68.0 ± 3.1%', '-0.8 pts', '69.0 ± 1.5%'],
@@ -112,7 +133,9 @@ describe('readRun / renderRunReport', () => {
 
 const chromiumPath = findChromium();
 if (chromiumPath === undefined) {
-  console.warn('[run-report.test] SKIPPING browser checks: no Chromium at /usr/bin/chromium (apt-get install -y chromium) and SSL_CHROMIUM unset.');
+  console.warn(
+    '[run-report.test] SKIPPING browser checks: no Chromium at /usr/bin/chromium (apt-get install -y chromium) and SSL_CHROMIUM unset.',
+  );
 }
 
 describe.skipIf(chromiumPath === undefined)('report.html in headless Chromium', () => {
@@ -139,7 +162,9 @@ describe.skipIf(chromiumPath === undefined)('report.html in headless Chromium', 
             label: svg.getAttribute('aria-label') ?? '',
             width: box.width,
             height: box.height,
-            pathLengths: [...svg.querySelectorAll('path.line')].map((path) => (path as unknown as { getTotalLength(): number }).getTotalLength()),
+            pathLengths: [...svg.querySelectorAll('path.line')].map((path) =>
+              (path as unknown as { getTotalLength(): number }).getTotalLength(),
+            ),
           };
         }),
       );
@@ -150,7 +175,15 @@ describe.skipIf(chromiumPath === undefined)('report.html in headless Chromium', 
         width: (image as unknown as { naturalWidth: number }).naturalWidth,
         complete: (image as unknown as { complete: boolean }).complete,
       }));
-      return { consoleErrors, requests: requests.filter((url) => url !== reportUrl && !url.startsWith('data:')), charts, evalRows, collapseRows, configText, mapSize };
+      return {
+        consoleErrors,
+        requests: requests.filter((url) => url !== reportUrl && !url.startsWith('data:')),
+        charts,
+        evalRows,
+        collapseRows,
+        configText,
+        mapSize,
+      };
     });
 
     expect(observed.consoleErrors).toEqual([]);

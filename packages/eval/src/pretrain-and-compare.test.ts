@@ -18,7 +18,8 @@ const test = halvesDataset(80, 2, levels);
 
 /** Only the top-left 2×2 pixels: a weaker representation than all 64. */
 const cornerEncoder: FeatureEncoder = {
-  features: (inputs) => tf.tidy(() => tf.reshape(tf.slice(inputs as tf.Tensor4D, [0, 0, 0, 0], [-1, 2, 2, 1]), [inputs.shape[0], 4]) as tf.Tensor2D),
+  features: (inputs) =>
+    tf.tidy(() => tf.reshape(tf.slice(inputs as tf.Tensor4D, [0, 0, 0, 0], [-1, 2, 2, 1]), [inputs.shape[0], 4]) as tf.Tensor2D),
 };
 
 const weightsOf = (encoder: Encoder) => encoder.model.getWeights().map((w) => Array.from(w.dataSync()));
@@ -41,7 +42,8 @@ const shrink = defineMethod<Record<string, never>, 'unlabeled'>({
     };
   },
 });
-const registry = () => createRegistry().use(definePlugin({ name: 'eval-test', version: '0.0.1', family: 'test', core: '>=0.0.0', methods: { shrink } }));
+const registry = () =>
+  createRegistry().use(definePlugin({ name: 'eval-test', version: '0.0.1', family: 'test', core: '>=0.0.0', methods: { shrink } }));
 
 describe('compareWithControls', () => {
   it('scores the encoder, the control and raw pixels with k = 200 (capped), all labels, and 5 label subsets from the seed', async () => {
@@ -114,7 +116,13 @@ describe('pretrainAndCompare', () => {
   });
 
   it('only trains when given no evaluation data', async () => {
-    const result = await pretrainAndCompare({ method: registry().create('test:shrink'), data: train as ImageDataset, encoder: spec, maxSteps: 1, batchSize: 32 });
+    const result = await pretrainAndCompare({
+      method: registry().create('test:shrink'),
+      data: train as ImageDataset,
+      encoder: spec,
+      maxSteps: 1,
+      batchSize: 32,
+    });
     expect(result.evaluation).toBeUndefined();
     result.run.dispose();
   });

@@ -110,7 +110,11 @@ export async function compareWithControls(options: CompareWithControlsOptions): 
     extract,
     knn: protocol.knn,
     linear: protocol.linear,
-    fewLabels: { perClass: protocol.fewLabels.perClass, seeds: protocol.fewLabels.seeds, linear: { weightDecay: protocol.fewLabels.weightDecay } },
+    fewLabels: {
+      perClass: protocol.fewLabels.perClass,
+      seeds: protocol.fewLabels.seeds,
+      linear: { weightDecay: protocol.fewLabels.weightDecay },
+    },
     onRow: (row, seconds) => options.onScored?.(row.name as ControlledRepresentation, scoresOf(row), seconds),
   });
   const [trained, randomInit, rawPixels] = rows.map(scoresOf);
@@ -131,10 +135,16 @@ function scoresOf(row: ComparisonRow): ProtocolScores {
 export function randomInitControl(encoder: Encoder, method?: MethodHandle): Encoder {
   const spec = (encoder as Encoder & { spec?: AnyEncoderSpec }).spec;
   if (spec === undefined) {
-    throw new SslError('invalid-config', `The ${encoder.kind} encoder has no spec to rebuild its random-init control from; use an encoder from train(), createEncoder() or loadEncoder().`);
+    throw new SslError(
+      'invalid-config',
+      `The ${encoder.kind} encoder has no spec to rebuild its random-init control from; use an encoder from train(), createEncoder() or loadEncoder().`,
+    );
   }
   if (spec.seed === undefined) {
-    throw new SslError('invalid-config', `The ${encoder.kind} encoder's spec has no seed, so its random init cannot be rebuilt; give the spec a seed.`);
+    throw new SslError(
+      'invalid-config',
+      `The ${encoder.kind} encoder's spec has no seed, so its random init cannot be rebuilt; give the spec a seed.`,
+    );
   }
   return method ? buildEncoder(method, spec) : createEncoder(spec as EncoderSpec);
 }
@@ -221,8 +231,18 @@ export function controlledFigures(evaluation: ControlledEvaluation): ControlledF
   });
   const sizes = `${protocol.trainImages} train / ${protocol.testImages} test images`;
   return [
-    { key: 'knn', name: FIGURE_NAMES.knn, ...pick('knn'), detail: `k=${protocol.knn.k}, cosine, exp(s/${protocol.knn.temperature}) votes; ${sizes}` },
-    { key: 'linear', name: FIGURE_NAMES.linear, ...pick('linear'), detail: `L-BFGS logistic regression, weight decay ${protocol.linear.weightDecay}` },
+    {
+      key: 'knn',
+      name: FIGURE_NAMES.knn,
+      ...pick('knn'),
+      detail: `k=${protocol.knn.k}, cosine, exp(s/${protocol.knn.temperature}) votes; ${sizes}`,
+    },
+    {
+      key: 'linear',
+      name: FIGURE_NAMES.linear,
+      ...pick('linear'),
+      detail: `L-BFGS logistic regression, weight decay ${protocol.linear.weightDecay}`,
+    },
     {
       key: 'fewLabels',
       name: FIGURE_NAMES.fewLabels,
@@ -266,6 +286,9 @@ export function formatControlledEvaluation(evaluation: ControlledEvaluation, opt
   }
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
   const formatRow = (row: readonly string[]) =>
-    row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join('  ').trimEnd();
+    row
+      .map((cell, column) => (column === 0 ? cell.padEnd(widths[column]) : cell.padStart(widths[column])))
+      .join('  ')
+      .trimEnd();
   return [formatRow(header), widths.map((width) => '-'.repeat(width)).join('  '), ...rows.map(formatRow)].join('\n');
 }

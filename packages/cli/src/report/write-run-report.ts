@@ -37,7 +37,9 @@ export function renderRunReport(run: RunContents): string {
   ].filter((section) => section !== '');
   const notes: string[] = [];
   if (run.skippedMetricLines > 0) {
-    notes.push(`${run.skippedMetricLines} line(s) of ${RUN_FILES.metrics} were not valid JSON and were skipped (a run stopped mid-write leaves one).`);
+    notes.push(
+      `${run.skippedMetricLines} line(s) of ${RUN_FILES.metrics} were not valid JSON and were skipped (a run stopped mid-write leaves one).`,
+    );
   }
   return `<!doctype html>
 <html lang="en">
@@ -67,7 +69,10 @@ function renderSummary(run: RunContents): string {
     const value = config[key];
     if (value === undefined) continue;
     // The trainer stores encoder and data as objects; their kind/name is what a reader scans for.
-    const summary = typeof value === 'object' && value !== null ? ((value as Record<string, unknown>).kind ?? (value as Record<string, unknown>).name ?? value) : value;
+    const summary =
+      typeof value === 'object' && value !== null
+        ? ((value as Record<string, unknown>).kind ?? (value as Record<string, unknown>).name ?? value)
+        : value;
     facts.push([key, formatConfigValue(summary)]);
   }
   const withLoss = run.metrics.filter((record) => typeof record.loss === 'number');
@@ -93,10 +98,10 @@ function renderConfig(config: Record<string, unknown> | undefined): string {
 function renderTraining(metrics: MetricsRecord[]): string {
   if (metrics.length === 0) return `<section id="training"><h2>Training</h2><p class="note">No metrics logged.</p></section>`;
   const charts: string[] = [];
-  charts.push(figure('loss', renderLineChart([seriesOf(metrics, 'loss', 'step')], { title: 'Training loss', xLabel: 'step', yLabel: 'loss' })));
   charts.push(
-    figure('lr', renderLineChart([seriesOf(metrics, 'lr', 'step')], { title: 'Learning rate', xLabel: 'step', yLabel: 'lr' })),
+    figure('loss', renderLineChart([seriesOf(metrics, 'loss', 'step')], { title: 'Training loss', xLabel: 'step', yLabel: 'loss' })),
   );
+  charts.push(figure('lr', renderLineChart([seriesOf(metrics, 'lr', 'step')], { title: 'Learning rate', xLabel: 'step', yLabel: 'lr' })));
 
   const extraKeys = numericKeys(metrics).filter((key) => !RESERVED_METRIC_KEYS.has(key));
   const knnKeys = extraKeys.filter((key) => KNN_METRIC.test(key));
@@ -120,15 +125,19 @@ function renderTraining(metrics: MetricsRecord[]): string {
   }
   if (collapseKeys.length > 0) {
     for (const key of collapseKeys) {
-      charts.push(figure(`collapse-${key}`, renderLineChart([seriesOf(metrics, key, 'step')], { title: `Collapse: ${key}`, xLabel: 'step', yLabel: key })));
+      charts.push(
+        figure(
+          `collapse-${key}`,
+          renderLineChart([seriesOf(metrics, key, 'step')], { title: `Collapse: ${key}`, xLabel: 'step', yLabel: key }),
+        ),
+      );
     }
   }
   for (const key of otherKeys.slice(0, MAX_EXTRA_CHARTS)) {
     charts.push(figure(`metric-${key}`, renderLineChart([seriesOf(metrics, key, 'step')], { title: key, xLabel: 'step', yLabel: key })));
   }
   const unplotted = otherKeys.slice(MAX_EXTRA_CHARTS);
-  const unplottedNote =
-    unplotted.length > 0 ? `<p class="note">Also logged (not plotted): ${escapeHtml(unplotted.join(', '))}.</p>` : '';
+  const unplottedNote = unplotted.length > 0 ? `<p class="note">Also logged (not plotted): ${escapeHtml(unplotted.join(', '))}.</p>` : '';
   return `<section id="training"><h2>Training</h2><div class="charts">${charts.join('')}</div>${unplottedNote}</section>`;
 }
 
@@ -196,7 +205,7 @@ function flattenConfig(value: Record<string, unknown>, prefix = ''): Array<[stri
 }
 
 function formatConfigValue(value: unknown): string {
-  return typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
+  return typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
 }
 
 /** Accuracy-like rows stored as fractions read better as percentages. */
