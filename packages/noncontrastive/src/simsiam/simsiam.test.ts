@@ -94,9 +94,10 @@ describe('noncontrastive:simsiam', () => {
   // SimSiam sec. 4.1, fig. 2: without stop-gradient the outputs collapse (loss → −1, std of z/‖z‖ → 0);
   // with it they stay spread. Measured here with the output batch norm off: in training mode that BN
   // standardizes every output dimension over the batch, so on our runs the output cannot become constant
-  // (with it, 150 steps without stop-gradient kept the std at 0.93 vs 0.99; README). Tiny CNN, Adam lr 0.01
-  // (the collapse is quicker than with SGD), 100 steps: measured std·√d 0.82 with stop-gradient and 0.06
-  // without it at step 84 (ratio 0.08, the test asks < 0.1).
+  // (with it, 150 steps without stop-gradient kept the std at 0.93 vs 0.99; README). Tiny CNN, Adam at a
+  // constant lr 0.01 (the collapse is quicker than with SGD), 100 steps: measured std·√d (last 5 steps)
+  // 0.844 with stop-gradient and 0.041 without it (ratio 0.05, the test asks < 0.1); with the default
+  // warm-up + cosine schedule the ratio was 0.10, too close to the bound, so the schedule is pinned.
   it('collapses without stop-gradient (output std < 0.1 of the healthy run) and not with it', async () => {
     const data = await loadFashionMnist({ split: 'train', source: 'sample' });
     const finalStd = async (stopGradient: boolean) => {
@@ -115,6 +116,7 @@ describe('noncontrastive:simsiam', () => {
         maxSteps: COLLAPSE_STEPS,
         batchSize: 64,
         optimizer: { kind: 'adam', lr: 0.01 },
+        schedule: { kind: 'constant' },
         seed: 0,
       });
       const last = result.history.slice(-5);
