@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { SslError, initBackend, loadEncoder, type BackendName } from '@ssl/core';
 import type { CliIo } from '../cli-io';
@@ -36,13 +36,19 @@ export async function runEvalCommand(io: CliIo, options: EvalCommandOptions): Pr
   await initBackend({ backend: options.backend, log: (line) => io.stderr.write(`ssl: ${line}\n`) });
   const encoder = await loadEncoder(encoderDir);
   const [height, width, channels] = encoder.inputShape as readonly number[];
-  const geometry = source.kind === 'named' ? DEFAULT_IMAGE_GEOMETRY : { size: height, channels: channels === 1 ? (1 as const) : (3 as const) };
+  const geometry =
+    source.kind === 'named' ? DEFAULT_IMAGE_GEOMETRY : { size: height, channels: channels === 1 ? (1 as const) : (3 as const) };
   if (height !== width) throw new SslError('data', `ssl eval supports square inputs only; the encoder expects ${height}×${width}.`);
-  const data = await loadRunData(source, { geometry, seed: DEFAULT_SEED, needEvaluation: true });
+  // The run's seed draws the same folder split and label subsets `ssl pretrain` evaluated with, so the figures agree.
+  const seed = runDir === undefined ? DEFAULT_SEED : await runSeed(runDir);
+  const data = await loadRunData(source, { geometry, seed, needEvaluation: true });
   if (!data.evaluationTrain || !data.evaluationTest) {
-    throw new SslError('data', `--data ${options.data} has no labels to evaluate with; use a built-in dataset or a folder with one sub-folder per class.`);
+    throw new SslError(
+      'data',
+      `--data ${options.data} has no labels to evaluate with; use a built-in dataset or a folder with one sub-folder per class.`,
+    );
   }
-  const result = await evaluateEncoder(encoder, { train: data.evaluationTrain, test: data.evaluationTest, seed: DEFAULT_SEED });
+  const result = await evaluateEncoder(encoder, { train: data.evaluationTrain, test: data.evaluationTest, seed });
   await mkdir(outDir, { recursive: true });
   await writeFile(join(outDir, RUN_FILES.evaluation), `${JSON.stringify(result.evaluation, null, 2)}\n`);
   await writeEmbeddingMap(outDir, result);
@@ -51,6 +57,22 @@ export async function runEvalCommand(io: CliIo, options: EvalCommandOptions): Pr
   if (existsSync(join(outDir, RUN_FILES.config)) || existsSync(join(outDir, RUN_FILES.metrics))) {
     io.stdout.write(`wrote ${await writeRunReport(outDir)}\n`);
   }
+}
+
+/** The `seed` of a run's config.json (DEFAULT_SEED when the file or the field is missing). */
+async function runSeed(runDir: string): Promise<number> {
+  const path = join(runDir, RUN_FILES.config);
+  if (!existsSync(path)) return DEFAULT_SEED;
+  let config: unknown;
+  try {
+    config = JSON.parse(await readFile(path, 'utf8'));
+  } catch (error) {
+    throw new SslError('io', `${path} is not valid JSON (${(error as Error).message}); ssl eval reads the run's seed from it.`, {
+      cause: error,
+    });
+  }
+  const seed = typeof config === 'object' && config !== null ? (config as { seed?: unknown }).seed : undefined;
+  return Number.isInteger(seed) ? (seed as number) : DEFAULT_SEED;
 }
 
 /** Accepts a run directory (uses its encoder/) or an encoder directory (holds model.json). */
@@ -62,7 +84,10 @@ function locateEncoder(path: string): { encoderDir: string; runDir?: string } {
     return { encoderDir: path, ...(isRunEncoder ? { runDir: parent } : {}) };
   }
   if (basename(dirname(path)) === 'checkpoints' || existsSync(join(path, 'checkpoints'))) {
-    throw new SslError('io', `${path} holds training checkpoints but no saved encoder (encoder/model.json); finish or resume the run (ssl pretrain ... --resume), which saves it.`);
+    throw new SslError(
+      'io',
+      `${path} holds training checkpoints but no saved encoder (encoder/model.json); finish or resume the run (ssl pretrain ... --resume), which saves it.`,
+    );
   }
   throw new SslError('io', `${path} is neither a run directory (with encoder/model.json) nor an encoder directory (with model.json).`);
 }
