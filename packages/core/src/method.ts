@@ -69,6 +69,8 @@ export interface TrainingDefaults {
   readonly epochs?: number;
   /** The encoder used when none is given (train() without `encoder`, `ssl` without `--encoder`); default the small CNN. */
   readonly encoder?: EncoderPresetName;
+  /** Max global gradient norm the method's paper recommends (DINO: 3); train()'s `gradientClip` overrides it. */
+  readonly gradientClip?: number;
 }
 
 export type OptimizerSpec =

@@ -121,6 +121,9 @@ function checkOptions(options: PlanOptions): void {
   requirePositiveInteger('checkpointEvery.steps', options.checkpointEvery?.steps);
   requirePositiveInteger('checkpointEvery.epochs', options.checkpointEvery?.epochs);
   if (options.seed !== undefined && !Number.isInteger(options.seed)) invalidConfig('seed', options.seed, 'an integer');
+  if (options.gradientClip !== undefined && !(Number.isFinite(options.gradientClip) && options.gradientClip > 0)) {
+    invalidConfig('gradientClip', options.gradientClip, 'a finite number > 0');
+  }
 }
 
 function methodCounts(definition: MethodDefinition, config: object): { ratio: number; rounds: number } {
@@ -164,7 +167,7 @@ export function planRun(options: PlanOptions): RunPlan {
     maxSteps: options.maxSteps,
     optimizer: resolveOptimizerSpec(resolveOptimizer(definition, options.optimizer)),
     schedule,
-    gradientClip: options.gradientClip,
+    gradientClip: options.gradientClip ?? definition.training?.gradientClip,
     encoder,
     views: resolveViews(partsOf(method), definition.views(method.config)),
     source,

@@ -143,12 +143,14 @@ export const dino = defineMethod<DINOConfig, 'unlabeled', DINOCarry>({
       invalidConfig('views.localCrops', config.views.localCrops, 'at least 2 crops in all (a student view other than each teacher view)');
   },
   views: (config) => ({ unlabeled: { name: 'multiCrop', overrides: { ...config.views } } }),
-  // The paper: AdamW, lr 5e-4 × batch/256 after a 10-epoch warm-up, cosine, weight decay 0.04 → 0.4. TRAINING_NOTE
+  // The paper: AdamW, lr 5e-4 × batch/256 after a 10-epoch warm-up, cosine, weight decay 0.04 → 0.4, and
+  // gradients clipped at norm 3 (per parameter tensor in the reference code; core clips the global norm).
   training: {
     optimizer: { kind: 'adamw', lr: 1e-3, weightDecay: 0.04 },
     schedule: { kind: 'warmup-cosine', warmupFraction: 0.1 },
     batchSize: 64,
     epochs: 10,
+    gradientClip: 3,
   },
   build({ config, createEncoder, rng }) {
     const encoder = createEncoder();
