@@ -41,6 +41,8 @@ export interface ContractRun {
   readonly encoder: EncoderSpec;
   readonly batchSize: number;
   readonly steps: number;
+  /** Epochs of each round; default `steps`. A multi-round method sets it small so the run reaches its later rounds. */
+  readonly epochs?: number;
   readonly seed: number;
 }
 
@@ -78,6 +80,7 @@ export async function contractData(recipe: DataRecipe): Promise<TrainData> {
 
 /** Trains `run.steps` steps of the declared run; `extra` adds run-directory and callback options. */
 export function trainContractRun(method: MethodHandle, data: TrainData, run: ContractRun, extra: Partial<TrainOptions> = {}): Promise<TrainResult> {
-  // epochs = steps: enough epochs for maxSteps whatever the data size, so the run length is `steps`.
-  return train({ method, data, encoder: run.encoder, batchSize: run.batchSize, maxSteps: run.steps, epochs: run.steps, seed: run.seed, ...extra });
+  // epochs = steps by default: enough epochs for maxSteps whatever the data size, so the run length is
+  // `steps`. A multi-round method's rounds each run `epochs` epochs, so a small value spreads `steps` over rounds.
+  return train({ method, data, encoder: run.encoder, batchSize: run.batchSize, maxSteps: run.steps, epochs: run.epochs ?? run.steps, seed: run.seed, ...extra });
 }

@@ -43,6 +43,11 @@ export interface MethodContractOptions<Id extends string = string> {
   readonly batchSize: number;
   /** Steps per run: at least 4 (the tensor count is compared from the second step on; resume kills mid-run). */
   readonly steps: number;
+  /**
+   * Epochs of each round; default `steps` (one round fills the run). A multi-round method sets it so that
+   * its rounds fit in `steps` and the resume test's kill (after step steps − 2) lands in a later round.
+   */
+  readonly epochs?: number;
   /** Bad configs, each of which must throw SslError('invalid-config') whose message names `field`. */
   readonly invalidConfigs: ReadonlyArray<{ readonly config: Readonly<Record<string, unknown>>; readonly field: string }>;
   /** Further configs that reach other code paths (another head, augmentation on): finite loss and flat tensor count for each. */
@@ -75,6 +80,7 @@ export function describeMethodContract<Id extends string>(options: MethodContrac
     encoder: options.encoder,
     batchSize: options.batchSize,
     steps,
+    ...(options.epochs === undefined ? {} : { epochs: options.epochs }),
     seed: runSeed,
   });
   const create = (config: object) => createRegistry().use(plugin()).create(method as never, config as never);
