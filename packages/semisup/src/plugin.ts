@@ -2,7 +2,9 @@ import { definePlugin, supportedCoreRange } from '@ssl/core';
 import type { Plugin } from '@ssl/core';
 import packageJson from '../package.json';
 import { fixmatch } from './fixmatch/fixmatch';
+import { meanTeacher } from './mean-teacher/mean-teacher';
 import { pseudoLabel } from './pseudo-label/pseudo-label';
+import { weakPair } from './views/weak-pair';
 import { weakStrong } from './views/weak-strong';
 
 const plugin = definePlugin({
@@ -13,8 +15,9 @@ const plugin = definePlugin({
   methods: {
     fixmatch,
     'pseudo-label': pseudoLabel,
+    'mean-teacher': meanTeacher,
   },
-  viewPolicies: { weakStrong },
+  viewPolicies: { weakStrong, weakPair },
 });
 
 /** The @ssl/semisup plugin: `createRegistry().use(semisup())` registers every 'semisup:*' method. */
