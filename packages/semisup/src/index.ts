@@ -15,6 +15,8 @@ export { pseudoLabel } from './pseudo-label/pseudo-label';
 export type { PseudoLabelConfig } from './pseudo-label/pseudo-label';
 export { meanTeacher, meanTeacherDecay } from './mean-teacher/mean-teacher';
 export type { MeanTeacherConfig } from './mean-teacher/mean-teacher';
+export { piModel } from './pi-model/pi-model';
+export type { PiModelConfig } from './pi-model/pi-model';
 export { predictClasses } from './predict-classes';
 export type { PredictClassesOptions } from './predict-classes';
 export type { ClassifierNetwork, SemisupNetworks, SemisupRuntime } from './shared/classifier-network';

@@ -3,6 +3,7 @@ import type { Plugin } from '@ssl/core';
 import packageJson from '../package.json';
 import { fixmatch } from './fixmatch/fixmatch';
 import { meanTeacher } from './mean-teacher/mean-teacher';
+import { piModel } from './pi-model/pi-model';
 import { pseudoLabel } from './pseudo-label/pseudo-label';
 import { weakPair } from './views/weak-pair';
 import { weakStrong } from './views/weak-strong';
@@ -16,6 +17,7 @@ const plugin = definePlugin({
     fixmatch,
     'pseudo-label': pseudoLabel,
     'mean-teacher': meanTeacher,
+    'pi-model': piModel,
   },
   viewPolicies: { weakStrong, weakPair },
 });
