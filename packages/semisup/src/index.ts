@@ -17,6 +17,8 @@ export { meanTeacher, meanTeacherDecay } from './mean-teacher/mean-teacher';
 export type { MeanTeacherConfig } from './mean-teacher/mean-teacher';
 export { piModel } from './pi-model/pi-model';
 export type { PiModelConfig } from './pi-model/pi-model';
+export { temporalEnsembling, ensembleTargets } from './temporal-ensembling/temporal-ensembling';
+export type { TemporalEnsemblingConfig, TemporalEnsemblingCarry } from './temporal-ensembling/temporal-ensembling';
 export { predictClasses } from './predict-classes';
 export type { PredictClassesOptions } from './predict-classes';
 export type { ClassifierNetwork, SemisupNetworks, SemisupRuntime } from './shared/classifier-network';
