@@ -19,6 +19,8 @@ export { piModel } from './pi-model/pi-model';
 export type { PiModelConfig } from './pi-model/pi-model';
 export { temporalEnsembling, ensembleTargets } from './temporal-ensembling/temporal-ensembling';
 export type { TemporalEnsemblingConfig, TemporalEnsemblingCarry } from './temporal-ensembling/temporal-ensembling';
+export { selfTraining, predictPool, topKPerClass, nextLabeledPool } from './self-training/self-training';
+export type { SelfTrainingConfig, SelfTrainingSelection, PseudoLabels } from './self-training/self-training';
 export { predictClasses } from './predict-classes';
 export type { PredictClassesOptions } from './predict-classes';
 export type { ClassifierNetwork, SemisupNetworks, SemisupRuntime } from './shared/classifier-network';

@@ -5,6 +5,7 @@ import { fixmatch } from './fixmatch/fixmatch';
 import { meanTeacher } from './mean-teacher/mean-teacher';
 import { piModel } from './pi-model/pi-model';
 import { pseudoLabel } from './pseudo-label/pseudo-label';
+import { selfTraining } from './self-training/self-training';
 import { temporalEnsembling } from './temporal-ensembling/temporal-ensembling';
 import { weakPair } from './views/weak-pair';
 import { weakStrong } from './views/weak-strong';
@@ -20,6 +21,7 @@ const plugin = definePlugin({
     'mean-teacher': meanTeacher,
     'pi-model': piModel,
     'temporal-ensembling': temporalEnsembling,
+    'self-training': selfTraining,
   },
   viewPolicies: { weakStrong, weakPair },
 });
