@@ -5,6 +5,7 @@ export { mixup } from './losses/mixup';
 export type { MixupResult } from './losses/mixup';
 export { softCrossEntropy } from './losses/soft-cross-entropy';
 export { consistencyMse } from './losses/consistency-mse';
+export { entropyLoss } from './losses/entropy';
 
 export { fixmatch, classify, fixMatchEmaDecay } from './fixmatch/fixmatch';
 export type { FixMatchConfig, FixMatchNetworks, FixMatchRuntime, ClassifyOptions } from './fixmatch/fixmatch';
@@ -21,6 +22,8 @@ export { temporalEnsembling, ensembleTargets } from './temporal-ensembling/tempo
 export type { TemporalEnsemblingConfig, TemporalEnsemblingCarry } from './temporal-ensembling/temporal-ensembling';
 export { selfTraining, predictPool, topKPerClass, nextLabeledPool } from './self-training/self-training';
 export type { SelfTrainingConfig, SelfTrainingSelection, PseudoLabels } from './self-training/self-training';
+export { entropyMin } from './entropy-min/entropy-min';
+export type { EntropyMinConfig } from './entropy-min/entropy-min';
 export { predictClasses } from './predict-classes';
 export type { PredictClassesOptions } from './predict-classes';
 export type { ClassifierNetwork, SemisupNetworks, SemisupRuntime } from './shared/classifier-network';

@@ -2,6 +2,7 @@ import { definePlugin, supportedCoreRange } from '@ssl/core';
 import type { Plugin } from '@ssl/core';
 import packageJson from '../package.json';
 import { fixmatch } from './fixmatch/fixmatch';
+import { entropyMin } from './entropy-min/entropy-min';
 import { meanTeacher } from './mean-teacher/mean-teacher';
 import { piModel } from './pi-model/pi-model';
 import { pseudoLabel } from './pseudo-label/pseudo-label';
@@ -22,6 +23,7 @@ const plugin = definePlugin({
     'pi-model': piModel,
     'temporal-ensembling': temporalEnsembling,
     'self-training': selfTraining,
+    'entropy-min': entropyMin,
   },
   viewPolicies: { weakStrong, weakPair },
 });
