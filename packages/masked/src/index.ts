@@ -9,16 +9,35 @@ export type { MaeConfig, MaeParts, MaeRuntime } from './mae/mae';
 export { buildMaeDecoder, MaeMaskTokens } from './mae/decoder';
 export type { MaeDecoderOptions, MaeMaskTokensArgs } from './mae/decoder';
 export { reconstruct } from './mae/reconstruct';
+export { corrupt as corruptTensor, corruptionMask, validateCorruption } from './blocks/corruption';
+export type { CorruptionOptions } from './blocks/corruption';
+export { denoisingLoss } from './losses/denoising-loss';
+export type { DenoisingLossOptions } from './losses/denoising-loss';
+export { corrupt } from './views/corrupt';
+export type { CorruptOptions } from './views/corrupt';
+export { dae, daeBatchLoss, daeReconstruct, validateDaeConfig, DAE_DEFAULTS } from './dae/dae';
+export type { DaeConfig, DaeParts, DaeRuntime } from './dae/dae';
+export { buildPixelDecoder } from './dae/decoder';
+export type { PixelDecoderOptions } from './dae/decoder';
 export type { MaeReconstruction, ReconstructOptions } from './mae/reconstruct';
 
 import { definePlugin, supportedCoreRange } from '@ssl/core';
 import type { Plugin } from '@ssl/core';
 import packageJson from '../package.json';
+import { dae as daeMethod } from './dae/dae';
 import { mae as maeMethod } from './mae/mae';
+import { corrupt as corruptPolicy } from './views/corrupt';
 
-const plugin = definePlugin({ name: '@ssl/masked', version: packageJson.version, family: 'masked', core: supportedCoreRange(packageJson), methods: { mae: maeMethod } });
+const plugin = definePlugin({
+  name: '@ssl/masked',
+  version: packageJson.version,
+  family: 'masked',
+  core: supportedCoreRange(packageJson),
+  methods: { mae: maeMethod, dae: daeMethod },
+  viewPolicies: { corrupt: corruptPolicy },
+});
 
-/** The plugin factory: `createRegistry().use(masked())` registers `masked:mae`. */
+/** The plugin factory: `createRegistry().use(masked())` registers `masked:mae`, `masked:dae` and the 'corrupt' view policy. */
 export default function masked(): Plugin {
   return plugin;
 }
