@@ -18,6 +18,9 @@ export type { CorruptOptions } from './views/corrupt';
 export { dae, daeBatchLoss, daeReconstruct, validateDaeConfig, DAE_DEFAULTS } from './dae/dae';
 export type { DaeConfig, DaeParts, DaeRuntime } from './dae/dae';
 export { buildPixelDecoder } from './dae/decoder';
+export { stackedDae, stackedDaeRounds, decodeToPixels, validateStackedDaeConfig, STACKED_DAE_DEFAULTS } from './stacked-dae/stacked-dae';
+export type { StackedDaeConfig, StackedDaeRuntime } from './stacked-dae/stacked-dae';
+export { StackedEncoder } from './stacked-dae/stacked-encoder';
 export type { PixelDecoderOptions } from './dae/decoder';
 export type { MaeReconstruction, ReconstructOptions } from './mae/reconstruct';
 
@@ -26,6 +29,7 @@ import type { Plugin } from '@ssl/core';
 import packageJson from '../package.json';
 import { dae as daeMethod } from './dae/dae';
 import { mae as maeMethod } from './mae/mae';
+import { stackedDae as stackedDaeMethod } from './stacked-dae/stacked-dae';
 import { corrupt as corruptPolicy } from './views/corrupt';
 
 const plugin = definePlugin({
@@ -33,11 +37,11 @@ const plugin = definePlugin({
   version: packageJson.version,
   family: 'masked',
   core: supportedCoreRange(packageJson),
-  methods: { mae: maeMethod, dae: daeMethod },
+  methods: { mae: maeMethod, dae: daeMethod, 'stacked-dae': stackedDaeMethod },
   viewPolicies: { corrupt: corruptPolicy },
 });
 
-/** The plugin factory: `createRegistry().use(masked())` registers `masked:mae`, `masked:dae` and the 'corrupt' view policy. */
+/** The plugin factory: `createRegistry().use(masked())` registers `masked:mae`, `masked:dae`, `masked:stacked-dae` and the 'corrupt' view policy. */
 export default function masked(): Plugin {
   return plugin;
 }
