@@ -21,6 +21,9 @@ export { buildPixelDecoder } from './dae/decoder';
 export { stackedDae, stackedDaeRounds, decodeToPixels, validateStackedDaeConfig, STACKED_DAE_DEFAULTS } from './stacked-dae/stacked-dae';
 export type { StackedDaeConfig, StackedDaeRuntime } from './stacked-dae/stacked-dae';
 export { StackedEncoder } from './stacked-dae/stacked-encoder';
+export { simmimLoss } from './losses/simmim-loss';
+export { simmim, simmimForward, simmimBatchLoss, validateSimMimConfig, SIMMIM_DEFAULTS } from './simmim/simmim';
+export type { SimMimConfig, SimMimParts, SimMimRuntime } from './simmim/simmim';
 export type { PixelDecoderOptions } from './dae/decoder';
 export type { MaeReconstruction, ReconstructOptions } from './mae/reconstruct';
 
@@ -29,6 +32,7 @@ import type { Plugin } from '@ssl/core';
 import packageJson from '../package.json';
 import { dae as daeMethod } from './dae/dae';
 import { mae as maeMethod } from './mae/mae';
+import { simmim as simmimMethod } from './simmim/simmim';
 import { stackedDae as stackedDaeMethod } from './stacked-dae/stacked-dae';
 import { corrupt as corruptPolicy } from './views/corrupt';
 
@@ -37,11 +41,11 @@ const plugin = definePlugin({
   version: packageJson.version,
   family: 'masked',
   core: supportedCoreRange(packageJson),
-  methods: { mae: maeMethod, dae: daeMethod, 'stacked-dae': stackedDaeMethod },
+  methods: { mae: maeMethod, dae: daeMethod, 'stacked-dae': stackedDaeMethod, simmim: simmimMethod },
   viewPolicies: { corrupt: corruptPolicy },
 });
 
-/** The plugin factory: `createRegistry().use(masked())` registers `masked:mae`, `masked:dae`, `masked:stacked-dae` and the 'corrupt' view policy. */
+/** The plugin factory: `createRegistry().use(masked())` registers `masked:mae`, `masked:dae`, `masked:stacked-dae`, `masked:simmim` and the 'corrupt' view policy. */
 export default function masked(): Plugin {
   return plugin;
 }
