@@ -36,7 +36,16 @@ export default tseslint.config(
   },
   {
     // Build and tool configs outside every package's tsconfig: syntax rules only.
-    files: ['**/tsup.config.ts', 'tsup.base.ts', 'vitest.config.ts', 'scripts/*.ts', 'packages/core/data/*.ts', '**/*.js', '**/*.mjs', '**/*.cjs'],
+    files: [
+      '**/tsup.config.ts',
+      'tsup.base.ts',
+      'vitest.config.ts',
+      'scripts/*.ts',
+      'packages/core/data/*.ts',
+      '**/*.js',
+      '**/*.mjs',
+      '**/*.cjs',
+    ],
     ...tseslint.configs.disableTypeChecked,
   },
   {

@@ -47,7 +47,8 @@ function publishedManifest(): EsbuildPlugin {
           for (const [name, range] of Object.entries(ranges ?? {})) {
             if (!range.startsWith('workspace:')) continue;
             const version = versions.get(name);
-            if (version === undefined) throw new Error(`${args.path}: ${field}.${name} is ${range}, but no workspace package is named ${name}.`);
+            if (version === undefined)
+              throw new Error(`${args.path}: ${field}.${name} is ${range}, but no workspace package is named ${name}.`);
             ranges![name] = publishedRange(range, version);
           }
         }
@@ -63,7 +64,10 @@ function workspaceVersions(): Map<string, string> {
     for (const entry of readdirSync(join(repoRoot, folder), { withFileTypes: true })) {
       if (!entry.isDirectory()) continue;
       try {
-        const { name, version } = JSON.parse(readFileSync(join(repoRoot, folder, entry.name, 'package.json'), 'utf8')) as { name: string; version: string };
+        const { name, version } = JSON.parse(readFileSync(join(repoRoot, folder, entry.name, 'package.json'), 'utf8')) as {
+          name: string;
+          version: string;
+        };
         versions.set(name, version);
       } catch {
         // a folder without package.json is not a workspace package

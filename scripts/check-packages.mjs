@@ -110,12 +110,16 @@ function checkTarball(packageDir, manifest) {
         file.startsWith('dist/') ||
         (hasBin && file.startsWith('bin/')) ||
         (dataFolders.some((folder) => file.startsWith(folder)) && !/\.[cm]?[jt]sx?$/.test(file));
-      if (!allowed) problems.push(`tarball contains ${file} (only package.json, README, LICENSE, CHANGELOG, dist/${hasBin ? ', bin/' : ''} belong in it)`);
+      if (!allowed)
+        problems.push(
+          `tarball contains ${file} (only package.json, README, LICENSE, CHANGELOG, dist/${hasBin ? ', bin/' : ''} belong in it)`,
+        );
       if (/\.(test|spec)\.[cm]?[jt]sx?$/.test(file)) problems.push(`tarball contains a test file: ${file}`);
     }
     if (!files.some((file) => file.startsWith('dist/'))) problems.push('tarball has no dist/ files');
     if (!files.some((file) => /^README(\.md)?$/i.test(file))) problems.push('tarball has no README.md');
-    if (!files.some((file) => /^LICEN[CS]E/i.test(file))) problems.push('tarball has no LICENSE file (npm includes it automatically when the package folder has one)');
+    if (!files.some((file) => /^LICEN[CS]E/i.test(file)))
+      problems.push('tarball has no LICENSE file (npm includes it automatically when the package folder has one)');
 
     problems.push(...typesProblems(tarballPath));
 
@@ -135,7 +139,12 @@ function checkTarball(packageDir, manifest) {
   } catch (error) {
     // pnpm prints its ERR_PNPM_* message on stdout.
     const output = `${error.stdout ?? ''}\n${error.stderr ?? ''}\n${error.message}`;
-    problems.push(`pnpm pack failed: ${output.split('\n').map((line) => line.trim()).find((line) => line !== '')}`);
+    problems.push(
+      `pnpm pack failed: ${output
+        .split('\n')
+        .map((line) => line.trim())
+        .find((line) => line !== '')}`,
+    );
   } finally {
     rmSync(packDir, { recursive: true, force: true });
   }
@@ -148,7 +157,9 @@ function typesProblems(tarballPath) {
   const reportPath = `${tarballPath}.attw.json`;
   const report = openSync(reportPath, 'w');
   try {
-    execFileSync(join(repoRoot, 'node_modules', '.bin', 'attw'), [tarballPath, '--profile', ATTW_PROFILE, '--format', 'json'], { stdio: ['ignore', report, 'pipe'] });
+    execFileSync(join(repoRoot, 'node_modules', '.bin', 'attw'), [tarballPath, '--profile', ATTW_PROFILE, '--format', 'json'], {
+      stdio: ['ignore', report, 'pipe'],
+    });
   } catch (error) {
     if (error.status !== 1) return [`attw could not run: ${String(error.stderr || error.message).split('\n')[0]}`];
   } finally {
@@ -157,9 +168,12 @@ function typesProblems(tarballPath) {
   const { analysis } = JSON.parse(readFileSync(reportPath, 'utf8'));
   // The JSON report lists every resolution's problems; the profile only decides which ones count.
   const ignored = { strict: [], node16: ['node10'], 'esm-only': ['node10', 'node16-cjs'] }[ATTW_PROFILE] ?? [];
-  return (analysis?.problems ?? []).filter((problem) => !ignored.includes(problem.resolutionKind)).map(
-    (problem) => `attw ${problem.kind}${problem.entrypoint ? ` at ${problem.entrypoint}` : ''}${problem.resolutionKind ? ` (${problem.resolutionKind})` : ''}`,
-  );
+  return (analysis?.problems ?? [])
+    .filter((problem) => !ignored.includes(problem.resolutionKind))
+    .map(
+      (problem) =>
+        `attw ${problem.kind}${problem.entrypoint ? ` at ${problem.entrypoint}` : ''}${problem.resolutionKind ? ` (${problem.resolutionKind})` : ''}`,
+    );
 }
 
 /** dist/ must not carry a `workspace:` range: the bundled package.json fields are what gets published. */
@@ -191,21 +205,41 @@ function checkCoreEntries(packageDir) {
     }
     console.log(JSON.stringify({ ...registered, gradientError: gradient, exports: Object.keys(entry).sort() }));`;
   const run = (entry, format) => {
-    const script = format === 'cjs' ? `const { createRequire } = require('node:module'); const require_ = createRequire(${JSON.stringify(join(packageDir, 'package.json'))}); (async () => { ${probe(entry, format).replace(/require\(specifier\)/, 'require_(specifier)')} })();` : probe(entry, format);
-    const output = execFileSync(process.execPath, ['--input-type', format === 'cjs' ? 'commonjs' : 'module', '-e', script], { cwd: packageDir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const script =
+      format === 'cjs'
+        ? `const { createRequire } = require('node:module'); const require_ = createRequire(${JSON.stringify(join(packageDir, 'package.json'))}); (async () => { ${probe(entry, format).replace(/require\(specifier\)/, 'require_(specifier)')} })();`
+        : probe(entry, format);
+    const output = execFileSync(process.execPath, ['--input-type', format === 'cjs' ? 'commonjs' : 'module', '-e', script], {
+      cwd: packageDir,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     return JSON.parse(output.trim().split('\n').at(-1));
   };
   const problems = [];
-  for (const [format, extension] of [['esm', 'js'], ['cjs', 'cjs']]) {
+  for (const [format, extension] of [
+    ['esm', 'js'],
+    ['cjs', 'cjs'],
+  ]) {
     try {
       const main = run(`index.${extension}`, format);
       const base = run(`base.${extension}`, format);
-      if (!main.chainedOps || !main.cpuBackend) problems.push(`dist/index.${extension} (${format}) did not register chained ops and the cpu backend`);
-      else if (!(Math.abs(main.gradientError) < 1e-4)) problems.push(`dist/index.${extension} (${format}): gradient off by ${main.gradientError}`);
-      if (base.chainedOps || base.cpuBackend) problems.push(`dist/base.${extension} (${format}) registered ${base.chainedOps ? 'chained ops' : 'the cpu backend'}; it must register nothing`);
-      if (JSON.stringify(main.exports) !== JSON.stringify(base.exports)) problems.push(`dist/index.${extension} and dist/base.${extension} export different names`);
+      if (!main.chainedOps || !main.cpuBackend)
+        problems.push(`dist/index.${extension} (${format}) did not register chained ops and the cpu backend`);
+      else if (!(Math.abs(main.gradientError) < 1e-4))
+        problems.push(`dist/index.${extension} (${format}): gradient off by ${main.gradientError}`);
+      if (base.chainedOps || base.cpuBackend)
+        problems.push(
+          `dist/base.${extension} (${format}) registered ${base.chainedOps ? 'chained ops' : 'the cpu backend'}; it must register nothing`,
+        );
+      if (JSON.stringify(main.exports) !== JSON.stringify(base.exports))
+        problems.push(`dist/index.${extension} and dist/base.${extension} export different names`);
     } catch (error) {
-      problems.push(`loading dist (${format}) failed: ${String(error.stderr || error.message).split('\n').find((line) => line.trim() !== '')}`);
+      problems.push(
+        `loading dist (${format}) failed: ${String(error.stderr || error.message)
+          .split('\n')
+          .find((line) => line.trim() !== '')}`,
+      );
     }
   }
   return problems;
@@ -224,7 +258,7 @@ function manifestTargets(manifest) {
   add(manifest.main);
   add(manifest.module);
   add(manifest.types);
-  add(typeof manifest.bin === 'string' ? manifest.bin : manifest.bin ?? {});
+  add(typeof manifest.bin === 'string' ? manifest.bin : (manifest.bin ?? {}));
   add(manifest.exports ?? {});
   // "./package.json": "./package.json" is in every exports map and always packed.
   return [...new Set(targets)];
@@ -240,4 +274,3 @@ const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
 function stripAnsi(text) {
   return text.replace(ANSI_COLOUR, '');
 }
-

@@ -62,7 +62,9 @@ export async function runClipExperiment(partial: Partial<ClipExperimentOptions> 
         name: 'log',
         onStepEnd(record) {
           if (options.logEvery > 0 && (record.step + 1) % options.logEvery === 0) {
-            console.log(`  step ${record.step + 1} epoch ${record.epoch} loss ${record.loss.toFixed(4)} logit scale ${record.metrics.logitScale?.toFixed(2)} (${record.seconds.toFixed(2)} s/step)`);
+            console.log(
+              `  step ${record.step + 1} epoch ${record.epoch} loss ${record.loss.toFixed(4)} logit scale ${record.metrics.logitScale?.toFixed(2)} (${record.seconds.toFixed(2)} s/step)`,
+            );
           }
         },
       },
@@ -89,8 +91,17 @@ export async function runClipExperiment(partial: Partial<ClipExperimentOptions> 
   const zeroShotTop1 = top1(FASHION_MNIST_PROMPTS);
   const singlePromptTop1 = top1(['a photo of a {}.']);
   // Retrieval on held-out pairs: test images with freshly drawn captions (another seed than training).
-  const heldOut = fashionMnistPairs(subset(testSet, Array.from({ length: Math.min(options.retrievalPairs, testSet.size) }, (_, i) => i)), options.seed + 1);
-  const batch = gatherBatch(heldOut, Array.from({ length: heldOut.size }, (_, i) => i));
+  const heldOut = fashionMnistPairs(
+    subset(
+      testSet,
+      Array.from({ length: Math.min(options.retrievalPairs, testSet.size) }, (_, i) => i),
+    ),
+    options.seed + 1,
+  );
+  const batch = gatherBatch(
+    heldOut,
+    Array.from({ length: heldOut.size }, (_, i) => i),
+  );
   const imageEmbeddings = model.embedImages(batch.images);
   const textEmbeddings = model.embedTexts(heldOut.captions);
   const recall = retrievalRecall(imageEmbeddings, textEmbeddings, [1, 5]);
@@ -128,8 +139,12 @@ async function main(): Promise<void> {
   });
   const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
   console.log(`\nsteps ${r.steps}, training ${(r.trainSeconds / 60).toFixed(1)} min`);
-  console.log(`zero-shot top-1 (${FASHION_MNIST_PROMPTS.length} prompts ensembled): ${pct(r.zeroShotTop1)}; single prompt: ${pct(r.singlePromptTop1)}`);
-  console.log(`image→text recall@1 ${pct(r.recall.imageToText[1])}, @5 ${pct(r.recall.imageToText[5])}; text→image recall@1 ${pct(r.recall.textToImage[1])}, @5 ${pct(r.recall.textToImage[5])}`);
+  console.log(
+    `zero-shot top-1 (${FASHION_MNIST_PROMPTS.length} prompts ensembled): ${pct(r.zeroShotTop1)}; single prompt: ${pct(r.singlePromptTop1)}`,
+  );
+  console.log(
+    `image→text recall@1 ${pct(r.recall.imageToText[1])}, @5 ${pct(r.recall.imageToText[5])}; text→image recall@1 ${pct(r.recall.textToImage[1])}, @5 ${pct(r.recall.textToImage[5])}`,
+  );
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -69,7 +69,12 @@ export interface ConfidenceReport {
   perClass: { coverage: number; precision: number }[];
 }
 
-function confidenceReport(runtime: FixMatchRuntime, test: { images: tf.Tensor4D; labels: Int32Array }, threshold: number, numClasses: number): ConfidenceReport {
+function confidenceReport(
+  runtime: FixMatchRuntime,
+  test: { images: tf.Tensor4D; labels: Int32Array },
+  threshold: number,
+  numClasses: number,
+): ConfidenceReport {
   const { encoder, classifier } = runtime.fixmatch.student;
   const count = test.labels.length;
   // Per class: images, confident ones, confident and right.
@@ -99,7 +104,10 @@ function confidenceReport(runtime: FixMatchRuntime, test: { images: tf.Tensor4D;
   return {
     coverage: ratio(sum(covered), count),
     precision: ratio(sum(right), sum(covered)),
-    perClass: Array.from(total, (images, label) => ({ coverage: ratio(covered[label], images), precision: ratio(right[label], covered[label]) })),
+    perClass: Array.from(total, (images, label) => ({
+      coverage: ratio(covered[label], images),
+      precision: ratio(right[label], covered[label]),
+    })),
   };
 }
 
@@ -140,9 +148,17 @@ async function runOne(
     unlabeledRatio: options.unlabeledRatio,
     unlabeledWeight: mode === 'fixmatch' ? 1 : 0,
     emaDecay: options.emaDecay,
-    augment: options.magnitude === 'random' ? { cutoutSize: options.cutoutSize } : { cutoutSize: options.cutoutSize, magnitude: options.magnitude },
+    augment:
+      options.magnitude === 'random'
+        ? { cutoutSize: options.cutoutSize }
+        : { cutoutSize: options.cutoutSize, magnitude: options.magnitude },
   });
-  const encoder: EncoderSpec = { kind: 'cnn', inputShape: data.labeled.shape, channels: options.channels, convsPerStage: options.convsPerStage };
+  const encoder: EncoderSpec = {
+    kind: 'cnn',
+    inputShape: data.labeled.shape,
+    channels: options.channels,
+    convsPerStage: options.convsPerStage,
+  };
   const maskRates: number[] = [];
   const logger: TrainCallback = {
     name: 'log',
@@ -152,7 +168,9 @@ async function runOne(
         const metrics = Object.entries(record.metrics)
           .map(([k, v]) => `${k} ${v.toFixed(3)}`)
           .join(', ');
-        console.log(`  [${mode} seed ${seed}] step ${record.step + 1}/${options.steps} loss ${record.loss.toFixed(4)} lr ${record.lr.toFixed(4)} ${metrics} (${record.seconds.toFixed(2)} s/step)`);
+        console.log(
+          `  [${mode} seed ${seed}] step ${record.step + 1}/${options.steps} loss ${record.loss.toFixed(4)} lr ${record.lr.toFixed(4)} ${metrics} (${record.seconds.toFixed(2)} s/step)`,
+        );
       }
     },
   };
@@ -178,7 +196,10 @@ async function runOne(
   const emaAccuracy = score('ema');
   const studentAccuracy = score('student');
   // Only FixMatch's mask is of interest; the supervised-only run has no unlabeled loss to gate.
-  const confidence = mode === 'fixmatch' ? confidenceReport(result.runtime as FixMatchRuntime, test, options.threshold, data.labeled.numClasses ?? 10) : undefined;
+  const confidence =
+    mode === 'fixmatch'
+      ? confidenceReport(result.runtime as FixMatchRuntime, test, options.threshold, data.labeled.numClasses ?? 10)
+      : undefined;
   result.dispose();
   return { accuracy: emaAccuracy, studentAccuracy, seconds, maskRates, confidence };
 }
@@ -187,7 +208,10 @@ export async function runFixMatchExperiment(partial: Partial<FixMatchExperimentO
   const options = { ...DEFAULTS, ...partial };
   const trainSet = await loadFashionMnist({ split: 'train', source: options.source });
   const testSet = await loadFashionMnist({ split: 'test', source: options.source });
-  const testBatch = gatherBatch(testSet, Array.from({ length: testSet.size }, (_, i) => i));
+  const testBatch = gatherBatch(
+    testSet,
+    Array.from({ length: testSet.size }, (_, i) => i),
+  );
   const test = { images: testBatch.images, labels: testSet.labels as Int32Array };
   const results: SeedResult[] = [];
   try {

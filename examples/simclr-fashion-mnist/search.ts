@@ -12,15 +12,34 @@ import noncontrastive from '@ssl/noncontrastive';
 import { extractFeatures, knnClassify, linearProbe } from '@ssl/eval';
 
 const args = JSON.parse(process.argv[2] ?? '{}') as {
-  method?: 'simclr' | 'byol'; n?: number; epochs?: number; batchSize?: number; lr?: number; kind?: OptimizerSpec['kind']; wd?: number;
-  config?: Record<string, unknown>; encoder?: Partial<EncoderSpec>; seed?: number; testN?: number; probe?: boolean; random?: boolean;
+  method?: 'simclr' | 'byol';
+  n?: number;
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  kind?: OptimizerSpec['kind'];
+  wd?: number;
+  config?: Record<string, unknown>;
+  encoder?: Partial<EncoderSpec>;
+  seed?: number;
+  testN?: number;
+  probe?: boolean;
+  random?: boolean;
 };
 await initBackend({ log: () => {} });
 const full = await loadFashionMnist({ split: 'train', source: 'full' });
 const testFull = await loadFashionMnist({ split: 'test', source: 'full' });
 const n = args.n ?? 10000;
-const data = subset(full, Array.from({ length: n }, (_, i) => i), `fmnist-${n}`);
-const test = subset(testFull, Array.from({ length: args.testN ?? 2000 }, (_, i) => i), 'test');
+const data = subset(
+  full,
+  Array.from({ length: n }, (_, i) => i),
+  `fmnist-${n}`,
+);
+const test = subset(
+  testFull,
+  Array.from({ length: args.testN ?? 2000 }, (_, i) => i),
+  'test',
+);
 // An explicit encoder seed: the trained encoder and the random-init baseline start from the same weights.
 const encoder = { kind: 'cnn', inputShape: [28, 28, 1], seed: 1234, ...(args.encoder ?? {}) } as EncoderSpec;
 const registry = createRegistry().use(contrastive()).use(noncontrastive());
@@ -28,7 +47,11 @@ const id = args.method === 'byol' ? 'noncontrastive:byol' : 'contrastive:simclr'
 const method = registry.create(id as 'contrastive:simclr', (args.config ?? {}) as never);
 const started = performance.now();
 const seed = args.seed ?? 0;
-const optimizer = { ...(args.kind ? { kind: args.kind } : {}), ...(args.lr ? { lr: args.lr } : {}), ...(args.wd !== undefined ? { weightDecay: args.wd } : {}) } as Partial<OptimizerSpec>;
+const optimizer = {
+  ...(args.kind ? { kind: args.kind } : {}),
+  ...(args.lr ? { lr: args.lr } : {}),
+  ...(args.wd !== undefined ? { weightDecay: args.wd } : {}),
+} as Partial<OptimizerSpec>;
 const result = await train({ method, data, encoder, epochs: args.epochs ?? 3, batchSize: args.batchSize ?? 256, seed, optimizer });
 const seconds = (performance.now() - started) / 1000;
 const evaluate = async (enc: { features: (x: tf.Tensor4D) => tf.Tensor2D }) => {
@@ -45,6 +68,18 @@ if (args.random !== false) {
   randomInit = await evaluate(fresh);
 }
 const last = result.history.slice(-5);
-const metrics = Object.fromEntries(Object.keys(last[0]?.metrics ?? {}).map((k) => [k, +(last.reduce((s, r) => s + r.metrics[k], 0) / last.length).toFixed(3)]));
-console.log(JSON.stringify({ args, seconds: +seconds.toFixed(0), loss: +(last.reduce((s, r) => s + r.loss, 0) / last.length).toFixed(3), metrics, trained, randomInit, load: (await import('node:os')).loadavg()[0].toFixed(1) }));
+const metrics = Object.fromEntries(
+  Object.keys(last[0]?.metrics ?? {}).map((k) => [k, +(last.reduce((s, r) => s + r.metrics[k], 0) / last.length).toFixed(3)]),
+);
+console.log(
+  JSON.stringify({
+    args,
+    seconds: +seconds.toFixed(0),
+    loss: +(last.reduce((s, r) => s + r.loss, 0) / last.length).toFixed(3),
+    metrics,
+    trained,
+    randomInit,
+    load: (await import('node:os')).loadavg()[0].toFixed(1),
+  }),
+);
 result.dispose();

@@ -57,7 +57,9 @@ export async function writeViewGrid(outPath: string, options: ViewGridOptions = 
   for (const policy of allViewPolicies()) {
     const name = policy.name;
     const views = applyViews(policy, batch.images, rng);
-    const names = policy.views.flatMap((v) => Array.from({ length: v.count ?? 1 }, (_, k) => ((v.count ?? 1) > 1 ? `${v.name}-${k + 1}` : v.name)));
+    const names = policy.views.flatMap((v) =>
+      Array.from({ length: v.count ?? 1 }, (_, k) => ((v.count ?? 1) > 1 ? `${v.name}-${k + 1}` : v.name)),
+    );
     for (let v = 0; v < views.length; v++) {
       const [, h, w] = views[v].shape;
       rowPixels.push({ name: `${name}/${names[v]}`, values: (await views[v].data()) as Float32Array, size: [h, w], gapBefore: v === 0 });

@@ -15,7 +15,9 @@ function baseStaysExternal(): EsbuildPlugin {
     setup(build) {
       // tsup bundles both formats as ESM (then rollup writes CJS); it names the target format in TSUP_FORMAT.
       const extension = build.initialOptions.define?.TSUP_FORMAT === '"cjs"' ? '.cjs' : '.js';
-      build.onResolve({ filter: /^\.\/index$/ }, (args) => (args.importer.endsWith('main.ts') ? { path: `./base${extension}`, external: true } : undefined));
+      build.onResolve({ filter: /^\.\/index$/ }, (args) =>
+        args.importer.endsWith('main.ts') ? { path: `./base${extension}`, external: true } : undefined,
+      );
     },
   };
 }

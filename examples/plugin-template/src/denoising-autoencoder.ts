@@ -37,8 +37,10 @@ export const denoisingAutoencoder = defineMethod<DenoisingAutoencoderConfig, 'un
   defaults: { noiseRate: 0.3, decoderHidden: 256, errorMapMomentum: 0.99 },
   validate(config) {
     if (!(config.noiseRate >= 0 && config.noiseRate < 1)) invalidConfig('noiseRate', config.noiseRate, 'a number in [0, 1)');
-    if (!(Number.isInteger(config.decoderHidden) && config.decoderHidden > 0)) invalidConfig('decoderHidden', config.decoderHidden, 'a positive integer');
-    if (!(config.errorMapMomentum >= 0 && config.errorMapMomentum < 1)) invalidConfig('errorMapMomentum', config.errorMapMomentum, 'a number in [0, 1)');
+    if (!(Number.isInteger(config.decoderHidden) && config.decoderHidden > 0))
+      invalidConfig('decoderHidden', config.decoderHidden, 'a positive integer');
+    if (!(config.errorMapMomentum >= 0 && config.errorMapMomentum < 1))
+      invalidConfig('errorMapMomentum', config.errorMapMomentum, 'a number in [0, 1)');
   },
   // The plugin's own policy, by name: the registry that has this plugin resolves it.
   views: (config) => ({ unlabeled: { name: maskingNoise.name, overrides: { rate: config.noiseRate } } }),
@@ -62,7 +64,10 @@ export const denoisingAutoencoder = defineMethod<DenoisingAutoencoderConfig, 'un
         const clean = batch.images;
         const [corrupted] = batch.views;
         if (clean.shape[1] * clean.shape[2] * clean.shape[3] !== pixels) {
-          throw new SslError('shape-mismatch', `denoising-autoencoder built for ${pixels} pixels, got images of shape [${clean.shape.join(', ')}].`);
+          throw new SslError(
+            'shape-mismatch',
+            `denoising-autoencoder built for ${pixels} pixels, got images of shape [${clean.shape.join(', ')}].`,
+          );
         }
         const reconstruction = decoder.apply(encoder.features(corrupted, { training: true })) as tf.Tensor2D;
         const squaredErrors = tf.square(tf.sub(tf.reshape(clean, [clean.shape[0], pixels]), reconstruction));

@@ -23,7 +23,10 @@ export const maskingNoise = defineViewPolicy<MaskingNoiseOptions>({
           {
             op: 'custom',
             name: 'maskingNoise',
-            apply: (images, rng) => tf.tidy(() => tf.mul(images, tf.cast(tf.greaterEqual(tf.randomUniform(images.shape, 0, 1, 'float32', rng.seed()), rate), 'float32'))),
+            apply: (images, rng) =>
+              tf.tidy(() =>
+                tf.mul(images, tf.cast(tf.greaterEqual(tf.randomUniform(images.shape, 0, 1, 'float32', rng.seed()), rate), 'float32')),
+              ),
           },
         ],
       },

@@ -18,7 +18,14 @@ describe('a third-party plugin through the public entry points', () => {
     expect(registry.list().map((m) => m.id)).toContain('template:denoising-autoencoder');
     const method = registry.create('template:denoising-autoencoder', { noiseRate: 0.25 });
     const data = await loadFashionMnist({ split: 'train', source: 'sample' });
-    const result = await train({ method, data, encoder: { kind: 'cnn', inputShape: [28, 28, 1], channels: [8, 16] }, batchSize: 32, maxSteps: 2, seed: 1 });
+    const result = await train({
+      method,
+      data,
+      encoder: { kind: 'cnn', inputShape: [28, 28, 1], channels: [8, 16] },
+      batchSize: 32,
+      maxSteps: 2,
+      seed: 1,
+    });
     expect(result.steps).toBe(2);
     expect(result.history.every((r) => Number.isFinite(r.loss) && r.loss > 0)).toBe(true);
     // afterStep folded the steps' own per-pixel errors into the error map.

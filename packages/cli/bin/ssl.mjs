@@ -48,10 +48,14 @@ if (tsxLoader === undefined) {
   // launcher: Ctrl-C (sent by the terminal to the foreground group), SIGTERM (timeout, docker stop, systemd)
   // and SIGHUP are passed on, and the child checkpoints on the first and quits on the second. Were it in
   // our group, a Ctrl-C would reach it twice (from the terminal and from us) and count as two.
-  const child = spawn(process.execPath, ['--conditions=@ssl/source', '--import', tsxLoader, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
-    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
-    detached: true,
-  });
+  const child = spawn(
+    process.execPath,
+    ['--conditions=@ssl/source', '--import', tsxLoader, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
+    {
+      stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+      detached: true,
+    },
+  );
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => {
     if (signal) process.kill(process.pid, signal);

@@ -19,10 +19,14 @@ export function inCliVocabulary(error: unknown): unknown {
   if (!isSslError(error)) return error;
   if (error.code === 'diverged' || error.code === 'collapsed') {
     const problem = typeof error.details.problem === 'string' ? error.details.problem : error.message;
-    return new SslError(error.code, `${problem} Nothing non-finite was saved; rerun with a lower --lr, adding --overwrite to reuse this --out.`, {
-      cause: error,
-      details: error.details,
-    });
+    return new SslError(
+      error.code,
+      `${problem} Nothing non-finite was saved; rerun with a lower --lr, adding --overwrite to reuse this --out.`,
+      {
+        cause: error,
+        details: error.details,
+      },
+    );
   }
   const field = typeof error.details.field === 'string' ? error.details.field : undefined;
   const flag = field === undefined ? undefined : FLAG_OF_FIELD[field];

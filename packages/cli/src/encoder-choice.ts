@@ -13,7 +13,8 @@ export function checkEncoderChoice(name: string): EncoderChoice {
   const suggestion = closestMatch(name, [...ENCODER_CHOICES]);
   throw new SslError(
     'invalid-config',
-    `Unknown --encoder ${JSON.stringify(name)}; choose one of ${ENCODER_CHOICES.join(', ')}.` + (suggestion ? ` Did you mean "${suggestion}"?` : ''),
+    `Unknown --encoder ${JSON.stringify(name)}; choose one of ${ENCODER_CHOICES.join(', ')}.` +
+      (suggestion ? ` Did you mean "${suggestion}"?` : ''),
   );
 }
 

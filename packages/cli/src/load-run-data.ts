@@ -76,7 +76,10 @@ export async function loadRunData(
   const evaluation = train.labels && test?.labels ? { evaluationTrain: train, evaluationTest: test } : {};
   if (options.labelsPerClass !== undefined) {
     if (!train.labels) {
-      throw new SslError('data', `Semi-supervised training needs labeled data; ${train.name} has no labels (use a folder with one sub-folder per class).`);
+      throw new SslError(
+        'data',
+        `Semi-supervised training needs labeled data; ${train.name} has no labels (use a folder with one sub-folder per class).`,
+      );
     }
     return { train: labeledSplit(train, { perClass: options.labelsPerClass, seed }), ...evaluation, inputShape };
   }

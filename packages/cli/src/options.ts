@@ -37,7 +37,8 @@ export function parseChannels(value: string): 1 | 3 {
 
 export function parsePositiveNumber(value: string): number {
   const number = Number(value);
-  if (value.trim() === '' || !Number.isFinite(number) || number <= 0) throw new InvalidArgumentError('expected a positive number, e.g. 0.001 or 3e-4.');
+  if (value.trim() === '' || !Number.isFinite(number) || number <= 0)
+    throw new InvalidArgumentError('expected a positive number, e.g. 0.001 or 3e-4.');
   return number;
 }
 
@@ -66,9 +67,13 @@ export async function resolveDataSource(value: string, cwd: string): Promise<Dat
   }
   if (info.isDirectory()) return { kind: 'image-folder', path };
   if (PAIR_FILE_EXTENSIONS.includes(extname(path).toLowerCase())) return { kind: 'image-text-pairs', path };
-  throw new SslError('data', `--data ${path} is a file but not image–caption pairs (.jsonl or .csv); pass a folder of images, a pairs file or one of ${NAMED_DATASETS.join(', ')}.`, {
-    details: { path },
-  });
+  throw new SslError(
+    'data',
+    `--data ${path} is a file but not image–caption pairs (.jsonl or .csv); pass a folder of images, a pairs file or one of ${NAMED_DATASETS.join(', ')}.`,
+    {
+      details: { path },
+    },
+  );
 }
 
 export function describeDataSource(source: DataSource): string {
@@ -91,7 +96,10 @@ export interface RunConfigFile {
   method?: Record<string, unknown>;
 }
 
-const CONFIG_FILE_FIELDS: Record<keyof RunConfigFile, 'string' | 'positive-integer' | 'non-negative-integer' | 'positive-number' | 'object'> = {
+const CONFIG_FILE_FIELDS: Record<
+  keyof RunConfigFile,
+  'string' | 'positive-integer' | 'non-negative-integer' | 'positive-number' | 'object'
+> = {
   data: 'string',
   encoder: 'string',
   epochs: 'positive-integer',
@@ -108,7 +116,9 @@ export async function readRunConfigFile(path: string, cwd: string): Promise<RunC
   try {
     text = await readFile(absolutePath, 'utf8');
   } catch (error) {
-    throw new SslError('io', `--config ${absolutePath} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}).`, { cause: error });
+    throw new SslError('io', `--config ${absolutePath} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}).`, {
+      cause: error,
+    });
   }
   let parsed: unknown;
   try {
@@ -123,7 +133,10 @@ export async function readRunConfigFile(path: string, cwd: string): Promise<RunC
   for (const [key, value] of Object.entries(parsed)) {
     const kind = CONFIG_FILE_FIELDS[key as keyof RunConfigFile];
     if (kind === undefined) {
-      throw new SslError('invalid-config', `--config ${absolutePath}: unknown key "${key}"; allowed keys are ${allowed.join(', ')} (method options go under "method").`);
+      throw new SslError(
+        'invalid-config',
+        `--config ${absolutePath}: unknown key "${key}"; allowed keys are ${allowed.join(', ')} (method options go under "method").`,
+      );
     }
     const valid =
       kind === 'string'
@@ -132,9 +145,14 @@ export async function readRunConfigFile(path: string, cwd: string): Promise<RunC
           ? typeof value === 'object' && value !== null && !Array.isArray(value)
           : typeof value === 'number' &&
             Number.isFinite(value) &&
-            (kind === 'positive-number' ? value > 0 : Number.isInteger(value) && (kind === 'non-negative-integer' ? value >= 0 : value > 0));
+            (kind === 'positive-number'
+              ? value > 0
+              : Number.isInteger(value) && (kind === 'non-negative-integer' ? value >= 0 : value > 0));
     if (!valid) {
-      throw new SslError('invalid-config', `--config ${absolutePath}: "${key}" = ${JSON.stringify(value)} must be a ${kind.replace(/-/g, ' ')}.`);
+      throw new SslError(
+        'invalid-config',
+        `--config ${absolutePath}: "${key}" = ${JSON.stringify(value)} must be a ${kind.replace(/-/g, ' ')}.`,
+      );
     }
   }
   return parsed as RunConfigFile;

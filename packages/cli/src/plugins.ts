@@ -62,5 +62,8 @@ function pluginFromModule(module: Record<string, unknown>, packageName: string):
   if (typeof exported === 'object' && exported !== null && 'methods' in exported && 'family' in exported && 'core' in exported) {
     return exported as Plugin;
   }
-  throw new SslError('plugin', `${packageName}'s default export is not an @ssl plugin (expected definePlugin(...) or a factory returning one).`);
+  throw new SslError(
+    'plugin',
+    `${packageName}'s default export is not an @ssl plugin (expected definePlugin(...) or a factory returning one).`,
+  );
 }

@@ -125,15 +125,26 @@ function addTrainingOptions(command: Command): void {
     .addOption(backendOption())
     .option('--out <dir>', 'run directory (default: runs/<method>-<date>)')
     .option('--config <file.json>', 'JSON with training settings and a "method" object of method options; flags override it')
-    .addOption(new Option('--resume', "continue the run in --out from its latest checkpoint; flags left out take the run's values, flags that disagree are refused"))
+    .addOption(
+      new Option(
+        '--resume',
+        "continue the run in --out from its latest checkpoint; flags left out take the run's values, flags that disagree are refused",
+      ),
+    )
     .option('--extend', 'with --resume and a larger --epochs: train the run longer (the lr schedule is re-planned for the new epochs)')
     .option('--overwrite', 'start over in an --out that holds a run (removes its checkpoints, metrics and results)')
-    .option('--checkpoint-every <steps>', `also checkpoint every this many steps (default ${DEFAULT_CHECKPOINT_EVERY}; always at epoch ends and on Ctrl-C, SIGTERM, SIGHUP)`, parsePositiveInteger)
+    .option(
+      '--checkpoint-every <steps>',
+      `also checkpoint every this many steps (default ${DEFAULT_CHECKPOINT_EVERY}; always at epoch ends and on Ctrl-C, SIGTERM, SIGHUP)`,
+      parsePositiveInteger,
+    )
     .option('--no-eval', 'skip the evaluation after training');
 }
 
 function backendOption(): Option {
-  return new Option('--backend <name>', 'compute backend (default: the fastest installed; tensorflow needs @tensorflow/tfjs-node)').choices(BACKEND_NAMES);
+  return new Option('--backend <name>', 'compute backend (default: the fastest installed; tensorflow needs @tensorflow/tfjs-node)').choices(
+    BACKEND_NAMES,
+  );
 }
 
 function globalFlags(program: Command): GlobalFlags {

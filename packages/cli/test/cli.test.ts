@@ -45,7 +45,19 @@ describe('ssl help and usage errors', () => {
   it('pretrain --help shows the training flags and the global --verbose', async () => {
     const { code, stdout } = await run('pretrain', '--help');
     expect(code).toBe(0);
-    for (const flag of ['--data', '--encoder', '--epochs', '--batch-size', '--lr', '--seed', '--backend', '--out', '--config', '--resume', '--verbose']) {
+    for (const flag of [
+      '--data',
+      '--encoder',
+      '--epochs',
+      '--batch-size',
+      '--lr',
+      '--seed',
+      '--backend',
+      '--out',
+      '--config',
+      '--resume',
+      '--verbose',
+    ]) {
       expect(stdout).toContain(flag);
     }
   });
@@ -138,12 +150,23 @@ const tinySemiSupervised = defineMethod<TinyConfig, MethodDataKind>({ ...tinyMet
 
 function testRegistry(): Registry {
   return createRegistry().use(
-    definePlugin({ name: 'ssl-plugin-test', version: '1.2.3', family: 'test', core: '>=0.0.0', methods: { tiny: tinyMethod, 'tiny-semi': tinySemiSupervised } }),
+    definePlugin({
+      name: 'ssl-plugin-test',
+      version: '1.2.3',
+      family: 'test',
+      core: '>=0.0.0',
+      methods: { tiny: tinyMethod, 'tiny-semi': tinySemiSupervised },
+    }),
   );
 }
 
 async function plan(method: string, flags: Partial<TrainingFlags>, mode: 'pretrain' | 'semisup' = 'pretrain') {
-  return planTrainingRun(testRegistry(), workDir, { mode, method, flags: { data: 'fashion-mnist-sample', ...flags }, now: new Date(2025, 0, 2, 3, 4, 5) });
+  return planTrainingRun(testRegistry(), workDir, {
+    mode,
+    method,
+    flags: { data: 'fashion-mnist-sample', ...flags },
+    now: new Date(2025, 0, 2, 3, 4, 5),
+  });
 }
 
 async function planError(...args: Parameters<typeof plan>) {
@@ -157,7 +180,10 @@ async function planError(...args: Parameters<typeof plan>) {
 
 describe('planTrainingRun', () => {
   it('merges config file and flags (flags win) and defaults the run directory', async () => {
-    await writeFile(join(workDir, 'config.json'), JSON.stringify({ epochs: 3, lr: 0.1, encoder: 'resnet18', method: { temperature: 0.2 } }));
+    await writeFile(
+      join(workDir, 'config.json'),
+      JSON.stringify({ epochs: 3, lr: 0.1, encoder: 'resnet18', method: { temperature: 0.2 } }),
+    );
     const result = await plan('tiny', { config: 'config.json', epochs: 7 });
     expect(result.method.id).toBe('test:tiny');
     expect(result.method.config).toEqual({ temperature: 0.2 });
@@ -204,7 +230,15 @@ describe('planTrainingRun', () => {
     const runDir = join(workDir, 'runs', 'existing');
     await mkdir(runDir, { recursive: true });
     expect(isSslError(await planError('test:tiny', { out: runDir, resume: true }), 'checkpoint')).toBe(true);
-    const saved = { method: 'test:tiny', config: { temperature: 0.5 }, epochs: 10, rounds: 1, batchSize: 256, optimizer: { kind: 'adamw', lr: 0.001 }, seed: 0 };
+    const saved = {
+      method: 'test:tiny',
+      config: { temperature: 0.5 },
+      epochs: 10,
+      rounds: 1,
+      batchSize: 256,
+      optimizer: { kind: 'adamw', lr: 0.001 },
+      seed: 0,
+    };
     await writeFile(join(runDir, 'config.json'), JSON.stringify(saved));
     await mkdir(join(runDir, 'checkpoints', 'step-00000010'), { recursive: true });
     expect((await planError('test:tiny', { out: runDir })).message).toMatch(/already holds a test:tiny run.*--resume.*--overwrite/);
@@ -234,7 +268,22 @@ describe('ssl pretrain --resume after a kill', () => {
     const { spawn } = await import('node:child_process');
     const { existsSync, readFileSync, readdirSync } = await import('node:fs');
     const out = join(workDir, 'runs', 'killed');
-    const args = [binPath, 'pretrain', 'contrastive:simclr', '--data', 'fashion-mnist-sample', '--epochs', '2', '--batch-size', '256', '--no-eval', '--backend', 'wasm', '--out', out];
+    const args = [
+      binPath,
+      'pretrain',
+      'contrastive:simclr',
+      '--data',
+      'fashion-mnist-sample',
+      '--epochs',
+      '2',
+      '--batch-size',
+      '256',
+      '--no-eval',
+      '--backend',
+      'wasm',
+      '--out',
+      out,
+    ];
     // First run: killed with SIGKILL as soon as the epoch-1 checkpoint is on disk (mid-training).
     const child = spawn(process.execPath, args, { stdio: 'ignore', env: process.env });
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
@@ -263,7 +312,10 @@ describe('ssl pretrain --resume after a kill', () => {
     const resumed = spawnSync(process.execPath, [...args, '--resume'], { encoding: 'utf8', env: process.env, timeout: 840_000 });
     expect(resumed.status, resumed.stderr).toBe(0);
     expect(resumed.stderr).toMatch(/resuming/);
-    const records = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { type: string; step: number });
+    const records = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { type: string; step: number });
     const steps = records.filter((r) => r.type === 'step').map((r) => r.step);
     // 3000 sample images / 256 = 11 steps per epoch; every step appears once, in order.
     expect(steps).toEqual(Array.from({ length: 22 }, (_, i) => i));

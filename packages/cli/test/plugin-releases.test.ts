@@ -29,12 +29,22 @@ describe("plugins' version and @ssl/core range come from their package.json", ()
     try {
       const { registry } = await loadRegistry(empty);
       const plugins = registry.plugins();
-      expect(plugins.map((plugin) => plugin.name).sort()).toEqual(['@ssl/clip', '@ssl/contrastive', '@ssl/masked', '@ssl/noncontrastive', '@ssl/pretext', '@ssl/semisup']);
+      expect(plugins.map((plugin) => plugin.name).sort()).toEqual([
+        '@ssl/clip',
+        '@ssl/contrastive',
+        '@ssl/masked',
+        '@ssl/noncontrastive',
+        '@ssl/pretext',
+        '@ssl/semisup',
+      ]);
       const core = await manifest('packages/core/package.json');
       for (const plugin of plugins) {
         const own = await manifest(`packages/${plugin.name.replace('@ssl/', '')}/package.json`);
         expect(own.peerDependencies?.['@ssl/core'], `${plugin.name} peer range`).toBe('workspace:^');
-        expect({ version: plugin.version, core: plugin.core }, plugin.name).toEqual({ version: own.version, core: published('workspace:^', core.version) });
+        expect({ version: plugin.version, core: plugin.core }, plugin.name).toEqual({
+          version: own.version,
+          core: published('workspace:^', core.version),
+        });
       }
     } finally {
       await rm(empty, { recursive: true, force: true });
@@ -44,6 +54,10 @@ describe("plugins' version and @ssl/core range come from their package.json", ()
   it('the plugin template declares its package version and its @ssl/core peer range', async () => {
     const own = await manifest('examples/plugin-template/package.json');
     const plugin: Plugin = templatePlugin();
-    expect({ name: plugin.name, version: plugin.version, core: plugin.core }).toEqual({ name: own.name, version: own.version, core: own.peerDependencies?.['@ssl/core'] });
+    expect({ name: plugin.name, version: plugin.version, core: plugin.core }).toEqual({
+      name: own.name,
+      version: own.version,
+      core: own.peerDependencies?.['@ssl/core'],
+    });
   });
 });

@@ -86,7 +86,10 @@ describe('one run per directory', () => {
     owner = spawn('sleep', ['60'], { stdio: 'ignore' });
     const outDir = join(workDir, 'locked-run');
     mkdirSync(outDir);
-    writeFileSync(join(outDir, 'run.lock'), JSON.stringify({ pid: owner.pid, host: (await import('node:os')).hostname(), startedAt: 'now' }));
+    writeFileSync(
+      join(outDir, 'run.lock'),
+      JSON.stringify({ pid: owner.pid, host: (await import('node:os')).hostname(), startedAt: 'now' }),
+    );
     const { code, stderr, ms } = await run(...SIMCLR, ...TINY_RUN, '--out', outDir);
     expect(code).toBe(1);
     expectOneLineError(stderr, new RegExp(`in use by another run \\(pid ${owner.pid},`));
@@ -101,13 +104,17 @@ describe('resume: config.json is the truth of the run', () => {
   it('refuses flags that disagree, takes the run values for those left out, and --extend lengthens it with one record per step', async () => {
     const first = await run(...SIMCLR, ...TINY_RUN, '--epochs', '1', '--lr', '0.3', '--checkpoint-every', '4', '--out', outDir());
     expect(first.code, first.stderr).toBe(0);
-    const config = () => JSON.parse(readFileSync(join(outDir(), 'config.json'), 'utf8')) as { epochs: number; batchSize: number; optimizer: { lr: number } };
+    const config = () =>
+      JSON.parse(readFileSync(join(outDir(), 'config.json'), 'utf8')) as { epochs: number; batchSize: number; optimizer: { lr: number } };
     const configBefore = readFileSync(join(outDir(), 'config.json'), 'utf8');
 
     // Changed flags: every disagreement named in flags, nothing rewritten.
     const changed = await run(...SIMCLR, '--out', outDir(), '--resume', '--batch-size', '128', '--lr', '0.1', '--seed', '3');
     expect(changed.code).toBe(1);
-    expectOneLineError(changed.stderr, /--batch-size 128 \(the run's is 256\), --lr 0\.1 \(the run's is 0\.3\), --seed 3 \(the run's is 0\) disagree/);
+    expectOneLineError(
+      changed.stderr,
+      /--batch-size 128 \(the run's is 256\), --lr 0\.1 \(the run's is 0\.3\), --seed 3 \(the run's is 0\) disagree/,
+    );
     // More epochs on a finished run: only with --extend, whose schedule rule the message states.
     const longer = await run(...SIMCLR, '--out', outDir(), '--resume', '--epochs', '2');
     expect(longer.code).toBe(1);
@@ -139,11 +146,19 @@ describe('resume: config.json is the truth of the run', () => {
     writeFileSync(join(stopped, 'config.json'), readFileSync(join(outDir(), 'config.json')));
     writeFileSync(join(stopped, 'metrics.jsonl'), '{"type":"step","step":0,"epoch":0,"loss":5}\n');
     const { registry } = await loadRegistry(workDir);
-    const resumed = await planTrainingRun(registry, workDir, { mode: 'pretrain', method: 'contrastive:simclr', flags: { out: stopped, resume: true } });
+    const resumed = await planTrainingRun(registry, workDir, {
+      mode: 'pretrain',
+      method: 'contrastive:simclr',
+      flags: { out: stopped, resume: true },
+    });
     expect(resumed.resume).toBe(false); // from step 0...
     expect(resumed).toMatchObject({ batchSize: 256, lr: 0.3, invocation: { data: 'fashion-mnist-sample' } }); // ...with the run's settings
     expect(resumed.directoryNote).toMatch(/no checkpoint yet: starting its run over from step 0/);
-    const restarted = await planTrainingRun(registry, workDir, { mode: 'pretrain', method: 'contrastive:simclr', flags: { out: stopped, data: 'fashion-mnist-sample' } });
+    const restarted = await planTrainingRun(registry, workDir, {
+      mode: 'pretrain',
+      method: 'contrastive:simclr',
+      flags: { out: stopped, data: 'fashion-mnist-sample' },
+    });
     expect(restarted.directoryNote).toMatch(/stopped before its first checkpoint: starting it over/);
   });
 });
@@ -151,11 +166,28 @@ describe('resume: config.json is the truth of the run', () => {
 describe('divergence', () => {
   it('stops SimCLR at lr 1e9 (weights non-finite, NT-Xent finite) with a diverged error, exit 1 and no encoder or non-finite checkpoint', async () => {
     const outDir = join(workDir, 'diverged');
-    const { code, stderr } = await run(...SIMCLR, '--data', 'fashion-mnist-sample', '--batch-size', '64', '--epochs', '1', '--lr', '1e9', '--no-eval', '--backend', 'wasm', '--out', outDir);
+    const { code, stderr } = await run(
+      ...SIMCLR,
+      '--data',
+      'fashion-mnist-sample',
+      '--batch-size',
+      '64',
+      '--epochs',
+      '1',
+      '--lr',
+      '1e9',
+      '--no-eval',
+      '--backend',
+      'wasm',
+      '--out',
+      outDir,
+    );
     expect(code).toBe(1);
     expect(stderr).toMatch(/ssl: error: Training diverged at step \d+.*no longer finite.*lower --lr/);
     // The loss stayed finite all along: the non-finite-loss guard alone would have let this run finish.
-    const losses = stepRecords(outDir).filter((r) => r.type === 'step').map((r) => r.loss);
+    const losses = stepRecords(outDir)
+      .filter((r) => r.type === 'step')
+      .map((r) => r.loss);
     expect(losses.every(Number.isFinite)).toBe(true);
     expect(existsSync(join(outDir, 'encoder'))).toBe(false);
     expect(existsSync(join(outDir, 'checkpoints')) ? readdirSync(join(outDir, 'checkpoints')) : []).toEqual([]);
@@ -182,7 +214,8 @@ describe('SIGTERM', () => {
     // Step 5 of an 11-step epoch: far from an epoch-end checkpoint (the default --checkpoint-every is 100).
     const metrics = join(stopped, 'metrics.jsonl');
     const deadline = Date.now() + 300_000;
-    while (!(existsSync(metrics) && readFileSync(metrics, 'utf8').includes('"step":5,')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (!(existsSync(metrics) && readFileSync(metrics, 'utf8').includes('"step":5,')) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
     child.kill('SIGTERM');
     expect(await exited, stderr).toBe(143);
     expect(stderr).toMatch(/SIGTERM: stopping after this step and writing a checkpoint/);
@@ -192,11 +225,25 @@ describe('SIGTERM', () => {
     expect(stoppedAt % 11).not.toBe(0);
     expect(existsSync(join(stopped, 'run.lock'))).toBe(false);
 
-    const resumed = spawnSync(process.execPath, [binPath, ...SIMCLR, '--out', stopped, '--resume', '--no-eval'], { encoding: 'utf8', env, timeout: 600_000 });
+    const resumed = spawnSync(process.execPath, [binPath, ...SIMCLR, '--out', stopped, '--resume', '--no-eval'], {
+      encoding: 'utf8',
+      env,
+      timeout: 600_000,
+    });
     expect(resumed.status, resumed.stderr).toBe(0);
-    const losses = (dir: string) => stepRecords(dir).filter((r) => r.type === 'step').map((r) => [r.step, r.loss]);
+    const losses = (dir: string) =>
+      stepRecords(dir)
+        .filter((r) => r.type === 'step')
+        .map((r) => [r.step, r.loss]);
     expect(losses(stopped)).toEqual(losses(straight));
-    const weights = (dir: string) => readFileSync(join(dir, 'encoder', readdirSync(join(dir, 'encoder')).find((f) => f.endsWith('.bin'))!));
+    const weights = (dir: string) =>
+      readFileSync(
+        join(
+          dir,
+          'encoder',
+          readdirSync(join(dir, 'encoder')).find((f) => f.endsWith('.bin'))!,
+        ),
+      );
     expect(weights(stopped).equals(weights(straight))).toBe(true);
   }, 900_000);
 });
@@ -204,17 +251,31 @@ describe('SIGTERM', () => {
 describe('CLI vocabulary', () => {
   it("uses a method's recommended encoder (MAE → vit28) when --encoder is not given, and accepts .csv pairs", async () => {
     const { registry } = await loadRegistry(workDir);
-    const mae = await planTrainingRun(registry, workDir, { mode: 'pretrain', method: 'masked:mae', flags: { data: 'fashion-mnist-sample', out: join(workDir, 'mae') } });
+    const mae = await planTrainingRun(registry, workDir, {
+      mode: 'pretrain',
+      method: 'masked:mae',
+      flags: { data: 'fashion-mnist-sample', out: join(workDir, 'mae') },
+    });
     expect(mae.encoderChoice).toBe('vit28');
     expect(mae.encoder).toMatchObject({ kind: 'vit', patchSize: 4, inputShape: [28, 28, 1] });
     writeFileSync(join(workDir, 'pairs.csv'), 'image,caption\na.png,a cat\n');
-    const clip = await planTrainingRun(registry, workDir, { mode: 'pretrain', method: 'clip:clip', flags: { data: 'pairs.csv', out: join(workDir, 'clip') } });
+    const clip = await planTrainingRun(registry, workDir, {
+      mode: 'pretrain',
+      method: 'clip:clip',
+      flags: { data: 'pairs.csv', out: join(workDir, 'clip') },
+    });
     expect(clip.data).toEqual({ kind: 'image-text-pairs', path: join(workDir, 'pairs.csv') });
   });
 
   it("names flags, not train() options, in core's errors", async () => {
     const { code, stderr } = await run(...SIMCLR, ...TINY_RUN, '--batch-size', '5000', '--out', join(workDir, 'too-big'));
     expect(code).toBe(1);
-    expectOneLineError(stderr.split('\n').filter((line) => line.startsWith('ssl: error')).join('\n'), /fewer than one batch of 5000: lower --batch-size\.$/);
+    expectOneLineError(
+      stderr
+        .split('\n')
+        .filter((line) => line.startsWith('ssl: error'))
+        .join('\n'),
+      /fewer than one batch of 5000: lower --batch-size\.$/,
+    );
   }, 60_000);
 });

@@ -40,7 +40,15 @@ export async function writeSyntheticRun(options: SyntheticRunOptions = {}): Prom
     const loss = 5.5 * Math.exp(-step / 80) + 1.2 + 0.05 * Math.sin(step);
     lines.push(JSON.stringify({ type: 'step', step, epoch, loss, lr, seconds: 0.4, time: 1_700_000_000_000 + step * 400 }));
     if (step % stepsPerEpoch === 0) {
-      lines.push(JSON.stringify({ step, epoch, knn_top1: 0.3 + 0.5 * (1 - Math.exp(-epoch / 3)), effective_rank: 10 + epoch * 3, time: 1_700_000_000_000 + step * 400 }));
+      lines.push(
+        JSON.stringify({
+          step,
+          epoch,
+          knn_top1: 0.3 + 0.5 * (1 - Math.exp(-epoch / 3)),
+          effective_rank: 10 + epoch * 3,
+          time: 1_700_000_000_000 + step * 400,
+        }),
+      );
     }
   }
   lines.push(...(options.extraMetricLines ?? []));
@@ -59,8 +67,14 @@ export async function writeSyntheticRun(options: SyntheticRunOptions = {}): Prom
     );
   }
   if (options.withEmbeddingMap ?? true) {
-    const dots = Array.from({ length: 50 }, (_, index) => `<circle cx="${(index * 37) % 200}" cy="${(index * 53) % 200}" r="3" fill="hsl(${(index % 10) * 36} 70% 45%)"/>`);
-    await writeFile(join(runDir, 'embedding-map.svg'), `<svg xmlns="http://www.w3.org/2000/svg" width="200" height="200" viewBox="0 0 200 200">${dots.join('')}</svg>`);
+    const dots = Array.from(
+      { length: 50 },
+      (_, index) => `<circle cx="${(index * 37) % 200}" cy="${(index * 53) % 200}" r="3" fill="hsl(${(index % 10) * 36} 70% 45%)"/>`,
+    );
+    await writeFile(
+      join(runDir, 'embedding-map.svg'),
+      `<svg xmlns="http://www.w3.org/2000/svg" width="200" height="200" viewBox="0 0 200 200">${dots.join('')}</svg>`,
+    );
   }
   return runDir;
 }

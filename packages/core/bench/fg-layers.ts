@@ -25,13 +25,21 @@ for (const { input, outChannels } of layers) {
     const ms: number[] = [];
     for (let i = 0; i < 6; i++) {
       const start = performance.now();
-      const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, inChannels, outChannels] }) as tf.Tensor;
+      const dw = tf
+        .engine()
+        .runKernel(
+          'Conv2DBackpropFilter',
+          { x, dy },
+          { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, inChannels, outChannels] },
+        ) as tf.Tensor;
       dw.dataSync();
       dw.dispose();
       if (i > 0) ms.push(performance.now() - start);
     }
     const best = Math.min(...ms);
-    console.log(`${JSON.stringify(input)} -> ${outChannels} ${method.padEnd(19)} ${best.toFixed(1).padStart(7)} ms ${(flops / best / 1e6).toFixed(1).padStart(5)} GFLOP/s`);
+    console.log(
+      `${JSON.stringify(input)} -> ${outChannels} ${method.padEnd(19)} ${best.toFixed(1).padStart(7)} ms ${(flops / best / 1e6).toFixed(1).padStart(5)} GFLOP/s`,
+    );
   }
   x.dispose();
   dy.dispose();

@@ -166,7 +166,8 @@ async function main(): Promise<void> {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'inherit'],
       });
-      const line = result.status === 0 ? (JSON.parse(result.stdout.trim().split('\n').pop() ?? '') as { line: string }).line : `${name} failed`;
+      const line =
+        result.status === 0 ? (JSON.parse(result.stdout.trim().split('\n').pop() ?? '') as { line: string }).line : `${name} failed`;
       console.log(line);
       continue;
     }

@@ -24,4 +24,5 @@ for (let i = 0; i < Number(process.argv[2] ?? 6); i++) {
 }
 workload.dispose();
 console.log(`simclr-cnn28 step, ${info.threads} thread(s); tensors left ${tf.memory().numTensors}`);
-for (const [mode, ms] of Object.entries(times)) console.log(`${mode.padEnd(8)} ${ms.map((t) => t.toFixed(0)).join(' ')}  min ${Math.min(...ms).toFixed(0)} ms`);
+for (const [mode, ms] of Object.entries(times))
+  console.log(`${mode.padEnd(8)} ${ms.map((t) => t.toFixed(0)).join(' ')}  min ${Math.min(...ms).toFixed(0)} ms`);

@@ -9,7 +9,12 @@ import { initBackend } from '../src';
 import { setWinogradEnabled } from '../src/backend/kernels/winograd';
 
 await initBackend({ log: () => {} });
-const layers: Array<[number, number]> = [[32, 64], [16, 128], [8, 256], [4, 512]];
+const layers: Array<[number, number]> = [
+  [32, 64],
+  [16, 128],
+  [8, 256],
+  [4, 512],
+];
 const best = (run: () => tf.Tensor): number => {
   let min = Infinity;
   for (let i = 0; i < 3; i++) {
@@ -30,8 +35,26 @@ for (const [size, channels] of layers) {
   for (const mode of ['direct', 'winograd'] as const) {
     setWinogradEnabled(mode === 'winograd');
     const f = best(() => tf.conv2d(x, w, 1, 'same'));
-    const i = best(() => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { strides: 1, pad: 'same', dataFormat: 'NHWC', inputShape: x.shape }) as tf.Tensor);
-    const g = best(() => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, channels, channels] }) as tf.Tensor);
+    const i = best(
+      () =>
+        tf
+          .engine()
+          .runKernel(
+            'Conv2DBackpropInput',
+            { dy, filter: w },
+            { strides: 1, pad: 'same', dataFormat: 'NHWC', inputShape: x.shape },
+          ) as tf.Tensor,
+    );
+    const g = best(
+      () =>
+        tf
+          .engine()
+          .runKernel(
+            'Conv2DBackpropFilter',
+            { x, dy },
+            { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, channels, channels] },
+          ) as tf.Tensor,
+    );
     row.push(`${mode}: forward ${f.toFixed(0)} ms, input gradient ${i.toFixed(0)} ms, filter gradient ${g.toFixed(0)} ms`);
   }
   console.log(`${size}x${size}x${channels}: ${row.join(' | ')}`);

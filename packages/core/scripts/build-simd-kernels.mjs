@@ -44,14 +44,31 @@ const work = mkdtempSync(join(tmpdir(), 'ssl-simd-'));
 
 function compile(shared) {
   const output = join(work, shared ? 'kernels-shared.wasm' : 'kernels.wasm');
-  execFileSync(clang, [
-    '--target=wasm32', '-O3', '-msimd128', '-mbulk-memory', ...(shared ? ['-matomics'] : []),
-    '-nostdlib', '-fno-strict-aliasing', '-Wall', '-Werror',
-    '-Wl,--no-entry', '-Wl,--import-memory', ...(shared ? ['-Wl,--shared-memory'] : []),
-    // The import's limits: at least 2 pages now (any tfjs heap has more), at most 4 GiB (tfjs's own maximum).
-    '-Wl,--initial-memory=131072', '-Wl,--max-memory=4294967296', '-Wl,-z,stack-size=0',
-    '-o', output, sourcePath,
-  ], { stdio: 'inherit' });
+  execFileSync(
+    clang,
+    [
+      '--target=wasm32',
+      '-O3',
+      '-msimd128',
+      '-mbulk-memory',
+      ...(shared ? ['-matomics'] : []),
+      '-nostdlib',
+      '-fno-strict-aliasing',
+      '-Wall',
+      '-Werror',
+      '-Wl,--no-entry',
+      '-Wl,--import-memory',
+      ...(shared ? ['-Wl,--shared-memory'] : []),
+      // The import's limits: at least 2 pages now (any tfjs heap has more), at most 4 GiB (tfjs's own maximum).
+      '-Wl,--initial-memory=131072',
+      '-Wl,--max-memory=4294967296',
+      '-Wl,-z,stack-size=0',
+      '-o',
+      output,
+      sourcePath,
+    ],
+    { stdio: 'inherit' },
+  );
   const text = execFileSync(wasm2wat, ['--enable-threads', output], { encoding: 'utf8' });
   // The memory is tfjs's heap: a data segment would be copied over it at instantiation, and the C stack
   // (a pointer into memory at address 1024) would overwrite whatever tfjs keeps there.

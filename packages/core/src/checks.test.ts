@@ -85,8 +85,6 @@ describe('tensor checks', () => {
     for (const bad of [-1e-9, Number.NaN, Number.NEGATIVE_INFINITY]) {
       expect(thrown(() => requireNonNegative('lambda', bad)).code).toBe('invalid-config');
     }
-    expect(thrown(() => requireNonNegative('lambda', -1)).message).toBe(
-      'Invalid config value lambda = -1: expected a finite number ≥ 0.',
-    );
+    expect(thrown(() => requireNonNegative('lambda', -1)).message).toBe('Invalid config value lambda = -1: expected a finite number ≥ 0.');
   });
 });

@@ -40,9 +40,13 @@ export function requireSameShape(nameA: string, a: Tensor, nameB: string, b: Ten
 /** Throws `shape-mismatch` if `tensor` has no elements (a mean over it would be NaN). */
 export function requireNonEmpty(name: string, tensor: Tensor): void {
   if (tensor.size === 0) {
-    throw new SslError('shape-mismatch', `${name} is empty (shape ${formatShape(tensor.shape)}); pass at least one sample and one feature.`, {
-      details: { name, shape: tensor.shape },
-    });
+    throw new SslError(
+      'shape-mismatch',
+      `${name} is empty (shape ${formatShape(tensor.shape)}); pass at least one sample and one feature.`,
+      {
+        details: { name, shape: tensor.shape },
+      },
+    );
   }
 }
 

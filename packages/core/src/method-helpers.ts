@@ -34,7 +34,11 @@ export function forwardViews(forward: (images: Tensor4D) => Tensor2D, views: rea
   if (mode === 'per-view') return views.map((view) => forward(view));
   const size = views[0].shape.slice(1).join('×');
   const odd = views.find((view) => view.shape.slice(1).join('×') !== size);
-  if (odd) throw new SslError('shape-mismatch', `forwardViews 'concatenated' needs views of one size; got ${size} and ${odd.shape.slice(1).join('×')}: use 'per-view'.`);
+  if (odd)
+    throw new SslError(
+      'shape-mismatch',
+      `forwardViews 'concatenated' needs views of one size; got ${size} and ${odd.shape.slice(1).join('×')}: use 'per-view'.`,
+    );
   const outputs = forward(views.length === 1 ? views[0] : (tf.concat(views as Tensor4D[], 0) as Tensor4D));
   let start = 0;
   return views.map((view) => {

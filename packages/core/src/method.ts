@@ -75,9 +75,29 @@ export interface TrainingDefaults {
 
 export type OptimizerSpec =
   | { readonly kind: 'sgd'; readonly lr: number; readonly momentum?: number; readonly nesterov?: boolean; readonly weightDecay?: number }
-  | { readonly kind: 'adam'; readonly lr: number; readonly beta1?: number; readonly beta2?: number; readonly epsilon?: number; readonly weightDecay?: number }
-  | { readonly kind: 'adamw'; readonly lr: number; readonly beta1?: number; readonly beta2?: number; readonly epsilon?: number; readonly weightDecay?: number }
-  | { readonly kind: 'lars'; readonly lr: number; readonly momentum?: number; readonly weightDecay?: number; readonly trustCoefficient?: number };
+  | {
+      readonly kind: 'adam';
+      readonly lr: number;
+      readonly beta1?: number;
+      readonly beta2?: number;
+      readonly epsilon?: number;
+      readonly weightDecay?: number;
+    }
+  | {
+      readonly kind: 'adamw';
+      readonly lr: number;
+      readonly beta1?: number;
+      readonly beta2?: number;
+      readonly epsilon?: number;
+      readonly weightDecay?: number;
+    }
+  | {
+      readonly kind: 'lars';
+      readonly lr: number;
+      readonly momentum?: number;
+      readonly weightDecay?: number;
+      readonly trustCoefficient?: number;
+    };
 
 export type ScheduleSpec =
   | { readonly kind: 'constant' }

@@ -15,7 +15,10 @@ interface Contingency {
 
 function contingency(labels: ArrayLike<number>, clusters: ArrayLike<number>): Contingency {
   if (labels.length !== clusters.length) {
-    throw new SslError('shape-mismatch', `Got ${labels.length} labels but ${clusters.length} cluster assignments: pass one of each per row.`);
+    throw new SslError(
+      'shape-mismatch',
+      `Got ${labels.length} labels but ${clusters.length} cluster assignments: pass one of each per row.`,
+    );
   }
   const labelValues = [...new Set(Array.from(labels))].sort((a, b) => a - b);
   const clusterValues = [...new Set(Array.from(clusters))].sort((a, b) => a - b);
@@ -118,7 +121,13 @@ export interface ClusteringEvalResult {
 export function clusteringEval(set: FeatureSet, options: ClusteringEvalOptions = {}): ClusteringEvalResult {
   featureCount(set);
   const k = options.k ?? new Set(Array.from(set.labels)).size;
-  const result = kMeans(set.features, set.dim, { k, seed: options.seed, restarts: options.restarts, normalize: options.normalize, maxIterations: options.maxIterations });
+  const result = kMeans(set.features, set.dim, {
+    k,
+    seed: options.seed,
+    restarts: options.restarts,
+    normalize: options.normalize,
+    maxIterations: options.maxIterations,
+  });
   return {
     nmi: normalizedMutualInformation(set.labels, result.assignments),
     ari: adjustedRandIndex(set.labels, result.assignments),

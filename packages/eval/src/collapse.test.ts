@@ -19,7 +19,8 @@ describe('symmetricEigenvalues / singularValuesOf', () => {
     }
     const lambda = [9, 4, 2.5, 1, 0.25, 0];
     const m = new Float64Array(size * size);
-    for (let i = 0; i < size; i++) for (let j = 0; j < size; j++) for (let k = 0; k < size; k++) m[i * size + j] += q[k][i] * lambda[k] * q[k][j];
+    for (let i = 0; i < size; i++)
+      for (let j = 0; j < size; j++) for (let k = 0; k < size; k++) m[i * size + j] += q[k][i] * lambda[k] * q[k][j];
     const eigen = Array.from(symmetricEigenvalues(m, size)).sort((a, b) => b - a);
     eigen.forEach((value, i) => expect(value).toBeCloseTo(lambda[i], 9));
   });

@@ -17,7 +17,8 @@ beforeAll(async () => {
 
 /** Only the top-left 2×2 pixels: a weaker representation than all 64. */
 const cornerEncoder: FeatureEncoder = {
-  features: (inputs) => tf.tidy(() => tf.reshape(tf.slice(inputs as tf.Tensor4D, [0, 0, 0, 0], [-1, 2, 2, 1]), [inputs.shape[0], 4]) as tf.Tensor2D),
+  features: (inputs) =>
+    tf.tidy(() => tf.reshape(tf.slice(inputs as tf.Tensor4D, [0, 0, 0, 0], [-1, 2, 2, 1]), [inputs.shape[0], 4]) as tf.Tensor2D),
 };
 
 describe('compareRepresentations', () => {
@@ -57,7 +58,12 @@ describe('compareRepresentations', () => {
       const testFeatures = await extractFeatures(encoder, test);
       expect(row.knn).toBe((await knnClassify(trainFeatures, testFeatures, { k: 20 })).top1);
       expect(row.linear).toBe((await linearProbe(trainFeatures, testFeatures, { weightDecay: 1e-3 })).top1);
-      const [fewKnn] = await labelFractionEval(trainFeatures, testFeatures, { perClass: [3], seeds: [0, 1, 2], method: 'knn', knn: { k: 20 } });
+      const [fewKnn] = await labelFractionEval(trainFeatures, testFeatures, {
+        perClass: [3],
+        seeds: [0, 1, 2],
+        method: 'knn',
+        knn: { k: 20 },
+      });
       const [fewLinear] = await labelFractionEval(trainFeatures, testFeatures, {
         perClass: [3],
         seeds: [0, 1, 2],
@@ -103,8 +109,21 @@ describe('compareRepresentations', () => {
 
 describe('formatComparisonTable', () => {
   const rows: (ComparisonRow & { extra?: number })[] = [
-    { name: 'trained', featureDim: 8, knn: 0.8123, linear: 0.85, fewLabels: { perClass: 10, seeds: 5, linear: { mean: 0.7, std: 0.013 } }, extra: 0.5 },
-    { name: 'raw pixels', featureDim: 784, knn: 0.856, linear: 0.8449, fewLabels: { perClass: 10, seeds: 5, linear: { mean: 0.66, std: 0.02 } } },
+    {
+      name: 'trained',
+      featureDim: 8,
+      knn: 0.8123,
+      linear: 0.85,
+      fewLabels: { perClass: 10, seeds: 5, linear: { mean: 0.7, std: 0.013 } },
+      extra: 0.5,
+    },
+    {
+      name: 'raw pixels',
+      featureDim: 784,
+      knn: 0.856,
+      linear: 0.8449,
+      fewLabels: { perClass: 10, seeds: 5, linear: { mean: 0.66, std: 0.02 } },
+    },
   ];
 
   it('prints percent with one decimal and mean ± std, with default headers from the rows', () => {

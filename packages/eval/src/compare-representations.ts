@@ -71,7 +71,10 @@ export interface ComparisonRow {
  */
 export async function compareRepresentations(options: CompareRepresentationsOptions): Promise<ComparisonRow[]> {
   if (options.candidates.length === 0) {
-    throw new SslError('invalid-config', 'compareRepresentations needs at least one candidate, e.g. { name: "raw pixels", encoder: flattenEncoder() }.');
+    throw new SslError(
+      'invalid-config',
+      'compareRepresentations needs at least one candidate, e.g. { name: "raw pixels", encoder: flattenEncoder() }.',
+    );
   }
   const knnOptions = options.knn ?? {};
   const linearOptions = options.linear ?? {};

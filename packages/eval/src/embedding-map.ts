@@ -40,15 +40,23 @@ export interface EmbeddingMap {
 
 /** Tableau 10 palette (colour-blind-aware ordering used by matplotlib's default cycle). */
 const PALETTE: readonly [number, number, number][] = [
-  [31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
-  [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207],
+  [31, 119, 180],
+  [255, 127, 14],
+  [44, 160, 44],
+  [214, 39, 40],
+  [148, 103, 189],
+  [140, 86, 75],
+  [227, 119, 194],
+  [127, 127, 127],
+  [188, 189, 34],
+  [23, 190, 207],
 ];
 
 function colorOf(label: number): [number, number, number] {
   if (label < 0) return [90, 90, 90];
   const base = PALETTE[label % PALETTE.length];
   // Beyond 10 classes, cycle darker shades so neighbours in the legend stay distinguishable.
-  const shade = 1 - 0.35 * Math.floor(label / PALETTE.length) / Math.max(1, Math.floor(label / PALETTE.length) + 1);
+  const shade = 1 - (0.35 * Math.floor(label / PALETTE.length)) / Math.max(1, Math.floor(label / PALETTE.length) + 1);
   return [Math.round(base[0] * shade), Math.round(base[1] * shade), Math.round(base[2] * shade)];
 }
 
@@ -59,7 +67,8 @@ function colorOf(label: number): [number, number, number] {
  */
 export async function embeddingMap(set: FeatureSet, options: EmbeddingMapOptions = {}): Promise<EmbeddingMap> {
   const count = featureCount(set);
-  if ((options.method ?? 'umap') !== 'umap') throw new SslError('invalid-config', `embeddingMap method must be 'umap', got ${String(options.method)}.`);
+  if ((options.method ?? 'umap') !== 'umap')
+    throw new SslError('invalid-config', `embeddingMap method must be 'umap', got ${String(options.method)}.`);
   const sample = Math.min(options.sample ?? 2000, count);
   const neighbors = options.neighbors ?? 15;
   if (sample < 3) throw new SslError('data', `embeddingMap needs at least 3 rows, got ${sample}.`);
@@ -125,8 +134,8 @@ function mapLayout(points: Float32Array, labels: Int32Array, options: EmbeddingM
   }
   // One scale for both axes keeps the map's shape.
   const scale = Math.min((plotRight - plotLeft) / Math.max(maxX - minX, 1e-9), (plotBottom - plotTop) / Math.max(maxY - minY, 1e-9));
-  const offsetX = plotLeft + ((plotRight - plotLeft) - (maxX - minX) * scale) / 2;
-  const offsetY = plotTop + ((plotBottom - plotTop) - (maxY - minY) * scale) / 2;
+  const offsetX = plotLeft + (plotRight - plotLeft - (maxX - minX) * scale) / 2;
+  const offsetY = plotTop + (plotBottom - plotTop - (maxY - minY) * scale) / 2;
   const pixels = new Float32Array(points.length);
   for (let i = 0; i < points.length; i += 2) {
     pixels[i] = offsetX + (points[i] - minX) * scale;
@@ -181,7 +190,9 @@ function renderSvg(layout: MapLayout): string {
   ];
   if (layout.title) parts.push(`<text x="${MARGIN}" y="24" font-family="sans-serif" font-size="16">${escape(layout.title)}</text>`);
   for (let i = 0; i < layout.labels.length; i++) {
-    parts.push(`<circle cx="${layout.pixels[i * 2].toFixed(1)}" cy="${layout.pixels[i * 2 + 1].toFixed(1)}" r="2.5" fill="${rgb(layout.labels[i])}" fill-opacity="0.75"/>`);
+    parts.push(
+      `<circle cx="${layout.pixels[i * 2].toFixed(1)}" cy="${layout.pixels[i * 2 + 1].toFixed(1)}" r="2.5" fill="${rgb(layout.labels[i])}" fill-opacity="0.75"/>`,
+    );
   }
   const legendLeft = layout.plotRight + 16;
   layout.legend.forEach(({ label, name }, row) => {
@@ -192,4 +203,3 @@ function renderSvg(layout: MapLayout): string {
   parts.push('</svg>');
   return parts.join('\n');
 }
-

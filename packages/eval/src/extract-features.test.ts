@@ -26,7 +26,12 @@ describe('extractFeatures', () => {
 
   it('runs the encoder in inference mode and gives -1 labels for unlabeled data', async () => {
     const seen: (boolean | undefined)[] = [];
-    const encoder = { features: (x: tf.Tensor4D | tf.Tensor2D, o?: { training?: boolean }) => (seen.push(o?.training), tf.reshape(x, [x.shape[0], -1]) as tf.Tensor2D) };
+    const encoder = {
+      features: (x: tf.Tensor4D | tf.Tensor2D, o?: { training?: boolean }) => (
+        seen.push(o?.training),
+        tf.reshape(x, [x.shape[0], -1]) as tf.Tensor2D
+      ),
+    };
     const { labels, ...unlabeled } = halvesDataset(4, 2);
     const result = await extractFeatures(encoder, unlabeled, { batchSize: 2 });
     expect(seen).toEqual([false, false]);

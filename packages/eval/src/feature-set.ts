@@ -14,10 +14,7 @@ export function featureCount(set: FeatureSet, name = 'features'): number {
   }
   const count = set.features.length / set.dim;
   if (set.labels.length !== count) {
-    throw new SslError(
-      'shape-mismatch',
-      `${name} has ${count} feature rows but ${set.labels.length} labels: pass one label per row.`,
-    );
+    throw new SslError('shape-mismatch', `${name} has ${count} feature rows but ${set.labels.length} labels: pass one label per row.`);
   }
   return count;
 }

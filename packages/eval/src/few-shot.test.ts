@@ -45,7 +45,15 @@ describe('fewShotEval', () => {
   it('runs the logistic classifier, restricted to given classes', async () => {
     const blobs = gaussianBlobs({ count: 300, dim: 8, numClasses: 6, separation: 1.2, seed: 7 });
     const before = tf.memory().numTensors;
-    const result = await fewShotEval(blobs, { ways: 3, shots: 5, queries: 5, episodes: 5, classifier: 'logistic', classes: [0, 1, 2], seed: 3 });
+    const result = await fewShotEval(blobs, {
+      ways: 3,
+      shots: 5,
+      queries: 5,
+      episodes: 5,
+      classifier: 'logistic',
+      classes: [0, 1, 2],
+      seed: 3,
+    });
     expect(tf.memory().numTensors).toBe(before);
     expect(result.mean).toBeGreaterThan(0.8);
     await expect(fewShotEval(blobs, { ways: 4, classes: [0, 1, 2] })).rejects.toThrow(/only 3 qualify/);

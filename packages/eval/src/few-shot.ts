@@ -48,8 +48,14 @@ export async function fewShotEval(set: FeatureSet, options: FewShotOptions = {})
   const queries = options.queries ?? 15;
   const episodes = options.episodes ?? 600;
   const classifier = options.classifier ?? 'prototype';
-  for (const [name, value] of [['ways', ways], ['shots', shots], ['queries', queries], ['episodes', episodes]] as const) {
-    if (!Number.isInteger(value) || value <= 0) throw new SslError('invalid-config', `fewShotEval ${name} must be a positive integer, got ${value}.`);
+  for (const [name, value] of [
+    ['ways', ways],
+    ['shots', shots],
+    ['queries', queries],
+    ['episodes', episodes],
+  ] as const) {
+    if (!Number.isInteger(value) || value <= 0)
+      throw new SslError('invalid-config', `fewShotEval ${name} must be a positive integer, got ${value}.`);
   }
   if (ways < 2) throw new SslError('invalid-config', `fewShotEval ways must be at least 2, got ${ways}.`);
   if (classifier !== 'prototype' && classifier !== 'logistic') {
@@ -99,7 +105,14 @@ export async function fewShotEval(set: FeatureSet, options: FewShotOptions = {})
         ? prototypePredict(supportSet, querySet.features, ways)
         : argmaxRows(
             await classifierScores(
-              (await fitLogisticRegression(supportSet, { numClasses: ways, weightDecay: options.weightDecay ?? 1e-3, standardize: false, maxIterations: 100 })).classifier,
+              (
+                await fitLogisticRegression(supportSet, {
+                  numClasses: ways,
+                  weightDecay: options.weightDecay ?? 1e-3,
+                  standardize: false,
+                  maxIterations: 100,
+                })
+              ).classifier,
               querySet.features,
             ),
             ways,

@@ -48,7 +48,8 @@ describe('fineTune', () => {
 
   it('partial fine-tuning (unfreezeLastN = 1) leaves earlier layers bit-identical, batch-norm statistics included', async () => {
     const encoder = smallMlpEncoder([8, 8, 1], 16, 5);
-    const layerBytes = (name: string) => encoder.model.getLayer(name).weights.map((w) => new Uint8Array((w.read().dataSync() as Float32Array).slice().buffer));
+    const layerBytes = (name: string) =>
+      encoder.model.getLayer(name).weights.map((w) => new Uint8Array((w.read().dataSync() as Float32Array).slice().buffer));
     const hiddenBefore = layerBytes('hidden_5');
     const bnBefore = layerBytes('bn_5');
     const denseBefore = layerBytes('dense_5');

@@ -1,7 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { CORE_VERSION, SslError, createRegistry, defineMethod, definePlugin, hardLabelCrossEntropy, imageDataset, linearClassifier, train } from '@ssl/core';
+import {
+  CORE_VERSION,
+  SslError,
+  createRegistry,
+  defineMethod,
+  definePlugin,
+  hardLabelCrossEntropy,
+  imageDataset,
+  linearClassifier,
+  train,
+} from '@ssl/core';
 import type { Encoder, OptimizerSpec, StepRecord } from '@ssl/core';
 import { topKAccuracy } from './knn';
 import type { Accuracy, FeatureEncoder, LabeledImageDataset } from './types';
@@ -74,15 +84,18 @@ function planFineTune(encoder: TrainableEncoder, dataset: LabeledImageDataset, o
   const batchSize = options.batchSize ?? 64;
   const backboneLr = options.backboneLr ?? 1e-4;
   const headLr = options.headLr ?? 1e-2;
-  if (!Number.isInteger(epochs) || epochs <= 0) throw new SslError('invalid-config', `fineTune epochs must be a positive integer, got ${epochs}.`);
-  if (!Number.isInteger(batchSize) || batchSize <= 0) throw new SslError('invalid-config', `fineTune batchSize must be a positive integer, got ${batchSize}.`);
+  if (!Number.isInteger(epochs) || epochs <= 0)
+    throw new SslError('invalid-config', `fineTune epochs must be a positive integer, got ${epochs}.`);
+  if (!Number.isInteger(batchSize) || batchSize <= 0)
+    throw new SslError('invalid-config', `fineTune batchSize must be a positive integer, got ${batchSize}.`);
   if (!(backboneLr >= 0) || !(headLr > 0)) {
     throw new SslError('invalid-config', `fineTune needs backboneLr >= 0 and headLr > 0, got ${backboneLr} and ${headLr}.`);
   }
   if (numClasses < 2) throw new SslError('data', `fineTune needs at least 2 classes, got ${numClasses}.`);
   const weightedLayers = encoder.model.layers.filter((layer) => layer.weights.length > 0);
   const unfreeze = options.unfreezeLastN ?? weightedLayers.length;
-  if (!Number.isInteger(unfreeze) || unfreeze < 0) throw new SslError('invalid-config', `fineTune unfreezeLastN must be an integer >= 0, got ${unfreeze}.`);
+  if (!Number.isInteger(unfreeze) || unfreeze < 0)
+    throw new SslError('invalid-config', `fineTune unfreezeLastN must be an integer >= 0, got ${unfreeze}.`);
   const trainedLayers = backboneLr > 0 ? weightedLayers.slice(weightedLayers.length - Math.min(unfreeze, weightedLayers.length)) : [];
   const frozenLayers = weightedLayers.filter((layer) => !trainedLayers.includes(layer));
   return { numClasses, epochs, batchSize, backboneLr, headLr, trainedLayers, frozenLayers };
@@ -96,7 +109,13 @@ function planFineTune(encoder: TrainableEncoder, dataset: LabeledImageDataset, o
 function fineTuneMethod(encoder: TrainableEncoder, head: LayersModel, plan: FineTunePlan, shape: readonly number[]) {
   const frozenState = plan.frozenLayers.flatMap((layer) => layer.nonTrainableWeights);
   const frozenSnapshot = frozenState.map((w) => tf.clone(w.read()));
-  const backbone: Encoder = { kind: 'fine-tuned', inputShape: shape, featureDim: encoder.featureDim, model: encoder.model, features: (x, o) => encoder.features(x as Tensor4D, o) };
+  const backbone: Encoder = {
+    kind: 'fine-tuned',
+    inputShape: shape,
+    featureDim: encoder.featureDim,
+    model: encoder.model,
+    features: (x, o) => encoder.features(x as Tensor4D, o),
+  };
   return defineMethod<Record<string, never>, 'labeled'>({
     name: 'fine-tune',
     description: 'Supervised fine-tuning of a pretrained encoder with a classification head.',
@@ -154,22 +173,57 @@ export async function fineTune(encoder: TrainableEncoder, dataset: LabeledImageD
   const plan = planFineTune(encoder, dataset, options);
   const seed = options.seed ?? 0;
   const head = options.head ?? linearClassifier({ inputDim: encoder.featureDim, numClasses: plan.numClasses, seed });
-  const data = imageDataset({ images: dataset.images, shape: [...dataset.shape] as [number, number, number], labels: dataset.labels, numClasses: plan.numClasses, name: dataset.name ?? 'fine-tune' });
+  const data = imageDataset({
+    images: dataset.images,
+    shape: [...dataset.shape] as [number, number, number],
+    labels: dataset.labels,
+    numClasses: plan.numClasses,
+    name: dataset.name ?? 'fine-tune',
+  });
   const method = createRegistry()
-    .use(definePlugin({ name: '@ssl/eval', version: CORE_VERSION, family: 'eval', core: '*', methods: { 'fine-tune': fineTuneMethod(encoder, head, plan, data.shape) } }))
+    .use(
+      definePlugin({
+        name: '@ssl/eval',
+        version: CORE_VERSION,
+        family: 'eval',
+        core: '*',
+        methods: { 'fine-tune': fineTuneMethod(encoder, head, plan, data.shape) },
+      }),
+    )
     .create('eval:fine-tune');
-  const optimizer: OptimizerSpec = options.optimizer === 'sgd' ? { kind: 'sgd', lr: plan.headLr, momentum: 0.9 } : { kind: 'adam', lr: plan.headLr };
+  const optimizer: OptimizerSpec =
+    options.optimizer === 'sgd' ? { kind: 'sgd', lr: plan.headLr, momentum: 0.9 } : { kind: 'adam', lr: plan.headLr };
   const run = await withFrozenLayers(plan.frozenLayers, () =>
-    train({ method, data, epochs: plan.epochs, batchSize: plan.batchSize, dropLast: false, optimizer, schedule: { kind: 'constant' }, seed }),
+    train({
+      method,
+      data,
+      epochs: plan.epochs,
+      batchSize: plan.batchSize,
+      dropLast: false,
+      optimizer,
+      schedule: { kind: 'constant' },
+      seed,
+    }),
   );
   run.disposeTrainingState();
-  const history = epochHistory(run.history).map((e) => ({ ...e, loss: e.loss / dataset.size, trainAccuracy: e.trainAccuracy / dataset.size }));
+  const history = epochHistory(run.history).map((e) => ({
+    ...e,
+    loss: e.loss / dataset.size,
+    trainAccuracy: e.trainAccuracy / dataset.size,
+  }));
   for (const record of history) await options.onEpochEnd?.(record);
   return fineTuneResult(encoder, head, plan, history, !options.head);
 }
 
-function fineTuneResult(encoder: TrainableEncoder, head: LayersModel, plan: FineTunePlan, history: FineTuneEpoch[], ownHead: boolean): FineTuneResult {
-  const predict = (images: Tensor4D): Tensor2D => tf.tidy(() => head.apply(encoder.features(images, { training: false }), { training: false }) as Tensor2D);
+function fineTuneResult(
+  encoder: TrainableEncoder,
+  head: LayersModel,
+  plan: FineTunePlan,
+  history: FineTuneEpoch[],
+  ownHead: boolean,
+): FineTuneResult {
+  const predict = (images: Tensor4D): Tensor2D =>
+    tf.tidy(() => head.apply(encoder.features(images, { training: false }), { training: false }) as Tensor2D);
   return {
     history,
     trainedLayers: plan.trainedLayers.map((layer) => layer.name),
@@ -182,7 +236,14 @@ function fineTuneResult(encoder: TrainableEncoder, head: LayersModel, plan: Fine
       for (let start = 0; start < evalSet.size; start += evalBatchSize) {
         const rows = Math.min(evalBatchSize, evalSet.size - start);
         const source = evalSet.images.subarray(start * size, (start + rows) * size);
-        const logits = tf.tidy(() => predict(tf.tensor4d(Float32Array.from(source, (v) => v / 255), [rows, h, w, c])));
+        const logits = tf.tidy(() =>
+          predict(
+            tf.tensor4d(
+              Float32Array.from(source, (v) => v / 255),
+              [rows, h, w, c],
+            ),
+          ),
+        );
         scores.set((await logits.data()) as Float32Array, start * plan.numClasses);
         logits.dispose();
       }

@@ -31,9 +31,11 @@ export function kMeans(features: Float32Array, dim: number, options: KMeansOptio
   const count = features.length / dim;
   const { k } = options;
   if (!Number.isInteger(count)) throw new SslError('shape-mismatch', `kMeans: ${features.length} values is not a multiple of dim ${dim}.`);
-  if (!Number.isInteger(k) || k <= 0 || k > count) throw new SslError('invalid-config', `kMeans k must be an integer in [1, ${count}] (the row count), got ${k}.`);
+  if (!Number.isInteger(k) || k <= 0 || k > count)
+    throw new SslError('invalid-config', `kMeans k must be an integer in [1, ${count}] (the row count), got ${k}.`);
   const restarts = options.restarts ?? 1;
-  if (!Number.isInteger(restarts) || restarts <= 0) throw new SslError('invalid-config', `kMeans restarts must be a positive integer, got ${restarts}.`);
+  if (!Number.isInteger(restarts) || restarts <= 0)
+    throw new SslError('invalid-config', `kMeans restarts must be a positive integer, got ${restarts}.`);
   const data = options.normalize ? normalizeRows(features, dim) : features;
   const random = new Random(options.seed ?? 0);
   let best: KMeansResult | undefined;
@@ -51,7 +53,7 @@ function lloyd(data: Float32Array, dim: number, count: number, k: number, random
   const sizes = new Int32Array(k);
   let iterations = 0;
   let inertia: number;
-  for (; iterations < maxIterations; ) {
+  for (; iterations < maxIterations;) {
     iterations++;
     let changed = 0;
     inertia = 0;

@@ -46,7 +46,8 @@ export interface KnnMonitor {
  */
 export function knnMonitor(options: KnnMonitorOptions): KnnMonitor {
   const every = options.every ?? 1;
-  if (!Number.isInteger(every) || every <= 0) throw new SslError('invalid-config', `knnMonitor every must be a positive integer (epochs), got ${every}.`);
+  if (!Number.isInteger(every) || every <= 0)
+    throw new SslError('invalid-config', `knnMonitor every must be a positive integer (epochs), got ${every}.`);
   if (!options.train.labels || !options.test.labels) {
     throw new SslError('data', 'knnMonitor needs labeled train and test datasets: pass datasets with labels.');
   }
@@ -80,7 +81,8 @@ export function knnMonitor(options: KnnMonitorOptions): KnnMonitor {
 /** A fixed random subset of at most `limit` images (the whole dataset when no limit or it is larger). */
 function subsetOf(dataset: LabeledImageDataset, limit: number | undefined, random: Random): LabeledImageDataset {
   if (limit === undefined || limit >= dataset.size) return dataset;
-  if (!Number.isInteger(limit) || limit <= 0) throw new SslError('invalid-config', `knnMonitor maxTrain/maxTest must be positive integers, got ${limit}.`);
+  if (!Number.isInteger(limit) || limit <= 0)
+    throw new SslError('invalid-config', `knnMonitor maxTrain/maxTest must be positive integers, got ${limit}.`);
   const rows = random.permutation(dataset.size).slice(0, limit).sort();
   const [h, w, c] = dataset.shape;
   const pixels = h * w * c;
@@ -90,5 +92,13 @@ function subsetOf(dataset: LabeledImageDataset, limit: number | undefined, rando
     images.set(dataset.images.subarray(row * pixels, (row + 1) * pixels), i * pixels);
     labels[i] = (dataset.labels as Int32Array)[row];
   });
-  return { images, shape: dataset.shape, labels, numClasses: dataset.numClasses, classNames: dataset.classNames, size: limit, name: `${dataset.name ?? 'dataset'} (subset ${limit})` };
+  return {
+    images,
+    shape: dataset.shape,
+    labels,
+    numClasses: dataset.numClasses,
+    classNames: dataset.classNames,
+    size: limit,
+    name: `${dataset.name ?? 'dataset'} (subset ${limit})`,
+  };
 }

@@ -23,11 +23,7 @@ export interface NearestNeighborsOptions {
  * stored transposed once ([dim, trainCount]: the wasm matMul is several times faster without a transpose
  * flag); test rows are processed in chunks so memory stays bounded at chunkRows x trainCount floats.
  */
-export async function nearestNeighbors(
-  train: FeatureSet,
-  test: FeatureSet,
-  options: NearestNeighborsOptions,
-): Promise<NearestNeighbors> {
+export async function nearestNeighbors(train: FeatureSet, test: FeatureSet, options: NearestNeighborsOptions): Promise<NearestNeighbors> {
   const trainCount = featureCount(train, 'train');
   const testCount = featureCount(test, 'test');
   assertSameDim(train, test);

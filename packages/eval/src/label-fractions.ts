@@ -42,7 +42,8 @@ export async function labelFractionEval(train: FeatureSet, test: FeatureSet, opt
   featureCount(train, 'train');
   featureCount(test, 'test');
   countClasses(train.labels, 'train.labels');
-  if (options.seeds.length === 0) throw new SslError('invalid-config', 'labelFractionEval seeds is empty: pass at least one seed, e.g. [0, 1, 2].');
+  if (options.seeds.length === 0)
+    throw new SslError('invalid-config', 'labelFractionEval seeds is empty: pass at least one seed, e.g. [0, 1, 2].');
   if (options.method !== 'linear' && options.method !== 'knn') {
     throw new SslError('invalid-config', `labelFractionEval method must be 'linear' or 'knn', got ${String(options.method)}.`);
   }
@@ -52,10 +53,12 @@ export async function labelFractionEval(train: FeatureSet, test: FeatureSet, opt
     throw new SslError('invalid-config', 'labelFractionEval needs fractions (e.g. [0.01, 0.1]) or perClass (e.g. [1, 10]).');
   }
   for (const fraction of fractions) {
-    if (!(fraction > 0 && fraction <= 1)) throw new SslError('invalid-config', `labelFractionEval fraction must be in (0, 1], got ${fraction}.`);
+    if (!(fraction > 0 && fraction <= 1))
+      throw new SslError('invalid-config', `labelFractionEval fraction must be in (0, 1], got ${fraction}.`);
   }
   for (const n of perClass) {
-    if (!Number.isInteger(n) || n <= 0) throw new SslError('invalid-config', `labelFractionEval perClass must be positive integers, got ${n}.`);
+    if (!Number.isInteger(n) || n <= 0)
+      throw new SslError('invalid-config', `labelFractionEval perClass must be positive integers, got ${n}.`);
   }
   const rowsByClass = new Map<number, number[]>();
   train.labels.forEach((label, row) => {

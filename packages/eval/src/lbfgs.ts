@@ -37,7 +37,8 @@ export async function minimizeLbfgs(objective: Objective, initial: Float64Array,
   if (!Number.isInteger(maxIterations) || maxIterations < 0) {
     throw new SslError('invalid-config', `L-BFGS maxIterations must be a non-negative integer, got ${maxIterations}.`);
   }
-  if (!Number.isInteger(memory) || memory <= 0) throw new SslError('invalid-config', `L-BFGS memory must be a positive integer, got ${memory}.`);
+  if (!Number.isInteger(memory) || memory <= 0)
+    throw new SslError('invalid-config', `L-BFGS memory must be a positive integer, got ${memory}.`);
   const n = initial.length;
   let x = Float64Array.from(initial);
   let gradient = new Float64Array(n);

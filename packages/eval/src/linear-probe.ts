@@ -39,14 +39,16 @@ export async function linearProbe(train: FeatureSet, test: FeatureSet, options: 
   featureCount(test, 'test');
   assertSameDim(train, test);
   const numClasses = Math.max(countClasses(train.labels, 'train.labels'), countClasses(test.labels, 'test.labels'));
-  const candidates = typeof options.weightDecay === 'number' || options.weightDecay === undefined ? [options.weightDecay ?? 1e-4] : [...options.weightDecay];
+  const candidates =
+    typeof options.weightDecay === 'number' || options.weightDecay === undefined ? [options.weightDecay ?? 1e-4] : [...options.weightDecay];
   if (candidates.length === 0) throw new SslError('invalid-config', 'linearProbe weightDecay list is empty: pass at least one value.');
   const maxIterations = options.maxIterations;
   let weightDecay = candidates[0];
   let validation: { weightDecay: number; top1: number }[] | undefined;
   if (candidates.length > 1) {
     const fraction = options.validationFraction ?? 0.1;
-    if (!(fraction > 0 && fraction < 1)) throw new SslError('invalid-config', `linearProbe validationFraction must be in (0, 1), got ${fraction}.`);
+    if (!(fraction > 0 && fraction < 1))
+      throw new SslError('invalid-config', `linearProbe validationFraction must be in (0, 1), got ${fraction}.`);
     const order = new Random(options.seed ?? 0).permutation(trainCount);
     const heldOut = Math.max(1, Math.round(trainCount * fraction));
     const fitPart = selectRows(train, order.subarray(heldOut));

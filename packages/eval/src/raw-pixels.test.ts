@@ -10,7 +10,10 @@ import { linearProbe } from './linear-probe';
 import { FASHION_MNIST_DIR, fashionMnistAvailable, readFashionMnist } from './test-data';
 
 const available = fashionMnistAvailable();
-if (!available) console.log(`Skipping the raw-pixel Fashion-MNIST acceptance test: no IDX files in ${FASHION_MNIST_DIR} (apt-get install dataset-fashion-mnist).`);
+if (!available)
+  console.log(
+    `Skipping the raw-pixel Fashion-MNIST acceptance test: no IDX files in ${FASHION_MNIST_DIR} (apt-get install dataset-fashion-mnist).`,
+  );
 
 beforeAll(async () => {
   await tf.setBackend('wasm');

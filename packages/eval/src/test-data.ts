@@ -52,15 +52,20 @@ export function gaussianBlobs(options: { count: number; dim: number; numClasses:
  * 8×8 grayscale images in two classes: class 0 has the bright left half, class 1 the bright right half, plus
  * uniform noise in [0, noise). A deterministic linear-congruential noise keeps the bytes stable across runs.
  */
-export function halvesDataset(size: number, seed: number, levels: { bright?: number; dark?: number; noise?: number } = {}): LabeledImageDataset {
+export function halvesDataset(
+  size: number,
+  seed: number,
+  levels: { bright?: number; dark?: number; noise?: number } = {},
+): LabeledImageDataset {
   const { bright = 180, dark = 20, noise: noiseRange = 60 } = levels;
   const images = new Uint8Array(size * 8 * 8);
   const labels = new Int32Array(size);
   let state = seed;
-  const noise = () => ((state = (state * 1103515245 + 12345) >>> 0) % noiseRange);
+  const noise = () => (state = (state * 1103515245 + 12345) >>> 0) % noiseRange;
   for (let i = 0; i < size; i++) {
     labels[i] = i % 2;
-    for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) images[i * 64 + y * 8 + x] = ((x < 4) === (labels[i] === 0) ? bright : dark) + noise();
+    for (let y = 0; y < 8; y++)
+      for (let x = 0; x < 8; x++) images[i * 64 + y * 8 + x] = (x < 4 === (labels[i] === 0) ? bright : dark) + noise();
   }
   return { images, shape: [8, 8, 1], labels, numClasses: 2, size, name: 'halves' };
 }

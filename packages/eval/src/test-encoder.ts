@@ -7,7 +7,15 @@ import type { TrainableEncoder } from './fine-tune';
 export function smallCnnEncoder(shape: [number, number, number], featureDim = 16, seed = 1): TrainableEncoder {
   const model = tfl.sequential({
     layers: [
-      tfl.layers.conv2d({ inputShape: shape, filters: 4, kernelSize: 3, strides: 2, padding: 'same', kernelInitializer: tfl.initializers.glorotUniform({ seed }), name: `conv_${seed}` }),
+      tfl.layers.conv2d({
+        inputShape: shape,
+        filters: 4,
+        kernelSize: 3,
+        strides: 2,
+        padding: 'same',
+        kernelInitializer: tfl.initializers.glorotUniform({ seed }),
+        name: `conv_${seed}`,
+      }),
       tfl.layers.batchNormalization({ name: `bn_${seed}` }),
       tfl.layers.reLU(),
       tfl.layers.flatten(),

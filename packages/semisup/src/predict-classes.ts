@@ -7,7 +7,11 @@ import { predictProbabilities } from './shared/classifier-network';
 
 function networksOf(runtime: MethodRuntime): SemisupNetworks {
   const networks = (runtime as { semisup?: SemisupNetworks }).semisup;
-  if (!networks) throw new SslError('invalid-config', 'predictClasses() needs the runtime of a semisup:* run other than FixMatch (train(...).runtime); for FixMatch use classify().');
+  if (!networks)
+    throw new SslError(
+      'invalid-config',
+      'predictClasses() needs the runtime of a semisup:* run other than FixMatch (train(...).runtime); for FixMatch use classify().',
+    );
   return networks;
 }
 

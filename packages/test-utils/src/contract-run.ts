@@ -58,7 +58,11 @@ async function images(recipe: ImageRecipe): Promise<ImageDataset> {
     samples.set(split, sample);
   }
   const all = await sample;
-  return subset(all, Array.from({ length: recipe.size }, (_, i) => i), `fashion-mnist-sample/${split}[0..${recipe.size})`);
+  return subset(
+    all,
+    Array.from({ length: recipe.size }, (_, i) => i),
+    `fashion-mnist-sample/${split}[0..${recipe.size})`,
+  );
 }
 
 /** Builds a recipe's data; equal recipes give byte-equal data in any process. */
@@ -79,8 +83,22 @@ export async function contractData(recipe: DataRecipe): Promise<TrainData> {
 }
 
 /** Trains `run.steps` steps of the declared run; `extra` adds run-directory and callback options. */
-export function trainContractRun(method: MethodHandle, data: TrainData, run: ContractRun, extra: Partial<TrainOptions> = {}): Promise<TrainResult> {
+export function trainContractRun(
+  method: MethodHandle,
+  data: TrainData,
+  run: ContractRun,
+  extra: Partial<TrainOptions> = {},
+): Promise<TrainResult> {
   // epochs = steps by default: enough epochs for maxSteps whatever the data size, so the run length is
   // `steps`. A multi-round method's rounds each run `epochs` epochs, so a small value spreads `steps` over rounds.
-  return train({ method, data, encoder: run.encoder, batchSize: run.batchSize, maxSteps: run.steps, epochs: run.epochs ?? run.steps, seed: run.seed, ...extra });
+  return train({
+    method,
+    data,
+    encoder: run.encoder,
+    batchSize: run.batchSize,
+    maxSteps: run.steps,
+    epochs: run.epochs ?? run.steps,
+    seed: run.seed,
+    ...extra,
+  });
 }

@@ -61,7 +61,9 @@ export function expectClose(
   for (let i = 0; i < a.length; i++) {
     const ok = Number.isFinite(a[i]) && Math.abs(a[i] - e[i]) <= absolute + relative * Math.abs(e[i]);
     if (!ok) {
-      throw new Error(`element ${i}: got ${a[i]}, expected ${e[i]} (|diff| ${Math.abs(a[i] - e[i])}, tolerance ${absolute} + ${relative}·|expected|)`);
+      throw new Error(
+        `element ${i}: got ${a[i]}, expected ${e[i]} (|diff| ${Math.abs(a[i] - e[i])}, tolerance ${absolute} + ${relative}·|expected|)`,
+      );
     }
   }
 }

@@ -68,8 +68,10 @@ const CHECKPOINT_EVERY = 2;
 
 export function describeMethodContract<Id extends string>(options: MethodContractOptions<Id>): void {
   const { method, plugin, steps, invalidConfigs } = options;
-  if (!(Number.isInteger(steps) && steps >= 4)) throw new Error(`describeMethodContract(${method}): steps must be an integer ≥ 4, got ${steps}.`);
-  if (invalidConfigs.length === 0) throw new Error(`describeMethodContract(${method}): give at least one invalid config and the field it must name.`);
+  if (!(Number.isInteger(steps) && steps >= 4))
+    throw new Error(`describeMethodContract(${method}): steps must be an integer ≥ 4, got ${steps}.`);
+  if (invalidConfigs.length === 0)
+    throw new Error(`describeMethodContract(${method}): give at least one invalid config and the field it must name.`);
   const [seed, otherSeed] = options.seeds ?? [1, 2];
   const run = (config: object = options.config ?? {}, runSeed = seed): ContractRun => ({
     pluginModule: options.pluginModule instanceof URL ? options.pluginModule.href : options.pluginModule,
@@ -83,7 +85,10 @@ export function describeMethodContract<Id extends string>(options: MethodContrac
     ...(options.epochs === undefined ? {} : { epochs: options.epochs }),
     seed: runSeed,
   });
-  const create = (config: object) => createRegistry().use(plugin()).create(method as never, config as never);
+  const create = (config: object) =>
+    createRegistry()
+      .use(plugin())
+      .create(method as never, config as never);
   const trainRun = async (spec: ContractRun, extra: Parameters<typeof trainContractRun>[3] = {}) =>
     trainContractRun(create(spec.config), await contractData(spec.data), spec, extra);
 
@@ -93,7 +98,9 @@ export function describeMethodContract<Id extends string>(options: MethodContrac
       const info = backendInfo();
       // initBackend keeps the first call's choice: a test file that chose another backend must not pass silently.
       if (info?.name !== 'wasm' || info.threads !== 1) {
-        throw new Error(`the method contract needs single-threaded wasm for bit-exact reruns, but this file initialized ${info?.name} with ${info?.threads} threads`);
+        throw new Error(
+          `the method contract needs single-threaded wasm for bit-exact reruns, but this file initialized ${info?.name} with ${info?.threads} threads`,
+        );
       }
     }, 60_000);
 
@@ -127,12 +134,15 @@ export function describeMethodContract<Id extends string>(options: MethodContrac
       it(`trains ${steps} steps with a finite loss and metrics, a flat tensor count after the first step, and dispose() frees it all${label}`, async () => {
         const counts: number[] = [];
         const before = tf.memory().numTensors;
-        const result = await trainRun(run(config), { callbacks: [{ name: 'tensor-count', onStepEnd: () => void counts.push(tf.memory().numTensors) }] });
+        const result = await trainRun(run(config), {
+          callbacks: [{ name: 'tensor-count', onStepEnd: () => void counts.push(tf.memory().numTensors) }],
+        });
         try {
           expect(result.history).toHaveLength(steps);
           for (const record of result.history) {
             expect(Number.isFinite(record.loss), `loss at step ${record.step}`).toBe(true);
-            for (const [name, value] of Object.entries(record.metrics)) expect(Number.isFinite(value), `${name} at step ${record.step}`).toBe(true);
+            for (const [name, value] of Object.entries(record.metrics))
+              expect(Number.isFinite(value), `${name} at step ${record.step}`).toBe(true);
           }
           // Optimizer slots appear lazily in the first step; after it, every step frees what it makes.
           expect(counts.slice(1), 'tensors after each step').toEqual(counts.slice(1).map(() => counts[1]));
@@ -190,7 +200,10 @@ export function describeMethodContract<Id extends string>(options: MethodContrac
         // The loss curve as if the run had never stopped: steps before the checkpoint from the killed run, the rest from the resumed one.
         const stepsOf = (lines: ChildLine[]) => lines.filter((line) => 'step' in line) as unknown as CurvePoint[];
         const curve = [...stepsOf(first.lines).filter((p) => p.step < from), ...stepsOf(resumed.lines)];
-        expect(curve.map((p) => p.loss), 'losses').toEqual(expected.map((p) => p.loss));
+        expect(
+          curve.map((p) => p.loss),
+          'losses',
+        ).toEqual(expected.map((p) => p.loss));
         expect(curve).toEqual(expected);
 
         // Every saved variable (networks, optimizer slots, method state) bit for bit.
@@ -219,7 +232,9 @@ function curvePoint(record: StepRecord): CurvePoint {
 }
 
 /** Runs the child with tsx and the @ssl/source condition (workspace sources, no build), as core's trainer test does. */
-function runChild(args: ResumeChildArgs): Promise<{ code: number | null; signal: NodeJS.Signals | null; lines: ChildLine[]; stderr: string }> {
+function runChild(
+  args: ResumeChildArgs,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; lines: ChildLine[]; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--conditions=@ssl/source', '--import', 'tsx', CHILD, JSON.stringify(args)], {
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -11,7 +11,10 @@ export interface ListCommandOptions {
 export async function runListCommand(io: CliIo, options: ListCommandOptions): Promise<void> {
   const { registry, warnings } = await loadRegistry(io.cwd);
   const methods = registry.list();
-  const viewPolicies = Object.values(registry.parts().viewPolicies).map((policy) => ({ name: policy.name, description: policy.description }));
+  const viewPolicies = Object.values(registry.parts().viewPolicies).map((policy) => ({
+    name: policy.name,
+    description: policy.description,
+  }));
   if (options.json) {
     io.stdout.write(`${JSON.stringify({ methods, viewPolicies, warnings }, null, 2)}\n`);
     return;
@@ -29,5 +32,10 @@ export async function runListCommand(io: CliIo, options: ListCommandOptions): Pr
       methods.map((method) => [method.id, method.data, `${method.plugin}@${method.pluginVersion}`, method.description]),
     ),
   );
-  io.stdout.write(`\n${formatTextTable(['view policy', 'views'], viewPolicies.map((policy) => [policy.name, policy.description]))}`);
+  io.stdout.write(
+    `\n${formatTextTable(
+      ['view policy', 'views'],
+      viewPolicies.map((policy) => [policy.name, policy.description]),
+    )}`,
+  );
 }

@@ -90,8 +90,10 @@ export async function planTrainingRun(
   request: { mode: TrainingMode; method: string; flags: TrainingFlags; now?: Date },
 ): Promise<TrainingPlan> {
   const { mode, flags } = request;
-  if (flags.resume && flags.overwrite) throw new SslError('invalid-config', '--resume continues the run in --out and --overwrite starts it over: pass one of them.');
-  if (flags.extend && !flags.resume) throw new SslError('invalid-config', '--extend lengthens a run being resumed: pass it with --resume and a larger --epochs.');
+  if (flags.resume && flags.overwrite)
+    throw new SslError('invalid-config', '--resume continues the run in --out and --overwrite starts it over: pass one of them.');
+  if (flags.extend && !flags.resume)
+    throw new SslError('invalid-config', '--extend lengthens a run being resumed: pass it with --resume and a larger --epochs.');
   const file: RunConfigFile = flags.config === undefined ? {} : await readRunConfigFile(flags.config, cwd);
   // registry.create resolves bare names, throws 'unknown-method' with a suggestion, and validates the config.
   let method = registry.create(request.method, file.method ?? {});
@@ -114,27 +116,48 @@ export async function planTrainingRun(
     lr: flags.lr ?? file.lr,
     seed: flags.seed ?? file.seed,
   };
-  const { settings, note } = await settingsFor(outDir, saved, given, { resume, overwrite: flags.overwrite === true, extend: flags.extend === true, methodId: method.id, cwd });
+  const { settings, note } = await settingsFor(outDir, saved, given, {
+    resume,
+    overwrite: flags.overwrite === true,
+    extend: flags.extend === true,
+    methodId: method.id,
+    cwd,
+  });
   if (settings.method !== file.method) method = registry.create(method.id, settings.method ?? {});
 
   const dataArgument = settings.data;
   if (dataArgument === undefined) {
-    throw new SslError('invalid-config', `pass --data <${NAMED_DATASETS.join(' | ')} | folder | pairs.jsonl | pairs.csv> (or "data" in --config).`);
+    throw new SslError(
+      'invalid-config',
+      `pass --data <${NAMED_DATASETS.join(' | ')} | folder | pairs.jsonl | pairs.csv> (or "data" in --config).`,
+    );
   }
   const data = await resolveDataSource(dataArgument, cwd);
   const dataKind = method.definition.data;
 
   if (mode === 'pretrain' && dataKind === 'semi-supervised') {
-    throw new SslError('invalid-config', `${method.id} is semi-supervised; run it with \`ssl semisup ${method.id} --labels-per-class <k> ...\`.`);
+    throw new SslError(
+      'invalid-config',
+      `${method.id} is semi-supervised; run it with \`ssl semisup ${method.id} --labels-per-class <k> ...\`.`,
+    );
   }
   if (mode === 'semisup' && dataKind !== 'semi-supervised') {
-    throw new SslError('invalid-config', `${method.id} is not a semi-supervised method (it trains on ${dataKind} data); use \`ssl pretrain ${method.id}\`.`);
+    throw new SslError(
+      'invalid-config',
+      `${method.id} is not a semi-supervised method (it trains on ${dataKind} data); use \`ssl pretrain ${method.id}\`.`,
+    );
   }
   if (dataKind === 'image-text' && data.kind !== 'image-text-pairs') {
-    throw new SslError('data', `${method.id} trains on image–text pairs; pass --data <pairs.jsonl> (one {"image": ..., "caption": ...} per line) or <pairs.csv> (image,caption columns).`);
+    throw new SslError(
+      'data',
+      `${method.id} trains on image–text pairs; pass --data <pairs.jsonl> (one {"image": ..., "caption": ...} per line) or <pairs.csv> (image,caption columns).`,
+    );
   }
   if (dataKind !== 'image-text' && data.kind === 'image-text-pairs') {
-    throw new SslError('data', `${method.id} trains on images; --data ${data.path} holds image–text pairs, which only image-text methods (clip:*) use.`);
+    throw new SslError(
+      'data',
+      `${method.id} trains on images; --data ${data.path} holds image–text pairs, which only image-text methods (clip:*) use.`,
+    );
   }
   if (mode === 'semisup' && settings.labelsPerClass === undefined) {
     throw new SslError('invalid-config', '`ssl semisup` needs --labels-per-class <k>.');
@@ -205,7 +228,12 @@ async function settingsFor(
     if (!saved) throw new SslError('checkpoint', `--resume: ${outDir} holds no run to resume; drop --resume to start a new run there.`);
     const resolvedData = given.data === undefined ? undefined : describeDataSource(await resolveDataSource(given.data, options.cwd));
     const settings = settingsForResume(outDir, saved, { ...given, methodId: options.methodId, extend: options.extend, resolvedData });
-    return { settings, ...(saved.hasCheckpoints ? {} : { note: `${outDir} has no checkpoint yet: starting its run over from step 0 with its saved settings` }) };
+    return {
+      settings,
+      ...(saved.hasCheckpoints
+        ? {}
+        : { note: `${outDir} has no checkpoint yet: starting its run over from step 0 with its saved settings` }),
+    };
   }
   if (saved && !options.overwrite) {
     if (saved.hasCheckpoints) {
@@ -231,6 +259,7 @@ function checkBackendName(name: string | undefined): BackendName | undefined {
   const suggestion = closestMatch(name, BACKEND_NAMES);
   throw new SslError(
     'invalid-config',
-    `--config "backend": ${JSON.stringify(name)} is not a backend; choose one of ${BACKEND_NAMES.join(', ')}.` + (suggestion ? ` Did you mean "${suggestion}"?` : ''),
+    `--config "backend": ${JSON.stringify(name)} is not a backend; choose one of ${BACKEND_NAMES.join(', ')}.` +
+      (suggestion ? ` Did you mean "${suggestion}"?` : ''),
   );
 }

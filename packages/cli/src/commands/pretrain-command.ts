@@ -82,7 +82,13 @@ async function trainAndEvaluate(io: CliIo, plan: TrainingPlan): Promise<number> 
   // Online kNN accuracy (and RankMe, per-dimension std) at each epoch end, on fixed subsets so it stays cheap.
   const monitor =
     plan.evaluate && data.evaluationTrain && data.evaluationTest
-      ? knnMonitor({ train: data.evaluationTrain, test: data.evaluationTest, maxTrain: MONITOR_TRAIN_IMAGES, maxTest: MONITOR_TEST_IMAGES, seed: plan.seed })
+      ? knnMonitor({
+          train: data.evaluationTrain,
+          test: data.evaluationTest,
+          maxTrain: MONITOR_TRAIN_IMAGES,
+          maxTest: MONITOR_TEST_IMAGES,
+          seed: plan.seed,
+        })
       : undefined;
   // The trainer writes the encoder to <out>/encoder/ (tfjs LayersModel format) when it stops.
   const { run, evaluation, stoppedBy } = await trainWithProgress(io, plan, data, monitor);
@@ -116,11 +122,18 @@ async function trainWithProgress(
       if (info.startStep > 0) progress.log(`resumed at step ${info.startStep}/${info.totalSteps}`);
     },
     onStepEnd(record) {
-      progress?.update({ step: record.step + 1, epoch: record.epoch + 1, loss: record.loss, lr: record.lr, imagesPerSecond: record.imagesPerSecond });
+      progress?.update({
+        step: record.step + 1,
+        epoch: record.epoch + 1,
+        loss: record.loss,
+        lr: record.lr,
+        imagesPerSecond: record.imagesPerSecond,
+      });
     },
     async onEpochEnd(context) {
       const logged: Record<string, number> = {};
-      if (monitor) await monitor.onEpochEnd({ epoch: context.epoch, encoder: context.encoder, log: (metrics) => Object.assign(logged, metrics) });
+      if (monitor)
+        await monitor.onEpochEnd({ epoch: context.epoch, encoder: context.encoder, log: (metrics) => Object.assign(logged, metrics) });
       context.log(logged);
       const knn = logged.knn_top1 === undefined ? '' : `, kNN top-1 ${(logged.knn_top1 * 100).toFixed(1)}%`;
       progress?.log(`epoch ${context.epoch + 1} done (step ${context.step})${knn}`);
@@ -152,7 +165,9 @@ async function trainWithProgress(
       invocation: JSON.parse(JSON.stringify(plan.invocation)) as { [key: string]: JsonValue },
       callbacks: [progressCallback],
       signal: stop.signal,
-      ...(plan.evaluate && data.evaluationTrain && data.evaluationTest ? { evaluation: { train: data.evaluationTrain, test: data.evaluationTest } } : {}),
+      ...(plan.evaluate && data.evaluationTrain && data.evaluationTest
+        ? { evaluation: { train: data.evaluationTrain, test: data.evaluationTest } }
+        : {}),
       onTrained(result) {
         finishTraining();
         const last = result.history[result.history.length - 1];
@@ -175,4 +190,3 @@ async function trainWithProgress(
     finishTraining();
   }
 }
-

@@ -45,11 +45,19 @@ export function readSavedRun(outDir: string): SavedRun | undefined {
   try {
     config = JSON.parse(readFileSync(configPath, 'utf8')) as SavedRunConfig;
   } catch (error) {
-    throw new SslError('io', `${configPath} is not valid JSON (${(error as Error).message}); pass --overwrite to start a new run there, or choose another --out.`);
+    throw new SslError(
+      'io',
+      `${configPath} is not valid JSON (${(error as Error).message}); pass --overwrite to start a new run there, or choose another --out.`,
+    );
   }
   const checkpointsDir = join(outDir, 'checkpoints');
   const hasCheckpoints = existsSync(checkpointsDir) && readdirSync(checkpointsDir).some((name) => CHECKPOINT_DIR.test(name));
-  return { config, invocation: config.invocation, hasCheckpoints, finished: lastEpochLogged(outDir) >= config.epochs * (config.rounds ?? 1) - 1 };
+  return {
+    config,
+    invocation: config.invocation,
+    hasCheckpoints,
+    finished: lastEpochLogged(outDir) >= config.epochs * (config.rounds ?? 1) - 1,
+  };
 }
 
 function lastEpochLogged(outDir: string): number {
@@ -85,10 +93,17 @@ export interface ResumeSettings {
  * config.json is the truth of a run: a flag left out takes the run's value, a flag that disagrees with it is
  * refused with every disagreement named (in flags), and `--epochs` may only grow, with `--extend`.
  */
-export function settingsForResume(outDir: string, saved: SavedRun, given: ResumeSettings & { methodId: string; extend: boolean; resolvedData?: string }): Required<Pick<ResumeSettings, 'epochs' | 'batchSize' | 'lr' | 'seed'>> & ResumeSettings {
+export function settingsForResume(
+  outDir: string,
+  saved: SavedRun,
+  given: ResumeSettings & { methodId: string; extend: boolean; resolvedData?: string },
+): Required<Pick<ResumeSettings, 'epochs' | 'batchSize' | 'lr' | 'seed'>> & ResumeSettings {
   const { config, invocation } = saved;
   if (config.method !== given.methodId) {
-    throw new SslError('invalid-config', `--out ${outDir} holds a ${config.method} run, not ${given.methodId}; resume it with \`ssl ${'pretrain'} ${config.method}\` or choose another --out.`);
+    throw new SslError(
+      'invalid-config',
+      `--out ${outDir} holds a ${config.method} run, not ${given.methodId}; resume it with \`ssl ${'pretrain'} ${config.method}\` or choose another --out.`,
+    );
   }
   const conflicts: string[] = [];
   const check = (flag: string, value: unknown, savedValue: unknown, show: (v: unknown) => string = String) => {
@@ -110,10 +125,14 @@ export function settingsForResume(outDir: string, saved: SavedRun, given: Resume
     if (given.epochs < config.epochs) {
       conflicts.push(`--epochs ${given.epochs} (the run's is ${config.epochs}; a run's epochs only grow)`);
     } else if ((config.rounds ?? 1) > 1) {
-      conflicts.push(`--epochs ${given.epochs} (the run's is ${config.epochs}; ${config.method} trains in rounds, whose length cannot change)`);
+      conflicts.push(
+        `--epochs ${given.epochs} (the run's is ${config.epochs}; ${config.method} trains in rounds, whose length cannot change)`,
+      );
     } else if (!given.extend) {
       epochsNote =
-        (saved.finished ? `the run finished its ${plural(config.epochs, 'epoch')}` : `the run is planned for ${plural(config.epochs, 'epoch')}`) +
+        (saved.finished
+          ? `the run finished its ${plural(config.epochs, 'epoch')}`
+          : `the run is planned for ${plural(config.epochs, 'epoch')}`) +
         `; to train it to ${given.epochs} epochs add --extend (the learning-rate schedule is then re-planned for ${given.epochs} epochs: ` +
         `it rises from its current value to where a ${given.epochs}-epoch schedule is at this step and decays to its end again)`;
     }
@@ -122,7 +141,7 @@ export function settingsForResume(outDir: string, saved: SavedRun, given: Resume
     throw new SslError(
       'invalid-config',
       `--resume: ${conflicts.join(', ')} ${conflicts.length === 1 ? 'disagrees' : 'disagree'} with the run in ${outDir}. ` +
-        'Leave these flags out to resume with the run\'s settings, or start a new run with --overwrite or another --out.',
+        "Leave these flags out to resume with the run's settings, or start a new run with --overwrite or another --out.",
       { details: { conflicts } },
     );
   }

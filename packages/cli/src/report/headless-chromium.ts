@@ -42,7 +42,9 @@ export async function withHeadlessChromium<T>(use: (context: BrowserContext) => 
   try {
     ({ chromium } = await import('playwright-core'));
   } catch (error) {
-    throw new SslError('io', 'Screenshots need playwright-core: npm install playwright-core (no browser download is needed).', { cause: error });
+    throw new SslError('io', 'Screenshots need playwright-core: npm install playwright-core (no browser download is needed).', {
+      cause: error,
+    });
   }
   const profileDir = await mkdtemp(join(tmpdir(), 'ssl-chromium-'));
   const context = await chromium.launchPersistentContext(profileDir, {

@@ -76,7 +76,9 @@ export function renderLineChart(series: readonly ChartSeries[], options: LineCha
   for (const tick of xTicks) {
     if (tick < xMin || tick > xMax) continue;
     const x = px(tick).toFixed(1);
-    parts.push(`<text class="tick" x="${x}" y="${height - MARGIN.bottom + 16}" text-anchor="middle">${escapeHtml(formatNumber(tick))}</text>`);
+    parts.push(
+      `<text class="tick" x="${x}" y="${height - MARGIN.bottom + 16}" text-anchor="middle">${escapeHtml(formatNumber(tick))}</text>`,
+    );
   }
   parts.push(
     `<line class="frame" x1="${MARGIN.left}" x2="${MARGIN.left}" y1="${MARGIN.top}" y2="${height - MARGIN.bottom}"/>`,

@@ -18,13 +18,19 @@ interface ClassVocabulary {
 /** Index = Fashion-MNIST label. */
 export const FASHION_MNIST_VOCABULARY: readonly ClassVocabulary[] = [
   { names: ['t-shirt', 'top', 't-shirt top', 'tee'], attributes: ['short sleeves', 'upper body', 'casual', 'round neck', 'light cotton'] },
-  { names: ['trouser', 'trousers', 'pants', 'pair of trousers'], attributes: ['two long legs', 'lower body', 'full length', 'straight cut', 'waistband'] },
+  {
+    names: ['trouser', 'trousers', 'pants', 'pair of trousers'],
+    attributes: ['two long legs', 'lower body', 'full length', 'straight cut', 'waistband'],
+  },
   { names: ['pullover', 'sweater', 'jumper'], attributes: ['long sleeves', 'upper body', 'knitted', 'warm', 'no buttons'] },
   { names: ['dress', 'gown', 'frock'], attributes: ['one piece', 'long body', 'worn by women', 'narrow waist', 'hem below the knee'] },
   { names: ['coat', 'jacket', 'overcoat'], attributes: ['long sleeves', 'upper body', 'outerwear', 'zipper or buttons', 'collar'] },
   { names: ['sandal', 'sandals', 'open shoe'], attributes: ['footwear', 'open straps', 'summer', 'flat sole', 'low'] },
   { names: ['shirt', 'blouse', 'button shirt'], attributes: ['long sleeves', 'upper body', 'buttons', 'collar', 'formal'] },
-  { names: ['sneaker', 'sneakers', 'trainer shoe', 'running shoe'], attributes: ['footwear', 'low shoe', 'laces', 'sporty', 'rubber sole'] },
+  {
+    names: ['sneaker', 'sneakers', 'trainer shoe', 'running shoe'],
+    attributes: ['footwear', 'low shoe', 'laces', 'sporty', 'rubber sole'],
+  },
   { names: ['bag', 'handbag', 'purse', 'tote'], attributes: ['accessory', 'handles', 'carried', 'no sleeves', 'boxy shape'] },
   { names: ['ankle boot', 'boot', 'ankle boots'], attributes: ['footwear', 'high shaft', 'heel', 'winter', 'covers the ankle'] },
 ];
@@ -56,7 +62,9 @@ export function fashionMnistCaptions(labels: ArrayLike<number>, rng: Random): st
     const name = vocabulary.names[rng.int(vocabulary.names.length)];
     const first = rng.int(vocabulary.attributes.length);
     const second = (first + 1 + rng.int(vocabulary.attributes.length - 1)) % vocabulary.attributes.length;
-    captions.push(template.replace('{name}', name).replace('{a1}', vocabulary.attributes[first]).replace('{a2}', vocabulary.attributes[second]));
+    captions.push(
+      template.replace('{name}', name).replace('{a1}', vocabulary.attributes[first]).replace('{a2}', vocabulary.attributes[second]),
+    );
   }
   return captions;
 }

@@ -1,6 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Random, SslError, createEncoder, createRegistry, gatherBatch, initBackend, loadFashionMnist, splitWords, subset, train } from '@ssl/core';
+import {
+  Random,
+  SslError,
+  createEncoder,
+  createRegistry,
+  gatherBatch,
+  initBackend,
+  loadFashionMnist,
+  splitWords,
+  subset,
+  train,
+} from '@ssl/core';
 import type { ImageTextBatch, StepContext } from '@ssl/core';
 import { describeMethodContract, sampleIds, testBuildContext, testStepContext } from '@ssl/test-utils';
 import clipPlugin, {
@@ -30,7 +41,10 @@ function buildRuntime(overrides: Partial<ClipConfig> = {}): ClipRuntime {
   const context = testBuildContext<ClipConfig>({
     config,
     inputShape: SHAPE,
-    captions: fashionMnistCaptions(Array.from({ length: 200 }, (_, i) => i % 10), new Random(0)),
+    captions: fashionMnistCaptions(
+      Array.from({ length: 200 }, (_, i) => i % 10),
+      new Random(0),
+    ),
     rng: new Random(2),
     createEncoder: () => createEncoder({ kind: 'cnn', inputShape: SHAPE, channels: [4, 8], seed: seed++ }),
   });
@@ -78,7 +92,13 @@ describe('clip step', () => {
     const model = clipModelOf(runtime);
     expect(model.logitScale()).toBeCloseTo(1 / 0.07, 3);
     const images = tf.randomUniform([6, ...SHAPE], 0, 1, 'float32', 3) as tf.Tensor4D;
-    const batch: ImageTextBatch = { kind: 'image-text', images, views: [images], indices: sampleIds(6), captions: fashionMnistCaptions([0, 1, 2, 3, 4, 5], new Random(1)) };
+    const batch: ImageTextBatch = {
+      kind: 'image-text',
+      images,
+      views: [images],
+      indices: sampleIds(6),
+      captions: fashionMnistCaptions([0, 1, 2, 3, 4, 5], new Random(1)),
+    };
     model.logLogitScale.assign(tf.scalar(Math.log(1000)));
     const used = tf.tidy(() => (runtime.step(batch, stepContext).metrics!.logitScale as tf.Scalar).dataSync()[0]);
     expect(used).toBeCloseTo(100, 3);
@@ -96,7 +116,9 @@ describe('zero-shot and retrieval', () => {
     const templates = 4;
     const dim = 5;
     const rng = new Random(7);
-    const rows = Array.from({ length: classes * templates }, () => Array.from({ length: dim }, () => rng.normal() * (1 + rng.uniform() * 3)));
+    const rows = Array.from({ length: classes * templates }, () =>
+      Array.from({ length: dim }, () => rng.normal() * (1 + rng.uniform() * 3)),
+    );
     const ensembled = tf.tidy(() => ensembleClassEmbeddings(tf.tensor2d(rows), classes).arraySync());
     for (let c = 0; c < classes; c++) {
       const mean = new Array(dim).fill(0);
@@ -113,8 +135,16 @@ describe('zero-shot and retrieval', () => {
 
   it('computes recall@k in both directions', () => {
     // Image 0 ↔ text 0 match; image 1's nearest text is text 2; text 2's nearest image is image 1.
-    const images = tf.tensor2d([[1, 0], [0, 1], [1, 1]]);
-    const texts = tf.tensor2d([[1, 0.1], [1, 0.9], [0.2, 1]]);
+    const images = tf.tensor2d([
+      [1, 0],
+      [0, 1],
+      [1, 1],
+    ]);
+    const texts = tf.tensor2d([
+      [1, 0.1],
+      [1, 0.9],
+      [0.2, 1],
+    ]);
     const recall = retrievalRecall(images, texts, [1, 2, 3]);
     // Cosines, rows = images: i0 → t0 best (rank 0); i1 → t2 beats its t1 (rank 1); i2 → t1 beats its t2 (rank 1).
     expect(recall.imageToText).toEqual({ 1: 1 / 3, 2: 1, 3: 1 });
@@ -136,13 +166,21 @@ describe('zero-shot and retrieval', () => {
       seed: 0,
     });
     expect(result.history.at(-1)!.loss).toBeLessThan(result.history[0].loss);
-    const evaluation = subset(testSet, Array.from({ length: 500 }, (_, i) => i));
-    const batch = gatherBatch(evaluation, Array.from({ length: evaluation.size }, (_, i) => i));
+    const evaluation = subset(
+      testSet,
+      Array.from({ length: 500 }, (_, i) => i),
+    );
+    const batch = gatherBatch(
+      evaluation,
+      Array.from({ length: evaluation.size }, (_, i) => i),
+    );
     const classifier = zeroShotClassifier(result.runtime, evaluation.classNames ?? [], FASHION_MNIST_PROMPTS);
     const predictions = classifier.predict(batch.images).dataSync();
     const labels = evaluation.labels!;
     const accuracy = labels.reduce((sum, label, i) => sum + (predictions[i] === label ? 1 : 0), 0) / labels.length;
-    console.log(`clip CI: zero-shot top-1 ${(100 * accuracy).toFixed(1)}% on ${labels.length} sample test images after ${result.steps} steps`);
+    console.log(
+      `clip CI: zero-shot top-1 ${(100 * accuracy).toFixed(1)}% on ${labels.length} sample test images after ${result.steps} steps`,
+    );
     // Chance is 10%; a short budget on 3000 pairs reaches far more (measured in the README).
     expect(accuracy).toBeGreaterThan(0.4);
     classifier.dispose();

@@ -43,7 +43,14 @@ class LogitScale extends tfl.layers.Layer {
   }
 
   override build(): void {
-    this.logScale = this.addWeight('log_logit_scale', [], 'float32', tfl.initializers.constant({ value: this.initialLog }), undefined, this.trainable);
+    this.logScale = this.addWeight(
+      'log_logit_scale',
+      [],
+      'float32',
+      tfl.initializers.constant({ value: this.initialLog }),
+      undefined,
+      this.trainable,
+    );
     this.built = true;
   }
 
@@ -89,12 +96,18 @@ interface ClipParts {
 }
 
 /** The model and its un-normalized projections (what the training step differentiates). */
-function assembleClip(parts: ClipParts): { model: ClipModel; embedImages(images: Tensor4D, training: boolean): Tensor2D; embedTexts(texts: readonly string[], training: boolean): Tensor2D } {
+function assembleClip(parts: ClipParts): {
+  model: ClipModel;
+  embedImages(images: Tensor4D, training: boolean): Tensor2D;
+  embedTexts(texts: readonly string[], training: boolean): Tensor2D;
+} {
   const { imageEncoder, textEncoder, tokenizer, imageProjection, textProjection, logLogitScale, maxLogitScale } = parts;
   const maxLog = Math.log(maxLogitScale);
   const tokenize = (texts: readonly string[]) => tf.tensor2d(tokenizer.encodeBatch(texts), [texts.length, tokenizer.maxLength], 'int32');
-  const embedImages = (images: Tensor4D, training: boolean): Tensor2D => imageProjection.apply(imageEncoder.features(images, { training })) as Tensor2D;
-  const embedTexts = (texts: readonly string[], training: boolean): Tensor2D => textProjection.apply(textEncoder.features(tokenize(texts), { training })) as Tensor2D;
+  const embedImages = (images: Tensor4D, training: boolean): Tensor2D =>
+    imageProjection.apply(imageEncoder.features(images, { training })) as Tensor2D;
+  const embedTexts = (texts: readonly string[], training: boolean): Tensor2D =>
+    textProjection.apply(textEncoder.features(tokenize(texts), { training })) as Tensor2D;
   const model: ClipModel = {
     ...parts,
     logitScale: () => Math.exp(Math.min(maxLog, logLogitScale.dataSync()[0])),
@@ -130,16 +143,19 @@ export const clip = defineMethod<ClipConfig, 'image-text'>({
   validate(config) {
     positiveInteger('embedDim', config.embedDim);
     const text = config.text;
-    if (typeof text !== 'object' || text === null) invalidConfig('text', text, 'an object { embedDim, depth, numHeads, maxLength, mlpRatio, vocabLimit }');
+    if (typeof text !== 'object' || text === null)
+      invalidConfig('text', text, 'an object { embedDim, depth, numHeads, maxLength, mlpRatio, vocabLimit }');
     positiveInteger('text.embedDim', text.embedDim);
     positiveInteger('text.depth', text.depth);
     positiveInteger('text.numHeads', text.numHeads);
     if (text.embedDim % text.numHeads !== 0) invalidConfig('text.numHeads', text.numHeads, `a divisor of text.embedDim = ${text.embedDim}`);
-    if (!(Number.isInteger(text.maxLength) && text.maxLength >= 3)) invalidConfig('text.maxLength', text.maxLength, 'an integer ≥ 3 (<bos>, a word, <eos>)');
+    if (!(Number.isInteger(text.maxLength) && text.maxLength >= 3))
+      invalidConfig('text.maxLength', text.maxLength, 'an integer ≥ 3 (<bos>, a word, <eos>)');
     if (typeof text.mlpRatio !== 'number' || !(text.mlpRatio > 0) || !Number.isInteger(text.mlpRatio * text.embedDim)) {
       invalidConfig('text.mlpRatio', text.mlpRatio, 'a positive number with mlpRatio * text.embedDim an integer');
     }
-    if (!(Number.isInteger(text.vocabLimit) && text.vocabLimit >= 5)) invalidConfig('text.vocabLimit', text.vocabLimit, 'an integer ≥ 5 (4 special tokens and a word)');
+    if (!(Number.isInteger(text.vocabLimit) && text.vocabLimit >= 5))
+      invalidConfig('text.vocabLimit', text.vocabLimit, 'an integer ≥ 5 (4 special tokens and a word)');
     if (typeof config.initialTemperature !== 'number' || !(config.initialTemperature > 0) || !Number.isFinite(config.initialTemperature)) {
       invalidConfig('initialTemperature', config.initialTemperature, 'a finite number > 0 (CLIP: 0.07)');
     }
@@ -186,12 +202,23 @@ export const clip = defineMethod<ClipConfig, 'image-text'>({
     const projection = (inputDim: number, name: string) =>
       tfl.sequential({
         name,
-        layers: [tfl.layers.dense({ inputShape: [inputDim], units: config.embedDim, useBias: false, kernelInitializer: tfl.initializers.glorotUniform({ seed: rng.seed() }) })],
+        layers: [
+          tfl.layers.dense({
+            inputShape: [inputDim],
+            units: config.embedDim,
+            useBias: false,
+            kernelInitializer: tfl.initializers.glorotUniform({ seed: rng.seed() }),
+          }),
+        ],
       });
     const imageProjection = projection(imageEncoder.featureDim, 'clip_image_projection');
     const textProjection = projection(textEncoder.featureDim, 'clip_text_projection');
     const maxLog = Math.log(config.maxLogitScale);
-    const scaleLayer = new LogitScale({ initialLog: Math.log(1 / config.initialTemperature), inputShape: [1], trainable: config.learnLogitScale });
+    const scaleLayer = new LogitScale({
+      initialLog: Math.log(1 / config.initialTemperature),
+      inputShape: [1],
+      trainable: config.learnLogitScale,
+    });
     const scaleNetwork = tfl.sequential({ name: 'clip_logit_scale', layers: [scaleLayer] });
     const logLogitScale = scaleLayer.logScale.read() as tf.Variable;
 
@@ -205,7 +232,12 @@ export const clip = defineMethod<ClipConfig, 'image-text'>({
       maxLogitScale: config.maxLogitScale,
     });
 
-    const trainable: Record<string, tfl.LayersModel> = { imageEncoder: imageEncoder.model, textEncoder: textEncoder.model, imageProjection, textProjection };
+    const trainable: Record<string, tfl.LayersModel> = {
+      imageEncoder: imageEncoder.model,
+      textEncoder: textEncoder.model,
+      imageProjection,
+      textProjection,
+    };
     if (config.learnLogitScale) trainable.logitScale = scaleNetwork;
     return {
       encoder: imageEncoder,

@@ -1,7 +1,16 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { clipLoss } from './clip-loss';
-import { Random, expectClose, expectNoLeak, expectSslError, lossBeforeAndAfter, numericGradient, randomValues, useCpuBackend } from '@ssl/test-utils';
+import {
+  Random,
+  expectClose,
+  expectNoLeak,
+  expectSslError,
+  lossBeforeAndAfter,
+  numericGradient,
+  randomValues,
+  useCpuBackend,
+} from '@ssl/test-utils';
 
 /** CLIP's symmetric cross-entropy with loops, float64; inputs [image..., text..., scale]. */
 function referenceClip(images: ArrayLike<number>, texts: ArrayLike<number>, scale: number, n: number, d: number): number {
@@ -36,8 +45,13 @@ describe('clipLoss', () => {
   const imageValues = randomValues(rng, n * d);
   const textValues = randomValues(rng, n * d);
   const run = (images: ArrayLike<number>, texts: ArrayLike<number>, scale: number, asTensor = false) =>
-    tf.tidy(() =>
-      clipLoss(tf.tensor2d(Float32Array.from(images), [n, d]), tf.tensor2d(Float32Array.from(texts), [n, d]), asTensor ? tf.scalar(scale) : scale).dataSync()[0],
+    tf.tidy(
+      () =>
+        clipLoss(
+          tf.tensor2d(Float32Array.from(images), [n, d]),
+          tf.tensor2d(Float32Array.from(texts), [n, d]),
+          asTensor ? tf.scalar(scale) : scale,
+        ).dataSync()[0],
     );
 
   it('equals the plain-loop reference, with the scale as a number or a Scalar', () => {
@@ -49,7 +63,15 @@ describe('clipLoss', () => {
 
   it('is symmetric under swapping images and texts, and invariant to rescaling the embeddings', () => {
     expectClose(run(textValues, imageValues, 10), run(imageValues, textValues, 10), { relative: 1e-6 });
-    expectClose(run(imageValues.map((v) => v * 5), textValues.map((v) => v * 0.02), 10), run(imageValues, textValues, 10), { relative: 1e-5 });
+    expectClose(
+      run(
+        imageValues.map((v) => v * 5),
+        textValues.map((v) => v * 0.02),
+        10,
+      ),
+      run(imageValues, textValues, 10),
+      { relative: 1e-5 },
+    );
   });
 
   it('is log N when every logit is equal', () => {
@@ -62,14 +84,15 @@ describe('clipLoss', () => {
     const scale = 5;
     const gradients = tf.tidy(() =>
       tf
-        .grads((images: tf.Tensor, texts: tf.Tensor, logitScale: tf.Tensor) => clipLoss(images as tf.Tensor2D, texts as tf.Tensor2D, logitScale as tf.Scalar))([
-          tf.tensor2d(imageValues, [n, d]),
-          tf.tensor2d(textValues, [n, d]),
-          tf.scalar(scale),
-        ])
+        .grads((images: tf.Tensor, texts: tf.Tensor, logitScale: tf.Tensor) =>
+          clipLoss(images as tf.Tensor2D, texts as tf.Tensor2D, logitScale as tf.Scalar),
+        )([tf.tensor2d(imageValues, [n, d]), tf.tensor2d(textValues, [n, d]), tf.scalar(scale)])
         .map((g) => g.dataSync()),
     );
-    const expected = numericGradient(([images, texts, logitScale]) => referenceClip(images, texts, logitScale[0], n, d), [imageValues, textValues, [scale]]);
+    const expected = numericGradient(
+      ([images, texts, logitScale]) => referenceClip(images, texts, logitScale[0], n, d),
+      [imageValues, textValues, [scale]],
+    );
     for (let input = 0; input < 3; input++) expectClose(gradients[input], expected[input], { absolute: 2e-5, relative: 1e-3 });
   });
 

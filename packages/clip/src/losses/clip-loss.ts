@@ -29,7 +29,13 @@ import {
 export function clipLoss(imageEmbeddings: Tensor2D, textEmbeddings: Tensor2D, logitScale: Scalar | number): Scalar {
   requireRank('imageEmbeddings', imageEmbeddings, 2, '[N, D]');
   requireRank('textEmbeddings', textEmbeddings, 2, '[N, D]');
-  requireSameShape('imageEmbeddings', imageEmbeddings, 'textEmbeddings', textEmbeddings, 'row i of both belongs to the same image-text pair');
+  requireSameShape(
+    'imageEmbeddings',
+    imageEmbeddings,
+    'textEmbeddings',
+    textEmbeddings,
+    'row i of both belongs to the same image-text pair',
+  );
   requireNonEmpty('imageEmbeddings', imageEmbeddings);
   requireFloat('imageEmbeddings', imageEmbeddings);
   requireFloat('textEmbeddings', textEmbeddings);

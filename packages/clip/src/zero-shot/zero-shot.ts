@@ -14,7 +14,10 @@ import type { ClipModel } from '../clip/clip';
  */
 export function ensembleClassEmbeddings(promptEmbeddings: Tensor2D, numClasses: number): Tensor2D {
   if (!(Number.isInteger(numClasses) && numClasses > 0) || promptEmbeddings.shape[0] % numClasses !== 0) {
-    throw new SslError('shape-mismatch', `ensembleClassEmbeddings: ${promptEmbeddings.shape[0]} prompt embeddings are not a multiple of ${numClasses} classes.`);
+    throw new SslError(
+      'shape-mismatch',
+      `ensembleClassEmbeddings: ${promptEmbeddings.shape[0]} prompt embeddings are not a multiple of ${numClasses} classes.`,
+    );
   }
   const templates = promptEmbeddings.shape[0] / numClasses;
   return tf.tidy(() => {
@@ -39,7 +42,11 @@ export interface ZeroShotClassifier {
  * Builds a zero-shot classifier from a trained CLIP model (or a clip:clip run's runtime): each class is
  * described by every template with `{}` replaced by the class name, and the prompts are ensembled.
  */
-export function zeroShotClassifier(source: ClipModel | MethodRuntime, classNames: readonly string[], templates: readonly string[] = ['a photo of a {}.']): ZeroShotClassifier {
+export function zeroShotClassifier(
+  source: ClipModel | MethodRuntime,
+  classNames: readonly string[],
+  templates: readonly string[] = ['a photo of a {}.'],
+): ZeroShotClassifier {
   const model = 'embedTexts' in source ? source : clipModelOf(source);
   if (classNames.length === 0) invalidConfig('classNames', classNames, 'at least one class name');
   if (templates.length === 0) invalidConfig('templates', templates, "at least one template such as 'a photo of a {}.'");
@@ -83,7 +90,10 @@ export interface RetrievalRecall {
  */
 export function retrievalRecall(imageEmbeddings: Tensor2D, textEmbeddings: Tensor2D, ks: readonly number[] = [1, 5]): RetrievalRecall {
   if (imageEmbeddings.rank !== 2 || textEmbeddings.rank !== 2 || imageEmbeddings.shape.join() !== textEmbeddings.shape.join()) {
-    throw new SslError('shape-mismatch', `retrievalRecall: image [${imageEmbeddings.shape}] and text [${textEmbeddings.shape}] embeddings must both be [N, D].`);
+    throw new SslError(
+      'shape-mismatch',
+      `retrievalRecall: image [${imageEmbeddings.shape}] and text [${textEmbeddings.shape}] embeddings must both be [N, D].`,
+    );
   }
   for (const k of ks) if (!(Number.isInteger(k) && k > 0)) invalidConfig('ks', ks, 'positive integers');
   const n = imageEmbeddings.shape[0];

@@ -33,10 +33,7 @@ const WEIGHT_DECAY = 0.05;
 /** [batch, 28, 28, 1] → [batch, 49, 16], patches in row-major order. */
 function patchify(images: tf.Tensor4D): tf.Tensor3D {
   const batch = images.shape[0];
-  return images
-    .reshape([batch, 7, PATCH, 7, PATCH])
-    .transpose([0, 1, 3, 2, 4])
-    .reshape([batch, PATCHES, PATCH_PIXELS]);
+  return images.reshape([batch, 7, PATCH, 7, PATCH]).transpose([0, 1, 3, 2, 4]).reshape([batch, PATCHES, PATCH_PIXELS]);
 }
 
 /** Rows `indices[b, i]` of `tokens[b]`, for every sample b. tokens: [batch, n, width], indices: [batch, k]. */

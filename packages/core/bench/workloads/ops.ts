@@ -152,7 +152,12 @@ export interface TrainingStep {
   dispose(): void;
 }
 
-export function trainingStep(store: ParameterStore, optimizer: tf.Optimizer, loss: () => tf.Scalar, afterUpdate?: () => void): TrainingStep {
+export function trainingStep(
+  store: ParameterStore,
+  optimizer: tf.Optimizer,
+  loss: () => tf.Scalar,
+  afterUpdate?: () => void,
+): TrainingStep {
   const run = (): number => {
     // As @ssl's trainer does: gradients by core's variableGrads (frees the backward pass as it goes).
     const { value, grads } = variableGrads(loss, store.variables);

@@ -26,14 +26,17 @@ function basicBlock(store: ParameterStore, inputs: number, outputs: number, stri
     conv2: store.weight([3, 3, outputs, outputs], 9 * outputs),
     norm2: norm(store, outputs),
     stride,
-    shortcut: stride !== 1 || inputs !== outputs ? { conv: store.weight([1, 1, inputs, outputs], inputs), norm: norm(store, outputs) } : undefined,
+    shortcut:
+      stride !== 1 || inputs !== outputs ? { conv: store.weight([1, 1, inputs, outputs], inputs), norm: norm(store, outputs) } : undefined,
   };
 }
 
 function applyBasicBlock(block: BasicBlock, x: tf.Tensor4D): tf.Tensor4D {
   let h = tf.relu(batchNorm(tf.conv2d(x, block.conv1 as tf.Tensor4D, block.stride, 'same'), block.norm1)) as tf.Tensor4D;
   h = batchNorm(tf.conv2d(h, block.conv2 as tf.Tensor4D, 1, 'same'), block.norm2);
-  const identity = block.shortcut ? batchNorm(tf.conv2d(x, block.shortcut.conv as tf.Tensor4D, block.stride, 'valid'), block.shortcut.norm) : x;
+  const identity = block.shortcut
+    ? batchNorm(tf.conv2d(x, block.shortcut.conv as tf.Tensor4D, block.stride, 'valid'), block.shortcut.norm)
+    : x;
   return tf.relu(tf.add(h, identity)) as tf.Tensor4D;
 }
 

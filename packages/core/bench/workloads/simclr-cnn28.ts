@@ -12,11 +12,7 @@ export const BATCH_SIZE = 256;
 
 export function simclrCnn28(): TrainingStep {
   const store = new ParameterStore();
-  const convs = [
-    store.weight([3, 3, 1, 32], 9),
-    store.weight([3, 3, 32, 64], 9 * 32),
-    store.weight([3, 3, 64, 128], 9 * 64),
-  ];
+  const convs = [store.weight([3, 3, 1, 32], 9), store.weight([3, 3, 32, 64], 9 * 32), store.weight([3, 3, 64, 128], 9 * 64)];
   const convBiases = [store.constant([32], 0), store.constant([64], 0), store.constant([128], 0)];
   const projection = [dense(store, 128, 128), dense(store, 128, 128)];
   // Views come pre-made: the benchmark times the training step, not augmentation.

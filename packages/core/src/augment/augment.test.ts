@@ -3,11 +3,40 @@ import '@tensorflow/tfjs-backend-wasm';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { isSslError } from '../errors';
 import { Random } from '../random';
-import { adjustHue, autoContrast, colorJitter, equalize, gaussianBlurImages, mixup, posterizeImages, randomGrayscale, sampleMixupLambda, solarizeImages } from './color';
-import { applyCutout, cropAndResizeBoxes, flipImages, rotate, rotate90Images, sampleCropBoxes, sampleCutoutBoxes, translateReflect, affineImages, rotationMap } from './geometric';
+import {
+  adjustHue,
+  autoContrast,
+  colorJitter,
+  equalize,
+  gaussianBlurImages,
+  mixup,
+  posterizeImages,
+  randomGrayscale,
+  sampleMixupLambda,
+  solarizeImages,
+} from './color';
+import {
+  applyCutout,
+  cropAndResizeBoxes,
+  flipImages,
+  rotate,
+  rotate90Images,
+  sampleCropBoxes,
+  sampleCutoutBoxes,
+  translateReflect,
+  affineImages,
+  rotationMap,
+} from './geometric';
 import { RAND_AUGMENT_OPS, applyRandAugment, randAugment, sampleRandAugment } from './rand-augment';
 import { applyViews } from './policies';
-import { checkPolicyOptions as checkPolicyOptionsOf, checkViewPolicyOptions, colorJitterOp, defineViewPolicy, listViewPolicies, viewPolicy } from './view-policy';
+import {
+  checkPolicyOptions as checkPolicyOptionsOf,
+  checkViewPolicyOptions,
+  colorJitterOp,
+  defineViewPolicy,
+  listViewPolicies,
+  viewPolicy,
+} from './view-policy';
 
 beforeAll(async () => {
   await tf.setBackend('wasm');
@@ -26,13 +55,19 @@ afterEach(() => {
 /** [n, h, w, c] with distinct values v/(n*h*w*c) so positions can be traced. */
 function distinct(n: number, h: number, w: number, c: number): tf.Tensor4D {
   const size = n * h * w * c;
-  return tf.tensor4d(Float32Array.from({ length: size }, (_, i) => i / size), [n, h, w, c]);
+  return tf.tensor4d(
+    Float32Array.from({ length: size }, (_, i) => i / size),
+    [n, h, w, c],
+  );
 }
 
 function random4d(seed: number, shape: [number, number, number, number]): tf.Tensor4D {
   const rng = new Random(seed);
   const size = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor4d(Float32Array.from({ length: size }, () => rng.next()), shape);
+  return tf.tensor4d(
+    Float32Array.from({ length: size }, () => rng.next()),
+    shape,
+  );
 }
 
 async function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): Promise<number> {
@@ -98,7 +133,10 @@ describe('geometric ops', () => {
     const x = distinct(3, 9, 9, 3);
     const zero = rotate(x, new Random(1), { degrees: [0, 0] });
     expect(await maxAbsDiff(zero, x)).toBeLessThan(1e-5);
-    const ninety = affineImages(x, [0, 1, 2].map(() => rotationMap(90, 9, 9)));
+    const ninety = affineImages(
+      x,
+      [0, 1, 2].map(() => rotationMap(90, 9, 9)),
+    );
     const quarter = rotate90Images(x, [1, 1, 1]);
     expect(await maxAbsDiff(ninety, quarter)).toBeLessThan(1e-4);
     tf.dispose([x, zero, ninety, quarter]);
@@ -191,7 +229,10 @@ describe('color ops', () => {
     const flat = tf.fill([2, 7, 7, 3], 0.3) as tf.Tensor4D;
     const flatBlur = gaussianBlurImages(flat, [1, 2], 3);
     expect(await maxAbsDiff(flatBlur, flat)).toBeLessThan(1e-6);
-    const impulse = tf.tensor4d(Float32Array.from({ length: 49 }, (_, i) => (i === 24 ? 1 : 0)), [1, 7, 7, 1]);
+    const impulse = tf.tensor4d(
+      Float32Array.from({ length: 49 }, (_, i) => (i === 24 ? 1 : 0)),
+      [1, 7, 7, 1],
+    );
     const spread = gaussianBlurImages(impulse, [1], 3);
     const v = Array.from(await spread.data());
     expect(v[24]).toBeLessThan(1);
@@ -214,7 +255,10 @@ describe('color ops', () => {
     const quantized = tf.tidy(() => tf.div(tf.round(tf.mul(dim, 255)), 255));
     expect(await maxAbsDiff(equal, quantized)).toBeLessThan(1e-6);
     // 32×32 using levels 100..103 equally: PIL's step = (1024-256)//255 = 3, lut = (1 + pixels below)//3.
-    const narrow = tf.tensor4d(Float32Array.from({ length: 1024 }, (_, i) => (100 + (i % 4)) / 255), [1, 32, 32, 1]);
+    const narrow = tf.tensor4d(
+      Float32Array.from({ length: 1024 }, (_, i) => (100 + (i % 4)) / 255),
+      [1, 32, 32, 1],
+    );
     const eq = equalize(narrow);
     const levels = new Set(Array.from(await eq.data()).map((v) => Math.round(v * 255)));
     expect([...levels].sort((a, b) => a - b)).toEqual([0, 85, 171, 255]);
@@ -312,7 +356,15 @@ describe('view policies', () => {
       options: { gain: { check: (v) => typeof v === 'number' && v > 1, expects: 'a number > 1' }, jitterP: 'probability' },
       create: (o) => ({
         name: 'doubled',
-        views: [{ name: 'bright', ops: [{ op: 'custom', name: 'gain', apply: (x) => tf.clipByValue(tf.mul(x, o.gain ?? 2), 0, 1) as tf.Tensor4D }, colorJitterOp(1, o.jitterP ?? 0)] }],
+        views: [
+          {
+            name: 'bright',
+            ops: [
+              { op: 'custom', name: 'gain', apply: (x) => tf.clipByValue(tf.mul(x, o.gain ?? 2), 0, 1) as tf.Tensor4D },
+              colorJitterOp(1, o.jitterP ?? 0),
+            ],
+          },
+        ],
       }),
     });
     expect(() => checkPolicyOptionsOf(doubled, { gain: 0.5 })).toThrow(/doubled.gain = 0.5.*a number > 1/);

@@ -118,7 +118,12 @@ export function colorJitter(images: tf.Tensor4D, rng: Random, options: ColorJitt
   const channels = images.shape[3];
   // Draw every parameter for every image, used or not, so the random stream does not depend on the data.
   const order: Int32Array[] = [];
-  const factors = { brightness: new Float32Array(n), contrast: new Float32Array(n), saturation: new Float32Array(n), hue: new Float32Array(n) };
+  const factors = {
+    brightness: new Float32Array(n),
+    contrast: new Float32Array(n),
+    saturation: new Float32Array(n),
+    hue: new Float32Array(n),
+  };
   for (let i = 0; i < n; i++) {
     const applied = rng.bernoulli(p);
     order.push(rng.permutation(4));
@@ -189,7 +194,8 @@ export function gaussianBlurImages(images: tf.Tensor4D, sigmas: ArrayLike<number
   checkImages(images, 'gaussianBlur');
   const [n, h, w, c] = images.shape;
   const k = kernelSize ?? defaultBlurKernelSize(h, w);
-  if (!(Number.isInteger(k) && k % 2 === 1 && k >= 1)) throw new SslError('invalid-config', `gaussianBlur: kernelSize must be a positive odd integer, got ${k}.`);
+  if (!(Number.isInteger(k) && k % 2 === 1 && k >= 1))
+    throw new SslError('invalid-config', `gaussianBlur: kernelSize must be a positive odd integer, got ${k}.`);
   const half = (k - 1) / 2;
   if (half === 0 || n === 0) return images.clone();
   if (half >= h || half >= w) throw new SslError('invalid-config', `gaussianBlur: kernelSize ${k} is too large for ${h}×${w} images.`);
@@ -209,7 +215,16 @@ export function gaussianBlurImages(images: tf.Tensor4D, sigmas: ArrayLike<number
   }
   return tf.tidy(() => {
     const folded = tf.reshape(tf.transpose(images, [1, 2, 0, 3]), [1, h, w, n * c]) as tf.Tensor4D;
-    const padded = tf.mirrorPad(folded, [[0, 0], [half, half], [half, half], [0, 0]], 'reflect');
+    const padded = tf.mirrorPad(
+      folded,
+      [
+        [0, 0],
+        [half, half],
+        [half, half],
+        [0, 0],
+      ],
+      'reflect',
+    );
     const vertical = tf.depthwiseConv2d(padded, tf.tensor4d(weights, [k, 1, n * c, 1]), 1, 'valid');
     const blurred = tf.depthwiseConv2d(vertical, tf.tensor4d(weights, [1, k, n * c, 1]), 1, 'valid');
     return tf.transpose(tf.reshape(blurred, [h, w, n, c]), [2, 0, 1, 3]) as tf.Tensor4D;
@@ -217,7 +232,11 @@ export function gaussianBlurImages(images: tf.Tensor4D, sigmas: ArrayLike<number
 }
 
 /** Gaussian blur with probability p and sigma uniform in `sigma` (SimCLR: [0.1, 2.0], p = 0.5). */
-export function gaussianBlur(images: tf.Tensor4D, rng: Random, options: { sigma?: [number, number]; kernelSize?: number; p?: number } = {}): tf.Tensor4D {
+export function gaussianBlur(
+  images: tf.Tensor4D,
+  rng: Random,
+  options: { sigma?: [number, number]; kernelSize?: number; p?: number } = {},
+): tf.Tensor4D {
   checkImages(images, 'gaussianBlur');
   const range = options.sigma ?? [0.1, 2.0];
   checkRange(range, 'gaussianBlur', 'sigma', 0);
@@ -305,8 +324,18 @@ export function adjustSharpness(images: tf.Tensor4D, factors: ArrayLike<number>)
     const kernel = new Float32Array(9 * c);
     for (let t = 0; t < 9; t++) for (let ch = 0; ch < c; ch++) kernel[t * c + ch] = (t === 4 ? 5 : 1) / 13;
     const smooth = tf.depthwiseConv2d(images, tf.tensor4d(kernel, [3, 3, c, 1]), 1, 'valid');
-    const degenerate = tf.pad(smooth, [[0, 0], [1, 1], [1, 1], [0, 0]]);
-    const interior = tf.pad(tf.ones([1, h - 2, w - 2, 1]), [[0, 0], [1, 1], [1, 1], [0, 0]]);
+    const degenerate = tf.pad(smooth, [
+      [0, 0],
+      [1, 1],
+      [1, 1],
+      [0, 0],
+    ]);
+    const interior = tf.pad(tf.ones([1, h - 2, w - 2, 1]), [
+      [0, 0],
+      [1, 1],
+      [1, 1],
+      [0, 0],
+    ]);
     const reference = tf.add(tf.mul(interior, degenerate), tf.mul(tf.sub(1, interior), images));
     return blend(images, reference, perImage(factors));
   });
@@ -316,7 +345,10 @@ export function adjustSharpness(images: tf.Tensor4D, factors: ArrayLike<number>)
 export function normalize(images: tf.Tensor4D, mean: readonly number[], std: readonly number[]): tf.Tensor4D {
   checkImages(images, 'normalize');
   const c = images.shape[3];
-  for (const [field, values] of [['mean', mean], ['std', std]] as const) {
+  for (const [field, values] of [
+    ['mean', mean],
+    ['std', std],
+  ] as const) {
     if (values.length !== 1 && values.length !== c) {
       throw new SslError('invalid-config', `normalize: ${field} has ${values.length} entries for ${c}-channel images; give 1 or ${c}.`);
     }
@@ -335,7 +367,8 @@ export function mixup<T extends tf.Tensor>(x1: T, x2: T, lambda: number | ArrayL
     let weight: tf.Tensor;
     if (typeof lambda === 'number') weight = tf.scalar(lambda);
     else {
-      if (lambda.length !== x1.shape[0]) throw new SslError('shape-mismatch', `mixup: ${lambda.length} lambdas for a batch of ${x1.shape[0]}.`);
+      if (lambda.length !== x1.shape[0])
+        throw new SslError('shape-mismatch', `mixup: ${lambda.length} lambdas for a batch of ${x1.shape[0]}.`);
       weight = tf.tensor(Float32Array.from(lambda), [lambda.length, ...x1.shape.slice(1).map(() => 1)]);
     }
     return tf.add(tf.mul(weight, x1), tf.mul(tf.sub(1, weight), x2)) as T;

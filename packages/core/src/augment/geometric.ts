@@ -71,7 +71,10 @@ export function cropAndResizeBoxes(images: tf.Tensor4D, boxes: readonly CropBox[
       coordinates[4 * i + 2] = (b.top + b.height - 1) * yScale;
       coordinates[4 * i + 3] = (b.left + b.width - 1) * xScale;
     });
-    const boxIndices = tf.tensor1d(Int32Array.from({ length: n }, (_, i) => i), 'int32');
+    const boxIndices = tf.tensor1d(
+      Int32Array.from({ length: n }, (_, i) => i),
+      'int32',
+    );
     return tf.image.cropAndResize(images, tf.tensor2d(coordinates, [n, 4]), boxIndices, [size[0], size[1]], 'bilinear');
   });
 }
@@ -201,10 +204,24 @@ export function translateReflect(images: tf.Tensor4D, rng: Random, options: { fr
   const [n, h, w] = images.shape;
   const padY = Math.min(h - 1, Math.round(h * fraction));
   const padX = Math.min(w - 1, Math.round(w * fraction));
-  const boxes: CropBox[] = Array.from({ length: n }, () => ({ top: rng.int(2 * padY + 1), left: rng.int(2 * padX + 1), height: h, width: w }));
+  const boxes: CropBox[] = Array.from({ length: n }, () => ({
+    top: rng.int(2 * padY + 1),
+    left: rng.int(2 * padX + 1),
+    height: h,
+    width: w,
+  }));
   if (padY === 0 && padX === 0) return images.clone();
   return tf.tidy(() => {
-    const padded = tf.mirrorPad(images, [[0, 0], [padY, padY], [padX, padX], [0, 0]], 'reflect');
+    const padded = tf.mirrorPad(
+      images,
+      [
+        [0, 0],
+        [padY, padY],
+        [padX, padX],
+        [0, 0],
+      ],
+      'reflect',
+    );
     return cropAndResizeBoxes(padded, boxes, [h, w]);
   });
 }
@@ -222,7 +239,8 @@ export interface CutoutBox {
  * over the image, clipped at the borders so it may be partly outside; empty with probability 1-p.
  */
 export function sampleCutoutBoxes(rng: Random, count: number, height: number, width: number, size: number, p = 1): CutoutBox[] {
-  if (!(size > 0 && size <= 1)) throw new SslError('invalid-config', `cutout: size is a fraction of the image side in (0, 1], got ${size}.`);
+  if (!(size > 0 && size <= 1))
+    throw new SslError('invalid-config', `cutout: size is a fraction of the image side in (0, 1], got ${size}.`);
   checkProbability(p, 'cutout');
   const side = Math.max(1, Math.round(size * Math.min(height, width)));
   return Array.from({ length: count }, () => {

@@ -96,7 +96,11 @@ export function applyViews(policy: ViewPolicy, images: tf.Tensor4D, rng: Random)
   try {
     for (const view of policy.views) {
       const count = view.count ?? 1;
-      if (!(Number.isInteger(count) && count >= 0)) throw new SslError('invalid-config', `View ${view.name} of policy ${policy.name}: count must be a non-negative integer, got ${count}.`);
+      if (!(Number.isInteger(count) && count >= 0))
+        throw new SslError(
+          'invalid-config',
+          `View ${view.name} of policy ${policy.name}: count must be a non-negative integer, got ${count}.`,
+        );
       for (let k = 0; k < count; k++) {
         const viewRng = rng.fork();
         outputs.push(

@@ -1,7 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { SslError } from '../errors';
 import type { Random } from '../random';
-import { adjustBrightness, adjustContrast, adjustSaturation, adjustSharpness, autoContrast, equalize, posterizeImages, solarizeImages } from './color';
+import {
+  adjustBrightness,
+  adjustContrast,
+  adjustSaturation,
+  adjustSharpness,
+  autoContrast,
+  equalize,
+  posterizeImages,
+  solarizeImages,
+} from './color';
 import { affineImages, rotationMap, shearMap, translationMap } from './geometric';
 import { checkImages } from './util';
 
@@ -47,20 +56,34 @@ export interface RandAugmentOptions {
 }
 
 const MAX_MAGNITUDE = 10;
-const SIGNED = new Set<RandAugmentOpName>(['Rotate', 'Color', 'Contrast', 'Brightness', 'Sharpness', 'ShearX', 'ShearY', 'TranslateX', 'TranslateY']);
+const SIGNED = new Set<RandAugmentOpName>([
+  'Rotate',
+  'Color',
+  'Contrast',
+  'Brightness',
+  'Sharpness',
+  'ShearX',
+  'ShearY',
+  'TranslateX',
+  'TranslateY',
+]);
 
 /** Chooses N ops (uniformly, with replacement) and their levels for each image. */
 export function sampleRandAugment(rng: Random, count: number, options: RandAugmentOptions = {}): RandAugmentChoice[][] {
   const numOps = options.numOps ?? 2;
   const magnitude = options.magnitude ?? 9;
   const ops = options.ops ?? RAND_AUGMENT_OPS;
-  if (!(Number.isInteger(numOps) && numOps >= 0)) throw new SslError('invalid-config', `randAugment: numOps must be a non-negative integer, got ${numOps}.`);
+  if (!(Number.isInteger(numOps) && numOps >= 0))
+    throw new SslError('invalid-config', `randAugment: numOps must be a non-negative integer, got ${numOps}.`);
   if (magnitude !== 'random' && !(magnitude >= 0 && magnitude <= MAX_MAGNITUDE)) {
     throw new SslError('invalid-config', `randAugment: magnitude must lie in [0, ${MAX_MAGNITUDE}] or be 'random', got ${magnitude}.`);
   }
   const unknown = ops.filter((op) => !RAND_AUGMENT_OPS.includes(op));
   if (ops.length === 0 || unknown.length > 0) {
-    throw new SslError('invalid-config', `randAugment: ops must be a non-empty subset of ${RAND_AUGMENT_OPS.join(', ')}; unknown: ${unknown.join(', ')}.`);
+    throw new SslError(
+      'invalid-config',
+      `randAugment: ops must be a non-empty subset of ${RAND_AUGMENT_OPS.join(', ')}; unknown: ${unknown.join(', ')}.`,
+    );
   }
   return Array.from({ length: count }, () =>
     Array.from({ length: numOps }, () => {
@@ -77,7 +100,12 @@ export function sampleRandAugment(rng: Random, count: number, options: RandAugme
  * RandAugment: rotate ±30°, shear ±0.3, translate ±150/331 of the side, enhance factors 1 ± 0.9,
  * posterize 8 → 4 bits, solarize threshold 1 → 0.
  */
-export function applyRandAugmentOp(op: RandAugmentOpName, images: tf.Tensor4D, choices: readonly RandAugmentChoice[], fill = 0): tf.Tensor4D {
+export function applyRandAugmentOp(
+  op: RandAugmentOpName,
+  images: tf.Tensor4D,
+  choices: readonly RandAugmentChoice[],
+  fill = 0,
+): tf.Tensor4D {
   const [, h, w] = images.shape;
   const signed = choices.map((c) => c.sign * c.level);
   const factors = signed.map((s) => 1 + 0.9 * s);
@@ -89,13 +117,23 @@ export function applyRandAugmentOp(op: RandAugmentOpName, images: tf.Tensor4D, c
     case 'Equalize':
       return equalize(images);
     case 'Rotate':
-      return affineImages(images, signed.map((s) => rotationMap(30 * s, h, w)), fill);
+      return affineImages(
+        images,
+        signed.map((s) => rotationMap(30 * s, h, w)),
+        fill,
+      );
     case 'Solarize':
-      return solarizeImages(images, choices.map((c) => 1 - c.level));
+      return solarizeImages(
+        images,
+        choices.map((c) => 1 - c.level),
+      );
     case 'Color':
       return adjustSaturation(images, factors);
     case 'Posterize':
-      return posterizeImages(images, choices.map((c) => 8 - Math.round(4 * c.level)));
+      return posterizeImages(
+        images,
+        choices.map((c) => 8 - Math.round(4 * c.level)),
+      );
     case 'Contrast':
       return adjustContrast(images, factors);
     case 'Brightness':
@@ -103,13 +141,29 @@ export function applyRandAugmentOp(op: RandAugmentOpName, images: tf.Tensor4D, c
     case 'Sharpness':
       return adjustSharpness(images, factors);
     case 'ShearX':
-      return affineImages(images, signed.map((s) => shearMap(0.3 * s, 0, h, w)), fill);
+      return affineImages(
+        images,
+        signed.map((s) => shearMap(0.3 * s, 0, h, w)),
+        fill,
+      );
     case 'ShearY':
-      return affineImages(images, signed.map((s) => shearMap(0, 0.3 * s, h, w)), fill);
+      return affineImages(
+        images,
+        signed.map((s) => shearMap(0, 0.3 * s, h, w)),
+        fill,
+      );
     case 'TranslateX':
-      return affineImages(images, signed.map((s) => translationMap((150 / 331) * w * s, 0)), fill);
+      return affineImages(
+        images,
+        signed.map((s) => translationMap((150 / 331) * w * s, 0)),
+        fill,
+      );
     case 'TranslateY':
-      return affineImages(images, signed.map((s) => translationMap(0, (150 / 331) * h * s)), fill);
+      return affineImages(
+        images,
+        signed.map((s) => translationMap(0, (150 / 331) * h * s)),
+        fill,
+      );
   }
 }
 
@@ -117,7 +171,11 @@ export function applyRandAugmentOp(op: RandAugmentOpName, images: tf.Tensor4D, c
  * Applies a plan from sampleRandAugment: in each of the N rounds, the images that chose the same op
  * are gathered, transformed together, and scattered back to their rows.
  */
-export function applyRandAugment(images: tf.Tensor4D, plan: readonly (readonly RandAugmentChoice[])[], options: { fill?: number } = {}): tf.Tensor4D {
+export function applyRandAugment(
+  images: tf.Tensor4D,
+  plan: readonly (readonly RandAugmentChoice[])[],
+  options: { fill?: number } = {},
+): tf.Tensor4D {
   checkImages(images, 'randAugment');
   const n = images.shape[0];
   if (plan.length !== n) throw new SslError('shape-mismatch', `randAugment: a plan for ${plan.length} images given ${n}.`);
@@ -141,7 +199,14 @@ export function applyRandAugment(images: tf.Tensor4D, plan: readonly (readonly R
       }
       for (const [op, rows] of groups) {
         const group = tf.gather(x, rows) as tf.Tensor4D;
-        parts.push(applyRandAugmentOp(op, group, rows.map((i) => plan[i][round]), options.fill ?? 0));
+        parts.push(
+          applyRandAugmentOp(
+            op,
+            group,
+            rows.map((i) => plan[i][round]),
+            options.fill ?? 0,
+          ),
+        );
         rowOrder.push(...rows);
       }
       const inverse = new Int32Array(n);
@@ -153,7 +218,11 @@ export function applyRandAugment(images: tf.Tensor4D, plan: readonly (readonly R
 }
 
 /** RandAugment(N, M) with per-image op choices. Returns the plan too, so callers can see which ops ran. */
-export function randAugment(images: tf.Tensor4D, rng: Random, options: RandAugmentOptions = {}): { images: tf.Tensor4D; plan: RandAugmentChoice[][] } {
+export function randAugment(
+  images: tf.Tensor4D,
+  rng: Random,
+  options: RandAugmentOptions = {},
+): { images: tf.Tensor4D; plan: RandAugmentChoice[][] } {
   checkImages(images, 'randAugment');
   const plan = sampleRandAugment(rng, images.shape[0], options);
   return { images: applyRandAugment(images, plan, { fill: options.fill }), plan };

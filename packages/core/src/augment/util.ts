@@ -22,7 +22,10 @@ export function checkProbability(p: number, where: string): void {
 
 export function checkRange(range: readonly [number, number], where: string, field: string, min = -Infinity): void {
   if (!Array.isArray(range) || range.length !== 2 || !(range[0] <= range[1]) || !(range[0] >= min)) {
-    throw new SslError('invalid-config', `${where}: ${field} must be [low, high] with ${min === -Infinity ? '' : `${min} <= `}low <= high, got ${JSON.stringify(range)}.`);
+    throw new SslError(
+      'invalid-config',
+      `${where}: ${field} must be [low, high] with ${min === -Infinity ? '' : `${min} <= `}low <= high, got ${JSON.stringify(range)}.`,
+    );
   }
 }
 

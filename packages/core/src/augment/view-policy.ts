@@ -83,16 +83,25 @@ export function checkPolicyOptions(definition: ViewPolicyDefinition<object>, ove
   for (const [key, value] of Object.entries(overrides as Record<string, unknown>)) {
     const rule = rules[key];
     if (rule === undefined) {
-      throw new SslError('invalid-config', `Unknown option ${field}.${key} of the ${definition.name} view policy; its options are ${Object.keys(rules).join(', ')}.`, {
-        details: { field: `${field}.${key}`, known: Object.keys(rules) },
-      });
+      throw new SslError(
+        'invalid-config',
+        `Unknown option ${field}.${key} of the ${definition.name} view policy; its options are ${Object.keys(rules).join(', ')}.`,
+        {
+          details: { field: `${field}.${key}`, known: Object.keys(rules) },
+        },
+      );
     }
-    if (value !== undefined && !satisfies(rule, value)) invalidConfig(`${field}.${key}`, value, typeof rule === 'object' ? rule.expects : RULE_EXPECTS[rule]);
+    if (value !== undefined && !satisfies(rule, value))
+      invalidConfig(`${field}.${key}`, value, typeof rule === 'object' ? rule.expects : RULE_EXPECTS[rule]);
   }
 }
 
 /** The policy a definition makes for these overrides, after checking them. */
-export function createViewPolicy<Options extends object>(definition: ViewPolicyDefinition<Options>, overrides: Partial<Options> = {}, field?: string): ViewPolicy {
+export function createViewPolicy<Options extends object>(
+  definition: ViewPolicyDefinition<Options>,
+  overrides: Partial<Options> = {},
+  field?: string,
+): ViewPolicy {
   checkPolicyOptions(definition as ViewPolicyDefinition<object>, overrides, field);
   return definition.create(overrides as Options);
 }
@@ -102,7 +111,14 @@ export function createViewPolicy<Options extends object>(definition: ViewPolicyD
  * BYOL/MoCo v2 use strength 1 (0.4, 0.4, 0.2, 0.1); SimCLR's s = 1 on ImageNet is strength 2.
  */
 export function colorJitterOp(strength: number, p: number, saturation = 0.4): AugmentOpSpec {
-  return { op: 'colorJitter', brightness: 0.4 * strength, contrast: 0.4 * strength, saturation: saturation * strength, hue: Math.min(0.5, 0.1 * strength), p };
+  return {
+    op: 'colorJitter',
+    brightness: 0.4 * strength,
+    contrast: 0.4 * strength,
+    saturation: saturation * strength,
+    hue: Math.min(0.5, 0.1 * strength),
+    p,
+  };
 }
 
 export interface CropFlipOptions {
@@ -187,13 +203,22 @@ const MOVED_POLICIES: Readonly<Record<string, string>> = {
 };
 
 /** Resolves a view-policy name among `known` definitions, with an error that lists them or says where a recipe moved. */
-export function findViewPolicy(name: string, known: Readonly<Record<string, ViewPolicyDefinition<object>>> = CORE_VIEW_POLICIES): ViewPolicyDefinition<object> {
+export function findViewPolicy(
+  name: string,
+  known: Readonly<Record<string, ViewPolicyDefinition<object>>> = CORE_VIEW_POLICIES,
+): ViewPolicyDefinition<object> {
   const definition = known[name];
   if (definition) return definition;
-  const moved = MOVED_POLICIES[name] ? ` The ${name} policy moved to ${MOVED_POLICIES[name]}: register that plugin and use registry.viewPolicy('${name}').` : '';
-  throw new SslError('invalid-config', `Unknown view policy ${JSON.stringify(name)}; the known policies are ${Object.keys(known).join(', ')}.${moved}`, {
-    details: { name, known: Object.keys(known) },
-  });
+  const moved = MOVED_POLICIES[name]
+    ? ` The ${name} policy moved to ${MOVED_POLICIES[name]}: register that plugin and use registry.viewPolicy('${name}').`
+    : '';
+  throw new SslError(
+    'invalid-config',
+    `Unknown view policy ${JSON.stringify(name)}; the known policies are ${Object.keys(known).join(', ')}.${moved}`,
+    {
+      details: { name, known: Object.keys(known) },
+    },
+  );
 }
 
 /** Names of core's view policies. */

@@ -105,7 +105,9 @@ describe('initBackend default selection', () => {
   it('computes on the threaded backend what the reference cpu backend computes', async () => {
     const a = tf.randomUniform([2, 9, 9, 5], -1, 1, 'float32', 7);
     const kernel = tf.randomUniform([3, 3, 5, 16], -1, 1, 'float32', 8);
-    const onWasm = tf.tidy(() => tf.matMul(tf.conv2d(a as tf.Tensor4D, kernel as tf.Tensor4D, 1, 'same').reshape([162, 16]), kernel.reshape([45, 16]), false, true));
+    const onWasm = tf.tidy(() =>
+      tf.matMul(tf.conv2d(a as tf.Tensor4D, kernel as tf.Tensor4D, 1, 'same').reshape([162, 16]), kernel.reshape([45, 16]), false, true),
+    );
     const wasmValues = await onWasm.data();
     const aValues = await a.data();
     const kernelValues = await kernel.data();
@@ -136,7 +138,8 @@ describe('initBackend default selection', () => {
     expect(simdHelperThread(asWasmBackend(tf.backend()))).toBeDefined();
     const x = tf.randomUniform([4, 9, 9, 5], -1, 1, 'float32', 9);
     const kernel = tf.randomUniform([3, 3, 5, 16], -1, 1, 'float32', 10);
-    const gradient = (input: tf.Tensor4D, filter: tf.Tensor4D) => tf.grad((w: tf.Tensor) => tf.sum(tf.square(tf.conv2d(input, w as tf.Tensor4D, 1, 'same'))))(filter);
+    const gradient = (input: tf.Tensor4D, filter: tf.Tensor4D) =>
+      tf.grad((w: tf.Tensor) => tf.sum(tf.square(tf.conv2d(input, w as tf.Tensor4D, 1, 'same'))))(filter);
     const wasmGradient = gradient(x as tf.Tensor4D, kernel as tf.Tensor4D);
     const onWasm = await wasmGradient.data();
     const [xValues, kernelValues] = [await x.data(), await kernel.data()];
@@ -164,7 +167,9 @@ describe('initBackend default selection', () => {
     tf.dispose([q, k]);
     await tf.setBackend('cpu');
     try {
-      const onCpu = await tf.tidy(() => tf.matMul(tf.tensor3d(qValues, [12, 50, 16]), tf.tensor3d(kValues, [12, 50, 16]), false, true)).data();
+      const onCpu = await tf
+        .tidy(() => tf.matMul(tf.tensor3d(qValues, [12, 50, 16]), tf.tensor3d(kValues, [12, 50, 16]), false, true))
+        .data();
       let worst = 0;
       for (let i = 0; i < onCpu.length; i++) worst = Math.max(worst, Math.abs(onCpu[i] - onWasm[i]));
       expect(worst).toBeLessThan(1e-4);
@@ -189,7 +194,8 @@ describe('initBackend default selection', () => {
     try {
       const onCpu = run();
       let worst = 0;
-      for (let i = 0; i < onCpu.y.length; i++) worst = Math.max(worst, Math.abs(onCpu.y[i] - onWasm.y[i]), Math.abs(onCpu.dx[i] - onWasm.dx[i]));
+      for (let i = 0; i < onCpu.y.length; i++)
+        worst = Math.max(worst, Math.abs(onCpu.y[i] - onWasm.y[i]), Math.abs(onCpu.dx[i] - onWasm.dx[i]));
       expect(worst).toBeLessThan(2e-5);
       // A sum of 10⁵ float32 terms: the two backends add in different orders.
       expect(Math.abs(onWasm.value - onCpu.value)).toBeLessThan(1e-4 * Math.abs(onCpu.value));
@@ -230,7 +236,7 @@ describe('initBackend in a plain Node program', () => {
       'const info = await initBackend();',
       'await initBackend();',
       'const y = tf.matMul(tf.ones([64, 64]), tf.ones([64, 64]));',
-      "process.stdout.write(JSON.stringify({ threads: info.threads, sum: (await tf.sum(y).data())[0] }));",
+      'process.stdout.write(JSON.stringify({ threads: info.threads, sum: (await tf.sum(y).data())[0] }));',
     ]);
     expect(result.error).toBeUndefined();
     expect(result.status, result.stderr).toBe(0);
@@ -239,7 +245,11 @@ describe('initBackend in a plain Node program', () => {
   });
 
   it("reports a later error with the program's own message, not emscripten's glue source", () => {
-    const result = runProgram(["import { initBackend } from './select.ts';", 'await initBackend();', "throw new Error('boom from the program');"]);
+    const result = runProgram([
+      "import { initBackend } from './select.ts';",
+      'await initBackend();',
+      "throw new Error('boom from the program');",
+    ]);
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain('boom from the program');
     expect(result.stderr).not.toContain('GROWABLE_HEAP');

@@ -126,7 +126,11 @@ async function selectBackend(options: InitBackendOptions): Promise<BackendInfo> 
 function requestedBackend(option: BackendName | undefined): { name: BackendName; source: string } | undefined {
   const fromEnv = process.env.SSL_BACKEND;
   const [value, source] =
-    option !== undefined ? [option, 'asked for by the backend option'] : fromEnv ? [fromEnv.trim(), 'asked for by SSL_BACKEND'] : [undefined, ''];
+    option !== undefined
+      ? [option, 'asked for by the backend option']
+      : fromEnv
+        ? [fromEnv.trim(), 'asked for by SSL_BACKEND']
+        : [undefined, ''];
   if (value === undefined) return undefined;
   if (!(BACKEND_NAMES as readonly string[]).includes(value)) {
     const where = option !== undefined ? 'initBackend({ backend })' : 'SSL_BACKEND';
@@ -183,7 +187,10 @@ async function startTensorflow(gpu: boolean, reason: string): Promise<BackendInf
   if (gpu) {
     const gpuProbe = probeGpuBackend();
     if (!gpuProbe.available) {
-      throw new SslError('backend', `Backend 'tensorflow-gpu' needs a visible NVIDIA GPU, but ${gpuProbe.detail}. Use SSL_BACKEND=tensorflow for TensorFlow on the CPU.`);
+      throw new SslError(
+        'backend',
+        `Backend 'tensorflow-gpu' needs a visible NVIDIA GPU, but ${gpuProbe.detail}. Use SSL_BACKEND=tensorflow for TensorFlow on the CPU.`,
+      );
     }
   }
   try {
@@ -207,7 +214,8 @@ async function startWasm(threads: number, reason: string): Promise<BackendInfo> 
   if (threads > 1 && canRunNodeThreads() && !initializedEarlier) {
     installThreadedWasmFactory(threads);
   } else if (threads > 1 && initializedEarlier) {
-    threadNote = 'the wasm backend was initialized before initBackend() ran, with its own thread setup; call initBackend() first for threads';
+    threadNote =
+      'the wasm backend was initialized before initBackend() ran, with its own thread setup; call initBackend() first for threads';
   } else if (threads > 1) {
     threadNote = 'single-threaded: this runtime lacks Node worker_threads/SharedArrayBuffer';
   }
@@ -224,7 +232,8 @@ async function startWasm(threads: number, reason: string): Promise<BackendInfo> 
   const outcome = threadedWasmOutcome();
   if (outcome?.failure !== undefined) threadNote = `single-threaded: the threaded build failed to start (${outcome.failure})`;
   else if (threads === 1) threadNote = 'single-threaded as asked';
-  else if (threadNote === '' && actualThreads < threads) threadNote = `${actualThreads} of ${threads} requested threads (tfjs-backend-wasm caps its pool at 8)`;
+  else if (threadNote === '' && actualThreads < threads)
+    threadNote = `${actualThreads} of ${threads} requested threads (tfjs-backend-wasm caps its pool at 8)`;
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   return {
     name: 'wasm',

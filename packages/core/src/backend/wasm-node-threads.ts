@@ -159,10 +159,9 @@ async function startThreadedWasm(threads: number): Promise<BackendWasm> {
       if (workers !== undefined && workers.length > threads) {
         for (const worker of workers.splice(threads)) void worker.terminate();
       }
-      wasmApi.instantiate(binary, { ...imports, env, wasi_snapshot_preview1: env }).then(
-        (result) => receiveInstance(result.instance, result.module),
-        failInstantiation,
-      );
+      wasmApi
+        .instantiate(binary, { ...imports, env, wasi_snapshot_preview1: env })
+        .then((result) => receiveInstance(result.instance, result.module), failInstantiation);
       return {};
     },
   };
@@ -255,7 +254,8 @@ async function withWorkerExecArgvFiltered<T>(failStart: (error: unknown) => void
     started = true;
     return result;
   } finally {
-    if (assigned !== undefined) Object.defineProperty(globals, 'Worker', { configurable: true, writable: true, enumerable: true, value: assigned });
+    if (assigned !== undefined)
+      Object.defineProperty(globals, 'Worker', { configurable: true, writable: true, enumerable: true, value: assigned });
     else if (previous !== undefined) Object.defineProperty(globals, 'Worker', previous);
     else delete globals.Worker;
   }

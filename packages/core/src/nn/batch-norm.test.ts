@@ -47,7 +47,9 @@ describe('batch norm in the encoders', () => {
     const batchMean = [0, 1].map((j) => hidden.reduce((s, h) => s + h[j], 0) / rows.length);
     const batchVariance = [0, 1].map((j) => hidden.reduce((s, h) => s + (h[j] - batchMean[j]) ** 2, 0) / rows.length);
     const normalize = (mean: number[], variance: number[]) =>
-      hidden.map((h) => [0, 1].map((j) => Math.max(0, ((h[j] - mean[j]) / Math.sqrt(variance[j] + BATCH_NORM_EPSILON)) * gamma[j] + beta[j])));
+      hidden.map((h) =>
+        [0, 1].map((j) => Math.max(0, ((h[j] - mean[j]) / Math.sqrt(variance[j] + BATCH_NORM_EPSILON)) * gamma[j] + beta[j])),
+      );
 
     const x = tf.tensor2d(rows);
     const trainingOutput = encoder.features(x, { training: true });
@@ -96,32 +98,48 @@ describe('batch norm in the encoders', () => {
   it.each([
     ['the fused wasm kernels', true],
     ['tfjs ops', false],
-  ])('the closed-form training gradient, through %s, equals the stock layer\'s (values, dx, dγ, dβ, moving averages) for 2-D and 4-D inputs', async (_, fused) => {
-    registerWasmTrainingKernels();
-    setSimdKernelsEnabled(fused);
-    expect(fusedBatchNormAvailable()).toBe(fused);
-    try {
-      await compareWithStock();
-    } finally {
-      setSimdKernelsEnabled(true);
-    }
-  });
+  ])(
+    "the closed-form training gradient, through %s, equals the stock layer's (values, dx, dγ, dβ, moving averages) for 2-D and 4-D inputs",
+    async (_, fused) => {
+      registerWasmTrainingKernels();
+      setSimdKernelsEnabled(fused);
+      expect(fusedBatchNormAvailable()).toBe(fused);
+      try {
+        await compareWithStock();
+      } finally {
+        setSimdKernelsEnabled(true);
+      }
+    },
+  );
 
   // Channel counts with and without a SIMD remainder; 150 rows cross the kernels' 64-row blocks.
   async function compareWithStock(): Promise<void> {
-    for (const shape of [[5, 3], [3, 4, 5, 6], [1, 2, 3, 4], [150, 9]]) {
+    for (const shape of [
+      [5, 3],
+      [3, 4, 5, 6],
+      [1, 2, 3, 4],
+      [150, 9],
+    ]) {
       const channels = shape[shape.length - 1];
       const fast = fastBatchNormalization({ momentum: 0.9, epsilon: 1e-5 });
       const stock = tfl.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-5 });
       fast.build(shape);
       stock.build(shape);
-      const weights = [tf.randomNormal([channels], 1, 0.5, 'float32', 1), tf.randomNormal([channels], 0, 0.5, 'float32', 2), tf.randomNormal([channels], 0, 1, 'float32', 3), tf.randomUniform([channels], 0.5, 2, 'float32', 4)];
+      const weights = [
+        tf.randomNormal([channels], 1, 0.5, 'float32', 1),
+        tf.randomNormal([channels], 0, 0.5, 'float32', 2),
+        tf.randomNormal([channels], 0, 1, 'float32', 3),
+        tf.randomUniform([channels], 0.5, 2, 'float32', 4),
+      ];
       fast.setWeights(weights);
       stock.setWeights(weights);
       const x = tf.randomNormal(shape, 2, 3, 'float32', 7);
       const dy = tf.randomNormal(shape, 0, 1, 'float32', 8);
       const run = (layer: tfl.layers.Layer) =>
-        tf.variableGrads(() => tf.sum(tf.mul(layer.apply(x, { training: true }) as tf.Tensor, dy)) as tf.Scalar, layer.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val));
+        tf.variableGrads(
+          () => tf.sum(tf.mul(layer.apply(x, { training: true }) as tf.Tensor, dy)) as tf.Scalar,
+          layer.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val),
+        );
       const fastGrads = run(fast);
       const stockGrads = run(stock);
       expect(Math.abs((await fastGrads.value.data())[0] - (await stockGrads.value.data())[0])).toBeLessThan(1e-3);
@@ -140,7 +158,17 @@ describe('batch norm in the encoders', () => {
         b.forEach((v, j) => expect(a[j]).toBeCloseTo(v, 5));
       }
       expect(fast.getClassName()).toBe('BatchNormalization');
-      tf.dispose([...weights, x, dy, dxFast, dxStock, fastGrads.value, stockGrads.value, ...Object.values(fastGrads.grads), ...Object.values(stockGrads.grads)]);
+      tf.dispose([
+        ...weights,
+        x,
+        dy,
+        dxFast,
+        dxStock,
+        fastGrads.value,
+        stockGrads.value,
+        ...Object.values(fastGrads.grads),
+        ...Object.values(stockGrads.grads),
+      ]);
       for (const w of [...fast.weights, ...stock.weights]) w.dispose();
     }
   }

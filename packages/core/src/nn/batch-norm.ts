@@ -50,7 +50,9 @@ export function batchNormTraining(
   const fused = fusedBatchNormAvailable() && x.dtype === 'float32';
   const normalize = tf.customGrad(((input: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, save: tf.GradSaveFunc) => {
     if (fused) {
-      const [value, normalized, batchMean, batchVariance, inverseStd] = tf.engine().runKernel(BATCH_NORM_FORWARD, { x: input, gamma: scale, beta: offset }, { epsilon }) as tf.Tensor[];
+      const [value, normalized, batchMean, batchVariance, inverseStd] = tf
+        .engine()
+        .runKernel(BATCH_NORM_FORWARD, { x: input, gamma: scale, beta: offset }, { epsilon }) as tf.Tensor[];
       save([normalized, inverseStd, scale]);
       mean = tf.keep(batchMean) as tf.Tensor1D;
       variance = tf.keep(batchVariance) as tf.Tensor1D;

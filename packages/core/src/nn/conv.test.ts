@@ -32,7 +32,9 @@ describe('conv2dLayer', () => {
         return [value, ...variables.map((v) => byName[v.name])];
       };
       const [a, b] = [grads(ours), grads(stock)];
-      a.forEach((t, i) => expect(tf.max(tf.abs(tf.sub(t, b[i]))).dataSync()[0]).toBeLessThan(1e-3 * Math.max(1, tf.max(tf.abs(b[i])).dataSync()[0])));
+      a.forEach((t, i) =>
+        expect(tf.max(tf.abs(tf.sub(t, b[i]))).dataSync()[0]).toBeLessThan(1e-3 * Math.max(1, tf.max(tf.abs(b[i])).dataSync()[0])),
+      );
       expect(ours.getClassName()).toBe('Conv2D');
       tf.dispose([x, ...a, ...b]);
     }

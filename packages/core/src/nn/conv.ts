@@ -33,12 +33,25 @@ class UnfusedConv2D extends StockConv2D {
     const dilations = typeof this.dilationRate === 'number' ? [this.dilationRate] : this.dilationRate;
     // tf.conv2d has no gradient for dilated convs (nor has the fused one): those keep the stock path.
     const undilated = dilations.every((d) => d === 1);
-    if (this.rank !== 2 || this.dataFormat !== 'channelsLast' || !linear || !undilated || (this.padding !== 'same' && this.padding !== 'valid')) {
+    if (
+      this.rank !== 2 ||
+      this.dataFormat !== 'channelsLast' ||
+      !linear ||
+      !undilated ||
+      (this.padding !== 'same' && this.padding !== 'valid')
+    ) {
       return super.call(inputs, kwargs);
     }
     const input = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
     return tf.tidy(() => {
-      const output = tf.conv2d(input, this.kernel.read() as tf.Tensor4D, this.strides, this.padding as 'same' | 'valid', 'NHWC', this.dilationRate);
+      const output = tf.conv2d(
+        input,
+        this.kernel.read() as tf.Tensor4D,
+        this.strides,
+        this.padding as 'same' | 'valid',
+        'NHWC',
+        this.dilationRate,
+      );
       return this.bias === null ? output : tf.add(output, this.bias.read());
     });
   }

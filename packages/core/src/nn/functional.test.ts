@@ -50,12 +50,18 @@ class MamlProblem {
   /** L_test(θ − α∇θ L_train(θ)); with `firstOrder` the inner gradient is a constant (first-order MAML). */
   metaLoss(params: tf.Tensor[], firstOrder = false): tf.Scalar {
     const innerGradients = tf.grads((...p: tf.Tensor[]) => this.loss(p, 'train'))(params);
-    const adapted = params.map((p, i) => tf.sub(p, tf.mul(firstOrder ? stopGradient(innerGradients[i]) : innerGradients[i], this.innerLearningRate)));
+    const adapted = params.map((p, i) =>
+      tf.sub(p, tf.mul(firstOrder ? stopGradient(innerGradients[i]) : innerGradients[i], this.innerLearningRate)),
+    );
     return this.loss(adapted, 'test');
   }
 
   metaGradient(firstOrder = false): number[] {
-    return tf.tidy(() => tf.grads((...p: tf.Tensor[]) => this.metaLoss(p, firstOrder))(this.theta).flatMap((g) => Array.from(g.dataSync())));
+    return tf.tidy(() =>
+      tf
+        .grads((...p: tf.Tensor[]) => this.metaLoss(p, firstOrder))(this.theta)
+        .flatMap((g) => Array.from(g.dataSync())),
+    );
   }
 
   /** Central differences of the meta-loss in every coordinate of θ. */
@@ -86,7 +92,12 @@ describe('functionalForward: forwards at given weights, differentiable through a
 
   const mamlCases: Array<{ name: string; spec: EncoderSpec; inputShape: number[]; innerLearningRate: number }> = [
     { name: 'mlp', spec: { kind: 'mlp', inputDim: 3, hidden: [6, 3], batchNorm: false, seed: 5 }, inputShape: [3], innerLearningRate: 0.5 },
-    { name: 'cnn', spec: { kind: 'cnn', inputShape: [5, 5, 1], channels: [3], batchNorm: false, seed: 6 }, inputShape: [5, 5, 1], innerLearningRate: 0.5 },
+    {
+      name: 'cnn',
+      spec: { kind: 'cnn', inputShape: [5, 5, 1], channels: [3], batchNorm: false, seed: 6 },
+      inputShape: [5, 5, 1],
+      innerLearningRate: 0.5,
+    },
   ];
 
   for (const { name, spec, inputShape, innerLearningRate } of mamlCases) {
@@ -95,7 +106,12 @@ describe('functionalForward: forwards at given weights, differentiable through a
       const featureDim = encoder.featureDim;
       const batch = (seed: number) => tf.randomNormal([4, ...inputShape], 0, 1, 'float32', seed);
       const target = (seed: number) => tf.randomUniform([4, featureDim], 0, 1, 'float32', seed);
-      const problem = new MamlProblem(encoder, { train: batch(1), test: batch(2) }, { train: target(3), test: target(4) }, innerLearningRate);
+      const problem = new MamlProblem(
+        encoder,
+        { train: batch(1), test: batch(2) },
+        { train: target(3), test: target(4) },
+        innerLearningRate,
+      );
       const weightsBefore = allWeightValues(encoder);
 
       const secondOrder = problem.metaGradient();
@@ -127,9 +143,13 @@ describe('functionalForward: forwards at given weights, differentiable through a
     it(`${spec.kind}: the forward at given weights equals the model holding those weights; the model is left untouched`, () => {
       const encoder = createEncoder(spec);
       const shape: number[] = [3, ...inputShape];
-      const x = tf.tidy(() => tf.tensor<tf.Rank>(tf.randomNormal([shape.reduce((a, b) => a * b, 1)], 0, 1, 'float32', 7).dataSync(), shape)) as tf.Tensor4D;
+      const x = tf.tidy(() =>
+        tf.tensor<tf.Rank>(tf.randomNormal([shape.reduce((a, b) => a * b, 1)], 0, 1, 'float32', 7).dataSync(), shape),
+      ) as tf.Tensor4D;
       const own = trainableWeightMap(encoder.model);
-      const shifted = Object.fromEntries(Object.entries(own).map(([name, w], i) => [name, tf.add(w, tf.randomNormal(w.shape, 0, 0.1, 'float32', 10 + i))]));
+      const shifted = Object.fromEntries(
+        Object.entries(own).map(([name, w], i) => [name, tf.add(w, tf.randomNormal(w.shape, 0, 0.1, 'float32', 10 + i))]),
+      );
       const before = allWeightValues(encoder);
 
       const functional = values(functionalForward(encoder, shifted, x));

@@ -32,13 +32,22 @@ function checkSubstitutes(model: tfl.LayersModel, weights: tf.NamedTensorMap): v
     const weight = byName.get(name);
     if (weight === undefined) {
       const known = [...byName.keys()].slice(0, 6).join(', ');
-      throw new SslError('invalid-config', `No weight named '${name}' in model '${model.name}'; key the map by the model's weight names (${known}, ...), e.g. from trainableWeightMap(model).`);
+      throw new SslError(
+        'invalid-config',
+        `No weight named '${name}' in model '${model.name}'; key the map by the model's weight names (${known}, ...), e.g. from trainableWeightMap(model).`,
+      );
     }
     if (tensor.shape.length !== weight.shape.length || tensor.shape.some((d, i) => d !== weight.shape[i])) {
-      throw new SslError('shape-mismatch', `Weight '${name}' has shape ${formatShape(weight.shape as number[])}; the tensor given for it has shape ${formatShape(tensor.shape)}.`);
+      throw new SslError(
+        'shape-mismatch',
+        `Weight '${name}' has shape ${formatShape(weight.shape as number[])}; the tensor given for it has shape ${formatShape(tensor.shape)}.`,
+      );
     }
     if (tensor.dtype !== weight.dtype) {
-      throw new SslError('dtype-mismatch', `Weight '${name}' is ${weight.dtype}; the tensor given for it is ${tensor.dtype}. Cast it first.`);
+      throw new SslError(
+        'dtype-mismatch',
+        `Weight '${name}' is ${weight.dtype}; the tensor given for it is ${tensor.dtype}. Cast it first.`,
+      );
     }
   }
 }
@@ -61,7 +70,8 @@ export function withWeights<T>(model: tfl.LayersModel, weights: tf.NamedTensorMa
       ]);
       patched.push([variable, saved]);
       const substitute = weights[variable.name];
-      if (substitute !== undefined) Object.defineProperty(variable, 'read', { value: () => substitute, configurable: true, writable: true });
+      if (substitute !== undefined)
+        Object.defineProperty(variable, 'read', { value: () => substitute, configurable: true, writable: true });
       Object.defineProperty(variable, 'write', { value: () => variable, configurable: true, writable: true });
     }
     return fn();
@@ -80,8 +90,18 @@ export function trainableWeightMap(model: tfl.LayersModel): tf.NamedTensorMap {
  * features, or a LayersModel's outputs. Differentiable in the given tensors to any order the network's
  * ops support (dense, conv, ReLU, pooling by averaging, layer norm's closed form for first order).
  */
-export function functionalForward(encoder: Encoder, weights: tf.NamedTensorMap, inputs: tf.Tensor4D | tf.Tensor2D, options?: ForwardOptions): tf.Tensor2D;
-export function functionalForward(model: tfl.LayersModel, weights: tf.NamedTensorMap, inputs: tf.Tensor | tf.Tensor[], options?: ForwardOptions): tf.Tensor | tf.Tensor[];
+export function functionalForward(
+  encoder: Encoder,
+  weights: tf.NamedTensorMap,
+  inputs: tf.Tensor4D | tf.Tensor2D,
+  options?: ForwardOptions,
+): tf.Tensor2D;
+export function functionalForward(
+  model: tfl.LayersModel,
+  weights: tf.NamedTensorMap,
+  inputs: tf.Tensor | tf.Tensor[],
+  options?: ForwardOptions,
+): tf.Tensor | tf.Tensor[];
 export function functionalForward(
   network: Encoder | tfl.LayersModel,
   weights: tf.NamedTensorMap,

@@ -31,7 +31,16 @@ describe('heads', () => {
     expect(classNames(byol)).toEqual(['Dense', 'BatchNormalization', 'ReLU', 'Dense']);
     expect(countTrainableParams(byol)).toBe(8 * 16 + 2 * 16 + 16 * 4 + 4);
     const simsiam = projectionHead({ inputDim: 8, hiddenDim: 16, outputDim: 4, layers: 3, batchNorm: true, lastBatchNorm: true });
-    expect(classNames(simsiam)).toEqual(['Dense', 'BatchNormalization', 'ReLU', 'Dense', 'BatchNormalization', 'ReLU', 'Dense', 'BatchNormalization']);
+    expect(classNames(simsiam)).toEqual([
+      'Dense',
+      'BatchNormalization',
+      'ReLU',
+      'Dense',
+      'BatchNormalization',
+      'ReLU',
+      'Dense',
+      'BatchNormalization',
+    ]);
     // Last BN without γ/β (SimSiam's affine=False), and no bias before any BN.
     expect(countTrainableParams(simsiam)).toBe(8 * 16 + 32 + 16 * 16 + 32 + 16 * 4);
     const predictor = predictionHead({ inputDim: 4, hiddenDim: 16, outputDim: 4 });
@@ -52,7 +61,13 @@ describe('heads', () => {
   it('dino head: L2-normalized bottleneck and a weight-normalized last layer (‖w_j‖ = g_j = 1, frozen)', async () => {
     const head = dinoHead({ inputDim: 6, hiddenDim: 12, bottleneckDim: 5, outputDim: 7, seed: 1 });
     expect(head.layers.slice(1).map((layer) => layer.getClassName())).toEqual([
-      'Dense', 'Activation', 'Dense', 'Activation', 'Dense', 'SslL2Normalization', 'SslWeightNormDense',
+      'Dense',
+      'Activation',
+      'Dense',
+      'Activation',
+      'Dense',
+      'SslL2Normalization',
+      'SslWeightNormDense',
     ]);
     const lastLayer = dinoHeadLastLayer(head);
     // The last layer has no bias; with normLastLayer only the direction v is trainable.
@@ -76,7 +91,14 @@ describe('heads', () => {
     // A training step changes v, keeps g = 1 and the kernel's columns at unit norm.
     const optimizer = tf.train.sgd(0.5);
     const variables = head.trainableWeights.map((w) => w.read() as tf.Variable);
-    optimizer.minimize(() => tf.tidy(() => tf.neg(tf.mean(tf.slice(tf.logSoftmax(head.apply(x, { training: true }) as tf.Tensor), [0, 0], [3, 1])))) as tf.Scalar, false, variables);
+    optimizer.minimize(
+      () =>
+        tf.tidy(() =>
+          tf.neg(tf.mean(tf.slice(tf.logSoftmax(head.apply(x, { training: true }) as tf.Tensor), [0, 0], [3, 1]))),
+        ) as tf.Scalar,
+      false,
+      variables,
+    );
     const kernelAfter = lastLayer.kernel();
     const change = tf.max(tf.abs(tf.sub(kernelAfter, kernel)));
     expect((await change.data())[0]).toBeGreaterThan(1e-4);

@@ -63,7 +63,9 @@ export function projectionHead(config: ProjectionHeadConfig): tfl.LayersModel {
   if (lastBatchNorm) {
     const affine = config.lastBatchNormAffine ?? false;
     // The fast layer runs the stock code without γ/β; it is used so that `freezeBatchNorm` reaches this one too.
-    x = fastBatchNormalization({ momentum: BATCH_NORM_MOMENTUM, epsilon: BATCH_NORM_EPSILON, center: affine, scale: affine }).apply(x) as Symbolic;
+    x = fastBatchNormalization({ momentum: BATCH_NORM_MOMENTUM, epsilon: BATCH_NORM_EPSILON, center: affine, scale: affine }).apply(
+      x,
+    ) as Symbolic;
   }
   return tfl.model({ inputs: input, outputs: x });
 }
@@ -123,7 +125,9 @@ export function dinoHead(config: DinoHeadConfig): tfl.LayersModel {
   }
   x = tfl.layers.dense({ units: bottleneckDim, kernelInitializer: init.truncatedNormal(0.02) }).apply(x) as Symbolic;
   x = new L2Normalization().apply(x) as Symbolic;
-  x = new WeightNormDense({ units: config.outputDim, fixedMagnitude: config.normLastLayer ?? true, seed: init.layerSeed() }).apply(x) as Symbolic;
+  x = new WeightNormDense({ units: config.outputDim, fixedMagnitude: config.normLastLayer ?? true, seed: init.layerSeed() }).apply(
+    x,
+  ) as Symbolic;
   return tfl.model({ inputs: input, outputs: x });
 }
 
@@ -166,6 +170,8 @@ export function linearClassifier(config: LinearClassifierConfig): tfl.LayersMode
   validateNoiseRate('dropout', dropout);
   const init = new InitializerSource(config.seed);
   const input = tfl.input({ shape: [config.inputDim] });
-  const logits = tfl.layers.dense({ units: config.numClasses, kernelInitializer: init.glorotUniform() }).apply(maybeDropout(input, dropout)) as Symbolic;
+  const logits = tfl.layers
+    .dense({ units: config.numClasses, kernelInitializer: init.glorotUniform() })
+    .apply(maybeDropout(input, dropout)) as Symbolic;
   return tfl.model({ inputs: input, outputs: logits });
 }

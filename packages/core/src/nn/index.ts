@@ -26,14 +26,17 @@ export { TextTransformerEncoder, buildTextModel } from './text';
 export { WordTokenizer, splitWords, PAD_TOKEN, UNKNOWN_TOKEN, BEGIN_TOKEN, END_TOKEN } from './tokenizer';
 export type { Tokenizer, WordTokenizerJSON, WordTokenizerOptions } from './tokenizer';
 export { projectionHead, predictionHead, dinoHead, dinoHeadLastLayer, prototypeLayer, linearClassifier } from './heads';
-export type {
-  ProjectionHeadConfig,
-  PredictionHeadConfig,
-  DinoHeadConfig,
-  PrototypeLayerConfig,
-  LinearClassifierConfig,
-} from './heads';
+export type { ProjectionHeadConfig, PredictionHeadConfig, DinoHeadConfig, PrototypeLayerConfig, LinearClassifierConfig } from './heads';
 export { functionalForward, withWeights, trainableWeightMap } from './functional';
-export { saveNetwork, loadNetwork, saveEncoder, loadEncoder, fileSystemIOHandler, MODEL_FILE, WEIGHTS_FILE, ENCODER_METADATA_KEY } from './io';
+export {
+  saveNetwork,
+  loadNetwork,
+  saveEncoder,
+  loadEncoder,
+  fileSystemIOHandler,
+  MODEL_FILE,
+  WEIGHTS_FILE,
+  ENCODER_METADATA_KEY,
+} from './io';
 export { registerSslLayers, SSL_LAYER_CLASSES } from './register';
 export * from './layers/index';

@@ -39,14 +39,30 @@ describe('save / load', () => {
 
   const encoderCases: Array<{ name: string; build: () => AnyEncoder; input: () => tf.Tensor }> = [
     { name: 'cnn', build: () => createEncoder({ kind: 'cnn', inputShape: [28, 28, 1] }), input: () => tf.randomNormal([2, 28, 28, 1]) },
-    { name: 'resnet18 32px', build: () => createEncoder({ kind: 'resnet18', inputShape: [32, 32, 3] }), input: () => tf.randomNormal([2, 32, 32, 3]) },
+    {
+      name: 'resnet18 32px',
+      build: () => createEncoder({ kind: 'resnet18', inputShape: [32, 32, 3] }),
+      input: () => tf.randomNormal([2, 32, 32, 3]),
+    },
     { name: 'vit28', build: () => createEncoder(vitPreset('vit28')), input: () => tf.randomNormal([2, 28, 28, 1]) },
-    { name: 'vit28 sincos, no class token', build: () => createEncoder({ ...vitPreset('vit28'), depth: 1, classToken: false, positionEmbedding: 'sincos' }), input: () => tf.randomNormal([2, 28, 28, 1]) },
+    {
+      name: 'vit28 sincos, no class token',
+      build: () => createEncoder({ ...vitPreset('vit28'), depth: 1, classToken: false, positionEmbedding: 'sincos' }),
+      input: () => tf.randomNormal([2, 28, 28, 1]),
+    },
     { name: 'mlp', build: () => createEncoder({ kind: 'mlp', inputDim: 6, hidden: [16, 8] }), input: () => tf.randomNormal([3, 6]) },
     {
       name: 'text',
       build: () => createEncoder({ kind: 'text', vocabSize: 30, maxLength: 7, embedDim: 16, depth: 2, numHeads: 2 }),
-      input: () => tf.tensor2d([[2, 5, 9, 3, 0, 0, 0], [2, 7, 8, 11, 12, 3, 0]], undefined, 'int32'),
+      input: () =>
+        tf.tensor2d(
+          [
+            [2, 5, 9, 3, 0, 0, 0],
+            [2, 7, 8, 11, 12, 3, 0],
+          ],
+          undefined,
+          'int32',
+        ),
     },
   ];
 

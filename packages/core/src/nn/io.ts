@@ -24,7 +24,10 @@ interface EncoderMetadata {
 }
 
 function ioError(message: string, cause: unknown, file: string): SslError {
-  return new SslError('io', `${message} (${file}): ${cause instanceof Error ? cause.message : String(cause)}`, { cause, details: { file } });
+  return new SslError('io', `${message} (${file}): ${cause instanceof Error ? cause.message : String(cause)}`, {
+    cause,
+    details: { file },
+  });
 }
 
 /** Writes `data` to `target` through a temporary file in the same directory and a rename. */
@@ -86,7 +89,9 @@ export function fileSystemIOHandler(dir: string, extraMetadata: Record<string, o
         throw ioError('Could not read a tfjs model', error, modelPath);
       }
       if (modelJson.modelTopology === undefined || !Array.isArray(modelJson.weightsManifest)) {
-        throw new SslError('io', `${modelPath} is not a tfjs LayersModel model.json (needs modelTopology and weightsManifest).`, { details: { file: modelPath } });
+        throw new SslError('io', `${modelPath} is not a tfjs LayersModel model.json (needs modelTopology and weightsManifest).`, {
+          details: { file: modelPath },
+        });
       }
       const weightSpecs: tf.io.WeightsManifestEntry[] = [];
       const buffers: ArrayBuffer[] = [];
@@ -138,13 +143,16 @@ export async function saveEncoder(encoder: Encoder & { readonly spec: EncoderSpe
 export async function loadEncoder(dir: string): Promise<AnyEncoder> {
   const model = await loadNetwork(dir);
   const metadata = (model.getUserDefinedMetadata() as Record<string, unknown> | undefined)?.[ENCODER_METADATA_KEY] as
-    | EncoderMetadata
-    | undefined;
+    EncoderMetadata | undefined;
   if (metadata === undefined || metadata.format !== 'ssl-encoder') {
     model.dispose();
-    throw new SslError('io', `${path.join(dir, MODEL_FILE)} has no encoder spec; it was not written by saveEncoder (use loadNetwork for plain models).`, {
-      details: { file: path.join(dir, MODEL_FILE) },
-    });
+    throw new SslError(
+      'io',
+      `${path.join(dir, MODEL_FILE)} has no encoder spec; it was not written by saveEncoder (use loadNetwork for plain models).`,
+      {
+        details: { file: path.join(dir, MODEL_FILE) },
+      },
+    );
   }
   return createEncoder(metadata.spec, model);
 }

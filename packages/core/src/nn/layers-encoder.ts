@@ -41,16 +41,23 @@ export interface ImageInputRule {
 /** Throws a shape-mismatch error unless `x` is [N, H, W, channels] with H and W allowed by `rule`. */
 export function checkImageInput(owner: string, x: tf.Tensor, rule: ImageInputRule): void {
   const fail = (problem: string): never => {
-    throw new SslError('shape-mismatch', `${owner}: input of shape ${formatShape(x.shape)} ${problem}`, { details: { shape: x.shape, ...rule } });
+    throw new SslError('shape-mismatch', `${owner}: input of shape ${formatShape(x.shape)} ${problem}`, {
+      details: { shape: x.shape, ...rule },
+    });
   };
-  if (x.rank !== 4 || x.shape[3] !== rule.channels) fail(`is not a batch of images [N, height, width, ${rule.channels}]; reshape it or build the encoder for ${x.shape[x.rank - 1]} channels.`);
+  if (x.rank !== 4 || x.shape[3] !== rule.channels)
+    fail(
+      `is not a batch of images [N, height, width, ${rule.channels}]; reshape it or build the encoder for ${x.shape[x.rank - 1]} channels.`,
+    );
   const [height, width] = [x.shape[1] as number, x.shape[2] as number];
   if (height < rule.minimumSize || width < rule.minimumSize) {
     fail(`is smaller than the ${rule.minimumSize}×${rule.minimumSize} px this encoder needs (${rule.reason}); resize or pad the images.`);
   }
   const multiple = rule.multipleOf ?? 1;
   if (height % multiple !== 0 || width % multiple !== 0) {
-    fail(`has a height or width that is not a multiple of ${multiple} (${rule.reason}); resize or crop the images to a multiple of ${multiple}.`);
+    fail(
+      `has a height or width that is not a multiple of ${multiple} (${rule.reason}); resize or crop the images to a multiple of ${multiple}.`,
+    );
   }
 }
 

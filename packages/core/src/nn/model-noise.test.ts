@@ -95,12 +95,18 @@ describe('model noise: dropout and drop path', () => {
   });
 
   it('a training step with dropout and drop path leaks no tensors (ResNet and ViT)', () => {
-    for (const spec of [{ ...resnet, dropout: 0.2, dropPath: 0.3 }, { ...vit, dropout: 0.2, dropPath: 0.3 }] as EncoderSpec[]) {
+    for (const spec of [
+      { ...resnet, dropout: 0.2, dropPath: 0.3 },
+      { ...vit, dropout: 0.2, dropPath: 0.3 },
+    ] as EncoderSpec[]) {
       const encoder = createEncoder(spec);
       const x = tf.randomNormal([2, 8, 8, 1], 0, 1, 'float32', 9) as tf.Tensor4D;
       const variables = encoder.model.trainableWeights.map((w) => w.read() as tf.Variable);
       const step = () => {
-        const { value, grads } = tf.variableGrads(() => tf.tidy(() => tf.mean(tf.square(encoder.features(x, { training: true }))) as tf.Scalar), variables);
+        const { value, grads } = tf.variableGrads(
+          () => tf.tidy(() => tf.mean(tf.square(encoder.features(x, { training: true }))) as tf.Scalar),
+          variables,
+        );
         tf.dispose([value, ...Object.values(grads)]);
       };
       step();
@@ -147,8 +153,14 @@ describe('model noise: dropout and drop path', () => {
   it('heads: dropout is active in training only and inference equals the dropout-free head', () => {
     const x = tf.randomNormal([6, 8], 0, 1, 'float32', 9);
     const pairs: Array<[tfl.LayersModel, tfl.LayersModel]> = [
-      [projectionHead({ inputDim: 8, hiddenDim: 16, outputDim: 4, seed: 1, dropout: 0.4 }), projectionHead({ inputDim: 8, hiddenDim: 16, outputDim: 4, seed: 1 })],
-      [predictionHead({ inputDim: 8, hiddenDim: 16, outputDim: 4, seed: 1, dropout: 0.4 }), predictionHead({ inputDim: 8, hiddenDim: 16, outputDim: 4, seed: 1 })],
+      [
+        projectionHead({ inputDim: 8, hiddenDim: 16, outputDim: 4, seed: 1, dropout: 0.4 }),
+        projectionHead({ inputDim: 8, hiddenDim: 16, outputDim: 4, seed: 1 }),
+      ],
+      [
+        predictionHead({ inputDim: 8, hiddenDim: 16, outputDim: 4, seed: 1, dropout: 0.4 }),
+        predictionHead({ inputDim: 8, hiddenDim: 16, outputDim: 4, seed: 1 }),
+      ],
       [linearClassifier({ inputDim: 8, numClasses: 3, seed: 1, dropout: 0.4 }), linearClassifier({ inputDim: 8, numClasses: 3, seed: 1 })],
     ];
     for (const [noisy, plain] of pairs) {

@@ -44,10 +44,15 @@ export function buildResNetModel(spec: ResNetSpec): tfl.LayersModel {
   const { blocks, bottleneck } = ARCHITECTURES[spec.kind];
   const widthMultiplier = spec.widthMultiplier ?? 1;
   const dropout = spec.dropout ?? 0;
-  const blockDropPath = dropPathRates(spec.dropPath ?? 0, blocks.reduce((a, b) => a + b, 0));
+  const blockDropPath = dropPathRates(
+    spec.dropPath ?? 0,
+    blocks.reduce((a, b) => a + b, 0),
+  );
   const init = new InitializerSource(spec.seed);
   const conv = (x: Symbolic, filters: number, kernelSize: number, strides: number): Symbolic =>
-    conv2dLayer({ filters, kernelSize, strides, padding: 'same', useBias: false, kernelInitializer: init.heNormalFanOut() }).apply(x) as Symbolic;
+    conv2dLayer({ filters, kernelSize, strides, padding: 'same', useBias: false, kernelInitializer: init.heNormalFanOut() }).apply(
+      x,
+    ) as Symbolic;
   const bn = (x: Symbolic): Symbolic => batchNorm().apply(x) as Symbolic;
   const relu = (x: Symbolic): Symbolic => tfl.layers.reLU().apply(x) as Symbolic;
   const channelsOf = (x: Symbolic): number => x.shape[x.shape.length - 1] as number;
@@ -110,7 +115,11 @@ export class ResNetEncoder extends LayersEncoder<ResNetSpec> {
 
   /** Accepts [N, H, W, C] of any size: 'same' padding keeps every feature map at least 1 px. */
   protected override checkInput(inputs: tf.Tensor): void {
-    checkImageInput(`${this.kind} encoder`, inputs, { channels: this.inputShape[2], minimumSize: 1, reason: 'no stage shrinks a side below 1 px' });
+    checkImageInput(`${this.kind} encoder`, inputs, {
+      channels: this.inputShape[2],
+      minimumSize: 1,
+      reason: 'no stage shrinks a side below 1 px',
+    });
   }
 
   /** Output of the last stage [N, h, w, C] before global average pooling. */

@@ -174,13 +174,18 @@ function validateCnnSpec(spec: CnnSpec): void {
   optionalRate('dropout', spec.dropout);
   const minSize = 2 ** (channels.length - 1);
   if (spec.inputShape[0] < minSize || spec.inputShape[1] < minSize) {
-    invalidConfig('inputShape', spec.inputShape, `at least ${minSize} px per side for ${channels.length} stages (each but the last halves the size)`);
+    invalidConfig(
+      'inputShape',
+      spec.inputShape,
+      `at least ${minSize} px per side for ${channels.length} stages (each but the last halves the size)`,
+    );
   }
 }
 
 function validateResNetSpec(spec: ResNetSpec): void {
   validateImageShape(spec.inputShape);
-  if (spec.stem !== undefined && spec.stem !== 'cifar' && spec.stem !== 'imagenet') invalidConfig('stem', spec.stem, "'cifar' or 'imagenet'");
+  if (spec.stem !== undefined && spec.stem !== 'cifar' && spec.stem !== 'imagenet')
+    invalidConfig('stem', spec.stem, "'cifar' or 'imagenet'");
   const width = spec.widthMultiplier ?? 1;
   if (typeof width !== 'number' || !(width > 0) || !Number.isFinite(width)) invalidConfig('widthMultiplier', width, 'a positive number');
   if (Math.round(64 * width) < 1) invalidConfig('widthMultiplier', width, 'at least 1/64 so every stage has a channel');
@@ -211,8 +216,10 @@ function validateVitSpec(spec: VitSpec): void {
   optionalBoolean('classToken', spec.classToken);
   const position = spec.positionEmbedding ?? 'learned';
   if (position !== 'learned' && position !== 'sincos') invalidConfig('positionEmbedding', position, "'learned' or 'sincos'");
-  if (position === 'sincos' && spec.embedDim % 4 !== 0) invalidConfig('embedDim', spec.embedDim, "a multiple of 4 with positionEmbedding 'sincos'");
-  if (spec.pooling !== undefined && spec.pooling !== 'class' && spec.pooling !== 'mean') invalidConfig('pooling', spec.pooling, "'class' or 'mean'");
+  if (position === 'sincos' && spec.embedDim % 4 !== 0)
+    invalidConfig('embedDim', spec.embedDim, "a multiple of 4 with positionEmbedding 'sincos'");
+  if (spec.pooling !== undefined && spec.pooling !== 'class' && spec.pooling !== 'mean')
+    invalidConfig('pooling', spec.pooling, "'class' or 'mean'");
   if (spec.pooling === 'class' && spec.classToken === false) invalidConfig('pooling', spec.pooling, "'mean' when classToken is false");
   if (spec.gelu !== undefined && spec.gelu !== 'exact' && spec.gelu !== 'tanh') invalidConfig('gelu', spec.gelu, "'exact' or 'tanh'");
   optionalRate('dropout', spec.dropout);
@@ -221,7 +228,8 @@ function validateVitSpec(spec: VitSpec): void {
 
 function validateMlpSpec(spec: MlpSpec): void {
   positiveInteger('inputDim', spec.inputDim);
-  if (!Array.isArray(spec.hidden) || spec.hidden.length === 0) invalidConfig('hidden', spec.hidden, 'a non-empty array of positive integers');
+  if (!Array.isArray(spec.hidden) || spec.hidden.length === 0)
+    invalidConfig('hidden', spec.hidden, 'a non-empty array of positive integers');
   spec.hidden.forEach((h, i) => positiveInteger(`hidden[${i}]`, h));
   optionalBoolean('batchNorm', spec.batchNorm);
 }
@@ -231,9 +239,11 @@ function validateTextSpec(spec: TextSpec): void {
   positiveInteger('maxLength', spec.maxLength);
   validateTransformerSpec(spec);
   optionalBoolean('causal', spec.causal);
-  if (spec.pooling !== undefined && spec.pooling !== 'last' && spec.pooling !== 'mean') invalidConfig('pooling', spec.pooling, "'last' or 'mean'");
+  if (spec.pooling !== undefined && spec.pooling !== 'last' && spec.pooling !== 'mean')
+    invalidConfig('pooling', spec.pooling, "'last' or 'mean'");
   const padId = spec.padId ?? 0;
-  if (!Number.isInteger(padId) || padId < 0 || padId >= spec.vocabSize) invalidConfig('padId', padId, `an integer in [0, vocabSize = ${spec.vocabSize})`);
+  if (!Number.isInteger(padId) || padId < 0 || padId >= spec.vocabSize)
+    invalidConfig('padId', padId, `an integer in [0, vocabSize = ${spec.vocabSize})`);
 }
 
 /** Throws SslError('invalid-config') naming the first bad field. */

@@ -24,7 +24,9 @@ export function buildTextModel(spec: TextSpec): tfl.LayersModel {
   let x = tfl.layers
     .embedding({ inputDim: spec.vocabSize, outputDim: spec.embedDim, embeddingsInitializer: init.truncatedNormal(0.02) })
     .apply(ids) as Symbolic;
-  x = new PositionEmbedding({ numPositions: spec.maxLength, embedDim: spec.embedDim, kind: 'learned', seed: init.layerSeed() }).apply(x) as Symbolic;
+  x = new PositionEmbedding({ numPositions: spec.maxLength, embedDim: spec.embedDim, kind: 'learned', seed: init.layerSeed() }).apply(
+    x,
+  ) as Symbolic;
   for (let i = 0; i < spec.depth; i++) {
     x = new TransformerBlock({
       embedDim: spec.embedDim,

@@ -59,7 +59,10 @@ export class WordTokenizer implements Tokenizer {
     if (!Number.isInteger(maxLength) || maxLength < 2) invalidConfig('maxLength', maxLength, 'an integer ≥ 2 (room for <bos> and <eos>)');
     SPECIAL_TOKENS.forEach((token, id) => {
       if (vocabulary[id] !== token) {
-        throw new SslError('invalid-config', `WordTokenizer vocabulary must start with ${SPECIAL_TOKENS.join(', ')}; entry ${id} is ${JSON.stringify(vocabulary[id])}.`);
+        throw new SslError(
+          'invalid-config',
+          `WordTokenizer vocabulary must start with ${SPECIAL_TOKENS.join(', ')}; entry ${id} is ${JSON.stringify(vocabulary[id])}.`,
+        );
       }
     });
     this.vocabulary = vocabulary;

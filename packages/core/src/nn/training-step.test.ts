@@ -57,7 +57,15 @@ const cases: Array<{ name: string; build: () => AnyEncoder; input: () => tf.Tens
   {
     name: 'text',
     build: () => createEncoder({ kind: 'text', vocabSize: 50, maxLength: 8, embedDim: 32, depth: 2, numHeads: 4, seed: 5 }),
-    input: () => tf.tensor2d([[2, 10, 11, 12, 3, 0, 0, 0], [2, 20, 21, 3, 0, 0, 0, 0]], undefined, 'int32'),
+    input: () =>
+      tf.tensor2d(
+        [
+          [2, 10, 11, 12, 3, 0, 0, 0],
+          [2, 20, 21, 3, 0, 0, 0, 0],
+        ],
+        undefined,
+        'int32',
+      ),
   },
 ];
 

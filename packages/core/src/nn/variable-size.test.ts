@@ -78,7 +78,10 @@ describe('variable input sizes', () => {
     const small = tf.randomNormal([3, 14, 14, 1], 0, 1, 'float32', 2) as tf.Tensor4D;
     const table = encoder.model.trainableWeights.find((w) => /embeddings/.test(w.name));
     expect(table?.shape).toEqual([16, 16]);
-    const { grads } = tf.variableGrads(() => tf.tidy(() => tf.mean(tf.square(encoder.features(small, { training: true }))) as tf.Scalar), [table!.read() as tf.Variable]);
+    const { grads } = tf.variableGrads(
+      () => tf.tidy(() => tf.mean(tf.square(encoder.features(small, { training: true }))) as tf.Scalar),
+      [table!.read() as tf.Variable],
+    );
     expect(Math.max(...values(tf.abs(Object.values(grads)[0])))).toBeGreaterThan(1e-7);
     tf.dispose([small, ...Object.values(grads)]);
     encoder.model.dispose();
@@ -126,7 +129,9 @@ describe('variable input sizes', () => {
 
   it('vit sincos: the embedding for another grid is the sin-cos table of that grid', () => {
     const encoder = createEncoder({ ...smallVit, positionEmbedding: 'sincos' }) as VitEncoder;
-    const layerTable = (encoder as unknown as { positionLayer: { embeddingsForGrid(h: number, w: number): tf.Tensor2D } }).positionLayer.embeddingsForGrid(2, 3);
+    const layerTable = (
+      encoder as unknown as { positionLayer: { embeddingsForGrid(h: number, w: number): tf.Tensor2D } }
+    ).positionLayer.embeddingsForGrid(2, 3);
     expect(values(layerTable)).toEqual(values(sincosPositionEmbedding2d(2, 3, 16)));
     encoder.model.dispose();
   });

@@ -42,9 +42,13 @@ export function buildVitModel(spec: VitSpec): tfl.LayersModel {
 
   const input = tfl.input({ shape: [...spec.inputShape] });
   // MAE initializes the patch projection like a linear layer (xavier uniform on the flattened kernel).
-  let x = conv2dLayer({ filters: spec.embedDim, kernelSize: spec.patchSize, strides: spec.patchSize, padding: 'valid', kernelInitializer: init.glorotUniform() }).apply(
-    input,
-  ) as Symbolic;
+  let x = conv2dLayer({
+    filters: spec.embedDim,
+    kernelSize: spec.patchSize,
+    strides: spec.patchSize,
+    padding: 'valid',
+    kernelInitializer: init.glorotUniform(),
+  }).apply(input) as Symbolic;
   x = tfl.layers.reshape({ targetShape: [numPatches, spec.embedDim] }).apply(x) as Symbolic;
   x = new PositionEmbedding({
     numPositions: numPatches,
@@ -176,7 +180,10 @@ export class VitEncoder extends LayersEncoder<VitSpec> {
    */
   encodeTokens(tokens: tf.Tensor3D, options: ForwardOptions = {}): tf.Tensor3D {
     if (tokens.rank !== 3 || tokens.shape[2] !== this.embedDim) {
-      throw new SslError('shape-mismatch', `vit encoder: encodeTokens expects tokens [N, L, ${this.embedDim}], got ${formatShape(tokens.shape)}.`);
+      throw new SslError(
+        'shape-mismatch',
+        `vit encoder: encodeTokens expects tokens [N, L, ${this.embedDim}], got ${formatShape(tokens.shape)}.`,
+      );
     }
     const kwargs = forwardKwargs(options);
     return tf.tidy(() => {

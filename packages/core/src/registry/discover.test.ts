@@ -21,7 +21,10 @@ describe('discoverPlugins', () => {
 
   it('loads installed packages with the ssl-plugin keyword and skips others', async () => {
     const root = mkdtempSync(join(tmpdir(), 'ssl-discover-'));
-    writeFileSync(join(root, 'package.json'), JSON.stringify({ name: 'app', dependencies: { 'ssl-plugin-toy': '1.0.0', 'ssl-plugin-nokeyword': '1.0.0' } }));
+    writeFileSync(
+      join(root, 'package.json'),
+      JSON.stringify({ name: 'app', dependencies: { 'ssl-plugin-toy': '1.0.0', 'ssl-plugin-nokeyword': '1.0.0' } }),
+    );
     const pluginObject = "{ name: 'ssl-plugin-toy', version: '1.2.3', family: 'toy', core: '^0.1.0', methods: {} }";
     writePackage(root, 'ssl-plugin-toy', { keywords: ['ssl-plugin'] }, `module.exports = { default: () => (${pluginObject}) };`);
     writePackage(root, 'ssl-plugin-nokeyword', {}, 'throw new Error("must not be imported");');

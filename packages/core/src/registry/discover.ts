@@ -81,7 +81,10 @@ function instantiate(mod: Record<string, unknown>, packageName: string): Plugin 
   if (isPlugin(exported)) return exported;
   // A package with the keyword but no default export registers nothing: skip it quietly.
   if (exported === undefined) return undefined;
-  throw new SslError('plugin', `${packageName}'s default export is not an @ssl plugin (expected definePlugin(...) or a factory returning one).`);
+  throw new SslError(
+    'plugin',
+    `${packageName}'s default export is not an @ssl plugin (expected definePlugin(...) or a factory returning one).`,
+  );
 }
 
 function isPlugin(value: unknown): value is Plugin {

@@ -13,7 +13,9 @@ import type { DataKindDefinition } from '../train/data-kinds';
 export interface PluginEncoderSpecs {}
 
 /** An encoder a plugin registers: how to check its spec and build it. */
-export interface EncoderDefinition<Spec extends { readonly kind: string; readonly seed?: number } = { readonly kind: string; readonly seed?: number }> {
+export interface EncoderDefinition<
+  Spec extends { readonly kind: string; readonly seed?: number } = { readonly kind: string; readonly seed?: number },
+> {
   readonly kind: string;
   readonly description: string;
   /** Throws SslError('invalid-config') naming the field. */
@@ -22,7 +24,9 @@ export interface EncoderDefinition<Spec extends { readonly kind: string; readonl
 }
 
 /** Identity function that gives an encoder definition its types. */
-export function defineEncoder<Spec extends { readonly kind: string; readonly seed?: number }>(definition: EncoderDefinition<Spec>): EncoderDefinition<Spec> {
+export function defineEncoder<Spec extends { readonly kind: string; readonly seed?: number }>(
+  definition: EncoderDefinition<Spec>,
+): EncoderDefinition<Spec> {
   return Object.freeze(definition);
 }
 

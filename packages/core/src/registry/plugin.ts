@@ -41,10 +41,16 @@ export function definePlugin(definition: PluginDefinition): Plugin {
     throw new SslError('plugin', 'definePlugin needs a non-empty `name` (the npm package name).');
   }
   if (typeof definition.version !== 'string' || !/^\d+\.\d+\.\d+/.test(definition.version)) {
-    throw new SslError('plugin', `${where}: \`version\` must be a semver version such as '1.0.0', got ${JSON.stringify(definition.version)}.`);
+    throw new SslError(
+      'plugin',
+      `${where}: \`version\` must be a semver version such as '1.0.0', got ${JSON.stringify(definition.version)}.`,
+    );
   }
   if (typeof definition.family !== 'string' || !FAMILY_PATTERN.test(definition.family)) {
-    throw new SslError('plugin', `${where}: \`family\` must be lowercase letters, digits or '-', got ${JSON.stringify(definition.family)}.`);
+    throw new SslError(
+      'plugin',
+      `${where}: \`family\` must be lowercase letters, digits or '-', got ${JSON.stringify(definition.family)}.`,
+    );
   }
   if (typeof definition.core !== 'string' || definition.core.length === 0) {
     throw new SslError('plugin', `${where}: \`core\` must be the semver range of @ssl/core it supports, e.g. '^0.1.0'.`);
@@ -54,20 +60,50 @@ export function definePlugin(definition: PluginDefinition): Plugin {
       throw new SslError('plugin', `${where}: method ${JSON.stringify(key)} is not a method definition (use defineMethod).`);
     }
     if (method.name !== key) {
-      throw new SslError('plugin', `${where}: method registered as ${JSON.stringify(key)} is named ${JSON.stringify(method.name)}; use the same name.`);
+      throw new SslError(
+        'plugin',
+        `${where}: method registered as ${JSON.stringify(key)} is named ${JSON.stringify(method.name)}; use the same name.`,
+      );
     }
   }
-  checkPartNames(where, 'view policy', definition.viewPolicies, (p) => p?.name, (p) => typeof p?.create === 'function');
-  checkPartNames(where, 'data kind', definition.dataKinds, (k) => k?.name, (k) => typeof k?.open === 'function');
-  checkPartNames(where, 'encoder', definition.encoders, (e) => e?.kind, (e) => typeof e?.create === 'function');
+  checkPartNames(
+    where,
+    'view policy',
+    definition.viewPolicies,
+    (p) => p?.name,
+    (p) => typeof p?.create === 'function',
+  );
+  checkPartNames(
+    where,
+    'data kind',
+    definition.dataKinds,
+    (k) => k?.name,
+    (k) => typeof k?.open === 'function',
+  );
+  checkPartNames(
+    where,
+    'encoder',
+    definition.encoders,
+    (e) => e?.kind,
+    (e) => typeof e?.create === 'function',
+  );
   return Object.freeze({ ...definition, methods: Object.freeze({ ...definition.methods }) });
 }
 
-function checkPartNames<T>(where: string, what: string, parts: Readonly<Record<string, T>> | undefined, nameOf: (part: T) => string | undefined, isValid: (part: T) => boolean): void {
+function checkPartNames<T>(
+  where: string,
+  what: string,
+  parts: Readonly<Record<string, T>> | undefined,
+  nameOf: (part: T) => string | undefined,
+  isValid: (part: T) => boolean,
+): void {
   for (const [key, part] of Object.entries(parts ?? {})) {
     if (!isValid(part)) throw new SslError('plugin', `${where}: ${what} ${JSON.stringify(key)} is not a ${what} definition.`);
     if (nameOf(part) !== key) {
-      throw new SslError('plugin', `${where}: ${what} registered as ${JSON.stringify(key)} is named ${JSON.stringify(nameOf(part))}; use the same name.`);
+      throw new SslError(
+        'plugin',
+        `${where}: ${what} registered as ${JSON.stringify(key)} is named ${JSON.stringify(nameOf(part))}; use the same name.`,
+      );
     }
   }
 }

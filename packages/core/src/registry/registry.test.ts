@@ -26,7 +26,13 @@ function fakeMethod(name: string, defaults: Record<string, unknown> = { temperat
 
 const simclr = fakeMethod('simclr');
 const moco = fakeMethod('moco');
-const plugin = definePlugin({ name: '@ssl/contrastive', version: '0.1.0', family: 'contrastive', core: `^${CORE_VERSION}`, methods: { simclr, moco } });
+const plugin = definePlugin({
+  name: '@ssl/contrastive',
+  version: '0.1.0',
+  family: 'contrastive',
+  core: `^${CORE_VERSION}`,
+  methods: { simclr, moco },
+});
 
 function expectSslError(fn: () => unknown, code: string): SslError {
   try {
@@ -43,19 +49,36 @@ describe('registry', () => {
   it('registers a plugin and lists its methods as <family>:<method>', () => {
     const registry = createRegistry().use(plugin);
     expect(registry.list().map((m) => m.id)).toEqual(['contrastive:moco', 'contrastive:simclr']);
-    expect(registry.list()[1]).toMatchObject({ plugin: '@ssl/contrastive', pluginVersion: '0.1.0', family: 'contrastive', method: 'simclr' });
+    expect(registry.list()[1]).toMatchObject({
+      plugin: '@ssl/contrastive',
+      pluginVersion: '0.1.0',
+      family: 'contrastive',
+      method: 'simclr',
+    });
   });
 
   it('is a no-op to register the same plugin or the same definition twice', () => {
     const registry = createRegistry().use(plugin).use(plugin);
-    const again = definePlugin({ name: '@ssl/contrastive', version: '0.1.0', family: 'contrastive', core: `^${CORE_VERSION}`, methods: { simclr } });
+    const again = definePlugin({
+      name: '@ssl/contrastive',
+      version: '0.1.0',
+      family: 'contrastive',
+      core: `^${CORE_VERSION}`,
+      methods: { simclr },
+    });
     registry.use(again);
     expect(registry.list()).toHaveLength(2);
   });
 
   it('rejects a conflicting definition under the same name', () => {
     const registry = createRegistry().use(plugin);
-    const impostor = definePlugin({ name: 'ssl-plugin-other', version: '1.0.0', family: 'contrastive', core: `^${CORE_VERSION}`, methods: { simclr: fakeMethod('simclr') } });
+    const impostor = definePlugin({
+      name: 'ssl-plugin-other',
+      version: '1.0.0',
+      family: 'contrastive',
+      core: `^${CORE_VERSION}`,
+      methods: { simclr: fakeMethod('simclr') },
+    });
     const error = expectSslError(() => registry.use(impostor), 'duplicate-method');
     expect(error.message).toContain('contrastive:simclr');
     expect(error.message).toContain('ssl-plugin-other');
@@ -85,7 +108,13 @@ describe('registry', () => {
   });
 
   it('rejects a plugin built for another core version', () => {
-    const future = definePlugin({ name: 'ssl-plugin-future', version: '3.0.0', family: 'future', core: '^9.0.0', methods: { x: fakeMethod('x') } });
+    const future = definePlugin({
+      name: 'ssl-plugin-future',
+      version: '3.0.0',
+      family: 'future',
+      core: '^9.0.0',
+      methods: { x: fakeMethod('x') },
+    });
     const error = expectSslError(() => createRegistry().use(future), 'version-mismatch');
     expect(error.message).toContain('^9.0.0');
     expect(error.message).toContain(CORE_VERSION);
@@ -94,14 +123,20 @@ describe('registry', () => {
   it('validates plugin definitions where they are written', () => {
     expectSslError(() => definePlugin({ name: 'p', version: 'one', family: 'f', core: '^0.1.0', methods: {} }), 'plugin');
     expectSslError(() => definePlugin({ name: 'p', version: '1.0.0', family: 'Bad Family', core: '^0.1.0', methods: {} }), 'plugin');
-    expectSslError(() => definePlugin({ name: 'p', version: '1.0.0', family: 'f', core: '^0.1.0', methods: { a: fakeMethod('b') } }), 'plugin');
+    expectSslError(
+      () => definePlugin({ name: 'p', version: '1.0.0', family: 'f', core: '^0.1.0', methods: { a: fakeMethod('b') } }),
+      'plugin',
+    );
   });
 });
 
 describe('mergeConfig', () => {
   it('passes nested overrides through when the default is an empty object, and checks known nested fields', async () => {
     const { mergeConfig } = await import('./registry');
-    expect(mergeConfig({ augment: {}, head: { dim: 1 } }, { augment: { numOps: 3 } }, 'm')).toEqual({ augment: { numOps: 3 }, head: { dim: 1 } });
+    expect(mergeConfig({ augment: {}, head: { dim: 1 } }, { augment: { numOps: 3 } }, 'm')).toEqual({
+      augment: { numOps: 3 },
+      head: { dim: 1 },
+    });
     expect(() => mergeConfig({ augment: {}, head: { dim: 1 } }, { head: { dimm: 2 } }, 'm')).toThrowError(/Did you mean "dim"/);
   });
 });

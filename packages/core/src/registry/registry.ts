@@ -12,7 +12,9 @@ import type { PluginParts } from './parts';
 export type KnownMethodName = keyof MethodConfigs & string;
 
 /** Config as users write it: any subset of the method's fields, nested objects partial too. */
-export type PartialConfig<T> = { [K in keyof T]?: T[K] extends readonly unknown[] ? T[K] : T[K] extends object ? PartialConfig<T[K]> : T[K] };
+export type PartialConfig<T> = {
+  [K in keyof T]?: T[K] extends readonly unknown[] ? T[K] : T[K] extends object ? PartialConfig<T[K]> : T[K];
+};
 
 /** A method resolved by name with its full, validated config: what the trainer runs. */
 export interface MethodHandle<Config extends object = object> {
@@ -54,12 +56,21 @@ export interface Registry {
 type PartKind = keyof PluginParts;
 
 /** Adds a plugin's parts of one kind; the same definition twice is a no-op, another one under a taken name throws. */
-function mergeParts(into: Record<string, unknown>, parts: Readonly<Record<string, unknown>> | undefined, kind: PartKind, plugin: Plugin): void {
+function mergeParts(
+  into: Record<string, unknown>,
+  parts: Readonly<Record<string, unknown>> | undefined,
+  kind: PartKind,
+  plugin: Plugin,
+): void {
   for (const [name, part] of Object.entries(parts ?? {})) {
     if (into[name] !== undefined && into[name] !== part) {
-      throw new SslError('duplicate-method', `${plugin.name}@${plugin.version} registers ${kind} "${name}", which another plugin (or core) already defines. Rename one of them.`, {
-        details: { kind, name },
-      });
+      throw new SslError(
+        'duplicate-method',
+        `${plugin.name}@${plugin.version} registers ${kind} "${name}", which another plugin (or core) already defines. Rename one of them.`,
+        {
+          details: { kind, name },
+        },
+      );
     }
   }
   Object.assign(into, parts ?? {});
@@ -77,7 +88,8 @@ export function createRegistry(): Registry {
   const viewPolicies: Record<string, unknown> = { ...CORE_VIEW_POLICIES };
   const dataKinds: Record<string, unknown> = { ...CORE_DATA_KINDS };
   const encoders: Record<string, unknown> = {};
-  const snapshot = (): PluginParts => Object.freeze({ viewPolicies: { ...viewPolicies }, dataKinds: { ...dataKinds }, encoders: { ...encoders } }) as PluginParts;
+  const snapshot = (): PluginParts =>
+    Object.freeze({ viewPolicies: { ...viewPolicies }, dataKinds: { ...dataKinds }, encoders: { ...encoders } }) as PluginParts;
 
   function resolveId(id: string): Entry {
     const direct = entries.get(id);
@@ -86,7 +98,10 @@ export function createRegistry(): Registry {
       const matches = [...entries.values()].filter((e) => e.definition.name === id);
       if (matches.length === 1) return matches[0];
       if (matches.length > 1) {
-        throw new SslError('unknown-method', `Method name "${id}" is ambiguous: ${matches.map((m) => m.id).join(', ')}. Use the full '<family>:<method>' name.`);
+        throw new SslError(
+          'unknown-method',
+          `Method name "${id}" is ambiguous: ${matches.map((m) => m.id).join(', ')}. Use the full '<family>:<method>' name.`,
+        );
       }
     }
     const known = [...entries.keys()].sort();
@@ -197,7 +212,11 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  * Defaults overlaid with the user's config. Unknown keys are errors (a typo silently ignored is a wasted
  * training run); a value whose type differs from the default's is an error too.
  */
-export function mergeConfig(defaults: Record<string, unknown>, overrides: Readonly<Record<string, unknown>>, path: string): Record<string, unknown> {
+export function mergeConfig(
+  defaults: Record<string, unknown>,
+  overrides: Readonly<Record<string, unknown>>,
+  path: string,
+): Record<string, unknown> {
   if (!isPlainObject(overrides)) {
     throw new SslError('invalid-config', `Config for ${path} must be a plain object, got ${formatValue(overrides)}.`);
   }
@@ -216,7 +235,9 @@ export function mergeConfig(defaults: Record<string, unknown>, overrides: Readon
       const suggestion = closestMatch(key, Object.keys(defaults));
       throw new SslError(
         'invalid-config',
-        `Unknown config field ${field}.` + (suggestion ? ` Did you mean "${suggestion}"?` : '') + ` Known fields: ${Object.keys(defaults).join(', ')}.`,
+        `Unknown config field ${field}.` +
+          (suggestion ? ` Did you mean "${suggestion}"?` : '') +
+          ` Known fields: ${Object.keys(defaults).join(', ')}.`,
         { details: { field } },
       );
     }
@@ -224,7 +245,9 @@ export function mergeConfig(defaults: Record<string, unknown>, overrides: Readon
     if (isPlainObject(base) && isPlainObject(value)) {
       result[key] = mergeConfig(base, value, field);
     } else if (base !== undefined && base !== null && value !== null && typeof base !== typeof value) {
-      throw new SslError('invalid-config', `Invalid config value ${field} = ${formatValue(value)}: expected a ${typeof base}.`, { details: { field, value } });
+      throw new SslError('invalid-config', `Invalid config value ${field} = ${formatValue(value)}: expected a ${typeof base}.`, {
+        details: { field, value },
+      });
     } else {
       result[key] = value;
     }

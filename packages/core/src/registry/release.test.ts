@@ -42,11 +42,15 @@ describe('publishedRange (what pnpm writes for workspace: ranges)', () => {
 describe('supportedCoreRange', () => {
   it("reads peerDependencies['@ssl/core'] and resolves workspace:^ against the running core", () => {
     expect(supportedCoreRange({ name: 'p', version: '1.0.0', peerDependencies: { '@ssl/core': 'workspace:^' } })).toBe(`^${CORE_VERSION}`);
-    expect(supportedCoreRange({ name: 'p', version: '1.0.0', peerDependencies: { '@ssl/core': '^0.1.0 || ^0.2.0' } })).toBe('^0.1.0 || ^0.2.0');
+    expect(supportedCoreRange({ name: 'p', version: '1.0.0', peerDependencies: { '@ssl/core': '^0.1.0 || ^0.2.0' } })).toBe(
+      '^0.1.0 || ^0.2.0',
+    );
   });
 
   it('says what to add when package.json has no @ssl/core peer', () => {
-    expect(() => supportedCoreRange({ name: 'ssl-plugin-x', version: '1.0.0' })).toThrow(/ssl-plugin-x: package\.json has no peerDependencies\['@ssl\/core'\]/);
+    expect(() => supportedCoreRange({ name: 'ssl-plugin-x', version: '1.0.0' })).toThrow(
+      /ssl-plugin-x: package\.json has no peerDependencies\['@ssl\/core'\]/,
+    );
   });
 });
 
@@ -80,7 +84,10 @@ describe('first release after 0.1.0 (issue 21, acceptance 1)', () => {
       }
     }
     writeFileSync(join(scratch, '.changeset', 'first-minor.md'), "---\n'@ssl/core': minor\n---\n\nA minor change of core.\n");
-    execFileSync(process.execPath, [join(repoRoot, 'node_modules', '@changesets', 'cli', 'bin.js'), 'version'], { cwd: scratch, stdio: 'pipe' });
+    execFileSync(process.execPath, [join(repoRoot, 'node_modules', '@changesets', 'cli', 'bin.js'), 'version'], {
+      cwd: scratch,
+      stdio: 'pipe',
+    });
 
     const bumped = (folder: string) => readManifest(join(scratch!, 'packages', folder, 'package.json'));
     const core = bumped('core');

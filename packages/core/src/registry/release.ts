@@ -24,7 +24,10 @@ export interface PluginManifest {
 export function supportedCoreRange(manifest: PluginManifest): string {
   const range = manifest.peerDependencies?.['@ssl/core'];
   if (range === undefined) {
-    throw new SslError('plugin', `${manifest.name}: package.json has no peerDependencies['@ssl/core']; add the range of @ssl/core the plugin supports, e.g. "^${CORE_VERSION}".`);
+    throw new SslError(
+      'plugin',
+      `${manifest.name}: package.json has no peerDependencies['@ssl/core']; add the range of @ssl/core the plugin supports, e.g. "^${CORE_VERSION}".`,
+    );
   }
   return publishedRange(range, CORE_VERSION);
 }

@@ -51,7 +51,10 @@ const carryProbe = defineMethod<Record<string, never>, 'unlabeled', { stepLoss: 
   },
 });
 
-const probeRegistry = () => createRegistry().use(definePlugin({ name: 'probe', version: '0.0.1', family: 'test', core: '>=0.0.0', methods: { 'carry-probe': carryProbe } }));
+const probeRegistry = () =>
+  createRegistry().use(
+    definePlugin({ name: 'probe', version: '0.0.1', family: 'test', core: '>=0.0.0', methods: { 'carry-probe': carryProbe } }),
+  );
 
 /**
  * A plugin's own data kind (images in pairs: an image and its left-right mirror, as a stand-in for a
@@ -111,13 +114,23 @@ const pixelLinear = defineEncoder<PixelLinearSpec>({
   kind: 'pixel-linear',
   description: 'a linear map of the pixels',
   validate: (spec) => {
-    if (!(Number.isInteger(spec.units) && spec.units > 0)) throw new SslError('invalid-config', `units must be a positive integer, got ${spec.units}.`);
+    if (!(Number.isInteger(spec.units) && spec.units > 0))
+      throw new SslError('invalid-config', `units must be a positive integer, got ${spec.units}.`);
   },
   create(spec) {
     const model = tfl.sequential({
-      layers: [tfl.layers.flatten({ inputShape: [...spec.inputShape] }), tfl.layers.dense({ units: spec.units, kernelInitializer: tfl.initializers.glorotUniform({ seed: spec.seed }) })],
+      layers: [
+        tfl.layers.flatten({ inputShape: [...spec.inputShape] }),
+        tfl.layers.dense({ units: spec.units, kernelInitializer: tfl.initializers.glorotUniform({ seed: spec.seed }) }),
+      ],
     });
-    return { kind: 'pixel-linear', inputShape: spec.inputShape, featureDim: spec.units, model, features: (x) => model.apply(x) as tf.Tensor2D };
+    return {
+      kind: 'pixel-linear',
+      inputShape: spec.inputShape,
+      featureDim: spec.units,
+      model,
+      features: (x) => model.apply(x) as tf.Tensor2D,
+    };
   },
 });
 
@@ -150,7 +163,14 @@ describe('method contract v2', () => {
     });
     const registry = createRegistry().use(plugin);
     const encoder: PixelLinearSpec = { kind: 'pixel-linear', inputShape: [12, 12, 1], units: 4, seed: 1 };
-    const result = await train({ method: registry.create('mirror:mirror-invariance'), data: toyDataset(16), encoder, batchSize: 4, epochs: 3, seed: 1 });
+    const result = await train({
+      method: registry.create('mirror:mirror-invariance'),
+      data: toyDataset(16),
+      encoder,
+      batchSize: 4,
+      epochs: 3,
+      seed: 1,
+    });
     try {
       expect(result.encoder.kind).toBe('pixel-linear');
       expect(result.history).toHaveLength(12);
@@ -160,13 +180,24 @@ describe('method contract v2', () => {
     }
     // Without the plugin, neither the data kind nor the encoder exists.
     const bare = createRegistry().use(definePlugin({ ...plugin, name: 'bare', dataKinds: {}, encoders: {} }));
-    await expect(train({ method: bare.create('mirror:mirror-invariance'), data: toyDataset(16), encoder, batchSize: 4 })).rejects.toThrow(/kind "mirror-pairs"/);
-    await expect(train({ method: registry.create('mirror:mirror-invariance'), data: toyDataset(16), encoder: { ...encoder, units: 0 }, batchSize: 4 })).rejects.toThrow(/units/);
+    await expect(train({ method: bare.create('mirror:mirror-invariance'), data: toyDataset(16), encoder, batchSize: 4 })).rejects.toThrow(
+      /kind "mirror-pairs"/,
+    );
+    await expect(
+      train({ method: registry.create('mirror:mirror-invariance'), data: toyDataset(16), encoder: { ...encoder, units: 0 }, batchSize: 4 }),
+    ).rejects.toThrow(/units/);
   });
 
   it("afterStep receives its step's own outputs, and batches carry the sample ids of their images", async () => {
     const data = toyDataset(16);
-    const result = await train({ method: probeRegistry().create('test:carry-probe'), data, encoder: toyEncoder, batchSize: 4, epochs: 2, seed: 3 });
+    const result = await train({
+      method: probeRegistry().create('test:carry-probe'),
+      data,
+      encoder: toyEncoder,
+      batchSize: 4,
+      epochs: 2,
+      seed: 3,
+    });
     try {
       const state = (name: string) => result.runtime.state![name].dataSync();
       // The last step's loss, as the step computed it (no second forward pass in afterStep).
@@ -200,7 +231,10 @@ describe('method contract v2', () => {
       const visits = Array.from(result.runtime.state!.visits.dataSync());
       expect(visits).toEqual([...Array(8).fill(0), ...Array(8).fill(2), ...Array(32).fill(4)]);
       expect(Object.keys(result.runtime.frozen ?? {})).toEqual(['teacherEncoder', 'teacherClassifier']);
-      const pools = latestCheckpoint(join(outDir, 'checkpoints'))!.manifest.meta.pools as Record<string, { ids: number[]; weights: number[] | null }>;
+      const pools = latestCheckpoint(join(outDir, 'checkpoints'))!.manifest.meta.pools as Record<
+        string,
+        { ids: number[]; weights: number[] | null }
+      >;
       expect(pools.labeled.ids).toEqual(Array.from({ length: 16 }, (_, i) => i));
       expect(pools.labeled.weights!.slice(8).every((w) => w > 0 && w <= 1)).toBe(true);
       expect(pools.unlabeled.ids).toHaveLength(32);
@@ -215,7 +249,10 @@ describe('method contract v2', () => {
   it('resumes a multi-round run killed with SIGKILL in its second round to the state of an uninterrupted run', () => {
     const child = join(import.meta.dirname, 'fixtures', 'resume-child.ts');
     const node = (args: string[]) =>
-      spawnSync(process.execPath, ['--conditions=@ssl/source', '--import', 'tsx', child, ...args, 'rounds'], { encoding: 'utf8', timeout: 120_000 });
+      spawnSync(process.execPath, ['--conditions=@ssl/source', '--import', 'tsx', child, ...args, 'rounds'], {
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
     const straight = mkdtempSync(join(tmpdir(), 'ssl-rounds-straight-'));
     const killed = mkdtempSync(join(tmpdir(), 'ssl-rounds-killed-'));
     expect(node([straight, '-1', 'fresh']).status).toBe(0);
@@ -235,7 +272,12 @@ describe('method contract v2', () => {
     expect(keys).toContain('state/visits');
     expect(keys.some((k) => k.startsWith('frozen/teacherClassifier'))).toBe(true);
     for (const key of keys) expect(Array.from(b.tensors.get(key)!.values), key).toEqual(Array.from(a.tensors.get(key)!.values));
-    const steps = readFileSync(join(killed, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.type === 'step').map((r) => r.step);
+    const steps = readFileSync(join(killed, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((r) => r.type === 'step')
+      .map((r) => r.step);
     expect(steps).toEqual(Array.from({ length: 36 }, (_, i) => i));
   });
 });

@@ -100,7 +100,8 @@ export function gatherSampleImages(parts: readonly ImageDataset[], ids: Int32Arr
   ids.forEach((id, row) => {
     let local = id;
     const part = parts.find((p) => (local < p.size ? true : ((local -= p.size), false)));
-    if (!part || local < 0) throw new SslError('data', `Sample id ${id} is outside the run's ${parts.reduce((n, p) => n + p.size, 0)} samples.`);
+    if (!part || local < 0)
+      throw new SslError('data', `Sample id ${id} is outside the run's ${parts.reduce((n, p) => n + p.size, 0)} samples.`);
     bytes.set(part.images.subarray(local * imageSize, (local + 1) * imageSize), row * imageSize);
   });
   return hostBatchToTensors({ images: bytes, indices: ids }, shape).images;
@@ -110,7 +111,10 @@ function poolLabels(pool: Pool | undefined, ids: Int32Array, name: string): Tens
   if (!pool?.labels) throw new SslError('data', `The ${name} pool has no labels.`);
   const labelOf = new Map<number, number>();
   pool.ids.forEach((id, k) => labelOf.set(id, pool.labels![k]));
-  return tf.tensor1d(Int32Array.from(ids, (id) => labelOf.get(id) ?? -1), 'int32');
+  return tf.tensor1d(
+    Int32Array.from(ids, (id) => labelOf.get(id) ?? -1),
+    'int32',
+  );
 }
 
 function makeViews(images: Tensor4D, indices: Int32Array, policy: ViewPolicy, rng: Random): ImageViews {
@@ -139,7 +143,10 @@ function singleSource<K extends 'unlabeled' | 'labeled' | 'image-text'>(
     images: (batchIds) => gatherSampleImages([dataset], batchIds),
     batch(request) {
       const owned: Tensor[] = [];
-      const views = ownViews(makeViews(gatherSampleImages([dataset], request.ids), request.ids, request.views.unlabeled, request.viewRng), owned);
+      const views = ownViews(
+        makeViews(gatherSampleImages([dataset], request.ids), request.ids, request.views.unlabeled, request.viewRng),
+        owned,
+      );
       return { batch: batchOf(views, request, owned), owned, imageCount: request.ids.length };
     },
     describe: () => ({ name: dataset.name, size: dataset.size, shape: dataset.shape }),
@@ -155,7 +162,8 @@ function labelsOf(request: BatchRequest, poolName: string, owned: Tensor[]): Ten
 const unlabeledKind = defineDataKind({
   name: 'unlabeled',
   description: 'Images without labels; epochs pass over every image.',
-  open: (data, methodId) => singleSource<'unlabeled'>(requireDataset(data, methodId), 'unlabeled', (views) => ({ kind: 'unlabeled', ...views })),
+  open: (data, methodId) =>
+    singleSource<'unlabeled'>(requireDataset(data, methodId), 'unlabeled', (views) => ({ kind: 'unlabeled', ...views })),
 });
 
 const labeledKind = defineDataKind({
@@ -164,7 +172,11 @@ const labeledKind = defineDataKind({
   open(data, methodId) {
     const dataset = requireDataset(data, methodId);
     if (!dataset.labels) throw new SslError('data', `${methodId} needs labels; ${dataset.name} has none.`);
-    return singleSource<'labeled'>(dataset, 'labeled', (views, request, owned) => ({ kind: 'labeled', ...views, labels: labelsOf(request, 'labeled', owned) }));
+    return singleSource<'labeled'>(dataset, 'labeled', (views, request, owned) => ({
+      kind: 'labeled',
+      ...views,
+      labels: labelsOf(request, 'labeled', owned),
+    }));
   },
 });
 
@@ -178,7 +190,12 @@ const imageTextKind = defineDataKind({
     }
     const pairs = dataset as ImageTextDataset;
     return singleSource<'image-text'>(pairs, 'pairs', (views, request, owned) => {
-      const labels = pairs.labels ? tf.tensor1d(Int32Array.from(request.ids, (i) => pairs.labels![i]), 'int32') : undefined;
+      const labels = pairs.labels
+        ? tf.tensor1d(
+            Int32Array.from(request.ids, (i) => pairs.labels![i]),
+            'int32',
+          )
+        : undefined;
       if (labels) owned.push(labels);
       return { kind: 'image-text', ...views, captions: Array.from(request.ids, (i) => pairs.captions[i]), labels };
     });
@@ -206,13 +223,17 @@ function labeledIdsAt(pool: Pool, step: number, batchSize: number, seed: number)
 }
 
 function checkSemiSupervised(data: TrainData, methodId: string): { labeled: ImageDataset; unlabeled: ImageDataset } {
-  if (!isSemiSupervised(data)) throw new SslError('data', `${methodId} is semi-supervised: pass data: { labeled, unlabeled } (see labeledSplit in @ssl/core).`);
+  if (!isSemiSupervised(data))
+    throw new SslError('data', `${methodId} is semi-supervised: pass data: { labeled, unlabeled } (see labeledSplit in @ssl/core).`);
   const { labeled, unlabeled } = data;
   if (!labeled.labels) throw new SslError('data', `${methodId}: the labeled set ${labeled.name} has no labels.`);
   if (labeled.size === 0) throw new SslError('data', `${methodId}: the labeled set ${labeled.name} is empty.`);
   if (unlabeled.size === 0) throw new SslError('data', `Dataset ${unlabeled.name} is empty: nothing to train on.`);
   if (labeled.shape.join() !== unlabeled.shape.join()) {
-    throw new SslError('data', `${methodId}: labeled images are ${labeled.shape.join('×')} but unlabeled ones ${unlabeled.shape.join('×')}.`);
+    throw new SslError(
+      'data',
+      `${methodId}: labeled images are ${labeled.shape.join('×')} but unlabeled ones ${unlabeled.shape.join('×')}.`,
+    );
   }
   return { labeled, unlabeled };
 }
@@ -236,7 +257,10 @@ const semiSupervisedKind = defineDataKind({
       inputShape: unlabeled.shape,
       numClasses: labeled.numClasses ?? unlabeled.numClasses,
       sampleCount: labeled.size + unlabeled.size,
-      initialPools: { labeled: { ids: rangeIds(labeled.size), labels: labeled.labels }, unlabeled: { ids: rangeIds(unlabeled.size, labeled.size) } },
+      initialPools: {
+        labeled: { ids: rangeIds(labeled.size), labels: labeled.labels },
+        unlabeled: { ids: rangeIds(unlabeled.size, labeled.size) },
+      },
       epochPool: 'unlabeled',
       images,
       batch(request) {
@@ -251,7 +275,12 @@ const semiSupervisedKind = defineDataKind({
         const batch = { kind: 'semi-supervised' as const, labeled: { ...labeledViews, labels, weights }, unlabeled: unlabeledViews };
         return { batch, owned, imageCount: request.ids.length + labeledIds.length };
       },
-      describe: () => ({ name: unlabeled.name, size: unlabeled.size, shape: unlabeled.shape, labeled: { name: labeled.name, size: labeled.size } }),
+      describe: () => ({
+        name: unlabeled.name,
+        size: unlabeled.size,
+        shape: unlabeled.shape,
+        labeled: { name: labeled.name, size: labeled.size },
+      }),
     };
   },
 });

@@ -57,7 +57,11 @@ export function nonFiniteNames(tensors: ReadonlyMap<string, Tensor> | Readonly<R
   return entries.filter((_, i) => !Number.isFinite(values[i])).map(([name]) => name);
 }
 
-export function divergedError(what: 'parameters' | 'gradients' | 'encoder outputs', names: readonly string[], context: { step: number; lr?: number }): SslError {
+export function divergedError(
+  what: 'parameters' | 'gradients' | 'encoder outputs',
+  names: readonly string[],
+  context: { step: number; lr?: number },
+): SslError {
   const shown = names.slice(0, 3).join(', ') + (names.length > 3 ? ` and ${names.length - 3} more` : '');
   const lr = context.lr === undefined ? '' : `, lr ${context.lr.toPrecision(3)}`;
   const problem = `Training diverged at step ${context.step}${lr}: the ${what} are no longer finite (${shown}).`;
@@ -106,9 +110,13 @@ export class CollapseWatch {
       const problem =
         `The representation collapsed: from step ${this.firstCollapsedStep} to step ${step} the encoder gave (nearly) the same output for every image ` +
         `(mean per-dimension std of normalised outputs ${probe.meanStd.toExponential(2)} < ${this.guard.collapseStd}).`;
-      throw new SslError('collapsed', `${problem} No encoder was saved; start a new run with a lower learning rate, or check the method config.`, {
-        details: { step, firstCollapsedStep: this.firstCollapsedStep, meanStd: probe.meanStd, problem },
-      });
+      throw new SslError(
+        'collapsed',
+        `${problem} No encoder was saved; start a new run with a lower learning rate, or check the method config.`,
+        {
+          details: { step, firstCollapsedStep: this.firstCollapsedStep, meanStd: probe.meanStd, problem },
+        },
+      );
     }
   }
 }

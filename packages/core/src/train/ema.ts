@@ -15,7 +15,10 @@ function paired(target: Weights, source: Weights): [Variable[], Variable[]] {
   const t = variablesOf(target);
   const s = variablesOf(source);
   if (t.length !== s.length) {
-    throw new SslError('shape-mismatch', `EMA target has ${t.length} weights but the source has ${s.length}: they must be the same architecture.`);
+    throw new SslError(
+      'shape-mismatch',
+      `EMA target has ${t.length} weights but the source has ${s.length}: they must be the same architecture.`,
+    );
   }
   for (let i = 0; i < t.length; i++) {
     if (t[i].shape.join() !== s[i].shape.join()) {
@@ -48,5 +51,5 @@ export function copyWeights(target: Weights, source: Weights): void {
  */
 export function cosineMomentum(baseMomentum: number, progress: number, finalMomentum = 1): number {
   const p = Math.min(1, Math.max(0, progress));
-  return finalMomentum - (finalMomentum - baseMomentum) * (Math.cos(Math.PI * p) + 1) / 2;
+  return finalMomentum - ((finalMomentum - baseMomentum) * (Math.cos(Math.PI * p) + 1)) / 2;
 }

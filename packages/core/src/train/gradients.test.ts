@@ -41,7 +41,10 @@ describe('variableGrads (frees the backward pass as it goes)', () => {
   it('returns the same loss and gradients as tf.variableGrads, none for unused or frozen variables', () => {
     const { loss, variables, dispose } = network();
     const ours = variableGrads(loss, variables);
-    const stock = tf.variableGrads(loss, variables.filter((v) => v.trainable));
+    const stock = tf.variableGrads(
+      loss,
+      variables.filter((v) => v.trainable),
+    );
     expect(ours.value.dataSync()[0]).toBe(stock.value.dataSync()[0]);
     expect(Object.keys(ours.grads).sort()).toEqual(['g-beta', 'g-dense', 'g-filter', 'g-gamma', 'g-table']);
     for (const name of Object.keys(ours.grads)) {
@@ -53,7 +56,9 @@ describe('variableGrads (frees the backward pass as it goes)', () => {
 
   it('leaks nothing across steps and holds fewer buffers mid-backward than the stock pass', () => {
     const layers = 12;
-    const weights = Array.from({ length: layers }, (_, i) => tf.variable(tf.randomNormal([32, 32], 0, 0.1, 'float32', 10 + i), true, `g-deep-${i}`));
+    const weights = Array.from({ length: layers }, (_, i) =>
+      tf.variable(tf.randomNormal([32, 32], 0, 0.1, 'float32', 10 + i), true, `g-deep-${i}`),
+    );
     const input = tf.randomNormal([64, 32], 0, 1, 'float32', 9);
     // The probe sits right after the first layer, so the backward pass reaches it last but one: count the
     // live buffers there.

@@ -40,7 +40,10 @@ interface EngineInternals {
 function engineInternals(): EngineInternals {
   const engine = tf.engine() as unknown as Partial<EngineInternals>;
   if (typeof engine.startTape !== 'function' || typeof engine.endTape !== 'function' || engine.state === undefined) {
-    throw new SslError('backend', 'This version of @tensorflow/tfjs-core does not expose the gradient tape @ssl expects; use tfjs-core 4.x.');
+    throw new SslError(
+      'backend',
+      'This version of @tensorflow/tfjs-core does not expose the gradient tape @ssl expects; use tfjs-core 4.x.',
+    );
   }
   return engine as EngineInternals;
 }
@@ -104,14 +107,19 @@ function gradientsFreeingAsItGoes(f: () => Scalar, xs: Tensor[]): { value: Scala
       const inputGradients = node.gradient(dys);
       for (const [name, input] of Object.entries(node.inputs)) {
         const gradientOf = inputGradients[name];
-        if (gradientOf === undefined) throw new SslError('backend', `The gradient of '${node.kernelName}' has no entry for its input '${name}'.`);
+        if (gradientOf === undefined)
+          throw new SslError('backend', `The gradient of '${node.kernelName}' has no entry for its input '${name}'.`);
         let dx = engine.tidy('gradient', gradientOf);
         // A gradient function may hand back dy itself (identity-like ops, custom gradients) or one tensor
         // for two inputs; each stored gradient must be its own tensor, since each is freed on its own.
         if (dys.includes(dx) || stored.has(dx)) dx = tf.clone(dx);
-        if (dx.dtype !== 'float32') throw new SslError('dtype-mismatch', `The gradient of '${node.kernelName}' for '${name}' is ${dx.dtype}, not float32.`);
+        if (dx.dtype !== 'float32')
+          throw new SslError('dtype-mismatch', `The gradient of '${node.kernelName}' for '${name}' is ${dx.dtype}, not float32.`);
         if (!tf.util.arraysEqual(dx.shape, input.shape)) {
-          throw new SslError('shape-mismatch', `The gradient of '${node.kernelName}' for '${name}' has shape [${dx.shape}], its input [${input.shape}].`);
+          throw new SslError(
+            'shape-mismatch',
+            `The gradient of '${node.kernelName}' for '${name}' has shape [${dx.shape}], its input [${input.shape}].`,
+          );
         }
         const previous = accumulated.get(input.id);
         if (previous === undefined) {

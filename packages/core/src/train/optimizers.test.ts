@@ -11,10 +11,18 @@ beforeAll(async () => {
 
 /** Runs `steps` updates of a matrix weight and a bias with fixed gradients; returns both. */
 function run(spec: OptimizerSpec, steps: number, lr: number): { w: number[]; b: number[] } {
-  const w = tf.variable(tf.tensor2d([[1, -2], [3, 0.5]]));
+  const w = tf.variable(
+    tf.tensor2d([
+      [1, -2],
+      [3, 0.5],
+    ]),
+  );
   const b = tf.variable(tf.tensor1d([0.5, -0.5]));
   const opt = createOptimizer(spec, [w, b]);
-  const gw = tf.tensor2d([[0.1, 0.2], [-0.25, 0.4]]);
+  const gw = tf.tensor2d([
+    [0.1, 0.2],
+    [-0.25, 0.4],
+  ]);
   const gb = tf.tensor1d([1, -1]);
   for (let i = 0; i < steps; i++) opt.apply([gw, gb], lr);
   const out = { w: Array.from(w.dataSync()), b: Array.from(b.dataSync()) };
@@ -83,7 +91,11 @@ describe('optimizers', () => {
     ['sgd nesterov', { kind: 'sgd', lr: 0.1, momentum: 0.9, nesterov: true }, { momentum: 0.9, nesterov: true }],
     ['adam with L2', { kind: 'adam', lr: 0.01, weightDecay: 0.1 }, { weightDecay: 0.1 }],
     ['adamw decoupled decay', { kind: 'adamw', lr: 0.01, weightDecay: 0.1 }, { weightDecay: 0.1 }],
-    ['lars', { kind: 'lars', lr: 0.5, momentum: 0.9, weightDecay: 1e-4, trustCoefficient: 0.001 }, { momentum: 0.9, weightDecay: 1e-4, trustCoefficient: 0.001 }],
+    [
+      'lars',
+      { kind: 'lars', lr: 0.5, momentum: 0.9, weightDecay: 1e-4, trustCoefficient: 0.001 },
+      { momentum: 0.9, weightDecay: 1e-4, trustCoefficient: 0.001 },
+    ],
   ];
   for (const [name, spec, hp] of cases) {
     it(`${name} matches a plain-number reference over 5 steps`, () => {

@@ -86,7 +86,10 @@ function sgdUpdate(spec: Extract<Required<OptimizerSpec>, { kind: 'sgd' }>, { w,
  * Adam (Kingma & Ba, Alg. 1). 'adam' adds L2 to the gradient; 'adamw' decays the weights directly,
  * decoupled from the adaptive step (Loshchilov & Hutter 2019).
  */
-function adamUpdate(spec: Extract<Required<OptimizerSpec>, { kind: 'adam' | 'adamw' }>, { w, g, first, second, lr, decay, t }: UpdateInput): void {
+function adamUpdate(
+  spec: Extract<Required<OptimizerSpec>, { kind: 'adam' | 'adamw' }>,
+  { w, g, first, second, lr, decay, t }: UpdateInput,
+): void {
   const grad = spec.kind === 'adam' && decay > 0 ? tf.add(g, tf.mul(w, decay)) : g;
   const m = tf.add(tf.mul(first, spec.beta1), tf.mul(grad, 1 - spec.beta1));
   const v = tf.add(tf.mul(second as Variable, spec.beta2), tf.mul(tf.square(grad), 1 - spec.beta2));
@@ -103,13 +106,21 @@ function adamUpdate(spec: Extract<Required<OptimizerSpec>, { kind: 'adam' | 'ada
  * LARS (You et al. 2017) as used by SimCLR/BYOL: trust ratio η·‖w‖/‖g + λw‖ per tensor, skipped (ratio 1,
  * no decay) for biases and normalization parameters.
  */
-function larsUpdate(spec: Extract<Required<OptimizerSpec>, { kind: 'lars' }>, { w, g, first, lr, decay }: UpdateInput, adapt: boolean): void {
+function larsUpdate(
+  spec: Extract<Required<OptimizerSpec>, { kind: 'lars' }>,
+  { w, g, first, lr, decay }: UpdateInput,
+  adapt: boolean,
+): void {
   let update: Tensor = g;
   if (adapt) {
     const grad = decay > 0 ? tf.add(g, tf.mul(w, decay)) : g;
     const wNorm = tf.norm(w);
     const gNorm = tf.norm(grad);
-    const ratio = tf.where(tf.logicalAnd(tf.greater(wNorm, 0), tf.greater(gNorm, 0)), tf.mul(tf.div(wNorm, gNorm), spec.trustCoefficient), tf.onesLike(wNorm));
+    const ratio = tf.where(
+      tf.logicalAnd(tf.greater(wNorm, 0), tf.greater(gNorm, 0)),
+      tf.mul(tf.div(wNorm, gNorm), spec.trustCoefficient),
+      tf.onesLike(wNorm),
+    );
     update = tf.mul(grad, ratio);
   }
   const buf = tf.add(tf.mul(first, spec.momentum), update);
@@ -133,10 +144,17 @@ function updateVariable(spec: Required<OptimizerSpec>, input: UpdateInput, decay
  * `learningRateScales` (one per variable, default all 1) multiply the step's learning rate per variable:
  * a fine-tuned backbone at a tenth of its new head's rate, layer-wise learning-rate decay.
  */
-export function createOptimizer(specInput: OptimizerSpec, variables: readonly Variable[], learningRateScales?: readonly number[]): Optimizer {
+export function createOptimizer(
+  specInput: OptimizerSpec,
+  variables: readonly Variable[],
+  learningRateScales?: readonly number[],
+): Optimizer {
   const spec = resolveOptimizerSpec(specInput);
   if (learningRateScales && learningRateScales.length !== variables.length) {
-    throw new SslError('shape-mismatch', `Optimizer got ${learningRateScales.length} learning-rate scales for ${variables.length} variables.`);
+    throw new SslError(
+      'shape-mismatch',
+      `Optimizer got ${learningRateScales.length} learning-rate scales for ${variables.length} variables.`,
+    );
   }
   // tf.variable keeps its own reference to the data: tidy frees the initial tensor, or dispose() would leave it behind.
   const zerosLike = (v: Variable) => tf.tidy(() => tf.variable(tf.zeros(v.shape, 'float32'), false));

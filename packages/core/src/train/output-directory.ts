@@ -65,7 +65,10 @@ export function checkOutputDirectory(outDir: string): string[] {
   const { existing, missing } = existingAncestor(path);
   const info = statSync(existing);
   if (!info.isDirectory()) {
-    throw ioError(path, existing === path ? 'is a file; choose a directory.' : `cannot be created: ${existing} is a file, not a directory.`);
+    throw ioError(
+      path,
+      existing === path ? 'is a file; choose a directory.' : `cannot be created: ${existing} is a file, not a directory.`,
+    );
   }
   try {
     const type = PSEUDO_FILE_SYSTEMS[Number(statfsSync(existing).type)];
@@ -77,7 +80,12 @@ export function checkOutputDirectory(outDir: string): string[] {
   try {
     accessSync(existing, constants.W_OK | constants.X_OK);
   } catch {
-    throw ioError(path, missing.length === 0 ? 'is not writable by this user; check its permissions.' : `cannot be created: ${existing} is not writable by this user.`);
+    throw ioError(
+      path,
+      missing.length === 0
+        ? 'is not writable by this user; check its permissions.'
+        : `cannot be created: ${existing} is not writable by this user.`,
+    );
   }
   const created: string[] = [];
   let current = existing;
@@ -107,7 +115,11 @@ export async function prepareOutputDirectory(outDir: string, timeoutMs = OUTPUT_
   })();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(ioError(path, `did not answer within ${timeoutMs} ms (a hung network or pseudo file system?); choose another directory.`)), timeoutMs);
+    timer = setTimeout(
+      () =>
+        reject(ioError(path, `did not answer within ${timeoutMs} ms (a hung network or pseudo file system?); choose another directory.`)),
+      timeoutMs,
+    );
     timer.unref();
   });
   try {

@@ -78,13 +78,15 @@ function resolveOptimizer(definition: MethodDefinition, override: Partial<Optimi
   const recommended = definition.training?.optimizer ?? ({ kind: 'adamw', lr: 1e-3, weightDecay: 0.05 } as OptimizerSpec);
   if (!override) return recommended;
   if (override.kind === undefined || override.kind === recommended.kind) return { ...recommended, ...override } as OptimizerSpec;
-  if (override.lr === undefined) invalidConfig('optimizer.lr', override.lr, `a learning rate when switching the optimizer to ${override.kind}`);
+  if (override.lr === undefined)
+    invalidConfig('optimizer.lr', override.lr, `a learning rate when switching the optimizer to ${override.kind}`);
   return override as OptimizerSpec;
 }
 
 function openSource(method: MethodHandle, data: TrainData): BatchSource {
   const kind = partsOf(method).dataKinds[method.definition.data];
-  if (!kind) throw new SslError('data', `${method.id} consumes data of kind "${method.definition.data}", which no registered plugin defines.`);
+  if (!kind)
+    throw new SslError('data', `${method.id} consumes data of kind "${method.definition.data}", which no registered plugin defines.`);
   return kind.open(data, method.id);
 }
 
@@ -146,9 +148,13 @@ export function planRun(options: PlanOptions): RunPlan {
   const dropLast = options.dropLast ?? true;
   const epochPoolSize = source.initialPools[source.epochPool]?.ids.length ?? 0;
   if (batchesPerEpoch(epochPoolSize, epochBatchSize, dropLast) === 0) {
-    throw new SslError('data', `Dataset ${source.name} has ${epochPoolSize} images, fewer than one batch of ${epochBatchSize}: lower batchSize.`, {
-      details: { field: 'batchSize', value: epochBatchSize },
-    });
+    throw new SslError(
+      'data',
+      `Dataset ${source.name} has ${epochPoolSize} images, fewer than one batch of ${epochBatchSize}: lower batchSize.`,
+      {
+        details: { field: 'batchSize', value: epochBatchSize },
+      },
+    );
   }
   const schedule = options.schedule ?? definition.training?.schedule ?? { kind: 'warmup-cosine', warmupFraction: 0.1 };
   validateSchedule(schedule);

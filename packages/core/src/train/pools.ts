@@ -35,19 +35,23 @@ function checkPool(name: string, pool: Pool, limits: PoolLimits): void {
   const where = `pool "${name}"`;
   if (!(pool?.ids instanceof Int32Array)) throw new SslError('invalid-config', `${where}: ids must be an Int32Array of sample ids.`);
   for (const id of pool.ids) {
-    if (id < 0 || id >= limits.sampleCount) throw new SslError('invalid-config', `${where}: sample id ${id} is outside 0..${limits.sampleCount - 1}.`);
+    if (id < 0 || id >= limits.sampleCount)
+      throw new SslError('invalid-config', `${where}: sample id ${id} is outside 0..${limits.sampleCount - 1}.`);
   }
   if (pool.labels !== undefined) {
-    if (pool.labels.length !== pool.ids.length) throw new SslError('invalid-config', `${where}: ${pool.labels.length} labels for ${pool.ids.length} ids.`);
+    if (pool.labels.length !== pool.ids.length)
+      throw new SslError('invalid-config', `${where}: ${pool.labels.length} labels for ${pool.ids.length} ids.`);
     const classes = limits.numClasses ?? Infinity;
     for (const label of pool.labels) {
       if (!(label >= 0 && label < classes)) throw new SslError('invalid-config', `${where}: label ${label} is outside 0..${classes - 1}.`);
     }
   }
   if (pool.weights !== undefined) {
-    if (pool.weights.length !== pool.ids.length) throw new SslError('invalid-config', `${where}: ${pool.weights.length} weights for ${pool.ids.length} ids.`);
+    if (pool.weights.length !== pool.ids.length)
+      throw new SslError('invalid-config', `${where}: ${pool.weights.length} weights for ${pool.ids.length} ids.`);
     for (const weight of pool.weights) {
-      if (!(Number.isFinite(weight) && weight >= 0)) throw new SslError('invalid-config', `${where}: weight ${weight} is not a finite number >= 0.`);
+      if (!(Number.isFinite(weight) && weight >= 0))
+        throw new SslError('invalid-config', `${where}: weight ${weight} is not a finite number >= 0.`);
     }
   }
 }
@@ -88,7 +92,11 @@ export class RunPools implements Pools {
     if (!this.changed) return null;
     const out: { [name: string]: JsonValue } = {};
     for (const [name, pool] of this.pools) {
-      out[name] = { ids: Array.from(pool.ids), labels: pool.labels ? Array.from(pool.labels) : null, weights: pool.weights ? Array.from(pool.weights) : null };
+      out[name] = {
+        ids: Array.from(pool.ids),
+        labels: pool.labels ? Array.from(pool.labels) : null,
+        weights: pool.weights ? Array.from(pool.weights) : null,
+      };
     }
     return out;
   }
@@ -96,7 +104,9 @@ export class RunPools implements Pools {
   /** Restores pools saved by toJson (a no-op for null). */
   restore(saved: JsonValue | undefined): void {
     if (saved === null || saved === undefined) return;
-    for (const [name, value] of Object.entries(saved as Record<string, { ids: number[]; labels: number[] | null; weights: number[] | null }>)) {
+    for (const [name, value] of Object.entries(
+      saved as Record<string, { ids: number[]; labels: number[] | null; weights: number[] | null }>,
+    )) {
       this.set(name, {
         ids: Int32Array.from(value.ids),
         labels: value.labels ? Int32Array.from(value.labels) : undefined,

@@ -39,9 +39,13 @@ export function checkResumeMatches(request: ResumeRequest): void {
   const fix = epochsOnly
     ? Number(current.epochs) > Number(saved.epochs) && Number(current.rounds ?? 1) === 1
       ? 'pass extend: true to train more epochs (the schedule is re-planned over the new total)'
-      : 'pass the run\'s epochs (epochs only grow, with extend: true, for one-round methods)'
+      : "pass the run's epochs (epochs only grow, with extend: true, for one-round methods)"
     : "pass the run's values, or train a new run in another outDir";
-  throw new SslError('invalid-config', `Cannot resume ${request.outDir}: the options differ from the run saved there (saved → given): ${differences.join('; ')}. To resume, ${fix}.`, {
-    details: { differences },
-  });
+  throw new SslError(
+    'invalid-config',
+    `Cannot resume ${request.outDir}: the options differ from the run saved there (saved → given): ${differences.join('; ')}. To resume, ${fix}.`,
+    {
+      details: { differences },
+    },
+  );
 }

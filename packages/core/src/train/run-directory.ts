@@ -64,7 +64,9 @@ export class RunDirectory {
       let aside = `${bad.path}.damaged`;
       for (let k = 1; existsSync(aside); k++) aside = `${bad.path}.damaged-${k}`;
       renameSync(bad.path, aside);
-      warn(`checkpoint step ${bad.step} is damaged (${bad.reason}); moved it to ${relative(this.outDir ?? '.', aside)} and resuming from step ${checkpoint.manifest.step}.`);
+      warn(
+        `checkpoint step ${bad.step} is damaged (${bad.reason}); moved it to ${relative(this.outDir ?? '.', aside)} and resuming from step ${checkpoint.manifest.step}.`,
+      );
     }
     return checkpoint;
   }

@@ -29,7 +29,9 @@ describe('run.lock', () => {
     const owner = spawn('sleep', ['30'], { stdio: 'ignore' });
     try {
       writeFileSync(join(dir, RUN_LOCK_FILE), JSON.stringify({ pid: owner.pid, host: hostname(), startedAt: 'x' }));
-      expect(() => acquireRunLock(dir)).toThrow(expect.objectContaining({ code: 'locked', message: expect.stringContaining(`pid ${owner.pid}`) }));
+      expect(() => acquireRunLock(dir)).toThrow(
+        expect.objectContaining({ code: 'locked', message: expect.stringContaining(`pid ${owner.pid}`) }),
+      );
     } finally {
       owner.kill('SIGKILL');
     }
@@ -50,7 +52,9 @@ describe('run.lock', () => {
     const owner = spawn('sleep', ['30'], { stdio: 'ignore' });
     try {
       writeFileSync(join(dir, RUN_LOCK_FILE), JSON.stringify({ pid: owner.pid, host: hostname(), startedAt: 'x' }));
-      await expect(train({ method: registry.create('test:toy'), ...toyRun, epochs: 1, outDir: dir })).rejects.toMatchObject({ code: 'locked' });
+      await expect(train({ method: registry.create('test:toy'), ...toyRun, epochs: 1, outDir: dir })).rejects.toMatchObject({
+        code: 'locked',
+      });
       expect(readdirSync(dir)).toEqual([RUN_LOCK_FILE]);
     } finally {
       owner.kill('SIGKILL');
@@ -63,9 +67,14 @@ describe('output directory', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ssl-out-'));
     writeFileSync(join(dir, 'file'), '');
     const started = performance.now();
-    await expect(prepareOutputDirectory('/proc/ssl-test/run')).rejects.toMatchObject({ code: 'io', message: expect.stringContaining('pseudo file system') });
+    await expect(prepareOutputDirectory('/proc/ssl-test/run')).rejects.toMatchObject({
+      code: 'io',
+      message: expect.stringContaining('pseudo file system'),
+    });
     await expect(prepareOutputDirectory('/sys/ssl-test')).rejects.toMatchObject({ code: 'io' });
-    await expect(prepareOutputDirectory(join(dir, 'file', 'run'))).rejects.toMatchObject({ message: expect.stringContaining('is a file, not a directory') });
+    await expect(prepareOutputDirectory(join(dir, 'file', 'run'))).rejects.toMatchObject({
+      message: expect.stringContaining('is a file, not a directory'),
+    });
     expect(performance.now() - started).toBeLessThan(2000);
     expect(readdirSync(dir)).toEqual(['file']);
     await prepareOutputDirectory(join(dir, 'a', 'b'));
@@ -78,7 +87,8 @@ describe('resume checks the run saved in the directory', () => {
     const outDir = mkdtempSync(join(tmpdir(), 'ssl-resume-check-'));
     (await train({ method: registry.create('test:toy'), ...toyRun, epochs: 1, outDir })).dispose();
     const configBefore = readFileSync(join(outDir, 'config.json'), 'utf8');
-    const again = (options: object) => train({ method: registry.create('test:toy'), ...toyRun, epochs: 1, outDir, resume: true, ...options });
+    const again = (options: object) =>
+      train({ method: registry.create('test:toy'), ...toyRun, epochs: 1, outDir, resume: true, ...options });
     await expect(again({ batchSize: 4, seed: 2 })).rejects.toThrow(/batchSize: 8 → 4; seed: 1 → 2/);
     await expect(again({ epochs: 2 })).rejects.toThrow(/epochs: 1 → 2.*extend: true/);
     expect(readFileSync(join(outDir, 'config.json'), 'utf8')).toBe(configBefore);
@@ -95,7 +105,12 @@ describe('resume checks the run saved in the directory', () => {
 
 describe('divergence guard', () => {
   it('finds NaN and Inf tensors with one reduction', () => {
-    const tensors = { finite: tf.tensor([1e30, -3]), nan: tf.tensor([1, NaN]), inf: tf.tensor([Infinity]), ints: tf.tensor([1], [1], 'int32') };
+    const tensors = {
+      finite: tf.tensor([1e30, -3]),
+      nan: tf.tensor([1, NaN]),
+      inf: tf.tensor([Infinity]),
+      ints: tf.tensor([1], [1], 'int32'),
+    };
     expect(nonFiniteNames(tensors)).toEqual(['nan', 'inf']);
     tf.dispose(Object.values(tensors));
   });
@@ -120,7 +135,10 @@ describe('divergence guard', () => {
         },
       ],
     });
-    await expect(promise).rejects.toMatchObject({ code: 'diverged', message: expect.stringMatching(/diverged at step 6: the parameters are no longer finite/) });
+    await expect(promise).rejects.toMatchObject({
+      code: 'diverged',
+      message: expect.stringMatching(/diverged at step 6: the parameters are no longer finite/),
+    });
     expect(existsSync(join(outDir, 'encoder'))).toBe(false);
     expect(readdirSync(join(outDir, 'checkpoints'))).toEqual(['step-00000004']);
     expect(existsSync(join(outDir, RUN_LOCK_FILE))).toBe(false);

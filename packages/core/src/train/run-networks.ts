@@ -37,7 +37,9 @@ function snakeCase(className: string): string {
 
 /** Layers of a network depth first, nested models flattened into their layers. */
 function leafLayers(model: LayersModel): Layer[] {
-  return model.layers.flatMap((layer) => ('layers' in layer && Array.isArray((layer as LayersModel).layers) ? leafLayers(layer as LayersModel) : [layer]));
+  return model.layers.flatMap((layer) =>
+    'layers' in layer && Array.isArray((layer as LayersModel).layers) ? leafLayers(layer as LayersModel) : [layer],
+  );
 }
 
 /** A weight's name within its layer ('kernel', 'attention/qkv/kernel'), without the layer and model scopes. */
@@ -53,7 +55,11 @@ function weightName(layer: Layer, weight: LayerVariable): string {
  * the layers of that class in the network (nested models flattened, depth first). tfjs's own layer and
  * variable names carry process-global counters (a second build is `conv2d_Conv2D7`), so they are not used.
  */
-export function networkVariables(prefix: string, networks: Readonly<Record<string, LayersModel>> | undefined, into: Map<string, Variable>): void {
+export function networkVariables(
+  prefix: string,
+  networks: Readonly<Record<string, LayersModel>> | undefined,
+  into: Map<string, Variable>,
+): void {
   const stored = new Set(into.values());
   for (const [name, model] of Object.entries(networks ?? {})) {
     const classCounts = new Map<string, number>();
@@ -85,7 +91,11 @@ export function networkVariables(prefix: string, networks: Readonly<Record<strin
  * Names of the optimizer's slots after the variables they belong to: `optimizer/step`, then
  * `optimizer/<variable key>/<slot>` (see Optimizer.slots for the order).
  */
-function optimizerSlotNames(optimizer: Optimizer, trainable: readonly Variable[], variables: ReadonlyMap<string, Variable>): Map<string, Variable> {
+function optimizerSlotNames(
+  optimizer: Optimizer,
+  trainable: readonly Variable[],
+  variables: ReadonlyMap<string, Variable>,
+): Map<string, Variable> {
   const keyOf = new Map<Variable, string>();
   for (const [key, v] of variables) keyOf.set(v, key.replace(/^trainable\//, ''));
   const slots = optimizer.slots();
@@ -97,7 +107,9 @@ function optimizerSlotNames(optimizer: Optimizer, trainable: readonly Variable[]
     return named;
   }
   named.set('optimizer/step', slots[0]);
-  slotNames.forEach((slotName, s) => trainable.forEach((v, i) => named.set(`optimizer/${keyOf.get(v) ?? `variable_${i}`}/${slotName}`, slots[1 + s * trainable.length + i])));
+  slotNames.forEach((slotName, s) =>
+    trainable.forEach((v, i) => named.set(`optimizer/${keyOf.get(v) ?? `variable_${i}`}/${slotName}`, slots[1 + s * trainable.length + i])),
+  );
   return named;
 }
 
@@ -106,7 +118,8 @@ function trainableVariables(runtime: MethodRuntime): { variables: Variable[]; sc
   const scaleOf = new Map<Variable, number>();
   for (const [name, model] of Object.entries(runtime.trainable)) {
     const scale = runtime.learningRateScales?.[name] ?? 1;
-    if (!(Number.isFinite(scale) && scale >= 0)) throw new SslError('invalid-config', `learningRateScales.${name} must be a finite number >= 0, got ${scale}.`);
+    if (!(Number.isFinite(scale) && scale >= 0))
+      throw new SslError('invalid-config', `learningRateScales.${name} must be a finite number >= 0, got ${scale}.`);
     for (const w of model.trainableWeights) if (!scaleOf.has(w.read() as Variable)) scaleOf.set(w.read() as Variable, scale);
   }
   return { variables: [...scaleOf.keys()], scales: [...scaleOf.values()] };
@@ -163,7 +176,9 @@ function networksOf(runtime: MethodRuntime): LayersModel[] {
 export function disposeRound(networks: RoundNetworks, keep?: MethodRuntime): void {
   const kept = new Set<unknown>(keep ? [...networksOf(keep), ...Object.values(keep.state ?? {})] : []);
   const keptVariables = new Set<Variable>();
-  for (const model of kept) if (model && typeof model === 'object' && 'weights' in model) for (const w of (model as LayersModel).weights) keptVariables.add(w.read() as Variable);
+  for (const model of kept)
+    if (model && typeof model === 'object' && 'weights' in model)
+      for (const w of (model as LayersModel).weights) keptVariables.add(w.read() as Variable);
   networks.optimizer.dispose();
   networks.runtime.dispose?.();
   for (const model of networksOf(networks.runtime)) {

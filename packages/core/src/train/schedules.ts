@@ -7,9 +7,12 @@ export function validateSchedule(schedule: ScheduleSpec): void {
       return;
     case 'warmup-cosine': {
       const { warmupFraction, warmupSteps, finalLrFraction } = schedule;
-      if (warmupFraction !== undefined && !(warmupFraction >= 0 && warmupFraction < 1)) invalidConfig('schedule.warmupFraction', warmupFraction, 'a number in [0, 1)');
-      if (warmupSteps !== undefined && !(Number.isInteger(warmupSteps) && warmupSteps >= 0)) invalidConfig('schedule.warmupSteps', warmupSteps, 'a non-negative integer');
-      if (finalLrFraction !== undefined && !(finalLrFraction >= 0 && finalLrFraction <= 1)) invalidConfig('schedule.finalLrFraction', finalLrFraction, 'a number in [0, 1]');
+      if (warmupFraction !== undefined && !(warmupFraction >= 0 && warmupFraction < 1))
+        invalidConfig('schedule.warmupFraction', warmupFraction, 'a number in [0, 1)');
+      if (warmupSteps !== undefined && !(Number.isInteger(warmupSteps) && warmupSteps >= 0))
+        invalidConfig('schedule.warmupSteps', warmupSteps, 'a non-negative integer');
+      if (finalLrFraction !== undefined && !(finalLrFraction >= 0 && finalLrFraction <= 1))
+        invalidConfig('schedule.finalLrFraction', finalLrFraction, 'a number in [0, 1]');
       return;
     }
     case 'step': {

@@ -33,7 +33,14 @@ describe('trainer', () => {
 
   it('gives the same loss curve for the same seed and a different one for another seed', async () => {
     const run = async (seed: number) => {
-      const result = await train({ method: registry.create('test:toy'), data: toyDataset(), encoder: toyEncoder, epochs: 1, batchSize: 8, seed });
+      const result = await train({
+        method: registry.create('test:toy'),
+        data: toyDataset(),
+        encoder: toyEncoder,
+        epochs: 1,
+        batchSize: 8,
+        seed,
+      });
       const losses = result.history.map((r) => r.loss);
       result.dispose();
       return losses;
@@ -47,7 +54,13 @@ describe('trainer', () => {
   });
 
   it('stops with a non-finite-loss SslError naming the step', async () => {
-    const promise = train({ method: registry.create('test:toy', { nanAtStep: 2 }), data: toyDataset(), encoder: toyEncoder, epochs: 1, batchSize: 8 });
+    const promise = train({
+      method: registry.create('test:toy', { nanAtStep: 2 }),
+      data: toyDataset(),
+      encoder: toyEncoder,
+      epochs: 1,
+      batchSize: 8,
+    });
     await expect(promise).rejects.toMatchObject({ code: 'non-finite-loss' });
     await expect(promise).rejects.toThrow(/step 2/);
   });
@@ -55,8 +68,12 @@ describe('trainer', () => {
   it('rejects an empty dataset and a batch larger than the data before training', async () => {
     const empty = { ...toyDataset(), size: 0, images: new Uint8Array(0), labels: new Int32Array(0) };
     await expect(train({ method: registry.create('test:toy'), data: empty, encoder: toyEncoder })).rejects.toMatchObject({ code: 'data' });
-    await expect(train({ method: registry.create('test:toy'), data: toyDataset(), encoder: toyEncoder, batchSize: 100 })).rejects.toThrow(SslError);
-    await expect(train({ method: registry.create('test:toy'), data: toyDataset(), encoder: toyEncoder, batchSize: 0 })).rejects.toMatchObject({ code: 'invalid-config' });
+    await expect(train({ method: registry.create('test:toy'), data: toyDataset(), encoder: toyEncoder, batchSize: 100 })).rejects.toThrow(
+      SslError,
+    );
+    await expect(
+      train({ method: registry.create('test:toy'), data: toyDataset(), encoder: toyEncoder, batchSize: 0 }),
+    ).rejects.toMatchObject({ code: 'invalid-config' });
   });
 
   it('resumes a run killed with SIGKILL mid-epoch to the exact state of an uninterrupted run', () => {
@@ -83,7 +100,12 @@ describe('trainer', () => {
     expect(keys).toContain('state/queue');
     for (const key of keys) expect(Array.from(b.tensors.get(key)!.values), key).toEqual(Array.from(a.tensors.get(key)!.values));
     // metrics.jsonl holds each step once, as if the run had never stopped.
-    const steps = readFileSync(join(killed, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.type === 'step').map((r) => r.step);
+    const steps = readFileSync(join(killed, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((r) => r.type === 'step')
+      .map((r) => r.step);
     expect(steps).toEqual(Array.from({ length: 18 }, (_, i) => i));
   });
 });

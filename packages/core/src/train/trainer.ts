@@ -173,14 +173,28 @@ function runConfig(plan: RunPlan, invocation?: TrainOptions['invocation']) {
   };
 }
 
-function findStart(plan: RunPlan, directory: RunDirectory, options: TrainOptions, pools: RunPools, warn: (message: string) => void): StartPoint {
+function findStart(
+  plan: RunPlan,
+  directory: RunDirectory,
+  options: TrainOptions,
+  pools: RunPools,
+  warn: (message: string) => void,
+): StartPoint {
   const checkpoint = options.resume ? directory.resumeCheckpoint(warn) : undefined;
   if (!checkpoint) return { step: 0, round: 0, roundStartStep: 0 };
   const meta = checkpoint.manifest.meta as { run?: { [key: string]: JsonValue }; round?: number; roundStartStep?: number; pools?: never };
   if (meta.run?.method !== plan.method.id) {
-    throw new SslError('checkpoint', `Checkpoint ${checkpoint.path} was written by ${String(meta.run?.method ?? 'another method')}, not ${plan.method.id}: use another output directory.`);
+    throw new SslError(
+      'checkpoint',
+      `Checkpoint ${checkpoint.path} was written by ${String(meta.run?.method ?? 'another method')}, not ${plan.method.id}: use another output directory.`,
+    );
   }
-  checkResumeMatches({ saved: meta.run, current: toJson(runConfig(plan)) as { [key: string]: JsonValue }, extend: options.extend === true, outDir: directory.outDir ?? '' });
+  checkResumeMatches({
+    saved: meta.run,
+    current: toJson(runConfig(plan)) as { [key: string]: JsonValue },
+    extend: options.extend === true,
+    outDir: directory.outDir ?? '',
+  });
   pools.restore(meta.pools);
   return { step: checkpoint.manifest.step, round: meta.round ?? 0, roundStartStep: meta.roundStartStep ?? 0, checkpoint };
 }
@@ -200,7 +214,8 @@ function buildUpTo(plan: RunPlan, start: StartPoint, pools: RunPools): RoundNetw
 function stepsPerEpochOf(run: RunState): number {
   const pool = run.pools.get(run.plan.source.epochPool);
   const steps = batchesPerEpoch(pool?.ids.length ?? 0, run.plan.epochBatchSize, run.plan.dropLast);
-  if (steps === 0) throw new SslError('data', `Round ${run.networks.round}: the ${run.plan.source.epochPool} pool holds fewer than one batch.`);
+  if (steps === 0)
+    throw new SslError('data', `Round ${run.networks.round}: the ${run.plan.source.epochPool} pool holds fewer than one batch.`);
   return steps;
 }
 
@@ -254,22 +269,52 @@ async function runOneStep(run: RunState, epoch: number, ids: Int32Array, roundSt
     lr,
   };
   const viewRng = streamRandom(plan.seed, STREAM_VIEWS, run.step);
-  const made = plan.source.batch({ step: run.step, ids, pools: run.pools, views: plan.views, viewRng, labeledBatchSize: plan.batchSize, seed: plan.seed });
+  const made = plan.source.batch({
+    step: run.step,
+    ids,
+    pools: run.pools,
+    views: plan.views,
+    viewRng,
+    labeledBatchSize: plan.batchSize,
+    seed: plan.seed,
+  });
   // The guard looks at gradients and parameters every guard.everySteps steps: one fused reduction each.
   const checkFinite = run.guard !== undefined && (run.step + 1) % run.guard.everySteps === 0;
   let values;
   try {
     const mathRng = streamRandom(plan.seed, STREAM_METHOD + 100, run.step);
-    values = await trainingStep(networks, made.batch, context, { methodId: plan.method.id, gradientClip: plan.gradientClip, mathRng, checkGradients: checkFinite });
+    values = await trainingStep(networks, made.batch, context, {
+      methodId: plan.method.id,
+      gradientClip: plan.gradientClip,
+      mathRng,
+      checkGradients: checkFinite,
+    });
   } finally {
     made.owned.forEach((t) => t.dispose());
   }
   if (checkFinite) checkFiniteVariables(run, lr);
   const seconds = (performance.now() - started) / 1000;
-  const record: StepRecord = { step: run.step, epoch, loss: values.loss, lr, metrics: values.metrics, seconds, imagesPerSecond: made.imageCount / seconds };
+  const record: StepRecord = {
+    step: run.step,
+    epoch,
+    loss: values.loss,
+    lr,
+    metrics: values.metrics,
+    seconds,
+    imagesPerSecond: made.imageCount / seconds,
+  };
   run.step += 1;
   run.history.push(record);
-  run.directory.appendMetrics({ type: 'step', step: record.step, epoch, loss: record.loss, lr, ...record.metrics, seconds, time: Date.now() });
+  run.directory.appendMetrics({
+    type: 'step',
+    step: record.step,
+    epoch,
+    loss: record.loss,
+    lr,
+    ...record.metrics,
+    seconds,
+    time: Date.now(),
+  });
   for (const cb of run.options.callbacks ?? []) await cb.onStepEnd?.(record);
 }
 
@@ -303,7 +348,12 @@ async function runRound(run: RunState): Promise<void> {
     const position = (run.step - run.roundStartStep) % stepsPerEpoch;
     const order = epochOrder(pool.ids.length, plan.seed, epochBase + epochInRound);
     const positions = order.subarray(position * plan.epochBatchSize, Math.min(pool.ids.length, (position + 1) * plan.epochBatchSize));
-    await runOneStep(run, epochBase + epochInRound, Int32Array.from(positions, (p) => pool.ids[p]), roundSteps);
+    await runOneStep(
+      run,
+      epochBase + epochInRound,
+      Int32Array.from(positions, (p) => pool.ids[p]),
+      roundSteps,
+    );
     const epochEnded = (run.step - run.roundStartStep) % stepsPerEpoch === 0;
     if (run.guard && (epochEnded || run.step % run.guard.collapseEverySteps === 0)) checkCollapse(run);
     // Let the event loop run between steps: wasm reads resolve as microtasks, so without this a whole
@@ -311,7 +361,13 @@ async function runRound(run: RunState): Promise<void> {
     await new Promise<void>((resolve) => setImmediate(resolve));
     if (options.checkpointEvery?.steps && run.step % options.checkpointEvery.steps === 0) writeCheckpoint(run, stepsPerEpoch);
     if (epochEnded) {
-      await endEpoch(run, epochBase + epochInRound, epochInRound, stepsPerEpoch, run.step === run.roundStartStep + plan.epochs * stepsPerEpoch);
+      await endEpoch(
+        run,
+        epochBase + epochInRound,
+        epochInRound,
+        stepsPerEpoch,
+        run.step === run.roundStartStep + plan.epochs * stepsPerEpoch,
+      );
     }
   }
 }
@@ -342,9 +398,15 @@ async function runRounds(run: RunState): Promise<void> {
   writeCheckpoint(run, stepsPerEpochOf(run));
   // The representation, in the standard LayersModel format, for anyone who wants only the encoder.
   const encoder = run.networks.runtime.encoder as Encoder & { readonly spec?: EncoderSpec };
-  if (run.directory.outDir && encoder.spec) await saveEncoder(encoder as Encoder & { readonly spec: EncoderSpec }, `${run.directory.outDir}/encoder`);
+  if (run.directory.outDir && encoder.spec)
+    await saveEncoder(encoder as Encoder & { readonly spec: EncoderSpec }, `${run.directory.outDir}/encoder`);
   // The method's other products (a classifier, a text tower, a tokenizer...), which loadRun(outDir) brings back.
-  if (run.directory.outDir) await saveProducts(run.directory.outDir, run.networks.runtime, { method: run.plan.method.id, step: run.step, interrupted: run.interrupted });
+  if (run.directory.outDir)
+    await saveProducts(run.directory.outDir, run.networks.runtime, {
+      method: run.plan.method.id,
+      step: run.step,
+      interrupted: run.interrupted,
+    });
 }
 
 function startRun(options: TrainOptions): RunState {
@@ -365,7 +427,21 @@ function startRun(options: TrainOptions): RunState {
     directory.writeConfig(runConfig(plan, options.invocation));
     directory.startMetrics(start.checkpoint ? start.step : undefined);
     const collapse = guard && new CollapseWatch(guard);
-    return { plan, options, directory, pools, networks, step: start.step, roundStartStep: start.roundStartStep, interrupted: false, warnings, history: [], epochLogs: [], guard, collapse };
+    return {
+      plan,
+      options,
+      directory,
+      pools,
+      networks,
+      step: start.step,
+      roundStartStep: start.roundStartStep,
+      interrupted: false,
+      warnings,
+      history: [],
+      epochLogs: [],
+      guard,
+      collapse,
+    };
   } catch (error) {
     directory.release();
     throw error;
@@ -402,7 +478,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const resumedFromStep = options.resume && run.step > 0 ? run.step : undefined;
   const stepsPerEpoch = stepsPerEpochOf(run);
   const plannedSteps = Math.min(run.plan.rounds * run.plan.epochs * stepsPerEpoch, run.plan.maxSteps ?? Infinity);
-  const info: TrainStartInfo = { methodId: run.plan.method.id, totalSteps: plannedSteps, startStep: run.step, stepsPerEpoch, epochs: run.plan.epochs * run.plan.rounds };
+  const info: TrainStartInfo = {
+    methodId: run.plan.method.id,
+    totalSteps: plannedSteps,
+    startStep: run.step,
+    stepsPerEpoch,
+    epochs: run.plan.epochs * run.plan.rounds,
+  };
   try {
     try {
       for (const cb of options.callbacks ?? []) await cb.onTrainStart?.(info);

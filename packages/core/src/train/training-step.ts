@@ -62,7 +62,10 @@ function applyGradients(networks: RoundNetworks, grads: Record<string, Tensor>, 
   let gradients: (Tensor | null)[] = networks.trainable.map((v) => grads[v.name] ?? null);
   let clipped: Tensor[] = [];
   if (gradientClip !== undefined) {
-    clipped = clipByGlobalNorm(gradients.filter((g): g is Tensor => g !== null), gradientClip).clipped;
+    clipped = clipByGlobalNorm(
+      gradients.filter((g): g is Tensor => g !== null),
+      gradientClip,
+    ).clipped;
     let k = 0;
     gradients = gradients.map((g) => (g === null ? null : clipped[k++]));
   }
@@ -102,7 +105,8 @@ export async function trainingStep(
     applyGradients(networks, forward.grads, context.lr, options.gradientClip);
     updateMomentumPairs(networks, context);
     const afterStep = networks.runtime.afterStep;
-    if (afterStep) withSeededMathRandom(options.mathRng, () => tf.tidy(() => afterStep.call(networks.runtime, batch, context, forward.carry)));
+    if (afterStep)
+      withSeededMathRandom(options.mathRng, () => tf.tidy(() => afterStep.call(networks.runtime, batch, context, forward.carry)));
     return { loss, metrics };
   } finally {
     tf.dispose([forward.loss, ...Object.values(forward.grads), ...Object.values(forward.metrics), ...carried]);

@@ -30,14 +30,20 @@ describe('gatherTokens', () => {
     const gradient = tf.tidy(() =>
       tf
         .grad((tokens: tf.Tensor) =>
-          tf.sum(tf.mul(gatherTokens(tokens as tf.Tensor3D, tf.tensor2d(indexValues, [batch, count], 'int32')), tf.tensor3d(weightValues, [batch, count, width]))),
+          tf.sum(
+            tf.mul(
+              gatherTokens(tokens as tf.Tensor3D, tf.tensor2d(indexValues, [batch, count], 'int32')),
+              tf.tensor3d(weightValues, [batch, count, width]),
+            ),
+          ),
         )(tf.tensor3d(tokenValues, [batch, length, width]))
         .dataSync(),
     );
     const expected = new Float64Array(batch * length * width);
     for (let n = 0; n < batch; n++)
       for (let k = 0; k < count; k++)
-        for (let c = 0; c < width; c++) expected[(n * length + indexValues[n * count + k]) * width + c] += weightValues[(n * count + k) * width + c];
+        for (let c = 0; c < width; c++)
+          expected[(n * length + indexValues[n * count + k]) * width + c] += weightValues[(n * count + k) * width + c];
     for (let i = 0; i < expected.length; i++) expect(gradient[i]).toBeCloseTo(expected[i], 6);
   });
 

@@ -37,9 +37,13 @@ export function unpatchify(patches: Tensor3D, patchSize: number, imageShape: rea
   requireRank('patches', patches, 3, '[N, L, p·p·C]');
   requirePatchSize(patchSize);
   if (!Array.isArray(imageShape) || imageShape.length !== 3 || imageShape.some((size) => !Number.isInteger(size) || size < 1)) {
-    throw new SslError('invalid-config', `imageShape must be [height, width, channels] of positive integers, got ${formatValue(imageShape)}.`, {
-      details: { field: 'imageShape', value: imageShape },
-    });
+    throw new SslError(
+      'invalid-config',
+      `imageShape must be [height, width, channels] of positive integers, got ${formatValue(imageShape)}.`,
+      {
+        details: { field: 'imageShape', value: imageShape },
+      },
+    );
   }
   const [height, width, channels] = imageShape;
   requireDivisible(height, width, patchSize, `imageShape ${formatShape(imageShape)}`);

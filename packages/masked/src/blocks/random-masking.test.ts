@@ -22,7 +22,7 @@ function read(masking: ReturnType<typeof randomMasking>) {
 describe('randomMasking', () => {
   beforeAll(useCpuBackend);
 
-  it('keeps floor(L·(1 − ratio)) patches, truncating exactly like MAE\'s int()', () => {
+  it("keeps floor(L·(1 − ratio)) patches, truncating exactly like MAE's int()", () => {
     expect(numKeptPatches(196, 0.75)).toBe(49);
     expect(numKeptPatches(7, 0.5)).toBe(3);
     expect(numKeptPatches(10, 0.7)).toBe(3); // 10·0.30000000000000004

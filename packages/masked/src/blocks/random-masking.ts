@@ -43,9 +43,13 @@ export function randomMasking(batchSize: number, numPatches: number, maskRatio: 
     });
   }
   if (typeof maskRatio !== 'number' || !(maskRatio >= 0 && maskRatio < 1)) {
-    throw new SslError('invalid-config', `Invalid config value maskRatio = ${formatValue(maskRatio)}: expected a number in [0, 1) (MAE uses 0.75).`, {
-      details: { field: 'maskRatio', value: maskRatio },
-    });
+    throw new SslError(
+      'invalid-config',
+      `Invalid config value maskRatio = ${formatValue(maskRatio)}: expected a number in [0, 1) (MAE uses 0.75).`,
+      {
+        details: { field: 'maskRatio', value: maskRatio },
+      },
+    );
   }
   const keep = numKeptPatches(numPatches, maskRatio);
   if (keep < 1) {

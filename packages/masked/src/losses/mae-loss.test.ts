@@ -1,7 +1,16 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { maeLoss } from './mae-loss';
-import { Random, expectClose, expectNoLeak, expectSslError, lossBeforeAndAfter, numericGradient, randomValues, useCpuBackend } from '@ssl/test-utils';
+import {
+  Random,
+  expectClose,
+  expectNoLeak,
+  expectSslError,
+  lossBeforeAndAfter,
+  numericGradient,
+  randomValues,
+  useCpuBackend,
+} from '@ssl/test-utils';
 
 /** MAE forward_loss with loops, float64. */
 function referenceMaeLoss(
@@ -40,23 +49,38 @@ describe('maeLoss', () => {
   const maskValues = new Float32Array([1, 0, 1, 1, 0, 0, 1, 0]);
   const shape: [number, number, number] = [batch, numPatches, patchLength];
   const loss = (pred: ArrayLike<number>, mask: ArrayLike<number>, normPixLoss: boolean, target: ArrayLike<number> = targetValues) =>
-    tf.tidy(() =>
-      maeLoss(tf.tensor3d(Float32Array.from(pred), shape), tf.tensor3d(Float32Array.from(target), shape), tf.tensor2d(Float32Array.from(mask), [batch, numPatches]), {
-        normPixLoss,
-      }).dataSync()[0],
+    tf.tidy(
+      () =>
+        maeLoss(
+          tf.tensor3d(Float32Array.from(pred), shape),
+          tf.tensor3d(Float32Array.from(target), shape),
+          tf.tensor2d(Float32Array.from(mask), [batch, numPatches]),
+          {
+            normPixLoss,
+          },
+        ).dataSync()[0],
     );
 
   it('equals the plain-loop reference with and without norm-pix', () => {
     for (const normPixLoss of [false, true]) {
-      expectClose(loss(predValues, maskValues, normPixLoss), referenceMaeLoss(predValues, targetValues, maskValues, batch, numPatches, patchLength, normPixLoss), {
-        relative: 1e-5,
-      });
+      expectClose(
+        loss(predValues, maskValues, normPixLoss),
+        referenceMaeLoss(predValues, targetValues, maskValues, batch, numPatches, patchLength, normPixLoss),
+        {
+          relative: 1e-5,
+        },
+      );
     }
   });
 
   it('defaults to raw pixels, as the reference flag', () => {
-    const value = tf.tidy(() =>
-      maeLoss(tf.tensor3d(predValues, shape), tf.tensor3d(targetValues, shape), tf.tensor2d(maskValues, [batch, numPatches])).dataSync()[0],
+    const value = tf.tidy(
+      () =>
+        maeLoss(
+          tf.tensor3d(predValues, shape),
+          tf.tensor3d(targetValues, shape),
+          tf.tensor2d(maskValues, [batch, numPatches]),
+        ).dataSync()[0],
     );
     expect(value).toBe(loss(predValues, maskValues, false));
   });
@@ -93,9 +117,9 @@ describe('maeLoss', () => {
     for (const normPixLoss of [false, true]) {
       const gradient = tf.tidy(() =>
         tf
-          .grad((pred: tf.Tensor) => maeLoss(pred as tf.Tensor3D, tf.tensor3d(targetValues, shape), tf.tensor2d(maskValues, [batch, numPatches]), { normPixLoss }))(
-            tf.tensor3d(predValues, shape),
-          )
+          .grad((pred: tf.Tensor) =>
+            maeLoss(pred as tf.Tensor3D, tf.tensor3d(targetValues, shape), tf.tensor2d(maskValues, [batch, numPatches]), { normPixLoss }),
+          )(tf.tensor3d(predValues, shape))
           .dataSync(),
       );
       const [expected] = numericGradient(

@@ -58,7 +58,14 @@ export class MaeMaskTokens extends tfl.layers.Layer {
     this.maskToken = this.addWeight('mask_token', [d], 'float32', tfl.initializers.randomNormal({ stddev: 0.02, seed: this.seed }));
     // Fixed (non-trainable) decoder position embedding: a zero row for the class token, then 2-D sin-cos
     // over the patch grid, as `get_2d_sincos_pos_embed(..., cls_token=True)`.
-    this.positions = this.addWeight('position_embedding', [this.prefixTokens + this.numPatches, d], 'float32', tfl.initializers.zeros(), undefined, false);
+    this.positions = this.addWeight(
+      'position_embedding',
+      [this.prefixTokens + this.numPatches, d],
+      'float32',
+      tfl.initializers.zeros(),
+      undefined,
+      false,
+    );
     const fixed = tf.tidy(() => {
       const grid = sincosPositionEmbedding2d(this.gridSize[0], this.gridSize[1], d);
       return this.prefixTokens > 0 ? tf.concat([tf.zeros([this.prefixTokens, d]), grid], 0) : grid;
@@ -80,14 +87,22 @@ export class MaeMaskTokens extends tfl.layers.Layer {
     const [tokens, restore] = inputs;
     const length = this.numPatches;
     const prefix = this.prefixTokens;
-    if (tokens.rank !== 3 || tokens.shape[2] !== this.embedDim || (tokens.shape[1] as number) <= prefix || (tokens.shape[1] as number) - prefix > length) {
+    if (
+      tokens.rank !== 3 ||
+      tokens.shape[2] !== this.embedDim ||
+      (tokens.shape[1] as number) <= prefix ||
+      (tokens.shape[1] as number) - prefix > length
+    ) {
       throw new SslError(
         'shape-mismatch',
         `${this.name}: tokens ${formatShape(tokens.shape)} must be [N, ${prefix} + K, ${this.embedDim}] with 1 ≤ K ≤ ${length} visible patches.`,
       );
     }
     if (restore.rank !== 2 || restore.shape[0] !== tokens.shape[0] || restore.shape[1] !== length) {
-      throw new SslError('shape-mismatch', `${this.name}: restoreIndices ${formatShape(restore.shape)} must be [${tokens.shape[0]}, ${length}].`);
+      throw new SslError(
+        'shape-mismatch',
+        `${this.name}: restoreIndices ${formatShape(restore.shape)} must be [${tokens.shape[0]}, ${length}].`,
+      );
     }
     return tf.tidy(() => {
       const [batch, total, width] = tokens.shape as [number, number, number];
@@ -149,10 +164,12 @@ export function buildMaeDecoder(options: MaeDecoderOptions): tfl.LayersModel {
   let x = tfl.layers
     .dense({ units: options.embedDim, kernelInitializer: tfl.initializers.glorotUniform({ seed: nextSeed() }) })
     .apply(encoded) as tfl.SymbolicTensor;
-  x = new MaeMaskTokens({ embedDim: options.embedDim, gridSize: options.gridSize, prefixTokens: options.prefixTokens, seed: nextSeed() }).apply([
-    x,
-    restore,
-  ]) as tfl.SymbolicTensor;
+  x = new MaeMaskTokens({
+    embedDim: options.embedDim,
+    gridSize: options.gridSize,
+    prefixTokens: options.prefixTokens,
+    seed: nextSeed(),
+  }).apply([x, restore]) as tfl.SymbolicTensor;
   for (let i = 0; i < options.depth; i++) {
     x = transformerBlock({
       embedDim: options.embedDim,

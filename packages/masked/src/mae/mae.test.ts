@@ -88,7 +88,9 @@ describe('masked:mae', () => {
     expect(MAE_DEFAULTS.normPixLoss).toBe(true);
     // The paper's crop by default; `views` overrides core's 'cropFlip' policy.
     expect(mae.views(MAE_DEFAULTS)).toEqual({ unlabeled: { name: 'cropFlip', overrides: {} } });
-    expect(mae.views({ ...MAE_DEFAULTS, views: { cropScale: [0.5, 1] } })).toEqual({ unlabeled: { name: 'cropFlip', overrides: { cropScale: [0.5, 1] } } });
+    expect(mae.views({ ...MAE_DEFAULTS, views: { cropScale: [0.5, 1] } })).toEqual({
+      unlabeled: { name: 'cropFlip', overrides: { cropScale: [0.5, 1] } },
+    });
   });
 
   it('sends exactly floor(L·(1 − maskRatio)) patch tokens (plus the class token) through the encoder', () => {
@@ -119,9 +121,14 @@ describe('masked:mae', () => {
   it('sends gradients to every trainable weight of the encoder and of the decoder', () => {
     const runtime = buildRuntime();
     const images = randomImages(6, 7);
-    const variables = [runtime.encoder.model, runtime.decoder].flatMap((model) => model.trainableWeights.map((w) => w.read() as tf.Variable));
+    const variables = [runtime.encoder.model, runtime.decoder].flatMap((model) =>
+      model.trainableWeights.map((w) => w.read() as tf.Variable),
+    );
     const encoderCount = runtime.encoder.model.trainableWeights.length;
-    const { value, grads } = tf.variableGrads(() => runtime.step({ kind: 'unlabeled', images, views: [images], indices: sampleIds(6) }, stepContext(0)).loss, variables);
+    const { value, grads } = tf.variableGrads(
+      () => runtime.step({ kind: 'unlabeled', images, views: [images], indices: sampleIds(6) }, stepContext(0)).loss,
+      variables,
+    );
     const norms = variables.map((v) => (grads[v.name] ? tf.tidy(() => tf.norm(grads[v.name]).dataSync()[0]) : 0));
     const names = variables.map((v) => v.name);
     const missing = names.filter((_, i) => !(norms[i] > 0 && Number.isFinite(norms[i])));
@@ -155,7 +162,9 @@ describe('masked:mae', () => {
     expect(tf.memory().numTensors).toBe(before + 5);
     for (const image of [out.masked, out.reconstruction, out.pasted]) expect(image.shape).toEqual([2, 28, 28, 1]);
     expect(out.pixelMask.shape).toEqual([2, 28, 28, 1]);
-    const [source, maskedValues, pasted, mask, reconstruction] = [images, out.masked, out.pasted, out.pixelMask, out.reconstruction].map((t) => t.dataSync());
+    const [source, maskedValues, pasted, mask, reconstruction] = [images, out.masked, out.pasted, out.pixelMask, out.reconstruction].map(
+      (t) => t.dataSync(),
+    );
     let maskedPixels = 0;
     for (let i = 0; i < source.length; i++) {
       if (mask[i] === 1) {
@@ -180,7 +189,10 @@ describe('masked:mae', () => {
   });
 
   it('learns on the Fashion-MNIST sample: held-out masked-patch loss falls far below init and below the best context-free guess', async () => {
-    const [trainSet, testSet] = await Promise.all([loadFashionMnist({ split: 'train', source: 'sample' }), loadFashionMnist({ split: 'test', source: 'sample' })]);
+    const [trainSet, testSet] = await Promise.all([
+      loadFashionMnist({ split: 'train', source: 'sample' }),
+      loadFashionMnist({ split: 'test', source: 'sample' }),
+    ]);
     const spec = vitPreset('vit28', { embedDim: 64, depth: 2, numHeads: 4, mlpRatio: 2 });
     // Raw-pixel targets: their context-free optimum (the mean patch at each position) is a meaningful bar.
     // With normPixLoss the per-patch normalized targets of this small set stay close to that bar for longer.
@@ -208,7 +220,9 @@ describe('masked:mae', () => {
     result.dispose();
     tf.dispose([heldOut, masking.keepIndices, masking.mask, masking.restoreIndices]);
     // Measured (seed 3, wasm, 1 thread): init 1.269, position-mean guess 0.0886, trained 0.0755 (bar 0.0797).
-    console.log(`mae learning test: held-out loss init ${initialLoss.toFixed(4)}, position-mean guess ${positionMeanLoss.toFixed(4)}, trained ${trainedLoss.toFixed(4)}`);
+    console.log(
+      `mae learning test: held-out loss init ${initialLoss.toFixed(4)}, position-mean guess ${positionMeanLoss.toFixed(4)}, trained ${trainedLoss.toFixed(4)}`,
+    );
     expect(trainedLoss).toBeLessThan(0.2 * initialLoss);
     expect(trainedLoss).toBeLessThan(0.9 * positionMeanLoss);
   }, 600_000);

@@ -85,7 +85,8 @@ export function validateMaeConfig(config: MaeConfig): void {
   if (!Number.isInteger(dim) || dim < 4 || dim % 4 !== 0) {
     invalidConfig('decoderEmbedDim', dim, 'a positive multiple of 4 (the decoder uses a 2-D sin-cos position embedding)');
   }
-  if (!Number.isInteger(config.decoderDepth) || config.decoderDepth < 1) invalidConfig('decoderDepth', config.decoderDepth, 'a positive integer');
+  if (!Number.isInteger(config.decoderDepth) || config.decoderDepth < 1)
+    invalidConfig('decoderDepth', config.decoderDepth, 'a positive integer');
   validateTransformerDims('decoderEmbedDim', dim, 'decoderNumHeads', config.decoderNumHeads);
   const mlpRatio = config.decoderMlpRatio;
   if (typeof mlpRatio !== 'number' || !(mlpRatio > 0) || !Number.isInteger(mlpRatio * dim)) {
@@ -114,7 +115,12 @@ export function requireVitEncoder(encoder: Encoder, method = 'masked:mae'): VitE
  * them only (plus the class token), decode with mask tokens put back in patch order (`restoreIndices`)
  * and drop the class-token row. Returns predictions [N, L, p·p·C] for every patch.
  */
-export function maeForward(parts: Pick<MaeParts, 'encoder' | 'decoder'>, images: Tensor4D, masking: RandomMasking, training = false): Tensor3D {
+export function maeForward(
+  parts: Pick<MaeParts, 'encoder' | 'decoder'>,
+  images: Tensor4D,
+  masking: RandomMasking,
+  training = false,
+): Tensor3D {
   const { encoder, decoder } = parts;
   return tf.tidy(() => {
     const tokens = encoder.embedPatches(images, { training });
@@ -172,12 +178,20 @@ export const mae = defineMethod<MaeConfig, 'unlabeled'>({
     const numPatches = encoder.numPatches;
     const keep = numKeptPatches(numPatches, config.maskRatio);
     if (keep < 1) {
-      invalidConfig('maskRatio', config.maskRatio, `a ratio that keeps at least one of the encoder's ${numPatches} patches (floor(L·(1 − maskRatio)) ≥ 1)`);
+      invalidConfig(
+        'maskRatio',
+        config.maskRatio,
+        `a ratio that keeps at least one of the encoder's ${numPatches} patches (floor(L·(1 − maskRatio)) ≥ 1)`,
+      );
     }
     const channels = inputShape[2];
     const patchValues = encoder.patchSize * encoder.patchSize * channels;
     if (config.normPixLoss && patchValues < 2) {
-      invalidConfig('normPixLoss', true, `false for 1-value patches (patchSize ${encoder.patchSize}, ${channels} channel): a per-patch variance needs 2 values`);
+      invalidConfig(
+        'normPixLoss',
+        true,
+        `false for 1-value patches (patchSize ${encoder.patchSize}, ${channels} channel): a per-patch variance needs 2 values`,
+      );
     }
     const decoder = buildMaeDecoder({
       encoderDim: encoder.embedDim,

@@ -60,9 +60,13 @@ export function reconstruct(
   options: ReconstructOptions = {},
 ): MaeReconstruction {
   if (!isMaeParts(source)) {
-    throw new SslError('invalid-config', 'reconstruct needs the runtime of a masked:mae run (result.runtime from train) or { encoder: VitEncoder, decoder, maskRatio, normPixLoss }.', {
-      details: { field: 'source' },
-    });
+    throw new SslError(
+      'invalid-config',
+      'reconstruct needs the runtime of a masked:mae run (result.runtime from train) or { encoder: VitEncoder, decoder, maskRatio, normPixLoss }.',
+      {
+        details: { field: 'source' },
+      },
+    );
   }
   const fill = options.fill ?? 0.5;
   if (typeof fill !== 'number' || !Number.isFinite(fill)) invalidConfig('fill', fill, 'a finite number');

@@ -31,10 +31,19 @@ function buildRuntime(config: BYOLConfig): MethodRuntime<'unlabeled'> {
 
 function randomBatch(size: number, seed: number): UnlabeledBatch {
   const images = tf.randomUniform([size, 28, 28, 1], 0, 1, 'float32', seed) as tf.Tensor4D;
-  return { kind: 'unlabeled', images, indices: sampleIds(size), views: [tf.randomUniform([size, 28, 28, 1], 0, 1, 'float32', seed + 1) as tf.Tensor4D, tf.randomUniform([size, 28, 28, 1], 0, 1, 'float32', seed + 2) as tf.Tensor4D] };
+  return {
+    kind: 'unlabeled',
+    images,
+    indices: sampleIds(size),
+    views: [
+      tf.randomUniform([size, 28, 28, 1], 0, 1, 'float32', seed + 1) as tf.Tensor4D,
+      tf.randomUniform([size, 28, 28, 1], 0, 1, 'float32', seed + 2) as tf.Tensor4D,
+    ],
+  };
 }
 
-const context = (progress: number): StepContext => testStepContext({ step: 0, epoch: 0, totalSteps: 10, progress, rng: new Random(1), lr: 0.1 });
+const context = (progress: number): StepContext =>
+  testStepContext({ step: 0, epoch: 0, totalSteps: 10, progress, rng: new Random(1), lr: 0.1 });
 
 function kernels(model: { trainableWeights: { read(): tf.Tensor }[] }): tf.Variable[] {
   return model.trainableWeights.map((w) => w.read() as tf.Variable);
@@ -174,17 +183,27 @@ describe('noncontrastive:byol', () => {
     const testSet = await loadFashionMnist({ split: 'test', source: 'sample' });
     const encoder: CnnSpec = { kind: 'cnn', inputShape: [28, 28, 1], channels: [16, 32, 64], seed: 1234 };
     const knn = async (features: { features: (x: tf.Tensor4D) => tf.Tensor2D }) =>
-      (await knnClassify(await extractFeatures(features as never, trainSet), await extractFeatures(features as never, testSet), { k: 200 })).top1;
+      (await knnClassify(await extractFeatures(features as never, trainSet), await extractFeatures(features as never, testSet), { k: 200 }))
+        .top1;
     const randomInit = createEncoder(encoder);
     const before = await knn(randomInit);
     randomInit.model.dispose();
-    const result = await train({ method: registry().create('noncontrastive:byol'), data: trainSet, encoder, epochs: LEARNING_EPOCHS, batchSize: 64, seed: 0 });
+    const result = await train({
+      method: registry().create('noncontrastive:byol'),
+      data: trainSet,
+      encoder,
+      epochs: LEARNING_EPOCHS,
+      batchSize: 64,
+      seed: 0,
+    });
     try {
       const after = await knn(result.encoder);
       const last = result.history.slice(-5);
       const projectionStd = last.reduce((s, r) => s + r.metrics.projectionStd, 0) / last.length;
       const featureStd = last.reduce((s, r) => s + r.metrics.featureStd, 0) / last.length;
-      console.info(`byol learning test: kNN random init ${before.toFixed(3)} → trained ${after.toFixed(3)}; std·√d projections ${projectionStd.toFixed(3)}, features ${featureStd.toFixed(3)}`);
+      console.info(
+        `byol learning test: kNN random init ${before.toFixed(3)} → trained ${after.toFixed(3)}; std·√d projections ${projectionStd.toFixed(3)}, features ${featureStd.toFixed(3)}`,
+      );
       // Per-dimension std of L2-normalized embeddings > 0.3/√d: far from collapse (0) at ~1 for spread ones.
       expect(projectionStd).toBeGreaterThan(0.3);
       expect(featureStd).toBeGreaterThan(0.3);

@@ -1,7 +1,16 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { barlowTwinsLoss } from './barlow-twins';
-import { Random, expectClose, expectNoLeak, expectSslError, lossBeforeAndAfter, numericGradient, randomValues, useCpuBackend } from '@ssl/test-utils';
+import {
+  Random,
+  expectClose,
+  expectNoLeak,
+  expectSslError,
+  lossBeforeAndAfter,
+  numericGradient,
+  randomValues,
+  useCpuBackend,
+} from '@ssl/test-utils';
 
 /** Barlow Twins eq. 1–2 with loops, float64; standardization as an affine-free BatchNorm1d (biased var, ε=1e-5). */
 function referenceBarlowTwins(z1: ArrayLike<number>, z2: ArrayLike<number>, n: number, d: number, lambda: number): number {
@@ -37,8 +46,13 @@ describe('barlowTwinsLoss', () => {
   const z1Values = randomValues(rng, n * d);
   const z2Values = randomValues(rng, n * d);
   const loss = (a: ArrayLike<number>, b: ArrayLike<number>, lambda?: number) =>
-    tf.tidy(() =>
-      barlowTwinsLoss(tf.tensor2d(Float32Array.from(a), [n, d]), tf.tensor2d(Float32Array.from(b), [n, d]), lambda === undefined ? {} : { lambda }).dataSync()[0],
+    tf.tidy(
+      () =>
+        barlowTwinsLoss(
+          tf.tensor2d(Float32Array.from(a), [n, d]),
+          tf.tensor2d(Float32Array.from(b), [n, d]),
+          lambda === undefined ? {} : { lambda },
+        ).dataSync()[0],
     );
 
   it('equals the plain-loop reference, with λ = 5e-3 by default', () => {

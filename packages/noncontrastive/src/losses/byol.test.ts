@@ -1,7 +1,16 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { byolLoss } from './byol';
-import { Random, expectClose, expectNoLeak, expectSslError, lossBeforeAndAfter, numericGradient, randomValues, useCpuBackend } from '@ssl/test-utils';
+import {
+  Random,
+  expectClose,
+  expectNoLeak,
+  expectSslError,
+  lossBeforeAndAfter,
+  numericGradient,
+  randomValues,
+  useCpuBackend,
+} from '@ssl/test-utils';
 
 /** mean_i ‖p̂_i − ẑ_i‖² with loops, float64 (BYOL eq. 2 before the 2 − 2cos simplification). */
 function referenceByol(p: ArrayLike<number>, z: ArrayLike<number>, n: number, d: number): number {
@@ -39,13 +48,23 @@ describe('byolLoss', () => {
     expectClose(loss([1, 0, 0, 1], [0, 5, 2, 0], 2, 2), 2, { absolute: 1e-6 });
     expectClose(loss([1, 1, 0, 2], [-2, -2, 0, -1], 2, 2), 4, { absolute: 1e-6 });
     expectClose(loss(zValues, pValues), loss(pValues, zValues), { relative: 1e-6 });
-    expectClose(loss(pValues.map((v) => v * 0.01), zValues.map((v) => v * 40)), loss(pValues, zValues), { relative: 1e-5 });
+    expectClose(
+      loss(
+        pValues.map((v) => v * 0.01),
+        zValues.map((v) => v * 40),
+      ),
+      loss(pValues, zValues),
+      { relative: 1e-5 },
+    );
   });
 
   it('has the gradient of the reference for both inputs', () => {
     const gradients = tf.tidy(() =>
       tf
-        .grads((p: tf.Tensor, z: tf.Tensor) => byolLoss(p as tf.Tensor2D, z as tf.Tensor2D))([tf.tensor2d(pValues, [n, d]), tf.tensor2d(zValues, [n, d])])
+        .grads((p: tf.Tensor, z: tf.Tensor) => byolLoss(p as tf.Tensor2D, z as tf.Tensor2D))([
+          tf.tensor2d(pValues, [n, d]),
+          tf.tensor2d(zValues, [n, d]),
+        ])
         .map((g) => g.dataSync()),
     );
     const expected = numericGradient(([p, z]) => referenceByol(p, z, n, d), [pValues, zValues]);

@@ -1,7 +1,16 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { dinoLoss, updateDinoCenter } from './dino';
-import { Random, expectClose, expectNoLeak, expectSslError, lossBeforeAndAfter, numericGradient, randomValues, useCpuBackend } from '@ssl/test-utils';
+import {
+  Random,
+  expectClose,
+  expectNoLeak,
+  expectSslError,
+  lossBeforeAndAfter,
+  numericGradient,
+  randomValues,
+  useCpuBackend,
+} from '@ssl/test-utils';
 
 const batch = 2;
 const classes = 4;
@@ -49,10 +58,16 @@ describe('dinoLoss', () => {
 
   it('equals the plain-loop reference over all cross-view pairs', () => {
     for (const options of [temperatures, { studentTemperature: 1, teacherTemperature: 0.5 }]) {
-      const value = tf.tidy(() => dinoLoss(toTensors(studentValues), toTensors(teacherValues), tf.tensor1d(centerValues), options).dataSync()[0]);
-      expectClose(value, referenceDino(studentValues, teacherValues, centerValues, options.studentTemperature, options.teacherTemperature), {
-        relative: 1e-5,
-      });
+      const value = tf.tidy(
+        () => dinoLoss(toTensors(studentValues), toTensors(teacherValues), tf.tensor1d(centerValues), options).dataSync()[0],
+      );
+      expectClose(
+        value,
+        referenceDino(studentValues, teacherValues, centerValues, options.studentTemperature, options.teacherTemperature),
+        {
+          relative: 1e-5,
+        },
+      );
     }
   });
 
@@ -110,7 +125,9 @@ describe('dinoLoss', () => {
     expectSslError(() => dinoLoss([student[0]], [teacher[0]], center, temperatures), 'shape-mismatch');
     expectSslError(() => dinoLoss(student.slice(0, 2), [...teacher, teacher[0]], center, temperatures), 'shape-mismatch');
     expect(expectSslError(() => dinoLoss(student, teacher, wrongCenter, temperatures), 'shape-mismatch')).toContain(`[${classes + 1}]`);
-    expect(expectSslError(() => dinoLoss([...student, wrongView], teacher, center, temperatures), 'shape-mismatch')).toContain('studentLogits[3]');
+    expect(expectSslError(() => dinoLoss([...student, wrongView], teacher, center, temperatures), 'shape-mismatch')).toContain(
+      'studentLogits[3]',
+    );
     expectSslError(() => dinoLoss(student, teacher, center, { studentTemperature: 0, teacherTemperature: 0.04 }), 'invalid-config');
     expectSslError(() => dinoLoss(student, teacher, center, { studentTemperature: 0.1, teacherTemperature: -1 }), 'invalid-config');
     tf.dispose([...student, ...teacher, center, wrongCenter, wrongView]);

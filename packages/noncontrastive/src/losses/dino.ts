@@ -31,7 +31,8 @@ export function dinoLoss(
 ): Scalar {
   validateViews(studentLogits, teacherLogits);
   const classes = studentLogits[0].shape[1];
-  const centerIsRow = center.rank === 1 ? center.shape[0] === classes : center.rank === 2 && center.shape[0] === 1 && center.shape[1] === classes;
+  const centerIsRow =
+    center.rank === 1 ? center.shape[0] === classes : center.rank === 2 && center.shape[0] === 1 && center.shape[1] === classes;
   if (!centerIsRow) {
     throw new SslError(
       'shape-mismatch',
@@ -78,7 +79,13 @@ export function updateDinoCenter<C extends Tensor1D | Tensor2D>(center: C, teach
   }
   teacherLogits.forEach((logits, view) => requireRank(`teacherLogits[${view}]`, logits, 2, '[B, K]'));
   teacherLogits.forEach((logits, view) =>
-    requireSameShape('teacherLogits[0]', teacherLogits[0], `teacherLogits[${view}]`, logits, 'every teacher view has the same batch and output size'),
+    requireSameShape(
+      'teacherLogits[0]',
+      teacherLogits[0],
+      `teacherLogits[${view}]`,
+      logits,
+      'every teacher view has the same batch and output size',
+    ),
   );
   const classes = teacherLogits[0].shape[1];
   if (center.size !== classes || !(center.rank === 1 || (center.rank === 2 && center.shape[0] === 1))) {

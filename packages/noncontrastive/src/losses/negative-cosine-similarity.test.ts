@@ -2,7 +2,16 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { negativeCosineSimilarity } from './negative-cosine-similarity';
 import { stopGradient } from '@ssl/core';
-import { Random, expectClose, expectNoLeak, expectSslError, lossBeforeAndAfter, numericGradient, randomValues, useCpuBackend } from '@ssl/test-utils';
+import {
+  Random,
+  expectClose,
+  expectNoLeak,
+  expectSslError,
+  lossBeforeAndAfter,
+  numericGradient,
+  randomValues,
+  useCpuBackend,
+} from '@ssl/test-utils';
 
 /** −mean_i cos(p_i, z_i) with loops, float64. */
 function referenceNegativeCosine(p: ArrayLike<number>, z: ArrayLike<number>, n: number, d: number): number {
@@ -29,16 +38,39 @@ describe('negativeCosineSimilarity', () => {
   const pValues = randomValues(rng, n * d);
   const zValues = randomValues(rng, n * d);
   const loss = (p: ArrayLike<number>, z: ArrayLike<number>) =>
-    tf.tidy(() => negativeCosineSimilarity(tf.tensor2d(Float32Array.from(p), [n, d]), tf.tensor2d(Float32Array.from(z), [n, d])).dataSync()[0]);
+    tf.tidy(
+      () => negativeCosineSimilarity(tf.tensor2d(Float32Array.from(p), [n, d]), tf.tensor2d(Float32Array.from(z), [n, d])).dataSync()[0],
+    );
 
   it('equals the plain-loop −mean cosine', () => {
     expectClose(loss(pValues, zValues), referenceNegativeCosine(pValues, zValues, n, d), { relative: 1e-5 });
   });
 
   it('is −1 for aligned pairs and +1 for opposite pairs, scale-invariant and symmetric', () => {
-    expectClose(loss(pValues, pValues.map((v) => v * 3)), -1, { absolute: 1e-6 });
-    expectClose(loss(pValues, pValues.map((v) => -v * 0.2)), 1, { absolute: 1e-6 });
-    expectClose(loss(pValues.map((v) => v * 9), zValues), loss(pValues, zValues), { relative: 1e-5 });
+    expectClose(
+      loss(
+        pValues,
+        pValues.map((v) => v * 3),
+      ),
+      -1,
+      { absolute: 1e-6 },
+    );
+    expectClose(
+      loss(
+        pValues,
+        pValues.map((v) => -v * 0.2),
+      ),
+      1,
+      { absolute: 1e-6 },
+    );
+    expectClose(
+      loss(
+        pValues.map((v) => v * 9),
+        zValues,
+      ),
+      loss(pValues, zValues),
+      { relative: 1e-5 },
+    );
     expectClose(loss(zValues, pValues), loss(pValues, zValues), { relative: 1e-6 });
   });
 
@@ -58,7 +90,11 @@ describe('negativeCosineSimilarity', () => {
 
   it('lets the caller stop the gradient into z (SimSiam eq. 3)', () => {
     const gradZ = tf.tidy(() =>
-      tf.grad((z: tf.Tensor) => negativeCosineSimilarity(tf.tensor2d(pValues, [n, d]), stopGradient(z as tf.Tensor2D)))(tf.tensor2d(zValues, [n, d])).dataSync(),
+      tf
+        .grad((z: tf.Tensor) => negativeCosineSimilarity(tf.tensor2d(pValues, [n, d]), stopGradient(z as tf.Tensor2D)))(
+          tf.tensor2d(zValues, [n, d]),
+        )
+        .dataSync(),
     );
     expect(Array.from(gradZ).every((g) => g === 0)).toBe(true);
   });

@@ -4,9 +4,17 @@ import { sinkhornKnopp } from './sinkhorn-knopp';
 import { Random, expectClose, expectNoLeak, expectSslError, randomValues, useCpuBackend } from '@ssl/test-utils';
 
 /** SwAV's distributed_sinkhorn (one process) transcribed with loops on the K×B matrix, float64. */
-function referenceSinkhorn(scores: ArrayLike<number>, batch: number, prototypes: number, epsilon: number, iterations: number): Float64Array {
+function referenceSinkhorn(
+  scores: ArrayLike<number>,
+  batch: number,
+  prototypes: number,
+  epsilon: number,
+  iterations: number,
+): Float64Array {
   // q[k][b], as the reference transposes to K-by-B.
-  const q = Array.from({ length: prototypes }, (_, k) => Array.from({ length: batch }, (_, b) => Math.exp(scores[b * prototypes + k] / epsilon)));
+  const q = Array.from({ length: prototypes }, (_, k) =>
+    Array.from({ length: batch }, (_, b) => Math.exp(scores[b * prototypes + k] / epsilon)),
+  );
   let total = 0;
   for (const row of q) for (const v of row) total += v;
   for (const row of q) for (let b = 0; b < batch; b++) row[b] /= total;
@@ -65,9 +73,11 @@ describe('sinkhornKnopp', () => {
 
   it('carries no gradient (the codes are targets)', () => {
     const gradient = tf.tidy(() =>
-      tf.grad((scores: tf.Tensor) => tf.sum(tf.mul(sinkhornKnopp(scores as tf.Tensor2D), tf.reshape(tf.range(0, batch * prototypes), [batch, prototypes]))))(
-        tf.tensor2d(scoreValues, [batch, prototypes]),
-      ).dataSync(),
+      tf
+        .grad((scores: tf.Tensor) =>
+          tf.sum(tf.mul(sinkhornKnopp(scores as tf.Tensor2D), tf.reshape(tf.range(0, batch * prototypes), [batch, prototypes]))),
+        )(tf.tensor2d(scoreValues, [batch, prototypes]))
+        .dataSync(),
     );
     expect(Array.from(gradient).every((g) => g === 0)).toBe(true);
   });

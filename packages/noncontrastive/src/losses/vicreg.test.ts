@@ -2,7 +2,16 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { vicregLoss } from './vicreg';
 import type { VicregOptions } from './vicreg';
-import { Random, expectClose, expectNoLeak, expectSslError, lossBeforeAndAfter, numericGradient, randomValues, useCpuBackend } from '@ssl/test-utils';
+import {
+  Random,
+  expectClose,
+  expectNoLeak,
+  expectSslError,
+  lossBeforeAndAfter,
+  numericGradient,
+  randomValues,
+  useCpuBackend,
+} from '@ssl/test-utils';
 
 /** VICReg as the reference code, with loops, float64. */
 function referenceVicreg(
@@ -35,7 +44,7 @@ function referenceVicreg(
   };
   const first = terms(z1);
   const second = terms(z2);
-  return simCoeff * invariance + stdCoeff * (first.variance + second.variance) / 2 + covCoeff * (first.covariance + second.covariance);
+  return simCoeff * invariance + (stdCoeff * (first.variance + second.variance)) / 2 + covCoeff * (first.covariance + second.covariance);
 }
 
 describe('vicregLoss', () => {
@@ -71,7 +80,10 @@ describe('vicregLoss', () => {
   it('has the gradient of the reference for both inputs', () => {
     const gradients = tf.tidy(() =>
       tf
-        .grads((a: tf.Tensor, b: tf.Tensor) => vicregLoss(a as tf.Tensor2D, b as tf.Tensor2D))([tf.tensor2d(z1Values, [n, d]), tf.tensor2d(z2Values, [n, d])])
+        .grads((a: tf.Tensor, b: tf.Tensor) => vicregLoss(a as tf.Tensor2D, b as tf.Tensor2D))([
+          tf.tensor2d(z1Values, [n, d]),
+          tf.tensor2d(z2Values, [n, d]),
+        ])
         .map((g) => g.dataSync()),
     );
     const expected = numericGradient(([a, b]) => referenceVicreg(a, b, n, d), [z1Values, z2Values]);

@@ -41,7 +41,12 @@ export const byolViews = defineViewPolicy<ByolViewOptions>({
     const view = (name: string, blurP: number, solarizeP: number): ViewSpec => ({
       name,
       ops: [
-        { op: 'randomResizedCrop', scale: o.cropScale ?? [0.08, 1], ratio: o.cropRatio ?? [3 / 4, 4 / 3], ...(o.size ? { size: o.size } : {}) },
+        {
+          op: 'randomResizedCrop',
+          scale: o.cropScale ?? [0.08, 1],
+          ratio: o.cropRatio ?? [3 / 4, 4 / 3],
+          ...(o.size ? { size: o.size } : {}),
+        },
         { op: 'horizontalFlip', p: o.flipP ?? 0.5 },
         colorJitterOp(o.jitterStrength ?? 1, o.jitterP ?? 0.8, 0.2),
         { op: 'randomGrayscale', p: o.grayscaleP ?? 0.2 },
@@ -49,6 +54,9 @@ export const byolViews = defineViewPolicy<ByolViewOptions>({
         { op: 'solarize', threshold: 0.5, p: solarizeP },
       ],
     });
-    return { name: 'byol', views: [view('view-1', o.blurP1 ?? 1.0, o.solarizeP1 ?? 0), view('view-2', o.blurP2 ?? 0.1, o.solarizeP2 ?? 0.2)] };
+    return {
+      name: 'byol',
+      views: [view('view-1', o.blurP1 ?? 1.0, o.solarizeP1 ?? 0), view('view-2', o.blurP2 ?? 0.1, o.solarizeP2 ?? 0.2)],
+    };
   },
 });

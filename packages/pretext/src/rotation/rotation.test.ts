@@ -20,7 +20,10 @@ function naiveQuarterTurn(image: number[][][]): number[][][] {
 
 function randomImages(n: number, size: number, channels: number, seed: number): tf.Tensor4D {
   const rng = new Random(seed);
-  return tf.tensor4d(Float32Array.from({ length: n * size * size * channels }, () => rng.next()), [n, size, size, channels]);
+  return tf.tensor4d(
+    Float32Array.from({ length: n * size * size * channels }, () => rng.next()),
+    [n, size, size, channels],
+  );
 }
 
 // CI-sized learning test: 1 epoch (46 steps of 64 images → 256 rotated) on the 3000-image sample, CNN [16, 32, 64].
@@ -101,7 +104,9 @@ describe('rotationBatch', () => {
       if (t === 0) {
         // Turning the 90° block once more gives the batch's own 180° block; turning the 270° block gives the input.
         const again = rotationBatch(quarter);
-        expect(tf.slice(again.images, [2, 0, 0, 0], [2, 6, 6, 1]).arraySync()).toEqual(tf.slice(out.images, [4, 0, 0, 0], [2, 6, 6, 1]).arraySync());
+        expect(tf.slice(again.images, [2, 0, 0, 0], [2, 6, 6, 1]).arraySync()).toEqual(
+          tf.slice(out.images, [4, 0, 0, 0], [2, 6, 6, 1]).arraySync(),
+        );
         tf.dispose([again.images, again.labels]);
         const fromLast = rotationBatch(tf.slice(out.images, [6, 0, 0, 0], [2, 6, 6, 1]) as tf.Tensor4D);
         expect(tf.slice(fromLast.images, [2, 0, 0, 0], [2, 6, 6, 1]).arraySync()).toEqual(images.arraySync());
@@ -185,7 +190,9 @@ describe('pretext plugin and rotation config', () => {
 
   it('asks for no views without augmentation and for one mild crop + flip view with it', () => {
     expect(rotation.views(rotation.defaults)).toEqual({ unlabeled: 'none' });
-    expect(rotation.views({ ...rotation.defaults, augment: true })).toEqual({ unlabeled: { name: 'cropFlip', overrides: { cropScale: [0.6, 1], flipP: 0.5 } } });
+    expect(rotation.views({ ...rotation.defaults, augment: true })).toEqual({
+      unlabeled: { name: 'cropFlip', overrides: { cropScale: [0.6, 1], flipP: 0.5 } },
+    });
   });
 });
 
@@ -213,7 +220,9 @@ describe('rotation method', () => {
     const trainedKnn = await knn(result.encoder);
     const randomKnn = await knn(randomInit);
     const heldOutRotation = await evaluateRotationAccuracy(result.encoder, result.runtime.trainable.head, testSet);
-    console.log(`rotation on sample: kNN@20 trained ${trainedKnn.toFixed(3)} vs random init ${randomKnn.toFixed(3)}; held-out rotation accuracy ${heldOutRotation.toFixed(3)}`);
+    console.log(
+      `rotation on sample: kNN@20 trained ${trainedKnn.toFixed(3)} vs random init ${randomKnn.toFixed(3)}; held-out rotation accuracy ${heldOutRotation.toFixed(3)}`,
+    );
     expect(trainedKnn).toBeGreaterThan(KNN_FLOOR);
     expect(trainedKnn).toBeGreaterThan(randomKnn - KNN_MAX_DROP_FROM_RANDOM_INIT);
     expect(heldOutRotation).toBeGreaterThan(ROTATION_ACCURACY_FLOOR);

@@ -81,7 +81,10 @@ export function rotationBatch(images: Tensor4D): { images: Tensor4D; labels: Ten
   }
   const [n, height, width] = images.shape;
   if (height !== width) {
-    throw new SslError('shape-mismatch', `rotationBatch: 90° rotations need square images, got ${height}×${width}; crop or resize to a square first.`);
+    throw new SslError(
+      'shape-mismatch',
+      `rotationBatch: 90° rotations need square images, got ${height}×${width}; crop or resize to a square first.`,
+    );
   }
   return tf.tidy(() => {
     const rot90 = quarterTurn(images);
@@ -131,12 +134,23 @@ export function rotationHead(config: RotationHeadConfig): tfl.LayersModel {
     const width = mapShape[2];
     const input = tflayers.input({ shape: [...mapShape] });
     let x = tflayers.layers
-      .conv2d({ filters: width, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: tflayers.initializers.heNormal({ seed: config.seed }) })
+      .conv2d({
+        filters: width,
+        kernelSize: 3,
+        padding: 'same',
+        useBias: false,
+        kernelInitializer: tflayers.initializers.heNormal({ seed: config.seed }),
+      })
       .apply(input) as tfl.SymbolicTensor;
     x = fastBatchNormalization({ momentum: BATCH_NORM_MOMENTUM, epsilon: BATCH_NORM_EPSILON }).apply(x) as tfl.SymbolicTensor;
     x = tflayers.layers.reLU().apply(x) as tfl.SymbolicTensor;
     x = tflayers.layers.globalAveragePooling2d({}).apply(x) as tfl.SymbolicTensor;
-    const mlp = rotationHead({ ...config, inputDim: width, convBlock: false, seed: config.seed === undefined ? undefined : config.seed + 1 });
+    const mlp = rotationHead({
+      ...config,
+      inputDim: width,
+      convBlock: false,
+      seed: config.seed === undefined ? undefined : config.seed + 1,
+    });
     return tflayers.model({ inputs: input, outputs: mlp.apply(x) as tfl.SymbolicTensor });
   }
   if (typeof config.inputDim !== 'number') {
@@ -194,20 +208,24 @@ export async function evaluateRotationAccuracy(
 function headFeatures(encoder: Encoder, head: tfl.LayersModel, images: Tensor4D, training: boolean): tf.Tensor {
   const readsMap = head.inputs[0].shape.length === 4;
   if (!readsMap) return encoder.features(images, { training });
-  if (!encoder.featureMap) throw new SslError('invalid-config', `rotation head reads a feature map, but the ${encoder.kind} encoder has none.`);
+  if (!encoder.featureMap)
+    throw new SslError('invalid-config', `rotation head reads a feature map, but the ${encoder.kind} encoder has none.`);
   return encoder.featureMap(images, { training });
 }
 
 function validateRotationConfig(config: RotationConfig): void {
   if (![0, 1, 2].includes(config.headHiddenLayers)) invalidConfig('headHiddenLayers', config.headHiddenLayers, '0 (linear head), 1 or 2');
-  if (!(Number.isInteger(config.headHiddenDim) && config.headHiddenDim > 0)) invalidConfig('headHiddenDim', config.headHiddenDim, 'a positive integer');
-  if (!['pooled', 'feature-map', 'conv-block'].includes(config.headInput)) invalidConfig('headInput', config.headInput, "'pooled', 'feature-map' or 'conv-block'");
+  if (!(Number.isInteger(config.headHiddenDim) && config.headHiddenDim > 0))
+    invalidConfig('headHiddenDim', config.headHiddenDim, 'a positive integer');
+  if (!['pooled', 'feature-map', 'conv-block'].includes(config.headInput))
+    invalidConfig('headInput', config.headInput, "'pooled', 'feature-map' or 'conv-block'");
   if (typeof config.augment !== 'boolean') invalidConfig('augment', config.augment, 'true or false');
   const scale = config.cropScale;
   if (!Array.isArray(scale) || scale.length !== 2 || !(scale[0] > 0 && scale[0] <= scale[1] && scale[1] <= 1)) {
     invalidConfig('cropScale', scale, '[low, high] with 0 < low ≤ high ≤ 1');
   }
-  if (!(typeof config.flipP === 'number' && config.flipP >= 0 && config.flipP <= 1)) invalidConfig('flipP', config.flipP, 'a probability in [0, 1]');
+  if (!(typeof config.flipP === 'number' && config.flipP >= 0 && config.flipP <= 1))
+    invalidConfig('flipP', config.flipP, 'a probability in [0, 1]');
 }
 
 export const rotation = defineMethod<RotationConfig, 'unlabeled'>({
@@ -240,7 +258,8 @@ export const rotation = defineMethod<RotationConfig, 'unlabeled'>({
     const encoder = createEncoder();
     let inputDim: RotationHeadConfig['inputDim'] = encoder.featureDim;
     if (config.headInput !== 'pooled') {
-      if (!encoder.featureMap) invalidConfig('headInput', config.headInput, `'pooled': the ${encoder.kind} encoder has no spatial feature map`);
+      if (!encoder.featureMap)
+        invalidConfig('headInput', config.headInput, `'pooled': the ${encoder.kind} encoder has no spatial feature map`);
       const zeros = tf.zeros([1, ...inputShape]) as Tensor4D;
       const map = encoder.featureMap(zeros);
       inputDim = [map.shape[1], map.shape[2], map.shape[3]];

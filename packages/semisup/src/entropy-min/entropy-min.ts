@@ -71,7 +71,10 @@ export const entropyMin = defineMethod<EntropyMinConfig, 'semi-supervised'>({
         const entropy = entropyLoss(unlabeledLogits);
         const weight = config.entropyWeight * sigmoidRampUp(stepContext.progress, config.rampUp);
         const loss = tf.add(supervisedLoss, tf.mul(weight, entropy)) as Scalar;
-        return { loss, metrics: { supervisedLoss, entropy, entropyWeight: tf.scalar(weight), supervisedAccuracy: accuracy(labeledLogits, labels) } };
+        return {
+          loss,
+          metrics: { supervisedLoss, entropy, entropyWeight: tf.scalar(weight), supervisedAccuracy: accuracy(labeledLogits, labels) },
+        };
       },
     };
   },

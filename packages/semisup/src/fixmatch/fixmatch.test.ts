@@ -34,12 +34,21 @@ function handBatch(labeled: number, unlabeled: number): SemiSupervisedBatch {
   const weak = images(unlabeled, 2);
   return {
     kind: 'semi-supervised',
-    labeled: { images: labeledImages, views: [labeledImages], indices: sampleIds(labeled), labels: tf.tensor1d(Array.from({ length: labeled }, (_, i) => i % 4), 'int32') },
+    labeled: {
+      images: labeledImages,
+      views: [labeledImages],
+      indices: sampleIds(labeled),
+      labels: tf.tensor1d(
+        Array.from({ length: labeled }, (_, i) => i % 4),
+        'int32',
+      ),
+    },
     unlabeled: { images: weak, views: [weak, images(unlabeled, 3)], indices: sampleIds(unlabeled, labeled) },
   };
 }
 
-const stepContext = (step: number): StepContext => testStepContext({ step, epoch: 0, totalSteps: 100, progress: step / 100, rng: new Random(step), lr: 0.03 });
+const stepContext = (step: number): StepContext =>
+  testStepContext({ step, epoch: 0, totalSteps: 100, progress: step / 100, rng: new Random(step), lr: 0.03 });
 
 function disposeRuntime(runtime: FixMatchRuntime): void {
   for (const model of [...Object.values(runtime.trainable), ...Object.values(runtime.frozen ?? {})]) model.dispose();
@@ -144,7 +153,9 @@ describe('fixmatch EMA', () => {
       for (const { target, source: online } of declared!.pairs) emaUpdate(target, online, decay);
       const after = ema.classifier.getWeights().map((w) => w.dataSync());
       after.forEach((values, i) => {
-        const expected = (before[i] as number[] | number[][]).flat().map((e, k) => decay * e + (1 - decay) * (source[i] as number[] | number[][]).flat()[k]);
+        const expected = (before[i] as number[] | number[][])
+          .flat()
+          .map((e, k) => decay * e + (1 - decay) * (source[i] as number[] | number[][]).flat()[k]);
         values.forEach((v, k) => expect(v).toBeCloseTo(expected[k], 5));
       });
       // The runtime's evaluation encoder is the EMA one.

@@ -70,19 +70,23 @@ export const fixmatch = defineMethod<FixMatchConfig, 'semi-supervised'>({
   defaults: { threshold: 0.95, unlabeledRatio: 7, unlabeledWeight: 1, emaDecay: 0.999, emaWarmup: true, augment: {} },
   validate(config) {
     probability('threshold', config.threshold);
-    if (!(Number.isInteger(config.unlabeledRatio) && config.unlabeledRatio >= 1)) invalidConfig('unlabeledRatio', config.unlabeledRatio, 'a positive integer (μ; the paper uses 7)');
+    if (!(Number.isInteger(config.unlabeledRatio) && config.unlabeledRatio >= 1))
+      invalidConfig('unlabeledRatio', config.unlabeledRatio, 'a positive integer (μ; the paper uses 7)');
     if (typeof config.unlabeledWeight !== 'number' || !(config.unlabeledWeight >= 0) || !Number.isFinite(config.unlabeledWeight)) {
       invalidConfig('unlabeledWeight', config.unlabeledWeight, 'a finite number ≥ 0 (λu; the paper uses 1, 0 = supervised only)');
     }
-    if (typeof config.emaDecay !== 'number' || !(config.emaDecay >= 0 && config.emaDecay < 1)) invalidConfig('emaDecay', config.emaDecay, 'a number in [0, 1)');
+    if (typeof config.emaDecay !== 'number' || !(config.emaDecay >= 0 && config.emaDecay < 1))
+      invalidConfig('emaDecay', config.emaDecay, 'a number in [0, 1)');
     if (typeof config.emaWarmup !== 'boolean') invalidConfig('emaWarmup', config.emaWarmup, 'true or false');
     const augment = config.augment ?? {};
     if (typeof augment !== 'object' || augment === null) invalidConfig('augment', augment, 'an object of weakStrong policy overrides');
     if (augment.translateFraction !== undefined && !(augment.translateFraction >= 0 && augment.translateFraction < 1)) {
       invalidConfig('augment.translateFraction', augment.translateFraction, 'a number in [0, 1)');
     }
-    if (augment.numOps !== undefined && !(Number.isInteger(augment.numOps) && augment.numOps >= 0)) invalidConfig('augment.numOps', augment.numOps, 'a non-negative integer');
-    if (augment.magnitude !== undefined && !(augment.magnitude >= 0 && augment.magnitude <= 30)) invalidConfig('augment.magnitude', augment.magnitude, 'a number in [0, 30]');
+    if (augment.numOps !== undefined && !(Number.isInteger(augment.numOps) && augment.numOps >= 0))
+      invalidConfig('augment.numOps', augment.numOps, 'a non-negative integer');
+    if (augment.magnitude !== undefined && !(augment.magnitude >= 0 && augment.magnitude <= 30))
+      invalidConfig('augment.magnitude', augment.magnitude, 'a number in [0, 30]');
     if (augment.cutoutSize !== undefined) probability('augment.cutoutSize', augment.cutoutSize);
   },
   views(config) {
@@ -138,7 +142,11 @@ export const fixmatch = defineMethod<FixMatchConfig, 'semi-supervised'>({
           labeledLogits = logits(labeledImages, true);
         } else {
           const [weak, strong] = batch.unlabeled.views;
-          if (!weak || !strong) throw new SslError('shape-mismatch', 'semisup:fixmatch expects [weak, strong] views of the unlabeled batch (policy weakStrong).');
+          if (!weak || !strong)
+            throw new SslError(
+              'shape-mismatch',
+              'semisup:fixmatch expects [weak, strong] views of the unlabeled batch (policy weakStrong).',
+            );
           // One forward pass over labeled + weak + strong, so batch norm sees the statistics of all three
           // (the reference code concatenates them, "interleave" in fixmatch.py).
           const unlabeledCount = weak.shape[0];
@@ -178,13 +186,18 @@ function isLoadedRun(source: MethodRuntime | LoadedRun): source is LoadedRun {
 /** The encoder and classifier of a FixMatch run's EMA model or student, trained in this process or loaded. */
 function modelOf(source: MethodRuntime | LoadedRun, model: 'ema' | 'student'): { encoder: Encoder; classifier: tfl.LayersModel } {
   if (isLoadedRun(source)) {
-    if (source.method !== 'semisup:fixmatch') throw new SslError('io', `classify() needs a semisup:fixmatch run; ${source.dir} is a ${source.method} run.`);
+    if (source.method !== 'semisup:fixmatch')
+      throw new SslError('io', `classify() needs a semisup:fixmatch run; ${source.dir} is a ${source.method} run.`);
     if (model === 'student') return { encoder: source.encoderProduct('studentEncoder'), classifier: source.network('studentClassifier') };
     if (!source.encoder) throw new SslError('io', `${source.dir} has no saved encoder (encoder/model.json) for the EMA classifier.`);
     return { encoder: source.encoder, classifier: source.network('classifier') };
   }
   const networks = (source as Partial<FixMatchRuntime>).fixmatch;
-  if (!networks) throw new SslError('invalid-config', 'classify() needs the runtime of a semisup:fixmatch run (train(...).runtime) or a loaded run (loadRun(outDir)).');
+  if (!networks)
+    throw new SslError(
+      'invalid-config',
+      'classify() needs the runtime of a semisup:fixmatch run (train(...).runtime) or a loaded run (loadRun(outDir)).',
+    );
   return model === 'student' ? networks.student : networks.ema;
 }
 

@@ -20,7 +20,8 @@ describe('consistencyMse', () => {
   const rng = new Random(61);
   const p1Values = Float32Array.from({ length: n * k }, () => rng.uniform(0, 1));
   const p2Values = Float32Array.from({ length: n * k }, () => rng.uniform(0, 1));
-  const run = (a: Float32Array, b: Float32Array) => tf.tidy(() => consistencyMse(tf.tensor2d(a, [n, k]), tf.tensor2d(b, [n, k])).dataSync()[0]);
+  const run = (a: Float32Array, b: Float32Array) =>
+    tf.tidy(() => consistencyMse(tf.tensor2d(a, [n, k]), tf.tensor2d(b, [n, k])).dataSync()[0]);
 
   it('equals the plain-loop reference, is symmetric and zero for equal inputs', () => {
     expectClose(run(p1Values, p2Values), referenceConsistency(p1Values, p2Values, n, k), { relative: 1e-5 });
@@ -31,7 +32,10 @@ describe('consistencyMse', () => {
   it('has the gradient of the reference for both inputs', () => {
     const gradients = tf.tidy(() =>
       tf
-        .grads((a: tf.Tensor, b: tf.Tensor) => consistencyMse(a as tf.Tensor2D, b as tf.Tensor2D))([tf.tensor2d(p1Values, [n, k]), tf.tensor2d(p2Values, [n, k])])
+        .grads((a: tf.Tensor, b: tf.Tensor) => consistencyMse(a as tf.Tensor2D, b as tf.Tensor2D))([
+          tf.tensor2d(p1Values, [n, k]),
+          tf.tensor2d(p2Values, [n, k]),
+        ])
         .map((g) => g.dataSync()),
     );
     const expected = numericGradient(([a, b]) => referenceConsistency(a, b, n, k), [p1Values, p2Values]);

@@ -1,7 +1,16 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { entropyLoss } from './entropy';
-import { Random, expectClose, expectNoLeak, expectSslError, lossBeforeAndAfter, numericGradient, randomValues, useCpuBackend } from '@ssl/test-utils';
+import {
+  Random,
+  expectClose,
+  expectNoLeak,
+  expectSslError,
+  lossBeforeAndAfter,
+  numericGradient,
+  randomValues,
+  useCpuBackend,
+} from '@ssl/test-utils';
 
 /** Grandvalet & Bengio's H = −1/N Σ_b Σ_k p log p with p = softmax(z), in float64 loops. */
 function referenceEntropy(logits: ArrayLike<number>, n: number, k: number): number {
@@ -23,7 +32,8 @@ describe('entropyLoss', () => {
   beforeAll(useCpuBackend);
   const [n, k] = [4, 5];
   const logits = randomValues(new Random(83), n * k, 2);
-  const run = (values: Float32Array, rows = n, classes = k) => tf.tidy(() => entropyLoss(tf.tensor2d(values, [rows, classes])).dataSync()[0]);
+  const run = (values: Float32Array, rows = n, classes = k) =>
+    tf.tidy(() => entropyLoss(tf.tensor2d(values, [rows, classes])).dataSync()[0]);
 
   it('equals the plain-loop reference; log K for uniform rows, 0 for one-hot limits; invariant to shifting a row', () => {
     expectClose(run(logits), referenceEntropy(logits, n, k), { relative: 1e-5 });
@@ -36,7 +46,11 @@ describe('entropyLoss', () => {
   });
 
   it('has the gradient of the reference (finite differences)', () => {
-    const gradient = tf.tidy(() => tf.grad((z: tf.Tensor) => entropyLoss(z as tf.Tensor2D))(tf.tensor2d(logits, [n, k])).dataSync());
+    const gradient = tf.tidy(() =>
+      tf
+        .grad((z: tf.Tensor) => entropyLoss(z as tf.Tensor2D))(tf.tensor2d(logits, [n, k]))
+        .dataSync(),
+    );
     const [expected] = numericGradient(([z]) => referenceEntropy(z, n, k), [logits]);
     expectClose(gradient, expected, { absolute: 1e-6, relative: 1e-3 });
   });

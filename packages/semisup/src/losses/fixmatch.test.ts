@@ -36,7 +36,12 @@ describe('fixMatchLoss', () => {
     tf.tidy(() => {
       const shape: [number, number] = [rows, weak.length / rows];
       const result = fixMatchLoss({ logitsWeak: tf.tensor2d(weak, shape), logitsStrong: tf.tensor2d(strong, shape), threshold });
-      return { loss: result.loss.dataSync()[0], mask: Array.from(result.mask.dataSync()), labels: Array.from(result.pseudoLabels.dataSync()), dtype: result.pseudoLabels.dtype };
+      return {
+        loss: result.loss.dataSync()[0],
+        mask: Array.from(result.mask.dataSync()),
+        labels: Array.from(result.pseudoLabels.dataSync()),
+        dtype: result.pseudoLabels.dtype,
+      };
     });
 
   it('equals the plain-loop reference: pseudo-labels, mask and the loss averaged over all N samples', () => {
@@ -80,10 +85,10 @@ describe('fixMatchLoss', () => {
   it('has the reference gradient for the strong logits and none for the weak logits', () => {
     const [gradWeak, gradStrong] = tf.tidy(() =>
       tf
-        .grads((weak: tf.Tensor, strong: tf.Tensor) => fixMatchLoss({ logitsWeak: weak as tf.Tensor2D, logitsStrong: strong as tf.Tensor2D, threshold: 0.8 }).loss)([
-          tf.tensor2d(weakValues, [n, k]),
-          tf.tensor2d(strongValues, [n, k]),
-        ])
+        .grads(
+          (weak: tf.Tensor, strong: tf.Tensor) =>
+            fixMatchLoss({ logitsWeak: weak as tf.Tensor2D, logitsStrong: strong as tf.Tensor2D, threshold: 0.8 }).loss,
+        )([tf.tensor2d(weakValues, [n, k]), tf.tensor2d(strongValues, [n, k])])
         .map((g) => g.dataSync()),
     );
     expect(Array.from(gradWeak).every((g) => g === 0)).toBe(true);
@@ -94,7 +99,12 @@ describe('fixMatchLoss', () => {
   it('is lowered by a few SGD steps on the strong logits', () => {
     const strong = tf.variable(tf.tensor2d(strongValues, [n, k]));
     const weak = tf.tensor2d(weakValues, [n, k]);
-    const { before, after } = lossBeforeAndAfter(() => fixMatchLoss({ logitsWeak: weak, logitsStrong: strong, threshold: 0.8 }).loss, [strong], tf.train.sgd(1), 5);
+    const { before, after } = lossBeforeAndAfter(
+      () => fixMatchLoss({ logitsWeak: weak, logitsStrong: strong, threshold: 0.8 }).loss,
+      [strong],
+      tf.train.sgd(1),
+      5,
+    );
     expect(after).toBeLessThan(before * 0.8);
     tf.dispose([strong, weak]);
   });
@@ -115,7 +125,9 @@ describe('fixMatchLoss', () => {
     const strong = tf.zeros([n, k + 1]) as tf.Tensor2D;
     expect(expectSslError(() => fixMatchLoss({ logitsWeak: weak, logitsStrong: strong }), 'shape-mismatch')).toContain(`[${n}, ${k + 1}]`);
     for (const threshold of [-0.1, 1.01, Number.NaN]) {
-      expect(expectSslError(() => fixMatchLoss({ logitsWeak: weak, logitsStrong: weak, threshold }), 'invalid-config')).toContain('threshold');
+      expect(expectSslError(() => fixMatchLoss({ logitsWeak: weak, logitsStrong: weak, threshold }), 'invalid-config')).toContain(
+        'threshold',
+      );
     }
     tf.dispose([weak, strong]);
   });

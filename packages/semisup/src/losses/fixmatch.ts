@@ -38,9 +38,13 @@ export function fixMatchLoss({ logitsWeak, logitsStrong, threshold = 0.95 }: Fix
   requireFloat('logitsWeak', logitsWeak);
   requireFloat('logitsStrong', logitsStrong);
   if (typeof threshold !== 'number' || !(threshold >= 0 && threshold <= 1)) {
-    throw new SslError('invalid-config', `Invalid config value threshold = ${formatValue(threshold)}: expected a probability in [0, 1] (FixMatch uses 0.95).`, {
-      details: { field: 'threshold', value: threshold },
-    });
+    throw new SslError(
+      'invalid-config',
+      `Invalid config value threshold = ${formatValue(threshold)}: expected a probability in [0, 1] (FixMatch uses 0.95).`,
+      {
+        details: { field: 'threshold', value: threshold },
+      },
+    );
   }
   const classes = logitsWeak.shape[1];
 

@@ -67,12 +67,22 @@ describe('mixup', () => {
     const [grad1, grad2] = tf.tidy(() =>
       tf
         .grads((a: tf.Tensor, b: tf.Tensor) =>
-          tf.sum(tf.mul(mixup(a as tf.Tensor2D, b as tf.Tensor2D, a as tf.Tensor2D, b as tf.Tensor2D, 0.25).x, tf.tensor2d(weights, [n, k]))),
+          tf.sum(
+            tf.mul(mixup(a as tf.Tensor2D, b as tf.Tensor2D, a as tf.Tensor2D, b as tf.Tensor2D, 0.25).x, tf.tensor2d(weights, [n, k])),
+          ),
         )([tf.tensor2d(p1Values, [n, k]), tf.tensor2d(p2Values, [n, k])])
         .map((g) => g.dataSync()),
     );
-    expectClose(grad1, Array.from(weights, (w) => 0.75 * w), { absolute: 1e-6 });
-    expectClose(grad2, Array.from(weights, (w) => 0.25 * w), { absolute: 1e-6 });
+    expectClose(
+      grad1,
+      Array.from(weights, (w) => 0.75 * w),
+      { absolute: 1e-6 },
+    );
+    expectClose(
+      grad2,
+      Array.from(weights, (w) => 0.25 * w),
+      { absolute: 1e-6 },
+    );
   });
 
   it('leaves no tensors behind', () => {
@@ -100,7 +110,8 @@ describe('mixup', () => {
     expectSslError(() => mixup(x, x, p, shortP, 0.5), 'shape-mismatch');
     expect(expectSslError(() => mixup(x, x, shortP, shortP, 0.5), 'shape-mismatch')).toContain('batch size');
     expectSslError(() => mixup(x, x, p, p, wrongLambdas), 'shape-mismatch');
-    for (const lambda of [-0.1, 1.5, Number.NaN]) expect(expectSslError(() => mixup(x, x, p, p, lambda), 'invalid-config')).toContain('lambda');
+    for (const lambda of [-0.1, 1.5, Number.NaN])
+      expect(expectSslError(() => mixup(x, x, p, p, lambda), 'invalid-config')).toContain('lambda');
     tf.dispose([x, otherX, p, shortP, wrongLambdas]);
   });
 });

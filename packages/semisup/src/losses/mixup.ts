@@ -23,13 +23,7 @@ export interface MixupResult<R extends Rank> {
  * @param p1 [N, K] label distributions of x1.
  * @param p2 [N, K] label distributions of x2.
  */
-export function mixup<R extends Rank>(
-  x1: Tensor<R>,
-  x2: Tensor<R>,
-  p1: Tensor2D,
-  p2: Tensor2D,
-  lambda: number | Tensor1D,
-): MixupResult<R> {
+export function mixup<R extends Rank>(x1: Tensor<R>, x2: Tensor<R>, p1: Tensor2D, p2: Tensor2D, lambda: number | Tensor1D): MixupResult<R> {
   requireSameShape('x1', x1, 'x2', x2, 'MixUp blends the two inputs element by element');
   requireRank('p1', p1, 2, '[N, K]');
   requireSameShape('p1', p1, 'p2', p2, 'MixUp blends the two label distributions element by element');

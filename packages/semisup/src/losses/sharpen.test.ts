@@ -24,11 +24,15 @@ describe('sharpen', () => {
     const sum = row.reduce((a, v) => a + v, 0);
     row.forEach((v, c) => (probabilityValues[b * k + c] = v / sum));
   }
-  const run = (p: Float32Array, temperature: number, rows = n, cols = k) => tf.tidy(() => sharpen(tf.tensor2d(p, [rows, cols]), temperature).dataSync());
+  const run = (p: Float32Array, temperature: number, rows = n, cols = k) =>
+    tf.tidy(() => sharpen(tf.tensor2d(p, [rows, cols]), temperature).dataSync());
 
   it('equals p^(1/T) renormalized (MixMatch eq. 7)', () => {
     for (const temperature of [0.5, 0.25, 2]) {
-      expectClose(run(probabilityValues, temperature), referenceSharpen(probabilityValues, n, k, temperature), { absolute: 1e-6, relative: 1e-4 });
+      expectClose(run(probabilityValues, temperature), referenceSharpen(probabilityValues, n, k, temperature), {
+        absolute: 1e-6,
+        relative: 1e-4,
+      });
     }
   });
 
@@ -53,7 +57,11 @@ describe('sharpen', () => {
     const temperature = 0.5;
     const weights = Float32Array.from({ length: n * k }, () => rng.normal());
     const gradient = tf.tidy(() =>
-      tf.grad((p: tf.Tensor) => tf.sum(tf.mul(sharpen(p as tf.Tensor2D, temperature), tf.tensor2d(weights, [n, k]))))(tf.tensor2d(probabilityValues, [n, k])).dataSync(),
+      tf
+        .grad((p: tf.Tensor) => tf.sum(tf.mul(sharpen(p as tf.Tensor2D, temperature), tf.tensor2d(weights, [n, k]))))(
+          tf.tensor2d(probabilityValues, [n, k]),
+        )
+        .dataSync(),
     );
     const [expected] = numericGradient(
       ([p]) => referenceSharpen(p, n, k, temperature).reduce((sum, value, index) => sum + value * weights[index], 0),

@@ -1,7 +1,16 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { softCrossEntropy } from './soft-cross-entropy';
-import { Random, expectClose, expectNoLeak, expectSslError, lossBeforeAndAfter, numericGradient, randomValues, useCpuBackend } from '@ssl/test-utils';
+import {
+  Random,
+  expectClose,
+  expectNoLeak,
+  expectSslError,
+  lossBeforeAndAfter,
+  numericGradient,
+  randomValues,
+  useCpuBackend,
+} from '@ssl/test-utils';
 
 /** −1/N Σ_b Σ_k t·log softmax(z) with loops, float64. */
 function referenceSoftCrossEntropy(logits: ArrayLike<number>, targets: ArrayLike<number>, n: number, k: number): number {
@@ -52,7 +61,10 @@ describe('softCrossEntropy', () => {
   it('has the gradient (softmax − targets)/N for the logits and the reference gradient for the targets', () => {
     const [gradLogits, gradTargets] = tf.tidy(() =>
       tf
-        .grads((z: tf.Tensor, t: tf.Tensor) => softCrossEntropy(z as tf.Tensor2D, t as tf.Tensor2D))([tf.tensor2d(logitValues, [n, k]), tf.tensor2d(targetValues, [n, k])])
+        .grads((z: tf.Tensor, t: tf.Tensor) => softCrossEntropy(z as tf.Tensor2D, t as tf.Tensor2D))([
+          tf.tensor2d(logitValues, [n, k]),
+          tf.tensor2d(targetValues, [n, k]),
+        ])
         .map((g) => g.dataSync()),
     );
     const expected = numericGradient(([z, t]) => referenceSoftCrossEntropy(z, t, n, k), [logitValues, targetValues]);

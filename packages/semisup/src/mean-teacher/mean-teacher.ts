@@ -3,7 +3,14 @@ import type { Scalar } from '@tensorflow/tfjs-core';
 import { SslError, accuracy, defineMethod, hardLabelCrossEntropy, stopGradient } from '@ssl/core';
 import { consistencyMse } from '../losses/consistency-mse';
 import { sigmoidRampUp } from '../schedules/ramps';
-import { classifierLogits, copyOfNetwork, createClassifierNetwork, forwardTogether, requireClasses, supervisedStep } from '../shared/classifier-network';
+import {
+  classifierLogits,
+  copyOfNetwork,
+  createClassifierNetwork,
+  forwardTogether,
+  requireClasses,
+  supervisedStep,
+} from '../shared/classifier-network';
 import type { SemisupRuntime } from '../shared/classifier-network';
 import { SEMISUP_TRAINING } from '../shared/training';
 import { requireDropout, requireEmaDecay, requireFraction, requireNonNegativeNumber, requirePositiveInteger } from '../shared/validate';
@@ -88,7 +95,8 @@ export const meanTeacher = defineMethod<MeanTeacherConfig, 'semi-supervised'>({
         if (config.consistencyWeight === 0) return supervisedStep(student, batch.labeled);
         const labels = batch.labeled.labels;
         const [studentView, teacherView] = batch.unlabeled.views;
-        if (!studentView || !teacherView) throw new SslError('shape-mismatch', 'semisup:mean-teacher expects two views of the unlabeled batch (policy weakPair).');
+        if (!studentView || !teacherView)
+          throw new SslError('shape-mismatch', 'semisup:mean-teacher expects two views of the unlabeled batch (policy weakPair).');
         const [labeledLogits, studentLogits] = forwardTogether(student, [batch.labeled.views[0], studentView], true);
         // The teacher runs in training mode too (dropout on, batch statistics), as the paper's code does; its
         // output is a constant target.
@@ -98,7 +106,15 @@ export const meanTeacher = defineMethod<MeanTeacherConfig, 'semi-supervised'>({
         const consistencyLoss = consistencyMse(tf.softmax(studentLogits), teacherProbabilities);
         const weight = config.consistencyWeight * sigmoidRampUp(stepContext.progress, config.rampUp);
         const loss = tf.add(supervisedLoss, tf.mul(weight, consistencyLoss)) as Scalar;
-        return { loss, metrics: { supervisedLoss, consistencyLoss, consistencyWeight: tf.scalar(weight), supervisedAccuracy: accuracy(labeledLogits, labels) } };
+        return {
+          loss,
+          metrics: {
+            supervisedLoss,
+            consistencyLoss,
+            consistencyWeight: tf.scalar(weight),
+            supervisedAccuracy: accuracy(labeledLogits, labels),
+          },
+        };
       },
     };
   },

@@ -40,7 +40,13 @@ describeMethodContract({
 function setup(overrides: Partial<PiModelConfig>, sameViews: boolean) {
   const config = { ...piModel.defaults, ...overrides };
   const runtime = piModel.build(
-    testBuildContext<PiModelConfig>({ config, inputShape: SHAPE, numClasses: 4, rng: new Random(3), createEncoder: () => createEncoder({ kind: 'cnn', inputShape: SHAPE, channels: [4, 8], seed: 2 }) }),
+    testBuildContext<PiModelConfig>({
+      config,
+      inputShape: SHAPE,
+      numClasses: 4,
+      rng: new Random(3),
+      createEncoder: () => createEncoder({ kind: 'cnn', inputShape: SHAPE, channels: [4, 8], seed: 2 }),
+    }),
   ) as SemisupRuntime;
   const images = (count: number, seed: number) => tf.randomUniform([count, ...SHAPE], 0, 1, 'float32', seed) as tf.Tensor4D;
   const labeled = images(4, 1);
@@ -66,9 +72,16 @@ describe('pi-model step', () => {
     const { student } = runtime.semisup;
     const [loss, supervised, consistency, weight, expected] = tf.tidy(() => {
       const output = runtime.step(batch, context);
-      const all = student.classifier.apply(student.encoder.features(tf.concat([parts.labeled, parts.first, parts.second]), { training: true })) as tf.Tensor2D;
-      const direct = consistencyMse(tf.softmax(all.slice([4, 0], [8, -1])) as tf.Tensor2D, tf.softmax(all.slice([12, 0], [8, -1])) as tf.Tensor2D);
-      return [output.loss, output.metrics!.supervisedLoss, output.metrics!.consistencyLoss, output.metrics!.consistencyWeight, direct].map((t) => t.dataSync()[0]);
+      const all = student.classifier.apply(
+        student.encoder.features(tf.concat([parts.labeled, parts.first, parts.second]), { training: true }),
+      ) as tf.Tensor2D;
+      const direct = consistencyMse(
+        tf.softmax(all.slice([4, 0], [8, -1])) as tf.Tensor2D,
+        tf.softmax(all.slice([12, 0], [8, -1])) as tf.Tensor2D,
+      );
+      return [output.loss, output.metrics!.supervisedLoss, output.metrics!.consistencyLoss, output.metrics!.consistencyWeight, direct].map(
+        (t) => t.dataSync()[0],
+      );
     });
     expect(weight).toBeCloseTo(config.consistencyWeight * sigmoidRampUp(0.2, 0.5), 5);
     expect(consistency).toBeCloseTo(expected, 6);
@@ -93,7 +106,12 @@ describe('pi-model learns from unlabeled images', () => {
   it(
     'beats its supervised-only ablation on the Fashion-MNIST sample, 100 labels, 300 steps',
     async () => {
-      const result = await learningRun({ method: 'semisup:pi-model', config: {}, supervisedConfig: { consistencyWeight: 0 }, ...CI_LEARNING });
+      const result = await learningRun({
+        method: 'semisup:pi-model',
+        config: {},
+        supervisedConfig: { consistencyWeight: 0 },
+        ...CI_LEARNING,
+      });
       console.log('pi-model learning run', JSON.stringify(result));
       // Measured (seed 0): 0.611 vs 0.594 (+1.7); seeds 1 and 2: +0.9, +2.1 (README).
       expect(result.method).toBeGreaterThan(result.supervised + 0.005);

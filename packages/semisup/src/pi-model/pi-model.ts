@@ -66,7 +66,8 @@ export const piModel = defineMethod<PiModelConfig, 'semi-supervised'>({
         if (config.consistencyWeight === 0) return supervisedStep(student, batch.labeled);
         const labels = batch.labeled.labels;
         const [first, second] = batch.unlabeled.views;
-        if (!first || !second) throw new SslError('shape-mismatch', 'semisup:pi-model expects two views of the unlabeled batch (policy weakPair).');
+        if (!first || !second)
+          throw new SslError('shape-mismatch', 'semisup:pi-model expects two views of the unlabeled batch (policy weakPair).');
         // Both passes in one forward: dropout draws an independent mask for every row, so the two copies of
         // an image get different noise; batch norm sees labeled and unlabeled images together.
         const [labeledLogits, firstLogits, secondLogits] = forwardTogether(student, [batch.labeled.views[0], first, second], true);
@@ -75,7 +76,15 @@ export const piModel = defineMethod<PiModelConfig, 'semi-supervised'>({
         const consistencyLoss = consistencyMse(tf.softmax(firstLogits), tf.softmax(secondLogits));
         const weight = config.consistencyWeight * sigmoidRampUp(stepContext.progress, config.rampUp);
         const loss = tf.add(supervisedLoss, tf.mul(weight, consistencyLoss)) as Scalar;
-        return { loss, metrics: { supervisedLoss, consistencyLoss, consistencyWeight: tf.scalar(weight), supervisedAccuracy: accuracy(labeledLogits, labels) } };
+        return {
+          loss,
+          metrics: {
+            supervisedLoss,
+            consistencyLoss,
+            consistencyWeight: tf.scalar(weight),
+            supervisedAccuracy: accuracy(labeledLogits, labels),
+          },
+        };
       },
     };
   },

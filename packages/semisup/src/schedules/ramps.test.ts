@@ -24,7 +24,7 @@ describe('pseudoLabelWeight (Lee 2013 eq. 16)', () => {
     expect(pseudoLabelWeight(0.6, ramp)).toBe(3);
     expect(pseudoLabelWeight(0.99, ramp)).toBe(3);
     // Steps 100 and 600 of a 1 000-step run: Lee's T1 and T2.
-    expect(pseudoLabelWeight(350 / 1000, ramp)).toBeCloseTo(3 * (350 - 100) / (600 - 100), 12);
+    expect(pseudoLabelWeight(350 / 1000, ramp)).toBeCloseTo((3 * (350 - 100)) / (600 - 100), 12);
     // T1 = T2: a step.
     expect(pseudoLabelWeight(0.5, { finalWeight: 2, rampStart: 0.5, rampEnd: 0.5 })).toBe(2);
   });

@@ -83,7 +83,9 @@ describe('self-training pool selection', () => {
     expect(Array.from(all.ids)).toEqual([0, 1, 2, 10, 11, 12, 13, 14, 15]);
     expect(Array.from(all.labels!)).toEqual([0, 1, 2, 0, 0, 0, 1, 1, 2]);
     const relabeled: PseudoLabels = { ...predictions, labels: Int32Array.from([1, 1, 1, 1, 1, 1]) };
-    expect(Array.from(nextLabeledPool(all, unlabeledIds, relabeled, config({ selection: 'all' }), 3).labels!)).toEqual([0, 1, 2, 1, 1, 1, 1, 1, 1]);
+    expect(Array.from(nextLabeledPool(all, unlabeledIds, relabeled, config({ selection: 'all' }), 3).labels!)).toEqual([
+      0, 1, 2, 1, 1, 1, 1, 1, 1,
+    ]);
     const none = nextLabeledPool(all, unlabeledIds, predictions, config({ selection: 'none' }), 3);
     expect(Array.from(none.ids)).toEqual([0, 1, 2]);
     const weighted = nextLabeledPool(given, unlabeledIds, predictions, config({ selection: 'weighted', threshold: 0.5 }), 3);
@@ -96,7 +98,14 @@ describe('self-training on real data', () => {
   it(
     'learns on the Fashion-MNIST sample, 100 labels (its gain over supervised-only is not robust at this budget: see the README)',
     async () => {
-      const result = await learningRun({ method: 'semisup:self-training', config: { rounds: 2, perClass: 10 }, supervisedConfig: { rounds: 2, selection: 'none' }, ...CI_LEARNING, epochs: 5, steps: 600 });
+      const result = await learningRun({
+        method: 'semisup:self-training',
+        config: { rounds: 2, perClass: 10 },
+        supervisedConfig: { rounds: 2, selection: 'none' },
+        ...CI_LEARNING,
+        epochs: 5,
+        steps: 600,
+      });
       console.log('self-training learning run', JSON.stringify(result));
       // Measured (seed 0, 2 rounds of 5 epochs = 280 steps, fresh students, top-10 per class): 0.589 vs
       // 0.647 for the same rounds on labels only; seeds 1 and 2: +4.2 and +0.3. Not a robust gain at this

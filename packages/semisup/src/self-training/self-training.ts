@@ -73,7 +73,8 @@ export function topKPerClass(candidates: PseudoLabels, perClass: number, thresho
   const chosen: number[] = [];
   for (let label = 0; label < numClasses; label++) {
     const ofClass = [];
-    for (let i = 0; i < candidates.ids.length; i++) if (candidates.labels[i] === label && candidates.confidences[i] >= threshold) ofClass.push(i);
+    for (let i = 0; i < candidates.ids.length; i++)
+      if (candidates.labels[i] === label && candidates.confidences[i] >= threshold) ofClass.push(i);
     ofClass.sort((a, b) => candidates.confidences[b] - candidates.confidences[a] || candidates.ids[a] - candidates.ids[b]);
     chosen.push(...ofClass.slice(0, perClass));
   }
@@ -89,7 +90,13 @@ export function topKPerClass(candidates: PseudoLabels, perClass: number, thresho
  * The labeled pool of the next round: the given labels (the labeled ids that are not in the unlabeled pool)
  * followed by the pseudo-labels the configured selection keeps.
  */
-export function nextLabeledPool(labeled: Pool, unlabeledIds: Int32Array, predictions: PseudoLabels, config: SelfTrainingConfig, numClasses: number): Pool {
+export function nextLabeledPool(
+  labeled: Pool,
+  unlabeledIds: Int32Array,
+  predictions: PseudoLabels,
+  config: SelfTrainingConfig,
+  numClasses: number,
+): Pool {
   const unlabeled = new Set(unlabeledIds);
   const given = Array.from(labeled.ids.keys()).filter((k) => !unlabeled.has(labeled.ids[k]));
   let pseudo: PseudoLabels;
@@ -101,7 +108,11 @@ export function nextLabeledPool(labeled: Pool, unlabeledIds: Int32Array, predict
     const taken = new Set(earlier.map((k) => labeled.ids[k]));
     const rest = Array.from(predictions.ids.keys()).filter((i) => !taken.has(predictions.ids[i]));
     const added = topKPerClass(
-      { ids: Int32Array.from(rest, (i) => predictions.ids[i]), labels: Int32Array.from(rest, (i) => predictions.labels[i]), confidences: Float32Array.from(rest, (i) => predictions.confidences[i]) },
+      {
+        ids: Int32Array.from(rest, (i) => predictions.ids[i]),
+        labels: Int32Array.from(rest, (i) => predictions.labels[i]),
+        confidences: Float32Array.from(rest, (i) => predictions.confidences[i]),
+      },
       config.perClass,
       config.threshold,
       numClasses,
@@ -143,7 +154,8 @@ export const selfTraining = defineMethod<SelfTrainingConfig, 'semi-supervised'>(
   defaults: { rounds: 3, selection: 'top-k', perClass: 50, threshold: 0, student: 'fresh', dropout: 0 },
   validate(config) {
     requirePositiveInteger('rounds', config.rounds);
-    if (!['top-k', 'all', 'weighted', 'none'].includes(config.selection)) invalidConfig('selection', config.selection, `'top-k', 'all', 'weighted' or 'none' (supervised only)`);
+    if (!['top-k', 'all', 'weighted', 'none'].includes(config.selection))
+      invalidConfig('selection', config.selection, `'top-k', 'all', 'weighted' or 'none' (supervised only)`);
     requirePositiveInteger('perClass', config.perClass);
     requireFraction('threshold', config.threshold);
     if (config.student !== 'fresh' && config.student !== 'continue') invalidConfig('student', config.student, `'fresh' or 'continue'`);

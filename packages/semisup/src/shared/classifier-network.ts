@@ -37,7 +37,12 @@ export function createClassifierNetwork<Config>(context: BuildContext<Config>, n
 }
 
 /** A second network of the same shape holding a copy of `source`'s weights (an EMA teacher's start). */
-export function copyOfNetwork<Config>(context: BuildContext<Config>, source: ClassifierNetwork, numClasses: number, dropout = 0): ClassifierNetwork {
+export function copyOfNetwork<Config>(
+  context: BuildContext<Config>,
+  source: ClassifierNetwork,
+  numClasses: number,
+  dropout = 0,
+): ClassifierNetwork {
   const copy = createClassifierNetwork(context, numClasses, dropout);
   copyWeights(copy.encoder.model, source.encoder.model);
   copyWeights(copy.classifier, source.classifier);

@@ -15,7 +15,8 @@ export function requirePositiveInteger(field: string, value: unknown, expected =
 }
 
 export function requireDropout(field: string, value: unknown): void {
-  if (typeof value !== 'number' || !(value >= 0 && value < 1)) invalidConfig(field, value, 'a number in [0, 1) (the probability of dropping)');
+  if (typeof value !== 'number' || !(value >= 0 && value < 1))
+    invalidConfig(field, value, 'a number in [0, 1) (the probability of dropping)');
 }
 
 export function requireEmaDecay(field: string, value: unknown): void {

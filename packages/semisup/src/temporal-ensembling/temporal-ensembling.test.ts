@@ -63,10 +63,18 @@ describeMethodContract({
 
 describe('temporal ensembling', () => {
   it('ensembleTargets divides Z by 1 − α^n per sample and masks samples never seen', () => {
-    const ensemble = tf.tensor2d([[0.2, 0.2], [0.3, 0.1], [0, 0]]);
+    const ensemble = tf.tensor2d([
+      [0.2, 0.2],
+      [0.3, 0.1],
+      [0, 0],
+    ]);
     const visits = tf.tensor1d([1, 3, 0]);
     const { targets, mask } = ensembleTargets(ensemble, visits, tf.tensor1d([1, 0, 2], 'int32'), 0.6);
-    const expected = [[0.3 / (1 - 0.6 ** 3), 0.1 / (1 - 0.6 ** 3)], [0.2 / 0.4, 0.2 / 0.4], [0, 0]];
+    const expected = [
+      [0.3 / (1 - 0.6 ** 3), 0.1 / (1 - 0.6 ** 3)],
+      [0.2 / 0.4, 0.2 / 0.4],
+      [0, 0],
+    ];
     (targets.arraySync() as number[][]).forEach((row, i) => row.forEach((v, k) => expect(v).toBeCloseTo(expected[i][k], 6)));
     expect(Array.from(mask.dataSync())).toEqual([1, 1, 0]);
     tf.dispose([ensemble, visits, targets, mask]);
@@ -75,7 +83,14 @@ describe('temporal ensembling', () => {
   it('updates Z ← αZ + (1 − α)z in afterStep from the step’s own predictions (carry), rows by sample id', () => {
     const config = { ...temporalEnsembling.defaults, dropout: 0 };
     const runtime = temporalEnsembling.build(
-      testBuildContext<TemporalEnsemblingConfig>({ config, inputShape: SHAPE, numClasses: 3, sampleCount: 12, rng: new Random(3), createEncoder: () => createEncoder({ kind: 'cnn', inputShape: SHAPE, channels: [4, 8], seed: 2 }) }),
+      testBuildContext<TemporalEnsemblingConfig>({
+        config,
+        inputShape: SHAPE,
+        numClasses: 3,
+        sampleCount: 12,
+        rng: new Random(3),
+        createEncoder: () => createEncoder({ kind: 'cnn', inputShape: SHAPE, channels: [4, 8], seed: 2 }),
+      }),
     ) as SemisupRuntime<TemporalEnsemblingCarry>;
     const images = (count: number, seed: number) => tf.randomUniform([count, ...SHAPE], 0, 1, 'float32', seed) as tf.Tensor4D;
     const labeled = images(2, 1);
@@ -117,7 +132,12 @@ describe('temporal ensembling learns from unlabeled images', () => {
   it(
     'beats its supervised-only ablation on the Fashion-MNIST sample, 100 labels, 300 steps',
     async () => {
-      const result = await learningRun({ method: 'semisup:temporal-ensembling', config: {}, supervisedConfig: { consistencyWeight: 0 }, ...CI_LEARNING });
+      const result = await learningRun({
+        method: 'semisup:temporal-ensembling',
+        config: {},
+        supervisedConfig: { consistencyWeight: 0 },
+        ...CI_LEARNING,
+      });
       console.log('temporal-ensembling learning run', JSON.stringify(result));
       // Measured (seed 0): 0.629 vs 0.594 (+3.5); seeds 1 and 2: +0.5, +4.3 (README).
       expect(result.method).toBeGreaterThan(result.supervised + 0.015);

@@ -44,7 +44,12 @@ export interface TemporalEnsemblingCarry {
  * sample was visited, per sample rather than the paper's global epoch count, as samples here are visited on
  * their own schedule) and a mask that is 1 where n > 0 (a sample never seen yet has no target).
  */
-export function ensembleTargets(ensemble: Tensor2D, visits: Tensor1D, ids: Tensor1D, momentum: number): { targets: Tensor2D; mask: Tensor1D } {
+export function ensembleTargets(
+  ensemble: Tensor2D,
+  visits: Tensor1D,
+  ids: Tensor1D,
+  momentum: number,
+): { targets: Tensor2D; mask: Tensor1D } {
   return tf.tidy(() => {
     const counts = tf.gather(visits, ids);
     const seen = tf.greater(counts, 0);
@@ -112,7 +117,13 @@ export const temporalEnsembling = defineMethod<TemporalEnsemblingConfig, 'semi-s
         const loss = tf.add(supervisedLoss, tf.mul(weight, consistencyLoss)) as Scalar;
         return {
           loss,
-          metrics: { supervisedLoss, consistencyLoss, consistencyWeight: tf.scalar(weight), targetRate: tf.mean(mask) as Scalar, supervisedAccuracy: accuracy(labeledLogits, labels) },
+          metrics: {
+            supervisedLoss,
+            consistencyLoss,
+            consistencyWeight: tf.scalar(weight),
+            targetRate: tf.mean(mask) as Scalar,
+            supervisedAccuracy: accuracy(labeledLogits, labels),
+          },
           carry: { ids, probabilities: stopGradient(probabilities) },
         };
       },

@@ -48,9 +48,17 @@ export const LEARNING_ENCODER: EncoderSpec = { kind: 'cnn', inputShape: [28, 28,
 export async function learningRun(options: LearningRunOptions): Promise<LearningRunResult> {
   const trainSet = await loadFashionMnist({ split: 'train', source: 'sample' });
   const testSet = await loadFashionMnist({ split: 'test', source: 'sample' });
-  const pool = subset(trainSet, Array.from({ length: options.poolSize }, (_, i) => i), 'fashion-mnist-sample/train-pool');
+  const pool = subset(
+    trainSet,
+    Array.from({ length: options.poolSize }, (_, i) => i),
+    'fashion-mnist-sample/train-pool',
+  );
   const data = labeledSplit(pool, { perClass: options.labeledPerClass, seed: options.seed });
-  const test = subset(testSet, Array.from({ length: options.testSize }, (_, i) => i), 'fashion-mnist-sample/test-subset');
+  const test = subset(
+    testSet,
+    Array.from({ length: options.testSize }, (_, i) => i),
+    'fashion-mnist-sample/test-subset',
+  );
   const testImages = tf.tidy(() => tf.div(tf.tensor4d(test.images, [test.size, ...test.shape], 'float32'), 255) as tf.Tensor4D);
   const registry = createRegistry().use(semisup());
   const accuracyOf = (predictions: tf.Tensor1D): number => {
@@ -77,7 +85,11 @@ export async function learningRun(options: LearningRunOptions): Promise<Learning
       const seconds = (performance.now() - started) / 1000;
       const accuracy = accuracyOf((options.predict ?? predictClasses)(result.runtime, testImages));
       const hasEma = (result.runtime as { semisup?: { ema?: unknown } }).semisup?.ema !== undefined;
-      return { accuracy, student: hasEma ? accuracyOf(predictClasses(result.runtime, testImages, { model: 'student' })) : undefined, seconds };
+      return {
+        accuracy,
+        student: hasEma ? accuracyOf(predictClasses(result.runtime, testImages, { model: 'student' })) : undefined,
+        seconds,
+      };
     } finally {
       result.dispose();
     }

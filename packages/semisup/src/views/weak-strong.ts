@@ -19,7 +19,14 @@ export const weakStrong = defineViewPolicy<WeakStrongOptions>({
       name: 'weakStrong',
       views: [
         { name: 'weak', ops: weak },
-        { name: 'strong', ops: [...weak, { op: 'randAugment', numOps: o.numOps ?? 2, magnitude: o.magnitude ?? 'random' }, { op: 'cutout', size: o.cutoutSize ?? 0.5, p: 1 }] },
+        {
+          name: 'strong',
+          ops: [
+            ...weak,
+            { op: 'randAugment', numOps: o.numOps ?? 2, magnitude: o.magnitude ?? 'random' },
+            { op: 'cutout', size: o.cutoutSize ?? 0.5, p: 1 },
+          ],
+        },
       ],
     };
   },

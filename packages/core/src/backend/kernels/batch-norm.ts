@@ -30,9 +30,18 @@ const forward: KernelFunc = ({ inputs, attrs, backend }) => {
   const [mean, variance, inverseStd] = [0, 1, 2].map(() => wasm.makeOutput([channels], 'float32'));
   const totals = wasm.makeOutput([4 * channels], 'float32'); // 2·C float64 accumulators
   kernels.batch_norm_forward(
-    heapOffset(wasm, x), heapOffset(wasm, gamma), heapOffset(wasm, beta), heapOffset(wasm, y), heapOffset(wasm, xHat),
-    heapOffset(wasm, mean), heapOffset(wasm, variance), heapOffset(wasm, inverseStd), rows, channels,
-    (attrs as unknown as { epsilon: number }).epsilon, heapOffset(wasm, totals),
+    heapOffset(wasm, x),
+    heapOffset(wasm, gamma),
+    heapOffset(wasm, beta),
+    heapOffset(wasm, y),
+    heapOffset(wasm, xHat),
+    heapOffset(wasm, mean),
+    heapOffset(wasm, variance),
+    heapOffset(wasm, inverseStd),
+    rows,
+    channels,
+    (attrs as unknown as { epsilon: number }).epsilon,
+    heapOffset(wasm, totals),
   );
   disposeIntermediates(wasm, totals);
   return [y, xHat, mean, variance, inverseStd];
@@ -40,7 +49,12 @@ const forward: KernelFunc = ({ inputs, attrs, backend }) => {
 
 /** Inputs dy, x̂ (like x), gamma and 1/σ ([C]). Outputs dx (like x), dγ and dβ ([C]). */
 const backward: KernelFunc = ({ inputs, backend }) => {
-  const { dy, xHat, gamma, inverseStd } = inputs as unknown as { dy: TensorInfo; xHat: TensorInfo; gamma: TensorInfo; inverseStd: TensorInfo };
+  const { dy, xHat, gamma, inverseStd } = inputs as unknown as {
+    dy: TensorInfo;
+    xHat: TensorInfo;
+    gamma: TensorInfo;
+    inverseStd: TensorInfo;
+  };
   const { wasm, kernels } = requireSimdKernels(backend, BATCH_NORM_BACKWARD, { dy, xHat, gamma, inverseStd });
   const channels = dy.shape[dy.shape.length - 1];
   const rows = tf.util.sizeFromShape(dy.shape) / channels;
@@ -49,8 +63,16 @@ const backward: KernelFunc = ({ inputs, backend }) => {
   const dBeta = wasm.makeOutput([channels], 'float32');
   const totals = wasm.makeOutput([4 * channels], 'float32');
   kernels.batch_norm_backward(
-    heapOffset(wasm, dy), heapOffset(wasm, xHat), heapOffset(wasm, gamma), heapOffset(wasm, inverseStd),
-    heapOffset(wasm, dx), heapOffset(wasm, dGamma), heapOffset(wasm, dBeta), rows, channels, heapOffset(wasm, totals),
+    heapOffset(wasm, dy),
+    heapOffset(wasm, xHat),
+    heapOffset(wasm, gamma),
+    heapOffset(wasm, inverseStd),
+    heapOffset(wasm, dx),
+    heapOffset(wasm, dGamma),
+    heapOffset(wasm, dBeta),
+    rows,
+    channels,
+    heapOffset(wasm, totals),
   );
   disposeIntermediates(wasm, totals);
   return [dx, dGamma, dBeta];
@@ -63,11 +85,13 @@ const backward: KernelFunc = ({ inputs, backend }) => {
  * value per channel of the last axis take the backend's kernel.
  */
 const inference: KernelFunc = ({ inputs, attrs, backend }) => {
-  const { x, mean, variance, offset, scale } = inputs as unknown as Record<'x' | 'mean' | 'variance', TensorInfo> & Partial<Record<'offset' | 'scale', TensorInfo>>;
+  const { x, mean, variance, offset, scale } = inputs as unknown as Record<'x' | 'mean' | 'variance', TensorInfo> &
+    Partial<Record<'offset' | 'scale', TensorInfo>>;
   const wasm = asWasmBackend(backend);
   const kernels = simdKernels(wasm);
   const channels = x.shape[x.shape.length - 1] ?? 1;
-  const perChannel = (t: TensorInfo | undefined) => t === undefined || (t.dtype === 'float32' && tf.util.sizeFromShape(t.shape) === channels && t.shape.length <= x.shape.length);
+  const perChannel = (t: TensorInfo | undefined) =>
+    t === undefined || (t.dtype === 'float32' && tf.util.sizeFromShape(t.shape) === channels && t.shape.length <= x.shape.length);
   if (kernels === undefined || x.dtype !== 'float32' || x.shape.length === 0 || ![mean, variance, offset, scale].every(perChannel)) {
     return runWasmKernel(wasm, 'FusedBatchNorm', inputs as tf.NamedTensorInfoMap, attrs);
   }
@@ -82,7 +106,14 @@ const inference: KernelFunc = ({ inputs, attrs, backend }) => {
     heap[base + channels + c] = at(offset, c, 0) - at(mean, c, 0) * factor;
   }
   const y = wasm.makeOutput(x.shape, 'float32');
-  kernels.scale_shift_channels(heapOffset(wasm, x), heapOffset(wasm, folded), heapOffset(wasm, folded) + 4 * channels, heapOffset(wasm, y), tf.util.sizeFromShape(x.shape) / channels, channels);
+  kernels.scale_shift_channels(
+    heapOffset(wasm, x),
+    heapOffset(wasm, folded),
+    heapOffset(wasm, folded) + 4 * channels,
+    heapOffset(wasm, y),
+    tf.util.sizeFromShape(x.shape) / channels,
+    channels,
+  );
   disposeIntermediates(wasm, folded);
   return y;
 };

@@ -21,7 +21,13 @@ import type {
 
 import { SslError } from '../../errors';
 import { matMulInto } from './matmul';
-import { FILTER_GRADIENT_ROWS_PER_CHUNK, FILTER_GRADIENT_TILE_M, runOnTwoThreads, simdKernels, type SimdKernels } from './simd/simd-kernels';
+import {
+  FILTER_GRADIENT_ROWS_PER_CHUNK,
+  FILTER_GRADIENT_TILE_M,
+  runOnTwoThreads,
+  simdKernels,
+  type SimdKernels,
+} from './simd/simd-kernels';
 import { transposeWasm } from './transpose';
 import { conv2dFilterGradientWinograd, conv2dInputGradientWinograd, winogradKernels } from './winograd';
 import {
@@ -50,7 +56,10 @@ function channelsLastConvInfo(
   dataFormat: 'NHWC' | 'NCHW',
 ): Conv2DInfo {
   if (dataFormat !== 'NHWC') {
-    throw new SslError('backend', `The wasm conv2d gradients support dataFormat 'NHWC' only (got '${dataFormat}'); transpose the input to channels-last.`);
+    throw new SslError(
+      'backend',
+      `The wasm conv2d gradients support dataFormat 'NHWC' only (got '${dataFormat}'); transpose the input to channels-last.`,
+    );
   }
   return tf.backend_util.computeConv2DInfo(
     xShape as [number, number, number, number],
@@ -207,7 +216,12 @@ export function conv2dFilterGradient(backend: WasmBackend, x: TensorInfo, dy: Te
   const patchLength = filterHeight * filterWidth * inChannels;
   const filterShape = [filterHeight, filterWidth, inChannels, outChannels];
   const pointwise =
-    filterHeight === 1 && filterWidth === 1 && info.strideHeight === 1 && info.strideWidth === 1 && info.padInfo.top === 0 && info.padInfo.left === 0;
+    filterHeight === 1 &&
+    filterWidth === 1 &&
+    info.strideHeight === 1 &&
+    info.strideWidth === 1 &&
+    info.padInfo.top === 0 &&
+    info.padInfo.left === 0;
   // Our SIMD kernel when it can run (see simd/kernels.c for why it beats XNNPACK here). Measured on the
   // SimCLR CNN's layers at batch 512, 2 threads (bench/fg-layers.ts): 28²×1→32 23 ms vs 96 for the best
   // XNNPACK arrangement, 14²×32→64 142 vs 224, 7²×64→128 169 vs 178. Otherwise, measured (GFLOP/s,
@@ -263,15 +277,42 @@ function filterGradientSimd(backend: WasmBackend, kernels: SimdKernels, x: Tenso
   const scratch = backend.makeOutput([2 * scratchLength], 'int32');
   const filterGradient = backend.makeOutput([filterHeight, filterWidth, inChannels, outChannels], 'float32');
   if (needsPadding) {
-    kernels.pad_spatial(heapOffset(backend, x), heapOffset(backend, padded), batchSize, inHeight, inWidth, inChannels, padTop, padLeft, paddedHeight, paddedWidth);
+    kernels.pad_spatial(
+      heapOffset(backend, x),
+      heapOffset(backend, padded),
+      batchSize,
+      inHeight,
+      inWidth,
+      inChannels,
+      padTop,
+      padLeft,
+      paddedHeight,
+      paddedWidth,
+    );
   }
   const args = (thread: 0 | 1, mBegin: number, mEnd: number): number[] => {
     const rowBases = heapOffset(backend, scratch) + 4 * thread * scratchLength;
     return [
-      heapOffset(backend, padded), heapOffset(backend, dy), heapOffset(backend, filterGradient),
-      batchSize, paddedHeight, paddedWidth, inChannels, outHeight, outWidth, outChannels,
-      filterHeight, filterWidth, strideHeight, strideWidth, dilationHeight, dilationWidth,
-      rowBases, rowBases + 4 * FILTER_GRADIENT_ROWS_PER_CHUNK, mBegin, mEnd,
+      heapOffset(backend, padded),
+      heapOffset(backend, dy),
+      heapOffset(backend, filterGradient),
+      batchSize,
+      paddedHeight,
+      paddedWidth,
+      inChannels,
+      outHeight,
+      outWidth,
+      outChannels,
+      filterHeight,
+      filterWidth,
+      strideHeight,
+      strideWidth,
+      dilationHeight,
+      dilationWidth,
+      rowBases,
+      rowBases + 4 * FILTER_GRADIENT_ROWS_PER_CHUNK,
+      mBegin,
+      mEnd,
     ];
   };
   // Two threads take disjoint rows of dw (whole register tiles each), so no partial sums to add.
@@ -286,7 +327,13 @@ function filterGradientSimd(backend: WasmBackend, kernels: SimdKernels, x: Tenso
  * dW = Σ over chunks of images of P_cᵀ·dy_c: each chunk's transposed patch matrix is built directly
  * (small when the input has few channels), and dy_c is a view of dy as it is, XNNPACK's packed weights.
  */
-function filterGradientFromTransposedPatches(backend: WasmBackend, x: TensorInfo, dy: TensorInfo, info: Conv2DInfo, pointwise: boolean): TensorInfo {
+function filterGradientFromTransposedPatches(
+  backend: WasmBackend,
+  x: TensorInfo,
+  dy: TensorInfo,
+  info: Conv2DInfo,
+  pointwise: boolean,
+): TensorInfo {
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
   const patchLength = filterHeight * filterWidth * inChannels;
   const imagesPerChunk = Math.max(1, Math.min(batchSize, Math.round(filterGradientChunkRows / (outHeight * outWidth))));
@@ -303,7 +350,10 @@ function filterGradientFromTransposedPatches(backend: WasmBackend, x: TensorInfo
       patchesTransposed = transposeWasm(backend, withShape(xChunk, [rows, patchLength]), [1, 0]);
     } else {
       patchesTransposed = backend.makeOutput([patchLength, rows], 'float32');
-      im2colTransposed(heapFloat32(backend), heapIndex(backend, xChunk), heapIndex(backend, patchesTransposed), { ...info, batchSize: images });
+      im2colTransposed(heapFloat32(backend), heapIndex(backend, xChunk), heapIndex(backend, patchesTransposed), {
+        ...info,
+        batchSize: images,
+      });
     }
     const target = first === 0 || partial === undefined ? filterGradient : partial;
     matMulInto(backend, patchesTransposed, dyChunk, target, patchLength, rows, outChannels);
@@ -358,10 +408,24 @@ function filterGradientAsConvolution(backend: WasmBackend, x: TensorInfo, dy: Te
     releaseView(backend, dyChunk);
     const target = first === 0 || partial === undefined ? result : partial;
     conv2dFunction(backend)(
-      wasmTensorId(backend, xSwapped), inChannels, inHeight, inWidth,
-      wasmTensorId(backend, dySwapped), outHeight, outWidth,
-      padTop, padRight, padBottom, padLeft, 0,
-      strideHeight, strideWidth, dilationHeight, dilationWidth, images, outChannels,
+      wasmTensorId(backend, xSwapped),
+      inChannels,
+      inHeight,
+      inWidth,
+      wasmTensorId(backend, dySwapped),
+      outHeight,
+      outWidth,
+      padTop,
+      padRight,
+      padBottom,
+      padLeft,
+      0,
+      strideHeight,
+      strideWidth,
+      dilationHeight,
+      dilationWidth,
+      images,
+      outChannels,
       wasmTensorId(backend, target),
     );
     disposeIntermediates(backend, xSwapped, dySwapped);
@@ -445,10 +509,24 @@ export function conv2dInputGradient(backend: WasmBackend, dy: TensorInfo, filter
     }
     const dx = backend.makeOutput([batchSize, inHeight, inWidth, inChannels], 'float32');
     conv2dFunction(backend)(
-      wasmTensorId(backend, dy), batchSize, outHeight, outWidth,
-      wasmTensorId(backend, rotated), filterHeight, filterWidth,
-      fullPadTop, fullPadRight, fullPadBottom, fullPadLeft, 0,
-      dilationHeight, dilationWidth, 1, 1, outChannels, inChannels,
+      wasmTensorId(backend, dy),
+      batchSize,
+      outHeight,
+      outWidth,
+      wasmTensorId(backend, rotated),
+      filterHeight,
+      filterWidth,
+      fullPadTop,
+      fullPadRight,
+      fullPadBottom,
+      fullPadLeft,
+      0,
+      dilationHeight,
+      dilationWidth,
+      1,
+      1,
+      outChannels,
+      inChannels,
       wasmTensorId(backend, dx),
     );
     disposeIntermediates(backend, rotated);
@@ -465,7 +543,11 @@ export function conv2dInputGradient(backend: WasmBackend, dy: TensorInfo, filter
   return dx;
 }
 
-function conv2dBackpropFilterKernel(args: { inputs: Conv2DBackpropFilterInputs; backend: unknown; attrs: Conv2DBackpropFilterAttrs }): TensorInfo {
+function conv2dBackpropFilterKernel(args: {
+  inputs: Conv2DBackpropFilterInputs;
+  backend: unknown;
+  attrs: Conv2DBackpropFilterAttrs;
+}): TensorInfo {
   const backend = asWasmBackend(args.backend);
   const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs;
@@ -474,7 +556,11 @@ function conv2dBackpropFilterKernel(args: { inputs: Conv2DBackpropFilterInputs; 
   return conv2dFilterGradient(backend, x, dy, info);
 }
 
-function conv2dBackpropInputKernel(args: { inputs: Conv2DBackpropInputInputs; backend: unknown; attrs: Conv2DBackpropInputAttrs }): TensorInfo {
+function conv2dBackpropInputKernel(args: {
+  inputs: Conv2DBackpropInputInputs;
+  backend: unknown;
+  attrs: Conv2DBackpropInputAttrs;
+}): TensorInfo {
   const backend = asWasmBackend(args.backend);
   const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
   const { strides, pad, dataFormat, dimRoundingMode, inputShape } = args.attrs;

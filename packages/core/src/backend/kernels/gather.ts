@@ -20,11 +20,17 @@ const gatherV2: KernelFunc = ({ inputs, attrs, backend }) => {
   const gatherAxis = tf.util.parseAxisParam(axis, x.shape)[0];
   const batch = batchDims < 0 ? batchDims + indices.shape.length : batchDims;
   if (gatherAxis < batch || batch > indices.shape.length) {
-    throw new SslError('shape-mismatch', `gather: axis ${gatherAxis} must be ≥ batchDims ${batch} for x ${formatShape(x.shape)} and indices ${formatShape(indices.shape)}.`);
+    throw new SslError(
+      'shape-mismatch',
+      `gather: axis ${gatherAxis} must be ≥ batchDims ${batch} for x ${formatShape(x.shape)} and indices ${formatShape(indices.shape)}.`,
+    );
   }
   for (let d = 0; d < batch; d++) {
     if (x.shape[d] !== indices.shape[d]) {
-      throw new SslError('shape-mismatch', `gather: x ${formatShape(x.shape)} and indices ${formatShape(indices.shape)} differ in batch dimension ${d}.`);
+      throw new SslError(
+        'shape-mismatch',
+        `gather: x ${formatShape(x.shape)} and indices ${formatShape(indices.shape)} differ in batch dimension ${d}.`,
+      );
     }
   }
   if ((x.dtype !== 'float32' && x.dtype !== 'int32') || indices.dtype !== 'int32') {

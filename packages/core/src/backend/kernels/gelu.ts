@@ -35,7 +35,15 @@ const forward: KernelFunc = ({ inputs, backend }) => {
   const gate = wasm.makeOutput(x.shape, 'float32');
   const count = tf.util.sizeFromShape(x.shape);
   const [xAt, yAt, gateAt] = [x, y, gate].map((t) => heapOffset(wasm, t));
-  runOnTwoThreads(wasm, kernels, 'gelu_tanh_forward', (_, begin, end) => [xAt + 4 * begin, yAt + 4 * begin, gateAt + 4 * begin, end - begin], half(count), count, count >= TWO_THREADS_MIN_ELEMENTS);
+  runOnTwoThreads(
+    wasm,
+    kernels,
+    'gelu_tanh_forward',
+    (_, begin, end) => [xAt + 4 * begin, yAt + 4 * begin, gateAt + 4 * begin, end - begin],
+    half(count),
+    count,
+    count >= TWO_THREADS_MIN_ELEMENTS,
+  );
   return [y, gate];
 };
 
@@ -47,9 +55,13 @@ const backward: KernelFunc = ({ inputs, backend }) => {
   const count = tf.util.sizeFromShape(x.shape);
   const [dyAt, xAt, gateAt, dxAt] = [dy, x, gate, dx].map((t) => heapOffset(wasm, t));
   runOnTwoThreads(
-    wasm, kernels, 'gelu_tanh_backward',
+    wasm,
+    kernels,
+    'gelu_tanh_backward',
     (_, begin, end) => [dyAt + 4 * begin, xAt + 4 * begin, gateAt + 4 * begin, dxAt + 4 * begin, end - begin],
-    half(count), count, count >= TWO_THREADS_MIN_ELEMENTS,
+    half(count),
+    count,
+    count >= TWO_THREADS_MIN_ELEMENTS,
   );
   return dx;
 };

@@ -10,7 +10,12 @@ import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { Random } from '../../random';
-import { setConv2dFilterGradientChunkRows, setConv2dFilterGradientMethod, setConv2dInputGradientMethod, type FilterGradientMethod } from './conv2d-backprop';
+import {
+  setConv2dFilterGradientChunkRows,
+  setConv2dFilterGradientMethod,
+  setConv2dInputGradientMethod,
+  type FilterGradientMethod,
+} from './conv2d-backprop';
 import { listWasmTrainingKernels, registerWasmTrainingKernels } from './index';
 import { SIMD_KERNELS_SOURCE_SHA256 } from './simd/kernels.generated';
 import { setSimdKernelsEnabled, simdKernels } from './simd/simd-kernels';
@@ -121,7 +126,15 @@ describe('registerWasmTrainingKernels', () => {
     registerWasmTrainingKernels();
     const names = listWasmTrainingKernels();
     expect(names).toEqual(
-      expect.arrayContaining(['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'UnsortedSegmentSum', 'BatchMatMul', 'Transpose']),
+      expect.arrayContaining([
+        'Conv2DBackpropFilter',
+        'Conv2DBackpropInput',
+        'DepthwiseConv2dNativeBackpropFilter',
+        'DepthwiseConv2dNativeBackpropInput',
+        'UnsortedSegmentSum',
+        'BatchMatMul',
+        'Transpose',
+      ]),
     );
     const before = names.map((name) => tf.getKernel(name, 'wasm')?.kernelFunc);
     registerWasmTrainingKernels();
@@ -131,7 +144,8 @@ describe('registerWasmTrainingKernels', () => {
 
 describe('conv2d gradients match cpu', () => {
   const cases: Array<{ stride: 1 | 2; pad: 'same' | 'valid'; batch: number; method: 'auto' | 'col2im' }> = [];
-  for (const stride of [1, 2] as const) for (const pad of ['same', 'valid'] as const) for (const batch of [1, 3]) cases.push({ stride, pad, batch, method: 'auto' });
+  for (const stride of [1, 2] as const)
+    for (const pad of ['same', 'valid'] as const) for (const batch of [1, 3]) cases.push({ stride, pad, batch, method: 'auto' });
   cases.push({ stride: 1, pad: 'same', batch: 3, method: 'col2im' }, { stride: 1, pad: 'valid', batch: 1, method: 'col2im' });
 
   it.each(cases)('stride $stride, $pad, batch $batch, input gradient $method', async ({ stride, pad, batch, method }) => {
@@ -141,55 +155,97 @@ describe('conv2d gradients match cpu', () => {
       const kernel = randomInt(1, 3);
       const x = randomHost([batch, size, size + 1, randomInt(1, 5)]);
       const filter = randomHost([kernel, kernel + (stride === 1 ? 1 : 0), x.shape[3], randomInt(1, 4)]);
-      await expectMatchesCpu(`conv ${JSON.stringify({ stride, pad, batch, kernel })}`, (a, w) => tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, stride, pad), [x, filter]);
+      await expectMatchesCpu(
+        `conv ${JSON.stringify({ stride, pad, batch, kernel })}`,
+        (a, w) => tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, stride, pad),
+        [x, filter],
+      );
     } finally {
       setConv2dInputGradientMethod('auto');
     }
   });
 
-  it.each(['simd', 'batch-as-channels', 'patches-as-weights', 'transposed-patches'] as FilterGradientMethod[])('filter gradient as %s, strides 1 and 2', async (method) => {
-    setConv2dFilterGradientMethod(method);
-    try {
-      for (const stride of [1, 2] as const) {
-        const x = randomHost([3, 7, 8, 3]);
-        const filter = randomHost([3, 2, 3, 4]);
-        await expectMatchesCpu(`${method} stride ${stride}`, (a, w) => tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, stride, stride === 1 ? 'same' : 'valid'), [x, filter]);
-      }
-    } finally {
-      setConv2dFilterGradientMethod('auto');
-    }
-  });
-
-  it.each(['batch-as-channels', 'transposed-patches'] as FilterGradientMethod[])('filter gradient as %s summed over chunks of the batch (1 and 2 images per chunk), one and many channels', async (method) => {
-    setConv2dFilterGradientMethod(method);
-    try {
-      for (const rows of [1, 2 * 7 * 8]) {
-        setConv2dFilterGradientChunkRows(rows);
-        for (const channels of [1, 9]) {
-          const x = randomHost([5, 7, 8, channels]);
-          await expectMatchesCpu(`${method} chunks of ${rows} rows, ${channels} channels`, (a, w) => tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'), [x, randomHost([3, 3, channels, 4])]);
-          await expectMatchesCpu(`${method} chunks of ${rows} rows, 1x1`, (a, w) => tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, 'valid'), [x, randomHost([1, 1, channels, 3])]);
+  it.each(['simd', 'batch-as-channels', 'patches-as-weights', 'transposed-patches'] as FilterGradientMethod[])(
+    'filter gradient as %s, strides 1 and 2',
+    async (method) => {
+      setConv2dFilterGradientMethod(method);
+      try {
+        for (const stride of [1, 2] as const) {
+          const x = randomHost([3, 7, 8, 3]);
+          const filter = randomHost([3, 2, 3, 4]);
+          await expectMatchesCpu(
+            `${method} stride ${stride}`,
+            (a, w) => tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, stride, stride === 1 ? 'same' : 'valid'),
+            [x, filter],
+          );
         }
+      } finally {
+        setConv2dFilterGradientMethod('auto');
       }
-    } finally {
-      setConv2dFilterGradientMethod('auto');
-      setConv2dFilterGradientChunkRows(4096);
-    }
-  });
+    },
+  );
+
+  it.each(['batch-as-channels', 'transposed-patches'] as FilterGradientMethod[])(
+    'filter gradient as %s summed over chunks of the batch (1 and 2 images per chunk), one and many channels',
+    async (method) => {
+      setConv2dFilterGradientMethod(method);
+      try {
+        for (const rows of [1, 2 * 7 * 8]) {
+          setConv2dFilterGradientChunkRows(rows);
+          for (const channels of [1, 9]) {
+            const x = randomHost([5, 7, 8, channels]);
+            await expectMatchesCpu(
+              `${method} chunks of ${rows} rows, ${channels} channels`,
+              (a, w) => tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'),
+              [x, randomHost([3, 3, channels, 4])],
+            );
+            await expectMatchesCpu(
+              `${method} chunks of ${rows} rows, 1x1`,
+              (a, w) => tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, 'valid'),
+              [x, randomHost([1, 1, channels, 3])],
+            );
+          }
+        }
+      } finally {
+        setConv2dFilterGradientMethod('auto');
+        setConv2dFilterGradientChunkRows(4096);
+      }
+    },
+  );
 
   it('SIMD filter gradient: output channels with and without a scalar tail, partial patch tiles, several row blocks, strides (dilation: the adjoint test below)', async () => {
     setConv2dFilterGradientMethod('simd');
     try {
-      for (const [inChannels, outChannels] of [[1, 3], [5, 8], [2, 11], [7, 16]]) {
+      for (const [inChannels, outChannels] of [
+        [1, 3],
+        [5, 8],
+        [2, 11],
+        [7, 16],
+      ]) {
         // 3 × 12 × 12 = 432 output rows at stride 1: the kernel's 256-row blocks end mid-image.
         const x = randomHost([3, 12, 12, inChannels]);
         const w = randomHost([3, 3, inChannels, outChannels]);
-        await expectMatchesCpu(`simd ${inChannels}→${outChannels} same`, (a, f) => tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, 1, 'same'), [x, w]);
-        await expectMatchesCpu(`simd ${inChannels}→${outChannels} s2 same`, (a, f) => tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, 2, 'same'), [x, w]);
-        await expectMatchesCpu(`simd ${inChannels}→${outChannels} s2 valid`, (a, f) => tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, 2, 'valid'), [x, w]);
+        await expectMatchesCpu(
+          `simd ${inChannels}→${outChannels} same`,
+          (a, f) => tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, 1, 'same'),
+          [x, w],
+        );
+        await expectMatchesCpu(
+          `simd ${inChannels}→${outChannels} s2 same`,
+          (a, f) => tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, 2, 'same'),
+          [x, w],
+        );
+        await expectMatchesCpu(
+          `simd ${inChannels}→${outChannels} s2 valid`,
+          (a, f) => tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, 2, 'valid'),
+          [x, w],
+        );
       }
       // A 7x7 stride-2 stem with asymmetric 'same' padding on an odd size, as in ResNet.
-      await expectMatchesCpu('simd 7x7/2 stem', (a, f) => tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, 2, 'same'), [randomHost([2, 11, 9, 3]), randomHost([7, 7, 3, 8])]);
+      await expectMatchesCpu('simd 7x7/2 stem', (a, f) => tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, 2, 'same'), [
+        randomHost([2, 11, 9, 3]),
+        randomHost([7, 7, 3, 8]),
+      ]);
     } finally {
       setConv2dFilterGradientMethod('auto');
     }
@@ -232,24 +288,60 @@ describe('Winograd F(4x4, 3x3) convolutions match cpu', () => {
     { batch: 1, height: 8, width: 8, inChannels: 16, outChannels: 16, pad: 'same' },
     { batch: 3, height: 7, width: 5, inChannels: 20, outChannels: 16, pad: 'same' },
     { batch: 3, height: 9, width: 6, inChannels: 16, outChannels: 28, pad: 'valid' },
-    { batch: 1, height: 6, width: 11, inChannels: 24, outChannels: 20, pad: [[0, 0], [2, 0], [0, 1], [0, 0]] },
+    {
+      batch: 1,
+      height: 6,
+      width: 11,
+      inChannels: 24,
+      outChannels: 20,
+      pad: [
+        [0, 0],
+        [2, 0],
+        [0, 1],
+        [0, 0],
+      ],
+    },
   ];
 
-  it.each(cases)('$batch × $height×$width, $inChannels→$outChannels, pad $pad: value, input and filter gradients', async ({ batch, height, width, inChannels, outChannels, pad }) => {
-    const x = randomHost([batch, height, width, inChannels]);
-    const filter = randomHost([3, 3, inChannels, outChannels]);
-    // The geometry must take the Winograd path, or this would test XNNPACK's direct convolution again.
-    const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number], 1, 1, pad, undefined, false, 'channelsLast');
-    expect(winogradKernels(asWasmBackend(tf.findBackend('wasm')), info)).toBeDefined();
-    await expectMatchesCpu(`winograd ${JSON.stringify(pad)}`, (a, w) => tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, pad), [x, filter]);
-  });
+  it.each(cases)(
+    '$batch × $height×$width, $inChannels→$outChannels, pad $pad: value, input and filter gradients',
+    async ({ batch, height, width, inChannels, outChannels, pad }) => {
+      const x = randomHost([batch, height, width, inChannels]);
+      const filter = randomHost([3, 3, inChannels, outChannels]);
+      // The geometry must take the Winograd path, or this would test XNNPACK's direct convolution again.
+      const info = tf.backend_util.computeConv2DInfo(
+        x.shape as [number, number, number, number],
+        filter.shape as [number, number, number, number],
+        1,
+        1,
+        pad,
+        undefined,
+        false,
+        'channelsLast',
+      );
+      expect(winogradKernels(asWasmBackend(tf.findBackend('wasm')), info)).toBeDefined();
+      await expectMatchesCpu(`winograd ${JSON.stringify(pad)}`, (a, w) => tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, pad), [
+        x,
+        filter,
+      ]);
+    },
+  );
 
   it('FusedConv2D (tf.layers.conv2d): bias with relu, and with leaky relu', async () => {
     const x = randomHost([3, 6, 7, 16]);
     for (const activation of ['relu', 'leakyrelu'] as const) {
       await expectMatchesCpu(
         `winograd fused ${activation}`,
-        (a, w, b) => tf.fused.conv2d({ x: a as tf.Tensor4D, filter: w as tf.Tensor4D, strides: 1, pad: 'same', bias: b, activation, leakyreluAlpha: 0.1 }),
+        (a, w, b) =>
+          tf.fused.conv2d({
+            x: a as tf.Tensor4D,
+            filter: w as tf.Tensor4D,
+            strides: 1,
+            pad: 'same',
+            bias: b,
+            activation,
+            leakyreluAlpha: 0.1,
+          }),
         [x, randomHost([3, 3, 16, 20]), randomHost([20])],
       );
     }
@@ -261,7 +353,10 @@ describe('Winograd F(4x4, 3x3) convolutions match cpu', () => {
     for (const images of [1, 2]) {
       setWinogradChunkFloats(images * 36 * 4 * 20);
       try {
-        await expectMatchesCpu(`winograd chunks of ${images}`, (a, w) => tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'), [x, filter]);
+        await expectMatchesCpu(`winograd chunks of ${images}`, (a, w) => tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'), [
+          x,
+          filter,
+        ]);
       } finally {
         setWinogradChunkFloats(1 << 24);
       }
@@ -271,7 +366,9 @@ describe('Winograd F(4x4, 3x3) convolutions match cpu', () => {
 
 describe('depthwise conv2d gradients match cpu', () => {
   const cases: Array<{ stride: 1 | 2; pad: 'same' | 'valid'; batch: number; multiplier: number }> = [];
-  for (const stride of [1, 2] as const) for (const pad of ['same', 'valid'] as const) cases.push({ stride, pad, batch: stride === 1 ? 3 : 1, multiplier: pad === 'same' ? 2 : 1 });
+  for (const stride of [1, 2] as const)
+    for (const pad of ['same', 'valid'] as const)
+      cases.push({ stride, pad, batch: stride === 1 ? 3 : 1, multiplier: pad === 'same' ? 2 : 1 });
 
   it.each(cases)('stride $stride, $pad, batch $batch, multiplier $multiplier', async ({ stride, pad, batch, multiplier }) => {
     const channels = randomInt(1, 4);
@@ -288,7 +385,9 @@ describe('depthwise conv2d gradients match cpu', () => {
       const y = tf.depthwiseConv2d(x, w, 1, 'same', 'NHWC', 2);
       const dy = tf.randomNormal(y.shape, 0, 1, 'float32', 6);
       const attrs = { strides: 1, pad: 'same', dilations: 2 };
-      const dx = tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter: w }, { ...attrs, inputShape: x.shape }) as tf.Tensor;
+      const dx = tf
+        .engine()
+        .runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter: w }, { ...attrs, inputShape: x.shape }) as tf.Tensor;
       const dw = tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, { ...attrs, filterShape: w.shape }) as tf.Tensor;
       expect(dot(x, dx)).toBeCloseTo(dot(y, dy), 2);
       expect(dot(w, dw)).toBeCloseTo(dot(y, dy), 2);
@@ -305,7 +404,9 @@ describe('matMul matches cpu', () => {
     { a: [], b: [3] },
     { a: [2, 1], b: [1] },
   ];
-  const cases = shapes.flatMap((batch) => [false, true].flatMap((transposeA) => [false, true].map((transposeB) => ({ ...batch, transposeA, transposeB }))));
+  const cases = shapes.flatMap((batch) =>
+    [false, true].flatMap((transposeA) => [false, true].map((transposeB) => ({ ...batch, transposeA, transposeB }))),
+  );
 
   it.each(cases)('batch $a x $b, transposeA $transposeA, transposeB $transposeB', async ({ a, b, transposeA, transposeB }) => {
     const [m, k, n] = [randomInt(1, 7), randomInt(1, 9), randomInt(1, 6)];
@@ -325,8 +426,17 @@ describe('matMul matches cpu', () => {
     for (const enabled of [true, false]) {
       setSimdKernelsEnabled(enabled);
       try {
-        for (const [m, k, n] of [[13, 16, 13], [8, 5, 16], [3, 9, 21]]) {
-          for (const [transposeA, transposeB] of [[false, false], [false, true], [true, false], [true, true]]) {
+        for (const [m, k, n] of [
+          [13, 16, 13],
+          [8, 5, 16],
+          [3, 9, 21],
+        ]) {
+          for (const [transposeA, transposeB] of [
+            [false, false],
+            [false, true],
+            [true, false],
+            [true, true],
+          ]) {
             const op = (x: tf.Tensor, y: tf.Tensor): tf.Tensor => tf.matMul(x, y, transposeA, transposeB);
             const left = randomHost([5, ...(transposeA ? [k, m] : [m, k])]);
             const right = randomHost([5, ...(transposeB ? [n, k] : [k, n])]);
@@ -366,7 +476,9 @@ describe('transpose matches cpu', () => {
           const j = randomInt(0, i);
           [perm[i], perm[j]] = [perm[j], perm[i]];
         }
-        await expectMatchesCpu(`transpose ${JSON.stringify(shape)} ${JSON.stringify(perm)}`, (x) => tf.transpose(x, perm), [randomHost(shape)]);
+        await expectMatchesCpu(`transpose ${JSON.stringify(shape)} ${JSON.stringify(perm)}`, (x) => tf.transpose(x, perm), [
+          randomHost(shape),
+        ]);
       }
     } finally {
       setTransposeRouting('auto');
@@ -374,7 +486,15 @@ describe('transpose matches cpu', () => {
   });
 
   it('matrices and batches of matrices (kernels.c): sizes around the 4x4 block and 32x32 tile, float32 and int32 bit-exact', async () => {
-    for (const shape of [[1, 1], [3, 5], [4, 4], [33, 67], [64, 32], [2, 37, 9], [5, 4, 70]]) {
+    for (const shape of [
+      [1, 1],
+      [3, 5],
+      [4, 4],
+      [33, 67],
+      [64, 32],
+      [2, 37, 9],
+      [5, 4, 70],
+    ]) {
       const perm = shape.length === 2 ? [1, 0] : [0, 2, 1];
       await expectMatchesCpu(`transpose ${JSON.stringify(shape)}`, (x) => tf.transpose(x, perm), [randomHost(shape)]);
       const values = Int32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => (i * 2654435761) | 0);
@@ -400,7 +520,22 @@ describe('unsortedSegmentSum (gradient of gather) matches cpu', () => {
   it('embedding lookup with repeated ids, rank-2 ids, and the op itself', async () => {
     const table = randomHost([7, 5]);
     await expectMatchesCpu('gather', (x) => tf.gather(x, tf.tensor1d([1, 3, 3, 0, 6, 3], 'int32')), [table]);
-    await expectMatchesCpu('gather 2-d ids', (x) => tf.gather(x, tf.tensor2d([[1, 2], [2, 6]], [2, 2], 'int32')), [table]);
+    await expectMatchesCpu(
+      'gather 2-d ids',
+      (x) =>
+        tf.gather(
+          x,
+          tf.tensor2d(
+            [
+              [1, 2],
+              [2, 6],
+            ],
+            [2, 2],
+            'int32',
+          ),
+        ),
+      [table],
+    );
     await expectMatchesCpu('gather axis 1', (x) => tf.gather(x, tf.tensor1d([4, 0, 4], 'int32'), 1), [table]);
     await expectMatchesCpu('segment sum', (x) => tf.unsortedSegmentSum(x, tf.tensor1d([2, 0, 2, 1, 2, 0, 4], 'int32'), 5), [table]);
   });
@@ -422,7 +557,10 @@ describe('no leaks', () => {
           const flat = tf.reshape(depthwise, [3, -1]);
           const embedded = tf.gather(table, ids);
           const attention = tf.matMul(tf.reshape(flat, [3, 4, -1]), tf.reshape(flat, [3, 4, -1]), false, true);
-          return tf.add(tf.sum(tf.transpose(tf.reshape(attention, [3, 2, 2, 2, 2]), [4, 0, 3, 1, 2])), tf.sum(tf.matMul(embedded, embedded, true, false)));
+          return tf.add(
+            tf.sum(tf.transpose(tf.reshape(attention, [3, 2, 2, 2, 2]), [4, 0, 3, 1, 2])),
+            tf.sum(tf.matMul(embedded, embedded, true, false)),
+          );
         });
         Object.values(grads).forEach((g) => g.dataSync());
       });
@@ -456,7 +594,8 @@ describe('identity (clone) on wasm', () => {
     // Saved-for-backward tensors are clones: a conv + relu + multiply still matches cpu.
     const x = randomHost([2, 5, 5, 3]);
     const w = randomHost([3, 3, 3, 4]);
-    const op = (a: tf.Tensor, b: tf.Tensor): tf.Tensor => tf.mul(tf.relu(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same')), a.sum());
+    const op = (a: tf.Tensor, b: tf.Tensor): tf.Tensor =>
+      tf.mul(tf.relu(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same')), a.sum());
     const onWasm = await valueAndGradients('wasm', op, [x, w]);
     const onCpu = await valueAndGradients('cpu', op, [x, w]);
     expectClose(onWasm.value, onCpu.value, 'conv-relu-mul value');
@@ -512,7 +651,9 @@ describe('gather with batchDims on wasm', () => {
         const w = tf.tensor(weights.slice(0, y.size), y.shape);
         // tfjs-core's own gather gradient supports batchDims = 1 only; batchDims = 2 is checked on values.
         const grad =
-          c.batchDims === 1 ? tf.grad((input: tf.Tensor) => tf.sum(tf.mul(tf.gather(input, idx, c.axis, c.batchDims), w)))(x) : tf.zeros([1]);
+          c.batchDims === 1
+            ? tf.grad((input: tf.Tensor) => tf.sum(tf.mul(tf.gather(input, idx, c.axis, c.batchDims), w)))(x)
+            : tf.zeros([1]);
         const result = { shape: y.shape, values: Array.from(y.dataSync()), grad: Array.from(grad.dataSync()) };
         tf.dispose([x, idx, y, w, grad]);
         return result;
@@ -547,7 +688,12 @@ describe('gather (batchDims 0) and reverse on wasm (block copies)', () => {
         const ints = tf.tidy(() => tf.gather(tf.cast(tf.mul(x, 100), 'int32'), idx, c.axis));
         const w = tf.tensor(weights.slice(0, y.size), y.shape);
         const grad = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(tf.gather(input, idx, c.axis), w)))(x);
-        const result = { shape: y.shape, values: Array.from(y.dataSync()), ints: Array.from(ints.dataSync()), grad: Array.from(grad.dataSync()) };
+        const result = {
+          shape: y.shape,
+          values: Array.from(y.dataSync()),
+          ints: Array.from(ints.dataSync()),
+          grad: Array.from(grad.dataSync()),
+        };
         tf.dispose([x, idx, y, ints, w, grad]);
         return result;
       };
@@ -687,10 +833,22 @@ describe('split and unstack on wasm (slices through the run-copy kernel)', () =>
 
 describe('broadcasting comparisons, maximum and minimum on wasm (operands expanded by block copies)', () => {
   const shapePairs: Array<[number[], number[]]> = [
-    [[6, 7], [6, 1]],
-    [[6, 1], [1, 7]],
-    [[2, 1, 3], [4, 1]],
-    [[3, 4, 1, 2], [3, 1, 5, 1]],
+    [
+      [6, 7],
+      [6, 1],
+    ],
+    [
+      [6, 1],
+      [1, 7],
+    ],
+    [
+      [2, 1, 3],
+      [4, 1],
+    ],
+    [
+      [3, 4, 1, 2],
+      [3, 1, 5, 1],
+    ],
     [[5], [2, 3, 5]],
   ];
   // Small integers, so that ties (where Equal and the *Equal ops differ from the strict ones) are common.
@@ -698,7 +856,12 @@ describe('broadcasting comparisons, maximum and minimum on wasm (operands expand
 
   it('comparisons match cpu on float32 and int32 operands', async () => {
     const ops: Array<[string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor]> = [
-      ['equal', tf.equal], ['notEqual', tf.notEqual], ['greater', tf.greater], ['greaterEqual', tf.greaterEqual], ['less', tf.less], ['lessEqual', tf.lessEqual],
+      ['equal', tf.equal],
+      ['notEqual', tf.notEqual],
+      ['greater', tf.greater],
+      ['greaterEqual', tf.greaterEqual],
+      ['less', tf.less],
+      ['lessEqual', tf.lessEqual],
     ];
     for (const [aShape, bShape] of shapePairs) {
       const inputs = [ties(aShape), ties(bShape)];
@@ -706,7 +869,13 @@ describe('broadcasting comparisons, maximum and minimum on wasm (operands expand
         for (const [name, op] of ops) {
           const run = async (backend: string): Promise<Uint8Array | Int32Array> => {
             await tf.setBackend(backend);
-            return tf.tidy(() => op(tf.tensor(inputs[0].values, inputs[0].shape, dtype), tf.tensor(inputs[1].values, inputs[1].shape, dtype)).dataSync() as Uint8Array);
+            return tf.tidy(
+              () =>
+                op(
+                  tf.tensor(inputs[0].values, inputs[0].shape, dtype),
+                  tf.tensor(inputs[1].values, inputs[1].shape, dtype),
+                ).dataSync() as Uint8Array,
+            );
           };
           expect(Array.from(await run('wasm')), `${name} ${dtype} ${aShape} vs ${bShape}`).toEqual(Array.from(await run('cpu')));
         }
@@ -716,7 +885,10 @@ describe('broadcasting comparisons, maximum and minimum on wasm (operands expand
 
   it('maximum and minimum match cpu (values: tfjs defines their gradients for equal shapes only)', async () => {
     for (const [aShape, bShape] of shapePairs) {
-      for (const [name, op] of [['maximum', tf.maximum], ['minimum', tf.minimum]] as const) {
+      for (const [name, op] of [
+        ['maximum', tf.maximum],
+        ['minimum', tf.minimum],
+      ] as const) {
         const inputs = [ties(aShape), ties(bShape)];
         await expectValuesMatchCpu(`${name} ${aShape} vs ${bShape}`, (a, b) => op(a, b), inputs);
       }
@@ -742,7 +914,10 @@ describe('SIMD kernels (kernels.c on the tfjs heap)', () => {
       await expectMatchesCpu('sum without SIMD', (x) => tf.sum(x, [0, 1, 2]), [input]);
       await expectMatchesCpu('mean without SIMD', (x) => tf.mean(x, [0, 1, 2]), [input]);
       await expectMatchesCpu('maxPool without SIMD', (x) => tf.maxPool(x as tf.Tensor4D, 2, 2, 'valid'), [input]);
-      await expectMatchesCpu('conv without SIMD', (a, w) => tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'), [randomHost([2, 6, 5, 9]), randomHost([3, 3, 9, 4])]);
+      await expectMatchesCpu('conv without SIMD', (a, w) => tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'), [
+        randomHost([2, 6, 5, 9]),
+        randomHost([3, 3, 9, 4]),
+      ]);
     } finally {
       setSimdKernelsEnabled(true);
     }
@@ -779,7 +954,11 @@ describe('sum/mean over leading axes and maxPool gradient on wasm', () => {
       { shape: [1, 6, 6, 2], size: 3, stride: 1, pad: 'same' },
     ];
     for (const c of cases) {
-      await expectMatchesCpu(`maxPool ${c.shape} ${c.size}/${c.stride} ${c.pad}`, (x) => tf.maxPool(x as tf.Tensor4D, c.size, c.stride, c.pad), [randomHost(c.shape)]);
+      await expectMatchesCpu(
+        `maxPool ${c.shape} ${c.size}/${c.stride} ${c.pad}`,
+        (x) => tf.maxPool(x as tf.Tensor4D, c.size, c.stride, c.pad),
+        [randomHost(c.shape)],
+      );
     }
     // Ties (as after a ReLU): the first maximum in window order takes the whole gradient, as on cpu.
     const ties: HostTensor = { shape: [1, 4, 4, 1], values: new Float32Array([0, 0, 1, 1, 0, 0, 1, 1, 2, 0, 0, 0, 0, 2, 0, 0]) };
@@ -789,7 +968,12 @@ describe('sum/mean over leading axes and maxPool gradient on wasm', () => {
 
 describe('batch norm at inference (FusedBatchNorm) on wasm', () => {
   it('matches cpu with and without offset/scale, channels with and without a SIMD tail, rank 2 and 4; other statistic shapes take the stock kernel', async () => {
-    for (const shape of [[3, 5, 5, 8], [2, 4, 4, 7], [6, 3], [1, 2, 2, 1]]) {
+    for (const shape of [
+      [3, 5, 5, 8],
+      [2, 4, 4, 7],
+      [6, 3],
+      [1, 2, 2, 1],
+    ]) {
       const channels = shape[shape.length - 1];
       const positive = (h: HostTensor): HostTensor => ({ shape: h.shape, values: h.values.map((v) => Math.abs(v) + 0.1) });
       const stats = [randomHost([channels]), positive(randomHost([channels])), randomHost([channels]), randomHost([channels])];

@@ -41,8 +41,28 @@ import {
  * which is the path that creates an XNNPACK fully-connected operator.
  */
 export function matMulInto(backend: WasmBackend, a: TensorInfo, b: TensorInfo, out: TensorInfo, m: number, k: number, n: number): void {
-  const batchMatMul = wasmFunction(backend, 'BatchMatMul', ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number']);
-  batchMatMul(wasmTensorId(backend, a), int32Bytes([1, m, k]), 3, wasmTensorId(backend, b), int32Bytes([1, k, n]), 3, 0, 0, wasmTensorId(backend, out));
+  const batchMatMul = wasmFunction(backend, 'BatchMatMul', [
+    'number',
+    'array',
+    'number',
+    'number',
+    'array',
+    'number',
+    'number',
+    'number',
+    'number',
+  ]);
+  batchMatMul(
+    wasmTensorId(backend, a),
+    int32Bytes([1, m, k]),
+    3,
+    wasmTensorId(backend, b),
+    int32Bytes([1, k, n]),
+    3,
+    0,
+    0,
+    wasmTensorId(backend, out),
+  );
 }
 
 /** Per-matrix multiply-adds below which a batch of products goes to the backend's own batched kernel. */
@@ -71,7 +91,8 @@ export function batchMatMulWasm(backend: WasmBackend, a: TensorInfo, b: TensorIn
   const outerOut = tf.backend_util.assertAndGetBroadcastShape(outerA, outerB);
   const batchOut = tf.util.sizeFromShape(outerOut);
   // Only "same batch" and "one side has a single matrix" reduce to flat loops; other broadcasts are rare.
-  const simpleBroadcast = batchA === batchB ? tf.util.arraysEqual(outerA, outerB) || outerA.length === 0 || outerB.length === 0 : batchA === 1 || batchB === 1;
+  const simpleBroadcast =
+    batchA === batchB ? tf.util.arraysEqual(outerA, outerB) || outerA.length === 0 || outerB.length === 0 : batchA === 1 || batchB === 1;
   if (a.dtype !== 'float32' || b.dtype !== 'float32' || k !== kOfB || !simpleBroadcast || m * n * k === 0) {
     return runWasmKernel(backend, tf.BatchMatMul, { a, b }, { transposeA, transposeB });
   }
@@ -125,7 +146,17 @@ function smallBatchMatMul(
   const left = transposeA ? transposeLastTwo(backend, a, batchA, k, m) : a;
   const right = transposeB ? transposeLastTwo(backend, b, batchOut, n, k) : b;
   const out = backend.makeOutput([...outerOut, m, n], 'float32');
-  const call = (_thread: 0 | 1, first: number, last: number) => [heapOffset(backend, left), heapOffset(backend, right), heapOffset(backend, out), first, last, m, k, n, batchA === 1 ? 0 : m * k];
+  const call = (_thread: 0 | 1, first: number, last: number) => [
+    heapOffset(backend, left),
+    heapOffset(backend, right),
+    heapOffset(backend, out),
+    first,
+    last,
+    m,
+    k,
+    n,
+    batchA === 1 ? 0 : m * k,
+  ];
   runOnTwoThreads(backend, kernels, 'batch_matmul', call, Math.ceil(batchOut / 2), batchOut, batchOut * m * n * k >= HELPER_THRESHOLD);
   disposeIntermediates(backend, ...(transposeA ? [left] : []), ...(transposeB ? [right] : []));
   return out;
@@ -144,13 +175,23 @@ function batchMatMulKernel(args: { inputs: BatchMatMulInputs; backend: unknown; 
  */
 function fusedMatMulKernel(args: { inputs: _FusedMatMulInputs; backend: unknown; attrs: _FusedMatMulAttrs }): TensorInfo {
   const backend = asWasmBackend(args.backend);
-  const { a, b, bias, preluActivationWeights } = args.inputs as { a: TensorInfo; b: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
+  const { a, b, bias, preluActivationWeights } = args.inputs as {
+    a: TensorInfo;
+    b: TensorInfo;
+    bias?: TensorInfo;
+    preluActivationWeights?: TensorInfo;
+  };
   const { transposeA, transposeB, activation, leakyreluAlpha } = args.attrs;
   const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
   const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
   const fastInBackend = !transposeA && !transposeB && batchA === 1 && batchB === 1;
   if (fastInBackend || a.dtype !== 'float32' || b.dtype !== 'float32') {
-    return runWasmKernel(backend, tf._FusedMatMul, args.inputs as unknown as tf.NamedTensorInfoMap, args.attrs as unknown as tf.NamedAttrMap);
+    return runWasmKernel(
+      backend,
+      tf._FusedMatMul,
+      args.inputs as unknown as tf.NamedTensorInfoMap,
+      args.attrs as unknown as tf.NamedAttrMap,
+    );
   }
   const product = batchMatMulWasm(backend, a, b, transposeA, transposeB);
   return addBiasAndActivate(backend, product, bias, activation, preluActivationWeights, leakyreluAlpha);

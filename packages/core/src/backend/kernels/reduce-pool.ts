@@ -66,7 +66,14 @@ const maxPoolGrad: KernelFunc = ({ inputs, attrs, backend }) => {
   const wasm = asWasmBackend(backend);
   const { dy, input } = inputs as unknown as { dy: TensorInfo; input: TensorInfo };
   const { filterSize, strides, pad, dimRoundingMode } = attrs as unknown as MaxPoolGradAttrs;
-  const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+  const info = tf.backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number],
+    filterSize,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+  );
   const { batchSize, inHeight, inWidth, inChannels: channels, outHeight, outWidth, strideHeight, strideWidth } = info;
   const { effectiveFilterHeight: windowHeight, effectiveFilterWidth: windowWidth, dilationHeight, dilationWidth } = info;
   const padTop = info.padInfo.top;
@@ -74,11 +81,27 @@ const maxPoolGrad: KernelFunc = ({ inputs, attrs, backend }) => {
   const dx = wasm.makeOutput(input.shape, 'float32');
   // 2x2/2 windows inside the image ('same' on an odd size hangs the last window over the edge).
   const tiled =
-    windowHeight === 2 && windowWidth === 2 && strideHeight === 2 && strideWidth === 2 && padTop === 0 && padLeft === 0 &&
-    2 * outHeight <= inHeight && 2 * outWidth <= inWidth;
+    windowHeight === 2 &&
+    windowWidth === 2 &&
+    strideHeight === 2 &&
+    strideWidth === 2 &&
+    padTop === 0 &&
+    padLeft === 0 &&
+    2 * outHeight <= inHeight &&
+    2 * outWidth <= inWidth;
   const kernels = tiled ? simdKernels(wasm) : undefined;
   if (kernels !== undefined) {
-    kernels.max_pool_2x2_gradient(heapOffset(wasm, input), heapOffset(wasm, dy), heapOffset(wasm, dx), batchSize, inHeight, inWidth, channels, outHeight, outWidth);
+    kernels.max_pool_2x2_gradient(
+      heapOffset(wasm, input),
+      heapOffset(wasm, dy),
+      heapOffset(wasm, dx),
+      batchSize,
+      inHeight,
+      inWidth,
+      channels,
+      outHeight,
+      outWidth,
+    );
     return dx;
   }
   const heap = heapFloat32(wasm);
@@ -91,7 +114,7 @@ const maxPoolGrad: KernelFunc = ({ inputs, attrs, backend }) => {
     const rowStride = inWidth * channels;
     for (let b = 0; b < batchSize; b++) {
       for (let oh = 0; oh < outHeight; oh++) {
-        let gradient = dyStart + ((b * outHeight + oh) * outWidth) * channels;
+        let gradient = dyStart + (b * outHeight + oh) * outWidth * channels;
         for (let ow = 0; ow < outWidth; ow++) {
           const topLeft = ((b * inHeight + 2 * oh) * inWidth + 2 * ow) * channels;
           for (let c = 0; c < channels; c++, gradient++) {
@@ -102,9 +125,18 @@ const maxPoolGrad: KernelFunc = ({ inputs, attrs, backend }) => {
             // As the general loop: strictly greater than the best so far, starting from −∞.
             let at = -1;
             let value = Number.NEGATIVE_INFINITY;
-            if (heap[xStart + p00] > value) { at = p00; value = heap[xStart + p00]; }
-            if (heap[xStart + p01] > value) { at = p01; value = heap[xStart + p01]; }
-            if (heap[xStart + p10] > value) { at = p10; value = heap[xStart + p10]; }
+            if (heap[xStart + p00] > value) {
+              at = p00;
+              value = heap[xStart + p00];
+            }
+            if (heap[xStart + p01] > value) {
+              at = p01;
+              value = heap[xStart + p01];
+            }
+            if (heap[xStart + p10] > value) {
+              at = p10;
+              value = heap[xStart + p10];
+            }
             if (heap[xStart + p11] > value) at = p11;
             if (at >= 0) heap[dxStart + at] = heap[gradient];
           }

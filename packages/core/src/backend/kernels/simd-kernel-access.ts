@@ -17,12 +17,17 @@ export function simdKernelRunsHere(kernelName: string): boolean {
 }
 
 /** The backend and its SIMD kernels for `kernel`, once every listed input is float32. */
-export function requireSimdKernels(backend: unknown, kernel: string, float32Inputs: Record<string, TensorInfo>): { wasm: WasmBackend; kernels: SimdKernels } {
+export function requireSimdKernels(
+  backend: unknown,
+  kernel: string,
+  float32Inputs: Record<string, TensorInfo>,
+): { wasm: WasmBackend; kernels: SimdKernels } {
   for (const [name, tensor] of Object.entries(float32Inputs)) {
     if (tensor.dtype !== 'float32') throw new SslError('dtype-mismatch', `${kernel}: '${name}' must be float32, got ${tensor.dtype}.`);
   }
   const wasm = asWasmBackend(backend);
   const kernels = simdKernels(wasm);
-  if (kernels === undefined) throw new SslError('backend', `${kernel} needs the @ssl SIMD module, which is not available on this wasm backend.`);
+  if (kernels === undefined)
+    throw new SslError('backend', `${kernel} needs the @ssl SIMD module, which is not available on this wasm backend.`);
   return { wasm, kernels };
 }

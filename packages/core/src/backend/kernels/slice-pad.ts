@@ -78,7 +78,11 @@ const padV2: KernelFunc = ({ inputs, attrs, backend }) => {
   const fill = x.dtype === 'float32' ? new Int32Array(new Float32Array([constantValue]).buffer)[0] : constantValue | 0;
   heap.fill(fill, target, target + total);
   if (tf.util.sizeFromShape(x.shape) === 0) return out;
-  const { starts, length } = boxRuns(outShape, paddings.map((p) => p[0]), x.shape);
+  const { starts, length } = boxRuns(
+    outShape,
+    paddings.map((p) => p[0]),
+    x.shape,
+  );
   let source = heapIndex(wasm, x);
   for (const start of starts) {
     heap.copyWithin(target + start, source, source + length);

@@ -59,7 +59,10 @@ function smallVit(tokens: number, width: number, heads: number): (x: tf.Tensor4D
       [batch, tokens, patchSize * patchSize * channels],
     );
     const h = tf.add(embed.apply(patches) as tf.Tensor3D, position);
-    const qkvHeads = tf.transpose(tf.reshape(qkv.apply(norm1.apply(h)) as tf.Tensor, [batch, tokens, 3, heads, headWidth]), [2, 0, 3, 1, 4]);
+    const qkvHeads = tf.transpose(
+      tf.reshape(qkv.apply(norm1.apply(h)) as tf.Tensor, [batch, tokens, 3, heads, headWidth]),
+      [2, 0, 3, 1, 4],
+    );
     const [q, k, v] = tf.unstack(qkvHeads);
     const attention = tf.softmax(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(headWidth)));
     const mixed = tf.reshape(tf.transpose(tf.matMul(attention, v), [0, 2, 1, 3]), [batch, tokens, width]);
@@ -73,7 +76,10 @@ describe('training on wasm', () => {
   it('trains a small CNN (batch norm, max/avg pool, ResNet block) and a ViT block for 2 steps: loss finite and falls', () => {
     const images = tf.randomNormal([3, 16, 16, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
     const labels = tf.oneHot(tf.tensor1d([0, 2, 3], 'int32'), 4);
-    for (const [name, model] of [['cnn', smallCnn()], ['vit', smallVit(16, 16, 2)]] as const) {
+    for (const [name, model] of [
+      ['cnn', smallCnn()],
+      ['vit', smallVit(16, 16, 2)],
+    ] as const) {
       // Build the layers' weights first: minimize() only differentiates variables that already exist.
       tf.tidy(() => model(images));
       const optimizer = tf.train.adam(0.01);

@@ -76,7 +76,14 @@ export function transposeInHeap(heap: Int32Array, source: number, target: number
   const outShape = perm.map((axis) => shape[axis]);
   const outStrides = stridesOf(outShape);
   if (perm[rank - 1] === rank - 1) {
-    copyRows(heap, source, target, outShape, perm.map((axis) => inStrides[axis]), shape[rank - 1]);
+    copyRows(
+      heap,
+      source,
+      target,
+      outShape,
+      perm.map((axis) => inStrides[axis]),
+      shape[rank - 1],
+    );
     return;
   }
   // Tile over the output's last axis (strided in the input) and the output axis that is the input's
@@ -123,7 +130,14 @@ export function transposeInHeap(heap: Int32Array, source: number, target: number
 }
 
 /** The input's last axis stays last: copy whole rows of `rowLength` elements in output order. */
-function copyRows(heap: Int32Array, source: number, target: number, outShape: number[], inStridesByOutAxis: number[], rowLength: number): void {
+function copyRows(
+  heap: Int32Array,
+  source: number,
+  target: number,
+  outShape: number[],
+  inStridesByOutAxis: number[],
+  rowLength: number,
+): void {
   const outerRank = outShape.length - 1;
   const rowCount = outShape.slice(0, outerRank).reduce((a, b) => a * b, 1);
   const counter = new Array<number>(outerRank).fill(0);
@@ -179,7 +193,13 @@ export function transposeWasm(backend: WasmBackend, x: TensorInfo, perm: number[
   const simplified = simplifyPermutation(x.shape, perm);
   const kernels = transposeRouting === 'auto' ? simdKernels(backend) : undefined;
   const lastTwo = simplified.shape.length - 2;
-  if (kernels !== undefined && lastTwo >= 0 && lastTwo <= 1 && simplified.perm[lastTwo] === lastTwo + 1 && simplified.perm[lastTwo + 1] === lastTwo) {
+  if (
+    kernels !== undefined &&
+    lastTwo >= 0 &&
+    lastTwo <= 1 &&
+    simplified.perm[lastTwo] === lastTwo + 1 &&
+    simplified.perm[lastTwo + 1] === lastTwo
+  ) {
     // A matrix or a batch of matrices (perm [1, 0] or [0, 2, 1]): kernels.c's register-blocked copy.
     const [rows, columns] = simplified.shape.slice(lastTwo);
     const out = backend.makeOutput(outShape, x.dtype);

@@ -19,7 +19,10 @@ export function unsortedSegmentSumWasm(backend: WasmBackend, x: TensorInfo, segm
   }
   const idRank = segmentIds.shape.length;
   if (!tf.util.arraysEqual(x.shape.slice(0, idRank), segmentIds.shape)) {
-    throw new SslError('shape-mismatch', `UnsortedSegmentSum: segment ids of shape [${segmentIds.shape}] must be a prefix of x's shape [${x.shape}].`);
+    throw new SslError(
+      'shape-mismatch',
+      `UnsortedSegmentSum: segment ids of shape [${segmentIds.shape}] must be a prefix of x's shape [${x.shape}].`,
+    );
   }
   const rowLength = tf.util.sizeFromShape(x.shape.slice(idRank));
   const idCount = tf.util.sizeFromShape(segmentIds.shape);
@@ -40,7 +43,11 @@ export function unsortedSegmentSumWasm(backend: WasmBackend, x: TensorInfo, segm
   return out;
 }
 
-function unsortedSegmentSumKernel(args: { inputs: UnsortedSegmentSumInputs; backend: unknown; attrs: UnsortedSegmentSumAttrs }): TensorInfo {
+function unsortedSegmentSumKernel(args: {
+  inputs: UnsortedSegmentSumInputs;
+  backend: unknown;
+  attrs: UnsortedSegmentSumAttrs;
+}): TensorInfo {
   const backend = asWasmBackend(args.backend);
   const { x, segmentIds } = args.inputs as { x: TensorInfo; segmentIds: TensorInfo };
   return unsortedSegmentSumWasm(backend, x, segmentIds, args.attrs.numSegments);

@@ -133,12 +133,7 @@ export function replacedWasmKernel(kernelName: string): tf.KernelConfig | undefi
 }
 
 /** Runs a wasm kernel by name: the backend's own implementation if we replaced it, else the registered one. */
-export function runWasmKernel(
-  backend: WasmBackend,
-  kernelName: string,
-  inputs: NamedTensorInfoMap,
-  attrs: NamedAttrMap = {},
-): TensorInfo {
+export function runWasmKernel(backend: WasmBackend, kernelName: string, inputs: NamedTensorInfoMap, attrs: NamedAttrMap = {}): TensorInfo {
   const config = replacedWasmKernels.get(kernelName) ?? tf.getKernel(kernelName, 'wasm');
   if (config === undefined) {
     throw new SslError('backend', `The wasm backend has no '${kernelName}' kernel; import '@tensorflow/tfjs-backend-wasm' first.`);

@@ -13,19 +13,25 @@
  * scale (the transforms have entries up to 8 and 1/24); the kernel tests bound it against the cpu backend.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Conv2DAttrs, Conv2DInputs, FusedConv2DAttrs, FusedConv2DInputs, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type {
+  Conv2DAttrs,
+  Conv2DInputs,
+  FusedConv2DAttrs,
+  FusedConv2DInputs,
+  KernelConfig,
+  KernelFunc,
+  TensorInfo,
+} from '@tensorflow/tfjs-core';
 
 import { addBiasAndActivate } from './matmul';
-import { FILTER_GRADIENT_ROWS_PER_CHUNK, FILTER_GRADIENT_TILE_M, runOnTwoThreads, simdKernels, type SimdKernels } from './simd/simd-kernels';
 import {
-  asWasmBackend,
-  disposeIntermediates,
-  heapFloat32,
-  heapIndex,
-  heapOffset,
-  runWasmKernel,
-  type WasmBackend,
-} from './wasm-internals';
+  FILTER_GRADIENT_ROWS_PER_CHUNK,
+  FILTER_GRADIENT_TILE_M,
+  runOnTwoThreads,
+  simdKernels,
+  type SimdKernels,
+} from './simd/simd-kernels';
+import { asWasmBackend, disposeIntermediates, heapFloat32, heapIndex, heapOffset, runWasmKernel, type WasmBackend } from './wasm-internals';
 
 type Conv2DInfo = tf.backend_util.Conv2DInfo;
 
@@ -55,12 +61,19 @@ export function setWinogradEnabled(enabled: boolean): void {
 export function winogradKernels(backend: WasmBackend, info: Conv2DInfo): SimdKernels | undefined {
   const applies =
     winogradEnabled &&
-    info.filterHeight === 3 && info.filterWidth === 3 &&
-    info.strideHeight === 1 && info.strideWidth === 1 &&
-    info.dilationHeight === 1 && info.dilationWidth === 1 &&
-    info.inChannels % 4 === 0 && info.outChannels % 4 === 0 &&
+    info.filterHeight === 3 &&
+    info.filterWidth === 3 &&
+    info.strideHeight === 1 &&
+    info.strideWidth === 1 &&
+    info.dilationHeight === 1 &&
+    info.dilationWidth === 1 &&
+    info.inChannels % 4 === 0 &&
+    info.outChannels % 4 === 0 &&
     Math.min(info.inChannels, info.outChannels) >= MIN_CHANNELS &&
-    info.padInfo.top >= 0 && info.padInfo.left >= 0 && info.padInfo.top <= 2 && info.padInfo.left <= 2;
+    info.padInfo.top >= 0 &&
+    info.padInfo.left >= 0 &&
+    info.padInfo.top <= 2 &&
+    info.padInfo.left <= 2;
   return applies ? simdKernels(backend) : undefined;
 }
 
@@ -80,14 +93,26 @@ function tileGrid(batchSize: number, outHeight: number, outWidth: number, widest
 }
 
 /** The filter [3, 3, CI, CO] as 36 matrices [CI, CO]; the caller owns the result. */
-function transformedFilter(backend: WasmBackend, kernels: SimdKernels, filter: TensorInfo, inChannels: number, outChannels: number): TensorInfo {
+function transformedFilter(
+  backend: WasmBackend,
+  kernels: SimdKernels,
+  filter: TensorInfo,
+  inChannels: number,
+  outChannels: number,
+): TensorInfo {
   const transformed = backend.makeOutput([36, inChannels, outChannels], 'float32');
   kernels.winograd_filter_transform(heapOffset(backend, filter), heapOffset(backend, transformed), inChannels, outChannels);
   return transformed;
 }
 
 /** Splits tiles [0, tiles) of one transform call between this thread and the helper. */
-function transformTiles(backend: WasmBackend, kernels: SimdKernels, kernel: 'winograd_input_transform' | 'winograd_output_transform' | 'winograd_gradient_transform', leading: number[], tiles: number): void {
+function transformTiles(
+  backend: WasmBackend,
+  kernels: SimdKernels,
+  kernel: 'winograd_input_transform' | 'winograd_output_transform' | 'winograd_gradient_transform',
+  leading: number[],
+  tiles: number,
+): void {
   runOnTwoThreads(backend, kernels, kernel, (_thread, first, last) => [...leading, first, last], Math.ceil(tiles / 2), tiles, tiles > 1);
 }
 
@@ -117,11 +142,21 @@ function correlate3x3(
     const tiles = images * grid.tilesPerImage;
     const xChunk = heapOffset(backend, x) + 4 * first * height * width * inChannels;
     const yChunk = heapOffset(backend, y) + 4 * first * outHeight * outWidth * outChannels;
-    transformTiles(backend, kernels, 'winograd_input_transform',
-      [xChunk, heapOffset(backend, v), height, width, inChannels, padTop, padLeft, grid.tilesHeight, grid.tilesWidth, tiles], tiles);
+    transformTiles(
+      backend,
+      kernels,
+      'winograd_input_transform',
+      [xChunk, heapOffset(backend, v), height, width, inChannels, padTop, padLeft, grid.tilesHeight, grid.tilesWidth, tiles],
+      tiles,
+    );
     products(backend, kernels, v, u, m, tiles, inChannels, outChannels);
-    transformTiles(backend, kernels, 'winograd_output_transform',
-      [heapOffset(backend, m), yChunk, outHeight, outWidth, outChannels, grid.tilesHeight, grid.tilesWidth, tiles], tiles);
+    transformTiles(
+      backend,
+      kernels,
+      'winograd_output_transform',
+      [heapOffset(backend, m), yChunk, outHeight, outWidth, outChannels, grid.tilesHeight, grid.tilesWidth, tiles],
+      tiles,
+    );
   }
   disposeIntermediates(backend, v, m);
   return y;
@@ -133,14 +168,38 @@ function correlate3x3(
  * ResNet's layers at batch 256: 30-40 % faster at every width from 64 to 512 channels (no operator setup and
  * packing per call).
  */
-function products(backend: WasmBackend, kernels: SimdKernels, v: TensorInfo, u: TensorInfo, m: TensorInfo, tiles: number, inChannels: number, outChannels: number): void {
-  const call = (_thread: 0 | 1, first: number, last: number) =>
-    [heapOffset(backend, v), heapOffset(backend, u), heapOffset(backend, m), first, last, tiles, inChannels, outChannels, tiles * inChannels];
+function products(
+  backend: WasmBackend,
+  kernels: SimdKernels,
+  v: TensorInfo,
+  u: TensorInfo,
+  m: TensorInfo,
+  tiles: number,
+  inChannels: number,
+  outChannels: number,
+): void {
+  const call = (_thread: 0 | 1, first: number, last: number) => [
+    heapOffset(backend, v),
+    heapOffset(backend, u),
+    heapOffset(backend, m),
+    first,
+    last,
+    tiles,
+    inChannels,
+    outChannels,
+    tiles * inChannels,
+  ];
   runOnTwoThreads(backend, kernels, 'batch_matmul', call, 18, 36, true);
 }
 
 /** Forward convolution (Conv2D) for a geometry `winogradKernels` accepted. */
-export function conv2dWinograd(backend: WasmBackend, kernels: SimdKernels, x: TensorInfo, filter: TensorInfo, info: Conv2DInfo): TensorInfo {
+export function conv2dWinograd(
+  backend: WasmBackend,
+  kernels: SimdKernels,
+  x: TensorInfo,
+  filter: TensorInfo,
+  info: Conv2DInfo,
+): TensorInfo {
   const u = transformedFilter(backend, kernels, filter, info.inChannels, info.outChannels);
   const y = correlate3x3(backend, kernels, x, u, info.outChannels, info.padInfo.top, info.padInfo.left, info.outHeight, info.outWidth);
   disposeIntermediates(backend, u);
@@ -151,9 +210,25 @@ export function conv2dWinograd(backend: WasmBackend, kernels: SimdKernels, x: Te
  * dx for a geometry `winogradKernels` accepted: the full correlation of dy with the filter rotated by 180°
  * and its channel axes swapped, a 3×3 stride-1 convolution padded by 2 − the forward padding.
  */
-export function conv2dInputGradientWinograd(backend: WasmBackend, kernels: SimdKernels, dy: TensorInfo, rotatedSwapped: TensorInfo, info: Conv2DInfo): TensorInfo {
+export function conv2dInputGradientWinograd(
+  backend: WasmBackend,
+  kernels: SimdKernels,
+  dy: TensorInfo,
+  rotatedSwapped: TensorInfo,
+  info: Conv2DInfo,
+): TensorInfo {
   const u = transformedFilter(backend, kernels, rotatedSwapped, info.outChannels, info.inChannels);
-  const dx = correlate3x3(backend, kernels, dy, u, info.inChannels, 2 - info.padInfo.top, 2 - info.padInfo.left, info.inHeight, info.inWidth);
+  const dx = correlate3x3(
+    backend,
+    kernels,
+    dy,
+    u,
+    info.inChannels,
+    2 - info.padInfo.top,
+    2 - info.padInfo.left,
+    info.inHeight,
+    info.inWidth,
+  );
   disposeIntermediates(backend, u);
   return dx;
 }
@@ -163,7 +238,13 @@ export function conv2dInputGradientWinograd(backend: WasmBackend, kernels: SimdK
  * dm = A·dY·Aᵀ per output tile), by kernels.c's filter-gradient GEMM on [tiles, 1] "images" with a 1×1
  * filter, then dw = Gᵀ·du·G.
  */
-export function conv2dFilterGradientWinograd(backend: WasmBackend, kernels: SimdKernels, x: TensorInfo, dy: TensorInfo, info: Conv2DInfo): TensorInfo {
+export function conv2dFilterGradientWinograd(
+  backend: WasmBackend,
+  kernels: SimdKernels,
+  x: TensorInfo,
+  dy: TensorInfo,
+  info: Conv2DInfo,
+): TensorInfo {
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
   const grid = tileGrid(batchSize, outHeight, outWidth, Math.max(inChannels, outChannels));
   const chunkTiles = grid.imagesPerChunk * grid.tilesPerImage;
@@ -182,10 +263,31 @@ export function conv2dFilterGradientWinograd(backend: WasmBackend, kernels: Simd
     const tiles = images * grid.tilesPerImage;
     const xChunk = heapOffset(backend, x) + 4 * first * inHeight * inWidth * inChannels;
     const dyChunk = heapOffset(backend, dy) + 4 * first * outHeight * outWidth * outChannels;
-    transformTiles(backend, kernels, 'winograd_input_transform',
-      [xChunk, heapOffset(backend, v), inHeight, inWidth, inChannels, info.padInfo.top, info.padInfo.left, grid.tilesHeight, grid.tilesWidth, tiles], tiles);
-    transformTiles(backend, kernels, 'winograd_gradient_transform',
-      [dyChunk, heapOffset(backend, dm), outHeight, outWidth, outChannels, grid.tilesHeight, grid.tilesWidth, tiles], tiles);
+    transformTiles(
+      backend,
+      kernels,
+      'winograd_input_transform',
+      [
+        xChunk,
+        heapOffset(backend, v),
+        inHeight,
+        inWidth,
+        inChannels,
+        info.padInfo.top,
+        info.padInfo.left,
+        grid.tilesHeight,
+        grid.tilesWidth,
+        tiles,
+      ],
+      tiles,
+    );
+    transformTiles(
+      backend,
+      kernels,
+      'winograd_gradient_transform',
+      [dyChunk, heapOffset(backend, dm), outHeight, outWidth, outChannels, grid.tilesHeight, grid.tilesWidth, tiles],
+      tiles,
+    );
     const target = first === 0 ? du : partial;
     for (let position = 0; position < 36; position++) {
       const vPosition = heapOffset(backend, v) + 4 * position * tiles * inChannels;
@@ -194,10 +296,26 @@ export function conv2dFilterGradientWinograd(backend: WasmBackend, kernels: Simd
       const args = (thread: 0 | 1, mBegin: number, mEnd: number): number[] => {
         const rowBases = heapOffset(backend, scratch) + 4 * thread * scratchLength;
         return [
-          vPosition, dmPosition, duPosition,
-          1, tiles, 1, inChannels, tiles, 1, outChannels,
-          1, 1, 1, 1, 1, 1,
-          rowBases, rowBases + 4 * FILTER_GRADIENT_ROWS_PER_CHUNK, mBegin, mEnd,
+          vPosition,
+          dmPosition,
+          duPosition,
+          1,
+          tiles,
+          1,
+          inChannels,
+          tiles,
+          1,
+          outChannels,
+          1,
+          1,
+          1,
+          1,
+          1,
+          1,
+          rowBases,
+          rowBases + 4 * FILTER_GRADIENT_ROWS_PER_CHUNK,
+          mBegin,
+          mEnd,
         ];
       };
       runOnTwoThreads(backend, kernels, 'conv2d_filter_gradient', args, split, inChannels, tilesOfM > 1);
@@ -216,13 +334,23 @@ export function conv2dFilterGradientWinograd(backend: WasmBackend, kernels: Simd
 }
 
 /** The geometry and SIMD kernels when a Conv2D / FusedConv2D call can take the Winograd path. */
-function winogradCall(backend: WasmBackend, x: TensorInfo, filter: TensorInfo, attrs: Conv2DAttrs): { info: Conv2DInfo; kernels: SimdKernels } | undefined {
+function winogradCall(
+  backend: WasmBackend,
+  x: TensorInfo,
+  filter: TensorInfo,
+  attrs: Conv2DAttrs,
+): { info: Conv2DInfo; kernels: SimdKernels } | undefined {
   const { strides, pad, dataFormat, dilations, dimRoundingMode } = attrs;
   if (dataFormat !== 'NHWC' || x.dtype !== 'float32' || filter.dtype !== 'float32' || x.shape.length !== 4) return undefined;
   const info = tf.backend_util.computeConv2DInfo(
     x.shape as [number, number, number, number],
     filter.shape as [number, number, number, number],
-    strides, dilations, pad, dimRoundingMode, false, 'channelsLast',
+    strides,
+    dilations,
+    pad,
+    dimRoundingMode,
+    false,
+    'channelsLast',
   );
   const kernels = winogradKernels(backend, info);
   return kernels === undefined ? undefined : { info, kernels };
@@ -239,10 +367,20 @@ function conv2dKernel(args: { inputs: Conv2DInputs; backend: unknown; attrs: Con
 /** Conv + bias + activation (what tf.layers.conv2d runs): the convolution by Winograd, the rest element-wise. */
 function fusedConv2dKernel(args: { inputs: FusedConv2DInputs; backend: unknown; attrs: FusedConv2DAttrs }): TensorInfo {
   const backend = asWasmBackend(args.backend);
-  const { x, filter, bias, preluActivationWeights } = args.inputs as { x: TensorInfo; filter: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
+  const { x, filter, bias, preluActivationWeights } = args.inputs as {
+    x: TensorInfo;
+    filter: TensorInfo;
+    bias?: TensorInfo;
+    preluActivationWeights?: TensorInfo;
+  };
   const call = winogradCall(backend, x, filter, args.attrs);
   if (call === undefined) {
-    return runWasmKernel(backend, tf.FusedConv2D, args.inputs as unknown as tf.NamedTensorInfoMap, args.attrs as unknown as tf.NamedAttrMap);
+    return runWasmKernel(
+      backend,
+      tf.FusedConv2D,
+      args.inputs as unknown as tf.NamedTensorInfoMap,
+      args.attrs as unknown as tf.NamedAttrMap,
+    );
   }
   const y = conv2dWinograd(backend, call.kernels, x, filter, call.info);
   return addBiasAndActivate(backend, y, bias, args.attrs.activation, preluActivationWeights, args.attrs.leakyreluAlpha);

@@ -87,7 +87,8 @@ export function geluTanh(x: tf.Tensor): tf.Tensor {
       save([input, gate]);
       return {
         value,
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel(GELU_TANH_BACKWARD, { dy, x: saved[0], gate: saved[1] }, {}) as tf.Tensor,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+          tf.engine().runKernel(GELU_TANH_BACKWARD, { dy, x: saved[0], gate: saved[1] }, {}) as tf.Tensor,
       };
     }) as Parameters<typeof tf.customGrad>[0]);
     return fused(x);

@@ -83,18 +83,28 @@ function linearResizeWeights(fromSize: number, toSize: number): tf.Tensor2D {
  * result is differentiable (to any order) in the table on every backend; the same grid gives the table
  * back exactly.
  */
-export function interpolatePositionEmbedding(table: tf.Tensor2D, fromGrid: readonly [number, number], toGrid: readonly [number, number]): tf.Tensor2D {
+export function interpolatePositionEmbedding(
+  table: tf.Tensor2D,
+  fromGrid: readonly [number, number],
+  toGrid: readonly [number, number],
+): tf.Tensor2D {
   const [fromHeight, fromWidth] = fromGrid;
   const [toHeight, toWidth] = toGrid;
   const dim = table.shape[1];
   if (table.shape[0] !== fromHeight * fromWidth) {
-    throw new SslError('shape-mismatch', `interpolatePositionEmbedding: a table of ${table.shape[0]} rows is not a ${fromHeight}×${fromWidth} grid; pass the grid it was built for.`);
+    throw new SslError(
+      'shape-mismatch',
+      `interpolatePositionEmbedding: a table of ${table.shape[0]} rows is not a ${fromHeight}×${fromWidth} grid; pass the grid it was built for.`,
+    );
   }
   return tf.tidy(() => {
     // Rows: [toH, fromH] × [fromH, fromW·D].
     const rowsResized = tf.matMul(linearResizeWeights(fromHeight, toHeight), tf.reshape(table, [fromHeight, fromWidth * dim]));
     // Columns: bring the width axis first, [toW, fromW] × [fromW, toH·D], and back.
-    const widthFirst = tf.reshape(tf.transpose(tf.reshape(rowsResized, [toHeight, fromWidth, dim]), [1, 0, 2]), [fromWidth, toHeight * dim]);
+    const widthFirst = tf.reshape(tf.transpose(tf.reshape(rowsResized, [toHeight, fromWidth, dim]), [1, 0, 2]), [
+      fromWidth,
+      toHeight * dim,
+    ]);
     const resized = tf.matMul(linearResizeWeights(fromWidth, toWidth), widthFirst);
     return tf.reshape(tf.transpose(tf.reshape(resized, [toWidth, toHeight, dim]), [1, 0, 2]), [toHeight * toWidth, dim]) as tf.Tensor2D;
   });
@@ -184,7 +194,10 @@ export class PositionEmbedding extends tfl.layers.Layer {
    */
   embeddingsForGrid(gridHeight: number, gridWidth: number): tf.Tensor2D {
     if (this.gridSize === undefined) {
-      throw new SslError('shape-mismatch', `${this.name}: a 1-D position embedding has no grid to resize; only 2-D (image) embeddings built with gridSize can change size.`);
+      throw new SslError(
+        'shape-mismatch',
+        `${this.name}: a 1-D position embedding has no grid to resize; only 2-D (image) embeddings built with gridSize can change size.`,
+      );
     }
     if (this.kind === 'sincos') return sincosPositionEmbedding2d(gridHeight, gridWidth, this.embedDim);
     return interpolatePositionEmbedding(this.table.read() as tf.Tensor2D, this.gridSize, [gridHeight, gridWidth]);
@@ -242,7 +255,12 @@ export class ClassToken extends tfl.layers.Layer {
     this.token = this.addWeight('token', [d], 'float32', tfl.initializers.truncatedNormal({ stddev: 0.02, seed: this.seed }));
     this.position =
       this.positionKind === 'learned'
-        ? this.addWeight('position', [d], 'float32', tfl.initializers.truncatedNormal({ stddev: 0.02, seed: this.seed === undefined ? undefined : this.seed + 1 }))
+        ? this.addWeight(
+            'position',
+            [d],
+            'float32',
+            tfl.initializers.truncatedNormal({ stddev: 0.02, seed: this.seed === undefined ? undefined : this.seed + 1 }),
+          )
         : this.addWeight('position', [d], 'float32', tfl.initializers.zeros(), undefined, false);
     this.built = true;
   }

@@ -80,7 +80,12 @@ export class WeightNormDense extends tfl.layers.Layer {
     const shape = singleShape(inputShape);
     const inputDim = shape[shape.length - 1];
     if (inputDim === null) invalidConfig(`${this.name} input shape`, shape, 'a known last dimension');
-    this.direction = this.addWeight('direction', [inputDim, this.units], 'float32', tfl.initializers.truncatedNormal({ stddev: 0.02, seed: this.seed }));
+    this.direction = this.addWeight(
+      'direction',
+      [inputDim, this.units],
+      'float32',
+      tfl.initializers.truncatedNormal({ stddev: 0.02, seed: this.seed }),
+    );
     // DINO fills weight_g with 1.
     this.magnitude = this.addWeight('magnitude', [this.units], 'float32', tfl.initializers.ones(), undefined, !this.fixedMagnitude);
     this.built = true;

@@ -23,13 +23,18 @@ describe('layerNorm', () => {
   });
 
   it('values and gradients (x, γ, β) equal the tf.moments composition for ranks 2 and 3', async () => {
-    for (const shape of [[4, 6], [3, 5, 8], [1, 1, 3]]) {
+    for (const shape of [
+      [4, 6],
+      [3, 5, 8],
+      [1, 1, 3],
+    ]) {
       const width = shape[shape.length - 1];
       const x = tf.randomNormal(shape, 1, 2, 'float32', 3);
       const gamma = tf.randomNormal([width], 1, 0.3, 'float32', 4);
       const beta = tf.randomNormal([width], 0, 0.3, 'float32', 5);
       const dy = tf.randomNormal(shape, 0, 1, 'float32', 6);
-      const gradients = (f: typeof layerNorm) => tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a, g, b, 1e-5), dy)))([x, gamma, beta]);
+      const gradients = (f: typeof layerNorm) =>
+        tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a, g, b, 1e-5), dy)))([x, gamma, beta]);
       const value = await layerNorm(x, gamma, beta, 1e-5).data();
       const expected = await layerNormByMoments(x, gamma, beta, 1e-5).data();
       expected.forEach((v, i) => expect(value[i]).toBeCloseTo(v, 4));
@@ -48,7 +53,8 @@ describe('layerNorm', () => {
     const x = tf.randomNormal([2, 3, 4]);
     const gamma = tf.ones([4]);
     const beta = tf.zeros([4]);
-    const run = () => tf.dispose(tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(layerNorm(a, g, b, 1e-6))))([x, gamma, beta]));
+    const run = () =>
+      tf.dispose(tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(layerNorm(a, g, b, 1e-6))))([x, gamma, beta]));
     run();
     const before = tf.memory().numTensors;
     run();
@@ -74,7 +80,10 @@ describe('LayerNorm layer', () => {
     const x = tf.randomNormal([3, 5, 8], 0.5, 2, 'float32', 9);
     const dy = tf.randomNormal([3, 5, 8], 0, 1, 'float32', 10);
     const weightGrads = (model: tfl.LayersModel) =>
-      tf.variableGrads(() => tf.sum(tf.mul(model.apply(x) as tf.Tensor, dy)) as tf.Scalar, model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val));
+      tf.variableGrads(
+        () => tf.sum(tf.mul(model.apply(x) as tf.Tensor, dy)) as tf.Scalar,
+        model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val),
+      );
     const [a, b] = [weightGrads(ours), weightGrads(stock)];
     expect(Array.from(await a.value.data())[0]).toBeCloseTo((await b.value.data())[0], 3);
     const [gradsA, gradsB] = [Object.values(a.grads), Object.values(b.grads)];
@@ -84,7 +93,9 @@ describe('LayerNorm layer', () => {
       gb.forEach((v, i) => expect(ga[i]).toBeCloseTo(v, 3));
     }
 
-    const restored = await tfl.models.modelFromJSON({ modelTopology: ours.toJSON(null, false) as unknown as tf.io.ModelJSON['modelTopology'] });
+    const restored = await tfl.models.modelFromJSON({
+      modelTopology: ours.toJSON(null, false) as unknown as tf.io.ModelJSON['modelTopology'],
+    });
     restored.setWeights(ours.getWeights());
     const [expected, actual] = [ours.predict(x) as tf.Tensor, restored.predict(x) as tf.Tensor];
     expect(Array.from(await actual.data())).toEqual(Array.from(await expected.data()));
@@ -104,7 +115,8 @@ describe('gelu', () => {
     await tf.setBackend('wasm');
     const x = tf.linspace(-5, 5, 101);
     const exactComposed = (a: tf.Tensor) => tf.mul(tf.mul(a, 0.5), tf.add(1, tf.erf(tf.div(a, Math.SQRT2))));
-    const tanhComposed = (a: tf.Tensor) => tf.mul(tf.mul(a, 0.5), tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(a, tf.mul(0.044715, tf.pow(a, 3)))))));
+    const tanhComposed = (a: tf.Tensor) =>
+      tf.mul(tf.mul(a, 0.5), tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(a, tf.mul(0.044715, tf.pow(a, 3)))))));
     for (const [fast, composed] of [
       [gelu, exactComposed],
       [geluTanh, tanhComposed],
@@ -124,7 +136,23 @@ describe('geluTanh on wasm (one-pass SIMD kernels)', () => {
   it('takes the kernel path and matches the composed form on cpu: values and gradients, extremes, odd sizes, no leaks', async () => {
     registerWasmTrainingKernels();
     // 3 · 33 335 values: above the size where the helper thread takes half, with a scalar tail.
-    const values = [-90, -30, -8, -3.3, -1, -0.25, 0, 1e-4, 0.5, 1.7, 4, 9, 30, 90, ...Array.from({ length: 99_991 }, (_, i) => Math.sin(i * 1.3) * 6)];
+    const values = [
+      -90,
+      -30,
+      -8,
+      -3.3,
+      -1,
+      -0.25,
+      0,
+      1e-4,
+      0.5,
+      1.7,
+      4,
+      9,
+      30,
+      90,
+      ...Array.from({ length: 99_991 }, (_, i) => Math.sin(i * 1.3) * 6),
+    ];
     const dyValues = values.map((_, i) => Math.cos(i * 0.7));
     const run = () =>
       tf.tidy(() => {

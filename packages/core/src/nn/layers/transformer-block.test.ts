@@ -29,7 +29,18 @@ function layerNorm(a: Matrix, gamma: number[], beta: number[], epsilon: number):
 /** Pre-norm block for one sequence [L, D], written out with loops. */
 function referenceBlock(x: Matrix, w: number[][][] | number[][], numHeads: number, causal: boolean, epsilon: number): Matrix {
   const [g1, b1, qkvKernel, qkvBias, projectionKernel, projectionBias, g2, b2, fc1Kernel, fc1Bias, fc2Kernel, fc2Bias] = w as [
-    number[], number[], Matrix, number[], Matrix, number[], number[], number[], Matrix, number[], Matrix, number[],
+    number[],
+    number[],
+    Matrix,
+    number[],
+    Matrix,
+    number[],
+    number[],
+    number[],
+    Matrix,
+    number[],
+    Matrix,
+    number[],
   ];
   const length = x.length;
   const dim = x[0].length;

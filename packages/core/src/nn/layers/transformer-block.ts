@@ -151,9 +151,9 @@ export class TransformerBlock extends tfl.layers.Layer {
     const [batch, length] = x.shape;
     const headDim = this.embedDim / this.numHeads;
     const qkv = denseLastAxis(x, this.qkvKernel.read(), this.qkvBias.read());
-    const [q, k, v] = tf.split(qkv, 3, -1).map((part) =>
-      tf.transpose(tf.reshape(part, [batch, length, this.numHeads, headDim]), [0, 2, 1, 3]),
-    );
+    const [q, k, v] = tf
+      .split(qkv, 3, -1)
+      .map((part) => tf.transpose(tf.reshape(part, [batch, length, this.numHeads, headDim]), [0, 2, 1, 3]));
     // Scaling q before the product keeps the logits' magnitude independent of headDim (Vaswani eq. 1).
     let logits = tf.matMul(tf.mul(q, 1 / Math.sqrt(headDim)), k, false, true);
     if (this.causal) logits = tf.add(logits, causalMask(length));

@@ -10,7 +10,14 @@
 import { Worker } from 'node:worker_threads';
 
 import { SslError } from '../../../errors';
-import { compiledSimdModule, HELPER_KERNELS, isSharedMemory, type HelperKernel, type SimdHelperThread, type WasmMemory } from './simd-kernels';
+import {
+  compiledSimdModule,
+  HELPER_KERNELS,
+  isSharedMemory,
+  type HelperKernel,
+  type SimdHelperThread,
+  type WasmMemory,
+} from './simd-kernels';
 
 // Control block (Int32Array): the state word, the ready word, which kernel, then the call's arguments.
 const STATE = 0;
@@ -56,7 +63,11 @@ class WorkerHelperThread implements SimdHelperThread {
     const control = new SharedArrayBuffer(4 * (ARGS + ARG_COUNT));
     this.words = new Int32Array(control);
     // No execArgv: the parent's loaders (tsx, --conditions) are not needed and would slow the start.
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { module: compiledSimdModule(true), memory, control } });
+    this.worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      execArgv: [],
+      workerData: { module: compiledSimdModule(true), memory, control },
+    });
     // The worker blocks in Atomics.wait between calls; it must not keep the process alive.
     this.worker.unref();
     this.worker.on('error', () => Atomics.store(this.words, READY, 0));
@@ -76,7 +87,10 @@ class WorkerHelperThread implements SimdHelperThread {
     while (Atomics.load(this.words, STATE) === POSTED) {
       if (Date.now() > deadline) {
         Atomics.store(this.words, READY, 0);
-        throw new SslError('backend', 'The SIMD helper thread did not finish a kernel call within 2 minutes; it is disabled for the rest of this run.');
+        throw new SslError(
+          'backend',
+          'The SIMD helper thread did not finish a kernel call within 2 minutes; it is disabled for the rest of this run.',
+        );
       }
       Atomics.wait(this.words, STATE, POSTED, 1000);
     }

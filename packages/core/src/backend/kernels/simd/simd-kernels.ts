@@ -28,26 +28,65 @@ const webAssembly = (globalThis as unknown as { WebAssembly?: WebAssemblyApi }).
 /** The exports of kernels.c; every pointer is a byte offset into the tfjs heap. */
 export interface SimdKernels {
   conv2d_filter_gradient(
-    xp: number, dy: number, dw: number,
-    batch: number, paddedHeight: number, paddedWidth: number, inChannels: number,
-    outHeight: number, outWidth: number, outChannels: number,
-    filterHeight: number, filterWidth: number,
-    strideHeight: number, strideWidth: number,
-    dilationHeight: number, dilationWidth: number,
-    rowBases: number, columnOffsets: number, mBegin: number, mEnd: number,
+    xp: number,
+    dy: number,
+    dw: number,
+    batch: number,
+    paddedHeight: number,
+    paddedWidth: number,
+    inChannels: number,
+    outHeight: number,
+    outWidth: number,
+    outChannels: number,
+    filterHeight: number,
+    filterWidth: number,
+    strideHeight: number,
+    strideWidth: number,
+    dilationHeight: number,
+    dilationWidth: number,
+    rowBases: number,
+    columnOffsets: number,
+    mBegin: number,
+    mEnd: number,
   ): void;
   sum_rows(x: number, out: number, rows: number, width: number, totals: number): void;
   pad_spatial(
-    x: number, xp: number, batch: number, height: number, width: number, channels: number,
-    top: number, left: number, paddedHeight: number, paddedWidth: number,
+    x: number,
+    xp: number,
+    batch: number,
+    height: number,
+    width: number,
+    channels: number,
+    top: number,
+    left: number,
+    paddedHeight: number,
+    paddedWidth: number,
   ): void;
   batch_norm_forward(
-    x: number, gamma: number, beta: number, y: number, xHat: number, mean: number, variance: number, inverseStd: number,
-    rows: number, channels: number, epsilon: number, totals: number,
+    x: number,
+    gamma: number,
+    beta: number,
+    y: number,
+    xHat: number,
+    mean: number,
+    variance: number,
+    inverseStd: number,
+    rows: number,
+    channels: number,
+    epsilon: number,
+    totals: number,
   ): void;
   batch_norm_backward(
-    dy: number, xHat: number, gamma: number, inverseStd: number, dx: number, dGamma: number, dBeta: number,
-    rows: number, channels: number, totals: number,
+    dy: number,
+    xHat: number,
+    gamma: number,
+    inverseStd: number,
+    dx: number,
+    dGamma: number,
+    dBeta: number,
+    rows: number,
+    channels: number,
+    totals: number,
   ): void;
   batch_matmul(a: number, b: number, c: number, first: number, last: number, m: number, k: number, n: number, aStride: number): void;
   transpose_last_two(x: number, y: number, batch: number, rows: number, columns: number): void;
@@ -55,22 +94,55 @@ export interface SimdKernels {
   gelu_tanh_forward(x: number, y: number, gate: number, count: number): void;
   gelu_tanh_backward(dy: number, x: number, gate: number, dx: number, count: number): void;
   winograd_input_transform(
-    x: number, v: number, height: number, width: number, channels: number, padTop: number, padLeft: number,
-    tilesHeight: number, tilesWidth: number, tileStride: number, first: number, last: number,
+    x: number,
+    v: number,
+    height: number,
+    width: number,
+    channels: number,
+    padTop: number,
+    padLeft: number,
+    tilesHeight: number,
+    tilesWidth: number,
+    tileStride: number,
+    first: number,
+    last: number,
   ): void;
   winograd_output_transform(
-    m: number, y: number, outHeight: number, outWidth: number, channels: number,
-    tilesHeight: number, tilesWidth: number, tileStride: number, first: number, last: number,
+    m: number,
+    y: number,
+    outHeight: number,
+    outWidth: number,
+    channels: number,
+    tilesHeight: number,
+    tilesWidth: number,
+    tileStride: number,
+    first: number,
+    last: number,
   ): void;
   winograd_gradient_transform(
-    dy: number, dm: number, outHeight: number, outWidth: number, channels: number,
-    tilesHeight: number, tilesWidth: number, tileStride: number, first: number, last: number,
+    dy: number,
+    dm: number,
+    outHeight: number,
+    outWidth: number,
+    channels: number,
+    tilesHeight: number,
+    tilesWidth: number,
+    tileStride: number,
+    first: number,
+    last: number,
   ): void;
   winograd_filter_transform(g: number, u: number, inChannels: number, outChannels: number): void;
   winograd_filter_adjoint(du: number, dg: number, inChannels: number, outChannels: number): void;
   max_pool_2x2_gradient(
-    x: number, dy: number, dx: number, batch: number, height: number, width: number, channels: number,
-    outHeight: number, outWidth: number,
+    x: number,
+    dy: number,
+    dx: number,
+    batch: number,
+    height: number,
+    width: number,
+    channels: number,
+    outHeight: number,
+    outWidth: number,
   ): void;
 }
 
