@@ -8,7 +8,13 @@ export interface WeakStrongOptions {
   cutoutSize?: number;
 }
 
-/** FixMatch (Sohn et al. 2020): weak = flip + translate; strong = weak + RandAugment + Cutout. */
+/**
+ * Grey, as the FixMatch reference code's Cutout (the box is set to 0.5 of the [0, 1] range, not to black):
+ * a black box on Fashion-MNIST's black background would often erase nothing the model sees.
+ */
+export const CUTOUT_FILL = 0.5;
+
+/** FixMatch (Sohn et al. 2020): weak = flip + translate; strong = weak + RandAugment + Cutout (grey). */
 export const weakStrong = defineViewPolicy<WeakStrongOptions>({
   name: 'weakStrong',
   description: 'two views: weak (flip + translate) and strong (weak + RandAugment + Cutout), FixMatch §2.3',
@@ -24,7 +30,7 @@ export const weakStrong = defineViewPolicy<WeakStrongOptions>({
           ops: [
             ...weak,
             { op: 'randAugment', numOps: o.numOps ?? 2, magnitude: o.magnitude ?? 'random' },
-            { op: 'cutout', size: o.cutoutSize ?? 0.5, p: 1 },
+            { op: 'cutout', size: o.cutoutSize ?? 0.5, p: 1, fill: CUTOUT_FILL },
           ],
         },
       ],
