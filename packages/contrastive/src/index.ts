@@ -2,9 +2,18 @@ export { ntXentLoss } from './losses/nt-xent';
 export type { NtXentOptions } from './losses/nt-xent';
 export { infoNceLoss } from './losses/info-nce';
 export type { InfoNceOptions } from './losses/info-nce';
+export { inBatchInfoNceLoss } from './losses/in-batch-info-nce';
+export type { InBatchInfoNceOptions } from './losses/in-batch-info-nce';
+
+export { createFeatureQueue, enqueuedFeatures, enqueueFeatures } from './blocks/feature-queue';
+export type { FeatureQueue, FeatureQueueOptions } from './blocks/feature-queue';
+export { createMemoryBank, updatedMemoryBank } from './blocks/memory-bank';
+export { nearestNeighbours } from './blocks/nearest-neighbours';
 
 export { simclr, SIMCLR_FASHION_VIEWS, validateViewOverrides } from './simclr/simclr';
 export type { SimCLRConfig } from './simclr/simclr';
+export { moco, MOCO_V2_FASHION_VIEWS } from './moco/moco';
+export type { MoCoConfig, MoCoCarry } from './moco/moco';
 export { simclrViews, SIMCLR_VIEW_OPTION_RULES } from './views/simclr-views';
 export type { SimclrViewOptions } from './views/simclr-views';
-export { default } from './simclr/plugin';
+export { default } from './plugin';
