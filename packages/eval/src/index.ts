@@ -73,3 +73,24 @@ export type {
   PretrainAndCompareResult,
   ProtocolScores,
 } from './pretrain-and-compare';
+
+export {
+  ACQUISITION_STRATEGIES,
+  activeLearning,
+  coveringRadius,
+  entropyScores,
+  kCenterGreedy,
+  leastConfidenceScores,
+  marginScores,
+  softmaxRows,
+  topScoring,
+  voteEntropyScores,
+} from './active-learning';
+export type {
+  AcquisitionStrategy,
+  ActiveLearningOptions,
+  ActiveLearningResult,
+  ActiveLearningRound,
+  LabelOracle,
+  PoolFeatures,
+} from './active-learning';
