@@ -1,17 +1,33 @@
 import { definePlugin, supportedCoreRange } from '@ssl/core';
 import type { Plugin } from '@ssl/core';
 import packageJson from '../package.json';
+import { contextPrediction } from './context-prediction/context-prediction';
 import { rotation } from './rotation/rotation';
 
 export { rotation, rotationBatch, rotationLoss, rotationHead, evaluateRotationAccuracy, NUM_ROTATIONS } from './rotation/rotation';
 export type { RotationConfig, RotationHeadConfig } from './rotation/rotation';
+export {
+  contextPrediction,
+  contextPredictionPairs,
+  contextPredictionLogits,
+  contextPredictionHead,
+  evaluateContextPrediction,
+  NEIGHBOUR_POSITIONS,
+} from './context-prediction/context-prediction';
+export type { ContextPredictionConfig } from './context-prediction/context-prediction';
+export { extractPatches, gridExtent, gridStride, normalizeTiles, sampleGridBoxes, validateGridLayout } from './blocks/patches';
+export type { GridLayout, PatchBox } from './blocks/patches';
+export { hammingDistance, hammingPermutationSet } from './blocks/permutations';
+export type { PermutationSet, PermutationSetOptions } from './blocks/permutations';
+export { pretextAccuracy } from './blocks/evaluate';
+export type { PretextEvaluationOptions, PretextPrediction } from './blocks/evaluate';
 
 const plugin = definePlugin({
   name: '@ssl/pretext',
   version: packageJson.version,
   family: 'pretext',
   core: supportedCoreRange(packageJson),
-  methods: { rotation },
+  methods: { rotation, 'context-prediction': contextPrediction },
 });
 
 /**
