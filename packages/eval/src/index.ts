@@ -94,3 +94,18 @@ export type {
   LabelOracle,
   PoolFeatures,
 } from './active-learning';
+
+export { episodeSampler } from './episodes';
+export type { Episode, EpisodeSamplerOptions } from './episodes';
+export {
+  adaptParameters,
+  episodeLoss,
+  episodeTensors,
+  evaluateMaml,
+  mamlEpisodeLoss,
+  mamlLearner,
+  mamlLogits,
+  mamlMetaGradient,
+  trainMaml,
+} from './maml';
+export type { EpisodeTensors, MamlLearner, MamlStepOptions, MamlTrainOptions, MetaEvalOptions } from './maml';
