@@ -2,6 +2,7 @@ import { definePlugin, supportedCoreRange } from '@ssl/core';
 import type { Plugin } from '@ssl/core';
 import packageJson from '../package.json';
 import { contextPrediction } from './context-prediction/context-prediction';
+import { jigsaw } from './jigsaw/jigsaw';
 import { rotation } from './rotation/rotation';
 
 export { rotation, rotationBatch, rotationLoss, rotationHead, evaluateRotationAccuracy, NUM_ROTATIONS } from './rotation/rotation';
@@ -15,6 +16,8 @@ export {
   NEIGHBOUR_POSITIONS,
 } from './context-prediction/context-prediction';
 export type { ContextPredictionConfig } from './context-prediction/context-prediction';
+export { jigsaw, jigsawPuzzles, jigsawLogits, jigsawHead, jigsawPermutations, evaluateJigsaw, JIGSAW_TILES } from './jigsaw/jigsaw';
+export type { JigsawConfig, JigsawTaskConfig } from './jigsaw/jigsaw';
 export { extractPatches, gridExtent, gridStride, normalizeTiles, sampleGridBoxes, validateGridLayout } from './blocks/patches';
 export type { GridLayout, PatchBox } from './blocks/patches';
 export { hammingDistance, hammingPermutationSet } from './blocks/permutations';
@@ -27,7 +30,7 @@ const plugin = definePlugin({
   version: packageJson.version,
   family: 'pretext',
   core: supportedCoreRange(packageJson),
-  methods: { rotation, 'context-prediction': contextPrediction },
+  methods: { rotation, 'context-prediction': contextPrediction, jigsaw },
 });
 
 /**
