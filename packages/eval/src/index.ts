@@ -109,3 +109,5 @@ export {
   trainMaml,
 } from './maml';
 export type { EpisodeTensors, MamlLearner, MamlStepOptions, MamlTrainOptions, MetaEvalOptions } from './maml';
+export { evaluatePrototypical, prototypicalLogits, trainPrototypicalNetwork } from './prototypical-networks';
+export type { PrototypicalTrainOptions } from './prototypical-networks';
