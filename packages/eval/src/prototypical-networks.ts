@@ -27,7 +27,7 @@ export function prototypicalLogits(
       tf.sub(tf.sum(tf.square(queryEmbeddings), 1, true), tf.mul(2, tf.matMul(queryEmbeddings, prototypes, false, true))),
       tf.sum(tf.square(prototypes), 1).reshape([1, ways]),
     );
-    return tf.neg(squaredDistances);
+    return tf.neg(squaredDistances) as tf.Tensor2D;
   });
 }
 
