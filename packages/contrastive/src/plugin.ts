@@ -1,17 +1,18 @@
 import { definePlugin, supportedCoreRange } from '@ssl/core';
 import type { Plugin } from '@ssl/core';
 import packageJson from '../package.json';
-import { simclrViews } from './views/simclr-views';
+import { cropJitterViews, simclrViews } from './views/simclr-views';
 import { simclr } from './simclr/simclr';
 import { moco } from './moco/moco';
+import { npid } from './npid/npid';
 
 const plugin = definePlugin({
   name: '@ssl/contrastive',
   version: packageJson.version,
   family: 'contrastive',
   core: supportedCoreRange(packageJson),
-  methods: { simclr, moco },
-  viewPolicies: { simclr: simclrViews },
+  methods: { simclr, moco, npid },
+  viewPolicies: { simclr: simclrViews, cropJitter: cropJitterViews },
 });
 
 /** The plugin factory: `createRegistry().use(contrastive())` registers `contrastive:simclr`, `contrastive:moco`, ... */

@@ -28,22 +28,40 @@ export const SIMCLR_VIEW_OPTION_RULES = {
   blurSigma: 'positiveRange',
 } as const;
 
+/** One view of the SimCLR recipe: crop, flip, colour jitter, grayscale, blur (in that order). */
+export function simclrViewSpec(name: string, o: SimclrViewOptions): ViewSpec {
+  return {
+    name,
+    ops: [
+      {
+        op: 'randomResizedCrop',
+        scale: o.cropScale ?? [0.08, 1],
+        ratio: o.cropRatio ?? [3 / 4, 4 / 3],
+        ...(o.size ? { size: o.size } : {}),
+      },
+      { op: 'horizontalFlip', p: o.flipP ?? 0.5 },
+      colorJitterOp(o.jitterStrength ?? 1, o.jitterP ?? 0.8),
+      { op: 'randomGrayscale', p: o.grayscaleP ?? 0.2 },
+      { op: 'gaussianBlur', sigma: o.blurSigma ?? [0.1, 2.0], p: o.blurP ?? 0.5 },
+    ],
+  };
+}
+
 /** SimCLR (Chen et al. 2020, appendix A): two views from one distribution. */
 export const simclrViews = defineViewPolicy<SimclrViewOptions>({
   name: 'simclr',
   description: 'two views: random resized crop, flip, colour jitter, grayscale, blur (SimCLR appendix A)',
   options: SIMCLR_VIEW_OPTION_RULES,
-  create(o) {
-    const view = (name: string): ViewSpec => ({
-      name,
-      ops: [
-        { op: 'randomResizedCrop', scale: o.cropScale ?? [0.08, 1], ratio: o.cropRatio ?? [3 / 4, 4 / 3], ...(o.size ? { size: o.size } : {}) },
-        { op: 'horizontalFlip', p: o.flipP ?? 0.5 },
-        colorJitterOp(o.jitterStrength ?? 1, o.jitterP ?? 0.8),
-        { op: 'randomGrayscale', p: o.grayscaleP ?? 0.2 },
-        { op: 'gaussianBlur', sigma: o.blurSigma ?? [0.1, 2.0], p: o.blurP ?? 0.5 },
-      ],
-    });
-    return { name: 'simclr', views: [view('view-1'), view('view-2')] };
-  },
+  create: (o) => ({ name: 'simclr', views: [simclrViewSpec('view-1', o), simclrViewSpec('view-2', o)] }),
+});
+
+/**
+ * One view of the same recipe, for methods that contrast an image with a memory of itself rather than with
+ * a second view (NPID, Wu et al. 2018: crop, grayscale, jitter, flip).
+ */
+export const cropJitterViews = defineViewPolicy<SimclrViewOptions>({
+  name: 'cropJitter',
+  description: 'one view: random resized crop, flip, colour jitter, grayscale, blur (the simclr recipe, once)',
+  options: SIMCLR_VIEW_OPTION_RULES,
+  create: (o) => ({ name: 'cropJitter', views: [simclrViewSpec('view', o)] }),
 });
