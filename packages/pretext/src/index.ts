@@ -4,6 +4,7 @@ import packageJson from '../package.json';
 import { contextPrediction } from './context-prediction/context-prediction';
 import { jigsaw } from './jigsaw/jigsaw';
 import { rotation } from './rotation/rotation';
+import { selfie } from './selfie/selfie';
 
 export { rotation, rotationBatch, rotationLoss, rotationHead, evaluateRotationAccuracy, NUM_ROTATIONS } from './rotation/rotation';
 export type { RotationConfig, RotationHeadConfig } from './rotation/rotation';
@@ -18,6 +19,8 @@ export {
 export type { ContextPredictionConfig } from './context-prediction/context-prediction';
 export { jigsaw, jigsawPuzzles, jigsawLogits, jigsawHead, jigsawPermutations, evaluateJigsaw, JIGSAW_TILES } from './jigsaw/jigsaw';
 export type { JigsawConfig, JigsawTaskConfig } from './jigsaw/jigsaw';
+export { selfie, selfieLogits, selfiePoolingNetwork, evaluateSelfie } from './selfie/selfie';
+export type { SelfieConfig } from './selfie/selfie';
 export { extractPatches, gridExtent, gridStride, normalizeTiles, sampleGridBoxes, validateGridLayout } from './blocks/patches';
 export type { GridLayout, PatchBox } from './blocks/patches';
 export { hammingDistance, hammingPermutationSet } from './blocks/permutations';
@@ -30,7 +33,7 @@ const plugin = definePlugin({
   version: packageJson.version,
   family: 'pretext',
   core: supportedCoreRange(packageJson),
-  methods: { rotation, 'context-prediction': contextPrediction, jigsaw },
+  methods: { rotation, 'context-prediction': contextPrediction, jigsaw, selfie },
 });
 
 /**
