@@ -14,6 +14,8 @@ export { simclr, SIMCLR_FASHION_VIEWS, validateViewOverrides } from './simclr/si
 export type { SimCLRConfig } from './simclr/simclr';
 export { moco, MOCO_V2_FASHION_VIEWS } from './moco/moco';
 export type { MoCoConfig, MoCoCarry } from './moco/moco';
+export { mocov3 } from './mocov3/mocov3';
+export type { MoCoV3Config } from './mocov3/mocov3';
 export { npid, NPID_FASHION_VIEWS } from './npid/npid';
 export type { NPIDConfig, NPIDCarry } from './npid/npid';
 export { simclrViews, cropJitterViews, simclrViewSpec, SIMCLR_VIEW_OPTION_RULES } from './views/simclr-views';

@@ -5,13 +5,14 @@ import { cropJitterViews, simclrViews } from './views/simclr-views';
 import { simclr } from './simclr/simclr';
 import { moco } from './moco/moco';
 import { npid } from './npid/npid';
+import { mocov3 } from './mocov3/mocov3';
 
 const plugin = definePlugin({
   name: '@ssl/contrastive',
   version: packageJson.version,
   family: 'contrastive',
   core: supportedCoreRange(packageJson),
-  methods: { simclr, moco, npid },
+  methods: { simclr, moco, mocov3, npid },
   viewPolicies: { simclr: simclrViews, cropJitter: cropJitterViews },
 });
 

@@ -1,0 +1,102 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { Random, createEncoder, createRegistry, initBackend } from '@ssl/core';
+import type { CnnSpec, MethodRuntime } from '@ssl/core';
+import { describeMethodContract, sampleIds, testBuildContext, testStepContext } from '@ssl/test-utils';
+import { beforeAll, describe, expect, it } from 'vitest';
+import contrastive, { inBatchInfoNceLoss, mocov3 } from '../index';
+import type { MoCoV3Config } from '../index';
+import { describeLearningRun, learningRun } from '../testing/knn-control';
+
+// Single-threaded wasm: bit-exact reruns for the method contract's determinism and resume tests.
+beforeAll(async () => {
+  await initBackend({ backend: 'wasm', threads: 1, log: () => {} });
+}, 60_000);
+
+const registry = () => createRegistry().use(contrastive());
+const tinyEncoder: CnnSpec = { kind: 'cnn', inputShape: [28, 28, 1], channels: [8, 16], seed: 11 };
+const tinyConfig = { projectionHiddenDim: 32, projectionDim: 16 };
+
+describeMethodContract({
+  plugin: contrastive,
+  pluginModule: new URL('../index.ts', import.meta.url),
+  method: 'contrastive:mocov3',
+  config: tinyConfig,
+  data: { source: 'fashion-mnist-sample', size: 64 },
+  encoder: tinyEncoder,
+  batchSize: 16,
+  steps: 4,
+  invalidConfigs: [
+    { config: { temperature: -0.2 }, field: 'temperature' },
+    { config: { projectionDim: 0 }, field: 'projectionDim' },
+    { config: { baseMomentum: 2 }, field: 'baseMomentum' },
+    { config: { baseMomentum: 0.99, finalMomentum: 0.5 }, field: 'finalMomentum' },
+    { config: { views: { flipP: -1 } }, field: 'views.flipP' },
+  ],
+  checkRun(result) {
+    for (const record of result.history) {
+      // 2τ·(two cross-entropies) is positive.
+      expect(record.loss).toBeGreaterThan(0);
+      expect(record.metrics.keyAccuracy).toBeLessThanOrEqual(1);
+    }
+  },
+});
+
+describe('contrastive:mocov3', () => {
+  it('has the paper and typed defaults', () => {
+    const handle = registry().create('contrastive:mocov3');
+    expect(handle.config.temperature).toBe(0.2);
+    expect(mocov3.paper?.url).toContain('2104.02057');
+  });
+
+  it('is 2τ·(ctr(q1, k2) + ctr(q2, k1)) of the predictor’s queries and the momentum keys, with no state', () => {
+    const config: MoCoV3Config = { ...mocov3.defaults, ...tinyConfig };
+    const runtime: MethodRuntime<'unlabeled'> = mocov3.build(
+      testBuildContext<MoCoV3Config>({
+        config,
+        inputShape: [28, 28, 1],
+        rng: new Random(9),
+        createEncoder: () => createEncoder(tinyEncoder),
+      }),
+    );
+    expect(runtime.state).toBeUndefined();
+    const views = [1, 2].map((seed) => tf.randomUniform([6, 28, 28, 1], 0, 1, 'float32', seed) as tf.Tensor4D);
+    const batch = { kind: 'unlabeled' as const, images: views[0], views, indices: sampleIds(6) };
+    const context = testStepContext({ step: 0, epoch: 0, totalSteps: 10, progress: 0, rng: new Random(1), lr: 0.1 });
+    const loss = tf.tidy(() => runtime.step(batch, context).loss.dataSync()[0]);
+    const expected = tf.tidy(() => {
+      const encoder = runtime.encoder;
+      const { projector, predictor } = runtime.trainable;
+      const projections = views.map((v) => projector.apply(encoder.features(v, { training: true }), { training: true }) as tf.Tensor2D);
+      const q = projections.map((z) => predictor.apply(z, { training: true }) as tf.Tensor2D);
+      // The momentum side starts as a copy of the online side, so its keys are the online projections.
+      const k = projections;
+      return (
+        (inBatchInfoNceLoss(q[0], k[1], { temperature: 0.2 }).dataSync()[0] +
+          inBatchInfoNceLoss(q[1], k[0], { temperature: 0.2 }).dataSync()[0]) *
+        0.4
+      );
+    });
+    expect(loss).toBeCloseTo(expected, 4);
+    tf.dispose(views);
+    for (const model of [...Object.values(runtime.trainable), ...Object.values(runtime.frozen!)]) model.dispose();
+  });
+
+  it('learns: kNN accuracy beats the same encoder at random init', async () => {
+    const run = await learningRun({
+      method: registry().create('contrastive:mocov3', LEARNING_CONFIG),
+      epochs: LEARNING_EPOCHS,
+      batchSize: 128,
+    });
+    console.info(describeLearningRun('mocov3', run));
+    expect(run.trained).toBeGreaterThan(run.randomInit + LEARNING_MARGIN);
+  }, 600_000);
+});
+
+/**
+ * Chosen from measured runs (package README): the defaults after 6 epochs gain +0.6 points; after 3 epochs they
+ * are 3.6 points below the control (the representation first gets worse, as BYOL's and SimSiam's do here). The
+ * margin is half the measured gain: the run is deterministic (seeded, single-threaded wasm), but thin.
+ */
+const LEARNING_CONFIG = {};
+const LEARNING_EPOCHS = 6;
+const LEARNING_MARGIN = 0.003;
