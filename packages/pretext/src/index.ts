@@ -5,6 +5,7 @@ import { contextPrediction } from './context-prediction/context-prediction';
 import { jigsaw } from './jigsaw/jigsaw';
 import { rotation } from './rotation/rotation';
 import { selfie } from './selfie/selfie';
+import { padCropFlip } from './views/pad-crop-flip';
 
 export { rotation, rotationBatch, rotationLoss, rotationHead, evaluateRotationAccuracy, NUM_ROTATIONS } from './rotation/rotation';
 export type { RotationConfig, RotationHeadConfig } from './rotation/rotation';
@@ -21,6 +22,8 @@ export { jigsaw, jigsawPuzzles, jigsawLogits, jigsawHead, jigsawPermutations, ev
 export type { JigsawConfig, JigsawTaskConfig } from './jigsaw/jigsaw';
 export { selfie, selfieLogits, selfiePoolingNetwork, evaluateSelfie } from './selfie/selfie';
 export type { SelfieConfig } from './selfie/selfie';
+export { padCrop, padCropFlip } from './views/pad-crop-flip';
+export type { PadCropFlipOptions } from './views/pad-crop-flip';
 export { extractPatches, gridExtent, gridStride, normalizeTiles, sampleGridBoxes, validateGridLayout } from './blocks/patches';
 export type { GridLayout, PatchBox } from './blocks/patches';
 export { hammingDistance, hammingPermutationSet } from './blocks/permutations';
@@ -34,10 +37,12 @@ const plugin = definePlugin({
   family: 'pretext',
   core: supportedCoreRange(packageJson),
   methods: { rotation, 'context-prediction': contextPrediction, jigsaw, selfie },
+  viewPolicies: { padCropFlip },
 });
 
 /**
- * The pretext-task plugin: `createRegistry().use(pretext())` registers `pretext:rotation` (RotNet).
+ * The pretext-task plugin: `createRegistry().use(pretext())` registers `pretext:rotation` (RotNet),
+ * `pretext:context-prediction`, `pretext:jigsaw` and `pretext:selfie`, and the `padCropFlip` view policy.
  * Returns the same plugin object on every call, so registering it twice is a no-op.
  */
 export default function pretext(): Plugin {
