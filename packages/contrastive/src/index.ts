@@ -16,6 +16,8 @@ export { moco, MOCO_V2_FASHION_VIEWS } from './moco/moco';
 export type { MoCoConfig, MoCoCarry } from './moco/moco';
 export { mocov3 } from './mocov3/mocov3';
 export type { MoCoV3Config } from './mocov3/mocov3';
+export { nnclr } from './nnclr/nnclr';
+export type { NNCLRConfig, NNCLRCarry } from './nnclr/nnclr';
 export { npid, NPID_FASHION_VIEWS } from './npid/npid';
 export type { NPIDConfig, NPIDCarry } from './npid/npid';
 export { simclrViews, cropJitterViews, simclrViewSpec, SIMCLR_VIEW_OPTION_RULES } from './views/simclr-views';

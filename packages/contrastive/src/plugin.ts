@@ -6,13 +6,14 @@ import { simclr } from './simclr/simclr';
 import { moco } from './moco/moco';
 import { npid } from './npid/npid';
 import { mocov3 } from './mocov3/mocov3';
+import { nnclr } from './nnclr/nnclr';
 
 const plugin = definePlugin({
   name: '@ssl/contrastive',
   version: packageJson.version,
   family: 'contrastive',
   core: supportedCoreRange(packageJson),
-  methods: { simclr, moco, mocov3, npid },
+  methods: { simclr, moco, mocov3, npid, nnclr },
   viewPolicies: { simclr: simclrViews, cropJitter: cropJitterViews },
 });
 
