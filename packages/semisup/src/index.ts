@@ -6,10 +6,14 @@ export type { MixupResult } from './losses/mixup';
 export { softCrossEntropy } from './losses/soft-cross-entropy';
 export { consistencyMse } from './losses/consistency-mse';
 export { entropyLoss } from './losses/entropy';
+export { classwiseThresholdLoss } from './losses/classwise-threshold';
+export type { ClasswiseThresholdLossInput, ClasswiseThresholdLossResult } from './losses/classwise-threshold';
+export { distributionAlignment } from './losses/distribution-alignment';
+export { selfAdaptiveFairnessLoss } from './losses/fairness';
 
 export { fixmatch, classify, fixMatchEmaDecay } from './fixmatch/fixmatch';
-export type { FixMatchConfig, FixMatchNetworks, FixMatchRuntime, ClassifyOptions } from './fixmatch/fixmatch';
-export { weakStrong } from './views/weak-strong';
+export type { FixMatchConfig, FixMatchCarry, FixMatchNetworks, FixMatchRuntime, ClassifyOptions } from './fixmatch/fixmatch';
+export { weakStrong, CUTOUT_FILL } from './views/weak-strong';
 export { weakPair } from './views/weak-pair';
 export type { WeakStrongOptions } from './views/weak-strong';
 export { pseudoLabel } from './pseudo-label/pseudo-label';
@@ -24,6 +28,10 @@ export { selfTraining, predictPool, topKPerClass, nextLabeledPool } from './self
 export type { SelfTrainingConfig, SelfTrainingSelection, PseudoLabels } from './self-training/self-training';
 export { entropyMin } from './entropy-min/entropy-min';
 export type { EntropyMinConfig } from './entropy-min/entropy-min';
+export { flexmatch, flexMatchThresholds, flexMatchMapping } from './flexmatch/flexmatch';
+export type { FlexMatchConfig, FlexMatchCarry } from './flexmatch/flexmatch';
+export { freematch, freeMatchThresholds, freeMatchUpdate } from './freematch/freematch';
+export type { FreeMatchConfig, FreeMatchState } from './freematch/freematch';
 export { predictClasses } from './predict-classes';
 export type { PredictClassesOptions } from './predict-classes';
 export type { ClassifierNetwork, SemisupNetworks, SemisupRuntime } from './shared/classifier-network';

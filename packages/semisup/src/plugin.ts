@@ -2,6 +2,8 @@ import { definePlugin, supportedCoreRange } from '@ssl/core';
 import type { Plugin } from '@ssl/core';
 import packageJson from '../package.json';
 import { fixmatch } from './fixmatch/fixmatch';
+import { flexmatch } from './flexmatch/flexmatch';
+import { freematch } from './freematch/freematch';
 import { entropyMin } from './entropy-min/entropy-min';
 import { meanTeacher } from './mean-teacher/mean-teacher';
 import { piModel } from './pi-model/pi-model';
@@ -24,6 +26,8 @@ const plugin = definePlugin({
     'temporal-ensembling': temporalEnsembling,
     'self-training': selfTraining,
     'entropy-min': entropyMin,
+    flexmatch,
+    freematch,
   },
   viewPolicies: { weakStrong, weakPair },
 });

@@ -63,7 +63,10 @@ describeMethodContract({
   encoder: { kind: 'cnn', inputShape: [28, 28, 1], channels: [8, 16] },
   batchSize: 4,
   steps: 4,
+  moreConfigs: [{ unlabeledRatio: 3, threshold: 0.5, distributionAlignment: true }],
   invalidConfigs: [
+    { config: { distributionAlignment: 'on' }, field: 'distributionAlignment' },
+    { config: { alignmentMomentum: 1 }, field: 'alignmentMomentum' },
     { config: { threshold: 1.5 }, field: 'threshold' },
     { config: { threshold: -0.1 }, field: 'threshold' },
     { config: { unlabeledRatio: 0 }, field: 'unlabeledRatio' },
@@ -121,6 +124,36 @@ describe('fixmatch step', () => {
     tf.dispose([bias4, batch.labeled.images, batch.labeled.labels, ...batch.unlabeled.views]);
     disposeRuntime(runtime);
     disposeRuntime(weighted);
+  });
+});
+
+describe('fixmatch distribution alignment', () => {
+  it('divides the weak predictions by their running marginal before the threshold, and stores the marginal in afterStep', () => {
+    const batch = handBatch(4, 8);
+    const maskRate = (distributionAlignment: boolean) => {
+      // Momentum 0: p̃(y) is this batch's mean prediction. With a zero kernel every row is q = softmax(bias),
+      // so p̃ = q and the aligned rows are uniform (1/4 < τ): alignment removes every pseudo-label.
+      const runtime = buildRuntime({ threshold: 0.5, distributionAlignment, alignmentMomentum: 0 });
+      const { classifier } = runtime.fixmatch.student;
+      const [kernel] = classifier.getWeights();
+      classifier.setWeights([tf.zerosLike(kernel), tf.tensor1d([2, 0.5, 0, -1])]);
+      const context = stepContext(0);
+      const rate = tf.tidy(() => {
+        const output = runtime.step(batch, context);
+        runtime.afterStep?.(batch, context, output.carry);
+        return output.metrics!.maskRate.dataSync()[0];
+      });
+      const marginal = runtime.state?.modelMarginal?.dataSync();
+      disposeRuntime(runtime);
+      for (const v of Object.values(runtime.state ?? {})) v.dispose();
+      return { rate, marginal };
+    };
+    expect(maskRate(false).rate).toBe(1);
+    const aligned = maskRate(true);
+    expect(aligned.rate).toBe(0);
+    const q = tf.tidy(() => tf.softmax(tf.tensor1d([2, 0.5, 0, -1])).dataSync());
+    Array.from(aligned.marginal!).forEach((v, c) => expect(v).toBeCloseTo(q[c], 5));
+    tf.dispose([batch.labeled.images, batch.labeled.labels, ...batch.unlabeled.views]);
   });
 });
 

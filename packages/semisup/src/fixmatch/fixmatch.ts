@@ -1,8 +1,20 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
-import { SslError, accuracy, copyWeights, defineMethod, hardLabelCrossEntropy, invalidConfig, linearClassifier } from '@ssl/core';
+import {
+  SslError,
+  accuracy,
+  copyWeights,
+  defineMethod,
+  hardLabelCrossEntropy,
+  invalidConfig,
+  linearClassifier,
+  stopGradient,
+} from '@ssl/core';
 import type { Encoder, LoadedRun, MethodRuntime, StepOutput, tfl, ViewPolicyRef } from '@ssl/core';
+import { classwiseThresholdLoss } from '../losses/classwise-threshold';
+import { distributionAlignment } from '../losses/distribution-alignment';
 import { fixMatchLoss } from '../losses/fixmatch';
+import { labeledClassMarginal, movingAverage } from '../shared/weak-strong-runtime';
 
 /**
  * FixMatch (Sohn et al. 2020): a weakly augmented unlabeled image gives a pseudo-label when the model is
@@ -29,6 +41,14 @@ export interface FixMatchConfig {
   emaWarmup: boolean;
   /** Overrides of the 'weakStrong' view policy (translateFraction, numOps, magnitude, cutoutSize). */
   augment: { translateFraction?: number; numOps?: number; magnitude?: number; cutoutSize?: number };
+  /**
+   * Distribution alignment (ReMixMatch, Berthelot et al. 2020) of the weak-view predictions before the
+   * threshold: q̃ = Normalize(q · p(y) / p̃(y)), p(y) the labeled class frequencies, p̃(y) a running mean of
+   * the predictions. Default false (the paper's FixMatch).
+   */
+  distributionAlignment: boolean;
+  /** Momentum of p̃(y) (USB's DistAlign: 0.999). */
+  alignmentMomentum: number;
 }
 
 declare module '@ssl/core' {
@@ -43,7 +63,7 @@ export interface FixMatchNetworks {
   readonly ema: { readonly encoder: Encoder; readonly classifier: tfl.LayersModel };
 }
 
-export type FixMatchRuntime = MethodRuntime<'semi-supervised'> & { readonly fixmatch: FixMatchNetworks };
+export type FixMatchRuntime = MethodRuntime<'semi-supervised', FixMatchCarry> & { readonly fixmatch: FixMatchNetworks };
 
 /** EMA decay at 0-based step `step`: the configured decay, ramped in when `warmup` (see FixMatchConfig.emaWarmup). */
 export function fixMatchEmaDecay(decay: number, step: number, warmup: boolean): number {
@@ -56,7 +76,12 @@ function probability(field: string, value: unknown, inclusiveZero = true): void 
   }
 }
 
-export const fixmatch = defineMethod<FixMatchConfig, 'semi-supervised'>({
+/** What a FixMatch step with distribution alignment hands to afterStep: p̃(y) updated with its batch. */
+export interface FixMatchCarry {
+  readonly modelMarginal: Tensor1D;
+}
+
+export const fixmatch = defineMethod<FixMatchConfig, 'semi-supervised', FixMatchCarry>({
   name: 'fixmatch',
   description: 'Confident pseudo-labels of weak views supervise strong views (FixMatch, Sohn et al. 2020).',
   paper: {
@@ -67,7 +92,16 @@ export const fixmatch = defineMethod<FixMatchConfig, 'semi-supervised'>({
   },
   data: 'semi-supervised',
   unlabeledRatio: (config) => config.unlabeledRatio,
-  defaults: { threshold: 0.95, unlabeledRatio: 7, unlabeledWeight: 1, emaDecay: 0.999, emaWarmup: true, augment: {} },
+  defaults: {
+    threshold: 0.95,
+    unlabeledRatio: 7,
+    unlabeledWeight: 1,
+    emaDecay: 0.999,
+    emaWarmup: true,
+    augment: {},
+    distributionAlignment: false,
+    alignmentMomentum: 0.999,
+  },
   validate(config) {
     probability('threshold', config.threshold);
     if (!(Number.isInteger(config.unlabeledRatio) && config.unlabeledRatio >= 1))
@@ -88,6 +122,10 @@ export const fixmatch = defineMethod<FixMatchConfig, 'semi-supervised'>({
     if (augment.magnitude !== undefined && !(augment.magnitude >= 0 && augment.magnitude <= 30))
       invalidConfig('augment.magnitude', augment.magnitude, 'a number in [0, 30]');
     if (augment.cutoutSize !== undefined) probability('augment.cutoutSize', augment.cutoutSize);
+    if (typeof config.distributionAlignment !== 'boolean')
+      invalidConfig('distributionAlignment', config.distributionAlignment, 'true or false');
+    if (typeof config.alignmentMomentum !== 'number' || !(config.alignmentMomentum >= 0 && config.alignmentMomentum < 1))
+      invalidConfig('alignmentMomentum', config.alignmentMomentum, 'a number in [0, 1)');
   },
   views(config) {
     const weakStrong: ViewPolicyRef = { name: 'weakStrong', overrides: { ...config.augment } };
@@ -107,7 +145,8 @@ export const fixmatch = defineMethod<FixMatchConfig, 'semi-supervised'>({
     batchSize: 64,
     epochs: 10,
   },
-  build({ config, createEncoder, numClasses, rng }): FixMatchRuntime {
+  build(context): FixMatchRuntime {
+    const { config, createEncoder, numClasses, rng } = context;
     if (numClasses === undefined || !(numClasses >= 2)) {
       throw new SslError('data', `semisup:fixmatch needs a labeled set with at least 2 classes, got numClasses = ${numClasses}.`);
     }
@@ -119,6 +158,13 @@ export const fixmatch = defineMethod<FixMatchConfig, 'semi-supervised'>({
     copyWeights(emaEncoder.model, encoder.model);
     copyWeights(emaClassifier, classifier);
     const logits = (images: Tensor4D, training: boolean): Tensor2D => classifier.apply(encoder.features(images, { training })) as Tensor2D;
+    // Distribution alignment's p̃(y) (running mean of the predictions) and p(y) (labeled class frequencies).
+    const alignment = config.distributionAlignment
+      ? {
+          modelMarginal: tf.tidy(() => tf.variable(tf.fill([numClasses], 1 / numClasses), false)) as tf.Variable<tf.Rank.R1>,
+          labelMarginal: tf.tidy(() => tf.variable(labeledClassMarginal(context, numClasses), false)) as tf.Variable<tf.Rank.R1>,
+        }
+      : undefined;
 
     return {
       // Evaluation and the saved representation use the EMA encoder: FixMatch's reported accuracy is the
@@ -126,11 +172,12 @@ export const fixmatch = defineMethod<FixMatchConfig, 'semi-supervised'>({
       encoder: emaEncoder,
       trainable: { encoder: encoder.model, classifier },
       frozen: { emaEncoder: emaEncoder.model, emaClassifier },
+      ...(alignment ? { state: alignment } : {}),
       fixmatch: { student: { encoder, classifier }, ema: { encoder: emaEncoder, classifier: emaClassifier } },
       // The EMA classifier goes with the run's saved encoder (the EMA encoder); the student is exported too.
       // `classify(await loadRun(outDir), images)` uses them in any process.
       products: () => ({ classifier: emaClassifier, studentEncoder: encoder, studentClassifier: classifier }),
-      step(batch): StepOutput {
+      step(batch): StepOutput<FixMatchCarry> {
         const labeledImages = batch.labeled.views[0];
         const labels = batch.labeled.labels;
         const labeledCount = labeledImages.shape[0];
@@ -161,12 +208,31 @@ export const fixmatch = defineMethod<FixMatchConfig, 'semi-supervised'>({
         if (supervisedOnly || !weakLogits || !strongLogits) {
           return { loss: supervisedLoss, metrics: { supervisedLoss, supervisedAccuracy } };
         }
+        if (alignment) {
+          // p̃(y) includes this batch (as USB's DistAlign hook), assigned in afterStep; then the same ℓ_u with
+          // every class threshold τ on the aligned distribution.
+          const weakProbabilities = stopGradient(tf.softmax(weakLogits)) as Tensor2D;
+          const modelMarginal = movingAverage(alignment.modelMarginal, tf.mean(weakProbabilities, 0) as Tensor1D, config.alignmentMomentum);
+          const aligned = distributionAlignment(weakProbabilities, modelMarginal, alignment.labelMarginal);
+          const classThresholds = tf.fill([numClasses], config.threshold) as Tensor1D;
+          const unlabeled = classwiseThresholdLoss({ weakProbabilities: aligned, logitsStrong: strongLogits, classThresholds });
+          const loss = tf.add(supervisedLoss, tf.mul(config.unlabeledWeight, unlabeled.loss)) as Scalar;
+          const maskRate = tf.mean(unlabeled.mask) as Scalar;
+          return {
+            loss,
+            metrics: { supervisedLoss, unlabeledLoss: unlabeled.loss, maskRate, supervisedAccuracy },
+            carry: { modelMarginal },
+          };
+        }
         // ℓ_u (eq. 4): pseudo-label from the weak view, without gradient, mean over all μB samples.
         const unlabeled = fixMatchLoss({ logitsWeak: weakLogits, logitsStrong: strongLogits, threshold: config.threshold });
         const maskRate = tf.mean(unlabeled.mask) as Scalar;
         // Total loss ℓ_s + λu ℓ_u (eq. 5).
         const loss = tf.add(supervisedLoss, tf.mul(config.unlabeledWeight, unlabeled.loss)) as Scalar;
         return { loss, metrics: { supervisedLoss, unlabeledLoss: unlabeled.loss, maskRate, supervisedAccuracy } };
+      },
+      afterStep(_batch, _context, carry) {
+        if (alignment && carry) alignment.modelMarginal.assign(carry.modelMarginal);
       },
       momentumPairs: {
         pairs: [

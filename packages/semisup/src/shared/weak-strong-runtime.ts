@@ -1,0 +1,76 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
+import { SslError } from '@ssl/core';
+import type { BuildContext, MethodRuntime, SemiSupervisedBatch } from '@ssl/core';
+import { fixMatchEmaDecay } from '../fixmatch/fixmatch';
+import { copyOfNetwork, createClassifierNetwork, forwardTogether } from './classifier-network';
+import type { ClassifierNetwork, SemisupNetworks } from './classifier-network';
+
+/** The EMA settings FixMatch-style methods share (FixMatch's `emaDecay`, `emaWarmup`). */
+export interface EmaSettings {
+  readonly emaDecay: number;
+  readonly emaWarmup: boolean;
+}
+
+/**
+ * A student and its EMA copy (the model FixMatch, FlexMatch and FreeMatch report), as the runtime fields
+ * every such method returns: the EMA encoder is evaluated and saved, the EMA classifier is the product.
+ */
+export function studentWithEma<Config extends EmaSettings>(
+  context: BuildContext<Config>,
+  numClasses: number,
+): Pick<MethodRuntime<'semi-supervised'>, 'encoder' | 'trainable' | 'frozen' | 'products' | 'momentumPairs'> & {
+  readonly semisup: SemisupNetworks;
+  readonly student: ClassifierNetwork;
+} {
+  const { config } = context;
+  const student = createClassifierNetwork(context, numClasses);
+  const ema = copyOfNetwork(context, student, numClasses);
+  return {
+    student,
+    encoder: ema.encoder,
+    trainable: { encoder: student.encoder.model, classifier: student.classifier },
+    frozen: { emaEncoder: ema.encoder.model, emaClassifier: ema.classifier },
+    semisup: { student, ema },
+    products: () => ({ classifier: ema.classifier, studentEncoder: student.encoder, studentClassifier: student.classifier }),
+    momentumPairs: {
+      pairs: [
+        { target: ema.encoder.model, source: student.encoder.model },
+        { target: ema.classifier, source: student.classifier },
+      ],
+      momentum: ({ step }) => fixMatchEmaDecay(config.emaDecay, step, config.emaWarmup),
+    },
+  };
+}
+
+export interface WeakStrongLogits {
+  readonly labeledLogits: Tensor2D;
+  readonly weakLogits: Tensor2D;
+  readonly strongLogits: Tensor2D;
+}
+
+/**
+ * Logits of [labeled; unlabeled weak; unlabeled strong] from one forward pass, so batch norm sees all three
+ * (FixMatch's reference code interleaves them).
+ */
+export function forwardWeakStrong(student: ClassifierNetwork, batch: SemiSupervisedBatch, methodId: string): WeakStrongLogits {
+  const [weak, strong] = batch.unlabeled.views;
+  if (!weak || !strong)
+    throw new SslError('shape-mismatch', `${methodId} expects [weak, strong] views of the unlabeled batch (policy weakStrong).`);
+  const [labeledLogits, weakLogits, strongLogits] = forwardTogether(student, [batch.labeled.views[0], weak, strong], true);
+  return { labeledLogits, weakLogits, strongLogits };
+}
+
+/** The class frequencies [K] of the labeled pool (ReMixMatch's p(y)); uniform when the pool has no labels. */
+export function labeledClassMarginal<Config>(context: BuildContext<Config>, numClasses: number): Tensor1D {
+  const labels = context.pools.get('labeled')?.labels;
+  const counts = new Float32Array(numClasses);
+  if (labels && labels.length > 0) labels.forEach((label) => (counts[label] += 1 / labels.length));
+  else counts.fill(1 / numClasses);
+  return tf.tensor1d(counts);
+}
+
+/** x ← m·x + (1 − m)·value, as a new tensor (the caller assigns it after the step). */
+export function movingAverage<T extends tf.Tensor>(previous: T, value: T, momentum: number): T {
+  return tf.add(tf.mul(previous, momentum), tf.mul(value, 1 - momentum)) as T;
+}
