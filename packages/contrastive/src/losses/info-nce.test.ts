@@ -59,15 +59,22 @@ describe('infoNceLoss', () => {
   // Deliberately not unit rows: the queue must be used exactly as given.
   const queueValues = randomValues(rng, queueSize * d, 0.7);
   const loss = (q: Float32Array, k: Float32Array, queue: Float32Array, rows = n, temperature = 0.2) =>
-    tf.tidy(() =>
-      infoNceLoss(tf.tensor2d(q, [rows, d]), tf.tensor2d(k, [rows, d]), tf.tensor2d(queue, [queue.length / d, d]), { temperature }).dataSync()[0],
+    tf.tidy(
+      () =>
+        infoNceLoss(tf.tensor2d(q, [rows, d]), tf.tensor2d(k, [rows, d]), tf.tensor2d(queue, [queue.length / d, d]), {
+          temperature,
+        }).dataSync()[0],
     );
 
   it('equals the plain-loop MoCo eq. 1', () => {
     for (const temperature of [0.07, 0.2, 1]) {
-      expectClose(loss(qValues, kValues, queueValues, n, temperature), referenceInfoNce(qValues, kValues, queueValues, n, queueSize, d, temperature), {
-        relative: 1e-5,
-      });
+      expectClose(
+        loss(qValues, kValues, queueValues, n, temperature),
+        referenceInfoNce(qValues, kValues, queueValues, n, queueSize, d, temperature),
+        {
+          relative: 1e-5,
+        },
+      );
     }
   });
 
@@ -84,8 +91,24 @@ describe('infoNceLoss', () => {
   });
 
   it('normalizes q and k but not the queue', () => {
-    expectClose(loss(qValues.map((v) => v * 4), kValues.map((v) => v * 0.1), queueValues), loss(qValues, kValues, queueValues), { relative: 1e-5 });
-    expect(Math.abs(loss(qValues, kValues, queueValues.map((v) => v * 3)) - loss(qValues, kValues, queueValues))).toBeGreaterThan(1e-2);
+    expectClose(
+      loss(
+        qValues.map((v) => v * 4),
+        kValues.map((v) => v * 0.1),
+        queueValues,
+      ),
+      loss(qValues, kValues, queueValues),
+      { relative: 1e-5 },
+    );
+    expect(
+      Math.abs(
+        loss(
+          qValues,
+          kValues,
+          queueValues.map((v) => v * 3),
+        ) - loss(qValues, kValues, queueValues),
+      ),
+    ).toBeGreaterThan(1e-2);
   });
 
   it('has the gradient of the reference for q, k and the queue', () => {
@@ -97,7 +120,10 @@ describe('infoNceLoss', () => {
         )([tf.tensor2d(qValues, [n, d]), tf.tensor2d(kValues, [n, d]), tf.tensor2d(queueValues, [queueSize, d])])
         .map((g) => g.dataSync()),
     );
-    const expected = numericGradient(([q, k, queue]) => referenceInfoNce(q, k, queue, n, queueSize, d, temperature), [qValues, kValues, queueValues]);
+    const expected = numericGradient(
+      ([q, k, queue]) => referenceInfoNce(q, k, queue, n, queueSize, d, temperature),
+      [qValues, kValues, queueValues],
+    );
     for (let input = 0; input < 3; input++) expectClose(gradients[input], expected[input], { absolute: 2e-5, relative: 1e-3 });
   });
 

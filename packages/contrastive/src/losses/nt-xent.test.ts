@@ -111,7 +111,9 @@ describe('ntXentLoss', () => {
     const rank3 = tf.zeros([4, 3, 1]);
     const ints = tf.zeros([4, 3], 'int32') as tf.Tensor2D;
     expect(expectSslError(() => ntXentLoss(a, b, { temperature: 0.5 }), 'shape-mismatch')).toContain('[4, 3]');
-    expect(expectSslError(() => ntXentLoss(rank3 as unknown as tf.Tensor2D, a, { temperature: 0.5 }), 'shape-mismatch')).toContain('[4, 3, 1]');
+    expect(expectSslError(() => ntXentLoss(rank3 as unknown as tf.Tensor2D, a, { temperature: 0.5 }), 'shape-mismatch')).toContain(
+      '[4, 3, 1]',
+    );
     expectSslError(() => ntXentLoss(ints, a, { temperature: 0.5 }), 'dtype-mismatch');
     for (const temperature of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
       expect(expectSslError(() => ntXentLoss(a, a, { temperature }), 'invalid-config')).toContain('temperature');

@@ -56,11 +56,19 @@ describe('contrastive:simclr', () => {
     const testSet = await loadFashionMnist({ split: 'test', source: 'sample' });
     const encoder: CnnSpec = { kind: 'cnn', inputShape: [28, 28, 1], channels: [16, 32, 64], seed: 1234 };
     const knn = async (features: { features: (x: tf.Tensor4D) => tf.Tensor2D }) =>
-      (await knnClassify(await extractFeatures(features as never, trainSet), await extractFeatures(features as never, testSet), { k: 200 })).top1;
+      (await knnClassify(await extractFeatures(features as never, trainSet), await extractFeatures(features as never, testSet), { k: 200 }))
+        .top1;
     const randomInit = createEncoder(encoder);
     const before = await knn(randomInit);
     randomInit.model.dispose();
-    const result = await train({ method: registry().create('contrastive:simclr'), data: trainSet, encoder, epochs: LEARNING_EPOCHS, batchSize: 128, seed: 0 });
+    const result = await train({
+      method: registry().create('contrastive:simclr'),
+      data: trainSet,
+      encoder,
+      epochs: LEARNING_EPOCHS,
+      batchSize: 128,
+      seed: 0,
+    });
     try {
       const after = await knn(result.encoder);
       console.info(`simclr learning test: kNN random init ${before.toFixed(3)} → trained ${after.toFixed(3)}`);

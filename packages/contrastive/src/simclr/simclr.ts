@@ -87,7 +87,8 @@ export const simclr = defineMethod<SimCLRConfig, 'unlabeled'>({
     checkPositive('temperature', config.temperature);
     checkPositiveInteger('projectionHiddenDim', config.projectionHiddenDim);
     checkPositiveInteger('projectionDim', config.projectionDim);
-    if (config.projectionLayers !== 2 && config.projectionLayers !== 3) invalidConfig('projectionLayers', config.projectionLayers, '2 or 3');
+    if (config.projectionLayers !== 2 && config.projectionLayers !== 3)
+      invalidConfig('projectionLayers', config.projectionLayers, '2 or 3');
     if (typeof config.projectionBatchNorm !== 'boolean') invalidConfig('projectionBatchNorm', config.projectionBatchNorm, 'true or false');
     checkPolicyOptions(simclrViews, config.views, 'views');
   },
