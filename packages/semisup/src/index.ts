@@ -10,6 +10,7 @@ export { classwiseThresholdLoss } from './losses/classwise-threshold';
 export type { ClasswiseThresholdLossInput, ClasswiseThresholdLossResult } from './losses/classwise-threshold';
 export { distributionAlignment } from './losses/distribution-alignment';
 export { selfAdaptiveFairnessLoss } from './losses/fairness';
+export { guessLabels } from './losses/guess-labels';
 
 export { fixmatch, classify, fixMatchEmaDecay } from './fixmatch/fixmatch';
 export type { FixMatchConfig, FixMatchCarry, FixMatchNetworks, FixMatchRuntime, ClassifyOptions } from './fixmatch/fixmatch';
@@ -32,9 +33,13 @@ export { flexmatch, flexMatchThresholds, flexMatchMapping } from './flexmatch/fl
 export type { FlexMatchConfig, FlexMatchCarry } from './flexmatch/flexmatch';
 export { freematch, freeMatchThresholds, freeMatchUpdate } from './freematch/freematch';
 export type { FreeMatchConfig, FreeMatchState } from './freematch/freematch';
+export { mixmatch } from './mixmatch/mixmatch';
+export type { MixMatchConfig } from './mixmatch/mixmatch';
+export { weakViews } from './views/weak-views';
+export type { WeakViewsOptions } from './views/weak-views';
 export { predictClasses } from './predict-classes';
 export type { PredictClassesOptions } from './predict-classes';
 export type { ClassifierNetwork, SemisupNetworks, SemisupRuntime } from './shared/classifier-network';
-export { sigmoidRampUp, pseudoLabelWeight } from './schedules/ramps';
+export { sigmoidRampUp, pseudoLabelWeight, linearRampUp } from './schedules/ramps';
 export type { PseudoLabelRamp } from './schedules/ramps';
 export { semisup, semisup as default } from './plugin';

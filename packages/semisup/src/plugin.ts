@@ -4,6 +4,7 @@ import packageJson from '../package.json';
 import { fixmatch } from './fixmatch/fixmatch';
 import { flexmatch } from './flexmatch/flexmatch';
 import { freematch } from './freematch/freematch';
+import { mixmatch } from './mixmatch/mixmatch';
 import { entropyMin } from './entropy-min/entropy-min';
 import { meanTeacher } from './mean-teacher/mean-teacher';
 import { piModel } from './pi-model/pi-model';
@@ -12,6 +13,7 @@ import { selfTraining } from './self-training/self-training';
 import { temporalEnsembling } from './temporal-ensembling/temporal-ensembling';
 import { weakPair } from './views/weak-pair';
 import { weakStrong } from './views/weak-strong';
+import { weakViews } from './views/weak-views';
 
 const plugin = definePlugin({
   name: '@ssl/semisup',
@@ -28,8 +30,9 @@ const plugin = definePlugin({
     'entropy-min': entropyMin,
     flexmatch,
     freematch,
+    mixmatch,
   },
-  viewPolicies: { weakStrong, weakPair },
+  viewPolicies: { weakStrong, weakPair, weakViews },
 });
 
 /** The @ssl/semisup plugin: `createRegistry().use(semisup())` registers every 'semisup:*' method. */

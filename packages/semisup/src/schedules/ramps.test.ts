@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pseudoLabelWeight, sigmoidRampUp } from './ramps';
+import { linearRampUp, pseudoLabelWeight, sigmoidRampUp } from './ramps';
 
 describe('sigmoidRampUp', () => {
   it('is exp(−5(1 − T)²) with T = progress / rampLength, 1 after the ramp and without one', () => {
@@ -27,5 +27,15 @@ describe('pseudoLabelWeight (Lee 2013 eq. 16)', () => {
     expect(pseudoLabelWeight(350 / 1000, ramp)).toBeCloseTo((3 * (350 - 100)) / (600 - 100), 12);
     // T1 = T2: a step.
     expect(pseudoLabelWeight(0.5, { finalWeight: 2, rampStart: 0.5, rampEnd: 0.5 })).toBe(2);
+  });
+});
+
+describe('linearRampUp', () => {
+  it('rises linearly to 1 at rampLength and stays there; 1 throughout for rampLength 0', () => {
+    expect(linearRampUp(0, 0.2)).toBe(0);
+    expect(linearRampUp(0.05, 0.2)).toBeCloseTo(0.25, 12);
+    expect(linearRampUp(0.2, 0.2)).toBe(1);
+    expect(linearRampUp(0.9, 0.2)).toBe(1);
+    expect(linearRampUp(0, 0)).toBe(1);
   });
 });
