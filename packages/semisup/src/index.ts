@@ -11,6 +11,8 @@ export type { ClasswiseThresholdLossInput, ClasswiseThresholdLossResult } from '
 export { distributionAlignment } from './losses/distribution-alignment';
 export { selfAdaptiveFairnessLoss } from './losses/fairness';
 export { guessLabels } from './losses/guess-labels';
+export { klDivergence, virtualAdversarialPerturbation } from './losses/virtual-adversarial';
+export type { VirtualAdversarialOptions } from './losses/virtual-adversarial';
 
 export { fixmatch, classify, fixMatchEmaDecay } from './fixmatch/fixmatch';
 export type { FixMatchConfig, FixMatchCarry, FixMatchNetworks, FixMatchRuntime, ClassifyOptions } from './fixmatch/fixmatch';
@@ -37,6 +39,8 @@ export { mixmatch } from './mixmatch/mixmatch';
 export type { MixMatchConfig } from './mixmatch/mixmatch';
 export { weakViews } from './views/weak-views';
 export type { WeakViewsOptions } from './views/weak-views';
+export { vat } from './vat/vat';
+export type { VatConfig } from './vat/vat';
 export { predictClasses } from './predict-classes';
 export type { PredictClassesOptions } from './predict-classes';
 export type { ClassifierNetwork, SemisupNetworks, SemisupRuntime } from './shared/classifier-network';

@@ -5,6 +5,7 @@ import { fixmatch } from './fixmatch/fixmatch';
 import { flexmatch } from './flexmatch/flexmatch';
 import { freematch } from './freematch/freematch';
 import { mixmatch } from './mixmatch/mixmatch';
+import { vat } from './vat/vat';
 import { entropyMin } from './entropy-min/entropy-min';
 import { meanTeacher } from './mean-teacher/mean-teacher';
 import { piModel } from './pi-model/pi-model';
@@ -31,6 +32,7 @@ const plugin = definePlugin({
     flexmatch,
     freematch,
     mixmatch,
+    vat,
   },
   viewPolicies: { weakStrong, weakPair, weakViews },
 });
