@@ -1,7 +1,8 @@
 /**
  * Draws what each view policy does to Fashion-MNIST: the first row holds 8 sample images, then one
- * row per view of every policy that core and the first-party plugins register (cropFlip, weak, none,
- * simclr, byol, multiCrop, weakStrong), with a gap between policies. Smaller views (multi-crop's local crops) are centred in their cell. Everything is upscaled.
+ * row per view of every policy that core, @ssl/contrastive, @ssl/noncontrastive and @ssl/semisup register
+ * (the README lists them), with a gap between policies. Smaller views (multi-crop's local crops) are centred
+ * in their cell. Everything is upscaled.
  *
  *   pnpm --filter @ssl-examples/view-grid start      → examples/view-grid/view-grid.png
  */

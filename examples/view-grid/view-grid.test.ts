@@ -15,7 +15,18 @@ describe('view-grid example', () => {
       // 4 cells of 28 px + 2 px padding; rows: the originals + every view of every policy, 30 px each,
       // with a 6 px gap before each policy's first view.
       const policies = allViewPolicies();
-      expect(policies.map((p) => p.name)).toEqual(['cropFlip', 'weak', 'none', 'simclr', 'byol', 'multiCrop', 'weakStrong']);
+      expect(policies.map((p) => p.name)).toEqual([
+        'cropFlip',
+        'weak',
+        'none',
+        'simclr',
+        'cropJitter',
+        'byol',
+        'multiCrop',
+        'weakStrong',
+        'weakPair',
+        'weakViews',
+      ]);
       const viewRows = policies.reduce((n, p) => n + p.views.reduce((m, v) => m + (v.count ?? 1), 0), 0);
       expect(result.rows.length).toBe(1 + viewRows);
       expect(result.rows[0]).toBe('original');

@@ -150,8 +150,9 @@ describe('masked:mae', () => {
 
     const data = imageDataset({ images: new Uint8Array(8 * 784), shape: [28, 28, 1], name: 'zeros' });
     const method = registry.create('masked:mae', {});
-    // The trainer's default encoder is a CNN: the error tells the user what to pass instead.
-    await expect(train({ method, data, batchSize: 4, maxSteps: 1 })).rejects.toThrow(/needs a ViT encoder/);
+    // Without --encoder MAE gets its recommended vit28; an explicit CNN is refused, saying what to pass instead.
+    const cnn = { kind: 'cnn', inputShape: [28, 28, 1], channels: [8] } as const;
+    await expect(train({ method, data, encoder: cnn, batchSize: 4, maxSteps: 1 })).rejects.toThrow(/needs a ViT encoder/);
   });
 
   it('reconstructs: masked input, pasted visible patches and de-normalized predictions, leak-free', () => {
