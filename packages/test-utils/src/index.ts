@@ -110,3 +110,5 @@ export type { MethodContractOptions } from './method-contract';
 export { contractData } from './contract-run';
 export type { DataRecipe, ImageRecipe, ImageTextRecipe, SemiSupervisedRecipe } from './contract-run';
 export { testBuildContext, testStepContext, sampleIds } from './method-parts';
+export { learningRun, describeLearningRun, LEARNING_ENCODER } from './learning-run';
+export type { LearningRun, LearningOptions } from './learning-run';

@@ -1,11 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Random, createEncoder, createRegistry, initBackend } from '@ssl/core';
 import type { CnnSpec, MethodRuntime, StepContext, UnlabeledBatch } from '@ssl/core';
-import { describeMethodContract, testBuildContext, testStepContext } from '@ssl/test-utils';
+import { describeLearningRun, describeMethodContract, learningRun, testBuildContext, testStepContext } from '@ssl/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import contrastive, { npid } from '../index';
 import type { NPIDCarry, NPIDConfig } from '../index';
-import { describeLearningRun, learningRun } from '../testing/knn-control';
 
 // Single-threaded wasm: bit-exact reruns for the method contract's determinism and resume tests.
 beforeAll(async () => {

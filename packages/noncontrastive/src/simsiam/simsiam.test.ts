@@ -1,11 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Random, createEncoder, createRegistry, initBackend, loadFashionMnist, train } from '@ssl/core';
 import type { CnnSpec, MethodRuntime, StepContext, UnlabeledBatch } from '@ssl/core';
-import { describeMethodContract, sampleIds, testBuildContext, testStepContext } from '@ssl/test-utils';
+import { describeLearningRun, describeMethodContract, learningRun, sampleIds, testBuildContext, testStepContext } from '@ssl/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import noncontrastive, { simsiam } from '../index';
 import type { SimSiamConfig } from '../index';
-import { describeLearningRun, learningRun } from '../testing/knn-control';
 
 // Single-threaded wasm: bit-exact reruns for the method contract's determinism and resume tests.
 beforeAll(async () => {
@@ -141,7 +140,7 @@ describe('noncontrastive:simsiam', () => {
     expect(collapsed.loss).toBeLessThan(-0.99);
   }, 600_000);
 
-  // CI-sized run on the committed 3000-image sample (helper in ../testing/knn-control.ts): weighted kNN
+  // CI-sized run on the committed 3000-image sample (learningRun from @ssl/test-utils): weighted kNN
   // (k = 200) of the trained CNN 16-32-64 against the same CNN at random init. Measured with the defaults
   // (Adam lr 1e-3, batch 128), 3 epochs: 64.2 → 62.4 % — at this budget SimSiam does NOT beat random init
   // (SGD as the paper: 60.0 %; README), so this test checks what holds: no collapse (the paper's std of

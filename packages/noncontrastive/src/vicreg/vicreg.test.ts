@@ -1,11 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Random, createEncoder, createRegistry, initBackend } from '@ssl/core';
 import type { CnnSpec, StepContext, UnlabeledBatch } from '@ssl/core';
-import { describeMethodContract, sampleIds, testBuildContext, testStepContext } from '@ssl/test-utils';
+import { describeLearningRun, describeMethodContract, learningRun, sampleIds, testBuildContext, testStepContext } from '@ssl/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import noncontrastive, { vicreg, vicregLoss } from '../index';
 import type { VICRegConfig } from '../index';
-import { describeLearningRun, learningRun } from '../testing/knn-control';
 
 // Single-threaded wasm: bit-exact reruns for the method contract's determinism and resume tests.
 beforeAll(async () => {
@@ -79,7 +78,7 @@ describe('noncontrastive:vicreg', () => {
     for (const model of Object.values(runtime.trainable)) model.dispose();
   });
 
-  // CI-sized run on the committed 3000-image sample (helper in ../testing/knn-control.ts): weighted kNN
+  // CI-sized run on the committed 3000-image sample (learningRun from @ssl/test-utils): weighted kNN
   // (k = 200) of the trained CNN 16-32-64 against the same CNN at random init. Measured with the defaults
   // (Adam lr 2e-3, batch 64), 3 epochs: 64.2 → 65.8 % (+1.6 points; batch 128 at lr 1e-3 gave −1.5, README).
   it('learns: kNN beats the same encoder at random init, with healthy collapse diagnostics', async () => {
