@@ -16,7 +16,7 @@ export type { VirtualAdversarialOptions } from './losses/virtual-adversarial';
 
 export { fixmatch, classify, fixMatchEmaDecay } from './fixmatch/fixmatch';
 export type { FixMatchConfig, FixMatchCarry, FixMatchNetworks, FixMatchRuntime, ClassifyOptions } from './fixmatch/fixmatch';
-export { weakStrong, CUTOUT_FILL } from './views/weak-strong';
+export { weakStrong, CUTOUT_FILL, RAND_AUGMENT_TRANSLATE } from './views/weak-strong';
 export { weakPair } from './views/weak-pair';
 export type { WeakStrongOptions } from './views/weak-strong';
 export { pseudoLabel } from './pseudo-label/pseudo-label';

@@ -298,6 +298,25 @@ describe('RandAugment', () => {
     tf.dispose([x, out, changes]);
   });
 
+  it('translateFraction sets the largest RandAugment translation (torchvision 150/331 by default)', async () => {
+    // A one-pixel-wide bright column; TranslateX at full level moves it by round(fraction × width) pixels.
+    const width = 20;
+    const values = new Float32Array(width * width);
+    for (let y = 0; y < width; y++) values[y * width + 10] = 1;
+    const x = tf.tensor4d(values, [1, width, width, 1]);
+    const column = async (translateFraction?: number) => {
+      const out = applyRandAugment(x, [[{ op: 'TranslateX', level: 1, sign: 1 }]], { translateFraction });
+      const row = Array.from((await out.data()).slice(0, width));
+      out.dispose();
+      return row.indexOf(Math.max(...row));
+    };
+    const shift = async (fraction?: number) => Math.abs((await column(fraction)) - 10);
+    expect(await shift(0.3)).toBe(6);
+    expect(await shift()).toBe(Math.round((150 / 331) * width));
+    expect(() => applyRandAugment(x, [[{ op: 'TranslateX', level: 1, sign: 1 }]], { translateFraction: 2 })).toThrow(/translateFraction/);
+    x.dispose();
+  });
+
   it('a plan of one Solarize equals solarize, and N rounds compose in order', async () => {
     const x = random4d(11, [2, 6, 6, 1]);
     const viaPlan = applyRandAugment(x, [[{ op: 'Solarize', level: 0.5, sign: 1 }], [{ op: 'Identity', level: 0, sign: 1 }]]);

@@ -40,7 +40,14 @@ export {
   sampleMixupLambda,
 } from './color';
 export type { ColorJitterOptions } from './color';
-export { RAND_AUGMENT_OPS, sampleRandAugment, applyRandAugment, applyRandAugmentOp, randAugment } from './rand-augment';
+export {
+  RAND_AUGMENT_OPS,
+  TORCHVISION_TRANSLATE_FRACTION,
+  sampleRandAugment,
+  applyRandAugment,
+  applyRandAugmentOp,
+  randAugment,
+} from './rand-augment';
 export type { RandAugmentOpName, RandAugmentChoice, RandAugmentOptions } from './rand-augment';
 export { applyViews, applyOp } from './policies';
 export type { AugmentOpSpec, ViewSpec, ViewPolicy } from './policies';

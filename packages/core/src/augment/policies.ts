@@ -23,7 +23,14 @@ export type AugmentOpSpec =
   | { op: 'solarize'; threshold: number; p: number }
   | { op: 'rotate'; degrees: [number, number]; p: number; fill?: number }
   | { op: 'translate'; fraction: number }
-  | { op: 'randAugment'; numOps: number; magnitude: number | 'random'; ops?: RandAugmentOpName[]; fill?: number }
+  | {
+      op: 'randAugment';
+      numOps: number;
+      magnitude: number | 'random';
+      ops?: RandAugmentOpName[];
+      fill?: number;
+      translateFraction?: number;
+    }
   | { op: 'cutout'; size: number; p: number; fill?: number }
   | { op: 'normalize'; mean: number[]; std: number[] }
   /** A plugin's own op (an audio mask, a jigsaw shuffle): any batch-wise function of the images and the view's generator. */

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { SslError } from '../errors';
+import { SslError, invalidConfig } from '../errors';
 import type { Random } from '../random';
 import {
   adjustBrightness,
@@ -53,7 +53,15 @@ export interface RandAugmentOptions {
   ops?: readonly RandAugmentOpName[];
   /** Fill value for pixels a geometric op brings in from outside the image. */
   fill?: number;
+  /**
+   * Largest translation as a fraction of the side: torchvision's 150/331 ≈ 0.45 by default; FixMatch's
+   * reference RandAugment uses 0.3.
+   */
+  translateFraction?: number;
 }
+
+/** torchvision's RandAugment translates by up to 150 px of a 331-px image. */
+export const TORCHVISION_TRANSLATE_FRACTION = 150 / 331;
 
 const MAX_MAGNITUDE = 10;
 const SIGNED = new Set<RandAugmentOpName>([
@@ -97,14 +105,15 @@ export function sampleRandAugment(rng: Random, count: number, options: RandAugme
 
 /**
  * Applies one op to a group of images with their own levels. Magnitude ranges follow torchvision's
- * RandAugment: rotate ±30°, shear ±0.3, translate ±150/331 of the side, enhance factors 1 ± 0.9,
- * posterize 8 → 4 bits, solarize threshold 1 → 0.
+ * RandAugment: rotate ±30°, shear ±0.3, translate ±150/331 of the side (or `translateFraction`), enhance
+ * factors 1 ± 0.9, posterize 8 → 4 bits, solarize threshold 1 → 0.
  */
 export function applyRandAugmentOp(
   op: RandAugmentOpName,
   images: tf.Tensor4D,
   choices: readonly RandAugmentChoice[],
   fill = 0,
+  translateFraction = TORCHVISION_TRANSLATE_FRACTION,
 ): tf.Tensor4D {
   const [, h, w] = images.shape;
   const signed = choices.map((c) => c.sign * c.level);
@@ -155,13 +164,13 @@ export function applyRandAugmentOp(
     case 'TranslateX':
       return affineImages(
         images,
-        signed.map((s) => translationMap((150 / 331) * w * s, 0)),
+        signed.map((s) => translationMap(translateFraction * w * s, 0)),
         fill,
       );
     case 'TranslateY':
       return affineImages(
         images,
-        signed.map((s) => translationMap(0, (150 / 331) * h * s)),
+        signed.map((s) => translationMap(0, translateFraction * h * s)),
         fill,
       );
   }
@@ -174,9 +183,12 @@ export function applyRandAugmentOp(
 export function applyRandAugment(
   images: tf.Tensor4D,
   plan: readonly (readonly RandAugmentChoice[])[],
-  options: { fill?: number } = {},
+  options: { fill?: number; translateFraction?: number } = {},
 ): tf.Tensor4D {
   checkImages(images, 'randAugment');
+  const translateFraction = options.translateFraction ?? TORCHVISION_TRANSLATE_FRACTION;
+  if (!(translateFraction >= 0 && translateFraction <= 1))
+    invalidConfig('translateFraction', translateFraction, 'a fraction of the side in [0, 1]');
   const n = images.shape[0];
   if (plan.length !== n) throw new SslError('shape-mismatch', `randAugment: a plan for ${plan.length} images given ${n}.`);
   const rounds = Math.max(0, ...plan.map((p) => p.length));
@@ -205,6 +217,7 @@ export function applyRandAugment(
             group,
             rows.map((i) => plan[i][round]),
             options.fill ?? 0,
+            translateFraction,
           ),
         );
         rowOrder.push(...rows);
@@ -225,5 +238,5 @@ export function randAugment(
 ): { images: tf.Tensor4D; plan: RandAugmentChoice[][] } {
   checkImages(images, 'randAugment');
   const plan = sampleRandAugment(rng, images.shape[0], options);
-  return { images: applyRandAugment(images, plan, { fill: options.fill }), plan };
+  return { images: applyRandAugment(images, plan, { fill: options.fill, translateFraction: options.translateFraction }), plan };
 }

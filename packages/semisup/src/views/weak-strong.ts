@@ -14,7 +14,10 @@ export interface WeakStrongOptions {
  */
 export const CUTOUT_FILL = 0.5;
 
-/** FixMatch (Sohn et al. 2020): weak = flip + translate; strong = weak + RandAugment + Cutout (grey). */
+/** The FixMatch reference RandAugment translates by up to 0.3 of the side (torchvision's default is ≈ 0.45). */
+export const RAND_AUGMENT_TRANSLATE = 0.3;
+
+/** FixMatch (Sohn et al. 2020): weak = flip + translate; strong = weak + RandAugment (translate ≤ 0.3) + Cutout (grey). */
 export const weakStrong = defineViewPolicy<WeakStrongOptions>({
   name: 'weakStrong',
   description: 'two views: weak (flip + translate) and strong (weak + RandAugment + Cutout), FixMatch §2.3',
@@ -29,7 +32,7 @@ export const weakStrong = defineViewPolicy<WeakStrongOptions>({
           name: 'strong',
           ops: [
             ...weak,
-            { op: 'randAugment', numOps: o.numOps ?? 2, magnitude: o.magnitude ?? 'random' },
+            { op: 'randAugment', numOps: o.numOps ?? 2, magnitude: o.magnitude ?? 'random', translateFraction: RAND_AUGMENT_TRANSLATE },
             { op: 'cutout', size: o.cutoutSize ?? 0.5, p: 1, fill: CUTOUT_FILL },
           ],
         },
