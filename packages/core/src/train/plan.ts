@@ -38,16 +38,22 @@ export interface RunPlan {
   readonly source: BatchSource;
 }
 
-/** The options of train() that the plan reads. */
+/** The options of train() that the plan reads (TrainOptions extends them). */
 export interface PlanOptions {
   readonly method: MethodHandle;
   readonly data: TrainData;
+  /** Backbone; default: the method's recommended encoder, else the small CNN for the data's image shape. */
   readonly encoder?: AnyEncoderSpec;
+  /** Epochs of each round. */
   readonly epochs?: number;
+  /** Stop after this many global steps (counted from 0, across resumes and rounds). */
   readonly maxSteps?: number;
+  /** Images per step (for semi-supervised methods: labeled images per step; unlabeled = ratio × this). */
   readonly batchSize?: number;
+  /** Overrides the method's recommended optimizer; `{ lr }` alone keeps its kind and other settings. */
   readonly optimizer?: Partial<OptimizerSpec>;
   readonly schedule?: ScheduleSpec;
+  /** Max global gradient norm; default the method's recommendation, else off. */
   readonly gradientClip?: number;
   readonly seed?: number;
   readonly dropLast?: boolean;

@@ -1,18 +1,16 @@
 import type { Variable } from '@tensorflow/tfjs-core';
 import { batchesPerEpoch, epochOrder } from '../data/batches';
 import { SslError } from '../errors';
-import type { MethodRuntime, OptimizerSpec, ScheduleSpec, StepContext } from '../method';
+import type { MethodRuntime, StepContext } from '../method';
 import type { Encoder, EncoderSpec } from '../nn';
 import { saveEncoder } from '../nn';
-import type { MethodHandle } from '../registry/registry';
 import { restoreVariables } from './checkpoint';
 import type { JsonValue, LoadedCheckpoint } from './checkpoint';
-import type { TrainData } from './data-kinds';
 import { CollapseWatch, divergedError, nonFiniteNames, probeCollapse, resolveGuard } from './divergence-guard';
 import type { DivergenceGuardOptions, ResolvedGuard } from './divergence-guard';
 import { planRun } from './plan';
 import { saveProducts } from './products';
-import type { AnyEncoderSpec, RunPlan } from './plan';
+import type { PlanOptions, RunPlan } from './plan';
 import { RunPools } from './pools';
 import { checkResumeMatches } from './resume-check';
 import { RunDirectory, toJson } from './run-directory';
@@ -61,26 +59,9 @@ export interface TrainCallback {
   onTrainEnd?(result: TrainResult): void | Promise<void>;
 }
 
-export interface TrainOptions {
-  readonly method: MethodHandle;
-  readonly data: TrainData;
-  /** Backbone; default: the small CNN for the data's image shape. */
-  readonly encoder?: AnyEncoderSpec;
-  /** Epochs of each round. */
-  readonly epochs?: number;
-  /** Stop after this many global steps (counted from 0, across resumes and rounds). */
-  readonly maxSteps?: number;
-  /** Images per step (for semi-supervised methods: labeled images per step; unlabeled = ratio × this). */
-  readonly batchSize?: number;
-  /** Overrides the method's recommended optimizer; `{ lr }` alone keeps its kind and other settings. */
-  readonly optimizer?: Partial<OptimizerSpec>;
-  readonly schedule?: ScheduleSpec;
-  /** Max global gradient norm; off by default. */
-  readonly gradientClip?: number;
-  readonly seed?: number;
+export interface TrainOptions extends PlanOptions {
   /** Run directory: config.json, metrics.jsonl, checkpoints/, encoder/. Without it nothing is written. */
   readonly outDir?: string;
-  readonly checkpointEvery?: { readonly steps?: number; readonly epochs?: number };
   readonly keepCheckpoints?: number;
   /**
    * Continue from the newest complete checkpoint in outDir/checkpoints (fresh start when there is none). The
@@ -99,7 +80,6 @@ export interface TrainOptions {
   readonly callbacks?: readonly TrainCallback[];
   /** Stops after the current step, writing a checkpoint first when outDir is set. */
   readonly signal?: AbortSignal;
-  readonly dropLast?: boolean;
   /**
    * Problems the run recovered from, in words (a damaged newest checkpoint skipped on resume). Default:
    * `process.emitWarning`. Also collected in `TrainResult.warnings`.
