@@ -3,7 +3,14 @@ import type { Scalar } from '@tensorflow/tfjs-core';
 import { SslError, accuracy, defineMethod, hardLabelCrossEntropy } from '@ssl/core';
 import { entropyLoss } from '../losses/entropy';
 import { sigmoidRampUp } from '../schedules/ramps';
-import { createClassifierNetwork, forwardTogether, requireClasses, supervisedStep } from '../shared/classifier-network';
+import {
+  NO_UNLABELED_VIEWS,
+  createClassifierNetwork,
+  forwardTogether,
+  requireClasses,
+  studentRuntimeParts,
+  supervisedStep,
+} from '../shared/classifier-network';
 import type { SemisupRuntime } from '../shared/classifier-network';
 import { SEMISUP_TRAINING } from '../shared/training';
 import { requireDropout, requireFraction, requireNonNegativeNumber, requirePositiveInteger } from '../shared/validate';
@@ -49,7 +56,7 @@ export const entropyMin = defineMethod<EntropyMinConfig, 'semi-supervised'>({
   },
   views: (config) => ({
     labeled: 'weak',
-    unlabeled: config.entropyWeight === 0 ? { name: 'none', overrides: { count: 0 } } : 'weak',
+    unlabeled: config.entropyWeight === 0 ? NO_UNLABELED_VIEWS : 'weak',
   }),
   training: SEMISUP_TRAINING,
   build(context): SemisupRuntime {
@@ -57,10 +64,7 @@ export const entropyMin = defineMethod<EntropyMinConfig, 'semi-supervised'>({
     const numClasses = requireClasses('semisup:entropy-min', context.numClasses);
     const student = createClassifierNetwork(context, numClasses, config.dropout);
     return {
-      encoder: student.encoder,
-      trainable: { encoder: student.encoder.model, classifier: student.classifier },
-      semisup: { student },
-      products: () => ({ classifier: student.classifier }),
+      ...studentRuntimeParts(student),
       step(batch, stepContext) {
         if (config.entropyWeight === 0) return supervisedStep(student, batch.labeled);
         const labels = batch.labeled.labels;

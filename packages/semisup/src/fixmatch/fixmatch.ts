@@ -15,6 +15,7 @@ import { classwiseThresholdLoss } from '../losses/classwise-threshold';
 import { distributionAlignment } from '../losses/distribution-alignment';
 import { fixMatchLoss } from '../losses/fixmatch';
 import { labeledClassMarginal, movingAverage } from '../shared/weak-strong-runtime';
+import { NO_UNLABELED_VIEWS } from '../shared/classifier-network';
 
 /**
  * FixMatch (Sohn et al. 2020): a weakly augmented unlabeled image gives a pseudo-label when the model is
@@ -134,7 +135,7 @@ export const fixmatch = defineMethod<FixMatchConfig, 'semi-supervised', FixMatch
       // Labeled images get the weak view only (FixMatch §2.3).
       labeled: { name: 'weak', overrides: translateFraction === undefined ? {} : { translateFraction } },
       // Supervised-only ablation: no unlabeled views at all.
-      unlabeled: config.unlabeledWeight === 0 ? { name: 'none', overrides: { count: 0 } } : weakStrong,
+      unlabeled: config.unlabeledWeight === 0 ? NO_UNLABELED_VIEWS : weakStrong,
     };
   },
   training: {

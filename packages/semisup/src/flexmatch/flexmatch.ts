@@ -3,7 +3,7 @@ import type { Scalar, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { accuracy, defineMethod, hardLabelCrossEntropy, invalidConfig, requireRank, stopGradient } from '@ssl/core';
 import { classwiseThresholdLoss } from '../losses/classwise-threshold';
 import { distributionAlignment } from '../losses/distribution-alignment';
-import { requireClasses, supervisedStep } from '../shared/classifier-network';
+import { NO_UNLABELED_VIEWS, requireClasses, supervisedStep } from '../shared/classifier-network';
 import type { SemisupRuntime } from '../shared/classifier-network';
 import { SEMISUP_TRAINING } from '../shared/training';
 import { requireEmaDecay, requireFraction, requireNonNegativeNumber, requirePositiveInteger } from '../shared/validate';
@@ -107,7 +107,7 @@ export const flexmatch = defineMethod<FlexMatchConfig, 'semi-supervised', FlexMa
   },
   views: (config) => ({
     labeled: 'weak',
-    unlabeled: config.unlabeledWeight === 0 ? { name: 'none', overrides: { count: 0 } } : 'weakStrong',
+    unlabeled: config.unlabeledWeight === 0 ? NO_UNLABELED_VIEWS : 'weakStrong',
   }),
   training: SEMISUP_TRAINING,
   build(context): SemisupRuntime<FlexMatchCarry> {

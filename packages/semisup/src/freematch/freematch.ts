@@ -3,7 +3,7 @@ import type { Scalar, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { accuracy, defineMethod, hardLabelCrossEntropy, invalidConfig, requireRank, stopGradient } from '@ssl/core';
 import { classwiseThresholdLoss } from '../losses/classwise-threshold';
 import { selfAdaptiveFairnessLoss } from '../losses/fairness';
-import { requireClasses, supervisedStep } from '../shared/classifier-network';
+import { NO_UNLABELED_VIEWS, requireClasses, supervisedStep } from '../shared/classifier-network';
 import type { SemisupRuntime } from '../shared/classifier-network';
 import { SEMISUP_TRAINING } from '../shared/training';
 import { requireEmaDecay, requireNonNegativeNumber, requirePositiveInteger } from '../shared/validate';
@@ -88,7 +88,7 @@ export const freematch = defineMethod<FreeMatchConfig, 'semi-supervised', FreeMa
   },
   views: (config) => ({
     labeled: 'weak',
-    unlabeled: config.unlabeledWeight === 0 ? { name: 'none', overrides: { count: 0 } } : 'weakStrong',
+    unlabeled: config.unlabeledWeight === 0 ? NO_UNLABELED_VIEWS : 'weakStrong',
   }),
   training: SEMISUP_TRAINING,
   build(context): SemisupRuntime<FreeMatchState> {

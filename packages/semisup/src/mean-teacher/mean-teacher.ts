@@ -4,6 +4,7 @@ import { SslError, accuracy, defineMethod, hardLabelCrossEntropy, stopGradient }
 import { consistencyMse } from '../losses/consistency-mse';
 import { sigmoidRampUp } from '../schedules/ramps';
 import {
+  NO_UNLABELED_VIEWS,
   classifierLogits,
   copyOfNetwork,
   createClassifierNetwork,
@@ -69,7 +70,7 @@ export const meanTeacher = defineMethod<MeanTeacherConfig, 'semi-supervised'>({
   views: (config) => ({
     labeled: 'weak',
     // Two weak views: the student's and the teacher's. Supervised-only ablation: none.
-    unlabeled: config.consistencyWeight === 0 ? { name: 'none', overrides: { count: 0 } } : 'weakPair',
+    unlabeled: config.consistencyWeight === 0 ? NO_UNLABELED_VIEWS : 'weakPair',
   }),
   training: SEMISUP_TRAINING,
   build(context): SemisupRuntime {

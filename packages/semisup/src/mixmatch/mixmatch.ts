@@ -7,7 +7,7 @@ import { mixup } from '../losses/mixup';
 import { softCrossEntropy } from '../losses/soft-cross-entropy';
 import { linearRampUp } from '../schedules/ramps';
 import { sampleBeta } from '../shared/beta';
-import { forwardTogether, requireClasses, supervisedStep } from '../shared/classifier-network';
+import { NO_UNLABELED_VIEWS, forwardTogether, requireClasses, supervisedStep } from '../shared/classifier-network';
 import type { SemisupRuntime } from '../shared/classifier-network';
 import { SEMISUP_TRAINING } from '../shared/training';
 import { requireEmaDecay, requireFraction, requireNonNegativeNumber, requirePositiveInteger } from '../shared/validate';
@@ -78,10 +78,7 @@ export const mixmatch = defineMethod<MixMatchConfig, 'semi-supervised'>({
   },
   views: (config) => ({
     labeled: 'weak',
-    unlabeled:
-      config.unlabeledWeight === 0
-        ? { name: 'none', overrides: { count: 0 } }
-        : { name: 'weakViews', overrides: { count: config.augmentations } },
+    unlabeled: config.unlabeledWeight === 0 ? NO_UNLABELED_VIEWS : { name: 'weakViews', overrides: { count: config.augmentations } },
   }),
   training: SEMISUP_TRAINING,
   build(context): SemisupRuntime {

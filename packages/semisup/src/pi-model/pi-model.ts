@@ -3,7 +3,14 @@ import type { Scalar } from '@tensorflow/tfjs-core';
 import { SslError, accuracy, defineMethod, hardLabelCrossEntropy } from '@ssl/core';
 import { consistencyMse } from '../losses/consistency-mse';
 import { sigmoidRampUp } from '../schedules/ramps';
-import { createClassifierNetwork, forwardTogether, requireClasses, supervisedStep } from '../shared/classifier-network';
+import {
+  NO_UNLABELED_VIEWS,
+  createClassifierNetwork,
+  forwardTogether,
+  requireClasses,
+  studentRuntimeParts,
+  supervisedStep,
+} from '../shared/classifier-network';
 import type { SemisupRuntime } from '../shared/classifier-network';
 import { SEMISUP_TRAINING } from '../shared/training';
 import { requireDropout, requireFraction, requireNonNegativeNumber, requirePositiveInteger } from '../shared/validate';
@@ -50,7 +57,7 @@ export const piModel = defineMethod<PiModelConfig, 'semi-supervised'>({
   },
   views: (config) => ({
     labeled: 'weak',
-    unlabeled: config.consistencyWeight === 0 ? { name: 'none', overrides: { count: 0 } } : 'weakPair',
+    unlabeled: config.consistencyWeight === 0 ? NO_UNLABELED_VIEWS : 'weakPair',
   }),
   training: SEMISUP_TRAINING,
   build(context): SemisupRuntime {
@@ -58,10 +65,7 @@ export const piModel = defineMethod<PiModelConfig, 'semi-supervised'>({
     const numClasses = requireClasses('semisup:pi-model', context.numClasses);
     const student = createClassifierNetwork(context, numClasses, config.dropout);
     return {
-      encoder: student.encoder,
-      trainable: { encoder: student.encoder.model, classifier: student.classifier },
-      semisup: { student },
-      products: () => ({ classifier: student.classifier }),
+      ...studentRuntimeParts(student),
       step(batch, stepContext) {
         if (config.consistencyWeight === 0) return supervisedStep(student, batch.labeled);
         const labels = batch.labeled.labels;

@@ -3,7 +3,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import { SslError, accuracy, defineMethod, hardLabelCrossEntropy, invalidConfig } from '@ssl/core';
 import { fixMatchLoss } from '../losses/fixmatch';
 import { pseudoLabelWeight } from '../schedules/ramps';
-import { createClassifierNetwork, forwardTogether, requireClasses, supervisedStep } from '../shared/classifier-network';
+import {
+  NO_UNLABELED_VIEWS,
+  createClassifierNetwork,
+  forwardTogether,
+  requireClasses,
+  studentRuntimeParts,
+  supervisedStep,
+} from '../shared/classifier-network';
 import type { SemisupRuntime } from '../shared/classifier-network';
 import { requireDropout, requireFraction, requireNonNegativeNumber, requirePositiveInteger } from '../shared/validate';
 import { SEMISUP_TRAINING } from '../shared/training';
@@ -57,7 +64,7 @@ export const pseudoLabel = defineMethod<PseudoLabelConfig, 'semi-supervised'>({
   views: (config) => ({
     labeled: 'weak',
     // Supervised-only ablation: no unlabeled views at all.
-    unlabeled: config.finalWeight === 0 ? { name: 'none', overrides: { count: 0 } } : 'weak',
+    unlabeled: config.finalWeight === 0 ? NO_UNLABELED_VIEWS : 'weak',
   }),
   training: SEMISUP_TRAINING,
   build(context): SemisupRuntime {
@@ -65,10 +72,7 @@ export const pseudoLabel = defineMethod<PseudoLabelConfig, 'semi-supervised'>({
     const numClasses = requireClasses('semisup:pseudo-label', context.numClasses);
     const student = createClassifierNetwork(context, numClasses, config.dropout);
     return {
-      encoder: student.encoder,
-      trainable: { encoder: student.encoder.model, classifier: student.classifier },
-      semisup: { student },
-      products: () => ({ classifier: student.classifier }),
+      ...studentRuntimeParts(student),
       step(batch, context) {
         if (config.finalWeight === 0) return supervisedStep(student, batch.labeled);
         const labels = batch.labeled.labels;

@@ -1,7 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { copyWeights, defineMethod, invalidConfig } from '@ssl/core';
 import type { Pool, RoundEndContext } from '@ssl/core';
-import { createClassifierNetwork, predictProbabilities, requireClasses, supervisedStep } from '../shared/classifier-network';
+import {
+  NO_UNLABELED_VIEWS,
+  createClassifierNetwork,
+  predictProbabilities,
+  requireClasses,
+  studentRuntimeParts,
+  supervisedStep,
+} from '../shared/classifier-network';
 import type { ClassifierNetwork, SemisupRuntime } from '../shared/classifier-network';
 import { SEMISUP_TRAINING } from '../shared/training';
 import { requireDropout, requireFraction, requirePositiveInteger } from '../shared/validate';
@@ -161,7 +168,7 @@ export const selfTraining = defineMethod<SelfTrainingConfig, 'semi-supervised'>(
     if (config.student !== 'fresh' && config.student !== 'continue') invalidConfig('student', config.student, `'fresh' or 'continue'`);
     requireDropout('dropout', config.dropout);
   },
-  views: () => ({ labeled: 'weak', unlabeled: { name: 'none', overrides: { count: 0 } } }),
+  views: () => ({ labeled: 'weak', unlabeled: NO_UNLABELED_VIEWS }),
   training: SEMISUP_TRAINING,
   build(context): SemisupRuntime {
     const { config, previous, pools } = context;
@@ -173,10 +180,7 @@ export const selfTraining = defineMethod<SelfTrainingConfig, 'semi-supervised'>(
     }
     const labeledPoolSize = pools.get('labeled')?.ids.length ?? 0;
     return {
-      encoder: student.encoder,
-      trainable: { encoder: student.encoder.model, classifier: student.classifier },
-      semisup: { student },
-      products: () => ({ classifier: student.classifier }),
+      ...studentRuntimeParts(student),
       step(batch) {
         // With confidence weights the labeled loss is Σ_i w_i ℓ_i / B (hardLabelCrossEntropy with weights).
         const output = supervisedStep(student, batch.labeled);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import { SslError, accuracy, copyWeights, forwardViews, hardLabelCrossEntropy, linearClassifier } from '@ssl/core';
-import type { BuildContext, Encoder, LabeledImageViews, MethodRuntime, StepOutput, tfl } from '@ssl/core';
+import type { BuildContext, Encoder, LabeledImageViews, MethodRuntime, StepOutput, ViewPolicyRef, tfl } from '@ssl/core';
 
 /** An encoder and the linear classifier on its features: the network every method here trains. */
 export interface ClassifierNetwork {
@@ -83,3 +83,22 @@ export function supervisedStep(network: ClassifierNetwork, labeled: LabeledImage
   const supervisedLoss = hardLabelCrossEntropy(logits, labeled.labels, labeled.weights);
   return { loss: supervisedLoss, metrics: { supervisedLoss, supervisedAccuracy: accuracy(logits, labeled.labels) } };
 }
+
+/**
+ * The runtime fields of a method that trains one student classifier and reports it: the student is the
+ * evaluated encoder and the saved classifier.
+ */
+export function studentRuntimeParts(student: ClassifierNetwork) {
+  return {
+    encoder: student.encoder,
+    trainable: { encoder: student.encoder.model, classifier: student.classifier },
+    semisup: { student },
+    products: () => ({ classifier: student.classifier }),
+  };
+}
+
+/**
+ * The unlabeled views of a supervised-only ablation (a method with its unlabeled weight at 0): none, so
+ * the unlabeled images are neither augmented nor forwarded.
+ */
+export const NO_UNLABELED_VIEWS: ViewPolicyRef = { name: 'none', overrides: { count: 0 } };

@@ -3,7 +3,14 @@ import type { Scalar, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { SslError, accuracy, defineMethod, hardLabelCrossEntropy, invalidConfig, stopGradient } from '@ssl/core';
 import { consistencyMse } from '../losses/consistency-mse';
 import { sigmoidRampUp } from '../schedules/ramps';
-import { createClassifierNetwork, forwardTogether, requireClasses, supervisedStep } from '../shared/classifier-network';
+import {
+  NO_UNLABELED_VIEWS,
+  createClassifierNetwork,
+  forwardTogether,
+  requireClasses,
+  studentRuntimeParts,
+  supervisedStep,
+} from '../shared/classifier-network';
 import type { SemisupRuntime } from '../shared/classifier-network';
 import { SEMISUP_TRAINING } from '../shared/training';
 import { requireDropout, requireFraction, requireNonNegativeNumber, requirePositiveInteger } from '../shared/validate';
@@ -82,7 +89,7 @@ export const temporalEnsembling = defineMethod<TemporalEnsemblingConfig, 'semi-s
   },
   views: (config) => ({
     labeled: 'weak',
-    unlabeled: config.consistencyWeight === 0 ? { name: 'none', overrides: { count: 0 } } : 'weak',
+    unlabeled: config.consistencyWeight === 0 ? NO_UNLABELED_VIEWS : 'weak',
   }),
   training: SEMISUP_TRAINING,
   build(context): SemisupRuntime<TemporalEnsemblingCarry> {
@@ -95,11 +102,8 @@ export const temporalEnsembling = defineMethod<TemporalEnsemblingConfig, 'semi-s
     const ensemble = tf.tidy(() => tf.variable(tf.zeros([sampleCount, numClasses]), false)) as tf.Variable<tf.Rank.R2>;
     const visits = tf.tidy(() => tf.variable(tf.zeros([sampleCount]), false)) as tf.Variable<tf.Rank.R1>;
     return {
-      encoder: student.encoder,
-      trainable: { encoder: student.encoder.model, classifier: student.classifier },
+      ...studentRuntimeParts(student),
       state: { ensemble, visits },
-      semisup: { student },
-      products: () => ({ classifier: student.classifier }),
       step(batch, stepContext) {
         if (config.consistencyWeight === 0) return supervisedStep(student, batch.labeled);
         const labels = batch.labeled.labels;

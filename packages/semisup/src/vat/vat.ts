@@ -3,7 +3,15 @@ import type { Scalar, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import { SslError, accuracy, defineMethod, hardLabelCrossEntropy, invalidConfig, stopGradient } from '@ssl/core';
 import { entropyLoss } from '../losses/entropy';
 import { klDivergence, virtualAdversarialPerturbation } from '../losses/virtual-adversarial';
-import { classifierLogits, createClassifierNetwork, forwardTogether, requireClasses, supervisedStep } from '../shared/classifier-network';
+import {
+  NO_UNLABELED_VIEWS,
+  classifierLogits,
+  createClassifierNetwork,
+  forwardTogether,
+  requireClasses,
+  studentRuntimeParts,
+  supervisedStep,
+} from '../shared/classifier-network';
 import type { SemisupRuntime } from '../shared/classifier-network';
 import { SEMISUP_TRAINING } from '../shared/training';
 import { requireNonNegativeNumber, requirePositiveInteger } from '../shared/validate';
@@ -61,7 +69,7 @@ export const vat = defineMethod<VatConfig, 'semi-supervised'>({
   },
   views: (config) => ({
     labeled: 'weak',
-    unlabeled: config.vatWeight === 0 && config.entropyWeight === 0 ? { name: 'none', overrides: { count: 0 } } : 'weak',
+    unlabeled: config.vatWeight === 0 && config.entropyWeight === 0 ? NO_UNLABELED_VIEWS : 'weak',
   }),
   training: SEMISUP_TRAINING,
   build(context): SemisupRuntime {
@@ -69,10 +77,7 @@ export const vat = defineMethod<VatConfig, 'semi-supervised'>({
     const numClasses = requireClasses('semisup:vat', context.numClasses);
     const student = createClassifierNetwork(context, numClasses);
     return {
-      encoder: student.encoder,
-      trainable: { encoder: student.encoder.model, classifier: student.classifier },
-      semisup: { student },
-      products: () => ({ classifier: student.classifier }),
+      ...studentRuntimeParts(student),
       step(batch, stepContext) {
         if (config.vatWeight === 0 && config.entropyWeight === 0) return supervisedStep(student, batch.labeled);
         const labels = batch.labeled.labels;
