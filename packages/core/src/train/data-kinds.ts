@@ -107,12 +107,24 @@ export function gatherSampleImages(parts: readonly ImageDataset[], ids: Int32Arr
   return hostBatchToTensors({ images: bytes, indices: ids }, shape).images;
 }
 
+/** Position of each sample id in a pool, built once per pool (pools are replaced, never edited). */
+const positionsOfPool = new WeakMap<Pool, Map<number, number>>();
+
+function positionsIn(pool: Pool): Map<number, number> {
+  let positions = positionsOfPool.get(pool);
+  if (!positions) {
+    positions = new Map(Array.from(pool.ids, (id, k) => [id, k] as [number, number]));
+    positionsOfPool.set(pool, positions);
+  }
+  return positions;
+}
+
 function poolLabels(pool: Pool | undefined, ids: Int32Array, name: string): Tensor1D {
-  if (!pool?.labels) throw new SslError('data', `The ${name} pool has no labels.`);
-  const labelOf = new Map<number, number>();
-  pool.ids.forEach((id, k) => labelOf.set(id, pool.labels![k]));
+  const labels = pool?.labels;
+  if (!pool || !labels) throw new SslError('data', `The ${name} pool has no labels.`);
+  const positions = positionsIn(pool);
   return tf.tensor1d(
-    Int32Array.from(ids, (id) => labelOf.get(id) ?? -1),
+    Int32Array.from(ids, (id) => labels[positions.get(id) ?? -1] ?? -1),
     'int32',
   );
 }
@@ -239,10 +251,10 @@ function checkSemiSupervised(data: TrainData, methodId: string): { labeled: Imag
 }
 
 function weightsOf(pool: Pool, ids: Int32Array): Tensor1D | undefined {
-  if (!pool.weights) return undefined;
-  const weightOf = new Map<number, number>();
-  pool.ids.forEach((id, k) => weightOf.set(id, pool.weights![k]));
-  return tf.tensor1d(Float32Array.from(ids, (id) => weightOf.get(id) ?? 1));
+  const weights = pool.weights;
+  if (!weights) return undefined;
+  const positions = positionsIn(pool);
+  return tf.tensor1d(Float32Array.from(ids, (id) => weights[positions.get(id) ?? -1] ?? 1));
 }
 
 const semiSupervisedKind = defineDataKind({
