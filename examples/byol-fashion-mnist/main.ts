@@ -7,12 +7,12 @@ import { parseArgs } from 'node:util';
 import { createRegistry } from '@ssl/core';
 import noncontrastive from '@ssl/noncontrastive';
 import {
-  dataOption,
+  PRETRAIN_FLAGS,
   describeRun,
   exampleArgs,
   isMainModule,
-  numberListOption,
   numberOption,
+  pretrainFlagOptions,
   runPretrainAndCompare,
 } from '@ssl-examples/shared';
 import type { PretrainAndCompareOptions, PretrainAndCompareResult } from '@ssl-examples/shared';
@@ -41,33 +41,8 @@ export function runByolExample(options: ByolExampleOptions = {}): Promise<ByolEx
 
 /** The example's flags, parsed with node:util's parseArgs. */
 export function parseByolArgs(argv?: readonly string[]): ByolExampleOptions {
-  const { values } = parseArgs({
-    args: exampleArgs(argv),
-    options: {
-      epochs: { type: 'string' },
-      data: { type: 'string' },
-      out: { type: 'string' },
-      limit: { type: 'string' },
-      'batch-size': { type: 'string' },
-      lr: { type: 'string' },
-      'base-momentum': { type: 'string' },
-      seed: { type: 'string' },
-      'encoder-seed': { type: 'string' },
-      channels: { type: 'string' },
-    },
-  });
-  return {
-    epochs: numberOption('epochs', values.epochs),
-    data: dataOption(values.data),
-    out: values.out ?? 'runs/byol',
-    limit: numberOption('limit', values.limit),
-    batchSize: numberOption('batch-size', values['batch-size']),
-    lr: numberOption('lr', values.lr),
-    baseMomentum: numberOption('base-momentum', values['base-momentum']),
-    seed: numberOption('seed', values.seed),
-    encoderSeed: numberOption('encoder-seed', values['encoder-seed']),
-    channels: numberListOption('channels', values.channels),
-  };
+  const { values } = parseArgs({ args: exampleArgs(argv), options: { ...PRETRAIN_FLAGS, 'base-momentum': { type: 'string' } } });
+  return { ...pretrainFlagOptions(values, 'runs/byol'), baseMomentum: numberOption('base-momentum', values['base-momentum']) };
 }
 
 if (isMainModule(import.meta.url)) {

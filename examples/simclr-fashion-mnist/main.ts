@@ -7,12 +7,12 @@ import { parseArgs } from 'node:util';
 import { createRegistry } from '@ssl/core';
 import contrastive from '@ssl/contrastive';
 import {
-  dataOption,
+  PRETRAIN_FLAGS,
   describeRun,
   exampleArgs,
   isMainModule,
-  numberListOption,
   numberOption,
+  pretrainFlagOptions,
   runPretrainAndCompare,
 } from '@ssl-examples/shared';
 import type { PretrainAndCompareOptions, PretrainAndCompareResult } from '@ssl-examples/shared';
@@ -41,33 +41,8 @@ export function runSimclrExample(options: SimclrExampleOptions = {}): Promise<Si
 
 /** The example's flags, parsed with node:util's parseArgs. */
 export function parseSimclrArgs(argv?: readonly string[]): SimclrExampleOptions {
-  const { values } = parseArgs({
-    args: exampleArgs(argv),
-    options: {
-      epochs: { type: 'string' },
-      data: { type: 'string' },
-      out: { type: 'string' },
-      limit: { type: 'string' },
-      'batch-size': { type: 'string' },
-      lr: { type: 'string' },
-      temperature: { type: 'string' },
-      seed: { type: 'string' },
-      'encoder-seed': { type: 'string' },
-      channels: { type: 'string' },
-    },
-  });
-  return {
-    epochs: numberOption('epochs', values.epochs),
-    data: dataOption(values.data),
-    out: values.out ?? 'runs/simclr',
-    limit: numberOption('limit', values.limit),
-    batchSize: numberOption('batch-size', values['batch-size']),
-    lr: numberOption('lr', values.lr),
-    temperature: numberOption('temperature', values.temperature),
-    seed: numberOption('seed', values.seed),
-    encoderSeed: numberOption('encoder-seed', values['encoder-seed']),
-    channels: numberListOption('channels', values.channels),
-  };
+  const { values } = parseArgs({ args: exampleArgs(argv), options: { ...PRETRAIN_FLAGS, temperature: { type: 'string' } } });
+  return { ...pretrainFlagOptions(values, 'runs/simclr'), temperature: numberOption('temperature', values['temperature']) };
 }
 
 if (isMainModule(import.meta.url)) {

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { PretrainAndCompareOptions } from './pretrain-and-compare';
 
 /**
  * The script's arguments for `node:util`'s `parseArgs`, the one argument style of the examples.
@@ -32,4 +33,36 @@ export function dataOption(value: string | undefined, fallback: 'full' | 'sample
 /** True when the module with this `import.meta.url` is the script node was started with (not imported by a test). */
 export function isMainModule(moduleUrl: string): boolean {
   return Boolean(process.argv[1]) && resolve(process.argv[1]) === fileURLToPath(moduleUrl);
+}
+
+/** The flags every pretrain-and-compare example takes, as `parseArgs` options. */
+export const PRETRAIN_FLAGS = {
+  epochs: { type: 'string' },
+  data: { type: 'string' },
+  out: { type: 'string' },
+  limit: { type: 'string' },
+  'batch-size': { type: 'string' },
+  lr: { type: 'string' },
+  seed: { type: 'string' },
+  'encoder-seed': { type: 'string' },
+  channels: { type: 'string' },
+} as const;
+
+/** The runner's options from the values of PRETRAIN_FLAGS; `defaultOut` is the example's run directory. */
+export function pretrainFlagOptions(
+  values: { readonly [flag: string]: string | boolean | undefined },
+  defaultOut: string,
+): PretrainAndCompareOptions {
+  const text = (flag: keyof typeof PRETRAIN_FLAGS) => values[flag] as string | undefined;
+  return {
+    epochs: numberOption('epochs', text('epochs')),
+    data: dataOption(text('data')),
+    out: text('out') ?? defaultOut,
+    limit: numberOption('limit', text('limit')),
+    batchSize: numberOption('batch-size', text('batch-size')),
+    lr: numberOption('lr', text('lr')),
+    seed: numberOption('seed', text('seed')),
+    encoderSeed: numberOption('encoder-seed', text('encoder-seed')),
+    channels: numberListOption('channels', text('channels')),
+  };
 }
