@@ -1,5 +1,5 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
-import { SslError, formatShape, formatValue } from './errors';
+import { SslError, formatShape, formatValue, invalidConfig } from './errors';
 
 /*
  * Argument checks for losses, blocks and methods: each throws an SslError whose message names the argument,
@@ -66,6 +66,14 @@ export function requirePositive(field: string, value: number): void {
       details: { field, value },
     });
   }
+}
+
+/**
+ * Throws `invalid-config` unless `value` is an integer ≥ 1 (widths, counts, sizes); an unset optional
+ * option (undefined) passes. `expected` replaces 'a positive integer' in the message (e.g. the paper's value).
+ */
+export function requirePositiveInteger(field: string, value: unknown, expected = 'a positive integer'): void {
+  if (value !== undefined && !(typeof value === 'number' && Number.isInteger(value) && value > 0)) invalidConfig(field, value, expected);
 }
 
 /** Throws `invalid-config` unless `value` is a finite number ≥ 0 (loss weights, where 0 turns a term off). */

@@ -4,7 +4,15 @@ export { SslError, isSslError, invalidConfig, formatShape, formatValue } from '.
 export type { SslErrorCode } from './errors';
 export { Random } from './random';
 export { stopGradient, l2Normalize } from './ops';
-export { requireRank, requireSameShape, requireNonEmpty, requireFloat, requirePositive, requireNonNegative } from './checks';
+export {
+  requireRank,
+  requireSameShape,
+  requireNonEmpty,
+  requireFloat,
+  requirePositive,
+  requireNonNegative,
+  requirePositiveInteger,
+} from './checks';
 
 export * from './backend';
 export * from './data';

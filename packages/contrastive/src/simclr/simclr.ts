@@ -1,6 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor2D } from '@tensorflow/tfjs-core';
-import { checkPolicyOptions, defineMethod, invalidConfig, l2Normalize, projectionHead } from '@ssl/core';
+import {
+  checkPolicyOptions,
+  defineMethod,
+  invalidConfig,
+  l2Normalize,
+  projectionHead,
+  requirePositive,
+  requirePositiveInteger,
+} from '@ssl/core';
 import { simclrViews } from '../views/simclr-views';
 import type { SimclrViewOptions } from '../views/simclr-views';
 import { ntXentLoss } from '../losses/nt-xent';
@@ -49,14 +57,6 @@ export const SIMCLR_FASHION_VIEWS: SimclrViewOptions = {
   blurSigma: [0.1, 1],
 };
 
-function checkPositive(field: string, value: number): void {
-  if (!(typeof value === 'number' && Number.isFinite(value) && value > 0)) invalidConfig(field, value, 'a finite number > 0');
-}
-
-function checkPositiveInteger(field: string, value: number): void {
-  if (!(Number.isInteger(value) && value > 0)) invalidConfig(field, value, 'a positive integer');
-}
-
 /**
  * Checks overrides of the `simclr` view policy; `prefix` names the config field.
  * @deprecated Call `checkPolicyOptions(simclrViews, views, prefix)`, which checks any policy.
@@ -84,9 +84,9 @@ export const simclr = defineMethod<SimCLRConfig, 'unlabeled'>({
     views: SIMCLR_FASHION_VIEWS,
   },
   validate(config) {
-    checkPositive('temperature', config.temperature);
-    checkPositiveInteger('projectionHiddenDim', config.projectionHiddenDim);
-    checkPositiveInteger('projectionDim', config.projectionDim);
+    requirePositive('temperature', config.temperature);
+    requirePositiveInteger('projectionHiddenDim', config.projectionHiddenDim);
+    requirePositiveInteger('projectionDim', config.projectionDim);
     if (config.projectionLayers !== 2 && config.projectionLayers !== 3)
       invalidConfig('projectionLayers', config.projectionLayers, '2 or 3');
     if (typeof config.projectionBatchNorm !== 'boolean') invalidConfig('projectionBatchNorm', config.projectionBatchNorm, 'true or false');

@@ -19,7 +19,7 @@ export {
 } from './checkpoint';
 export type { CheckpointFileRecord, CheckpointManifest, DamagedCheckpoint, JsonValue, LoadedCheckpoint, StoredTensor } from './checkpoint';
 export { withSeededMathRandom, streamRandom } from './seeded';
-export { planRun, buildEncoder, validateAnyEncoderSpec, requirePositiveInteger } from './plan';
+export { planRun, buildEncoder, validateAnyEncoderSpec } from './plan';
 export type { AnyEncoderSpec, RunPlan } from './plan';
 export { CORE_DATA_KINDS, defineDataKind, gatherSampleImages } from './data-kinds';
 export type { BatchRequest, BatchSource, DataKindDefinition, MadeBatch, RunViews } from './data-kinds';

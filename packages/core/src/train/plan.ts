@@ -1,6 +1,7 @@
 import { CORE_VIEW_POLICIES, createViewPolicy, findViewPolicy } from '../augment/view-policy';
 import type { ViewPolicy } from '../augment/policies';
 import { batchesPerEpoch } from '../data/batches';
+import { requirePositiveInteger } from '../checks';
 import { SslError, invalidConfig } from '../errors';
 import type { MethodDefinition, MethodViews, OptimizerSpec, ScheduleSpec, ViewPolicyRef } from '../method';
 import { createEncoder, encoderPreset, validateEncoderSpec } from '../nn';
@@ -58,10 +59,6 @@ export interface PlanOptions {
   readonly seed?: number;
   readonly dropLast?: boolean;
   readonly checkpointEvery?: { readonly steps?: number; readonly epochs?: number };
-}
-
-export function requirePositiveInteger(field: string, value: number | undefined): void {
-  if (value !== undefined && !(Number.isInteger(value) && value > 0)) invalidConfig(field, value, 'a positive integer');
 }
 
 function partsOf(method: MethodHandle): PluginParts {

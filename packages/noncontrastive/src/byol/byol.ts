@@ -8,6 +8,7 @@ import {
   invalidConfig,
   predictionHead,
   projectionHead,
+  requirePositiveInteger,
   stopGradient,
 } from '@ssl/core';
 import { byolViews } from '../views/byol-views';
@@ -60,10 +61,6 @@ export const BYOL_FASHION_VIEWS: ByolViewOptions = {
   solarizeP2: 0.2,
 };
 
-function checkPositiveInteger(field: string, value: number): void {
-  if (!(Number.isInteger(value) && value > 0)) invalidConfig(field, value, 'a positive integer');
-}
-
 export const byol = defineMethod<BYOLConfig, 'unlabeled'>({
   name: 'byol',
   description: 'Online network predicts an EMA target network’s projection of another view, no negatives (Grill et al. 2020).',
@@ -83,9 +80,9 @@ export const byol = defineMethod<BYOLConfig, 'unlabeled'>({
     views: BYOL_FASHION_VIEWS,
   },
   validate(config) {
-    checkPositiveInteger('projectionHiddenDim', config.projectionHiddenDim);
-    checkPositiveInteger('projectionDim', config.projectionDim);
-    checkPositiveInteger('predictorHiddenDim', config.predictorHiddenDim);
+    requirePositiveInteger('projectionHiddenDim', config.projectionHiddenDim);
+    requirePositiveInteger('projectionDim', config.projectionDim);
+    requirePositiveInteger('predictorHiddenDim', config.predictorHiddenDim);
     if (!(typeof config.baseMomentum === 'number' && config.baseMomentum >= 0 && config.baseMomentum <= 1)) {
       invalidConfig('baseMomentum', config.baseMomentum, 'a number in [0, 1] (BYOL: 0.99 to 0.996)');
     }

@@ -10,9 +10,7 @@ export function requireNonNegativeNumber(field: string, value: unknown, expected
   if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) invalidConfig(field, value, expected);
 }
 
-export function requirePositiveInteger(field: string, value: unknown, expected = 'a positive integer'): void {
-  if (typeof value !== 'number' || !(Number.isInteger(value) && value >= 1)) invalidConfig(field, value, expected);
-}
+export { requirePositiveInteger } from '@ssl/core';
 
 export function requireDropout(field: string, value: unknown): void {
   if (typeof value !== 'number' || !(value >= 0 && value < 1))
