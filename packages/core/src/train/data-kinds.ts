@@ -220,18 +220,23 @@ const imageTextKind = defineDataKind({
  */
 function labeledIdsAt(pool: Pool, step: number, batchSize: number, seed: number): Int32Array {
   const out = new Int32Array(batchSize);
-  let pass = -1;
-  let order: Int32Array | undefined;
   for (let j = 0; j < batchSize; j++) {
     const position = step * batchSize + j;
-    const passOfPosition = Math.floor(position / pool.ids.length);
-    if (passOfPosition !== pass) {
-      pass = passOfPosition;
-      order = epochOrder(pool.ids.length, seed + STREAM_LABELED_ORDER * 7919, pass);
-    }
-    out[j] = pool.ids[order![position % pool.ids.length]];
+    const order = labeledPassOrder(pool, seed, Math.floor(position / pool.ids.length));
+    out[j] = pool.ids[order[position % pool.ids.length]];
   }
   return out;
+}
+
+/** The last pass order drawn for each labeled pool: a pass spans many steps, so it is drawn once, not per step. */
+const lastPassOrder = new WeakMap<Pool, { readonly seed: number; readonly pass: number; readonly order: Int32Array }>();
+
+function labeledPassOrder(pool: Pool, seed: number, pass: number): Int32Array {
+  const cached = lastPassOrder.get(pool);
+  if (cached?.seed === seed && cached.pass === pass) return cached.order;
+  const order = epochOrder(pool.ids.length, seed + STREAM_LABELED_ORDER * 7919, pass);
+  lastPassOrder.set(pool, { seed, pass, order });
+  return order;
 }
 
 function checkSemiSupervised(data: TrainData, methodId: string): { labeled: ImageDataset; unlabeled: ImageDataset } {

@@ -12,6 +12,7 @@ import { planRun } from './plan';
 import { saveProducts } from './products';
 import type { PlanOptions, RunPlan } from './plan';
 import { RunPools } from './pools';
+import type { Pool } from './pools';
 import { checkResumeMatches } from './resume-check';
 import { RunDirectory, toJson } from './run-directory';
 import { STREAM_METHOD, STREAM_ROUND_END, STREAM_VIEWS, buildRound, disposeRound, disposeTrainingState } from './run-networks';
@@ -311,6 +312,16 @@ async function endEpoch(run: RunState, epoch: number, epochInRound: number, step
   if (everyEpochs && (epochInRound + 1) % everyEpochs === 0 && !handsOver) writeCheckpoint(run, stepsPerEpoch);
 }
 
+/** The sample ids of batch `position` of an epoch; each epoch's seeded order is drawn once, not per step. */
+function epochBatches(pool: Pool, seed: number, batchSize: number): (epoch: number, position: number) => Int32Array {
+  let drawn: { epoch: number; order: Int32Array } | undefined;
+  return (epoch, position) => {
+    if (drawn?.epoch !== epoch) drawn = { epoch, order: epochOrder(pool.ids.length, seed, epoch) };
+    const positions = drawn.order.subarray(position * batchSize, Math.min(pool.ids.length, (position + 1) * batchSize));
+    return Int32Array.from(positions, (p) => pool.ids[p]);
+  };
+}
+
 /** Trains the current round from run.step to its end (or maxSteps, or an abort). */
 async function runRound(run: RunState): Promise<void> {
   const { plan, options } = run;
@@ -319,6 +330,7 @@ async function runRound(run: RunState): Promise<void> {
   const roundSteps = Math.min(plan.epochs * stepsPerEpoch, (plan.maxSteps ?? Infinity) - run.roundStartStep);
   const roundEnd = run.roundStartStep + roundSteps;
   const epochBase = run.networks.round * plan.epochs;
+  const idsAt = epochBatches(pool, plan.seed, plan.epochBatchSize);
   while (run.step < roundEnd) {
     if (options.signal?.aborted) {
       run.interrupted = true;
@@ -326,14 +338,7 @@ async function runRound(run: RunState): Promise<void> {
     }
     const epochInRound = Math.floor((run.step - run.roundStartStep) / stepsPerEpoch);
     const position = (run.step - run.roundStartStep) % stepsPerEpoch;
-    const order = epochOrder(pool.ids.length, plan.seed, epochBase + epochInRound);
-    const positions = order.subarray(position * plan.epochBatchSize, Math.min(pool.ids.length, (position + 1) * plan.epochBatchSize));
-    await runOneStep(
-      run,
-      epochBase + epochInRound,
-      Int32Array.from(positions, (p) => pool.ids[p]),
-      roundSteps,
-    );
+    await runOneStep(run, epochBase + epochInRound, idsAt(epochBase + epochInRound, position), roundSteps);
     const epochEnded = (run.step - run.roundStartStep) % stepsPerEpoch === 0;
     if (run.guard && (epochEnded || run.step % run.guard.collapseEverySteps === 0)) checkCollapse(run);
     // Let the event loop run between steps: wasm reads resolve as microtasks, so without this a whole
