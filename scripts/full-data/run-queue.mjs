@@ -1,0 +1,82 @@
+#!/usr/bin/env node
+// Full-Fashion-MNIST runs, one configuration per process, one after another, so the figures in the package
+// READMEs come from a script rather than from memory. Each finished run appends one JSON line to the results
+// file; a configuration whose name is already there is skipped, and a run directory left by an interrupted
+// run is resumed, so the queue can be stopped and restarted across sessions without losing work.
+//
+//   node scripts/full-data/run-queue.mjs [--queue scripts/full-data/queue.json] [--results <file.jsonl>]
+//        [--runs <dir>] [--only name,name]
+//
+// Wall time depends on what else the machine runs: each line records the load average at start and end, and
+// the README tables say under which load a figure was timed.
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({
+  options: {
+    queue: { type: 'string', default: 'scripts/full-data/queue.json' },
+    results: { type: 'string', default: 'scripts/full-data/results.jsonl' },
+    runs: { type: 'string', default: 'runs/full-data' },
+    only: { type: 'string' },
+  },
+});
+
+const queue = JSON.parse(readFileSync(values.queue, 'utf8'));
+const resultsFile = resolve(values.results);
+const only = values.only ? new Set(values.only.split(',')) : undefined;
+
+function finishedNames() {
+  if (!existsSync(resultsFile)) return new Set();
+  const lines = readFileSync(resultsFile, 'utf8').split('\n').filter(Boolean);
+  return new Set(lines.map((line) => JSON.parse(line).name));
+}
+
+function gitCommit() {
+  const result = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
+  return result.stdout.trim();
+}
+
+/** The figures of eval.json as { figure: { trained, randomInit, rawPixels } } with plain numbers or mean ± std. */
+function summariseEvaluation(evaluation) {
+  const figures = {};
+  for (const row of evaluation.rows) {
+    figures[row.name] = { trained: row.value ?? row, randomInit: row.randomInit, rawPixels: row.rawPixels };
+  }
+  return { figures, collapse: evaluation.collapse };
+}
+
+function runConfiguration(configuration) {
+  const out = join(values.runs, configuration.name);
+  const args = ['packages/cli/bin/ssl.mjs', 'pretrain', configuration.method, '--data', 'fashion-mnist', '--out', out];
+  args.push(...configuration.args);
+  if (existsSync(join(out, 'config.json'))) args.push('--resume');
+  const loadAtStart = loadavg()[0];
+  const started = Date.now();
+  console.log(`[${new Date().toISOString()}] ${configuration.name}: node ${args.join(' ')}`);
+  const child = spawnSync('node', args, { stdio: 'inherit' });
+  const minutes = (Date.now() - started) / 60000;
+  const line = {
+    name: configuration.name,
+    method: configuration.method,
+    args: configuration.args,
+    commit: gitCommit(),
+    finished: new Date().toISOString(),
+    exitCode: child.status,
+    wallMinutes: Number(minutes.toFixed(1)),
+    load: { start: Number(loadAtStart.toFixed(2)), end: Number(loadavg()[0].toFixed(2)), cores: cpus().length },
+  };
+  const evalFile = join(out, 'eval.json');
+  if (child.status === 0 && existsSync(evalFile)) Object.assign(line, summariseEvaluation(JSON.parse(readFileSync(evalFile, 'utf8'))));
+  appendFileSync(resultsFile, `${JSON.stringify(line)}\n`);
+  console.log(`[${new Date().toISOString()}] ${configuration.name}: exit ${child.status}, ${line.wallMinutes} min`);
+}
+
+const done = finishedNames();
+for (const configuration of queue) {
+  if (only && !only.has(configuration.name)) continue;
+  if (done.has(configuration.name)) continue;
+  runConfiguration(configuration);
+}
