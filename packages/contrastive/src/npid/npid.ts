@@ -56,7 +56,7 @@ declare module '@ssl/core' {
 export const NPID_FASHION_VIEWS: SimclrViewOptions = {
   cropScale: [0.2, 1],
   flipP: 0.5,
-  jitterStrength: 1,
+  colorJitterStrength: 0.5,
   jitterP: 0.8,
   grayscaleP: 0,
   blurP: 0,

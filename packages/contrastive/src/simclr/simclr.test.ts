@@ -1,10 +1,11 @@
-import type * as tf from '@tensorflow/tfjs-core';
-import { createEncoder, createRegistry, initBackend, loadFashionMnist, train } from '@ssl/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { Random, createEncoder, createRegistry, initBackend, loadFashionMnist, train } from '@ssl/core';
 import type { CnnSpec } from '@ssl/core';
 import { extractFeatures, knnClassify } from '@ssl/eval';
-import { describeMethodContract } from '@ssl/test-utils';
+import { describeMethodContract, testBuildContext } from '@ssl/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
-import contrastive, { simclr } from '../index';
+import contrastive, { SIMCLR_FASHION_VIEWS, simclr, simclrViews } from '../index';
+import type { SimCLRConfig } from '../index';
 
 // Single-threaded wasm: bit-exact reruns for the method contract's determinism and resume tests.
 beforeAll(async () => {
@@ -28,6 +29,9 @@ describeMethodContract({
     { config: { projectionDim: 0 }, field: 'projectionDim' },
     { config: { projectionHiddenDim: 1.5 }, field: 'projectionHiddenDim' },
     { config: { projectionLayers: 4 }, field: 'projectionLayers' },
+    { config: { projectionOutputBatchNorm: 'yes' }, field: 'projectionOutputBatchNorm' },
+    // The option was renamed: the old name is refused rather than silently meaning something else.
+    { config: { views: { jitterStrength: 1 } }, field: 'views.jitterStrength' },
     { config: { views: { cropScale: [0.8, 0.2] } }, field: 'views.cropScale' },
     { config: { views: { blurP: 2 } }, field: 'views.blurP' },
     // A typo from an untyped (JavaScript or JSON) config.
@@ -47,6 +51,45 @@ describe('contrastive:simclr', () => {
     const handle = registry().create('contrastive:simclr');
     expect(handle.config.temperature).toBe(simclr.defaults.temperature);
     expect(simclr.paper?.url).toContain('2002.05709');
+  });
+
+  it("ends the projection head with a batch norm, as the authors' code, and without it when asked", () => {
+    const projectorOutput = (overrides: Partial<SimCLRConfig>) =>
+      tf.tidy(() => {
+        const runtime = simclr.build(
+          testBuildContext<SimCLRConfig>({
+            config: { ...simclr.defaults, projectionHiddenDim: 16, projectionDim: 8, ...overrides },
+            inputShape: [28, 28, 1],
+            rng: new Random(5),
+            createEncoder: () => createEncoder({ kind: 'cnn', inputShape: [28, 28, 1], channels: [4, 8], seed: 3 }),
+          }),
+        );
+        const features = tf.add(tf.mul(tf.randomNormal([32, runtime.encoder.featureDim], 0, 1, 'float32', 7), 3), 5);
+        const z = runtime.trainable.projector.apply(features, { training: true }) as tf.Tensor2D;
+        const { mean, variance } = tf.moments(z, 0);
+        const result = { mean: Array.from(mean.dataSync()), variance: Array.from(variance.dataSync()) };
+        runtime.encoder.model.dispose();
+        runtime.trainable.projector.dispose();
+        return result;
+      });
+    // With the output batch norm every projection dimension has batch mean 0 and variance ≈ 1.
+    const normalised = projectorOutput({});
+    for (const m of normalised.mean) expect(Math.abs(m)).toBeLessThan(1e-4);
+    for (const v of normalised.variance) expect(v).toBeGreaterThan(0.9);
+    const plain = projectorOutput({ projectionOutputBatchNorm: false });
+    expect(Math.max(...plain.mean.map(Math.abs))).toBeGreaterThan(1e-2);
+  });
+
+  it("names SimCLR's colour-distortion strength s: 0.8·s for brightness/contrast/saturation, 0.2·s for hue", () => {
+    const jitterOf = (overrides: object) => {
+      const op = simclrViews.create(overrides).views[0].ops.find((o) => o.op === 'colorJitter');
+      return op as { brightness: number; contrast: number; saturation: number; hue: number };
+    };
+    // The paper's ImageNet default s = 1.
+    expect(jitterOf({})).toMatchObject({ brightness: 0.8, contrast: 0.8, saturation: 0.8, hue: 0.2 });
+    // The Fashion-MNIST preset uses s = 0.5, (0.4, 0.4, 0.4, 0.1): CIFAR-10's and MoCo v2's setting.
+    expect(SIMCLR_FASHION_VIEWS.colorJitterStrength).toBe(0.5);
+    expect(jitterOf(SIMCLR_FASHION_VIEWS)).toMatchObject({ brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1 });
   });
 
   // CI-sized learning test: a few epochs over the committed 3000-image sample, evaluated by weighted kNN

@@ -31,6 +31,12 @@ export interface SimCLRConfig {
   projectionLayers: 2 | 3;
   /** Batch norm in the hidden layers of g(·) (SimCLR's code uses it with LARS; it helps small CNNs too). */
   projectionBatchNorm: boolean;
+  /**
+   * Batch norm on g(·)'s output layer, as the authors' code (its last linear layer has `use_bn=True` and no
+   * bias). Here without affine parameters: the reference keeps a scale γ but no shift β, and core's head
+   * offers both or neither; a shift would move every projection off the origin before the cosine of eq. 1.
+   */
+  projectionOutputBatchNorm: boolean;
   /** Overrides of the 'simclr' view policy (crop scale, jitter, blur...). */
   views: SimclrViewOptions;
 }
@@ -43,14 +49,14 @@ declare module '@ssl/core' {
 
 /**
  * The paper's augmentation (appendix A) scaled to 28×28 grayscale: crops no smaller than 20% of the image
- * (8% leaves a few pixels of a 28-pixel garment), brightness/contrast jitter (saturation and hue are no-ops
- * on one channel, grayscale too), and blur with σ up to 1 pixel (the paper's 0.1–2.0 is for 224 px:
+ * (8% leaves a few pixels of a 28-pixel garment), brightness/contrast jitter of strength s = 0.5, i.e.
+ * (0.4, 0.4), the paper's CIFAR-10 setting (saturation and hue are no-ops on one channel, grayscale too), and blur with σ up to 1 pixel (the paper's 0.1–2.0 is for 224 px:
  * ~10% of the side).
  */
 export const SIMCLR_FASHION_VIEWS: SimclrViewOptions = {
   cropScale: [0.2, 1],
   flipP: 0.5,
-  jitterStrength: 1,
+  colorJitterStrength: 0.5,
   jitterP: 0.8,
   grayscaleP: 0,
   blurP: 0.5,
@@ -81,6 +87,7 @@ export const simclr = defineMethod<SimCLRConfig, 'unlabeled'>({
     projectionDim: 64,
     projectionLayers: 2,
     projectionBatchNorm: true,
+    projectionOutputBatchNorm: true,
     views: SIMCLR_FASHION_VIEWS,
   },
   validate(config) {
@@ -90,6 +97,8 @@ export const simclr = defineMethod<SimCLRConfig, 'unlabeled'>({
     if (config.projectionLayers !== 2 && config.projectionLayers !== 3)
       invalidConfig('projectionLayers', config.projectionLayers, '2 or 3');
     if (typeof config.projectionBatchNorm !== 'boolean') invalidConfig('projectionBatchNorm', config.projectionBatchNorm, 'true or false');
+    if (typeof config.projectionOutputBatchNorm !== 'boolean')
+      invalidConfig('projectionOutputBatchNorm', config.projectionOutputBatchNorm, 'true or false');
     checkPolicyOptions(simclrViews, config.views, 'views');
   },
   views: (config) => ({ unlabeled: { name: 'simclr', overrides: { ...config.views } } }),
@@ -109,6 +118,7 @@ export const simclr = defineMethod<SimCLRConfig, 'unlabeled'>({
       outputDim: config.projectionDim,
       layers: config.projectionLayers,
       batchNorm: config.projectionBatchNorm,
+      lastBatchNorm: config.projectionOutputBatchNorm,
       seed: rng.seed(),
     });
     const project = (features: Tensor2D): Tensor2D => projector.apply(features, { training: true }) as Tensor2D;

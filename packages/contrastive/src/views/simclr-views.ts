@@ -7,8 +7,11 @@ export interface SimclrViewOptions {
   cropScale?: [number, number];
   cropRatio?: [number, number];
   flipP?: number;
-  /** Scales the jitter strengths (0.4, 0.4, 0.4, 0.1): 1 is SimCLR's s = 0.5; the paper's ImageNet s = 1 is 2. */
-  jitterStrength?: number;
+  /**
+   * SimCLR's colour-distortion strength s (appendix A): brightness, contrast and saturation 0.8·s, hue 0.2·s.
+   * Default 1, the paper's ImageNet setting; s = 0.5 gives (0.4, 0.4, 0.4, 0.1), MoCo v2's and BYOL's jitter.
+   */
+  colorJitterStrength?: number;
   jitterP?: number;
   grayscaleP?: number;
   blurP?: number;
@@ -21,7 +24,7 @@ export const SIMCLR_VIEW_OPTION_RULES = {
   cropScale: 'cropScale',
   cropRatio: 'positiveRange',
   flipP: 'probability',
-  jitterStrength: 'nonNegative',
+  colorJitterStrength: 'nonNegative',
   jitterP: 'probability',
   grayscaleP: 'probability',
   blurP: 'probability',
@@ -40,7 +43,8 @@ export function simclrViewSpec(name: string, o: SimclrViewOptions): ViewSpec {
         ...(o.size ? { size: o.size } : {}),
       },
       { op: 'horizontalFlip', p: o.flipP ?? 0.5 },
-      colorJitterOp(o.jitterStrength ?? 1, o.jitterP ?? 0.8),
+      // core's colorJitterOp scales (0.4, 0.4, 0.4, 0.1), which is s = 0.5: its factor is 2·s.
+      colorJitterOp(2 * (o.colorJitterStrength ?? 1), o.jitterP ?? 0.8),
       { op: 'randomGrayscale', p: o.grayscaleP ?? 0.2 },
       { op: 'gaussianBlur', sigma: o.blurSigma ?? [0.1, 2.0], p: o.blurP ?? 0.5 },
     ],
