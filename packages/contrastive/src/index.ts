@@ -4,6 +4,8 @@ export { infoNceLoss } from './losses/info-nce';
 export type { InfoNceOptions } from './losses/info-nce';
 export { inBatchInfoNceLoss } from './losses/in-batch-info-nce';
 export type { InBatchInfoNceOptions } from './losses/in-batch-info-nce';
+export { distillationLoss } from './losses/distillation';
+export type { DistillationOptions } from './losses/distillation';
 
 export { createFeatureQueue, enqueuedFeatures, enqueueFeatures } from './blocks/feature-queue';
 export type { FeatureQueue, FeatureQueueOptions } from './blocks/feature-queue';
