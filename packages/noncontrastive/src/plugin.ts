@@ -8,13 +8,14 @@ import { simsiam } from './simsiam/simsiam';
 import { barlowTwins } from './barlow-twins/barlow-twins';
 import { vicreg } from './vicreg/vicreg';
 import { dino } from './dino/dino';
+import { swav } from './swav/swav';
 
 const plugin = definePlugin({
   name: '@ssl/noncontrastive',
   version: packageJson.version,
   family: 'noncontrastive',
   core: supportedCoreRange(packageJson),
-  methods: { byol, simsiam, 'barlow-twins': barlowTwins, vicreg, dino },
+  methods: { byol, simsiam, 'barlow-twins': barlowTwins, vicreg, dino, swav },
   viewPolicies: { byol: byolViews, multiCrop },
 });
 
