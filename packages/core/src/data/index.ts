@@ -9,5 +9,9 @@ export type { DecodedImage, ImageLoadOptions, ImageFolderOptions } from './image
 export { loadImageTextPairs, parseJsonlPairs, parseCsvPairs } from './image-text';
 export type { ImageTextPair } from './image-text';
 export { trainTestSplit, labeledSplit } from './splits';
+export { loadEmoji, renderEmojiSet, renderGlyph, areaResize, parseEmojiTest, emojiSplitOf, EMOJI_GROUPS, EMOJI_FILES, EMOJI_IMAGE_SIZE, EMOJI_SYSTEM_FILES } from './emoji';
+export type { EmojiEntry, LoadEmojiOptions } from './emoji';
+export { parseColorBitmapFont } from './color-font';
+export type { ColorBitmapFont } from './color-font';
 export { BatchLoader, epochOrder, batchesPerEpoch, gatherBatch, gatherHostBatch, hostBatchToTensors } from './batches';
 export type { TensorBatch, HostBatch, BatchLoaderOptions } from './batches';
