@@ -25,11 +25,31 @@ export { simmimLoss } from './losses/simmim-loss';
 export { simmim, simmimForward, simmimBatchLoss, validateSimMimConfig, SIMMIM_DEFAULTS } from './simmim/simmim';
 export type { SimMimConfig, SimMimParts, SimMimRuntime } from './simmim/simmim';
 export type { PixelDecoderOptions } from './dae/decoder';
+export { regionMasks, dropRegion, centerRegionSide, randomRegionPixels, validateRegionMask } from './blocks/region-mask';
+export type { RegionKind, RegionMaskOptions, RegionMasks } from './blocks/region-mask';
+export { contextEncoderLoss, discriminatorLoss, generatorAdversarialLoss } from './losses/context-encoder-loss';
+export type { ContextEncoderLossOptions } from './losses/context-encoder-loss';
+export {
+  contextEncoder,
+  contextEncoderFill,
+  contextEncoderBatchLoss,
+  buildDiscriminator,
+  validateContextEncoderConfig,
+  CONTEXT_ENCODER_DEFAULTS,
+} from './context-encoder/context-encoder';
+export type {
+  ContextEncoderConfig,
+  ContextEncoderParts,
+  ContextEncoderRuntime,
+  ContextEncoderCarry,
+  ContextEncoderFill,
+} from './context-encoder/context-encoder';
 export type { MaeReconstruction, ReconstructOptions } from './mae/reconstruct';
 
 import { definePlugin, supportedCoreRange } from '@ssl/core';
 import type { Plugin } from '@ssl/core';
 import packageJson from '../package.json';
+import { contextEncoder as contextEncoderMethod } from './context-encoder/context-encoder';
 import { dae as daeMethod } from './dae/dae';
 import { mae as maeMethod } from './mae/mae';
 import { simmim as simmimMethod } from './simmim/simmim';
@@ -41,11 +61,17 @@ const plugin = definePlugin({
   version: packageJson.version,
   family: 'masked',
   core: supportedCoreRange(packageJson),
-  methods: { mae: maeMethod, dae: daeMethod, 'stacked-dae': stackedDaeMethod, simmim: simmimMethod },
+  methods: {
+    mae: maeMethod,
+    dae: daeMethod,
+    'stacked-dae': stackedDaeMethod,
+    simmim: simmimMethod,
+    'context-encoder': contextEncoderMethod,
+  },
   viewPolicies: { corrupt: corruptPolicy },
 });
 
-/** The plugin factory: `createRegistry().use(masked())` registers `masked:mae`, `masked:dae`, `masked:stacked-dae`, `masked:simmim` and the 'corrupt' view policy. */
+/** The plugin factory: `createRegistry().use(masked())` registers `masked:mae`, `masked:dae`, `masked:stacked-dae`, `masked:simmim`, `masked:context-encoder` and the 'corrupt' view policy. */
 export default function masked(): Plugin {
   return plugin;
 }
