@@ -27,6 +27,7 @@ const WORKLOADS: Record<string, () => Promise<() => TrainingStep>> = {
   'simclr-cnn28': async () => (await import('./workloads/simclr-cnn28')).simclrCnn28,
   'resnet18-cifar32': async () => (await import('./workloads/resnet18-cifar32')).resnet18Cifar32,
   'mae-vit28': async () => (await import('./workloads/mae-vit28')).maeVit28,
+  'dino-multicrop28': async () => (await import('./workloads/dino-multicrop28')).dinoMulticrop28,
 };
 const AUGMENT_BENCH = 'augment-simclr28';
 

@@ -1,7 +1,7 @@
 """PyTorch twins of the @ssl benchmark workloads (bench/workloads/*.ts): same architecture, batch,
 loss and optimizer, random pre-made views. Prints one JSON object: per-step milliseconds and peak RSS.
 
-    /usr/bin/python3 bench/torch_workloads.py <simclr-cnn28|resnet18-cifar32|mae-vit28> <steps> <warmup> [threads]
+    /usr/bin/python3 bench/torch_workloads.py <simclr-cnn28|resnet18-cifar32|mae-vit28|dino-multicrop28> <steps> <warmup> [threads]
 """
 import json
 import math
@@ -125,6 +125,25 @@ class MaeVit28(nn.Module):
         return (per_patch * hidden).sum() / hidden.sum()
 
 
+class DinoCnn(nn.Module):
+    """SmallCnn's trunk and DINO's head: MLP with GELU to a 64-d bottleneck, L2 norm, weight-normalized last layer (g = 1)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, 3, padding=1)
+        self.conv2 = nn.Conv2d(32, 64, 3, padding=1)
+        self.conv3 = nn.Conv2d(64, 128, 3, padding=1)
+        self.mlp = nn.Sequential(nn.Linear(128, 256), nn.GELU(approximate="tanh"), nn.Linear(256, 256), nn.GELU(approximate="tanh"), nn.Linear(256, 64))
+        self.last_layer = nn.Parameter(torch.randn(1024, 64) * math.sqrt(2 / 64))
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = F.relu(self.conv3(x))
+        z = F.normalize(self.mlp(x.mean((2, 3))), dim=1)
+        return z @ F.normalize(self.last_layer, dim=1).t()
+
+
 def build(name):
     torch.manual_seed(0)
     if name == "simclr-cnn28":
@@ -153,6 +172,34 @@ def build(name):
         def loss():
             return model.loss(images)
 
+    elif name == "dino-multicrop28":
+        # DINO's MultiCropWrapper: the crops of one resolution go through the encoder as one batch.
+        student, batch = DinoCnn(), 64
+        teacher = DinoCnn()
+        teacher.load_state_dict(student.state_dict())
+        for p in teacher.parameters():
+            p.requires_grad = False
+        global_crops = torch.rand(2 * batch, 1, 28, 28)
+        local_crops = torch.rand(6 * batch, 1, 12, 12)
+        center = torch.zeros(1, 1024)
+        optimizer = torch.optim.AdamW(student.parameters(), lr=5e-4, weight_decay=0.04)
+        model = student
+
+        def loss():
+            student_out = torch.cat([student(global_crops), student(local_crops)]).div(0.1).log_softmax(1).chunk(8)
+            with torch.no_grad():
+                teacher_out = teacher(global_crops)
+            targets = F.softmax((teacher_out - center) / 0.04, dim=1).chunk(2)
+            terms = [-(q * student_out[v]).sum(1).mean() for t, q in enumerate(targets) for v in range(8) if v != t]
+            loss.teacher_out = teacher_out
+            return sum(terms) / len(terms)
+
+        def after_update():
+            with torch.no_grad():
+                for t, s in zip(teacher.parameters(), student.parameters()):
+                    t.mul_(0.996).add_(s.detach(), alpha=0.004)
+                center.mul_(0.9).add_(loss.teacher_out.mean(0, keepdim=True), alpha=0.1)
+
     else:
         raise SystemExit(f"unknown workload {name}")
 
@@ -161,6 +208,8 @@ def build(name):
         value = loss()
         value.backward()
         optimizer.step()
+        if name == "dino-multicrop28":
+            after_update()
         return value.item()
 
     return step
