@@ -1,6 +1,6 @@
 export { clipLoss } from './losses/clip-loss';
 
-export { clip, clipModelOf, clipModelFromRun } from './clip/clip';
+export { clip, clipModelOf, clipModelFromRun, clipZeroShotClassifier } from './clip/clip';
 export type { ClipConfig, ClipModel, ClipRuntime } from './clip/clip';
 export { clipPlugin, clipPlugin as default } from './clip/plugin';
 export { zeroShotClassifier, ensembleClassEmbeddings, retrievalRecall } from './zero-shot/zero-shot';

@@ -37,6 +37,7 @@ export type {
   MethodDataKind,
   MethodDefinition,
   MethodProducts,
+  MethodClassifier,
   MethodRuntime,
   MethodViews,
   MomentumPairs,

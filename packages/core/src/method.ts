@@ -1,4 +1,4 @@
-import type { Scalar, Tensor1D, Tensor4D, Variable } from '@tensorflow/tfjs-core';
+import type { Scalar, Tensor1D, Tensor2D, Tensor4D, Variable } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { ViewPolicy } from './augment/policies';
 import type { Encoder } from './nn/encoder';
@@ -226,6 +226,26 @@ export type Product = LayersModel | Encoder | { readonly json: JsonValue };
  */
 export type MethodProducts = Readonly<Record<string, Product>>;
 
+/**
+ * The classifier a method trains besides its encoder (a semi-supervised classifier, CLIP's zero-shot head
+ * over prompts made from class names). Evaluation reports its top-1 next to the encoder's probes, against
+ * its `control`, so a user sees the figure the method's paper reports.
+ */
+export interface MethodClassifier {
+  /** What the figure is, for tables: 'classifier top-1 (EMA model)', 'zero-shot top-1 (prompts from class names)'. */
+  readonly description: string;
+  /**
+   * What the figure is compared with: 'supervised-only' (the method's `supervisedControl` config trained
+   * on the same labels and steps) or 'chance' (1 / classes, for a classifier that saw no labels).
+   */
+  readonly control: 'supervised-only' | 'chance';
+  /**
+   * Class probabilities [N, classes] of float32 [0, 1] images [N, H, W, C] in inference mode. `classNames`
+   * are the evaluation set's, in label order (a zero-shot classifier writes its prompts from them).
+   */
+  probabilities(images: Tensor4D, classNames: readonly string[]): Tensor2D;
+}
+
 export interface MethodRuntime<K extends MethodDataKind = MethodDataKind, Carry = unknown> {
   /** The representation that evaluation uses and that is saved at the end of training. */
   readonly encoder: Encoder;
@@ -242,6 +262,8 @@ export interface MethodRuntime<K extends MethodDataKind = MethodDataKind, Carry 
   readonly learningRateScales?: Readonly<Record<string, number>>;
   /** What the run exports besides `encoder` (see MethodProducts); called once, when training ends. */
   products?(): MethodProducts;
+  /** The method's own classifier, when it trains one; evaluation reports its top-1 (see MethodClassifier). */
+  readonly classifier?: MethodClassifier;
   /** Momentum (EMA) networks the trainer updates after each optimizer step, before afterStep. */
   readonly momentumPairs?: MomentumPairs;
   /** Loss of one batch. Runs under the gradient tape; every tensor it makes is freed by the trainer. */
@@ -271,6 +293,11 @@ export interface MethodDefinition<Config extends object = object, K extends Meth
   /** Rounds of a multi-round procedure (self-training, Noisy Student); default 1. Each round runs the run's epochs. */
   rounds?(config: Config): number;
   readonly defaults: Config;
+  /**
+   * The config of this method's supervised-only ablation (its unlabeled weight at 0: same networks, labels,
+   * steps and schedule). Evaluation trains it as the control of the method's classifier (`ssl semisup`).
+   */
+  supervisedControl?(config: Config): Config;
   /** Throws SslError('invalid-config') naming the field; runs before any work. */
   validate?(config: Config): void;
   /** The augmentation policies, as data. */

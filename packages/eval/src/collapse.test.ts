@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Random } from '@ssl/core';
-import { collapseDiagnostics, rankMe, singularValuesOf, symmetricEigenvalues } from './collapse';
+import { collapseDiagnostics, collapseVerdict, rankMe, singularValuesOf, symmetricEigenvalues } from './collapse';
 
 describe('symmetricEigenvalues / singularValuesOf', () => {
   it('recovers the eigenvalues of Q diag(l) Q^T for a random rotation Q', () => {
@@ -84,5 +84,35 @@ describe('collapseDiagnostics', () => {
     const result = collapseDiagnostics({ features: low, dim });
     expect(result.effectiveRank).toBeGreaterThan(2.5);
     expect(result.effectiveRank).toBeLessThan(4.5);
+  });
+});
+
+describe('collapseVerdict', () => {
+  const count = 256;
+  const dim = 32;
+  const random = new Random(5);
+  /** Rows w·direction + jitter with weights w = 1 + spread·N(0, 1). */
+  const rowsAlong = (directions: Float32Array[], spread: number, jitter: number) => {
+    const rows = new Float32Array(count * dim);
+    for (let row = 0; row < count; row++) {
+      for (const direction of directions) {
+        const weight = 1 + spread * random.normal();
+        for (let d = 0; d < dim; d++) rows[row * dim + d] += weight * direction[d] + jitter * random.normal();
+      }
+    }
+    return collapseDiagnostics({ features: rows, dim });
+  };
+  const direction = () => Float32Array.from({ length: dim }, () => random.normal());
+
+  it('names a constant encoder collapsed, a line through the origin a dimensional collapse, isotropic embeddings healthy', () => {
+    expect(collapseVerdict(rowsAlong([direction()], 1e-3, 1e-4)).verdict).toBe('collapsed');
+    const line = collapseVerdict(rowsAlong([direction()], 3, 0.02));
+    expect(line.verdict).toBe('dimensional collapse');
+    expect(line.explanation).toMatch(/effective rank 1\.\d/);
+    const isotropic = collapseVerdict(
+      collapseDiagnostics({ features: Float32Array.from({ length: count * dim }, () => random.normal()), dim }),
+    );
+    expect(isotropic.verdict).toBe('no collapse');
+    expect(isotropic.explanation).toMatch(/^per-dimension std 0\.1\d \(0\.18 if spread over the sphere\), effective rank \d\d\.\d$/);
   });
 });

@@ -152,3 +152,30 @@ export function symmetricEigenvalues(symmetric: Float64Array, size: number, maxS
   for (let i = 0; i < size; i++) eigenvalues[i] = a[i * size + i];
   return eigenvalues;
 }
+
+/** What the collapse diagnostics of a representation say, in words a user can act on. */
+export interface CollapseVerdict {
+  verdict: 'collapsed' | 'dimensional collapse' | 'no collapse';
+  /** One sentence with the figures behind the verdict. */
+  explanation: string;
+}
+
+/**
+ * Reads collapse diagnostics: complete collapse when the per-dimension std of the normalised embeddings is
+ * below a tenth of its value for embeddings spread over the sphere (the threshold SimSiam's ablation makes
+ * visible, Chen & He 2021 fig. 2), dimensional collapse when they span fewer than two directions (RankMe < 2).
+ */
+export function collapseVerdict(
+  diagnostics: Pick<CollapseDiagnostics, 'perDimStd' | 'healthyPerDimStd' | 'effectiveRank'>,
+): CollapseVerdict {
+  const { perDimStd, healthyPerDimStd, effectiveRank } = diagnostics;
+  const std = `per-dimension std ${perDimStd.toPrecision(2)} (${healthyPerDimStd.toPrecision(2)} if spread over the sphere)`;
+  if (perDimStd < 0.1 * healthyPerDimStd) {
+    return { verdict: 'collapsed', explanation: `every image gets nearly the same embedding: ${std}` };
+  }
+  const rank = `effective rank ${effectiveRank.toFixed(1)}`;
+  if (effectiveRank < 2) {
+    return { verdict: 'dimensional collapse', explanation: `the embeddings lie along about one direction: ${rank}, ${std}` };
+  }
+  return { verdict: 'no collapse', explanation: `${std}, ${rank}` };
+}

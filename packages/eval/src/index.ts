@@ -40,8 +40,8 @@ export { hungarian } from './hungarian';
 export { normalizedMutualInformation, adjustedRandIndex, clusterAccuracy, clusteringEval } from './cluster-metrics';
 export type { ClusteringEvalOptions, ClusteringEvalResult } from './cluster-metrics';
 
-export { collapseDiagnostics, rankMe, singularValuesOf, symmetricEigenvalues } from './collapse';
-export type { CollapseDiagnostics } from './collapse';
+export { collapseDiagnostics, collapseVerdict, rankMe, singularValuesOf, symmetricEigenvalues } from './collapse';
+export type { CollapseDiagnostics, CollapseVerdict } from './collapse';
 
 export { embeddingMap } from './embedding-map';
 export type { EmbeddingMap, EmbeddingMapOptions } from './embedding-map';
@@ -73,6 +73,9 @@ export type {
   PretrainAndCompareResult,
   ProtocolScores,
 } from './pretrain-and-compare';
+
+export { classifierAccuracy, evaluateMethodClassifier, supervisedControlOf } from './method-classifier';
+export type { ClassifierEvaluation, EvaluateMethodClassifierOptions } from './method-classifier';
 
 export {
   ACQUISITION_STRATEGIES,

@@ -3,6 +3,7 @@ import type { AnyEncoderSpec, Encoder, EncoderSpec, MethodHandle, TrainOptions, 
 import { compareRepresentations } from './compare-representations';
 import type { ComparisonRow, MeanStd } from './compare-representations';
 import { extractFeatures, flattenEncoder } from './extract-features';
+import { evaluateMethodClassifier, type ClassifierEvaluation } from './method-classifier';
 import type { FeatureEncoder, FeatureSet, LabeledImageDataset } from './types';
 
 /**
@@ -54,6 +55,8 @@ export interface ControlledEvaluation {
   seconds: number;
   /** The trained encoder's features, for diagnostics that need them (collapse, embedding maps) without a second pass. */
   trainedFeatures: { train: FeatureSet; test: FeatureSet };
+  /** The method's own classifier beside its control, when the method trains one (pretrainAndCompare only). */
+  classifier?: ClassifierEvaluation;
 }
 
 export interface CompareWithControlsOptions {
@@ -160,6 +163,13 @@ export interface PretrainAndCompareOptions extends TrainOptions {
   /** Called once training has ended, before the evaluation starts (e.g. to print "evaluating..."). */
   onTrained?: (run: TrainResult, seconds: number) => void;
   onScored?: CompareWithControlsOptions['onScored'];
+  /**
+   * Also train the method's supervised-only ablation (its `supervisedControl` config: same labels, encoder
+   * spec, seed and steps, not saved) and report it beside the method's classifier. Doubles the training time.
+   */
+  supervisedControl?: boolean;
+  /** Called before the supervised-only control starts training. */
+  onControlTraining?: () => void;
 }
 
 export interface PretrainAndCompareResult {
@@ -176,7 +186,7 @@ export interface PretrainAndCompareResult {
  * `ssl pretrain`, `ssl eval` and every example, so their figures are computed the same way.
  */
 export async function pretrainAndCompare(options: PretrainAndCompareOptions): Promise<PretrainAndCompareResult> {
-  const { evaluation: data, extractBatchSize, onTrained, onScored, ...trainOptions } = options;
+  const { evaluation: data, extractBatchSize, onTrained, onScored, supervisedControl, onControlTraining, ...trainOptions } = options;
   const started = performance.now();
   const run = await train(trainOptions);
   const trainSeconds = (performance.now() - started) / 1000;
@@ -193,7 +203,13 @@ export async function pretrainAndCompare(options: PretrainAndCompareOptions): Pr
       ...(extractBatchSize === undefined ? {} : { extractBatchSize }),
       ...(onScored ? { onScored } : {}),
     });
-    return { run, trainSeconds, evaluation };
+    const classifier = await evaluateMethodClassifier({
+      run,
+      test: data.test,
+      ...(supervisedControl ? { controlTraining: trainOptions, onControlTraining } : {}),
+      ...(extractBatchSize === undefined ? {} : { batchSize: extractBatchSize }),
+    });
+    return { run, trainSeconds, evaluation: classifier ? { ...evaluation, classifier } : evaluation };
   } finally {
     control.model.dispose();
   }
@@ -269,7 +285,9 @@ export function formatGain(gain: number): string {
 
 /**
  * The table every command and example prints: each figure of the trained encoder with its random-init
- * control beside it, the gain, and raw pixels. 'text' aligns columns for a terminal; 'markdown' is for READMEs.
+ * control beside it, the gain, and raw pixels; then, for a method that trains its own classifier, that
+ * classifier's top-1 beside its control (supervised-only on the same labels, or chance). 'text' aligns
+ * columns for a terminal; 'markdown' is for READMEs.
  */
 export function formatControlledEvaluation(evaluation: ControlledEvaluation, options: { style?: 'text' | 'markdown' } = {}): string {
   const header = ['figure', 'trained', 'random init', 'gain', 'raw pixels'];
@@ -280,7 +298,26 @@ export function formatControlledEvaluation(evaluation: ControlledEvaluation, opt
     formatGain(figure.gain),
     formatFigure(figure.rawPixels),
   ]);
-  if (options.style === 'markdown') {
+  const tables = [formatTable(header, rows, options.style)];
+  if (evaluation.classifier) tables.push(formatClassifierTable(evaluation.classifier, options.style));
+  return tables.join('\n\n');
+}
+
+/** The method's own classifier (its top-1 on the test set) beside its control and the gain over it. */
+function formatClassifierTable(classifier: ClassifierEvaluation, style?: 'text' | 'markdown'): string {
+  const { control } = classifier;
+  const header = ["the method's own classifier", 'method', control?.name ?? 'control', 'gain'];
+  const row = [
+    classifier.description,
+    formatFigure(classifier.accuracy),
+    control ? formatFigure(control.accuracy) : 'not trained',
+    control ? formatGain(classifier.accuracy - control.accuracy) : '',
+  ];
+  return formatTable(header, [row], style);
+}
+
+function formatTable(header: readonly string[], rows: ReadonlyArray<readonly string[]>, style?: 'text' | 'markdown'): string {
+  if (style === 'markdown') {
     const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
     return [line(header), `|${header.map(() => '---').join('|')}|`, ...rows.map(line)].join('\n');
   }

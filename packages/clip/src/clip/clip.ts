@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import { SslError, WordTokenizer, createEncoder, defineMethod, invalidConfig, l2Normalize, tfl } from '@ssl/core';
-import type { Encoder, LoadedRun, MethodRuntime, ViewPolicyRef } from '@ssl/core';
+import type { Encoder, LoadedRun, MethodClassifier, MethodRuntime, ViewPolicyRef } from '@ssl/core';
 import { clipLoss } from '../losses/clip-loss';
 
 /** CLIP (Radford et al. 2021): an image encoder and a text encoder trained to match image-caption pairs. */
@@ -81,6 +81,9 @@ export interface ClipModel {
   /** L2-normalized text embeddings [N, embedDim], inference mode. */
   embedTexts(texts: readonly string[], options?: { training?: boolean }): Tensor2D;
 }
+
+/** The prompt the run's own zero-shot figure is measured with (CLIP's default, sec. 3.1.4). */
+const ZERO_SHOT_PROMPT = 'a photo of a {}.';
 
 export type ClipRuntime = MethodRuntime<'image-text'> & { readonly clip: ClipModel };
 
@@ -253,6 +256,7 @@ export const clip = defineMethod<ClipConfig, 'image-text'>({
         tokenizer: { json: { ...tokenizer.toJSON() } },
         logitScale: { json: { logLogitScale: logLogitScale.dataSync()[0], maxLogitScale: config.maxLogitScale } },
       }),
+      classifier: clipZeroShotClassifier(model),
       step(batch) {
         const images = batch.views[0] ?? batch.images;
         if (batch.captions.length !== images.shape[0]) {
@@ -272,6 +276,24 @@ export const clip = defineMethod<ClipConfig, 'image-text'>({
     };
   },
 });
+
+/**
+ * The zero-shot classifier a clip:clip run reports (its runtime's `classifier`), for a model in training or
+ * reloaded with `clipModelFromRun`: CLIP sec. 3.1.2, a softmax over the logit-scaled cosine similarities of
+ * the image and the prompt "a photo of a {class name}." of each class.
+ */
+export function clipZeroShotClassifier(model: ClipModel): MethodClassifier {
+  return {
+    description: `zero-shot top-1 (prompt "${ZERO_SHOT_PROMPT}")`,
+    control: 'chance',
+    probabilities: (images, classNames) =>
+      tf.tidy(() => {
+        const classEmbeddings = model.embedTexts(classNames.map((name) => ZERO_SHOT_PROMPT.replaceAll('{}', name)));
+        const similarities = tf.matMul(model.embedImages(images), classEmbeddings, false, true);
+        return tf.softmax(tf.mul(similarities, model.logitScale())) as Tensor2D;
+      }),
+  };
+}
 
 /** The CLIP model of a `clip:clip` run (`train(...).runtime`). */
 export function clipModelOf(runtime: MethodRuntime): ClipModel {

@@ -54,6 +54,8 @@ export const entropyMin = defineMethod<EntropyMinConfig, 'semi-supervised'>({
     requireFraction('rampUp', config.rampUp);
     requireDropout('dropout', config.dropout);
   },
+  // The supervised-only ablation: same networks, labels and steps, the unlabeled term off.
+  supervisedControl: (config) => ({ ...config, entropyWeight: 0 }),
   views: (config) => ({
     labeled: 'weak',
     unlabeled: config.entropyWeight === 0 ? NO_UNLABELED_VIEWS : 'weak',

@@ -15,7 +15,7 @@ import { classwiseThresholdLoss } from '../losses/classwise-threshold';
 import { distributionAlignment } from '../losses/distribution-alignment';
 import { fixMatchLoss } from '../losses/fixmatch';
 import { labeledClassMarginal, movingAverage } from '../shared/weak-strong-runtime';
-import { NO_UNLABELED_VIEWS } from '../shared/classifier-network';
+import { NO_UNLABELED_VIEWS, reportedClassifier } from '../shared/classifier-network';
 
 /**
  * FixMatch (Sohn et al. 2020): a weakly augmented unlabeled image gives a pseudo-label when the model is
@@ -128,6 +128,8 @@ export const fixmatch = defineMethod<FixMatchConfig, 'semi-supervised', FixMatch
     if (typeof config.alignmentMomentum !== 'number' || !(config.alignmentMomentum >= 0 && config.alignmentMomentum < 1))
       invalidConfig('alignmentMomentum', config.alignmentMomentum, 'a number in [0, 1)');
   },
+  // The supervised-only ablation: same networks, labels and steps, the unlabeled term off.
+  supervisedControl: (config) => ({ ...config, unlabeledWeight: 0 }),
   views(config) {
     const weakStrong: ViewPolicyRef = { name: 'weakStrong', overrides: { ...config.augment } };
     const translateFraction = config.augment.translateFraction;
@@ -178,6 +180,7 @@ export const fixmatch = defineMethod<FixMatchConfig, 'semi-supervised', FixMatch
       // The EMA classifier goes with the run's saved encoder (the EMA encoder); the student is exported too.
       // `classify(await loadRun(outDir), images)` uses them in any process.
       products: () => ({ classifier: emaClassifier, studentEncoder: encoder, studentClassifier: classifier }),
+      classifier: reportedClassifier({ encoder: emaEncoder, classifier: emaClassifier }, 'EMA model'),
       step(batch): StepOutput<FixMatchCarry> {
         const labeledImages = batch.labeled.views[0];
         const labels = batch.labeled.labels;

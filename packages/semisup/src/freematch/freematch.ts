@@ -86,6 +86,8 @@ export const freematch = defineMethod<FreeMatchConfig, 'semi-supervised', FreeMa
     requireEmaDecay('emaDecay', config.emaDecay);
     if (typeof config.emaWarmup !== 'boolean') invalidConfig('emaWarmup', config.emaWarmup, 'true or false');
   },
+  // The supervised-only ablation: same networks, labels and steps, the unlabeled term off.
+  supervisedControl: (config) => ({ ...config, unlabeledWeight: 0 }),
   views: (config) => ({
     labeled: 'weak',
     unlabeled: config.unlabeledWeight === 0 ? NO_UNLABELED_VIEWS : 'weakStrong',

@@ -11,6 +11,7 @@ import {
   forwardTogether,
   requireClasses,
   supervisedStep,
+  reportedClassifier,
 } from '../shared/classifier-network';
 import type { SemisupRuntime } from '../shared/classifier-network';
 import { SEMISUP_TRAINING } from '../shared/training';
@@ -67,6 +68,8 @@ export const meanTeacher = defineMethod<MeanTeacherConfig, 'semi-supervised'>({
     requireEmaDecay('emaDecay', config.emaDecay);
     requireDropout('dropout', config.dropout);
   },
+  // The supervised-only ablation: same networks, labels and steps, the unlabeled term off.
+  supervisedControl: (config) => ({ ...config, consistencyWeight: 0 }),
   views: (config) => ({
     labeled: 'weak',
     // Two weak views: the student's and the teacher's. Supervised-only ablation: none.
@@ -85,6 +88,7 @@ export const meanTeacher = defineMethod<MeanTeacherConfig, 'semi-supervised'>({
       frozen: { teacherEncoder: teacher.encoder.model, teacherClassifier: teacher.classifier },
       semisup: { student, ema: teacher },
       products: () => ({ classifier: teacher.classifier, studentEncoder: student.encoder, studentClassifier: student.classifier }),
+      classifier: reportedClassifier(teacher, 'teacher'),
       momentumPairs: {
         pairs: [
           { target: teacher.encoder.model, source: student.encoder.model },

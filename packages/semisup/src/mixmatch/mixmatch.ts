@@ -76,6 +76,8 @@ export const mixmatch = defineMethod<MixMatchConfig, 'semi-supervised'>({
     requireEmaDecay('emaDecay', config.emaDecay);
     if (typeof config.emaWarmup !== 'boolean') invalidConfig('emaWarmup', config.emaWarmup, 'true or false');
   },
+  // The supervised-only ablation: same networks, labels and steps, the unlabeled term off.
+  supervisedControl: (config) => ({ ...config, unlabeledWeight: 0 }),
   views: (config) => ({
     labeled: 'weak',
     unlabeled: config.unlabeledWeight === 0 ? NO_UNLABELED_VIEWS : { name: 'weakViews', overrides: { count: config.augmentations } },

@@ -61,6 +61,8 @@ export const pseudoLabel = defineMethod<PseudoLabelConfig, 'semi-supervised'>({
     requireFraction('threshold', config.threshold);
     requireDropout('dropout', config.dropout);
   },
+  // The supervised-only ablation: same networks, labels and steps, the unlabeled term off.
+  supervisedControl: (config) => ({ ...config, finalWeight: 0 }),
   views: (config) => ({
     labeled: 'weak',
     // Supervised-only ablation: no unlabeled views at all.

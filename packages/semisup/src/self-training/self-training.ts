@@ -168,6 +168,8 @@ export const selfTraining = defineMethod<SelfTrainingConfig, 'semi-supervised'>(
     if (config.student !== 'fresh' && config.student !== 'continue') invalidConfig('student', config.student, `'fresh' or 'continue'`);
     requireDropout('dropout', config.dropout);
   },
+  // The supervised-only ablation: same networks, labels and steps, the unlabeled term off.
+  supervisedControl: (config) => ({ ...config, selection: 'none' }),
   views: () => ({ labeled: 'weak', unlabeled: NO_UNLABELED_VIEWS }),
   training: SEMISUP_TRAINING,
   build(context): SemisupRuntime {

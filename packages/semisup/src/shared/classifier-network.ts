@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import { SslError, accuracy, copyWeights, forwardViews, hardLabelCrossEntropy, linearClassifier } from '@ssl/core';
-import type { BuildContext, Encoder, LabeledImageViews, MethodRuntime, StepOutput, ViewPolicyRef, tfl } from '@ssl/core';
+import type { BuildContext, Encoder, LabeledImageViews, MethodClassifier, MethodRuntime, StepOutput, ViewPolicyRef, tfl } from '@ssl/core';
 
 /** An encoder and the linear classifier on its features: the network every method here trains. */
 export interface ClassifierNetwork {
@@ -16,6 +16,11 @@ export interface ClassifierNetwork {
 export interface SemisupNetworks {
   readonly student: ClassifierNetwork;
   readonly ema?: ClassifierNetwork;
+  /**
+   * The reported model's probabilities [N, K] in inference mode, `batchSize` images at a time, when it is
+   * not one network on whole images (co-training's two learners, each on its half, combined).
+   */
+  readonly predict?: (images: Tensor4D, batchSize: number) => Tensor2D;
 }
 
 /** A runtime of this package's methods: the contract plus its classifier networks, for `classify`. */
@@ -67,6 +72,18 @@ export function predictProbabilities(network: ClassifierNetwork, images: Tensor4
 }
 
 /**
+ * The runtime's `classifier`: the network a semi-supervised method reports, which evaluation scores against
+ * the method's supervised-only ablation (its `supervisedControl`) trained on the same labels and steps.
+ */
+export function reportedClassifier(network: ClassifierNetwork, model: 'student' | 'EMA model' | 'teacher'): MethodClassifier {
+  return {
+    description: `classifier top-1 (${model})`,
+    control: 'supervised-only',
+    probabilities: (images) => predictProbabilities(network, images),
+  };
+}
+
+/**
  * Logits of several image batches (labeled views, unlabeled views) from one forward pass over their
  * concatenation, so batch norm sees the statistics of all of them (FixMatch's and Mean Teacher's code).
  */
@@ -94,6 +111,7 @@ export function studentRuntimeParts(student: ClassifierNetwork) {
     trainable: { encoder: student.encoder.model, classifier: student.classifier },
     semisup: { student },
     products: () => ({ classifier: student.classifier }),
+    classifier: reportedClassifier(student, 'student'),
   };
 }
 

@@ -3,7 +3,7 @@ import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { SslError } from '@ssl/core';
 import type { BuildContext, MethodRuntime, SemiSupervisedBatch } from '@ssl/core';
 import { fixMatchEmaDecay } from '../fixmatch/fixmatch';
-import { copyOfNetwork, createClassifierNetwork, forwardTogether } from './classifier-network';
+import { copyOfNetwork, createClassifierNetwork, forwardTogether, reportedClassifier } from './classifier-network';
 import type { ClassifierNetwork, SemisupNetworks } from './classifier-network';
 
 /** The EMA settings FixMatch-style methods share (FixMatch's `emaDecay`, `emaWarmup`). */
@@ -19,7 +19,7 @@ export interface EmaSettings {
 export function studentWithEma<Config extends EmaSettings>(
   context: BuildContext<Config>,
   numClasses: number,
-): Pick<MethodRuntime<'semi-supervised'>, 'encoder' | 'trainable' | 'frozen' | 'products' | 'momentumPairs'> & {
+): Pick<MethodRuntime<'semi-supervised'>, 'encoder' | 'trainable' | 'frozen' | 'products' | 'classifier' | 'momentumPairs'> & {
   readonly semisup: SemisupNetworks;
   readonly student: ClassifierNetwork;
 } {
@@ -33,6 +33,7 @@ export function studentWithEma<Config extends EmaSettings>(
     frozen: { emaEncoder: ema.encoder.model, emaClassifier: ema.classifier },
     semisup: { student, ema },
     products: () => ({ classifier: ema.classifier, studentEncoder: student.encoder, studentClassifier: student.classifier }),
+    classifier: reportedClassifier(ema, 'EMA model'),
     momentumPairs: {
       pairs: [
         { target: ema.encoder.model, source: student.encoder.model },

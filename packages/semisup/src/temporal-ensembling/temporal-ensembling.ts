@@ -87,6 +87,8 @@ export const temporalEnsembling = defineMethod<TemporalEnsemblingConfig, 'semi-s
     }
     requireDropout('dropout', config.dropout);
   },
+  // The supervised-only ablation: same networks, labels and steps, the unlabeled term off.
+  supervisedControl: (config) => ({ ...config, consistencyWeight: 0 }),
   views: (config) => ({
     labeled: 'weak',
     unlabeled: config.consistencyWeight === 0 ? NO_UNLABELED_VIEWS : 'weak',

@@ -67,6 +67,8 @@ export const vat = defineMethod<VatConfig, 'semi-supervised'>({
     requirePositiveInteger('powerIterations', config.powerIterations, 'a positive integer (the paper uses 1)');
     requireNonNegativeNumber('entropyWeight', config.entropyWeight, 'a finite number ≥ 0 (VAT+EntMin: 1)');
   },
+  // The supervised-only ablation: same networks, labels and steps, the unlabeled term off.
+  supervisedControl: (config) => ({ ...config, vatWeight: 0, entropyWeight: 0 }),
   views: (config) => ({
     labeled: 'weak',
     unlabeled: config.vatWeight === 0 && config.entropyWeight === 0 ? NO_UNLABELED_VIEWS : 'weak',
