@@ -41,6 +41,8 @@ export { weakViews } from './views/weak-views';
 export type { WeakViewsOptions } from './views/weak-views';
 export { vat } from './vat/vat';
 export type { VatConfig } from './vat/vat';
+export { coTraining, combineViews, exchangeLabels, featureSplitMasks, CO_TRAINING_POOLS } from './co-training/co-training';
+export type { CoTrainingConfig, FeatureSplit } from './co-training/co-training';
 export { predictClasses } from './predict-classes';
 export type { PredictClassesOptions } from './predict-classes';
 export type { ClassifierNetwork, SemisupNetworks, SemisupRuntime } from './shared/classifier-network';

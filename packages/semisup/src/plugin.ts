@@ -6,6 +6,7 @@ import { flexmatch } from './flexmatch/flexmatch';
 import { freematch } from './freematch/freematch';
 import { mixmatch } from './mixmatch/mixmatch';
 import { vat } from './vat/vat';
+import { coTraining } from './co-training/co-training';
 import { entropyMin } from './entropy-min/entropy-min';
 import { meanTeacher } from './mean-teacher/mean-teacher';
 import { piModel } from './pi-model/pi-model';
@@ -33,6 +34,7 @@ const plugin = definePlugin({
     freematch,
     mixmatch,
     vat,
+    'co-training': coTraining,
   },
   viewPolicies: { weakStrong, weakPair, weakViews },
 });

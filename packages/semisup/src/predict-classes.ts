@@ -27,7 +27,7 @@ export interface PredictClassesOptions {
 
 /**
  * Class predictions [N] (int32) of the classifier a semisup run trained (pseudo-label, Mean Teacher, Π-model,
- * temporal ensembling, self-training, entropy minimisation) for float32 [0, 1] images
+ * temporal ensembling, self-training, entropy minimisation, co-training: both learners combined) for float32 [0, 1] images
  * [N, H, W, C], in inference mode (batch norm uses its moving statistics, no dropout).
  */
 export function predictClasses(runtime: MethodRuntime, images: Tensor4D, options: PredictClassesOptions = {}): Tensor1D {
@@ -36,7 +36,11 @@ export function predictClasses(runtime: MethodRuntime, images: Tensor4D, options
   if (model === 'ema' && !networks.ema) invalidConfig('model', model, `'student': this run keeps no EMA model`);
   const batchSize = options.batchSize ?? 256;
   if (!(Number.isInteger(batchSize) && batchSize > 0)) invalidConfig('batchSize', batchSize, 'a positive integer');
-  const probabilities = predictProbabilities(model === 'ema' ? networks.ema! : networks.student, images, batchSize);
+  if (networks.predict && options.model !== undefined)
+    invalidConfig('model', options.model, 'nothing: this run reports one combined model (co-training: both learners)');
+  const probabilities = networks.predict
+    ? networks.predict(images, batchSize)
+    : predictProbabilities(model === 'ema' ? networks.ema! : networks.student, images, batchSize);
   const predictions = tf.argMax(probabilities, 1) as Tensor1D;
   probabilities.dispose();
   return predictions;
