@@ -4,7 +4,7 @@ export type { RandomMasking } from './blocks/random-masking';
 export { gatherTokens } from './blocks/gather-tokens';
 export { maeLoss } from './losses/mae-loss';
 export type { MaeLossOptions } from './losses/mae-loss';
-export { mae, maeForward, maeBatchLoss, maeLearningRate, validateMaeConfig, requireVitEncoder, MAE_DEFAULTS } from './mae/mae';
+export { mae, maeEncoder, maeForward, maeBatchLoss, maeLearningRate, validateMaeConfig, requireVitEncoder, MAE_DEFAULTS } from './mae/mae';
 export type { MaeConfig, MaeParts, MaeRuntime } from './mae/mae';
 export { buildMaeDecoder, MaeMaskTokens } from './mae/decoder';
 export type { MaeDecoderOptions, MaeMaskTokensArgs } from './mae/decoder';

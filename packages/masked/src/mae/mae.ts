@@ -1,6 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor2D, Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
-import { SslError, VitEncoder, checkPolicyOptions, cropFlip, defineMethod, invalidConfig, validateTransformerDims } from '@ssl/core';
+import {
+  SslError,
+  VitEncoder,
+  checkPolicyOptions,
+  createEncoder as createEncoderFromSpec,
+  cropFlip,
+  defineMethod,
+  invalidConfig,
+  validateTransformerDims,
+} from '@ssl/core';
 import type { CropFlipOptions, Encoder, MethodRuntime, tfl } from '@ssl/core';
 import { gatherTokens } from '../blocks/gather-tokens';
 import { patchify } from '../blocks/patchify';
@@ -27,6 +36,13 @@ export interface MaeConfig {
   decoderMlpRatio: number;
   /** Regress per-patch normalized pixels (Sec. 3 and Table 1d, the paper's best target). */
   normPixLoss: boolean;
+  /**
+   * The encoder's position embedding. 'sincos' (default): fixed 2-D sin-cos, as the MAE reference code
+   * (`pos_embed` built by `get_2d_sincos_pos_embed`, `requires_grad=False`), whatever the run's ViT spec says;
+   * the encoder is built from the run's spec with `positionEmbedding: 'sincos'` (same seed), so its saved spec
+   * and its random-init control say so too. 'encoder': keep the run's spec (vitPreset's default is 'learned').
+   */
+  positionEmbedding: 'sincos' | 'encoder';
   /**
    * Overrides of core's 'cropFlip' view policy (random resized crop, scale 0.2–1 by default, and a flip), e.g.
    * `{ cropScale: [0.5, 1] }`: at 28×28 a crop of a fifth of the image is a few patches blown up.
@@ -62,6 +78,7 @@ export const MAE_DEFAULTS: MaeConfig = Object.freeze({
   decoderNumHeads: 4,
   decoderMlpRatio: 4,
   normPixLoss: true,
+  positionEmbedding: 'sincos',
   views: {},
 });
 
@@ -93,6 +110,8 @@ export function validateMaeConfig(config: MaeConfig): void {
     invalidConfig('decoderMlpRatio', mlpRatio, 'a positive number with decoderMlpRatio · decoderEmbedDim an integer');
   }
   if (typeof config.normPixLoss !== 'boolean') invalidConfig('normPixLoss', config.normPixLoss, 'true or false');
+  if (config.positionEmbedding !== 'sincos' && config.positionEmbedding !== 'encoder')
+    invalidConfig('positionEmbedding', config.positionEmbedding, "'sincos' (MAE's fixed 2-D embedding) or 'encoder' (the run's ViT spec)");
   checkPolicyOptions(cropFlip, config.views, 'views');
 }
 
@@ -107,6 +126,24 @@ export function requireVitEncoder(encoder: Encoder, method = 'masked:mae'): VitE
     );
   }
   return encoder;
+}
+
+/**
+ * The run's ViT with MAE's position embedding: with 'sincos', a ViT built with learned positions is rebuilt
+ * from its own spec (seed included) with fixed 2-D sin-cos ones, and the first one freed.
+ */
+export function maeEncoder(encoder: VitEncoder, positionEmbedding: MaeConfig['positionEmbedding']): VitEncoder {
+  if (positionEmbedding === 'encoder' || encoder.spec.positionEmbedding === 'sincos') return encoder;
+  if (encoder.embedDim % 4 !== 0) {
+    invalidConfig(
+      'positionEmbedding',
+      positionEmbedding,
+      `'encoder' for a ViT of width ${encoder.embedDim} (2-D sin-cos needs a multiple of 4)`,
+    );
+  }
+  const rebuilt = createEncoderFromSpec({ ...encoder.spec, positionEmbedding: 'sincos' });
+  encoder.model.dispose();
+  return rebuilt;
 }
 
 /**
@@ -174,7 +211,7 @@ export const mae = defineMethod<MaeConfig, 'unlabeled'>({
     encoder: 'vit28',
   },
   build({ config, inputShape, createEncoder, rng }): MaeRuntime {
-    const encoder = requireVitEncoder(createEncoder());
+    const encoder = maeEncoder(requireVitEncoder(createEncoder()), config.positionEmbedding);
     const numPatches = encoder.numPatches;
     const keep = numKeptPatches(numPatches, config.maskRatio);
     if (keep < 1) {
