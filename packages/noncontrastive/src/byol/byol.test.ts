@@ -4,7 +4,7 @@ import type { CnnSpec, MethodRuntime, StepContext, UnlabeledBatch } from '@ssl/c
 import { extractFeatures, knnClassify } from '@ssl/eval';
 import { describeMethodContract, sampleIds, testBuildContext, testStepContext } from '@ssl/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
-import noncontrastive, { byol, byolMomentum, normalizedStd } from '../index';
+import noncontrastive, { byol, byolLoss, byolMomentum, normalizedStd } from '../index';
 import type { BYOLConfig } from '../index';
 
 // Single-threaded wasm: bit-exact reruns for the method contract's determinism and resume tests.
@@ -70,7 +70,9 @@ describeMethodContract({
     { config: { predictorHiddenDim: 2.5 }, field: 'predictorHiddenDim' },
     { config: { views: { solarizeP2: 1.2 } }, field: 'views.solarizeP2' },
     { config: { views: { cropScale: [0, 2] } }, field: 'views.cropScale' },
+    { config: { viewForwarding: 'together' }, field: 'viewForwarding' },
   ],
+  moreConfigs: [{ ...tinyConfig, viewForwarding: 'concatenated' }],
   checkRun(result) {
     for (const record of result.history) {
       // Symmetric BYOL loss: two terms in [0, 4].
@@ -83,6 +85,44 @@ describeMethodContract({
 });
 
 describe('noncontrastive:byol', () => {
+  it('forwards each view on its own by default (the authors’ code), so batch norm never mixes the views', () => {
+    const batch = randomBatch(8, 40);
+    const lossOf = (viewForwarding: 'per-view' | 'concatenated') => {
+      const runtime = buildRuntime({ ...byol.defaults, ...tinyConfig, viewForwarding });
+      const { trainable, frozen } = runtime;
+      const [fromStep, expected] = tf.tidy(() => {
+        const fromStep = runtime.step(batch, context(0)).loss.dataSync()[0];
+        const forward = (x: tf.Tensor4D) => {
+          const z = trainable.projector.apply(runtime.encoder.features(x, { training: true }), { training: true }) as tf.Tensor2D;
+          const target = frozen!.targetProjector.apply(frozen!.targetEncoder.apply(x, { training: true }) as tf.Tensor, {
+            training: true,
+          }) as tf.Tensor2D;
+          return { prediction: trainable.predictor.apply(z, { training: true }) as tf.Tensor2D, target };
+        };
+        const [v1, v2] = batch.views;
+        let outputs: { prediction: tf.Tensor2D; target: tf.Tensor2D }[];
+        if (viewForwarding === 'per-view') outputs = [forward(v1), forward(v2)];
+        else {
+          const both = forward(tf.concat([v1, v2], 0));
+          const rows = (x: tf.Tensor2D, start: number) => tf.slice(x, [start, 0], [8, -1]) as tf.Tensor2D;
+          outputs = [0, 8].map((start) => ({ prediction: rows(both.prediction, start), target: rows(both.target, start) }));
+        }
+        const expected = tf.add(byolLoss(outputs[0].prediction, outputs[1].target), byolLoss(outputs[1].prediction, outputs[0].target));
+        return [fromStep, expected.dataSync()[0]];
+      });
+      disposeRuntime(runtime);
+      return { fromStep, expected };
+    };
+    const perView = lossOf('per-view');
+    const concatenated = lossOf('concatenated');
+    expect(perView.fromStep).toBeCloseTo(perView.expected, 4);
+    expect(concatenated.fromStep).toBeCloseTo(concatenated.expected, 4);
+    // Same weights and views: only the batch-norm statistics differ.
+    expect(Math.abs(perView.fromStep - concatenated.fromStep)).toBeGreaterThan(1e-4);
+    expect(registry().create('noncontrastive:byol').config.viewForwarding).toBe('per-view');
+    tf.dispose([batch.images, ...batch.views]);
+  });
+
   it('has the paper and typed defaults', () => {
     const handle = registry().create('noncontrastive:byol');
     expect(handle.config.baseMomentum).toBe(0.99);

@@ -1,16 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Scalar, Tensor2D } from '@tensorflow/tfjs-core';
+import type { Scalar, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import {
   checkPolicyOptions,
   copyWeights,
   cosineMomentum,
   defineMethod,
+  forwardViews,
   invalidConfig,
   predictionHead,
   projectionHead,
   requirePositiveInteger,
   stopGradient,
 } from '@ssl/core';
+import type { ViewForwarding } from '@ssl/core';
 import { byolViews } from '../views/byol-views';
 import type { ByolViewOptions } from '../views/byol-views';
 import { byolLoss } from '../losses/byol';
@@ -33,6 +35,11 @@ export interface BYOLConfig {
   baseMomentum: number;
   /** τ at the end of training; BYOL's cosine schedule goes from τ_base to 1 (sec. 3.2). */
   finalMomentum: number;
+  /**
+   * How the two views go through the networks: 'per-view' (the authors' code: each view its own batch, so
+   * batch norm never mixes the views) or 'concatenated' (one batch of 2N, what this method did before 0.2).
+   */
+  viewForwarding: ViewForwarding;
   /** Overrides of the 'byol' view policy (asymmetric blur and solarisation, table 6). */
   views: ByolViewOptions;
 }
@@ -77,6 +84,7 @@ export const byol = defineMethod<BYOLConfig, 'unlabeled'>({
     predictorHiddenDim: 512,
     baseMomentum: 0.99,
     finalMomentum: 1,
+    viewForwarding: 'per-view',
     views: BYOL_FASHION_VIEWS,
   },
   validate(config) {
@@ -88,6 +96,9 @@ export const byol = defineMethod<BYOLConfig, 'unlabeled'>({
     }
     if (!(typeof config.finalMomentum === 'number' && config.finalMomentum >= config.baseMomentum && config.finalMomentum <= 1)) {
       invalidConfig('finalMomentum', config.finalMomentum, `a number in [baseMomentum = ${config.baseMomentum}, 1]`);
+    }
+    if (config.viewForwarding !== 'per-view' && config.viewForwarding !== 'concatenated') {
+      invalidConfig('viewForwarding', config.viewForwarding, "'per-view' (the authors' code) or 'concatenated'");
     }
     checkPolicyOptions(byolViews, config.views, 'views');
   },
@@ -131,27 +142,41 @@ export const byol = defineMethod<BYOLConfig, 'unlabeled'>({
       step(batch) {
         const [view1, view2] = batch.views;
         if (view1 === undefined || view2 === undefined) invalidConfig('views', batch.views.length, 'two views per image (the byol policy)');
-        const size = view1.shape[0];
-        const both = tf.concat([view1, view2], 0);
-        const features = encoder.features(both, { training: true });
-        const projections = projector.apply(features, { training: true }) as Tensor2D;
-        const predictions = predictor.apply(projections, { training: true }) as Tensor2D;
-        // Target projections with batch statistics (as BYOL's code) and no gradient: sg(z′ξ) of eq. 2.
-        const targets = stopGradient(
-          targetProjector.apply(targetEncoder.features(both, { training: true }), { training: true }) as Tensor2D,
+        // Online and target networks forward the views as the config says; per view, every batch-norm layer
+        // sees one view's batch (the authors' code), so its statistics never mix the two views. forwardViews
+        // carries one matrix per view, so the online network returns [h | z | q(z)] side by side.
+        const online = forwardViews(
+          (x: Tensor4D) => {
+            const h = encoder.features(x, { training: true });
+            const z = projector.apply(h, { training: true }) as Tensor2D;
+            return tf.concat([h, z, predictor.apply(z, { training: true }) as Tensor2D], 1) as Tensor2D;
+          },
+          [view1, view2],
+          config.viewForwarding,
         );
-        const rows = (x: Tensor2D, start: number) => tf.slice(x, [start, 0], [size, -1]) as Tensor2D;
+        const featureDim = encoder.featureDim;
+        const part = (x: Tensor2D, start: number, width: number) => tf.slice(x, [0, start], [-1, width]) as Tensor2D;
+        const [features1, projections1, predictions1, predictions2] = [
+          part(online[0], 0, featureDim),
+          part(online[0], featureDim, config.projectionDim),
+          part(online[0], featureDim + config.projectionDim, config.projectionDim),
+          part(online[1], featureDim + config.projectionDim, config.projectionDim),
+        ];
+        // Target projections with batch statistics (as BYOL's code) and no gradient: sg(z′ξ) of eq. 2.
+        const [targets1, targets2] = forwardViews(
+          (x: Tensor4D) =>
+            stopGradient(targetProjector.apply(targetEncoder.features(x, { training: true }), { training: true }) as Tensor2D),
+          [view1, view2],
+          config.viewForwarding,
+        );
         // Symmetric loss, eq. 2: L + L̃ with q(z₁) → z′₂ and q(z₂) → z′₁.
-        const loss = tf.add(
-          byolLoss(rows(predictions, 0), rows(targets, size)),
-          byolLoss(rows(predictions, size), rows(targets, 0)),
-        ) as Scalar;
+        const loss = tf.add(byolLoss(predictions1, targets2), byolLoss(predictions2, targets1)) as Scalar;
         return {
           loss,
           metrics: {
             // Collapse diagnostics: ~1 when healthy, → 0 when every image maps to the same vector.
-            projectionStd: normalizedStd(projections),
-            featureStd: normalizedStd(features),
+            projectionStd: normalizedStd(projections1),
+            featureStd: normalizedStd(features1),
           },
         };
       },

@@ -63,11 +63,17 @@ describeMethodContract({
     { config: { centerMomentum: 2 }, field: 'centerMomentum' },
     { config: { baseMomentum: 0.996, finalMomentum: 0.9 }, field: 'finalMomentum' },
     { config: { freezeLastLayerEpochs: -1 }, field: 'freezeLastLayerEpochs' },
+    { config: { headBatchNorm: 1 }, field: 'headBatchNorm' },
+    { config: { normLastLayer: 'no' }, field: 'normLastLayer' },
     { config: { views: { globalCrops: 1, localCrops: 0 } }, field: 'views.localCrops' },
     { config: { views: { localScale: [0, 3] } }, field: 'views.localScale' },
   ],
   // No local crops (2 global crops only) and no frozen epoch: the other code paths.
-  moreConfigs: [{ ...tinyConfig, freezeLastLayerEpochs: 0, views: { localCrops: 0 } }],
+  // A head with batch norm and a learned last-layer magnitude (use_bn_in_head, norm_last_layer = False).
+  moreConfigs: [
+    { ...tinyConfig, freezeLastLayerEpochs: 0, views: { localCrops: 0 } },
+    { ...tinyConfig, headBatchNorm: true, normLastLayer: false },
+  ],
   checkRun(result) {
     for (const record of result.history) {
       // A cross-entropy between distributions over K outputs: ≥ 0.

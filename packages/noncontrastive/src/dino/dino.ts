@@ -32,6 +32,10 @@ export interface DINOConfig {
   headHiddenDim: number;
   /** Width of the head's bottleneck before the weight-normalized last layer (paper: 256). */
   bottleneckDim: number;
+  /** Batch norm in the head's MLP (the reference's use_bn_in_head; off for ViTs, on for the small CNN, README). */
+  headBatchNorm: boolean;
+  /** Fix the last layer's weight-norm magnitude at 1 (the reference's norm_last_layer; it sets False for ViT-S). */
+  normLastLayer: boolean;
   /** τ_s, the student temperature (paper: 0.1). */
   studentTemperature: number;
   /** τ_t at the start of the warm-up (paper: 0.04). */
@@ -111,6 +115,8 @@ export const dino = defineMethod<DINOConfig, 'unlabeled', DINOCarry>({
     outputDim: 1024,
     headHiddenDim: 512,
     bottleneckDim: 128,
+    headBatchNorm: false,
+    normLastLayer: true,
     studentTemperature: 0.1,
     warmupTeacherTemperature: 0.04,
     teacherTemperature: 0.07,
@@ -125,6 +131,8 @@ export const dino = defineMethod<DINOConfig, 'unlabeled', DINOCarry>({
     requirePositiveInteger('outputDim', config.outputDim);
     requirePositiveInteger('headHiddenDim', config.headHiddenDim);
     requirePositiveInteger('bottleneckDim', config.bottleneckDim);
+    if (typeof config.headBatchNorm !== 'boolean') invalidConfig('headBatchNorm', config.headBatchNorm, 'true or false');
+    if (typeof config.normLastLayer !== 'boolean') invalidConfig('normLastLayer', config.normLastLayer, 'true or false (paper: true)');
     checkPositiveNumber('studentTemperature', config.studentTemperature, '0.1');
     checkPositiveNumber('warmupTeacherTemperature', config.warmupTeacherTemperature, '0.04');
     checkPositiveNumber('teacherTemperature', config.teacherTemperature, '0.04 to 0.07');
@@ -160,6 +168,8 @@ export const dino = defineMethod<DINOConfig, 'unlabeled', DINOCarry>({
       hiddenDim: config.headHiddenDim,
       bottleneckDim: config.bottleneckDim,
       outputDim: config.outputDim,
+      batchNorm: config.headBatchNorm,
+      normLastLayer: config.normLastLayer,
     };
     const head = dinoHead({ ...headConfig, seed: rng.seed() });
     const teacherHead = dinoHead({ ...headConfig, seed: rng.seed() });
