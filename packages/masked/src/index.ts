@@ -45,10 +45,25 @@ export type {
   ContextEncoderFill,
 } from './context-encoder/context-encoder';
 export type { MaeReconstruction, ReconstructOptions } from './mae/reconstruct';
+export { blockwiseMask, blockwiseMasking, numBlockMaskedPatches } from './blocks/blockwise-masking';
+export type { BlockwiseMaskingOptions } from './blocks/blockwise-masking';
+export { maskedTokenLoss } from './losses/masked-token-loss';
+export {
+  buildPatchCodebook,
+  codebookVectors,
+  nearestCodes,
+  tokenizeImages,
+  detokenize,
+  codebookLoss,
+  codeCounts,
+} from './beit/patch-tokenizer';
+export { beit, beitForward, beitBatchLoss, beitTokens, validateBeitConfig, BEIT_DEFAULTS } from './beit/beit';
+export type { BeitConfig, BeitParts, BeitRuntime, BeitPhase } from './beit/beit';
 
 import { definePlugin, supportedCoreRange } from '@ssl/core';
 import type { Plugin } from '@ssl/core';
 import packageJson from '../package.json';
+import { beit as beitMethod } from './beit/beit';
 import { contextEncoder as contextEncoderMethod } from './context-encoder/context-encoder';
 import { dae as daeMethod } from './dae/dae';
 import { mae as maeMethod } from './mae/mae';
@@ -67,11 +82,12 @@ const plugin = definePlugin({
     'stacked-dae': stackedDaeMethod,
     simmim: simmimMethod,
     'context-encoder': contextEncoderMethod,
+    beit: beitMethod,
   },
   viewPolicies: { corrupt: corruptPolicy },
 });
 
-/** The plugin factory: `createRegistry().use(masked())` registers `masked:mae`, `masked:dae`, `masked:stacked-dae`, `masked:simmim`, `masked:context-encoder` and the 'corrupt' view policy. */
+/** The plugin factory: `createRegistry().use(masked())` registers `masked:mae`, `masked:dae`, `masked:stacked-dae`, `masked:simmim`, `masked:context-encoder`, `masked:beit` and the 'corrupt' view policy. */
 export default function masked(): Plugin {
   return plugin;
 }
