@@ -151,6 +151,8 @@ export const coTraining = defineMethod<CoTrainingConfig, 'semi-supervised'>({
     if (config.learners !== 'fresh' && config.learners !== 'continue') invalidConfig('learners', config.learners, `'fresh' or 'continue'`);
     requireDropout('dropout', config.dropout);
   },
+  // The supervised-only ablation: the same two learners, rounds and steps, nothing taught.
+  supervisedControl: (config) => ({ ...config, perClass: 0 }),
   // Taught samples are unlabeled ids: the unlabeled batch brings them, in the same weak view as the labels.
   views: (config) => ({ labeled: 'weak', unlabeled: config.perClass === 0 ? NO_UNLABELED_VIEWS : 'weak' }),
   training: SEMISUP_TRAINING,
@@ -194,6 +196,11 @@ export const coTraining = defineMethod<CoTrainingConfig, 'semi-supervised'>({
         secondClassifier: networks[1].classifier,
       },
       semisup: { student: networks[0], predict },
+      classifier: {
+        description: 'classifier top-1 (both learners combined)',
+        control: 'supervised-only',
+        probabilities: (images) => predict(images, 256),
+      },
       products: () => ({
         classifier: networks[0].classifier,
         secondEncoder: networks[1].encoder,
