@@ -7,6 +7,7 @@ import { freematch } from './freematch/freematch';
 import { mixmatch } from './mixmatch/mixmatch';
 import { vat } from './vat/vat';
 import { coTraining } from './co-training/co-training';
+import { noisyStudent } from './noisy-student/noisy-student';
 import { entropyMin } from './entropy-min/entropy-min';
 import { meanTeacher } from './mean-teacher/mean-teacher';
 import { piModel } from './pi-model/pi-model';
@@ -35,6 +36,7 @@ const plugin = definePlugin({
     mixmatch,
     vat,
     'co-training': coTraining,
+    'noisy-student': noisyStudent,
   },
   viewPolicies: { weakStrong, weakPair, weakViews },
 });
