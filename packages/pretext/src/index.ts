@@ -1,6 +1,7 @@
 import { definePlugin, supportedCoreRange } from '@ssl/core';
 import type { Plugin } from '@ssl/core';
 import packageJson from '../package.json';
+import { colorization } from './colorization/colorization';
 import { contextPrediction } from './context-prediction/context-prediction';
 import { jigsaw } from './jigsaw/jigsaw';
 import { rotation } from './rotation/rotation';
@@ -28,6 +29,34 @@ export { extractPatches, gridExtent, gridStride, normalizeTiles, sampleGridBoxes
 export type { GridLayout, PatchBox } from './blocks/patches';
 export { hammingDistance, hammingPermutationSet } from './blocks/permutations';
 export type { PermutationSet, PermutationSetOptions } from './blocks/permutations';
+export {
+  colorization,
+  colorizationBins,
+  colorizationForward,
+  colorizationHead,
+  colorizationStatistics,
+  colorize,
+  evaluateColorization,
+  lightnessInput,
+  abAtResolution,
+  nearestBinCounts,
+} from './colorization/colorization';
+export type { ColorizationConfig, ColorizationEvaluation, ColorizationStatistics } from './colorization/colorization';
+export {
+  rgbToLab,
+  labToRgb,
+  rgbToLabPixel,
+  mixChannels,
+  srgbGamutBins,
+  abBinsOfImages,
+  softEncodeAb,
+  nearestAbBin,
+  smoothPrior,
+  rebalancingWeights,
+  colorizationLoss,
+  annealedMeanAb,
+} from './blocks/lab';
+export type { SoftEncodingOptions, RebalancingOptions } from './blocks/lab';
 export { pretextAccuracy } from './blocks/evaluate';
 export type { PretextEvaluationOptions, PretextPrediction } from './blocks/evaluate';
 
@@ -36,13 +65,13 @@ const plugin = definePlugin({
   version: packageJson.version,
   family: 'pretext',
   core: supportedCoreRange(packageJson),
-  methods: { rotation, 'context-prediction': contextPrediction, jigsaw, selfie },
+  methods: { rotation, 'context-prediction': contextPrediction, jigsaw, selfie, colorization },
   viewPolicies: { padCropFlip },
 });
 
 /**
  * The pretext-task plugin: `createRegistry().use(pretext())` registers `pretext:rotation` (RotNet),
- * `pretext:context-prediction`, `pretext:jigsaw` and `pretext:selfie`, and the `padCropFlip` view policy.
+ * `pretext:context-prediction`, `pretext:jigsaw`, `pretext:selfie` and `pretext:colorization`, and the `padCropFlip` view policy.
  * Returns the same plugin object on every call, so registering it twice is a no-op.
  */
 export default function pretext(): Plugin {
