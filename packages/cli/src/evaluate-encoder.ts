@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Encoder, ImageDataset } from '@ssl/core';
 import {
   collapseDiagnostics,
+  collapseVerdict,
   compareWithControls,
   controlledFigures,
   embeddingMap,
@@ -71,6 +72,8 @@ export async function describeEvaluation(
       healthyPerDimStd: collapse.healthyPerDimStd,
       meanPairwiseCosine: collapse.meanPairwiseCosine,
     },
+    collapseVerdict: collapseVerdict(collapse),
+    ...(controlled.classifier ? { classifier: controlled.classifier } : {}),
   };
   const testImages = controlled.protocol.testImages;
   const map = await embeddingMap(testFeatures, {
@@ -92,7 +95,9 @@ function evaluationFigure(value: MeanStd | number): EvaluationFigure {
  */
 export function formatEvaluationTable(result: EncoderEvaluation): string {
   const collapse = Object.entries(result.evaluation.collapse ?? {}).map(([name, value]) => [name, formatNumber(value)]);
-  return `\n${formatControlledEvaluation(result.controlled)}\n\n${formatTextTable(['collapse diagnostic', 'value'], collapse, { rightAligned: [1] })}`;
+  const verdict = result.evaluation.collapseVerdict;
+  const verdictLine = verdict ? `collapse: ${verdict.verdict} — ${verdict.explanation}\n` : '';
+  return `\n${formatControlledEvaluation(result.controlled)}\n\n${formatTextTable(['collapse diagnostic', 'value'], collapse, { rightAligned: [1] })}${verdictLine}`;
 }
 
 /** Writes embedding-map.svg, and embedding-map.png when rendered (the report embeds the PNG when present). */

@@ -10,7 +10,7 @@ import {
   type ImageShape,
   type TrainData,
 } from '@ssl/core';
-import type { DataSource } from './options';
+import type { DataSource, LabeledDataSource } from './options';
 
 /** Size images from folders and .jsonl pairs are resized to; the built-in datasets are 28×28×1. */
 export interface ImageGeometry {
@@ -39,41 +39,36 @@ export function inputShapeOf(source: DataSource, geometry: ImageGeometry): Image
 }
 
 /**
- * Loads training data and the labeled train/test pair used to evaluate the encoder afterwards. For
- * semi-supervised runs, `labelsPerClass` labels are kept per class and the rest of the training set is
- * unlabeled; evaluation still uses every label of the training split (it measures the representation).
+ * Loads training data and the labeled train/test pair used to evaluate the encoder afterwards: from
+ * `evaluationSource` when given (`--eval-data`: a CLIP run trained on pairs, scored on a labeled set), else
+ * from the training source when it is labeled. For semi-supervised runs, `labelsPerClass` labels are kept per
+ * class and the rest of the training set is unlabeled; evaluation still uses every label of the training
+ * split (it measures the representation).
  */
 export async function loadRunData(
   source: DataSource,
-  options: { geometry: ImageGeometry; seed: number; labelsPerClass?: number; needEvaluation: boolean },
+  options: {
+    geometry: ImageGeometry;
+    seed: number;
+    labelsPerClass?: number;
+    needEvaluation: boolean;
+    evaluationSource?: LabeledDataSource;
+  },
 ): Promise<RunData> {
-  const { geometry, seed } = options;
-  const inputShape = inputShapeOf(source, geometry);
-  let train: ImageDataset;
-  let test: ImageDataset | undefined;
-  switch (source.kind) {
-    case 'named': {
-      const load = source.name === 'mnist' ? loadMnist : loadFashionMnist;
-      const origin = source.name === 'fashion-mnist-sample' ? 'sample' : 'auto';
-      train = await load({ split: 'train', source: origin });
-      test = options.needEvaluation ? await load({ split: 'test', source: origin }) : undefined;
-      break;
-    }
-    case 'image-folder': {
-      const folder = await loadImageFolder(source.path, { size: [geometry.size, geometry.size], channels: geometry.channels });
-      if (folder.labels && options.needEvaluation) {
-        ({ train, test } = trainTestSplit(folder, { testFraction: FOLDER_TEST_FRACTION, seed }));
-      } else {
-        train = folder;
-      }
-      break;
-    }
-    case 'image-text-pairs': {
-      const pairs = await loadImageTextPairs(source.path, { size: [geometry.size, geometry.size], channels: geometry.channels });
-      return { train: pairs, ...(pairs.labels ? { evaluationTrain: pairs } : {}), inputShape };
-    }
+  const inputShape = inputShapeOf(source, options.geometry);
+  const evaluationSource = options.needEvaluation ? options.evaluationSource : undefined;
+  const separate = evaluationSource ? await loadLabeledImages(evaluationSource, { ...options, needEvaluation: true }) : undefined;
+  const evaluationOf = (split: { train: ImageDataset; test?: ImageDataset }) =>
+    split.train.labels && split.test?.labels ? { evaluationTrain: split.train, evaluationTest: split.test } : {};
+  if (source.kind === 'image-text-pairs') {
+    const pairs = await loadImageTextPairs(source.path, {
+      size: [options.geometry.size, options.geometry.size],
+      channels: options.geometry.channels,
+    });
+    return { train: pairs, ...(separate ? evaluationOf(separate) : {}), inputShape };
   }
-  const evaluation = train.labels && test?.labels ? { evaluationTrain: train, evaluationTest: test } : {};
+  const { train, test } = await loadLabeledImages(source, options);
+  const evaluation = evaluationOf(separate ?? { train, ...(test ? { test } : {}) });
   if (options.labelsPerClass !== undefined) {
     if (!train.labels) {
       throw new SslError(
@@ -81,7 +76,24 @@ export async function loadRunData(
         `Semi-supervised training needs labeled data; ${train.name} has no labels (use a folder with one sub-folder per class).`,
       );
     }
-    return { train: labeledSplit(train, { perClass: options.labelsPerClass, seed }), ...evaluation, inputShape };
+    return { train: labeledSplit(train, { perClass: options.labelsPerClass, seed: options.seed }), ...evaluation, inputShape };
   }
   return { train, ...evaluation, inputShape };
+}
+
+/** A built-in dataset's train and test splits, or an image folder (a labeled one split 80/20 by seed when evaluating). */
+async function loadLabeledImages(
+  source: LabeledDataSource,
+  options: { geometry: ImageGeometry; seed: number; needEvaluation: boolean },
+): Promise<{ train: ImageDataset; test?: ImageDataset }> {
+  if (source.kind === 'named') {
+    const load = source.name === 'mnist' ? loadMnist : loadFashionMnist;
+    const origin = source.name === 'fashion-mnist-sample' ? 'sample' : 'auto';
+    const train = await load({ split: 'train', source: origin });
+    return options.needEvaluation ? { train, test: await load({ split: 'test', source: origin }) } : { train };
+  }
+  const { geometry } = options;
+  const folder = await loadImageFolder(source.path, { size: [geometry.size, geometry.size], channels: geometry.channels });
+  if (folder.labels && options.needEvaluation) return trainTestSplit(folder, { testFraction: FOLDER_TEST_FRACTION, seed: options.seed });
+  return { train: folder };
 }

@@ -15,6 +15,9 @@ export type DataSource =
   /** Image–caption pairs for CLIP-style methods: a .jsonl of {"image", "caption"} or a .csv with image,caption columns. */
   | { kind: 'image-text-pairs'; path: string };
 
+/** A source of labeled images (what `--eval-data` accepts): a built-in dataset or a folder with class sub-folders. */
+export type LabeledDataSource = Exclude<DataSource, { kind: 'image-text-pairs' }>;
+
 export function parsePositiveInteger(value: string): number {
   const number = Number(value);
   if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(number) || number <= 0) {

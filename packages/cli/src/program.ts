@@ -115,6 +115,10 @@ Examples:
 function addTrainingOptions(command: Command): void {
   command
     .option('--data <source>', `${NAMED_DATASETS.join(' | ')} | <image folder> | <pairs.jsonl | pairs.csv> (required here or in --config)`)
+    .option(
+      '--eval-data <source>',
+      `labeled images to evaluate on instead of --data: ${NAMED_DATASETS.join(' | ')} | <folder of class sub-folders> (a CLIP run on pairs gets its zero-shot accuracy here)`,
+    )
     .option('--encoder <kind>', `backbone: ${ENCODER_CHOICES.join(', ')} (default: the method's recommended one, else cnn)`)
     .option('--image-size <px>', 'side images from a folder or .jsonl are resized to (default 32)', parsePositiveInteger)
     .option('--channels <n>', 'channels of images from a folder or .jsonl: 1 or 3 (default 3)', parseChannels)

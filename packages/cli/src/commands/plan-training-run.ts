@@ -14,12 +14,22 @@ import {
 } from '@ssl/core';
 import { checkEncoderChoice, encoderSpecFor, type EncoderChoice } from '../encoder-choice';
 import { DEFAULT_IMAGE_GEOMETRY, inputShapeOf, type ImageGeometry } from '../load-run-data';
-import { NAMED_DATASETS, describeDataSource, readRunConfigFile, resolveDataSource, type DataSource, type RunConfigFile } from '../options';
+import {
+  NAMED_DATASETS,
+  describeDataSource,
+  readRunConfigFile,
+  resolveDataSource,
+  type DataSource,
+  type LabeledDataSource,
+  type RunConfigFile,
+} from '../options';
 import { readSavedRun, settingsForResume, type ResumeSettings, type RunInvocation, type SavedRun } from './saved-run';
 
 /** Flags shared by `ssl pretrain` and `ssl semisup`, as commander parses them. */
 export interface TrainingFlags {
   data?: string;
+  /** Labeled images to evaluate on instead of --data (a CLIP run trained on pairs). */
+  evalData?: string;
   encoder?: string;
   imageSize?: number;
   channels?: 1 | 3;
@@ -48,6 +58,8 @@ export interface TrainingPlan {
   mode: TrainingMode;
   method: MethodHandle;
   data: DataSource;
+  /** --eval-data: where the evaluation's labeled train/test images come from when not from --data. */
+  evalData?: LabeledDataSource;
   geometry: ImageGeometry;
   encoder: EncoderSpec;
   /** The --encoder name (given, saved with the run, or the method's recommended one). */
@@ -169,14 +181,17 @@ export async function planTrainingRun(
   };
   // A method may recommend an encoder (MAE: vit28) for when --encoder is not given.
   const encoderChoice = checkEncoderChoice(settings.encoder ?? method.definition.training?.encoder ?? 'cnn');
-  const encoder = encoderSpecFor(encoderChoice, inputShapeOf(data, geometry));
+  const inputShape = inputShapeOf(data, geometry);
+  const encoder = encoderSpecFor(encoderChoice, inputShape);
   validateEncoderSpec(encoder);
+  const evalData = flags.evalData === undefined ? undefined : await resolveEvaluationData(flags.evalData, cwd, inputShape);
 
   const seed = settings.seed ?? DEFAULT_SEED;
   return {
     mode,
     method,
     data,
+    ...(evalData ? { evalData } : {}),
     geometry,
     encoder,
     encoderChoice,
@@ -202,6 +217,31 @@ export async function planTrainingRun(
       method: settings.method ?? {},
     },
   };
+}
+
+/**
+ * `--eval-data`: labeled images of the training images' shape (a built-in dataset is 28×28×1; a folder is
+ * resized to --image-size / --channels like the training data).
+ */
+async function resolveEvaluationData(value: string, cwd: string, inputShape: readonly number[]): Promise<LabeledDataSource> {
+  const source = await resolveDataSource(value, cwd).catch((error: unknown) => {
+    if (error instanceof SslError) throw new SslError(error.code, error.message.replace(/^--data\b/, '--eval-data'));
+    throw error;
+  });
+  if (source.kind === 'image-text-pairs') {
+    throw new SslError(
+      'data',
+      `--eval-data ${source.path} holds image–text pairs; pass labeled images: ${NAMED_DATASETS.join(', ')} or a folder with one sub-folder per class.`,
+    );
+  }
+  const shape = inputShapeOf(source, { size: inputShape[0], channels: inputShape[2] === 1 ? 1 : 3 });
+  if (shape.join('×') !== inputShape.join('×')) {
+    throw new SslError(
+      'data',
+      `--eval-data ${value} holds ${shape.join('×')} images but the run trains on ${inputShape.join('×')}; pass --image-size ${shape[0]} --channels ${shape[2]} so both match.`,
+    );
+  }
+  return source;
 }
 
 function isDirectory(path: string): boolean {

@@ -71,6 +71,7 @@ async function trainAndEvaluate(io: CliIo, plan: TrainingPlan): Promise<number> 
     seed: plan.seed,
     labelsPerClass: plan.labelsPerClass,
     needEvaluation: plan.evaluate,
+    ...(plan.evalData ? { evaluationSource: plan.evalData } : {}),
   }).catch((error: unknown) => {
     throw inCliVocabulary(error);
   });
@@ -165,6 +166,12 @@ async function trainWithProgress(
       invocation: JSON.parse(JSON.stringify(plan.invocation)) as { [key: string]: JsonValue },
       callbacks: [progressCallback],
       signal: stop.signal,
+      // `ssl semisup`: the method's classifier is compared with its supervised-only ablation on the same labels.
+      supervisedControl: plan.mode === 'semisup',
+      onControlTraining: () =>
+        io.stderr.write(
+          `ssl: training the supervised-only control (${plan.method.id} without its unlabeled term, same labels and steps)...\n`,
+        ),
       ...(plan.evaluate && data.evaluationTrain && data.evaluationTest
         ? { evaluation: { train: data.evaluationTrain, test: data.evaluationTest } }
         : {}),

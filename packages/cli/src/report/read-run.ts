@@ -40,6 +40,10 @@ export interface EvaluationRow {
 export interface RunEvaluation {
   rows: EvaluationRow[];
   collapse?: Record<string, number>;
+  /** The collapse diagnostics read in words: 'collapsed', 'dimensional collapse' or 'no collapse', and why. */
+  collapseVerdict?: { verdict: string; explanation: string };
+  /** The method's own classifier (semi-supervised classifier, CLIP zero-shot) beside its control. */
+  classifier?: { description: string; accuracy: number; control?: { name: string; accuracy: number } };
 }
 
 export interface EmbeddingMapImage {
@@ -144,7 +148,30 @@ function parseEvaluation(value: unknown, path: string): RunEvaluation | undefine
   if (isPlainObject(value.collapse)) {
     for (const [name, number] of Object.entries(value.collapse)) if (typeof number === 'number') collapse[name] = number;
   }
-  return Object.keys(collapse).length > 0 ? { rows, collapse } : { rows };
+  return {
+    rows,
+    ...(Object.keys(collapse).length > 0 ? { collapse } : {}),
+    ...optionalVerdict(value.collapseVerdict),
+    ...optionalClassifier(value.classifier),
+  };
+}
+
+function optionalVerdict(value: unknown): Pick<RunEvaluation, 'collapseVerdict'> {
+  if (!isPlainObject(value) || typeof value.verdict !== 'string' || typeof value.explanation !== 'string') return {};
+  return { collapseVerdict: { verdict: value.verdict, explanation: value.explanation } };
+}
+
+function optionalClassifier(value: unknown): Pick<RunEvaluation, 'classifier'> {
+  if (!isPlainObject(value) || typeof value.description !== 'string' || typeof value.accuracy !== 'number') return {};
+  const control = value.control;
+  const validControl = isPlainObject(control) && typeof control.name === 'string' && typeof control.accuracy === 'number';
+  return {
+    classifier: {
+      description: value.description,
+      accuracy: value.accuracy,
+      ...(validControl ? { control: { name: control.name as string, accuracy: control.accuracy as number } } : {}),
+    },
+  };
 }
 
 /** `{ [key]: figure }` for a well-formed `{ value, std? }`, nothing otherwise (eval.json files from before the controls). */

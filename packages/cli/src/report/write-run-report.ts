@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { escapeHtml } from './escape-html';
-import { RUN_FILES, readRun, type EvaluationFigure, type MetricsRecord, type RunContents } from './read-run';
+import { RUN_FILES, readRun, type EvaluationFigure, type MetricsRecord, type RunContents, type RunEvaluation } from './read-run';
 import { formatNumber, renderLineChart, type ChartSeries } from './svg-line-chart';
 
 /** Keys every metrics.jsonl line may carry that are bookkeeping or plotted in their own chart. */
@@ -163,7 +163,25 @@ function renderEvaluation(run: RunContents): string {
     );
     collapse = `<h3>Collapse diagnostics</h3><table class="results" id="collapse-table"><thead><tr><th>diagnostic</th><th>value</th></tr></thead><tbody>${collapseRows.join('')}</tbody></table>`;
   }
-  return `<section id="evaluation"><h2>Evaluation</h2><table class="results" id="eval-table"><thead><tr><th>evaluation</th><th>trained</th><th>random init</th><th>gain</th><th>raw pixels</th><th>detail</th></tr></thead><tbody>${rows.join('')}</tbody></table>${collapse}</section>`;
+  const verdict = evaluation.collapseVerdict;
+  const verdictLine = verdict
+    ? `<p id="collapse-verdict"><strong>${escapeHtml(verdict.verdict)}</strong>: ${escapeHtml(verdict.explanation)}.</p>`
+    : '';
+  return `<section id="evaluation"><h2>Evaluation</h2><table class="results" id="eval-table"><thead><tr><th>evaluation</th><th>trained</th><th>random init</th><th>gain</th><th>raw pixels</th><th>detail</th></tr></thead><tbody>${rows.join('')}</tbody></table>${renderClassifier(evaluation)}${collapse}${verdictLine}</section>`;
+}
+
+/** The method's own classifier (a semi-supervised classifier, CLIP's zero-shot head) beside its control. */
+function renderClassifier(evaluation: RunEvaluation): string {
+  const classifier = evaluation.classifier;
+  if (!classifier) return '';
+  const percent = (value: number) => `${(100 * value).toFixed(1)}%`;
+  const { control } = classifier;
+  const cells = [
+    percent(classifier.accuracy),
+    control ? percent(control.accuracy) : 'not trained',
+    control ? formatGain(classifier.accuracy - control.accuracy) : '—',
+  ].map((text) => `<td class="num">${escapeHtml(text)}</td>`);
+  return `<h3>The method's own classifier</h3><table class="results" id="classifier-table"><thead><tr><th>figure</th><th>method</th><th>${escapeHtml(control?.name ?? 'control')}</th><th>gain</th></tr></thead><tbody><tr><th scope="row">${escapeHtml(classifier.description)}</th>${cells.join('')}</tr></tbody></table>`;
 }
 
 function renderEmbeddingMap(run: RunContents): string {
