@@ -11,6 +11,7 @@ export type { SwavLossOptions } from './losses/swav';
 export { sinkhornKnopp } from './losses/sinkhorn-knopp';
 export type { SinkhornKnoppOptions } from './losses/sinkhorn-knopp';
 export { normalizedStd } from './diagnostics/normalized-std';
+export { effectiveRank } from './diagnostics/effective-rank';
 
 export { byol, byolMomentum, BYOL_FASHION_VIEWS } from './byol/byol';
 export type { BYOLConfig } from './byol/byol';

@@ -4,6 +4,7 @@ import { byolViews } from '../views/byol-views';
 import type { ByolViewOptions } from '../views/byol-views';
 import { barlowTwinsLoss } from '../losses/barlow-twins';
 import { normalizedStd } from '../diagnostics/normalized-std';
+import { effectiveRank } from '../diagnostics/effective-rank';
 import { BYOL_FASHION_VIEWS } from '../byol/byol';
 
 /**
@@ -94,6 +95,7 @@ export const barlowTwins = defineMethod<BarlowTwinsConfig, 'unlabeled'>({
           metrics: {
             projectionStd: normalizedStd(z1),
             featureStd: normalizedStd(features1),
+            featureRank: effectiveRank(features1),
           },
         };
       },

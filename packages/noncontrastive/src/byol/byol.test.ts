@@ -80,6 +80,8 @@ describeMethodContract({
       expect(record.loss).toBeLessThanOrEqual(8);
       expect(record.metrics.projectionStd).toBeGreaterThan(0);
       expect(record.metrics.featureStd).toBeGreaterThan(0);
+      // Effective rank (participation ratio) of the features: above 1, no dimensional collapse.
+      expect(record.metrics.featureRank).toBeGreaterThan(1);
     }
   },
 });

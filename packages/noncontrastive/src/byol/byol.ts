@@ -17,6 +17,7 @@ import { byolViews } from '../views/byol-views';
 import type { ByolViewOptions } from '../views/byol-views';
 import { byolLoss } from '../losses/byol';
 import { normalizedStd } from '../diagnostics/normalized-std';
+import { effectiveRank } from '../diagnostics/effective-rank';
 
 /**
  * BYOL (Grill et al. 2020, "Bootstrap Your Own Latent"). An online network (encoder f_θ, projector g_θ,
@@ -177,6 +178,7 @@ export const byol = defineMethod<BYOLConfig, 'unlabeled'>({
             // Collapse diagnostics: ~1 when healthy, → 0 when every image maps to the same vector.
             projectionStd: normalizedStd(projections1),
             featureStd: normalizedStd(features1),
+            featureRank: effectiveRank(features1),
           },
         };
       },

@@ -80,6 +80,9 @@ describeMethodContract({
       expect(record.loss).toBeGreaterThanOrEqual(0);
       expect(record.metrics.teacherEntropy).toBeGreaterThanOrEqual(0);
       expect(record.metrics.teacherEntropy).toBeLessThanOrEqual(Math.log(32) + 1e-4);
+      // Effective rank of the teacher's outputs: between 1 and min(B, K).
+      expect(record.metrics.teacherRank).toBeGreaterThan(1);
+      expect(record.metrics.teacherRank).toBeLessThanOrEqual(16);
     }
     // The center moved from 0 towards the teacher's outputs.
     const center = result.runtime.state?.center;

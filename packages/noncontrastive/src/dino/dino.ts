@@ -17,6 +17,7 @@ import { multiCrop } from '../views/multi-crop';
 import type { MultiCropOptions } from '../views/multi-crop';
 import { dinoLoss, updateDinoCenter } from '../losses/dino';
 import { normalizedStd } from '../diagnostics/normalized-std';
+import { effectiveRank } from '../diagnostics/effective-rank';
 
 /**
  * DINO (Caron et al. 2021, "Emerging Properties in Self-Supervised Vision Transformers"): self-distillation
@@ -225,6 +226,8 @@ export const dino = defineMethod<DINOConfig, 'unlabeled', DINOCarry>({
             // (its entropy well below log K, its per-dimension std well above 0).
             teacherStd: normalizedStd(teacherOutputs[0]),
             studentStd: normalizedStd(studentOutputs[0]),
+            // Effective rank of the teacher's outputs (dimensional collapse shows here before the std falls).
+            teacherRank: effectiveRank(teacherOutputs[0]),
             teacherEntropy: tf.tidy(() => {
               const probabilities = tf.softmax(tf.div(tf.sub(teacherOutputs[0], center), teacherTemperature));
               return tf.mean(tf.neg(tf.sum(tf.mul(probabilities, tf.log(tf.add(probabilities, 1e-12))), 1)));

@@ -56,6 +56,8 @@ describeMethodContract({
       expect(record.loss).toBeGreaterThanOrEqual(-1);
       expect(record.loss).toBeLessThanOrEqual(1);
       for (const name of ['projectionStd', 'predictionStd', 'featureStd']) expect(record.metrics[name]).toBeGreaterThan(0);
+      // Effective rank (participation ratio) of the features: above 1, no dimensional collapse.
+      expect(record.metrics.featureRank).toBeGreaterThan(1);
     }
   },
 });

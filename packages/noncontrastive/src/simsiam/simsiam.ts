@@ -14,6 +14,7 @@ import { byolViews } from '../views/byol-views';
 import type { ByolViewOptions } from '../views/byol-views';
 import { negativeCosineSimilarity } from '../losses/negative-cosine-similarity';
 import { normalizedStd } from '../diagnostics/normalized-std';
+import { effectiveRank } from '../diagnostics/effective-rank';
 
 /**
  * SimSiam (Chen & He 2021, "Exploring Simple Siamese Representation Learning"). One encoder f (backbone +
@@ -148,6 +149,7 @@ export const simsiam = defineMethod<SimSiamConfig, 'unlabeled'>({
             projectionStd: normalizedStd(z1),
             predictionStd: normalizedStd(p1),
             featureStd: normalizedStd(features1),
+            featureRank: effectiveRank(features1),
           },
         };
       },

@@ -92,6 +92,8 @@ describeMethodContract({
       expect(record.loss).toBeGreaterThanOrEqual(0);
       expect(record.metrics.prototypeUsage).toBeGreaterThan(0);
       expect(record.metrics.prototypeUsage).toBeLessThanOrEqual(1);
+      // Effective rank (participation ratio) of the features: above 1, no dimensional collapse.
+      expect(record.metrics.featureRank).toBeGreaterThan(1);
     }
     // The prototypes are unit vectors after every step.
     const norms = tf.tidy(() => tf.norm(result.runtime.trainable.prototypes.trainableWeights[0].read(), 'euclidean', 0).dataSync());

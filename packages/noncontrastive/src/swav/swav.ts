@@ -16,6 +16,7 @@ import { multiCrop } from '../views/multi-crop';
 import type { MultiCropOptions } from '../views/multi-crop';
 import { swavLoss } from '../losses/swav';
 import { normalizedStd } from '../diagnostics/normalized-std';
+import { effectiveRank } from '../diagnostics/effective-rank';
 
 /**
  * SwAV (Caron et al. 2020, "Unsupervised Learning of Visual Features by Contrasting Cluster Assignments"):
@@ -201,6 +202,7 @@ export const swav = defineMethod<SwAVConfig, 'unlabeled', SwAVCarry>({
           metrics: {
             projectionStd: normalizedStd(globalEmbeddings[0]),
             featureStd: normalizedStd(globalFeatures[0]),
+            featureRank: effectiveRank(globalFeatures[0]),
             // 1 when the batch's hard assignments use as many prototypes as they can (min(B, K)); small when
             // every image lands on a few prototypes (collapse of the clustering).
             prototypeUsage: tf.tidy(() => {

@@ -39,6 +39,8 @@ describeMethodContract({
       expect(record.loss).toBeGreaterThanOrEqual(0);
       expect(record.metrics.expanderStd).toBeGreaterThan(0);
       expect(record.metrics.featureStd).toBeGreaterThan(0);
+      // Effective rank (participation ratio) of the features: above 1, no dimensional collapse.
+      expect(record.metrics.featureRank).toBeGreaterThan(1);
     }
   },
 });

@@ -4,6 +4,7 @@ import { byolViews } from '../views/byol-views';
 import type { ByolViewOptions } from '../views/byol-views';
 import { vicregLoss } from '../losses/vicreg';
 import { normalizedStd } from '../diagnostics/normalized-std';
+import { effectiveRank } from '../diagnostics/effective-rank';
 import { BYOL_FASHION_VIEWS } from '../byol/byol';
 
 /**
@@ -104,6 +105,7 @@ export const vicreg = defineMethod<VICRegConfig, 'unlabeled'>({
           metrics: {
             expanderStd: normalizedStd(z1),
             featureStd: normalizedStd(features1),
+            featureRank: effectiveRank(features1),
           },
         };
       },
