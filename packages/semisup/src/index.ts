@@ -49,6 +49,14 @@ export { noisyStudentLoss } from './losses/noisy-student';
 export type { NoisyStudentLossInput, NoisyStudentLossResult } from './losses/noisy-student';
 export { weakRandAugment } from './views/weak-rand-augment';
 export type { WeakRandAugmentOptions } from './views/weak-rand-augment';
+export {
+  dataDistillation,
+  distillationTransforms,
+  ensemblePredictions,
+  transformImages,
+  DATA_DISTILLATION_POOL,
+} from './data-distillation/data-distillation';
+export type { DataDistillationConfig, DistillationTransform } from './data-distillation/data-distillation';
 export { predictClasses } from './predict-classes';
 export type { PredictClassesOptions } from './predict-classes';
 export type { ClassifierNetwork, SemisupNetworks, SemisupRuntime } from './shared/classifier-network';

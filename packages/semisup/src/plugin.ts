@@ -8,6 +8,7 @@ import { mixmatch } from './mixmatch/mixmatch';
 import { vat } from './vat/vat';
 import { coTraining } from './co-training/co-training';
 import { noisyStudent } from './noisy-student/noisy-student';
+import { dataDistillation } from './data-distillation/data-distillation';
 import { entropyMin } from './entropy-min/entropy-min';
 import { meanTeacher } from './mean-teacher/mean-teacher';
 import { piModel } from './pi-model/pi-model';
@@ -37,6 +38,7 @@ const plugin = definePlugin({
     vat,
     'co-training': coTraining,
     'noisy-student': noisyStudent,
+    'data-distillation': dataDistillation,
   },
   viewPolicies: { weakStrong, weakPair, weakViews },
 });
