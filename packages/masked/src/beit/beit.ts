@@ -94,7 +94,7 @@ function requireModelParts(parts: BeitParts): Required<Pick<BeitParts, 'maskToke
  */
 export function beitForward(parts: BeitParts, images: Tensor4D, mask: Tensor2D, training = false): Tensor3D {
   const { maskToken, head } = requireModelParts(parts);
-  return simmimForward({ encoder: parts.encoder, maskToken, head }, images, mask, training);
+  return simmimForward({ encoder: parts.encoder, maskToken, head, patchSize: parts.encoder.patchSize }, images, mask, training);
 }
 
 /** BEiT's loss of a batch on a given mask: cross-entropy of the tokenizer's tokens at the masked patches. */
