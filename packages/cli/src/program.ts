@@ -95,7 +95,7 @@ Examples:
     .argument('<encoder>', 'run directory, encoder directory (model.json) or checkpoint directory')
     .requiredOption('--data <source>', `labeled data: ${NAMED_DATASETS.join(' | ')} | <image folder>`)
     .addOption(backendOption())
-    .option('--out <dir>', 'where to write eval.json (default: the run directory, if <encoder> is one)')
+    .option('--out <dir>', 'where to write eval.json (default: the run directory for the data the run trained on, else <run>/eval-<data>/)')
     .action(async (encoder: string, flags: { data: string; backend?: BackendName; out?: string }) => {
       await runEvalCommand(io, { encoderPath: encoder, ...flags, verbose: globalFlags(program).verbose === true });
     });

@@ -124,9 +124,15 @@ describe('resume: config.json is the truth of the run', () => {
     expectOneLineError(restart.stderr, /already holds a contrastive:simclr run \(finished\).*--resume.*--overwrite/);
     expect(readFileSync(join(outDir(), 'config.json'), 'utf8')).toBe(configBefore);
 
+    // The evaluation of the 1-epoch model (as a run without --no-eval leaves it) must not outlive that model.
+    writeFileSync(join(outDir(), 'eval.json'), '{"rows":[{"name":"kNN top-1","value":0.6}]}\n');
+    writeFileSync(join(outDir(), 'embedding-map.svg'), '<svg/>');
     // Missing flags (even --data) take the run's values: batch 256 and lr 0.3, not the method's defaults.
     const extended = await run(...SIMCLR, '--out', outDir(), '--resume', '--epochs', '2', '--extend', '--no-eval');
     expect(extended.code, extended.stderr).toBe(0);
+    expect(extended.stderr).toContain("removed eval.json: it described the model before this run's new steps");
+    expect(existsSync(join(outDir(), 'eval.json')) || existsSync(join(outDir(), 'embedding-map.svg'))).toBe(false);
+    expect(readFileSync(join(outDir(), 'report.html'), 'utf8')).toContain('No eval.json in this run');
     expect(config()).toMatchObject({ epochs: 2, batchSize: 256, optimizer: { lr: 0.3 } });
     const records = stepRecords(outDir());
     // 3000 sample images / 256 = 11 steps per epoch: each step once, epochs never going back.

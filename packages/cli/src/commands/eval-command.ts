@@ -5,7 +5,7 @@ import { SslError, initBackend, loadEncoder, type BackendName } from '@ssl/core'
 import type { CliIo } from '../cli-io';
 import { evaluateEncoder, formatEvaluationTable, writeEmbeddingMap } from '../evaluate-encoder';
 import { DEFAULT_IMAGE_GEOMETRY, loadRunData } from '../load-run-data';
-import { resolveDataSource } from '../options';
+import { describeDataSource, resolveDataSource, type DataSource } from '../options';
 import { RUN_FILES } from '../report/read-run';
 import { writeRunReport } from '../report/write-run-report';
 import { DEFAULT_SEED } from './plan-training-run';
@@ -24,12 +24,16 @@ const MODEL_FILE = 'model.json';
 /**
  * `ssl eval`: evaluates a saved encoder with the same protocol as the end of `ssl pretrain` (@ssl/eval's
  * `compareWithControls`: beside the same encoder spec and seed at random init, rebuilt from the spec saved
- * with the encoder, and raw pixels). Given a run directory it updates that run's eval.json, embedding map and report.
+ * with the encoder, and raw pixels). Given a run directory and the data it was trained on, it updates that
+ * run's eval.json, embedding map and report; other data is written to a sub-folder named after it, so the
+ * run's own evaluation is never replaced by one on different data.
  */
 export async function runEvalCommand(io: CliIo, options: EvalCommandOptions): Promise<void> {
   const { encoderDir, runDir } = locateEncoder(resolve(io.cwd, options.encoderPath));
   const source = await resolveDataSource(options.data, io.cwd);
-  const outDir = options.out === undefined ? runDir : resolve(io.cwd, options.out);
+  const run = runDir === undefined ? undefined : await readRunSettings(runDir);
+  const outDir =
+    options.out !== undefined ? resolve(io.cwd, options.out) : runDir && run ? evaluationDirectory(runDir, run.data, source) : undefined;
   if (outDir === undefined) {
     throw new SslError('invalid-config', `${encoderDir} is not inside a run directory; pass --out <dir> for eval.json.`);
   }
@@ -40,7 +44,7 @@ export async function runEvalCommand(io: CliIo, options: EvalCommandOptions): Pr
     source.kind === 'named' ? DEFAULT_IMAGE_GEOMETRY : { size: height, channels: channels === 1 ? (1 as const) : (3 as const) };
   if (height !== width) throw new SslError('data', `ssl eval supports square inputs only; the encoder expects ${height}×${width}.`);
   // The run's seed draws the same folder split and label subsets `ssl pretrain` evaluated with, so the figures agree.
-  const seed = runDir === undefined ? DEFAULT_SEED : await runSeed(runDir);
+  const seed = run?.seed ?? DEFAULT_SEED;
   const data = await loadRunData(source, { geometry, seed, needEvaluation: true });
   if (!data.evaluationTrain || !data.evaluationTest) {
     throw new SslError(
@@ -59,10 +63,21 @@ export async function runEvalCommand(io: CliIo, options: EvalCommandOptions): Pr
   }
 }
 
-/** The `seed` of a run's config.json (DEFAULT_SEED when the file or the field is missing). */
-async function runSeed(runDir: string): Promise<number> {
+/**
+ * Where `ssl eval` of a run writes: the run directory for the data the run was trained on, else
+ * `<run>/eval-<data name>/` (a built-in dataset's name, a folder's base name).
+ */
+function evaluationDirectory(runDir: string, runData: string | undefined, source: DataSource): string {
+  const data = describeDataSource(source);
+  if (runData === undefined || runData === data) return runDir;
+  const name = source.kind === 'named' ? source.name : basename(source.path);
+  return join(runDir, `eval-${name.replace(/[^A-Za-z0-9._-]+/g, '-')}`);
+}
+
+/** The `seed` and `--data` of a run's config.json (DEFAULT_SEED and undefined when the file or a field is missing). */
+async function readRunSettings(runDir: string): Promise<{ seed: number; data?: string }> {
   const path = join(runDir, RUN_FILES.config);
-  if (!existsSync(path)) return DEFAULT_SEED;
+  if (!existsSync(path)) return { seed: DEFAULT_SEED };
   let config: unknown;
   try {
     config = JSON.parse(await readFile(path, 'utf8'));
@@ -71,8 +86,12 @@ async function runSeed(runDir: string): Promise<number> {
       cause: error,
     });
   }
-  const seed = typeof config === 'object' && config !== null ? (config as { seed?: unknown }).seed : undefined;
-  return Number.isInteger(seed) ? (seed as number) : DEFAULT_SEED;
+  const { seed, invocation } = (typeof config === 'object' && config !== null ? config : {}) as {
+    seed?: unknown;
+    invocation?: { data?: unknown };
+  };
+  const data = invocation?.data;
+  return { seed: Number.isInteger(seed) ? (seed as number) : DEFAULT_SEED, ...(typeof data === 'string' ? { data } : {}) };
 }
 
 /** Accepts a run directory (uses its encoder/) or an encoder directory (holds model.json). */

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { acquireRunLock, initBackend, prepareOutputDirectory, releaseRunLock, type JsonValue, type TrainCallback } from '@ssl/core';
@@ -94,6 +95,12 @@ async function trainAndEvaluate(io: CliIo, plan: TrainingPlan): Promise<number> 
   // The trainer writes the encoder to <out>/encoder/ (tfjs LayersModel format) when it stops.
   const { run, evaluation, stoppedBy } = await trainWithProgress(io, plan, data, monitor);
 
+  const trainedNewSteps = run.steps > (run.resumedFromStep ?? 0);
+  if (!evaluation && trainedNewSteps && (await removeStaleEvaluation(plan.outDir))) {
+    io.stderr.write(
+      `ssl: removed ${RUN_FILES.evaluation}: it described the model before this run's new steps (ssl eval ${plan.outDir} evaluates it again).\n`,
+    );
+  }
   if (run.interrupted) {
     io.stderr.write('ssl: skipped evaluation of the interrupted run.\n');
   } else if (evaluation) {
@@ -107,6 +114,14 @@ async function trainAndEvaluate(io: CliIo, plan: TrainingPlan): Promise<number> 
   const reportPath = await writeRunReport(plan.outDir);
   io.stdout.write(`\nrun directory: ${plan.outDir}\nreport: ${reportPath}\n`);
   return run.interrupted ? STOP_SIGNALS[stoppedBy ?? 'SIGINT'] : 0;
+}
+
+/** Removes eval.json and the embedding map of an earlier model of this run; true when there was an eval.json. */
+async function removeStaleEvaluation(outDir: string): Promise<boolean> {
+  const existed = existsSync(join(outDir, RUN_FILES.evaluation));
+  for (const file of [RUN_FILES.evaluation, RUN_FILES.embeddingMapPng, RUN_FILES.embeddingMapSvg])
+    await rm(join(outDir, file), { force: true });
+  return existed;
 }
 
 async function trainWithProgress(
@@ -166,6 +181,11 @@ async function trainWithProgress(
       invocation: JSON.parse(JSON.stringify(plan.invocation)) as { [key: string]: JsonValue },
       callbacks: [progressCallback],
       signal: stop.signal,
+      // Checkpoint fallbacks, a gradient norm exploding: above the progress bar, in the run's own words.
+      onWarning: (message) => {
+        if (progress) progress.log(`ssl: warning: ${message}`);
+        else io.stderr.write(`ssl: warning: ${message}\n`);
+      },
       // `ssl semisup`: the method's classifier is compared with its supervised-only ablation on the same labels.
       supervisedControl: plan.mode === 'semisup',
       onControlTraining: () =>

@@ -57,6 +57,54 @@ export function nonFiniteNames(tensors: ReadonlyMap<string, Tensor> | Readonly<R
   return entries.filter((_, i) => !Number.isFinite(values[i])).map(([name]) => name);
 }
 
+/**
+ * The global L2 norm of a set of gradients, √Σ‖g‖², in one fused reduction and one read (NaN when any
+ * gradient holds a NaN or an Inf).
+ */
+export function globalNorm(tensors: Readonly<Record<string, Tensor>>): number {
+  const floats = Object.values(tensors).filter((t) => t.dtype === 'float32');
+  if (floats.length === 0) return 0;
+  const squared = tf.tidy(() => tf.addN(floats.map((t) => tf.sum(tf.square(t)))));
+  const value = squared.dataSync()[0];
+  squared.dispose();
+  return Math.sqrt(value);
+}
+
+/** Checked gradient norms needed before a spike can be judged against their median. */
+const NORMS_BEFORE_JUDGING = 3;
+
+/**
+ * Watches the gradient norm at the guard's checks for an explosion that stays finite: a norm `factor` times
+ * the median of the earlier checks (default 1000×) is reported once, as a warning naming the step and the
+ * figures. A finite explosion is not yet a divergence (a loss spike can recover), so it warns rather than stops;
+ * the non-finite checks stop the run if it goes on.
+ */
+export class GradientNormWatch {
+  private readonly norms: number[] = [];
+  private warned = false;
+
+  constructor(
+    private readonly warn: (message: string) => void,
+    private readonly factor = 1000,
+  ) {}
+
+  record(norm: number, context: { step: number; lr: number }): void {
+    if (!Number.isFinite(norm)) return;
+    if (!this.warned && this.norms.length >= NORMS_BEFORE_JUDGING) {
+      const median = [...this.norms].sort((a, b) => a - b)[Math.floor(this.norms.length / 2)];
+      if (norm > this.factor * median) {
+        this.warned = true;
+        this.warn(
+          `the gradient norm exploded at step ${context.step} (lr ${context.lr.toPrecision(3)}): ${norm.toExponential(2)}, ` +
+            `${Math.round(norm / median)}× its median so far (${median.toExponential(2)}); the run is likely diverging: ` +
+            'lower the learning rate or set gradientClip.',
+        );
+      }
+    }
+    this.norms.push(norm);
+  }
+}
+
 export function divergedError(
   what: 'parameters' | 'gradients' | 'encoder outputs',
   names: readonly string[],

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useTestBackend } from './fixtures/backend';
 import { toyDataset, toyEncoder, toyRegistry } from './fixtures/toy-method';
-import { nonFiniteNames } from './divergence-guard';
+import { GradientNormWatch, globalNorm, nonFiniteNames } from './divergence-guard';
 import { prepareOutputDirectory } from './output-directory';
 import { RUN_LOCK_FILE, acquireRunLock, readRunLock, releaseRunLock } from './run-lock';
 import { train } from './trainer';
@@ -142,6 +142,46 @@ describe('divergence guard', () => {
     expect(existsSync(join(outDir, 'encoder'))).toBe(false);
     expect(readdirSync(join(outDir, 'checkpoints'))).toEqual(['step-00000004']);
     expect(existsSync(join(outDir, RUN_LOCK_FILE))).toBe(false);
+  });
+
+  it('measures the global gradient norm as √Σ‖g‖² and warns once when it explodes 1000× above its median', () => {
+    const tensors = { a: tf.tensor([3, 0]), b: tf.tensor([[4]]), ids: tf.tensor([100], [1], 'int32') };
+    expect(globalNorm(tensors)).toBeCloseTo(5, 6);
+    tf.dispose(Object.values(tensors));
+
+    const warnings: string[] = [];
+    const watch = new GradientNormWatch((message) => warnings.push(message));
+    // A first large norm cannot be judged (no history); 333× the median (step 4) is noisy training, not an explosion.
+    for (const [step, norm] of [5e6, 1, 2, 3, 1000, 2.5e3, 5e6, 1e8].entries()) watch.record(norm, { step, lr: 0.1 });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^the gradient norm exploded at step 6 \(lr 0\.100\): 5\.00e\+6, 5000× its median so far \(1\.00e\+3\)/);
+  });
+
+  it('reports a finite gradient explosion of a real run as a warning, without stopping it', async () => {
+    const warnings: string[] = [];
+    const result = await train({
+      method: registry.create('test:toy'),
+      ...toyRun,
+      epochs: 2,
+      guard: { everySteps: 1 },
+      onWarning: (message) => warnings.push(message),
+      callbacks: [
+        {
+          // Every weight ×30 after epoch 0 (steps 0–5): the gradients grow by orders of magnitude and stay finite.
+          name: 'blow-up',
+          onEpochEnd: ({ epoch, encoder }) => {
+            if (epoch > 0) return;
+            for (const weight of encoder.model.trainableWeights) weight.write(tf.tidy(() => tf.mul(weight.read(), 30)));
+          },
+        },
+      ],
+    });
+    expect(result.steps).toBe(12);
+    expect(warnings).toHaveLength(1);
+    // Within a step of the blow-up (the first step after it is still within 1000× of the median).
+    expect(warnings[0]).toMatch(/^the gradient norm exploded at step [67] /);
+    expect(result.warnings).toEqual(warnings);
+    result.dispose();
   });
 
   it('stops a collapsed run with `collapsed` after the patience, not at the first low check', async () => {

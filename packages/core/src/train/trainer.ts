@@ -6,7 +6,7 @@ import type { Encoder, EncoderSpec } from '../nn';
 import { saveEncoder } from '../nn';
 import { restoreVariables } from './checkpoint';
 import type { JsonValue, LoadedCheckpoint } from './checkpoint';
-import { CollapseWatch, divergedError, nonFiniteNames, probeCollapse, resolveGuard } from './divergence-guard';
+import { CollapseWatch, GradientNormWatch, divergedError, nonFiniteNames, probeCollapse, resolveGuard } from './divergence-guard';
 import type { DivergenceGuardOptions, ResolvedGuard } from './divergence-guard';
 import { planRun } from './plan';
 import { saveProducts } from './products';
@@ -131,6 +131,7 @@ interface RunState {
   readonly epochLogs: TrainResult['epochLogs'];
   readonly guard?: ResolvedGuard;
   readonly collapse?: CollapseWatch;
+  readonly gradientNorms?: GradientNormWatch;
 }
 
 function runConfig(plan: RunPlan, invocation?: TrainOptions['invocation']) {
@@ -274,6 +275,7 @@ async function runOneStep(run: RunState, epoch: number, ids: Int32Array, roundSt
     made.owned.forEach((t) => t.dispose());
   }
   if (checkFinite) checkFiniteVariables(run, lr);
+  if (values.gradientNorm !== undefined) run.gradientNorms?.record(values.gradientNorm, { step: run.step, lr });
   const seconds = (performance.now() - started) / 1000;
   const record: StepRecord = {
     step: run.step,
@@ -412,6 +414,7 @@ function startRun(options: TrainOptions): RunState {
     directory.writeConfig(runConfig(plan, options.invocation));
     directory.startMetrics(start.checkpoint ? start.step : undefined);
     const collapse = guard && new CollapseWatch(guard);
+    const gradientNorms = guard && new GradientNormWatch(warn);
     return {
       plan,
       options,
@@ -426,6 +429,7 @@ function startRun(options: TrainOptions): RunState {
       epochLogs: [],
       guard,
       collapse,
+      gradientNorms,
     };
   } catch (error) {
     directory.release();

@@ -3,7 +3,7 @@ import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
 import { SslError } from '../errors';
 import type { Batch, StepContext } from '../method';
 import type { Random } from '../random';
-import { divergedError, nonFiniteNames } from './divergence-guard';
+import { divergedError, globalNorm, nonFiniteNames } from './divergence-guard';
 import { variableGrads } from './gradients';
 import { emaUpdate } from './ema';
 import { clipByGlobalNorm } from './optimizers';
@@ -14,6 +14,8 @@ import { withSeededMathRandom } from './seeded';
 export interface StepValues {
   readonly loss: number;
   readonly metrics: Record<string, number>;
+  /** Global norm of the gradients before clipping, measured at the guard's checks only. */
+  readonly gradientNorm?: number;
 }
 
 /** Every tensor inside a carry (objects, arrays and maps of tensors, nested). */
@@ -97,17 +99,19 @@ export async function trainingStep(
     const metrics: Record<string, number> = {};
     for (const [name, t] of Object.entries(forward.metrics)) metrics[name] = t.dataSync()[0];
     if (!Number.isFinite(loss)) throw nonFiniteLoss(options.methodId, loss, context);
+    let gradientNorm: number | undefined;
     if (options.checkGradients) {
       // Checked before they are applied, so a NaN gradient never reaches the parameters.
       const names = nonFiniteNames(forward.grads);
       if (names.length > 0) throw divergedError('gradients', names, context);
+      gradientNorm = globalNorm(forward.grads);
     }
     applyGradients(networks, forward.grads, context.lr, options.gradientClip);
     updateMomentumPairs(networks, context);
     const afterStep = networks.runtime.afterStep;
     if (afterStep)
       withSeededMathRandom(options.mathRng, () => tf.tidy(() => afterStep.call(networks.runtime, batch, context, forward.carry)));
-    return { loss, metrics };
+    return gradientNorm === undefined ? { loss, metrics } : { loss, metrics, gradientNorm };
   } finally {
     tf.dispose([forward.loss, ...Object.values(forward.grads), ...Object.values(forward.metrics), ...carried]);
   }
