@@ -124,6 +124,37 @@ describe('readRun / renderRunReport', () => {
     ]);
   });
 
+  it('puts the results before the config, with the method classifier, the collapse verdict and 1-based counts as the terminal', async () => {
+    const runDir = await syntheticRun({ epochs: 2, stepsPerEpoch: 3 });
+    await writeFile(
+      join(runDir, 'eval.json'),
+      JSON.stringify({
+        rows: [{ name: 'kNN top-1', value: 0.673, randomInit: { value: 0.651 }, rawPixels: { value: 0.681 } }],
+        collapseVerdict: { verdict: 'no collapse', explanation: 'per-dimension std 0.052, effective rank 25.8' },
+        classifier: { description: 'classifier top-1 (student)', accuracy: 0.64, control: { name: 'supervised-only', accuracy: 0.637 } },
+      }),
+    );
+    const html = renderRunReport(await readRun(runDir));
+    const at = (id: string) => html.indexOf(`<section id="${id}">`);
+    expect(at('summary')).toBeLessThan(at('evaluation'));
+    expect(at('evaluation')).toBeLessThan(at('training'));
+    expect(at('training')).toBeLessThan(at('config'));
+    // Steps 0..5 were logged: six trained, as the terminal's "step 6/6" says.
+    expect(html).toContain('<dt>steps trained</dt><dd>6</dd>');
+    expect(html).toContain('<p id="collapse-verdict"><strong>no collapse</strong>: per-dimension std 0.052, effective rank 25.8.</p>');
+    const classifier = html.match(/<table class="results" id="classifier-table">.*?<\/table>/)?.[0] ?? '';
+    expect([...classifier.matchAll(/<t[hd](?: [^>]*)?>(.*?)<\/t[hd]>/g)].map((cell) => cell[1])).toEqual([
+      'figure',
+      'method',
+      'supervised-only',
+      'gain',
+      'classifier top-1 (student)',
+      '64.0%',
+      '63.7%',
+      '+0.3 pts',
+    ]);
+  });
+
   it('rejects a malformed eval.json naming the expected shape', async () => {
     const runDir = await syntheticRun({ epochs: 1, stepsPerEpoch: 2 });
     await writeFile(join(runDir, 'eval.json'), JSON.stringify([{ name: 'knn', value: 0.5 }]));

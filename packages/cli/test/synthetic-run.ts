@@ -34,14 +34,16 @@ export async function writeSyntheticRun(options: SyntheticRunOptions = {}): Prom
   await writeFile(join(runDir, 'config.json'), JSON.stringify(config, null, 2));
   const lines: string[] = [];
   const totalSteps = epochs * stepsPerEpoch;
-  for (let step = 1; step <= totalSteps; step++) {
-    const epoch = Math.ceil(step / stepsPerEpoch);
+  // 0-based steps and epochs, as the trainer logs them; an epoch record follows each epoch's last step.
+  for (let step = 0; step < totalSteps; step++) {
+    const epoch = Math.floor(step / stepsPerEpoch);
     const lr = 0.3 * 0.5 * (1 + Math.cos((Math.PI * step) / totalSteps));
     const loss = 5.5 * Math.exp(-step / 80) + 1.2 + 0.05 * Math.sin(step);
     lines.push(JSON.stringify({ type: 'step', step, epoch, loss, lr, seconds: 0.4, time: 1_700_000_000_000 + step * 400 }));
-    if (step % stepsPerEpoch === 0) {
+    if ((step + 1) % stepsPerEpoch === 0) {
       lines.push(
         JSON.stringify({
+          type: 'epoch',
           step,
           epoch,
           knn_top1: 0.3 + 0.5 * (1 - Math.exp(-epoch / 3)),

@@ -28,12 +28,13 @@ export async function writeRunReport(runDir: string): Promise<string> {
  */
 export function renderRunReport(run: RunContents): string {
   const title = `Run ${basename(resolve(run.runDir))}`;
+  // Results first: what the run achieved (against its controls) is what a reader opens the report for.
   const sections = [
     renderSummary(run),
-    renderConfig(run.config),
-    renderTraining(run.metrics),
     renderEvaluation(run),
     renderEmbeddingMap(run),
+    renderTraining(run.metrics),
+    renderConfig(run.config),
   ].filter((section) => section !== '');
   const notes: string[] = [];
   if (run.skippedMetricLines > 0) {
@@ -78,7 +79,8 @@ function renderSummary(run: RunContents): string {
   const withLoss = run.metrics.filter((record) => typeof record.loss === 'number');
   if (withLoss.length > 0) facts.push(['final loss', formatNumber(withLoss[withLoss.length - 1].loss as number)]);
   const steps = run.metrics.map((record) => record.step).filter(isNumber);
-  if (steps.length > 0) facts.push(['steps logged', formatNumber(Math.max(...steps))]);
+  // Steps are logged 0-based: the last one's index + 1 is how many were trained.
+  if (steps.length > 0) facts.push(['steps trained', formatNumber(Math.max(...steps) + 1)]);
   const times = run.metrics.map((record) => record.time).filter(isNumber);
   if (times.length > 1) {
     // The trainer logs `time` as Unix milliseconds; accept seconds-since-start too.
@@ -201,7 +203,9 @@ function seriesOf(metrics: MetricsRecord[], key: string, preferredX: 'step' | 'e
     const y = record[key];
     if (!isNumber(y)) return [];
     const x = isNumber(record[preferredX]) ? record[preferredX] : isNumber(record[fallbackX]) ? record[fallbackX] : index;
-    return [{ x: x as number, y }];
+    // Epochs are logged 0-based; the terminal says "epoch 1 done" for the first, and so does the chart.
+    const xIsEpoch = isNumber(record[preferredX]) ? preferredX === 'epoch' : isNumber(record[fallbackX]) && fallbackX === 'epoch';
+    return [{ x: (x as number) + (xIsEpoch ? 1 : 0), y }];
   });
   return { label: key, points };
 }
