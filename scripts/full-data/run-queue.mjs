@@ -7,8 +7,8 @@
 //   node scripts/full-data/run-queue.mjs [--queue scripts/full-data/queue.json] [--results <file.jsonl>]
 //        [--runs <dir>] [--only name,name]
 //
-// Wall time depends on what else the machine runs: each line records the load average at start and end, and
-// the README tables say under which load a figure was timed.
+// Wall time depends on what else the machine runs: each line records the load average at start and end and
+// the minutes spent in training steps, and the README tables say under which load a figure was timed.
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -39,13 +39,16 @@ function gitCommit() {
   return result.stdout.trim();
 }
 
-/** The figures of eval.json as { figure: { trained, randomInit, rawPixels } } with plain numbers or mean ± std. */
-function summariseEvaluation(evaluation) {
-  const figures = {};
-  for (const row of evaluation.rows) {
-    figures[row.name] = { trained: row.value ?? row, randomInit: row.randomInit, rawPixels: row.rawPixels };
-  }
-  return { figures, collapse: evaluation.collapse };
+/** The run's eval.json (every figure with its controls, collapse diagnostics and verdict) and its step count. */
+function summariseRun(out) {
+  const evaluation = JSON.parse(readFileSync(join(out, 'eval.json'), 'utf8'));
+  const records = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+    .split('\n')
+    .filter((line) => line.includes('"type":"step"'))
+    .map((line) => JSON.parse(line));
+  // Time spent in training steps (summed per step), which a resumed run's wall time does not show.
+  const stepMinutes = records.reduce((sum, record) => sum + (record.seconds ?? 0), 0) / 60;
+  return { steps: records.length, stepMinutes: Number(stepMinutes.toFixed(1)), evaluation };
 }
 
 function runConfiguration(configuration) {
@@ -68,8 +71,7 @@ function runConfiguration(configuration) {
     wallMinutes: Number(minutes.toFixed(1)),
     load: { start: Number(loadAtStart.toFixed(2)), end: Number(loadavg()[0].toFixed(2)), cores: cpus().length },
   };
-  const evalFile = join(out, 'eval.json');
-  if (child.status === 0 && existsSync(evalFile)) Object.assign(line, summariseEvaluation(JSON.parse(readFileSync(evalFile, 'utf8'))));
+  if (child.status === 0 && existsSync(join(out, 'eval.json'))) Object.assign(line, summariseRun(out));
   appendFileSync(resultsFile, `${JSON.stringify(line)}\n`);
   console.log(`[${new Date().toISOString()}] ${configuration.name}: exit ${child.status}, ${line.wallMinutes} min`);
 }
