@@ -38,6 +38,7 @@ export {
   colorize,
   evaluateColorization,
   lightnessInput,
+  lightnessDataset,
   abAtResolution,
   nearestBinCounts,
 } from './colorization/colorization';

@@ -1,10 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor4D } from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createRegistry, initBackend, loadEmoji, train } from '@ssl/core';
+import { createRegistry, imageDataset, initBackend, loadEmoji, train } from '@ssl/core';
 import type { tfl } from '@ssl/core';
 import { describeMethodContract } from '@ssl/test-utils';
-import pretext, { abBinsOfImages, colorizationStatistics, colorize, evaluateColorization, lightnessInput, rgbToLabPixel } from '../index';
+import pretext, {
+  abBinsOfImages,
+  colorizationStatistics,
+  colorize,
+  evaluateColorization,
+  lightnessDataset,
+  lightnessInput,
+  rgbToLabPixel,
+} from '../index';
 
 beforeAll(async () => {
   await initBackend({ backend: 'wasm', threads: 1, log: () => {} });
@@ -67,6 +75,30 @@ describeMethodContract({
     expect(counts[bins.findIndex(([a, b]) => a === 0 && b === 0)]).toBe(4 * 8 * 14 * 14);
     expect((result.runtime.products?.().bins as { json: number[][] }).json).toEqual(bins);
   },
+});
+
+describe('lightnessDataset', () => {
+  it('stores round(2.55·L) in one channel, from RGB or grey bytes', () => {
+    const rgb = imageDataset({
+      images: Uint8Array.from([255, 255, 255, 0, 0, 0, 255, 0, 0, 40, 160, 90]),
+      shape: [2, 2, 3],
+      labels: [4],
+      name: 'four',
+    });
+    const lightness = lightnessDataset(rgb);
+    expect(lightness.shape).toEqual([2, 2, 1]);
+    expect(Array.from(lightness.labels!)).toEqual([4]);
+    const expected = [
+      [255, 255, 255],
+      [0, 0, 0],
+      [255, 0, 0],
+      [40, 160, 90],
+    ].map(([r, g, b]) => Math.round(2.55 * rgbToLabPixel(r / 255, g / 255, b / 255)[0]));
+    expect(Array.from(lightness.images)).toEqual(expected);
+    expect(expected.slice(0, 3)).toEqual([255, 0, 136]);
+    const grey = lightnessDataset(imageDataset({ images: Uint8Array.from([128]), shape: [1, 1, 1] }));
+    expect(grey.images[0]).toBe(Math.round(2.55 * rgbToLabPixel(128 / 255, 128 / 255, 128 / 255)[0]));
+  });
 });
 
 describe('lightnessInput', () => {

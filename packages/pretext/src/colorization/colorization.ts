@@ -7,6 +7,7 @@ import {
   defineMethod,
   fastBatchNormalization,
   invalidConfig,
+  makeDataset,
   tfl as tflayers,
 } from '@ssl/core';
 import type { Encoder, ImageDataset, tfl } from '@ssl/core';
@@ -15,6 +16,7 @@ import {
   colorizationLoss,
   labToRgb,
   mixChannels,
+  rgbToLabPixel,
   rebalancingWeights,
   rgbToLab,
   softEncodeAb,
@@ -85,6 +87,29 @@ export function lightnessInput(images: Tensor4D, encoderChannels: number): { inp
     ]);
     return { input, lab };
   });
+}
+
+/**
+ * A dataset as the colorization encoder sees it: one channel of round(2.55·L) bytes (so bytes/255 = L/100), from
+ * RGB (CIE L* of each pixel) or grey images (the L* of that grey). Evaluate a colorization encoder with a
+ * 1-channel input on this version of a colour set, as the paper evaluates its features on greyscale images.
+ */
+export function lightnessDataset(dataset: ImageDataset): ImageDataset {
+  const [height, width, channels] = dataset.shape;
+  const table = new Map<number, number>();
+  const images = new Uint8Array(dataset.size * height * width);
+  for (let p = 0; p < images.length; p++) {
+    const [r, g, b] =
+      channels === 3 ? dataset.images.subarray(3 * p, 3 * p + 3) : [dataset.images[p], dataset.images[p], dataset.images[p]];
+    const code = (r << 16) | (g << 8) | b;
+    let value = table.get(code);
+    if (value === undefined) {
+      value = Math.round(2.55 * rgbToLabPixel(r / 255, g / 255, b / 255)[0]);
+      table.set(code, value);
+    }
+    images[p] = value;
+  }
+  return makeDataset({ ...dataset, images, shape: [height, width, 1], name: `${dataset.name} (lightness)` });
 }
 
 /** The head: [3×3 conv → BN → ReLU] → 1×1 conv to Q logits, on the encoder's feature map [h, w, C] (any h, w). */
