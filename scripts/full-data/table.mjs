@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+// The cross-method table: every finished full-data run of scripts/full-data/run-queue.mjs, one row per run, the
+// same protocol for all (@ssl/eval's pretrainAndCompare: kNN k=200, linear probe on all labels, 10 labels per
+// class over 5 subsets), each figure beside the same encoder at random init. Prints markdown; with --write,
+// replaces the part of a file between <!-- full-data:begin --> and <!-- full-data:end -->.
+//
+//   node scripts/full-data/table.mjs [--results scripts/full-data/results.jsonl] [--family noncontrastive] [--write docs/benchmarks.md]
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({
+  options: {
+    results: { type: 'string', default: 'scripts/full-data/results.jsonl' },
+    family: { type: 'string' },
+    write: { type: 'string' },
+  },
+});
+
+const BEGIN = '<!-- full-data:begin -->';
+const END = '<!-- full-data:end -->';
+
+function readResults(path) {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
+}
+
+const percent = (value) => `${(100 * value).toFixed(1)}`;
+const withStd = (value, std) => (std === undefined ? percent(value) : `${percent(value)} ± ${percent(std)}`);
+const gain = (trained, control) => {
+  const points = 100 * (trained - control);
+  return `${points >= 0 ? '+' : ''}${points.toFixed(1)}`;
+};
+
+/** "81.1 vs 77.9 (+3.2)": the trained figure, its random-init control and the gain in points. */
+function figureCell(row) {
+  if (!row) return '—';
+  const control = row.randomInit;
+  if (!control) return withStd(row.value, row.std);
+  return `${withStd(row.value, row.std)} vs ${withStd(control.value, control.std)} (${gain(row.value, control.value)})`;
+}
+
+function rowOf(result) {
+  const rows = result.evaluation?.rows ?? [];
+  const find = (prefix) => rows.find((row) => row.name.startsWith(prefix));
+  const knn = find('kNN');
+  const fewLabels = find('linear probe top-1, 10 labels');
+  const linear = find('linear probe top-1, all labels');
+  const flags = result.args.join(' ');
+  const load = result.load ? `load ${result.load.start}→${result.load.end} on ${result.load.cores} cores` : '';
+  const time =
+    result.stepMinutes === undefined
+      ? `${result.wallMinutes} min wall`
+      : `${result.stepMinutes} min in steps, ${result.wallMinutes} min wall`;
+  const verdict = result.evaluation?.collapseVerdict?.verdict ?? '—';
+  if (result.exitCode !== 0) {
+    return [result.method, flags, '—', `exit ${result.exitCode} after ${result.wallMinutes} min`, '—', '—', '—', '—', result.commit];
+  }
+  return [
+    result.method,
+    flags,
+    String(result.steps ?? '—'),
+    `${time} (${load})`,
+    figureCell(knn),
+    figureCell(fewLabels),
+    figureCell(linear),
+    verdict,
+    result.commit,
+  ];
+}
+
+function markdownTable(results) {
+  const header = [
+    'method',
+    'flags',
+    'steps',
+    'time',
+    'kNN top-1 vs random init',
+    '10 labels/class vs random init',
+    'linear, all labels',
+    'collapse',
+    'commit',
+  ];
+  const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
+  for (const result of results) lines.push(`| ${rowOf(result).join(' | ')} |`);
+  return lines.join('\n');
+}
+
+const results = readResults(values.results).filter((result) => !values.family || result.method.startsWith(`${values.family}:`));
+const table = markdownTable(results);
+if (!values.write) {
+  console.log(table);
+} else {
+  const text = readFileSync(values.write, 'utf8');
+  const begin = text.indexOf(BEGIN);
+  const end = text.indexOf(END);
+  if (begin < 0 || end < begin) throw new Error(`${values.write} has no ${BEGIN} … ${END} section to replace.`);
+  writeFileSync(values.write, `${text.slice(0, begin + BEGIN.length)}\n\n${table}\n\n${text.slice(end)}`);
+  console.log(`wrote ${results.length} rows to ${values.write}`);
+}
