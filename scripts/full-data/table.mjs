@@ -7,6 +7,7 @@
 //   node scripts/full-data/table.mjs [--results scripts/full-data/results.jsonl] [--family noncontrastive] [--write docs/benchmarks.md]
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import prettier from 'prettier';
 
 const { values } = parseArgs({
   options: {
@@ -97,6 +98,9 @@ if (!values.write) {
   const begin = text.indexOf(BEGIN);
   const end = text.indexOf(END);
   if (begin < 0 || end < begin) throw new Error(`${values.write} has no ${BEGIN} … ${END} section to replace.`);
-  writeFileSync(values.write, `${text.slice(0, begin + BEGIN.length)}\n\n${table}\n\n${text.slice(end)}`);
+  const updated = `${text.slice(0, begin + BEGIN.length)}\n\n${table}\n\n${text.slice(end)}`;
+  // Formatted as `pnpm lint` checks it, so regenerating the table never breaks the lint.
+  const options = (await prettier.resolveConfig(values.write)) ?? {};
+  writeFileSync(values.write, await prettier.format(updated, { ...options, filepath: values.write }));
   console.log(`wrote ${results.length} rows to ${values.write}`);
 }
