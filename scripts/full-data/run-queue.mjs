@@ -5,7 +5,10 @@
 // run is resumed, so the queue can be stopped and restarted across sessions without losing work.
 //
 //   node scripts/full-data/run-queue.mjs [--queue scripts/full-data/queue.json] [--results <file.jsonl>]
-//        [--runs <dir>] [--only name,name]
+//        [--runs <dir>] [--only name,name] [--all]
+//
+// --all adds every self-supervised method `ssl list` finds that the queue does not name, with the stated
+// default budget (DEFAULT_ARGS), so the cross-method table covers every method registered when it runs.
 //
 // Wall time depends on what else the machine runs: each line records the load average at start and end and
 // the minutes spent in training steps, and the README tables say under which load a figure was timed.
@@ -21,10 +24,15 @@ const { values } = parseArgs({
     results: { type: 'string', default: 'scripts/full-data/results.jsonl' },
     runs: { type: 'string', default: 'runs/full-data' },
     only: { type: 'string' },
+    all: { type: 'boolean', default: false },
   },
 });
 
+/** The budget of a method the queue does not configure: 3 epochs of the full training set at batch 256. */
+const DEFAULT_ARGS = ['--epochs', '3', '--batch-size', '256'];
+
 const queue = JSON.parse(readFileSync(values.queue, 'utf8'));
+if (values.all) queue.push(...unqueuedMethods(queue));
 const resultsFile = resolve(values.results);
 const only = values.only ? new Set(values.only.split(',')) : undefined;
 
@@ -32,6 +40,16 @@ function finishedNames() {
   if (!existsSync(resultsFile)) return new Set();
   const lines = readFileSync(resultsFile, 'utf8').split('\n').filter(Boolean);
   return new Set(lines.map((line) => JSON.parse(line).name));
+}
+
+/** Registered methods that train on unlabeled images (what `ssl pretrain` runs) and that no queue entry names. */
+function unqueuedMethods(entries) {
+  const listed = spawnSync('node', ['packages/cli/bin/ssl.mjs', 'list', '--json'], { encoding: 'utf8' });
+  if (listed.status !== 0) throw new Error(`ssl list --json failed: ${listed.stderr}`);
+  const queued = new Set(entries.map((entry) => entry.method));
+  return JSON.parse(listed.stdout)
+    .methods.filter((method) => method.data === 'unlabeled' && !queued.has(method.id))
+    .map((method) => ({ name: `${method.id.replace(':', '-')}-default-3ep`, method: method.id, args: DEFAULT_ARGS }));
 }
 
 function gitCommit() {
