@@ -128,7 +128,8 @@ function annotatePool(
 
 export const dataDistillation = defineMethod<DataDistillationConfig, 'semi-supervised'>({
   name: 'data-distillation',
-  description: 'A model’s predictions ensembled over scales and flips of each unlabeled image become annotations a student trains on.',
+  description:
+    'A model’s predictions ensembled over scales and flips of each unlabeled image become annotations a student trains on (data distillation, Radosavovic et al. 2018).',
   paper: {
     title: 'Data Distillation: Towards Omni-Supervised Learning',
     authors: 'Radosavovic, Dollár, Girshick, Gkioxari, He',

@@ -81,7 +81,8 @@ function networkOf<Config>(
 
 export const noisyStudent = defineMethod<NoisyStudentConfig, 'semi-supervised'>({
   name: 'noisy-student',
-  description: 'A teacher pseudo-labels clean unlabeled images; a noised, equal-or-larger student learns them and teaches the next round.',
+  description:
+    'A teacher pseudo-labels clean unlabeled images; a noised, equal-or-larger student learns them and teaches the next round (Noisy Student, Xie et al. 2020).',
   paper: {
     title: 'Self-training with Noisy Student improves ImageNet classification',
     authors: 'Xie, Luong, Hovy, Le',
