@@ -263,7 +263,8 @@ export const beit = defineMethod<BeitConfig, 'unlabeled'>({
       trainable: { encoder: encoder.model, maskToken, head },
       // The tokenizer is fixed from here on; held here so checkpoints save it and a resumed run restores it.
       frozen: { codebook },
-      products: () => ({ tokenizer: codebook }),
+      // The tokenizer; the mask token and head too, so that predicted tokens can be drawn from a finished run.
+      products: () => ({ tokenizer: codebook, maskToken, head }),
       step(batch, context) {
         const images = batch.views[0] ?? batch.images;
         const mask = blockwiseMasking(images.shape[0], grid, config.maskRatio, context.rng, { minBlockPatches: config.minBlockPatches });

@@ -228,6 +228,8 @@ export const contextEncoder = defineMethod<ContextEncoderConfig, 'unlabeled', Co
       ...parts,
       ...(discriminator ? { discriminator, frozen: { discriminator }, state } : {}),
       trainable: { encoder: encoder.model, decoder },
+      // The decoder, so that fills can be drawn from a finished run (scripts/reconstruction-grid.ts).
+      products: () => ({ decoder }),
       step(batch, context: StepContext) {
         const images = batch.views[0] ?? batch.images;
         const { masks, prediction, pasted } = contextEncoderFill(parts, images, context.rng, true);

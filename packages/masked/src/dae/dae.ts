@@ -119,6 +119,8 @@ export const dae = defineMethod<DaeConfig, 'unlabeled'>({
     return {
       ...parts,
       trainable: { encoder: encoder.model, decoder },
+      // The decoder, so that reconstructions can be drawn from a finished run (scripts/reconstruction-grid.ts).
+      products: () => ({ decoder }),
       step(batch) {
         const corrupted = batch.views[0];
         const mask = corruptionMask(corrupted, batch.images);

@@ -153,6 +153,8 @@ export const simmim = defineMethod<SimMimConfig, 'unlabeled'>({
     return {
       ...parts,
       trainable: { encoder: encoder.model, maskToken, head },
+      // The mask token and head, so that predictions can be drawn from a finished run (scripts/reconstruction-grid.ts).
+      products: () => ({ maskToken, head }),
       step(batch, context) {
         const images = batch.views[0] ?? batch.images;
         const masking = randomMasking(images.shape[0], numPatches, config.maskRatio, context.rng);
