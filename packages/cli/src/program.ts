@@ -1,6 +1,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import { BACKEND_NAMES, type BackendName } from '@ssl/core';
+import { ACQUISITION_STRATEGIES, type AcquisitionStrategy } from '@ssl/eval';
 import { processIo, type CliIo } from './cli-io';
+import { runActiveCommand } from './commands/active-command';
 import { runEvalCommand } from './commands/eval-command';
 import { runListCommand } from './commands/list-command';
 import { DEFAULT_CHECKPOINT_EVERY, type TrainingFlags } from './commands/plan-training-run';
@@ -58,6 +60,7 @@ Examples:
   $ ssl pretrain contrastive:simclr --data fashion-mnist-sample --epochs 5 --out runs/simclr
   $ ssl semisup semisup:fixmatch --data fashion-mnist --labels-per-class 10
   $ ssl eval runs/simclr --data fashion-mnist
+  $ ssl active runs/simclr --data fashion-mnist --budget 10 --rounds 10
   $ ssl report runs/simclr --screenshot report.png`,
     );
   configureErrors(program, io);
@@ -99,6 +102,38 @@ Examples:
     .action(async (encoder: string, flags: { data: string; backend?: BackendName; out?: string }) => {
       await runEvalCommand(io, { encoderPath: encoder, ...flags, verbose: globalFlags(program).verbose === true });
     });
+
+  program
+    .command('active')
+    .description("active learning on a saved encoder's features: which labels to ask for first, each strategy beside random sampling")
+    .argument('<encoder>', 'run directory or encoder directory (model.json)')
+    .requiredOption('--data <source>', `labeled data whose labels answer the queries: ${NAMED_DATASETS.join(' | ')} | <image folder>`)
+    .addOption(
+      new Option('--strategy <name>', 'acquisition strategy, compared with random; all: every one')
+        .choices([...ACQUISITION_STRATEGIES, 'all'])
+        .default('all'),
+    )
+    .option('--budget <n>', 'labels queried per round', parsePositiveInteger, 10)
+    .option('--rounds <n>', 'rounds of querying', parsePositiveInteger, 10)
+    .option('--seeds <n>', 'repetitions with seeds seed … seed + n − 1 (mean ± std)', parsePositiveInteger, 3)
+    .addOption(backendOption())
+    .option('--out <dir>', 'where to write active.json (default: the run directory for its own data, else <run>/eval-<data>/)')
+    .action(
+      async (
+        encoder: string,
+        flags: {
+          data: string;
+          strategy: AcquisitionStrategy | 'all';
+          budget: number;
+          rounds: number;
+          seeds: number;
+          backend?: BackendName;
+          out?: string;
+        },
+      ) => {
+        await runActiveCommand(io, { encoderPath: encoder, ...flags });
+      },
+    );
 
   program
     .command('report')

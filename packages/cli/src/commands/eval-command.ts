@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { SslError, initBackend, loadEncoder, type BackendName } from '@ssl/core';
+import { SslError, initBackend, loadEncoder, type BackendName, type Encoder, type ImageDataset } from '@ssl/core';
 import type { CliIo } from '../cli-io';
 import { evaluateEncoder, formatEvaluationTable, writeEmbeddingMap } from '../evaluate-encoder';
 import { DEFAULT_IMAGE_GEOMETRY, loadRunData } from '../load-run-data';
@@ -29,30 +29,8 @@ const MODEL_FILE = 'model.json';
  * run's own evaluation is never replaced by one on different data.
  */
 export async function runEvalCommand(io: CliIo, options: EvalCommandOptions): Promise<void> {
-  const { encoderDir, runDir } = locateEncoder(resolve(io.cwd, options.encoderPath));
-  const source = await resolveDataSource(options.data, io.cwd);
-  const run = runDir === undefined ? undefined : await readRunSettings(runDir);
-  const outDir =
-    options.out !== undefined ? resolve(io.cwd, options.out) : runDir && run ? evaluationDirectory(runDir, run.data, source) : undefined;
-  if (outDir === undefined) {
-    throw new SslError('invalid-config', `${encoderDir} is not inside a run directory; pass --out <dir> for eval.json.`);
-  }
-  await initBackend({ backend: options.backend, log: (line) => io.stderr.write(`ssl: ${line}\n`) });
-  const encoder = await loadEncoder(encoderDir);
-  const [height, width, channels] = encoder.inputShape as readonly number[];
-  const geometry =
-    source.kind === 'named' ? DEFAULT_IMAGE_GEOMETRY : { size: height, channels: channels === 1 ? (1 as const) : (3 as const) };
-  if (height !== width) throw new SslError('data', `ssl eval supports square inputs only; the encoder expects ${height}×${width}.`);
-  // The run's seed draws the same folder split and label subsets `ssl pretrain` evaluated with, so the figures agree.
-  const seed = run?.seed ?? DEFAULT_SEED;
-  const data = await loadRunData(source, { geometry, seed, needEvaluation: true });
-  if (!data.evaluationTrain || !data.evaluationTest) {
-    throw new SslError(
-      'data',
-      `--data ${options.data} has no labels to evaluate with; use a built-in dataset or a folder with one sub-folder per class.`,
-    );
-  }
-  const result = await evaluateEncoder(encoder, { train: data.evaluationTrain, test: data.evaluationTest, seed });
+  const { encoder, train, test, seed, outDir } = await openSavedEncoder(io, options, 'eval.json');
+  const result = await evaluateEncoder(encoder, { train, test, seed });
   await mkdir(outDir, { recursive: true });
   await writeFile(join(outDir, RUN_FILES.evaluation), `${JSON.stringify(result.evaluation, null, 2)}\n`);
   await writeEmbeddingMap(outDir, result);
@@ -63,11 +41,55 @@ export async function runEvalCommand(io: CliIo, options: EvalCommandOptions): Pr
   }
 }
 
+export interface SavedEncoderData {
+  encoder: Encoder;
+  /** Labeled images of --data the encoder is evaluated with (kNN bank, probe training set, active-learning pool). */
+  train: ImageDataset;
+  /** Held-out labeled images. */
+  test: ImageDataset;
+  /** The run's seed (the default without a run): the same folder split and label subsets as `ssl pretrain`. */
+  seed: number;
+  /** Where results go: --out, the run directory for its own data, else `<run>/eval-<data>/`. */
+  outDir: string;
+}
+
+/** What `ssl eval` and `ssl active` share: a saved encoder (run or encoder directory), the backend and labeled --data. */
+export async function openSavedEncoder(
+  io: CliIo,
+  options: { encoderPath: string; data: string; backend?: BackendName; out?: string },
+  writes: string,
+): Promise<SavedEncoderData> {
+  const { encoderDir, runDir } = locateEncoder(resolve(io.cwd, options.encoderPath));
+  const source = await resolveDataSource(options.data, io.cwd);
+  const run = runDir === undefined ? undefined : await readRunSettings(runDir);
+  const outDir =
+    options.out !== undefined ? resolve(io.cwd, options.out) : runDir && run ? evaluationDirectory(runDir, run.data, source) : undefined;
+  if (outDir === undefined) {
+    throw new SslError('invalid-config', `${encoderDir} is not inside a run directory; pass --out <dir> for ${writes}.`);
+  }
+  await initBackend({ backend: options.backend, log: (line) => io.stderr.write(`ssl: ${line}\n`) });
+  const encoder = await loadEncoder(encoderDir);
+  const [height, width, channels] = encoder.inputShape as readonly number[];
+  const geometry =
+    source.kind === 'named' ? DEFAULT_IMAGE_GEOMETRY : { size: height, channels: channels === 1 ? (1 as const) : (3 as const) };
+  if (height !== width) throw new SslError('data', `a saved encoder must take square inputs here; this one expects ${height}×${width}.`);
+  // The run's seed draws the same folder split and label subsets `ssl pretrain` evaluated with, so the figures agree.
+  const seed = run?.seed ?? DEFAULT_SEED;
+  const data = await loadRunData(source, { geometry, seed, needEvaluation: true });
+  if (!data.evaluationTrain || !data.evaluationTest) {
+    throw new SslError(
+      'data',
+      `--data ${options.data} has no labels to evaluate with; use a built-in dataset or a folder with one sub-folder per class.`,
+    );
+  }
+  return { encoder, train: data.evaluationTrain, test: data.evaluationTest, seed, outDir };
+}
+
 /**
  * Where `ssl eval` of a run writes: the run directory for the data the run was trained on, else
  * `<run>/eval-<data name>/` (a built-in dataset's name, a folder's base name).
  */
-function evaluationDirectory(runDir: string, runData: string | undefined, source: DataSource): string {
+export function evaluationDirectory(runDir: string, runData: string | undefined, source: DataSource): string {
   const data = describeDataSource(source);
   if (runData === undefined || runData === data) return runDir;
   const name = source.kind === 'named' ? source.name : basename(source.path);
@@ -75,7 +97,7 @@ function evaluationDirectory(runDir: string, runData: string | undefined, source
 }
 
 /** The `seed` and `--data` of a run's config.json (DEFAULT_SEED and undefined when the file or a field is missing). */
-async function readRunSettings(runDir: string): Promise<{ seed: number; data?: string }> {
+export async function readRunSettings(runDir: string): Promise<{ seed: number; data?: string }> {
   const path = join(runDir, RUN_FILES.config);
   if (!existsSync(path)) return { seed: DEFAULT_SEED };
   let config: unknown;
@@ -95,7 +117,7 @@ async function readRunSettings(runDir: string): Promise<{ seed: number; data?: s
 }
 
 /** Accepts a run directory (uses its encoder/) or an encoder directory (holds model.json). */
-function locateEncoder(path: string): { encoderDir: string; runDir?: string } {
+export function locateEncoder(path: string): { encoderDir: string; runDir?: string } {
   if (existsSync(join(path, ENCODER_DIR, MODEL_FILE))) return { encoderDir: join(path, ENCODER_DIR), runDir: path };
   if (existsSync(join(path, MODEL_FILE))) {
     const parent = dirname(path);
