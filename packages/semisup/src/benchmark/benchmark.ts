@@ -57,7 +57,10 @@ async function runOne({ run, settings, results }: ChildArgs): Promise<void> {
     .create(row.method as never, row.config as never);
   const rounds = method.definition.rounds?.(method.config) ?? 1;
   const unlabeledBatch = settings.batchSize * (method.definition.unlabeledRatio?.(method.config) ?? 1);
+  // Multi-round methods run whole epochs in every round (a cap would cut the last round short): as many as
+  // fit in the steps, at least one, so a long epoch can take them past `steps` (stepsRun says by how much).
   const epochs = rounds > 1 ? epochsPerRound(settings.steps, rounds, data.unlabeled.size, unlabeledBatch) : 1_000_000;
+  const maxSteps = rounds > 1 ? undefined : settings.steps;
   const encoder: EncoderSpec = { kind: 'cnn', inputShape: [28, 28, 1], channels: [...settings.channels] };
   const started = performance.now();
   const result = await train({
@@ -66,7 +69,7 @@ async function runOne({ run, settings, results }: ChildArgs): Promise<void> {
     encoder,
     batchSize: settings.batchSize,
     epochs,
-    maxSteps: settings.steps,
+    maxSteps,
     seed: run.seed,
     optimizer: { lr: settings.lr },
   });

@@ -68,9 +68,9 @@ describe('semisup benchmark plan', () => {
       result({ row: 'supervised-only', labels: 40, seed: 0 }, 0.5),
     ];
     const table = resultsTable(runs, settings).split('\n');
-    expect(table[0]).toBe('| method | 40 labels: top-1 % (seeds) | 100 labels: top-1 % (seeds) | minutes per run |');
-    expect(table[2]).toBe('| supervised-only | 50.00 (1) | – | 1.0 |');
-    expect(table[3]).toBe(`| fixmatch | – | 75.00 ± ${(100 * Math.sqrt(0.005)).toFixed(2)} (2) | 2.0 |`);
+    expect(table[0]).toBe('| method | 40 labels: top-1 % (seeds) | 100 labels: top-1 % (seeds) | steps per run | minutes per run |');
+    expect(table[2]).toBe('| supervised-only | 50.00 (1) | – | 3 | 1.0 |');
+    expect(table[3]).toBe(`| fixmatch | – | 75.00 ± ${(100 * Math.sqrt(0.005)).toFixed(2)} (2) | 3 | 2.0 |`);
     expect(resultsTable(runs, { ...settings, steps: 9 }).split('\n')).toHaveLength(2);
     const readme = `# x\n${README_START}\nold\n${README_END}\nrest`;
     expect(replaceBetweenMarkers(readme, 'T')).toBe(`# x\n${README_START}\n\nT\n\n${README_END}\nrest`);

@@ -69,7 +69,7 @@ export interface BenchmarkRun {
 export interface BenchmarkSettings {
   /** 'full' (Fashion-MNIST, 60 000 + 10 000) or 'sample' (the 1 000 + 1 000 bundled with @ssl/core, for trying the script). */
   readonly data: 'full' | 'sample';
-  /** Optimizer steps per run (multi-round methods: rounds × whole epochs, at most this many). */
+  /** Optimizer steps per run (multi-round methods: whole epochs per round, as many as fit, at least one). */
   readonly steps: number;
   /** Labeled batch B. */
   readonly batchSize: number;
@@ -170,8 +170,8 @@ export function resultsTable(
 ): string {
   const current = results.filter((r) => r.key === runKey(r, settings));
   const labelCounts = [...new Set(current.map((r) => r.labels))].sort((a, b) => a - b);
-  const header = `| method | ${labelCounts.map((n) => `${n} labels: top-1 % (seeds)`).join(' | ')} | minutes per run |`;
-  const lines = [header, `| --- | ${labelCounts.map(() => '---').join(' | ')} | --- |`];
+  const header = `| method | ${labelCounts.map((n) => `${n} labels: top-1 % (seeds)`).join(' | ')} | steps per run | minutes per run |`;
+  const lines = [header, `| --- | ${labelCounts.map(() => '---').join(' | ')} | --- | --- |`];
   for (const row of rows) {
     const mine = current.filter((r) => r.row === row);
     if (mine.length === 0) continue;
@@ -180,7 +180,8 @@ export function resultsTable(
       return at.length === 0 ? '–' : `${meanStd(at.map((r) => r.accuracy))} (${at.length})`;
     });
     const minutes = mine.reduce((a, r) => a + r.seconds, 0) / mine.length / 60;
-    lines.push(`| ${row} | ${cells.join(' | ')} | ${minutes.toFixed(1)} |`);
+    const steps = [...new Set(mine.map((r) => r.stepsRun))].sort((a, b) => a - b).join(', ');
+    lines.push(`| ${row} | ${cells.join(' | ')} | ${steps} | ${minutes.toFixed(1)} |`);
   }
   return lines.join('\n');
 }
