@@ -20,6 +20,8 @@ export { mocov3 } from './mocov3/mocov3';
 export type { MoCoV3Config } from './mocov3/mocov3';
 export { nnclr } from './nnclr/nnclr';
 export type { NNCLRConfig, NNCLRCarry } from './nnclr/nnclr';
+export { simclrv2, simclrv2Logits, projectionHeadFirstLayer, SIMCLRV2_STAGES } from './simclrv2/simclrv2';
+export type { SimCLRv2Config, SimCLRv2Network, SimCLRv2Runtime, SimCLRv2Stage } from './simclrv2/simclrv2';
 export { npid, NPID_FASHION_VIEWS } from './npid/npid';
 export type { NPIDConfig, NPIDCarry } from './npid/npid';
 export { simclrViews, cropJitterViews, simclrViewSpec, SIMCLR_VIEW_OPTION_RULES } from './views/simclr-views';

@@ -7,13 +7,14 @@ import { moco } from './moco/moco';
 import { npid } from './npid/npid';
 import { mocov3 } from './mocov3/mocov3';
 import { nnclr } from './nnclr/nnclr';
+import { simclrv2 } from './simclrv2/simclrv2';
 
 const plugin = definePlugin({
   name: '@ssl/contrastive',
   version: packageJson.version,
   family: 'contrastive',
   core: supportedCoreRange(packageJson),
-  methods: { simclr, moco, mocov3, npid, nnclr },
+  methods: { simclr, moco, mocov3, npid, nnclr, simclrv2 },
   viewPolicies: { simclr: simclrViews, cropJitter: cropJitterViews },
 });
 
