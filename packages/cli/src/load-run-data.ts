@@ -1,6 +1,7 @@
 import {
   SslError,
   labeledSplit,
+  loadEmoji,
   loadFashionMnist,
   loadImageFolder,
   loadImageTextPairs,
@@ -35,7 +36,7 @@ export interface RunData {
 
 /** The input shape a data source will have, known before loading so the encoder can be checked early. */
 export function inputShapeOf(source: DataSource, geometry: ImageGeometry): ImageShape {
-  return source.kind === 'named' ? [28, 28, 1] : [geometry.size, geometry.size, geometry.channels];
+  return source.kind === 'named' && !isEmoji(source) ? [28, 28, 1] : [geometry.size, geometry.size, geometry.channels];
 }
 
 /**
@@ -81,18 +82,38 @@ export async function loadRunData(
   return { train, ...evaluation, inputShape };
 }
 
+function isEmoji(source: Extract<DataSource, { kind: 'named' }>): boolean {
+  return source.name === 'emoji' || source.name === 'emoji-sample';
+}
+
+/** The train or test split of a built-in dataset (the emoji set at the run's image size and channels). */
+function loadNamed(
+  source: Extract<DataSource, { kind: 'named' }>,
+  split: 'train' | 'test',
+  geometry: ImageGeometry,
+): Promise<ImageDataset> {
+  if (isEmoji(source)) {
+    return loadEmoji({
+      split,
+      source: source.name === 'emoji-sample' ? 'sample' : 'full',
+      size: geometry.size,
+      channels: geometry.channels,
+    });
+  }
+  const load = source.name === 'mnist' ? loadMnist : loadFashionMnist;
+  return load({ split, source: source.name === 'fashion-mnist-sample' ? 'sample' : 'auto' });
+}
+
 /** A built-in dataset's train and test splits, or an image folder (a labeled one split 80/20 by seed when evaluating). */
 async function loadLabeledImages(
   source: LabeledDataSource,
   options: { geometry: ImageGeometry; seed: number; needEvaluation: boolean },
 ): Promise<{ train: ImageDataset; test?: ImageDataset }> {
-  if (source.kind === 'named') {
-    const load = source.name === 'mnist' ? loadMnist : loadFashionMnist;
-    const origin = source.name === 'fashion-mnist-sample' ? 'sample' : 'auto';
-    const train = await load({ split: 'train', source: origin });
-    return options.needEvaluation ? { train, test: await load({ split: 'test', source: origin }) } : { train };
-  }
   const { geometry } = options;
+  if (source.kind === 'named') {
+    const train = await loadNamed(source, 'train', geometry);
+    return options.needEvaluation ? { train, test: await loadNamed(source, 'test', geometry) } : { train };
+  }
   const folder = await loadImageFolder(source.path, { size: [geometry.size, geometry.size], channels: geometry.channels });
   if (folder.labels && options.needEvaluation) return trainTestSplit(folder, { testFraction: FOLDER_TEST_FRACTION, seed: options.seed });
   return { train: folder };

@@ -4,8 +4,12 @@ import { extname, resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { SslError } from '@ssl/core';
 
-/** Built-in datasets `--data` accepts by name; anything else must be a readable folder, .jsonl or .csv file. */
-export const NAMED_DATASETS = ['fashion-mnist', 'fashion-mnist-sample', 'mnist'] as const;
+/**
+ * Built-in datasets `--data` accepts by name; anything else must be a readable folder, .jsonl or .csv file.
+ * The MNISTs are 28×28×1; the emoji set (Noto Color Emoji glyphs, RGB, 9 Unicode groups; `emoji` renders
+ * every glyph from the system font, `emoji-sample` is bundled) is resized to --image-size / --channels.
+ */
+export const NAMED_DATASETS = ['fashion-mnist', 'fashion-mnist-sample', 'mnist', 'emoji', 'emoji-sample'] as const;
 export type NamedDataset = (typeof NAMED_DATASETS)[number];
 
 export type DataSource =

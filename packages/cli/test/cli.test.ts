@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRegistry, defineMethod, definePlugin, isSslError, type MethodDataKind, type Registry } from '@ssl/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadRunData } from '../src/load-run-data';
 import { planTrainingRun, type TrainingFlags } from '../src/commands/plan-training-run';
 import { runCli } from '../src/program';
 import { bufferedIo } from './cli-io-buffer';
@@ -224,6 +225,16 @@ describe('planTrainingRun', () => {
     const result = await plan('test:tiny', { data: 'images', imageSize: 24, channels: 1 });
     expect(result.data).toEqual({ kind: 'image-folder', path: join(workDir, 'images') });
     expect(result.encoder.kind === 'cnn' && result.encoder.inputShape).toEqual([24, 24, 1]);
+  });
+
+  it('sizes the emoji set by --image-size/--channels (RGB 32×32 by default), and loads its 9 groups at that size', async () => {
+    const byDefault = await plan('test:tiny', { data: 'emoji-sample' });
+    expect(byDefault.encoder.kind === 'cnn' && byDefault.encoder.inputShape).toEqual([32, 32, 3]);
+    const small = await plan('test:tiny', { data: 'emoji-sample', imageSize: 16, channels: 1 });
+    expect(small.encoder.kind === 'cnn' && small.encoder.inputShape).toEqual([16, 16, 1]);
+    const data = await loadRunData(small.data, { geometry: small.geometry, seed: 0, needEvaluation: true });
+    expect(data.evaluationTest?.shape).toEqual([16, 16, 1]);
+    expect(data.evaluationTrain?.classNames).toHaveLength(9);
   });
 
   it('never overwrites a run with checkpoints, and --resume needs a run', async () => {

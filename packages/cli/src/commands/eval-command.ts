@@ -4,7 +4,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { SslError, initBackend, loadEncoder, type BackendName, type Encoder, type ImageDataset } from '@ssl/core';
 import type { CliIo } from '../cli-io';
 import { evaluateEncoder, formatEvaluationTable, writeEmbeddingMap } from '../evaluate-encoder';
-import { DEFAULT_IMAGE_GEOMETRY, loadRunData } from '../load-run-data';
+import { loadRunData } from '../load-run-data';
 import { describeDataSource, resolveDataSource, type DataSource } from '../options';
 import { RUN_FILES } from '../report/read-run';
 import { writeRunReport } from '../report/write-run-report';
@@ -70,8 +70,8 @@ export async function openSavedEncoder(
   await initBackend({ backend: options.backend, log: (line) => io.stderr.write(`ssl: ${line}\n`) });
   const encoder = await loadEncoder(encoderDir);
   const [height, width, channels] = encoder.inputShape as readonly number[];
-  const geometry =
-    source.kind === 'named' ? DEFAULT_IMAGE_GEOMETRY : { size: height, channels: channels === 1 ? (1 as const) : (3 as const) };
+  // Folders and the emoji set are resized to the encoder's input; the MNISTs are 28×28×1 whatever it is.
+  const geometry = { size: height, channels: channels === 1 ? (1 as const) : (3 as const) };
   if (height !== width) throw new SslError('data', `a saved encoder must take square inputs here; this one expects ${height}×${width}.`);
   // The run's seed draws the same folder split and label subsets `ssl pretrain` evaluated with, so the figures agree.
   const seed = run?.seed ?? DEFAULT_SEED;
