@@ -4,7 +4,7 @@ import { packageBuild } from '../../tsup.base';
 type EsbuildPlugin = NonNullable<Parameters<typeof packageBuild>[0]>['esbuildPlugins'] extends (infer P)[] | undefined ? P : never;
 
 /**
- * Two entries (tfjs's base vs index split): dist/base.* is src/index.ts, everything exported and nothing
+ * Two Node entries (tfjs's base vs index split): dist/base.* is src/index.ts, everything exported and nothing
  * registered; dist/index.* is src/main.ts, register.ts's registrations plus a re-export of dist/base.*. The
  * re-export stays an import of ./base.js (./base.cjs) rather than a second bundled copy, so an app that
  * loads both entries still has one registry, one SslError class, one kernel set.
@@ -24,7 +24,8 @@ function baseStaysExternal(): EsbuildPlugin {
 
 export default defineConfig(
   packageBuild({
-    entry: { index: 'src/main.ts', base: 'src/index.ts' },
+    // dist/browser.* is the "browser" export condition's entry: register.ts plus browser-base.ts, no Node built-ins.
+    entry: { index: 'src/main.ts', base: 'src/index.ts', browser: 'src/browser.ts' },
     // tfjs-core's gradient and chained-op registrations are deep ESM files Node cannot load (see register.ts).
     noExternal: [/^@tensorflow\/tfjs-core\/dist\//],
     esbuildPlugins: [baseStaysExternal()],

@@ -17,6 +17,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfWasm from '@tensorflow/tfjs-backend-wasm';
 
 import { SslError, formatValue } from '../errors';
+import { describeBackend } from './describe';
 import { registerWasmTrainingKernels } from './kernels/index';
 import { startSimdHelperThread } from './kernels/simd/simd-helper-thread';
 import { backendMemory, precompileSimdKernels, setSimdHelperThread } from './kernels/simd/simd-kernels';
@@ -84,10 +85,7 @@ export function backendInfo(): BackendInfo | undefined {
   return selectedInfo;
 }
 
-export function describeBackend(info: BackendInfo): string {
-  const details = info.name === 'cpu' ? '' : `, ${info.threads} thread${info.threads === 1 ? '' : 's'}${info.simd ? ', SIMD' : ''}`;
-  return `@ssl backend: ${info.name} (tfjs '${info.tfjsBackend}'${details}): ${info.reason}`;
-}
+export { describeBackend };
 
 async function selectBackend(options: InitBackendOptions): Promise<BackendInfo> {
   const requested = requestedBackend(options.backend);

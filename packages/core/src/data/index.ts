@@ -1,17 +1,10 @@
-export { imageDataset, imageTextDataset, makeDataset, subset, isImageTextDataset } from './dataset';
-export type { ImageDataset, ImageTextDataset, ImageDatasetInit } from './dataset';
+export * from './portable';
 export { loadIdx, parseIdx, encodeIdx } from './idx';
-export type { IdxArray, LoadIdxOptions } from './idx';
 export { loadFashionMnist, loadMnist, loadIdxDataset, downloadIdxDataset, resolveCacheDir, FASHION_MNIST, MNIST } from './mnist';
 export type { IdxDatasetSpec, LoadMnistOptions } from './mnist';
 export { loadImageFolder, loadImageFile, decodeImage, resizeToBytes } from './image-folder';
 export type { DecodedImage, ImageLoadOptions, ImageFolderOptions } from './image-folder';
 export { loadImageTextPairs, parseJsonlPairs, parseCsvPairs } from './image-text';
 export type { ImageTextPair } from './image-text';
-export { trainTestSplit, labeledSplit } from './splits';
 export { loadEmoji, renderEmojiSet, renderGlyph, areaResize, parseEmojiTest, emojiSplitOf, EMOJI_GROUPS, EMOJI_FILES, EMOJI_IMAGE_SIZE, EMOJI_SYSTEM_FILES } from './emoji';
 export type { EmojiEntry, LoadEmojiOptions } from './emoji';
-export { parseColorBitmapFont } from './color-font';
-export type { ColorBitmapFont } from './color-font';
-export { BatchLoader, epochOrder, batchesPerEpoch, gatherBatch, gatherHostBatch, hostBatchToTensors } from './batches';
-export type { TensorBatch, HostBatch, BatchLoaderOptions } from './batches';

@@ -1,33 +1,4 @@
-export type { Encoder, ForwardOptions, ImageShape } from './encoder';
-export { forwardKwargs } from './encoder';
-export { validateEncoderSpec, vitPreset, encoderPreset, ENCODER_PRESETS } from './spec';
-export type {
-  CnnSpec,
-  EncoderKind,
-  EncoderPresetName,
-  EncoderSpec,
-  MlpSpec,
-  ResNetDepth,
-  ResNetSpec,
-  TextSpec,
-  VitPresetName,
-  VitSpec,
-} from './spec';
-export { createEncoder } from './create-encoder';
-export type { AnyEncoder } from './create-encoder';
-export { LayersEncoder, countTrainableParams, checkImageInput, BATCH_NORM_MOMENTUM, BATCH_NORM_EPSILON } from './layers-encoder';
-export type { ImageInputRule } from './layers-encoder';
-export { batchNormTraining, fastBatchNormalization } from './batch-norm';
-export { CnnEncoder, buildCnnModel, cnnMinimumSize } from './cnn';
-export { ResNetEncoder, buildResNetModel, resolveResNetStem } from './resnet';
-export { VitEncoder, buildVitModel } from './vit';
-export { MlpEncoder, buildMlpModel } from './mlp';
-export { TextTransformerEncoder, buildTextModel } from './text';
-export { WordTokenizer, splitWords, PAD_TOKEN, UNKNOWN_TOKEN, BEGIN_TOKEN, END_TOKEN } from './tokenizer';
-export type { Tokenizer, WordTokenizerJSON, WordTokenizerOptions } from './tokenizer';
-export { projectionHead, predictionHead, dinoHead, dinoHeadLastLayer, prototypeLayer, linearClassifier } from './heads';
-export type { ProjectionHeadConfig, PredictionHeadConfig, DinoHeadConfig, PrototypeLayerConfig, LinearClassifierConfig } from './heads';
-export { functionalForward, withWeights, trainableWeightMap } from './functional';
+export * from './portable';
 export {
   saveNetwork,
   loadNetwork,
@@ -38,5 +9,3 @@ export {
   WEIGHTS_FILE,
   ENCODER_METADATA_KEY,
 } from './io';
-export { registerSslLayers, SSL_LAYER_CLASSES } from './register';
-export * from './layers/index';

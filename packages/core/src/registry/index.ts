@@ -1,11 +1,3 @@
-export { definePlugin } from './plugin';
-export type { MethodConfigs, Plugin, PluginDefinition } from './plugin';
-export { createRegistry, mergeConfig } from './registry';
-export type { KnownMethodName, MethodHandle, PartialConfig, RegisteredMethod, Registry } from './registry';
+export * from './portable';
 export { discoverPlugins, isPluginPackageName } from './discover';
 export type { DiscoveredPlugin, DiscoverOptions } from './discover';
-export { closestMatch } from './closest';
-export { supportedCoreRange } from './release';
-export type { PluginManifest } from './release';
-export { defineEncoder } from './parts';
-export type { EncoderDefinition, PluginEncoderSpecs, PluginParts } from './parts';

@@ -2,16 +2,21 @@ import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } f
 import { join, relative } from 'node:path';
 import type { Variable } from '@tensorflow/tfjs-core';
 import { SslError } from '../errors';
-import { describeDamage, findCheckpoint, saveCheckpoint } from './checkpoint';
-import type { JsonValue, LoadedCheckpoint } from './checkpoint';
+import type { MethodRuntime } from '../method';
+import type { Encoder, EncoderSpec } from '../nn';
+import { saveEncoder } from '../nn';
+import { describeDamage, findCheckpoint, restoreVariables, saveCheckpoint } from './checkpoint';
+import type { JsonValue } from './checkpoint';
 import { prepareOutputDirectorySync } from './output-directory';
+import { saveProducts } from './products';
+import type { RunStore, StoredCheckpoint } from './run-store';
 import { acquireRunLock, releaseRunLock } from './run-lock';
 
 /**
  * Where a run keeps config.json, metrics.jsonl and checkpoints/; a run without outDir writes nothing. The
  * directory is the run's while it is open: run.lock names this process, and a second run there is refused.
  */
-export class RunDirectory {
+export class RunDirectory implements RunStore {
   private lastCheckpointStep = -1;
   private locked = false;
 
@@ -23,6 +28,10 @@ export class RunDirectory {
     prepareOutputDirectorySync(outDir);
     acquireRunLock(outDir);
     this.locked = true;
+  }
+
+  get location(): string {
+    return this.outDir ?? '';
   }
 
   /** Gives the directory up (removes run.lock unless the caller, e.g. the CLI, still holds it). */
@@ -49,7 +58,7 @@ export class RunDirectory {
    * to `step-<n>.damaged` (kept for inspection, never pruned or resumed) with a warning naming what was
    * wrong; when checkpoints exist but none verifies, resuming fails rather than silently starting over.
    */
-  resumeCheckpoint(warn: (message: string) => void): LoadedCheckpoint | undefined {
+  resumeCheckpoint(warn: (message: string) => void): StoredCheckpoint | undefined {
     if (!this.checkpointDir) return undefined;
     const { checkpoint, damaged } = findCheckpoint(this.checkpointDir);
     if (!checkpoint) {
@@ -68,7 +77,12 @@ export class RunDirectory {
         `checkpoint step ${bad.step} is damaged (${bad.reason}); moved it to ${relative(this.outDir ?? '.', aside)} and resuming from step ${checkpoint.manifest.step}.`,
       );
     }
-    return checkpoint;
+    return {
+      step: checkpoint.manifest.step,
+      meta: checkpoint.manifest.meta,
+      location: checkpoint.path,
+      restore: (variables) => restoreVariables(checkpoint, variables),
+    };
   }
 
   writeConfig(config: unknown): void {
@@ -93,6 +107,18 @@ export class RunDirectory {
     this.lastCheckpointStep = stepsDone;
     saveCheckpoint(this.checkpointDir, stepsDone, variables, meta, { keepLast: this.keepCheckpoints });
   }
+
+  /**
+   * Writes `encoder/` (the representation, in the standard LayersModel format, for anyone who wants only the
+   * encoder) and the method's other products (a classifier, a text tower, a tokenizer...), which
+   * loadRun(outDir) brings back.
+   */
+  async saveOutputs(runtime: MethodRuntime, info: { method: string; step: number; interrupted: boolean }): Promise<void> {
+    if (!this.outDir) return;
+    const encoder = runtime.encoder as Encoder & { readonly spec?: EncoderSpec };
+    if (encoder.spec) await saveEncoder(encoder as Encoder & { readonly spec: EncoderSpec }, `${this.outDir}/encoder`);
+    await saveProducts(this.outDir, runtime, info);
+  }
 }
 
 function writeJsonAtomic(path: string, value: unknown): void {
@@ -116,8 +142,4 @@ function truncateMetrics(path: string, lastStep: number): void {
       }
     });
   writeFileSync(path, kept.map((l) => `${l}\n`).join(''));
-}
-
-export function toJson(value: unknown): JsonValue {
-  return JSON.parse(JSON.stringify(value ?? null)) as JsonValue;
 }

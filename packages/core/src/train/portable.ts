@@ -1,0 +1,21 @@
+// What train/ exports that runs anywhere (Node, a web page, a worker); index.ts adds the Node-only parts.
+export { variableGrads } from './gradients';
+export { createOptimizer, clipByGlobalNorm, resolveOptimizerSpec } from './optimizers';
+export type { Optimizer } from './optimizers';
+export { learningRateAt, validateSchedule } from './schedules';
+export { emaUpdate, copyWeights, cosineMomentum } from './ema';
+export { withSeededMathRandom, streamRandom } from './seeded';
+export { planRun, buildEncoder, validateAnyEncoderSpec } from './plan';
+export type { AnyEncoderSpec, RunPlan } from './plan';
+export { CORE_DATA_KINDS, defineDataKind, gatherSampleImages } from './data-kinds';
+export type { BatchRequest, BatchSource, DataKindDefinition, MadeBatch, RunViews } from './data-kinds';
+export { RunPools, rangeIds } from './pools';
+export type { Pool, PoolLimits, PoolView, Pools } from './pools';
+export { tensorsIn } from './training-step';
+export { nonFiniteNames } from './divergence-guard';
+export type { DivergenceGuardOptions } from './divergence-guard';
+export { runTraining } from './run-loop';
+export type { EpochContext, StepRecord, TrainCallback, TrainData, TrainOptions, TrainResult, TrainStartInfo } from './run-loop';
+export { MemoryRunStore } from './run-store';
+export type { MemoryRunStoreOptions, RunStore, StoredCheckpoint } from './run-store';
+export type { JsonValue } from './checkpoint';
