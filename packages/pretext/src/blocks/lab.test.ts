@@ -7,6 +7,8 @@ import {
   annealedMeanAb,
   colorizationLoss,
   labToRgb,
+  mixChannels,
+  nearestAbBin,
   rebalancingWeights,
   rgbToLab,
   rgbToLabPixel,
@@ -136,6 +138,40 @@ function rebalancingReference(
   const expectation = smoothed.reduce((sum, v, q) => sum + v * inverse[q], 0);
   return { smoothed, weights: inverse.map((w) => w / expectation) };
 }
+
+describe('nearestAbBin', () => {
+  it('is the bin at the smallest distance (plain loop)', () => {
+    const random = new Random(6);
+    const bins = srgbGamutBins(10);
+    const ab = Array.from({ length: 50 }, () => [random.uniform(-90, 90), random.uniform(-100, 90)]);
+    const nearest = Array.from(nearestAbBin(tf.tensor2d(ab), tf.tensor2d(bins)).dataSync());
+    ab.forEach(([a, b], m) => {
+      const distances = bins.map(([ba, bb]) => (a - ba) ** 2 + (b - bb) ** 2);
+      expect(distances[nearest[m]]).toBeCloseTo(Math.min(...distances), 3);
+    });
+  });
+});
+
+describe('mixChannels', () => {
+  it('is out_j = Σ_i x_i·mix[i][j] + offset_j per pixel (plain loop)', () => {
+    const random = new Random(7);
+    const values = Array.from({ length: 2 * 3 * 2 * 3 }, () => random.normal());
+    const mix = [
+      [1, 0.5],
+      [-2, 0],
+      [0.25, 3],
+    ];
+    const out = mixChannels(tf.tensor4d(values, [2, 3, 2, 3]), mix, [0.1, -1]);
+    expect(out.shape).toEqual([2, 3, 2, 2]);
+    const got = out.dataSync();
+    for (let p = 0; p < 12; p++) {
+      for (let j = 0; j < 2; j++) {
+        const expected = [0, 1, 2].reduce((sum, i) => sum + values[3 * p + i] * mix[i][j], j === 0 ? 0.1 : -1);
+        expect(got[2 * p + j]).toBeCloseTo(expected, 5);
+      }
+    }
+  });
+});
 
 describe('rebalancingWeights', () => {
   it('is ((1 − λ)·p̃ + λ/Q)^−1 with p̃ the σ-smoothed prior, normalised to E_p̃[w] = 1 (plain loop)', () => {
