@@ -1,0 +1,40 @@
+import { createReadStream, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { extname, join, normalize, sep } from 'node:path';
+
+const TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.map': 'application/json',
+  '.wasm': 'application/wasm',
+  '.gz': 'application/octet-stream',
+};
+
+/**
+ * Serves `root` on 127.0.0.1 (port 0: any free one). `isolated` adds the COOP/COEP headers that make the page
+ * cross-origin isolated, which the wasm backend's threads need (SharedArrayBuffer).
+ */
+export function serveDirectory(root, port = 0, { isolated = false } = {}) {
+  const server = createServer((request, response) => {
+    const path = decodeURIComponent(new URL(request.url ?? '/', 'http://localhost').pathname);
+    const file = normalize(join(root, path.endsWith('/') ? `${path}index.html` : path));
+    let size;
+    try {
+      if (!file.startsWith(root + sep) && file !== root) throw new Error('outside');
+      size = statSync(file).size;
+    } catch {
+      response.writeHead(404).end('not found');
+      return;
+    }
+    const headers = { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'content-length': size };
+    if (isolated) Object.assign(headers, { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' });
+    response.writeHead(200, headers);
+    createReadStream(file).pipe(response);
+  });
+  return new Promise((resolve) => {
+    server.listen(port, '127.0.0.1', () => {
+      const { port: actual } = server.address();
+      resolve({ url: `http://127.0.0.1:${actual}/`, close: () => new Promise((done) => server.close(() => done())) });
+    });
+  });
+}

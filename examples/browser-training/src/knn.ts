@@ -1,0 +1,51 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { l2Normalize } from '@ssl/core';
+import type { Encoder, ImageDataset } from '@ssl/core';
+
+/** Neighbours that vote; 20 as in the kNN monitor of InstDisc / the MoCo repository, for a bank of ~1000 images. */
+const NEIGHBOURS = 20;
+const CHUNK = 250;
+
+/** L2-normalized features of every image (bytes / 255, inference mode), computed in chunks. */
+function embed(encoder: Encoder, dataset: ImageDataset): tf.Tensor2D {
+  const [height, width, channels] = dataset.shape;
+  const pixels = height * width * channels;
+  const parts: tf.Tensor2D[] = [];
+  for (let start = 0; start < dataset.size; start += CHUNK) {
+    const end = Math.min(dataset.size, start + CHUNK);
+    parts.push(
+      tf.tidy(() => {
+        const scaled = Float32Array.from(dataset.images.subarray(start * pixels, end * pixels), (v) => v / 255);
+        const inputs = tf.tensor4d(scaled, [end - start, height, width, channels]);
+        return l2Normalize(encoder.features(inputs, { training: false }));
+      }),
+    );
+  }
+  const all = tf.concat(parts) as tf.Tensor2D;
+  parts.forEach((p) => p.dispose());
+  return all;
+}
+
+/**
+ * Top-1 accuracy of a cosine kNN classifier: each query image's NEIGHBOURS most similar bank images vote
+ * for their labels (one vote each; ties go to the lower class). The online monitor of self-supervised
+ * training: it needs no training of its own, so it can run every epoch.
+ */
+export async function knnAccuracy(encoder: Encoder, bank: ImageDataset, queries: ImageDataset): Promise<number> {
+  if (!bank.labels || !queries.labels) throw new Error('kNN needs labeled images');
+  const bankFeatures = embed(encoder, bank);
+  const queryFeatures = embed(encoder, queries);
+  const indices = tf.tidy(() => tf.topk(tf.matMul(queryFeatures, bankFeatures, false, true), NEIGHBOURS).indices);
+  const neighbours = await indices.data();
+  indices.dispose();
+  bankFeatures.dispose();
+  queryFeatures.dispose();
+  const classes = Math.max(...bank.labels) + 1;
+  let correct = 0;
+  for (let q = 0; q < queries.size; q++) {
+    const votes = new Array<number>(classes).fill(0);
+    for (let n = 0; n < NEIGHBOURS; n++) votes[bank.labels[neighbours[q * NEIGHBOURS + n]]] += 1;
+    if (votes.indexOf(Math.max(...votes)) === queries.labels[q]) correct += 1;
+  }
+  return correct / queries.size;
+}

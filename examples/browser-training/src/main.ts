@@ -1,0 +1,144 @@
+/**
+ * Trains a self-supervised method in the page on a slice of the bundled Fashion-MNIST sample, with a live
+ * loss and an online kNN accuracy (the encoder's features of labeled training images vote for the classes of
+ * held-out test images). Settings come from the query string: `?method=contrastive:simclr&steps=60&batch=64`.
+ * The state of the run is published on `window.sslRun` for the test that drives the page.
+ */
+import { MemoryRunStore, createEncoder, createRegistry, fetchIdx, initBackend, subset, train } from '@ssl/core';
+import type { BackendName, CnnSpec, Encoder, ImageDataset, StepRecord } from '@ssl/core';
+import contrastive from '@ssl/contrastive';
+import noncontrastive from '@ssl/noncontrastive';
+import pretext from '@ssl/pretext';
+import { knnAccuracy } from './knn';
+
+interface RunReport {
+  status: 'starting' | 'training' | 'done' | 'failed';
+  backend?: string;
+  method: string;
+  steps: number;
+  losses: number[];
+  knn: { step: number; top1: number }[];
+  stepsPerSecond?: number;
+  error?: string;
+}
+
+declare global {
+  interface Window {
+    sslRun: RunReport;
+  }
+}
+
+const query = new URLSearchParams(location.search);
+const methodName = query.get('method') ?? 'contrastive:simclr';
+const steps = Number(query.get('steps') ?? 60);
+const batchSize = Number(query.get('batch') ?? 64);
+const trainImages = Number(query.get('train') ?? 1024);
+const testImages = Number(query.get('test') ?? 500);
+const backend = (query.get('backend') ?? undefined) as BackendName | undefined;
+
+const report: RunReport = { status: 'starting', method: methodName, steps: 0, losses: [], knn: [] };
+window.sslRun = report;
+
+const registry = createRegistry().use(contrastive()).use(noncontrastive()).use(pretext());
+const encoderSpec: CnnSpec = { kind: 'cnn', inputShape: [28, 28, 1], channels: [16, 32, 64], seed: 1234 };
+
+function show(id: string, text: string): void {
+  const element = document.getElementById(id);
+  if (element) element.textContent = text;
+}
+
+function drawLoss(losses: readonly number[]): void {
+  const canvas = document.getElementById('loss-curve') as HTMLCanvasElement | null;
+  const context = canvas?.getContext('2d');
+  if (!canvas || !context || losses.length < 2) return;
+  const low = Math.min(...losses);
+  const high = Math.max(...losses);
+  context.clearRect(0, 0, canvas.width, canvas.height);
+  context.beginPath();
+  losses.forEach((loss, i) => {
+    const x = (i / (losses.length - 1)) * (canvas.width - 8) + 4;
+    const y = canvas.height - 4 - ((loss - low) / (high - low || 1)) * (canvas.height - 8);
+    if (i === 0) context.moveTo(x, y);
+    else context.lineTo(x, y);
+  });
+  context.strokeStyle = '#2563eb';
+  context.lineWidth = 2;
+  context.stroke();
+}
+
+/** Online kNN accuracy of `encoder`; returns the milliseconds it took, which the speed figure leaves out. */
+async function measureKnn(encoder: Encoder, bank: ImageDataset, queries: ImageDataset, step: number): Promise<number> {
+  const started = performance.now();
+  const top1 = await knnAccuracy(encoder, bank, queries);
+  report.knn.push({ step, top1 });
+  show('knn', `${(100 * top1).toFixed(1)} % at step ${step} (chance 10 %)`);
+  return performance.now() - started;
+}
+
+async function main(): Promise<void> {
+  // tfjs-backend-wasm's .wasm files are served next to the page (build.mjs copies them).
+  const info = await initBackend({ backend, wasmPaths: new URL('./', location.href).href, log: (line) => show('backend', line) });
+  report.backend = `${info.name}${info.simd ? ' SIMD' : ''}, ${info.threads} thread${info.threads === 1 ? '' : 's'}`;
+  const [trainSet, testSet] = await Promise.all([
+    fetchIdx('data/train-images-idx3-ubyte.gz', 'data/train-labels-idx1-ubyte.gz', { name: 'fashion-mnist-sample train' }),
+    fetchIdx('data/t10k-images-idx3-ubyte.gz', 'data/t10k-labels-idx1-ubyte.gz', { name: 'fashion-mnist-sample test' }),
+  ]);
+  const slice = subset(
+    trainSet,
+    Int32Array.from({ length: Math.min(trainImages, trainSet.size) }, (_, i) => i),
+  );
+  const queries = subset(
+    testSet,
+    Int32Array.from({ length: Math.min(testImages, testSet.size) }, (_, i) => i),
+  );
+  // Step 0: the same encoder at its random init (same spec and seed as the run's), the control for every later figure.
+  const randomInit = createEncoder(encoderSpec);
+  await measureKnn(randomInit, slice, queries, 0);
+  randomInit.model.dispose();
+  report.status = 'training';
+  show('status', `training ${methodName} on ${slice.size} images, batch ${batchSize}`);
+  const started = performance.now();
+  let firstStepEnded = 0;
+  let knnMilliseconds = 0;
+  const result = await train({
+    method: registry.create(methodName as never),
+    data: slice,
+    encoder: encoderSpec,
+    epochs: Math.ceil(steps / Math.floor(slice.size / batchSize)),
+    maxSteps: steps,
+    batchSize,
+    seed: 0,
+    store: new MemoryRunStore(),
+    callbacks: [
+      {
+        name: 'page',
+        onStepEnd: async (record: StepRecord) => {
+          if (record.step === 0) firstStepEnded = performance.now();
+          report.steps = record.step + 1;
+          report.losses.push(record.loss);
+          show('step', `${record.step + 1} / ${steps}`);
+          show('loss', record.loss.toFixed(4));
+          drawLoss(report.losses);
+        },
+        onEpochEnd: async ({ encoder, step }) => {
+          knnMilliseconds += await measureKnn(encoder, slice, queries, step);
+        },
+      },
+    ],
+  });
+  const ended = performance.now();
+  // Steps per second after the first step (which compiles kernels and shaders), kNN evaluations left out.
+  report.stepsPerSecond = (report.steps - 1) / ((ended - firstStepEnded - knnMilliseconds) / 1000);
+  if (report.knn.at(-1)?.step !== report.steps) await measureKnn(result.encoder, slice, queries, report.steps);
+  result.dispose();
+  show('speed', `${report.stepsPerSecond.toFixed(2)} steps/s (${((ended - started) / 1000).toFixed(1)} s in all)`);
+  report.status = 'done';
+  show('status', 'done');
+}
+
+main().catch((error: unknown) => {
+  report.status = 'failed';
+  report.error = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  show('status', `failed: ${report.error}`);
+  console.error(error);
+});
