@@ -15,6 +15,7 @@ export {
 } from './checks';
 
 export * from './augment';
+export * from './audio/portable';
 
 export { defineMethod } from './method';
 export { hardLabelCrossEntropy, accuracy, forwardViews } from './method-helpers';
