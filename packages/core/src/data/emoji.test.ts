@@ -39,7 +39,7 @@ describe('areaResize', () => {
 });
 
 describe('renderGlyph', () => {
-  it('composites on white by alpha and centres the glyph on a square', () => {
+  it('composites on white (or the given background) by alpha and centres the glyph on a square', () => {
     // A 2×4 glyph (wide): opaque red, half-transparent blue, transparent.
     const rgba = new Uint8Array(2 * 4 * 4);
     for (let p = 0; p < 8; p++) rgba.set(p < 4 ? [255, 0, 0, 255] : [0, 0, 255, 0], 4 * p);
@@ -52,6 +52,9 @@ describe('renderGlyph', () => {
     expect(pixel(1, 3)).toEqual([255, 0, 0]);
     expect(pixel(2, 1)).toEqual([127, 127, 255]); // 128/255 blue over white
     expect(pixel(2, 2)).toEqual([255, 255, 255]);
+    const onBlack = renderGlyph({ width: 4, height: 2, rgba }, 4, [0, 0, 0]);
+    expect(Array.from(onBlack.subarray(0, 3))).toEqual([0, 0, 0]);
+    expect(Array.from(onBlack.subarray(3 * (2 * 4 + 1), 3 * (2 * 4 + 1) + 3))).toEqual([0, 0, 128]);
   });
 });
 

@@ -158,11 +158,14 @@ function toBytes(values: Float32Array): Uint8Array {
   return bytes;
 }
 
-/** The emoji images of one split, rendered from a Noto Color Emoji font file and Unicode's emoji-test.txt. */
+/**
+ * The emoji images of one split, rendered from a Noto Color Emoji font file and Unicode's emoji-test.txt, on
+ * `background` (default white, as loadEmoji).
+ */
 export function renderEmojiSet(
   fontBytes: Uint8Array,
   emojiTestText: string,
-  options: { split?: 'train' | 'test' | 'all'; size?: number; fontName?: string } = {},
+  options: { split?: 'train' | 'test' | 'all'; size?: number; fontName?: string; background?: readonly [number, number, number] } = {},
 ): { images: Uint8Array; entries: EmojiEntry[]; missing: EmojiEntry[] } {
   const size = options.size ?? EMOJI_IMAGE_SIZE;
   const fontName = options.fontName ?? 'font';
@@ -183,7 +186,7 @@ export function renderEmojiSet(
       missing.push(entry);
       continue;
     }
-    pixels.push(renderGlyph(decodeImage(png, `${fontName} glyph ${glyph}`), size));
+    pixels.push(renderGlyph(decodeImage(png, `${fontName} glyph ${glyph}`), size, options.background));
     entries.push(entry);
   }
   const images = new Uint8Array(pixels.length * size * size * 3);
