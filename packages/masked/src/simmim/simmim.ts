@@ -96,7 +96,8 @@ export function simmimBatchLoss(parts: SimMimParts, images: Tensor4D, mask: Tens
  */
 export const simmim = defineMethod<SimMimConfig, 'unlabeled'>({
   name: 'simmim',
-  description: 'SimMIM: learnable mask token at the input (ViT patch embeddings, or pixels for a CNN), a linear layer predicts raw pixels, L1 on masked patches.',
+  description:
+    'SimMIM: learnable mask token at the input (ViT patch embeddings, or pixels for a CNN), a linear layer predicts raw pixels, L1 on masked patches.',
   paper: {
     title: 'SimMIM: A Simple Framework for Masked Image Modeling',
     authors: 'Xie, Zhang, Cao, Lin, Bao, Yao, Dai, Hu',
