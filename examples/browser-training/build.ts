@@ -2,24 +2,25 @@
  * Builds the page into dist/: main.js (esbuild, platform browser, the "browser" export condition of every
  * package, and "@ssl/source" so the workspace's sources are bundled without building them), index.html,
  * tfjs-backend-wasm's .wasm files and the Fashion-MNIST sample. The build fails if any module of the bundle
- * imports a Node built-in. `node build.mjs --serve [port]` then serves dist/ on localhost.
+ * imports a Node built-in. `pnpm start` (`--serve [port]`) then serves dist/ on localhost.
  */
 import { copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { builtinModules, createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
-import { serveDirectory } from './serve.mjs';
+import type { Plugin } from 'esbuild';
+import { serveDirectory } from './serve';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 const SAMPLE_DIR = join(here, '../../packages/core/data/fashion-mnist-sample');
 
 /** Refuses every Node built-in (`node:fs`, `fs`, ...) a module of the bundle would import. */
-const noNodeBuiltins = {
+const noNodeBuiltins: Plugin = {
   name: 'no-node-builtins',
   setup(build) {
-    const builtins = new Set(require('node:module').builtinModules);
+    const builtins = new Set(builtinModules);
     build.onResolve({ filter: /.*/ }, (args) => {
       const name = args.path.startsWith('node:') ? args.path.slice(5) : args.path;
       if (!args.path.startsWith('node:') && !builtins.has(name)) return undefined;
@@ -30,10 +31,18 @@ const noNodeBuiltins = {
   },
 };
 
-export async function buildPage(outDir = join(here, 'dist')) {
+export interface BuiltPage {
+  readonly outDir: string;
+  /** The bundle's modules, relative to this directory. */
+  readonly inputs: string[];
+  readonly bytes: number;
+}
+
+export async function buildPage(outDir = join(here, 'dist')): Promise<BuiltPage> {
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(join(outDir, 'data'), { recursive: true });
   const result = await esbuild.build({
+    absWorkingDir: here,
     entryPoints: [join(here, 'src/main.ts')],
     outfile: join(outDir, 'main.js'),
     bundle: true,
@@ -55,7 +64,7 @@ export async function buildPage(outDir = join(here, 'dist')) {
   return {
     outDir,
     inputs: Object.keys(result.metafile.inputs),
-    bytes: result.metafile.outputs[Object.keys(result.metafile.outputs).find((o) => o.endsWith('main.js'))].bytes,
+    bytes: Object.entries(result.metafile.outputs).find(([file]) => file.endsWith('main.js'))![1].bytes,
   };
 }
 

@@ -1,8 +1,9 @@
 import { createReadStream, statSync } from 'node:fs';
 import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, sep } from 'node:path';
 
-const TYPES = {
+const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
   '.map': 'application/json',
@@ -14,11 +15,16 @@ const TYPES = {
  * Serves `root` on 127.0.0.1 (port 0: any free one). `isolated` adds the COOP/COEP headers that make the page
  * cross-origin isolated, which the wasm backend's threads need (SharedArrayBuffer).
  */
-export function serveDirectory(root, port = 0, { isolated = false } = {}) {
+export interface StaticServer {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export function serveDirectory(root: string, port = 0, { isolated = false } = {}): Promise<StaticServer> {
   const server = createServer((request, response) => {
     const path = decodeURIComponent(new URL(request.url ?? '/', 'http://localhost').pathname);
     const file = normalize(join(root, path.endsWith('/') ? `${path}index.html` : path));
-    let size;
+    let size: number;
     try {
       if (!file.startsWith(root + sep) && file !== root) throw new Error('outside');
       size = statSync(file).size;
@@ -26,15 +32,18 @@ export function serveDirectory(root, port = 0, { isolated = false } = {}) {
       response.writeHead(404).end('not found');
       return;
     }
-    const headers = { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'content-length': size };
+    const headers: Record<string, string | number> = {
+      'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+      'content-length': size,
+    };
     if (isolated) Object.assign(headers, { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' });
     response.writeHead(200, headers);
     createReadStream(file).pipe(response);
   });
-  return new Promise((resolve) => {
+  return new Promise<StaticServer>((resolve) => {
     server.listen(port, '127.0.0.1', () => {
-      const { port: actual } = server.address();
-      resolve({ url: `http://127.0.0.1:${actual}/`, close: () => new Promise((done) => server.close(() => done())) });
+      const { port: actual } = server.address() as AddressInfo;
+      resolve({ url: `http://127.0.0.1:${actual}/`, close: () => new Promise<void>((done) => server.close(() => done())) });
     });
   });
 }

@@ -1,0 +1,105 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildPage } from './build';
+import type { BuiltPage } from './build';
+import { serveDirectory } from './serve';
+import type { StaticServer } from './serve';
+
+/** The system Chromium (Debian's `chromium`), as packages/cli's report screenshots use it; no browser download. */
+const CHROMIUM = process.env.SSL_CHROMIUM ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find(existsSync);
+
+interface RunReport {
+  status: string;
+  backend?: string;
+  steps: number;
+  losses: number[];
+  knn: { step: number; top1: number }[];
+  stepsPerSecond?: number;
+  error?: string;
+}
+
+const mean = (values: readonly number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+
+describe('examples/browser-training in headless Chromium', () => {
+  const outDir = mkdtempSync(join(tmpdir(), 'ssl-browser-training-'));
+  let built: BuiltPage;
+  let server: StaticServer;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    if (CHROMIUM === undefined) throw new Error('No Chromium found: apt-get install -y chromium, or set SSL_CHROMIUM.');
+    built = await buildPage(outDir);
+    server = await serveDirectory(outDir);
+    // No GPU and no background traffic, so every request the page makes is the page's own.
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    rmSync(outDir, { recursive: true, force: true });
+  });
+
+  it("bundles @ssl/core's browser entry and the plugins, not the Node entry", () => {
+    const inputs = built.inputs.map((input) => input.replaceAll('\\', '/'));
+    expect(inputs).toContain('../../packages/core/src/browser.ts');
+    expect(inputs.some((input) => input.startsWith('../../packages/contrastive/src/'))).toBe(true);
+    // The Node-only modules: run directories, checkpoint files, Node backend selection and threads.
+    for (const nodeOnly of [
+      'core/src/main.source.ts',
+      'core/src/train/run-directory.ts',
+      'core/src/backend/select.ts',
+      'core/src/backend/wasm-node-threads.ts',
+    ])
+      expect(inputs.filter((input) => input.endsWith(nodeOnly))).toEqual([]);
+  });
+
+  it('trains SimCLR for 60 steps: the loss falls, kNN is far above chance, no console error, no request off the origin', async () => {
+    const page = await browser.newPage();
+    const problems: string[] = [];
+    const outside: string[] = [];
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`console.error: ${message.text()}`);
+    });
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    page.on('request', (request) => {
+      if (!request.url().startsWith(server.url)) outside.push(request.url());
+    });
+    await page.goto(`${server.url}?method=contrastive:simclr&steps=60&batch=64`);
+    await page.waitForFunction(() => ['done', 'failed'].includes((window as never as { sslRun?: RunReport }).sslRun?.status ?? ''), null, {
+      timeout: 100_000,
+      polling: 500,
+    });
+    const run = await page.evaluate(() => (window as never as { sslRun: RunReport }).sslRun);
+    await page.close();
+
+    expect(run.error).toBeUndefined();
+    expect(run.status).toBe('done');
+    expect(run.steps).toBeGreaterThanOrEqual(50);
+    expect(run.losses).toHaveLength(run.steps);
+    // The loss falls: the last ten steps' mean well below the first ten's (measured 4.17 → 3.25).
+    const first = mean(run.losses.slice(0, 10));
+    const last = mean(run.losses.slice(-10));
+    expect(last).toBeLessThan(first * 0.9);
+    const random = run.knn[0];
+    const final = run.knn.at(-1)!;
+    expect(random.step).toBe(0);
+    expect(final.step).toBe(run.steps);
+    // Far above chance (10 %). Not a learning gain: the random-init CNN scores as much (README).
+    expect(final.top1).toBeGreaterThan(0.4);
+    expect(problems).toEqual([]);
+    expect(outside).toEqual([]);
+    console.info(
+      `browser-training: ${run.backend}, ${run.stepsPerSecond?.toFixed(2)} steps/s, loss ${first.toFixed(3)} → ${last.toFixed(3)}, ` +
+        `kNN ${(100 * random.top1).toFixed(1)} % (random init) → ${(100 * final.top1).toFixed(1)} % after ${final.step} steps`,
+    );
+  }, 120_000);
+});
