@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Random, cosineMomentum, createEncoder, createRegistry, dinoHeadLastLayer, initBackend } from '@ssl/core';
 import type { CnnSpec, MethodRuntime, StepContext, UnlabeledBatch } from '@ssl/core';
-import { describeMethodContract, sampleIds, testBuildContext, testStepContext } from '@ssl/test-utils';
+import { describeLearningRun, describeMethodContract, learningRun, sampleIds, testBuildContext, testStepContext } from '@ssl/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import noncontrastive, { dino, dinoLoss, dinoTeacherTemperature, updateDinoCenter } from '../index';
 import type { DINOCarry, DINOConfig } from '../index';
@@ -195,10 +195,24 @@ describe('noncontrastive:dino', () => {
     disposeRuntime(runtime);
   });
 
-  // No CI learning test yet: on the 3000-image sample (CNN 16-32-64, 2–3 epochs, batch 64) three settings
-  // (the defaults; K = 256 with λ_base 0.99; K = 128 with λ_base 0.9 and no frozen epoch) ended at 57.5,
-  // 59.9 and 61.5 % kNN against 64.2 % at random init, the teacher's distribution near uniform (entropy ≈
-  // log K): collapse by centering at this budget. See the package README.
+  // CI-sized run on the committed 3000-image sample (learningRun from @ssl/test-utils): weighted kNN
+  // (k = 200) of the trained CNN 16-32-64 against the same CNN at random init (64.2 %). With the paper's
+  // settings the teacher goes uniform (entropy ≈ log K) and kNN falls 3–7 points (README). The small-budget
+  // recipe below keeps the teacher sharp and learns: 6 epochs × 32 (558 steps), 64.2 → 65.8 % (+1.6);
+  // 6 × 64 gave +0.4 and 8 × 64 −0.3 (README).
+  it('learns with the small-budget recipe: kNN beats the same encoder at random init, the teacher is not uniform', async () => {
+    const run = await learningRun({
+      method: registry().create('noncontrastive:dino', SMALL_BUDGET),
+      epochs: LEARNING_EPOCHS,
+      batchSize: 32,
+    });
+    console.info(describeLearningRun('dino', run));
+    // Far below log K = log 128 ≈ 4.85 (uniform, the collapse by centering) and above 0 (one-hot collapse).
+    expect(run.lastMetrics.teacherEntropy).toBeLessThan(0.75 * Math.log(128));
+    expect(run.lastMetrics.teacherEntropy).toBeGreaterThan(0.1);
+    expect(run.lastMetrics.studentStd).toBeGreaterThan(0.3);
+    expect(run.trained).toBeGreaterThan(run.randomInit + LEARNING_MARGIN);
+  }, 1_800_000);
 });
 
 function createTeacherFeatures(teacherEncoder: { apply: (x: tf.Tensor, kwargs: object) => unknown }, x: tf.Tensor4D): tf.Tensor2D {
@@ -211,3 +225,21 @@ function expectAllClose(actual: tf.Tensor, expected: tf.Tensor): void {
   expect(a.length).toBe(e.length);
   for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - e[i])).toBeLessThan(1e-4 + 1e-4 * Math.abs(e[i]));
 }
+
+/**
+ * What keeps the teacher from going uniform at a CI budget (README, DINO search): batch norm in the head
+ * (use_bn_in_head), K = 128, a fast teacher (λ from 0.9), τ_t at 0.04 throughout (no warm-up), no frozen
+ * last layer, 2 local crops (CI time).
+ */
+const SMALL_BUDGET = {
+  headBatchNorm: true,
+  outputDim: 128,
+  baseMomentum: 0.9,
+  freezeLastLayerEpochs: 0,
+  teacherTemperatureWarmup: 0,
+  teacherTemperature: 0.04,
+  views: { localCrops: 2 },
+};
+const LEARNING_EPOCHS = 6;
+/** Chosen from the measured run (+1.6 points with this seed): a gain of at least 0.5 points is required. */
+const LEARNING_MARGIN = 0.005;
