@@ -22,7 +22,7 @@ export { stackedDae, stackedDaeRounds, decodeToPixels, validateStackedDaeConfig,
 export type { StackedDaeConfig, StackedDaeRuntime } from './stacked-dae/stacked-dae';
 export { StackedEncoder } from './stacked-dae/stacked-encoder';
 export { simmimLoss } from './losses/simmim-loss';
-export { simmim, simmimForward, simmimBatchLoss, validateSimMimConfig, SIMMIM_DEFAULTS } from './simmim/simmim';
+export { simmim, simmimForward, buildMaskedPixelParts, simmimBatchLoss, validateSimMimConfig, SIMMIM_DEFAULTS } from './simmim/simmim';
 export type { SimMimConfig, SimMimParts, SimMimRuntime } from './simmim/simmim';
 export type { PixelDecoderOptions } from './dae/decoder';
 export { regionMasks, dropRegion, centerRegionSide, randomRegionPixels, validateRegionMask } from './blocks/region-mask';
@@ -59,10 +59,19 @@ export {
 } from './beit/patch-tokenizer';
 export { beit, beitForward, beitBatchLoss, beitTokens, validateBeitConfig, BEIT_DEFAULTS } from './beit/beit';
 export type { BeitConfig, BeitParts, BeitRuntime, BeitPhase } from './beit/beit';
+export {
+  autoregressive,
+  autoregressiveBatchLoss,
+  prefixMasks,
+  validateAutoregressiveConfig,
+  AUTOREGRESSIVE_DEFAULTS,
+} from './autoregressive/autoregressive';
+export type { AutoregressiveConfig, AutoregressiveParts, AutoregressiveRuntime, PrefixMasks } from './autoregressive/autoregressive';
 
 import { definePlugin, supportedCoreRange } from '@ssl/core';
 import type { Plugin } from '@ssl/core';
 import packageJson from '../package.json';
+import { autoregressive as autoregressiveMethod } from './autoregressive/autoregressive';
 import { beit as beitMethod } from './beit/beit';
 import { contextEncoder as contextEncoderMethod } from './context-encoder/context-encoder';
 import { dae as daeMethod } from './dae/dae';
@@ -83,11 +92,12 @@ const plugin = definePlugin({
     simmim: simmimMethod,
     'context-encoder': contextEncoderMethod,
     beit: beitMethod,
+    autoregressive: autoregressiveMethod,
   },
   viewPolicies: { corrupt: corruptPolicy },
 });
 
-/** The plugin factory: `createRegistry().use(masked())` registers `masked:mae`, `masked:dae`, `masked:stacked-dae`, `masked:simmim`, `masked:context-encoder`, `masked:beit` and the 'corrupt' view policy. */
+/** The plugin factory: `createRegistry().use(masked())` registers `masked:mae`, `masked:dae`, `masked:stacked-dae`, `masked:simmim`, `masked:context-encoder`, `masked:beit`, `masked:autoregressive` and the 'corrupt' view policy. */
 export default function masked(): Plugin {
   return plugin;
 }

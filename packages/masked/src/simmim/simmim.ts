@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor2D, Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
 import { VitEncoder, defineMethod, invalidConfig, tfl } from '@ssl/core';
-import type { Encoder, MethodRuntime } from '@ssl/core';
+import type { Encoder, MethodRuntime, Random } from '@ssl/core';
 import { patchify, unpatchify } from '../blocks/patchify';
 import { numKeptPatches, randomMasking } from '../blocks/random-masking';
 import { simmimLoss } from '../losses/simmim-loss';
@@ -88,6 +88,48 @@ export function simmimBatchLoss(parts: SimMimParts, images: Tensor4D, mask: Tens
 }
 
 /**
+ * SimMIM's networks around an encoder: the mask token (at a ViT's patch embeddings, or a mask patch of pixels
+ * for any other encoder, cut into `maskPatchSize` patches) and the one-layer linear head. Returns them with the
+ * number of patches L a mask covers. Shared by masked:simmim and masked:autoregressive.
+ */
+export function buildMaskedPixelParts(
+  encoder: Encoder,
+  inputShape: readonly [number, number, number],
+  maskPatchSize: number,
+  rng: Random,
+): { parts: SimMimParts; numPatches: number } {
+  const vit = encoder instanceof VitEncoder ? encoder : undefined;
+  const patchSize = vit ? vit.patchSize : maskPatchSize;
+  const [height, width, channels] = inputShape;
+  if (!vit && (height % patchSize !== 0 || width % patchSize !== 0)) {
+    invalidConfig('maskPatchSize', patchSize, `a divisor of the image's height and width (${height}×${width})`);
+  }
+  const numPatches = vit ? vit.numPatches : (height / patchSize) * (width / patchSize);
+  const patchValues = patchSize * patchSize * channels;
+  const maskToken = tfl.sequential({
+    layers: [
+      tfl.layers.embedding({
+        inputDim: 1,
+        outputDim: vit ? vit.embedDim : patchValues,
+        inputLength: 1,
+        embeddingsInitializer: tfl.initializers.truncatedNormal({ stddev: 0.02, seed: rng.seed() }),
+        name: 'mask_token',
+      }),
+    ],
+  });
+  const head = tfl.sequential({
+    layers: [
+      tfl.layers.dense({
+        inputShape: vit ? [vit.numPatches, vit.embedDim] : [encoder.featureDim],
+        units: vit ? patchValues : height * width * channels,
+        kernelInitializer: tfl.initializers.glorotUniform({ seed: rng.seed() }),
+      }),
+    ],
+  });
+  return { parts: { encoder, maskToken, head, patchSize }, numPatches };
+}
+
+/**
  * SimMIM (Xie et al. 2022): replace a random 60% of the patch embeddings with a learnable mask token, run
  * the whole sequence through the ViT, predict the raw pixels of each patch with one linear layer and take
  * the L1 loss on the masked patches only. Unlike MAE the encoder sees the mask tokens and the head is a
@@ -118,39 +160,11 @@ export const simmim = defineMethod<SimMimConfig, 'unlabeled'>({
     encoder: 'vit28',
   },
   build({ config, inputShape, createEncoder, rng }): SimMimRuntime {
-    const encoder = createEncoder();
-    const vit = encoder instanceof VitEncoder ? encoder : undefined;
-    const patchSize = vit ? vit.patchSize : config.maskPatchSize;
-    const [height, width, channels] = inputShape;
-    if (!vit && (height % patchSize !== 0 || width % patchSize !== 0)) {
-      invalidConfig('maskPatchSize', patchSize, `a divisor of the image's height and width (${height}×${width})`);
-    }
-    const numPatches = vit ? vit.numPatches : (height / patchSize) * (width / patchSize);
+    const { parts, numPatches } = buildMaskedPixelParts(createEncoder(), inputShape, config.maskPatchSize, rng);
     if (numKeptPatches(numPatches, config.maskRatio) < 1) {
       invalidConfig('maskRatio', config.maskRatio, `a ratio that leaves at least one of the ${numPatches} patches visible`);
     }
-    const patchValues = patchSize * patchSize * channels;
-    const maskToken = tfl.sequential({
-      layers: [
-        tfl.layers.embedding({
-          inputDim: 1,
-          outputDim: vit ? vit.embedDim : patchValues,
-          inputLength: 1,
-          embeddingsInitializer: tfl.initializers.truncatedNormal({ stddev: 0.02, seed: rng.seed() }),
-          name: 'mask_token',
-        }),
-      ],
-    });
-    const head = tfl.sequential({
-      layers: [
-        tfl.layers.dense({
-          inputShape: vit ? [vit.numPatches, vit.embedDim] : [encoder.featureDim],
-          units: vit ? patchValues : height * width * channels,
-          kernelInitializer: tfl.initializers.glorotUniform({ seed: rng.seed() }),
-        }),
-      ],
-    });
-    const parts: SimMimParts = { encoder, maskToken, head, patchSize };
+    const { encoder, maskToken, head } = parts;
     return {
       ...parts,
       trainable: { encoder: encoder.model, maskToken, head },
