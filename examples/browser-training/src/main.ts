@@ -4,11 +4,13 @@
  * held-out test images). Settings come from the query string: `?method=contrastive:simclr&steps=60&batch=64`.
  * The state of the run is published on `window.sslRun` for the test that drives the page.
  */
-import { MemoryRunStore, createEncoder, createRegistry, fetchIdx, initBackend, subset, train } from '@ssl/core';
-import type { BackendName, CnnSpec, Encoder, ImageDataset, StepRecord } from '@ssl/core';
+import { MemoryRunStore, createEncoder, createRegistry, fetchIdx, initBackend, labeledSplit, subset, train, vitPreset } from '@ssl/core';
+import type { BackendName, EncoderSpec, Encoder, ImageDataset, StepRecord, TrainData } from '@ssl/core';
 import contrastive from '@ssl/contrastive';
+import masked from '@ssl/masked';
 import noncontrastive from '@ssl/noncontrastive';
 import pretext from '@ssl/pretext';
+import semisup from '@ssl/semisup';
 import { knnAccuracy } from './knn';
 
 interface RunReport {
@@ -39,8 +41,18 @@ const backend = (query.get('backend') ?? undefined) as BackendName | undefined;
 const report: RunReport = { status: 'starting', method: methodName, steps: 0, losses: [], knn: [] };
 window.sslRun = report;
 
-const registry = createRegistry().use(contrastive()).use(noncontrastive()).use(pretext());
-const encoderSpec: CnnSpec = { kind: 'cnn', inputShape: [28, 28, 1], channels: [16, 32, 64], seed: 1234 };
+const registry = createRegistry().use(contrastive()).use(noncontrastive()).use(masked()).use(semisup()).use(pretext());
+/**
+ * The encoder of the run: the small CNN, or for the masked family (MAE drops patches) the 28×28 ViT with
+ * 7×7 patches, as examples/mae-fashion-mnist.
+ */
+const encoderSpec: EncoderSpec = methodName.startsWith('masked:')
+  ? vitPreset('vit28', { seed: 1234, gelu: 'tanh', patchSize: 7, pooling: 'mean' })
+  : { kind: 'cnn', inputShape: [28, 28, 1], channels: [16, 32, 64], seed: 1234 };
+/** Semi-supervised methods train on 10 labels per class of the slice plus the rest of it unlabeled. */
+const semiSupervised = methodName.startsWith('semisup:');
+/** Online kNN at the first epoch end at least this many steps after the previous measurement. */
+const KNN_EVERY_STEPS = 16;
 
 function show(id: string, text: string): void {
   const element = document.getElementById(id);
@@ -95,16 +107,18 @@ async function main(): Promise<void> {
   const randomInit = createEncoder(encoderSpec);
   await measureKnn(randomInit, slice, queries, 0);
   randomInit.model.dispose();
+  const data: TrainData = semiSupervised ? labeledSplit(slice, { perClass: 10, seed: 0 }) : slice;
   report.status = 'training';
-  show('status', `training ${methodName} on ${slice.size} images, batch ${batchSize}`);
+  show('status', `training ${methodName} on ${slice.size} images${semiSupervised ? ' (100 labeled)' : ''}, batch ${batchSize}`);
   const started = performance.now();
   let firstStepEnded = 0;
   let knnMilliseconds = 0;
   const result = await train({
     method: registry.create(methodName as never),
-    data: slice,
+    data,
     encoder: encoderSpec,
-    epochs: Math.ceil(steps / Math.floor(slice.size / batchSize)),
+    // Enough epochs of the method's epoch pool (the labeled images for semi-supervised methods); maxSteps ends the run.
+    epochs: 100_000,
     maxSteps: steps,
     batchSize,
     seed: 0,
@@ -121,7 +135,7 @@ async function main(): Promise<void> {
           drawLoss(report.losses);
         },
         onEpochEnd: async ({ encoder, step }) => {
-          knnMilliseconds += await measureKnn(encoder, slice, queries, step);
+          if (step - report.knn.at(-1)!.step >= KNN_EVERY_STEPS) knnMilliseconds += await measureKnn(encoder, slice, queries, step);
         },
       },
     ],

@@ -12,3 +12,5 @@ export * from './nn/portable';
 export * from './registry/portable';
 export * from './train/portable';
 export { train } from './train/train-in-browser';
+// Types only (erased from the bundle): plugins' signatures name a run loaded by Node's loadRun.
+export type { LoadedProduct, LoadedRun, ProductKind, ProductsIndex } from './train/products';
