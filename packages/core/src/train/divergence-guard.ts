@@ -77,10 +77,12 @@ const NORMS_BEFORE_JUDGING = 3;
  * Watches the gradient norm at the guard's checks for an explosion that stays finite: a norm `factor` times
  * the median of the earlier checks (default 1000×) is reported once, as a warning naming the step and the
  * figures. A finite explosion is not yet a divergence (a loss spike can recover), so it warns rather than stops;
- * the non-finite checks stop the run if it goes on.
+ * the non-finite checks stop the run if it goes on. Each round of a multi-round run is judged on its own
+ * norms: a new round trains other networks (BEiT's ViT after its tokenizer), whose gradients differ in scale.
  */
 export class GradientNormWatch {
-  private readonly norms: number[] = [];
+  private norms: number[] = [];
+  private round = 0;
   private warned = false;
 
   constructor(
@@ -88,8 +90,12 @@ export class GradientNormWatch {
     private readonly factor = 1000,
   ) {}
 
-  record(norm: number, context: { step: number; lr: number }): void {
+  record(norm: number, context: { step: number; lr: number; round?: number }): void {
     if (!Number.isFinite(norm)) return;
+    if ((context.round ?? 0) !== this.round) {
+      this.round = context.round ?? 0;
+      this.norms = [];
+    }
     if (!this.warned && this.norms.length >= NORMS_BEFORE_JUDGING) {
       const median = [...this.norms].sort((a, b) => a - b)[Math.floor(this.norms.length / 2)];
       if (norm > this.factor * median) {

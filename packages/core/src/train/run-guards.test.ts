@@ -10,6 +10,10 @@ import { GradientNormWatch, globalNorm, nonFiniteNames } from './divergence-guar
 import { prepareOutputDirectory } from './output-directory';
 import { RUN_LOCK_FILE, acquireRunLock, readRunLock, releaseRunLock } from './run-lock';
 import { train } from './trainer';
+import { imageDataset } from '../data';
+import { defineMethod } from '../method';
+import { definePlugin } from '../registry/plugin';
+import { createRegistry } from '../registry/registry';
 
 beforeAll(useTestBackend);
 
@@ -155,6 +159,13 @@ describe('divergence guard', () => {
     for (const [step, norm] of [5e6, 1, 2, 3, 1000, 2.5e3, 5e6, 1e8].entries()) watch.record(norm, { step, lr: 0.1 });
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/^the gradient norm exploded at step 6 \(lr 0\.100\): 5\.00e\+6, 5000× its median so far \(1\.00e\+3\)/);
+
+    // A new round trains other networks: its norms are judged against its own, not the last round's.
+    const perRound: string[] = [];
+    const rounds = new GradientNormWatch((message) => perRound.push(message));
+    for (const [step, norm] of [1e-3, 2e-3, 1e-3, 3e-3].entries()) rounds.record(norm, { step, lr: 0.1, round: 0 });
+    for (const [step, norm] of [5, 6, 4, 5].entries()) rounds.record(norm, { step: 4 + step, lr: 0.1, round: 1 });
+    expect(perRound).toEqual([]);
   });
 
   it('reports a finite gradient explosion of a real run as a warning, without stopping it', async () => {
@@ -181,6 +192,45 @@ describe('divergence guard', () => {
     // Within a step of the blow-up (the first step after it is still within 1000× of the median).
     expect(warnings[0]).toMatch(/^the gradient norm exploded at step [67] /);
     expect(result.warnings).toEqual(warnings);
+    result.dispose();
+  });
+
+  it("skips the collapse probe for an encoder that sees a channel the method derives (colorization's L), instead of failing", async () => {
+    // RGB data, a grey encoder: the method feeds it the channel mean, as colorization feeds its encoder L.
+    const grey = defineMethod<Record<string, never>, 'unlabeled'>({
+      name: 'grey',
+      description: 'test method: features of the channel mean',
+      data: 'unlabeled',
+      defaults: {},
+      views: () => ({ unlabeled: 'none' }),
+      build({ createEncoder }) {
+        const encoder = createEncoder();
+        return {
+          encoder,
+          trainable: { encoder: encoder.model },
+          step: (batch) => ({
+            loss: tf.mean(tf.square(encoder.features(tf.mean(batch.images, 3, true) as tf.Tensor4D, { training: true }))) as tf.Scalar,
+          }),
+        };
+      },
+    });
+    const registry = createRegistry().use(
+      definePlugin({ name: 'grey-test', version: '0.0.1', family: 'test', core: '>=0.0.0', methods: { grey } }),
+    );
+    const rgb = imageDataset({
+      images: Uint8Array.from({ length: 16 * 12 * 12 * 3 }, (_, i) => (i * 37) % 251),
+      shape: [12, 12, 3],
+      name: 'rgb',
+    });
+    const result = await train({
+      method: registry.create('test:grey'),
+      data: rgb,
+      encoder: { ...toyEncoder, inputShape: [12, 12, 1] },
+      batchSize: 8,
+      epochs: 2,
+      guard: { collapseEverySteps: 1 },
+    });
+    expect(result.steps).toBe(4);
     result.dispose();
   });
 

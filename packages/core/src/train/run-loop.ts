@@ -211,10 +211,14 @@ function checkFiniteVariables(run: RunState, lr?: number): void {
   if (names.length > 0) throw divergedError('parameters', names, { step: run.step, lr });
 }
 
-/** Embeds fixed training images and feeds the collapse watch (image encoders only). */
+/**
+ * Embeds fixed training images and feeds the collapse watch: image encoders that take the data's images as
+ * they are (colorization's encoder sees only the L channel the method derives, so the probe cannot feed it).
+ */
 function checkCollapse(run: RunState): void {
   const encoder = run.networks.runtime.encoder;
   if (!run.guard || !run.collapse || encoder.inputShape.length !== 3) return;
+  if (encoder.inputShape[2] !== run.plan.source.inputShape[2]) return;
   const pool = run.pools.get(run.plan.source.epochPool);
   if (!pool || pool.ids.length === 0) return;
   const images = run.plan.source.images(Int32Array.from(pool.ids.slice(0, run.guard.probeImages)));
@@ -278,7 +282,7 @@ async function runOneStep(run: RunState, epoch: number, ids: Int32Array, roundSt
     made.owned.forEach((t) => t.dispose());
   }
   if (checkFinite) checkFiniteVariables(run, lr);
-  if (values.gradientNorm !== undefined) run.gradientNorms?.record(values.gradientNorm, { step: run.step, lr });
+  if (values.gradientNorm !== undefined) run.gradientNorms?.record(values.gradientNorm, { step: run.step, lr, round: networks.round });
   const seconds = (performance.now() - started) / 1000;
   const record: StepRecord = {
     step: run.step,
