@@ -4,7 +4,18 @@
  * held-out test images). Settings come from the query string: `?method=contrastive:simclr&steps=60&batch=64`.
  * The state of the run is published on `window.sslRun` for the test that drives the page.
  */
-import { MemoryRunStore, createEncoder, createRegistry, fetchIdx, initBackend, labeledSplit, subset, train, vitPreset } from '@ssl/core';
+import {
+  IndexedDbRunStore,
+  MemoryRunStore,
+  createEncoder,
+  createRegistry,
+  fetchIdx,
+  initBackend,
+  labeledSplit,
+  subset,
+  train,
+  vitPreset,
+} from '@ssl/core';
 import type { BackendName, EncoderSpec, Encoder, ImageDataset, StepRecord, TrainData } from '@ssl/core';
 import contrastive from '@ssl/contrastive';
 import masked from '@ssl/masked';
@@ -21,6 +32,8 @@ interface RunReport {
   losses: number[];
   knn: { step: number; top1: number }[];
   stepsPerSecond?: number;
+  /** The step a run kept in IndexedDB resumed from after a reload. */
+  resumedFromStep?: number;
   error?: string;
 }
 
@@ -37,6 +50,13 @@ const batchSize = Number(query.get('batch') ?? 64);
 const trainImages = Number(query.get('train') ?? 1024);
 const testImages = Number(query.get('test') ?? 500);
 const backend = (query.get('backend') ?? undefined) as BackendName | undefined;
+/**
+ * `store=indexeddb` keeps the run in the page's IndexedDB, checkpointed every `checkpointEvery` steps (default
+ * 10): reloading the page resumes it from the newest checkpoint; `fresh` starts it over.
+ */
+const persistent = query.get('store') === 'indexeddb';
+const checkpointEvery = Number(query.get('checkpointEvery') ?? 10);
+const STORE_NAME = `ssl-browser-training:${methodName}`;
 
 const report: RunReport = { status: 'starting', method: methodName, steps: 0, losses: [], knn: [] };
 window.sslRun = report;
@@ -110,8 +130,17 @@ async function main(): Promise<void> {
   const data: TrainData = semiSupervised ? labeledSplit(slice, { perClass: 10, seed: 0 }) : slice;
   report.status = 'training';
   show('status', `training ${methodName} on ${slice.size} images${semiSupervised ? ' (100 labeled)' : ''}, batch ${batchSize}`);
+  let store = new MemoryRunStore();
+  let resume = false;
+  if (persistent) {
+    if (query.has('fresh')) await IndexedDbRunStore.remove(STORE_NAME);
+    const saved = await IndexedDbRunStore.open(STORE_NAME);
+    resume = saved.checkpointSteps.length > 0;
+    store = saved;
+  }
   const started = performance.now();
   let firstStepEnded = 0;
+  let stepsThisPage = 0;
   let knnMilliseconds = 0;
   const result = await train({
     method: registry.create(methodName as never),
@@ -122,14 +151,24 @@ async function main(): Promise<void> {
     maxSteps: steps,
     batchSize,
     seed: 0,
-    store: new MemoryRunStore(),
+    store,
+    resume,
+    ...(persistent ? { checkpointEvery: { steps: checkpointEvery } } : {}),
     callbacks: [
       {
         name: 'page',
+        onTrainStart: ({ startStep }) => {
+          if (!resume) return;
+          report.resumedFromStep = startStep;
+          // The steps before the checkpoint, as the store kept them.
+          for (const record of store.metrics) if (record.type === 'step') report.losses[record.step as number] = record.loss as number;
+        },
         onStepEnd: async (record: StepRecord) => {
-          if (record.step === 0) firstStepEnded = performance.now();
+          if (firstStepEnded === 0) firstStepEnded = performance.now();
+          stepsThisPage += 1;
           report.steps = record.step + 1;
-          report.losses.push(record.loss);
+          // After a resume, losses[step] is still the loss of that step (the earlier ones are the saved run's).
+          report.losses[record.step] = record.loss;
           show('step', `${record.step + 1} / ${steps}`);
           show('loss', record.loss.toFixed(4));
           drawLoss(report.losses);
@@ -142,7 +181,7 @@ async function main(): Promise<void> {
   });
   const ended = performance.now();
   // Steps per second after the first step (which compiles kernels and shaders), kNN evaluations left out.
-  report.stepsPerSecond = (report.steps - 1) / ((ended - firstStepEnded - knnMilliseconds) / 1000);
+  report.stepsPerSecond = (stepsThisPage - 1) / ((ended - firstStepEnded - knnMilliseconds) / 1000);
   if (report.knn.at(-1)?.step !== report.steps) await measureKnn(result.encoder, slice, queries, report.steps);
   result.dispose();
   show('speed', `${report.stepsPerSecond.toFixed(2)} steps/s (${((ended - started) / 1000).toFixed(1)} s in all)`);

@@ -17,5 +17,6 @@ export type { DivergenceGuardOptions } from './divergence-guard';
 export { runTraining } from './run-loop';
 export type { EpochContext, StepRecord, TrainCallback, TrainData, TrainOptions, TrainResult, TrainStartInfo } from './run-loop';
 export { MemoryRunStore } from './run-store';
-export type { MemoryRunStoreOptions, RunStore, StoredCheckpoint } from './run-store';
+export type { MemoryCheckpoint, MemoryRunStoreOptions, RunStore, SavedValues, StoredCheckpoint } from './run-store';
 export type { JsonValue } from './checkpoint';
+export { IndexedDbRunStore } from './indexeddb-run-store';

@@ -39,9 +39,16 @@ export interface StoredCheckpoint {
 }
 
 /** A variable's values copied off the backend. */
-interface SavedValues {
+export interface SavedValues {
   readonly shape: number[];
   readonly values: Float32Array | Int32Array;
+}
+
+/** A checkpoint held by a MemoryRunStore: the step, the run's metadata and every variable's values. */
+export interface MemoryCheckpoint {
+  readonly step: number;
+  readonly meta: { [key: string]: JsonValue };
+  readonly values: Map<string, SavedValues>;
 }
 
 export interface MemoryRunStoreOptions {
@@ -52,14 +59,14 @@ export interface MemoryRunStoreOptions {
 /**
  * A run kept in memory: config, metrics records and the newest checkpoints as plain typed arrays. Passing the
  * same store to a second `train({ ..., store, resume: true })` continues the run from its newest checkpoint,
- * exactly as a run directory does (a web page that stops and resumes training). Nothing survives the page;
- * `snapshot()`-like persistence (IndexedDB) is the next store to write against the same interface.
+ * exactly as a run directory does (a web page that stops and resumes training). Nothing survives the page:
+ * `IndexedDbRunStore` keeps the same in the browser's database, across reloads.
  */
 export class MemoryRunStore implements RunStore {
-  readonly location = 'memory';
+  readonly location: string = 'memory';
   config: unknown;
   readonly metrics: Record<string, unknown>[] = [];
-  private readonly checkpoints: { step: number; meta: { [key: string]: JsonValue }; values: Map<string, SavedValues> }[] = [];
+  protected readonly checkpoints: MemoryCheckpoint[] = [];
   private readonly keepCheckpoints: number;
 
   constructor(options: MemoryRunStoreOptions = {}) {
