@@ -10,7 +10,10 @@ import contrastive from '@ssl/contrastive';
 const threads = Number(process.argv[2] ?? 1);
 const info = await initBackend({ backend: 'wasm', threads });
 const trainSet = await loadFashionMnist({ split: 'train', source: 'sample' });
-const slice = subset(trainSet, Int32Array.from({ length: 1024 }, (_, i) => i));
+const slice = subset(
+  trainSet,
+  Int32Array.from({ length: 1024 }, (_, i) => i),
+);
 let firstStepEnded = 0;
 const result = await train({
   method: createRegistry().use(contrastive()).create('contrastive:simclr'),
@@ -23,5 +26,7 @@ const result = await train({
   callbacks: [{ name: 'clock', onStepEnd: (record) => void (record.step === 0 && (firstStepEnded = performance.now())) }],
 });
 const stepsPerSecond = (result.steps - 1) / ((performance.now() - firstStepEnded) / 1000);
-console.log(`node: ${info.name}${info.simd ? ' SIMD' : ''}, ${info.threads} thread(s): ${stepsPerSecond.toFixed(2)} steps/s, loss ${result.history[0].loss.toFixed(3)} → ${result.history.at(-1)!.loss.toFixed(3)}`);
+console.log(
+  `node: ${info.name}${info.simd ? ' SIMD' : ''}, ${info.threads} thread(s): ${stepsPerSecond.toFixed(2)} steps/s, loss ${result.history[0].loss.toFixed(3)} → ${result.history.at(-1)!.loss.toFixed(3)}`,
+);
 result.dispose();
