@@ -1,4 +1,4 @@
-import { Random, imageTextDataset, labeledSplit, loadFashionMnist, subset, train } from '@ssl/core';
+import { Random, imageTextDataset, labeledSplit, loadFashionMnist, loadSpokenClasses, subset, train } from '@ssl/core';
 import type { EncoderSpec, ImageDataset, MethodHandle, TrainData, TrainOptions, TrainResult } from '@ssl/core';
 
 /*
@@ -27,7 +27,14 @@ export interface ImageTextRecipe {
   readonly seed?: number;
 }
 
-export type DataRecipe = ImageRecipe | SemiSupervisedRecipe | ImageTextRecipe;
+/** Image-sound pairs ({ images, audio }): labeled images and the spoken Fashion-MNIST class names bundled with @ssl/core. */
+export interface ImageAudioRecipe {
+  readonly imageAudio: ImageRecipe;
+  /** Which voices speak: 'train' (default) or the held-out 'test' voice. */
+  readonly audioSplit?: 'train' | 'test';
+}
+
+export type DataRecipe = ImageRecipe | SemiSupervisedRecipe | ImageTextRecipe | ImageAudioRecipe;
 
 /** One contract training run as JSON: the child process of the resume test receives exactly this. */
 export interface ContractRun {
@@ -78,6 +85,9 @@ export async function contractData(recipe: DataRecipe): Promise<TrainData> {
       return template.replace('{}', base.classNames?.[label] ?? `class ${label}`);
     });
     return imageTextDataset(base.images, base.shape, captions, base.labels, `${base.name}+captions`);
+  }
+  if ('imageAudio' in recipe) {
+    return { images: await images(recipe.imageAudio), audio: loadSpokenClasses({ split: recipe.audioSplit ?? 'train' }) };
   }
   return images(recipe);
 }

@@ -1,0 +1,172 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Random, createRegistry, gatherSampleImages, initBackend, loadFashionMnist, loadSpokenClasses, subset, train } from '@ssl/core';
+import type { AudioDataset, ImageDataset } from '@ssl/core';
+import { describeMethodContract } from '@ssl/test-utils';
+import clipPlugin, { audioVisualModelOf, augmentedWaveforms, clipsByClass, imageAudioData, multiPositiveInfoNce } from '../index';
+import type { AudioVisualModel } from '../index';
+
+beforeAll(async () => {
+  await initBackend({ backend: 'wasm', threads: 1, log: () => {} });
+});
+
+/** Correspondence accuracy on held-out pairs: every image once with a clip of its class and once with another's. */
+function heldOutCorrespondence(model: AudioVisualModel, images: ImageDataset, audio: AudioDataset, seed: number): number {
+  const byClass = clipsByClass({ images, audio }, 'test');
+  const rng = new Random(seed);
+  const ids = Int32Array.from({ length: images.size }, (_, i) => i);
+  let correct = 0;
+  for (const positive of [true, false]) {
+    const clips = Array.from(ids, (id) => {
+      const label = images.labels![id];
+      const pool = byClass[positive ? label : (label + 1 + rng.int(byClass.length - 1)) % byClass.length];
+      return pool[rng.int(pool.length)];
+    });
+    const probabilities = tf.tidy(() => {
+      const waveforms = tf.tensor2d(augmentedWaveforms(audio, clips, new Random(0)), [ids.length, audio.length]);
+      return model.correspondence(gatherSampleImages([images], ids), waveforms);
+    });
+    probabilities.dataSync().forEach((p) => (correct += p > 0.5 === positive ? 1 : 0));
+    probabilities.dispose();
+  }
+  return correct / (2 * images.size);
+}
+
+/** Zero-shot top-1: each image gets the class whose mean clip embedding (of `audio`'s voices) is nearest. */
+function spokenZeroShot(model: AudioVisualModel, images: ImageDataset, audio: AudioDataset): number {
+  const predictions = tf.tidy(() => {
+    const clips = model.audioEmbeddings!(tf.tensor2d(audio.samples, [audio.size, audio.length]));
+    const classes = tf.concat(
+      Array.from({ length: 10 }, (_, c) =>
+        tf.mean(
+          tf.gather(
+            clips,
+            Array.from(audio.labels).flatMap((l, i) => (l === c ? [i] : [])),
+          ),
+          0,
+          true,
+        ),
+      ),
+    );
+    const embedded = model.imageEmbeddings!(
+      gatherSampleImages(
+        [images],
+        Int32Array.from({ length: images.size }, (_, i) => i),
+      ),
+    );
+    return tf.argMax(tf.matMul(embedded, classes, false, true), 1);
+  });
+  const predicted = Array.from(predictions.dataSync());
+  predictions.dispose();
+  return predicted.reduce((sum, p, i) => sum + (p === images.labels![i] ? 1 : 0), 0) / images.size;
+}
+
+describeMethodContract({
+  plugin: clipPlugin,
+  pluginModule: new URL('../index.ts', import.meta.url),
+  method: 'clip:audio-visual',
+  config: { audioChannels: [4, 8], fusionDim: 16, embeddingDim: 8, melBins: 16 },
+  data: { imageAudio: { source: 'fashion-mnist-sample', size: 64 } },
+  encoder: { kind: 'cnn', inputShape: [28, 28, 1], channels: [8, 16] },
+  batchSize: 16,
+  steps: 4,
+  invalidConfigs: [
+    { config: { embeddingDim: 0 }, field: 'embeddingDim' },
+    { config: { audioChannels: [] }, field: 'audioChannels' },
+    { config: { variant: 'vggish' }, field: 'variant' },
+    { config: { variant: 'l3', objective: 'contrastive' }, field: 'objective' },
+    { config: { temperature: 0 }, field: 'temperature' },
+    { config: { frameStepSeconds: 0 }, field: 'frameStepSeconds' },
+  ],
+  moreConfigs: [
+    { audioChannels: [4, 8], fusionDim: 16, embeddingDim: 8, melBins: 16, objective: 'all' },
+    { audioChannels: [4, 8], fusionDim: 16, embeddingDim: 8, melBins: 16, objective: 'pairs' },
+    { audioChannels: [4, 8], fusionDim: 16, melBins: 16, variant: 'l3', objective: 'pairs' },
+  ],
+});
+
+describe('multiPositiveInfoNce', () => {
+  it('equals a plain-loop reference, skips rows without a positive, and is the CLIP row loss with one positive', () => {
+    const logits = [
+      [2, -1, 0.5],
+      [0.1, 0.2, 0.3],
+      [-3, 4, 1],
+    ];
+    const positives = [
+      [1, 0, 1],
+      [0, 0, 0],
+      [0, 1, 0],
+    ];
+    let total = 0;
+    let rows = 0;
+    logits.forEach((row, i) => {
+      const count = positives[i].reduce((a, b) => a + b, 0);
+      if (count === 0) return;
+      const logSum = Math.log(row.reduce((sum, z) => sum + Math.exp(z), 0));
+      total += row.reduce((sum, z, j) => sum - (positives[i][j] / count) * (z - logSum), 0);
+      rows++;
+    });
+    const loss = multiPositiveInfoNce(tf.tensor2d(logits), tf.tensor2d(positives));
+    expect(loss.dataSync()[0]).toBeCloseTo(total / rows, 5);
+    const identity = multiPositiveInfoNce(tf.tensor2d(logits), tf.eye(3) as tf.Tensor2D);
+    const crossEntropy = tf.losses.softmaxCrossEntropy(tf.eye(3), tf.tensor2d(logits));
+    expect(identity.dataSync()[0]).toBeCloseTo(crossEntropy.dataSync()[0], 5);
+  });
+});
+
+const EPOCHS = 4;
+const CORRESPONDENCE_BAR = 0.6;
+const ZERO_SHOT_BAR = 0.25;
+
+describe('clip:audio-visual', () => {
+  it('pairs each image with a clip of its class or of another, half and half, with gain and time-shift augmentation', () => {
+    const audio = loadSpokenClasses({ split: 'train' });
+    const byClass = clipsByClass({ images: { labels: Int32Array.from([0, 1]), numClasses: 10 } as ImageDataset, audio }, 'm');
+    expect(byClass.map((clips) => clips.length)).toEqual(Array(10).fill(10));
+    const shifted = augmentedWaveforms(audio, [0], new Random(1));
+    // A rotation and a gain of the original clip: the same energy up to the gain squared.
+    const energy = (values: Float32Array) => values.reduce((sum, v) => sum + v * v, 0);
+    const ratio = energy(shifted) / energy(audio.samples.subarray(0, audio.length));
+    expect(ratio).toBeGreaterThan(0.6 ** 2 - 1e-6);
+    expect(ratio).toBeLessThan(1.4 ** 2 + 1e-6);
+    expect(() => imageAudioData.open({ images: {} }, 'clip:audio-visual')).toThrow(/trains on \{ images, audio \}/);
+  });
+
+  it('learns to tell whether a garment and a spoken name belong together, for a voice it never heard', async () => {
+    const images = await loadFashionMnist({ split: 'train', source: 'sample' });
+    const audio = loadSpokenClasses({ split: 'train' });
+    const method = createRegistry().use(clipPlugin()).create('clip:audio-visual', { fusionDim: 64 });
+    const started = performance.now();
+    const result = await train({
+      method,
+      data: {
+        images: subset(
+          images,
+          Array.from({ length: 2000 }, (_, i) => i),
+        ),
+        audio,
+      },
+      encoder: { kind: 'cnn', inputShape: [28, 28, 1], channels: [8, 16, 32] },
+      batchSize: 64,
+      epochs: EPOCHS,
+      seed: 0,
+      optimizer: { lr: 3e-3 },
+    });
+    const seconds = (performance.now() - started) / 1000;
+    const model = audioVisualModelOf(result.runtime);
+    const testImages = subset(
+      await loadFashionMnist({ split: 'test', source: 'sample' }),
+      Array.from({ length: 500 }, (_, i) => i),
+    );
+    const testVoice = loadSpokenClasses({ split: 'test' });
+    const accuracy = heldOutCorrespondence(model, testImages, testVoice, 1);
+    const zeroShot = spokenZeroShot(model, testImages, testVoice);
+    console.log(
+      `held-out correspondence ${(100 * accuracy).toFixed(1)}% (chance 50%), zero-shot from the held-out voice's class names ` +
+        `${(100 * zeroShot).toFixed(1)}% (chance 10%), ${result.steps} steps, ${seconds.toFixed(0)} s`,
+    );
+    result.dispose();
+    expect(accuracy).toBeGreaterThan(CORRESPONDENCE_BAR);
+    expect(zeroShot).toBeGreaterThan(ZERO_SHOT_BAR);
+  }, 600_000);
+});
