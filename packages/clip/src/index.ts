@@ -6,7 +6,7 @@ export { clipPlugin, clipPlugin as default } from './clip/plugin';
 export { zeroShotClassifier, ensembleClassEmbeddings, retrievalRecall } from './zero-shot/zero-shot';
 export type { ZeroShotClassifier, RetrievalRecall } from './zero-shot/zero-shot';
 export { fashionMnistCaptions, fashionMnistPairs, FASHION_MNIST_VOCABULARY, FASHION_MNIST_PROMPTS } from './captions/fashion-mnist';
-export { audioVisual, audioVisualModelOf, multiPositiveInfoNce } from './audio-visual/audio-visual';
+export { audioVisual, audioVisualModelOf, multiPositiveInfoNce, spokenClassEmbeddings, zeroShotPredict } from './audio-visual/audio-visual';
 export type { AudioVisualConfig, AudioVisualModel, AudioVisualRuntime } from './audio-visual/audio-visual';
 export { imageAudioData, augmentedWaveforms, clipsByClass } from './audio-visual/image-audio-data';
 export type { ImageAudioBatch, ImageAudioData } from './audio-visual/image-audio-data';

@@ -3,7 +3,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Random, createRegistry, gatherSampleImages, initBackend, loadFashionMnist, loadSpokenClasses, subset, train } from '@ssl/core';
 import type { AudioDataset, ImageDataset } from '@ssl/core';
 import { describeMethodContract } from '@ssl/test-utils';
-import clipPlugin, { audioVisualModelOf, augmentedWaveforms, clipsByClass, imageAudioData, multiPositiveInfoNce } from '../index';
+import clipPlugin, {
+  audioVisualModelOf,
+  augmentedWaveforms,
+  clipsByClass,
+  imageAudioData,
+  multiPositiveInfoNce,
+  spokenClassEmbeddings,
+  zeroShotPredict,
+} from '../index';
 import type { AudioVisualModel } from '../index';
 
 beforeAll(async () => {
@@ -32,29 +40,18 @@ function heldOutCorrespondence(model: AudioVisualModel, images: ImageDataset, au
   return correct / (2 * images.size);
 }
 
-/** Zero-shot top-1: each image gets the class whose mean clip embedding (of `audio`'s voices) is nearest. */
+/** Zero-shot top-1: each image gets the class whose spoken names (in `audio`'s voices) are nearest. */
 function spokenZeroShot(model: AudioVisualModel, images: ImageDataset, audio: AudioDataset): number {
   const predictions = tf.tidy(() => {
-    const clips = model.audioEmbeddings!(tf.tensor2d(audio.samples, [audio.size, audio.length]));
-    const classes = tf.concat(
-      Array.from({ length: 10 }, (_, c) =>
-        tf.mean(
-          tf.gather(
-            clips,
-            Array.from(audio.labels).flatMap((l, i) => (l === c ? [i] : [])),
-          ),
-          0,
-          true,
-        ),
-      ),
-    );
-    const embedded = model.imageEmbeddings!(
+    const classes = spokenClassEmbeddings(model, audio, 10);
+    return zeroShotPredict(
+      model,
       gatherSampleImages(
         [images],
         Int32Array.from({ length: images.size }, (_, i) => i),
       ),
+      classes,
     );
-    return tf.argMax(tf.matMul(embedded, classes, false, true), 1);
   });
   const predicted = Array.from(predictions.dataSync());
   predictions.dispose();
