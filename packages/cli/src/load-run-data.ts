@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import {
   SslError,
   labeledSplit,
@@ -5,6 +6,7 @@ import {
   loadFashionMnist,
   loadImageFolder,
   loadImageTextPairs,
+  loadSpokenClasses,
   loadMnist,
   trainTestSplit,
   type ImageDataset,
@@ -54,6 +56,8 @@ export async function loadRunData(
     labelsPerClass?: number;
     needEvaluation: boolean;
     evaluationSource?: LabeledDataSource;
+    /** --audio: spoken-classes clips to pair with the images by class (image–audio methods). */
+    audio?: string;
   },
 ): Promise<RunData> {
   const inputShape = inputShapeOf(source, options.geometry);
@@ -78,6 +82,10 @@ export async function loadRunData(
       );
     }
     return { train: labeledSplit(train, { perClass: options.labelsPerClass, seed: options.seed }), ...evaluation, inputShape };
+  }
+  if (options.audio !== undefined) {
+    const audioSource = options.audio === 'spoken-classes-sample' ? 'sample' : resolve(options.audio);
+    return { train: { images: train, audio: loadSpokenClasses({ split: 'train', source: audioSource }) }, ...evaluation, inputShape };
   }
   return { train, ...evaluation, inputShape };
 }

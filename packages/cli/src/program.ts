@@ -154,6 +154,10 @@ function addTrainingOptions(command: Command): void {
       '--eval-data <source>',
       `labeled images to evaluate on instead of --data: ${NAMED_DATASETS.join(' | ')} | <folder of class sub-folders> (a CLIP run on pairs gets its zero-shot accuracy here)`,
     )
+    .option(
+      '--audio <source>',
+      'sound clips an image–audio method pairs with --data by class: spoken-classes-sample | <folder from make-speech-sample.ts>',
+    )
     .option('--encoder <kind>', `backbone: ${ENCODER_CHOICES.join(', ')} (default: the method's recommended one, else cnn)`)
     .option('--image-size <px>', 'side images from a folder or .jsonl are resized to (default 32)', parsePositiveInteger)
     .option('--channels <n>', 'channels of images from a folder or .jsonl: 1 or 3 (default 3)', parseChannels)

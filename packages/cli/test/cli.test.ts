@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRegistry, defineMethod, definePlugin, isSslError, type MethodDataKind, type Registry } from '@ssl/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import clipPlugin from '@ssl/clip';
 import { loadRunData } from '../src/load-run-data';
 import { planTrainingRun, type TrainingFlags } from '../src/commands/plan-training-run';
 import { runCli } from '../src/program';
@@ -235,6 +236,31 @@ describe('planTrainingRun', () => {
     const data = await loadRunData(small.data, { geometry: small.geometry, seed: 0, needEvaluation: true });
     expect(data.evaluationTest?.shape).toEqual([16, 16, 1]);
     expect(data.evaluationTrain?.classNames).toHaveLength(9);
+  });
+
+  it('pairs --data with --audio clips for image–audio methods, and refuses --audio elsewhere or missing', async () => {
+    const registry = createRegistry().use(clipPlugin());
+    const planAudio = (flags: Partial<TrainingFlags>) =>
+      planTrainingRun(registry, workDir, {
+        mode: 'pretrain',
+        method: 'clip:audio-visual',
+        flags: { data: 'fashion-mnist-sample', ...flags },
+      });
+    await expect(planAudio({})).rejects.toThrow(
+      /clip:audio-visual pairs images with sounds of their class: pass --audio spoken-classes-sample/,
+    );
+    const withAudio = await planAudio({ audio: 'spoken-classes-sample' });
+    expect(withAudio.invocation.audio).toBe('spoken-classes-sample');
+    const data = await loadRunData(withAudio.data, {
+      geometry: withAudio.geometry,
+      seed: 0,
+      needEvaluation: false,
+      audio: withAudio.audio,
+    });
+    expect((data.train as { audio: { size: number } }).audio.size).toBe(100);
+    expect((await planError('test:tiny', { audio: 'spoken-classes-sample' })).message).toBe(
+      '--audio is for image–audio methods; test:tiny trains on unlabeled data.',
+    );
   });
 
   it('never overwrites a run with checkpoints, and --resume needs a run', async () => {

@@ -30,6 +30,8 @@ export interface TrainingFlags {
   data?: string;
   /** Labeled images to evaluate on instead of --data (a CLIP run trained on pairs). */
   evalData?: string;
+  /** Sound clips paired with --data's images by class, for image–audio methods. */
+  audio?: string;
   encoder?: string;
   imageSize?: number;
   channels?: 1 | 3;
@@ -60,6 +62,8 @@ export interface TrainingPlan {
   data: DataSource;
   /** --eval-data: where the evaluation's labeled train/test images come from when not from --data. */
   evalData?: LabeledDataSource;
+  /** --audio: the spoken-classes clips (bundled sample or a folder) an image–audio method pairs with the images. */
+  audio?: string;
   geometry: ImageGeometry;
   encoder: EncoderSpec;
   /** The --encoder name (given, saved with the run, or the method's recommended one). */
@@ -122,6 +126,7 @@ export async function planTrainingRun(
     imageSize: flags.imageSize,
     channels: flags.channels,
     labelsPerClass: flags.labelsPerClass,
+    audio: flags.audio === undefined || flags.audio === 'spoken-classes-sample' ? flags.audio : resolve(cwd, flags.audio),
     method: file.method,
     epochs: flags.epochs ?? file.epochs,
     batchSize: flags.batchSize ?? file.batchSize,
@@ -171,6 +176,7 @@ export async function planTrainingRun(
       `${method.id} trains on images; --data ${data.path} holds image–text pairs, which only image-text methods (clip:*) use.`,
     );
   }
+  const audio = checkAudioFlag(settings.audio, method, dataKind, data);
   if (mode === 'semisup' && settings.labelsPerClass === undefined) {
     throw new SslError('invalid-config', '`ssl semisup` needs --labels-per-class <k>.');
   }
@@ -192,6 +198,7 @@ export async function planTrainingRun(
     method,
     data,
     ...(evalData ? { evalData } : {}),
+    ...(audio ? { audio } : {}),
     geometry,
     encoder,
     encoderChoice,
@@ -214,9 +221,31 @@ export async function planTrainingRun(
       imageSize: geometry.size,
       channels: geometry.channels,
       labelsPerClass: settings.labelsPerClass ?? null,
+      audio: audio ?? null,
       method: settings.method ?? {},
     },
   };
+}
+
+/**
+ * `--audio`: image–audio methods (clip:audio-visual) need it and labeled images to pair its clips with by
+ * class; other methods refuse it rather than ignore it.
+ */
+function checkAudioFlag(audio: string | undefined, method: MethodHandle, dataKind: string, data: DataSource): string | undefined {
+  if (dataKind !== 'image-audio') {
+    if (audio !== undefined)
+      throw new SslError('invalid-config', `--audio is for image–audio methods; ${method.id} trains on ${dataKind} data.`);
+    return undefined;
+  }
+  if (audio === undefined) {
+    throw new SslError(
+      'invalid-config',
+      `${method.id} pairs images with sounds of their class: pass --audio spoken-classes-sample (bundled) or --audio <folder written by make-speech-sample.ts>.`,
+    );
+  }
+  if (data.kind === 'image-text-pairs')
+    throw new SslError('data', `${method.id} pairs labeled images with sounds; --data ${data.path} holds image–text pairs.`);
+  return audio;
 }
 
 /**

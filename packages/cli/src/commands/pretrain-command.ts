@@ -73,6 +73,7 @@ async function trainAndEvaluate(io: CliIo, plan: TrainingPlan): Promise<number> 
     labelsPerClass: plan.labelsPerClass,
     needEvaluation: plan.evaluate,
     ...(plan.evalData ? { evaluationSource: plan.evalData } : {}),
+    ...(plan.audio ? { audio: plan.audio } : {}),
   }).catch((error: unknown) => {
     throw inCliVocabulary(error);
   });

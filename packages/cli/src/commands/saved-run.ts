@@ -10,6 +10,8 @@ export interface RunInvocation {
   imageSize: number;
   channels: 1 | 3;
   labelsPerClass: number | null;
+  /** `--audio` as resolved (image–audio methods): 'spoken-classes-sample' or an absolute path; absent before it existed. */
+  audio?: string | null;
   /** The method options (`"method"` of --config). */
   method: Record<string, unknown>;
 }
@@ -82,6 +84,7 @@ export interface ResumeSettings {
   imageSize?: number;
   channels?: 1 | 3;
   labelsPerClass?: number;
+  audio?: string;
   method?: Record<string, unknown>;
   epochs?: number;
   batchSize?: number;
@@ -116,6 +119,7 @@ export function settingsForResume(
   check('--image-size', given.imageSize, invocation?.imageSize);
   check('--channels', given.channels, invocation?.channels);
   check('--labels-per-class', given.labelsPerClass, invocation?.labelsPerClass ?? undefined);
+  check('--audio', given.audio, invocation?.audio ?? undefined);
   check('--batch-size', given.batchSize, config.batchSize);
   check('--lr', given.lr, config.optimizer?.lr);
   check('--seed', given.seed, config.seed);
@@ -155,6 +159,7 @@ export function settingsForResume(
     imageSize: given.imageSize ?? invocation?.imageSize,
     channels: given.channels ?? invocation?.channels,
     labelsPerClass: given.labelsPerClass ?? invocation?.labelsPerClass ?? undefined,
+    audio: given.audio ?? invocation?.audio ?? undefined,
     method: given.method ?? invocation?.method ?? config.config,
     epochs: given.epochs ?? config.epochs,
     batchSize: given.batchSize ?? config.batchSize,
