@@ -90,6 +90,37 @@ export function frameCount(samples: number, options: Pick<ResolvedLogMelOptions,
   return samples < options.frameLength ? 0 : 1 + Math.floor((samples - options.frameLength) / options.frameStep);
 }
 
+interface AnalysisBases {
+  readonly cosines: Float32Array;
+  readonly sines: Float32Array;
+  readonly filters: Float32Array;
+}
+
+/** Bases by options: a training step calls logMelSpectrogram every batch, with the same options every time. */
+const basesByOptions = new Map<string, AnalysisBases>();
+
+/** The windowed DFT bases [frameLength, bins] and the mel filterbank, computed once per set of options. */
+function analysisBases(options: ResolvedLogMelOptions): AnalysisBases {
+  const key = JSON.stringify(options);
+  const cached = basesByOptions.get(key);
+  if (cached) return cached;
+  const { frameLength, fftLength } = options;
+  const bins = fftLength / 2 + 1;
+  const cosines = new Float32Array(frameLength * bins);
+  const sines = new Float32Array(frameLength * bins);
+  for (let n = 0; n < frameLength; n++) {
+    const window = 0.5 - 0.5 * Math.cos((2 * Math.PI * n) / frameLength);
+    for (let k = 0; k < bins; k++) {
+      const angle = (2 * Math.PI * k * n) / fftLength;
+      cosines[n * bins + k] = window * Math.cos(angle);
+      sines[n * bins + k] = -window * Math.sin(angle);
+    }
+  }
+  const bases = { cosines, sines, filters: melFilterbank(options) };
+  basesByOptions.set(key, bases);
+  return bases;
+}
+
 /**
  * Log-mel spectrograms [batch, frames, melBins] of signals [batch, samples]:
  * log(Σ_k |X_t[k]|² · M[k, b] + floor), with X_t[k] = Σ_n w[n] · x[t·step + n] · e^{−2πikn/N} the DFT of
@@ -104,16 +135,7 @@ export function logMelSpectrogram(signals: Tensor2D, options: LogMelOptions): Te
   if (frames === 0) invalidConfig('signals', `${samples} samples`, `at least frameLength (${resolved.frameLength}) samples per signal`);
   const { frameLength, frameStep, fftLength, melBins } = resolved;
   const bins = fftLength / 2 + 1;
-  const cosines = new Float32Array(frameLength * bins);
-  const sines = new Float32Array(frameLength * bins);
-  for (let n = 0; n < frameLength; n++) {
-    const window = 0.5 - 0.5 * Math.cos((2 * Math.PI * n) / frameLength);
-    for (let k = 0; k < bins; k++) {
-      const angle = (2 * Math.PI * k * n) / fftLength;
-      cosines[n * bins + k] = window * Math.cos(angle);
-      sines[n * bins + k] = -window * Math.sin(angle);
-    }
-  }
+  const { cosines, sines, filters } = analysisBases(resolved);
   const frameStarts = Int32Array.from(
     { length: frames * frameLength },
     (_, i) => Math.floor(i / frameLength) * frameStep + (i % frameLength),
@@ -123,7 +145,7 @@ export function logMelSpectrogram(signals: Tensor2D, options: LogMelOptions): Te
     const real = tf.matMul(framed, tf.tensor2d(cosines, [frameLength, bins]));
     const imaginary = tf.matMul(framed, tf.tensor2d(sines, [frameLength, bins]));
     const power = tf.add(tf.square(real), tf.square(imaginary));
-    const mel = tf.matMul(power, tf.tensor2d(melFilterbank(resolved), [bins, melBins]));
+    const mel = tf.matMul(power, tf.tensor2d(filters, [bins, melBins]));
     return tf.reshape(tf.log(tf.add(mel, resolved.floor)), [batch, frames, melBins]) as Tensor3D;
   });
 }
