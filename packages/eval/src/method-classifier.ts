@@ -67,19 +67,20 @@ export async function evaluateMethodClassifier(options: EvaluateMethodClassifier
   const evaluation: ClassifierEvaluation = { description: classifier.description, accuracy };
   if (classifier.control === 'chance') {
     evaluation.control = { name: 'chance', accuracy: 1 / classNamesOf(options.test).length };
-  } else if (options.controlTraining && supervisedControlOf(options.controlTraining.method)) {
+  } else if (options.controlTraining) {
+    const control = supervisedControlOf(options.controlTraining.method);
+    if (!control) return evaluation;
     options.onControlTraining?.();
-    const controlAccuracy = await trainSupervisedControl(options.controlTraining, options.test, options.batchSize);
+    const controlAccuracy = await trainSupervisedControl({ ...options.controlTraining, method: control }, options.test, options.batchSize);
     if (controlAccuracy !== undefined) evaluation.control = { name: 'supervised-only', accuracy: controlAccuracy };
   }
   return evaluation;
 }
 
+/** Trains the supervised-only ablation (`training.method` is already its handle) without a run directory, and scores it. */
 async function trainSupervisedControl(training: TrainOptions, test: LabeledImageDataset, batchSize?: number): Promise<number | undefined> {
-  const method = supervisedControlOf(training.method);
-  if (!method) return undefined;
   const { outDir: _outDir, resume: _resume, extend: _extend, callbacks: _callbacks, invocation: _invocation, ...shared } = training;
-  const run = await train({ ...shared, method });
+  const run = await train(shared);
   try {
     const classifier = run.runtime.classifier;
     if (run.interrupted || !classifier) return undefined;
