@@ -53,7 +53,15 @@ export interface VitSpec {
   classToken?: boolean;
   /** Default 'learned'. 'sincos' is the fixed 2-D embedding MAE uses. */
   positionEmbedding?: PositionEmbeddingKind;
-  /** Pooled feature: 'class' (needs classToken) or 'mean' of patch tokens; default 'class' when there is a class token. */
+  /**
+   * Causal self-attention over the raster order of the patches (autoregressive image models: iGPT, AIM): token i
+   * attends to tokens j ≤ i only, the class token (if any) being position 0. Default false.
+   */
+  causal?: boolean;
+  /**
+   * Pooled feature: 'class' (needs classToken, and not causal: the class token would see only itself) or 'mean'
+   * of patch tokens; default 'class' when there is a class token and attention is not causal.
+   */
   pooling?: 'class' | 'mean';
   /** GELU of the blocks' MLPs: 'exact' (default) or 'tanh' (faster on wasm; see TransformerBlockArgs.gelu). */
   gelu?: 'exact' | 'tanh';
@@ -221,6 +229,9 @@ function validateVitSpec(spec: VitSpec): void {
   if (spec.pooling !== undefined && spec.pooling !== 'class' && spec.pooling !== 'mean')
     invalidConfig('pooling', spec.pooling, "'class' or 'mean'");
   if (spec.pooling === 'class' && spec.classToken === false) invalidConfig('pooling', spec.pooling, "'mean' when classToken is false");
+  optionalBoolean('causal', spec.causal);
+  if (spec.pooling === 'class' && spec.causal === true)
+    invalidConfig('pooling', spec.pooling, "'mean' with causal attention (the class token, at position 0, attends only to itself)");
   if (spec.gelu !== undefined && spec.gelu !== 'exact' && spec.gelu !== 'tanh') invalidConfig('gelu', spec.gelu, "'exact' or 'tanh'");
   optionalRate('dropout', spec.dropout);
   optionalRate('dropPath', spec.dropPath);

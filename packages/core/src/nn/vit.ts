@@ -27,11 +27,18 @@ function usesClassToken(spec: VitSpec): boolean {
   return spec.classToken ?? true;
 }
 
+/** The pooled feature: the class token by default, the mean of the patch tokens without one or under causal attention. */
+function poolingOf(spec: VitSpec): 'class' | 'mean' {
+  return spec.pooling ?? (usesClassToken(spec) && spec.causal !== true ? 'class' : 'mean');
+}
+
 /**
  * Vision Transformer (Dosovitskiy et al. 2021): patch embedding as a conv with kernel = stride = patch
  * size, optional class token, learned or fixed 2-D sin-cos position embeddings, pre-norm transformer
  * blocks, final LayerNorm, then the class token or the mean of the patch tokens. Optional noise as timm's
  * ViT: dropout on the tokens entering the blocks and inside them, drop path on the blocks' branches.
+ * With `causal`, each block's attention logits get the constant mask of TransformerBlock (−1e9 above the
+ * diagonal) before the softmax, so token i sees tokens j ≤ i of the raster order only.
  */
 export function buildVitModel(spec: VitSpec): tfl.LayersModel {
   const init = new InitializerSource(spec.seed);
@@ -67,6 +74,7 @@ export function buildVitModel(spec: VitSpec): tfl.LayersModel {
       embedDim: spec.embedDim,
       numHeads: spec.numHeads,
       mlpRatio: spec.mlpRatio ?? 4,
+      causal: spec.causal ?? false,
       layerNormEpsilon: VIT_LAYER_NORM_EPSILON,
       gelu: spec.gelu,
       dropout,
@@ -75,8 +83,7 @@ export function buildVitModel(spec: VitSpec): tfl.LayersModel {
     }).apply(x) as Symbolic;
   }
   x = new LayerNorm({ epsilon: VIT_LAYER_NORM_EPSILON }).apply(x) as Symbolic;
-  const pooling = spec.pooling ?? (classToken ? 'class' : 'mean');
-  const pooled = new TokenPooling({ mode: pooling === 'class' ? 'first' : 'mean', skipFirst: classToken }).apply(x) as Symbolic;
+  const pooled = new TokenPooling({ mode: poolingOf(spec) === 'class' ? 'first' : 'mean', skipFirst: classToken }).apply(x) as Symbolic;
   return tfl.model({ inputs: input, outputs: pooled });
 }
 
