@@ -4,6 +4,8 @@ import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
 import { SslError } from '../errors';
 import { makeDataset, type ImageDataset } from './dataset';
+import { decodeLibraries, decodeToTarget, type DecoderChoice } from './image-decode';
+import { RESIZE_FILTERS, resizeRgbaToBytes, type ResizeFilter } from './resize';
 
 /** Pixels of one decoded image, RGBA bytes as the decoders return them. */
 export interface DecodedImage {
@@ -14,10 +16,17 @@ export interface DecodedImage {
 }
 
 export interface ImageLoadOptions {
-  /** [height, width] every image is resized to (bilinear). */
+  /** [height, width] every image is resized to (stretched, antialiased: see `filter`). */
   size: [number, number];
   /** 1: grayscale (ITU-R 601 luma, as PIL's "L"), 3: RGB. Alpha is dropped. */
   channels: 1 | 3;
+  /** Resize filter, widened by the downscale factor (antialiased); default 'lanczos3'. See resize.ts. */
+  filter?: ResizeFilter;
+  /**
+   * 'auto' (default): sharp (libvips: EXIF orientation, CMYK, 16-bit) when its native binary loads, else the
+   * pure-JS jpeg-js / pngjs decoders; 'js': always the pure-JS path (no EXIF orientation).
+   */
+  decoder?: DecoderChoice;
 }
 
 export interface ImageFolderOptions extends ImageLoadOptions {
@@ -54,50 +63,11 @@ export function decodeImage(bytes: Uint8Array, fileName: string): DecodedImage {
 }
 
 /**
- * Converts RGBA pixels to `channels` and resizes them to [height, width] with bilinear interpolation
- * (half-pixel centres, as tf.image.resizeBilinear with halfPixelCenters). Writes bytes into `out`.
+ * Converts RGBA pixels to `channels` and resizes them to [height, width] with an antialiased filter
+ * (`options.filter`, default Lanczos-3: see resize.ts). Writes bytes into `out`.
  */
 export function resizeToBytes(image: DecodedImage, options: ImageLoadOptions, out: Uint8Array = new Uint8Array(options.size[0] * options.size[1] * options.channels)): Uint8Array {
-  const { width, height, rgba } = image;
-  const [outH, outW] = options.size;
-  const channels = options.channels;
-  // Convert first (cheap at source resolution for small images, and gray needs one plane only).
-  const plane = new Float32Array(width * height * channels);
-  for (let p = 0; p < width * height; p++) {
-    const r = rgba[4 * p];
-    const g = rgba[4 * p + 1];
-    const b = rgba[4 * p + 2];
-    if (channels === 1) plane[p] = 0.299 * r + 0.587 * g + 0.114 * b;
-    else {
-      plane[3 * p] = r;
-      plane[3 * p + 1] = g;
-      plane[3 * p + 2] = b;
-    }
-  }
-  const scaleY = height / outH;
-  const scaleX = width / outW;
-  for (let y = 0; y < outH; y++) {
-    const sy = Math.min(height - 1, Math.max(0, (y + 0.5) * scaleY - 0.5));
-    const y0 = Math.floor(sy);
-    const y1 = Math.min(height - 1, y0 + 1);
-    const fy = sy - y0;
-    for (let x = 0; x < outW; x++) {
-      const sx = Math.min(width - 1, Math.max(0, (x + 0.5) * scaleX - 0.5));
-      const x0 = Math.floor(sx);
-      const x1 = Math.min(width - 1, x0 + 1);
-      const fx = sx - x0;
-      for (let c = 0; c < channels; c++) {
-        const v00 = plane[(y0 * width + x0) * channels + c];
-        const v01 = plane[(y0 * width + x1) * channels + c];
-        const v10 = plane[(y1 * width + x0) * channels + c];
-        const v11 = plane[(y1 * width + x1) * channels + c];
-        const top = v00 + (v01 - v00) * fx;
-        const bottom = v10 + (v11 - v10) * fx;
-        out[(y * outW + x) * channels + c] = Math.round(top + (bottom - top) * fy);
-      }
-    }
-  }
-  return out;
+  return resizeRgbaToBytes(image.rgba, image.width, image.height, options.channels, options.size[0], options.size[1], options.filter ?? 'lanczos3', out);
 }
 
 /** Reads, decodes, converts and resizes one image file to `size` × `channels` bytes. */
@@ -111,7 +81,19 @@ export async function loadImageFile(path: string, options: ImageLoadOptions, out
       details: { file: path },
     });
   }
-  return resizeToBytes(decodeImage(bytes, path), options, out);
+  const libraries = decodeLibraries(options.decoder);
+  if (!libraries.sharp) return resizeToBytes(decodeImage(bytes, path), options, out);
+  try {
+    const bytesOut = await decodeToTarget(bytes, { size: options.size, channels: options.channels, filter: options.filter ?? 'lanczos3' }, libraries);
+    if (!out) return bytesOut;
+    out.set(bytesOut);
+    return out;
+  } catch (cause) {
+    throw new SslError('data', `${path}: cannot decode the image (${(cause as Error).message}); the file is corrupt, truncated or not a PNG/JPEG.`, {
+      cause,
+      details: { file: path },
+    });
+  }
 }
 
 export function validateImageLoadOptions(options: ImageLoadOptions, where: string): void {
@@ -121,6 +103,12 @@ export function validateImageLoadOptions(options: ImageLoadOptions, where: strin
   }
   if (channels !== 1 && channels !== 3) {
     throw new SslError('data', `${where}: channels must be 1 (grayscale) or 3 (RGB), got ${JSON.stringify(channels)}.`);
+  }
+  if (options.filter !== undefined && !RESIZE_FILTERS.includes(options.filter)) {
+    throw new SslError('invalid-config', `${where}: filter must be one of ${RESIZE_FILTERS.join(', ')}, got ${JSON.stringify(options.filter)}.`);
+  }
+  if (options.decoder !== undefined && options.decoder !== 'auto' && options.decoder !== 'js') {
+    throw new SslError('invalid-config', `${where}: decoder must be 'auto' or 'js', got ${JSON.stringify(options.decoder)}.`);
   }
 }
 

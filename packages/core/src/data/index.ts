@@ -4,6 +4,10 @@ export { loadFashionMnist, loadMnist, loadIdxDataset, downloadIdxDataset, resolv
 export type { IdxDatasetSpec, LoadMnistOptions } from './mnist';
 export { loadImageFolder, loadImageFile, decodeImage, resizeToBytes } from './image-folder';
 export type { DecodedImage, ImageLoadOptions, ImageFolderOptions } from './image-folder';
+export { resizeImage, resizeWeights, resizeKernel, resizeRgbaToBytes, RESIZE_FILTERS } from './resize';
+export type { ResizeFilter, ResizeWeights } from './resize';
+export { decodeToTarget, decodeLibraries, loadSharp } from './image-decode';
+export type { DecodeTarget, DecodeLibraries, DecoderChoice } from './image-decode';
 export { loadImageTextPairs, parseJsonlPairs, parseCsvPairs } from './image-text';
 export type { ImageTextPair } from './image-text';
 export { loadEmoji, renderEmojiSet, renderGlyph, areaResize, parseEmojiTest, emojiSplitOf, EMOJI_GROUPS, EMOJI_FILES, EMOJI_IMAGE_SIZE, EMOJI_SYSTEM_FILES } from './emoji';
