@@ -59,6 +59,7 @@ export {
   formatControlledEvaluation,
   formatFigure,
   formatGain,
+  imagesAsEncoderSees,
   pretrainAndCompare,
   randomInitControl,
 } from './pretrain-and-compare';
@@ -102,6 +103,7 @@ export { episodeSampler } from './episodes';
 export type { Episode, EpisodeSamplerOptions } from './episodes';
 export {
   adaptParameters,
+  crossEntropyOfLogits,
   episodeLoss,
   episodeTensors,
   evaluateMaml,
@@ -111,6 +113,6 @@ export {
   mamlMetaGradient,
   trainMaml,
 } from './maml';
-export type { EpisodeTensors, MamlLearner, MamlStepOptions, MamlTrainOptions, MetaEvalOptions } from './maml';
+export type { EpisodeTensors, MamlLearner, MamlLoss, MamlStepOptions, MamlTrainOptions, MetaEvalOptions } from './maml';
 export { evaluatePrototypical, prototypicalLogits, trainPrototypicalNetwork } from './prototypical-networks';
 export type { PrototypicalTrainOptions } from './prototypical-networks';

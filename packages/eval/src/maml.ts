@@ -48,13 +48,52 @@ export function mamlLogits(learner: MamlLearner, parameters: tf.NamedTensorMap, 
   return tf.add(tf.matMul(features, kernel as tf.Tensor2D), bias);
 }
 
+/** The loss of an episode's logits: the paper's softmax cross-entropy, or the squared loss on one-hot targets. */
+export type MamlLoss = 'cross-entropy' | 'squared';
+
 /**
- * The episode loss: mean squared error between the logits and one-hot targets (classification with the
- * squared loss, Hui & Belkin 2021), not the paper's cross-entropy. Measured here, tfjs 4.22's second-order
- * gradients through exp/log (and softmax's customGrad) disagree with finite differences — saved forward
- * outputs are not differentiated again — while matMul, add, ReLU and square are exact to second order.
+ * e^x whose gradient is computed again from x. tfjs's own Exp gradient multiplies by the saved forward
+ * output, and the engine records that saved copy on the tape before the op that made it, so a gradient of
+ * the gradient never reaches x through it: the second derivative of exp comes out 0. Here only the input is
+ * saved, and it is already on the tape, so ∂/∂x (dy · e^x) is differentiated to any order.
  */
-export function episodeLoss(logits: tf.Tensor2D, labels: tf.Tensor1D, ways: number): tf.Scalar {
+const expOfInput = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([x]);
+  return { value: tf.exp(x), gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, tf.exp(saved[0])) };
+}) as Parameters<typeof tf.customGrad>[0]);
+
+/**
+ * max_j z_j of each row as a constant: the max is taken inside the custom op, so no Max op (whose gradient
+ * records an Equal that has no gradient of its own) lands on the tape, and the gradient is 0.
+ */
+const constantRowMax = tf.customGrad(((x: tf.Tensor) => ({
+  value: tf.max(x, 1, true),
+  gradFunc: () => tf.zeros(x.shape),
+})) as Parameters<typeof tf.customGrad>[0]);
+
+/**
+ * Mean softmax cross-entropy of logits [rows, ways] against integer labels, differentiable to second order:
+ * log p_k = z_k − m − log Σ_j e^{z_j − m} with m = max_j z_j held constant (the log-sum-exp is the same for
+ * any m, so its gradient through m is 0 and stopping it changes no derivative, while keeping e^{z − m} ≤ 1).
+ * tfjs's softmaxCrossEntropy and logSoftmax save their forward outputs for the backward pass, so their
+ * gradients are exact once but not twice — MAML's meta-gradient differentiates the inner gradient again.
+ */
+export function crossEntropyOfLogits(logits: tf.Tensor2D, labels: tf.Tensor1D, ways: number): tf.Scalar {
+  return tf.tidy((): tf.Scalar => {
+    const shifted = tf.sub(logits, constantRowMax(logits));
+    const logSumExp = tf.log(tf.sum(expOfInput(shifted), 1, true));
+    const logProbabilities = tf.sub(shifted, logSumExp);
+    return tf.neg(tf.mean(tf.sum(tf.mul(tf.oneHot(labels, ways).toFloat(), logProbabilities), 1))) as tf.Scalar;
+  });
+}
+
+/**
+ * An episode's loss (Finn et al. 2017, eq. 3 for N-way classification): the softmax cross-entropy of the
+ * queries (default), or with `'squared'` the mean squared error between the logits and one-hot targets
+ * (classification with the squared loss, Hui & Belkin 2021), whose derivatives need no exp or log.
+ */
+export function episodeLoss(logits: tf.Tensor2D, labels: tf.Tensor1D, ways: number, loss: MamlLoss = 'cross-entropy'): tf.Scalar {
+  if (loss === 'cross-entropy') return crossEntropyOfLogits(logits, labels, ways);
   return tf.mean(tf.sum(tf.square(tf.sub(logits, tf.oneHot(labels, ways).toFloat())), 1));
 }
 
@@ -64,6 +103,8 @@ export interface MamlStepOptions {
   innerLearningRate: number;
   /** First-order MAML: the inner gradients are constants, dropping the Hessian term (Finn et al. 2017, §5.2). */
   firstOrder?: boolean;
+  /** The inner and outer loss (default 'cross-entropy', the paper's). */
+  loss?: MamlLoss;
 }
 
 /** An episode's tensors: inputs shaped for the network, labels 0 … ways − 1. */
@@ -85,7 +126,7 @@ export function adaptParameters(
   let current = names.map((name) => parameters[name]);
   for (let step = 0; step < options.innerSteps; step++) {
     const gradients = tf.grads((...p: tf.Tensor[]) =>
-      episodeLoss(mamlLogits(learner, mapOf(names, p), episode.supportInputs), episode.supportLabels, learner.ways),
+      episodeLoss(mamlLogits(learner, mapOf(names, p), episode.supportInputs), episode.supportLabels, learner.ways, options.loss),
     )(current);
     current = current.map((p, i) =>
       tf.sub(p, tf.mul(options.firstOrder ? stopGradient(gradients[i]) : gradients[i], options.innerLearningRate)),
@@ -102,7 +143,7 @@ export function mamlEpisodeLoss(
   options: MamlStepOptions,
 ): tf.Scalar {
   const adapted = adaptParameters(learner, parameters, episode, options);
-  return episodeLoss(mamlLogits(learner, adapted, episode.queryInputs), episode.queryLabels, learner.ways);
+  return episodeLoss(mamlLogits(learner, adapted, episode.queryInputs), episode.queryLabels, learner.ways, options.loss);
 }
 
 /** ∇θ of the mean episode loss over a meta-batch, by name; second order unless `firstOrder`. */
@@ -220,7 +261,7 @@ export interface MetaEvalOptions {
 export async function evaluateMaml(
   learner: MamlLearner,
   data: FeatureSet,
-  options: MetaEvalOptions & { innerSteps: number; innerLearningRate: number },
+  options: MetaEvalOptions & { innerSteps: number; innerLearningRate: number; loss?: MamlLoss },
 ): Promise<Summary & { accuracies: number[] }> {
   const sample = episodeSampler(data.labels, {
     ways: options.ways,
