@@ -59,7 +59,6 @@ export {
   formatControlledEvaluation,
   formatFigure,
   formatGain,
-  imagesAsEncoderSees,
   pretrainAndCompare,
   randomInitControl,
 } from './pretrain-and-compare';
