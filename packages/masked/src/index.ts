@@ -61,12 +61,15 @@ export { beit, beitForward, beitBatchLoss, beitTokens, validateBeitConfig, BEIT_
 export type { BeitConfig, BeitParts, BeitRuntime, BeitPhase } from './beit/beit';
 export {
   autoregressive,
+  autoregressiveForward,
   autoregressiveBatchLoss,
-  prefixMasks,
+  causalEncoder,
   validateAutoregressiveConfig,
   AUTOREGRESSIVE_DEFAULTS,
 } from './autoregressive/autoregressive';
-export type { AutoregressiveConfig, AutoregressiveParts, AutoregressiveRuntime, PrefixMasks } from './autoregressive/autoregressive';
+export type { AutoregressiveConfig, AutoregressiveParts, AutoregressiveRuntime } from './autoregressive/autoregressive';
+export { nextPatchLoss } from './losses/next-patch-loss';
+export type { NextPatchLossOptions } from './losses/next-patch-loss';
 
 import { definePlugin, supportedCoreRange } from '@ssl/core';
 import type { Plugin } from '@ssl/core';

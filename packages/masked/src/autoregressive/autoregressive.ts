@@ -1,20 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Scalar, Tensor2D, Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
-import { Random, defineMethod, invalidConfig } from '@ssl/core';
-import type { MethodRuntime } from '@ssl/core';
+import type { Scalar, Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
+import { createEncoder as createEncoderFromSpec, defineMethod, invalidConfig, tfl } from '@ssl/core';
+import type { MethodRuntime, VitEncoder } from '@ssl/core';
 import { patchify } from '../blocks/patchify';
-import { maeLoss } from '../losses/mae-loss';
-import { buildMaskedPixelParts, simmimForward } from '../simmim/simmim';
-import type { SimMimParts } from '../simmim/simmim';
+import { nextPatchLoss } from '../losses/next-patch-loss';
+import { requireVitEncoder } from '../mae/mae';
 
 export interface AutoregressiveConfig {
-  /** Side of the patches of an encoder without patch tokens (a CNN), which is masked at its input; a ViT uses its own. */
-  maskPatchSize: number;
   /** Regress per-patch normalized pixels (AIM's target, as MAE's); false: raw pixels. */
   normPixLoss: boolean;
 }
 
-export const AUTOREGRESSIVE_DEFAULTS: AutoregressiveConfig = Object.freeze({ maskPatchSize: 4, normPixLoss: true });
+export const AUTOREGRESSIVE_DEFAULTS: AutoregressiveConfig = Object.freeze({ normPixLoss: true });
 
 declare module '@ssl/core' {
   interface MethodConfigs {
@@ -22,62 +19,70 @@ declare module '@ssl/core' {
   }
 }
 
-/** The two masks of raster-order prefixes, [N, L] float32: what is hidden (positions ≥ k) and the next patch (position k). */
-export interface PrefixMasks {
-  readonly hidden: Tensor2D;
-  readonly next: Tensor2D;
-}
-
-/**
- * One raster-order prefix per image: k uniform in [1, L − 1] (at least one patch seen, at least one to predict),
- * patches 0 … k − 1 visible, k … L − 1 hidden, and patch k the one to predict. Drawn from `rng` (a Random or a seed).
- */
-export function prefixMasks(batchSize: number, numPatches: number, rng: Random | number): PrefixMasks {
-  if (!Number.isInteger(numPatches) || numPatches < 2)
-    invalidConfig('numPatches', numPatches, 'an integer ≥ 2 (a prefix and a next patch)');
-  const random = typeof rng === 'number' ? new Random(rng) : rng;
-  const hidden = new Float32Array(batchSize * numPatches);
-  const next = new Float32Array(batchSize * numPatches);
-  for (let n = 0; n < batchSize; n++) {
-    const k = 1 + random.int(numPatches - 1);
-    hidden.fill(1, n * numPatches + k, (n + 1) * numPatches);
-    next[n * numPatches + k] = 1;
-  }
-  return { hidden: tf.tensor2d(hidden, [batchSize, numPatches]), next: tf.tensor2d(next, [batchSize, numPatches]) };
-}
-
-export interface AutoregressiveParts extends SimMimParts {
+export interface AutoregressiveParts {
+  /** A ViT with causal attention (`spec.causal`): patch token k has seen patches 0 … k of the raster order. */
+  readonly encoder: VitEncoder;
+  /** The linear prediction head: token D → the p·p·C values of the next patch. */
+  readonly head: tfl.LayersModel;
   readonly normPixLoss: boolean;
 }
 
-export interface AutoregressiveRuntime extends MethodRuntime<'unlabeled'>, AutoregressiveParts {}
+export interface AutoregressiveRuntime extends MethodRuntime<'unlabeled'>, AutoregressiveParts {
+  readonly encoder: VitEncoder;
+}
 
 export function validateAutoregressiveConfig(config: AutoregressiveConfig): void {
-  if (!Number.isInteger(config.maskPatchSize) || config.maskPatchSize < 1)
-    invalidConfig('maskPatchSize', config.maskPatchSize, 'a positive integer (pixels) that divides the image size');
   if (typeof config.normPixLoss !== 'boolean') invalidConfig('normPixLoss', config.normPixLoss, 'true or false');
 }
 
-/** The next-patch loss of a batch for given prefixes: squared error on patch k of each image, its prefix visible. */
-export function autoregressiveBatchLoss(parts: AutoregressiveParts, images: Tensor4D, masks: PrefixMasks, training = false): Scalar {
+/**
+ * The run's ViT with causal attention: a ViT built without it is rebuilt from its own spec (seed included) with
+ * `causal: true`, and the first one freed, so the saved encoder and the evaluation's random-init control are the
+ * causal network that was trained.
+ */
+export function causalEncoder(encoder: VitEncoder): VitEncoder {
+  if (encoder.spec.causal === true) return encoder;
+  if (encoder.spec.pooling === 'class') {
+    invalidConfig('encoder.pooling', 'class', "'mean' (or unset): under causal attention the class token, at position 0, sees only itself");
+  }
+  const rebuilt = createEncoderFromSpec({ ...encoder.spec, causal: true });
+  encoder.model.dispose();
+  return rebuilt;
+}
+
+/**
+ * The head's prediction at every patch position [N, L, p·p·C]: position k, having attended to patches 0 … k,
+ * predicts patch k + 1. The class token, if any, is dropped from the output.
+ */
+export function autoregressiveForward(parts: Pick<AutoregressiveParts, 'encoder' | 'head'>, images: Tensor4D, training = false): Tensor3D {
+  const { encoder, head } = parts;
   return tf.tidy(() => {
-    const prediction: Tensor3D = simmimForward(parts, images, masks.hidden, training);
-    return maeLoss(prediction, patchify(images, parts.patchSize), masks.next, { normPixLoss: parts.normPixLoss });
+    const tokens = encoder.encodeTokens(encoder.embedPatches(images, { training }), { training });
+    const [batch, , width] = tokens.shape;
+    const patchTokens = encoder.hasClassToken ? tf.slice(tokens, [0, 1, 0], [batch, encoder.numPatches, width]) : tokens;
+    return head.apply(patchTokens, { training }) as Tensor3D;
   });
+}
+
+/** The next-patch loss of a batch: all L − 1 conditionals p(x_k+1 | x_≤k) of every image, in one causal pass. */
+export function autoregressiveBatchLoss(parts: AutoregressiveParts, images: Tensor4D, training = false): Scalar {
+  return tf.tidy(() =>
+    nextPatchLoss(autoregressiveForward(parts, images, training), patchify(images, parts.encoder.patchSize), {
+      normPixLoss: parts.normPixLoss,
+    }),
+  );
 }
 
 /**
  * Autoregressive image modelling in raster order (lecture 000; AIM, El-Nouby et al. 2024, with pixel targets):
- * p(x) = Π_k p(x_k | x_<k) over patches in raster scan order, each conditional trained by regressing patch k
- * from patches 0 … k − 1. Without a causal attention mask in core's ViT, each image trains one conditional per
- * step: a random prefix stays visible, the rest is replaced by the mask token (SimMIM's masked input, so any
- * encoder works), and the linear head's prediction for patch k is scored (MSE, normalized pixels by default).
- * A causal ViT would score all L − 1 conditionals in one pass (see the README). The representation is the encoder.
+ * p(x) = Π_k p(x_k | x_<k) over the patches in raster scan order. The ViT runs with causal attention (each
+ * block's logits masked above the diagonal), so one pass over an image gives the conditionals of all its
+ * patches: a linear head on patch token k regresses patch k + 1 (MSE, normalized pixels by default). The
+ * representation is the causal ViT, pooled by the mean of its patch tokens.
  */
 export const autoregressive = defineMethod<AutoregressiveConfig, 'unlabeled'>({
   name: 'autoregressive',
-  description:
-    'Autoregressive image modelling: predict the next patch in raster order from the patches before it (one random prefix per image).',
+  description: 'Autoregressive image modelling: a causal ViT predicts every next patch in raster order from the patches before it.',
   paper: {
     title: 'Scalable Pre-training of Large Autoregressive Image Models',
     authors: 'El-Nouby, Klein, Zhai, Bautista, Toshev, Shankar, Susskind, Joulin',
@@ -98,22 +103,30 @@ export const autoregressive = defineMethod<AutoregressiveConfig, 'unlabeled'>({
     encoder: 'vit28',
   },
   build({ config, inputShape, createEncoder, rng }): AutoregressiveRuntime {
-    const { parts: masked, numPatches } = buildMaskedPixelParts(createEncoder(), inputShape, config.maskPatchSize, rng);
-    if (numPatches < 2) invalidConfig('maskPatchSize', masked.patchSize, 'a patch size that cuts the image into at least 2 patches');
-    const channels = inputShape[2];
-    if (config.normPixLoss && masked.patchSize * masked.patchSize * channels < 2) {
+    const encoder = causalEncoder(requireVitEncoder(createEncoder(), 'masked:autoregressive'));
+    if (encoder.numPatches < 2)
+      invalidConfig('encoder.patchSize', encoder.patchSize, 'a patch size that cuts the image into at least 2 patches');
+    const patchValues = encoder.patchSize * encoder.patchSize * inputShape[2];
+    if (config.normPixLoss && patchValues < 2) {
       invalidConfig('normPixLoss', true, 'false for 1-value patches (a per-patch variance needs 2 values)');
     }
-    const parts: AutoregressiveParts = { ...masked, normPixLoss: config.normPixLoss };
-    const { encoder, maskToken, head } = parts;
+    const head = tfl.sequential({
+      layers: [
+        tfl.layers.dense({
+          inputShape: [encoder.numPatches, encoder.embedDim],
+          units: patchValues,
+          kernelInitializer: tfl.initializers.glorotUniform({ seed: rng.seed() }),
+        }),
+      ],
+    });
+    const parts: AutoregressiveParts = { encoder, head, normPixLoss: config.normPixLoss };
     return {
       ...parts,
-      trainable: { encoder: encoder.model, maskToken, head },
-      products: () => ({ maskToken, head }),
-      step(batch, context) {
+      trainable: { encoder: encoder.model, head },
+      products: () => ({ head }),
+      step(batch) {
         const images = batch.views[0] ?? batch.images;
-        const masks = prefixMasks(images.shape[0], numPatches, context.rng);
-        return { loss: autoregressiveBatchLoss(parts, images, masks, true) };
+        return { loss: autoregressiveBatchLoss(parts, images, true) };
       },
     };
   },

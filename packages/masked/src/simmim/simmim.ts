@@ -90,7 +90,7 @@ export function simmimBatchLoss(parts: SimMimParts, images: Tensor4D, mask: Tens
 /**
  * SimMIM's networks around an encoder: the mask token (at a ViT's patch embeddings, or a mask patch of pixels
  * for any other encoder, cut into `maskPatchSize` patches) and the one-layer linear head. Returns them with the
- * number of patches L a mask covers. Shared by masked:simmim and masked:autoregressive.
+ * number of patches L a mask covers. Used by masked:simmim.
  */
 export function buildMaskedPixelParts(
   encoder: Encoder,
