@@ -8,6 +8,15 @@ export { resizeImage, resizeWeights, resizeKernel, resizeRgbaToBytes, RESIZE_FIL
 export type { ResizeFilter, ResizeWeights } from './resize';
 export { decodeToTarget, decodeLibraries, loadSharp } from './image-decode';
 export type { DecodeTarget, DecodeLibraries, DecoderChoice } from './image-decode';
+export { ImageStream } from './stream/image-stream';
+export type { ImageStreamOptions, StreamBatch, StreamCorruptReport } from './stream/image-stream';
+export { buildSampleIndex, sampleIndexCacheFile, isShardDirectory, splitWebDatasetName, SHARDS_MANIFEST } from './stream/sample-index';
+export type { SampleIndex, IndexOptions } from './stream/sample-index';
+export { streamOrder } from './stream/stream-order';
+export { DecodePool, defaultDecodeWorkers } from './stream/decode-pool';
+export type { DecodeJob, DecodePoolOptions } from './stream/decode-pool';
+export { TarWriter, listTarMembers } from './stream/tar';
+export type { TarMember } from './stream/tar';
 export { loadImageTextPairs, parseJsonlPairs, parseCsvPairs } from './image-text';
 export type { ImageTextPair } from './image-text';
 export { loadEmoji, renderEmojiSet, renderGlyph, areaResize, parseEmojiTest, emojiSplitOf, EMOJI_GROUPS, EMOJI_FILES, EMOJI_IMAGE_SIZE, EMOJI_SYSTEM_FILES } from './emoji';
