@@ -1,6 +1,8 @@
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { createEncoder } from '@ssl/core';
+import type { Encoder } from '@ssl/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { episodeSampler } from './episodes';
 import { crossEntropyOfLogits, episodeLoss, mamlEpisodeLoss, mamlLearner, mamlMetaGradient, trainMaml } from './maml';
@@ -138,5 +140,65 @@ describe('MAML', () => {
     expect(mean(losses.slice(-10))).toBeLessThan(mean(losses.slice(0, 10)));
     learner.dispose();
     encoder.model.dispose();
+  });
+});
+
+describe('MAML through a strided conv net with batch norm', () => {
+  it('the second-order cross-entropy meta-gradient equals central differences', () => {
+    const model = tfl.sequential({
+      layers: [
+        tfl.layers.conv2d({
+          inputShape: [6, 6, 1],
+          filters: 2,
+          kernelSize: 3,
+          strides: 2,
+          padding: 'same',
+          useBias: false,
+          kernelInitializer: tfl.initializers.heNormal({ seed: 3 }),
+        }),
+        tfl.layers.batchNormalization({}),
+        tfl.layers.reLU(),
+        tfl.layers.flatten(),
+      ],
+    });
+    const encoder: Encoder = {
+      kind: 'test-conv',
+      inputShape: [6, 6, 1],
+      featureDim: 18,
+      model,
+      features: (inputs, options) => model.apply(inputs, { training: options?.training ?? false }) as tf.Tensor2D,
+    };
+    const learner = mamlLearner(encoder, 2, 4);
+    const episode: EpisodeTensors = {
+      supportInputs: tf.randomNormal([4, 6, 6, 1], 0, 1, 'float32', 5),
+      supportLabels: tf.tensor1d([0, 1, 0, 1], 'int32'),
+      queryInputs: tf.randomNormal([6, 6, 6, 1], 0, 1, 'float32', 6),
+      queryLabels: tf.tensor1d([0, 1, 1, 0, 0, 1], 'int32'),
+    };
+    const step = { innerSteps: 2, innerLearningRate: 0.5, loss: 'cross-entropy' as const };
+    const names = Object.keys(learner.parameters);
+    const meta = mamlMetaGradient(learner, [episode], step);
+    const gradient = names.flatMap((name) => Array.from(meta.gradients[name].dataSync()));
+    tf.dispose([meta.loss, ...Object.values(meta.gradients)]);
+    const reference: number[] = [];
+    const h = 1e-3;
+    for (const name of names) {
+      const base = learner.parameters[name].dataSync();
+      for (let k = 0; k < base.length; k++) {
+        const at = (delta: number) =>
+          tf.tidy(() => {
+            const shifted = base.slice();
+            shifted[k] += delta;
+            const parameters = { ...learner.parameters, [name]: tf.tensor(shifted, learner.parameters[name].shape) };
+            return mamlEpisodeLoss(learner, parameters, episode, step).dataSync()[0];
+          });
+        reference.push((at(h) - at(-h)) / (2 * h));
+      }
+    }
+    const maxDifference = gradient.reduce((m, v, i) => Math.max(m, Math.abs(v - reference[i])), 0);
+    expect(maxDifference).toBeLessThan(0.02 * Math.max(...reference.map(Math.abs)));
+    tf.dispose(Object.values(episode) as tf.Tensor[]);
+    learner.dispose();
+    model.dispose();
   });
 });
