@@ -71,7 +71,8 @@ function summariseRun(out) {
 
 function runConfiguration(configuration) {
   const out = join(values.runs, configuration.name);
-  const args = ['packages/cli/bin/ssl.mjs', 'pretrain', configuration.method, '--data', 'fashion-mnist', '--out', out];
+  const data = configuration.data ?? 'fashion-mnist';
+  const args = ['packages/cli/bin/ssl.mjs', 'pretrain', configuration.method, '--data', data, '--out', out];
   args.push(...configuration.args);
   if (existsSync(join(out, 'config.json'))) args.push('--resume');
   const loadAtStart = loadavg()[0];
@@ -82,6 +83,7 @@ function runConfiguration(configuration) {
   const line = {
     name: configuration.name,
     method: configuration.method,
+    data,
     args: configuration.args,
     commit: gitCommit(),
     finished: new Date().toISOString(),

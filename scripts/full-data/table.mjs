@@ -49,7 +49,9 @@ function rowOf(result) {
   const knn = find('kNN');
   const fewLabels = find('linear probe top-1, 10 labels');
   const linear = find('linear probe top-1, all labels');
-  const flags = result.args.join(' ');
+  // Runs on other data than Fashion-MNIST (colorization: the emoji set) say so in their flags.
+  const data = result.data && result.data !== 'fashion-mnist' ? ['--data', result.data] : [];
+  const flags = [...data, ...result.args].join(' ');
   const load = result.load ? `load ${result.load.start}→${result.load.end} on ${result.load.cores} cores` : '';
   const time =
     result.stepMinutes === undefined

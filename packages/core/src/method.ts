@@ -4,6 +4,7 @@ import type { ViewPolicy } from './augment/policies';
 import type { Encoder } from './nn/encoder';
 import type { EncoderPresetName } from './nn/spec';
 import type { Random } from './random';
+import type { ImageDataset } from './data/dataset';
 import type { JsonValue } from './train/checkpoint';
 import type { PoolView, Pools } from './train/pools';
 
@@ -282,6 +283,20 @@ export interface MethodRuntime<K extends MethodDataKind = MethodDataKind, Carry 
   dispose?(): void;
 }
 
+/**
+ * What a method's encoder sees when it is not the training images themselves: colorization's encoder sees only
+ * the lightness of colour images. The runner sizes the encoder with `channels` and evaluates it (and its
+ * random-init control) on `dataset` of the evaluation images, so the encoder is never fed what it never saw.
+ */
+export interface EncoderInput {
+  /** In words, for reports, e.g. 'the lightness L* of the images'. */
+  readonly description: string;
+  /** The encoder's input channels for training images of `imageChannels` channels. */
+  channels(imageChannels: number): number;
+  /** Images (labels kept) as the encoder sees them. */
+  dataset<D extends ImageDataset>(dataset: D): D;
+}
+
 export interface MethodDefinition<Config extends object = object, K extends MethodDataKind = MethodDataKind, Carry = unknown> {
   /** Method name within its plugin, e.g. 'simclr'; registered as '<family>:<name>'. */
   readonly name: string;
@@ -298,6 +313,8 @@ export interface MethodDefinition<Config extends object = object, K extends Meth
    * steps and schedule). Evaluation trains it as the control of the method's classifier (`ssl semisup`).
    */
   supervisedControl?(config: Config): Config;
+  /** Set when the encoder sees something derived from the images (default: the images as they are). */
+  readonly encoderInput?: EncoderInput;
   /** Throws SslError('invalid-config') naming the field; runs before any work. */
   validate?(config: Config): void;
   /** The augmentation policies, as data. */
@@ -311,4 +328,18 @@ export function defineMethod<Config extends object, K extends MethodDataKind, Ca
   definition: MethodDefinition<Config, K, Carry>,
 ): MethodDefinition<Config, K, Carry> {
   return Object.freeze(definition);
+}
+
+/** The shape of what a method's encoder takes, for training images of `imageShape` (see `EncoderInput`). */
+export function encoderInputShape(
+  definition: Pick<MethodDefinition, 'encoderInput'>,
+  imageShape: readonly [number, number, number],
+): [number, number, number] {
+  const [height, width, channels] = imageShape;
+  return [height, width, definition.encoderInput?.channels(channels) ?? channels];
+}
+
+/** Images as a method's encoder sees them (see `EncoderInput`); the images themselves for most methods. */
+export function encoderView<D extends ImageDataset>(definition: Pick<MethodDefinition, 'encoderInput'>, dataset: D): D {
+  return definition.encoderInput ? definition.encoderInput.dataset(dataset) : dataset;
 }

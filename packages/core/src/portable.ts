@@ -17,7 +17,7 @@ export {
 export * from './augment';
 export * from './audio/portable';
 
-export { defineMethod } from './method';
+export { defineMethod, encoderInputShape, encoderView } from './method';
 export { hardLabelCrossEntropy, accuracy, forwardViews } from './method-helpers';
 export type { ViewForwarding } from './method-helpers';
 export type {
@@ -25,6 +25,7 @@ export type {
   BatchOf,
   BuildContext,
   DataKinds,
+  EncoderInput,
   ImageTextBatch,
   ImageViews,
   LabeledBatch,

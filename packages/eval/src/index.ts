@@ -59,6 +59,7 @@ export {
   formatControlledEvaluation,
   formatFigure,
   formatGain,
+  imagesAsEncoderSees,
   pretrainAndCompare,
   randomInitControl,
 } from './pretrain-and-compare';

@@ -1,4 +1,4 @@
-import { SslError, buildEncoder, createEncoder, train } from '@ssl/core';
+import { SslError, buildEncoder, createEncoder, encoderView, train } from '@ssl/core';
 import type { AnyEncoderSpec, Encoder, EncoderSpec, MethodHandle, TrainOptions, TrainResult } from '@ssl/core';
 import { compareRepresentations } from './compare-representations';
 import type { ComparisonRow, MeanStd } from './compare-representations';
@@ -152,6 +152,21 @@ export function randomInitControl(encoder: Encoder, method?: MethodHandle): Enco
   return method ? buildEncoder(method, spec) : createEncoder(spec as EncoderSpec);
 }
 
+/**
+ * Evaluation images as a method's encoder sees them (`MethodDefinition.encoderInput`: colorization's encoder sees
+ * lightness only); the images themselves for most methods.
+ */
+export function imagesAsEncoderSees(method: MethodHandle, dataset: LabeledImageDataset): LabeledImageDataset {
+  if (!method.definition.encoderInput) return dataset;
+  const [height, width, channels] = dataset.shape;
+  return encoderView(method.definition, {
+    ...dataset,
+    shape: [height, width, channels],
+    name: dataset.name ?? 'evaluation images',
+    classNames: dataset.classNames && [...dataset.classNames],
+  });
+}
+
 export interface PretrainAndCompareOptions extends TrainOptions {
   /**
    * Labeled train and test images for the evaluation (the kNN bank and probes' training set, and the held-out
@@ -197,8 +212,9 @@ export async function pretrainAndCompare(options: PretrainAndCompareOptions): Pr
     const evaluation = await compareWithControls({
       encoder: run.encoder,
       randomInit: control,
-      train: data.train,
-      test: data.test,
+      // What the encoder saw in training (colorization: lightness only), and raw pixels of the same.
+      train: imagesAsEncoderSees(options.method, data.train),
+      test: imagesAsEncoderSees(options.method, data.test),
       seed: options.seed ?? 0,
       ...(extractBatchSize === undefined ? {} : { extractBatchSize }),
       ...(onScored ? { onScored } : {}),

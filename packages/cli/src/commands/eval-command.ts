@@ -1,10 +1,20 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { SslError, initBackend, loadEncoder, type BackendName, type Encoder, type ImageDataset } from '@ssl/core';
+import {
+  SslError,
+  encoderView,
+  initBackend,
+  loadEncoder,
+  type BackendName,
+  type Encoder,
+  type EncoderInput,
+  type ImageDataset,
+} from '@ssl/core';
 import type { CliIo } from '../cli-io';
 import { evaluateEncoder, formatEvaluationTable, writeEmbeddingMap } from '../evaluate-encoder';
 import { loadRunData } from '../load-run-data';
+import { loadRegistry } from '../plugins';
 import { describeDataSource, resolveDataSource, type DataSource } from '../options';
 import { RUN_FILES } from '../report/read-run';
 import { writeRunReport } from '../report/write-run-report';
@@ -69,8 +79,11 @@ export async function openSavedEncoder(
   }
   await initBackend({ backend: options.backend, log: (line) => io.stderr.write(`ssl: ${line}\n`) });
   const encoder = await loadEncoder(encoderDir);
-  const [height, width, channels] = encoder.inputShape as readonly number[];
-  // Folders and the emoji set are resized to the encoder's input; the MNISTs are 28×28×1 whatever it is.
+  const [height, width, encoderChannels] = encoder.inputShape as readonly number[];
+  const encoderInput = run?.method === undefined ? undefined : await encoderInputOf(io, run.method);
+  // Folders and the emoji set are resized to the encoder's input; the MNISTs are 28×28×1 whatever it is. An
+  // encoder that sees something derived from the images (colorization: lightness) gets it from the training images' channels.
+  const channels = encoderInput ? (run?.channels ?? 3) : encoderChannels;
   const geometry = { size: height, channels: channels === 1 ? (1 as const) : (3 as const) };
   if (height !== width) throw new SslError('data', `a saved encoder must take square inputs here; this one expects ${height}×${width}.`);
   // The run's seed draws the same folder split and label subsets `ssl pretrain` evaluated with, so the figures agree.
@@ -82,7 +95,19 @@ export async function openSavedEncoder(
       `--data ${options.data} has no labels to evaluate with; use a built-in dataset or a folder with one sub-folder per class.`,
     );
   }
-  return { encoder, train: data.evaluationTrain, test: data.evaluationTest, seed, outDir };
+  const seen = { encoderInput };
+  return { encoder, train: encoderView(seen, data.evaluationTrain), test: encoderView(seen, data.evaluationTest), seed, outDir };
+}
+
+/** The registered method's `encoderInput`, if it has one; a method whose plugin is not installed is taken to have none. */
+async function encoderInputOf(io: CliIo, methodId: string): Promise<EncoderInput | undefined> {
+  const { registry } = await loadRegistry(io.cwd);
+  try {
+    return registry.create(methodId, {}).definition.encoderInput;
+  } catch {
+    io.stderr.write(`ssl: warning: ${methodId} is not installed here; its encoder is evaluated on the images as they are.\n`);
+    return undefined;
+  }
 }
 
 /**
@@ -97,7 +122,7 @@ export function evaluationDirectory(runDir: string, runData: string | undefined,
 }
 
 /** The `seed` and `--data` of a run's config.json (DEFAULT_SEED and undefined when the file or a field is missing). */
-export async function readRunSettings(runDir: string): Promise<{ seed: number; data?: string }> {
+export async function readRunSettings(runDir: string): Promise<{ seed: number; data?: string; method?: string; channels?: 1 | 3 }> {
   const path = join(runDir, RUN_FILES.config);
   if (!existsSync(path)) return { seed: DEFAULT_SEED };
   let config: unknown;
@@ -108,12 +133,19 @@ export async function readRunSettings(runDir: string): Promise<{ seed: number; d
       cause: error,
     });
   }
-  const { seed, invocation } = (typeof config === 'object' && config !== null ? config : {}) as {
+  const { seed, method, invocation } = (typeof config === 'object' && config !== null ? config : {}) as {
     seed?: unknown;
-    invocation?: { data?: unknown };
+    method?: unknown;
+    invocation?: { data?: unknown; channels?: unknown };
   };
   const data = invocation?.data;
-  return { seed: Number.isInteger(seed) ? (seed as number) : DEFAULT_SEED, ...(typeof data === 'string' ? { data } : {}) };
+  const channels = invocation?.channels;
+  return {
+    seed: Number.isInteger(seed) ? (seed as number) : DEFAULT_SEED,
+    ...(typeof data === 'string' ? { data } : {}),
+    ...(typeof method === 'string' ? { method } : {}),
+    ...(channels === 1 || channels === 3 ? { channels } : {}),
+  };
 }
 
 /** Accepts a run directory (uses its encoder/) or an encoder directory (holds model.json). */

@@ -6,6 +6,7 @@ import {
   checkOutputDirectory,
   checkRunLock,
   closestMatch,
+  encoderInputShape,
   validateEncoderSpec,
   type BackendName,
   type EncoderSpec,
@@ -188,7 +189,7 @@ export async function planTrainingRun(
   // A method may recommend an encoder (MAE: vit28) for when --encoder is not given.
   const encoderChoice = checkEncoderChoice(settings.encoder ?? method.definition.training?.encoder ?? 'cnn');
   const inputShape = inputShapeOf(data, geometry);
-  const encoder = encoderSpecFor(encoderChoice, inputShape);
+  const encoder = encoderSpecFor(encoderChoice, encoderInputShape(method.definition, inputShape));
   validateEncoderSpec(encoder);
   const evalData = flags.evalData === undefined ? undefined : await resolveEvaluationData(flags.evalData, cwd, inputShape);
 

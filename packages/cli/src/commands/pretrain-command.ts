@@ -1,7 +1,15 @@
 import { existsSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { acquireRunLock, initBackend, prepareOutputDirectory, releaseRunLock, type JsonValue, type TrainCallback } from '@ssl/core';
+import {
+  acquireRunLock,
+  encoderView,
+  initBackend,
+  prepareOutputDirectory,
+  releaseRunLock,
+  type JsonValue,
+  type TrainCallback,
+} from '@ssl/core';
 import { knnMonitor, pretrainAndCompare, type KnnMonitor, type PretrainAndCompareResult } from '@ssl/eval';
 import type { CliIo } from '../cli-io';
 import { describeEvaluation, formatEvaluationTable, writeEmbeddingMap } from '../evaluate-encoder';
@@ -82,12 +90,15 @@ async function trainAndEvaluate(io: CliIo, plan: TrainingPlan): Promise<number> 
       `encoder ${plan.encoderChoice}, backend ${backend.name}, seed ${plan.seed} → ${plan.outDir}\n`,
   );
 
+  const { encoderInput } = plan.method.definition;
+  if (encoderInput) io.stderr.write(`ssl: the encoder sees ${encoderInput.description}; it and its controls are evaluated on the same.\n`);
+
   // Online kNN accuracy (and RankMe, per-dimension std) at each epoch end, on fixed subsets so it stays cheap.
   const monitor =
     plan.evaluate && data.evaluationTrain && data.evaluationTest
       ? knnMonitor({
-          train: data.evaluationTrain,
-          test: data.evaluationTest,
+          train: encoderView(plan.method.definition, data.evaluationTrain),
+          test: encoderView(plan.method.definition, data.evaluationTest),
           maxTrain: MONITOR_TRAIN_IMAGES,
           maxTest: MONITOR_TEST_IMAGES,
           seed: plan.seed,

@@ -3,6 +3,7 @@ import type { ViewPolicy } from '../augment/policies';
 import { batchesPerEpoch } from '../data/batches';
 import { requirePositiveInteger } from '../checks';
 import { SslError, invalidConfig } from '../errors';
+import { encoderInputShape } from '../method';
 import type { MethodDefinition, MethodViews, OptimizerSpec, ScheduleSpec, ViewPolicyRef } from '../method';
 import { createEncoder } from '../nn/create-encoder';
 import { encoderPreset, validateEncoderSpec } from '../nn/spec';
@@ -121,6 +122,21 @@ export function buildEncoder(method: MethodHandle, spec: AnyEncoderSpec): Encode
   return definition ? definition.create(spec) : createEncoder(spec as EncoderSpec);
 }
 
+/** An encoder that sees something derived from the images (colorization: lightness) must take its channels. */
+function checkEncoderInput(method: MethodHandle, spec: AnyEncoderSpec, imageShape: readonly [number, number, number]): void {
+  const { encoderInput } = method.definition as MethodDefinition;
+  const specShape = (spec as { inputShape?: readonly number[] }).inputShape;
+  if (!encoderInput || specShape === undefined) return;
+  const channels = encoderInput.channels(imageShape[2]);
+  if (specShape[2] !== channels) {
+    throw new SslError(
+      'invalid-config',
+      `${method.id}'s encoder sees ${encoderInput.description}: give it ${channels} input channel(s) (encoder.inputShape [${specShape.join(', ')}]).`,
+      { details: { field: 'encoder.inputShape', value: [...specShape] } },
+    );
+  }
+}
+
 function checkOptions(options: PlanOptions): void {
   requirePositiveInteger('batchSize', options.batchSize);
   requirePositiveInteger('epochs', options.epochs);
@@ -163,8 +179,9 @@ export function planRun(options: PlanOptions): RunPlan {
   }
   const schedule = options.schedule ?? definition.training?.schedule ?? { kind: 'warmup-cosine', warmupFraction: 0.1 };
   validateSchedule(schedule);
-  const encoder = options.encoder ?? encoderPreset(definition.training?.encoder ?? 'cnn', [...source.inputShape]);
+  const encoder = options.encoder ?? encoderPreset(definition.training?.encoder ?? 'cnn', encoderInputShape(definition, source.inputShape));
   validateAnyEncoderSpec(method, encoder);
+  checkEncoderInput(method, encoder, source.inputShape);
   return {
     method,
     definition,

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor4D } from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createRegistry, imageDataset, initBackend, loadEmoji, train } from '@ssl/core';
+import { createRegistry, encoderInputShape, imageDataset, initBackend, loadEmoji, train } from '@ssl/core';
 import type { tfl } from '@ssl/core';
 import { describeMethodContract } from '@ssl/test-utils';
 import pretext, {
@@ -98,6 +98,18 @@ describe('lightnessDataset', () => {
     expect(expected.slice(0, 3)).toEqual([255, 0, 136]);
     const grey = lightnessDataset(imageDataset({ images: Uint8Array.from([128]), shape: [1, 1, 1] }));
     expect(grey.images[0]).toBe(Math.round(2.55 * rgbToLabPixel(128 / 255, 128 / 255, 128 / 255)[0]));
+  });
+});
+
+describe('the encoder colorization declares', () => {
+  it('takes one channel whatever the images have; a 3-channel encoder is refused before training, naming the option', async () => {
+    const method = createRegistry().use(pretext()).create('pretext:colorization', {});
+    expect(encoderInputShape(method.definition, [32, 32, 3])).toEqual([32, 32, 1]);
+    const data = await loadEmoji({ split: 'test', source: 'sample' });
+    const run = train({ method, data, encoder: { kind: 'cnn', inputShape: [32, 32, 3], channels: [4], seed: 1 }, maxSteps: 1 });
+    await expect(run).rejects.toThrow(
+      "pretext:colorization's encoder sees the lightness L* of the images: give it 1 input channel(s) (encoder.inputShape [32, 32, 3]).",
+    );
   });
 });
 

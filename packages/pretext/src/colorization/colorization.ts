@@ -94,7 +94,7 @@ export function lightnessInput(images: Tensor4D, encoderChannels: number): { inp
  * RGB (CIE L* of each pixel) or grey images (the L* of that grey). Evaluate a colorization encoder with a
  * 1-channel input on this version of a colour set, as the paper evaluates its features on greyscale images.
  */
-export function lightnessDataset(dataset: ImageDataset): ImageDataset {
+export function lightnessDataset<D extends ImageDataset>(dataset: D): D {
   const [height, width, channels] = dataset.shape;
   const table = new Map<number, number>();
   const images = new Uint8Array(dataset.size * height * width);
@@ -109,7 +109,7 @@ export function lightnessDataset(dataset: ImageDataset): ImageDataset {
     }
     images[p] = value;
   }
-  return makeDataset({ ...dataset, images, shape: [height, width, 1], name: `${dataset.name} (lightness)` });
+  return { ...dataset, ...makeDataset({ ...dataset, images, shape: [height, width, 1], name: `${dataset.name} (lightness)` }) };
 }
 
 /** The head: [3×3 conv → BN → ReLU] → 1×1 conv to Q logits, on the encoder's feature map [h, w, C] (any h, w). */
@@ -391,6 +391,8 @@ export const colorization = defineMethod<ColorizationConfig, 'unlabeled', Tensor
     headHiddenDim: 128,
   },
   validate: validateColorizationConfig,
+  // The encoder sees lightness only, during training (lightnessInput) and evaluation alike.
+  encoderInput: { description: 'the lightness L* of the images', channels: () => 1, dataset: lightnessDataset },
   // The colours are the task: no augmentation view (the paper used none beyond crops of large images).
   views: () => ({ unlabeled: 'none' }),
   // The paper trains with Adam (β1 0.9, β2 0.99, lr 3e-5, weight decay 1e-3) for 450k iterations on ImageNet; a

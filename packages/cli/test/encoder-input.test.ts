@@ -1,0 +1,54 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli } from '../src/program';
+import { bufferedIo } from './cli-io-buffer';
+
+const workDir = mkdtempSync(join(tmpdir(), 'ssl-encoder-input-'));
+afterAll(() => rmSync(workDir, { recursive: true, force: true }));
+
+async function ssl(...argv: string[]) {
+  const io = bufferedIo(workDir);
+  const code = await runCli(argv, io);
+  return { code, stdout: io.out(), stderr: io.err() };
+}
+
+interface EvaluationRow {
+  name: string;
+  value: number;
+  randomInit: { value: number };
+  rawPixels: { value: number };
+}
+
+function figures(path: string): EvaluationRow[] {
+  return (JSON.parse(readFileSync(path, 'utf8')) as { rows: EvaluationRow[] }).rows;
+}
+
+describe('a method whose encoder sees something derived from the images (colorization: lightness of colour images)', () => {
+  it('trains through ssl pretrain with a 1-channel encoder on RGB data, and ssl eval of the run reproduces its figures', async () => {
+    const out = join(workDir, 'colorization');
+    const trained = await ssl(
+      'pretrain',
+      'pretext:colorization',
+      '--data',
+      'emoji-sample',
+      '--epochs',
+      '1',
+      '--batch-size',
+      '64',
+      '--out',
+      out,
+    );
+    expect(trained.code, trained.stderr).toBe(0);
+    expect(trained.stderr).toContain('the encoder sees the lightness L* of the images');
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { encoder: { inputShape: number[] } };
+    expect(config.encoder.inputShape).toEqual([32, 32, 1]);
+    const own = figures(join(out, 'eval.json'));
+
+    // Fed the RGB images as they are, the 1-channel encoder would refuse them: the run's method says what it sees.
+    const evaluated = await ssl('eval', out, '--data', 'emoji-sample');
+    expect(evaluated.code, evaluated.stderr).toBe(0);
+    expect(figures(join(out, 'eval.json'))).toEqual(own);
+  }, 240_000);
+});
