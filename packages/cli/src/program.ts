@@ -8,6 +8,7 @@ import { runListCommand } from './commands/list-command';
 import { DEFAULT_CHECKPOINT_EVERY, type TrainingFlags } from './commands/plan-training-run';
 import { runPretrainCommand } from './commands/pretrain-command';
 import { runReportCommand } from './commands/report-command';
+import { runShardsMakeCommand } from './commands/shards-command';
 import { formatCliError, oneLine } from './format-error';
 import { NAMED_DATASETS, parseChannels, parseNonNegativeInteger, parsePositiveInteger, parsePositiveNumber } from './options';
 import { CLI_VERSION } from './version';
@@ -142,6 +143,24 @@ Examples:
     .option('--screenshot <png>', 'also save a full-page PNG of the report (needs Chromium and playwright-core)')
     .action(async (runDir: string, flags: { screenshot?: string }) => {
       await runReportCommand(io, { runDir, screenshot: flags.screenshot });
+    });
+
+  const shards = program
+    .command('shards')
+    .description(
+      'WebDataset tar shards (000000.tar …: key.jpg/png, key.cls, key.txt), to stream large image sets and move them between machines',
+    );
+  shards
+    .command('make')
+    .description('write shards from an image folder (class sub-folders become key.cls) or an image–caption .jsonl (key.txt)')
+    .argument('<source>', 'image folder, or .jsonl of {"image": "path", "caption": "text"} lines')
+    .requiredOption('--out <dir>', 'directory for the shards and dataset.json')
+    .option('--shard-size <n>', 'samples per shard', parsePositiveInteger, 10_000)
+    .option('--seed <n>', 'seed of the shuffle before sharding', parseNonNegativeInteger, 0)
+    .option('--no-shuffle', 'keep the sorted order instead of shuffling before sharding')
+    .option('--overwrite', 'write into an --out that already holds shards')
+    .action((source: string, flags: { out: string; shardSize: number; seed: number; shuffle: boolean; overwrite?: boolean }) => {
+      runShardsMakeCommand(io, { source, ...flags, overwrite: flags.overwrite === true });
     });
 
   return program;

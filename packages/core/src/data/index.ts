@@ -17,6 +17,8 @@ export { DecodePool, defaultDecodeWorkers } from './stream/decode-pool';
 export type { DecodeJob, DecodePoolOptions } from './stream/decode-pool';
 export { TarWriter, listTarMembers } from './stream/tar';
 export type { TarMember } from './stream/tar';
+export { makeShards } from './stream/make-shards';
+export type { MakeShardsOptions, MakeShardsResult } from './stream/make-shards';
 export { loadImageTextPairs, parseJsonlPairs, parseCsvPairs } from './image-text';
 export type { ImageTextPair } from './image-text';
 export { loadEmoji, renderEmojiSet, renderGlyph, areaResize, parseEmojiTest, emojiSplitOf, EMOJI_GROUPS, EMOJI_FILES, EMOJI_IMAGE_SIZE, EMOJI_SYSTEM_FILES } from './emoji';
