@@ -8,5 +8,7 @@ export type { ZeroShotClassifier, RetrievalRecall } from './zero-shot/zero-shot'
 export { fashionMnistCaptions, fashionMnistPairs, FASHION_MNIST_VOCABULARY, FASHION_MNIST_PROMPTS } from './captions/fashion-mnist';
 export { audioVisual, audioVisualModelOf, multiPositiveInfoNce, spokenClassEmbeddings, zeroShotPredict } from './audio-visual/audio-visual';
 export type { AudioVisualConfig, AudioVisualModel, AudioVisualRuntime } from './audio-visual/audio-visual';
+export { classRetrievalRecall, evaluateAudioVisual } from './audio-visual/evaluate-audio-visual';
+export type { AudioVisualEvaluation } from './audio-visual/evaluate-audio-visual';
 export { imageAudioData, augmentedWaveforms, clipsByClass } from './audio-visual/image-audio-data';
 export type { ImageAudioBatch, ImageAudioData } from './audio-visual/image-audio-data';

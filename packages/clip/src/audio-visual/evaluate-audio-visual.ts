@@ -1,0 +1,115 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Tensor2D } from '@tensorflow/tfjs-core';
+import { Random, SslError, gatherSampleImages, invalidConfig, l2Normalize } from '@ssl/core';
+import type { AudioDataset, ImageDataset } from '@ssl/core';
+import type { AudioVisualModel } from './audio-visual';
+import { augmentedWaveforms, clipsByClass } from './image-audio-data';
+
+/**
+ * Class retrieval recall@k: the fraction of queries whose k most similar gallery items (cosine similarity)
+ * include one of the query's class. With paired data whose pairs are defined by class (a spoken name and any
+ * image of that garment), this is the retrieval figure that means something: "the pair's own image" is one
+ * of dozens that correspond equally. Chance at k = 1 is the share of the query's class in the gallery.
+ * Ties are broken against the query (a gallery item as similar as the best match of the class counts as
+ * ranked above it), so a constant embedding scores 0.
+ */
+export function classRetrievalRecall(
+  queries: Tensor2D,
+  queryLabels: ArrayLike<number>,
+  gallery: Tensor2D,
+  galleryLabels: ArrayLike<number>,
+  ks: readonly number[] = [1, 5],
+): Record<number, number> {
+  if (queries.rank !== 2 || gallery.rank !== 2 || queries.shape[1] !== gallery.shape[1]) {
+    throw new SslError(
+      'shape-mismatch',
+      `classRetrievalRecall: queries [${queries.shape}] and gallery [${gallery.shape}] must be [N, D] and [M, D].`,
+    );
+  }
+  if (queryLabels.length !== queries.shape[0] || galleryLabels.length !== gallery.shape[0]) {
+    throw new SslError(
+      'shape-mismatch',
+      `classRetrievalRecall: ${queryLabels.length} query labels for ${queries.shape[0]} queries, ${galleryLabels.length} gallery labels for ${gallery.shape[0]} items.`,
+    );
+  }
+  for (const k of ks) if (!(Number.isInteger(k) && k > 0)) invalidConfig('ks', ks, 'positive integers');
+  const [n, m] = [queries.shape[0], gallery.shape[0]];
+  const similarity = tf.tidy(() => tf.matMul(l2Normalize(queries), l2Normalize(gallery), false, true));
+  const values = similarity.dataSync();
+  similarity.dispose();
+  // Rank of the first match = number of other-class items at least as similar as the best same-class item.
+  const ranks = Array.from({ length: n }, (_, i) => {
+    let best = -Infinity;
+    for (let j = 0; j < m; j++) if (galleryLabels[j] === queryLabels[i]) best = Math.max(best, values[i * m + j]);
+    if (best === -Infinity) return Infinity;
+    let above = 0;
+    for (let j = 0; j < m; j++) if (galleryLabels[j] !== queryLabels[i] && values[i * m + j] >= best) above++;
+    return above;
+  });
+  return Object.fromEntries(ks.map((k) => [k, ranks.reduce((sum, rank) => sum + (rank < k ? 1 : 0), 0) / n]));
+}
+
+export interface AudioVisualEvaluation {
+  /** Held-out correspondence accuracy: each image once with a clip of its class and once with another's (chance 50%). */
+  readonly correspondenceAccuracy: number;
+  /**
+   * Audio→image class retrieval (AVE-Net only): each image's clip of its class is a query over all the held-out
+   * images; recall@k = share of queries whose k nearest images include one of its class (chance at 1: 1/classes).
+   */
+  readonly audioToImageRecall?: Readonly<Record<number, number>>;
+}
+
+/**
+ * The held-out read-out of a clip:audio-visual model on labeled images and clips it did not train on (e.g. the
+ * test split's images and the test voice): correspondence accuracy and, for AVE-Net, audio→image class
+ * retrieval recall@1/@5. Clips get the training augmentation (gain, time shift) from `seed`, so the figure is
+ * reproducible and each image hears a different rendition.
+ */
+export function evaluateAudioVisual(
+  model: AudioVisualModel,
+  images: ImageDataset,
+  audio: AudioDataset,
+  options: { seed?: number; ks?: readonly number[]; batchSize?: number } = {},
+): AudioVisualEvaluation {
+  const byClass = clipsByClass({ images, audio }, 'evaluateAudioVisual');
+  const rng = new Random(options.seed ?? 0);
+  const augmentRng = new Random((options.seed ?? 0) + 1);
+  const batchSize = options.batchSize ?? 250;
+  const labels = images.labels!;
+  const classes = byClass.length;
+  const positiveClips = Array.from({ length: images.size }, (_, id) => byClass[labels[id]][rng.int(byClass[labels[id]].length)]);
+  const negativeClips = Array.from({ length: images.size }, (_, id) => {
+    const pool = byClass[(labels[id] + 1 + rng.int(classes - 1)) % classes];
+    return pool[rng.int(pool.length)];
+  });
+  const waveforms = (clips: readonly number[]) =>
+    tf.tensor2d(augmentedWaveforms(audio, clips, augmentRng), [clips.length, audio.length]) as Tensor2D;
+  let correct = 0;
+  const imageParts: Tensor2D[] = [];
+  const audioParts: Tensor2D[] = [];
+  for (let start = 0; start < images.size; start += batchSize) {
+    const ids = Int32Array.from({ length: Math.min(batchSize, images.size - start) }, (_, i) => start + i);
+    const imageBatch = gatherSampleImages([images], ids);
+    for (const [clips, positive] of [
+      [positiveClips, true],
+      [negativeClips, false],
+    ] as const) {
+      const clipBatch = waveforms(Array.from(ids, (id) => clips[id]));
+      const probabilities = model.correspondence(imageBatch, clipBatch);
+      probabilities.dataSync().forEach((p) => (correct += p > 0.5 === positive ? 1 : 0));
+      if (positive && model.imageEmbeddings && model.audioEmbeddings) {
+        imageParts.push(model.imageEmbeddings(imageBatch));
+        audioParts.push(model.audioEmbeddings(clipBatch));
+      }
+      tf.dispose([clipBatch, probabilities]);
+    }
+    imageBatch.dispose();
+  }
+  const correspondenceAccuracy = correct / (2 * images.size);
+  if (imageParts.length === 0) return { correspondenceAccuracy };
+  const [imageEmbeddings, audioEmbeddings] = [tf.concat(imageParts), tf.concat(audioParts)];
+  const clipLabels = positiveClips.map((clip) => audio.labels[clip]);
+  const audioToImageRecall = classRetrievalRecall(audioEmbeddings, clipLabels, imageEmbeddings, labels, options.ks ?? [1, 5]);
+  tf.dispose([imageEmbeddings, audioEmbeddings, ...imageParts, ...audioParts]);
+  return { correspondenceAccuracy, audioToImageRecall };
+}
