@@ -6,3 +6,4 @@ export * from './data';
 export * from './nn';
 export * from './registry';
 export * from './train';
+export * from './export';
