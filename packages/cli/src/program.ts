@@ -1,9 +1,10 @@
 import { Command, CommanderError, Option } from 'commander';
-import { BACKEND_NAMES, type BackendName } from '@ssl/core';
+import { BACKEND_NAMES, ENCODER_EXPORT_FORMATS, type BackendName, type EncoderExportFormat } from '@ssl/core';
 import { ACQUISITION_STRATEGIES, type AcquisitionStrategy } from '@ssl/eval';
 import { processIo, type CliIo } from './cli-io';
 import { runActiveCommand } from './commands/active-command';
 import { runEvalCommand } from './commands/eval-command';
+import { runExportCommand } from './commands/export-command';
 import { runListCommand } from './commands/list-command';
 import { DEFAULT_CHECKPOINT_EVERY, type TrainingFlags } from './commands/plan-training-run';
 import { runPretrainCommand } from './commands/pretrain-command';
@@ -62,7 +63,8 @@ Examples:
   $ ssl semisup semisup:fixmatch --data fashion-mnist --labels-per-class 10
   $ ssl eval runs/simclr --data fashion-mnist
   $ ssl active runs/simclr --data fashion-mnist --budget 10 --rounds 10
-  $ ssl report runs/simclr --screenshot report.png`,
+  $ ssl report runs/simclr --screenshot report.png
+  $ ssl export runs/simclr --format pytorch --out simclr-pytorch`,
     );
   configureErrors(program, io);
 
@@ -161,6 +163,21 @@ Examples:
     .option('--overwrite', 'write into an --out that already holds shards')
     .action((source: string, flags: { out: string; shardSize: number; seed: number; shuffle: boolean; overwrite?: boolean }) => {
       runShardsMakeCommand(io, { source, ...flags, overwrite: flags.overwrite === true });
+    });
+
+  program
+    .command('export')
+    .description("write a saved encoder for PyTorch: safetensors weights in PyTorch's names and layouts (+ the module definition)")
+    .argument('<encoder>', 'run directory or encoder directory (model.json)')
+    .addOption(
+      new Option('--format <format>', 'safetensors: weights + encoder.json; pytorch: also ssl_encoder.py, which loads them')
+        .choices([...ENCODER_EXPORT_FORMATS])
+        .default('pytorch'),
+    )
+    .requiredOption('--out <dir>', 'directory to write the files to')
+    .addOption(backendOption())
+    .action(async (encoder: string, flags: { format: EncoderExportFormat; out: string; backend?: BackendName }) => {
+      await runExportCommand(io, { encoderPath: encoder, ...flags });
     });
 
   return program;
