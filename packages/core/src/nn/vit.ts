@@ -201,6 +201,27 @@ export class VitEncoder extends LayersEncoder<VitSpec> {
     });
   }
 
+  /**
+   * The last block's attention of the class token to every patch, per head, as maps [N, heads, gridHeight,
+   * gridWidth] (each map sums to at most 1: the rest goes to the class token itself). DINO's fig. 1 shows these
+   * maps segmenting objects without labels. Needs a class token; inference mode (no dropout).
+   */
+  classTokenAttention(images: tf.Tensor4D): tf.Tensor4D {
+    if (!this.classTokenLayer) {
+      throw new SslError('invalid-config', 'vit encoder: classTokenAttention needs a class token (spec.classToken true).');
+    }
+    const classTokenLayer = this.classTokenLayer;
+    return tf.tidy(() => {
+      const patches = this.embedPatches(images);
+      const [batch, gridHeight, gridWidth] = [images.shape[0], images.shape[1] / this.patchSize, images.shape[2] / this.patchSize];
+      let x = classTokenLayer.apply(patches) as tf.Tensor3D;
+      for (const block of this.blocks.slice(0, -1)) x = block.apply(x) as tf.Tensor3D;
+      const weights = this.blocks[this.blocks.length - 1].attentionWeights(x);
+      const classRow = tf.slice(weights, [0, 0, 0, 1], [-1, -1, 1, -1]);
+      return tf.reshape(classRow, [batch, weights.shape[1], gridHeight, gridWidth]) as tf.Tensor4D;
+    });
+  }
+
   /** The patch position embeddings [numPatches, D] (a new tensor; learned or fixed sin-cos). */
   positionEmbedding(): tf.Tensor2D {
     return this.positionLayer.embeddings();

@@ -146,20 +146,35 @@ export class TransformerBlock extends tfl.layers.Layer {
     });
   }
 
+  /**
+   * The block's attention weights on tokens [N, L, D] entering it: softmax(QKᵀ/√d_head [+ causal mask]) of
+   * LN1(x), [N, heads, L, L], row i the weights token i gives every token (DINO's attention maps read the class
+   * token's row of the last block).
+   */
+  attentionWeights(tokens: tf.Tensor3D): tf.Tensor4D {
+    return tf.tidy(() => this.headsOf(layerNorm(tokens, this.norm1Gamma.read(), this.norm1Beta.read(), this.layerNormEpsilon)).attention);
+  }
+
   /** softmax(QKᵀ/√d_head [+ causal mask]) V per head, then the output projection. */
   private selfAttention(x: tf.Tensor): tf.Tensor {
+    const [batch, length] = x.shape;
+    const { attention, v } = this.headsOf(x);
+    const merged = tf.reshape(tf.transpose(tf.matMul(attention, v), [0, 2, 1, 3]), [batch, length, this.embedDim]);
+    return denseLastAxis(merged, this.projectionKernel.read(), this.projectionBias.read());
+  }
+
+  /** The attention weights [N, heads, L, L] and the values [N, heads, L, d_head] of normalised tokens. */
+  private headsOf(x: tf.Tensor): { attention: tf.Tensor4D; v: tf.Tensor4D } {
     const [batch, length] = x.shape;
     const headDim = this.embedDim / this.numHeads;
     const qkv = denseLastAxis(x, this.qkvKernel.read(), this.qkvBias.read());
     const [q, k, v] = tf
       .split(qkv, 3, -1)
-      .map((part) => tf.transpose(tf.reshape(part, [batch, length, this.numHeads, headDim]), [0, 2, 1, 3]));
+      .map((part) => tf.transpose(tf.reshape(part, [batch, length, this.numHeads, headDim]), [0, 2, 1, 3]) as tf.Tensor4D);
     // Scaling q before the product keeps the logits' magnitude independent of headDim (Vaswani eq. 1).
     let logits = tf.matMul(tf.mul(q, 1 / Math.sqrt(headDim)), k, false, true);
     if (this.causal) logits = tf.add(logits, causalMask(length));
-    const attention = tf.softmax(logits, -1);
-    const merged = tf.reshape(tf.transpose(tf.matMul(attention, v), [0, 2, 1, 3]), [batch, length, this.embedDim]);
-    return denseLastAxis(merged, this.projectionKernel.read(), this.projectionBias.read());
+    return { attention: tf.softmax(logits, -1) as tf.Tensor4D, v };
   }
 
   override getConfig(): tf.serialization.ConfigDict {
