@@ -70,6 +70,18 @@ export {
 export type { AutoregressiveConfig, AutoregressiveParts, AutoregressiveRuntime } from './autoregressive/autoregressive';
 export { nextPatchLoss } from './losses/next-patch-loss';
 export type { NextPatchLossOptions } from './losses/next-patch-loss';
+export { rgbToLab, rgbToLabPixel, labToRgbPixel, abGamutBins, nearestAbBin, lightnessBin, AB_RANGE } from './blocks/lab';
+export { splitBrain, splitBrainLosses, splitBrainTargets, validateSplitBrainConfig, SPLIT_BRAIN_DEFAULTS } from './split-brain/split-brain';
+export type { SplitBrainConfig, SplitBrainParts, SplitBrainRuntime } from './split-brain/split-brain';
+export {
+  SplitBrainEncoder,
+  LabChannels,
+  labInput,
+  labInputOfLab,
+  validateSplitBrainSpec,
+  splitBrainEncoderDefinition,
+} from './split-brain/split-brain-encoder';
+export type { SplitBrainSpec, LabPart } from './split-brain/split-brain-encoder';
 
 import { definePlugin, supportedCoreRange } from '@ssl/core';
 import type { Plugin } from '@ssl/core';
@@ -80,6 +92,8 @@ import { contextEncoder as contextEncoderMethod } from './context-encoder/contex
 import { dae as daeMethod } from './dae/dae';
 import { mae as maeMethod } from './mae/mae';
 import { simmim as simmimMethod } from './simmim/simmim';
+import { splitBrain as splitBrainMethod } from './split-brain/split-brain';
+import { splitBrainEncoderDefinition } from './split-brain/split-brain-encoder';
 import { stackedDae as stackedDaeMethod } from './stacked-dae/stacked-dae';
 import { corrupt as corruptPolicy } from './views/corrupt';
 
@@ -96,11 +110,13 @@ const plugin = definePlugin({
     'context-encoder': contextEncoderMethod,
     beit: beitMethod,
     autoregressive: autoregressiveMethod,
+    'split-brain': splitBrainMethod,
   },
   viewPolicies: { corrupt: corruptPolicy },
+  encoders: { 'split-brain': splitBrainEncoderDefinition },
 });
 
-/** The plugin factory: `createRegistry().use(masked())` registers `masked:mae`, `masked:dae`, `masked:stacked-dae`, `masked:simmim`, `masked:context-encoder`, `masked:beit`, `masked:autoregressive` and the 'corrupt' view policy. */
+/** The plugin factory: `createRegistry().use(masked())` registers `masked:mae`, `masked:dae`, `masked:stacked-dae`, `masked:simmim`, `masked:context-encoder`, `masked:beit`, `masked:autoregressive`, `masked:split-brain`, the 'corrupt' view policy and the 'split-brain' encoder kind. */
 export default function masked(): Plugin {
   return plugin;
 }

@@ -1,0 +1,201 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRegistry, hardLabelCrossEntropy, initBackend, loadEmoji, loadFashionMnist, subset, train } from '@ssl/core';
+import type { CnnSpec, ImageDataset } from '@ssl/core';
+import { expectSslError } from '@ssl/test-utils';
+import masked, { SPLIT_BRAIN_DEFAULTS, SplitBrainEncoder, rgbToLab, splitBrainLosses, splitBrainTargets } from '../index';
+import type { SplitBrainConfig, SplitBrainRuntime } from '../index';
+
+const SMALL_CNN: CnnSpec = { kind: 'cnn', inputShape: [32, 32, 3], channels: [8, 16] };
+
+function imagesOf(dataset: ImageDataset, count = dataset.size): tf.Tensor4D {
+  const [h, w, c] = dataset.shape;
+  return tf.tidy(() => tf.div(tf.tensor4d(dataset.images.subarray(0, count * h * w * c), [count, h, w, c], 'float32'), 255) as tf.Tensor4D);
+}
+
+beforeAll(async () => {
+  await initBackend({ backend: 'wasm', threads: 1, log: () => {} });
+});
+
+// The shared contract suite (describeMethodContract) builds its data from the grey Fashion-MNIST sample only, and
+// split-brain needs colour: these tests run its checks on the emoji sample (see the README), resume in-process.
+describe('masked:split-brain contract on the emoji sample', () => {
+  const registry = () => createRegistry().use(masked());
+  let data: ImageDataset;
+  beforeAll(async () => {
+    const all = await loadEmoji({ split: 'train' });
+    data = subset(
+      all,
+      Array.from({ length: 64 }, (_, i) => i),
+      'emoji-sample/train[0..64)',
+    );
+  });
+  const run = (
+    config: Partial<SplitBrainConfig>,
+    options: { seed?: number; outDir?: string; resume?: boolean; stopAfter?: number } = {},
+  ) => {
+    const controller = new AbortController();
+    return train({
+      method: registry().create('masked:split-brain', config),
+      data,
+      encoder: SMALL_CNN,
+      batchSize: 16,
+      epochs: 1,
+      maxSteps: 4,
+      seed: options.seed ?? 1,
+      ...(options.outDir ? { outDir: options.outDir, resume: options.resume ?? false } : {}),
+      // Interrupted after `stopAfter` steps (it checkpoints, as on Ctrl-C), to be resumed.
+      signal: controller.signal,
+      callbacks: [{ name: 'stop', onStepEnd: (record) => void (record.step + 1 === options.stopAfter && controller.abort()) }],
+    });
+  };
+
+  it('registers through the plugin factory with its encoder kind, and rejects bad configs naming the field', () => {
+    expect(registry().create('masked:split-brain', {}).id).toBe('masked:split-brain');
+    for (const [config, field] of [
+      [{ abGridSize: 0 }, 'abGridSize'],
+      [{ lightnessBins: 1 }, 'lightnessBins'],
+      [{ lightnessBins: 2.5 }, 'lightnessBins'],
+    ] as const) {
+      expect(expectSslError(() => registry().create('masked:split-brain', config as never), 'invalid-config')).toContain(field);
+    }
+  });
+
+  for (const config of [{}, { abGridSize: 20, lightnessBins: 20 }]) {
+    it(`trains 4 steps with finite losses, a flat tensor count after the first step, and dispose() frees it all (${JSON.stringify(config)})`, async () => {
+      const before = tf.memory().numTensors;
+      const counts: number[] = [];
+      const result = await train({
+        method: registry().create('masked:split-brain', config),
+        data,
+        encoder: SMALL_CNN,
+        batchSize: 16,
+        maxSteps: 4,
+        seed: 1,
+        callbacks: [{ name: 'tensor-count', onStepEnd: () => void counts.push(tf.memory().numTensors) }],
+      });
+      expect(result.history.every((record) => Number.isFinite(record.loss))).toBe(true);
+      expect(
+        result.history.every((record) => Number.isFinite(record.metrics.abLoss) && Number.isFinite(record.metrics.lightnessLoss)),
+      ).toBe(true);
+      expect(new Set(counts.slice(1)).size).toBe(1);
+      result.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+    });
+  }
+
+  it('gives the same losses for the same seed, other losses for another, and a resumed run equals an uninterrupted one', async () => {
+    const losses = async (seed: number) => {
+      const result = await run({}, { seed });
+      const values = result.history.map((record) => record.loss);
+      result.dispose();
+      return values;
+    };
+    const first = await losses(1);
+    expect(await losses(1)).toEqual(first);
+    expect(await losses(2)).not.toEqual(first);
+    const dir = mkdtempSync(join(tmpdir(), 'split-brain-'));
+    try {
+      const interrupted = await run({}, { outDir: dir, stopAfter: 2 });
+      expect(interrupted.interrupted).toBe(true);
+      interrupted.dispose();
+      const resumed = await run({}, { outDir: dir, resume: true });
+      expect(resumed.resumedFromStep).toBe(2);
+      expect(resumed.history.map((record) => record.loss)).toEqual(first.slice(2));
+      resumed.dispose();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('masked:split-brain', () => {
+  it('features are [F1(L), F2(ab)]: F1 ignores colour at constant lightness, F2 ignores lightness', () => {
+    const encoder = new SplitBrainEncoder({ kind: 'split-brain', inputShape: [32, 32, 3], half: SMALL_CNN, seed: 4 });
+    expect(encoder.featureDim).toBe(32);
+    const result = tf.tidy(() => {
+      const images = tf.randomUniform([2, 32, 32, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+      const features = encoder.features(images);
+      // The saved model (RGB in, with the Lab layer inside) computes the same features.
+      const fromModel = encoder.model.predict(images) as tf.Tensor2D;
+      // A grey image has a = b = 0: F2's half does not depend on which grey.
+      const grey = (level: number) => tf.fill([1, 32, 32, 3], level) as tf.Tensor4D;
+      const colourHalf = (x: tf.Tensor4D) => tf.slice(encoder.features(x), [0, 16], [1, 16]);
+      return {
+        modelDifference: tf.max(tf.abs(tf.sub(features, fromModel))).dataSync()[0],
+        greyColourHalf: tf.max(tf.abs(tf.sub(colourHalf(grey(0.2)), colourHalf(grey(0.9))))).dataSync()[0],
+        greyLightHalf: tf
+          .max(
+            tf.abs(tf.sub(tf.slice(encoder.features(grey(0.2)), [0, 0], [1, 16]), tf.slice(encoder.features(grey(0.9)), [0, 0], [1, 16]))),
+          )
+          .dataSync()[0],
+      };
+    });
+    expect(result.modelDifference).toBeLessThan(1e-5);
+    // Not exactly 0: sRGB grey has |a|, |b| < 0.01 (the rounding of the colour matrix).
+    expect(result.greyColourHalf).toBeLessThan(1e-4);
+    expect(result.greyLightHalf).toBeGreaterThan(100 * result.greyColourHalf);
+    encoder.model.dispose();
+  });
+
+  it('rejects grey images and encoders without a feature map', async () => {
+    const grey = await loadFashionMnist({ split: 'test', source: 'sample' });
+    const method = createRegistry().use(masked()).create('masked:split-brain', {});
+    await expect(train({ method, data: grey, encoder: { kind: 'cnn', inputShape: [28, 28, 1] }, maxSteps: 1 })).rejects.toThrow(/colour/);
+    expectSslError(
+      () =>
+        new SplitBrainEncoder({ kind: 'split-brain', inputShape: [32, 32, 3], half: { kind: 'mlp', inputDim: 3, hidden: [4] } as never }),
+      'invalid-config',
+    );
+  });
+
+  it('learns on the emoji sample: held-out cross-entropy of both directions falls below the bins’ prior', async () => {
+    const [trainSet, testSet] = await Promise.all([loadEmoji({ split: 'train' }), loadEmoji({ split: 'test' })]);
+    const method = createRegistry().use(masked()).create('masked:split-brain', SPLIT_BRAIN_DEFAULTS);
+    // Without the crops, so that a short run measures the objective on un-augmented images.
+    const plain = { ...method, definition: { ...method.definition, views: () => ({ unlabeled: 'none' }) } };
+    const result = await train({
+      method: plain,
+      data: trainSet,
+      encoder: { kind: 'cnn', inputShape: [32, 32, 3], channels: [16, 32] },
+      batchSize: 32,
+      maxSteps: 250,
+      seed: 3,
+      optimizer: { lr: 3e-3 },
+    });
+    const runtime = result.runtime as SplitBrainRuntime;
+    const heldOut = imagesOf(testSet);
+    const trained = tf.tidy(() => {
+      const { abLoss, lightnessLoss } = splitBrainLosses(runtime, heldOut);
+      return { ab: abLoss.dataSync()[0], lightness: lightnessLoss.dataSync()[0] };
+    });
+    // The context-free guess: the training set's frequency of each bin (smoothed by one count), at every position.
+    const prior = tf.tidy(() => {
+      // At the resolution of the trained feature maps (16×16 for two CNN stages on 32×32 images).
+      const [, h, w] = runtime.encoder.lightness.featureMap(tf.zeros([1, 32, 32, 1])).shape;
+      const targetsOf = (images: tf.Tensor4D) => splitBrainTargets(rgbToLab(images), [h, w], runtime.abBins, runtime.lightnessBins);
+      const trainTargets = targetsOf(imagesOf(trainSet));
+      const testTargets = targetsOf(heldOut);
+      const logPrior = (labels: tf.Tensor1D, classes: number) => tf.log(tf.add(tf.sum(tf.oneHot(labels, classes), 0), 1));
+      const crossEntropy = (labels: tf.Tensor1D, testLabels: tf.Tensor1D, classes: number) =>
+        hardLabelCrossEntropy(
+          tf.tile(tf.expandDims(logPrior(labels, classes), 0), [testLabels.shape[0], 1]) as tf.Tensor2D,
+          testLabels,
+        ).dataSync()[0];
+      return {
+        ab: crossEntropy(trainTargets.ab, testTargets.ab, runtime.abBins.shape[0]),
+        lightness: crossEntropy(trainTargets.lightness, testTargets.lightness, runtime.lightnessBins),
+      };
+    });
+    result.dispose();
+    heldOut.dispose();
+    console.log(
+      `split-brain learning test: held-out cross-entropy L→ab ${trained.ab.toFixed(3)} (prior ${prior.ab.toFixed(3)}), ab→L ${trained.lightness.toFixed(3)} (prior ${prior.lightness.toFixed(3)})`,
+    );
+    expect(trained.ab).toBeLessThan(0.8 * prior.ab);
+    expect(trained.lightness).toBeLessThan(0.8 * prior.lightness);
+  }, 600_000);
+});
