@@ -28,6 +28,8 @@ export { WordTokenizer, splitWords, PAD_TOKEN, UNKNOWN_TOKEN, BEGIN_TOKEN, END_T
 export type { Tokenizer, WordTokenizerJSON, WordTokenizerOptions } from './tokenizer';
 export { projectionHead, predictionHead, dinoHead, dinoHeadLastLayer, prototypeLayer, linearClassifier } from './heads';
 export type { ProjectionHeadConfig, PredictionHeadConfig, DinoHeadConfig, PrototypeLayerConfig, LinearClassifierConfig } from './heads';
+export { inferenceEncoder } from './inference';
+export type { InferenceEncoder } from './inference';
 export { functionalForward, withWeights, trainableWeightMap } from './functional';
 export { registerSslLayers, SSL_LAYER_CLASSES } from './register';
 export * from './layers/index';
