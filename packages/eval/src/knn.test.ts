@@ -61,6 +61,39 @@ describe('knn', () => {
     }
   });
 
+  it('equals the previous one-chunk search (matMul + topk over all train rows) with small blocks and exact ties', async () => {
+    // Every train row twice (rows 150…299 repeat 0…149): their similarities tie exactly, and the lower index must come first.
+    const base = randomSet(150, 12, 7, 3);
+    const withTies: FeatureSet = {
+      features: Float32Array.from([...base.features, ...base.features]),
+      dim: 12,
+      labels: Int32Array.from([...base.labels, ...base.labels]),
+    };
+    const previous = tf.tidy(() => {
+      const normalize = (x: tf.Tensor2D) => tf.div(x, tf.add(tf.norm(x, 'euclidean', 1, true), 1e-12));
+      const trainNormalized = normalize(tf.tensor2d(withTies.features, [300, 12]));
+      const queries = normalize(tf.tensor2d(test.features, [80, 12]));
+      return tf.topk(tf.transpose(tf.matMul(trainNormalized, tf.transpose(queries))), 25, true);
+    });
+    const expectedIndices = Array.from(await previous.indices.data());
+    const expectedSimilarities = await previous.values.data();
+    tf.dispose([previous.indices, previous.values]);
+    for (const blocks of [{}, { chunkRows: 7, trainBlockRows: 13 }, { chunkRows: 80, trainBlockRows: 25 }]) {
+      const found = await nearestNeighbors(withTies, test, { k: 25, ...blocks });
+      expect(Array.from(found.indices)).toEqual(expectedIndices);
+      for (let i = 0; i < found.similarities.length; i++) expect(found.similarities[i]).toBeCloseTo(expectedSimilarities[i], 6);
+      // Each tie pair appears lower index first.
+      for (let q = 0; q < 80; q++) {
+        const row = Array.from(found.indices.subarray(q * 25, q * 25 + 25));
+        for (const index of row) {
+          if (index < 150) continue;
+          expect(row.indexOf(index - 150)).toBeGreaterThanOrEqual(0);
+          expect(row.indexOf(index - 150)).toBeLessThan(row.indexOf(index));
+        }
+      }
+    }
+  });
+
   for (const weighting of ['exp', 'majority'] as const) {
     it(`matches a naive loop implementation (${weighting})`, async () => {
       for (const k of [1, 5, 20]) {

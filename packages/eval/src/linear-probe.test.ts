@@ -62,6 +62,22 @@ describe('linearProbe', () => {
     }
   });
 
+  it('the preconditioned fit reaches the same minimizer as the direct fit, in fewer iterations on correlated features', async () => {
+    // Strongly correlated features: every dimension is a shared component plus a little of its own blob feature.
+    const blobs = gaussianBlobs({ count: 400, dim: 12, numClasses: 4, separation: 0.8, seed: 6 });
+    const shared = gaussianBlobs({ count: 400, dim: 1, numClasses: 1, separation: 0, seed: 7 }).features;
+    const features = blobs.features.map((value, i) => shared[Math.floor(i / 12)] + 0.1 * value);
+    const train = { ...blobs, features };
+    const direct = await fitLogisticRegression(train, { weightDecay: 1e-3, precondition: false, maxIterations: 2000 });
+    const preconditioned = await fitLogisticRegression(train, { weightDecay: 1e-3 });
+    expect(direct.converged && preconditioned.converged).toBe(true);
+    expect(preconditioned.iterations).toBeLessThan(direct.iterations / 2);
+    expect(preconditioned.trainLoss).toBeCloseTo(direct.trainLoss, 5);
+    let largest = 0;
+    for (const w of direct.classifier.weights) largest = Math.max(largest, Math.abs(w));
+    direct.classifier.weights.forEach((w, i) => expect(Math.abs(w - preconditioned.classifier.weights[i])).toBeLessThan(0.01 * largest));
+  });
+
   it('chooses the weight decay on a validation split when given a list', async () => {
     const train = gaussianBlobs({ count: 300, dim: 8, numClasses: 4, separation: 0.8, seed: 4 });
     const test = gaussianBlobs({ count: 200, dim: 8, numClasses: 4, separation: 0.8, seed: 4 });

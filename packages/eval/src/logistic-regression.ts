@@ -25,6 +25,11 @@ export interface LogisticRegressionOptions {
   numClasses?: number;
   /** Standardize each feature with the train mean and std before fitting (default true). */
   standardize?: boolean;
+  /**
+   * Fit in whitened coordinates (W = P·V, see `whiteningTransform`): the same objective and minimizer in far
+   * fewer L-BFGS iterations on correlated features. Default true; false fits W directly.
+   */
+  precondition?: boolean;
 }
 
 export interface LogisticRegressionFit {
@@ -39,7 +44,7 @@ export interface LogisticRegressionFit {
  * Multinomial logistic regression trained to convergence with full-batch L-BFGS: the objective is convex,
  * so unlike SGD the result does not depend on a learning-rate schedule (the protocol of the linear
  * evaluation in e.g. Kolesnikov et al. 2019 and CLIP's L-BFGS probe, Radford et al. 2021).
- * Value and gradient are computed on the tfjs backend: grad_W = X^T (softmax(XW + b) - Y) / N + lambda W.
+ * The products run on the tfjs backend, the softmax on the host: grad_W = X^T (softmax(XW + b) - Y) / N + lambda W.
  */
 export async function fitLogisticRegression(train: FeatureSet, options: LogisticRegressionOptions = {}): Promise<LogisticRegressionFit> {
   const count = featureCount(train, 'train');
@@ -59,43 +64,77 @@ export async function fitLogisticRegression(train: FeatureSet, options: Logistic
   const { mean, std } = options.standardize === false ? identityScaling(dim) : featureMoments(train.features, dim);
   const standardized = applyScaling(train.features, dim, mean, std);
 
-  const inputs = tf.tensor2d(standardized, [count, dim]);
-  const inputsTransposed = tf.tidy(() => tf.transpose(inputs));
-  const targets = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(train.labels, 'int32'), numClasses), 'float32'));
   const weightCount = dim * numClasses;
+  const labels = train.labels;
+  const residual = new Float32Array(count * numClasses);
+  const inputs = tf.tensor2d(standardized, [count, dim]);
+  // W = P·V: the fit runs over V on the features Z = X·P, whose covariance is near the identity (see
+  // `whiteningTransform`); same objective, so the same minimizer, reached in far fewer iterations.
+  const transform = options.precondition === false ? undefined : await whiteningTransform(inputs, count, dim, weightDecay);
+  const [fitInputs, fitInputsTransposed] = tf.tidy(() => {
+    const z = transform ? tf.matMul(inputs, tf.tensor2d(Float32Array.from(transform), [dim, dim])) : inputs.clone();
+    return [z, tf.transpose(z)];
+  });
+  inputs.dispose();
+  const penaltyWeights = new Float64Array(weightCount);
   try {
     const result = await minimizeLbfgs(
       async (theta, gradient) => {
-        const [value, gradWeights, gradBias] = tf.tidy(() => {
-          const weights = tf.tensor2d(Float32Array.from(theta.subarray(0, weightCount)), [dim, numClasses]);
-          const bias = tf.tensor1d(Float32Array.from(theta.subarray(weightCount)));
-          const logits = tf.add(tf.matMul(inputs, weights), bias);
-          const logProbabilities = tf.logSoftmax(logits);
-          const crossEntropy = tf.neg(tf.div(tf.sum(tf.mul(targets, logProbabilities)), count));
-          const penalty = tf.mul(0.5 * weightDecay, tf.sum(tf.square(weights)));
-          const residual = tf.div(tf.sub(tf.exp(logProbabilities), targets), count);
-          return [
-            tf.add(crossEntropy, penalty),
-            tf.add(tf.matMul(inputsTransposed, residual), tf.mul(weightDecay, weights)),
-            tf.sum(residual, 0),
-          ];
-        });
-        const [valueData, weightData, biasData] = await Promise.all([value.data(), gradWeights.data(), gradBias.data()]);
-        tf.dispose([value, gradWeights, gradBias]);
-        gradient.set(weightData);
-        gradient.set(biasData, weightCount);
-        return valueData[0];
+        // Logits on the backend (one matMul), then softmax, loss and residual softmax(ZV + b) − Y in one host
+        // pass over the [count, numClasses] logits, then Zᵀ·residual on the backend: two products and two
+        // small transfers per evaluation instead of a dozen element-wise kernels over the logits.
+        const logitsTensor = tf.tidy(() =>
+          tf.matMul(fitInputs, tf.tensor2d(Float32Array.from(theta.subarray(0, weightCount)), [dim, numClasses])),
+        );
+        const logits = (await logitsTensor.data()) as Float32Array;
+        logitsTensor.dispose();
+        let crossEntropy = 0;
+        const gradientBias = new Float64Array(numClasses);
+        for (let row = 0; row < count; row++) {
+          const offset = row * numClasses;
+          let max = -Infinity;
+          for (let c = 0; c < numClasses; c++) max = Math.max(max, logits[offset + c] + theta[weightCount + c]);
+          let sum = 0;
+          for (let c = 0; c < numClasses; c++) {
+            const e = Math.exp(logits[offset + c] + theta[weightCount + c] - max);
+            residual[offset + c] = e;
+            sum += e;
+          }
+          const label = labels[row];
+          crossEntropy += max + Math.log(sum) - (logits[offset + label] + theta[weightCount + label]);
+          for (let c = 0; c < numClasses; c++) {
+            const r = (residual[offset + c] / sum - (c === label ? 1 : 0)) / count;
+            residual[offset + c] = r;
+            gradientBias[c] += r;
+          }
+        }
+        const gradientTensor = tf.tidy(() => tf.matMul(fitInputsTransposed, tf.tensor2d(residual, [count, numClasses])));
+        const gradientData = (await gradientTensor.data()) as Float32Array;
+        gradientTensor.dispose();
+        // Penalty λ/2 ||W||² with W = P·V, and its gradient λ Pᵀ(P·V) (plain λV without preconditioning).
+        const weights = transform
+          ? multiply(transform, theta, dim, dim, numClasses, false, penaltyWeights)
+          : theta.subarray(0, weightCount);
+        const penaltyGradient = transform ? multiply(transform, weights, dim, dim, numClasses, true) : weights;
+        let squaredWeights = 0;
+        for (let i = 0; i < weightCount; i++) {
+          squaredWeights += weights[i] * weights[i];
+          gradient[i] = gradientData[i] + weightDecay * penaltyGradient[i];
+        }
+        gradient.set(gradientBias, weightCount);
+        return crossEntropy / count + 0.5 * weightDecay * squaredWeights;
       },
       new Float64Array(weightCount + numClasses),
       { maxIterations: options.maxIterations ?? 500 },
     );
+    const weights = transform ? multiply(transform, result.x, dim, dim, numClasses, false) : result.x.subarray(0, weightCount);
     return {
       classifier: {
         dim,
         numClasses,
         mean,
         std,
-        weights: Float32Array.from(result.x.subarray(0, weightCount)),
+        weights: Float32Array.from(weights),
         bias: Float32Array.from(result.x.subarray(weightCount)),
       },
       iterations: result.iterations,
@@ -103,8 +142,67 @@ export async function fitLogisticRegression(train: FeatureSet, options: Logistic
       converged: result.converged,
     };
   } finally {
-    tf.dispose([inputs, inputsTransposed, targets]);
+    tf.dispose([fitInputs, fitInputsTransposed]);
   }
+}
+
+/**
+ * A preconditioner for the fit: P = L⁻ᵀ with L Lᵀ = XᵀX/N + δI (Cholesky, float64 on the host), δ = the weight
+ * decay (at least 1e-6 of the mean variance). The features X·P then have covariance near the identity, which
+ * removes the ill-conditioning correlated features give the Hessian (random-init CNN features are strongly
+ * correlated: the unpreconditioned fit needed 330–500 L-BFGS iterations on Fashion-MNIST). Directions of
+ * variance far below δ are scaled by at most 1/√δ, where the penalty keeps their curvature near 1.
+ * Returns P as [dim, dim], row-major.
+ */
+async function whiteningTransform(inputs: tf.Tensor2D, count: number, dim: number, weightDecay: number): Promise<Float64Array> {
+  const covarianceTensor = tf.tidy(() => tf.div(tf.matMul(inputs, inputs, true, false), count));
+  const covariance = Float64Array.from((await covarianceTensor.data()) as Float32Array);
+  covarianceTensor.dispose();
+  let trace = 0;
+  for (let i = 0; i < dim; i++) trace += covariance[i * dim + i];
+  const shift = Math.max(weightDecay, (1e-6 * trace) / dim, 1e-12);
+  // Cholesky of the symmetrized, shifted covariance (lower triangle).
+  const lower = new Float64Array(dim * dim);
+  for (let i = 0; i < dim; i++) {
+    for (let j = 0; j <= i; j++) {
+      let sum = 0.5 * (covariance[i * dim + j] + covariance[j * dim + i]) + (i === j ? shift : 0);
+      for (let k = 0; k < j; k++) sum -= lower[i * dim + k] * lower[j * dim + k];
+      lower[i * dim + j] = i === j ? Math.sqrt(Math.max(sum, shift)) : sum / lower[j * dim + j];
+    }
+  }
+  // L⁻¹ by forward substitution, then P = (L⁻¹)ᵀ.
+  const inverse = new Float64Array(dim * dim);
+  for (let column = 0; column < dim; column++) {
+    for (let i = column; i < dim; i++) {
+      let sum = i === column ? 1 : 0;
+      for (let k = column; k < i; k++) sum -= lower[i * dim + k] * inverse[k * dim + column];
+      inverse[i * dim + column] = sum / lower[i * dim + i];
+    }
+  }
+  const transform = new Float64Array(dim * dim);
+  for (let i = 0; i < dim; i++) for (let j = 0; j < dim; j++) transform[i * dim + j] = inverse[j * dim + i];
+  return transform;
+}
+
+/** a·b (or aᵀ·b) for row-major a [rows, inner] and b [inner, columns], in float64. */
+function multiply(
+  a: Float64Array,
+  b: Float64Array,
+  rows: number,
+  inner: number,
+  columns: number,
+  transposeA: boolean,
+  out = new Float64Array(rows * columns),
+): Float64Array {
+  out.fill(0);
+  for (let i = 0; i < rows; i++) {
+    for (let k = 0; k < inner; k++) {
+      const factor = transposeA ? a[k * rows + i] : a[i * inner + k];
+      if (factor === 0) continue;
+      for (let j = 0; j < columns; j++) out[i * columns + j] += factor * b[k * columns + j];
+    }
+  }
+  return out;
 }
 
 /** Class scores (logits) [count, numClasses] of a fitted classifier, computed in chunks on the backend. */
