@@ -4,6 +4,9 @@
  *
  *   bench <name> ssl_ms=<median ms/step> torch_ms=<median ms/step> ratio=<ssl/torch> ssl_rss_mb=<peak> torch_rss_mb=<peak>
  *
+ * The inference workloads (`features-*`: a batch of 512 images through the encoder, no gradients) print
+ * images per second instead, `ssl_img_s=<…> torch_img_s=<…> ratio=<torch/ssl>`: the ratio stays the time ratio.
+ *
  * followed by a `profile <name> ...` line with the kernels @ssl spends a step in. Each side runs in its
  * own process, one after the other, so peak RSS is per workload and the two never compete for cores.
  *
@@ -28,6 +31,8 @@ const WORKLOADS: Record<string, () => Promise<() => TrainingStep>> = {
   'resnet18-cifar32': async () => (await import('./workloads/resnet18-cifar32')).resnet18Cifar32,
   'mae-vit28': async () => (await import('./workloads/mae-vit28')).maeVit28,
   'dino-multicrop28': async () => (await import('./workloads/dino-multicrop28')).dinoMulticrop28,
+  'features-cnn28': async () => (await import('./workloads/features28')).featuresCnn28,
+  'features-vit28': async () => (await import('./workloads/features28')).featuresVit28,
 };
 const AUGMENT_BENCH = 'augment-simclr28';
 
@@ -89,10 +94,13 @@ async function runChild(name: string): Promise<void> {
   const leaked = tf.memory().numTensors - tensorsBefore;
   workload.dispose();
   const rssMb = process.resourceUsage().maxRSS / 1024; // KiB
-  process.stdout.write(`${JSON.stringify({ ms, rss_mb: rssMb, loss, leaked, kernels: Object.fromEntries(perKernel) })}\n`);
+  const imagesPerStep = workload.imagesPerStep;
+  process.stdout.write(`${JSON.stringify({ ms, rss_mb: rssMb, loss, leaked, kernels: Object.fromEntries(perKernel), imagesPerStep })}\n`);
 }
 
-function runSsl(name: string): (Measurement & { loss: number; leaked: number; kernels: Record<string, number> }) | string {
+type SslMeasurement = Measurement & { loss: number; leaked: number; kernels: Record<string, number>; imagesPerStep?: number };
+
+function runSsl(name: string): SslMeasurement | string {
   const result = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', name], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -100,7 +108,7 @@ function runSsl(name: string): (Measurement & { loss: number; leaked: number; ke
   });
   if (result.status !== 0) return `@ssl ${name} failed (exit ${result.status ?? result.signal})`;
   const lastLine = result.stdout.trim().split('\n').pop() ?? '';
-  return JSON.parse(lastLine) as Measurement & { loss: number; leaked: number; kernels: Record<string, number> };
+  return JSON.parse(lastLine) as SslMeasurement;
 }
 
 function pythonWithTorch(): string | undefined {
@@ -178,14 +186,20 @@ async function main(): Promise<void> {
       continue;
     }
     const sslMs = median(ssl.ms);
-    const sslPart = `ssl_ms=${format(sslMs)}`;
+    // Inference workloads say how many images a step is; their figures are images per second.
+    const inference = ssl.imagesPerStep !== undefined;
+    const imagesPerSecond = (ms: number) => format((1000 * (ssl.imagesPerStep ?? 1)) / ms);
+    const sslPart = inference ? `ssl_img_s=${imagesPerSecond(sslMs)}` : `ssl_ms=${format(sslMs)}`;
+    const torchPart = (torchMs: number) => (inference ? `torch_img_s=${imagesPerSecond(torchMs)}` : `torch_ms=${format(torchMs)}`);
     const torch = python === undefined ? 'PyTorch not found' : runTorch(python, name);
     if (typeof torch === 'string') {
-      console.log(`bench ${name} ${sslPart} torch_ms=n/a ratio=n/a ssl_rss_mb=${format(ssl.rss_mb)} torch_rss_mb=n/a (${torch})`);
+      console.log(
+        `bench ${name} ${sslPart} ${inference ? 'torch_img_s' : 'torch_ms'}=n/a ratio=n/a ssl_rss_mb=${format(ssl.rss_mb)} torch_rss_mb=n/a (${torch})`,
+      );
     } else {
       const torchMs = median(torch.ms);
       console.log(
-        `bench ${name} ${sslPart} torch_ms=${format(torchMs)} ratio=${(sslMs / torchMs).toFixed(2)} ` +
+        `bench ${name} ${sslPart} ${torchPart(torchMs)} ratio=${(sslMs / torchMs).toFixed(2)} ` +
           `ssl_rss_mb=${format(ssl.rss_mb)} torch_rss_mb=${format(torch.rss_mb)}`,
       );
     }

@@ -1,7 +1,10 @@
 """PyTorch twins of the @ssl benchmark workloads (bench/workloads/*.ts): same architecture, batch,
 loss and optimizer, random pre-made views. Prints one JSON object: per-step milliseconds and peak RSS.
 
-    /usr/bin/python3 bench/torch_workloads.py <simclr-cnn28|resnet18-cifar32|mae-vit28|dino-multicrop28> <steps> <warmup> [threads]
+    /usr/bin/python3 bench/torch_workloads.py <simclr-cnn28|resnet18-cifar32|mae-vit28|dino-multicrop28|features-cnn28|features-vit28> <steps> <warmup> [threads]
+
+The features-* workloads are inference: one step is a batch of FEATURE_BATCH images through the encoder in
+eval mode under torch.no_grad() (batch norm with its running statistics, as @ssl's folded inference path).
 """
 import json
 import math
@@ -74,14 +77,14 @@ class ResNet18Cifar(nn.Module):
 class Block(nn.Module):
     """Pre-norm transformer block: x + MHA(LN(x)), x + MLP(LN(x))."""
 
-    def __init__(self, width, heads, mlp_ratio):
+    def __init__(self, width, heads, mlp_ratio, gelu="tanh"):
         super().__init__()
         self.heads = heads
         self.norm1 = nn.LayerNorm(width)
         self.qkv = nn.Linear(width, 3 * width)
         self.projection = nn.Linear(width, width)
         self.norm2 = nn.LayerNorm(width)
-        self.mlp = nn.Sequential(nn.Linear(width, mlp_ratio * width), nn.GELU(approximate="tanh"), nn.Linear(mlp_ratio * width, width))
+        self.mlp = nn.Sequential(nn.Linear(width, mlp_ratio * width), nn.GELU(approximate=gelu), nn.Linear(mlp_ratio * width, width))
 
     def forward(self, x):
         b, t, w = x.shape
@@ -144,6 +147,45 @@ class DinoCnn(nn.Module):
         return z @ F.normalize(self.last_layer, dim=1).t()
 
 
+FEATURE_BATCH = 512
+
+
+class SslCnn(nn.Module):
+    """@ssl's default encoder (`ssl pretrain`'s cnn): conv3x3 without bias + BN + ReLU per stage, max-pool between stages, global average pool."""
+
+    def __init__(self, channels=(32, 64, 128)):
+        super().__init__()
+        layers, inputs = [], 1
+        for stage, width in enumerate(channels):
+            if stage > 0:
+                layers.append(nn.MaxPool2d(2))
+            layers += [nn.Conv2d(inputs, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
+            inputs = width
+        self.trunk = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.trunk(x).mean((2, 3))
+
+
+class Vit28(nn.Module):
+    """@ssl's vit28 preset: 4x4 patches, class token, learned positions, 4 pre-norm blocks of width 128 with 4 heads, final LayerNorm, class-token feature."""
+
+    def __init__(self):
+        super().__init__()
+        self.patch_embed = nn.Linear(16, 128)
+        self.class_token = nn.Parameter(torch.zeros(1, 1, 128))
+        self.positions = nn.Parameter(torch.randn(1, 50, 128) * 0.02)
+        # The preset's GELU is the exact (erf) form.
+        self.blocks = nn.Sequential(*[Block(128, 4, 4, gelu="none") for _ in range(4)])
+        self.norm = nn.LayerNorm(128, eps=1e-6)
+
+    def forward(self, images):
+        b = images.shape[0]
+        patches = images.reshape(b, 1, 7, 4, 7, 4).permute(0, 2, 4, 3, 5, 1).reshape(b, 49, 16)
+        tokens = torch.cat([self.class_token.expand(b, -1, -1), self.patch_embed(patches)], 1) + self.positions
+        return self.norm(self.blocks(tokens))[:, 0]
+
+
 def build(name):
     torch.manual_seed(0)
     if name == "simclr-cnn28":
@@ -199,6 +241,16 @@ def build(name):
                 for t, s in zip(teacher.parameters(), student.parameters()):
                     t.mul_(0.996).add_(s.detach(), alpha=0.004)
                 center.mul_(0.9).add_(loss.teacher_out.mean(0, keepdim=True), alpha=0.1)
+
+    elif name in ("features-cnn28", "features-vit28"):
+        model = (SslCnn() if name == "features-cnn28" else Vit28()).eval()
+        images = torch.rand(FEATURE_BATCH, 1, 28, 28)
+
+        def infer():
+            with torch.no_grad():
+                return model(images)[0, 0].item()
+
+        return infer
 
     else:
         raise SystemExit(f"unknown workload {name}")

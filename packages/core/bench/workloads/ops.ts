@@ -150,6 +150,8 @@ export interface TrainingStep {
   /** Runs one step under tf.profile and returns milliseconds per kernel name. */
   profile(): Promise<Map<string, number>>;
   dispose(): void;
+  /** Inference workloads: images one step runs through the encoder (the bench then reports images per second). */
+  imagesPerStep?: number;
 }
 
 export function trainingStep(
