@@ -6,20 +6,20 @@ import type { Encoder, ImageDataset } from '@ssl/core';
 const NEIGHBOURS = 20;
 const CHUNK = 250;
 
-/** L2-normalized features of every image (bytes / 255, inference mode), computed in chunks. */
-function embed(encoder: Encoder, dataset: ImageDataset): tf.Tensor2D {
+/** Images `start` to `end` of `dataset` as a [N, H, W, C] float tensor, bytes / 255 (what training feeds the encoder). */
+export function pixelsOf(dataset: ImageDataset, start: number, end: number): tf.Tensor4D {
   const [height, width, channels] = dataset.shape;
   const pixels = height * width * channels;
+  const scaled = Float32Array.from(dataset.images.subarray(start * pixels, end * pixels), (v) => v / 255);
+  return tf.tensor4d(scaled, [end - start, height, width, channels]);
+}
+
+/** L2-normalized features of every image (bytes / 255, inference mode), computed in chunks. */
+function embed(encoder: Encoder, dataset: ImageDataset): tf.Tensor2D {
   const parts: tf.Tensor2D[] = [];
   for (let start = 0; start < dataset.size; start += CHUNK) {
     const end = Math.min(dataset.size, start + CHUNK);
-    parts.push(
-      tf.tidy(() => {
-        const scaled = Float32Array.from(dataset.images.subarray(start * pixels, end * pixels), (v) => v / 255);
-        const inputs = tf.tensor4d(scaled, [end - start, height, width, channels]);
-        return l2Normalize(encoder.features(inputs, { training: false }));
-      }),
-    );
+    parts.push(tf.tidy(() => l2Normalize(encoder.features(pixelsOf(dataset, start, end), { training: false }))));
   }
   const all = tf.concat(parts) as tf.Tensor2D;
   parts.forEach((p) => p.dispose());

@@ -3,7 +3,11 @@
  * loss and an online kNN accuracy (the encoder's features of labeled training images vote for the classes of
  * held-out test images). Settings come from the query string: `?method=contrastive:simclr&steps=60&batch=64`.
  * The state of the run is published on `window.sslRun` for the test that drives the page.
+ *
+ * `?encoder=<url of a model.json>` instead loads an encoder a Node run saved and publishes its features of
+ * the first `features` (64) test images on `window.sslFeatures`, to compare with Node's.
  */
+import * as tf from '@tensorflow/tfjs-core';
 import {
   IndexedDbRunStore,
   MemoryRunStore,
@@ -17,12 +21,14 @@ import {
   vitPreset,
 } from '@ssl/core';
 import type { BackendName, EncoderSpec, Encoder, ImageDataset, StepRecord, TrainData } from '@ssl/core';
+import clip, { fashionMnistPairs } from '@ssl/clip';
 import contrastive from '@ssl/contrastive';
 import masked from '@ssl/masked';
 import noncontrastive from '@ssl/noncontrastive';
 import pretext from '@ssl/pretext';
 import semisup from '@ssl/semisup';
-import { knnAccuracy } from './knn';
+import { knnAccuracy, pixelsOf } from './knn';
+import { loadEncoderFromUrl } from './load-encoder';
 
 interface RunReport {
   status: 'starting' | 'training' | 'done' | 'failed';
@@ -37,9 +43,19 @@ interface RunReport {
   error?: string;
 }
 
+interface FeaturesReport {
+  status: 'starting' | 'done' | 'failed';
+  backend?: string;
+  /** [images, feature dimension] and the features, row-major. */
+  shape?: number[];
+  values?: number[];
+  error?: string;
+}
+
 declare global {
   interface Window {
     sslRun: RunReport;
+    sslFeatures: FeaturesReport;
   }
 }
 
@@ -61,7 +77,7 @@ const STORE_NAME = `ssl-browser-training:${methodName}`;
 const report: RunReport = { status: 'starting', method: methodName, steps: 0, losses: [], knn: [] };
 window.sslRun = report;
 
-const registry = createRegistry().use(contrastive()).use(noncontrastive()).use(masked()).use(semisup()).use(pretext());
+const registry = createRegistry().use(contrastive()).use(noncontrastive()).use(masked()).use(semisup()).use(pretext()).use(clip());
 /**
  * The encoder of the run: the small CNN, or for the masked family (MAE drops patches) the 28×28 ViT with
  * 7×7 patches, as examples/mae-fashion-mnist.
@@ -71,8 +87,14 @@ const encoderSpec: EncoderSpec = methodName.startsWith('masked:')
   : { kind: 'cnn', inputShape: [28, 28, 1], channels: [16, 32, 64], seed: 1234 };
 /** Semi-supervised methods train on 10 labels per class of the slice plus the rest of it unlabeled. */
 const semiSupervised = methodName.startsWith('semisup:');
-/** Online kNN at the first epoch end at least this many steps after the previous measurement. */
-const KNN_EVERY_STEPS = 16;
+/** CLIP trains on the slice's images with @ssl/clip's synthetic captions of their classes (seeded). */
+const imageText = methodName.startsWith('clip:');
+/**
+ * Online kNN at the first epoch end at least `knnEvery` (16) steps after the previous measurement, and at the
+ * end; a large value keeps only the random-init and final measurements (the test's choice: a ViT's kNN costs
+ * as much as a dozen steps).
+ */
+const knnEvery = Number(query.get('knnEvery') ?? 16);
 
 function show(id: string, text: string): void {
   const element = document.getElementById(id);
@@ -107,10 +129,31 @@ async function measureKnn(encoder: Encoder, bank: ImageDataset, queries: ImageDa
   return performance.now() - started;
 }
 
-async function main(): Promise<void> {
-  // tfjs-backend-wasm's .wasm files are served next to the page (build.mjs copies them).
+async function startBackend(): Promise<string> {
+  // tfjs-backend-wasm's .wasm files are served next to the page (build.ts copies them).
   const info = await initBackend({ backend, wasmPaths: new URL('./', location.href).href, log: (line) => show('backend', line) });
-  report.backend = `${info.name}${info.simd ? ' SIMD' : ''}, ${info.threads} thread${info.threads === 1 ? '' : 's'}`;
+  return `${info.name}${info.simd ? ' SIMD' : ''}, ${info.threads} thread${info.threads === 1 ? '' : 's'}`;
+}
+
+/** Features of the first `count` test images (bytes / 255, inference mode) by the encoder at `modelJsonUrl`. */
+async function nodeEncoderFeatures(modelJsonUrl: string, count: number): Promise<void> {
+  const features: FeaturesReport = { status: 'starting' };
+  window.sslFeatures = features;
+  features.backend = await startBackend();
+  show('status', `features of ${count} test images by ${modelJsonUrl}`);
+  const testSet = await fetchIdx('data/t10k-images-idx3-ubyte.gz', 'data/t10k-labels-idx1-ubyte.gz', { name: 'fashion-mnist-sample test' });
+  const encoder = await loadEncoderFromUrl(new URL(modelJsonUrl, location.href).href);
+  const output = tf.tidy(() => encoder.features(pixelsOf(testSet, 0, count), { training: false }));
+  features.shape = output.shape;
+  features.values = Array.from(await output.data());
+  output.dispose();
+  encoder.model.dispose();
+  features.status = 'done';
+  show('status', 'done');
+}
+
+async function main(): Promise<void> {
+  report.backend = await startBackend();
   const [trainSet, testSet] = await Promise.all([
     fetchIdx('data/train-images-idx3-ubyte.gz', 'data/train-labels-idx1-ubyte.gz', { name: 'fashion-mnist-sample train' }),
     fetchIdx('data/t10k-images-idx3-ubyte.gz', 'data/t10k-labels-idx1-ubyte.gz', { name: 'fashion-mnist-sample test' }),
@@ -127,7 +170,7 @@ async function main(): Promise<void> {
   const randomInit = createEncoder(encoderSpec);
   await measureKnn(randomInit, slice, queries, 0);
   randomInit.model.dispose();
-  const data: TrainData = semiSupervised ? labeledSplit(slice, { perClass: 10, seed: 0 }) : slice;
+  const data: TrainData = semiSupervised ? labeledSplit(slice, { perClass: 10, seed: 0 }) : imageText ? fashionMnistPairs(slice, 0) : slice;
   report.status = 'training';
   show('status', `training ${methodName} on ${slice.size} images${semiSupervised ? ' (100 labeled)' : ''}, batch ${batchSize}`);
   let store = new MemoryRunStore();
@@ -174,7 +217,7 @@ async function main(): Promise<void> {
           drawLoss(report.losses);
         },
         onEpochEnd: async ({ encoder, step }) => {
-          if (step - report.knn.at(-1)!.step >= KNN_EVERY_STEPS) knnMilliseconds += await measureKnn(encoder, slice, queries, step);
+          if (step - report.knn.at(-1)!.step >= knnEvery) knnMilliseconds += await measureKnn(encoder, slice, queries, step);
         },
       },
     ],
@@ -189,9 +232,11 @@ async function main(): Promise<void> {
   show('status', 'done');
 }
 
-main().catch((error: unknown) => {
-  report.status = 'failed';
-  report.error = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  show('status', `failed: ${report.error}`);
+const encoderUrl = query.get('encoder');
+(encoderUrl === null ? main() : nodeEncoderFeatures(encoderUrl, Number(query.get('features') ?? 64))).catch((error: unknown) => {
+  const failed = encoderUrl === null ? report : (window.sslFeatures ??= { status: 'failed' });
+  failed.status = 'failed';
+  failed.error = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  show('status', `failed: ${failed.error}`);
   console.error(error);
 });

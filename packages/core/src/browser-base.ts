@@ -12,5 +12,7 @@ export * from './nn/portable';
 export * from './registry/portable';
 export * from './train/portable';
 export { train } from './train/train-in-browser';
-// Types only (erased from the bundle): plugins' signatures name a run loaded by Node's loadRun.
+// Types only (erased from the bundle): plugins' signatures name a run loaded by Node's loadRun, and @ssl/clip's
+// audio methods the clips Node's loadSpokenClasses reads (a page builds the same shape from fetched files).
 export type { LoadedProduct, LoadedRun, ProductKind, ProductsIndex } from './train/products';
+export type { AudioDataset } from './audio/spoken-classes';
