@@ -1,7 +1,8 @@
 /**
  * Builds the page into dist/: main.js (esbuild, platform browser, the "browser" export condition of every
  * package, and "@ssl/source" so the workspace's sources are bundled without building them), index.html,
- * tfjs-backend-wasm's .wasm files and the Fashion-MNIST sample. The build fails if any module of the bundle
+ * tfjs-backend-wasm's .wasm files and the Fashion-MNIST sample; and kernels.html + kernels.js, which
+ * check the kernels on webgl against cpu. The build fails if any module of the bundle
  * imports a Node built-in. `pnpm start` (`--serve [port]`) then serves dist/ on localhost.
  */
 import { copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
@@ -43,8 +44,9 @@ export async function buildPage(outDir = join(here, 'dist')): Promise<BuiltPage>
   mkdirSync(join(outDir, 'data'), { recursive: true });
   const result = await esbuild.build({
     absWorkingDir: here,
-    entryPoints: [join(here, 'src/main.ts')],
-    outfile: join(outDir, 'main.js'),
+    // The training page, and the page that checks the kernels on webgl against cpu (webgl-kernels.test.ts).
+    entryPoints: [join(here, 'src/main.ts'), join(here, 'src/kernels.ts')],
+    outdir: outDir,
     bundle: true,
     format: 'esm',
     platform: 'browser',
@@ -56,7 +58,7 @@ export async function buildPage(outDir = join(here, 'dist')): Promise<BuiltPage>
     logLevel: 'silent',
     plugins: [noNodeBuiltins],
   });
-  copyFileSync(join(here, 'index.html'), join(outDir, 'index.html'));
+  for (const page of ['index.html', 'kernels.html']) copyFileSync(join(here, page), join(outDir, page));
   const wasmDir = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
   for (const file of readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'))) copyFileSync(join(wasmDir, file), join(outDir, file));
   for (const file of readdirSync(SAMPLE_DIR).filter((f) => f.endsWith('.gz')))
