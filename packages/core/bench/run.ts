@@ -12,6 +12,7 @@
  *
  *   pnpm bench                          all workloads
  *   pnpm bench -- --only simclr-cnn28   some (comma-separated)
+ *   pnpm bench -- --only decode-folder  image decoding against a SimCLR step (BENCH_DECODE_DIR=<folder or shards>)
  *   BENCH_STEPS=3 BENCH_WARMUP=1 pnpm bench   smoke run (defaults: 10 timed steps after 2 warm-up)
  *   BENCH_THREADS=2                     threads on both sides (default: os.availableParallelism())
  *   BENCH_PYTHON=/path/to/python        interpreter with torch (default: /usr/bin/python3, then python3)
@@ -35,6 +36,13 @@ const WORKLOADS: Record<string, () => Promise<() => TrainingStep>> = {
   'features-vit28': async () => (await import('./workloads/features28')).featuresVit28,
 };
 const AUGMENT_BENCH = 'augment-simclr28';
+/** Decode throughput of an ImageStream against a SimCLR step (decode-folder.ts; BENCH_DECODE_DIR picks the folder). */
+const DECODE_BENCH = 'decode-folder';
+/** Benches that print their own `bench …` line (no PyTorch twin). */
+const LINE_BENCHES: Record<string, { file: string; run: string }> = {
+  [AUGMENT_BENCH]: { file: `${AUGMENT_BENCH}.ts`, run: 'benchAugmentSimclr28' },
+  [DECODE_BENCH]: { file: `${DECODE_BENCH}.ts`, run: 'benchDecodeFolder' },
+};
 
 interface Measurement {
   ms: number[];
@@ -72,11 +80,10 @@ async function runChild(name: string): Promise<void> {
   await import('../src/setup');
   const { initBackend } = await import('../src/backend/index');
   await initBackend({ threads });
-  if (name === AUGMENT_BENCH) {
-    const { benchAugmentSimclr28 } = (await import(pathToFileURL(path.join(benchDirectory, `${AUGMENT_BENCH}.ts`)).href)) as {
-      benchAugmentSimclr28: () => Promise<string>;
-    };
-    process.stdout.write(`${JSON.stringify({ line: await benchAugmentSimclr28() })}\n`);
+  if (name in LINE_BENCHES) {
+    const bench = LINE_BENCHES[name];
+    const module = (await import(pathToFileURL(path.join(benchDirectory, bench.file)).href)) as Record<string, () => Promise<string>>;
+    process.stdout.write(`${JSON.stringify({ line: await module[bench.run]() })}\n`);
     return;
   }
   const tf = await import('@tensorflow/tfjs-core');
@@ -144,11 +151,11 @@ function selectedWorkloads(argv: string[]): string[] {
   const onlyIndex = argv.indexOf('--only');
   const inline = argv.find((arg) => arg.startsWith('--only='));
   const only = inline !== undefined ? inline.slice('--only='.length) : onlyIndex >= 0 ? argv[onlyIndex + 1] : undefined;
-  if (only === undefined) return [...Object.keys(WORKLOADS), AUGMENT_BENCH];
+  if (only === undefined) return [...Object.keys(WORKLOADS), ...Object.keys(LINE_BENCHES)];
   const names = only.split(',').map((name) => name.trim());
   for (const name of names) {
-    if (!(name in WORKLOADS) && name !== AUGMENT_BENCH) {
-      throw new Error(`Unknown workload "${name}": use one of ${[...Object.keys(WORKLOADS), AUGMENT_BENCH].join(', ')}.`);
+    if (!(name in WORKLOADS) && !(name in LINE_BENCHES)) {
+      throw new Error(`Unknown workload "${name}": use one of ${[...Object.keys(WORKLOADS), ...Object.keys(LINE_BENCHES)].join(', ')}.`);
     }
   }
   return names;
@@ -169,8 +176,8 @@ async function main(): Promise<void> {
       (python ? `PyTorch via ${python}\n` : 'PyTorch not found (set BENCH_PYTHON or apt-get install python3-torch); @ssl figures only\n'),
   );
   for (const name of names) {
-    if (name === AUGMENT_BENCH) {
-      if (!existsSync(path.join(benchDirectory, `${AUGMENT_BENCH}.ts`))) continue;
+    if (name in LINE_BENCHES) {
+      if (!existsSync(path.join(benchDirectory, LINE_BENCHES[name].file))) continue;
       const result = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', name], {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'inherit'],

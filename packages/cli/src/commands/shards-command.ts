@@ -11,6 +11,12 @@ export interface ShardsMakeOptions {
   overwrite: boolean;
 }
 
+/** A path as the user would type it: relative under the working directory, absolute elsewhere. */
+function shown(cwd: string, path: string): string {
+  const relativePath = relative(cwd, path);
+  return relativePath === '' || relativePath.startsWith('..') ? path : relativePath;
+}
+
 /** `ssl shards make`: WebDataset shards from an image folder or an image–caption JSONL, one line per shard written. */
 export function runShardsMakeCommand(io: CliIo, options: ShardsMakeOptions): void {
   const started = performance.now();
@@ -21,13 +27,13 @@ export function runShardsMakeCommand(io: CliIo, options: ShardsMakeOptions): voi
     seed: options.seed,
     shuffle: options.shuffle,
     overwrite: options.overwrite,
-    onShard: (path, samples) => io.stdout.write(`wrote ${relative(io.cwd, path) || path} (${samples} samples)\n`),
+    onShard: (path, samples) => io.stdout.write(`wrote ${shown(io.cwd, path)} (${samples} samples)\n`),
   });
   for (const path of result.skipped.slice(0, 10)) io.stderr.write(`ssl: warning: skipped ${path}: not a PNG or JPEG file\n`);
   if (result.skipped.length > 10) io.stderr.write(`ssl: warning: ${result.skipped.length - 10} more files skipped\n`);
   const classes = result.classNames ? `, ${result.classNames.length} classes` : '';
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   io.stdout.write(
-    `${result.samples} samples in ${result.shards.length} shards${classes} → ${relative(io.cwd, out) || out} (${seconds} s; ${result.skipped.length} skipped)\n`,
+    `${result.samples} samples in ${result.shards.length} shards${classes} → ${shown(io.cwd, out)} (${seconds} s; ${result.skipped.length} skipped)\n`,
   );
 }

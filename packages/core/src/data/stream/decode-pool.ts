@@ -104,6 +104,7 @@ export class DecodePool {
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   private failure: Error | undefined;
+  private closing = false;
   private readonly libraries;
 
   constructor(
@@ -138,6 +139,9 @@ export class DecodePool {
         else job.resolve(message.out!);
       });
       worker.on('error', (error) => this.fail(new SslError('data', `A decode worker failed (${error.message}).`, { cause: error })));
+      worker.on('exit', (code) => {
+        if (!this.closing) this.fail(new SslError('data', `A decode worker exited (code ${code}) while the stream was open.`));
+      });
       worker.unref();
       this.threads.push(thread);
     }
@@ -159,10 +163,17 @@ export class DecodePool {
     });
   }
 
-  async close(): Promise<void> {
-    await Promise.all(this.threads.map((thread) => thread.worker.terminate()));
+  close(): Promise<void> {
+    this.closing = true;
+    // Not awaited: with tfjs's wasm threads running, a terminated worker's exit event was seen never to come (the
+    // process then ended with an unsettled await). The workers are unref'd, so they never hold the process open.
+    for (const thread of this.threads) {
+      thread.worker.unref();
+      void thread.worker.terminate().catch(() => {});
+    }
     this.threads.length = 0;
     this.fail(new SslError('data', 'The decode pool is closed.'));
+    return Promise.resolve();
   }
 
   private async decodeHere(job: DecodeJob): Promise<Uint8Array> {

@@ -5,7 +5,7 @@
  * position to checkpoint: `batches(epoch, n, { from: position })` continues at the sample after the last batch
  * the interrupted run consumed. Corrupt files are skipped and counted (or an error, with onCorrupt: 'error').
  */
-import { SslError } from '../../errors';
+import { SslError, isSslError } from '../../errors';
 import { validateImageLoadOptions, type ImageLoadOptions } from '../image-folder';
 import { DecodePool, type DecodePoolOptions } from './decode-pool';
 import { buildSampleIndex, type IndexOptions, type SampleIndex } from './sample-index';
@@ -177,6 +177,8 @@ export class ImageStream {
     try {
       return await this.pool.decode({ path, offset: index.offset[id], length: index.length[id] });
     } catch (cause) {
+      // The pool itself failing (closed, a worker died) is no fault of the file: it ends the epoch.
+      if (isSslError(cause)) return cause;
       const message = (cause as Error).message;
       const where = index.kind === 'folder' ? path : `${path} (sample ${index.keys[id]})`;
       if (this.onCorrupt === 'error') {
