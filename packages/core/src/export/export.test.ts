@@ -1,6 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
@@ -16,6 +18,8 @@ import { EXPORT_FILES, exportEncoder, type EncoderExportManifest } from './expor
 import { hwioToOihw, pytorchStateDict, transposeMatrix } from './pytorch-state-dict';
 import { parseSafetensors, serializeSafetensors } from './safetensors';
 import { findTorchPython, maxAbsDifference, torchFeatures } from './torch-python';
+
+const TORCHVISION_CHECK = fileURLToPath(new URL('./fixtures/torchvision_check.py', import.meta.url));
 
 let root: string;
 beforeAll(async () => {
@@ -231,6 +235,38 @@ describe.skipIf(!torch.python)('PyTorch loads the export and computes the same f
     expect(maxAbsDifference(features, expected)).toBeLessThanOrEqual(1e-5);
     encoder.model.dispose();
   }, 120_000);
+});
+
+const torchvision = torch.python
+  ? spawnSync(torch.python, ['-c', 'import torchvision'], { encoding: 'utf8', timeout: 120_000 }).status === 0
+  : false;
+if (torch.python && !torchvision)
+  console.log('skipped the torchvision check: torchvision is not importable (apt-get install python3-torchvision)');
+
+describe.skipIf(!torchvision)("torchvision's resnet18 loads the exported ResNet-18 (strict)", () => {
+  // Sizes where every stride-2 conv and pool sees an odd input (TensorFlow's 'same' = symmetric padding there):
+  // CIFAR stem 25 → 13 → 7 → 4; ImageNet stem 97 → 49 → 25 → 13 → 7 → 4. Even sizes pad differently.
+  const cases = [
+    { stem: 'cifar' as const, odd: 25, even: 28 },
+    { stem: 'imagenet' as const, odd: 97, even: 96 },
+  ];
+  for (const { stem, odd, even } of cases) {
+    it(`${stem} stem: the same features on ${odd} px, different ones on ${even} px (padding)`, async () => {
+      const encoder = createEncoder({ kind: 'resnet18', inputShape: [32, 32, 3], stem, seed: 8 });
+      const dir = join(root, `torchvision-${stem}`);
+      await exportEncoder(encoder, dir);
+      encoder.model.dispose();
+      const run = spawnSync(torch.python!, [TORCHVISION_CHECK, dir, String(odd), String(even)], { encoding: 'utf8', timeout: 300_000 });
+      expect(run.status, run.stderr).toBe(0);
+      const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { strict: boolean; oddMaxDiff: number; evenMaxDiff: number };
+      console.log(
+        `torchvision resnet18, ${stem} stem: max |Δ| ${result.oddMaxDiff.toExponential(2)} at ${odd} px, ${result.evenMaxDiff.toExponential(2)} at ${even} px`,
+      );
+      expect(result.strict).toBe(true);
+      expect(result.oddMaxDiff).toBeLessThanOrEqual(1e-5);
+      expect(result.evenMaxDiff).toBeGreaterThan(1e-3);
+    }, 300_000);
+  }
 });
 
 describe('export files', () => {
