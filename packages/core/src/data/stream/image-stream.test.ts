@@ -126,6 +126,25 @@ describe('ImageStream over an image folder', () => {
     }
   });
 
+  it('reads samples by id (random access, prefetched), replacing a corrupt one by the next decodable sample', async () => {
+    const stream = ImageStream.open(root, { size: [8, 8], channels: 3, workers: 1, cache: false, onWarning: () => {} });
+    try {
+      const broken = stream.index.keys.indexOf(join('dogs', 'broken.jpg'));
+      const ids = [3, broken, 0];
+      stream.prefetch(ids);
+      const { images, ids: used } = await stream.read(ids);
+      expect(Array.from(used)).toEqual([3, broken + 1, 0]);
+      for (let k = 0; k < 3; k++) {
+        const expected = await loadImageFile(join(root, stream.index.keys[used[k]]), { size: [8, 8], channels: 3 });
+        expect(Array.from(images.subarray(k * 192, (k + 1) * 192))).toEqual(Array.from(expected));
+      }
+      expect(stream.corrupt.count).toBe(1);
+      expect(() => stream.prefetch([stream.size])).toThrow(/outside/);
+    } finally {
+      await stream.close();
+    }
+  });
+
   it("stops with SslError('data') on a corrupt file when onCorrupt is 'error'", async () => {
     const stream = ImageStream.open(root, { size: [8, 8], channels: 1, workers: 0, cache: false, onCorrupt: 'error' });
     try {

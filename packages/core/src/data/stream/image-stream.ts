@@ -61,6 +61,8 @@ export class ImageStream {
   private readonly onCorrupt: 'skip' | 'error';
   private readonly warn: (message: string) => void;
   private readonly corruptIds = new Map<number, string>();
+  /** Decodes started by prefetch() and not yet read. */
+  private readonly prefetched = new Map<number, Promise<Uint8Array | Error | undefined>>();
 
   private constructor(
     readonly index: SampleIndex,
@@ -165,9 +167,58 @@ export class ImageStream {
     }
   }
 
+  /**
+   * Starts decoding samples `ids` (a later read() of them waits for these decodes instead of starting its own): a
+   * trainer whose order is its own calls it with the next step's ids before running the current step.
+   */
+  prefetch(ids: ArrayLike<number>): void {
+    for (let k = 0; k < ids.length; k++) {
+      const id = ids[k];
+      this.checkId(id);
+      if (!this.prefetched.has(id)) this.prefetched.set(id, this.decodeSample(id));
+    }
+  }
+
+  /**
+   * The decoded images of samples `ids` in that order (random access through the index: one file, or one byte
+   * range of a shard, per sample). A corrupt sample is replaced by the next decodable one (id + 1, …), the same
+   * on every run, and counted; `ids` of the result says which samples the rows hold.
+   */
+  async read(ids: ArrayLike<number>): Promise<{ images: Uint8Array; ids: Int32Array }> {
+    this.prefetch(ids);
+    const imageSize = this.shape[0] * this.shape[1] * this.shape[2];
+    const images = new Uint8Array(ids.length * imageSize);
+    const used = new Int32Array(ids.length);
+    for (let k = 0; k < ids.length; k++) {
+      let id = ids[k];
+      let result = await this.take(id);
+      for (let tries = 1; result === undefined; tries++) {
+        if (tries >= this.size) throw new SslError('data', `${this.name}: no sample decodes; check the files.`);
+        id = (id + 1) % this.size;
+        result = await this.take(id);
+      }
+      if (result instanceof Error) throw result;
+      images.set(result, k * imageSize);
+      used[k] = id;
+    }
+    return { images, ids: used };
+  }
+
   /** Stops the decode workers. */
   close(): Promise<void> {
     return this.pool.close();
+  }
+
+  private take(id: number): Promise<Uint8Array | Error | undefined> {
+    const started = this.prefetched.get(id);
+    this.prefetched.delete(id);
+    return started ?? this.decodeSample(id);
+  }
+
+  private checkId(id: number): void {
+    if (!Number.isInteger(id) || id < 0 || id >= this.size) {
+      throw new SslError('data', `ImageStream(${this.name}): sample id ${id} is outside 0..${this.size - 1}.`);
+    }
   }
 
   /** The decoded image of sample `id`; undefined when it is corrupt (skip mode), an SslError (error mode). */
