@@ -5,7 +5,8 @@
  * kernels under that name — and a fake `nvidia-smi` that lists a GPU. With them:
  *   - `initBackend` picks tfjs-node-gpu over tfjs-node over wasm, loading only the package it picks;
  *   - methods of the repository train on that backend, so none of them depends on a kernel only wasm has
- *     (our fused batch norm and GELU kernels are wasm-only: the layers must fall back to plain ops).
+ *     (our fused batch norm and GELU kernels are wasm-only: the layers must fall back to plain ops), and
+ *     every kernel those steps run exists on wasm too (tfjs-backend-wasm's own or one `registerWasmTrainingKernels` adds).
  * Each selection needs a fresh `select` module (initBackend selects once per process), hence
  * `vi.resetModules()`; the wasm fallback runs last, as it is the only selection that initializes wasm.
  */
@@ -119,48 +120,69 @@ describe.skipIf(realTensorflowHere || fs.existsSync('/dev/nvidia0'))('initBacken
     expect(packages).toEqual(['@tensorflow/tfjs-node']);
   });
 
-  it('methods of the repository train on the tensorflow backend: no wasm-only kernel is needed', { timeout: 300_000 }, async () => {
-    // The backend chosen by the previous test; kernels missing on it would throw "not registered for backend 'tensorflow'".
-    expect(tf.getBackend()).toBe(FAKE);
-    const core = await import('../index');
-    const repository = path.resolve(import.meta.dirname, '../../../..');
-    const plugin = async (name: string) =>
-      ((await import(pathToFileURL(path.join(repository, 'packages', name, 'src/index.ts')).href)) as { default: () => Plugin }).default;
-    const registry = core
-      .createRegistry()
-      .use((await plugin('contrastive'))())
-      .use((await plugin('noncontrastive'))())
-      .use((await plugin('semisup'))());
-    const images = core.subset(
-      await core.loadFashionMnist({ split: 'train', source: 'sample' }),
-      Array.from({ length: 96 }, (_, i) => i),
-    );
-    const cnn = { kind: 'cnn', inputShape: [28, 28, 1], channels: [8, 16], seed: 1 } as const;
-    const vit = { ...core.vitPreset('vit28'), embedDim: 32, depth: 1, numHeads: 2, seed: 2 };
-    const runs: { method: string; config: Record<string, unknown>; encoder: typeof cnn | typeof vit; semiSupervised?: boolean }[] = [
-      { method: 'contrastive:simclr', config: { projectionHiddenDim: 32, projectionDim: 16 }, encoder: cnn },
-      // The ViT brings layer norm, attention and GELU (whose wasm kernel is one of ours).
-      { method: 'contrastive:simclr', config: { projectionHiddenDim: 32, projectionDim: 16 }, encoder: vit },
-      { method: 'noncontrastive:byol', config: { projectionHiddenDim: 32, projectionDim: 16, predictorHiddenDim: 32 }, encoder: cnn },
-      { method: 'semisup:fixmatch', config: { unlabeledRatio: 3, threshold: 0.5 }, encoder: cnn, semiSupervised: true },
-    ];
-    for (const run of runs) {
-      const data = run.semiSupervised ? core.labeledSplit(images, { perClass: 1, seed: 0 }) : images;
-      const result = await core.train({
-        method: registry.create(run.method as never, run.config),
-        data,
-        encoder: run.encoder,
-        batchSize: 8,
-        maxSteps: 1,
-        epochs: 1,
-        seed: 3,
-      });
-      expect(tf.getBackend(), run.method).toBe(FAKE);
-      expect(result.history.length, run.method).toBeGreaterThan(0);
-      for (const record of result.history) expect(Number.isFinite(record.loss), `${run.method} loss ${record.loss}`).toBe(true);
-      result.dispose();
-    }
-  });
+  it(
+    'methods of the repository train on the tensorflow backend (no wasm-only kernel needed), and every kernel they run exists on wasm',
+    { timeout: 300_000 },
+    async () => {
+      // The backend chosen by the previous test; kernels missing on it would throw "not registered for backend 'tensorflow'".
+      expect(tf.getBackend()).toBe(FAKE);
+      const core = await import('../index');
+      const repository = path.resolve(import.meta.dirname, '../../../..');
+      const plugin = async (name: string) =>
+        ((await import(pathToFileURL(path.join(repository, 'packages', name, 'src/index.ts')).href)) as { default: () => Plugin }).default;
+      const registry = core
+        .createRegistry()
+        .use((await plugin('contrastive'))())
+        .use((await plugin('noncontrastive'))())
+        .use((await plugin('semisup'))());
+      const images = core.subset(
+        await core.loadFashionMnist({ split: 'train', source: 'sample' }),
+        Array.from({ length: 96 }, (_, i) => i),
+      );
+      const cnn = { kind: 'cnn', inputShape: [28, 28, 1], channels: [8, 16], seed: 1 } as const;
+      const vit = { ...core.vitPreset('vit28'), embedDim: 32, depth: 1, numHeads: 2, seed: 2 };
+      const runs: { method: string; config: Record<string, unknown>; encoder: typeof cnn | typeof vit; semiSupervised?: boolean }[] = [
+        { method: 'contrastive:simclr', config: { projectionHiddenDim: 32, projectionDim: 16 }, encoder: cnn },
+        // The ViT brings layer norm, attention and GELU (whose wasm kernel is one of ours).
+        { method: 'contrastive:simclr', config: { projectionHiddenDim: 32, projectionDim: 16 }, encoder: vit },
+        { method: 'noncontrastive:byol', config: { projectionHiddenDim: 32, projectionDim: 16, predictorHiddenDim: 32 }, encoder: cnn },
+        { method: 'semisup:fixmatch', config: { unlabeledRatio: 3, threshold: 0.5 }, encoder: cnn, semiSupervised: true },
+      ];
+      const kernelsUsed = new Set<string>();
+      for (const run of runs) {
+        const data = run.semiSupervised ? core.labeledSplit(images, { perClass: 1, seed: 0 }) : images;
+        let result: Awaited<ReturnType<typeof core.train>> | undefined;
+        const profile = await tf.profile(async () => {
+          result = await core.train({
+            method: registry.create(run.method as never, run.config),
+            data,
+            encoder: run.encoder,
+            batchSize: 8,
+            maxSteps: 1,
+            epochs: 1,
+            seed: 3,
+          });
+        });
+        for (const kernel of profile.kernels) kernelsUsed.add(kernel.name);
+        if (result === undefined) throw new Error(`${run.method} did not train`);
+        expect(tf.getBackend(), run.method).toBe(FAKE);
+        expect(result.history.length, run.method).toBeGreaterThan(0);
+        for (const record of result.history) expect(Number.isFinite(record.loss), `${run.method} loss ${record.loss}`).toBe(true);
+        result.dispose();
+      }
+      // And the other way round: every kernel these steps ran also exists on wasm (where our layers swap some
+      // op chains for fused kernels of ours, e.g. batch norm and GELU, that are registered there).
+      // (The profile also lists named scopes, which are not kernels of the fake backend.) Wasm has its own
+      // kernels and the ones `registerWasmTrainingKernels` adds when wasm is selected.
+      const { listWasmTrainingKernels } = await import('./kernels/index');
+      const ours = new Set(listWasmTrainingKernels());
+      const wasmMissing = [...kernelsUsed].filter(
+        (name) => tf.getKernel(name, FAKE) !== undefined && tf.getKernel(name, 'wasm') === undefined && !ours.has(name),
+      );
+      expect(kernelsUsed.size).toBeGreaterThan(20);
+      expect(wasmMissing).toEqual([]);
+    },
+  );
 
   it('falls back to wasm when tfjs-node is installed but fails to load, and says why', async () => {
     const project = fakeProject('broken-cpu', { '@tensorflow/tfjs-node': 'broken' });
