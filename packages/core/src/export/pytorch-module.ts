@@ -7,14 +7,11 @@ import type { PyTorchArchitecture } from './pytorch-state-dict';
  * where it is (TensorFlow's 'same' padding), since a user continuing training there will read this file.
  */
 
-const HEADER = `import json
-import math
-import os
-import sys
-
-import torch
-import torch.nn.functional as F
-from torch import nn`;
+/** The imports; `math` only where 'same' padding is computed (the ResNet family). */
+function header(family: PyTorchArchitecture['family']): string {
+  const standard = ['json', ...(family === 'resnet' ? ['math'] : []), 'os', 'sys'].map((name) => `import ${name}`);
+  return `${standard.join('\n')}\n\nimport torch\nimport torch.nn.functional as F\nfrom torch import nn`;
+}
 
 const READER = `
 def read_safetensors(path):
@@ -279,7 +276,7 @@ Eval mode normalises with the batch norms' running statistics, as @ssl's inferen
 (DDP / FSDP) works as for any nn.Module; note that PyTorch's running_var uses the unbiased batch variance
 where tfjs used the biased one (the difference is n/(n-1), negligible at usual batch sizes).
 """
-${HEADER}`;
+${header(options.architecture.family)}`;
   // JSON inside a raw triple-quoted string: no escape is interpreted, and the spec holds no triple quotes.
   const architecture = `ARCHITECTURE = json.loads(
     r"""
