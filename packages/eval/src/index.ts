@@ -45,6 +45,8 @@ export type { CollapseDiagnostics, CollapseVerdict } from './collapse';
 
 export { embeddingMap } from './embedding-map';
 export type { EmbeddingMap, EmbeddingMapOptions } from './embedding-map';
+export { greyImage, heatImage, imageGridPng } from './image-grid';
+export type { GridImage, ImageGridOptions } from './image-grid';
 
 export { knnMonitor } from './knn-monitor';
 export type { KnnMonitor, KnnMonitorOptions, MonitorEpochContext } from './knn-monitor';
