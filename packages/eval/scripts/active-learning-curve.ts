@@ -20,7 +20,7 @@ import type { AcquisitionStrategy } from '../src/active-learning';
 import { randomInitControl } from '../src/pretrain-and-compare';
 import { summarize } from '../src/statistics';
 import type { FeatureSet } from '../src/types';
-import { lineChartPng } from './line-chart';
+import { lineChartPng } from '../src/line-chart';
 import { appendJsonLine, cachedFeatures, elapsedSeconds, percent, readJsonLines, replaceReadmeSection } from './script-helpers';
 
 const { values } = parseArgs({

@@ -47,6 +47,8 @@ export { embeddingMap } from './embedding-map';
 export type { EmbeddingMap, EmbeddingMapOptions } from './embedding-map';
 export { greyImage, heatImage, imageGridPng } from './image-grid';
 export type { GridImage, ImageGridOptions } from './image-grid';
+export { lineChartPng } from './line-chart';
+export type { ChartSeries, LineChartOptions } from './line-chart';
 
 export { knnMonitor } from './knn-monitor';
 export type { KnnMonitor, KnnMonitorOptions, MonitorEpochContext } from './knn-monitor';

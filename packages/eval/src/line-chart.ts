@@ -1,7 +1,7 @@
 // A small line chart drawn straight into a PNG (pngjs + the package's 5×7 bitmap font, as the embedding
 // map is): one line per series with a ±std band, axes with ticks, a legend.
 import { PNG } from 'pngjs';
-import { drawText, GLYPH_HEIGHT, textWidth } from '../src/bitmap-font';
+import { drawText, GLYPH_HEIGHT, textWidth } from './bitmap-font';
 
 export interface ChartSeries {
   name: string;
@@ -17,6 +17,21 @@ export interface LineChartOptions {
   yLabel: string;
   width?: number;
   height?: number;
+  /** Tick label of a y value; default a percentage (accuracies in [0, 1]). */
+  yLabelOf?: (y: number) => string;
+}
+
+/** Up to this many x values get a tick each and a dot on every line; longer curves get about 10 round ticks. */
+const MAX_MARKED_POINTS = 30;
+
+/** About `count` round tick positions (1, 2 or 5 × 10^k apart) covering [low, high]. */
+export function roundTicks(low: number, high: number, count = 10): number[] {
+  const raw = (high - low) / count;
+  const magnitude = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * magnitude).find((candidate) => candidate >= raw) ?? 10 * magnitude;
+  const ticks: number[] = [];
+  for (let tick = Math.ceil(low / step) * step; tick <= high + 1e-9; tick += step) ticks.push(Number(tick.toPrecision(12)));
+  return ticks;
 }
 
 /** Tableau 10, the embedding map's palette. */
@@ -31,6 +46,10 @@ const PALETTE: readonly (readonly [number, number, number])[] = [
   [227, 119, 194],
 ];
 
+/**
+ * One line per series (with its ±spread band) over shared axes, a legend on the right: learning curves,
+ * collapse diagnostics over training steps.
+ */
 export function lineChartPng(series: readonly ChartSeries[], options: LineChartOptions): Buffer {
   const width = options.width ?? 1000;
   const height = options.height ?? 560;
@@ -59,12 +78,15 @@ export function lineChartPng(series: readonly ChartSeries[], options: LineChartO
   const ink = [40, 40, 40];
   const grid = [225, 225, 225];
 
+  const yLabelOf = options.yLabelOf ?? ((y: number) => `${Math.round(100 * y)}`);
+  const distinctXs = [...new Set(xs)];
+  const marked = distinctXs.length <= MAX_MARKED_POINTS;
   for (let y = yMin; y <= yMax + 1e-9; y += yStep) {
     for (let x = left; x <= right; x++) blend(x, py(y), grid, 1);
-    const label = `${Math.round(100 * y)}`;
+    const label = yLabelOf(y);
     drawText(label, left - 8 - textWidth(label, 2), py(y) - GLYPH_HEIGHT, 2, (a, b) => blend(a, b, ink, 1));
   }
-  for (const x of [...new Set(xs)]) {
+  for (const x of marked ? distinctXs : roundTicks(xMin, xMax)) {
     for (let y = bottom; y <= bottom + 5; y++) blend(px(x), y, ink, 1);
     const label = `${x}`;
     drawText(label, px(x) - textWidth(label, 2) / 2, bottom + 10, 2, (a, b) => blend(a, b, ink, 1));
@@ -95,7 +117,7 @@ export function lineChartPng(series: readonly ChartSeries[], options: LineChartO
         for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) if (dx * dx + dy * dy <= 1) blend(x + dx, y + dy, color, 1);
       }
     }
-    for (let i = 0; i < s.x.length; i++) {
+    for (let i = 0; marked && i < s.x.length; i++) {
       for (let dy = -3; dy <= 3; dy++)
         for (let dx = -3; dx <= 3; dx++) if (dx * dx + dy * dy <= 9) blend(px(s.x[i]) + dx, py(s.mean[i]) + dy, color, 1);
     }
