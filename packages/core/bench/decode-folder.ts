@@ -11,6 +11,9 @@
  *   NT-Xent, Adam), median of BENCH_STEPS steps after BENCH_WARMUP.
  * - fed_step_images_per_s: the same steps fed by the stream (decode workers running beside the step); equal
  *   to step_images_per_s when a batch is always ready when the step ends and the cores are not shared.
+ * - decode_cpu_ms_per_image, step_cpu_ms_per_image: CPU time (all threads) per image of each, which a loaded
+ *   machine inflates far less than wall time: on an idle machine with W decode workers and the step's T threads,
+ *   the rates approach W·1000/decode_cpu and T·1000/step_cpu.
  * - rss_mb: peak RSS of the whole process (threads included); decode_rss_mb: the peak after the decode-only pass,
  *   before the first tensor — the stream's own memory (index, workers, prefetch window).
  *
@@ -121,11 +124,13 @@ export async function benchDecodeFolder(): Promise<string> {
   // Decoding alone.
   let decoded = 0;
   const decodeStart = performance.now();
+  const decodeCpuStart = process.cpuUsage();
   for await (const batch of stream.batches(0, BATCH_SIZE, { dropLast: false })) {
     decoded += batch.ids.length;
     if (decoded >= limit) break;
   }
   const decodeSeconds = (performance.now() - decodeStart) / 1000;
+  const decodeCpu = process.cpuUsage(decodeCpuStart);
   // Peak RSS so far: the stream's share (index, decode workers, prefetch window) before any tensor exists.
   const decodeRssMb = process.resourceUsage().maxRSS / 1024;
   // The step alone, on one batch of real images.
@@ -135,10 +140,16 @@ export async function benchDecodeFolder(): Promise<string> {
   if (!first) throw new Error(`${dir} holds fewer than ${BATCH_SIZE} decodable images: give a larger BENCH_DECODE_DIR.`);
   const images = hostBatchToTensors({ images: first.images, indices: first.ids }, stream.shape).images;
   const alone: number[] = [];
+  let stepCpuMicros = 0;
   for (let i = 0; i < warmup + steps; i++) {
     const started = performance.now();
+    const cpuStart = process.cpuUsage();
     step.step(images, rng);
-    if (i >= warmup) alone.push((performance.now() - started) / 1000);
+    const cpu = process.cpuUsage(cpuStart);
+    if (i >= warmup) {
+      alone.push((performance.now() - started) / 1000);
+      stepCpuMicros += cpu.user + cpu.system;
+    }
   }
   images.dispose();
   // The step fed by the stream: batch wait + upload + step, as a training loop sees it.
@@ -164,9 +175,13 @@ export async function benchDecodeFolder(): Promise<string> {
   const stepImagesPerSecond = BATCH_SIZE / median(alone);
   const fedImagesPerSecond = BATCH_SIZE / median(fed);
   const rssMb = process.resourceUsage().maxRSS / 1024;
+  // CPU time per image (all threads of the process): what each costs whatever else runs on the machine.
+  const decodeCpuMs = (decodeCpu.user + decodeCpu.system) / 1000 / decoded;
+  const stepCpuMs = stepCpuMicros / 1000 / (steps * BATCH_SIZE);
   return (
     `bench decode-folder images_per_s=${format(imagesPerSecond)} step_images_per_s=${format(stepImagesPerSecond)} ` +
     `ratio=${(imagesPerSecond / stepImagesPerSecond).toFixed(2)} fed_step_images_per_s=${format(fedImagesPerSecond)} ` +
+    `decode_cpu_ms_per_image=${format(decodeCpuMs)} step_cpu_ms_per_image=${format(stepCpuMs)} ` +
     `rss_mb=${format(rssMb)} decode_rss_mb=${format(decodeRssMb)} images=${decoded} corrupt=${corrupt} set=${index.kind}:${index.keys.length} index_s=${format(indexSeconds)} ` +
     `decoder=${stream.pool.decoder} workers=${stream.pool.workers} backend=${tf.getBackend()}`
   );
