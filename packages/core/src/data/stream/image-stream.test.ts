@@ -145,6 +145,34 @@ describe('ImageStream over an image folder', () => {
     }
   });
 
+  it('keeps at most (prefetchBatches + 1) × batchSize images in flight, whatever the size of the set', async () => {
+    const stream = ImageStream.open(root, { size: [8, 8], channels: 3, workers: 1, cache: false, prefetchBatches: 1, onWarning: () => {} });
+    let inFlight = 0;
+    let peak = 0;
+    const decode = stream.pool.decode.bind(stream.pool);
+    stream.pool.decode = async (job) => {
+      peak = Math.max(peak, ++inFlight);
+      try {
+        return await decode(job);
+      } finally {
+        inFlight--;
+      }
+    };
+    try {
+      let batches = 0;
+      for await (const batch of stream.batches(0, 3)) {
+        batches++;
+        // A slow consumer: the stream must wait for it, not read ahead without bound.
+        await new Promise((resolveWait) => setTimeout(resolveWait, 5));
+        expect(batch.ids).toHaveLength(3);
+      }
+      expect(batches).toBe(8);
+      expect(peak).toBe(2 * 3);
+    } finally {
+      await stream.close();
+    }
+  });
+
   it("stops with SslError('data') on a corrupt file when onCorrupt is 'error'", async () => {
     const stream = ImageStream.open(root, { size: [8, 8], channels: 1, workers: 0, cache: false, onCorrupt: 'error' });
     try {

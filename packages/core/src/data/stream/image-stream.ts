@@ -143,8 +143,9 @@ export class ImageStream {
       fill();
       while (rows.length < batchSize && window.length > 0) {
         const head = window.shift()!;
-        fill();
         const result = await head.result;
+        // Refilled once the head is done, so no more than `limit` decodes are ever in flight.
+        fill();
         position = head.position;
         if (result instanceof Error) throw result;
         if (result === undefined) continue;
