@@ -121,178 +121,176 @@ async function finished(page: Page): Promise<RunReport> {
   return page.evaluate(() => (window as never as { sslRun: RunReport }).sslRun);
 }
 
-describe.skipIf(CHROMIUM === undefined)(
-  'examples/browser-training in headless Chromium (skipped: no Chromium; apt-get install chromium or set SSL_CHROMIUM)',
-  () => {
-    const outDir = mkdtempSync(join(tmpdir(), 'ssl-browser-training-'));
-    const nodeDir = mkdtempSync(join(tmpdir(), 'ssl-browser-training-node-'));
-    let built: BuiltPage;
-    let server: StaticServer;
-    let browser: Browser;
-    let nodeRun: Promise<string>;
+if (CHROMIUM === undefined)
+  console.warn(`[page.test] SKIPPING: no Chromium at /usr/bin/chromium (apt-get install -y chromium) and SSL_CHROMIUM unset.`);
 
-    beforeAll(async () => {
-      // A few steps of `ssl pretrain` in Node (one epoch of the sample at batch 256: 11 SimCLR steps, about a
-      // minute under load), started now so it trains while the page tests run.
-      const runDir = join(nodeDir, 'run');
-      nodeRun = promisify(execFile)(
-        process.execPath,
-        [
-          SSL_COMMAND,
-          'pretrain',
-          'contrastive:simclr',
-          '--data',
-          'fashion-mnist-sample',
-          '--epochs',
-          '1',
-          '--batch-size',
-          '256',
-          '--backend',
-          'wasm',
-          '--seed',
-          '7',
-          '--no-eval',
-          '--out',
-          runDir,
-        ],
-        { env: { ...process.env, SSL_THREADS: '1' }, timeout: 200_000 },
-      ).then(() => runDir);
-      nodeRun.catch(() => undefined);
-      built = await buildPage(outDir);
-      server = await serveDirectory(outDir);
-      // No GPU and no background traffic, so every request the page makes is the page's own.
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-      });
+describe.skipIf(CHROMIUM === undefined)('examples/browser-training in headless Chromium', () => {
+  const outDir = mkdtempSync(join(tmpdir(), 'ssl-browser-training-'));
+  const nodeDir = mkdtempSync(join(tmpdir(), 'ssl-browser-training-node-'));
+  let built: BuiltPage;
+  let server: StaticServer;
+  let browser: Browser;
+  let nodeRun: Promise<string>;
+
+  beforeAll(async () => {
+    // A few steps of `ssl pretrain` in Node (one epoch of the sample at batch 256: 11 SimCLR steps, about a
+    // minute under load), started now so it trains while the page tests run.
+    const runDir = join(nodeDir, 'run');
+    nodeRun = promisify(execFile)(
+      process.execPath,
+      [
+        SSL_COMMAND,
+        'pretrain',
+        'contrastive:simclr',
+        '--data',
+        'fashion-mnist-sample',
+        '--epochs',
+        '1',
+        '--batch-size',
+        '256',
+        '--backend',
+        'wasm',
+        '--seed',
+        '7',
+        '--no-eval',
+        '--out',
+        runDir,
+      ],
+      { env: { ...process.env, SSL_THREADS: '1' }, timeout: 200_000 },
+    ).then(() => runDir);
+    nodeRun.catch(() => undefined);
+    built = await buildPage(outDir);
+    server = await serveDirectory(outDir);
+    // No GPU and no background traffic, so every request the page makes is the page's own.
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
     });
+  });
 
-    afterAll(async () => {
-      await browser?.close();
-      await server?.close();
-      rmSync(outDir, { recursive: true, force: true });
-      await nodeRun?.catch(() => undefined);
-      rmSync(nodeDir, { recursive: true, force: true });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    rmSync(outDir, { recursive: true, force: true });
+    await nodeRun?.catch(() => undefined);
+    rmSync(nodeDir, { recursive: true, force: true });
+  });
+
+  it("bundles @ssl/core's browser entry and the plugins, not the Node entry", () => {
+    const inputs = built.inputs.map((input) => input.replaceAll('\\', '/'));
+    expect(inputs).toContain('../../packages/core/src/browser.ts');
+    expect(inputs.some((input) => input.startsWith('../../packages/contrastive/src/'))).toBe(true);
+    // The Node-only modules: run directories, checkpoint files, Node backend selection and threads.
+    for (const nodeOnly of [
+      'core/src/main.source.ts',
+      'core/src/train/run-directory.ts',
+      'core/src/backend/select.ts',
+      'core/src/backend/wasm-node-threads.ts',
+    ])
+      expect(inputs.filter((input) => input.endsWith(nodeOnly))).toEqual([]);
+  });
+
+  let uninterrupted: RunReport;
+
+  it('trains SimCLR for 50 steps: the loss falls, kNN is far above chance, no console error, no request off the origin', async () => {
+    const page = await browser.newPage();
+    const { problems, outside } = watch(page, server.url);
+    await page.goto(`${server.url}${SIMCLR}`);
+    const run = await finished(page);
+    await page.close();
+    uninterrupted = run;
+    // Measured 4.16 → 3.16 over 50 steps.
+    expectTrained(run, problems, outside);
+  }, 120_000);
+
+  it('resumes a run kept in IndexedDB after a reload, from its newest checkpoint, with the losses of the uninterrupted run', async () => {
+    const page = await browser.newPage();
+    const { problems, outside } = watch(page, server.url);
+    const persistent = `${server.url}${SIMCLR}&store=indexeddb&checkpointEvery=10`;
+    await page.goto(`${persistent}&fresh`);
+    await page.waitForFunction(() => ((window as never as { sslRun?: RunReport }).sslRun?.steps ?? 0) >= 25, null, {
+      timeout: 60_000,
+      polling: 200,
     });
-
-    it("bundles @ssl/core's browser entry and the plugins, not the Node entry", () => {
-      const inputs = built.inputs.map((input) => input.replaceAll('\\', '/'));
-      expect(inputs).toContain('../../packages/core/src/browser.ts');
-      expect(inputs.some((input) => input.startsWith('../../packages/contrastive/src/'))).toBe(true);
-      // The Node-only modules: run directories, checkpoint files, Node backend selection and threads.
-      for (const nodeOnly of [
-        'core/src/main.source.ts',
-        'core/src/train/run-directory.ts',
-        'core/src/backend/select.ts',
-        'core/src/backend/wasm-node-threads.ts',
-      ])
-        expect(inputs.filter((input) => input.endsWith(nodeOnly))).toEqual([]);
-    });
-
-    let uninterrupted: RunReport;
-
-    it('trains SimCLR for 50 steps: the loss falls, kNN is far above chance, no console error, no request off the origin', async () => {
+    // A reload mid-run: the page's training stops wherever it is; the new page finds the run in IndexedDB.
+    await page.goto(persistent);
+    const run = await finished(page);
+    await page.close();
+    expect(run.error).toBeUndefined();
+    expect(run.status).toBe('done');
+    expect(run.resumedFromStep).toBeGreaterThanOrEqual(20);
+    expect(run.resumedFromStep! % 10).toBe(0);
+    expect(run.steps).toBe(50);
+    // Exact: the steps before the checkpoint as the store kept them, the steps after it recomputed identically.
+    expect(run.losses).toEqual(uninterrupted.losses);
+    expect(problems).toEqual([]);
+    expect(outside).toEqual([]);
+    console.info(`browser-training: reloaded at step ≥ 25, resumed from step ${run.resumedFromStep}, same 50 losses as without the reload`);
+  }, 120_000);
+  for (const { method, query, measured } of FAMILIES)
+    it(`trains ${method} for 50 steps: the loss falls, kNN is far above chance, no console error, no request off the origin (measured: ${measured})`, async () => {
       const page = await browser.newPage();
       const { problems, outside } = watch(page, server.url);
-      await page.goto(`${server.url}${SIMCLR}`);
+      await page.goto(`${server.url}?method=${method}&steps=50&${query}&knnEvery=1000`);
       const run = await finished(page);
       await page.close();
-      uninterrupted = run;
-      // Measured 4.16 → 3.16 over 50 steps.
+      expect(run.method).toBe(method);
       expectTrained(run, problems, outside);
-    }, 120_000);
+    }, 150_000);
 
-    it('resumes a run kept in IndexedDB after a reload, from its newest checkpoint, with the losses of the uninterrupted run', async () => {
-      const page = await browser.newPage();
-      const { problems, outside } = watch(page, server.url);
-      const persistent = `${server.url}${SIMCLR}&store=indexeddb&checkpointEvery=10`;
-      await page.goto(`${persistent}&fresh`);
-      await page.waitForFunction(() => ((window as never as { sslRun?: RunReport }).sslRun?.steps ?? 0) >= 25, null, {
+  it("an encoder trained in Node by `ssl pretrain` loads in the page and gives Node's features within 1e-4 (wasm in both)", async () => {
+    const runDir = await nodeRun;
+    // Served from the page's origin, as an app would serve its model files.
+    cpSync(join(runDir, 'encoder'), join(outDir, 'node-encoder'), { recursive: true });
+    const page = await browser.newPage();
+    const { problems, outside } = watch(page, server.url);
+    await page.goto(`${server.url}?backend=wasm&encoder=node-encoder/model.json&features=${FEATURE_IMAGES}`);
+    await page.waitForFunction(
+      () => ['done', 'failed'].includes((window as never as { sslFeatures?: { status: string } }).sslFeatures?.status ?? ''),
+      null,
+      {
         timeout: 60_000,
         polling: 200,
-      });
-      // A reload mid-run: the page's training stops wherever it is; the new page finds the run in IndexedDB.
-      await page.goto(persistent);
-      const run = await finished(page);
-      await page.close();
-      expect(run.error).toBeUndefined();
-      expect(run.status).toBe('done');
-      expect(run.resumedFromStep).toBeGreaterThanOrEqual(20);
-      expect(run.resumedFromStep! % 10).toBe(0);
-      expect(run.steps).toBe(50);
-      // Exact: the steps before the checkpoint as the store kept them, the steps after it recomputed identically.
-      expect(run.losses).toEqual(uninterrupted.losses);
-      expect(problems).toEqual([]);
-      expect(outside).toEqual([]);
-      console.info(
-        `browser-training: reloaded at step ≥ 25, resumed from step ${run.resumedFromStep}, same 50 losses as without the reload`,
-      );
-    }, 120_000);
-    for (const { method, query, measured } of FAMILIES)
-      it(`trains ${method} for 50 steps: the loss falls, kNN is far above chance, no console error, no request off the origin (measured: ${measured})`, async () => {
-        const page = await browser.newPage();
-        const { problems, outside } = watch(page, server.url);
-        await page.goto(`${server.url}?method=${method}&steps=50&${query}&knnEvery=1000`);
-        const run = await finished(page);
-        await page.close();
-        expect(run.method).toBe(method);
-        expectTrained(run, problems, outside);
-      }, 150_000);
+      },
+    );
+    const inPage = await page.evaluate(() => (window as never as { sslFeatures: FeaturesReport }).sslFeatures);
+    await page.close();
+    expect(inPage.error).toBeUndefined();
+    expect(inPage.backend).toMatch(/^wasm/);
 
-    it("an encoder trained in Node by `ssl pretrain` loads in the page and gives Node's features within 1e-4 (wasm in both)", async () => {
-      const runDir = await nodeRun;
-      // Served from the page's origin, as an app would serve its model files.
-      cpSync(join(runDir, 'encoder'), join(outDir, 'node-encoder'), { recursive: true });
-      const page = await browser.newPage();
-      const { problems, outside } = watch(page, server.url);
-      await page.goto(`${server.url}?backend=wasm&encoder=node-encoder/model.json&features=${FEATURE_IMAGES}`);
-      await page.waitForFunction(
-        () => ['done', 'failed'].includes((window as never as { sslFeatures?: { status: string } }).sslFeatures?.status ?? ''),
-        null,
-        {
-          timeout: 60_000,
-          polling: 200,
-        },
-      );
-      const inPage = await page.evaluate(() => (window as never as { sslFeatures: FeaturesReport }).sslFeatures);
-      await page.close();
-      expect(inPage.error).toBeUndefined();
-      expect(inPage.backend).toMatch(/^wasm/);
+    // Node, on the same backend kind (wasm, one thread as the page's; SIMD in both).
+    const info = await initBackend({ backend: 'wasm', threads: 1 });
+    expect(info.name).toBe('wasm');
+    const testSet = await loadFashionMnist({ source: 'sample', split: 'test' });
+    const encoder = await loadEncoder(join(runDir, 'encoder'));
+    const inputs = pixelsOf(testSet, 0, FEATURE_IMAGES);
+    const inNode = encoder.features(inputs, { training: false });
+    // The spec alone (same seed, random init) must give other features, so equality means the weights loaded.
+    const randomInit = createEncoder(encoder.spec);
+    const untrained = randomInit.features(inputs, { training: false });
+    const nodeValues = await inNode.data();
+    const untrainedValues = await untrained.data();
+    tf.dispose([inputs, inNode, untrained]);
+    encoder.model.dispose();
+    randomInit.model.dispose();
 
-      // Node, on the same backend kind (wasm, one thread as the page's; SIMD in both).
-      const info = await initBackend({ backend: 'wasm', threads: 1 });
-      expect(info.name).toBe('wasm');
-      const testSet = await loadFashionMnist({ source: 'sample', split: 'test' });
-      const encoder = await loadEncoder(join(runDir, 'encoder'));
-      const inputs = pixelsOf(testSet, 0, FEATURE_IMAGES);
-      const inNode = encoder.features(inputs, { training: false });
-      // The spec alone (same seed, random init) must give other features, so equality means the weights loaded.
-      const randomInit = createEncoder(encoder.spec);
-      const untrained = randomInit.features(inputs, { training: false });
-      const nodeValues = await inNode.data();
-      const untrainedValues = await untrained.data();
-      tf.dispose([inputs, inNode, untrained]);
-      encoder.model.dispose();
-      randomInit.model.dispose();
-
-      expect(inPage.shape).toEqual(inNode.shape);
-      let worst = 0;
-      let fromRandomInit = 0;
-      let scale = 0;
-      for (let i = 0; i < nodeValues.length; i++) {
-        worst = Math.max(worst, Math.abs(inPage.values![i] - nodeValues[i]));
-        fromRandomInit = Math.max(fromRandomInit, Math.abs(untrainedValues[i] - nodeValues[i]));
-        scale = Math.max(scale, Math.abs(nodeValues[i]));
-      }
-      expect(worst).toBeLessThan(1e-4);
-      expect(fromRandomInit).toBeGreaterThan(1e-2);
-      expect(problems).toEqual([]);
-      expect(outside).toEqual([]);
-      console.info(
-        `browser-training: features of ${FEATURE_IMAGES} test images by the ssl pretrain encoder, page vs Node (wasm): max |Δ| ${worst.toExponential(2)} ` +
-          `(largest feature ${scale.toFixed(3)}; random init differs by ${fromRandomInit.toFixed(3)})`,
-      );
-    }, 240_000);
-  },
-);
+    expect(inPage.shape).toEqual(inNode.shape);
+    let worst = 0;
+    let fromRandomInit = 0;
+    let scale = 0;
+    for (let i = 0; i < nodeValues.length; i++) {
+      worst = Math.max(worst, Math.abs(inPage.values![i] - nodeValues[i]));
+      fromRandomInit = Math.max(fromRandomInit, Math.abs(untrainedValues[i] - nodeValues[i]));
+      scale = Math.max(scale, Math.abs(nodeValues[i]));
+    }
+    expect(worst).toBeLessThan(1e-4);
+    expect(fromRandomInit).toBeGreaterThan(1e-2);
+    expect(problems).toEqual([]);
+    expect(outside).toEqual([]);
+    console.info(
+      `browser-training: features of ${FEATURE_IMAGES} test images by the ssl pretrain encoder, page vs Node (wasm): max |Δ| ${worst.toExponential(2)} ` +
+        `(largest feature ${scale.toFixed(3)}; random init differs by ${fromRandomInit.toFixed(3)})`,
+    );
+  }, 240_000);
+});

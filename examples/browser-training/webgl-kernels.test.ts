@@ -27,69 +27,63 @@ interface KernelReport {
  * norm, softmax, element-wise) and a training step of core's CNN and ViT encoders and of SimCLR's loss run on
  * `webgl` in headless Chromium against `cpu` in the same page, values and gradients.
  */
-describe.skipIf(CHROMIUM === undefined)(
-  'kernels on webgl in headless Chromium against cpu (skipped: no Chromium; apt-get install chromium or set SSL_CHROMIUM)',
-  () => {
-    const outDir = mkdtempSync(join(tmpdir(), 'ssl-webgl-kernels-'));
-    let server: StaticServer;
-    let browser: Browser;
+if (CHROMIUM === undefined)
+  console.warn(`[webgl-kernels.test] SKIPPING: no Chromium at /usr/bin/chromium (apt-get install -y chromium) and SSL_CHROMIUM unset.`);
 
-    beforeAll(async () => {
-      await buildPage(outDir);
-      server = await serveDirectory(outDir);
-      // Headless Chromium has no GPU here: ANGLE on SwiftShader (Vulkan on the CPU) gives it WebGL 2 with float32
-      // render targets (EXT_color_buffer_float). Chromium 156 asks for --enable-unsafe-swiftshader to allow it.
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: [
-          '--no-sandbox',
-          '--use-angle=swiftshader',
-          '--enable-unsafe-swiftshader',
-          '--disable-background-networking',
-          '--no-first-run',
-        ],
-      });
+describe.skipIf(CHROMIUM === undefined)('kernels on webgl in headless Chromium against cpu', () => {
+  const outDir = mkdtempSync(join(tmpdir(), 'ssl-webgl-kernels-'));
+  let server: StaticServer;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    await buildPage(outDir);
+    server = await serveDirectory(outDir);
+    // Headless Chromium has no GPU here: ANGLE on SwiftShader (Vulkan on the CPU) gives it WebGL 2 with float32
+    // render targets (EXT_color_buffer_float). Chromium 156 asks for --enable-unsafe-swiftshader to allow it.
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--disable-background-networking', '--no-first-run'],
     });
+  });
 
-    afterAll(async () => {
-      await browser?.close();
-      await server?.close();
-      rmSync(outDir, { recursive: true, force: true });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    rmSync(outDir, { recursive: true, force: true });
+  });
+
+  it('values and gradients on webgl match cpu for every op of the kernel tests and a training step of the CNN, the ViT and SimCLR', async () => {
+    const page = await browser.newPage();
+    const problems: string[] = [];
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(message.text());
     });
-
-    it('values and gradients on webgl match cpu for every op of the kernel tests and a training step of the CNN, the ViT and SimCLR', async () => {
-      const page = await browser.newPage();
-      const problems: string[] = [];
-      page.on('console', (message) => {
-        if (message.type() === 'error') problems.push(message.text());
-      });
-      page.on('pageerror', (error) => problems.push(error.message));
-      await page.goto(`${server.url}kernels.html?backend=webgl`);
-      await page.waitForFunction(
-        () => ['done', 'failed'].includes((window as never as { sslKernels?: KernelReport }).sslKernels?.status ?? ''),
-        null,
-        {
-          timeout: 200_000,
-          polling: 500,
-        },
-      );
-      const report = await page.evaluate(() => (window as never as { sslKernels: KernelReport }).sslKernels);
-      await page.close();
-      expect(report.error).toBeUndefined();
-      // webgl itself, not a fallback, with float32 textures (the page's tolerance for float16 ones is 100× wider).
-      expect(report.backend).toBe('webgl');
-      expect(report.float32).toBe(true);
-      expect(report.cases.length).toBeGreaterThanOrEqual(60);
-      expect(report.cases.filter((result) => !result.ok)).toEqual([]);
-      expect(problems).toEqual([]);
-      const closest = report.cases.reduce((a, b) => (b.error / b.tolerance > a.error / a.tolerance ? b : a));
-      const largest = report.cases.reduce((a, b) => (b.error > a.error ? b : a));
-      console.info(
-        `webgl kernels (${report.renderer}): ${report.cases.length} cases match cpu; closest to its bound: ${closest.name} (${closest.worstOf}) ` +
-          `${closest.error.toExponential(2)} of ${closest.tolerance.toExponential(2)}; largest relative error ${largest.error.toExponential(2)} ` +
-          `(${largest.name}, ${largest.worstOf})`,
-      );
-    }, 300_000);
-  },
-);
+    page.on('pageerror', (error) => problems.push(error.message));
+    await page.goto(`${server.url}kernels.html?backend=webgl`);
+    await page.waitForFunction(
+      () => ['done', 'failed'].includes((window as never as { sslKernels?: KernelReport }).sslKernels?.status ?? ''),
+      null,
+      {
+        timeout: 200_000,
+        polling: 500,
+      },
+    );
+    const report = await page.evaluate(() => (window as never as { sslKernels: KernelReport }).sslKernels);
+    await page.close();
+    expect(report.error).toBeUndefined();
+    // webgl itself, not a fallback, with float32 textures (the page's tolerance for float16 ones is 100× wider).
+    expect(report.backend).toBe('webgl');
+    expect(report.float32).toBe(true);
+    expect(report.cases.length).toBeGreaterThanOrEqual(60);
+    expect(report.cases.filter((result) => !result.ok)).toEqual([]);
+    expect(problems).toEqual([]);
+    const closest = report.cases.reduce((a, b) => (b.error / b.tolerance > a.error / a.tolerance ? b : a));
+    const largest = report.cases.reduce((a, b) => (b.error > a.error ? b : a));
+    console.info(
+      `webgl kernels (${report.renderer}): ${report.cases.length} cases match cpu; closest to its bound: ${closest.name} (${closest.worstOf}) ` +
+        `${closest.error.toExponential(2)} of ${closest.tolerance.toExponential(2)}; largest relative error ${largest.error.toExponential(2)} ` +
+        `(${largest.name}, ${largest.worstOf})`,
+    );
+  }, 300_000);
+});

@@ -8,27 +8,11 @@
  * the first `features` (64) test images on `window.sslFeatures`, to compare with Node's.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  IndexedDbRunStore,
-  MemoryRunStore,
-  createEncoder,
-  createRegistry,
-  fetchIdx,
-  initBackend,
-  labeledSplit,
-  subset,
-  train,
-  vitPreset,
-} from '@ssl/core';
-import type { BackendName, EncoderSpec, Encoder, ImageDataset, StepRecord, TrainData } from '@ssl/core';
-import clip, { fashionMnistPairs } from '@ssl/clip';
-import contrastive from '@ssl/contrastive';
-import masked from '@ssl/masked';
-import noncontrastive from '@ssl/noncontrastive';
-import pretext from '@ssl/pretext';
-import semisup from '@ssl/semisup';
+import { IndexedDbRunStore, MemoryRunStore, createEncoder, fetchIdx, initBackend, subset, train } from '@ssl/core';
+import type { BackendName, Encoder, ImageDataset, StepRecord } from '@ssl/core';
 import { knnAccuracy, pixelsOf } from './knn';
 import { loadEncoderFromUrl } from './load-encoder';
+import { encoderSpecFor, registry, trainDataFor } from './workload';
 
 interface RunReport {
   status: 'starting' | 'training' | 'done' | 'failed';
@@ -77,18 +61,7 @@ const STORE_NAME = `ssl-browser-training:${methodName}`;
 const report: RunReport = { status: 'starting', method: methodName, steps: 0, losses: [], knn: [] };
 window.sslRun = report;
 
-const registry = createRegistry().use(contrastive()).use(noncontrastive()).use(masked()).use(semisup()).use(pretext()).use(clip());
-/**
- * The encoder of the run: the small CNN, or for the masked family (MAE drops patches) the 28×28 ViT with
- * 7×7 patches, as examples/mae-fashion-mnist.
- */
-const encoderSpec: EncoderSpec = methodName.startsWith('masked:')
-  ? vitPreset('vit28', { seed: 1234, gelu: 'tanh', patchSize: 7, pooling: 'mean' })
-  : { kind: 'cnn', inputShape: [28, 28, 1], channels: [16, 32, 64], seed: 1234 };
-/** Semi-supervised methods train on 10 labels per class of the slice plus the rest of it unlabeled. */
-const semiSupervised = methodName.startsWith('semisup:');
-/** CLIP trains on the slice's images with @ssl/clip's synthetic captions of their classes (seeded). */
-const imageText = methodName.startsWith('clip:');
+const encoderSpec = encoderSpecFor(methodName);
 /**
  * Online kNN at the first epoch end at least `knnEvery` (16) steps after the previous measurement, and at the
  * end; a large value keeps only the random-init and final measurements (the test's choice: a ViT's kNN costs
@@ -170,9 +143,9 @@ async function main(): Promise<void> {
   const randomInit = createEncoder(encoderSpec);
   await measureKnn(randomInit, slice, queries, 0);
   randomInit.model.dispose();
-  const data: TrainData = semiSupervised ? labeledSplit(slice, { perClass: 10, seed: 0 }) : imageText ? fashionMnistPairs(slice, 0) : slice;
+  const { data, description } = trainDataFor(methodName, slice);
   report.status = 'training';
-  show('status', `training ${methodName} on ${slice.size} images${semiSupervised ? ' (100 labeled)' : ''}, batch ${batchSize}`);
+  show('status', `training ${methodName} on ${description}, batch ${batchSize}`);
   let store = new MemoryRunStore();
   let resume = false;
   if (persistent) {
