@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeLibraries, decodeToTarget, loadSharp, type DecodeTarget } from './image-decode';
+import { decodeLibraries, decodeToTarget, exifOrientation, loadSharp, orientRgba, type DecodeTarget } from './image-decode';
 
 const sharp = loadSharp();
 const RGB16: DecodeTarget = { size: [16, 16], channels: 3, filter: 'lanczos3' };
@@ -58,7 +58,7 @@ describe.skipIf(!sharp)('decodeToTarget with sharp (libvips) and the pure-JS fal
     }
   });
 
-  it('applies EXIF orientation (sharp path)', async () => {
+  it('applies EXIF orientation on both paths', async () => {
     // 40 wide × 20 high: left half black, right half white; orientation 6 displays it rotated 90° clockwise,
     // so the displayed image is 20 wide × 40 high with black on top.
     const input = raw(40, 20, 3, (x) => (x < 20 ? 0 : 255));
@@ -68,9 +68,31 @@ describe.skipIf(!sharp)('decodeToTarget with sharp (libvips) and the pure-JS fal
         .jpeg({ quality: 95 })
         .toBuffer(),
     );
-    const out = await decodeToTarget(file, { size: [8, 8], channels: 1, filter: 'area' }, withSharp);
-    expect(out[0]).toBeLessThan(30);
-    expect(out[63]).toBeGreaterThan(225);
+    expect(exifOrientation(file)).toBe(6);
+    for (const libraries of [withSharp, pureJs]) {
+      const out = await decodeToTarget(file, { size: [8, 8], channels: 1, filter: 'area' }, libraries);
+      expect(out[0]).toBeLessThan(30);
+      expect(out[63]).toBeGreaterThan(225);
+    }
+  });
+
+  it('orientRgba: all eight orientations against the displayed image sharp produces', async () => {
+    // 3 wide × 2 high, every pixel distinct.
+    const input = raw(3, 2, 3, (x, y, c) => (c === 0 ? 40 * (y * 3 + x) + 20 : 0));
+    for (let orientation = 1; orientation <= 8; orientation++) {
+      const file = new Uint8Array(
+        await make(input, { raw: { width: 3, height: 2, channels: 3 } })
+          .withMetadata({ orientation })
+          .png()
+          .toBuffer(),
+      );
+      const rgba = raw(3, 2, 4, (x, y, c) => (c === 0 ? 40 * (y * 3 + x) + 20 : c === 3 ? 255 : 0));
+      const ours = orientRgba({ width: 3, height: 2, data: new Uint8Array(rgba) }, orientation);
+      const theirs = await decodeToTarget(file, { size: [ours.height, ours.width], channels: 3, filter: 'area' }, withSharp);
+      const oursRed = Array.from({ length: ours.width * ours.height }, (_, p) => ours.data[4 * p]);
+      const theirsRed = Array.from({ length: ours.width * ours.height }, (_, p) => theirs[3 * p]);
+      expect(oursRed, `orientation ${orientation}`).toEqual(theirsRed);
+    }
   });
 
   it('rejects truncated and non-image files on both paths', async () => {

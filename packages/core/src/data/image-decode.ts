@@ -69,8 +69,71 @@ export async function decodeToTarget(bytes: Uint8Array, target: DecodeTarget, li
     decoded = libraries.png.PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   } else {
     decoded = libraries.jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 1024 });
+    decoded = orientRgba(decoded, exifOrientation(bytes));
   }
   return libraries.resize(decoded.data, decoded.width, decoded.height, target.channels, outH, outW, target.filter, out);
+}
+
+/** The EXIF Orientation tag (1–8) of a JPEG's APP1 segment; 1 (as stored) when there is none. */
+export function exifOrientation(bytes: Uint8Array): number {
+  let offset = 2;
+  while (offset + 4 <= bytes.length && bytes[offset] === 0xff) {
+    const marker = bytes[offset + 1];
+    const length = (bytes[offset + 2] << 8) | bytes[offset + 3];
+    if (marker === 0xda || marker === 0xd9) break; // start of scan / end of image: no more metadata
+    const start = offset + 4;
+    const isExif = marker === 0xe1 && bytes[start] === 0x45 && bytes[start + 1] === 0x78 && bytes[start + 2] === 0x69 && bytes[start + 3] === 0x66;
+    if (isExif) {
+      const tiff = start + 6;
+      const little = bytes[tiff] === 0x49;
+      const read16 = (at: number) => (little ? bytes[at] | (bytes[at + 1] << 8) : (bytes[at] << 8) | bytes[at + 1]);
+      const read32 = (at: number) => (little ? read16(at) + read16(at + 2) * 65536 : read16(at) * 65536 + read16(at + 2));
+      const ifd = tiff + read32(tiff + 4);
+      const entries = ifd + 2 <= bytes.length ? read16(ifd) : 0;
+      for (let e = 0; e < entries; e++) {
+        const entry = ifd + 2 + 12 * e;
+        if (entry + 12 > bytes.length) break;
+        if (read16(entry) === 0x0112) {
+          const value = read16(entry + 8);
+          return value >= 1 && value <= 8 ? value : 1;
+        }
+      }
+      return 1;
+    }
+    offset += 2 + length;
+  }
+  return 1;
+}
+
+/** RGBA pixels turned as EXIF `orientation` says the image is displayed (2–8: flips, rotations, transposes). */
+export function orientRgba(image: { width: number; height: number; data: Uint8Array }, orientation: number): { width: number; height: number; data: Uint8Array } {
+  if (orientation <= 1 || orientation > 8) return image;
+  const { width: w, height: h, data } = image;
+  const swaps = orientation >= 5;
+  const outW = swaps ? h : w;
+  const outH = swaps ? w : h;
+  const out = new Uint8Array(w * h * 4);
+  for (let y = 0; y < outH; y++) {
+    for (let x = 0; x < outW; x++) {
+      // The source pixel shown at (x, y).
+      let sx = x;
+      let sy = y;
+      if (orientation === 2) sx = w - 1 - x;
+      else if (orientation === 3) [sx, sy] = [w - 1 - x, h - 1 - y];
+      else if (orientation === 4) sy = h - 1 - y;
+      else if (orientation === 5) [sx, sy] = [y, x];
+      else if (orientation === 6) [sx, sy] = [y, h - 1 - x];
+      else if (orientation === 7) [sx, sy] = [w - 1 - y, h - 1 - x];
+      else [sx, sy] = [w - 1 - y, x];
+      const source = 4 * (sy * w + sx);
+      const target = 4 * (y * outW + x);
+      out[target] = data[source];
+      out[target + 1] = data[source + 1];
+      out[target + 2] = data[source + 2];
+      out[target + 3] = data[source + 3];
+    }
+  }
+  return { width: outW, height: outH, data: out };
 }
 
 /** Which decoder: sharp when it loads (default), or always the pure-JS one. */

@@ -24,7 +24,8 @@ export interface ImageLoadOptions {
   filter?: ResizeFilter;
   /**
    * 'auto' (default): sharp (libvips: EXIF orientation, CMYK, 16-bit) when its native binary loads, else the
-   * pure-JS jpeg-js / pngjs decoders; 'js': always the pure-JS path (no EXIF orientation).
+   * pure-JS jpeg-js / pngjs decoders (EXIF orientation applied, CMYK converted without a colour profile); 'js':
+   * always the pure-JS path.
    */
   decoder?: DecoderChoice;
 }

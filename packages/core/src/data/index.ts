@@ -6,7 +6,7 @@ export { loadImageFolder, loadImageFile, decodeImage, resizeToBytes } from './im
 export type { DecodedImage, ImageLoadOptions, ImageFolderOptions } from './image-folder';
 export { resizeImage, resizeWeights, resizeKernel, resizeRgbaToBytes, RESIZE_FILTERS } from './resize';
 export type { ResizeFilter, ResizeWeights } from './resize';
-export { decodeToTarget, decodeLibraries, loadSharp } from './image-decode';
+export { decodeToTarget, decodeLibraries, loadSharp, exifOrientation, orientRgba } from './image-decode';
 export type { DecodeTarget, DecodeLibraries, DecoderChoice } from './image-decode';
 export { ImageStream } from './stream/image-stream';
 export type { ImageStreamOptions, StreamBatch, StreamCorruptReport } from './stream/image-stream';

@@ -12,7 +12,16 @@ import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { SslError } from '../../errors';
-import { decodeLibraries, decodeToTarget, decoderModulePaths, loadSharp, type DecodeTarget, type DecoderChoice } from '../image-decode';
+import {
+  decodeLibraries,
+  decodeToTarget,
+  decoderModulePaths,
+  exifOrientation,
+  loadSharp,
+  orientRgba,
+  type DecodeTarget,
+  type DecoderChoice,
+} from '../image-decode';
 import { resizeImage, resizeKernel, resizeRgbaToBytes, resizeWeights } from '../resize';
 import { readRange } from './tar';
 
@@ -35,7 +44,9 @@ interface Pending {
 }
 
 function workerSource(): string {
-  const functions = [resizeKernel, resizeWeights, resizeImage, resizeRgbaToBytes, decodeToTarget].map((f) => f.toString()).join('\n');
+  const functions = [resizeKernel, resizeWeights, resizeImage, resizeRgbaToBytes, exifOrientation, orientRgba, decodeToTarget]
+    .map((f) => f.toString())
+    .join('\n');
   return `
 const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
