@@ -14,10 +14,10 @@
  * Each configuration is one line of the JSONL (`--results`); a stopped run resumes with the missing ones.
  * Without `--config` the script runs every missing configuration, each in a child process of its own, one
  * after the other, then writes the table into the README. `--measure` times a few meta-iterations and
- * episodes of each trained configuration and stops.
+ * episodes of each trained configuration and stops; `--table` only writes the table from the results so far.
  *
  *   node --conditions=@ssl/source --import tsx packages/eval/scripts/few-shot-table.ts \
- *     --encoder /work/scratch-eval/barlow-twins-cnn-8ep --work /work/scratch-eval/few-shot \
+ *     --encoder /work/scratch-eval/barlow-twins-cnn-8ep --work /work/scratch-eval/active \
  *     --results packages/eval/docs/few-shot-fashion.jsonl --readme packages/eval/README.md
  */
 import { spawnSync } from 'node:child_process';
@@ -43,8 +43,10 @@ const { values } = parseArgs({
     readme: { type: 'string' },
     config: { type: 'string' },
     measure: { type: 'boolean', default: false },
-    'maml-iterations': { type: 'string', default: '150' },
-    'protonet-episodes': { type: 'string', default: '600' },
+    /** Only write the table from the JSONL as it is (missing configurations read 'not run'). */
+    table: { type: 'boolean', default: false },
+    'maml-iterations': { type: 'string', default: '100' },
+    'protonet-episodes': { type: 'string', default: '400' },
     episodes: { type: 'string', default: '600' },
   },
 });
@@ -104,7 +106,9 @@ interface ResultLine {
 // Cheapest first, so a run stopped early has the frozen-feature rows.
 const configurations = KINDS.flatMap((kind) => [1, 5].map((shots) => ({ config: `${kind}-${shots}shot`, kind, shots })));
 
-if (values.config === undefined && !values.measure) {
+if (values.table) {
+  writeTable(readJsonLines<ResultLine>(values.results));
+} else if (values.config === undefined && !values.measure) {
   // Every missing configuration in a process of its own, one at a time.
   for (const { config } of configurations) {
     if (readJsonLines<ResultLine>(values.results).some((line) => line.config === config)) continue;
