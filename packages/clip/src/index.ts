@@ -12,3 +12,20 @@ export { classRetrievalRecall, evaluateAudioVisual } from './audio-visual/evalua
 export type { AudioVisualEvaluation } from './audio-visual/evaluate-audio-visual';
 export { imageAudioData, augmentedWaveforms, clipsByClass } from './audio-visual/image-audio-data';
 export type { ImageAudioBatch, ImageAudioData } from './audio-visual/image-audio-data';
+export {
+  mixAndSeparate,
+  separationModelOf,
+  evaluateSeparation,
+  separationMixtures,
+  audioUNet,
+  pairMixtures,
+  unetFrames,
+} from './mix-and-separate/mix-and-separate';
+export type {
+  MixAndSeparateConfig,
+  MixAndSeparateModel,
+  MixAndSeparateRuntime,
+  SeparationEvaluation,
+} from './mix-and-separate/mix-and-separate';
+export { magnitudeSpectrogram, binaryMaskLoss, ratioMaskLoss, separationWeights, spectrogramSnr } from './mix-and-separate/separation';
+export type { MagnitudeSpectrogramOptions } from './mix-and-separate/separation';

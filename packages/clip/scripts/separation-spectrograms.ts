@@ -1,0 +1,133 @@
+/**
+ * clip:mix-and-separate's README figures and picture: trains on the first `--images` Fashion-MNIST sample train
+ * images with the bundled speech's train voices, evaluates on `--mixtures` held-out two-source mixtures (sample
+ * test images, the test voice) and draws `--examples` of them: one column per mixture, rows = mixture, the two
+ * estimates (mask ⊙ mixture), the two true sources; log band magnitudes, time left to right, low bands at the bottom.
+ *
+ *   node --conditions=@ssl/source --import tsx packages/clip/scripts/separation-spectrograms.ts \
+ *     --png packages/clip/docs/mix-and-separate.png [--epochs 10] [--images 2000] [--mixtures 300] [--config '{"mask":"binary"}']
+ */
+import { writeFileSync } from 'node:fs';
+import { crc32, deflateSync } from 'node:zlib';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
+import type { Tensor3D } from '@tensorflow/tfjs-core';
+import { createRegistry, initBackend, loadFashionMnist, loadSpokenClasses, subset, train } from '@ssl/core';
+import clipPlugin, { evaluateSeparation, separationMixtures, separationModelOf } from '../src/index';
+import type { MixAndSeparateConfig } from '../src/index';
+
+const { values } = parseArgs({
+  options: {
+    png: { type: 'string' },
+    epochs: { type: 'string', default: '10' },
+    images: { type: 'string', default: '2000' },
+    mixtures: { type: 'string', default: '300' },
+    examples: { type: 'string', default: '4' },
+    config: { type: 'string', default: '{}' },
+    lr: { type: 'string', default: '3e-3' },
+    seed: { type: 'string', default: '0' },
+  },
+});
+const config = JSON.parse(values.config) as Partial<MixAndSeparateConfig>;
+const mask = config.mask ?? 'binary';
+
+await initBackend({ backend: 'wasm', threads: 1, log: () => {} });
+const images = await loadFashionMnist({ split: 'train', source: 'sample' });
+const started = performance.now();
+const result = await train({
+  method: createRegistry().use(clipPlugin()).create('clip:mix-and-separate', config),
+  data: {
+    images: subset(
+      images,
+      Array.from({ length: Number(values.images) }, (_, i) => i),
+    ),
+    audio: loadSpokenClasses({ split: 'train' }),
+  },
+  encoder: { kind: 'cnn', inputShape: [28, 28, 1], channels: [8, 16, 32] },
+  batchSize: 64,
+  epochs: Number(values.epochs),
+  seed: Number(values.seed),
+  optimizer: { lr: Number(values.lr) },
+});
+const seconds = (performance.now() - started) / 1000;
+const model = separationModelOf(result.runtime);
+const testImages = await loadFashionMnist({ split: 'test', source: 'sample' });
+const mixtures = separationMixtures(testImages, loadSpokenClasses({ split: 'test' }), { count: Number(values.mixtures), seed: 1 });
+const figures = evaluateSeparation(model, mixtures, { mask });
+console.log(JSON.stringify({ steps: result.steps, seconds: Math.round(seconds), config, ...figures }));
+
+if (values.png) {
+  const count = Number(values.examples);
+  const rows = tf.tidy(() => {
+    const take = <T extends tf.Tensor>(t: T) => tf.slice(t, 0, count) as T;
+    const [first, second] = [take(mixtures.firstSounds), take(mixtures.secondSounds)];
+    const mixture = tf.add(first, second) as tf.Tensor2D;
+    const spectrogram = model.spectrograms(mixture);
+    const soft = (images: tf.Tensor4D) => model.masks(images, mixture);
+    const finalMask = (m: Tensor3D) => (mask === 'binary' ? tf.cast(tf.greater(m, 0.5), 'float32') : m);
+    return [
+      spectrogram,
+      tf.mul(finalMask(soft(take(mixtures.firstImages))), spectrogram),
+      tf.mul(finalMask(soft(take(mixtures.secondImages))), spectrogram),
+      model.spectrograms(first),
+      model.spectrograms(second),
+    ].map((t) => (t as Tensor3D).arraySync());
+  });
+  writeFileSync(values.png, spectrogramGrid(rows));
+  console.log(
+    `wrote ${values.png}: rows mixture, estimate 1, estimate 2, source 1, source 2; classes ${mixtures.firstLabels.slice(0, count)} + ${mixtures.secondLabels.slice(0, count)}`,
+  );
+}
+tf.dispose([mixtures.firstImages, mixtures.firstSounds, mixtures.secondImages, mixtures.secondSounds]);
+result.dispose();
+
+/** A grid of spectrograms [row][column][frame][band] as an RGB PNG, one colour scale (log magnitude, 60 dB range) for all. */
+function spectrogramGrid(rows: number[][][][]): Buffer {
+  const scale = 3;
+  const gap = 4;
+  const [frames, bands] = [rows[0][0].length, rows[0][0][0].length];
+  const [cellWidth, cellHeight] = [frames * scale, bands * scale];
+  const width = rows[0].length * (cellWidth + gap) + gap;
+  const height = rows.length * (cellHeight + gap) + gap;
+  const peak = Math.max(...rows.flat(3));
+  const floor = peak * 1e-3;
+  const pixels = Buffer.alloc(width * height * 3, 255);
+  rows.forEach((row, r) =>
+    row.forEach((cell, c) =>
+      cell.forEach((frame, t) =>
+        frame.forEach((value, band) => {
+          // 0 at 60 dB below the peak, 1 at the peak; a dark-to-yellow ramp.
+          const level = Math.max(0, Math.min(1, Math.log10(Math.max(value, floor) / floor) / 3));
+          const color = [Math.round(255 * Math.min(1, 1.5 * level)), Math.round(255 * level ** 1.5), Math.round(255 * 0.4 * (1 - level))];
+          for (let dy = 0; dy < scale; dy++)
+            for (let dx = 0; dx < scale; dx++) {
+              const x = gap + c * (cellWidth + gap) + t * scale + dx;
+              const y = gap + r * (cellHeight + gap) + (bands - 1 - band) * scale + dy;
+              pixels.set(color, (y * width + x) * 3);
+            }
+        }),
+      ),
+    ),
+  );
+  const raw = Buffer.alloc(height * (width * 3 + 1));
+  for (let y = 0; y < height; y++) pixels.copy(raw, y * (width * 3 + 1) + 1, y * width * 3, (y + 1) * width * 3);
+  const chunk = (type: string, data: Buffer) => {
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const typed = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(typed));
+    return Buffer.concat([length, typed, crc]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header[8] = 8; // bit depth
+  header[9] = 2; // RGB
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
