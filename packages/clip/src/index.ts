@@ -29,3 +29,15 @@ export type {
 } from './mix-and-separate/mix-and-separate';
 export { magnitudeSpectrogram, binaryMaskLoss, ratioMaskLoss, separationWeights, spectrogramSnr } from './mix-and-separate/separation';
 export type { MagnitudeSpectrogramOptions } from './mix-and-separate/separation';
+export { clipWithTextTower } from './clip/clip';
+export type { ClipTextTower } from './clip/clip';
+export {
+  MASK_TOKEN,
+  bertMasking,
+  fortuneSentences,
+  maskIdOf,
+  maskedLanguageModelLoss,
+  mlmTokenizer,
+  pretrainTextTower,
+} from './text-pretraining/mlm';
+export type { BertMasking, PretrainTextTowerOptions, TextTowerShape } from './text-pretraining/mlm';

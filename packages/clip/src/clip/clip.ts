@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import { SslError, WordTokenizer, createEncoder, defineMethod, invalidConfig, l2Normalize, tfl } from '@ssl/core';
-import type { Encoder, LoadedRun, MethodClassifier, MethodRuntime, ViewPolicyRef } from '@ssl/core';
+import type { BuildContext, Encoder, LoadedRun, MethodClassifier, MethodDefinition, MethodRuntime, ViewPolicyRef } from '@ssl/core';
 import { clipLoss } from '../losses/clip-loss';
 
 /** CLIP (Radford et al. 2021): an image encoder and a text encoder trained to match image-caption pairs. */
@@ -9,7 +9,16 @@ export interface ClipConfig {
   /** Size of the shared embedding space both projections map to. */
   embedDim: number;
   /** The text transformer (CLIP sec. 2.4, GPT-2 style, causal, EOS pooling), sized for short captions. */
-  text: { embedDim: number; depth: number; numHeads: number; maxLength: number; mlpRatio: number; vocabLimit: number };
+  text: {
+    embedDim: number;
+    depth: number;
+    numHeads: number;
+    maxLength: number;
+    mlpRatio: number;
+    vocabLimit: number;
+    /** Causal self-attention (CLIP, GPT-2 style; default) or bidirectional (a BERT-style tower, e.g. MLM-pretrained). */
+    causal?: boolean;
+  };
   /** τ at initialisation: the logit scale starts at 1/τ (paper: 0.07). */
   initialTemperature: number;
   /** Upper bound of the logit scale (paper: 100, "to prevent training instability"). */
@@ -136,7 +145,7 @@ export const clip = defineMethod<ClipConfig, 'image-text'>({
   data: 'image-text',
   defaults: {
     embedDim: 64,
-    text: { embedDim: 64, depth: 2, numHeads: 4, maxLength: 16, mlpRatio: 2, vocabLimit: 2000 },
+    text: { embedDim: 64, depth: 2, numHeads: 4, maxLength: 16, mlpRatio: 2, vocabLimit: 2000, causal: true },
     initialTemperature: 0.07,
     maxLogitScale: 100,
     learnLogitScale: true,
@@ -159,6 +168,7 @@ export const clip = defineMethod<ClipConfig, 'image-text'>({
     }
     if (!(Number.isInteger(text.vocabLimit) && text.vocabLimit >= 5))
       invalidConfig('text.vocabLimit', text.vocabLimit, 'an integer ≥ 5 (4 special tokens and a word)');
+    if (text.causal !== undefined && typeof text.causal !== 'boolean') invalidConfig('text.causal', text.causal, 'true or false');
     if (typeof config.initialTemperature !== 'number' || !(config.initialTemperature > 0) || !Number.isFinite(config.initialTemperature)) {
       invalidConfig('initialTemperature', config.initialTemperature, 'a finite number > 0 (CLIP: 0.07)');
     }
@@ -184,98 +194,137 @@ export const clip = defineMethod<ClipConfig, 'image-text'>({
     batchSize: 128,
     epochs: 10,
   },
-  build({ config, createEncoder: createImageEncoder, captions, rng }): ClipRuntime {
-    if (!captions || captions.length === 0) {
-      throw new SslError('data', 'clip:clip needs the training captions to fit its tokenizer (train it on an ImageTextDataset).');
-    }
-    const imageEncoder = createImageEncoder();
-    const tokenizer = WordTokenizer.fromCorpus(captions, { maxLength: config.text.maxLength, vocabLimit: config.text.vocabLimit });
-    const textEncoder = createEncoder({
-      kind: 'text',
-      vocabSize: tokenizer.vocabSize,
-      maxLength: config.text.maxLength,
-      embedDim: config.text.embedDim,
-      depth: config.text.depth,
-      numHeads: config.text.numHeads,
-      mlpRatio: config.text.mlpRatio,
-      padId: tokenizer.padId,
-      seed: rng.seed(),
-    });
-    // CLIP's W_i and W_t: linear maps without bias into the joint space (Figure 3).
-    const projection = (inputDim: number, name: string) =>
-      tfl.sequential({
-        name,
-        layers: [
-          tfl.layers.dense({
-            inputShape: [inputDim],
-            units: config.embedDim,
-            useBias: false,
-            kernelInitializer: tfl.initializers.glorotUniform({ seed: rng.seed() }),
-          }),
-        ],
-      });
-    const imageProjection = projection(imageEncoder.featureDim, 'clip_image_projection');
-    const textProjection = projection(textEncoder.featureDim, 'clip_text_projection');
-    const maxLog = Math.log(config.maxLogitScale);
-    const scaleLayer = new LogitScale({
-      initialLog: Math.log(1 / config.initialTemperature),
-      inputShape: [1],
-      trainable: config.learnLogitScale,
-    });
-    const scaleNetwork = tfl.sequential({ name: 'clip_logit_scale', layers: [scaleLayer] });
-    const logLogitScale = scaleLayer.logScale.read() as tf.Variable;
-
-    const { model, embedImages, embedTexts } = assembleClip({
-      imageEncoder,
-      textEncoder,
-      tokenizer,
-      imageProjection,
-      textProjection,
-      logLogitScale,
-      maxLogitScale: config.maxLogitScale,
-    });
-
-    const trainable: Record<string, tfl.LayersModel> = {
-      imageEncoder: imageEncoder.model,
-      textEncoder: textEncoder.model,
-      imageProjection,
-      textProjection,
-    };
-    if (config.learnLogitScale) trainable.logitScale = scaleNetwork;
-    return {
-      encoder: imageEncoder,
-      trainable,
-      ...(config.learnLogitScale ? {} : { frozen: { logitScale: scaleNetwork } }),
-      clip: model,
-      // Everything zero-shot classification needs besides the image encoder (saved as the run's encoder/):
-      // reloaded by clipModelFromRun(await loadRun(outDir)).
-      products: () => ({
-        textEncoder,
-        imageProjection,
-        textProjection,
-        tokenizer: { json: { ...tokenizer.toJSON() } },
-        logitScale: { json: { logLogitScale: logLogitScale.dataSync()[0], maxLogitScale: config.maxLogitScale } },
-      }),
-      classifier: clipZeroShotClassifier(model),
-      step(batch) {
-        const images = batch.views[0] ?? batch.images;
-        if (batch.captions.length !== images.shape[0]) {
-          throw new SslError('shape-mismatch', `clip:clip: ${images.shape[0]} images but ${batch.captions.length} captions in the batch.`);
-        }
-        const imageEmbeddings = embedImages(images, true);
-        const textEmbeddings = embedTexts(batch.captions, true);
-        // scale = exp(t), clamped at maxLogitScale also in the forward pass (zero gradient above the bound).
-        const logitScale = tf.exp(tf.minimum(logLogitScale, maxLog)) as Scalar;
-        const loss = clipLoss(imageEmbeddings, textEmbeddings, logitScale);
-        return { loss, metrics: { logitScale } };
-      },
-      afterStep() {
-        // CLIP clips the learned temperature so the logit scale never exceeds 100 (sec. 2.5).
-        logLogitScale.assign(tf.clipByValue(logLogitScale, 0, maxLog));
-      },
-    };
-  },
+  build: (context) => buildClip(context),
 });
+
+/**
+ * A text tower to start CLIP from: its tokenizer (used instead of one fitted to the captions) and, optionally, an
+ * encoder of the same shape whose weights initialise the text transformer (e.g. from `pretrainTextTower`).
+ */
+export interface ClipTextTower {
+  readonly tokenizer: WordTokenizer;
+  readonly encoder?: Encoder;
+}
+
+/**
+ * clip:clip with a given text tower: the same method (name, defaults, training) whose text transformer uses
+ * `tower.tokenizer` and starts from `tower.encoder`'s weights. Register it in a plugin of your own family to
+ * train it, e.g. to compare an MLM-pretrained tower with a random one under the same tokenizer and budget.
+ */
+export function clipWithTextTower(tower: ClipTextTower): MethodDefinition<ClipConfig, 'image-text'> {
+  return defineMethod<ClipConfig, 'image-text'>({ ...clip, build: (context) => buildClip(context, tower) });
+}
+
+function buildClip(
+  { config, createEncoder: createImageEncoder, captions, rng }: BuildContext<ClipConfig>,
+  tower?: ClipTextTower,
+): ClipRuntime {
+  if (!tower && (!captions || captions.length === 0)) {
+    throw new SslError('data', 'clip:clip needs the training captions to fit its tokenizer (train it on an ImageTextDataset).');
+  }
+  if (tower && tower.tokenizer.maxLength !== config.text.maxLength) {
+    invalidConfig('text.maxLength', config.text.maxLength, `the given tokenizer's maxLength (${tower.tokenizer.maxLength})`);
+  }
+  const imageEncoder = createImageEncoder();
+  const tokenizer =
+    tower?.tokenizer ?? WordTokenizer.fromCorpus(captions!, { maxLength: config.text.maxLength, vocabLimit: config.text.vocabLimit });
+  const textEncoder = createEncoder({
+    kind: 'text',
+    vocabSize: tokenizer.vocabSize,
+    maxLength: config.text.maxLength,
+    embedDim: config.text.embedDim,
+    depth: config.text.depth,
+    numHeads: config.text.numHeads,
+    mlpRatio: config.text.mlpRatio,
+    padId: tokenizer.padId,
+    causal: config.text.causal ?? true,
+    seed: rng.seed(),
+  });
+  if (tower?.encoder) {
+    const given = tower.encoder.model.getWeights();
+    const own = textEncoder.model.getWeights();
+    if (given.length !== own.length || given.some((weight, i) => weight.shape.join() !== own[i].shape.join())) {
+      throw new SslError(
+        'shape-mismatch',
+        'clipWithTextTower: the given text encoder does not have the shape of config.text with the given tokenizer (embedDim, depth, numHeads, mlpRatio, maxLength, vocabulary).',
+      );
+    }
+    textEncoder.model.setWeights(given);
+  }
+  // CLIP's W_i and W_t: linear maps without bias into the joint space (Figure 3).
+  const projection = (inputDim: number, name: string) =>
+    tfl.sequential({
+      name,
+      layers: [
+        tfl.layers.dense({
+          inputShape: [inputDim],
+          units: config.embedDim,
+          useBias: false,
+          kernelInitializer: tfl.initializers.glorotUniform({ seed: rng.seed() }),
+        }),
+      ],
+    });
+  const imageProjection = projection(imageEncoder.featureDim, 'clip_image_projection');
+  const textProjection = projection(textEncoder.featureDim, 'clip_text_projection');
+  const maxLog = Math.log(config.maxLogitScale);
+  const scaleLayer = new LogitScale({
+    initialLog: Math.log(1 / config.initialTemperature),
+    inputShape: [1],
+    trainable: config.learnLogitScale,
+  });
+  const scaleNetwork = tfl.sequential({ name: 'clip_logit_scale', layers: [scaleLayer] });
+  const logLogitScale = scaleLayer.logScale.read() as tf.Variable;
+
+  const { model, embedImages, embedTexts } = assembleClip({
+    imageEncoder,
+    textEncoder,
+    tokenizer,
+    imageProjection,
+    textProjection,
+    logLogitScale,
+    maxLogitScale: config.maxLogitScale,
+  });
+
+  const trainable: Record<string, tfl.LayersModel> = {
+    imageEncoder: imageEncoder.model,
+    textEncoder: textEncoder.model,
+    imageProjection,
+    textProjection,
+  };
+  if (config.learnLogitScale) trainable.logitScale = scaleNetwork;
+  return {
+    encoder: imageEncoder,
+    trainable,
+    ...(config.learnLogitScale ? {} : { frozen: { logitScale: scaleNetwork } }),
+    clip: model,
+    // Everything zero-shot classification needs besides the image encoder (saved as the run's encoder/):
+    // reloaded by clipModelFromRun(await loadRun(outDir)).
+    products: () => ({
+      textEncoder,
+      imageProjection,
+      textProjection,
+      tokenizer: { json: { ...tokenizer.toJSON() } },
+      logitScale: { json: { logLogitScale: logLogitScale.dataSync()[0], maxLogitScale: config.maxLogitScale } },
+    }),
+    classifier: clipZeroShotClassifier(model),
+    step(batch) {
+      const images = batch.views[0] ?? batch.images;
+      if (batch.captions.length !== images.shape[0]) {
+        throw new SslError('shape-mismatch', `clip:clip: ${images.shape[0]} images but ${batch.captions.length} captions in the batch.`);
+      }
+      const imageEmbeddings = embedImages(images, true);
+      const textEmbeddings = embedTexts(batch.captions, true);
+      // scale = exp(t), clamped at maxLogitScale also in the forward pass (zero gradient above the bound).
+      const logitScale = tf.exp(tf.minimum(logLogitScale, maxLog)) as Scalar;
+      const loss = clipLoss(imageEmbeddings, textEmbeddings, logitScale);
+      return { loss, metrics: { logitScale } };
+    },
+    afterStep() {
+      // CLIP clips the learned temperature so the logit scale never exceeds 100 (sec. 2.5).
+      logLogitScale.assign(tf.clipByValue(logLogitScale, 0, maxLog));
+    },
+  };
+}
 
 /**
  * The zero-shot classifier a clip:clip run reports (its runtime's `classifier`), for a model in training or
