@@ -2,7 +2,7 @@
  * Builds the page into dist/: main.js (esbuild, platform browser, the "browser" export condition of every
  * package, and "@ssl/source" so the workspace's sources are bundled without building them), index.html,
  * tfjs-backend-wasm's .wasm files and the Fashion-MNIST sample; and kernels.html + kernels.js, which
- * check the kernels on webgl against cpu. The build fails if any module of the bundle
+ * check the kernels on webgl and webgpu against cpu. The build fails if any module of the bundle
  * imports a Node built-in. `pnpm start` (`--serve [port]`) then serves dist/ on localhost.
  */
 import { copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
@@ -44,7 +44,7 @@ export async function buildPage(outDir = join(here, 'dist')): Promise<BuiltPage>
   mkdirSync(join(outDir, 'data'), { recursive: true });
   const result = await esbuild.build({
     absWorkingDir: here,
-    // The training page, and the page that checks the kernels on webgl against cpu (webgl-kernels.test.ts).
+    // The training page, and the page that checks the kernels on webgl and webgpu against cpu (gpu-kernels.test.ts).
     entryPoints: [join(here, 'src/main.ts'), join(here, 'src/kernels.ts')],
     outdir: outDir,
     bundle: true,

@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgl';
+import '@tensorflow/tfjs-backend-webgpu';
 import { Random, createEncoder, initBackend, vitPreset } from '@ssl/core';
 import type { BackendName, EncoderSpec } from '@ssl/core';
 import { ntXentLoss } from '@ssl/contrastive';
@@ -208,6 +209,16 @@ async function checkEncoder(name: string, spec: EncoderSpec, images: HostTensor,
 async function main(): Promise<void> {
   const info = await initBackend({ backend: gpu, log: () => undefined });
   report.backend = info.name;
+  // tfjs-backend-webgpu computes in float32 storage buffers.
+  report.float32 = true;
+  if (gpu === 'webgpu') {
+    // lib.dom's GPUAdapter type predates adapter.info.
+    const gpuNavigator = navigator as unknown as {
+      gpu: { requestAdapter(): Promise<{ info?: { vendor: string; architecture: string } } | null> };
+    };
+    const adapter = await gpuNavigator.gpu.requestAdapter();
+    report.renderer = adapter?.info ? `${adapter.info.vendor} ${adapter.info.architecture}` : undefined;
+  }
   if (gpu === 'webgl') {
     report.float32 = tf.env().getBool('WEBGL_RENDER_FLOAT32_ENABLED');
     const context = document.createElement('canvas').getContext('webgl2');
