@@ -134,7 +134,7 @@ describe.skipIf(CHROMIUM === undefined)('examples/browser-training in headless C
 
   beforeAll(async () => {
     // A few steps of `ssl pretrain` in Node (one epoch of the sample at batch 256: 11 SimCLR steps, about a
-    // minute under load), started now so it trains while the page tests run.
+    // minute at load 15, killed after 400 s), started now so it trains while the page tests run.
     const runDir = join(nodeDir, 'run');
     nodeRun = promisify(execFile)(
       process.execPath,
@@ -156,7 +156,7 @@ describe.skipIf(CHROMIUM === undefined)('examples/browser-training in headless C
         '--out',
         runDir,
       ],
-      { env: { ...process.env, SSL_THREADS: '1' }, timeout: 200_000 },
+      { env: { ...process.env, SSL_THREADS: '1' }, timeout: 400_000 },
     ).then(() => runDir);
     nodeRun.catch(() => undefined);
     built = await buildPage(outDir);
