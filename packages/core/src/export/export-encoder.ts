@@ -6,7 +6,7 @@ import type { AnyEncoder } from '../nn/create-encoder';
 import { CORE_VERSION } from '../version';
 import { pytorchModuleSource } from './pytorch-module';
 import { pytorchStateDict, type PyTorchArchitecture } from './pytorch-state-dict';
-import { serializeSafetensors } from './safetensors';
+import { serializeSafetensors } from '../train/safetensors';
 
 /** 'safetensors': the weights in PyTorch names and layouts + encoder.json; 'pytorch': also the module definition (ssl_encoder.py). */
 export type EncoderExportFormat = 'safetensors' | 'pytorch';

@@ -13,10 +13,10 @@ import { isSslError } from '../errors';
 import type { AnyEncoder } from '../nn/create-encoder';
 import { createEncoder } from '../nn/create-encoder';
 import { vitPreset } from '../nn/spec';
-import type { EncoderSpec } from '../nn/spec';
+import type { CnnSpec, ResNetSpec } from '../nn/spec';
 import { EXPORT_FILES, exportEncoder, type EncoderExportManifest } from './export-encoder';
 import { hwioToOihw, pytorchStateDict, transposeMatrix } from './pytorch-state-dict';
-import { parseSafetensors, serializeSafetensors } from './safetensors';
+import { parseSafetensors, serializeSafetensors } from '../train/safetensors';
 import { findTorchPython, maxAbsDifference, torchFeatures } from './torch-python';
 
 const TORCHVISION_CHECK = fileURLToPath(new URL('./fixtures/torchvision_check.py', import.meta.url));
@@ -147,7 +147,7 @@ describe('PyTorch names', () => {
       momentum: 0.1,
     });
     // Every trainable weight of the tfjs model is exported, once.
-    const trainable = encoder.model.trainableWeights.reduce((sum, w) => sum + w.shape.reduce((a, b) => a * (b ?? 1), 1), 0);
+    const trainable = encoder.model.trainableWeights.reduce((sum, w) => sum + w.shape.reduce<number>((a, b) => a * (b ?? 1), 1), 0);
     const exported = tensors.filter((t) => t.dtype === 'F32' && !/running_/.test(t.name)).reduce((sum, t) => sum + t.values.length, 0);
     expect(exported).toBe(trainable);
     encoder.model.dispose();
@@ -171,7 +171,7 @@ const torch = findTorchPython();
 if (!torch.python) console.log(`skipped the PyTorch comparisons: ${torch.reason}`);
 
 describe.skipIf(!torch.python)('PyTorch loads the export and computes the same features', () => {
-  const cases: { name: string; spec: EncoderSpec; size?: [number, number] }[] = [
+  const cases: { name: string; spec: CnnSpec | ResNetSpec; size?: [number, number] }[] = [
     { name: 'the default CNN', spec: { kind: 'cnn', inputShape: [28, 28, 1], seed: 2 } },
     {
       name: 'a CNN without batch norm, two convs per stage, dropout',

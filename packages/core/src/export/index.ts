@@ -4,5 +4,5 @@ export type { EncoderExportFormat, EncoderExportManifest, EncoderExportOptions, 
 export { pytorchStateDict, hwioToOihw, transposeMatrix, PYTORCH_EXPORT_KINDS } from './pytorch-state-dict';
 export type { PyTorchArchitecture, PyTorchStateDict, PyTorchTensor } from './pytorch-state-dict';
 export { pytorchModuleSource } from './pytorch-module';
-export { serializeSafetensors, parseSafetensors } from './safetensors';
-export type { ParsedSafetensor, SafetensorsDtype, SafetensorsEntry } from './safetensors';
+export { serializeSafetensors, parseSafetensors } from '../train/safetensors';
+export type { ParsedSafetensor, SafetensorsDtype, SafetensorsEntry } from '../train/safetensors';

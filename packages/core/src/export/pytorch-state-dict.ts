@@ -6,7 +6,7 @@ import type { MlpEncoder } from '../nn/mlp';
 import type { AnyEncoder } from '../nn/create-encoder';
 import { resolveResNetStem, type ResNetEncoder } from '../nn/resnet';
 import { dropPathRates } from '../nn/layers/noise';
-import type { SafetensorsEntry } from './safetensors';
+import type { SafetensorsEntry } from '../train/safetensors';
 
 type Layer = tfl.layers.Layer;
 

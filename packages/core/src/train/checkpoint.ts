@@ -12,11 +12,11 @@ import {
   statSync,
   writeSync,
 } from 'node:fs';
-import { endianness } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Variable } from '@tensorflow/tfjs-core';
 import { SslError, formatShape } from '../errors';
+import { parseSafetensors, serializeSafetensors } from './safetensors';
 
 /**
  * Checkpoints are a directory `step-<n>/` holding `tensors.safetensors` (every variable under a stable name
@@ -74,7 +74,7 @@ export interface DamagedCheckpoint {
 }
 
 const STEP_DIR = /^step-(\d+)$/;
-const SAFETENSORS_DTYPES: Record<CheckpointDtype, string> = { float32: 'F32', int32: 'I32' };
+const SAFETENSORS_DTYPES: Record<CheckpointDtype, 'F32' | 'I32'> = { float32: 'F32', int32: 'I32' };
 
 function sha256(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex');
@@ -112,65 +112,29 @@ function fsyncDir(path: string): void {
   }
 }
 
-/**
- * Encodes named tensors as safetensors (https://huggingface.co/docs/safetensors): an 8-byte little-endian
- * header length, a JSON header `{ key: { dtype, shape, data_offsets: [begin, end] }, __metadata__ }` padded
- * with spaces to a multiple of 8 bytes, then the little-endian data, contiguous in header order.
- */
+/** Named checkpoint tensors as safetensors (`serializeSafetensors`); one chunk, a list for streaming writers. */
 export function encodeSafetensors(
   tensors: ReadonlyMap<string, StoredTensor>,
   metadata: Readonly<Record<string, string>> = {},
 ): Uint8Array[] {
-  if (endianness() !== 'LE')
-    throw new SslError('checkpoint', 'Checkpoints are written on little-endian machines only (safetensors stores little-endian data).');
-  const header: Record<string, unknown> = {};
-  if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
-  const data: Uint8Array[] = [];
-  let offset = 0;
-  for (const [key, tensor] of tensors) {
-    if (key === '__metadata__') throw new SslError('checkpoint', 'A tensor cannot be named __metadata__ (reserved by safetensors).');
-    const bytes = new Uint8Array(tensor.values.buffer, tensor.values.byteOffset, tensor.values.byteLength);
-    header[key] = { dtype: SAFETENSORS_DTYPES[tensor.dtype], shape: tensor.shape, data_offsets: [offset, offset + bytes.byteLength] };
-    data.push(bytes);
-    offset += bytes.byteLength;
-  }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
-  const headerBytes = Buffer.from(json, 'utf8');
-  const length = Buffer.alloc(8);
-  length.writeBigUInt64LE(BigInt(headerBytes.byteLength));
-  return [length, headerBytes, ...data];
+  const entries = [...tensors].map(([name, tensor]) => ({
+    name,
+    dtype: SAFETENSORS_DTYPES[tensor.dtype],
+    shape: tensor.shape,
+    values: tensor.values,
+  }));
+  return [serializeSafetensors(entries, metadata)];
 }
 
-/** Decodes a safetensors buffer of F32 and I32 tensors; throws a message naming what is wrong. */
+/** Decodes a safetensors buffer of F32 and I32 tensors (`parseSafetensors`); throws a message naming what is wrong. */
 export function decodeSafetensors(buffer: Uint8Array): { tensors: Map<string, StoredTensor>; metadata: Record<string, string> } {
-  const bytes = Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-  if (bytes.byteLength < 8) throw new Error(`${bytes.byteLength} bytes is too short for a safetensors file`);
-  const headerLength = Number(bytes.readBigUInt64LE(0));
-  if (8 + headerLength > bytes.byteLength)
-    throw new Error(`the header length ${headerLength} exceeds the file (${bytes.byteLength} bytes)`);
-  const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8')) as Record<string, unknown>;
-  const dataStart = 8 + headerLength;
-  const dataLength = bytes.byteLength - dataStart;
+  const parsed = parseSafetensors(buffer);
   const tensors = new Map<string, StoredTensor>();
-  for (const [key, value] of Object.entries(header)) {
-    if (key === '__metadata__') continue;
-    const entry = value as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
-    const dtype = entry.dtype === 'F32' ? 'float32' : entry.dtype === 'I32' ? 'int32' : undefined;
-    if (!dtype) throw new Error(`tensor ${key} has dtype ${entry.dtype}; only F32 and I32 are read`);
-    const shape = entry.shape ?? [];
-    const [begin, end] = entry.data_offsets ?? [-1, -1];
-    const size = shape.reduce((a, b) => a * b, 1);
-    if (!(begin >= 0 && end <= dataLength && end - begin === size * 4)) {
-      throw new Error(
-        `tensor ${key} of shape ${formatShape(shape)} has data offsets [${begin}, ${end}] outside the ${dataLength} data bytes`,
-      );
-    }
-    // A copy: typed arrays need aligned offsets, and the caller may keep the values after the file buffer is gone.
-    const copy = bytes.buffer.slice(bytes.byteOffset + dataStart + begin, bytes.byteOffset + dataStart + end);
-    tensors.set(key, { shape, dtype, values: dtype === 'int32' ? new Int32Array(copy) : new Float32Array(copy) });
+  for (const [name, { dtype, shape, values }] of parsed.tensors) {
+    if (dtype === 'I64') throw new SslError('checkpoint', `tensor ${name} has dtype I64; checkpoints hold F32 and I32 only`);
+    tensors.set(name, { shape, dtype: dtype === 'F32' ? 'float32' : 'int32', values: values as Float32Array | Int32Array });
   }
-  return { tensors, metadata: (header.__metadata__ as Record<string, string> | undefined) ?? {} };
+  return { tensors, metadata: parsed.metadata };
 }
 
 /** Writes a checkpoint of the given named variables atomically; returns its directory. */

@@ -1,7 +1,12 @@
 import { SslError } from '../errors';
 
-/** The safetensors dtypes an exported state dict uses: float weights and PyTorch's int64 batch counters. */
-export type SafetensorsDtype = 'F32' | 'I64';
+/**
+ * The safetensors dtypes @ssl writes and reads: float weights, int32 state (checkpoints) and PyTorch's int64
+ * batch counters (exported state dicts).
+ */
+export type SafetensorsDtype = 'F32' | 'I32' | 'I64';
+
+type SafetensorsValues = Float32Array | Int32Array | BigInt64Array;
 
 /** One tensor of a safetensors file, its values in row-major order. */
 export interface SafetensorsEntry {
@@ -9,10 +14,17 @@ export interface SafetensorsEntry {
   readonly dtype: SafetensorsDtype;
   /** [] for a scalar (PyTorch's `num_batches_tracked`). */
   readonly shape: readonly number[];
-  readonly values: Float32Array | BigInt64Array;
+  readonly values: SafetensorsValues;
 }
 
-const BYTES_PER_VALUE: Record<SafetensorsDtype, number> = { F32: 4, I64: 8 };
+const BYTES_PER_VALUE: Record<SafetensorsDtype, number> = { F32: 4, I32: 4, I64: 8 };
+const ARRAY_OF: Record<SafetensorsDtype, new (length: number) => SafetensorsValues> = {
+  F32: Float32Array,
+  I32: Int32Array,
+  I64: BigInt64Array,
+};
+/** Typed arrays are in the host's byte order: on little-endian hosts (nearly all) the bytes are copied as they are. */
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function elementCount(shape: readonly number[]): number {
   return shape.reduce((product, size) => product * size, 1);
@@ -22,8 +34,8 @@ function elementCount(shape: readonly number[]): number {
  * The bytes of a safetensors file (https://huggingface.co/docs/safetensors): an unsigned 64-bit little-endian
  * header length, a UTF-8 JSON header `{ name: { dtype, shape, data_offsets: [begin, end] }, __metadata__ }`
  * padded with spaces to a multiple of 8 bytes (so every tensor's data is 8-byte aligned for readers that map
- * the file), then each tensor's values, little-endian, contiguous in entry order. Values are written through
- * a DataView with explicit little-endian order, so the file is the same on any host.
+ * the file), then each tensor's values, little-endian, contiguous in entry order, so the file is the same on
+ * any host. Checkpoints (`encodeSafetensors`) and exported state dicts (`exportEncoder`) are both written here.
  */
 export function serializeSafetensors(entries: readonly SafetensorsEntry[], metadata: Readonly<Record<string, string>> = {}): Uint8Array {
   const header: Record<string, unknown> = {};
@@ -39,8 +51,7 @@ export function serializeSafetensors(entries: readonly SafetensorsEntry[], metad
         `Tensor ${entry.name} has ${entry.values.length} values but shape [${entry.shape.join(', ')}] needs ${elementCount(entry.shape)}.`,
       );
     }
-    const expectedArray = entry.dtype === 'F32' ? Float32Array : BigInt64Array;
-    if (!(entry.values instanceof expectedArray)) {
+    if (!(entry.values instanceof ARRAY_OF[entry.dtype])) {
       throw new SslError('dtype-mismatch', `Tensor ${entry.name} is ${entry.dtype} but its values are a ${entry.values.constructor.name}.`);
     }
     const byteLength = entry.values.length * BYTES_PER_VALUE[entry.dtype];
@@ -57,30 +68,53 @@ export function serializeSafetensors(entries: readonly SafetensorsEntry[], metad
   bytes.set(headerBytes, 8);
   let position = 8 + headerBytes.byteLength;
   for (const entry of entries) {
-    if (entry.values instanceof Float32Array) {
-      for (const value of entry.values) {
-        view.setFloat32(position, value, true);
-        position += 4;
-      }
-    } else {
-      for (const value of entry.values) {
-        view.setBigInt64(position, value, true);
-        position += 8;
-      }
-    }
+    writeValues(view, position, entry.values);
+    position += entry.values.length * BYTES_PER_VALUE[entry.dtype];
   }
   return bytes;
+}
+
+/** Writes typed values at `position`, little-endian whatever the host's byte order. */
+function writeValues(view: DataView, position: number, values: SafetensorsValues): void {
+  if (LITTLE_ENDIAN_HOST) {
+    new Uint8Array(view.buffer, view.byteOffset + position, values.byteLength).set(
+      new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
+    );
+    return;
+  }
+  const size = values.BYTES_PER_ELEMENT;
+  for (let i = 0; i < values.length; i++) {
+    if (values instanceof Float32Array) view.setFloat32(position + i * size, values[i], true);
+    else if (values instanceof Int32Array) view.setInt32(position + i * size, values[i], true);
+    else view.setBigInt64(position + i * size, values[i], true);
+  }
+}
+
+/** Reads `count` values of `dtype` at `position`, little-endian, into a new (aligned) typed array. */
+function readValues(view: DataView, position: number, dtype: SafetensorsDtype, count: number): SafetensorsValues {
+  const values = new ARRAY_OF[dtype](count);
+  if (LITTLE_ENDIAN_HOST) {
+    new Uint8Array(values.buffer).set(new Uint8Array(view.buffer, view.byteOffset + position, values.byteLength));
+    return values;
+  }
+  for (let i = 0; i < count; i++) {
+    const at = position + i * BYTES_PER_VALUE[dtype];
+    if (values instanceof Float32Array) values[i] = view.getFloat32(at, true);
+    else if (values instanceof Int32Array) values[i] = view.getInt32(at, true);
+    else values[i] = view.getBigInt64(at, true);
+  }
+  return values;
 }
 
 /** A tensor read back by `parseSafetensors`. */
 export interface ParsedSafetensor {
   readonly dtype: SafetensorsDtype;
   readonly shape: number[];
-  readonly values: Float32Array | BigInt64Array;
+  readonly values: SafetensorsValues;
 }
 
 /**
- * Reads a safetensors file of F32 and I64 tensors (what `serializeSafetensors` writes), checking that the
+ * Reads a safetensors file of F32, I32 and I64 tensors (what `serializeSafetensors` writes), checking that the
  * header's offsets tile the data exactly; throws SslError('io') naming what is wrong.
  */
 export function parseSafetensors(bytes: Uint8Array): { tensors: Map<string, ParsedSafetensor>; metadata: Record<string, string> } {
@@ -105,7 +139,9 @@ export function parseSafetensors(bytes: Uint8Array): { tensors: Map<string, Pars
   for (const [name, value] of Object.entries(header)) {
     if (name === '__metadata__') continue;
     const { dtype, shape, data_offsets: offsets } = value as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
-    if (dtype !== 'F32' && dtype !== 'I64') return fail(`tensor ${name} has dtype ${String(dtype)}; only F32 and I64 are read`);
+    if (dtype !== 'F32' && dtype !== 'I32' && dtype !== 'I64') {
+      return fail(`tensor ${name} has dtype ${String(dtype)}; only F32, I32 and I64 are read`);
+    }
     if (!Array.isArray(shape) || !Array.isArray(offsets) || offsets.length !== 2)
       return fail(`tensor ${name} has no shape or data_offsets`);
     const [begin, end] = offsets;
@@ -113,13 +149,7 @@ export function parseSafetensors(bytes: Uint8Array): { tensors: Map<string, Pars
       fail(`tensor ${name}'s data_offsets [${begin}, ${end}] do not fit its shape [${shape.join(', ')}] inside ${dataLength} data bytes`);
     }
     ranges.push([begin, end]);
-    const count = elementCount(shape);
-    const values = dtype === 'F32' ? new Float32Array(count) : new BigInt64Array(count);
-    for (let i = 0; i < count; i++) {
-      const at = dataStart + begin + i * BYTES_PER_VALUE[dtype];
-      if (values instanceof Float32Array) values[i] = view.getFloat32(at, true);
-      else values[i] = view.getBigInt64(at, true);
-    }
+    const values = readValues(view, dataStart + begin, dtype, elementCount(shape));
     tensors.set(name, { dtype, shape, values });
   }
   ranges.sort((a, b) => a[0] - b[0]);
