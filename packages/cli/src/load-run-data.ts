@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import {
+  ImageStream,
   SslError,
   labeledSplit,
   loadEmoji,
@@ -34,6 +35,8 @@ export interface RunData {
   /** Held-out labeled images the evaluation scores on. */
   evaluationTest?: ImageDataset;
   inputShape: ImageShape;
+  /** Releases what the data holds open (a shard stream's decode workers); called once training has ended. */
+  close?: () => Promise<void>;
 }
 
 /** The input shape a data source will have, known before loading so the encoder can be checked early. */
@@ -65,6 +68,7 @@ export async function loadRunData(
   const separate = evaluationSource ? await loadLabeledImages(evaluationSource, { ...options, needEvaluation: true }) : undefined;
   const evaluationOf = (split: { train: ImageDataset; test?: ImageDataset }) =>
     split.train.labels && split.test?.labels ? { evaluationTrain: split.train, evaluationTest: split.test } : {};
+  if (source.kind === 'shards') return { ...openShards(source.path, options), ...(separate ? evaluationOf(separate) : {}), inputShape };
   if (source.kind === 'image-text-pairs') {
     const pairs = await loadImageTextPairs(source.path, {
       size: [options.geometry.size, options.geometry.size],
@@ -88,6 +92,29 @@ export async function loadRunData(
     return { train: { images: train, audio: loadSpokenClasses({ split: 'train', source: audioSource }) }, ...evaluation, inputShape };
   }
   return { train, ...evaluation, inputShape };
+}
+
+/**
+ * WebDataset shards streamed through a pool of decode workers (core's ImageStream): the trainer reads each
+ * step's images by id, so memory stays bounded whatever the number of images. Evaluation needs labeled images
+ * in memory: it comes from --eval-data only.
+ */
+function openShards(path: string, options: { geometry: ImageGeometry; seed: number; labelsPerClass?: number; audio?: string }) {
+  if (options.labelsPerClass !== undefined) {
+    throw new SslError(
+      'data',
+      `--data ${path} holds shards, which are streamed; semi-supervised runs need their images in memory (pass an image folder).`,
+    );
+  }
+  if (options.audio !== undefined)
+    throw new SslError('data', `--audio pairs images in memory with clips by class; --data ${path} holds streamed shards.`);
+  const stream = ImageStream.open(path, {
+    size: [options.geometry.size, options.geometry.size],
+    channels: options.geometry.channels,
+    seed: options.seed,
+    onWarning: (message) => process.stderr.write(`ssl: warning: ${message}\n`),
+  });
+  return { train: stream, close: () => stream.close() };
 }
 
 function isEmoji(source: Extract<DataSource, { kind: 'named' }>): boolean {

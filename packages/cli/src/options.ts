@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { access, readFile, stat } from 'node:fs/promises';
+import { access, readFile, readdir, stat } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { SslError } from '@ssl/core';
@@ -17,10 +17,12 @@ export type DataSource =
   /** A folder with one sub-folder of images per class (or unlabeled images at the top level). */
   | { kind: 'image-folder'; path: string }
   /** Image–caption pairs for CLIP-style methods: a .jsonl of {"image", "caption"} or a .csv with image,caption columns. */
-  | { kind: 'image-text-pairs'; path: string };
+  | { kind: 'image-text-pairs'; path: string }
+  /** WebDataset tar shards (`ssl shards make`), streamed: images are read as training needs them, not all held in memory. */
+  | { kind: 'shards'; path: string };
 
 /** A source of labeled images (what `--eval-data` accepts): a built-in dataset or a folder with class sub-folders. */
-export type LabeledDataSource = Exclude<DataSource, { kind: 'image-text-pairs' }>;
+export type LabeledDataSource = Exclude<DataSource, { kind: 'image-text-pairs' } | { kind: 'shards' }>;
 
 export function parsePositiveInteger(value: string): number {
   const number = Number(value);
@@ -53,7 +55,7 @@ export function parsePositiveNumber(value: string): number {
 const PAIR_FILE_EXTENSIONS = ['.jsonl', '.csv'];
 
 /**
- * Resolves `--data` to a dataset name, an image folder or an image–text .jsonl file, checking that a path
+ * Resolves `--data` to a dataset name, an image folder, a folder of tar shards or an image–text .jsonl file, checking that a path
  * exists and is readable now rather than minutes later when the trainer first opens it.
  */
 export async function resolveDataSource(value: string, cwd: string): Promise<DataSource> {
@@ -72,7 +74,8 @@ export async function resolveDataSource(value: string, cwd: string): Promise<Dat
   } catch (error) {
     throw new SslError('data', `--data ${path} is not readable by this user; check its permissions.`, { cause: error, details: { path } });
   }
-  if (info.isDirectory()) return { kind: 'image-folder', path };
+  if (info.isDirectory())
+    return (await readdir(path)).some((name) => name.endsWith('.tar')) ? { kind: 'shards', path } : { kind: 'image-folder', path };
   if (PAIR_FILE_EXTENSIONS.includes(extname(path).toLowerCase())) return { kind: 'image-text-pairs', path };
   throw new SslError(
     'data',

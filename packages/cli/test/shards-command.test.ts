@@ -69,3 +69,49 @@ describe('ssl shards make', () => {
     expect((await run('shards', 'make', 'photos', '--out', 'other', '--shard-size', '0')).code).toBe(2);
   });
 });
+
+describe('ssl pretrain --data <shards>', () => {
+  it('trains from the stream (images read per step, not loaded), and refuses shards where images must be in memory', async () => {
+    const shards = await run('shards', 'make', 'photos', '--out', 'train-shards', '--shard-size', '4');
+    expect(shards.code, shards.stderr).toBe(0);
+    const flags = ['--image-size', '16', '--channels', '1', '--batch-size', '4', '--epochs', '2'];
+    const trained = await run('pretrain', 'contrastive:simclr', '--data', 'train-shards', ...flags, '--no-eval', '--out', 'stream-run');
+    expect(trained.code, trained.stderr).toBe(0);
+    const config = JSON.parse(readFileSync(join(workDir, 'stream-run', 'config.json'), 'utf8')) as { data: unknown };
+    // The trainer saw a streamed source: 10 decodable samples of 16×16×1, read by id.
+    expect(config.data).toMatchObject({ size: 10, shape: [16, 16, 1], streamed: true });
+    const steps = readFileSync(join(workDir, 'stream-run', 'metrics.jsonl'), 'utf8')
+      .split('\n')
+      .filter((line) => line.includes('"type":"step"'));
+    expect(steps).toHaveLength(4);
+
+    const asEvaluation = await run(
+      'pretrain',
+      'contrastive:simclr',
+      '--data',
+      'photos',
+      '--eval-data',
+      'train-shards',
+      ...flags,
+      '--out',
+      'x',
+    );
+    expect(asEvaluation.code).toBe(1);
+    expect(asEvaluation.stderr).toMatch(
+      /^ssl: error: --eval-data .*train-shards holds streamed shards; evaluation holds its images in memory/,
+    );
+    const semisup = await run(
+      'semisup',
+      'semisup:pseudo-label',
+      '--data',
+      'train-shards',
+      '--labels-per-class',
+      '1',
+      ...flags,
+      '--out',
+      'y',
+    );
+    expect(semisup.code).toBe(1);
+    expect(semisup.stderr).toMatch(/holds shards, which are streamed; semi-supervised runs need their images in memory/);
+  }, 240_000);
+});

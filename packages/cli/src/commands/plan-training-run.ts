@@ -264,6 +264,12 @@ async function resolveEvaluationData(value: string, cwd: string, inputShape: rea
       `--eval-data ${source.path} holds image–text pairs; pass labeled images: ${NAMED_DATASETS.join(', ')} or a folder with one sub-folder per class.`,
     );
   }
+  if (source.kind === 'shards') {
+    throw new SslError(
+      'data',
+      `--eval-data ${source.path} holds streamed shards; evaluation holds its images in memory: pass ${NAMED_DATASETS.join(', ')} or a folder with one sub-folder per class.`,
+    );
+  }
   const shape = inputShapeOf(source, { size: inputShape[0], channels: inputShape[2] === 1 ? 1 : 3 });
   if (shape.join('×') !== inputShape.join('×')) {
     throw new SslError(

@@ -105,7 +105,7 @@ async function trainAndEvaluate(io: CliIo, plan: TrainingPlan): Promise<number> 
         })
       : undefined;
   // The trainer writes the encoder to <out>/encoder/ (tfjs LayersModel format) when it stops.
-  const { run, evaluation, stoppedBy } = await trainWithProgress(io, plan, data, monitor);
+  const { run, evaluation, stoppedBy } = await trainWithProgress(io, plan, data, monitor).finally(() => data.close?.());
 
   const trainedNewSteps = run.steps > (run.resumedFromStep ?? 0);
   if (!evaluation && trainedNewSteps && (await removeStaleEvaluation(plan.outDir))) {

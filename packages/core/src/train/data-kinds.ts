@@ -11,8 +11,24 @@ import type { JsonValue } from './checkpoint';
 import { rangeIds } from './pools';
 import type { Pool, PoolView } from './pools';
 
+/**
+ * Images read on demand by sample id (ImageStream of @ssl/core): a set larger than memory. The loop prefetches
+ * the next step's ids while the current step runs.
+ */
+export interface StreamedImageSet {
+  readonly name: string;
+  readonly shape: [number, number, number];
+  readonly size: number;
+  readonly labels?: Int32Array;
+  readonly numClasses?: number;
+  prefetch(ids: ArrayLike<number>): void;
+  /** The images of `ids`; a sample that cannot be read may be replaced by another, named in the returned ids. */
+  read(ids: ArrayLike<number>): Promise<{ images: Uint8Array; ids: Int32Array }>;
+}
+
 /** Data for a run: images; labeled + unlabeled images; or image-caption pairs (or a plugin's own kind). */
-export type TrainData = ImageDataset | ImageTextDataset | { readonly labeled: ImageDataset; readonly unlabeled: ImageDataset } | object;
+export type TrainData =
+  ImageDataset | ImageTextDataset | StreamedImageSet | { readonly labeled: ImageDataset; readonly unlabeled: ImageDataset } | object;
 
 /** The view policies of a run, resolved. */
 export interface RunViews {
@@ -53,9 +69,11 @@ export interface BatchSource<K extends MethodDataKind = MethodDataKind> {
   readonly initialPools: Readonly<Record<string, Pool>>;
   /** The pool one pass of which is an epoch. */
   readonly epochPool: string;
-  /** Float32 [0, 1] images of sample ids (the caller disposes them). */
-  images(ids: Int32Array): Tensor4D;
-  batch(request: BatchRequest): MadeBatch<K>;
+  /** Float32 [0, 1] images of sample ids (the caller disposes them); a streamed source reads them asynchronously. */
+  images(ids: Int32Array): Tensor4D | Promise<Tensor4D>;
+  batch(request: BatchRequest): MadeBatch<K> | Promise<MadeBatch<K>>;
+  /** Streamed sources: start reading the images of a coming step. */
+  prefetch?(ids: Int32Array): void;
   /** The data as config.json describes it. */
   describe(): JsonValue;
 }
@@ -80,6 +98,43 @@ function isDataset(data: TrainData): data is ImageDataset {
 
 function isSemiSupervised(data: TrainData): data is { labeled: ImageDataset; unlabeled: ImageDataset } {
   return typeof data === 'object' && data !== null && 'labeled' in data && 'unlabeled' in data;
+}
+
+function isStreamed(data: TrainData): data is StreamedImageSet {
+  return (
+    typeof (data as Partial<StreamedImageSet>).read === 'function' && typeof (data as Partial<StreamedImageSet>).prefetch === 'function'
+  );
+}
+
+/** A single-pool source over a streamed set: the same ids, pools and views as singleSource, images read by id. */
+function streamedSource<K extends 'unlabeled' | 'labeled'>(
+  stream: StreamedImageSet,
+  poolName: string,
+  batchOf: (views: ImageViews, request: BatchRequest, owned: Tensor[]) => BatchOf<K>,
+): BatchSource<K> {
+  if (stream.size === 0) throw new SslError('data', `Dataset ${stream.name} is empty: nothing to train on.`);
+  const read = async (ids: Int32Array) => {
+    const { images, ids: used } = await stream.read(ids);
+    return { tensor: hostBatchToTensors({ images, indices: used }, stream.shape).images, used };
+  };
+  return {
+    name: stream.name,
+    inputShape: stream.shape,
+    numClasses: stream.numClasses,
+    sampleCount: stream.size,
+    initialPools: { [poolName]: { ids: rangeIds(stream.size), labels: stream.labels } },
+    epochPool: poolName,
+    images: async (ids) => (await read(ids)).tensor,
+    prefetch: (ids) => stream.prefetch(ids),
+    async batch(request) {
+      const owned: Tensor[] = [];
+      const { tensor, used } = await read(request.ids);
+      const views = ownViews(makeViews(tensor, used, request.views.unlabeled, request.viewRng), owned);
+      // Labels follow the samples actually read (a corrupt one may have been replaced).
+      return { batch: batchOf(views, { ...request, ids: used }, owned), owned, imageCount: used.length };
+    },
+    describe: () => ({ name: stream.name, size: stream.size, shape: stream.shape, streamed: true }),
+  };
 }
 
 function requireDataset(data: TrainData, methodId: string): ImageDataset {
@@ -175,13 +230,24 @@ const unlabeledKind = defineDataKind({
   name: 'unlabeled',
   description: 'Images without labels; epochs pass over every image.',
   open: (data, methodId) =>
-    singleSource<'unlabeled'>(requireDataset(data, methodId), 'unlabeled', (views) => ({ kind: 'unlabeled', ...views })),
+    isStreamed(data)
+      ? streamedSource<'unlabeled'>(data, 'unlabeled', (views) => ({ kind: 'unlabeled', ...views }))
+      : singleSource<'unlabeled'>(requireDataset(data, methodId), 'unlabeled', (views) => ({ kind: 'unlabeled', ...views })),
 });
 
 const labeledKind = defineDataKind({
   name: 'labeled',
   description: 'Labeled images; epochs pass over the labeled pool.',
   open(data, methodId) {
+    const labeledBatch = (views: ImageViews, request: BatchRequest, owned: Tensor[]): BatchOf<'labeled'> => ({
+      kind: 'labeled',
+      ...views,
+      labels: labelsOf(request, 'labeled', owned),
+    });
+    if (isStreamed(data)) {
+      if (!data.labels) throw new SslError('data', `${methodId} needs labels; ${data.name} has none.`);
+      return streamedSource<'labeled'>(data, 'labeled', labeledBatch);
+    }
     const dataset = requireDataset(data, methodId);
     if (!dataset.labels) throw new SslError('data', `${methodId} needs labels; ${dataset.name} has none.`);
     return singleSource<'labeled'>(dataset, 'labeled', (views, request, owned) => ({

@@ -215,13 +215,13 @@ function checkFiniteVariables(run: RunState, lr?: number): void {
  * Embeds fixed training images and feeds the collapse watch: image encoders that take the data's images as
  * they are (colorization's encoder sees only the L channel the method derives, so the probe cannot feed it).
  */
-function checkCollapse(run: RunState): void {
+async function checkCollapse(run: RunState): Promise<void> {
   const encoder = run.networks.runtime.encoder;
   if (!run.guard || !run.collapse || encoder.inputShape.length !== 3) return;
   if (encoder.inputShape[2] !== run.plan.source.inputShape[2]) return;
   const pool = run.pools.get(run.plan.source.epochPool);
   if (!pool || pool.ids.length === 0) return;
-  const images = run.plan.source.images(Int32Array.from(pool.ids.slice(0, run.guard.probeImages)));
+  const images = await run.plan.source.images(Int32Array.from(pool.ids.slice(0, run.guard.probeImages)));
   try {
     run.collapse.record(probeCollapse(encoder, images), run.step);
   } finally {
@@ -243,7 +243,7 @@ function writeCheckpoint(run: RunState, stepsPerEpoch: number): void {
 }
 
 /** Runs one step at global step `run.step` of a round with `roundSteps` steps; records and reports it. */
-async function runOneStep(run: RunState, epoch: number, ids: Int32Array, roundSteps: number): Promise<void> {
+async function runOneStep(run: RunState, epoch: number, ids: Int32Array, roundSteps: number, nextIds?: Int32Array): Promise<void> {
   const { plan, networks } = run;
   const started = performance.now();
   const roundStep = run.step - run.roundStartStep;
@@ -258,7 +258,7 @@ async function runOneStep(run: RunState, epoch: number, ids: Int32Array, roundSt
     lr,
   };
   const viewRng = streamRandom(plan.seed, STREAM_VIEWS, run.step);
-  const made = plan.source.batch({
+  const made = await plan.source.batch({
     step: run.step,
     ids,
     pools: run.pools,
@@ -267,6 +267,8 @@ async function runOneStep(run: RunState, epoch: number, ids: Int32Array, roundSt
     labeledBatchSize: plan.batchSize,
     seed: plan.seed,
   });
+  // A streamed source reads the next step's images while this one trains.
+  if (nextIds) plan.source.prefetch?.(nextIds);
   // The guard looks at gradients and parameters every guard.everySteps steps: one fused reduction each.
   const checkFinite = run.guard !== undefined && (run.step + 1) % run.guard.everySteps === 0;
   let values;
@@ -347,9 +349,10 @@ async function runRound(run: RunState): Promise<void> {
     }
     const epochInRound = Math.floor((run.step - run.roundStartStep) / stepsPerEpoch);
     const position = (run.step - run.roundStartStep) % stepsPerEpoch;
-    await runOneStep(run, epochBase + epochInRound, idsAt(epochBase + epochInRound, position), roundSteps);
+    const nextIds = plan.source.prefetch && position + 1 < stepsPerEpoch ? idsAt(epochBase + epochInRound, position + 1) : undefined;
+    await runOneStep(run, epochBase + epochInRound, idsAt(epochBase + epochInRound, position), roundSteps, nextIds);
     const epochEnded = (run.step - run.roundStartStep) % stepsPerEpoch === 0;
-    if (run.guard && (epochEnded || run.step % run.guard.collapseEverySteps === 0)) checkCollapse(run);
+    if (run.guard && (epochEnded || run.step % run.guard.collapseEverySteps === 0)) await checkCollapse(run);
     // Let the event loop run between steps: wasm reads resolve as microtasks, so without this a whole
     // run never reaches the poll phase and signal handlers (Ctrl-C → checkpoint), IPC and timers wait.
     await yieldToEventLoop();
@@ -372,7 +375,12 @@ function handOver(run: RunState): void {
   networks.runtime.endRound?.({
     round: networks.round,
     pools: run.pools,
-    images: (ids) => plan.source.images(ids),
+    images: (ids) => {
+      const images = plan.source.images(ids);
+      if (images instanceof Promise)
+        throw new SslError('data', `${plan.method.id} changes its pools between rounds, which needs the data in memory, not streamed.`);
+      return images;
+    },
     rng: streamRandom(plan.seed, STREAM_ROUND_END, networks.round),
   });
   const next = buildRound(plan, networks.round + 1, run.pools, networks.runtime);
