@@ -2,6 +2,7 @@ import { PNG } from 'pngjs';
 import { UMAP } from 'umap-js';
 import { Random, SslError } from '@ssl/core';
 import { drawText, GLYPH_HEIGHT } from './bitmap-font';
+import { TABLEAU_10, whiteCanvas } from './canvas';
 import { featureCount, selectRows } from './feature-set';
 import { normalizeRows } from './kmeans';
 import type { FeatureSet } from './types';
@@ -38,25 +39,11 @@ export interface EmbeddingMap {
   svg: string;
 }
 
-/** Tableau 10 palette (colour-blind-aware ordering used by matplotlib's default cycle). */
-const PALETTE: readonly [number, number, number][] = [
-  [31, 119, 180],
-  [255, 127, 14],
-  [44, 160, 44],
-  [214, 39, 40],
-  [148, 103, 189],
-  [140, 86, 75],
-  [227, 119, 194],
-  [127, 127, 127],
-  [188, 189, 34],
-  [23, 190, 207],
-];
-
 function colorOf(label: number): [number, number, number] {
   if (label < 0) return [90, 90, 90];
-  const base = PALETTE[label % PALETTE.length];
+  const base = TABLEAU_10[label % TABLEAU_10.length];
   // Beyond 10 classes, cycle darker shades so neighbours in the legend stay distinguishable.
-  const shade = 1 - (0.35 * Math.floor(label / PALETTE.length)) / Math.max(1, Math.floor(label / PALETTE.length) + 1);
+  const shade = 1 - (0.35 * Math.floor(label / TABLEAU_10.length)) / Math.max(1, Math.floor(label / TABLEAU_10.length) + 1);
   return [Math.round(base[0] * shade), Math.round(base[1] * shade), Math.round(base[2] * shade)];
 }
 
@@ -150,13 +137,7 @@ function mapLayout(points: Float32Array, labels: Int32Array, options: EmbeddingM
 }
 
 function renderPng(layout: MapLayout): Buffer {
-  const png = new PNG({ width: layout.width, height: layout.height });
-  png.data.fill(255);
-  const blend = (x: number, y: number, color: readonly number[], alpha: number) => {
-    if (x < 0 || y < 0 || x >= layout.width || y >= layout.height) return;
-    const at = (y * layout.width + x) * 4;
-    for (let c = 0; c < 3; c++) png.data[at + c] = Math.round(png.data[at + c] * (1 - alpha) + color[c] * alpha);
-  };
+  const { png, blend } = whiteCanvas(layout.width, layout.height);
   // Points: radius-2.5 discs, slightly transparent so dense regions read as dense.
   for (let i = 0; i < layout.labels.length; i++) {
     const color = colorOf(layout.labels[i]);

@@ -2,6 +2,7 @@
 // map is): one line per series with a ±std band, axes with ticks, a legend.
 import { PNG } from 'pngjs';
 import { drawText, GLYPH_HEIGHT, textWidth } from './bitmap-font';
+import { TABLEAU_10, whiteCanvas } from './canvas';
 
 export interface ChartSeries {
   name: string;
@@ -34,17 +35,8 @@ export function roundTicks(low: number, high: number, count = 10): number[] {
   return ticks;
 }
 
-/** Tableau 10, the embedding map's palette. */
-const PALETTE: readonly (readonly [number, number, number])[] = [
-  [127, 127, 127],
-  [31, 119, 180],
-  [255, 127, 14],
-  [44, 160, 44],
-  [214, 39, 40],
-  [148, 103, 189],
-  [140, 86, 75],
-  [227, 119, 194],
-];
+/** Tableau 10 with its grey first: the first series is usually the baseline (random sampling, random init). */
+const PALETTE = [TABLEAU_10[7], ...TABLEAU_10.slice(0, 7)];
 
 /**
  * One line per series (with its ±spread band) over shared axes, a legend on the right: learning curves,
@@ -57,15 +49,7 @@ export function lineChartPng(series: readonly ChartSeries[], options: LineChartO
   const right = width - 330;
   const top = 64;
   const bottom = height - 56;
-  const png = new PNG({ width, height });
-  png.data.fill(255);
-  const blend = (x: number, y: number, color: readonly number[], alpha: number) => {
-    x = Math.round(x);
-    y = Math.round(y);
-    if (x < 0 || y < 0 || x >= width || y >= height) return;
-    const at = (y * width + x) * 4;
-    for (let c = 0; c < 3; c++) png.data[at + c] = Math.round(png.data[at + c] * (1 - alpha) + color[c] * alpha);
-  };
+  const { png, blend } = whiteCanvas(width, height);
   const xs = series.flatMap((s) => s.x);
   const lows = series.flatMap((s) => s.mean.map((m, i) => m - s.spread[i]));
   const highs = series.flatMap((s) => s.mean.map((m, i) => m + s.spread[i]));
