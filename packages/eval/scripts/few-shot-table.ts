@@ -48,6 +48,7 @@ const { values } = parseArgs({
     'maml-iterations': { type: 'string', default: '100' },
     'protonet-episodes': { type: 'string', default: '400' },
     episodes: { type: 'string', default: '600' },
+    'test-inner-steps': { type: 'string', default: '3' },
   },
 });
 if (!values.encoder || !values.work || !values.results) {
@@ -231,7 +232,7 @@ async function runConfiguration(
     const training = { steps: iterations, seconds: elapsedSeconds(started), finalLoss: mean(losses.slice(-25)) };
     const result = await evaluateMaml(learner, metaTest, {
       ...evaluation,
-      innerSteps: MAML.testInnerSteps,
+      innerSteps: Number(values['test-inner-steps']),
       innerLearningRate: MAML.innerLearningRate,
       inputShape: [28, 28, 1],
     });
@@ -349,7 +350,7 @@ function writeTable(lines: readonly ResultLine[]): void {
     replaceReadmeSection(
       values.readme,
       'few-shot-fashion',
-      `Test accuracy (%) on ${EPISODES} episodes of the test split's classes 5–9, ${QUERIES} queries per class, mean ± 95% CI (1.96 · std / √${EPISODES}); chance is 20%.\n\n${table}`,
+      `Test accuracy (%) on ${EPISODES} episodes of the test split's classes 5–9, ${QUERIES} queries per class, mean ± 95% CI (1.96 · std / √${EPISODES}); chance is 20%. Meta-training: meta-iterations (MAML, 4 episodes each) or episodes (ProtoNet), and their wall time on the shared machine.\n\n${table}`,
     );
   }
 }
