@@ -78,6 +78,19 @@ describe('linearProbe', () => {
     direct.classifier.weights.forEach((w, i) => expect(Math.abs(w - preconditioned.classifier.weights[i])).toBeLessThan(0.01 * largest));
   });
 
+  it('fits features that outnumber the samples directly (whitening their singular covariance gave NaN)', async () => {
+    const blobs = gaussianBlobs({ count: 30, dim: 6, numClasses: 3, separation: 1, seed: 8 });
+    // 60 features of 30 samples: each blob feature repeated ten times, plus a little noise.
+    const noise = gaussianBlobs({ count: 30, dim: 60, numClasses: 1, separation: 0, seed: 9 }).features;
+    const features = noise.map((value, i) => blobs.features[Math.floor(i / 60) * 6 + (i % 6)] + 1e-3 * value);
+    const train = { ...blobs, dim: 60, features: Float32Array.from(features) };
+    const fit = await fitLogisticRegression(train, { weightDecay: 1e-4 });
+    const direct = await fitLogisticRegression(train, { weightDecay: 1e-4, precondition: false });
+    expect(Number.isFinite(fit.trainLoss)).toBe(true);
+    expect(fit.iterations).toBe(direct.iterations);
+    expect(Array.from(fit.classifier.weights)).toEqual(Array.from(direct.classifier.weights));
+  });
+
   it('chooses the weight decay on a validation split when given a list', async () => {
     const train = gaussianBlobs({ count: 300, dim: 8, numClasses: 4, separation: 0.8, seed: 4 });
     const test = gaussianBlobs({ count: 200, dim: 8, numClasses: 4, separation: 0.8, seed: 4 });
