@@ -43,20 +43,9 @@ export {
   nearestBinCounts,
 } from './colorization/colorization';
 export type { ColorizationConfig, ColorizationEvaluation, ColorizationStatistics } from './colorization/colorization';
-export {
-  rgbToLab,
-  labToRgb,
-  rgbToLabPixel,
-  mixChannels,
-  srgbGamutBins,
-  abBinsOfImages,
-  softEncodeAb,
-  nearestAbBin,
-  smoothPrior,
-  rebalancingWeights,
-  colorizationLoss,
-  annealedMeanAb,
-} from './blocks/lab';
+// The Lab conversions moved to @ssl/core (split-brain shares them); re-exported here so imports keep working.
+export { rgbToLab, labToRgb, rgbToLabPixel, mixChannels, srgbGamutBins, nearestAbBin } from '@ssl/core';
+export { abBinsOfImages, softEncodeAb, smoothPrior, rebalancingWeights, colorizationLoss, annealedMeanAb } from './blocks/lab';
 export type { SoftEncodingOptions, RebalancingOptions } from './blocks/lab';
 export { pretextAccuracy } from './blocks/evaluate';
 export type { PretextEvaluationOptions, PretextPrediction } from './blocks/evaluate';

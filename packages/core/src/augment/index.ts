@@ -67,3 +67,14 @@ export {
   checkViewPolicyOptions,
 } from './view-policy';
 export type { ViewPolicyDefinition, OptionRule, CropFlipOptions, WeakOptions, NoneOptions } from './view-policy';
+export {
+  LAB_AB_EXTENT,
+  abSquaredDistances,
+  labToRgb,
+  labToRgbPixel,
+  mixChannels,
+  nearestAbBin,
+  rgbToLab,
+  rgbToLabPixel,
+  srgbGamutBins,
+} from './lab';

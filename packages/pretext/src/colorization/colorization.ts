@@ -11,18 +11,8 @@ import {
   tfl as tflayers,
 } from '@ssl/core';
 import type { Encoder, ImageDataset, tfl } from '@ssl/core';
-import {
-  annealedMeanAb,
-  colorizationLoss,
-  labToRgb,
-  mixChannels,
-  rgbToLabPixel,
-  rebalancingWeights,
-  rgbToLab,
-  softEncodeAb,
-  srgbGamutBins,
-  validateAbBins,
-} from '../blocks/lab';
+import { labToRgb, mixChannels, rgbToLab, rgbToLabPixel, srgbGamutBins } from '@ssl/core';
+import { annealedMeanAb, colorizationLoss, rebalancingWeights, softEncodeAb, validateAbBins } from '../blocks/lab';
 
 /**
  * Colorization (Zhang, Isola, Efros, ECCV 2016): the encoder sees only the lightness L of an image and predicts,
