@@ -6,7 +6,7 @@
  * then clip:clip from that tower and from a random one (same tokenizer, shape, seed, steps); zero-shot top-1
  * with the 5 prompt templates on the first 1000 sample test images, and image↔text recall on them.
  *
- *   node --conditions=@ssl/source --import tsx packages/clip/scripts/mlm-clip-zero-shot.ts [--seeds 0,1,2] [--mlm-steps 600] [--clip-epochs 3]
+ *   node --conditions=@ssl/source --import tsx packages/clip/scripts/mlm-clip-zero-shot.ts [--seeds 0,1,2] [--mlm-steps 400] [--clip-epochs 3]
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,7 +29,7 @@ import {
 const { values } = parseArgs({
   options: {
     seeds: { type: 'string', default: '0,1,2' },
-    'mlm-steps': { type: 'string', default: '600' },
+    'mlm-steps': { type: 'string', default: '400' },
     'clip-epochs': { type: 'string', default: '3' },
     fortunes: { type: 'string', default: '/usr/share/games/fortunes' },
   },
