@@ -15,6 +15,8 @@
  * Without `--config` the script runs every missing configuration, each in a child process of its own, one
  * after the other, then writes the table into the README. `--measure` times a few meta-iterations and
  * episodes of each trained configuration and stops; `--table` only writes the table from the results so far.
+ * `--test-inner-steps N` changes MAML's adaptation steps at test (default 3), e.g. for one configuration written
+ * to another results file.
  *
  *   node --conditions=@ssl/source --import tsx packages/eval/scripts/few-shot-table.ts \
  *     --encoder /work/scratch-eval/barlow-twins-cnn-8ep --work /work/scratch-eval/active \
