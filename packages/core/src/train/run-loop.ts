@@ -158,6 +158,16 @@ function runConfig(plan: RunPlan, invocation?: TrainOptions['invocation']) {
   };
 }
 
+/**
+ * The spec of the encoder the method built, which config.json records beside the one asked for (`encoder`): a
+ * method may complete it (MAE's sin-cos position embedding, autoregressive's causal attention). Null for
+ * encoders without a spec.
+ */
+function trainedEncoderSpec(encoder: Encoder): JsonValue {
+  const spec = (encoder as Encoder & { spec?: unknown }).spec;
+  return spec === undefined ? null : toJson(spec);
+}
+
 function findStart(
   plan: RunPlan,
   directory: RunStore,
@@ -417,7 +427,7 @@ function startRun(options: TrainOptions, openStore: () => RunStore): RunState {
     };
     const start = findStart(plan, directory, options, pools, warn);
     const networks = buildUpTo(plan, start, pools);
-    directory.writeConfig(runConfig(plan, options.invocation));
+    directory.writeConfig({ ...runConfig(plan, options.invocation), trainedEncoder: trainedEncoderSpec(networks.runtime.encoder) });
     directory.startMetrics(start.checkpoint ? start.step : undefined);
     const collapse = guard && new CollapseWatch(guard);
     const gradientNorms = guard && new GradientNormWatch(warn);

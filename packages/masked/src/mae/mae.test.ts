@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import {
@@ -278,4 +281,24 @@ describe('masked:mae', () => {
     expect(trainedLoss).toBeLessThan(0.2 * initialLoss);
     expect(trainedLoss).toBeLessThan(0.9 * positionMeanLoss);
   }, 600_000);
+});
+
+describe('what a MAE run records', () => {
+  it('config.json has the encoder asked for and the one trained (sin-cos position embedding, the default)', async () => {
+    const outDir = mkdtempSync(join(tmpdir(), 'ssl-mae-config-'));
+    try {
+      const data = await loadFashionMnist({ split: 'test', source: 'sample' });
+      const method = createRegistry().use(masked()).create('masked:mae');
+      const result = await train({ method, data, encoder: SMALL_VIT, maxSteps: 1, batchSize: 8, seed: 0, outDir });
+      result.dispose();
+      const config = JSON.parse(readFileSync(join(outDir, 'config.json'), 'utf8')) as {
+        encoder: VitSpec;
+        trainedEncoder: VitSpec;
+      };
+      expect(config.encoder.positionEmbedding).toBe('learned');
+      expect(config.trainedEncoder.positionEmbedding).toBe('sincos');
+    } finally {
+      rmSync(outDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
