@@ -250,11 +250,7 @@ const labeledKind = defineDataKind({
     }
     const dataset = requireDataset(data, methodId);
     if (!dataset.labels) throw new SslError('data', `${methodId} needs labels; ${dataset.name} has none.`);
-    return singleSource<'labeled'>(dataset, 'labeled', (views, request, owned) => ({
-      kind: 'labeled',
-      ...views,
-      labels: labelsOf(request, 'labeled', owned),
-    }));
+    return singleSource<'labeled'>(dataset, 'labeled', labeledBatch);
   },
 });
 
