@@ -13,7 +13,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 
 type LayerArgs = Parameters<typeof tfl.layers.conv2d>[0];
 
-interface StockConv2D extends tfl.layers.Layer {
+/** The fields of tfjs-layers' Conv2D that @ssl reads (its own conv layer and the inference folding). */
+export interface StockConv2D extends tfl.layers.Layer {
   rank: number;
   strides: [number, number];
   padding: string;

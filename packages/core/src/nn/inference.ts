@@ -3,6 +3,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 
 import { SslError, formatShape } from '../errors';
 import type { Encoder } from './encoder';
+import type { StockConv2D } from './conv';
 import { LayersEncoder } from './layers-encoder';
 
 /*
@@ -26,17 +27,6 @@ export interface InferenceEncoder {
   readonly foldedBatchNorms: number;
   /** Frees the folded weights (the encoder's own weights are untouched). */
   dispose(): void;
-}
-
-interface ConvLayer extends tfl.layers.Layer {
-  rank: number;
-  strides: [number, number];
-  padding: string;
-  dataFormat: string;
-  dilationRate: number | [number, number];
-  activation: { getClassName(): string } | null;
-  kernel: tfl.LayerVariable;
-  bias: tfl.LayerVariable | null;
 }
 
 interface BatchNormLayer extends tfl.layers.Layer {
@@ -144,7 +134,7 @@ function foldedPlan(model: tfl.LayersModel): { steps: Step[]; lastUse: Map<numbe
     if (bnNode !== undefined && bnIndex !== undefined && foldableBatchNorm(bnNode.layer)) {
       const reluIndex = onlyReader(bnNode.output);
       const fuseRelu = reluIndex !== undefined && isPlainRelu(nodes[reluIndex].layer);
-      const conv = node.layer as ConvLayer;
+      const conv = node.layer as StockConv2D;
       const { filter, bias } = foldBatchNorm(conv, bnNode.layer as BatchNormLayer);
       folded.push(filter, bias);
       absorbed.add(bnIndex);
@@ -194,7 +184,7 @@ function foldedPlan(model: tfl.LayersModel): { steps: Step[]; lastUse: Map<numbe
 
 function foldableConv(layer: tfl.layers.Layer): boolean {
   if (layer.getClassName() !== 'Conv2D') return false;
-  const conv = layer as ConvLayer;
+  const conv = layer as StockConv2D;
   const linear = conv.activation === null || conv.activation.getClassName() === 'linear';
   return conv.rank === 2 && conv.dataFormat === 'channelsLast' && linear && (conv.padding === 'same' || conv.padding === 'valid');
 }
@@ -218,7 +208,7 @@ function isPlainRelu(layer: tfl.layers.Layer): boolean {
 }
 
 /** W' = W · s and b' = (b − μ) · s + β with s = γ / √(σ² + ε), per output channel. */
-function foldBatchNorm(conv: ConvLayer, norm: BatchNormLayer): { filter: tf.Tensor4D; bias: tf.Tensor1D } {
+function foldBatchNorm(conv: StockConv2D, norm: BatchNormLayer): { filter: tf.Tensor4D; bias: tf.Tensor1D } {
   return tf.tidy(() => {
     const kernel = conv.kernel.read() as tf.Tensor4D;
     const channels = kernel.shape[3];
