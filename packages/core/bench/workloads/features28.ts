@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { createEncoder } from '../../src/nn/create-encoder';
 import { inferenceEncoder } from '../../src/nn/inference';
 import { vitPreset } from '../../src/nn/spec';
-import type { TrainingStep } from './ops';
+import { kernelTimes, type TrainingStep } from './ops';
 
 export const FEATURE_BATCH = 512;
 
@@ -29,17 +29,7 @@ function featureWorkload(kind: 'cnn' | 'vit'): TrainingStep {
   return {
     imagesPerStep: FEATURE_BATCH,
     step: run,
-    async profile() {
-      const info = await tf.profile(() => {
-        run();
-      });
-      const perKernel = new Map<string, number>();
-      for (const kernel of info.kernels) {
-        const ms = typeof kernel.kernelTimeMs === 'number' ? kernel.kernelTimeMs : 0;
-        perKernel.set(kernel.name, (perKernel.get(kernel.name) ?? 0) + ms);
-      }
-      return perKernel;
-    },
+    profile: () => kernelTimes(run),
     dispose() {
       extractor.dispose();
       images.dispose();

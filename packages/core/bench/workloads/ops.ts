@@ -172,20 +172,23 @@ export function trainingStep(
   };
   return {
     step: run,
-    async profile() {
-      const info = await tf.profile(() => {
-        run();
-      });
-      const perKernel = new Map<string, number>();
-      for (const kernel of info.kernels) {
-        const ms = typeof kernel.kernelTimeMs === 'number' ? kernel.kernelTimeMs : 0;
-        perKernel.set(kernel.name, (perKernel.get(kernel.name) ?? 0) + ms);
-      }
-      return perKernel;
-    },
+    profile: () => kernelTimes(run),
     dispose() {
       store.dispose();
       optimizer.dispose();
     },
   };
+}
+
+/** Runs `run` once under tf.profile and returns milliseconds per kernel name (a bench line's `profile`). */
+export async function kernelTimes(run: () => unknown): Promise<Map<string, number>> {
+  const info = await tf.profile(() => {
+    run();
+  });
+  const perKernel = new Map<string, number>();
+  for (const kernel of info.kernels) {
+    const ms = typeof kernel.kernelTimeMs === 'number' ? kernel.kernelTimeMs : 0;
+    perKernel.set(kernel.name, (perKernel.get(kernel.name) ?? 0) + ms);
+  }
+  return perKernel;
 }
