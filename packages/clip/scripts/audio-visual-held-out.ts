@@ -6,8 +6,9 @@
  *   node --conditions=@ssl/source --import tsx packages/clip/scripts/audio-visual-held-out.ts [--epochs 20] [--images 2000] [--seed 0]
  */
 import { parseArgs } from 'node:util';
-import { initBackend, loadFashionMnist, loadSpokenClasses, subset, train, createRegistry } from '@ssl/core';
-import clipPlugin, { audioVisualModelOf, evaluateAudioVisual } from '../src/index';
+import { initBackend, loadFashionMnist, loadSpokenClasses, subset } from '@ssl/core';
+import { audioVisualModelOf, evaluateAudioVisual } from '../src/index';
+import { trainOnSpokenSample } from './spoken-sample-run';
 
 const { values } = parseArgs({
   options: {
@@ -17,24 +18,14 @@ const { values } = parseArgs({
   },
 });
 await initBackend({ backend: 'wasm', threads: 1, log: () => {} });
-const images = await loadFashionMnist({ split: 'train', source: 'sample' });
-const started = performance.now();
-const result = await train({
-  method: createRegistry().use(clipPlugin()).create('clip:audio-visual', { fusionDim: 64 }),
-  data: {
-    images: subset(
-      images,
-      Array.from({ length: Number(values.images) }, (_, i) => i),
-    ),
-    audio: loadSpokenClasses({ split: 'train' }),
-  },
-  encoder: { kind: 'cnn', inputShape: [28, 28, 1], channels: [8, 16, 32] },
-  batchSize: 64,
+const { result, seconds } = await trainOnSpokenSample({
+  method: 'clip:audio-visual',
+  config: { fusionDim: 64 },
+  images: Number(values.images),
   epochs: Number(values.epochs),
   seed: Number(values.seed),
-  optimizer: { lr: 3e-3 },
+  lr: 3e-3,
 });
-const seconds = (performance.now() - started) / 1000;
 const testImages = subset(
   await loadFashionMnist({ split: 'test', source: 'sample' }),
   Array.from({ length: 500 }, (_, i) => i),

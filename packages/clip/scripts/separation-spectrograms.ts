@@ -12,9 +12,10 @@ import { crc32, deflateSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor3D } from '@tensorflow/tfjs-core';
-import { createRegistry, initBackend, loadFashionMnist, loadSpokenClasses, subset, train } from '@ssl/core';
-import clipPlugin, { evaluateSeparation, separationMixtures, separationModelOf } from '../src/index';
+import { initBackend, loadFashionMnist, loadSpokenClasses } from '@ssl/core';
+import { evaluateSeparation, separationMixtures, separationModelOf } from '../src/index';
 import type { MixAndSeparateConfig } from '../src/index';
+import { trainOnSpokenSample } from './spoken-sample-run';
 
 const { values } = parseArgs({
   options: {
@@ -32,24 +33,14 @@ const config = JSON.parse(values.config) as Partial<MixAndSeparateConfig>;
 const mask = config.mask ?? 'binary';
 
 await initBackend({ backend: 'wasm', threads: 1, log: () => {} });
-const images = await loadFashionMnist({ split: 'train', source: 'sample' });
-const started = performance.now();
-const result = await train({
-  method: createRegistry().use(clipPlugin()).create('clip:mix-and-separate', config),
-  data: {
-    images: subset(
-      images,
-      Array.from({ length: Number(values.images) }, (_, i) => i),
-    ),
-    audio: loadSpokenClasses({ split: 'train' }),
-  },
-  encoder: { kind: 'cnn', inputShape: [28, 28, 1], channels: [8, 16, 32] },
-  batchSize: 64,
+const { result, seconds } = await trainOnSpokenSample({
+  method: 'clip:mix-and-separate',
+  config,
+  images: Number(values.images),
   epochs: Number(values.epochs),
   seed: Number(values.seed),
-  optimizer: { lr: Number(values.lr) },
+  lr: Number(values.lr),
 });
-const seconds = (performance.now() - started) / 1000;
 const model = separationModelOf(result.runtime);
 const testImages = await loadFashionMnist({ split: 'test', source: 'sample' });
 const mixtures = separationMixtures(testImages, loadSpokenClasses({ split: 'test' }), { count: Number(values.mixtures), seed: 1 });
