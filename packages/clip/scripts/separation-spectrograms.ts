@@ -8,13 +8,13 @@
  *     --png packages/clip/docs/mix-and-separate.png [--epochs 10] [--images 2000] [--mixtures 300] [--config '{"mask":"binary"}']
  */
 import { writeFileSync } from 'node:fs';
-import { crc32, deflateSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor3D } from '@tensorflow/tfjs-core';
 import { initBackend, loadFashionMnist, loadSpokenClasses } from '@ssl/core';
 import { evaluateSeparation, separationMixtures, separationModelOf } from '../src/index';
 import type { MixAndSeparateConfig } from '../src/index';
+import { imageGridPng, type GridImage } from '@ssl/eval';
 import { trainOnSpokenSample } from './spoken-sample-run';
 
 const { values } = parseArgs({
@@ -72,53 +72,21 @@ if (values.png) {
 tf.dispose([mixtures.firstImages, mixtures.firstSounds, mixtures.secondImages, mixtures.secondSounds]);
 result.dispose();
 
-/** A grid of spectrograms [row][column][frame][band] as an RGB PNG, one colour scale (log magnitude, 60 dB range) for all. */
+/** A grid of spectrograms [row][column][frame][band] as a PNG, one colour scale (log magnitude, 60 dB range) for all. */
 function spectrogramGrid(rows: number[][][][]): Buffer {
-  const scale = 3;
-  const gap = 4;
-  const [frames, bands] = [rows[0][0].length, rows[0][0][0].length];
-  const [cellWidth, cellHeight] = [frames * scale, bands * scale];
-  const width = rows[0].length * (cellWidth + gap) + gap;
-  const height = rows.length * (cellHeight + gap) + gap;
   const peak = Math.max(...rows.flat(3));
   const floor = peak * 1e-3;
-  const pixels = Buffer.alloc(width * height * 3, 255);
-  rows.forEach((row, r) =>
-    row.forEach((cell, c) =>
-      cell.forEach((frame, t) =>
-        frame.forEach((value, band) => {
-          // 0 at 60 dB below the peak, 1 at the peak; a dark-to-yellow ramp.
-          const level = Math.max(0, Math.min(1, Math.log10(Math.max(value, floor) / floor) / 3));
-          const color = [Math.round(255 * Math.min(1, 1.5 * level)), Math.round(255 * level ** 1.5), Math.round(255 * 0.4 * (1 - level))];
-          for (let dy = 0; dy < scale; dy++)
-            for (let dx = 0; dx < scale; dx++) {
-              const x = gap + c * (cellWidth + gap) + t * scale + dx;
-              const y = gap + r * (cellHeight + gap) + (bands - 1 - band) * scale + dy;
-              pixels.set(color, (y * width + x) * 3);
-            }
-        }),
-      ),
-    ),
-  );
-  const raw = Buffer.alloc(height * (width * 3 + 1));
-  for (let y = 0; y < height; y++) pixels.copy(raw, y * (width * 3 + 1) + 1, y * width * 3, (y + 1) * width * 3);
-  const chunk = (type: string, data: Buffer) => {
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const typed = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(typed));
-    return Buffer.concat([length, typed, crc]);
+  const cellOf = (cell: number[][]): GridImage => {
+    const [frames, bands] = [cell.length, cell[0].length];
+    const rgb = new Float32Array(frames * bands * 3);
+    cell.forEach((frame, t) =>
+      frame.forEach((value, band) => {
+        // 0 at 60 dB below the peak, 1 at the peak; a dark-to-yellow ramp; low bands at the bottom.
+        const level = Math.max(0, Math.min(1, Math.log10(Math.max(value, floor) / floor) / 3));
+        rgb.set([Math.min(1, 1.5 * level), level ** 1.5, 0.4 * (1 - level)], ((bands - 1 - band) * frames + t) * 3);
+      }),
+    );
+    return { width: frames, height: bands, rgb };
   };
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header[8] = 8; // bit depth
-  header[9] = 2; // RGB
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', header),
-    chunk('IDAT', deflateSync(raw)),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
+  return imageGridPng(rows.map((row) => row.map(cellOf)));
 }

@@ -12,12 +12,12 @@
  * (MAE's picture comes from examples/mae-fashion-mnist.)
  */
 import { writeFileSync } from 'node:fs';
-import { crc32, deflateSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import { VitEncoder, initBackend, loadFashionMnist, loadRun } from '@ssl/core';
 import type { Encoder, LoadedRun } from '@ssl/core';
+import { imageGridPng, type GridImage } from '@ssl/eval';
 import {
   BEIT_DEFAULTS,
   CONTEXT_ENCODER_DEFAULTS,
@@ -129,58 +129,20 @@ function rowsFor(loaded: LoadedRun): Row[] {
   }
 }
 
-/** Rows of 28×28 cells (scaled 3×) with a 4-pixel white gap, written as an 8-bit RGB PNG. */
+/** Rows of 28×28 cells (scaled 3×, 4-pixel white gaps: imageGridPng), removed pixels tinted blue. */
 function writePng(path: string, rows: Row[]): void {
-  const scale = 3;
-  const gap = 4;
-  const cell = 28 * scale + gap;
-  const width = count * cell + gap;
-  const height = rows.length * cell + gap;
-  const rgb = new Uint8Array(width * height * 3).fill(255);
-  rows.forEach((row, r) => {
+  const cellOf = (row: Row, n: number): GridImage => {
     const pixels = row.images.dataSync();
     const tint = row.tint?.dataSync();
-    for (let n = 0; n < count; n++) {
-      for (let y = 0; y < 28 * scale; y++) {
-        for (let x = 0; x < 28 * scale; x++) {
-          const source = n * 784 + Math.floor(y / scale) * 28 + Math.floor(x / scale);
-          const grey = Math.round(255 * Math.min(1, Math.max(0, pixels[source])));
-          const target = ((gap + r * cell + y) * width + gap + n * cell + x) * 3;
-          const tinted = tint !== undefined && tint[source] === 1;
-          rgb[target] = tinted ? 40 : grey;
-          rgb[target + 1] = tinted ? 60 : grey;
-          rgb[target + 2] = tinted ? 120 : grey;
-        }
-      }
+    const rgb = new Float32Array(784 * 3);
+    for (let p = 0; p < 784; p++) {
+      const source = n * 784 + p;
+      const grey = Math.min(1, Math.max(0, pixels[source]));
+      rgb.set(tint !== undefined && tint[source] === 1 ? [40 / 255, 60 / 255, 120 / 255] : [grey, grey, grey], 3 * p);
     }
-  });
-  const raw = Buffer.alloc(height * (width * 3 + 1));
-  for (let y = 0; y < height; y++) {
-    raw[y * (width * 3 + 1)] = 0; // filter: none
-    Buffer.from(rgb.buffer, y * width * 3, width * 3).copy(raw, y * (width * 3 + 1) + 1);
-  }
-  const chunk = (type: string, body: Buffer) => {
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(body.length);
-    const typed = Buffer.concat([Buffer.from(type, 'ascii'), body]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(typed));
-    return Buffer.concat([length, typed, crc]);
+    return { width: 28, height: 28, rgb };
   };
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header[8] = 8; // bit depth
-  header[9] = 2; // colour type: RGB
-  writeFileSync(
-    path,
-    Buffer.concat([
-      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-      chunk('IHDR', header),
-      chunk('IDAT', deflateSync(raw)),
-      chunk('IEND', Buffer.alloc(0)),
-    ]),
-  );
+  writeFileSync(path, imageGridPng(rows.map((row) => Array.from({ length: count }, (_, n) => cellOf(row, n)))));
 }
 
 writePng(values.png, rowsFor(run));
