@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor2D, Tensor3D } from '@tensorflow/tfjs-core';
-import { frameCount, invalidConfig, melFilterbank, requireSameShape, resolveLogMelOptions } from '@ssl/core';
+import { frameCount, framedDft, invalidConfig, melFilterbank, requireSameShape, resolveLogMelOptions } from '@ssl/core';
 
 export interface MagnitudeSpectrogramOptions {
   readonly sampleRate: number;
@@ -12,29 +12,24 @@ export interface MagnitudeSpectrogramOptions {
   readonly bands: number;
 }
 
-/** Windowed DFT bases [frameLength, bins] and the band-averaging matrix [bins, bands], once per set of options. */
-const basesByOptions = new Map<string, { cosines: Float32Array; sines: Float32Array; bands: Float32Array; bins: number }>();
+/** The band-averaging matrix [bins, bands] by options: a training step transforms every batch with the same ones. */
+const bandMatricesByOptions = new Map<string, Float32Array>();
 
-function analysisBases(options: MagnitudeSpectrogramOptions) {
+function bandMatrix(options: MagnitudeSpectrogramOptions): Float32Array {
   const key = JSON.stringify([options.sampleRate, options.frameLength, options.bands]);
-  const cached = basesByOptions.get(key);
+  const cached = bandMatricesByOptions.get(key);
   if (cached) return cached;
-  const { frameLength } = options;
-  const bins = frameLength / 2 + 1;
-  const cosines = new Float32Array(frameLength * bins);
-  const sines = new Float32Array(frameLength * bins);
-  for (let n = 0; n < frameLength; n++) {
-    const window = 0.5 - 0.5 * Math.cos((2 * Math.PI * n) / frameLength);
-    for (let k = 0; k < bins; k++) {
-      cosines[n * bins + k] = window * Math.cos((2 * Math.PI * k * n) / frameLength);
-      sines[n * bins + k] = -window * Math.sin((2 * Math.PI * k * n) / frameLength);
-    }
-  }
+  const bins = options.frameLength / 2 + 1;
   // Mel triangles normalised to unit sum: each band is a weighted average of the magnitudes it covers, so a
   // band of the mixture is the same kind of quantity as a bin (Sound of Pixels resamples its STFT to a
   // log-frequency axis; the mel axis is the same idea and core already has its filters).
   const triangles = melFilterbank(
-    resolveLogMelOptions({ sampleRate: options.sampleRate, fftLength: frameLength, frameLength, melBins: options.bands }),
+    resolveLogMelOptions({
+      sampleRate: options.sampleRate,
+      fftLength: options.frameLength,
+      frameLength: options.frameLength,
+      melBins: options.bands,
+    }),
   );
   const bands = new Float32Array(bins * options.bands);
   for (let band = 0; band < options.bands; band++) {
@@ -42,9 +37,8 @@ function analysisBases(options: MagnitudeSpectrogramOptions) {
     for (let k = 0; k < bins; k++) sum += triangles[k * options.bands + band];
     for (let k = 0; k < bins; k++) bands[k * options.bands + band] = triangles[k * options.bands + band] / Math.max(sum, 1e-12);
   }
-  const bases = { cosines, sines, bands, bins };
-  basesByOptions.set(key, bases);
-  return bases;
+  bandMatricesByOptions.set(key, bands);
+  return bands;
 }
 
 export function checkMagnitudeSpectrogramOptions(options: MagnitudeSpectrogramOptions): void {
@@ -59,8 +53,8 @@ export function checkMagnitudeSpectrogramOptions(options: MagnitudeSpectrogramOp
 /**
  * Band magnitudes [batch, frames, bands] of signals [batch, samples]: S_t[b] = Σ_k |X_t[k]| · W[k, b], with
  * X_t[k] = Σ_n w[n] · x[t·step + n] · e^{−2πikn/N} the DFT of frame t under a periodic Hann window (N =
- * frameLength) and W the mel triangles normalised to unit sum. Like core's logMelSpectrogram, the DFT is two
- * matrix products so that it runs on every backend; unlike it, this keeps magnitudes (not log power), which is
+ * frameLength) and W the mel triangles normalised to unit sum. Like core's logMelSpectrogram, the DFT is core's
+ * `framedDft` (two matrix products, so it runs on every backend); unlike it, this keeps magnitudes (not log power), which is
  * what Sound of Pixels masks: the estimate of a source is mask ⊙ S(mixture).
  */
 export function magnitudeSpectrogram(signals: Tensor2D, options: MagnitudeSpectrogramOptions): Tensor3D {
@@ -68,15 +62,12 @@ export function magnitudeSpectrogram(signals: Tensor2D, options: MagnitudeSpectr
   const [batch, samples] = signals.shape;
   const { frameLength, frameStep } = options;
   const frames = frameCount(samples, { frameLength, frameStep });
-  if (frames === 0) invalidConfig('signals', `${samples} samples`, `at least frameLength (${frameLength}) samples per signal`);
-  const { cosines, sines, bands, bins } = analysisBases(options);
-  const starts = Int32Array.from({ length: frames * frameLength }, (_, i) => Math.floor(i / frameLength) * frameStep + (i % frameLength));
+  const bands = bandMatrix(options);
   return tf.tidy(() => {
-    const framed = tf.reshape(tf.gather(signals, tf.tensor1d(starts, 'int32'), 1), [batch * frames, frameLength]);
-    const real = tf.matMul(framed, tf.tensor2d(cosines, [frameLength, bins]));
-    const imaginary = tf.matMul(framed, tf.tensor2d(sines, [frameLength, bins]));
+    const { real, imaginary } = framedDft(signals, { frameLength, frameStep, fftLength: frameLength });
     // The 1e-12 keeps the gradient of √ finite at an all-zero frame.
     const magnitude = tf.sqrt(tf.add(tf.add(tf.square(real), tf.square(imaginary)), 1e-12));
+    const bins = frameLength / 2 + 1;
     return tf.reshape(tf.matMul(magnitude, tf.tensor2d(bands, [bins, options.bands])), [batch, frames, options.bands]) as Tensor3D;
   });
 }

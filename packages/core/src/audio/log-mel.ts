@@ -90,21 +90,14 @@ export function frameCount(samples: number, options: Pick<ResolvedLogMelOptions,
   return samples < options.frameLength ? 0 : 1 + Math.floor((samples - options.frameLength) / options.frameStep);
 }
 
-interface AnalysisBases {
-  readonly cosines: Float32Array;
-  readonly sines: Float32Array;
-  readonly filters: Float32Array;
-}
+/** Windowed DFT bases [frameLength, bins] by size: a training step transforms every batch with the same sizes. */
+const dftBasesBySize = new Map<string, { cosines: Float32Array; sines: Float32Array }>();
 
-/** Bases by options: a training step calls logMelSpectrogram every batch, with the same options every time. */
-const basesByOptions = new Map<string, AnalysisBases>();
-
-/** The windowed DFT bases [frameLength, bins] and the mel filterbank, computed once per set of options. */
-function analysisBases(options: ResolvedLogMelOptions): AnalysisBases {
-  const key = JSON.stringify(options);
-  const cached = basesByOptions.get(key);
+/** The periodic-Hann-windowed DFT bases [frameLength, bins] (frames zero-padded to fftLength), once per size. */
+function windowedDftBases(frameLength: number, fftLength: number): { cosines: Float32Array; sines: Float32Array } {
+  const key = `${frameLength}/${fftLength}`;
+  const cached = dftBasesBySize.get(key);
   if (cached) return cached;
-  const { frameLength, fftLength } = options;
   const bins = fftLength / 2 + 1;
   const cosines = new Float32Array(frameLength * bins);
   const sines = new Float32Array(frameLength * bins);
@@ -116,36 +109,65 @@ function analysisBases(options: ResolvedLogMelOptions): AnalysisBases {
       sines[n * bins + k] = -window * Math.sin(angle);
     }
   }
-  const bases = { cosines, sines, filters: melFilterbank(options) };
-  basesByOptions.set(key, bases);
+  const bases = { cosines, sines };
+  dftBasesBySize.set(key, bases);
   return bases;
 }
 
 /**
+ * The DFT of every frame of signals [batch, samples] under a periodic Hann window w: real and imaginary parts
+ * [batch · frames, fftLength / 2 + 1] of X_t[k] = Σ_n w[n] · x[t·step + n] · e^{−2πikn/N} (N = fftLength, the
+ * frame zero-padded to it). Two matrix products with cosine and sine bases, so it runs, and differentiates, on
+ * every backend (tfjs's FFT has no wasm kernel) and costs little at speech frame sizes. Call inside tf.tidy.
+ */
+export function framedDft(
+  signals: Tensor2D,
+  options: Pick<ResolvedLogMelOptions, 'frameLength' | 'frameStep' | 'fftLength'>,
+): { real: Tensor2D; imaginary: Tensor2D } {
+  const [batch, samples] = signals.shape;
+  const { frameLength, frameStep, fftLength } = options;
+  const frames = frameCount(samples, options);
+  if (frames === 0) invalidConfig('signals', `${samples} samples`, `at least frameLength (${frameLength}) samples per signal`);
+  const bins = fftLength / 2 + 1;
+  const { cosines, sines } = windowedDftBases(frameLength, fftLength);
+  const frameStarts = Int32Array.from(
+    { length: frames * frameLength },
+    (_, i) => Math.floor(i / frameLength) * frameStep + (i % frameLength),
+  );
+  const framed = tf.reshape(tf.gather(signals, tf.tensor1d(frameStarts, 'int32'), 1), [batch * frames, frameLength]);
+  return {
+    real: tf.matMul(framed, tf.tensor2d(cosines, [frameLength, bins])),
+    imaginary: tf.matMul(framed, tf.tensor2d(sines, [frameLength, bins])),
+  };
+}
+
+/** Mel filterbanks by options, computed once each. */
+const filtersByOptions = new Map<string, Float32Array>();
+
+function cachedMelFilterbank(options: ResolvedLogMelOptions): Float32Array {
+  const key = JSON.stringify(options);
+  let filters = filtersByOptions.get(key);
+  if (!filters) {
+    filters = melFilterbank(options);
+    filtersByOptions.set(key, filters);
+  }
+  return filters;
+}
+
+/**
  * Log-mel spectrograms [batch, frames, melBins] of signals [batch, samples]:
- * log(Σ_k |X_t[k]|² · M[k, b] + floor), with X_t[k] = Σ_n w[n] · x[t·step + n] · e^{−2πikn/N} the DFT of
- * frame t under a periodic Hann window w (N = fftLength, the frame zero-padded to it) and M the mel filterbank.
- * The DFT is two matrix products with cosine and sine bases, so it runs, and differentiates, on every backend
- * (tfjs's FFT has no wasm kernel) and costs little at speech frame sizes.
+ * log(Σ_k |X_t[k]|² · M[k, b] + floor), with X_t the frame's windowed DFT (`framedDft`) and M the mel filterbank.
  */
 export function logMelSpectrogram(signals: Tensor2D, options: LogMelOptions): Tensor3D {
   const resolved = resolveLogMelOptions(options);
   const [batch, samples] = signals.shape;
   const frames = frameCount(samples, resolved);
-  if (frames === 0) invalidConfig('signals', `${samples} samples`, `at least frameLength (${resolved.frameLength}) samples per signal`);
-  const { frameLength, frameStep, fftLength, melBins } = resolved;
-  const bins = fftLength / 2 + 1;
-  const { cosines, sines, filters } = analysisBases(resolved);
-  const frameStarts = Int32Array.from(
-    { length: frames * frameLength },
-    (_, i) => Math.floor(i / frameLength) * frameStep + (i % frameLength),
-  );
+  const bins = resolved.fftLength / 2 + 1;
+  const filters = cachedMelFilterbank(resolved);
   return tf.tidy(() => {
-    const framed = tf.reshape(tf.gather(signals, tf.tensor1d(frameStarts, 'int32'), 1), [batch * frames, frameLength]);
-    const real = tf.matMul(framed, tf.tensor2d(cosines, [frameLength, bins]));
-    const imaginary = tf.matMul(framed, tf.tensor2d(sines, [frameLength, bins]));
+    const { real, imaginary } = framedDft(signals, resolved);
     const power = tf.add(tf.square(real), tf.square(imaginary));
-    const mel = tf.matMul(power, tf.tensor2d(filters, [bins, melBins]));
-    return tf.reshape(tf.log(tf.add(mel, resolved.floor)), [batch, frames, melBins]) as Tensor3D;
+    const mel = tf.matMul(power, tf.tensor2d(filters, [bins, resolved.melBins]));
+    return tf.reshape(tf.log(tf.add(mel, resolved.floor)), [batch, frames, resolved.melBins]) as Tensor3D;
   });
 }
