@@ -1,6 +1,7 @@
 import * as clipPackage from '@ssl/clip';
 import * as contrastivePackage from '@ssl/contrastive';
 import { SslError, createRegistry, discoverPlugins, type Plugin, type Registry } from '@ssl/core';
+import { multiTask } from '@ssl/eval';
 import * as maskedPackage from '@ssl/masked';
 import * as noncontrastivePackage from '@ssl/noncontrastive';
 import * as pretextPackage from '@ssl/pretext';
@@ -28,7 +29,8 @@ export interface LoadedRegistry {
 
 /**
  * A registry with the first-party plugins plus third-party `ssl-plugin-*` packages installed in `cwd`'s
- * project. A project's own copy of a first-party plugin is ignored: the CLI uses the one it was built with.
+ * project, and `multi-task:hard-sharing` (@ssl/eval) combining any of their unlabeled methods. A project's
+ * own copy of a first-party plugin is ignored: the CLI uses the one it was built with.
  */
 export async function loadRegistry(cwd: string): Promise<LoadedRegistry> {
   const registry = createRegistry();
@@ -51,6 +53,8 @@ export async function loadRegistry(cwd: string): Promise<LoadedRegistry> {
       warnings.push(`skipped plugin ${packageName}: ${(error as Error).message}`);
     }
   }
+  // Last, so that a combination's tasks may be any method registered above (third-party ones too).
+  registry.use(multiTask({ plugins: registry.plugins() }));
   return { registry, warnings };
 }
 

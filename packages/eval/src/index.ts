@@ -81,6 +81,7 @@ export type {
 
 export { classifierAccuracy, evaluateMethodClassifier, supervisedControlOf } from './method-classifier';
 export type { ClassifierEvaluation, EvaluateMethodClassifierOptions } from './method-classifier';
+export { evaluateHeldOutTask, formatHeldOutValue, heldOutMargin } from './held-out-task';
 
 export {
   ACQUISITION_STRATEGIES,
@@ -120,3 +121,6 @@ export {
 export type { EpisodeTensors, MamlLearner, MamlLoss, MamlStepOptions, MamlTrainOptions, MetaEvalOptions } from './maml';
 export { evaluatePrototypical, prototypicalLogits, trainPrototypicalNetwork } from './prototypical-networks';
 export type { PrototypicalTrainOptions } from './prototypical-networks';
+
+export { combinedViewPolicy, multiTask, resolveTasks } from './multi-task';
+export type { MultiTaskConfig, MultiTaskEntry, MultiTaskPluginOptions, ResolvedTask } from './multi-task';
