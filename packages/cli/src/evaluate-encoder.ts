@@ -74,6 +74,7 @@ export async function describeEvaluation(
     },
     collapseVerdict: collapseVerdict(collapse),
     ...(controlled.classifier ? { classifier: controlled.classifier } : {}),
+    ...(controlled.heldOutTask ? { heldOutTask: [...controlled.heldOutTask] } : {}),
   };
   const testImages = controlled.protocol.testImages;
   const map = await embeddingMap(testFeatures, {

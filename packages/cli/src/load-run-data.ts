@@ -34,6 +34,8 @@ export interface RunData {
   evaluationTrain?: ImageDataset;
   /** Held-out labeled images the evaluation scores on. */
   evaluationTest?: ImageDataset;
+  /** Held-out data in the form the method trains on, for its own task's read-out, when that is not `evaluationTest` (image–audio pairs). */
+  heldOut?: unknown;
   inputShape: ImageShape;
   /** Releases what the data holds open (a shard stream's decode workers); called once training has ended. */
   close?: () => Promise<void>;
@@ -89,7 +91,17 @@ export async function loadRunData(
   }
   if (options.audio !== undefined) {
     const audioSource = options.audio === 'spoken-classes-sample' ? 'sample' : resolve(options.audio);
-    return { train: { images: train, audio: loadSpokenClasses({ split: 'train', source: audioSource }) }, ...evaluation, inputShape };
+    // The held-out pairs: test images with clips of voices the training split never hears.
+    const heldOut = evaluation.evaluationTest && {
+      images: evaluation.evaluationTest,
+      audio: loadSpokenClasses({ split: 'test', source: audioSource }),
+    };
+    return {
+      train: { images: train, audio: loadSpokenClasses({ split: 'train', source: audioSource }) },
+      ...evaluation,
+      ...(heldOut ? { heldOut } : {}),
+      inputShape,
+    };
   }
   return { train, ...evaluation, inputShape };
 }

@@ -25,6 +25,10 @@ function figures(path: string): EvaluationRow[] {
   return (JSON.parse(readFileSync(path, 'utf8')) as { rows: EvaluationRow[] }).rows;
 }
 
+function heldOutTask(path: string): Array<{ name: string; kind: string; value: number; reference: { value: number } }> {
+  return (JSON.parse(readFileSync(path, 'utf8')) as { heldOutTask: ReturnType<typeof heldOutTask> }).heldOutTask;
+}
+
 describe('a method whose encoder sees something derived from the images (colorization: lightness of colour images)', () => {
   it('trains through ssl pretrain with a 1-channel encoder on RGB data, and ssl eval of the run reproduces its figures', async () => {
     const out = join(workDir, 'colorization');
@@ -45,10 +49,18 @@ describe('a method whose encoder sees something derived from the images (coloriz
     const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { encoder: { inputShape: number[] } };
     expect(config.encoder.inputShape).toEqual([32, 32, 1]);
     const own = figures(join(out, 'eval.json'));
+    // The method's own task on the held-out colour images: its colour predictions beside the best constant.
+    const [colours] = heldOutTask(join(out, 'eval.json'));
+    expect(colours).toMatchObject({ name: 'ab cross-entropy (nats per map position)', kind: 'error' });
+    expect(colours.value).toBeGreaterThan(0);
+    expect(colours.reference.value).toBeGreaterThan(0);
+    expect(trained.stdout).toContain("the method's own task, held-out data");
 
     // Fed the RGB images as they are, the 1-channel encoder would refuse them: the run's method says what it sees.
     const evaluated = await ssl('eval', out, '--data', 'emoji-sample');
     expect(evaluated.code, evaluated.stderr).toBe(0);
     expect(figures(join(out, 'eval.json'))).toEqual(own);
+    // Measured with the method's head, which a saved encoder does not carry: ssl eval keeps it.
+    expect(heldOutTask(join(out, 'eval.json'))).toEqual([colours]);
   }, 240_000);
 });

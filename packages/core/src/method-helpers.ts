@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import { SslError } from './errors';
 import { stopGradient } from './ops';
+import type { ImageDataset } from './data/dataset';
 
 /**
  * Cross-entropy of logits [N, K] against hard labels [N]: the mean over rows of log Σ_k exp(z_k) − z_y
@@ -46,4 +47,21 @@ export function forwardViews(forward: (images: Tensor4D) => Tensor2D, views: rea
     start += view.shape[0];
     return rows;
   });
+}
+
+/**
+ * The held-out data a `heldOutTask` of a method that trains on unlabeled images receives (the runner passes
+ * the test split), checked: a clear error, not a crash deep in a forward pass, when a caller passes other data.
+ */
+export function heldOutImages(heldOut: unknown, methodId: string): ImageDataset {
+  const images = heldOut as Partial<ImageDataset> | undefined;
+  const valid = images && images.images instanceof Uint8Array && Array.isArray(images.shape) && Number.isInteger(images.size);
+  if (!valid)
+    throw new SslError('data', `${methodId}'s held-out task reads an image dataset ({ images, shape, size }), got ${describe(heldOut)}.`);
+  return images as ImageDataset;
+}
+
+function describe(value: unknown): string {
+  if (value === null || typeof value !== 'object') return String(value);
+  return `an object with keys ${Object.keys(value).join(', ') || '(none)'}`;
 }

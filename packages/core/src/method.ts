@@ -247,6 +247,20 @@ export interface MethodClassifier {
   probabilities(images: Tensor4D, classNames: readonly string[]): Tensor2D;
 }
 
+/**
+ * One figure of a method's own task on held-out data, beside the uninformed predictor it must beat: chance for
+ * a classification pretext task, the best context-free guess for a reconstruction.
+ */
+export interface HeldOutFigure {
+  /** What was measured, e.g. 'rotation accuracy (4 rotations)', 'masked-patch MSE'. */
+  readonly name: string;
+  /** 'accuracy': a fraction in [0, 1], higher is better; 'error': a loss, lower is better. */
+  readonly kind: 'accuracy' | 'error';
+  readonly value: number;
+  /** The uninformed predictor's figure, e.g. { name: 'chance', value: 0.25 }. */
+  readonly reference: { readonly name: string; readonly value: number };
+}
+
 export interface MethodRuntime<K extends MethodDataKind = MethodDataKind, Carry = unknown> {
   /** The representation that evaluation uses and that is saved at the end of training. */
   readonly encoder: Encoder;
@@ -265,6 +279,13 @@ export interface MethodRuntime<K extends MethodDataKind = MethodDataKind, Carry 
   products?(): MethodProducts;
   /** The method's own classifier, when it trains one; evaluation reports its top-1 (see MethodClassifier). */
   readonly classifier?: MethodClassifier;
+  /**
+   * The method's own task scored on data the run did not train on — a pretext head's accuracy, a reconstruction
+   * error, image–sound correspondence — so a run shows the task was learned, not only that the encoder moved.
+   * `heldOut` is held-out data in the form the method trains on: an ImageDataset for 'unlabeled' methods (the
+   * test split, labels kept), `{ images, audio }` for 'image-audio'. Inference mode; frees what it makes.
+   */
+  heldOutTask?(heldOut: unknown, options: { seed: number }): Promise<readonly HeldOutFigure[]>;
   /** Momentum (EMA) networks the trainer updates after each optimizer step, before afterStep. */
   readonly momentumPairs?: MomentumPairs;
   /** Loss of one batch. Runs under the gradient tape; every tensor it makes is freed by the trainer. */

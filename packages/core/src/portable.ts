@@ -18,7 +18,7 @@ export * from './augment';
 export * from './audio/portable';
 
 export { defineMethod, encoderInputShape, encoderView } from './method';
-export { hardLabelCrossEntropy, accuracy, forwardViews } from './method-helpers';
+export { hardLabelCrossEntropy, accuracy, forwardViews, heldOutImages } from './method-helpers';
 export type { ViewForwarding } from './method-helpers';
 export type {
   Batch,
@@ -34,6 +34,7 @@ export type {
   MethodDataKind,
   MethodDefinition,
   MethodProducts,
+  HeldOutFigure,
   MethodClassifier,
   MethodRuntime,
   MethodViews,

@@ -1,8 +1,9 @@
 import { SslError, buildEncoder, createEncoder, encoderView, train } from '@ssl/core';
-import type { AnyEncoderSpec, Encoder, EncoderSpec, MethodHandle, TrainOptions, TrainResult } from '@ssl/core';
+import type { AnyEncoderSpec, Encoder, EncoderSpec, HeldOutFigure, MethodHandle, TrainOptions, TrainResult } from '@ssl/core';
 import { compareRepresentations } from './compare-representations';
 import type { ComparisonRow, MeanStd } from './compare-representations';
 import { extractFeatures, flattenEncoder } from './extract-features';
+import { evaluateHeldOutTask, formatHeldOutValue, heldOutMargin } from './held-out-task';
 import { evaluateMethodClassifier, type ClassifierEvaluation } from './method-classifier';
 import type { FeatureEncoder, FeatureSet, LabeledImageDataset } from './types';
 
@@ -57,6 +58,8 @@ export interface ControlledEvaluation {
   trainedFeatures: { train: FeatureSet; test: FeatureSet };
   /** The method's own classifier beside its control, when the method trains one (pretrainAndCompare only). */
   classifier?: ClassifierEvaluation;
+  /** The method's own task on held-out data beside its uninformed reference (pretrainAndCompare only). */
+  heldOutTask?: readonly HeldOutFigure[];
 }
 
 export interface CompareWithControlsOptions {
@@ -173,6 +176,11 @@ export interface PretrainAndCompareOptions extends TrainOptions {
    * set). Without it the method is only trained and `evaluation` is undefined.
    */
   evaluation?: { train: LabeledImageDataset; test: LabeledImageDataset };
+  /**
+   * Held-out data in the form the method trains on, for its own task's read-out (`MethodRuntime.heldOutTask`);
+   * default: `evaluation.test` for methods that train on unlabeled images.
+   */
+  heldOut?: unknown;
   /** Images per forward pass while extracting features (default 256). */
   extractBatchSize?: number;
   /** Called once training has ended, before the evaluation starts (e.g. to print "evaluating..."). */
@@ -201,7 +209,16 @@ export interface PretrainAndCompareResult {
  * `ssl pretrain`, `ssl eval` and every example, so their figures are computed the same way.
  */
 export async function pretrainAndCompare(options: PretrainAndCompareOptions): Promise<PretrainAndCompareResult> {
-  const { evaluation: data, extractBatchSize, onTrained, onScored, supervisedControl, onControlTraining, ...trainOptions } = options;
+  const {
+    evaluation: data,
+    heldOut,
+    extractBatchSize,
+    onTrained,
+    onScored,
+    supervisedControl,
+    onControlTraining,
+    ...trainOptions
+  } = options;
   const started = performance.now();
   const run = await train(trainOptions);
   const trainSeconds = (performance.now() - started) / 1000;
@@ -225,7 +242,13 @@ export async function pretrainAndCompare(options: PretrainAndCompareOptions): Pr
       ...(supervisedControl ? { controlTraining: trainOptions, onControlTraining } : {}),
       ...(extractBatchSize === undefined ? {} : { batchSize: extractBatchSize }),
     });
-    return { run, trainSeconds, evaluation: classifier ? { ...evaluation, classifier } : evaluation };
+    const seed = options.seed ?? 0;
+    const heldOutTask = await evaluateHeldOutTask({ run, method: options.method, test: data.test, heldOut, seed });
+    return {
+      run,
+      trainSeconds,
+      evaluation: { ...evaluation, ...(classifier ? { classifier } : {}), ...(heldOutTask ? { heldOutTask } : {}) },
+    };
   } finally {
     control.model.dispose();
   }
@@ -316,7 +339,20 @@ export function formatControlledEvaluation(evaluation: ControlledEvaluation, opt
   ]);
   const tables = [formatTable(header, rows, options.style)];
   if (evaluation.classifier) tables.push(formatClassifierTable(evaluation.classifier, options.style));
+  if (evaluation.heldOutTask?.length) tables.push(formatHeldOutTable(evaluation.heldOutTask, options.style));
   return tables.join('\n\n');
+}
+
+/** The method's own task on held-out data, each figure beside the uninformed predictor it must beat. */
+function formatHeldOutTable(figures: readonly HeldOutFigure[], style?: 'text' | 'markdown'): string {
+  const header = ["the method's own task, held-out data", 'method', 'reference', 'vs reference'];
+  const rows = figures.map((figure) => [
+    figure.name,
+    formatHeldOutValue(figure),
+    `${formatHeldOutValue(figure, figure.reference.value)} (${figure.reference.name})`,
+    heldOutMargin(figure),
+  ]);
+  return formatTable(header, rows, style);
 }
 
 /** The method's own classifier (its top-1 on the test set) beside its control and the gain over it. */

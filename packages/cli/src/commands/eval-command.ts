@@ -16,7 +16,7 @@ import { evaluateEncoder, formatEvaluationTable, writeEmbeddingMap } from '../ev
 import { loadRunData } from '../load-run-data';
 import { loadRegistry } from '../plugins';
 import { describeDataSource, resolveDataSource, type DataSource } from '../options';
-import { RUN_FILES } from '../report/read-run';
+import { RUN_FILES, readRunEvaluation, type RunEvaluation } from '../report/read-run';
 import { writeRunReport } from '../report/write-run-report';
 import { DEFAULT_SEED } from './plan-training-run';
 
@@ -42,13 +42,26 @@ export async function runEvalCommand(io: CliIo, options: EvalCommandOptions): Pr
   const { encoder, train, test, seed, outDir } = await openSavedEncoder(io, options, 'eval.json');
   const result = await evaluateEncoder(encoder, { train, test, seed });
   await mkdir(outDir, { recursive: true });
-  await writeFile(join(outDir, RUN_FILES.evaluation), `${JSON.stringify(result.evaluation, null, 2)}\n`);
+  const evaluation = { ...result.evaluation, ...(await methodFigures(outDir)) };
+  await writeFile(join(outDir, RUN_FILES.evaluation), `${JSON.stringify(evaluation, null, 2)}\n`);
   await writeEmbeddingMap(outDir, result);
   io.stdout.write(formatEvaluationTable(result));
   io.stdout.write(`\nwrote ${join(outDir, RUN_FILES.evaluation)}\n`);
   if (existsSync(join(outDir, RUN_FILES.config)) || existsSync(join(outDir, RUN_FILES.metrics))) {
     io.stdout.write(`wrote ${await writeRunReport(outDir)}\n`);
   }
+}
+
+/**
+ * The figures of the run's own heads in its eval.json (its classifier, its held-out task), kept when `ssl eval`
+ * rewrites the file: they were measured by `ssl pretrain` with networks a saved encoder does not carry.
+ */
+async function methodFigures(outDir: string): Promise<Pick<RunEvaluation, 'classifier' | 'heldOutTask'>> {
+  const previous = await readRunEvaluation(outDir);
+  return {
+    ...(previous?.classifier ? { classifier: previous.classifier } : {}),
+    ...(previous?.heldOutTask ? { heldOutTask: previous.heldOutTask } : {}),
+  };
 }
 
 export interface SavedEncoderData {

@@ -205,7 +205,7 @@ async function trainWithProgress(
           `ssl: training the supervised-only control (${plan.method.id} without its unlabeled term, same labels and steps)...\n`,
         ),
       ...(plan.evaluate && data.evaluationTrain && data.evaluationTest
-        ? { evaluation: { train: data.evaluationTrain, test: data.evaluationTest } }
+        ? { evaluation: { train: data.evaluationTrain, test: data.evaluationTest }, heldOut: data.heldOut }
         : {}),
       onTrained(result) {
         finishTraining();

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SslError } from '@ssl/core';
+import type { HeldOutFigure } from '@ssl/core';
 
 /** One line of `metrics.jsonl`: the trainer logs step/epoch/loss/lr/time plus any method or monitor metrics. */
 export interface MetricsRecord {
@@ -44,6 +45,8 @@ export interface RunEvaluation {
   collapseVerdict?: { verdict: string; explanation: string };
   /** The method's own classifier (semi-supervised classifier, CLIP zero-shot) beside its control. */
   classifier?: { description: string; accuracy: number; control?: { name: string; accuracy: number } };
+  /** The method's own task on held-out data (pretext accuracy, reconstruction error...) beside its uninformed reference. */
+  heldOutTask?: HeldOutFigure[];
 }
 
 export interface EmbeddingMapImage {
@@ -92,9 +95,15 @@ export async function readRun(runDir: string): Promise<RunContents> {
     config,
     metrics,
     skippedMetricLines: skipped,
-    evaluation: parseEvaluation(await readJsonFile(join(runDir, RUN_FILES.evaluation)), join(runDir, RUN_FILES.evaluation)),
+    evaluation: await readRunEvaluation(runDir),
     embeddingMap: await readEmbeddingMap(runDir),
   };
+}
+
+/** The eval.json of a directory, or undefined when it has none. */
+export async function readRunEvaluation(dir: string): Promise<RunEvaluation | undefined> {
+  const path = join(dir, RUN_FILES.evaluation);
+  return parseEvaluation(await readJsonFile(path), path);
 }
 
 async function readJsonFile(path: string): Promise<unknown> {
@@ -153,7 +162,23 @@ function parseEvaluation(value: unknown, path: string): RunEvaluation | undefine
     ...(Object.keys(collapse).length > 0 ? { collapse } : {}),
     ...optionalVerdict(value.collapseVerdict),
     ...optionalClassifier(value.classifier),
+    ...optionalHeldOutTask(value.heldOutTask),
   };
+}
+
+function optionalHeldOutTask(value: unknown): Pick<RunEvaluation, 'heldOutTask'> {
+  if (!Array.isArray(value)) return {};
+  const figures = value.filter(
+    (figure): figure is HeldOutFigure =>
+      isPlainObject(figure) &&
+      typeof figure.name === 'string' &&
+      (figure.kind === 'accuracy' || figure.kind === 'error') &&
+      typeof figure.value === 'number' &&
+      isPlainObject(figure.reference) &&
+      typeof figure.reference.name === 'string' &&
+      typeof figure.reference.value === 'number',
+  );
+  return figures.length > 0 ? { heldOutTask: figures } : {};
 }
 
 function optionalVerdict(value: unknown): Pick<RunEvaluation, 'collapseVerdict'> {

@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
+import { formatHeldOutValue, heldOutMargin } from '@ssl/eval';
 import { escapeHtml } from './escape-html';
 import { RUN_FILES, readRun, type EvaluationFigure, type MetricsRecord, type RunContents, type RunEvaluation } from './read-run';
 import { formatNumber, renderLineChart, type ChartSeries } from './svg-line-chart';
@@ -169,7 +170,7 @@ function renderEvaluation(run: RunContents): string {
   const verdictLine = verdict
     ? `<p id="collapse-verdict"><strong>${escapeHtml(verdict.verdict)}</strong>: ${escapeHtml(verdict.explanation)}.</p>`
     : '';
-  return `<section id="evaluation"><h2>Evaluation</h2><table class="results" id="eval-table"><thead><tr><th>evaluation</th><th>trained</th><th>random init</th><th>gain</th><th>raw pixels</th><th>detail</th></tr></thead><tbody>${rows.join('')}</tbody></table>${renderClassifier(evaluation)}${collapse}${verdictLine}</section>`;
+  return `<section id="evaluation"><h2>Evaluation</h2><table class="results" id="eval-table"><thead><tr><th>evaluation</th><th>trained</th><th>random init</th><th>gain</th><th>raw pixels</th><th>detail</th></tr></thead><tbody>${rows.join('')}</tbody></table>${renderClassifier(evaluation)}${renderHeldOutTask(evaluation)}${collapse}${verdictLine}</section>`;
 }
 
 /** The method's own classifier (a semi-supervised classifier, CLIP's zero-shot head) beside its control. */
@@ -184,6 +185,20 @@ function renderClassifier(evaluation: RunEvaluation): string {
     control ? formatGain(classifier.accuracy - control.accuracy) : '—',
   ].map((text) => `<td class="num">${escapeHtml(text)}</td>`);
   return `<h3>The method's own classifier</h3><table class="results" id="classifier-table"><thead><tr><th>figure</th><th>method</th><th>${escapeHtml(control?.name ?? 'control')}</th><th>gain</th></tr></thead><tbody><tr><th scope="row">${escapeHtml(classifier.description)}</th>${cells.join('')}</tr></tbody></table>`;
+}
+
+/** The method's own task on held-out data, each figure beside the uninformed predictor it must beat. */
+function renderHeldOutTask(evaluation: RunEvaluation): string {
+  if (!evaluation.heldOutTask?.length) return '';
+  const rows = evaluation.heldOutTask.map((figure) => {
+    const cells = [
+      formatHeldOutValue(figure),
+      `${formatHeldOutValue(figure, figure.reference.value)} (${figure.reference.name})`,
+      heldOutMargin(figure),
+    ].map((text) => `<td class="num">${escapeHtml(text)}</td>`);
+    return `<tr><th scope="row">${escapeHtml(figure.name)}</th>${cells.join('')}</tr>`;
+  });
+  return `<h3>The method's own task on held-out data</h3><table class="results" id="held-out-task-table"><thead><tr><th>figure</th><th>method</th><th>reference</th><th>vs reference</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 function renderEmbeddingMap(run: RunContents): string {

@@ -169,6 +169,13 @@ describe('clip:audio-visual', () => {
     const testVoice = loadSpokenClasses({ split: 'test' });
     const { correspondenceAccuracy, audioToImageRecall } = evaluateAudioVisual(model, testImages, testVoice, { seed: 1 });
     const zeroShot = spokenZeroShot(model, testImages, testVoice);
+    // What `ssl pretrain` reports as the method's own task: the same read-out, beside chance.
+    const reported = await result.runtime.heldOutTask!({ images: testImages, audio: testVoice }, { seed: 1 });
+    expect(reported.map((figure) => [figure.name, figure.value, figure.reference.value])).toEqual([
+      ['image–sound correspondence accuracy', correspondenceAccuracy, 0.5],
+      ['audio→image class recall@1', audioToImageRecall![1], expect.closeTo(0.1, 10)],
+      ['audio→image class recall@5', audioToImageRecall![5], expect.closeTo(1 - 0.9 ** 5, 10)],
+    ]);
     console.log(
       `held-out correspondence ${(100 * correspondenceAccuracy).toFixed(1)}% (chance 50%), audio→image class retrieval ` +
         `recall@1 ${(100 * audioToImageRecall![1]).toFixed(1)}% (chance 10%) @5 ${(100 * audioToImageRecall![5]).toFixed(1)}%, ` +

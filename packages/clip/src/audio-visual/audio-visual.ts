@@ -14,6 +14,7 @@ import {
   tfl,
 } from '@ssl/core';
 import type { AudioDataset, Encoder, MethodRuntime } from '@ssl/core';
+import { audioVisualHeldOutTask } from './evaluate-audio-visual';
 import type { ImageAudioBatch } from './image-audio-data';
 
 /**
@@ -266,6 +267,7 @@ export const audioVisual = defineMethod<AudioVisualConfig, 'image-audio'>({
       trainable: { imageEncoder: imageEncoder.model, ...heads },
       audioVisual: model,
       products: () => ({ ...heads, audioEncoder }),
+      heldOutTask: (heldOut, { seed }) => audioVisualHeldOutTask(model, heldOut, seed),
       step(batch: ImageAudioBatch) {
         if (batch.waveforms.shape[1] !== config.clipSamples) {
           throw new SslError(

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor2D } from '@tensorflow/tfjs-core';
 import { Random, SslError, gatherSampleImages, invalidConfig, l2Normalize } from '@ssl/core';
-import type { AudioDataset, ImageDataset } from '@ssl/core';
+import type { AudioDataset, HeldOutFigure, ImageDataset } from '@ssl/core';
 import type { AudioVisualModel } from './audio-visual';
-import { augmentedWaveforms, clipsByClass } from './image-audio-data';
+import { augmentedWaveforms, clipsByClass, type ImageAudioData } from './image-audio-data';
 
 /**
  * Class retrieval recall@k: the fraction of queries whose k most similar gallery items (cosine similarity)
@@ -112,4 +112,33 @@ export function evaluateAudioVisual(
   const audioToImageRecall = classRetrievalRecall(audioEmbeddings, clipLabels, imageEmbeddings, labels, options.ks ?? [1, 5]);
   tf.dispose([imageEmbeddings, audioEmbeddings, ...imageParts, ...audioParts]);
   return { correspondenceAccuracy, audioToImageRecall };
+}
+
+/**
+ * The runtime's `heldOutTask`: `evaluateAudioVisual` on held-out `{ images, audio }` (the CLI passes the test
+ * images and the test voices' clips) as figures beside chance. Recall@k's chance assumes balanced classes:
+ * 1 − (1 − 1/classes)^k, the odds that k random images include one of the query's class.
+ */
+export async function audioVisualHeldOutTask(model: AudioVisualModel, heldOut: unknown, seed: number): Promise<HeldOutFigure[]> {
+  const pairs = heldOut as Partial<ImageAudioData> | undefined;
+  if (!pairs?.images || !pairs.audio)
+    throw new SslError(
+      'data',
+      "clip:audio-visual's held-out task reads { images, audio }: test images and clips of voices not trained on.",
+    );
+  const result = evaluateAudioVisual(model, pairs.images, pairs.audio, { seed });
+  const classes = clipsByClass(pairs as ImageAudioData, 'clip:audio-visual').length;
+  const figures: HeldOutFigure[] = [
+    {
+      name: 'image–sound correspondence accuracy',
+      kind: 'accuracy',
+      value: result.correspondenceAccuracy,
+      reference: { name: 'chance', value: 0.5 },
+    },
+  ];
+  for (const [k, recall] of Object.entries(result.audioToImageRecall ?? {})) {
+    const chance = 1 - (1 - 1 / classes) ** Number(k);
+    figures.push({ name: `audio→image class recall@${k}`, kind: 'accuracy', value: recall, reference: { name: 'chance', value: chance } });
+  }
+  return figures;
 }

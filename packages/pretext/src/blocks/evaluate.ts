@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
-import { Random, invalidConfig } from '@ssl/core';
-import type { ImageDataset } from '@ssl/core';
+import { Random, heldOutImages, invalidConfig } from '@ssl/core';
+import type { HeldOutFigure, ImageDataset } from '@ssl/core';
 
 /** What a pretext task yields for a batch: the head's logits and the labels the task derived. */
 export interface PretextPrediction {
@@ -47,4 +47,20 @@ export async function pretextAccuracy(
     tf.dispose([hits, total]);
   }
   return rows === 0 ? 0 : correct / rows;
+}
+
+/**
+ * A pretext head's accuracy on the held-out images as a runtime's `heldOutTask`, beside chance: `score` is the
+ * method's own evaluate function (seeded, so the figure is reproducible).
+ */
+export function pretextHeldOutTask(
+  methodId: string,
+  name: string,
+  chance: number,
+  score: (dataset: ImageDataset, seed: number) => Promise<number>,
+): (heldOut: unknown, options: { seed: number }) => Promise<readonly HeldOutFigure[]> {
+  return async (heldOut, { seed }) => {
+    const value = await score(heldOutImages(heldOut, methodId), seed);
+    return [{ name, kind: 'accuracy', value, reference: { name: 'chance', value: chance } }];
+  };
 }

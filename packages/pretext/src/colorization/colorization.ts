@@ -6,11 +6,12 @@ import {
   SslError,
   defineMethod,
   fastBatchNormalization,
+  heldOutImages,
   invalidConfig,
   makeDataset,
   tfl as tflayers,
 } from '@ssl/core';
-import type { Encoder, ImageDataset, tfl } from '@ssl/core';
+import type { Encoder, HeldOutFigure, ImageDataset, tfl } from '@ssl/core';
 import { labToRgb, mixChannels, rgbToLab, rgbToLabPixel, srgbGamutBins } from '@ssl/core';
 import { annealedMeanAb, colorizationLoss, rebalancingWeights, softEncodeAb, validateAbBins } from '../blocks/lab';
 
@@ -358,6 +359,32 @@ function validateColorizationConfig(config: ColorizationConfig): void {
     invalidConfig('headHiddenDim', config.headHiddenDim, 'an integer ≥ 0');
 }
 
+/**
+ * The held-out read-out: the predictions' soft cross-entropy beside the best colour-blind constant, here the
+ * held-out images' own mean target (a stricter reference than the training set's prior).
+ */
+async function heldOutColorization(
+  encoder: Encoder,
+  head: tfl.LayersModel,
+  test: ImageDataset,
+  config: ColorizationConfig,
+  bins: readonly (readonly number[])[],
+): Promise<HeldOutFigure> {
+  const [height, width] = test.shape;
+  const mapSize = tf.tidy(() => encoder.featureMap!(tf.zeros([1, height, width, encoder.inputShape[2]]) as Tensor4D).shape.slice(1, 3)) as [
+    number,
+    number,
+  ];
+  const statistics = await colorizationStatistics(test, bins, mapSize, config);
+  const result = await evaluateColorization(encoder, head, test, { ...config, bins }, statistics);
+  return {
+    name: 'ab cross-entropy (nats per map position)',
+    kind: 'error',
+    value: result.crossEntropy,
+    reference: { name: "best constant: the held-out images' own colour prior", value: result.priorCrossEntropy },
+  };
+}
+
 export const colorization = defineMethod<ColorizationConfig, 'unlabeled', Tensor1D>({
   name: 'colorization',
   description:
@@ -413,6 +440,9 @@ export const colorization = defineMethod<ColorizationConfig, 'unlabeled', Tensor
       state: { abBins: binTable, abBinCounts: binCounts },
       // colorize(run.encoder, run.network('head'), images, run.json('bins')) after loadRun(outDir).
       products: () => ({ head, bins: { json: bins } }),
+      heldOutTask: async (heldOut) => [
+        await heldOutColorization(encoder, head, heldOutImages(heldOut, 'pretext:colorization'), config, bins),
+      ],
       step(batch) {
         const { logits, ab } = colorizationForward(encoder, head, batch.images, true);
         const targets = softEncodeAb(ab, binTensor, config);

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import { accuracy, defineMethod, hardLabelCrossEntropy, invalidConfig, projectionHead } from '@ssl/core';
 import type { Encoder, ImageDataset, Random, tfl } from '@ssl/core';
-import { pretextAccuracy } from '../blocks/evaluate';
+import { pretextAccuracy, pretextHeldOutTask } from '../blocks/evaluate';
 import type { PretextEvaluationOptions, PretextPrediction } from '../blocks/evaluate';
 import { extractPatches, sampleGridBoxes, validateGridLayout } from '../blocks/patches';
 import type { GridLayout, PatchBox } from '../blocks/patches';
@@ -147,6 +147,9 @@ export const contextPrediction = defineMethod<ContextPredictionConfig, 'unlabele
       trainable: { encoder: encoder.model, head },
       // evaluateContextPrediction(run.encoder, run.network('head'), test, config) after loadRun(outDir).
       products: () => ({ head }),
+      heldOutTask: pretextHeldOutTask('pretext:context-prediction', 'neighbour position accuracy (8 positions)', 1 / 8, (test, seed) =>
+        evaluateContextPrediction(encoder, head, test, config, { seed }),
+      ),
       step(batch, context) {
         const { logits, labels } = contextPredictionLogits(encoder, head, batch.images, context.rng, config, true);
         return { loss: hardLabelCrossEntropy(logits, labels), metrics: { positionAccuracy: accuracy(logits, labels) } };

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import { accuracy, defineMethod, hardLabelCrossEntropy, invalidConfig, projectionHead } from '@ssl/core';
 import type { Encoder, ImageDataset, Random, tfl } from '@ssl/core';
-import { pretextAccuracy } from '../blocks/evaluate';
+import { pretextAccuracy, pretextHeldOutTask } from '../blocks/evaluate';
 import type { PretextEvaluationOptions, PretextPrediction } from '../blocks/evaluate';
 import { extractPatches, normalizeTiles, sampleGridBoxes, validateGridLayout } from '../blocks/patches';
 import type { GridLayout, PatchBox } from '../blocks/patches';
@@ -193,6 +193,12 @@ export const jigsaw = defineMethod<JigsawConfig, 'unlabeled'>({
       state: { permutations: permutationTable },
       // evaluateJigsaw(run.encoder, run.network('head'), test, { ...config, permutations: run.json('permutations') }).
       products: () => ({ head, permutations: { json: permutations } }),
+      heldOutTask: pretextHeldOutTask(
+        'pretext:jigsaw',
+        `permutation accuracy (${permutations.length} permutations)`,
+        1 / permutations.length,
+        (test, seed) => evaluateJigsaw(encoder, head, test, task, { seed }),
+      ),
       step(batch, context) {
         const { logits, labels } = jigsawLogits(encoder, head, batch.images, context.rng, task, true);
         return { loss: hardLabelCrossEntropy(logits, labels), metrics: { permutationAccuracy: accuracy(logits, labels) } };

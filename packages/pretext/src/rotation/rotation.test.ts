@@ -248,6 +248,14 @@ describe('rotation method', () => {
     const trainedKnn = await knn(result.encoder);
     const randomKnn = await knn(randomInit);
     const heldOutRotation = await evaluateRotationAccuracy(result.encoder, result.runtime.trainable.head, testSet);
+    // The same figure is what the runner reports as the method's own task, beside chance.
+    const [reported] = await result.runtime.heldOutTask!(testSet, { seed: 0 });
+    expect(reported).toEqual({
+      name: 'rotation accuracy (4 rotations)',
+      kind: 'accuracy',
+      value: heldOutRotation,
+      reference: { name: 'chance', value: 0.25 },
+    });
     console.log(
       `rotation on sample: kNN@20 trained ${trainedKnn.toFixed(3)} vs random init ${randomKnn.toFixed(3)}; held-out rotation accuracy ${heldOutRotation.toFixed(3)}`,
     );

@@ -13,6 +13,7 @@ import {
   tfl as tflayers,
 } from '@ssl/core';
 import type { Encoder, ImageDataset, MethodViews, tfl } from '@ssl/core';
+import { pretextHeldOutTask } from '../blocks/evaluate';
 
 /**
  * RotNet (Gidaris, Singh, Komodakis, ICLR 2018): every image is shown in the four rotations 0°, 90°,
@@ -302,6 +303,9 @@ export const rotation = defineMethod<RotationConfig, 'unlabeled'>({
       trainable: { encoder: encoder.model, head },
       // The rotation head: evaluateRotationAccuracy(run.encoder, run.network('head'), data) after loadRun(outDir).
       products: () => ({ head }),
+      heldOutTask: pretextHeldOutTask('pretext:rotation', 'rotation accuracy (4 rotations)', 1 / NUM_ROTATIONS, (test) =>
+        evaluateRotationAccuracy(encoder, head, test),
+      ),
       step(batch) {
         const source = config.augment ? batch.views[0] : batch.images;
         const rotated = rotationBatch(source);

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor1D, Tensor2D, Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
 import { accuracy, defineMethod, hardLabelCrossEntropy, invalidConfig, tfl as tflayers } from '@ssl/core';
 import type { Encoder, ImageDataset, Random, tfl } from '@ssl/core';
-import { pretextAccuracy } from '../blocks/evaluate';
+import { pretextAccuracy, pretextHeldOutTask } from '../blocks/evaluate';
 import type { PretextEvaluationOptions, PretextPrediction } from '../blocks/evaluate';
 import { extractPatches, sampleGridBoxes, validateGridLayout } from '../blocks/patches';
 import type { GridLayout, PatchBox } from '../blocks/patches';
@@ -198,6 +198,12 @@ export const selfie = defineMethod<SelfieConfig, 'unlabeled'>({
       trainable: { encoder: encoder.model, pooling },
       // evaluateSelfie(run.encoder, run.network('pooling'), test, config) after loadRun(outDir).
       products: () => ({ pooling }),
+      heldOutTask: pretextHeldOutTask(
+        'pretext:selfie',
+        `true-patch accuracy (${config.maskedPatches} candidates)`,
+        1 / config.maskedPatches,
+        (test, seed) => evaluateSelfie(encoder, pooling, test, config, { seed }),
+      ),
       step(batch, context) {
         const { logits, labels } = selfieLogits(encoder, pooling, batch.images, context.rng, config, true);
         return { loss: hardLabelCrossEntropy(logits, labels), metrics: { patchAccuracy: accuracy(logits, labels) } };
