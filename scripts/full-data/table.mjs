@@ -43,6 +43,16 @@ function figureCell(row) {
   return `${withStd(row.value, row.std)} vs ${withStd(control.value, control.std)} (${gain(row.value, control.value)})`;
 }
 
+/** The method's own task on held-out data (eval.json's heldOutTask), e.g. "rotation accuracy 91.2% vs 25.0% chance". */
+function heldOutCell(evaluation) {
+  const figures = evaluation?.heldOutTask ?? [];
+  if (figures.length === 0) return '—';
+  const value = (figure, number) => (figure.kind === 'accuracy' ? `${percent(number)}%` : number.toPrecision(3));
+  return figures
+    .map((figure) => `${figure.name} ${value(figure, figure.value)} vs ${value(figure, figure.reference.value)} ${figure.reference.name}`)
+    .join('; ');
+}
+
 function rowOf(result) {
   const rows = result.evaluation?.rows ?? [];
   const find = (prefix) => rows.find((row) => row.name.startsWith(prefix));
@@ -59,7 +69,7 @@ function rowOf(result) {
       : `${result.stepMinutes} min in steps, ${result.wallMinutes} min wall`;
   const verdict = result.evaluation?.collapseVerdict?.verdict ?? '—';
   if (result.exitCode !== 0) {
-    return [result.method, flags, '—', `exit ${result.exitCode} after ${result.wallMinutes} min`, '—', '—', '—', '—', result.commit];
+    return [result.method, flags, '—', `exit ${result.exitCode} after ${result.wallMinutes} min`, '—', '—', '—', '—', '—', result.commit];
   }
   return [
     result.method,
@@ -69,6 +79,7 @@ function rowOf(result) {
     figureCell(knn),
     figureCell(fewLabels),
     figureCell(linear),
+    heldOutCell(result.evaluation),
     verdict,
     result.commit,
   ];
@@ -83,6 +94,7 @@ function markdownTable(results) {
     'kNN top-1 vs random init',
     '10 labels/class vs random init',
     'linear, all labels',
+    "the method's own task, held-out",
     'collapse',
     'commit',
   ];
