@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fineTune } from './fine-tune';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { fineTune, layerwiseLearningRates } from './fine-tune';
+import type { TrainableEncoder } from './fine-tune';
 import { smallMlpEncoder, weightBytes } from './test-encoder';
 import type { LabeledImageDataset } from './types';
 
@@ -71,6 +73,57 @@ describe('fineTune', () => {
     expect(result.trainedLayers).toEqual([]);
     result.dispose();
     expect(tf.memory().numTensors).toBe(tensorsBefore);
+  });
+
+  it('layer-wise decay: block l of L trains at backboneLr · decay^(L − l), batch norm in its layer’s block; one Adam step shows each rate', async () => {
+    // dense → BN → ReLU → dense → dense: three blocks, the batch norm in the first one's.
+    const model = tfl.sequential({
+      layers: [
+        tfl.layers.flatten({ inputShape: [8, 8, 1] }),
+        tfl.layers.dense({ units: 12, kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }), name: 'stem' }),
+        tfl.layers.batchNormalization({ name: 'stem_bn' }),
+        tfl.layers.reLU(),
+        tfl.layers.dense({ units: 10, activation: 'relu', kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }), name: 'middle' }),
+        tfl.layers.dense({ units: 8, kernelInitializer: tfl.initializers.glorotUniform({ seed: 3 }), name: 'top' }),
+      ],
+    });
+    const encoder: TrainableEncoder = {
+      model,
+      featureDim: 8,
+      features: (x, o) => model.apply(x, { training: o?.training ?? false }) as tf.Tensor2D,
+    };
+    const backboneLr = 1e-3;
+    const decay = 0.5;
+    const expected = [
+      { depth: 1, layers: ['stem', 'stem_bn'], lr: backboneLr * decay ** 2 },
+      { depth: 2, layers: ['middle'], lr: backboneLr * decay },
+      { depth: 3, layers: ['top'], lr: backboneLr },
+    ];
+    expect(layerwiseLearningRates(model, { backboneLr, layerDecay: decay })).toEqual(expected);
+    expect(() => layerwiseLearningRates(model, { backboneLr, layerDecay: 0 })).toThrow(/layerDecay/);
+    expect(() => layerwiseLearningRates(model, { backboneLr, layerDecay: 1.5 })).toThrow(/layerDecay/);
+
+    const kernel = (name: string) => model.getLayer(name).getWeights()[0].dataSync().slice();
+    const before = Object.fromEntries(['stem', 'stem_bn', 'middle', 'top'].map((name) => [name, kernel(name)]));
+    // One step (batch = data): Adam's first update is lr · ĝ/(|ĝ| + ε), i.e. exactly lr for every weight whose
+    // gradient is not ~0, so the largest change of a layer's weights is the rate it was trained at.
+    const result = await fineTune(encoder, quadrants(32), {
+      epochs: 1,
+      batchSize: 32,
+      backboneLr,
+      headLr: 1e-2,
+      layerDecay: decay,
+      seed: 4,
+    });
+    expect(result.learningRates).toEqual(expected);
+    for (const { layers, lr } of expected) {
+      for (const name of layers) {
+        const after = kernel(name);
+        const largestStep = after.reduce((max, value, i) => Math.max(max, Math.abs(value - before[name][i])), 0);
+        expect(largestStep / lr, name).toBeCloseTo(1, 3);
+      }
+    }
+    result.dispose();
   });
 
   it('rejects unlabeled data and bad settings', async () => {

@@ -10,6 +10,7 @@ import {
   hardLabelCrossEntropy,
   imageDataset,
   linearClassifier,
+  tfl,
   train,
 } from '@ssl/core';
 import type { Encoder, OptimizerSpec, StepRecord } from '@ssl/core';
@@ -41,6 +42,13 @@ export interface FineTuneOptions {
    * output; a nested model counts as one block). 0 trains the head alone. Default: every layer.
    */
   unfreezeLastN?: number;
+  /**
+   * Layer-wise learning-rate decay (BEiT, Bao et al. 2022 §2.5; ELECTRA, Clark et al. 2020): block l of the
+   * backbone, counted 1 … L from the input, trains at backboneLr · layerDecay^(L − l), so the top block gets
+   * backboneLr and the stem backboneLr · layerDecay^(L − 1); the head keeps headLr. In (0, 1]; default 1
+   * (every backbone layer at backboneLr). See `layerwiseLearningRates` for the blocks.
+   */
+  layerDecay?: number;
   seed?: number;
   /** Called after every epoch with its mean loss and train accuracy. */
   onEpochEnd?(record: FineTuneEpoch): void | Promise<void>;
@@ -56,6 +64,8 @@ export interface FineTuneResult {
   history: FineTuneEpoch[];
   /** Names of the backbone layers that were trained. */
   trainedLayers: string[];
+  /** The backbone's blocks and the learning rate each trained at (one block at backboneLr without layerDecay). */
+  learningRates: LayerBlockRate[];
   /** Logits [N, numClasses] in inference mode. The caller owns the returned tensor. */
   predict(images: Tensor4D): Tensor2D;
   /** Top-1 (and top-5 for > 5 classes) on a labeled dataset, inference mode. */
@@ -72,9 +82,45 @@ interface FineTunePlan {
   readonly headLr: number;
   readonly trainedLayers: readonly Layer[];
   readonly frozenLayers: readonly Layer[];
+  /** The backbone's blocks with their learning rates, from the input up (one block, at backboneLr, without layerDecay). */
+  readonly blocks: readonly LayerBlockRate[];
+}
+
+/** One block of a backbone under layer-wise decay: its layers, its depth l (1 = nearest the input) and its rate. */
+export interface LayerBlockRate {
+  readonly depth: number;
+  readonly layers: readonly string[];
+  readonly lr: number;
 }
 
 type Layer = LayersModel['layers'][number];
+
+/** A normalization layer carries only a scale and a shift: it belongs to the block of the layer before it. */
+function isNormalization(layer: Layer): boolean {
+  return /normalization/i.test(layer.getClassName());
+}
+
+/**
+ * The blocks of layer-wise learning-rate decay: the backbone's weight-carrying top-level layers in order, a
+ * normalization layer (batch or layer norm) joining the block of the layer before it, so a convolution and
+ * its batch norm train at one rate; a nested model is one block. Block l of L trains at
+ * backboneLr · layerDecay^(L − l) (BEiT's layer decay: the head is layer L + 1 at the full rate).
+ */
+export function layerwiseLearningRates(model: LayersModel, options: { backboneLr: number; layerDecay: number }): LayerBlockRate[] {
+  const { backboneLr, layerDecay } = options;
+  if (!(layerDecay > 0 && layerDecay <= 1)) throw new SslError('invalid-config', `layerDecay must be in (0, 1], got ${layerDecay}.`);
+  const groups: Layer[][] = [];
+  for (const layer of model.layers.filter((l) => l.weights.length > 0)) {
+    if (groups.length > 0 && isNormalization(layer)) groups[groups.length - 1].push(layer);
+    else groups.push([layer]);
+  }
+  const depthCount = groups.length;
+  return groups.map((layers, i) => ({
+    depth: i + 1,
+    layers: layers.map((layer) => layer.name),
+    lr: backboneLr * layerDecay ** (depthCount - (i + 1)),
+  }));
+}
 
 function planFineTune(encoder: TrainableEncoder, dataset: LabeledImageDataset, options: FineTuneOptions): FineTunePlan {
   const labels = dataset.labels;
@@ -98,7 +144,11 @@ function planFineTune(encoder: TrainableEncoder, dataset: LabeledImageDataset, o
     throw new SslError('invalid-config', `fineTune unfreezeLastN must be an integer >= 0, got ${unfreeze}.`);
   const trainedLayers = backboneLr > 0 ? weightedLayers.slice(weightedLayers.length - Math.min(unfreeze, weightedLayers.length)) : [];
   const frozenLayers = weightedLayers.filter((layer) => !trainedLayers.includes(layer));
-  return { numClasses, epochs, batchSize, backboneLr, headLr, trainedLayers, frozenLayers };
+  const blocks =
+    options.layerDecay === undefined
+      ? [{ depth: 1, layers: weightedLayers.map((layer) => layer.name), lr: backboneLr }]
+      : layerwiseLearningRates(encoder.model, { backboneLr, layerDecay: options.layerDecay });
+  return { numClasses, epochs, batchSize, backboneLr, headLr, trainedLayers, frozenLayers, blocks };
 }
 
 /**
@@ -106,6 +156,27 @@ function planFineTune(encoder: TrainableEncoder, dataset: LabeledImageDataset, o
  * backboneLr / headLr of the head's rate, and frozen layers' batch-norm statistics put back after every
  * step (a training-mode forward moves them), so a frozen layer leaves fine-tuning bit-identical.
  */
+/**
+ * The backbone as the trainer's networks, one per block with its rate relative to the head's. Network l is
+ * the backbone from its input to the end of block l (a sub-model over the same layers: no new graph nodes),
+ * listed from the input up: a weight in several networks takes the first one's scale, i.e. its own block's.
+ */
+function backboneNetworks(
+  model: LayersModel,
+  plan: FineTunePlan,
+): { networks: Record<string, LayersModel>; scales: Record<string, number> } {
+  if (plan.blocks.length === 1) return { networks: { backbone: model }, scales: { backbone: plan.backboneLr / plan.headLr } };
+  const networks: Record<string, LayersModel> = {};
+  const scales: Record<string, number> = {};
+  plan.blocks.forEach((block, i) => {
+    const last = model.getLayer(block.layers[block.layers.length - 1]);
+    const name = `backbone_block${block.depth}`;
+    networks[name] = i === plan.blocks.length - 1 ? model : tfl.model({ inputs: model.inputs, outputs: last.output as tfl.SymbolicTensor });
+    scales[name] = block.lr / plan.headLr;
+  });
+  return { networks, scales };
+}
+
 function fineTuneMethod(encoder: TrainableEncoder, head: LayersModel, plan: FineTunePlan, shape: readonly number[]) {
   const frozenState = plan.frozenLayers.flatMap((layer) => layer.nonTrainableWeights);
   const frozenSnapshot = frozenState.map((w) => tf.clone(w.read()));
@@ -122,20 +193,23 @@ function fineTuneMethod(encoder: TrainableEncoder, head: LayersModel, plan: Fine
     data: 'labeled',
     defaults: {},
     views: () => ({ labeled: 'none', unlabeled: 'none' }),
-    build: () => ({
-      encoder: backbone,
-      trainable: { backbone: encoder.model, head },
-      learningRateScales: { backbone: plan.backboneLr / plan.headLr, head: 1 },
-      step(batch) {
-        const logits = head.apply(encoder.features(batch.images, { training: true }), { training: true }) as Tensor2D;
-        const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), batch.labels), 'float32')) as Scalar;
-        return { loss: hardLabelCrossEntropy(logits, batch.labels), metrics: { correct, rows: tf.scalar(batch.labels.shape[0]) } };
-      },
-      afterStep() {
-        for (let i = 0; i < frozenState.length; i++) frozenState[i].write(frozenSnapshot[i]);
-      },
-      dispose: () => tf.dispose(frozenSnapshot),
-    }),
+    build: () => {
+      const { networks, scales } = backboneNetworks(encoder.model, plan);
+      return {
+        encoder: backbone,
+        trainable: { ...networks, head },
+        learningRateScales: { ...scales, head: 1 },
+        step(batch) {
+          const logits = head.apply(encoder.features(batch.images, { training: true }), { training: true }) as Tensor2D;
+          const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), batch.labels), 'float32')) as Scalar;
+          return { loss: hardLabelCrossEntropy(logits, batch.labels), metrics: { correct, rows: tf.scalar(batch.labels.shape[0]) } };
+        },
+        afterStep() {
+          for (let i = 0; i < frozenState.length; i++) frozenState[i].write(frozenSnapshot[i]);
+        },
+        dispose: () => tf.dispose(frozenSnapshot),
+      };
+    },
   });
 }
 
@@ -227,6 +301,7 @@ function fineTuneResult(
   return {
     history,
     trainedLayers: plan.trainedLayers.map((layer) => layer.name),
+    learningRates: plan.blocks.map((block) => ({ ...block, layers: [...block.layers] })),
     predict,
     async evaluate(evalSet: LabeledImageDataset, evalBatchSize = 256): Promise<Accuracy> {
       if (!evalSet.labels) throw new SslError('data', `evaluate needs labels, but dataset ${evalSet.name ?? ''} has none.`);

@@ -13,8 +13,8 @@ export type { LbfgsOptions, LbfgsResult, Objective } from './lbfgs';
 export { knnClassify, nearestNeighbors, knnScores, topKAccuracy } from './knn';
 export type { KnnClassifyOptions, KnnVoteOptions, KnnWeighting, NearestNeighbors, NearestNeighborsOptions } from './knn';
 
-export { fineTune } from './fine-tune';
-export type { FineTuneEpoch, FineTuneOptions, FineTuneResult, TrainableEncoder } from './fine-tune';
+export { fineTune, layerwiseLearningRates } from './fine-tune';
+export type { FineTuneEpoch, FineTuneOptions, FineTuneResult, LayerBlockRate, TrainableEncoder } from './fine-tune';
 
 export { labelFractionEval } from './label-fractions';
 export type { LabelFractionOptions, LabelFractionRow } from './label-fractions';
