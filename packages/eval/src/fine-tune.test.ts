@@ -103,7 +103,7 @@ describe('fineTune', () => {
     expect(() => layerwiseLearningRates(model, { backboneLr, layerDecay: 0 })).toThrow(/layerDecay/);
     expect(() => layerwiseLearningRates(model, { backboneLr, layerDecay: 1.5 })).toThrow(/layerDecay/);
 
-    const kernel = (name: string) => model.getLayer(name).getWeights()[0].dataSync().slice();
+    const kernel = (name: string) => Float32Array.from(model.getLayer(name).getWeights()[0].dataSync());
     const before = Object.fromEntries(['stem', 'stem_bn', 'middle', 'top'].map((name) => [name, kernel(name)]));
     // One step (batch = data): Adam's first update is lr · ĝ/(|ĝ| + ε), i.e. exactly lr for every weight whose
     // gradient is not ~0, so the largest change of a layer's weights is the rate it was trained at.
