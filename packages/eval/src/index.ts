@@ -124,3 +124,6 @@ export type { PrototypicalTrainOptions } from './prototypical-networks';
 
 export { combinedViewPolicy, multiTask, resolveTasks } from './multi-task';
 export type { MultiTaskConfig, MultiTaskEntry, MultiTaskPluginOptions, ResolvedTask } from './multi-task';
+
+export { formatTransferTable, transferEval } from './transfer';
+export type { TransferCandidate, TransferEvalOptions, TransferFineTune, TransferFineTuned, TransferRow } from './transfer';
