@@ -1,4 +1,4 @@
-import { Random, imageTextDataset, labeledSplit, loadFashionMnist, loadSpokenClasses, subset, train } from '@ssl/core';
+import { Random, imageTextDataset, labeledSplit, loadEmoji, loadFashionMnist, loadSpokenClasses, subset, train } from '@ssl/core';
 import type { EncoderSpec, ImageDataset, MethodHandle, TrainData, TrainOptions, TrainResult } from '@ssl/core';
 
 /*
@@ -7,9 +7,12 @@ import type { EncoderSpec, ImageDataset, MethodHandle, TrainData, TrainOptions, 
  * compared bit for bit. No vitest import here: the child process loads this file outside vitest.
  */
 
-/** Images: the first `size` images of the Fashion-MNIST sample bundled with @ssl/core (labels kept). */
+/**
+ * Images: the first `size` images of a sample bundled with @ssl/core (labels kept): grey 28×28 Fashion-MNIST,
+ * or 32×32 RGB emoji for methods that need colour (colorization, split-brain).
+ */
 export interface ImageRecipe {
-  readonly source: 'fashion-mnist-sample';
+  readonly source: 'fashion-mnist-sample' | 'emoji-sample';
   readonly size: number;
   readonly split?: 'train' | 'test';
 }
@@ -59,16 +62,17 @@ const samples = new Map<string, Promise<ImageDataset>>();
 
 async function images(recipe: ImageRecipe): Promise<ImageDataset> {
   const split = recipe.split ?? 'train';
-  let sample = samples.get(split);
+  const key = `${recipe.source}/${split}`;
+  let sample = samples.get(key);
   if (!sample) {
-    sample = loadFashionMnist({ split, source: 'sample' });
-    samples.set(split, sample);
+    sample = recipe.source === 'emoji-sample' ? loadEmoji({ split, source: 'sample' }) : loadFashionMnist({ split, source: 'sample' });
+    samples.set(key, sample);
   }
   const all = await sample;
   return subset(
     all,
     Array.from({ length: recipe.size }, (_, i) => i),
-    `fashion-mnist-sample/${split}[0..${recipe.size})`,
+    `${key}[0..${recipe.size})`,
   );
 }
 

@@ -1,13 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createRegistry, hardLabelCrossEntropy, initBackend, loadEmoji, loadFashionMnist, subset, train } from '@ssl/core';
+import { createRegistry, hardLabelCrossEntropy, initBackend, loadEmoji, loadFashionMnist, train } from '@ssl/core';
 import type { CnnSpec, ImageDataset } from '@ssl/core';
-import { expectSslError } from '@ssl/test-utils';
+import { describeMethodContract, expectSslError } from '@ssl/test-utils';
 import masked, { SPLIT_BRAIN_DEFAULTS, SplitBrainEncoder, rgbToLab, splitBrainLosses, splitBrainTargets } from '../index';
-import type { SplitBrainConfig, SplitBrainRuntime } from '../index';
+import type { SplitBrainRuntime } from '../index';
 
 const SMALL_CNN: CnnSpec = { kind: 'cnn', inputShape: [32, 32, 3], channels: [8, 16] };
 
@@ -19,97 +16,26 @@ function imagesOf(dataset: ImageDataset, count = dataset.size): tf.Tensor4D {
 beforeAll(async () => {
   await initBackend({ backend: 'wasm', threads: 1, log: () => {} });
 });
-
-// The shared contract suite (describeMethodContract) builds its data from the grey Fashion-MNIST sample only, and
-// split-brain needs colour: these tests run its checks on the emoji sample (see the README), resume in-process.
-describe('masked:split-brain contract on the emoji sample', () => {
-  const registry = () => createRegistry().use(masked());
-  let data: ImageDataset;
-  beforeAll(async () => {
-    const all = await loadEmoji({ split: 'train' });
-    data = subset(
-      all,
-      Array.from({ length: 64 }, (_, i) => i),
-      'emoji-sample/train[0..64)',
-    );
-  });
-  const run = (
-    config: Partial<SplitBrainConfig>,
-    options: { seed?: number; outDir?: string; resume?: boolean; stopAfter?: number } = {},
-  ) => {
-    const controller = new AbortController();
-    return train({
-      method: registry().create('masked:split-brain', config),
-      data,
-      encoder: SMALL_CNN,
-      batchSize: 16,
-      epochs: 1,
-      maxSteps: 4,
-      seed: options.seed ?? 1,
-      ...(options.outDir ? { outDir: options.outDir, resume: options.resume ?? false } : {}),
-      // Interrupted after `stopAfter` steps (it checkpoints, as on Ctrl-C), to be resumed.
-      signal: controller.signal,
-      callbacks: [{ name: 'stop', onStepEnd: (record) => void (record.step + 1 === options.stopAfter && controller.abort()) }],
-    });
-  };
-
-  it('registers through the plugin factory with its encoder kind, and rejects bad configs naming the field', () => {
-    expect(registry().create('masked:split-brain', {}).id).toBe('masked:split-brain');
-    for (const [config, field] of [
-      [{ abGridSize: 0 }, 'abGridSize'],
-      [{ lightnessBins: 1 }, 'lightnessBins'],
-      [{ lightnessBins: 2.5 }, 'lightnessBins'],
-    ] as const) {
-      expect(expectSslError(() => registry().create('masked:split-brain', config as never), 'invalid-config')).toContain(field);
-    }
-  });
-
-  for (const config of [{}, { abGridSize: 20, lightnessBins: 20 }]) {
-    it(`trains 4 steps with finite losses, a flat tensor count after the first step, and dispose() frees it all (${JSON.stringify(config)})`, async () => {
-      const before = tf.memory().numTensors;
-      const counts: number[] = [];
-      const result = await train({
-        method: registry().create('masked:split-brain', config),
-        data,
-        encoder: SMALL_CNN,
-        batchSize: 16,
-        maxSteps: 4,
-        seed: 1,
-        callbacks: [{ name: 'tensor-count', onStepEnd: () => void counts.push(tf.memory().numTensors) }],
-      });
-      expect(result.history.every((record) => Number.isFinite(record.loss))).toBe(true);
-      expect(
-        result.history.every((record) => Number.isFinite(record.metrics.abLoss) && Number.isFinite(record.metrics.lightnessLoss)),
-      ).toBe(true);
-      expect(new Set(counts.slice(1)).size).toBe(1);
-      result.dispose();
-      expect(tf.memory().numTensors).toBe(before);
-    });
-  }
-
-  it('gives the same losses for the same seed, other losses for another, and a resumed run equals an uninterrupted one', async () => {
-    const losses = async (seed: number) => {
-      const result = await run({}, { seed });
-      const values = result.history.map((record) => record.loss);
-      result.dispose();
-      return values;
-    };
-    const first = await losses(1);
-    expect(await losses(1)).toEqual(first);
-    expect(await losses(2)).not.toEqual(first);
-    const dir = mkdtempSync(join(tmpdir(), 'split-brain-'));
-    try {
-      const interrupted = await run({}, { outDir: dir, stopAfter: 2 });
-      expect(interrupted.interrupted).toBe(true);
-      interrupted.dispose();
-      const resumed = await run({}, { outDir: dir, resume: true });
-      expect(resumed.resumedFromStep).toBe(2);
-      expect(resumed.history.map((record) => record.loss)).toEqual(first.slice(2));
-      resumed.dispose();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+// The shared contract suite on the colour sample (split-brain predicts ab from L and L from ab).
+describeMethodContract({
+  plugin: masked,
+  pluginModule: new URL('../index.ts', import.meta.url),
+  method: 'masked:split-brain',
+  config: {},
+  moreConfigs: [{ abGridSize: 20, lightnessBins: 20 }],
+  data: { source: 'emoji-sample', size: 64 },
+  encoder: SMALL_CNN,
+  batchSize: 16,
+  steps: 4,
+  invalidConfigs: [
+    { config: { abGridSize: 0 }, field: 'abGridSize' },
+    { config: { lightnessBins: 1 }, field: 'lightnessBins' },
+    { config: { lightnessBins: 2.5 }, field: 'lightnessBins' },
+  ],
+  checkRun(result) {
+    const last = result.history[result.history.length - 1];
+    expect(Number.isFinite(last.metrics.abLoss) && Number.isFinite(last.metrics.lightnessLoss)).toBe(true);
+  },
 });
 
 describe('masked:split-brain', () => {
