@@ -4,6 +4,7 @@ export { infoNceLoss } from './losses/info-nce';
 export type { InfoNceOptions } from './losses/info-nce';
 export { inBatchInfoNceLoss } from './losses/in-batch-info-nce';
 export type { InBatchInfoNceOptions } from './losses/in-batch-info-nce';
+export { skipGramNegativeSamplingLoss } from './losses/skip-gram';
 export { distillationLoss } from './losses/distillation';
 export type { DistillationOptions } from './losses/distillation';
 
@@ -26,4 +27,19 @@ export { npid, NPID_FASHION_VIEWS } from './npid/npid';
 export type { NPIDConfig, NPIDCarry } from './npid/npid';
 export { simclrViews, cropJitterViews, simclrViewSpec, SIMCLR_VIEW_OPTION_RULES } from './views/simclr-views';
 export type { SimclrViewOptions } from './views/simclr-views';
+export { word2vec, wordVectorsOf } from './word2vec/word2vec';
+export type { Word2VecConfig, Word2VecRuntime } from './word2vec/word2vec';
+export {
+  PAD_WORD,
+  buildWordVocabulary,
+  wordVocabulary,
+  noiseSampler,
+  skipGramPairs,
+  subsamplingKeepProbabilities,
+} from './word2vec/skip-gram-pairs';
+export type { SkipGramPairs, WordVocabulary } from './word2vec/skip-gram-pairs';
+export { wordVectors, heldOutCooccurrence } from './word2vec/word-vectors';
+export type { CooccurrenceEvaluation, WordSimilarity, WordVectors } from './word2vec/word-vectors';
+export { textData, textCorpus } from './text/text-data';
+export type { TextBatch, TextCorpus } from './text/text-data';
 export { default } from './plugin';

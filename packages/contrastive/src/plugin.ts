@@ -8,17 +8,20 @@ import { npid } from './npid/npid';
 import { mocov3 } from './mocov3/mocov3';
 import { nnclr } from './nnclr/nnclr';
 import { simclrv2 } from './simclrv2/simclrv2';
+import { word2vec } from './word2vec/word2vec';
+import { textData } from './text/text-data';
 
 const plugin = definePlugin({
   name: '@ssl/contrastive',
   version: packageJson.version,
   family: 'contrastive',
   core: supportedCoreRange(packageJson),
-  methods: { simclr, moco, mocov3, npid, nnclr, simclrv2 },
+  methods: { simclr, moco, mocov3, npid, nnclr, simclrv2, word2vec },
   viewPolicies: { simclr: simclrViews, cropJitter: cropJitterViews },
+  dataKinds: { text: textData },
 });
 
-/** The plugin factory: `createRegistry().use(contrastive())` registers `contrastive:simclr`, `contrastive:moco`, ... */
+/** The plugin factory: `createRegistry().use(contrastive())` registers `contrastive:simclr`, `contrastive:moco`, ... and the 'text' data kind of `contrastive:word2vec` */
 export default function contrastive(): Plugin {
   return plugin;
 }
