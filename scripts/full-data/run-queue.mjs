@@ -13,8 +13,8 @@
 // Wall time depends on what else the machine runs: each line records the load average at start and end and
 // the minutes spent in training steps, and the README tables say under which load a figure was timed.
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { appendFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -69,6 +69,21 @@ function summariseRun(out) {
   return { steps: records.length, stepMinutes: Number(stepMinutes.toFixed(1)), evaluation };
 }
 
+const GNU_TIME = '/usr/bin/time';
+
+/**
+ * Runs `node args` and measures its peak resident memory with GNU time (Debian's `time` package): the maximum RSS
+ * of the process tree it waited for, i.e. the training process that `ssl` starts. Without GNU time, no memory figure.
+ */
+function spawnMeasured(args) {
+  if (!existsSync(GNU_TIME)) return { child: spawnSync('node', args, { stdio: 'inherit' }) };
+  const output = join(tmpdir(), `ssl-queue-rss-${process.pid}.txt`);
+  const child = spawnSync(GNU_TIME, ['-f', '%M', '-o', output, 'node', ...args], { stdio: 'inherit' });
+  const kilobytes = existsSync(output) ? Number(readFileSync(output, 'utf8').trim().split('\n').pop()) : NaN;
+  rmSync(output, { force: true });
+  return { child, ...(Number.isFinite(kilobytes) ? { peakRssMb: Math.round(kilobytes / 1024) } : {}) };
+}
+
 function runConfiguration(configuration) {
   const out = join(values.runs, configuration.name);
   const data = configuration.data ?? 'fashion-mnist';
@@ -78,7 +93,7 @@ function runConfiguration(configuration) {
   const loadAtStart = loadavg()[0];
   const started = Date.now();
   console.log(`[${new Date().toISOString()}] ${configuration.name}: node ${args.join(' ')}`);
-  const child = spawnSync('node', args, { stdio: 'inherit' });
+  const { child, peakRssMb } = spawnMeasured(args);
   const minutes = (Date.now() - started) / 60000;
   const line = {
     name: configuration.name,
@@ -90,6 +105,7 @@ function runConfiguration(configuration) {
     exitCode: child.status,
     wallMinutes: Number(minutes.toFixed(1)),
     load: { start: Number(loadAtStart.toFixed(2)), end: Number(loadavg()[0].toFixed(2)), cores: cpus().length },
+    ...(peakRssMb === undefined ? {} : { peakRssMb }),
   };
   if (child.status === 0 && existsSync(join(out, 'eval.json'))) Object.assign(line, summariseRun(out));
   appendFileSync(resultsFile, `${JSON.stringify(line)}\n`);

@@ -69,13 +69,26 @@ function rowOf(result) {
       : `${result.stepMinutes} min in steps, ${result.wallMinutes} min wall`;
   const verdict = result.evaluation?.collapseVerdict?.verdict ?? '—';
   if (result.exitCode !== 0) {
-    return [result.method, flags, '—', `exit ${result.exitCode} after ${result.wallMinutes} min`, '—', '—', '—', '—', '—', result.commit];
+    return [
+      result.method,
+      flags,
+      '—',
+      `exit ${result.exitCode} after ${result.wallMinutes} min`,
+      '—',
+      '—',
+      '—',
+      '—',
+      '—',
+      '—',
+      result.commit,
+    ];
   }
   return [
     result.method,
     flags,
     String(result.steps ?? '—'),
     `${time} (${load})`,
+    result.peakRssMb === undefined ? '—' : `${result.peakRssMb} MB`,
     figureCell(knn),
     figureCell(fewLabels),
     figureCell(linear),
@@ -91,6 +104,7 @@ function markdownTable(results) {
     'flags',
     'steps',
     'time',
+    'peak RSS',
     'kNN top-1 vs random init',
     '10 labels/class vs random init',
     'linear, all labels',
