@@ -1,15 +1,13 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPage } from './build';
+import { CHROMIUM } from './chromium';
 import { serveDirectory } from './serve';
 import type { StaticServer } from './serve';
-
-/** The system Chromium (Debian's `chromium`), as page.test.ts; no browser download. */
-const CHROMIUM = process.env.SSL_CHROMIUM ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find(existsSync);
 
 interface KernelReport {
   status: string;

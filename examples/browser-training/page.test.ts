@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,15 +10,13 @@ import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPage } from './build';
+import { CHROMIUM, HEADLESS_ARGS, watch } from './chromium';
 import type { BuiltPage } from './build';
 import { serveDirectory } from './serve';
 import type { StaticServer } from './serve';
 import { pixelsOf } from './src/knn';
 
 const SSL_COMMAND = fileURLToPath(new URL('../../packages/cli/bin/ssl.mjs', import.meta.url));
-
-/** The system Chromium (Debian's `chromium`), as packages/cli's report screenshots use it; no browser download. */
-const CHROMIUM = process.env.SSL_CHROMIUM ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find(existsSync);
 
 interface RunReport {
   status: string;
@@ -77,20 +75,6 @@ function expectLossFalls(run: RunReport): { first: number; last: number } {
   const last = mean(run.losses.slice(-10));
   expect(last).toBeLessThan(first * 0.9);
   return { first, last };
-}
-
-/** Collects what must not happen on a page: console errors, uncaught errors, requests outside `origin`. */
-function watch(page: Page, origin: string): { problems: string[]; outside: string[] } {
-  const problems: string[] = [];
-  const outside: string[] = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(`console.error: ${message.text()}`);
-  });
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  page.on('request', (request) => {
-    if (!request.url().startsWith(origin)) outside.push(request.url());
-  });
-  return { problems, outside };
 }
 
 /** A finished run: it trained, the loss fell, kNN is far above chance, and the page stayed clean. */
@@ -161,12 +145,7 @@ describe.skipIf(CHROMIUM === undefined)('examples/browser-training in headless C
     nodeRun.catch(() => undefined);
     built = await buildPage(outDir);
     server = await serveDirectory(outDir);
-    // No GPU and no background traffic, so every request the page makes is the page's own.
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: HEADLESS_ARGS });
   });
 
   afterAll(async () => {

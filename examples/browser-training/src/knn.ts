@@ -15,7 +15,7 @@ export function pixelsOf(dataset: ImageDataset, start: number, end: number): tf.
 }
 
 /** L2-normalized features of every image (bytes / 255, inference mode), computed in chunks. */
-function embed(encoder: Encoder, dataset: ImageDataset): tf.Tensor2D {
+export function normalizedFeatures(encoder: Encoder, dataset: ImageDataset): tf.Tensor2D {
   const parts: tf.Tensor2D[] = [];
   for (let start = 0; start < dataset.size; start += CHUNK) {
     const end = Math.min(dataset.size, start + CHUNK);
@@ -27,25 +27,37 @@ function embed(encoder: Encoder, dataset: ImageDataset): tf.Tensor2D {
 }
 
 /**
- * Top-1 accuracy of a cosine kNN classifier: each query image's NEIGHBOURS most similar bank images vote
- * for their labels (one vote each; ties go to the lower class). The online monitor of self-supervised
- * training: it needs no training of its own, so it can run every epoch.
+ * Top-1 accuracy of a cosine kNN classifier on L2-normalized features: each query's NEIGHBOURS most similar
+ * bank rows vote for their labels (one vote each; ties go to the lower class).
  */
-export async function knnAccuracy(encoder: Encoder, bank: ImageDataset, queries: ImageDataset): Promise<number> {
-  if (!bank.labels || !queries.labels) throw new Error('kNN needs labeled images');
-  const bankFeatures = embed(encoder, bank);
-  const queryFeatures = embed(encoder, queries);
+export async function knnAccuracyOfFeatures(
+  bankFeatures: tf.Tensor2D,
+  bankLabels: Int32Array,
+  queryFeatures: tf.Tensor2D,
+  queryLabels: Int32Array,
+): Promise<number> {
   const indices = tf.tidy(() => tf.topk(tf.matMul(queryFeatures, bankFeatures, false, true), NEIGHBOURS).indices);
   const neighbours = await indices.data();
   indices.dispose();
-  bankFeatures.dispose();
-  queryFeatures.dispose();
-  const classes = Math.max(...bank.labels) + 1;
+  const classes = Math.max(...bankLabels) + 1;
   let correct = 0;
-  for (let q = 0; q < queries.size; q++) {
+  for (let q = 0; q < queryLabels.length; q++) {
     const votes = new Array<number>(classes).fill(0);
-    for (let n = 0; n < NEIGHBOURS; n++) votes[bank.labels[neighbours[q * NEIGHBOURS + n]]] += 1;
-    if (votes.indexOf(Math.max(...votes)) === queries.labels[q]) correct += 1;
+    for (let n = 0; n < NEIGHBOURS; n++) votes[bankLabels[neighbours[q * NEIGHBOURS + n]]] += 1;
+    if (votes.indexOf(Math.max(...votes)) === queryLabels[q]) correct += 1;
   }
-  return correct / queries.size;
+  return correct / queryLabels.length;
+}
+
+/**
+ * Top-1 accuracy of a cosine kNN classifier: the bank images' features vote for the query images' classes.
+ * The online monitor of self-supervised training: it needs no training of its own, so it can run every epoch.
+ */
+export async function knnAccuracy(encoder: Encoder, bank: ImageDataset, queries: ImageDataset): Promise<number> {
+  if (!bank.labels || !queries.labels) throw new Error('kNN needs labeled images');
+  const bankFeatures = normalizedFeatures(encoder, bank);
+  const queryFeatures = normalizedFeatures(encoder, queries);
+  const top1 = await knnAccuracyOfFeatures(bankFeatures, bank.labels, queryFeatures, queries.labels);
+  tf.dispose([bankFeatures, queryFeatures]);
+  return top1;
 }

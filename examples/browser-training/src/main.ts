@@ -8,11 +8,12 @@
  * the first `features` (64) test images on `window.sslFeatures`, to compare with Node's.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { IndexedDbRunStore, MemoryRunStore, createEncoder, fetchIdx, initBackend, subset, train } from '@ssl/core';
+import { IndexedDbRunStore, MemoryRunStore, createEncoder, initBackend, train } from '@ssl/core';
 import type { BackendName, Encoder, ImageDataset, StepRecord } from '@ssl/core';
 import { knnAccuracy, pixelsOf } from './knn';
-import { loadEncoderFromUrl } from './load-encoder';
-import { encoderSpecFor, registry, trainDataFor } from './workload';
+import { loadEncoderFrom } from './load-encoder';
+import { drawLossCurve } from './loss-curve';
+import { encoderSpecFor, fetchSample, registry, trainDataFor } from './workload';
 
 interface RunReport {
   status: 'starting' | 'training' | 'done' | 'failed';
@@ -74,25 +75,6 @@ function show(id: string, text: string): void {
   if (element) element.textContent = text;
 }
 
-function drawLoss(losses: readonly number[]): void {
-  const canvas = document.getElementById('loss-curve') as HTMLCanvasElement | null;
-  const context = canvas?.getContext('2d');
-  if (!canvas || !context || losses.length < 2) return;
-  const low = Math.min(...losses);
-  const high = Math.max(...losses);
-  context.clearRect(0, 0, canvas.width, canvas.height);
-  context.beginPath();
-  losses.forEach((loss, i) => {
-    const x = (i / (losses.length - 1)) * (canvas.width - 8) + 4;
-    const y = canvas.height - 4 - ((loss - low) / (high - low || 1)) * (canvas.height - 8);
-    if (i === 0) context.moveTo(x, y);
-    else context.lineTo(x, y);
-  });
-  context.strokeStyle = '#2563eb';
-  context.lineWidth = 2;
-  context.stroke();
-}
-
 /** Online kNN accuracy of `encoder`; returns the milliseconds it took, which the speed figure leaves out. */
 async function measureKnn(encoder: Encoder, bank: ImageDataset, queries: ImageDataset, step: number): Promise<number> {
   const started = performance.now();
@@ -114,8 +96,8 @@ async function nodeEncoderFeatures(modelJsonUrl: string, count: number): Promise
   window.sslFeatures = features;
   features.backend = await startBackend();
   show('status', `features of ${count} test images by ${modelJsonUrl}`);
-  const testSet = await fetchIdx('data/t10k-images-idx3-ubyte.gz', 'data/t10k-labels-idx1-ubyte.gz', { name: 'fashion-mnist-sample test' });
-  const encoder = await loadEncoderFromUrl(new URL(modelJsonUrl, location.href).href);
+  const { test: testSet } = await fetchSample('data/', 0, count);
+  const encoder = await loadEncoderFrom(new URL(modelJsonUrl, location.href).href);
   const output = tf.tidy(() => encoder.features(pixelsOf(testSet, 0, count), { training: false }));
   features.shape = output.shape;
   features.values = Array.from(await output.data());
@@ -127,18 +109,7 @@ async function nodeEncoderFeatures(modelJsonUrl: string, count: number): Promise
 
 async function main(): Promise<void> {
   report.backend = await startBackend();
-  const [trainSet, testSet] = await Promise.all([
-    fetchIdx('data/train-images-idx3-ubyte.gz', 'data/train-labels-idx1-ubyte.gz', { name: 'fashion-mnist-sample train' }),
-    fetchIdx('data/t10k-images-idx3-ubyte.gz', 'data/t10k-labels-idx1-ubyte.gz', { name: 'fashion-mnist-sample test' }),
-  ]);
-  const slice = subset(
-    trainSet,
-    Int32Array.from({ length: Math.min(trainImages, trainSet.size) }, (_, i) => i),
-  );
-  const queries = subset(
-    testSet,
-    Int32Array.from({ length: Math.min(testImages, testSet.size) }, (_, i) => i),
-  );
+  const { train: slice, test: queries } = await fetchSample('data/', trainImages, testImages);
   // Step 0: the same encoder at its random init (same spec and seed as the run's), the control for every later figure.
   const randomInit = createEncoder(encoderSpec);
   await measureKnn(randomInit, slice, queries, 0);
@@ -187,7 +158,8 @@ async function main(): Promise<void> {
           report.losses[record.step] = record.loss;
           show('step', `${record.step + 1} / ${steps}`);
           show('loss', record.loss.toFixed(4));
-          drawLoss(report.losses);
+          const canvas = document.getElementById('loss-curve');
+          if (canvas instanceof HTMLCanvasElement) drawLossCurve(canvas, report.losses);
         },
         onEpochEnd: async ({ encoder, step }) => {
           if (step - report.knn.at(-1)!.step >= knnEvery) knnMilliseconds += await measureKnn(encoder, slice, queries, step);
