@@ -53,6 +53,15 @@ function heldOutCell(evaluation) {
     .join('; ');
 }
 
+/** "no collapse (effective rank 37.1, std 0.039 of 0.088)": the verdict and the figures it rests on. */
+function collapseCell(evaluation) {
+  const verdict = evaluation?.collapseVerdict?.verdict;
+  const collapse = evaluation?.collapse;
+  if (!verdict) return '—';
+  if (!collapse) return verdict;
+  return `${verdict} (effective rank ${collapse.effectiveRank.toFixed(1)}, std ${collapse.perDimStd.toFixed(3)} of ${collapse.healthyPerDimStd.toFixed(3)})`;
+}
+
 function rowOf(result) {
   const rows = result.evaluation?.rows ?? [];
   const find = (prefix) => rows.find((row) => row.name.startsWith(prefix));
@@ -67,7 +76,7 @@ function rowOf(result) {
     result.stepMinutes === undefined
       ? `${result.wallMinutes} min wall`
       : `${result.stepMinutes} min in steps, ${result.wallMinutes} min wall`;
-  const verdict = result.evaluation?.collapseVerdict?.verdict ?? '—';
+  const verdict = collapseCell(result.evaluation);
   if (result.exitCode !== 0) {
     return [
       result.method,
