@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../src';
+await import('../src/setup');
+const { initBackend } = await import('../src');
 await initBackend();
 const name = process.argv[2] ?? 'mae-vit28';
 const mod =
@@ -15,10 +16,13 @@ w.step();
 const info = await tf.profile(() => {
   w.step();
 });
-const per = new Map<string, number>();
+const per = new Map<string, { ms: number; calls: number }>();
 for (const k of info.kernels) {
   const key = `${k.name} ${JSON.stringify(k.inputShapes)}`;
-  per.set(key, (per.get(key) ?? 0) + (typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0));
+  const entry = per.get(key) ?? { ms: 0, calls: 0 };
+  entry.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+  entry.calls++;
+  per.set(key, entry);
 }
-for (const [k, v] of [...per.entries()].sort((a, b) => b[1] - a[1]).slice(0, Number(process.argv[3] ?? 30)))
-  console.log(v.toFixed(1).padStart(8), k);
+for (const [k, v] of [...per.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, Number(process.argv[3] ?? 30)))
+  console.log(v.ms.toFixed(1).padStart(8), `${v.calls}×`.padStart(4), k);

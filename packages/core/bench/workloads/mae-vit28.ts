@@ -73,7 +73,9 @@ export function maeVit28(): TrainingStep {
     tokens = layerNorm(tokens, encoderNorm) as tf.Tensor3D;
 
     const visible = applyDense(decoderEmbed, tokens) as tf.Tensor3D;
-    const masked = tf.tile(maskToken, [BATCH_SIZE, PATCHES - KEPT, 1]);
+    // As @ssl's MAE decoder (masked/src/mae/decoder.ts) and torch's expand: a broadcast product, whose gradient
+    // is one sum. tf.tile's gradient is a slice and an add per copy (9 472 kernel calls, ~80 ms of the step).
+    const masked = tf.mul(tf.ones([BATCH_SIZE, PATCHES - KEPT, 1]), maskToken);
     let decoded = gatherTokens(tf.concat([visible, masked], 1) as tf.Tensor3D, restore);
     decoded = tf.add(decoded, decoderPositions) as tf.Tensor3D;
     for (const block of decoderBlocks) decoded = applyTransformerBlock(block, decoded);
