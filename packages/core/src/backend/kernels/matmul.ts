@@ -4,9 +4,12 @@
  * tfjs-backend-wasm's BatchMatMul only uses XNNPACK's fully-connected operator when neither operand
  * is transposed and both have batch 1; every other case (transposeA/B, batched attention products,
  * and therefore every matmul gradient) runs a scalar blocked loop at ~1-3 GFLOP/s versus ~30 for
- * XNNPACK. Here transposes are done explicitly first (O(n^2) data movement for an O(n^3) product) and
- * batches either fold into the rows of one product (shared right operand) or run one XNNPACK product
- * per batch on zero-copy views of the operands.
+ * XNNPACK. And XNNPACK's fully-connected operator runs on the calling thread only (tfjs-backend-wasm sets it
+ * up without its thread pool). So single products (one right matrix, every batch of left matrices folded into
+ * its rows: dense layers and their gradients) run kernels.c's GEMM on both threads, reading transposed
+ * operands in place; without the SIMD module, transposes are done explicitly first (O(n^2) data movement for
+ * an O(n^3) product) and XNNPACK runs the product. Batches of right matrices run kernels.c's batched kernel
+ * when small (attention) and one XNNPACK product per batch on zero-copy views of the operands otherwise.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type {
@@ -106,6 +109,15 @@ export function batchMatMulWasm(backend: WasmBackend, a: TensorInfo, b: TensorIn
     return smallBatchMatMul(backend, kernels, a, b, transposeA, transposeB, { batchA, batchOut, outerOut, m, k, n });
   }
 
+  // One right matrix: every left matrix's rows stack into a single [batchA·m, k] product, which kernels.c's
+  // GEMM runs on both threads (XNNPACK's fully-connected operator, below, runs on one).
+  const gemm = batchB === 1 ? gemmKernels(backend) : undefined;
+  if (gemm !== undefined) {
+    const out = backend.makeOutput([...outerOut, m, n], 'float32');
+    gemmInto(backend, gemm, a, b, undefined, out, { batchA, m, k, n, transposeA, transposeB });
+    return out;
+  }
+
   const intermediates: TensorInfo[] = [];
   const left = transposeA ? transposeLastTwo(backend, a, batchA, k, m) : a;
   if (transposeA) intermediates.push(left);
@@ -133,6 +145,81 @@ export function batchMatMulWasm(backend: WasmBackend, a: TensorInfo, b: TensorIn
 
 /** Multiply-adds below which a batched product runs on one thread (the helper's handshake costs ~0.1 ms). */
 const HELPER_THRESHOLD = 1 << 18;
+
+/** kernels.c's GEMM_MR and GEMM_NR: rows of a register tile (threads split c's rows in multiples of it), columns of a packed panel. */
+const GEMM_MR = 4;
+const GEMM_NR = 8;
+
+export type MatMulMethod = 'auto' | 'xnnpack';
+let matMulMethod: MatMulMethod = 'auto';
+
+/**
+ * For benchmarks and tests: 'xnnpack' sends single products (one right matrix) back to XNNPACK's
+ * fully-connected operator, as before kernels.c's two-thread GEMM; 'auto' uses the GEMM when the SIMD module runs.
+ */
+export function setMatMulMethod(method: MatMulMethod): void {
+  matMulMethod = method;
+}
+
+function gemmKernels(backend: WasmBackend): SimdKernels | undefined {
+  return matMulMethod === 'auto' ? simdKernels(backend) : undefined;
+}
+
+/**
+ * out[batchA·m, n] = op(a)·op(b) (+ bias) by kernels.c's gemm_pack_b and gemm_packed: op(b) packed into
+ * 8-column panels (both threads, by panel), then c's rows split between the threads. a is [batchA, m, k]
+ * ([batchA, k, m] when transposed: read in place when batchA is 1, transposed first otherwise), b [k, n]
+ * ([n, k] when transposed: packing reads it in place).
+ */
+function gemmInto(
+  backend: WasmBackend,
+  kernels: SimdKernels,
+  a: TensorInfo,
+  b: TensorInfo,
+  bias: TensorInfo | undefined,
+  out: TensorInfo,
+  {
+    batchA,
+    m,
+    k,
+    n,
+    transposeA,
+    transposeB,
+  }: { batchA: number; m: number; k: number; n: number; transposeA: boolean; transposeB: boolean },
+): void {
+  // A transposed left matrix is read in place (row stride 1, depth stride m) when it is a single one.
+  const left = transposeA && batchA > 1 ? transposeLastTwo(backend, a, batchA, k, m) : a;
+  const [rowStride, depthStride] = transposeA && left === a ? [1, m] : [k, 1];
+  const panels = Math.ceil(n / GEMM_NR);
+  const packed = backend.makeOutput([panels * k * GEMM_NR], 'float32');
+  const rows = batchA * m;
+  const twoThreads = rows * k * n >= HELPER_THRESHOLD;
+  const pack = (_thread: 0 | 1, first: number, last: number) => [
+    heapOffset(backend, b),
+    heapOffset(backend, packed),
+    k,
+    n,
+    transposeB ? 1 : 0,
+    first,
+    last,
+  ];
+  runOnTwoThreads(backend, kernels, 'gemm_pack_b', pack, Math.ceil(panels / 2), panels, twoThreads && panels > 1 && k * n >= 1 << 16);
+  const multiply = (_thread: 0 | 1, first: number, last: number) => [
+    heapOffset(backend, left),
+    heapOffset(backend, packed),
+    bias === undefined ? 0 : heapOffset(backend, bias),
+    heapOffset(backend, out),
+    first,
+    last,
+    k,
+    n,
+    rowStride,
+    depthStride,
+  ];
+  const split = Math.min(rows, GEMM_MR * Math.ceil(rows / GEMM_MR / 2));
+  runOnTwoThreads(backend, kernels, 'gemm_packed', multiply, split, rows, twoThreads && split < rows);
+  disposeIntermediates(backend, packed, ...(left !== a ? [left] : []));
+}
 
 function smallBatchMatMul(
   backend: WasmBackend,
@@ -184,8 +271,24 @@ function fusedMatMulKernel(args: { inputs: _FusedMatMulInputs; backend: unknown;
   const { transposeA, transposeB, activation, leakyreluAlpha } = args.attrs;
   const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
   const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
+  const float32 = a.dtype === 'float32' && b.dtype === 'float32' && (bias === undefined || bias.dtype === 'float32');
+  // One right matrix (a dense layer: tf.fused.matMul passes [1, m, k]·[1, k, n]): kernels.c's GEMM, with a bias
+  // per column added in it.
+  const gemm = float32 && batchB === 1 ? gemmKernels(backend) : undefined;
+  const aRank = a.shape.length;
+  const bRank = b.shape.length;
+  const [m, k] = transposeA ? [a.shape[aRank - 1], a.shape[aRank - 2]] : [a.shape[aRank - 2], a.shape[aRank - 1]];
+  const n = transposeB ? b.shape[bRank - 2] : b.shape[bRank - 1];
+  if (gemm !== undefined && m * k * n > 0) {
+    // Any other bias broadcast is added after it (the stock kernel reads a [1] bias as if it had n values).
+    const columnBias = bias !== undefined && bias.shape.length === 1 && bias.shape[0] === n;
+    const outer = tf.backend_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+    const product = backend.makeOutput([...outer, m, n], 'float32');
+    gemmInto(backend, gemm, a, b, columnBias ? bias : undefined, product, { batchA, m, k, n, transposeA, transposeB });
+    return addBiasAndActivate(backend, product, columnBias ? undefined : bias, activation, preluActivationWeights, leakyreluAlpha);
+  }
   const fastInBackend = !transposeA && !transposeB && batchA === 1 && batchB === 1;
-  if (fastInBackend || a.dtype !== 'float32' || b.dtype !== 'float32') {
+  if (fastInBackend || !float32) {
     return runWasmKernel(
       backend,
       tf._FusedMatMul,

@@ -494,6 +494,180 @@ void batch_matmul(const float* a, const float* b, float* c, int first, int last,
   }
 }
 
+// Large single products c[M, N] = a[M, K] · op(b) on two threads. XNNPACK's fully-connected operator, the
+// backend's path for them, runs on the calling thread only (tfjs sets it up without its thread pool), so
+// every dense layer and every matmul gradient used one of the two cores. Here op(b) is first packed into
+// panels of GEMM_NR columns, so the micro-kernel reads b contiguously, then each thread takes a range of
+// rows of c. K is cut into blocks of GEMM_KC so that a tile's rows of a (4 × 256 floats) and a panel's block
+// (256 × 8) stay in L1; the packing is block-major ([K/256][⌈N/8⌉][256][8], the last panel zero-padded), so
+// that one block of every panel is one sequential stream, which the hardware prefetcher follows.
+#define GEMM_MR 4
+#define GEMM_NR 8
+#define GEMM_KC 256
+
+// Where row q of panel p starts in the packed layout (kc: the depth of q's block).
+static inline float* packed_row(float* packed, int q, int p, int panels, int k) {
+  const int k0 = q - q % GEMM_KC;
+  const int kc = k - k0 < GEMM_KC ? k - k0 : GEMM_KC;
+  return packed + (int64_t)k0 * panels * GEMM_NR + ((int64_t)p * kc + (q - k0)) * GEMM_NR;
+}
+
+// packed(q, p)[j] = op(b)[q, 8p + j] for panels p in [panel_begin, panel_end): b is [K, N] (or [N, K] when
+// `transposed`, op(b) = bᵀ); columns past N are zero.
+EXPORT(gemm_pack_b)
+void gemm_pack_b(const float* b, float* packed, int k, int n, int transposed, int panel_begin, int panel_end) {
+  const int panels = (n + GEMM_NR - 1) / GEMM_NR;
+  for (int p = panel_begin; p < panel_end; p++) {
+    const int j0 = p * GEMM_NR;
+    const int width = n - j0 < GEMM_NR ? n - j0 : GEMM_NR;
+    for (int k0 = 0; k0 < k; k0 += GEMM_KC) {
+      const int kc = k - k0 < GEMM_KC ? k - k0 : GEMM_KC;
+      float* out = packed_row(packed, k0, p, panels, k);
+      if (!transposed && width == GEMM_NR) {
+        const float* row = b + (int64_t)k0 * n + j0;
+        for (int q = 0; q < kc; q++, row += n, out += GEMM_NR) {
+          wasm_v128_store(out, wasm_v128_load(row));
+          wasm_v128_store(out + 4, wasm_v128_load(row + 4));
+        }
+      } else if (transposed && width == GEMM_NR) {
+        // Eight rows of b become the panel's eight columns, four k at a time through 4 × 4 register transposes.
+        const float* r0 = b + (int64_t)j0 * k + k0;
+        const int full = kc - kc % 4;
+        for (int q = 0; q < full; q += 4, out += 4 * GEMM_NR) {
+          for (int half = 0; half < 2; half++) {
+            const float* r = r0 + (int64_t)half * 4 * k + q;
+            const v128_t x0 = wasm_v128_load(r), x1 = wasm_v128_load(r + k);
+            const v128_t x2 = wasm_v128_load(r + 2 * k), x3 = wasm_v128_load(r + 3 * k);
+            const v128_t lo01 = wasm_i32x4_shuffle(x0, x1, 0, 4, 1, 5), hi01 = wasm_i32x4_shuffle(x0, x1, 2, 6, 3, 7);
+            const v128_t lo23 = wasm_i32x4_shuffle(x2, x3, 0, 4, 1, 5), hi23 = wasm_i32x4_shuffle(x2, x3, 2, 6, 3, 7);
+            float* o = out + half * 4;
+            wasm_v128_store(o, wasm_i64x2_shuffle(lo01, lo23, 0, 2));
+            wasm_v128_store(o + GEMM_NR, wasm_i64x2_shuffle(lo01, lo23, 1, 3));
+            wasm_v128_store(o + 2 * GEMM_NR, wasm_i64x2_shuffle(hi01, hi23, 0, 2));
+            wasm_v128_store(o + 3 * GEMM_NR, wasm_i64x2_shuffle(hi01, hi23, 1, 3));
+          }
+        }
+        for (int q = full; q < kc; q++, out += GEMM_NR) {
+          for (int j = 0; j < GEMM_NR; j++) out[j] = r0[(int64_t)j * k + q];
+        }
+      } else {
+        for (int q = k0; q < k0 + kc; q++, out += GEMM_NR) {
+          for (int j = 0; j < GEMM_NR; j++) out[j] = j < width ? (transposed ? b[(int64_t)(j0 + j) * k + q] : b[(int64_t)q * n + j0 + j]) : 0.0f;
+        }
+      }
+    }
+  }
+}
+
+// Stores the first `width` (1–7) lanes of v0 | v1 at c. Lanes are extracted by constant index, never through
+// an array, which clang would place on the C stack.
+static inline void store_partial8(float* c, v128_t v0, v128_t v1, int width, int accumulate) {
+#define LANE(j, v, l)                                                                 \
+  if (j < width) c[j] = (accumulate ? c[j] : 0.0f) + wasm_f32x4_extract_lane(v, l);
+  LANE(0, v0, 0) LANE(1, v0, 1) LANE(2, v0, 2) LANE(3, v0, 3) LANE(4, v1, 0) LANE(5, v1, 1) LANE(6, v1, 2)
+#undef LANE
+}
+
+static inline void store8(float* c, v128_t v0, v128_t v1, int width, int accumulate) {
+  if (width == GEMM_NR) {
+    if (accumulate) {
+      v0 = wasm_f32x4_add(v0, wasm_v128_load(c));
+      v1 = wasm_f32x4_add(v1, wasm_v128_load(c + 4));
+    }
+    wasm_v128_store(c, v0);
+    wasm_v128_store(c + 4, v1);
+  } else {
+    store_partial8(c, v0, v1, width, accumulate);
+  }
+}
+
+// Rows [m_begin, m_end) of c = a · op(b) (+ bias[n] when bias is not 0), with op(b) packed by gemm_pack_b.
+// Element (r, q) of a is at a[r·row_stride + q·depth_stride]: (k, 1) for a row-major [M, K] a, (1, M) for
+// a [K, M] one used transposed, which is read in place. Threads split the rows; ranges must not overlap.
+EXPORT(gemm_packed)
+void gemm_packed(const float* a, const float* packed, const float* bias, float* c, int m_begin, int m_end, int k, int n,
+                 int row_stride, int depth_stride) {
+  const int panels = (n + GEMM_NR - 1) / GEMM_NR;
+  for (int k0 = 0; k0 < k; k0 += GEMM_KC) {
+    const int kc = k - k0 < GEMM_KC ? k - k0 : GEMM_KC;
+    const int accumulate = k0 > 0;
+    int r = m_begin;
+    for (; r + GEMM_MR <= m_end; r += GEMM_MR) {
+      const float* a0 = a + (int64_t)r * row_stride + (int64_t)k0 * depth_stride;
+      const float* a1 = a0 + row_stride;
+      const float* a2 = a1 + row_stride;
+      const float* a3 = a2 + row_stride;
+#if GEMM_MR == 6
+      const float* a4 = a3 + row_stride;
+      const float* a5 = a4 + row_stride;
+#endif
+      for (int p = 0; p < panels; p++) {
+        const int j0 = p * GEMM_NR;
+        const int width = n - j0 < GEMM_NR ? n - j0 : GEMM_NR;
+        v128_t i0 = wasm_f32x4_splat(0), i1 = i0;
+        if (bias != 0 && !accumulate) {
+          // The bias of the panel's columns (lanes past N stay 0 and are never stored).
+          i0 = wasm_f32x4_make(bias[j0], width > 1 ? bias[j0 + 1] : 0, width > 2 ? bias[j0 + 2] : 0, width > 3 ? bias[j0 + 3] : 0);
+          i1 = wasm_f32x4_make(width > 4 ? bias[j0 + 4] : 0, width > 5 ? bias[j0 + 5] : 0, width > 6 ? bias[j0 + 6] : 0,
+                               width > 7 ? bias[j0 + 7] : 0);
+        }
+        v128_t c00 = i0, c01 = i1, c10 = i0, c11 = i1, c20 = i0, c21 = i1, c30 = i0, c31 = i1;
+#if GEMM_MR == 6
+        v128_t c40 = i0, c41 = i1, c50 = i0, c51 = i1;
+#endif
+        const float* bp = packed_row((float*)packed, k0, p, panels, k);
+        int64_t offset = 0;
+        for (int q = 0; q < kc; q++, bp += GEMM_NR, offset += depth_stride) {
+          const v128_t b0 = wasm_v128_load(bp);
+          const v128_t b1 = wasm_v128_load(bp + 4);
+#define ROW(i)                                                      \
+          {                                                         \
+            const v128_t s = wasm_v128_load32_splat(a##i + offset); \
+            c##i##0 = wasm_f32x4_add(c##i##0, wasm_f32x4_mul(s, b0)); \
+            c##i##1 = wasm_f32x4_add(c##i##1, wasm_f32x4_mul(s, b1)); \
+          }
+          ROW(0) ROW(1) ROW(2) ROW(3)
+#if GEMM_MR == 6
+          ROW(4) ROW(5)
+#endif
+#undef ROW
+        }
+        float* o = c + (int64_t)r * n + j0;
+        store8(o, c00, c01, width, accumulate);
+        store8(o + n, c10, c11, width, accumulate);
+        store8(o + 2 * n, c20, c21, width, accumulate);
+        store8(o + 3 * n, c30, c31, width, accumulate);
+#if GEMM_MR == 6
+        store8(o + 4 * n, c40, c41, width, accumulate);
+        store8(o + 5 * n, c50, c51, width, accumulate);
+#endif
+      }
+    }
+    // The last rows (fewer than GEMM_MR), one at a time.
+    for (; r < m_end; r++) {
+      const float* ar = a + (int64_t)r * row_stride + (int64_t)k0 * depth_stride;
+      for (int p = 0; p < panels; p++) {
+        const int j0 = p * GEMM_NR;
+        const int width = n - j0 < GEMM_NR ? n - j0 : GEMM_NR;
+        v128_t c0 = wasm_f32x4_splat(0), c1 = c0;
+        if (bias != 0 && !accumulate) {
+          c0 = wasm_f32x4_make(bias[j0], width > 1 ? bias[j0 + 1] : 0, width > 2 ? bias[j0 + 2] : 0, width > 3 ? bias[j0 + 3] : 0);
+          c1 = wasm_f32x4_make(width > 4 ? bias[j0 + 4] : 0, width > 5 ? bias[j0 + 5] : 0, width > 6 ? bias[j0 + 6] : 0,
+                               width > 7 ? bias[j0 + 7] : 0);
+        }
+        const float* bp = packed_row((float*)packed, k0, p, panels, k);
+        int64_t offset = 0;
+        for (int q = 0; q < kc; q++, bp += GEMM_NR, offset += depth_stride) {
+          const v128_t s = wasm_v128_load32_splat(ar + offset);
+          c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(s, wasm_v128_load(bp)));
+          c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(s, wasm_v128_load(bp + 4)));
+        }
+        store8(c + (int64_t)r * n + j0, c0, c1, width, accumulate);
+      }
+    }
+  }
+}
+
 // e^x on four lanes (Cephes expf): x = n·ln2 + r with |r| ≤ ln2/2, e^r by a degree-6 polynomial, 2^n
 // through the exponent bits. Relative error ~1e-7 over the clamped range [-87.3, 88.3].
 static inline v128_t exp_f32x4(v128_t x) {

@@ -89,6 +89,19 @@ export interface SimdKernels {
     totals: number,
   ): void;
   batch_matmul(a: number, b: number, c: number, first: number, last: number, m: number, k: number, n: number, aStride: number): void;
+  gemm_pack_b(b: number, packed: number, k: number, n: number, transposed: number, panelBegin: number, panelEnd: number): void;
+  gemm_packed(
+    a: number,
+    packed: number,
+    bias: number,
+    c: number,
+    mBegin: number,
+    mEnd: number,
+    k: number,
+    n: number,
+    rowStride: number,
+    depthStride: number,
+  ): void;
   transpose_last_two(x: number, y: number, batch: number, rows: number, columns: number): void;
   scale_shift_channels(x: number, scale: number, shift: number, y: number, rows: number, channels: number): void;
   gelu_tanh_forward(x: number, y: number, gate: number, count: number): void;
@@ -155,6 +168,8 @@ export const HELPER_KERNELS = [
   'winograd_input_transform',
   'winograd_output_transform',
   'winograd_gradient_transform',
+  'gemm_pack_b',
+  'gemm_packed',
 ] as const;
 export type HelperKernel = (typeof HELPER_KERNELS)[number];
 
