@@ -6,9 +6,27 @@ export { clipPlugin, clipPlugin as default } from './clip/plugin';
 export { zeroShotClassifier, ensembleClassEmbeddings, retrievalRecall } from './zero-shot/zero-shot';
 export type { ZeroShotClassifier, RetrievalRecall } from './zero-shot/zero-shot';
 export { fashionMnistCaptions, fashionMnistPairs, FASHION_MNIST_VOCABULARY, FASHION_MNIST_PROMPTS } from './captions/fashion-mnist';
-export { audioVisual, audioVisualModelOf, multiPositiveInfoNce, spokenClassEmbeddings, zeroShotPredict } from './audio-visual/audio-visual';
+export {
+  ATTRIBUTE_WORDS,
+  MEASURES,
+  attributeThresholds,
+  fashionMnistMeasuredCaptions,
+  fashionMnistMeasuredPairs,
+  measureImages,
+  uniqueCaptionIndices,
+} from './captions/measured-captions';
+export type { AttributeThresholds, ImageMeasures, Measure, MeasuredCaptions } from './captions/measured-captions';
+export { heldOutRetrieval } from './zero-shot/held-out-retrieval';
+export type { HeldOutRetrieval } from './zero-shot/held-out-retrieval';
+export { audioVisual, audioVisualModelOf, multiPositiveInfoNce } from './audio-visual/audio-visual';
 export type { AudioVisualConfig, AudioVisualModel, AudioVisualRuntime } from './audio-visual/audio-visual';
-export { classRetrievalRecall, evaluateAudioVisual } from './audio-visual/evaluate-audio-visual';
+export {
+  classRetrievalRecall,
+  evaluateAudioVisual,
+  spokenClassEmbeddings,
+  spokenZeroShotAccuracy,
+  zeroShotPredict,
+} from './audio-visual/evaluate-audio-visual';
 export type { AudioVisualEvaluation } from './audio-visual/evaluate-audio-visual';
 export { imageAudioData, augmentedWaveforms, clipsByClass } from './audio-visual/image-audio-data';
 export type { ImageAudioBatch, ImageAudioData } from './audio-visual/image-audio-data';

@@ -13,7 +13,7 @@ import {
   requirePositiveInteger,
   tfl,
 } from '@ssl/core';
-import type { AudioDataset, Encoder, MethodRuntime } from '@ssl/core';
+import type { Encoder, MethodRuntime } from '@ssl/core';
 import { audioVisualHeldOutTask } from './evaluate-audio-visual';
 import type { ImageAudioBatch } from './image-audio-data';
 
@@ -326,31 +326,4 @@ export function multiPositiveInfoNce(logits: Tensor2D, positives: Tensor2D): Sca
     const hasPositive = tf.cast(tf.greater(counts, 0), 'float32');
     return tf.div(tf.sum(tf.mul(perRow, hasPositive)), tf.maximum(tf.sum(hasPositive), 1)) as Scalar;
   });
-}
-
-/**
- * Zero-shot classification from spoken class names: the mean AVE-Net embedding of each class's clips,
- * renormalised (CLIP's prompt ensembling, sec. 3.1.4, with voices for prompts), [classes, embeddingDim].
- * An image's class is the row with the largest dot product with its embedding (`zeroShotPredict`).
- */
-export function spokenClassEmbeddings(model: AudioVisualModel, audio: AudioDataset, classes: number): Tensor2D {
-  const embedAudio = model.audioEmbeddings;
-  if (!embedAudio) throw new SslError('invalid-config', "Spoken class embeddings need AVE-Net's embeddings: train with variant 'ave'.");
-  return tf.tidy(() => {
-    const clips = embedAudio(tf.tensor2d(audio.samples, [audio.size, audio.length]));
-    const rows = Array.from({ length: classes }, (_, label) => {
-      const members = Array.from(audio.labels).flatMap((clipLabel, clip) => (clipLabel === label ? [clip] : []));
-      if (members.length === 0)
-        throw new SslError('data', `spokenClassEmbeddings: no clip of class ${label} (${audio.classNames[label] ?? label}).`);
-      return tf.mean(tf.gather(clips, members), 0, true);
-    });
-    return l2Normalize(tf.concat(rows)) as Tensor2D;
-  });
-}
-
-/** Class [N] (int32) of each image: the nearest of `classEmbeddings` (from spokenClassEmbeddings). */
-export function zeroShotPredict(model: AudioVisualModel, images: Tensor4D, classEmbeddings: Tensor2D): Tensor1D {
-  const embedImages = model.imageEmbeddings;
-  if (!embedImages) throw new SslError('invalid-config', "Zero-shot prediction needs AVE-Net's embeddings: train with variant 'ave'.");
-  return tf.tidy(() => tf.argMax(tf.matMul(embedImages(images), classEmbeddings, false, true), 1) as Tensor1D);
 }

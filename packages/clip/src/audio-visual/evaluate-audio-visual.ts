@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Tensor2D } from '@tensorflow/tfjs-core';
+import type { Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import { Random, SslError, gatherSampleImages, invalidConfig, l2Normalize } from '@ssl/core';
 import type { AudioDataset, HeldOutFigure, ImageDataset } from '@ssl/core';
 import type { AudioVisualModel } from './audio-visual';
@@ -140,5 +140,59 @@ export async function audioVisualHeldOutTask(model: AudioVisualModel, heldOut: u
     const chance = 1 - (1 - 1 / classes) ** Number(k);
     figures.push({ name: `audio→image class recall@${k}`, kind: 'accuracy', value: recall, reference: { name: 'chance', value: chance } });
   }
+  if (model.imageEmbeddings && model.audioEmbeddings) {
+    const zeroShot = spokenZeroShotAccuracy(model, pairs.images, pairs.audio);
+    figures.push({
+      name: 'zero-shot top-1 from spoken class names',
+      kind: 'accuracy',
+      value: zeroShot,
+      reference: { name: 'chance', value: 1 / classes },
+    });
+  }
   return figures;
+}
+
+/**
+ * Zero-shot classification from spoken class names: the mean AVE-Net embedding of each class's clips,
+ * renormalised (CLIP's prompt ensembling, sec. 3.1.4, with voices for prompts), [classes, embeddingDim].
+ * An image's class is the row with the largest dot product with its embedding (`zeroShotPredict`).
+ */
+export function spokenClassEmbeddings(model: AudioVisualModel, audio: AudioDataset, classes: number): Tensor2D {
+  const embedAudio = model.audioEmbeddings;
+  if (!embedAudio) throw new SslError('invalid-config', "Spoken class embeddings need AVE-Net's embeddings: train with variant 'ave'.");
+  return tf.tidy(() => {
+    const clips = embedAudio(tf.tensor2d(audio.samples, [audio.size, audio.length]));
+    const rows = Array.from({ length: classes }, (_, label) => {
+      const members = Array.from(audio.labels).flatMap((clipLabel, clip) => (clipLabel === label ? [clip] : []));
+      if (members.length === 0)
+        throw new SslError('data', `spokenClassEmbeddings: no clip of class ${label} (${audio.classNames[label] ?? label}).`);
+      return tf.mean(tf.gather(clips, members), 0, true);
+    });
+    return l2Normalize(tf.concat(rows)) as Tensor2D;
+  });
+}
+
+/** Class [N] (int32) of each image: the nearest of `classEmbeddings` (from spokenClassEmbeddings). */
+export function zeroShotPredict(model: AudioVisualModel, images: Tensor4D, classEmbeddings: Tensor2D): Tensor1D {
+  const embedImages = model.imageEmbeddings;
+  if (!embedImages) throw new SslError('invalid-config', "Zero-shot prediction needs AVE-Net's embeddings: train with variant 'ave'.");
+  return tf.tidy(() => tf.argMax(tf.matMul(embedImages(images), classEmbeddings, false, true), 1) as Tensor1D);
+}
+
+/**
+ * Zero-shot top-1 on labeled images from the spoken class names of `audio` (e.g. voices never trained on): each
+ * image gets the class whose averaged clip embedding is nearest (`spokenClassEmbeddings`, `zeroShotPredict`).
+ */
+export function spokenZeroShotAccuracy(model: AudioVisualModel, images: ImageDataset, audio: AudioDataset, batchSize = 500): number {
+  if (!images.labels) throw new SslError('data', 'spokenZeroShotAccuracy scores labeled images: the images have no labels.');
+  const classes = spokenClassEmbeddings(model, audio, images.numClasses ?? audio.classNames.length);
+  let correct = 0;
+  for (let start = 0; start < images.size; start += batchSize) {
+    const ids = Int32Array.from({ length: Math.min(batchSize, images.size - start) }, (_, i) => start + i);
+    const predictions = tf.tidy(() => zeroShotPredict(model, gatherSampleImages([images], ids), classes));
+    predictions.dataSync().forEach((predicted, row) => (correct += predicted === images.labels![ids[row]] ? 1 : 0));
+    predictions.dispose();
+  }
+  classes.dispose();
+  return correct / images.size;
 }
