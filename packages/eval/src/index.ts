@@ -122,8 +122,8 @@ export type { EpisodeTensors, MamlLearner, MamlLoss, MamlStepOptions, MamlTrainO
 export { evaluatePrototypical, prototypicalLogits, trainPrototypicalNetwork } from './prototypical-networks';
 export type { PrototypicalTrainOptions } from './prototypical-networks';
 
-export { combinedViewPolicy, multiTask, resolveTasks } from './multi-task';
-export type { MultiTaskConfig, MultiTaskEntry, MultiTaskPluginOptions, ResolvedTask } from './multi-task';
+export { combinedViewPolicy, encoderDistance, multiTask, resolveTasks } from './multi-task';
+export type { MultiTaskConfig, MultiTaskEntry, MultiTaskPluginOptions, ResolvedTask, SoftSharingConfig } from './multi-task';
 
 export { formatTransferTable, transferEval } from './transfer';
 export type { TransferCandidate, TransferEvalOptions, TransferFineTune, TransferFineTuned, TransferRow } from './transfer';

@@ -1,9 +1,9 @@
-import { createRegistry, initBackend, loadFashionMnist, subset, train } from '@ssl/core';
+import { createEncoder, createRegistry, initBackend, loadFashionMnist, subset, train } from '@ssl/core';
 import type { StepRecord, ViewPolicy } from '@ssl/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { describeMethodContract } from '../../test-utils/src/index';
 import multiTaskPlugin, { taskPlugins } from './multi-task.fixture';
-import { combinedViewPolicy, resolveTasks } from './multi-task';
+import { combinedViewPolicy, encoderDistance, resolveTasks } from './multi-task';
 
 beforeAll(async () => {
   await initBackend({ backend: 'wasm', threads: 1, log: () => {} });
@@ -41,6 +41,86 @@ describeMethodContract({
       for (const [, value] of taskLosses) expect(Number.isFinite(value)).toBe(true);
     }
   },
+});
+
+describeMethodContract({
+  plugin: multiTaskPlugin,
+  pluginModule: new URL('./multi-task.fixture.ts', import.meta.url),
+  method: 'multi-task:soft-sharing',
+  config: { tasks: [ROTATION, SIMCLR], penalty: 1e-2 },
+  data: { source: 'fashion-mnist-sample', size: 64 },
+  encoder: { kind: 'cnn', inputShape: [28, 28, 1], channels: [8, 16], seed: 11 },
+  batchSize: 16,
+  steps: 4,
+  invalidConfigs: [
+    { config: { penalty: 0 }, field: 'penalty' },
+    { config: { penalty: Number.NaN }, field: 'penalty' },
+    { config: { tasks: [ROTATION] }, field: 'tasks' },
+    { config: { tasks: [ROTATION, { ...SIMCLR, weight: 0 }] }, field: 'tasks[1].weight' },
+  ],
+  checkRun(result) {
+    // One encoder spec and seed: every task's encoder starts from the same weights (distance 0), and the tasks'
+    // different gradients move them apart.
+    expect(result.history[0].metrics.encoder_distance).toBe(0);
+    expect(result.history[result.history.length - 1].metrics.encoder_distance).toBeGreaterThan(0);
+  },
+});
+
+describe('multi-task:soft-sharing', () => {
+  it('encoderDistance is Σ_t≥2 ‖θ_1 − θ_t‖² over the encoders’ trainable weights, as a plain loop sums it', () => {
+    const spec = { kind: 'cnn', inputShape: [8, 8, 1], channels: [2, 3], seed: 1 } as const;
+    const encoders = [createEncoder(spec), createEncoder({ ...spec, seed: 2 }), createEncoder({ ...spec, seed: 3 })];
+    const weights = encoders.map((encoder) => encoder.model.trainableWeights.map((w) => Array.from(w.read().dataSync())));
+    let expected = 0;
+    for (const other of weights.slice(1))
+      other.forEach((values, i) => values.forEach((value, j) => (expected += (weights[0][i][j] - value) ** 2)));
+    const distance = encoderDistance(encoders);
+    expect(expected).toBeGreaterThan(0);
+    expect(distance.dataSync()[0]).toBeCloseTo(expected, 3);
+    distance.dispose();
+    for (const encoder of encoders) encoder.model.dispose();
+  });
+
+  it('minimizes Σ w_t L_t + λ·distance, trains an encoder per task, and a large λ holds the encoders together', async () => {
+    const registry = createRegistry().use(multiTaskPlugin());
+    const sample = await loadFashionMnist({ split: 'train', source: 'sample' });
+    const data = subset(
+      sample,
+      Array.from({ length: 96 }, (_, i) => i),
+    );
+    const run = (penalty: number) =>
+      train({
+        method: registry.create('multi-task:soft-sharing', { tasks: [ROTATION, SIMCLR], penalty }),
+        data,
+        encoder: { kind: 'cnn', inputShape: [28, 28, 1], channels: [8, 16], seed: 3 },
+        epochs: 1,
+        batchSize: 16,
+        seed: 5,
+      });
+    const pulled = await run(10);
+    const loose = await run(1e-6);
+    try {
+      for (const record of pulled.history) {
+        expect(record.loss).toBeCloseTo(
+          record.metrics.rotation_loss + record.metrics.simclr_loss + 10 * record.metrics.encoder_distance,
+          3,
+        );
+      }
+      expect(Object.keys(pulled.runtime.trainable).sort()).toEqual(['encoder', 'rotation-head', 'simclr-encoder', 'simclr-projector']);
+      expect(pulled.runtime.trainable['simclr-encoder']).not.toBe(pulled.encoder.model);
+      const last = (result: typeof pulled) => result.history[result.history.length - 1].metrics.encoder_distance;
+      // Both encoders start from the same weights (one spec and seed); the tasks pull them apart, λ = 10 holds them
+      // together. Measured: 6.86e-2 with λ = 1e-6, 1.09e-2 with λ = 10 (Adam bounds each step by lr, whatever λ).
+      console.info(
+        `soft sharing: encoder distance after 6 steps ${last(loose).toExponential(2)} (λ = 1e-6), ${last(pulled).toExponential(2)} (λ = 10)`,
+      );
+      expect(last(loose)).toBeGreaterThan(0);
+      expect(last(pulled)).toBeLessThan(0.3 * last(loose));
+    } finally {
+      pulled.dispose();
+      loose.dispose();
+    }
+  });
 });
 
 describe('multi-task:hard-sharing', () => {

@@ -40,11 +40,20 @@ export interface MultiTaskConfig {
   tasks: MultiTaskEntry[];
 }
 
+/** Soft sharing: an encoder per task, pulled together by λ Σ_t≥2 ‖θ_1 − θ_t‖² (Duong et al. 2015). */
+export interface SoftSharingConfig extends MultiTaskConfig {
+  /** λ of the squared L2 distance between task 1's encoder weights and each other task's. Default 1e-3; > 0. */
+  penalty: number;
+}
+
 declare module '@ssl/core' {
   interface MethodConfigs {
     'multi-task:hard-sharing': MultiTaskConfig;
+    'multi-task:soft-sharing': SoftSharingConfig;
   }
 }
+
+type Sharing = 'hard' | 'soft';
 
 /** A task resolved against the registry: its handle, weight and the views it consumes of the combined policy. */
 export interface ResolvedTask {
@@ -147,60 +156,107 @@ function taskBatches(tasks: readonly ResolvedTask[], batch: UnlabeledBatch): Unl
 }
 
 /**
- * Builds every task on one shared encoder: the first encoder a task asks for is the shared one; any further
- * one (a momentum teacher) is a fresh encoder of the same spec, as the task would get on its own.
+ * Builds the tasks. Hard sharing: the first encoder a task asks for is the one shared encoder. Soft sharing:
+ * each task's first encoder is its own. Any further encoder a task asks for (a momentum teacher) is a fresh
+ * one of the same spec, as the task would get on its own.
  */
 function buildTasks(
   tasks: readonly ResolvedTask[],
   context: BuildContext<MultiTaskConfig>,
-): { shared: Encoder; runtimes: MethodRuntime[] } {
-  const shared = context.createEncoder();
-  const runtimes = tasks.map((task) => {
-    let sharedHandedOut = false;
+  sharing: Sharing,
+): { encoders: Encoder[]; runtimes: MethodRuntime[] } {
+  const shared = sharing === 'hard' ? context.createEncoder() : undefined;
+  const encoders: Encoder[] = [];
+  const runtimes = tasks.map((task, t) => {
+    let own: Encoder | undefined;
     const taskContext: BuildContext<object> = {
       ...context,
       config: task.handle.config,
       createEncoder: () => {
-        if (sharedHandedOut) return context.createEncoder();
-        sharedHandedOut = true;
-        return shared;
+        if (own) return context.createEncoder();
+        own = shared ?? context.createEncoder();
+        return own;
       },
     };
     const runtime = (task.handle.definition as MethodDefinition).build(taskContext);
-    if (runtime.encoder.model !== shared.model) {
+    if (!own || runtime.encoder.model !== own.model) {
       throw new SslError(
         'invalid-config',
-        `${task.handle.id} (task ${task.name}) evaluates an encoder other than the first one it built, so it cannot share one: hard sharing needs the method's encoder to be its first createEncoder().`,
+        `${task.handle.id} (task ${task.name}) evaluates an encoder other than the first one it built, so it cannot take part in ${sharing} sharing: the method's encoder must be its first createEncoder().`,
       );
     }
+    encoders[t] = own;
     return runtime;
   });
-  return { shared, runtimes };
+  return { encoders, runtimes };
 }
 
-/** Task t's networks under `<task>-<name>`; the shared encoder once, as `encoder`, first (its weights are named after it). */
-function combinedNetworks(tasks: readonly ResolvedTask[], shared: Encoder, runtimes: readonly MethodRuntime[]) {
-  const isShared = (model: tfl.LayersModel) => model === shared.model;
-  const trainable: Record<string, tfl.LayersModel> = { encoder: shared.model };
+/**
+ * Task t's networks under `<task>-<name>`. The evaluated encoder (the shared one, or task 1's) comes first as
+ * `encoder`, so its weights are named after it; a network several tasks hold is listed once.
+ */
+function combinedNetworks(tasks: readonly ResolvedTask[], evaluated: Encoder, runtimes: readonly MethodRuntime[]) {
+  const isEvaluated = (model: tfl.LayersModel) => model === evaluated.model;
+  const trainable: Record<string, tfl.LayersModel> = { encoder: evaluated.model };
   const frozen: Record<string, tfl.LayersModel> = {};
   const state: Record<string, Variable> = {};
   const scales: Record<string, number> = {};
   runtimes.forEach((runtime, i) => {
     const name = tasks[i].name;
-    Object.assign(trainable, prefixed(name, runtime.trainable, isShared));
+    Object.assign(trainable, prefixed(name, runtime.trainable, isEvaluated));
     Object.assign(frozen, prefixed(name, runtime.frozen));
     Object.assign(state, prefixed(name, runtime.state));
     for (const [key, scale] of Object.entries(runtime.learningRateScales ?? {})) {
-      if (runtime.trainable[key] && !isShared(runtime.trainable[key])) scales[`${name}-${key}`] = scale;
+      if (runtime.trainable[key] && !isEvaluated(runtime.trainable[key])) scales[`${name}-${key}`] = scale;
     }
   });
   return { trainable, frozen, state, scales };
 }
 
-function multiTaskDefinition(registry: Registry): MethodDefinition<MultiTaskConfig, 'unlabeled', Record<string, unknown>> {
-  return defineMethod<MultiTaskConfig, 'unlabeled', Record<string, unknown>>({
-    name: 'hard-sharing',
-    description: 'Multi-task learning: one encoder trained under several methods’ losses at once, L = Σ w_t L_t (hard parameter sharing).',
+/**
+ * Σ_t≥2 ‖θ_1 − θ_t‖²: the squared L2 distance between the trainable weights of task 1's encoder and of each
+ * other task's (same spec, so the weights pair up in order), soft parameter sharing's penalty (Duong et al. 2015).
+ */
+export function encoderDistance(encoders: readonly Encoder[]): Scalar {
+  return tf.tidy(() => {
+    const reference = encoders[0].model.trainableWeights.map((w) => w.read());
+    const terms = encoders.slice(1).flatMap((encoder) => {
+      const weights = encoder.model.trainableWeights.map((w) => w.read());
+      if (weights.length !== reference.length || weights.some((w, i) => w.shape.join() !== reference[i].shape.join())) {
+        throw new SslError('shape-mismatch', 'soft sharing needs every task to build the same encoder spec: the weights do not pair up.');
+      }
+      return weights.map((w, i) => tf.sum(tf.squaredDifference(reference[i], w)));
+    });
+    return (terms.length === 0 ? tf.scalar(0) : tf.addN(terms)) as Scalar;
+  });
+}
+
+const DEFAULT_TASKS: MultiTaskEntry[] = [
+  { method: 'pretext:rotation', weight: 1 },
+  { method: 'contrastive:simclr', weight: 1 },
+];
+
+function multiTaskDefinition<Config extends MultiTaskConfig>(
+  registry: Registry,
+  sharing: Sharing,
+  defaults: Config,
+): MethodDefinition<Config, 'unlabeled', Record<string, unknown>> {
+  const validate = (config: Config): ResolvedTask[] => {
+    const tasks = resolveTasks(registry, config);
+    if (sharing === 'soft') {
+      if (tasks.length < 2) invalidConfig('tasks', config.tasks, 'at least two tasks (soft sharing pulls their encoders together)');
+      const penalty = (config as unknown as SoftSharingConfig).penalty;
+      if (!(typeof penalty === 'number' && Number.isFinite(penalty) && penalty > 0))
+        invalidConfig('penalty', penalty, 'a finite number > 0');
+    }
+    return tasks;
+  };
+  return defineMethod<Config, 'unlabeled', Record<string, unknown>>({
+    name: `${sharing}-sharing`,
+    description:
+      sharing === 'hard'
+        ? 'Multi-task learning: one encoder trained under several methods’ losses at once, L = Σ w_t L_t (hard parameter sharing).'
+        : 'Multi-task learning: an encoder per method, L = Σ w_t L_t + λ Σ ‖θ_1 − θ_t‖² (soft parameter sharing); task 1’s encoder is evaluated.',
     paper: {
       title: 'Multi-task Self-Supervised Visual Learning',
       authors: 'Doersch, Zisserman',
@@ -208,13 +264,8 @@ function multiTaskDefinition(registry: Registry): MethodDefinition<MultiTaskConf
       url: 'https://arxiv.org/abs/1708.07860',
     },
     data: 'unlabeled',
-    defaults: {
-      tasks: [
-        { method: 'pretext:rotation', weight: 1 },
-        { method: 'contrastive:simclr', weight: 1 },
-      ],
-    },
-    validate: (config) => void resolveTasks(registry, config),
+    defaults,
+    validate: (config) => void validate(config),
     views: (config) => ({ unlabeled: combinedViewPolicy(resolveTasks(registry, config)) }),
     // One optimizer for every task: Adam with warmup-cosine (SimCLR's small-CNN recipe here), which also trains
     // RotNet's head; a task's own recommendation (RotNet's SGD at lr 0.1) would blow up the contrastive loss.
@@ -226,10 +277,11 @@ function multiTaskDefinition(registry: Registry): MethodDefinition<MultiTaskConf
     },
     build(context) {
       const tasks = resolveTasks(registry, context.config);
-      const { shared, runtimes } = buildTasks(tasks, context);
-      const { trainable, frozen, state, scales } = combinedNetworks(tasks, shared, runtimes);
+      const { encoders, runtimes } = buildTasks(tasks, context, sharing);
+      const { trainable, frozen, state, scales } = combinedNetworks(tasks, encoders[0], runtimes);
+      const penalty = sharing === 'soft' ? (context.config as unknown as SoftSharingConfig).penalty : 0;
       return {
-        encoder: shared,
+        encoder: encoders[0],
         trainable,
         frozen,
         state,
@@ -247,6 +299,11 @@ function multiTaskDefinition(registry: Registry): MethodDefinition<MultiTaskConf
             for (const [key, value] of Object.entries(out.metrics ?? {})) metrics[`${task.name}_${key}`] = value;
             if (out.carry !== undefined) carry[task.name] = out.carry;
           });
+          if (sharing === 'soft') {
+            const distance = encoderDistance(encoders);
+            metrics.encoder_distance = distance;
+            weighted.push(tf.mul(distance, penalty) as Scalar);
+          }
           return { loss: (weighted.length === 1 ? weighted[0] : tf.addN(weighted)) as Scalar, metrics, carry };
         },
         afterStep(batch, stepContext: StepContext, carry) {
@@ -281,7 +338,7 @@ export interface MultiTaskPluginOptions {
 }
 
 /**
- * The plugin of `multi-task:hard-sharing`, resolving task names among `plugins`:
+ * The plugin of `multi-task:hard-sharing` and `multi-task:soft-sharing`, resolving task names among `plugins`:
  *   createRegistry().use(pretext()).use(contrastive()).use(multiTask({ plugins: [pretext(), contrastive()] }))
  *   registry.create('multi-task:hard-sharing', { tasks: [{ method: 'pretext:rotation' }, { method: 'contrastive:simclr', weight: 0.5 }] })
  * A plugin is a plain object: call this once and register that object (registering it again is a no-op).
@@ -294,6 +351,12 @@ export function multiTask(options: MultiTaskPluginOptions): Plugin {
     version: packageJson.version,
     family: FAMILY,
     core: supportedCoreRange(packageJson),
-    methods: { 'hard-sharing': multiTaskDefinition(registry) as unknown as MethodDefinition },
+    methods: {
+      'hard-sharing': multiTaskDefinition<MultiTaskConfig>(registry, 'hard', { tasks: DEFAULT_TASKS }) as unknown as MethodDefinition,
+      'soft-sharing': multiTaskDefinition<SoftSharingConfig>(registry, 'soft', {
+        tasks: DEFAULT_TASKS,
+        penalty: 1e-3,
+      }) as unknown as MethodDefinition,
+    },
   });
 }
