@@ -8,6 +8,7 @@ import { batchMatMulConfig, fusedMatMulConfig } from './matmul';
 import { gatherV2Config } from './gather';
 import { geluTanhBackwardConfig, geluTanhForwardConfig } from './gelu';
 import { identityConfig } from './identity';
+import { layerNormBackwardConfig, layerNormForwardConfig } from './layer-norm';
 import { oneHotConfig } from './one-hot';
 import { maxPoolGradConfig, meanConfig, sumConfig } from './reduce-pool';
 import { reverseConfig } from './reverse';
@@ -45,4 +46,6 @@ export const wasmTrainingKernelConfigs: readonly KernelConfig[] = [
   batchNormInferenceConfig,
   geluTanhForwardConfig,
   geluTanhBackwardConfig,
+  layerNormForwardConfig,
+  layerNormBackwardConfig,
 ];

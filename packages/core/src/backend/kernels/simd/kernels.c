@@ -361,6 +361,133 @@ void scale_shift_channels(const float* x, const float* scale, const float* shift
   }
 }
 
+// Σ of the four lanes of v.
+static inline float lane_sum(v128_t v) {
+  return (wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1)) + (wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3));
+}
+
+// Layer norm over the last axis (Ba et al. 2016) for rows [first, last) of x [rows, width]: per row
+// μ = mean(x), σ = √(mean((x − μ)²) + ε), x̂ = (x − μ)/σ, y = γ·x̂ + β, with x̂ and 1/σ saved for the gradient.
+// Three passes over a row that stays in L1 (mean; variance around it, two-pass for accuracy; x̂ and y written
+// together) where the same math in tfjs ops is nine passes over the whole tensor. Threads split the rows.
+// ε comes as its float32 bits: the helper thread passes its arguments as 32-bit integers.
+EXPORT(layer_norm_forward)
+void layer_norm_forward(const float* x, const float* gamma, const float* beta, float* y, float* x_hat, float* inverse_std,
+                        int first, int last, int width, int epsilon_bits) {
+  const union { int bits; float value; } epsilon_word = { epsilon_bits };
+  const float epsilon = epsilon_word.value;
+  const int full = width - width % 4;
+  for (int r = first; r < last; r++) {
+    const float* p = x + (int64_t)r * width;
+    v128_t s = wasm_f32x4_splat(0);
+    for (int c = 0; c < full; c += 4) s = wasm_f32x4_add(s, wasm_v128_load(p + c));
+    float sum = lane_sum(s);
+    for (int c = full; c < width; c++) sum += p[c];
+    const float mean = sum / (float)width;
+    const v128_t m = wasm_f32x4_splat(mean);
+    s = wasm_f32x4_splat(0);
+    for (int c = 0; c < full; c += 4) {
+      const v128_t d = wasm_f32x4_sub(wasm_v128_load(p + c), m);
+      s = wasm_f32x4_add(s, wasm_f32x4_mul(d, d));
+    }
+    float squares = lane_sum(s);
+    for (int c = full; c < width; c++) squares += (p[c] - mean) * (p[c] - mean);
+    const float inverse = 1.0f / __builtin_sqrtf(squares / (float)width + epsilon);
+    inverse_std[r] = inverse;
+    const v128_t inv = wasm_f32x4_splat(inverse);
+    float* h = x_hat + (int64_t)r * width;
+    float* o = y + (int64_t)r * width;
+    for (int c = 0; c < full; c += 4) {
+      const v128_t n = wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(p + c), m), inv);
+      wasm_v128_store(h + c, n);
+      wasm_v128_store(o + c, wasm_f32x4_add(wasm_f32x4_mul(n, wasm_v128_load(gamma + c)), wasm_v128_load(beta + c)));
+    }
+    for (int c = full; c < width; c++) {
+      const float n = (p[c] - mean) * inverse;
+      h[c] = n;
+      o[c] = n * gamma[c] + beta[c];
+    }
+  }
+}
+
+// Its input gradient for rows [first, last), D = width: dx̂ = dy·γ, dx = (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂))/σ.
+// Two passes over a row (the two means, then dx). Threads split the rows.
+EXPORT(layer_norm_backward)
+void layer_norm_backward(const float* dy, const float* x_hat, const float* gamma, const float* inverse_std, float* dx,
+                         int first, int last, int width) {
+  const int full = width - width % 4;
+  for (int r = first; r < last; r++) {
+    const float* g = dy + (int64_t)r * width;
+    const float* h = x_hat + (int64_t)r * width;
+    v128_t s1 = wasm_f32x4_splat(0), s2 = s1;
+    for (int c = 0; c < full; c += 4) {
+      const v128_t d = wasm_f32x4_mul(wasm_v128_load(g + c), wasm_v128_load(gamma + c));
+      s1 = wasm_f32x4_add(s1, d);
+      s2 = wasm_f32x4_add(s2, wasm_f32x4_mul(d, wasm_v128_load(h + c)));
+    }
+    float sum1 = lane_sum(s1), sum2 = lane_sum(s2);
+    for (int c = full; c < width; c++) {
+      const float d = g[c] * gamma[c];
+      sum1 += d;
+      sum2 += d * h[c];
+    }
+    const float inverse = inverse_std[r];
+    const v128_t mean1 = wasm_f32x4_splat(sum1 / (float)width), mean2 = wasm_f32x4_splat(sum2 / (float)width);
+    const v128_t inv = wasm_f32x4_splat(inverse);
+    float* o = dx + (int64_t)r * width;
+    for (int c = 0; c < full; c += 4) {
+      const v128_t d = wasm_f32x4_mul(wasm_v128_load(g + c), wasm_v128_load(gamma + c));
+      const v128_t centered = wasm_f32x4_sub(wasm_f32x4_sub(d, mean1), wasm_f32x4_mul(wasm_v128_load(h + c), mean2));
+      wasm_v128_store(o + c, wasm_f32x4_mul(centered, inv));
+    }
+    for (int c = full; c < width; c++) {
+      o[c] = (g[c] * gamma[c] - sum1 / (float)width - h[c] * (sum2 / (float)width)) * inverse;
+    }
+  }
+}
+
+// dγ[c] = Σ_rows dy·x̂ and dβ[c] = Σ_rows dy for the columns [first, last) (a multiple of 4 apart, except at the
+// end): blocks of 64 rows summed in float32, added into double totals (2·width of scratch, disjoint columns
+// per thread), as sum_rows.
+EXPORT(layer_norm_parameter_gradients)
+void layer_norm_parameter_gradients(const float* dy, const float* x_hat, float* d_gamma, float* d_beta, int rows, int width,
+                                    int first, int last, double* totals) {
+  double* gamma_totals = totals;
+  double* beta_totals = totals + width;
+  for (int c = first; c < last; c++) gamma_totals[c] = beta_totals[c] = 0;
+  const int full = first + (last - first) - (last - first) % 4;
+  for (int r0 = 0; r0 < rows; r0 += 64) {
+    const int r1 = rows - r0 < 64 ? rows : r0 + 64;
+    for (int c = first; c < full; c += 4) {
+      v128_t sg = wasm_f32x4_splat(0), sb = sg;
+      const float* g = dy + (int64_t)r0 * width + c;
+      const float* h = x_hat + (int64_t)r0 * width + c;
+      for (int r = r0; r < r1; r++, g += width, h += width) {
+        const v128_t gv = wasm_v128_load(g);
+        sb = wasm_f32x4_add(sb, gv);
+        sg = wasm_f32x4_add(sg, wasm_f32x4_mul(gv, wasm_v128_load(h)));
+      }
+      add_lanes(gamma_totals + c, sg);
+      add_lanes(beta_totals + c, sb);
+    }
+    for (int c = full; c < last; c++) {
+      float sg = 0, sb = 0;
+      const float* g = dy + (int64_t)r0 * width + c;
+      const float* h = x_hat + (int64_t)r0 * width + c;
+      for (int r = r0; r < r1; r++, g += width, h += width) {
+        sb += *g;
+        sg += *g * *h;
+      }
+      gamma_totals[c] += sg;
+      beta_totals[c] += sb;
+    }
+  }
+  for (int c = first; c < last; c++) {
+    d_gamma[c] = (float)gamma_totals[c];
+    d_beta[c] = (float)beta_totals[c];
+  }
+}
+
 // y[b, c, r] = x[b, r, c] for x [batch, rows, columns] of 4-byte elements (float32 or int32, copied
 // bit-exactly): 32 × 32 tiles so that reads and writes both stay in cached lines, and 4 × 4 blocks
 // transposed in registers (four loads, eight shuffles, four stores) where a scalar loop moves one element

@@ -104,6 +104,39 @@ export interface SimdKernels {
   ): void;
   transpose_last_two(x: number, y: number, batch: number, rows: number, columns: number): void;
   scale_shift_channels(x: number, scale: number, shift: number, y: number, rows: number, channels: number): void;
+  layer_norm_forward(
+    x: number,
+    gamma: number,
+    beta: number,
+    y: number,
+    xHat: number,
+    inverseStd: number,
+    first: number,
+    last: number,
+    width: number,
+    epsilonBits: number,
+  ): void;
+  layer_norm_backward(
+    dy: number,
+    xHat: number,
+    gamma: number,
+    inverseStd: number,
+    dx: number,
+    first: number,
+    last: number,
+    width: number,
+  ): void;
+  layer_norm_parameter_gradients(
+    dy: number,
+    xHat: number,
+    dGamma: number,
+    dBeta: number,
+    rows: number,
+    width: number,
+    first: number,
+    last: number,
+    totals: number,
+  ): void;
   gelu_tanh_forward(x: number, y: number, gate: number, count: number): void;
   gelu_tanh_backward(dy: number, x: number, gate: number, dx: number, count: number): void;
   winograd_input_transform(
@@ -170,6 +203,9 @@ export const HELPER_KERNELS = [
   'winograd_gradient_transform',
   'gemm_pack_b',
   'gemm_packed',
+  'layer_norm_forward',
+  'layer_norm_backward',
+  'layer_norm_parameter_gradients',
 ] as const;
 export type HelperKernel = (typeof HELPER_KERNELS)[number];
 
