@@ -2,9 +2,21 @@ export { patchify, unpatchify } from './blocks/patchify';
 export { randomMasking, numKeptPatches } from './blocks/random-masking';
 export type { RandomMasking } from './blocks/random-masking';
 export { gatherTokens } from './blocks/gather-tokens';
-export { maeLoss } from './losses/mae-loss';
+export { maeLoss, normalizedPatches } from './losses/mae-loss';
+export { heldOutVersusContextFree, contextFreeHeldOutTask, contextFreeReferenceName } from './blocks/held-out';
+export type { ContextFreeGuess, ContextFreeComparison, HeldOutBatchScore, HeldOutLoopOptions } from './blocks/held-out';
 export type { MaeLossOptions } from './losses/mae-loss';
-export { mae, maeEncoder, maeForward, maeBatchLoss, maeLearningRate, validateMaeConfig, requireVitEncoder, MAE_DEFAULTS } from './mae/mae';
+export {
+  mae,
+  maeHeldOutTask,
+  maeEncoder,
+  maeForward,
+  maeBatchLoss,
+  maeLearningRate,
+  validateMaeConfig,
+  requireVitEncoder,
+  MAE_DEFAULTS,
+} from './mae/mae';
 export type { MaeConfig, MaeParts, MaeRuntime } from './mae/mae';
 export { buildMaeDecoder, MaeMaskTokens } from './mae/decoder';
 export type { MaeDecoderOptions, MaeMaskTokensArgs } from './mae/decoder';
@@ -15,14 +27,22 @@ export { denoisingLoss } from './losses/denoising-loss';
 export type { DenoisingLossOptions } from './losses/denoising-loss';
 export { corrupt } from './views/corrupt';
 export type { CorruptOptions } from './views/corrupt';
-export { dae, daeBatchLoss, daeReconstruct, validateDaeConfig, DAE_DEFAULTS } from './dae/dae';
+export { dae, denoisingHeldOutTask, daeBatchLoss, daeReconstruct, validateDaeConfig, DAE_DEFAULTS } from './dae/dae';
 export type { DaeConfig, DaeParts, DaeRuntime } from './dae/dae';
 export { buildPixelDecoder } from './dae/decoder';
 export { stackedDae, stackedDaeRounds, decodeToPixels, validateStackedDaeConfig, STACKED_DAE_DEFAULTS } from './stacked-dae/stacked-dae';
 export type { StackedDaeConfig, StackedDaeRuntime } from './stacked-dae/stacked-dae';
 export { StackedEncoder } from './stacked-dae/stacked-encoder';
 export { simmimLoss } from './losses/simmim-loss';
-export { simmim, simmimForward, buildMaskedPixelParts, simmimBatchLoss, validateSimMimConfig, SIMMIM_DEFAULTS } from './simmim/simmim';
+export {
+  simmim,
+  simmimHeldOutTask,
+  simmimForward,
+  buildMaskedPixelParts,
+  simmimBatchLoss,
+  validateSimMimConfig,
+  SIMMIM_DEFAULTS,
+} from './simmim/simmim';
 export type { SimMimConfig, SimMimParts, SimMimRuntime } from './simmim/simmim';
 export type { PixelDecoderOptions } from './dae/decoder';
 export { regionMasks, dropRegion, centerRegionSide, randomRegionPixels, validateRegionMask } from './blocks/region-mask';
@@ -33,6 +53,7 @@ export {
   contextEncoder,
   contextEncoderFill,
   contextEncoderBatchLoss,
+  contextEncoderHeldOutTask,
   buildDiscriminator,
   validateContextEncoderConfig,
   CONTEXT_ENCODER_DEFAULTS,
@@ -57,12 +78,13 @@ export {
   codebookLoss,
   codeCounts,
 } from './beit/patch-tokenizer';
-export { beit, beitForward, beitBatchLoss, beitTokens, validateBeitConfig, BEIT_DEFAULTS } from './beit/beit';
+export { beit, beitHeldOutTask, beitForward, beitBatchLoss, beitTokens, validateBeitConfig, BEIT_DEFAULTS } from './beit/beit';
 export type { BeitConfig, BeitParts, BeitRuntime, BeitPhase } from './beit/beit';
 export {
   autoregressive,
   autoregressiveForward,
   autoregressiveBatchLoss,
+  autoregressiveHeldOutTask,
   causalEncoder,
   validateAutoregressiveConfig,
   AUTOREGRESSIVE_DEFAULTS,
@@ -71,7 +93,14 @@ export type { AutoregressiveConfig, AutoregressiveParts, AutoregressiveRuntime }
 export { nextPatchLoss } from './losses/next-patch-loss';
 export type { NextPatchLossOptions } from './losses/next-patch-loss';
 export { rgbToLab, rgbToLabPixel, labToRgbPixel, abGamutBins, nearestAbBin, lightnessBin, AB_RANGE } from './blocks/lab';
-export { splitBrain, splitBrainLosses, splitBrainTargets, validateSplitBrainConfig, SPLIT_BRAIN_DEFAULTS } from './split-brain/split-brain';
+export {
+  splitBrain,
+  splitBrainHeldOutTask,
+  splitBrainLosses,
+  splitBrainTargets,
+  validateSplitBrainConfig,
+  SPLIT_BRAIN_DEFAULTS,
+} from './split-brain/split-brain';
 export type { SplitBrainConfig, SplitBrainParts, SplitBrainRuntime } from './split-brain/split-brain';
 export {
   SplitBrainEncoder,

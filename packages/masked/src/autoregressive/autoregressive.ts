@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
 import { createEncoder as createEncoderFromSpec, defineMethod, invalidConfig, tfl } from '@ssl/core';
-import type { MethodRuntime, VitEncoder } from '@ssl/core';
+import type { HeldOutFigure, ImageDataset, MethodRuntime, VitEncoder } from '@ssl/core';
+import { contextFreeHeldOutTask, contextFreeReferenceName, heldOutVersusContextFree } from '../blocks/held-out';
 import { patchify } from '../blocks/patchify';
+import { normalizedPatches } from '../losses/mae-loss';
 import { nextPatchLoss } from '../losses/next-patch-loss';
 import { requireVitEncoder } from '../mae/mae';
 
@@ -74,6 +76,44 @@ export function autoregressiveBatchLoss(parts: AutoregressiveParts, images: Tens
 }
 
 /**
+ * The autoregressive model's own task on held-out images: the next-patch MSE of every image (inference mode) beside
+ * the best guess that ignores the patches before: each position's mean next patch over the held-out images (in
+ * normalized pixels under `normPixLoss`). No randomness: `seed` is unused.
+ */
+export async function autoregressiveHeldOutTask(
+  parts: AutoregressiveParts,
+  dataset: Pick<ImageDataset, 'images' | 'shape' | 'size'>,
+  seed: number,
+): Promise<HeldOutFigure[]> {
+  const { encoder, normPixLoss } = parts;
+  const [result] = await heldOutVersusContextFree(
+    dataset,
+    [{ kind: 'mean' }],
+    (images) => {
+      const patches = patchify(images, encoder.patchSize);
+      const [batch, length, values] = patches.shape;
+      const next = tf.slice(patches, [0, 1, 0], [batch, length - 1, values]) as Tensor3D;
+      return [
+        {
+          value: autoregressiveBatchLoss(parts, images).dataSync()[0],
+          targets: normPixLoss ? normalizedPatches(next) : next,
+          weights: tf.ones([1, 1, 1]),
+        },
+      ];
+    },
+    { seed },
+  );
+  return [
+    {
+      name: `next-patch MSE (${normPixLoss ? 'per-patch normalized' : 'raw'} pixels, raster order)`,
+      kind: 'error',
+      value: result.value,
+      reference: { name: contextFreeReferenceName("each position's mean next patch"), value: result.reference },
+    },
+  ];
+}
+
+/**
  * Autoregressive image modelling in raster order (lecture 000; AIM, El-Nouby et al. 2024, with pixel targets):
  * p(x) = Π_k p(x_k | x_<k) over the patches in raster scan order. The ViT runs with causal attention (each
  * block's logits masked above the diagonal), so one pass over an image gives the conditionals of all its
@@ -124,6 +164,7 @@ export const autoregressive = defineMethod<AutoregressiveConfig, 'unlabeled'>({
       ...parts,
       trainable: { encoder: encoder.model, head },
       products: () => ({ head }),
+      heldOutTask: contextFreeHeldOutTask('masked:autoregressive', (images, seed) => autoregressiveHeldOutTask(parts, images, seed)),
       step(batch) {
         const images = batch.views[0] ?? batch.images;
         return { loss: autoregressiveBatchLoss(parts, images, true) };

@@ -1,13 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor2D, Tensor3D, Tensor4D, Variable } from '@tensorflow/tfjs-core';
 import { SslError, checkPolicyOptions, cropFlip, defineMethod, invalidConfig, tfl } from '@ssl/core';
-import type { CropFlipOptions, MethodRuntime, StepContext, VitEncoder } from '@ssl/core';
+import type { CropFlipOptions, HeldOutFigure, ImageDataset, MethodRuntime, StepContext, VitEncoder } from '@ssl/core';
+import { contextFreeHeldOutTask, contextFreeReferenceName, heldOutVersusContextFree } from '../blocks/held-out';
+import type { ContextFreeGuess, HeldOutBatchScore } from '../blocks/held-out';
 import { blockwiseMasking, numBlockMaskedPatches } from '../blocks/blockwise-masking';
 import { patchify } from '../blocks/patchify';
 import { maskedTokenLoss } from '../losses/masked-token-loss';
 import { requireVitEncoder } from '../mae/mae';
 import { simmimForward } from '../simmim/simmim';
-import { buildPatchCodebook, codeCounts, codebookLoss, codebookVectors, nearestCodes, tokenizeImages } from './patch-tokenizer';
+import { buildPatchCodebook, codeCounts, codebookLoss, codebookVectors, detokenize, nearestCodes, tokenizeImages } from './patch-tokenizer';
 
 export interface BeitConfig {
   /** Fraction of patches masked, in blocks; 0.4 in the paper (75 of 196 patches). Exactly round(L · ratio) per image. */
@@ -100,6 +102,72 @@ export function beitForward(parts: BeitParts, images: Tensor4D, mask: Tensor2D, 
 /** BEiT's loss of a batch on a given mask: cross-entropy of the tokenizer's tokens at the masked patches. */
 export function beitBatchLoss(parts: BeitParts, images: Tensor4D, mask: Tensor2D, training = false): Scalar {
   return tf.tidy(() => maskedTokenLoss(beitForward(parts, images, mask, training), beitTokens(parts, images), mask));
+}
+
+/**
+ * BEiT's own tasks on held-out images (inference mode, block masks from `Random(seed)`): after the tokenizer round,
+ * the masked-token accuracy beside the most frequent token at each position and the masked-token cross-entropy
+ * beside each position's token frequencies (their entropy), all over the held-out images' masked patches; in
+ * every round, the tokenizer's reconstruction MSE (each patch replaced by its code) beside each pixel's mean.
+ */
+export async function beitHeldOutTask(
+  parts: BeitParts,
+  dataset: Pick<ImageDataset, 'images' | 'shape' | 'size'>,
+  seed: number,
+): Promise<HeldOutFigure[]> {
+  const { encoder, codebook, config } = parts;
+  const predicts = parts.maskToken !== undefined && parts.head !== undefined;
+  const classes = config.codebookSize;
+  const grid: [number, number] = [encoder.gridSize[0], encoder.gridSize[1]];
+  const guesses: ContextFreeGuess[] = [
+    { kind: 'mean' },
+    ...(predicts ? [{ kind: 'mode', classes } as const, { kind: 'frequencies', classes } as const] : []),
+  ];
+  const results = await heldOutVersusContextFree(
+    dataset,
+    guesses,
+    (images, rng) => {
+      const tokens = beitTokens(parts, images);
+      const rebuilt = detokenize(tokens, codebookVectors(codebook), encoder.patchSize, [images.shape[1], images.shape[2], images.shape[3]]);
+      const scores: HeldOutBatchScore[] = [
+        { value: tf.mean(tf.squaredDifference(rebuilt, images)).dataSync()[0], targets: images, weights: tf.ones([1, 1, 1, 1]) },
+      ];
+      if (!predicts) return scores;
+      const mask = blockwiseMasking(images.shape[0], grid, config.maskRatio, rng, { minBlockPatches: config.minBlockPatches });
+      const logits = beitForward(parts, images, mask);
+      const hits = tf.mul(tf.cast(tf.equal(tf.argMax(logits, 2), tokens), 'float32'), mask);
+      const accuracy = tf.div(tf.sum(hits), tf.sum(mask)).dataSync()[0];
+      const crossEntropy = maskedTokenLoss(logits, tokens, mask).dataSync()[0];
+      return [...scores, { value: accuracy, targets: tokens, weights: mask }, { value: crossEntropy, targets: tokens, weights: mask }];
+    },
+    { seed },
+  );
+  const figures: HeldOutFigure[] = [];
+  const masked = `${Math.round(100 * config.maskRatio)}% of patches masked in blocks`;
+  if (predicts) {
+    const [, accuracy, crossEntropy] = results;
+    figures.push(
+      {
+        name: `masked-token accuracy (${classes} tokens, ${masked})`,
+        kind: 'accuracy',
+        value: accuracy.value,
+        reference: { name: contextFreeReferenceName("each position's most frequent token"), value: accuracy.reference },
+      },
+      {
+        name: `masked-token cross-entropy (nats, ${masked})`,
+        kind: 'error',
+        value: crossEntropy.value,
+        reference: { name: contextFreeReferenceName("each position's token frequencies"), value: crossEntropy.reference },
+      },
+    );
+  }
+  figures.push({
+    name: `tokenizer reconstruction MSE (${classes} codes of ${encoder.patchSize}×${encoder.patchSize} patches)`,
+    kind: 'error',
+    value: results[0].value,
+    reference: { name: contextFreeReferenceName("each pixel's mean"), value: results[0].reference },
+  });
+  return figures;
 }
 
 /** Codebook rows replaced by patches: data-initialised codes (first step) and restarts of dead ones. */
@@ -217,6 +285,7 @@ export const beit = defineMethod<BeitConfig, 'unlabeled'>({
         config,
         phase: 'tokenizer',
         trainable: { codebook },
+        heldOutTask: contextFreeHeldOutTask('masked:beit', (images, seed) => beitHeldOutTask({ encoder, codebook, config }, images, seed)),
         learningRateScales: { codebook: config.tokenizerLrScale },
         state,
         step(batch) {
@@ -265,6 +334,7 @@ export const beit = defineMethod<BeitConfig, 'unlabeled'>({
       frozen: { codebook },
       // The tokenizer; the mask token and head too, so that predicted tokens can be drawn from a finished run.
       products: () => ({ tokenizer: codebook, maskToken, head }),
+      heldOutTask: contextFreeHeldOutTask('masked:beit', (images, seed) => beitHeldOutTask(parts, images, seed)),
       step(batch, context) {
         const images = batch.views[0] ?? batch.images;
         const mask = blockwiseMasking(images.shape[0], grid, config.maskRatio, context.rng, { minBlockPatches: config.minBlockPatches });

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor, Tensor4D, Variable } from '@tensorflow/tfjs-core';
 import { defineMethod, invalidConfig, tfl } from '@ssl/core';
-import type { Encoder, MethodRuntime, Random, StepContext } from '@ssl/core';
+import type { Encoder, HeldOutFigure, ImageDataset, MethodRuntime, Random, StepContext } from '@ssl/core';
+import { contextFreeHeldOutTask, contextFreeReferenceName, heldOutVersusContextFree } from '../blocks/held-out';
 import { dropRegion, regionMasks, validateRegionMask } from '../blocks/region-mask';
 import type { RegionKind, RegionMasks } from '../blocks/region-mask';
 import { buildPixelDecoder, glorotSource } from '../dae/decoder';
@@ -114,6 +115,42 @@ export function contextEncoderBatchLoss(parts: ContextEncoderParts, images: Tens
     const { masks, prediction } = contextEncoderFill(parts, images, rng, training);
     return contextEncoderLoss(prediction, images, masks.region, masks.hole, { overlapWeight: parts.config.overlapWeight });
   });
+}
+
+/**
+ * The context encoder's own task on held-out images: the squared error on the hole, the pixels the encoder never
+ * saw (inference mode; random regions drawn from `Random(seed)`), beside the best guess that ignores the context:
+ * each pixel's mean over the held-out images' holes.
+ */
+export async function contextEncoderHeldOutTask(
+  parts: ContextEncoderParts,
+  dataset: Pick<ImageDataset, 'images' | 'shape' | 'size'>,
+  seed: number,
+): Promise<HeldOutFigure[]> {
+  const [result] = await heldOutVersusContextFree(
+    dataset,
+    [{ kind: 'mean' }],
+    (images, rng) => {
+      const { masks, prediction } = contextEncoderFill(parts, images, rng);
+      return [
+        {
+          value: contextEncoderLoss(prediction, images, masks.hole, masks.hole).dataSync()[0],
+          targets: images,
+          weights: masks.hole,
+        },
+      ];
+    },
+    { seed },
+  );
+  const region = parts.config.region === 'center' ? 'central' : 'random';
+  return [
+    {
+      name: `hole MSE (the ${region} region's unseen pixels, ${Math.round(100 * parts.config.regionArea)}% of the image)`,
+      kind: 'error',
+      value: result.value,
+      reference: { name: contextFreeReferenceName("each pixel's mean"), value: result.reference },
+    },
+  ];
 }
 
 /** A small DCGAN-style discriminator: two strided 4×4 convs (16, 32 channels) with leaky ReLU 0.2, then one logit. */
@@ -230,6 +267,7 @@ export const contextEncoder = defineMethod<ContextEncoderConfig, 'unlabeled', Co
       trainable: { encoder: encoder.model, decoder },
       // The decoder, so that fills can be drawn from a finished run (scripts/reconstruction-grid.ts).
       products: () => ({ decoder }),
+      heldOutTask: contextFreeHeldOutTask('masked:context-encoder', (images, seed) => contextEncoderHeldOutTask(parts, images, seed)),
       step(batch, context: StepContext) {
         const images = batch.views[0] ?? batch.images;
         const { masks, prediction, pasted } = contextEncoderFill(parts, images, context.rng, true);

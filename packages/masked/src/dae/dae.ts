@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor4D } from '@tensorflow/tfjs-core';
 import { defineMethod, invalidConfig } from '@ssl/core';
-import type { Encoder, MethodRuntime, tfl } from '@ssl/core';
-import { corruptionMask, validateCorruption } from '../blocks/corruption';
+import type { Encoder, HeldOutFigure, ImageDataset, MethodRuntime, tfl } from '@ssl/core';
+import { corrupt, corruptionMask, validateCorruption } from '../blocks/corruption';
+import type { CorruptionOptions } from '../blocks/corruption';
+import { contextFreeHeldOutTask, contextFreeReferenceName, heldOutVersusContextFree } from '../blocks/held-out';
 import { denoisingLoss } from '../losses/denoising-loss';
 import { buildPixelDecoder } from './decoder';
 
@@ -86,6 +88,49 @@ export function daeBatchLoss(parts: DaeParts, images: Tensor4D, corrupted: Tenso
 }
 
 /**
+ * The held-out read-out of a pixel denoising autoencoder (`masked:dae`, `masked:stacked-dae`): each batch is
+ * corrupted with ν from `Random(seed)`, rebuilt by `reconstruct` (inference mode) and scored with the weighted
+ * denoising loss, beside the best guess that ignores the input: each pixel's mean over the held-out images,
+ * weighted as the loss weights it (α where corrupted, β elsewhere).
+ */
+export async function denoisingHeldOutTask(
+  reconstruct: (corrupted: Tensor4D) => Tensor4D,
+  dataset: Pick<ImageDataset, 'images' | 'shape' | 'size'>,
+  corruption: CorruptionOptions & { corruptedWeight: number; cleanWeight: number },
+  seed: number,
+  name = 'denoising loss',
+): Promise<HeldOutFigure[]> {
+  const weights = { corruptedWeight: corruption.corruptedWeight, cleanWeight: corruption.cleanWeight };
+  const [result] = await heldOutVersusContextFree(
+    dataset,
+    [{ kind: 'mean' }],
+    (images, rng) => {
+      const corrupted = corrupt(images, corruption, rng);
+      const mask = corruptionMask(corrupted, images);
+      return [
+        {
+          value: denoisingLoss(reconstruct(corrupted), images, mask, weights).dataSync()[0],
+          targets: images,
+          weights: tf.add(tf.mul(mask, weights.corruptedWeight), tf.mul(tf.sub(1, mask), weights.cleanWeight)),
+          // The loss is a mean over every pixel value, whatever its weight.
+          normalizer: images.size,
+        },
+      ];
+    },
+    { seed },
+  );
+  const percent = Math.round(100 * corruption.maskingRate);
+  return [
+    {
+      name: `${name} (${percent}% masking noise${corruption.gaussianStd > 0 ? `, Gaussian σ ${corruption.gaussianStd}` : ''}, weights ${weights.corruptedWeight} / ${weights.cleanWeight})`,
+      kind: 'error',
+      value: result.value,
+      reference: { name: contextFreeReferenceName("each pixel's mean"), value: result.reference },
+    },
+  ];
+}
+
+/**
  * Denoising autoencoder (Vincent et al. 2008, 2010): corrupt the image with ν (masking noise, Gaussian
  * noise: the masked plugin's 'corrupt' view policy), encode it with the run's encoder, decode the clean
  * image, and minimise ‖g(f(ν(x))) − x‖² weighted by the corruption mask (α on corrupted, β on clean pixels).
@@ -121,6 +166,9 @@ export const dae = defineMethod<DaeConfig, 'unlabeled'>({
       trainable: { encoder: encoder.model, decoder },
       // The decoder, so that reconstructions can be drawn from a finished run (scripts/reconstruction-grid.ts).
       products: () => ({ decoder }),
+      heldOutTask: contextFreeHeldOutTask('masked:dae', (images, seed) =>
+        denoisingHeldOutTask((corrupted) => daeReconstruct(parts, corrupted), images, config, seed),
+      ),
       step(batch) {
         const corrupted = batch.views[0];
         const mask = corruptionMask(corrupted, batch.images);

@@ -15,6 +15,18 @@ export interface MaeLossOptions {
 const NORM_PIX_EPSILON = 1e-6;
 
 /**
+ * MAE's normalized-pixel target (Sec. 3): each patch [N, L, P] as (t − mean) / sqrt(var + 1e-6) with its own mean
+ * and unbiased variance (torch.var's default, Σ(t − mean)² / (P − 1)), as the reference's `forward_loss`.
+ */
+export function normalizedPatches(target: Tensor3D): Tensor3D {
+  return tf.tidy(() => {
+    const mean = tf.mean(target, -1, true);
+    const unbiasedVariance = tf.div(tf.sum(tf.square(tf.sub(target, mean)), -1, true), target.shape[2] - 1);
+    return tf.div(tf.sub(target, mean), tf.sqrt(tf.add(unbiasedVariance, NORM_PIX_EPSILON))) as Tensor3D;
+  });
+}
+
+/**
  * MAE reconstruction loss (He et al. 2022, Sec. 3; `forward_loss` in the reference code): per-patch mean
  * squared error over the p·p·C values, averaged over the masked patches only:
  * Σ_{n,l} mse[n, l]·mask[n, l] / Σ mask.
@@ -58,13 +70,7 @@ export function maeLoss(pred: Tensor3D, target: Tensor3D, mask: Tensor2D, option
   }
 
   return tf.tidy(() => {
-    let regressionTarget: Tensor3D = target;
-    if (normPixLoss) {
-      const mean = tf.mean(target, -1, true);
-      // torch.var defaults to the unbiased estimator: Σ(t − mean)² / (P − 1).
-      const unbiasedVariance = tf.div(tf.sum(tf.square(tf.sub(target, mean)), -1, true), patchLength - 1);
-      regressionTarget = tf.div(tf.sub(target, mean), tf.sqrt(tf.add(unbiasedVariance, NORM_PIX_EPSILON))) as Tensor3D;
-    }
+    const regressionTarget = normPixLoss ? normalizedPatches(target) : target;
     const perPatch = tf.mean(tf.squaredDifference(pred, regressionTarget), -1); // [N, L]
     return tf.div(tf.sum(tf.mul(perPatch, mask)), tf.sum(mask)) as Scalar;
   });

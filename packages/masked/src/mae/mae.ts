@@ -10,12 +10,13 @@ import {
   invalidConfig,
   validateTransformerDims,
 } from '@ssl/core';
-import type { CropFlipOptions, Encoder, MethodRuntime, tfl } from '@ssl/core';
+import type { CropFlipOptions, Encoder, HeldOutFigure, ImageDataset, MethodRuntime, tfl } from '@ssl/core';
+import { contextFreeHeldOutTask, contextFreeReferenceName, heldOutVersusContextFree } from '../blocks/held-out';
 import { gatherTokens } from '../blocks/gather-tokens';
 import { patchify } from '../blocks/patchify';
 import { numKeptPatches, randomMasking } from '../blocks/random-masking';
 import type { RandomMasking } from '../blocks/random-masking';
-import { maeLoss } from '../losses/mae-loss';
+import { maeLoss, normalizedPatches } from '../losses/mae-loss';
 import { buildMaeDecoder } from './decoder';
 
 /**
@@ -180,6 +181,44 @@ export function maeBatchLoss(parts: MaeParts, images: Tensor4D, masking: RandomM
 }
 
 /**
+ * MAE's own task on held-out images: the masked-patch loss (`maeBatchLoss`, inference mode, masks drawn from
+ * `Random(seed)` batch after batch) beside the best guess that ignores the visible patches, each patch value's
+ * mean over the held-out images' masked patches (in normalized pixels under `normPixLoss`).
+ */
+export async function maeHeldOutTask(
+  parts: MaeParts,
+  dataset: Pick<ImageDataset, 'images' | 'shape' | 'size'>,
+  seed: number,
+  options: { batchSize?: number } = {},
+): Promise<HeldOutFigure[]> {
+  const { encoder, maskRatio, normPixLoss } = parts;
+  const [result] = await heldOutVersusContextFree(
+    dataset,
+    [{ kind: 'mean' }],
+    (images, rng) => {
+      const masking = randomMasking(images.shape[0], encoder.numPatches, maskRatio, rng);
+      const target = patchify(images, encoder.patchSize);
+      return [
+        {
+          value: maeBatchLoss(parts, images, masking).dataSync()[0],
+          targets: normPixLoss ? normalizedPatches(target) : target,
+          weights: tf.expandDims(masking.mask, 2),
+        },
+      ];
+    },
+    { seed, batchSize: options.batchSize },
+  );
+  return [
+    {
+      name: `masked-patch MSE (${normPixLoss ? 'per-patch normalized' : 'raw'} pixels, ${Math.round(100 * maskRatio)}% of patches masked)`,
+      kind: 'error',
+      value: result.value,
+      reference: { name: contextFreeReferenceName("each patch position's mean patch"), value: result.reference },
+    },
+  ];
+}
+
+/**
  * Masked Autoencoders (He et al. 2022): mask 75% of the patches at random, encode only the visible ones
  * with a ViT, reconstruct the pixels of the masked patches with a small decoder that is discarded after
  * pre-training. The representation is the ViT; `trainable.decoder` exists only to train it.
@@ -247,6 +286,7 @@ export const mae = defineMethod<MaeConfig, 'unlabeled'>({
       ...parts,
       encoder,
       trainable: { encoder: encoder.model, decoder },
+      heldOutTask: contextFreeHeldOutTask('masked:mae', (images, seed) => maeHeldOutTask(parts, images, seed)),
       step(batch, context) {
         // The 'cropFlip' policy makes one augmented view; without views (policy 'none' override) use the images.
         const images = batch.views[0] ?? batch.images;

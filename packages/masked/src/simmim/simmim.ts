@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor2D, Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
 import { VitEncoder, defineMethod, invalidConfig, tfl } from '@ssl/core';
-import type { Encoder, MethodRuntime, Random } from '@ssl/core';
+import type { Encoder, HeldOutFigure, ImageDataset, MethodRuntime, Random } from '@ssl/core';
+import { contextFreeHeldOutTask, contextFreeReferenceName, heldOutVersusContextFree } from '../blocks/held-out';
 import { patchify, unpatchify } from '../blocks/patchify';
 import { numKeptPatches, randomMasking } from '../blocks/random-masking';
 import { simmimLoss } from '../losses/simmim-loss';
@@ -88,6 +89,43 @@ export function simmimBatchLoss(parts: SimMimParts, images: Tensor4D, mask: Tens
 }
 
 /**
+ * SimMIM's own task on held-out images: the L1 on masked patches (`simmimBatchLoss`, inference mode, masks from
+ * `Random(seed)`) beside the best guess that ignores the visible patches, the L1-optimal constant: each pixel's
+ * median over the held-out images' masked patches.
+ */
+export async function simmimHeldOutTask(
+  parts: SimMimParts,
+  numPatches: number,
+  maskRatio: number,
+  dataset: Pick<ImageDataset, 'images' | 'shape' | 'size'>,
+  seed: number,
+): Promise<HeldOutFigure[]> {
+  const [result] = await heldOutVersusContextFree(
+    dataset,
+    [{ kind: 'median' }],
+    (images, rng) => {
+      const { mask } = randomMasking(images.shape[0], numPatches, maskRatio, rng);
+      return [
+        {
+          value: simmimBatchLoss(parts, images, mask).dataSync()[0],
+          targets: patchify(images, parts.patchSize),
+          weights: tf.expandDims(mask, 2),
+        },
+      ];
+    },
+    { seed },
+  );
+  return [
+    {
+      name: `masked-patch L1 (raw pixels, ${Math.round(100 * maskRatio)}% of ${parts.patchSize}×${parts.patchSize} patches masked)`,
+      kind: 'error',
+      value: result.value,
+      reference: { name: contextFreeReferenceName("each pixel's median"), value: result.reference },
+    },
+  ];
+}
+
+/**
  * SimMIM's networks around an encoder: the mask token (at a ViT's patch embeddings, or a mask patch of pixels
  * for any other encoder, cut into `maskPatchSize` patches) and the one-layer linear head. Returns them with the
  * number of patches L a mask covers. Used by masked:simmim.
@@ -170,6 +208,9 @@ export const simmim = defineMethod<SimMimConfig, 'unlabeled'>({
       trainable: { encoder: encoder.model, maskToken, head },
       // The mask token and head, so that predictions can be drawn from a finished run (scripts/reconstruction-grid.ts).
       products: () => ({ maskToken, head }),
+      heldOutTask: contextFreeHeldOutTask('masked:simmim', (images, seed) =>
+        simmimHeldOutTask(parts, numPatches, config.maskRatio, images, seed),
+      ),
       step(batch, context) {
         const images = batch.views[0] ?? batch.images;
         const masking = randomMasking(images.shape[0], numPatches, config.maskRatio, context.rng);

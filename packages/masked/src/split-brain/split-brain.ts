@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import { SslError, defineMethod, hardLabelCrossEntropy, invalidConfig, tfl } from '@ssl/core';
-import type { CnnSpec, MethodRuntime, ResNetSpec } from '@ssl/core';
+import type { CnnSpec, HeldOutFigure, ImageDataset, MethodRuntime, ResNetSpec } from '@ssl/core';
+import { contextFreeHeldOutTask, contextFreeReferenceName, heldOutVersusContextFree } from '../blocks/held-out';
 import { abGamutBins, lightnessBin, nearestAbBin, rgbToLab } from '../blocks/lab';
 import { SplitBrainEncoder, labInputOfLab } from './split-brain-encoder';
 
@@ -87,16 +88,76 @@ function positionLogits(head: tfl.LayersModel, featureMap: Tensor4D, training: b
  */
 export function splitBrainLosses(parts: SplitBrainParts, images: Tensor4D, training = false): { abLoss: Scalar; lightnessLoss: Scalar } {
   return tf.tidy(() => {
-    const lab = rgbToLab(images);
-    const { lightness, colour } = parts.encoder;
-    const lightnessMap = lightness.featureMap(labInputOfLab(lab, 'lightness'), { training });
-    const colourMap = colour.featureMap(labInputOfLab(lab, 'ab'), { training });
-    const targets = splitBrainTargets(lab, [lightnessMap.shape[1], lightnessMap.shape[2]], parts.abBins, parts.lightnessBins);
+    const { abLogits, lightnessLogits, targets } = splitBrainPredictions(parts, images, training);
     return {
-      abLoss: hardLabelCrossEntropy(positionLogits(parts.abHead, lightnessMap, training), targets.ab),
-      lightnessLoss: hardLabelCrossEntropy(positionLogits(parts.lightnessHead, colourMap, training), targets.lightness),
+      abLoss: hardLabelCrossEntropy(abLogits, targets.ab),
+      lightnessLoss: hardLabelCrossEntropy(lightnessLogits, targets.lightness),
     };
   });
+}
+
+/** Both heads' logits at every feature-map position [N·h·w, Q] and their targets; `mapSize` is that map's [h, w]. */
+function splitBrainPredictions(parts: SplitBrainParts, images: Tensor4D, training: boolean) {
+  const lab = rgbToLab(images);
+  const { lightness, colour } = parts.encoder;
+  const lightnessMap = lightness.featureMap(labInputOfLab(lab, 'lightness'), { training });
+  const colourMap = colour.featureMap(labInputOfLab(lab, 'ab'), { training });
+  const mapSize: [number, number] = [lightnessMap.shape[1], lightnessMap.shape[2]];
+  return {
+    abLogits: positionLogits(parts.abHead, lightnessMap, training),
+    lightnessLogits: positionLogits(parts.lightnessHead, colourMap, training),
+    targets: splitBrainTargets(lab, mapSize, parts.abBins, parts.lightnessBins),
+    mapSize,
+  };
+}
+
+/**
+ * Split-brain's own tasks on held-out colour images (inference mode): the cross-entropy of L → ab and of ab → L at
+ * every feature-map position, each beside the best guess that ignores the input channels: each position's bin
+ * frequencies over the held-out images (their entropy). No randomness: `seed` is unused.
+ */
+export async function splitBrainHeldOutTask(
+  parts: SplitBrainParts,
+  dataset: Pick<ImageDataset, 'images' | 'shape' | 'size'>,
+  seed: number,
+): Promise<HeldOutFigure[]> {
+  const abClasses = parts.abBins.shape[0];
+  const [ab, lightness] = await heldOutVersusContextFree(
+    dataset,
+    [
+      { kind: 'frequencies', classes: abClasses },
+      { kind: 'frequencies', classes: parts.lightnessBins },
+    ],
+    (images) => {
+      const { abLogits, lightnessLogits, targets, mapSize } = splitBrainPredictions(parts, images, false);
+      const positions = [images.shape[0], mapSize[0] * mapSize[1]];
+      const ones = tf.ones([1, 1]);
+      return [
+        { value: hardLabelCrossEntropy(abLogits, targets.ab).dataSync()[0], targets: tf.reshape(targets.ab, positions), weights: ones },
+        {
+          value: hardLabelCrossEntropy(lightnessLogits, targets.lightness).dataSync()[0],
+          targets: tf.reshape(targets.lightness, positions),
+          weights: ones,
+        },
+      ];
+    },
+    { seed },
+  );
+  const reference = contextFreeReferenceName("each feature-map position's bin frequencies");
+  return [
+    {
+      name: `L → ab cross-entropy (nats, ${abClasses} ab bins)`,
+      kind: 'error',
+      value: ab.value,
+      reference: { name: reference, value: ab.reference },
+    },
+    {
+      name: `ab → L cross-entropy (nats, ${parts.lightnessBins} L bins)`,
+      kind: 'error',
+      value: lightness.value,
+      reference: { name: reference, value: lightness.reference },
+    },
+  ];
 }
 
 function classifierHead(inputChannels: number, classes: number, seed: number): tfl.LayersModel {
@@ -164,6 +225,7 @@ export const splitBrain = defineMethod<SplitBrainConfig, 'unlabeled'>({
       ...parts,
       trainable: { encoder: encoder.model, abHead, lightnessHead },
       products: () => ({ abHead, lightnessHead }),
+      heldOutTask: contextFreeHeldOutTask('masked:split-brain', (images, seed) => splitBrainHeldOutTask(parts, images, seed)),
       step(batch) {
         const images = batch.views[0] ?? batch.images;
         const { abLoss, lightnessLoss } = splitBrainLosses(parts, images, true);

@@ -3,7 +3,9 @@ import type { Scalar, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import { SslError, defineMethod, invalidConfig, tfl } from '@ssl/core';
 import type { MethodRuntime } from '@ssl/core';
 import { corrupt, corruptionMask, validateCorruption } from '../blocks/corruption';
+import { denoisingHeldOutTask } from '../dae/dae';
 import { buildPixelDecoder, glorotSource } from '../dae/decoder';
+import { contextFreeHeldOutTask } from '../blocks/held-out';
 import { denoisingLoss } from '../losses/denoising-loss';
 import { StackedEncoder } from './stacked-encoder';
 
@@ -133,6 +135,18 @@ export const stackedDae = defineMethod<StackedDaeConfig, 'unlabeled'>({
         weights,
       );
 
+    // Every round reports the pixels rebuilt through the whole stack so far (its decoders unrolled).
+    const heldOutTask = (encoder: StackedEncoder, decoders: readonly tfl.LayersModel[]) =>
+      contextFreeHeldOutTask('masked:stacked-dae', (images, seed) =>
+        denoisingHeldOutTask(
+          (corrupted) => decodeToPixels(decoders, encoder.code(corrupted)),
+          images,
+          config,
+          seed,
+          'denoising loss through the stack',
+        ),
+      );
+
     if (round === 0) {
       const base = createEncoder();
       const decoder = buildPixelDecoder({
@@ -148,6 +162,7 @@ export const stackedDae = defineMethod<StackedDaeConfig, 'unlabeled'>({
         decoders: [decoder],
         phase: 'pixels',
         trainable: { encoder: base.model, decoder0: decoder },
+        heldOutTask: heldOutTask(encoder, [decoder]),
         step: (batch) => ({ loss: pixelLoss(encoder, [decoder], batch.images, batch.views[0]) }),
       };
     }
@@ -165,6 +180,7 @@ export const stackedDae = defineMethod<StackedDaeConfig, 'unlabeled'>({
         encoder,
         decoders: [...before.decoders, decoder],
         phase: 'layer',
+        heldOutTask: heldOutTask(encoder, [...before.decoders, decoder]),
         trainable: { [`layer${round}`]: layer, [`decoder${round}`]: decoder },
         // Everything below is frozen: held here so checkpoints save it and a resumed run restores it.
         frozen: { encoder: base.model, ...named('layer', layers, 1), ...named('decoder', before.decoders) },
@@ -185,6 +201,7 @@ export const stackedDae = defineMethod<StackedDaeConfig, 'unlabeled'>({
       encoder,
       decoders,
       phase: 'fine-tune',
+      heldOutTask: heldOutTask(encoder, decoders),
       trainable: { encoder: base.model, ...named('layer', layers, 1), ...named('decoder', decoders) },
       step: (batch) => ({ loss: pixelLoss(encoder, decoders, batch.images, batch.views[0]) }),
     };
