@@ -1,7 +1,9 @@
 /**
  * Transfer and domain shift (issue 27): Fashion-MNIST encoders scored on the emoji set as they see it (grey
  * 28×28: core's `loadEmoji({ size: 28, channels: 1 })`, area resize and ITU-R 601 luma), against the same encoder
- * spec at random init and an encoder trained on the emoji images themselves. Each row: kNN, linear probe on all
+ * spec at random init and an encoder trained on the emoji images themselves (`--target`: a run of any method; it is
+ * scored on the emoji images as that run's encoder saw them, e.g. colorization's lightness L* at 32×32, through
+ * the method's `encoderInput`). Each row: kNN, linear probe on all
  * labels and on 10 labels per class (5 subsets), then end-to-end fine-tuning on the emoji train labels with and
  * without layer-wise learning-rate decay (`transferEval`).
  *
@@ -10,14 +12,15 @@
  *
  *   node --conditions=@ssl/source --import tsx packages/eval/scripts/transfer-table.ts \
  *     --source vicreg=/work/fulldata-runs/vicreg-cnn-7ep,barlow-twins=/work/fulldata-runs/barlow-twins-cnn-8ep \
- *     --target vicreg-emoji=/tmp/transfer/vicreg-emoji-grey28-30ep \
+ *     --target colorization=/work/fulldata-runs/colorization-emoji-10ep \
  *     --results packages/eval/docs/transfer-emoji.jsonl --readme packages/eval/README.md
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { initBackend, loadEmoji, loadEncoder } from '@ssl/core';
-import type { Encoder } from '@ssl/core';
-import { randomInitControl } from '../src/pretrain-and-compare';
+import { createRegistry, initBackend, loadEmoji, loadEncoder } from '@ssl/core';
+import type { Encoder, ImageDataset, Plugin } from '@ssl/core';
+import { imagesAsEncoderSees, randomInitControl } from '../src/pretrain-and-compare';
 import { formatTransferTable, transferEval } from '../src/transfer';
 import type { TransferCandidate, TransferFineTune, TransferRow } from '../src/transfer';
 import { appendJsonLine, readJsonLines, replaceReadmeSection } from './script-helpers';
@@ -61,6 +64,13 @@ interface ResultLine {
 
 const done = readJsonLines<ResultLine>(values.results);
 
+/** The first-party plugin of a method family, by path: eval does not depend on the method packages. */
+async function pluginOf(method: string): Promise<Plugin> {
+  const family = method.split(':')[0];
+  const module = (await import(new URL(`../../${family}/src/index.ts`, import.meta.url).href)) as { default: () => Plugin };
+  return module.default();
+}
+
 function writeTable(): void {
   if (!values.readme) return;
   const lines = readJsonLines<ResultLine>(values.results as string);
@@ -99,17 +109,39 @@ if (values.table) {
       kind: 'random init' as const,
       candidate: { name: 'same CNN at random init', load: () => randomInitControl(reference) },
     },
-    ...targets.map(({ name, dir }) => ({ kind: 'target' as const, run: dir, candidate: fromRun(`${name} (emoji itself)`, dir) })),
   ];
   reference.model.dispose();
 
-  for (const { kind, run, candidate } of candidates) {
-    if (done.some((line) => line.encoder === candidate.name)) continue;
+  const measure = async (
+    kind: ResultLine['kind'],
+    candidate: TransferCandidate,
+    data: { train: ImageDataset; test: ImageDataset },
+    run?: string,
+  ) => {
+    if (done.some((line) => line.encoder === candidate.name)) return;
     const started = performance.now();
-    const [row] = await transferEval({ candidates: [candidate], train, test, fineTune, seed: 0 });
+    const [row] = await transferEval({ candidates: [candidate], ...data, fineTune, seed: 0 });
     const seconds = Math.round((performance.now() - started) / 100) / 10;
-    appendJsonLine(values.results, { encoder: candidate.name, kind, ...(run ? { run } : {}), row, seconds } satisfies ResultLine);
+    appendJsonLine(values.results as string, { encoder: candidate.name, kind, ...(run ? { run } : {}), row, seconds } satisfies ResultLine);
     process.stderr.write(`${candidate.name}: ${formatTransferTable([row]).split('\n')[2]} (${seconds} s)\n`);
+  };
+  for (const { kind, run, candidate } of candidates) await measure(kind, candidate, { train, test }, run);
+
+  // A run trained on the emoji set itself, on the images as its encoder saw them (its size, channels, encoderInput).
+  for (const { name, dir } of targets) {
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as {
+      method: string;
+      encoder: { inputShape: [number, number, number] };
+      invocation?: { channels?: 1 | 3 };
+    };
+    const handle = createRegistry()
+      .use(await pluginOf(config.method))
+      .create(config.method as never);
+    const size = config.encoder.inputShape[0];
+    const channels = config.invocation?.channels ?? config.encoder.inputShape[2];
+    const seen = async (split: 'train' | 'test') =>
+      imagesAsEncoderSees(handle, await loadEmoji({ split, source: emojiSource, size, channels: channels === 1 ? 1 : 3 })) as ImageDataset;
+    await measure('target', fromRun(`${name} (emoji itself)`, dir), { train: await seen('train'), test: await seen('test') }, dir);
   }
   writeTable();
 }
