@@ -5,6 +5,7 @@ import { broadcastBinaryConfigs } from './broadcast-binary';
 import { conv2dBackpropFilterConfig, conv2dBackpropInputConfig } from './conv2d-backprop';
 import { depthwiseConv2dBackpropFilterConfig, depthwiseConv2dBackpropInputConfig } from './depthwise-conv2d-backprop';
 import { batchMatMulConfig, fusedMatMulConfig } from './matmul';
+import { erfConfig } from './erf';
 import { gatherV2Config } from './gather';
 import { geluTanhBackwardConfig, geluTanhForwardConfig } from './gelu';
 import { identityConfig } from './identity';
@@ -48,4 +49,5 @@ export const wasmTrainingKernelConfigs: readonly KernelConfig[] = [
   geluTanhBackwardConfig,
   layerNormForwardConfig,
   layerNormBackwardConfig,
+  erfConfig,
 ];

@@ -137,6 +137,7 @@ export interface SimdKernels {
     last: number,
     totals: number,
   ): void;
+  erf_f32(x: number, y: number, count: number): void;
   gelu_tanh_forward(x: number, y: number, gate: number, count: number): void;
   gelu_tanh_backward(dy: number, x: number, gate: number, dx: number, count: number): void;
   winograd_input_transform(
@@ -206,6 +207,7 @@ export const HELPER_KERNELS = [
   'layer_norm_forward',
   'layer_norm_backward',
   'layer_norm_parameter_gradients',
+  'erf_f32',
 ] as const;
 export type HelperKernel = (typeof HELPER_KERNELS)[number];
 
