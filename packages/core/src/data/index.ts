@@ -4,6 +4,8 @@ export { loadFashionMnist, loadMnist, loadIdxDataset, downloadIdxDataset, resolv
 export type { IdxDatasetSpec, LoadMnistOptions } from './mnist';
 export { loadImageFolder, loadImageFile, decodeImage, resizeToBytes } from './image-folder';
 export type { DecodedImage, ImageLoadOptions, ImageFolderOptions } from './image-folder';
+export { loadImageAudioFolder, holdsImageAudioPairs, subsetImageAudioPairs, splitImageAudioPairs } from './image-audio-folder';
+export type { ImageAudioFolderOptions, ImageAudioPairs } from './image-audio-folder';
 export { resizeImage, resizeWeights, resizeKernel, resizeRgbaToBytes, RESIZE_FILTERS } from './resize';
 export type { ResizeFilter, ResizeWeights } from './resize';
 export { decodeToTarget, decodeLibraries, loadSharp, exifOrientation, orientRgba } from './image-decode';
