@@ -1,72 +1,15 @@
-import { execFile, spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import type { ChildProcess } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs-core';
 import { createEncoder, initBackend, loadEncoder, loadFashionMnist } from '@ssl/core';
 import { CHROMIUM, HEADLESS_ARGS, watch } from '@ssl-examples/browser-training/chromium';
 import { pixelsOf } from '@ssl-examples/browser-training/knn';
 import { chromium } from 'playwright-core';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const here = import.meta.dirname;
-/** Vite's command line, as `pnpm build` and `pnpm preview` run it. */
-const VITE = join(here, 'node_modules/vite/bin/vite.js');
-
-/** A free port on 127.0.0.1. */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-/** `vite preview` of `outDir` on `port`, resolved once it listens. */
-function startPreview(outDir: string, port: number): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    [VITE, 'preview', '--outDir', outDir, '--host', '127.0.0.1', '--port', String(port), '--strictPort'],
-    {
-      cwd: here,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  return new Promise((resolve, reject) => {
-    let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes(`:${port}/`)) resolve(child);
-    });
-    child.on('exit', (code) => reject(new Error(`vite preview exited (${code}): ${output}`)));
-  });
-}
-
-/** What the page publishes on `window.sslPlayground` (src/main.ts). */
-interface PlaygroundState {
-  status: string;
-  backend?: string;
-  threads?: number;
-  crossOriginIsolated: boolean;
-  savedStep?: number;
-  resumedFromStep?: number;
-  steps: number;
-  losses: number[];
-  knn: { step: number; top1: number }[];
-  stepsPerSecond?: number;
-  views?: { policy: string; rows: number };
-  probeFeatures?: { shape: number[]; values: number[] };
-  error?: string;
-}
-
-/** Logical cores the page is shown: twice the machine's, so tfjs's wasm pool gets one thread per real core. */
-const LOGICAL_CORES = Math.max(4, 2 * availableParallelism());
+import { buildPlayground, newPlaygroundPage, startPreview, startRun, waitFor } from './harness';
 
 const mean = (values: readonly number[]) => values.reduce((a, b) => a + b, 0) / values.length;
 
@@ -75,23 +18,6 @@ const mean = (values: readonly number[]) => values.reduce((a, b) => a + b, 0) / 
  * that mixes up images and labels scores about that; 40 % is four times chance and below every measured figure.
  */
 const KNN_FAR_ABOVE_CHANCE = 0.4;
-
-const stateOf = (page: Page) => page.evaluate(() => (window as never as { sslPlayground: PlaygroundState }).sslPlayground);
-
-/** Waits until `condition` (an expression of `state`, the page's window.sslPlayground) holds, or the page failed. */
-async function waitFor(page: Page, condition: string, timeout: number): Promise<PlaygroundState> {
-  await page.waitForFunction(
-    `(() => { const state = window.sslPlayground; return state !== undefined && (state.status === 'failed' || (${condition})); })()`,
-    null,
-    {
-      timeout,
-      polling: 200,
-    },
-  );
-  const state = await stateOf(page);
-  expect(state.error).toBeUndefined();
-  return state;
-}
 
 if (CHROMIUM === undefined)
   console.warn(`[playground.test] SKIPPING: no Chromium at /usr/bin/chromium (apt-get install -y chromium) and SSL_CHROMIUM unset.`);
@@ -104,11 +30,9 @@ describe.skipIf(CHROMIUM === undefined)('examples/browser-playground (vite build
   let browser: Browser;
 
   beforeAll(async () => {
-    await promisify(execFile)(process.execPath, [VITE, 'build', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'], { cwd: here });
+    await buildPlayground(outDir);
     // Vite's own preview server, with the config's COOP/COEP headers.
-    const port = await freePort();
-    server = await startPreview(outDir, port);
-    origin = `http://127.0.0.1:${port}/`;
+    ({ origin, server } = await startPreview(outDir));
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: HEADLESS_ARGS });
   }, 120_000);
 
@@ -120,12 +44,8 @@ describe.skipIf(CHROMIUM === undefined)('examples/browser-playground (vite build
   });
 
   it('trains SimCLR from the UI with wasm threads, stops, resumes after a reload from the saved step, and downloads a loadable encoder', async () => {
-    const context = await browser.newContext({ acceptDownloads: true });
-    const page = await context.newPage();
-    // tfjs-backend-wasm runs at most navigator.hardwareConcurrency / 2 threads (it assumes two hyperthreads a
-    // core): one on this 2-core machine. Presenting 4 logical cores gives its pool the 2 real ones.
-    const devtools = await context.newCDPSession(page);
-    await devtools.send('Emulation.setHardwareConcurrencyOverride', { hardwareConcurrency: LOGICAL_CORES });
+    // The page is shown twice the machine's cores: tfjs-backend-wasm runs at most half of them (harness.ts).
+    const { context, page } = await newPlaygroundPage(browser);
     const { problems, outside } = watch(page, origin);
     await page.goto(origin);
     let state = await waitFor(page, "state.status === 'ready'", 60_000);
@@ -147,9 +67,7 @@ describe.skipIf(CHROMIUM === undefined)('examples/browser-playground (vite build
     state = await waitFor(page, "state.views?.policy === 'simclr'", 10_000);
     expect(state.views!.rows).toBe(2);
     expect(await page.inputValue('#encoder')).toBe('cnn');
-    await page.fill('#batch', '64');
-    await page.fill('#steps', '70');
-    await page.click('#start');
+    await startRun(page, { method: 'contrastive:simclr', batchSize: 64, steps: 70 });
 
     // ≥ 50 steps: the loss fell and kNN (measured every 16 steps) is far above chance.
     await waitFor(page, 'state.steps >= 50 && state.knn.some((point) => point.step >= 48)', 60_000);
