@@ -47,7 +47,10 @@ function figureCell(row) {
 function heldOutCell(evaluation) {
   const figures = evaluation?.heldOutTask ?? [];
   if (figures.length === 0) return '—';
-  const value = (figure, number) => (figure.kind === 'accuracy' ? `${percent(number)}%` : number.toPrecision(3));
+  const value = (figure, number) => {
+    if (figure.kind === 'accuracy') return `${percent(number)}%`;
+    return figure.kind === 'score' ? `${number.toFixed(2)}${figure.unit ? ` ${figure.unit}` : ''}` : number.toPrecision(3);
+  };
   return figures
     .map((figure) => `${figure.name} ${value(figure, figure.value)} vs ${value(figure, figure.reference.value)} ${figure.reference.name}`)
     .join('; ');

@@ -254,9 +254,14 @@ export interface MethodClassifier {
 export interface HeldOutFigure {
   /** What was measured, e.g. 'rotation accuracy (4 rotations)', 'masked-patch MSE'. */
   readonly name: string;
-  /** 'accuracy': a fraction in [0, 1], higher is better; 'error': a loss, lower is better. */
-  readonly kind: 'accuracy' | 'error';
+  /**
+   * 'accuracy': a fraction in [0, 1], higher is better; 'error': a loss, lower is better; 'score': any other figure
+   * where higher is better (a signal-to-noise ratio), in `unit`.
+   */
+  readonly kind: 'accuracy' | 'error' | 'score';
   readonly value: number;
+  /** The unit of a 'score', e.g. 'dB'. */
+  readonly unit?: string;
   /** The uninformed predictor's figure, e.g. { name: 'chance', value: 0.25 }. */
   readonly reference: { readonly name: string; readonly value: number };
 }

@@ -11,6 +11,7 @@ const accuracyFigure: HeldOutFigure = {
   value: 0.912,
   reference: { name: 'chance', value: 0.25 },
 };
+const scoreFigure: HeldOutFigure = { name: 'SNR', kind: 'score', unit: 'dB', value: 4.25, reference: { name: '½ mask', value: 3.55 } };
 const errorFigure: HeldOutFigure = { name: 'patch MSE', kind: 'error', value: 0.03, reference: { name: 'per-position mean', value: 0.06 } };
 
 /** A finished run whose runtime reports what it was handed, and a method handle of the given data kind. */
@@ -56,6 +57,8 @@ describe('held-out figures in words', () => {
     expect(formatHeldOutValue(errorFigure)).toBe('0.03000');
     expect(formatHeldOutValue(errorFigure, errorFigure.reference.value)).toBe('0.06000');
     expect(heldOutMargin(errorFigure)).toBe('-50%');
+    expect(formatHeldOutValue(scoreFigure)).toBe('4.25 dB');
+    expect(heldOutMargin(scoreFigure)).toBe('+0.70 dB');
   });
 
   it('prints a table of the method’s own task under the encoder figures', () => {

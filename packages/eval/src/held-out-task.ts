@@ -20,17 +20,23 @@ export async function evaluateHeldOutTask(options: {
   return run.runtime.heldOutTask(heldOut, { seed: options.seed });
 }
 
-/** How far the figure is from its reference, in the reader's terms: points of accuracy, or the change of an error in percent. */
+const signed = (text: string, value: number) => `${value >= 0 ? '+' : ''}${text}`;
+
+/**
+ * How far the figure is from its reference, in the reader's terms: points of accuracy, the change of an error in
+ * percent, the difference of a score in its unit.
+ */
 export function heldOutMargin(figure: HeldOutFigure): string {
-  if (figure.kind === 'accuracy') {
-    const points = 100 * (figure.value - figure.reference.value);
-    return `${points >= 0 ? '+' : ''}${points.toFixed(1)} pts`;
-  }
+  const difference = figure.value - figure.reference.value;
+  if (figure.kind === 'accuracy') return `${signed((100 * difference).toFixed(1), difference)} pts`;
+  if (figure.kind === 'score') return `${signed(difference.toFixed(2), difference)}${figure.unit ? ` ${figure.unit}` : ''}`;
   const change = 100 * (figure.value / figure.reference.value - 1);
-  return `${change >= 0 ? '+' : ''}${change.toFixed(0)}%`;
+  return `${signed(change.toFixed(0), change)}%`;
 }
 
-/** `91.2%` for an accuracy, four significant digits for an error. */
+/** `91.2%` for an accuracy, `4.25 dB` for a score, four significant digits for an error. */
 export function formatHeldOutValue(figure: HeldOutFigure, value = figure.value): string {
-  return figure.kind === 'accuracy' ? `${(100 * value).toFixed(1)}%` : value.toPrecision(4);
+  if (figure.kind === 'accuracy') return `${(100 * value).toFixed(1)}%`;
+  if (figure.kind === 'score') return `${value.toFixed(2)}${figure.unit ? ` ${figure.unit}` : ''}`;
+  return value.toPrecision(4);
 }

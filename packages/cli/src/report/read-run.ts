@@ -172,7 +172,7 @@ function optionalHeldOutTask(value: unknown): Pick<RunEvaluation, 'heldOutTask'>
     (figure): figure is HeldOutFigure =>
       isPlainObject(figure) &&
       typeof figure.name === 'string' &&
-      (figure.kind === 'accuracy' || figure.kind === 'error') &&
+      (figure.kind === 'accuracy' || figure.kind === 'error' || figure.kind === 'score') &&
       typeof figure.value === 'number' &&
       isPlainObject(figure.reference) &&
       typeof figure.reference.name === 'string' &&

@@ -186,9 +186,17 @@ describe('clip:mix-and-separate', () => {
     });
     const seconds = (performance.now() - started) / 1000;
     const testImages = await loadFashionMnist({ split: 'test', source: 'sample' });
-    const mixtures = separationMixtures(testImages, loadSpokenClasses({ split: 'test' }), { count: 300, seed: 1 });
+    const testVoice = loadSpokenClasses({ split: 'test' });
+    const mixtures = separationMixtures(testImages, testVoice, { count: 300, seed: 1 });
     const figures = evaluateSeparation(separationModelOf(result.runtime), mixtures, { mask: 'binary' });
     tf.dispose([mixtures.firstImages, mixtures.firstSounds, mixtures.secondImages, mixtures.secondSounds]);
+    // What `ssl pretrain` reports as the method's own task: the same mixtures, each SNR beside its control.
+    const reported = await result.runtime.heldOutTask!({ images: testImages, audio: testVoice }, { seed: 1 });
+    expect(reported.map((figure) => [figure.value, figure.reference.value])).toEqual([
+      [figures.separatedSnr, figures.mixtureSnr],
+      [figures.softSeparatedSnr, figures.halfMaskSnr],
+      [figures.separatedSnr, figures.swappedImageSnr],
+    ]);
     result.dispose();
     console.log(
       `held-out spectrogram SNR (dB, ${figures.mixtures} mixtures of the test voice): mixture ${figures.mixtureSnr.toFixed(2)}, ` +

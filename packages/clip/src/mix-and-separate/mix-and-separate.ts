@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor1D, Tensor2D, Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
 import { Random, SslError, defineMethod, frameCount, gatherSampleImages, requirePositiveInteger, tfl } from '@ssl/core';
-import type { AudioDataset, Encoder, ImageDataset, MethodRuntime } from '@ssl/core';
+import type { AudioDataset, Encoder, HeldOutFigure, ImageDataset, MethodRuntime } from '@ssl/core';
 import { augmentedWaveforms, clipsByClass } from '../audio-visual/image-audio-data';
-import type { ImageAudioBatch } from '../audio-visual/image-audio-data';
+import type { ImageAudioBatch, ImageAudioData } from '../audio-visual/image-audio-data';
 import { binaryMaskLoss, checkMagnitudeSpectrogramOptions, magnitudeSpectrogram, ratioMaskLoss, spectrogramSnr } from './separation';
 
 /**
@@ -264,6 +264,7 @@ export const mixAndSeparate = defineMethod<MixAndSeparateConfig, 'image-audio'>(
       trainable: { imageEncoder: imageEncoder.model, ...heads },
       separation: model,
       products: () => heads,
+      heldOutTask: (heldOut, { seed }) => Promise.resolve(separationHeldOutTask(model, heldOut, config, seed)),
       step(batch: ImageAudioBatch) {
         if (batch.waveforms.shape[1] !== config.clipSamples) {
           throw new SslError(
@@ -371,6 +372,42 @@ export function evaluateSeparation(
     swappedImageSnr: mean(snrs.swappedImageSnr),
     idealMaskSnr: mean(snrs.idealMaskSnr),
   };
+}
+
+/** Held-out mixtures per held-out task: the README's protocol (300 test images, each with a partner of another class). */
+const HELD_OUT_MIXTURES = 300;
+
+/**
+ * The runtime's `heldOutTask`: `evaluateSeparation` on mixtures of held-out `{ images, audio }` (the CLI passes the
+ * test images and the test voices), each SNR beside the control it must beat — the unseparated mixture for the
+ * thresholded mask, a ½ mask everywhere (splitting without listening or looking) for the soft mask, and the mask
+ * computed from the other source's image (looking at the wrong picture).
+ */
+function separationHeldOutTask(model: MixAndSeparateModel, heldOut: unknown, config: MixAndSeparateConfig, seed: number): HeldOutFigure[] {
+  const pairs = heldOut as Partial<ImageAudioData> | undefined;
+  if (!pairs?.images || !pairs.audio)
+    throw new SslError(
+      'data',
+      "clip:mix-and-separate's held-out task reads { images, audio }: test images and clips of voices not trained on.",
+    );
+  const mixtures = separationMixtures(pairs.images, pairs.audio, { count: HELD_OUT_MIXTURES, seed });
+  try {
+    const snr = evaluateSeparation(model, mixtures, { mask: config.mask });
+    const figure = (name: string, value: number, reference: string, referenceValue: number): HeldOutFigure => ({
+      name,
+      kind: 'score',
+      unit: 'dB',
+      value,
+      reference: { name: reference, value: referenceValue },
+    });
+    return [
+      figure(`separated spectrogram SNR (${config.mask} mask)`, snr.separatedSnr, 'unseparated mixture', snr.mixtureSnr),
+      figure('soft-mask spectrogram SNR', snr.softSeparatedSnr, '½ mask everywhere', snr.halfMaskSnr),
+      figure(`separated SNR with each source's own image`, snr.separatedSnr, "the other source's image", snr.swappedImageSnr),
+    ];
+  } finally {
+    tf.dispose([mixtures.firstImages, mixtures.firstSounds, mixtures.secondImages, mixtures.secondSounds]);
+  }
 }
 
 /**
