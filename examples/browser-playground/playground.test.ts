@@ -134,6 +134,16 @@ describe.skipIf(CHROMIUM === undefined)('examples/browser-playground (vite build
     expect(worst).toBeLessThan(1e-4);
     expect(fromRandomInit).toBeGreaterThan(1e-2);
 
+    // The same files through the page's file picker (tf.io.browserFiles, as for an `ssl pretrain` run's
+    // encoder/): the page rebuilds the encoder from the spec in the metadata and shows its kNN and map.
+    const trainedKnn = state.knn.at(-1)!.top1;
+    await page.setInputFiles('#files', [join(downloadDir, 'model.json'), join(downloadDir, 'model.weights.bin')]);
+    await page.click('#load');
+    state = await waitFor(page, "state.loaded !== undefined && state.status === 'ready'", 60_000);
+    expect(state.loaded).toMatchObject({ source: 'model.json', kind: 'cnn', featureDim: 64 });
+    // The same weights, so the same features and the same neighbours.
+    expect(state.loaded!.knn).toBe(trainedKnn);
+
     expect(problems).toEqual([]);
     expect(outside).toEqual([]);
     await context.close();
