@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { Random, createEncoder, createRegistry, initBackend, loadFashionMnist, train, vitPreset } from '@ssl/core';
+import { Random, createEncoder, createRegistry, imageDataset, initBackend, loadFashionMnist, train, vitPreset } from '@ssl/core';
 import type { CnnSpec, ImageDataset, VitSpec } from '@ssl/core';
 import { describeMethodContract, expectSslError, testBuildContext } from '@ssl/test-utils';
-import masked, { AUTOREGRESSIVE_DEFAULTS, autoregressiveBatchLoss, autoregressiveForward, nextPatchLoss, patchify } from '../index';
+import masked, { AUTOREGRESSIVE_DEFAULTS, autoregressiveBatchLoss, autoregressiveForward } from '../index';
 import type { AutoregressiveRuntime } from '../index';
 
 const SMALL_VIT: VitSpec = vitPreset('vit28', { embedDim: 32, depth: 1, numHeads: 2, mlpRatio: 2 });
@@ -81,14 +81,6 @@ describe('masked:autoregressive', () => {
     const spec = vitPreset('vit28', { embedDim: 64, depth: 2, numHeads: 4, mlpRatio: 2 });
     // Raw pixels, so that the context-free optimum (each position's mean patch) is a meaningful bar.
     const config = { ...AUTOREGRESSIVE_DEFAULTS, normPixLoss: false };
-    const heldOut = imagesOf(testSet, 256);
-    const positionMeanLoss = tf.tidy(() => {
-      // The best guess of patch k + 1 that ignores the image: the training images' mean patch at that position.
-      const meanPatches = tf.mean(patchify(imagesOf(trainSet, trainSet.size), 4), 0, true);
-      const target = patchify(heldOut, 4);
-      const guess = tf.concat([tf.slice(meanPatches, [0, 1, 0], [1, 48, 16]), tf.zeros([1, 1, 16])], 1);
-      return nextPatchLoss(tf.mul(tf.onesLike(target), guess) as tf.Tensor3D, target).dataSync()[0];
-    });
     const method = createRegistry().use(masked()).create('masked:autoregressive', config);
     // Without the crops, so that a short run measures the objective on un-augmented images.
     const plain = { ...method, definition: { ...method.definition, views: () => ({ unlabeled: 'none' }) } };
@@ -101,12 +93,25 @@ describe('masked:autoregressive', () => {
       seed: 3,
       optimizer: { lr: 2e-3 },
     });
-    const trainedLoss = tf.tidy(() => autoregressiveBatchLoss(result.runtime as AutoregressiveRuntime, heldOut).dataSync()[0]);
+    // What `ssl pretrain` reports: the next-patch MSE beside the best context-free guess, each position's mean next
+    // patch over these images.
+    const before = tf.memory().numTensors;
+    const [reported] = await result.runtime.heldOutTask!(
+      imageDataset({ images: testSet.images.subarray(0, 256 * 784), shape: [28, 28, 1] }),
+      {
+        seed: 0,
+      },
+    );
+    expect(tf.memory().numTensors).toBe(before);
+    const heldOut = imagesOf(testSet, 256);
+    expect(reported.value).toBe(tf.tidy(() => autoregressiveBatchLoss(result.runtime as AutoregressiveRuntime, heldOut).dataSync()[0]));
     result.dispose();
     heldOut.dispose();
+    const [trainedLoss, positionMeanLoss] = [reported.value, reported.reference.value];
     console.log(
       `autoregressive learning test: held-out next-patch MSE position-mean guess ${positionMeanLoss.toFixed(4)}, trained ${trainedLoss.toFixed(4)}`,
     );
+    // Measured (seed 3, wasm, 1 thread, 200 steps of 32): trained 0.0503, position-mean guess 0.0899 (bar 0.0719).
     expect(trainedLoss).toBeLessThan(0.8 * positionMeanLoss);
   }, 600_000);
 });
