@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Random, createRegistry, initBackend, loadFashionMnist, loadSpokenClasses, subset, train } from '@ssl/core';
-import type { ImageDataset } from '@ssl/core';
+import { Random, createRegistry, initBackend, loadFashionMnist, loadSpokenClasses, makeDataset, subset, train } from '@ssl/core';
+import type { AudioDataset, BatchRequest, ImageDataset } from '@ssl/core';
 import { describeMethodContract } from '@ssl/test-utils';
 import clipPlugin, {
   audioVisualModelOf,
@@ -118,6 +118,60 @@ describe('clip:audio-visual', () => {
     expect(ratio).toBeGreaterThan(0.6 ** 2 - 1e-6);
     expect(ratio).toBeLessThan(1.4 ** 2 + 1e-6);
     expect(() => imageAudioData.open({ images: {} }, 'clip:audio-visual')).toThrow(/trains on \{ images, audio \}/);
+  });
+
+  it("with pairing 'pair' pairs each image with its own clip or another pair's, of its class or not", async () => {
+    // Six pairs of two classes: image i is filled with i, clip i is constant i / 10.
+    const size = 6;
+    const images = makeDataset({
+      images: Uint8Array.from({ length: size * 4 }, (_, k) => Math.floor(k / 4)),
+      shape: [2, 2, 1],
+      labels: Int32Array.from([0, 0, 0, 1, 1, 1]),
+      name: 'pairs',
+      size,
+    });
+    const length = 8;
+    const audio: AudioDataset = {
+      name: 'pairs (audio)',
+      sampleRate: 8000,
+      length,
+      samples: Float32Array.from({ length: size * length }, (_, k) => Math.floor(k / length) / 10),
+      labels: Int32Array.from([0, 0, 0, 1, 1, 1]),
+      classNames: ['a', 'b'],
+      texts: Array(size).fill(''),
+      voices: Array(size).fill(''),
+      size,
+    };
+    const source = imageAudioData.open({ images, audio, pairing: 'pair' }, 'clip:audio-visual');
+    const ids = Int32Array.from([0, 1, 2, 3, 4, 5]);
+    const seen = { own: 0, sameClassOther: 0, otherClass: 0 };
+    for (let step = 0; step < 20; step++) {
+      const made = await source.batch({ ids, viewRng: new Random(step) } as unknown as BatchRequest);
+      const correspond = made.batch.correspond.dataSync();
+      const matrix = made.batch.correspondMatrix.arraySync();
+      const waveforms = made.batch.waveforms.arraySync();
+      ids.forEach((id, column) => {
+        // Every pair is in the batch, so column j (row j's clip) corresponds to exactly one image: the clip's own.
+        const owners = matrix.flatMap((row, i) => (row[column] === 1 ? [ids[i]] : []));
+        expect(owners).toHaveLength(1);
+        const clip = owners[0];
+        expect(clip === id).toBe(correspond[column] === 1);
+        // The row's waveform is that clip (constant clip / 10) under a gain in [0.6, 1.4].
+        if (clip > 0) waveforms[column].forEach((value) => expect(value / (clip / 10)).toBeGreaterThan(0.6 - 1e-3));
+        if (clip === id) seen.own++;
+        else if (images.labels![clip] === images.labels![id]) seen.sameClassOther++;
+        else seen.otherClass++;
+      });
+      tf.dispose(made.owned);
+    }
+    // Half own clips; the negatives are other pairs' clips, of the image's class (2 of 5) as well as of the other.
+    expect(seen.own).toBeGreaterThan(40);
+    expect(seen.own).toBeLessThan(80);
+    expect(seen.sameClassOther).toBeGreaterThan(10);
+    expect(seen.otherClass).toBeGreaterThan(20);
+    expect(() => imageAudioData.open({ images, audio: { ...audio, size: 5 }, pairing: 'pair' }, 'm')).toThrow(
+      /pairing 'pair' needs one clip per image \(clip i is image i's\), got 6 images and 5 clips/,
+    );
   });
 
   it('learns to tell whether a garment and a spoken name belong together, for a voice it never heard', async () => {

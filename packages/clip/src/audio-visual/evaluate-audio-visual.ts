@@ -50,11 +50,15 @@ export function classRetrievalRecall(
 }
 
 export interface AudioVisualEvaluation {
-  /** Held-out correspondence accuracy: each image once with a clip of its class and once with another's (chance 50%). */
+  /**
+   * Held-out correspondence accuracy: each image once with a clip of its class and once with another's (pairing
+   * 'pair': its own clip and another pair's), chance 50%.
+   */
   readonly correspondenceAccuracy: number;
   /**
    * Audio→image class retrieval (AVE-Net only): each image's clip of its class is a query over all the held-out
    * images; recall@k = share of queries whose k nearest images include one of its class (chance at 1: 1/classes).
+   * Pairing 'pair': each clip queries for its own image (chance k/N).
    */
   readonly audioToImageRecall?: Readonly<Record<number, number>>;
 }
@@ -69,19 +73,13 @@ export function evaluateAudioVisual(
   model: AudioVisualModel,
   images: ImageDataset,
   audio: AudioDataset,
-  options: { seed?: number; ks?: readonly number[]; batchSize?: number } = {},
+  options: { seed?: number; ks?: readonly number[]; batchSize?: number; pairing?: 'class' | 'pair' } = {},
 ): AudioVisualEvaluation {
-  const byClass = clipsByClass({ images, audio }, 'evaluateAudioVisual');
   const rng = new Random(options.seed ?? 0);
   const augmentRng = new Random((options.seed ?? 0) + 1);
   const batchSize = options.batchSize ?? 250;
-  const labels = images.labels!;
-  const classes = byClass.length;
-  const positiveClips = Array.from({ length: images.size }, (_, id) => byClass[labels[id]][rng.int(byClass[labels[id]].length)]);
-  const negativeClips = Array.from({ length: images.size }, (_, id) => {
-    const pool = byClass[(labels[id] + 1 + rng.int(classes - 1)) % classes];
-    return pool[rng.int(pool.length)];
-  });
+  const { positiveClips, negativeClips, labels, clipLabels } =
+    options.pairing === 'pair' ? pairClips(images, audio, rng) : classClips(images, audio, rng);
   const waveforms = (clips: readonly number[]) =>
     tf.tensor2d(augmentedWaveforms(audio, clips, augmentRng), [clips.length, audio.length]) as Tensor2D;
   let correct = 0;
@@ -108,10 +106,38 @@ export function evaluateAudioVisual(
   const correspondenceAccuracy = correct / (2 * images.size);
   if (imageParts.length === 0) return { correspondenceAccuracy };
   const [imageEmbeddings, audioEmbeddings] = [tf.concat(imageParts), tf.concat(audioParts)];
-  const clipLabels = positiveClips.map((clip) => audio.labels[clip]);
   const audioToImageRecall = classRetrievalRecall(audioEmbeddings, clipLabels, imageEmbeddings, labels, options.ks ?? [1, 5]);
   tf.dispose([imageEmbeddings, audioEmbeddings, ...imageParts, ...audioParts]);
   return { correspondenceAccuracy, audioToImageRecall };
+}
+
+/** pairing 'class': each image once with a clip of its class and once with another class's; retrieval by class. */
+function classClips(images: ImageDataset, audio: AudioDataset, rng: Random) {
+  const byClass = clipsByClass({ images, audio }, 'evaluateAudioVisual');
+  const labels = images.labels!;
+  const classes = byClass.length;
+  const positiveClips = Array.from({ length: images.size }, (_, id) => byClass[labels[id]][rng.int(byClass[labels[id]].length)]);
+  const negativeClips = Array.from({ length: images.size }, (_, id) => {
+    const pool = byClass[(labels[id] + 1 + rng.int(classes - 1)) % classes];
+    return pool[rng.int(pool.length)];
+  });
+  return { positiveClips, negativeClips, labels, clipLabels: positiveClips.map((clip) => audio.labels[clip]) };
+}
+
+/**
+ * pairing 'pair': each image once with its own clip and once with another pair's; retrieval by pair (each pair its
+ * own "class", so recall@k is the share of clips whose own image is among their k nearest images, chance k/N).
+ */
+function pairClips(images: ImageDataset, audio: AudioDataset, rng: Random) {
+  if (images.size !== audio.size || images.size < 2) {
+    throw new SslError(
+      'data',
+      `evaluateAudioVisual: pairing 'pair' needs one clip per image and at least 2 pairs, got ${images.size} images and ${audio.size} clips.`,
+    );
+  }
+  const ids = Array.from({ length: images.size }, (_, id) => id);
+  const negativeClips = ids.map((id) => (id + 1 + rng.int(images.size - 1)) % images.size);
+  return { positiveClips: ids, negativeClips, labels: ids, clipLabels: ids };
 }
 
 /**
@@ -126,6 +152,7 @@ export async function audioVisualHeldOutTask(model: AudioVisualModel, heldOut: u
       'data',
       "clip:audio-visual's held-out task reads { images, audio }: test images and clips of voices not trained on.",
     );
+  if (pairs.pairing === 'pair') return pairHeldOutFigures(model, pairs as ImageAudioData, seed);
   const result = evaluateAudioVisual(model, pairs.images, pairs.audio, { seed });
   const classes = clipsByClass(pairs as ImageAudioData, 'clip:audio-visual').length;
   const figures: HeldOutFigure[] = [
@@ -150,6 +177,30 @@ export async function audioVisualHeldOutTask(model: AudioVisualModel, heldOut: u
     });
   }
   return figures;
+}
+
+/**
+ * Held-out pairs (pairing 'pair'): correspondence of each image with its own clip against another pair's, and
+ * audio→image pair retrieval — does a recording find its own image among the held-out ones (chance k/N).
+ * No zero-shot figure: a user's recordings are not class names.
+ */
+function pairHeldOutFigures(model: AudioVisualModel, pairs: ImageAudioData, seed: number): HeldOutFigure[] {
+  const result = evaluateAudioVisual(model, pairs.images, pairs.audio, { seed, pairing: 'pair' });
+  const count = pairs.images.size;
+  return [
+    {
+      name: "image–sound correspondence accuracy (own clip vs another pair's)",
+      kind: 'accuracy',
+      value: result.correspondenceAccuracy,
+      reference: { name: 'chance', value: 0.5 },
+    },
+    ...Object.entries(result.audioToImageRecall ?? {}).map(([k, recall]) => ({
+      name: `audio→image pair recall@${k} (own image among ${count})`,
+      kind: 'accuracy' as const,
+      value: recall,
+      reference: { name: 'chance', value: Math.min(1, Number(k) / count) },
+    })),
+  ];
 }
 
 /**

@@ -3,16 +3,25 @@ import type { Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import { SslError, defineDataKind, gatherSampleImages, rangeIds } from '@ssl/core';
 import type { AudioDataset, ImageDataset, ImageViews, Random } from '@ssl/core';
 
-/** Labeled images and labeled sound clips of the same classes: each image pairs with any clip of its class. */
+/**
+ * Images and sound clips, paired one of two ways:
+ * - `pairing: 'class'` (default): labeled images and labeled clips of the same classes; each image pairs with any
+ *   clip of its class (the spoken-classes data: a garment and any voice saying its name).
+ * - `pairing: 'pair'`: clip i is image i's own recording (a folder of (image, WAV) pairs, `loadImageAudioFolder`);
+ *   the pair is the unit, as a frame and its audio come from one video: the negatives are the clips of other
+ *   pairs, whatever their class. Class labels, when the images have them, are kept for evaluation only.
+ */
 export interface ImageAudioData {
   readonly images: ImageDataset;
   readonly audio: AudioDataset;
+  readonly pairing?: 'class' | 'pair';
 }
 
 /**
- * A batch of image–sound pairs: each image with a clip of its own class (correspond = 1) or of another
- * class (correspond = 0), half and half in expectation — Arandjelović & Zisserman's correspondence task,
- * with classes standing in for the video a frame and its audio come from.
+ * A batch of image–sound pairs: each image with a clip of its own class (or its own clip, `pairing: 'pair'`;
+ * correspond = 1) or of another class (another pair's; correspond = 0), half and half in expectation —
+ * Arandjelović & Zisserman's correspondence task, with classes or pairs standing in for the video a frame and its
+ * audio come from.
  */
 export interface ImageAudioBatch extends ImageViews {
   readonly kind: 'image-audio';
@@ -21,7 +30,7 @@ export interface ImageAudioBatch extends ImageViews {
   /** 1 when the clip's class is the image's, else 0 (int32: the class of a two-way classification). */
   readonly correspond: Tensor1D;
   /**
-   * [B, B] float32: 1 where image i and clip j correspond (clip j speaks image i's class), else 0 — the
+   * [B, B] float32: 1 where image i and clip j correspond (clip j speaks image i's class, or is its own), else 0 — the
    * diagonal is `correspond`. Every image–clip pair of the batch is a labelled example for free, as every
    * frame–audio pair of two videos is in the AVC task (same source or not).
    */
@@ -68,17 +77,57 @@ export function augmentedWaveforms(audio: AudioDataset, clips: readonly number[]
   return out;
 }
 
+/** How a batch draws each image's clip (a corresponding one or not) and which image–clip pairs correspond. */
+interface ClipPicker {
+  clip(imageId: number, corresponding: boolean, rng: Random): number;
+  corresponds(imageId: number, clip: number): boolean;
+}
+
+/** pairing 'class': any clip of the image's class, or any clip of another class. */
+function classClipPicker(byClass: number[][], { images, audio }: ImageAudioData): ClipPicker {
+  const classes = byClass.length;
+  return {
+    clip(imageId, corresponding, rng) {
+      const label = images.labels![imageId];
+      const pool = byClass[corresponding ? label : (label + 1 + rng.int(classes - 1)) % classes];
+      return pool[rng.int(pool.length)];
+    },
+    corresponds: (imageId, clip) => audio.labels[clip] === images.labels![imageId],
+  };
+}
+
+/** pairing 'pair': the image's own clip, or the clip of any other pair (of its class or not: pairs are the unit). */
+function ownClipPicker(data: ImageAudioData, methodId: string): ClipPicker {
+  const { images, audio } = data;
+  if (images.size !== audio.size) {
+    throw new SslError(
+      'data',
+      `${methodId}: pairing 'pair' needs one clip per image (clip i is image i's), got ${images.size} images and ${audio.size} clips.`,
+    );
+  }
+  if (images.size < 2)
+    throw new SslError('data', `${methodId}: pairing 'pair' needs at least 2 pairs (the negatives are other pairs' clips).`);
+  return {
+    clip: (imageId, corresponding, rng) => (corresponding ? imageId : (imageId + 1 + rng.int(images.size - 1)) % images.size),
+    corresponds: (imageId, clip) => imageId === clip,
+  };
+}
+
 /** The 'image-audio' data kind: train() on `{ images, audio }` for methods that learn from image–sound pairs. */
 export const imageAudioData = defineDataKind<'image-audio'>({
   name: 'image-audio',
-  description: 'labeled images paired with sound clips of their class ({ images, audio })',
+  description:
+    "images paired with sound clips of their class ({ images, audio }) or with their own clip ({ images, audio, pairing: 'pair' })",
   open(data, methodId) {
     const pairs = data as ImageAudioData;
     if (!pairs || typeof pairs !== 'object' || !('images' in pairs) || !('audio' in pairs)) {
-      throw new SslError('data', `${methodId} trains on { images, audio }: an image dataset and a sound dataset of the same classes.`);
+      throw new SslError(
+        'data',
+        `${methodId} trains on { images, audio }: an image dataset and a sound dataset of the same classes, or image–clip pairs ({ images, audio, pairing: 'pair' }, e.g. loadImageAudioFolder).`,
+      );
     }
-    const byClass = clipsByClass(pairs, methodId);
     const { images, audio } = pairs;
+    const pickClips = pairs.pairing === 'pair' ? ownClipPicker(pairs, methodId) : classClipPicker(clipsByClass(pairs, methodId), pairs);
     return {
       name: `${images.name}+${audio.name}`,
       inputShape: images.shape as [number, number, number],
@@ -89,20 +138,12 @@ export const imageAudioData = defineDataKind<'image-audio'>({
       images: (ids) => gatherSampleImages([images], ids),
       batch({ ids, viewRng }) {
         const correspond = Array.from(ids, () => (viewRng.uniform() < 0.5 ? 1 : 0));
-        const clips = Array.from(ids, (id, row) => {
-          const label = images.labels![id];
-          const other = (label + 1 + viewRng.int(byClass.length - 1)) % byClass.length;
-          const pool = byClass[correspond[row] === 1 ? label : other];
-          return pool[viewRng.int(pool.length)];
-        });
+        const clips = Array.from(ids, (id, row) => pickClips.clip(id, correspond[row] === 1, viewRng));
         const imageBatch: Tensor4D = gatherSampleImages([images], ids);
         const waveforms = tf.tensor2d(augmentedWaveforms(audio, clips, viewRng), [ids.length, audio.length]);
         const target = tf.tensor1d(correspond, 'int32');
-        const imageClasses = Array.from(ids, (id) => images.labels![id]);
         const matrix = new Float32Array(ids.length * ids.length);
-        imageClasses.forEach((imageClass, i) =>
-          clips.forEach((clip, j) => (matrix[i * ids.length + j] = audio.labels[clip] === imageClass ? 1 : 0)),
-        );
+        ids.forEach((id, i) => clips.forEach((clip, j) => (matrix[i * ids.length + j] = pickClips.corresponds(id, clip) ? 1 : 0)));
         const correspondMatrix = tf.tensor2d(matrix, [ids.length, ids.length]);
         return {
           batch: {
@@ -118,7 +159,13 @@ export const imageAudioData = defineDataKind<'image-audio'>({
           imageCount: ids.length,
         };
       },
-      describe: () => ({ name: `${images.name}+${audio.name}`, images: images.size, clips: audio.size, sampleRate: audio.sampleRate }),
+      describe: () => ({
+        name: `${images.name}+${audio.name}`,
+        images: images.size,
+        clips: audio.size,
+        sampleRate: audio.sampleRate,
+        pairing: pairs.pairing ?? 'class',
+      }),
     };
   },
 });
