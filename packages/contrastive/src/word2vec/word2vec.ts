@@ -6,7 +6,8 @@ import { skipGramNegativeSamplingLoss } from '../losses/skip-gram';
 import { buildWordVocabulary, noiseSampler, skipGramPairs, subsamplingKeepProbabilities } from './skip-gram-pairs';
 import { wordVectors } from './word-vectors';
 import type { WordVectors } from './word-vectors';
-import '../text/text-data';
+// The 'text' data kind's batch type (its module augments core's DataKinds with it).
+import type { TextBatch } from '../text/text-data';
 
 /**
  * word2vec's skip-gram with negative sampling (Mikolov, Sutskever, Chen, Corrado, Dean 2013): every word of a
@@ -139,7 +140,7 @@ function buildWord2Vec({ config, captions, rng }: BuildContext<Word2VecConfig>):
       outputVectors: output.model,
       vocabulary: { json: { words: [...vocabulary.words], counts: Array.from(vocabulary.counts) } },
     }),
-    step(batch, context) {
+    step(batch: TextBatch, context) {
       const pairs = skipGramPairs(
         Array.from(batch.indices, (id) => encoded[id]),
         { window: config.window, ...(keep ? { keep } : {}), rng: context.rng },
