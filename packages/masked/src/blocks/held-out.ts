@@ -72,7 +72,8 @@ class ContextFreeAccumulator {
     this.normalizer += normalizer;
     const kind = this.guess.kind;
     if (kind === 'median') {
-      this.kept.push({ values: Float32Array.from(values), weights });
+      // Copies: a backend may reuse the arrays dataSync returned once their tensors are freed.
+      this.kept.push({ values: Float32Array.from(values), weights: Float32Array.from(weights) });
       return;
     }
     for (let i = 0; i < values.length; i++) {
