@@ -83,11 +83,13 @@ describe('single products on wasm (kernels.c GEMM) match cpu', () => {
     await expectMatchesCpu('fused, one bias for every column', (x, y, bias) => tf.fused.matMul({ a: x, b: y, bias }), inputs);
   });
 
-  it("setMatMulMethod('xnnpack') restores XNNPACK's fully-connected operator, with the same results", async () => {
+  it("setMatMulMethod('xnnpack') restores XNNPACK's fully-connected operator (the one-thread path), with the same results", async () => {
     setMatMulMethod('xnnpack');
     try {
       const inputs = [randomHost([40, 70], 12), randomHost([30, 70], 13)];
       await expectMatchesCpu('xnnpack tB', (x, y) => tf.matMul(x, y, false, true), inputs);
+      const withBias = [randomHost([9, 12], 9), randomHost([12, 5], 10), randomHost([1], 11)];
+      await expectMatchesCpu('xnnpack fused, one bias for every column', (x, y, bias) => tf.fused.matMul({ a: x, b: y, bias }), withBias);
     } finally {
       setMatMulMethod('auto');
     }

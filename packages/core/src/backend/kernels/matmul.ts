@@ -1,13 +1,13 @@
 /**
- * Matrix products on the wasm backend that always reach XNNPACK.
+ * Matrix products on the wasm backend that never fall to its scalar loop.
  *
  * tfjs-backend-wasm's BatchMatMul only uses XNNPACK's fully-connected operator when neither operand
  * is transposed and both have batch 1; every other case (transposeA/B, batched attention products,
  * and therefore every matmul gradient) runs a scalar blocked loop at ~1-3 GFLOP/s versus ~30 for
  * XNNPACK. And XNNPACK's fully-connected operator runs on the calling thread only (tfjs-backend-wasm sets it
  * up without its thread pool). So single products (one right matrix, every batch of left matrices folded into
- * its rows: dense layers and their gradients) run kernels.c's GEMM on both threads, reading transposed
- * operands in place; without the SIMD module, transposes are done explicitly first (O(n^2) data movement for
+ * its rows: dense layers and their gradients) run kernels.c's GEMM on both threads when the helper thread runs,
+ * reading transposed operands in place; otherwise transposes are done explicitly first (O(n^2) data movement for
  * an O(n^3) product) and XNNPACK runs the product. Batches of right matrices run kernels.c's batched kernel
  * when small (attention) and one XNNPACK product per batch on zero-copy views of the operands otherwise.
  */
@@ -22,7 +22,7 @@ import type {
   _FusedMatMulInputs,
 } from '@tensorflow/tfjs-core';
 
-import { runOnTwoThreads, simdKernels, type SimdKernels } from './simd/simd-kernels';
+import { runOnTwoThreads, simdHelperThread, simdKernels, type SimdKernels } from './simd/simd-kernels';
 import { transposeWasm } from './transpose';
 import {
   asWasmBackend,
@@ -161,8 +161,13 @@ export function setMatMulMethod(method: MatMulMethod): void {
   matMulMethod = method;
 }
 
+/**
+ * kernels.c's GEMM when it can take the second core. On one thread (no helper: SSL_THREADS=1, browsers) it costs
+ * about what XNNPACK does on tall products and up to a third more on weight gradients (bench/matmul-ab.ts), so
+ * XNNPACK keeps them there.
+ */
 function gemmKernels(backend: WasmBackend): SimdKernels | undefined {
-  return matMulMethod === 'auto' ? simdKernels(backend) : undefined;
+  return matMulMethod === 'auto' && simdHelperThread(backend) !== undefined ? simdKernels(backend) : undefined;
 }
 
 /**
@@ -279,15 +284,16 @@ function fusedMatMulKernel(args: { inputs: _FusedMatMulInputs; backend: unknown;
   const bRank = b.shape.length;
   const [m, k] = transposeA ? [a.shape[aRank - 1], a.shape[aRank - 2]] : [a.shape[aRank - 2], a.shape[aRank - 1]];
   const n = transposeB ? b.shape[bRank - 2] : b.shape[bRank - 1];
+  // A bias per column goes into the product (the GEMM or XNNPACK); any other broadcast is added after it: the
+  // stock kernel reads a [1] bias as if it had n values.
+  const columnBias = bias === undefined || (bias.shape.length === 1 && bias.shape[0] === n);
   if (gemm !== undefined && m * k * n > 0) {
-    // Any other bias broadcast is added after it (the stock kernel reads a [1] bias as if it had n values).
-    const columnBias = bias !== undefined && bias.shape.length === 1 && bias.shape[0] === n;
     const outer = tf.backend_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
     const product = backend.makeOutput([...outer, m, n], 'float32');
     gemmInto(backend, gemm, a, b, columnBias ? bias : undefined, product, { batchA, m, k, n, transposeA, transposeB });
     return addBiasAndActivate(backend, product, columnBias ? undefined : bias, activation, preluActivationWeights, leakyreluAlpha);
   }
-  const fastInBackend = !transposeA && !transposeB && batchA === 1 && batchB === 1;
+  const fastInBackend = !transposeA && !transposeB && batchA === 1 && batchB === 1 && columnBias;
   if (fastInBackend || !float32) {
     return runWasmKernel(
       backend,
