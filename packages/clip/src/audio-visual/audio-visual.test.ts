@@ -75,6 +75,10 @@ const EPOCHS = 4;
 const CORRESPONDENCE_BAR = 0.6;
 const ZERO_SHOT_BAR = 0.25;
 const RECALL_AT_1_BAR = 0.15;
+/** pairing 'pair' on the 2000 sample images each with one clip of its class: 4 epochs at batch 64 (124 steps, as the class-paired test). */
+const PAIR_IMAGES = 2000;
+const PAIR_EPOCHS = 4;
+const PAIR_CORRESPONDENCE_BAR = 0.6;
 
 describe('classRetrievalRecall', () => {
   it('equals a plain-loop reference and breaks ties against the query', () => {
@@ -150,6 +154,8 @@ describe('clip:audio-visual', () => {
       const correspond = made.batch.correspond.dataSync();
       const matrix = made.batch.correspondMatrix.arraySync();
       const waveforms = made.batch.waveforms.arraySync();
+      // The rows given another pair's clip get each other's: every image's own clip is in the batch (one positive a row).
+      if (correspond.filter((value) => value === 0).length !== 1) matrix.forEach((row) => expect(row.reduce((a, b) => a + b, 0)).toBe(1));
       ids.forEach((id, column) => {
         // Every pair is in the batch, so column j (row j's clip) corresponds to exactly one image: the clip's own.
         const owners = matrix.flatMap((row, i) => (row[column] === 1 ? [ids[i]] : []));
@@ -164,7 +170,7 @@ describe('clip:audio-visual', () => {
       });
       tf.dispose(made.owned);
     }
-    // Half own clips; the negatives are other pairs' clips, of the image's class (2 of 5) as well as of the other.
+    // Half own clips; the negatives are other pairs' clips, of the image's class as well as of the other.
     expect(seen.own).toBeGreaterThan(40);
     expect(seen.own).toBeLessThan(80);
     expect(seen.sameClassOther).toBeGreaterThan(10);
@@ -173,6 +179,66 @@ describe('clip:audio-visual', () => {
       /pairing 'pair' needs one clip per image \(clip i is image i's\), got 6 images and 5 clips/,
     );
   });
+
+  it("with pairing 'pair' learns from each image's own clip alone, and tells held-out pairs from swapped ones", async () => {
+    // Explicit pairs made from the bundled data: each image gets one clip of its class, drawn once by seed, and
+    // trains only with that clip (the negatives are other pairs' clips, of its class 1 time in 10).
+    const pairUp = (images: ImageDataset, audio: AudioDataset, seed: number) => {
+      const rng = new Random(seed);
+      const byClass = clipsByClass({ images, audio }, 'pairs');
+      const clips = Array.from(images.labels!, (label) => byClass[label][rng.int(byClass[label].length)]);
+      const samples = new Float32Array(clips.length * audio.length);
+      clips.forEach((clip, i) => samples.set(audio.samples.subarray(clip * audio.length, (clip + 1) * audio.length), i * audio.length));
+      const pick = <T>(values: readonly T[]) => clips.map((clip) => values[clip]);
+      const paired: AudioDataset = {
+        ...audio,
+        samples,
+        labels: Int32Array.from(pick(Array.from(audio.labels))),
+        texts: pick(audio.texts),
+        voices: pick(audio.voices),
+        size: clips.length,
+      };
+      return { images, audio: paired, pairing: 'pair' as const };
+    };
+    const count = (n: number) => Array.from({ length: n }, (_, i) => i);
+    const trainPairs = pairUp(
+      subset(await loadFashionMnist({ split: 'train', source: 'sample' }), count(PAIR_IMAGES)),
+      loadSpokenClasses({ split: 'train' }),
+      0,
+    );
+    const heldOut = pairUp(
+      subset(await loadFashionMnist({ split: 'test', source: 'sample' }), count(200)),
+      loadSpokenClasses({ split: 'test' }),
+      1,
+    );
+    const trainFor = async (epochs: number) =>
+      train({
+        method: createRegistry().use(clipPlugin()).create('clip:audio-visual', { fusionDim: 64 }),
+        data: trainPairs,
+        encoder: { kind: 'cnn', inputShape: [28, 28, 1], channels: [8, 16, 32] },
+        batchSize: 64,
+        epochs,
+        seed: 0,
+        optimizer: { lr: 3e-3 },
+      });
+    const started = performance.now();
+    const result = await trainFor(PAIR_EPOCHS);
+    const seconds = (performance.now() - started) / 1000;
+    const trained = evaluateAudioVisual(audioVisualModelOf(result.runtime), heldOut.images, heldOut.audio, { seed: 1, pairing: 'pair' });
+    const figures = await result.runtime.heldOutTask!(heldOut, { seed: 1 });
+    expect(figures.map((figure) => [figure.name, figure.value, figure.reference.value])).toEqual([
+      ["image–sound correspondence accuracy (own clip vs another pair's)", trained.correspondenceAccuracy, 0.5],
+      ['audio→image pair recall@1 (own image among 200)', trained.audioToImageRecall![1], 1 / 200],
+      ['audio→image pair recall@5 (own image among 200)', trained.audioToImageRecall![5], 5 / 200],
+    ]);
+    console.log(
+      `pairing 'pair': held-out own-clip correspondence ${(100 * trained.correspondenceAccuracy).toFixed(1)}% (chance 50%), ` +
+        `pair recall@1 ${(100 * trained.audioToImageRecall![1]).toFixed(1)}% @5 ${(100 * trained.audioToImageRecall![5]).toFixed(1)}% ` +
+        `(chance 0.5%, 2.5%), ${result.steps} steps, ${seconds.toFixed(0)} s`,
+    );
+    result.dispose();
+    expect(trained.correspondenceAccuracy).toBeGreaterThan(PAIR_CORRESPONDENCE_BAR);
+  }, 600_000);
 
   it('learns to tell whether a garment and a spoken name belong together, for a voice it never heard', async () => {
     const images = await loadFashionMnist({ split: 'train', source: 'sample' });

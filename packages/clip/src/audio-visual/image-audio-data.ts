@@ -79,7 +79,8 @@ export function augmentedWaveforms(audio: AudioDataset, clips: readonly number[]
 
 /** How a batch draws each image's clip (a corresponding one or not) and which image–clip pairs correspond. */
 interface ClipPicker {
-  clip(imageId: number, corresponding: boolean, rng: Random): number;
+  /** The clip of each row: corresponding to the row's image where `correspond` is 1, not where it is 0. */
+  clips(ids: Int32Array, correspond: readonly number[], rng: Random): number[];
   corresponds(imageId: number, clip: number): boolean;
 }
 
@@ -87,16 +88,22 @@ interface ClipPicker {
 function classClipPicker(byClass: number[][], { images, audio }: ImageAudioData): ClipPicker {
   const classes = byClass.length;
   return {
-    clip(imageId, corresponding, rng) {
-      const label = images.labels![imageId];
-      const pool = byClass[corresponding ? label : (label + 1 + rng.int(classes - 1)) % classes];
-      return pool[rng.int(pool.length)];
-    },
+    clips: (ids, correspond, rng) =>
+      Array.from(ids, (id, row) => {
+        const label = images.labels![id];
+        const pool = byClass[correspond[row] === 1 ? label : (label + 1 + rng.int(classes - 1)) % classes];
+        return pool[rng.int(pool.length)];
+      }),
     corresponds: (imageId, clip) => audio.labels[clip] === images.labels![imageId],
   };
 }
 
-/** pairing 'pair': the image's own clip, or the clip of any other pair (of its class or not: pairs are the unit). */
+/**
+ * pairing 'pair': the image's own clip, or another pair's (of its class or not: pairs are the unit). The rows
+ * that get another pair's clip get each other's, rotated by one, so every image of the batch has its own clip
+ * somewhere in the batch: each row of the B × B matrix has exactly one positive, as in CLIP, while the B given
+ * pairs stay half matching, half not.
+ */
 function ownClipPicker(data: ImageAudioData, methodId: string): ClipPicker {
   const { images, audio } = data;
   if (images.size !== audio.size) {
@@ -108,7 +115,17 @@ function ownClipPicker(data: ImageAudioData, methodId: string): ClipPicker {
   if (images.size < 2)
     throw new SslError('data', `${methodId}: pairing 'pair' needs at least 2 pairs (the negatives are other pairs' clips).`);
   return {
-    clip: (imageId, corresponding, rng) => (corresponding ? imageId : (imageId + 1 + rng.int(images.size - 1)) % images.size),
+    clips(ids, correspond, rng) {
+      const clips = Array.from(ids);
+      const swapped = clips.flatMap((_, row) => (correspond[row] === 1 ? [] : [row]));
+      if (swapped.length === 1) {
+        // Nobody to swap with: the clip of any other pair.
+        clips[swapped[0]] = (ids[swapped[0]] + 1 + rng.int(images.size - 1)) % images.size;
+      } else {
+        swapped.forEach((row, k) => (clips[row] = ids[swapped[(k + 1) % swapped.length]]));
+      }
+      return clips;
+    },
     corresponds: (imageId, clip) => imageId === clip,
   };
 }
@@ -138,7 +155,7 @@ export const imageAudioData = defineDataKind<'image-audio'>({
       images: (ids) => gatherSampleImages([images], ids),
       batch({ ids, viewRng }) {
         const correspond = Array.from(ids, () => (viewRng.uniform() < 0.5 ? 1 : 0));
-        const clips = Array.from(ids, (id, row) => pickClips.clip(id, correspond[row] === 1, viewRng));
+        const clips = pickClips.clips(ids, correspond, viewRng);
         const imageBatch: Tensor4D = gatherSampleImages([images], ids);
         const waveforms = tf.tensor2d(augmentedWaveforms(audio, clips, viewRng), [ids.length, audio.length]);
         const target = tf.tensor1d(correspond, 'int32');
