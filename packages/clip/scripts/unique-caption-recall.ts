@@ -7,6 +7,7 @@
  * (k / N) and the class-only level (a model that knows the class and nothing else).
  *
  *   node --conditions=@ssl/source --import tsx packages/clip/scripts/unique-caption-recall.ts [--epochs 3] [--seeds 0] [--arms measured,class-only]
+ *     [--source sample|full] (full: the 60 000 / 10 000 images, e.g. from Debian's dataset-fashion-mnist)
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
@@ -30,12 +31,13 @@ const { values } = parseArgs({
     seeds: { type: 'string', default: '0' },
     arms: { type: 'string', default: 'measured,class-only' },
     'batch-size': { type: 'string', default: '100' },
+    source: { type: 'string', default: 'sample' },
   },
 });
 
 await initBackend({ backend: 'wasm', threads: 1, log: () => {} });
-const trainSet = await loadFashionMnist({ split: 'train', source: 'sample' });
-const testSet = await loadFashionMnist({ split: 'test', source: 'sample' });
+const trainSet = await loadFashionMnist({ split: 'train', source: values.source });
+const testSet = await loadFashionMnist({ split: 'test', source: values.source });
 const thresholds = attributeThresholds(trainSet);
 const described = fashionMnistMeasuredCaptions(testSet, thresholds, new Random(99));
 const unique = uniqueCaptionIndices(described.keys);
@@ -45,7 +47,7 @@ const batch = gatherBatch(
   heldOut,
   Array.from({ length: heldOut.size }, (_, i) => i),
 );
-console.log(`held out: ${heldOut.size} of ${testSet.size} sample test images, one per distinct (class, attributes) caption`);
+console.log(`held out: ${heldOut.size} of ${testSet.size} ${values.source} test images, one per distinct (class, attributes) caption`);
 const percent = (value: number) => `${(100 * value).toFixed(1)}%`;
 
 for (const seed of values.seeds!.split(',').map(Number)) {
