@@ -5,10 +5,12 @@ import {
   labeledSplit,
   loadEmoji,
   loadFashionMnist,
+  loadImageAudioFolder,
   loadImageFolder,
   loadImageTextPairs,
   loadSpokenClasses,
   loadMnist,
+  splitImageAudioPairs,
   trainTestSplit,
   type ImageDataset,
   type ImageShape,
@@ -71,6 +73,11 @@ export async function loadRunData(
   const evaluationOf = (split: { train: ImageDataset; test?: ImageDataset }) =>
     split.train.labels && split.test?.labels ? { evaluationTrain: split.train, evaluationTest: split.test } : {};
   if (source.kind === 'shards') return { ...openShards(source.path, options), ...(separate ? evaluationOf(separate) : {}), inputShape };
+  if (source.kind === 'image-audio-folder') {
+    // Without the method's clip format (ssl eval, an image method) the folder is its images, the WAVs unused.
+    if (!source.clip) return loadRunData({ kind: 'image-folder', path: source.path }, options);
+    return { ...(await loadImageAudioPairs(source.path, source.clip, options, separate)), inputShape };
+  }
   if (source.kind === 'image-text-pairs') {
     const pairs = await loadImageTextPairs(source.path, {
       size: [options.geometry.size, options.geometry.size],
@@ -104,6 +111,44 @@ export async function loadRunData(
     };
   }
   return { train, ...evaluation, inputShape };
+}
+
+/** Fewest held-out pairs the held-out correspondence task is scored on (an image with its own clip vs another's). */
+const MIN_HELD_OUT_PAIRS = 2;
+
+/**
+ * A folder of (image, WAV) pairs: trained on with the pair as the unit (`pairing: 'pair'`). When evaluating, a
+ * FOLDER_TEST_FRACTION of the pairs (of each class, with class sub-folders) is held out by seed: their images are
+ * what the encoder is scored on (with the folder's classes, unless --eval-data says otherwise) and the pairs
+ * themselves the method's held-out correspondence task.
+ */
+async function loadImageAudioPairs(
+  path: string,
+  clip: { sampleRate: number; clipSamples: number },
+  options: { geometry: ImageGeometry; seed: number; labelsPerClass?: number; needEvaluation: boolean; audio?: string },
+  separate: { train: ImageDataset; test?: ImageDataset } | undefined,
+): Promise<Omit<RunData, 'inputShape'>> {
+  if (options.labelsPerClass !== undefined)
+    throw new SslError('data', `--data ${path} holds (image, WAV) pairs, for image–audio methods, not semi-supervised ones.`);
+  if (options.audio !== undefined) throw new SslError('data', `--data ${path} holds its own recordings beside its images; drop --audio.`);
+  const pairs = await loadImageAudioFolder(path, {
+    size: [options.geometry.size, options.geometry.size],
+    channels: options.geometry.channels,
+    ...clip,
+  });
+  const labeledEvaluation = (train: ImageDataset, test: ImageDataset | undefined) =>
+    separate?.test?.labels && separate.train.labels
+      ? { evaluationTrain: separate.train, evaluationTest: separate.test }
+      : train.labels && test?.labels
+        ? { evaluationTrain: train, evaluationTest: test }
+        : {};
+  if (!options.needEvaluation) return { train: pairs };
+  const { train, test } = splitImageAudioPairs(pairs, { testFraction: FOLDER_TEST_FRACTION, seed: options.seed });
+  return {
+    train,
+    ...labeledEvaluation(train.images, test.images.size > 0 ? test.images : undefined),
+    ...(test.images.size >= MIN_HELD_OUT_PAIRS ? { heldOut: test } : {}),
+  };
 }
 
 /**

@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { access, readFile, readdir, stat } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
-import { SslError } from '@ssl/core';
+import { SslError, holdsImageAudioPairs } from '@ssl/core';
 
 /**
  * Built-in datasets `--data` accepts by name; anything else must be a readable folder, .jsonl or .csv file.
@@ -19,10 +19,15 @@ export type DataSource =
   /** Image–caption pairs for CLIP-style methods: a .jsonl of {"image", "caption"} or a .csv with image,caption columns. */
   | { kind: 'image-text-pairs'; path: string }
   /** WebDataset tar shards (`ssl shards make`), streamed: images are read as training needs them, not all held in memory. */
-  | { kind: 'shards'; path: string };
+  | { kind: 'shards'; path: string }
+  /**
+   * A folder of (image, WAV) pairs of the same base name, at its top level or in class sub-folders, for image–audio
+   * methods. `clip` is the method's sampleRate and clipSamples the recordings are fitted to (set by the run's plan).
+   */
+  | { kind: 'image-audio-folder'; path: string; clip?: { sampleRate: number; clipSamples: number } };
 
 /** A source of labeled images (what `--eval-data` accepts): a built-in dataset or a folder with class sub-folders. */
-export type LabeledDataSource = Exclude<DataSource, { kind: 'image-text-pairs' } | { kind: 'shards' }>;
+export type LabeledDataSource = Exclude<DataSource, { kind: 'image-text-pairs' } | { kind: 'shards' } | { kind: 'image-audio-folder' }>;
 
 export function parsePositiveInteger(value: string): number {
   const number = Number(value);
@@ -55,7 +60,8 @@ export function parsePositiveNumber(value: string): number {
 const PAIR_FILE_EXTENSIONS = ['.jsonl', '.csv'];
 
 /**
- * Resolves `--data` to a dataset name, an image folder, a folder of tar shards or an image–text .jsonl file, checking that a path
+ * Resolves `--data` to a dataset name, an image folder, a folder of (image, WAV) pairs (one holding .wav files, at
+ * its top level or in its sub-folders), a folder of tar shards or an image–text .jsonl file, checking that a path
  * exists and is readable now rather than minutes later when the trainer first opens it.
  */
 export async function resolveDataSource(value: string, cwd: string): Promise<DataSource> {
@@ -74,8 +80,10 @@ export async function resolveDataSource(value: string, cwd: string): Promise<Dat
   } catch (error) {
     throw new SslError('data', `--data ${path} is not readable by this user; check its permissions.`, { cause: error, details: { path } });
   }
-  if (info.isDirectory())
-    return (await readdir(path)).some((name) => name.endsWith('.tar')) ? { kind: 'shards', path } : { kind: 'image-folder', path };
+  if (info.isDirectory()) {
+    if ((await readdir(path)).some((name) => name.endsWith('.tar'))) return { kind: 'shards', path };
+    return (await holdsImageAudioPairs(path)) ? { kind: 'image-audio-folder', path } : { kind: 'image-folder', path };
+  }
   if (PAIR_FILE_EXTENSIONS.includes(extname(path).toLowerCase())) return { kind: 'image-text-pairs', path };
   throw new SslError(
     'data',

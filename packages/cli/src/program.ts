@@ -185,14 +185,17 @@ Examples:
 
 function addTrainingOptions(command: Command): void {
   command
-    .option('--data <source>', `${NAMED_DATASETS.join(' | ')} | <image folder> | <pairs.jsonl | pairs.csv> (required here or in --config)`)
+    .option(
+      '--data <source>',
+      `${NAMED_DATASETS.join(' | ')} | <image folder> | <pairs.jsonl | pairs.csv> | <folder of image + WAV pairs (a.png + a.wav), for clip:audio-visual> (required here or in --config)`,
+    )
     .option(
       '--eval-data <source>',
       `labeled images to evaluate on instead of --data: ${NAMED_DATASETS.join(' | ')} | <folder of class sub-folders> (a CLIP run on pairs gets its zero-shot accuracy here)`,
     )
     .option(
       '--audio <source>',
-      'sound clips an image–audio method pairs with --data by class: spoken-classes-sample | <folder from make-speech-sample.ts>',
+      'sound clips an image–audio method pairs with --data by class: spoken-classes-sample | <folder from make-speech-sample.ts> (not with a --data folder of image + WAV pairs)',
     )
     .option('--encoder <kind>', `backbone: ${ENCODER_CHOICES.join(', ')} (default: the method's recommended one, else cnn)`)
     .option('--image-size <px>', 'side images from a folder or .jsonl are resized to (default 32)', parsePositiveInteger)

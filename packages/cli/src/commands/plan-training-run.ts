@@ -7,6 +7,7 @@ import {
   checkRunLock,
   closestMatch,
   encoderInputShape,
+  holdsImageAudioPairs,
   validateEncoderSpec,
   type BackendName,
   type EncoderSpec,
@@ -150,8 +151,8 @@ export async function planTrainingRun(
       `pass --data <${NAMED_DATASETS.join(' | ')} | folder | pairs.jsonl | pairs.csv> (or "data" in --config).`,
     );
   }
-  const data = await resolveDataSource(dataArgument, cwd);
   const dataKind = method.definition.data;
+  const data = withClipFormat(await resolveDataSource(dataArgument, cwd), method, dataKind);
 
   if (mode === 'pretrain' && dataKind === 'semi-supervised') {
     throw new SslError(
@@ -177,7 +178,7 @@ export async function planTrainingRun(
       `${method.id} trains on images; --data ${data.path} holds image–text pairs, which only image-text methods (clip:*) use.`,
     );
   }
-  const audio = checkAudioFlag(settings.audio, method, dataKind, data);
+  const audio = await checkAudioFlag(settings.audio, method, dataKind, data, cwd);
   if (mode === 'semisup' && settings.labelsPerClass === undefined) {
     throw new SslError('invalid-config', '`ssl semisup` needs --labels-per-class <k>.');
   }
@@ -229,19 +230,57 @@ export async function planTrainingRun(
 }
 
 /**
- * `--audio`: image–audio methods (clip:audio-visual) need it and labeled images to pair its clips with by
- * class; other methods refuse it rather than ignore it.
+ * A folder of (image, WAV) pairs: for an image–audio method, with the method's sample rate and clip length its
+ * recordings are fitted to; for any other method, the folder's images (its WAVs unused).
  */
-function checkAudioFlag(audio: string | undefined, method: MethodHandle, dataKind: string, data: DataSource): string | undefined {
+function withClipFormat(data: DataSource, method: MethodHandle, dataKind: string): DataSource {
+  if (data.kind !== 'image-audio-folder') return data;
+  if (dataKind !== 'image-audio') return { kind: 'image-folder', path: data.path };
+  const { sampleRate, clipSamples } = method.config as { sampleRate?: unknown; clipSamples?: unknown };
+  if (typeof sampleRate !== 'number' || typeof clipSamples !== 'number') {
+    throw new SslError(
+      'invalid-config',
+      `${method.id} declares no numeric sampleRate and clipSamples in its config, so --data ${data.path}'s recordings cannot be fitted to it.`,
+    );
+  }
+  return { kind: 'image-audio-folder', path: data.path, clip: { sampleRate, clipSamples } };
+}
+
+/**
+ * `--audio`: image–audio methods (clip:audio-visual) need it and labeled images to pair its clips with by
+ * class, unless --data is a folder of (image, WAV) pairs (which brings its own clips and refuses --audio); other
+ * methods refuse it rather than ignore it.
+ */
+async function checkAudioFlag(
+  audio: string | undefined,
+  method: MethodHandle,
+  dataKind: string,
+  data: DataSource,
+  cwd: string,
+): Promise<string | undefined> {
   if (dataKind !== 'image-audio') {
     if (audio !== undefined)
       throw new SslError('invalid-config', `--audio is for image–audio methods; ${method.id} trains on ${dataKind} data.`);
     return undefined;
   }
+  if (data.kind === 'image-audio-folder') {
+    if (audio !== undefined)
+      throw new SslError(
+        'invalid-config',
+        `--data ${data.path} holds (image, WAV) pairs: each image already has its recording; drop --audio ${audio}.`,
+      );
+    return undefined;
+  }
   if (audio === undefined) {
     throw new SslError(
       'invalid-config',
-      `${method.id} pairs images with sounds of their class: pass --audio spoken-classes-sample (bundled) or --audio <folder written by make-speech-sample.ts>.`,
+      `${method.id} pairs images with sounds of their class: pass --audio spoken-classes-sample (bundled) or --audio <folder written by make-speech-sample.ts>, or pass --data <folder of (image, WAV) pairs of the same base name> for each image's own sound.`,
+    );
+  }
+  if (audio !== 'spoken-classes-sample' && isDirectory(resolve(cwd, audio)) && (await holdsImageAudioPairs(resolve(cwd, audio)))) {
+    throw new SslError(
+      'invalid-config',
+      `--audio ${audio} is a folder of (image, WAV) pairs: pass it as --data ${audio} (without --audio); its images are the pairs' own.`,
     );
   }
   if (data.kind === 'image-text-pairs')
@@ -270,6 +309,8 @@ async function resolveEvaluationData(value: string, cwd: string, inputShape: rea
       `--eval-data ${source.path} holds streamed shards; evaluation holds its images in memory: pass ${NAMED_DATASETS.join(', ')} or a folder with one sub-folder per class.`,
     );
   }
+  // A folder of (image, WAV) pairs with class sub-folders is labeled images too: its WAVs go unused here.
+  if (source.kind === 'image-audio-folder') return { kind: 'image-folder', path: source.path };
   const shape = inputShapeOf(source, { size: inputShape[0], channels: inputShape[2] === 1 ? 1 : 3 });
   if (shape.join('×') !== inputShape.join('×')) {
     throw new SslError(
