@@ -216,6 +216,7 @@ async function showViews(): Promise<void> {
 
 async function run(settings: RunSettings, resume: boolean): Promise<void> {
   releaseHeld();
+  state.error = undefined;
   state.settings = settings;
   state.losses = [];
   state.knn = [];
@@ -313,6 +314,8 @@ async function loadEncoder(): Promise<void> {
   const url = ui.modelUrl.value.trim();
   if (!modelJson && url === '') throw new Error('Pick model.json and its weights file(s), or give the URL of a model.json.');
   releaseHeld();
+  state.error = undefined;
+  state.loaded = undefined;
   setStatus('loading', 'loading the encoder');
   const source = modelJson ? modelJson.name : url;
   let encoder: AnyEncoder;
