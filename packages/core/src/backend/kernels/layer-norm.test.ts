@@ -5,30 +5,14 @@ import '../../setup';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { layerNorm } from '../../nn/layers/common';
+import { fusedLayerNorm, layerNorm } from '../../nn/layers/common';
 import { initBackend } from '../select';
 import { expectMatchesCpu, randomHost } from './cpu-comparison';
-import { LAYER_NORM_BACKWARD, LAYER_NORM_FORWARD, fusedLayerNormAvailable } from './layer-norm';
+import { LAYER_NORM_FORWARD, fusedLayerNormAvailable } from './layer-norm';
 
 const EPSILON = 1e-5;
 
-/** Layer norm through the two kernels, with the backward kernel as its gradient. */
-function fusedLayerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): tf.Tensor {
-  const normalize = tf.customGrad(((input: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, save: tf.GradSaveFunc) => {
-    const [value, xHat, inverseStd] = tf
-      .engine()
-      .runKernel(LAYER_NORM_FORWARD, { x: input, gamma: scale, beta: offset }, { epsilon }) as tf.Tensor[];
-    save([xHat, inverseStd, scale]);
-    return {
-      value,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-        tf.engine().runKernel(LAYER_NORM_BACKWARD, { dy, xHat: saved[0], gamma: saved[2], inverseStd: saved[1] }, {}) as tf.Tensor[],
-    };
-  }) as Parameters<typeof tf.customGrad>[0]);
-  return normalize(x, gamma, beta);
-}
-
-/** The fused kernels on wasm, core's composed layerNorm elsewhere (the reference on cpu). */
+/** The fused kernels on wasm, core's composed layerNorm elsewhere (the reference on cpu): what `layerNorm` dispatches to. */
 function layerNormHere(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor): tf.Tensor {
   return tf.getBackend() === 'wasm' ? fusedLayerNorm(x, gamma, beta, EPSILON) : layerNorm(x, gamma, beta, EPSILON);
 }

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 
 import { GELU_TANH_BACKWARD, GELU_TANH_FORWARD, geluKernelsAvailable } from '../../backend/kernels/gelu';
+import { LAYER_NORM_BACKWARD, LAYER_NORM_FORWARD, fusedLayerNormAvailable } from '../../backend/kernels/layer-norm';
 
 /** Constructor arguments every tfjs layer accepts (name, inputShape, trainable, ...). */
 export type BaseLayerArgs = NonNullable<ConstructorParameters<typeof tfl.layers.Layer>[0]>;
@@ -20,6 +21,22 @@ export function singleShape(shape: LayerShape | LayerShape[]): LayerShape {
   return Array.isArray(shape[0]) ? (shape[0] as LayerShape) : (shape as LayerShape);
 }
 
+/** Layer norm through the two kernels, with the backward kernel as its gradient. */
+export function fusedLayerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): tf.Tensor {
+  const normalize = tf.customGrad(((input: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, save: tf.GradSaveFunc) => {
+    const [value, xHat, inverseStd] = tf
+      .engine()
+      .runKernel(LAYER_NORM_FORWARD, { x: input, gamma: scale, beta: offset }, { epsilon }) as tf.Tensor[];
+    save([xHat, inverseStd, scale]);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.engine().runKernel(LAYER_NORM_BACKWARD, { dy, xHat: saved[0], gamma: saved[2], inverseStd: saved[1] }, {}) as tf.Tensor[],
+    };
+  }) as Parameters<typeof tf.customGrad>[0]);
+  return normalize(x, gamma, beta);
+}
+
 /**
  * Layer normalization over the last axis (Ba et al. 2016) with tensors, for use inside custom layers.
  * `gamma`/`beta` broadcast over the last axis. The gradient is the closed form (x̂ = (x − μ)/σ over the
@@ -27,6 +44,8 @@ export function singleShape(shape: LayerShape | LayerShape[]): LayerShape {
  * a few passes where differentiating tf.moments takes a dozen.
  */
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): tf.Tensor {
+  // On wasm, kernels.c does the same math in three passes forward and two backward (backend/kernels/layer-norm.ts).
+  if (x.dtype === 'float32' && fusedLayerNormAvailable()) return fusedLayerNorm(x, gamma, beta, epsilon);
   const leadingAxes = x.shape.slice(0, -1).map((_, i) => i);
   const normalize = tf.customGrad(((input: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, save: tf.GradSaveFunc) => {
     const mean = tf.mean(input, -1, true);
