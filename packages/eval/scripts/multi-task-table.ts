@@ -107,16 +107,8 @@ const signed = (xs: number[]) => {
 const runOf = (config: string, seed: number) => lines.find((line) => line.config === config && line.seed === seed);
 const complete = seeds.filter((seed) => [combination, ...tasks].every((config) => runOf(config, seed)));
 
-const header = [
-  'encoder',
-  'kNN',
-  'vs random init',
-  '10 labels/class',
-  'vs random init',
-  'linear, all labels',
-  'vs random init',
-  'train time',
-];
+// No time column: the runs shared a loaded machine (the JSONL keeps each run's trainSeconds).
+const header = ['encoder', 'kNN', 'vs random init', '10 labels/class', 'vs random init', 'linear, all labels', 'vs random init'];
 const table: string[][] = [];
 for (const config of [combination, ...tasks]) {
   const runs = complete.map((seed) => runOf(config, seed) as RunLine);
@@ -124,10 +116,10 @@ for (const config of [combination, ...tasks]) {
     meanStd(runs.map((r) => r[figure])),
     signed(runs.map((r) => r[figure] - r.randomInit[figure])),
   ]);
-  table.push([config, ...cells, `${Math.round(summarize(runs.map((r) => r.trainSeconds)).mean)} s`]);
+  table.push([config, ...cells]);
 }
 const randomRuns = complete.map((seed) => runOf(combination, seed) as RunLine);
-table.push(['same CNN at random init', ...figures.flatMap((figure) => [meanStd(randomRuns.map((r) => r.randomInit[figure])), '']), '—']);
+table.push(['same CNN at random init', ...figures.flatMap((figure) => [meanStd(randomRuns.map((r) => r.randomInit[figure])), ''])]);
 const paired = tasks.map((task) => [
   `${combination} − ${task} alone`,
   ...figures.map((figure) =>
