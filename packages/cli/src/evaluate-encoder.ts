@@ -12,6 +12,7 @@ import {
   type ControlledEvaluation,
 } from '@ssl/eval';
 import type { MeanStd } from '@ssl/eval';
+import { controlScoreCache } from './control-score-cache';
 import { formatTextTable } from './text-table';
 import { RUN_FILES, type EvaluationFigure, type EvaluationRow, type RunEvaluation } from './report/read-run';
 import { formatNumber } from './report/svg-line-chart';
@@ -40,7 +41,15 @@ export async function evaluateEncoder(
 ): Promise<EncoderEvaluation> {
   const control = randomInitControl(encoder);
   try {
-    const controlled = await compareWithControls({ encoder, randomInit: control, train: data.train, test: data.test, seed: data.seed });
+    const controlCache = controlScoreCache(data.train, data.test);
+    const controlled = await compareWithControls({
+      encoder,
+      randomInit: control,
+      train: data.train,
+      test: data.test,
+      seed: data.seed,
+      ...(controlCache ? { controlCache } : {}),
+    });
     return await describeEvaluation(controlled, { seed: data.seed, classNames: data.test.classNames });
   } finally {
     control.model.dispose();

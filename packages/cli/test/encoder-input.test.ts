@@ -6,7 +6,17 @@ import { runCli } from '../src/program';
 import { bufferedIo } from './cli-io-buffer';
 
 const workDir = mkdtempSync(join(tmpdir(), 'ssl-encoder-input-'));
-afterAll(() => rmSync(workDir, { recursive: true, force: true }));
+// The controls' score cache in this test's own directory, on, whatever the environment says.
+const cacheEnvironment = { SSL_CACHE_DIR: process.env.SSL_CACHE_DIR, SSL_CONTROL_CACHE: process.env.SSL_CONTROL_CACHE };
+process.env.SSL_CACHE_DIR = join(workDir, 'cache');
+delete process.env.SSL_CONTROL_CACHE;
+afterAll(() => {
+  rmSync(workDir, { recursive: true, force: true });
+  for (const [name, value] of Object.entries(cacheEnvironment)) {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
+});
 
 async function ssl(...argv: string[]) {
   const io = bufferedIo(workDir);
@@ -60,6 +70,8 @@ describe('a method whose encoder sees something derived from the images (coloriz
     const evaluated = await ssl('eval', out, '--data', 'emoji-sample');
     expect(evaluated.code, evaluated.stderr).toBe(0);
     expect(figures(join(out, 'eval.json'))).toEqual(own);
+    // Same images, same spec: the controls' scores come from the cache ssl pretrain filled, and are the same figures.
+    expect(evaluated.stdout).toContain('random init and raw pixels: scores kept from an earlier evaluation');
     // Measured with the method's head, which a saved encoder does not carry: ssl eval keeps it.
     expect(heldOutTask(join(out, 'eval.json'))).toEqual([colours]);
   }, 240_000);

@@ -82,6 +82,8 @@ export type {
 export { classifierAccuracy, evaluateMethodClassifier, supervisedControlOf } from './method-classifier';
 export type { ClassifierEvaluation, EvaluateMethodClassifierOptions } from './method-classifier';
 export { evaluateHeldOutTask, formatHeldOutValue, heldOutMargin } from './held-out-task';
+export { controlScoreKey } from './control-cache';
+export type { ControlCache, ControlScoreStore } from './control-cache';
 
 export {
   ACQUISITION_STRATEGIES,

@@ -3,6 +3,7 @@ import type { AnyEncoderSpec, Encoder, EncoderSpec, HeldOutFigure, MethodHandle,
 import { compareRepresentations } from './compare-representations';
 import type { ComparisonRow, MeanStd } from './compare-representations';
 import { extractFeatures, flattenEncoder } from './extract-features';
+import { cachedControl, controlScoreKey, keepControl, type ControlCache } from './control-cache';
 import { evaluateHeldOutTask, formatHeldOutValue, heldOutMargin } from './held-out-task';
 import { evaluateMethodClassifier, type ClassifierEvaluation } from './method-classifier';
 import type { FeatureEncoder, FeatureSet, LabeledImageDataset } from './types';
@@ -60,6 +61,8 @@ export interface ControlledEvaluation {
   classifier?: ClassifierEvaluation;
   /** The method's own task on held-out data beside its uninformed reference (pretrainAndCompare only). */
   heldOutTask?: readonly HeldOutFigure[];
+  /** Controls whose scores came from `controlCache` (measured by an earlier evaluation of the same data). */
+  cachedControls?: readonly ControlledRepresentation[];
 }
 
 export interface CompareWithControlsOptions {
@@ -77,6 +80,8 @@ export interface CompareWithControlsOptions {
   extractBatchSize?: number;
   /** Called after each representation is scored, e.g. to log progress. */
   onScored?: (name: ControlledRepresentation, scores: ProtocolScores, seconds: number) => void;
+  /** Keeps the controls' scores across evaluations of the same data (see ControlScoreStore); off when absent. */
+  controlCache?: ControlCache;
 }
 
 export type ControlledRepresentation = 'trained' | 'randomInit' | 'rawPixels';
@@ -105,11 +110,11 @@ export async function compareWithControls(options: CompareWithControlsOptions): 
     trainImages: trainSet.size,
     testImages: testSet.size,
   };
+  const controls = await controlsToScore(options, protocol);
   const rows = await compareRepresentations({
     candidates: [
       { name: 'trained', features: trainedFeatures },
-      { name: 'randomInit', encoder: options.randomInit },
-      { name: 'rawPixels', encoder: flattenEncoder() },
+      ...controls.filter((control) => !control.cached).map((control) => control.candidate),
     ],
     train: trainSet,
     test: testSet,
@@ -123,8 +128,50 @@ export async function compareWithControls(options: CompareWithControlsOptions): 
     },
     onRow: (row, seconds) => options.onScored?.(row.name as ControlledRepresentation, scoresOf(row), seconds),
   });
-  const [trained, randomInit, rawPixels] = rows.map(scoresOf);
-  return { trained, randomInit, rawPixels, protocol, seconds: (performance.now() - started) / 1000, trainedFeatures };
+  const scored = new Map(rows.map((row) => [row.name, row]));
+  for (const control of controls) {
+    if (control.cached) options.onScored?.(control.candidate.name, scoresOf(control.cached), 0);
+    else if (control.key) await keepControl(options.controlCache, control.key, scored.get(control.candidate.name)!);
+  }
+  const rowOf = (name: ControlledRepresentation) =>
+    scored.get(name) ?? controls.find((control) => control.candidate.name === name)!.cached!;
+  const cachedControls = controls.filter((control) => control.cached).map((control) => control.candidate.name);
+  return {
+    trained: scoresOf(rowOf('trained')),
+    randomInit: scoresOf(rowOf('randomInit')),
+    rawPixels: scoresOf(rowOf('rawPixels')),
+    protocol,
+    seconds: (performance.now() - started) / 1000,
+    trainedFeatures,
+    ...(cachedControls.length > 0 ? { cachedControls } : {}),
+  };
+}
+
+interface ControlToScore {
+  candidate: { name: 'randomInit' | 'rawPixels'; encoder: FeatureEncoder };
+  /** Undefined when the control cannot be cached (a random init without a spec) or there is no cache. */
+  key?: string;
+  cached?: ComparisonRow;
+}
+
+/** The two controls, each with its cached scores when the cache holds them for this data and protocol. */
+async function controlsToScore(options: CompareWithControlsOptions, protocol: AppliedProtocol): Promise<ControlToScore[]> {
+  const spec = (options.randomInit as { spec?: unknown }).spec;
+  const controls = [
+    {
+      candidate: { name: 'randomInit' as const, encoder: options.randomInit },
+      identity: spec === undefined ? undefined : { randomInit: spec },
+    },
+    { candidate: { name: 'rawPixels' as const, encoder: flattenEncoder() }, identity: 'rawPixels' },
+  ];
+  return Promise.all(
+    controls.map(async ({ candidate, identity }) => {
+      if (!options.controlCache || identity === undefined) return { candidate };
+      const key = controlScoreKey(options.controlCache, JSON.stringify(identity), protocol);
+      const cached = await cachedControl(options.controlCache, key);
+      return { candidate, key, ...(cached ? { cached } : {}) };
+    }),
+  );
 }
 
 function scoresOf(row: ComparisonRow): ProtocolScores {
@@ -185,6 +232,7 @@ export interface PretrainAndCompareOptions extends TrainOptions {
   extractBatchSize?: number;
   /** Called once training has ended, before the evaluation starts (e.g. to print "evaluating..."). */
   onTrained?: (run: TrainResult, seconds: number) => void;
+  controlCache?: CompareWithControlsOptions['controlCache'];
   onScored?: CompareWithControlsOptions['onScored'];
   /**
    * Also train the method's supervised-only ablation (its `supervisedControl` config: same labels, encoder
@@ -212,6 +260,7 @@ export async function pretrainAndCompare(options: PretrainAndCompareOptions): Pr
   const {
     evaluation: data,
     heldOut,
+    controlCache,
     extractBatchSize,
     onTrained,
     onScored,
@@ -235,6 +284,7 @@ export async function pretrainAndCompare(options: PretrainAndCompareOptions): Pr
       seed: options.seed ?? 0,
       ...(extractBatchSize === undefined ? {} : { extractBatchSize }),
       ...(onScored ? { onScored } : {}),
+      ...(controlCache ? { controlCache } : {}),
     });
     const classifier = await evaluateMethodClassifier({
       run,
@@ -338,6 +388,10 @@ export function formatControlledEvaluation(evaluation: ControlledEvaluation, opt
     formatFigure(figure.rawPixels),
   ]);
   const tables = [formatTable(header, rows, options.style)];
+  if (evaluation.cachedControls?.length) {
+    const names = evaluation.cachedControls.map((name) => (name === 'randomInit' ? 'random init' : 'raw pixels')).join(' and ');
+    tables[0] += `\n(${names}: scores kept from an earlier evaluation of the same data, protocol and spec)`;
+  }
   if (evaluation.classifier) tables.push(formatClassifierTable(evaluation.classifier, options.style));
   if (evaluation.heldOutTask?.length) tables.push(formatHeldOutTable(evaluation.heldOutTask, options.style));
   return tables.join('\n\n');

@@ -7,11 +7,21 @@ import {
   initBackend,
   prepareOutputDirectory,
   releaseRunLock,
+  type ImageDataset,
   type JsonValue,
+  type MethodHandle,
   type TrainCallback,
 } from '@ssl/core';
-import { knnMonitor, pretrainAndCompare, type KnnMonitor, type PretrainAndCompareResult } from '@ssl/eval';
+import {
+  imagesAsEncoderSees,
+  knnMonitor,
+  pretrainAndCompare,
+  type ControlCache,
+  type KnnMonitor,
+  type PretrainAndCompareResult,
+} from '@ssl/eval';
 import type { CliIo } from '../cli-io';
+import { controlScoreCache } from '../control-score-cache';
 import { describeEvaluation, formatEvaluationTable, writeEmbeddingMap } from '../evaluate-encoder';
 import { loadRunData, type RunData } from '../load-run-data';
 import { describeDataSource } from '../options';
@@ -205,7 +215,11 @@ async function trainWithProgress(
           `ssl: training the supervised-only control (${plan.method.id} without its unlabeled term, same labels and steps)...\n`,
         ),
       ...(plan.evaluate && data.evaluationTrain && data.evaluationTest
-        ? { evaluation: { train: data.evaluationTrain, test: data.evaluationTest }, heldOut: data.heldOut }
+        ? {
+            evaluation: { train: data.evaluationTrain, test: data.evaluationTest },
+            heldOut: data.heldOut,
+            ...controlCacheOf(plan.method, data.evaluationTrain, data.evaluationTest),
+          }
         : {}),
       onTrained(result) {
         finishTraining();
@@ -228,4 +242,10 @@ async function trainWithProgress(
   } finally {
     finishTraining();
   }
+}
+
+/** The controls' score cache for evaluation images as the method's encoder sees them (its key is their hash). */
+function controlCacheOf(method: MethodHandle, train: ImageDataset, test: ImageDataset): { controlCache?: ControlCache } {
+  const cache = controlScoreCache(imagesAsEncoderSees(method, train) as ImageDataset, imagesAsEncoderSees(method, test) as ImageDataset);
+  return cache ? { controlCache: cache } : {};
 }
