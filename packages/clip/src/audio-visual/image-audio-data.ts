@@ -91,7 +91,9 @@ function classClipPicker(byClass: number[][], { images, audio }: ImageAudioData)
     clips: (ids, correspond, rng) =>
       Array.from(ids, (id, row) => {
         const label = images.labels![id];
-        const pool = byClass[correspond[row] === 1 ? label : (label + 1 + rng.int(classes - 1)) % classes];
+        // The other class is drawn for every row, used or not: the random stream (and the figures) of earlier releases.
+        const other = (label + 1 + rng.int(classes - 1)) % classes;
+        const pool = byClass[correspond[row] === 1 ? label : other];
         return pool[rng.int(pool.length)];
       }),
     corresponds: (imageId, clip) => audio.labels[clip] === images.labels![imageId],
