@@ -1,7 +1,7 @@
 /**
- * A/B of layer norm on wasm, forward and backward together, alternating in one process: core's `layerNorm`
- * (tfjs ops, nn/layers/common.ts) against kernels.c's fused kernels (SslLayerNormForward/Backward, wired the
- * way `layerNormFused` below does), on the shapes of one mae-vit28 step (9 encoder norms of [256, 12, 128],
+ * A/B of layer norm on wasm, forward and backward together, alternating in one process: core's `composedLayerNorm`
+ * (tfjs ops, nn/layers/common.ts) against `fusedLayerNorm`, kernels.c's fused kernels (SslLayerNormForward/Backward),
+ * which `layerNorm` now uses on wasm, on the shapes of one mae-vit28 step (9 encoder norms of [256, 12, 128],
  * 5 decoder norms of [256, 49, 64]) and of features-vit28 (9 of [512, 50, 128], forward only). Prints medians of
  * wall and CPU time (process CPU, all threads) and the load average.
  *
@@ -13,25 +13,9 @@ import * as tf from '@tensorflow/tfjs-core';
 
 await import('../src/setup');
 const { initBackend } = await import('../src/backend/index');
-const { layerNorm } = await import('../src/nn/layers/common');
-const { LAYER_NORM_BACKWARD, LAYER_NORM_FORWARD } = await import('../src/backend/kernels/layer-norm');
+const { composedLayerNorm, fusedLayerNorm } = await import('../src/nn/layers/common');
 const info = await initBackend({ log: () => {} });
 const repeats = Number(process.argv[2] ?? 15);
-
-function layerNormFused(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): tf.Tensor {
-  const normalize = tf.customGrad(((input: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, save: tf.GradSaveFunc) => {
-    const [value, xHat, inverseStd] = tf
-      .engine()
-      .runKernel(LAYER_NORM_FORWARD, { x: input, gamma: scale, beta: offset }, { epsilon }) as tf.Tensor[];
-    save([xHat, inverseStd, scale]);
-    return {
-      value,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-        tf.engine().runKernel(LAYER_NORM_BACKWARD, { dy, xHat: saved[0], gamma: saved[2], inverseStd: saved[1] }, {}) as tf.Tensor[],
-    };
-  }) as Parameters<typeof tf.customGrad>[0]);
-  return normalize(x, gamma, beta);
-}
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
 console.log(
@@ -55,8 +39,8 @@ for (const [name, shape, perStep, backward] of CASES) {
   const cpu: Record<string, number[]> = { ops: [], fused: [] };
   for (let i = 0; i < repeats; i++) {
     for (const [mode, norm] of [
-      ['ops', layerNorm],
-      ['fused', layerNormFused],
+      ['ops', composedLayerNorm],
+      ['fused', fusedLayerNorm],
     ] as const) {
       const cpuStart = process.cpuUsage();
       const start = performance.now();

@@ -46,6 +46,11 @@ export function fusedLayerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, 
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): tf.Tensor {
   // On wasm, kernels.c does the same math in three passes forward and two backward (backend/kernels/layer-norm.ts).
   if (x.dtype === 'float32' && fusedLayerNormAvailable()) return fusedLayerNorm(x, gamma, beta, epsilon);
+  return composedLayerNorm(x, gamma, beta, epsilon);
+}
+
+/** `layerNorm` in tfjs ops, on any backend (the reference of the fused kernels). */
+export function composedLayerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): tf.Tensor {
   const leadingAxes = x.shape.slice(0, -1).map((_, i) => i);
   const normalize = tf.customGrad(((input: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, save: tf.GradSaveFunc) => {
     const mean = tf.mean(input, -1, true);
