@@ -9,10 +9,9 @@
  * that drives it.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { IndexedDbRunStore, createEncoder, initBackend, train } from '@ssl/core';
+import { IndexedDbRunStore, createEncoder, initBackend, loadEncoderFrom, saveEncoderTo, train } from '@ssl/core';
 import type { AnyEncoder, Encoder, EncoderSpec, ImageDataset, StepRecord, TrainResult } from '@ssl/core';
 import { knnAccuracyOfFeatures, normalizedFeatures, pixelsOf } from '@ssl-examples/browser-training/knn';
-import { loadEncoderFrom, saveEncoderTo } from '@ssl-examples/browser-training/load-encoder';
 import { drawLossCurve } from '@ssl-examples/browser-training/loss-curve';
 import {
   PAGE_ENCODERS,

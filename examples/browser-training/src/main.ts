@@ -8,10 +8,9 @@
  * the first `features` (64) test images on `window.sslFeatures`, to compare with Node's.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { IndexedDbRunStore, MemoryRunStore, createEncoder, initBackend, train } from '@ssl/core';
+import { IndexedDbRunStore, MemoryRunStore, createEncoder, initBackend, loadEncoderFrom, train } from '@ssl/core';
 import type { BackendName, Encoder, ImageDataset, StepRecord } from '@ssl/core';
 import { knnAccuracy, pixelsOf } from './knn';
-import { loadEncoderFrom } from './load-encoder';
 import { drawLossCurve } from './loss-curve';
 import { encoderSpecFor, fetchSample, registry, trainDataFor } from './workload';
 

@@ -11,6 +11,7 @@ import { isSslError } from '../errors';
 import type { AnyEncoder } from './create-encoder';
 import { createEncoder } from './create-encoder';
 import { dinoHead, dinoHeadLastLayer, prototypeLayer } from './heads';
+import { loadEncoderFrom, saveEncoderTo } from './encoder-io';
 import { ENCODER_METADATA_KEY, loadEncoder, loadNetwork, saveEncoder, saveNetwork } from './io';
 import { PrototypeLayer } from './layers/head-layers';
 import { vitPreset } from './spec';
@@ -104,6 +105,29 @@ describe('save / load', () => {
     expect(map.shape).toEqual([1, 8, 8, 4]);
     tf.dispose([images, patches, expected, map]);
     [vit, loadedVit, cnn, loadedCnn].forEach((encoder) => encoder.model.dispose());
+  });
+
+  it("saveEncoderTo / loadEncoderFrom go through any tfjs IOHandler (a page's downloads, files, memory)", async () => {
+    const inMemory = async (network: { save: tfl.LayersModel['save'] } | AnyEncoder) => {
+      let artifacts: tf.io.ModelArtifacts | undefined;
+      const handler = tf.io.withSaveHandler((saved) => {
+        artifacts = saved;
+        return Promise.resolve({ modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } });
+      });
+      if ('features' in network) await saveEncoderTo(network, handler);
+      else await network.save(handler);
+      return tf.io.fromMemory(artifacts!);
+    };
+    const cnn = createEncoder({ kind: 'cnn', inputShape: [8, 8, 1], channels: [4], seed: 5 });
+    const loaded = await loadEncoderFrom(await inMemory(cnn));
+    expect(loaded).toBeInstanceOf(CnnEncoder);
+    const images = tf.randomNormal([2, 8, 8, 1]) as tf.Tensor4D;
+    const [expected, actual] = [cnn.features(images), loaded.features(images)];
+    await expectSameOutputs(expected, actual);
+    const plain = tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [2], units: 1 })] });
+    await expect(loadEncoderFrom(await inMemory(plain))).rejects.toThrow(/no encoder spec/);
+    tf.dispose([images, expected, actual]);
+    [cnn.model, loaded.model, plain].forEach((model) => model.dispose());
   });
 
   it('model.json is the standard tfjs format; plain tf.loadLayersModel loads it (custom layers registered)', async () => {

@@ -9,19 +9,13 @@ import { SslError } from '../errors';
 import type { AnyEncoder } from './create-encoder';
 import { createEncoder } from './create-encoder';
 import type { Encoder } from './encoder';
+import { ENCODER_METADATA_KEY, encoderMetadata, readEncoderMetadata } from './encoder-io';
 import { registerSslLayers } from './register';
 import type { EncoderSpec } from './spec';
 
 export const MODEL_FILE = 'model.json';
 export const WEIGHTS_FILE = 'weights.bin';
-/** Key under model.json's userDefinedMetadata where saveEncoder stores the EncoderSpec. */
-export const ENCODER_METADATA_KEY = 'sslEncoder';
-
-interface EncoderMetadata {
-  format: 'ssl-encoder';
-  version: 1;
-  spec: EncoderSpec;
-}
+export { ENCODER_METADATA_KEY } from './encoder-io';
 
 function ioError(message: string, cause: unknown, file: string): SslError {
   return new SslError('io', `${message} (${file}): ${cause instanceof Error ? cause.message : String(cause)}`, {
@@ -135,16 +129,14 @@ export async function loadNetwork(dir: string): Promise<tfl.LayersModel> {
 
 /** Saves the encoder's model with its EncoderSpec in model.json's userDefinedMetadata, so `loadEncoder` restores it. */
 export async function saveEncoder(encoder: Encoder & { readonly spec: EncoderSpec }, dir: string): Promise<void> {
-  const metadata: EncoderMetadata = { format: 'ssl-encoder', version: 1, spec: encoder.spec };
-  await encoder.model.save(fileSystemIOHandler(dir, { [ENCODER_METADATA_KEY]: metadata }));
+  await encoder.model.save(fileSystemIOHandler(dir, { [ENCODER_METADATA_KEY]: encoderMetadata(encoder) }));
 }
 
 /** Loads an encoder saved by `saveEncoder`. */
 export async function loadEncoder(dir: string): Promise<AnyEncoder> {
   const model = await loadNetwork(dir);
-  const metadata = (model.getUserDefinedMetadata() as Record<string, unknown> | undefined)?.[ENCODER_METADATA_KEY] as
-    EncoderMetadata | undefined;
-  if (metadata === undefined || metadata.format !== 'ssl-encoder') {
+  const metadata = readEncoderMetadata(model);
+  if (metadata === undefined) {
     model.dispose();
     throw new SslError(
       'io',

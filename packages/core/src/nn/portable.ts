@@ -33,3 +33,5 @@ export type { InferenceEncoder } from './inference';
 export { functionalForward, withWeights, trainableWeightMap } from './functional';
 export { registerSslLayers, SSL_LAYER_CLASSES } from './register';
 export * from './layers/index';
+export { ENCODER_METADATA_KEY, loadEncoderFrom, saveEncoderTo } from './encoder-io';
+export type { EncoderMetadata } from './encoder-io';
