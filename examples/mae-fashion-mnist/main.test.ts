@@ -39,7 +39,10 @@ describe('mae-fashion-mnist example', () => {
         expect(scores.linear).toBeGreaterThan(0.2);
         expect(scores.knn).toBeGreaterThan(0.1);
       }
-      expect(result.table.split('\n')).toHaveLength(5);
+      // The encoder's figures (header, rule, 3 rows), then the method's own task on held-out images.
+      const [encoderTable, ownTask] = result.table.split('\n\n');
+      expect(encoderTable.split('\n')).toHaveLength(5);
+      expect(ownTask).toContain("the method's own task, held-out data");
       const image = PNG.sync.read(readFileSync(png));
       // 4 rows × (28·4 + 2) + 2 high, 4 columns wide.
       expect([image.width, image.height]).toEqual([4 * 114 + 2, 4 * 114 + 2]);

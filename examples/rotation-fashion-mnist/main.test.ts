@@ -39,7 +39,10 @@ describe('rotation-fashion-mnist example', () => {
         expect(value).toBeLessThanOrEqual(1);
       }
     }
-    expect(result.table.split('\n')).toHaveLength(5);
+    // The encoder's figures (header, rule, 3 rows), then the method's own task on held-out images.
+    const [encoderTable, ownTask] = result.table.split('\n\n');
+    expect(encoderTable.split('\n')).toHaveLength(5);
+    expect(ownTask).toContain("the method's own task, held-out data");
     expect(existsSync(join(dir, 'results.json'))).toBe(true);
     const written = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
     expect(written.results.randomInit.knn).toBe(result.results.randomInit.knn);

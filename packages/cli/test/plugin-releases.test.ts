@@ -32,6 +32,8 @@ describe("plugins' version and @ssl/core range come from their package.json", ()
       expect(plugins.map((plugin) => plugin.name).sort()).toEqual([
         '@ssl/clip',
         '@ssl/contrastive',
+        // @ssl/eval's multi-task methods (one encoder under several registered methods' losses).
+        '@ssl/eval',
         '@ssl/masked',
         '@ssl/noncontrastive',
         '@ssl/pretext',
