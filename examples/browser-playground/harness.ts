@@ -63,7 +63,9 @@ export async function startPreview(outDir: string): Promise<{ origin: string; se
     let output = '';
     server.stdout!.on('data', (chunk: Buffer) => {
       output += chunk.toString();
-      if (output.includes(`:${port}/`)) resolve({ origin: `http://127.0.0.1:${port}/`, server });
+      // Vite colours the port in bold when it thinks it may (e.g. CI=true), which splits ":4173/" with escape codes.
+      // eslint-disable-next-line no-control-regex
+      if (output.replace(/\u001b\[[0-9;]*m/g, '').includes(`:${port}/`)) resolve({ origin: `http://127.0.0.1:${port}/`, server });
     });
     server.on('exit', (code) => reject(new Error(`vite preview exited (${code}): ${output}`)));
   });

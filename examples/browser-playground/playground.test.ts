@@ -34,9 +34,7 @@ describe.skipIf(CHROMIUM === undefined)('examples/browser-playground (vite build
     // Vite's own preview server, with the config's COOP/COEP headers.
     ({ origin, server } = await startPreview(outDir));
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: HEADLESS_ARGS });
-    // 17 s alone on a quiet machine; in the full suite the build shares the cores with the other test files and
-    // took over 120 s once (CI=true pnpm test, 2026-12-06).
-  }, 300_000);
+  }, 120_000);
 
   afterAll(async () => {
     await browser?.close();
