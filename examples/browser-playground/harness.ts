@@ -10,28 +10,11 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { PlaygroundState } from './src/state';
 
 const here = import.meta.dirname;
 /** Vite's command line, as `pnpm build` and `pnpm preview` run it. */
 const VITE = join(here, 'node_modules/vite/bin/vite.js');
-
-/** What the page publishes on `window.sslPlayground` (src/main.ts). */
-export interface PlaygroundState {
-  status: string;
-  backend?: string;
-  threads?: number;
-  crossOriginIsolated: boolean;
-  savedStep?: number;
-  resumedFromStep?: number;
-  steps: number;
-  losses: number[];
-  knn: { step: number; top1: number }[];
-  stepsPerSecond?: number;
-  views?: { policy: string; rows: number };
-  probeFeatures?: { shape: number[]; values: number[] };
-  loaded?: { source: string; kind: string; featureDim: number; knn: number };
-  error?: string;
-}
 
 /** `vite build` into `outDir`. */
 export async function buildPlayground(outDir: string): Promise<void> {
