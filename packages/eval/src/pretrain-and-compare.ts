@@ -130,11 +130,12 @@ export async function compareWithControls(options: CompareWithControlsOptions): 
   });
   const scored = new Map(rows.map((row) => [row.name, row]));
   for (const control of controls) {
-    if (control.cached) options.onScored?.(control.candidate.name, scoresOf(control.cached), 0);
-    else if (control.key) await keepControl(options.controlCache, control.key, scored.get(control.candidate.name)!);
+    if (control.cached) {
+      scored.set(control.candidate.name, control.cached);
+      options.onScored?.(control.candidate.name, scoresOf(control.cached), 0);
+    } else if (control.key) await keepControl(options.controlCache, control.key, scored.get(control.candidate.name)!);
   }
-  const rowOf = (name: ControlledRepresentation) =>
-    scored.get(name) ?? controls.find((control) => control.candidate.name === name)!.cached!;
+  const rowOf = (name: ControlledRepresentation) => scored.get(name)!;
   const cachedControls = controls.filter((control) => control.cached).map((control) => control.candidate.name);
   return {
     trained: scoresOf(rowOf('trained')),
