@@ -1,4 +1,13 @@
-import { ENCODER_PRESETS, SslError, closestMatch, encoderPreset, type EncoderSpec, type ImageShape } from '@ssl/core';
+import {
+  ENCODER_PRESETS,
+  SslError,
+  closestMatch,
+  encoderPreset,
+  isSslError,
+  withEncoderOptions,
+  type EncoderSpec,
+  type ImageShape,
+} from '@ssl/core';
 
 /**
  * The backbones `--encoder` accepts: core's encoder presets. ViT presets are named by size; their input shape
@@ -18,6 +27,16 @@ export function checkEncoderChoice(name: string): EncoderChoice {
   );
 }
 
-export function encoderSpecFor(choice: EncoderChoice, inputShape: ImageShape): EncoderSpec {
-  return encoderPreset(choice, inputShape);
+/** The preset's spec with `"encoderOptions"` of --config applied; a bad option is named as that key of the file. */
+export function encoderSpecFor(
+  choice: EncoderChoice,
+  inputShape: ImageShape,
+  options: Readonly<Record<string, unknown>> = {},
+): EncoderSpec {
+  try {
+    return withEncoderOptions(encoderPreset(choice, inputShape), options);
+  } catch (error) {
+    if (!isSslError(error, 'invalid-config')) throw error;
+    throw new SslError('invalid-config', `--config "encoderOptions" with --encoder ${choice}: ${error.message}`, { cause: error });
+  }
 }

@@ -110,6 +110,8 @@ export interface RunConfigFile {
   lr?: number;
   seed?: number;
   backend?: string;
+  /** Fields of the `encoder` preset's spec to replace, e.g. { "patchSize": 7 } for vit28 (core's `withEncoderOptions`). */
+  encoderOptions?: Record<string, unknown>;
   /** Passed to the method's `validate`/`build`, e.g. { "temperature": 0.2 } for SimCLR. */
   method?: Record<string, unknown>;
 }
@@ -120,6 +122,7 @@ const CONFIG_FILE_FIELDS: Record<
 > = {
   data: 'string',
   encoder: 'string',
+  encoderOptions: 'object',
   epochs: 'positive-integer',
   batchSize: 'positive-integer',
   lr: 'positive-number',

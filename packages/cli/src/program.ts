@@ -206,7 +206,10 @@ function addTrainingOptions(command: Command): void {
     .option('--seed <n>', 'random seed: same seed, same data order and weights', parseNonNegativeInteger)
     .addOption(backendOption())
     .option('--out <dir>', 'run directory (default: runs/<method>-<date>)')
-    .option('--config <file.json>', 'JSON with training settings and a "method" object of method options; flags override it')
+    .option(
+      '--config <file.json>',
+      'JSON with training settings, a "method" object of method options and an "encoderOptions" object of encoder fields (e.g. {"patchSize": 7}); flags override it',
+    )
     .addOption(
       new Option(
         '--resume',

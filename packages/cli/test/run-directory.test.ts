@@ -273,6 +273,25 @@ describe('CLI vocabulary', () => {
     expect(clip.data).toEqual({ kind: 'image-text-pairs', path: join(workDir, 'pairs.csv') });
   });
 
+  it('replaces preset fields with "encoderOptions" of --config, saves them, and names a bad one as that key', async () => {
+    const { registry } = await loadRegistry(workDir);
+    writeFileSync(join(workDir, 'patch7.json'), JSON.stringify({ encoder: 'vit28', encoderOptions: { patchSize: 7, pooling: 'mean' } }));
+    const plan = await planTrainingRun(registry, workDir, {
+      mode: 'pretrain',
+      method: 'masked:mae',
+      flags: { data: 'fashion-mnist-sample', config: 'patch7.json', out: join(workDir, 'mae-patch7') },
+    });
+    expect(plan.encoder).toMatchObject({ kind: 'vit', patchSize: 7, pooling: 'mean', inputShape: [28, 28, 1] });
+    expect(plan.invocation.encoderOptions).toEqual({ patchSize: 7, pooling: 'mean' });
+    writeFileSync(join(workDir, 'typo.json'), JSON.stringify({ encoder: 'vit28', encoderOptions: { patchsize: 7 } }));
+    const { code, stderr } = await run('pretrain', 'masked:mae', '--data', 'fashion-mnist-sample', '--config', 'typo.json');
+    expect(code).toBe(1);
+    expectOneLineError(
+      stderr,
+      /--config "encoderOptions" with --encoder vit28: Invalid config value patchsize = 7: expected an option of a vit encoder: patchSize, /,
+    );
+  });
+
   it("names flags, not train() options, in core's errors", async () => {
     const { code, stderr } = await run(...SIMCLR, ...TINY_RUN, '--batch-size', '5000', '--out', join(workDir, 'too-big'));
     expect(code).toBe(1);

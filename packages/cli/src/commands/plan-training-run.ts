@@ -8,7 +8,6 @@ import {
   closestMatch,
   encoderInputShape,
   holdsImageAudioPairs,
-  validateEncoderSpec,
   type BackendName,
   type EncoderSpec,
   type MethodHandle,
@@ -125,6 +124,7 @@ export async function planTrainingRun(
   const given: ResumeSettings = {
     data: flags.data ?? file.data,
     encoder: flags.encoder ?? file.encoder,
+    encoderOptions: file.encoderOptions,
     imageSize: flags.imageSize,
     channels: flags.channels,
     labelsPerClass: flags.labelsPerClass,
@@ -190,8 +190,7 @@ export async function planTrainingRun(
   // A method may recommend an encoder (MAE: vit28) for when --encoder is not given.
   const encoderChoice = checkEncoderChoice(settings.encoder ?? method.definition.training?.encoder ?? 'cnn');
   const inputShape = inputShapeOf(data, geometry);
-  const encoder = encoderSpecFor(encoderChoice, encoderInputShape(method.definition, inputShape));
-  validateEncoderSpec(encoder);
+  const encoder = encoderSpecFor(encoderChoice, encoderInputShape(method.definition, inputShape), settings.encoderOptions);
   const evalData = flags.evalData === undefined ? undefined : await resolveEvaluationData(flags.evalData, cwd, inputShape);
 
   const seed = settings.seed ?? DEFAULT_SEED;
@@ -220,6 +219,7 @@ export async function planTrainingRun(
     invocation: {
       data: describeDataSource(data),
       encoder: encoderChoice,
+      encoderOptions: settings.encoderOptions ?? null,
       imageSize: geometry.size,
       channels: geometry.channels,
       labelsPerClass: settings.labelsPerClass ?? null,

@@ -14,6 +14,8 @@ export interface RunInvocation {
   audio?: string | null;
   /** The method options (`"method"` of --config). */
   method: Record<string, unknown>;
+  /** `"encoderOptions"` of --config (fields replaced in the --encoder preset); absent before it existed. */
+  encoderOptions?: Record<string, unknown> | null;
 }
 
 /** What a run directory holds, read without loading any checkpoint. */
@@ -81,6 +83,7 @@ function lastEpochLogged(outDir: string): number {
 export interface ResumeSettings {
   data?: string;
   encoder?: string;
+  encoderOptions?: Record<string, unknown>;
   imageSize?: number;
   channels?: 1 | 3;
   labelsPerClass?: number;
@@ -116,6 +119,7 @@ export function settingsForResume(
   };
   check('--data', given.resolvedData, invocation?.data);
   check('--encoder', given.encoder, invocation?.encoder);
+  check('--config "encoderOptions"', given.encoderOptions, invocation?.encoderOptions ?? undefined, (v) => JSON.stringify(v));
   check('--image-size', given.imageSize, invocation?.imageSize);
   check('--channels', given.channels, invocation?.channels);
   check('--labels-per-class', given.labelsPerClass, invocation?.labelsPerClass ?? undefined);
@@ -156,6 +160,7 @@ export function settingsForResume(
   return {
     data: given.data ?? invocation?.data,
     encoder: given.encoder ?? invocation?.encoder,
+    encoderOptions: given.encoderOptions ?? invocation?.encoderOptions ?? undefined,
     imageSize: given.imageSize ?? invocation?.imageSize,
     channels: given.channels ?? invocation?.channels,
     labelsPerClass: given.labelsPerClass ?? invocation?.labelsPerClass ?? undefined,

@@ -6,7 +6,7 @@ import { isSslError } from '../errors';
 import { createEncoder } from './create-encoder';
 import { sincosPositionEmbedding2d } from './layers/embeddings';
 import type { EncoderSpec } from './spec';
-import { validateEncoderSpec, vitPreset } from './spec';
+import { encoderPreset, validateEncoderSpec, vitPreset, withEncoderOptions } from './spec';
 
 function expectInvalidConfig(spec: unknown, field: string): void {
   let caught: unknown;
@@ -44,6 +44,17 @@ describe('encoders', () => {
     expectInvalidConfig({ kind: 'text', vocabSize: 10, maxLength: 8, embedDim: 8, depth: 1, numHeads: 2, padId: 10 }, 'padId');
     expectInvalidConfig({ kind: 'gru', inputShape: [1] }, 'kind');
     expect(() => createEncoder({ kind: 'mlp', inputDim: 0, hidden: [4] })).toThrow(/inputDim/);
+  });
+
+  it("withEncoderOptions replaces a preset's fields, refuses fields the encoder does not have and validates", () => {
+    const vit = withEncoderOptions(encoderPreset('vit28', [28, 28, 1]), { patchSize: 7, pooling: 'mean' });
+    expect(vit).toMatchObject({ kind: 'vit', inputShape: [28, 28, 1], patchSize: 7, pooling: 'mean', embedDim: 128 });
+    expect(withEncoderOptions(encoderPreset('resnet18', [32, 32, 3]), { widthMultiplier: 0.5 })).toMatchObject({ widthMultiplier: 0.5 });
+    expect(() => withEncoderOptions(encoderPreset('vit28', [28, 28, 1]), { patchsize: 7 })).toThrow(
+      /patchsize = 7: expected an option of a vit encoder: patchSize,/,
+    );
+    expect(() => withEncoderOptions(encoderPreset('cnn', [28, 28, 1]), { inputShape: [32, 32, 1] })).toThrow(/inputShape/);
+    expect(() => withEncoderOptions(encoderPreset('vit28', [28, 28, 1]), { patchSize: 5 })).toThrow(/patchSize = 5: expected a divisor/);
   });
 
   it('cnn: features [N, 128], feature map [N, 7, 7, 128] for 28×28, shape errors', () => {

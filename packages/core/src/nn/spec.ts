@@ -150,6 +150,44 @@ export function encoderPreset(name: EncoderPresetName, inputShape: ImageShape): 
   }
 }
 
+/** The fields a caller may set on top of a preset, per encoder family: every field but `kind` and `inputShape`. */
+const ENCODER_OPTION_FIELDS: Record<'cnn' | 'resnet' | 'vit', readonly string[]> = {
+  cnn: ['channels', 'batchNorm', 'convsPerStage', 'dropout', 'seed'],
+  resnet: ['stem', 'widthMultiplier', 'dropout', 'dropPath', 'seed'],
+  vit: [
+    'patchSize',
+    'embedDim',
+    'depth',
+    'numHeads',
+    'mlpRatio',
+    'classToken',
+    'positionEmbedding',
+    'causal',
+    'pooling',
+    'gelu',
+    'dropout',
+    'dropPath',
+    'seed',
+  ],
+};
+
+/**
+ * A preset's spec with some fields replaced, e.g. `withEncoderOptions(encoderPreset('vit28', shape), { patchSize: 7 })`
+ * (a 4×4 grid of 7×7 patches). A field the encoder does not have is refused by name, since a misspelt one would
+ * otherwise be ignored and the run would train another network than the one asked for; the result is validated.
+ */
+export function withEncoderOptions(spec: EncoderSpec, options: Readonly<Record<string, unknown>>): EncoderSpec {
+  const family = spec.kind === 'cnn' || spec.kind === 'vit' ? spec.kind : spec.kind.startsWith('resnet') ? 'resnet' : undefined;
+  const allowed = family === undefined ? [] : ENCODER_OPTION_FIELDS[family];
+  for (const field of Object.keys(options)) {
+    if (!allowed.includes(field))
+      invalidConfig(field, options[field], `an option of a ${spec.kind} encoder: ${allowed.join(', ') || 'none'}`);
+  }
+  const merged = { ...spec, ...options } as EncoderSpec;
+  validateEncoderSpec(merged);
+  return merged;
+}
+
 function positiveInteger(field: string, value: unknown): void {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) invalidConfig(field, value, 'a positive integer');
 }
