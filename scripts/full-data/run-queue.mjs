@@ -7,6 +7,9 @@
 //   node scripts/full-data/run-queue.mjs [--queue scripts/full-data/queue.json] [--results <file.jsonl>]
 //        [--runs <dir>] [--only name,name] [--all]
 //
+// An entry is { name, method, args, data? (default fashion-mnist), prepare? (a command run first, e.g. to write
+// CLIP's caption pairs) }; `{runs}` in data, args and prepare stands for the --runs folder.
+//
 // --all adds every self-supervised method `ssl list` finds that the queue does not name, with the stated
 // default budget (DEFAULT_ARGS), so the cross-method table covers every method registered when it runs.
 //
@@ -84,11 +87,20 @@ function spawnMeasured(args) {
   return { child, ...(Number.isFinite(kilobytes) ? { peakRssMb: Math.round(kilobytes / 1024) } : {}) };
 }
 
+/** `{runs}` in an entry's data, args or prepare command stands for the --runs folder (data a script writes there). */
+const withRuns = (text) => text.replaceAll('{runs}', values.runs);
+
 function runConfiguration(configuration) {
   const out = join(values.runs, configuration.name);
-  const data = configuration.data ?? 'fashion-mnist';
+  const data = withRuns(configuration.data ?? 'fashion-mnist');
+  // `prepare`: a command that writes the entry's data first (CLIP's caption pairs); it must skip work already done.
+  if (configuration.prepare) {
+    const [command, ...rest] = configuration.prepare.map(withRuns);
+    const prepared = spawnSync(command, rest, { stdio: 'inherit' });
+    if (prepared.status !== 0) throw new Error(`${configuration.name}: prepare failed (exit ${prepared.status})`);
+  }
   const args = ['packages/cli/bin/ssl.mjs', 'pretrain', configuration.method, '--data', data, '--out', out];
-  args.push(...configuration.args);
+  args.push(...configuration.args.map(withRuns));
   if (existsSync(join(out, 'config.json'))) args.push('--resume');
   const loadAtStart = loadavg()[0];
   const started = Date.now();

@@ -5,6 +5,7 @@
 // replaces the part of a file between <!-- full-data:begin --> and <!-- full-data:end -->.
 //
 //   node scripts/full-data/table.mjs [--results scripts/full-data/results.jsonl] [--family noncontrastive] [--write docs/benchmarks.md]
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import prettier from 'prettier';
@@ -129,8 +130,36 @@ function markdownTable(results) {
   return lines.join('\n');
 }
 
+/** Data kinds outside this table's protocol, and why (the methods are measured in their own package's table). */
+const OTHER_PROTOCOLS = {
+  'semi-supervised': 'semi-supervised (labels in training): the semi-supervised tables of their packages (@ssl/semisup, SimCLRv2 in @ssl/contrastive)',
+  text: 'text (no image encoder): its own held-out task in its package README',
+};
+
+/**
+ * Which registered methods (`ssl list --json`, so third-party plugins the CLI finds count too) have no row yet, and
+ * which this protocol does not apply to: the table says what it does not cover instead of leaving it to be noticed.
+ */
+function coverageNote(results) {
+  const listed = spawnSync('node', ['packages/cli/bin/ssl.mjs', 'list', '--json'], { encoding: 'utf8' });
+  if (listed.status !== 0) throw new Error(`ssl list --json failed: ${listed.stderr}`);
+  const methods = JSON.parse(listed.stdout).methods;
+  const measured = new Set(results.filter((result) => result.exitCode === 0).map((result) => result.method));
+  const imageMethods = methods.filter((method) => !OTHER_PROTOCOLS[method.data]);
+  const missing = imageMethods.filter((method) => !measured.has(method.id)).map((method) => method.id);
+  const other = Object.entries(OTHER_PROTOCOLS)
+    .map(([data, why]) => [methods.filter((method) => method.data === data).map((method) => method.id), why])
+    .filter(([ids]) => ids.length > 0)
+    .map(([ids, why]) => `${ids.join(', ')} — ${why}`);
+  return [
+    `Registered image methods: ${imageMethods.length}; with a finished row: ${imageMethods.length - missing.length}.`,
+    missing.length === 0 ? 'Every registered image method has a row.' : `No row yet (queued or to queue): ${missing.join(', ')}.`,
+    ...other.map((line) => `Not in this protocol: ${line}.`),
+  ].join('\n\n');
+}
+
 const results = readResults(values.results).filter((result) => !values.family || result.method.startsWith(`${values.family}:`));
-const table = markdownTable(results);
+const table = values.family ? markdownTable(results) : `${markdownTable(results)}\n\n${coverageNote(results)}`;
 if (!values.write) {
   console.log(table);
 } else {
