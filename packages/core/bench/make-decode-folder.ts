@@ -7,11 +7,12 @@
  *
  * Mix (by a seeded draw per image): 80% RGB JPEG (quality 70–95), 10% greyscale JPEG, 5% CMYK JPEG, 5% RGBA PNG
  * with a varying alpha, and 1 in 2 000 corrupt (a JPEG cut in half, or bytes that are no image at all).
- * Needs sharp (CMYK and fast encoding). Deterministic given --seed.
+ * Needs sharp (CMYK and fast encoding). Deterministic given --seed; a rerun into the same --out resumes (each image's
+ * draws come from its own seed, so images already written are skipped).
  *
  *   node --conditions=@ssl/source --import tsx packages/core/bench/make-decode-folder.ts --out /tmp/decode-200k --count 200000
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadSharp } from '../src/data/image-decode';
@@ -77,43 +78,42 @@ function photoPixels(width: number, height: number, channels: number, random: Ra
   return data;
 }
 
-async function encodeOne(sharp: SharpFromRaw, index: number, seed: number): Promise<{ bytes: Buffer; extension: string; kind: string }> {
+/** An image's size, format and fate, drawn from its own seed (so a resumed generation skips images already written). */
+function imagePlan(index: number, seed: number) {
   const random = new Random((seed * 1_000_003 + index) >>> 0);
   const width = 64 + random.int(449);
   const height = 64 + random.int(449);
   const draw = random.next();
   const corrupt = random.next() < 1 / 2000;
-  let kind: string;
+  const format = draw < 0.05 ? 'png-rgba' : draw < 0.1 ? 'jpeg-cmyk' : draw < 0.2 ? 'jpeg-grey' : 'jpeg-rgb';
+  return { random, width, height, format, kind: corrupt ? 'corrupt' : format, extension: format === 'png-rgba' ? 'png' : 'jpg' };
+}
+
+async function encodeOne(sharp: SharpFromRaw, plan: ReturnType<typeof imagePlan>, index: number): Promise<Buffer> {
+  const { random, width, height, format } = plan;
   let bytes: Buffer;
-  let extension = 'jpg';
-  if (draw < 0.05) {
-    kind = 'png-rgba';
-    extension = 'png';
+  if (format === 'png-rgba') {
     bytes = await sharp(photoPixels(width, height, 4, random), { raw: { width, height, channels: 4 } })
       .png({ compressionLevel: 1 })
       .toBuffer();
-  } else if (draw < 0.1) {
-    kind = 'jpeg-cmyk';
+  } else if (format === 'jpeg-cmyk') {
     bytes = await sharp(photoPixels(width, height, 3, random), { raw: { width, height, channels: 3 } })
       .toColourspace('cmyk')
       .jpeg({ quality: 85 })
       .toBuffer();
-  } else if (draw < 0.2) {
-    kind = 'jpeg-grey';
+  } else if (format === 'jpeg-grey') {
     bytes = await sharp(photoPixels(width, height, 1, random), { raw: { width, height, channels: 1 } })
       .jpeg({ quality: 85 })
       .toBuffer();
   } else {
-    kind = 'jpeg-rgb';
     bytes = await sharp(photoPixels(width, height, 3, random), { raw: { width, height, channels: 3 } })
       .jpeg({ quality: 70 + random.int(26) })
       .toBuffer();
   }
-  if (corrupt) {
-    kind = 'corrupt';
+  if (plan.kind === 'corrupt') {
     bytes = random.next() < 0.5 ? bytes.subarray(0, bytes.length >> 1) : Buffer.from(`not an image ${index}\n`.repeat(20));
   }
-  return { bytes, extension, kind };
+  return bytes;
 }
 
 /** Writes `count` images under `out` with `concurrency` encodes in flight. */
@@ -126,12 +126,17 @@ export async function makeDecodeFolder(out: string, count: number, seed = 0, con
   const worker = async () => {
     while (next < count) {
       const index = next++;
-      const image = await encodeOne(sharp, index, seed);
+      const plan = imagePlan(index, seed);
       const dir = join(out, `class_${index % 10}`, String(Math.floor(index / 10_000)).padStart(4, '0'));
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, `${String(index).padStart(7, '0')}.${image.extension}`), image.bytes);
-      kinds[image.kind] = (kinds[image.kind] ?? 0) + 1;
-      bytes += image.bytes.length;
+      const file = join(dir, `${String(index).padStart(7, '0')}.${plan.extension}`);
+      // Written under a temporary name and renamed, so a file that exists is whole: a rerun resumes by skipping it.
+      if (!existsSync(file)) {
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(`${file}.partial`, await encodeOne(sharp, plan, index));
+        renameSync(`${file}.partial`, file);
+      }
+      kinds[plan.kind] = (kinds[plan.kind] ?? 0) + 1;
+      bytes += statSync(file).size;
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
