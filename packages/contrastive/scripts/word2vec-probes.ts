@@ -6,16 +6,14 @@
  *   node --conditions=@ssl/source --import tsx packages/contrastive/scripts/word2vec-probes.ts [--corpus sample|<dir>] [--epochs 5]
  *     [--batch-size 64] [--lr 1e-2] [--config '{"dim":64}'] [--seed 0]
  *
- * `--corpus sample` is the committed data/fortunes-sample; a directory holds train-sentences.txt.gz and
- * test-sentences.txt.gz as `make-fortunes-sample.ts --all --out <dir>` writes them (every prose file).
+ * `--corpus sample` is the fortunes sample bundled with @ssl/core (`loadFortunesSample`); a directory holds
+ * train-sentences.txt.gz and test-sentences.txt.gz as core's `data/make-fortunes-sample.ts --all --out <dir>` writes
+ * them (every prose file).
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { gunzipSync } from 'node:zlib';
 import * as tf from '@tensorflow/tfjs-core';
-import { Random, createRegistry, initBackend, train } from '@ssl/core';
-import contrastive, { heldOutCooccurrence, textCorpus, word2vec, wordVectorsOf } from '../src/index';
+import { Random, createRegistry, initBackend, loadFortunesSample, textCorpus, train } from '@ssl/core';
+import contrastive, { heldOutCooccurrence, word2vec, wordVectorsOf } from '../src/index';
 import type { Word2VecConfig, Word2VecRuntime } from '../src/index';
 
 const { values } = parseArgs({
@@ -29,13 +27,9 @@ const { values } = parseArgs({
     words: { type: 'string', default: 'man,woman,king,love,money,god,computer,day,good,war,water,eat' },
   },
 });
-const directory = values.corpus === 'sample' ? join(import.meta.dirname, '../data/fortunes-sample') : values.corpus!;
-const read = (split: string) =>
-  gunzipSync(readFileSync(join(directory, `${split}-sentences.txt.gz`)))
-    .toString('utf8')
-    .split('\n');
+const read = (split: 'train' | 'test') => loadFortunesSample({ split, source: values.corpus }).texts;
 const trainTexts = textCorpus(read('train'), `fortunes:${values.corpus}`);
-const testTexts = read('test').filter((line) => line.trim().length > 0);
+const testTexts = [...read('test')];
 const seed = Number(values.seed);
 
 await initBackend({ backend: 'wasm', threads: 1, log: () => {} });

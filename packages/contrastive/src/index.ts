@@ -40,6 +40,7 @@ export {
 export type { SkipGramPairs, WordVocabulary } from './word2vec/skip-gram-pairs';
 export { wordVectors, heldOutCooccurrence } from './word2vec/word-vectors';
 export type { CooccurrenceEvaluation, WordSimilarity, WordVectors } from './word2vec/word-vectors';
-export { textData, textCorpus } from './text/text-data';
-export type { TextBatch, TextCorpus } from './text/text-data';
+// The 'text' data kind moved to @ssl/core (masked:mlm trains on it too); re-exported here for existing imports.
+export { textData, textCorpus } from '@ssl/core';
+export type { TextBatch, TextCorpus } from '@ssl/core';
 export { default } from './plugin';

@@ -1,10 +1,10 @@
 /**
- * Writes the English text sample bundled with @ssl/contrastive (data/fortunes-sample/): sentences of ten prose
+ * Writes the English text sample bundled with @ssl/core (data/fortunes-sample/, `loadFortunesSample`): sentences of ten prose
  * files of Debian's `fortunes` package (BSD licence, see fortunes-sample/LICENSE), one a line, shuffled with a
  * fixed seed and split 90% / 10% into train and test (held-out) sentences.
  *
  *   apt-get install -y fortunes
- *   node --conditions=@ssl/source --import tsx packages/contrastive/scripts/make-fortunes-sample.ts [fortunesDir]
+ *   node --conditions=@ssl/source --import tsx packages/core/data/make-fortunes-sample.ts [fortunesDir]
  *
  * With `--all` it writes every prose file of the package instead (to `--out <dir>`, default /tmp/fortunes-all):
  * the larger corpus for experiments (`word2vec-probes.ts --corpus <dir>`).
@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { Random } from '@ssl/core';
+import { Random } from '../src/random';
 
 /** Prose files of the sample (the `fortunes` package's plain sayings, quotations and jokes). */
 const SAMPLE_FILES = ['fortunes', 'wisdom', 'literature', 'people', 'humorists', 'platitudes', 'science', 'work', 'food', 'education'];
@@ -54,7 +54,7 @@ const sentences = files.flatMap((file) => fortuneFileSentences(readFileSync(join
 const unique = [...new Set(sentences)];
 new Random(SAMPLE_SEED).shuffle(unique);
 const testCount = Math.round(TEST_SHARE * unique.length);
-const outDir = values.all ? values.out : join(dirname(fileURLToPath(import.meta.url)), '../data/fortunes-sample');
+const outDir = values.all ? values.out : join(dirname(fileURLToPath(import.meta.url)), 'fortunes-sample');
 mkdirSync(outDir, { recursive: true });
 const write = (name: string, lines: string[]) => writeFileSync(join(outDir, name), gzipSync(`${lines.join('\n')}\n`, { level: 9 }));
 write('train-sentences.txt.gz', unique.slice(testCount));

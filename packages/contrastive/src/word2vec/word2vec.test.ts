@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
 import * as tf from '@tensorflow/tfjs-core';
-import { Random, createRegistry, initBackend, train } from '@ssl/core';
+import { Random, TEXT_PLACEHOLDER_SHAPE, createRegistry, initBackend, loadFortunesSample, textCorpus, train } from '@ssl/core';
 import { describeMethodContract, testBuildContext } from '@ssl/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import contrastive, {
@@ -10,26 +8,20 @@ import contrastive, {
   noiseSampler,
   skipGramPairs,
   subsamplingKeepProbabilities,
-  textCorpus,
-  textData,
   word2vec,
   wordVectors,
   wordVectorsOf,
   wordVocabulary,
 } from '../index';
-import type { TextBatch, Word2VecConfig, Word2VecRuntime } from '../index';
+import type { Word2VecConfig, Word2VecRuntime } from '../index';
 
 beforeAll(async () => {
   await initBackend({ backend: 'wasm', threads: 1, log: () => {} });
 }, 60_000);
 
-/** The committed fortunes sample (data/fortunes-sample): one sentence a line. */
+/** The fortunes sample bundled with @ssl/core: one sentence a line. */
 function fortunes(split: 'train' | 'test'): string[] {
-  const file = new URL(`../../data/fortunes-sample/${split}-sentences.txt.gz`, import.meta.url);
-  return gunzipSync(readFileSync(file))
-    .toString('utf8')
-    .split('\n')
-    .filter((line) => line.length > 0);
+  return [...loadFortunesSample({ split }).texts];
 }
 
 describeMethodContract({
@@ -39,8 +31,9 @@ describeMethodContract({
   // The contract's data recipes are images; the captions of its image–caption recipe are the corpus here.
   config: { dim: 8, window: 2, negatives: 3, minCount: 1, subsample: 0 },
   data: { imageText: { source: 'fashion-mnist-sample', size: 64 } },
-  // Planned by core for every run and validated, never built: word2vec makes its vectors from the vocabulary.
-  encoder: { kind: 'cnn', inputShape: [4, 4, 1], channels: [4] },
+  // Core's planner resolves an image-encoder spec for every run (a text corpus reports TEXT_PLACEHOLDER_SHAPE); it is
+  // validated, never built: word2vec makes its vectors from the vocabulary and never calls createEncoder.
+  encoder: { kind: 'cnn', inputShape: TEXT_PLACEHOLDER_SHAPE, channels: [4] },
   batchSize: 16,
   steps: 4,
   invalidConfigs: [
@@ -132,22 +125,6 @@ describe('skip-gram data: vocabulary, subsampling, noise, pairs', () => {
   });
 });
 
-describe('the text data kind', () => {
-  it('opens a corpus or the captions of image–caption pairs, and refuses images', () => {
-    const source = textData.open(textCorpus(['one two three', '  ', 'four five six']), 'contrastive:word2vec');
-    expect(source.sampleCount).toBe(2);
-    expect(source.captions).toEqual(['one two three', 'four five six']);
-    const made = source.batch({ ids: Int32Array.from([1, 0]) } as never) as unknown as { batch: TextBatch };
-    expect(made.batch.texts).toEqual(['four five six', 'one two three']);
-    const captions = textData.open({ name: 'pairs', captions: ['a b c'], images: new Uint8Array(0) }, 'x');
-    expect(captions.captions).toEqual(['a b c']);
-    expect(() => textData.open({ name: 'images', images: new Uint8Array(4), shape: [2, 2, 1], size: 1 }, 'contrastive:word2vec')).toThrow(
-      /text/,
-    );
-    expect(() => source.images(Int32Array.from([0]))).toThrow(/texts, not images/);
-  });
-});
-
 describe('word vectors read-outs', () => {
   it('finds nearest words by cosine and solves a − b + c on vectors built to hold the analogy', () => {
     // king = royal + male, queen = royal + female, man = male, woman = female (one dimension each, plus noise words).
@@ -171,7 +148,7 @@ describe('contrastive:word2vec learns on the fortunes sample', () => {
     const control = word2vec.build(
       testBuildContext<Word2VecConfig>({
         config,
-        inputShape: [4, 4, 1],
+        inputShape: TEXT_PLACEHOLDER_SHAPE,
         captions: sentences.texts,
         rng: new Random(0),
         createEncoder: () => {

@@ -1,13 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor2D, Tensor3D } from '@tensorflow/tfjs-core';
 import { SslError, defineMethod, invalidConfig, requirePositiveInteger, tfl } from '@ssl/core';
-import type { BuildContext, Encoder, MethodRuntime } from '@ssl/core';
+import type { BuildContext, Encoder, MethodRuntime, TextBatch } from '@ssl/core';
 import { skipGramNegativeSamplingLoss } from '../losses/skip-gram';
 import { buildWordVocabulary, noiseSampler, skipGramPairs, subsamplingKeepProbabilities } from './skip-gram-pairs';
 import { wordVectors } from './word-vectors';
 import type { WordVectors } from './word-vectors';
-// The 'text' data kind's batch type (its module augments core's DataKinds with it).
-import type { TextBatch } from '../text/text-data';
 
 /**
  * word2vec's skip-gram with negative sampling (Mikolov, Sutskever, Chen, Corrado, Dean 2013): every word of a

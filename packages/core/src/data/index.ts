@@ -22,6 +22,7 @@ export type { TarMember } from './stream/tar';
 export { makeShards } from './stream/make-shards';
 export type { MakeShardsOptions, MakeShardsResult } from './stream/make-shards';
 export { loadImageTextPairs, parseJsonlPairs, parseCsvPairs } from './image-text';
+export { loadTextFile, loadFortunesSample } from './text-files';
 export type { ImageTextPair } from './image-text';
 export { loadEmoji, renderEmojiSet, renderGlyph, areaResize, parseEmojiTest, emojiSplitOf, EMOJI_GROUPS, EMOJI_FILES, EMOJI_IMAGE_SIZE, EMOJI_SYSTEM_FILES } from './emoji';
 export type { EmojiEntry, LoadEmojiOptions } from './emoji';
