@@ -7,8 +7,8 @@
 //   node scripts/full-data/run-queue.mjs [--queue scripts/full-data/queue.json] [--results <file.jsonl>]
 //        [--runs <dir>] [--only name,name] [--all]
 //
-// An entry is { name, method, args, data? (default fashion-mnist), prepare? (a command run first, e.g. to write
-// CLIP's caption pairs) }; `{runs}` in data, args and prepare stands for the --runs folder.
+// An entry is { name, method, args, data? (default fashion-mnist), command? ('pretrain' or 'semisup'), prepare? (a
+// command run first, e.g. to write CLIP's caption pairs) }; `{runs}` in data, args and prepare stands for --runs.
 //
 // --all adds every self-supervised method `ssl list` finds that the queue does not name, with the stated
 // default budget (DEFAULT_ARGS), so the cross-method table covers every method registered when it runs.
@@ -99,7 +99,7 @@ function runConfiguration(configuration) {
     const prepared = spawnSync(command, rest, { stdio: 'inherit' });
     if (prepared.status !== 0) throw new Error(`${configuration.name}: prepare failed (exit ${prepared.status})`);
   }
-  const args = ['packages/cli/bin/ssl.mjs', 'pretrain', configuration.method, '--data', data, '--out', out];
+  const args = ['packages/cli/bin/ssl.mjs', configuration.command ?? 'pretrain', configuration.method, '--data', data, '--out', out];
   args.push(...configuration.args.map(withRuns));
   if (existsSync(join(out, 'config.json'))) args.push('--resume');
   const loadAtStart = loadavg()[0];
