@@ -42,15 +42,20 @@ const words = new Int32Array(control);
 Atomics.store(words, ${READY}, 1);
 Atomics.notify(words, ${READY});
 for (;;) {
-  Atomics.wait(words, ${STATE}, ${IDLE});
-  if (Atomics.load(words, ${STATE}) !== ${POSTED}) continue;
-  let state = ${DONE};
+  // Sleep until the state leaves whatever it is now: IDLE before a call, but also DONE or FAILED after one, until
+  // the caller's finish() sets IDLE (waiting on IDLE alone returned at once then, and the worker spun).
+  const state = Atomics.load(words, ${STATE});
+  if (state !== ${POSTED}) {
+    Atomics.wait(words, ${STATE}, state);
+    continue;
+  }
+  let outcome = ${DONE};
   try {
     kernels[words[${KERNEL}]](...words.subarray(${ARGS}, ${ARGS + ARG_COUNT}));
   } catch (error) {
-    state = ${FAILED};
+    outcome = ${FAILED};
   }
-  Atomics.store(words, ${STATE}, state);
+  Atomics.store(words, ${STATE}, outcome);
   Atomics.notify(words, ${STATE});
 }
 `;
