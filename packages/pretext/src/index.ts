@@ -18,14 +18,23 @@ export {
   evaluateContextPrediction,
   NEIGHBOUR_POSITIONS,
 } from './context-prediction/context-prediction';
-export type { ContextPredictionConfig } from './context-prediction/context-prediction';
+export type { ContextPredictionConfig, ContextPredictionTask } from './context-prediction/context-prediction';
 export { jigsaw, jigsawPuzzles, jigsawLogits, jigsawHead, jigsawPermutations, evaluateJigsaw, JIGSAW_TILES } from './jigsaw/jigsaw';
 export type { JigsawConfig, JigsawTaskConfig } from './jigsaw/jigsaw';
 export { selfie, selfieLogits, selfiePoolingNetwork, evaluateSelfie } from './selfie/selfie';
 export type { SelfieConfig } from './selfie/selfie';
 export { padCrop, padCropFlip } from './views/pad-crop-flip';
 export type { PadCropFlipOptions } from './views/pad-crop-flip';
-export { extractPatches, gridExtent, gridStride, normalizeTiles, sampleGridBoxes, validateGridLayout } from './blocks/patches';
+export {
+  extractPatches,
+  gridExtent,
+  gridStride,
+  normalizeTiles,
+  resizePatches,
+  sampleGridBoxes,
+  validateGridLayout,
+  validatePatchInputSize,
+} from './blocks/patches';
 export type { GridLayout, PatchBox } from './blocks/patches';
 export { hammingDistance, hammingPermutationSet } from './blocks/permutations';
 export type { PermutationSet, PermutationSetOptions } from './blocks/permutations';

@@ -1,7 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Random, SslError, initBackend } from '@ssl/core';
-import { extractPatches, gridExtent, normalizeTiles, sampleGridBoxes, validateGridLayout } from '../index';
+import {
+  extractPatches,
+  gridExtent,
+  normalizeTiles,
+  resizePatches,
+  sampleGridBoxes,
+  validateGridLayout,
+  validatePatchInputSize,
+} from '../index';
 import type { GridLayout } from '../index';
 
 beforeAll(async () => {
@@ -122,5 +130,56 @@ describe('normalizeTiles', () => {
     }
     expect(Math.max(...(tf.abs(tf.slice(normalized, [2], [1])).dataSync() as Float32Array))).toBe(0);
     tf.dispose([tiles, normalized, mean, variance]);
+  });
+});
+
+describe('resizePatches', () => {
+  it('resizes every patch and channel bilinearly (plain-loop reference, corner-aligned sampling grid)', () => {
+    const rng = new Random(5);
+    const [count, side, channels, size] = [3, 4, 2, 7];
+    const values = Float32Array.from({ length: count * side * side * channels }, () => rng.uniform(0, 1));
+    const patches = tf.tensor4d(values, [count, side, side, channels]);
+    const resized = resizePatches(patches, size);
+    expect(resized.shape).toEqual([count, size, size, channels]);
+    const got = resized.dataSync();
+    const at = (p: number, y: number, x: number, c: number) => values[((p * side + y) * side + x) * channels + c];
+    const scale = side / size;
+    for (let p = 0; p < count; p++) {
+      for (let y = 0; y < size; y++) {
+        for (let x = 0; x < size; x++) {
+          for (let c = 0; c < channels; c++) {
+            const [sy, sx] = [y * scale, x * scale];
+            const [y0, x0] = [Math.floor(sy), Math.floor(sx)];
+            const [y1, x1] = [Math.min(y0 + 1, side - 1), Math.min(x0 + 1, side - 1)];
+            const [fy, fx] = [sy - y0, sx - x0];
+            const top = at(p, y0, x0, c) * (1 - fx) + at(p, y0, x1, c) * fx;
+            const bottom = at(p, y1, x0, c) * (1 - fx) + at(p, y1, x1, c) * fx;
+            expect(got[((p * size + y) * size + x) * channels + c]).toBeCloseTo(top * (1 - fy) + bottom * fy, 5);
+          }
+        }
+      }
+    }
+    // 0 or the patches' own side: the patches as cut (a copy the caller owns).
+    for (const inputSize of [0, side]) {
+      const same = resizePatches(patches, inputSize);
+      expect(same).not.toBe(patches);
+      expect(Array.from(same.dataSync())).toEqual(Array.from(values));
+      same.dispose();
+    }
+    tf.dispose([patches, resized]);
+  });
+
+  it('validates the input size against the patch size, naming the field', () => {
+    expect(() => validatePatchInputSize(0, 6)).not.toThrow();
+    expect(() => validatePatchInputSize(28, 6)).not.toThrow();
+    for (const bad of [5, -1, 12.5, '28']) {
+      try {
+        validatePatchInputSize(bad, 6);
+        expect.unreachable(`accepted ${String(bad)}`);
+      } catch (error) {
+        expect(error).toBeInstanceOf(SslError);
+        expect((error as SslError).details?.field).toBe('patchInputSize');
+      }
+    }
   });
 });

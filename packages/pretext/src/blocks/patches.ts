@@ -131,3 +131,21 @@ export function normalizeTiles(tiles: Tensor4D, epsilon = 1e-4): Tensor4D {
     return tf.div(tf.sub(tiles, mean), tf.sqrt(tf.add(variance, epsilon))) as Tensor4D;
   });
 }
+
+/**
+ * Patches as the encoder is given them: resized (bilinear) to `inputSize × inputSize`, or as cut when `inputSize`
+ * is 0 or their own side. On 28×28 images the tiles of a 3×3 grid are 6-9 px, and a CNN with two 2×2 poolings
+ * reduces them to 1-2 px before its last stage, whose 3×3 kernels then see mostly padding — and batch norm
+ * learns statistics of those tiny maps, while the encoder is evaluated on whole images with 7×7 maps. Resizing
+ * the tiles to the evaluation images' side trains every stage at the scale it is evaluated at.
+ */
+export function resizePatches(patches: Tensor4D, inputSize: number): Tensor4D {
+  if (inputSize === 0 || (patches.shape[1] === inputSize && patches.shape[2] === inputSize)) return tf.clone(patches);
+  return tf.image.resizeBilinear(patches, [inputSize, inputSize]);
+}
+
+/** Throws SslError('invalid-config') unless `value` is 0 (patches as cut) or an integer side ≥ the patch side. */
+export function validatePatchInputSize(value: unknown, patchSize: number, field = 'patchInputSize'): void {
+  if (!(typeof value === 'number' && Number.isInteger(value) && (value === 0 || value >= patchSize)))
+    invalidConfig(field, value, `0 (patches as cut) or an integer side ≥ patchSize (${patchSize})`);
+}

@@ -13,7 +13,10 @@ describeMethodContract({
   pluginModule: new URL('../index.ts', import.meta.url),
   method: 'pretext:context-prediction',
   config: { headHiddenDim: 16 },
-  moreConfigs: [{ patchSize: 8, gap: 1, jitter: 0, headHiddenDim: 8 }],
+  moreConfigs: [
+    { patchSize: 8, gap: 1, jitter: 0, headHiddenDim: 8 },
+    { patchInputSize: 14, headHiddenDim: 8 },
+  ],
   data: { source: 'fashion-mnist-sample', size: 64 },
   encoder: { kind: 'cnn', inputShape: [28, 28, 1], channels: [8, 16], batchNorm: true },
   batchSize: 8,
@@ -23,6 +26,7 @@ describeMethodContract({
     { config: { gap: -1 }, field: 'gap' },
     { config: { jitter: 1.5 }, field: 'jitter' },
     { config: { headHiddenDim: 0 }, field: 'headHiddenDim' },
+    { config: { patchInputSize: 4 }, field: 'patchInputSize' },
   ],
   checkRun(result) {
     // 8-way cross-entropy starts near log 8 ≈ 2.08.

@@ -4,7 +4,7 @@ import { accuracy, defineMethod, hardLabelCrossEntropy, invalidConfig, projectio
 import type { Encoder, ImageDataset, Random, tfl } from '@ssl/core';
 import { pretextAccuracy, pretextHeldOutTask } from '../blocks/evaluate';
 import type { PretextEvaluationOptions, PretextPrediction } from '../blocks/evaluate';
-import { extractPatches, sampleGridBoxes, validateGridLayout } from '../blocks/patches';
+import { extractPatches, resizePatches, sampleGridBoxes, validateGridLayout, validatePatchInputSize } from '../blocks/patches';
 import type { GridLayout, PatchBox } from '../blocks/patches';
 
 /**
@@ -27,7 +27,16 @@ export interface ContextPredictionConfig {
   jitter: number;
   /** Width of the hidden layer of the classifier on the concatenated features (the paper's fc7). Default 256. */
   headHiddenDim: number;
+  /**
+   * Side the patches are resized to (bilinear) before the encoder; 0: as cut. Set it to the images' side so the
+   * encoder trains at the scale it is evaluated at (whole images). Default 0.
+   */
+  patchInputSize: number;
 }
+
+/** What the pair sampler and the classifier need of the config. */
+export type ContextPredictionTask = Pick<ContextPredictionConfig, 'patchSize' | 'gap' | 'jitter'> &
+  Partial<Pick<ContextPredictionConfig, 'patchInputSize'>>;
 
 declare module '@ssl/core' {
   interface MethodConfigs {
@@ -75,13 +84,13 @@ export function contextPredictionLogits(
   head: tfl.LayersModel,
   images: Tensor4D,
   rng: Random,
-  config: Omit<GridLayout, 'grid'>,
+  config: ContextPredictionTask,
   training: boolean,
 ): PretextPrediction {
   return tf.tidy(() => {
     const n = images.shape[0];
     const { patches, labels } = contextPredictionPairs(images, rng, config);
-    const features = encoder.features(patches, { training });
+    const features = encoder.features(resizePatches(patches, config.patchInputSize ?? 0), { training });
     const pair = tf.concat([tf.slice(features, [0, 0], [n, -1]), tf.slice(features, [n, 0], [n, -1])], 1);
     return { logits: head.apply(pair, { training }) as Tensor2D, labels };
   });
@@ -106,7 +115,7 @@ export function evaluateContextPrediction(
   encoder: Encoder,
   head: tfl.LayersModel,
   dataset: Pick<ImageDataset, 'images' | 'shape' | 'size'>,
-  config: Pick<ContextPredictionConfig, 'patchSize' | 'gap' | 'jitter'>,
+  config: ContextPredictionTask,
   options: PretextEvaluationOptions = {},
 ): Promise<number> {
   return pretextAccuracy(dataset, (images, rng) => contextPredictionLogits(encoder, head, images, rng, config, false), options);
@@ -122,11 +131,12 @@ export const contextPrediction = defineMethod<ContextPredictionConfig, 'unlabele
     url: 'https://arxiv.org/abs/1505.05192',
   },
   data: 'unlabeled',
-  defaults: { patchSize: 6, gap: 2, jitter: 1, headHiddenDim: 256 },
+  defaults: { patchSize: 6, gap: 2, jitter: 1, headHiddenDim: 256, patchInputSize: 0 },
   validate(config) {
     validateGridLayout(layoutOf(config));
     if (!(Number.isInteger(config.headHiddenDim) && config.headHiddenDim > 0))
       invalidConfig('headHiddenDim', config.headHiddenDim, 'a positive integer');
+    validatePatchInputSize(config.patchInputSize, config.patchSize);
   },
   // The patches are the task: no augmentation view.
   views: () => ({ unlabeled: 'none' }),

@@ -13,7 +13,10 @@ describeMethodContract({
   pluginModule: new URL('../index.ts', import.meta.url),
   method: 'pretext:jigsaw',
   config: { permutations: 10, headHiddenDim: 16 },
-  moreConfigs: [{ permutations: 4, normalizeTiles: false, patchSize: 8, gap: 1, jitter: 0, headHiddenDim: 8 }],
+  moreConfigs: [
+    { permutations: 4, normalizeTiles: false, patchSize: 8, gap: 1, jitter: 0, headHiddenDim: 8 },
+    { permutations: 4, patchInputSize: 14, headHiddenDim: 8 },
+  ],
   data: { source: 'fashion-mnist-sample', size: 64 },
   encoder: { kind: 'cnn', inputShape: [28, 28, 1], channels: [8, 16], batchNorm: true },
   batchSize: 8,
@@ -28,6 +31,7 @@ describeMethodContract({
     { config: { normalizeTiles: 'yes' }, field: 'normalizeTiles' },
     { config: { gap: 0.5 }, field: 'gap' },
     { config: { headHiddenDim: 0 }, field: 'headHiddenDim' },
+    { config: { patchInputSize: 5 }, field: 'patchInputSize' },
   ],
   checkRun(result) {
     // The permutation set is stored with the run, as the state checkpoints save and as a product.

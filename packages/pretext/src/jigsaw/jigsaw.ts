@@ -4,7 +4,14 @@ import { accuracy, defineMethod, hardLabelCrossEntropy, invalidConfig, projectio
 import type { Encoder, ImageDataset, Random, tfl } from '@ssl/core';
 import { pretextAccuracy, pretextHeldOutTask } from '../blocks/evaluate';
 import type { PretextEvaluationOptions, PretextPrediction } from '../blocks/evaluate';
-import { extractPatches, normalizeTiles, sampleGridBoxes, validateGridLayout } from '../blocks/patches';
+import {
+  extractPatches,
+  normalizeTiles,
+  resizePatches,
+  sampleGridBoxes,
+  validateGridLayout,
+  validatePatchInputSize,
+} from '../blocks/patches';
 import type { GridLayout, PatchBox } from '../blocks/patches';
 import { hammingPermutationSet } from '../blocks/permutations';
 
@@ -35,6 +42,11 @@ export interface JigsawConfig {
   normalizeTiles: boolean;
   /** Width of the hidden layer of the classifier on the 9 concatenated tile features (the paper's fc7). Default 256. */
   headHiddenDim: number;
+  /**
+   * Side the tiles are resized to (bilinear) before normalisation and the encoder; 0: as cut. Set it to the
+   * images' side so the encoder trains at the scale it is evaluated at (whole images). Default 0.
+   */
+  patchInputSize: number;
 }
 
 declare module '@ssl/core' {
@@ -73,6 +85,8 @@ export function jigsawPuzzles(
 
 export interface JigsawTaskConfig extends Pick<JigsawConfig, 'patchSize' | 'gap' | 'jitter' | 'normalizeTiles'> {
   readonly permutations: readonly (readonly number[])[];
+  /** See `JigsawConfig.patchInputSize`; default 0 (tiles as cut). */
+  readonly patchInputSize?: number;
 }
 
 /** Logits [N, P]: every tile through the shared encoder (one batch of 9N), features concatenated in slot order. */
@@ -86,7 +100,8 @@ export function jigsawLogits(
 ): PretextPrediction {
   return tf.tidy(() => {
     const { tiles, labels } = jigsawPuzzles(images, rng, task, task.permutations);
-    const input = task.normalizeTiles ? normalizeTiles(tiles) : tiles;
+    const resized = resizePatches(tiles, task.patchInputSize ?? 0);
+    const input = task.normalizeTiles ? normalizeTiles(resized) : resized;
     const features = encoder.features(input, { training });
     const puzzles = tf.reshape(features, [images.shape[0], JIGSAW_TILES * encoder.featureDim]) as Tensor2D;
     return { logits: head.apply(puzzles, { training }) as Tensor2D, labels };
@@ -148,6 +163,7 @@ export const jigsaw = defineMethod<JigsawConfig, 'unlabeled'>({
     minHammingDistance: 0,
     normalizeTiles: true,
     headHiddenDim: 256,
+    patchInputSize: 0,
   },
   validate(config) {
     validateGridLayout(layoutOf(config));
@@ -160,6 +176,7 @@ export const jigsaw = defineMethod<JigsawConfig, 'unlabeled'>({
     if (typeof config.normalizeTiles !== 'boolean') invalidConfig('normalizeTiles', config.normalizeTiles, 'true or false');
     if (!(Number.isInteger(config.headHiddenDim) && config.headHiddenDim > 0))
       invalidConfig('headHiddenDim', config.headHiddenDim, 'a positive integer');
+    validatePatchInputSize(config.patchInputSize, config.patchSize);
     // Builds (or finds cached) the set now, so an unreachable minHammingDistance fails at construction.
     if (config.minHammingDistance > 0) jigsawPermutations(config);
   },

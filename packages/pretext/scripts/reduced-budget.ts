@@ -1,0 +1,113 @@
+/**
+ * A reduced-budget version of the full-data run, for comparing settings of the spatial pretext tasks before a
+ * queue run: pre-train on the first `--train-limit` Fashion-MNIST training images, then score the encoder with
+ * the shared runner's protocol (`pretrainAndCompare`: kNN k = 200, linear probes, 10 labels per class, each
+ * beside the same encoder at random init) with the first `--eval-train-limit` training images as the kNN bank
+ * and the probes' training set, on the first `--test-limit` test images (default: all). The controls' scores are kept in `--control-dir`, so a
+ * series of runs with the same encoder seed scores them once. One JSON line per run is appended to `--results`.
+ *
+ *   node --conditions=@ssl/source --import tsx packages/pretext/scripts/reduced-budget.ts --name jigsaw-base \
+ *     --method pretext:jigsaw [--config '{"patchInputSize":28}']  [--train-limit 10000] [--eval-train-limit 10000] [--test-limit 10000] \
+ *     [--epochs 5] [--batch-size 256] [--lr 1e-3] [--seed 0] [--results /tmp/pretext-reduced.jsonl]
+ */
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createRegistry, initBackend, loadFashionMnist, subset } from '@ssl/core';
+import type { ImageDataset } from '@ssl/core';
+import { collapseDiagnostics, controlledFigures, pretrainAndCompare } from '@ssl/eval';
+import type { ControlScoreStore } from '@ssl/eval';
+import pretext from '../src/index';
+
+const { values } = parseArgs({
+  options: {
+    name: { type: 'string', default: 'run' },
+    method: { type: 'string', default: 'pretext:jigsaw' },
+    config: { type: 'string', default: '{}' },
+    'train-limit': { type: 'string', default: '10000' },
+    'eval-train-limit': { type: 'string', default: '10000' },
+    'test-limit': { type: 'string', default: '10000' },
+    epochs: { type: 'string', default: '5' },
+    'batch-size': { type: 'string', default: '256' },
+    lr: { type: 'string' },
+    'weight-decay': { type: 'string' },
+    seed: { type: 'string', default: '0' },
+    results: { type: 'string', default: '/tmp/pretext-reduced.jsonl' },
+    'control-dir': { type: 'string', default: '/tmp/pretext-reduced-controls' },
+  },
+});
+
+await initBackend({ backend: 'wasm', log: () => {} });
+const first = <D extends ImageDataset>(dataset: D, count: number): D =>
+  subset(
+    dataset,
+    Array.from({ length: Math.min(count, dataset.size) }, (_, i) => i),
+    `${dataset.name ?? 'images'} (first ${count})`,
+  );
+const fullTrain = await loadFashionMnist({ split: 'train', source: 'auto' });
+const test = first(await loadFashionMnist({ split: 'test', source: 'auto' }), Number(values['test-limit']));
+const trainSet = first(fullTrain, Number(values['train-limit']));
+const evalTrain = first(fullTrain, Number(values['eval-train-limit']));
+const methodConfig = JSON.parse(values.config!) as Record<string, unknown>;
+const method = createRegistry().use(pretext()).create(values.method!, methodConfig);
+
+mkdirSync(values['control-dir']!, { recursive: true });
+const fileOf = (key: string) => join(values['control-dir']!, `${createHash('sha256').update(key).digest('hex').slice(0, 32)}.json`);
+const store: ControlScoreStore = {
+  async get(key) {
+    return JSON.parse(readFileSync(fileOf(key), 'utf8'));
+  },
+  async set(key, row) {
+    writeFileSync(fileOf(key), JSON.stringify(row));
+  },
+};
+const dataKey = createHash('sha256')
+  .update(`${evalTrain.size}/${test.size}/${values['eval-train-limit']}`)
+  .update(evalTrain.images)
+  .update(test.images)
+  .digest('hex');
+
+const optimizer = {
+  ...(values.lr ? { lr: Number(values.lr) } : {}),
+  ...(values['weight-decay'] ? { weightDecay: Number(values['weight-decay']) } : {}),
+};
+const result = await pretrainAndCompare({
+  method,
+  data: trainSet,
+  epochs: Number(values.epochs),
+  batchSize: Number(values['batch-size']),
+  seed: Number(values.seed),
+  ...(Object.keys(optimizer).length > 0 ? { optimizer } : {}),
+  evaluation: { train: evalTrain, test },
+  controlCache: { store, dataKey },
+});
+const evaluation = result.evaluation!;
+const figures = controlledFigures(evaluation);
+const steps = result.run.history.length;
+const row = {
+  name: values.name,
+  method: values.method,
+  config: methodConfig,
+  trainImages: trainSet.size,
+  epochs: Number(values.epochs),
+  batchSize: Number(values['batch-size']),
+  seed: Number(values.seed),
+  steps,
+  trainSeconds: Number(result.trainSeconds.toFixed(1)),
+  msPerStep: Math.round((1000 * result.trainSeconds) / steps),
+  figures: figures.map((figure) => ({ key: figure.key, trained: figure.trained, randomInit: figure.randomInit, gain: figure.gain })),
+  heldOutTask: evaluation.heldOutTask?.map((figure) => ({ name: figure.name, value: figure.value })),
+  effectiveRank: Number(collapseDiagnostics(evaluation.trainedFeatures.test).effectiveRank.toFixed(1)),
+};
+appendFileSync(values.results!, `${JSON.stringify(row)}\n`);
+const mean = (value: unknown) => (typeof value === 'number' ? value : (value as { mean: number }).mean);
+console.log(
+  `${values.name}: ${steps} steps, ${row.msPerStep} ms/step; ` +
+    figures
+      .map(
+        (f) => `${f.key} ${(100 * mean(f.trained)).toFixed(1)} vs ${(100 * mean(f.randomInit)).toFixed(1)} (${(100 * f.gain).toFixed(1)})`,
+      )
+      .join(', '),
+);
+result.run.dispose();
