@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Random, cosineMomentum, createEncoder, createRegistry, dinoHeadLastLayer, initBackend } from '@ssl/core';
-import type { CnnSpec, MethodRuntime, StepContext, UnlabeledBatch } from '@ssl/core';
+import type { CnnSpec, MethodRuntime, StepContext, UnlabeledBatch, VitSpec } from '@ssl/core';
 import { describeLearningRun, describeMethodContract, learningRun, sampleIds, testBuildContext, testStepContext } from '@ssl/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import noncontrastive, { dino, dinoLoss, dinoTeacherTemperature, updateDinoCenter } from '../index';
@@ -15,14 +15,14 @@ const registry = () => createRegistry().use(noncontrastive());
 const tinyEncoder: CnnSpec = { kind: 'cnn', inputShape: [28, 28, 1], channels: [8, 16], seed: 11 };
 const tinyConfig = { outputDim: 32, headHiddenDim: 32, bottleneckDim: 16, views: { localCrops: 4 } };
 
-function buildRuntime(config: DINOConfig): MethodRuntime<'unlabeled', DINOCarry> {
+function buildRuntime(config: DINOConfig, encoder: CnnSpec | VitSpec = tinyEncoder): MethodRuntime<'unlabeled', DINOCarry> {
   let encoderSeed = 100;
   return dino.build(
     testBuildContext<DINOConfig>({
       config,
       inputShape: [28, 28, 1],
       rng: new Random(9),
-      createEncoder: () => createEncoder({ ...tinyEncoder, seed: encoderSeed++ }),
+      createEncoder: () => createEncoder({ ...encoder, seed: encoderSeed++ }),
     }),
   );
 }
@@ -67,12 +67,13 @@ describeMethodContract({
     { config: { normLastLayer: 'no' }, field: 'normLastLayer' },
     { config: { views: { globalCrops: 1, localCrops: 0 } }, field: 'views.localCrops' },
     { config: { views: { localScale: [0, 3] } }, field: 'views.localScale' },
+    { config: { cropBatches: 'concatenated' }, field: 'cropBatches' },
   ],
   // No local crops (2 global crops only) and no frozen epoch: the other code paths.
   // A head with batch norm and a learned last-layer magnitude (use_bn_in_head, norm_last_layer = False).
   moreConfigs: [
     { ...tinyConfig, freezeLastLayerEpochs: 0, views: { localCrops: 0 } },
-    { ...tinyConfig, headBatchNorm: true, normLastLayer: false },
+    { ...tinyConfig, headBatchNorm: true, normLastLayer: false, cropBatches: 'per-size' },
   ],
   checkRun(result) {
     for (const record of result.history) {
@@ -137,6 +138,21 @@ describe('noncontrastive:dino', () => {
     });
     tf.dispose([batch.images, ...batch.views]);
     disposeRuntime(runtime);
+  });
+
+  it("forwards the crops of one size as one batch with cropBatches 'per-size': the same loss as per view for a ViT without batch norm", () => {
+    const tinyVit: VitSpec = { kind: 'vit', inputShape: [28, 28, 1], patchSize: 4, embedDim: 16, depth: 1, numHeads: 2, mlpRatio: 2 };
+    const lossOf = (cropBatches: DINOConfig['cropBatches'], headBatchNorm: boolean) => {
+      const runtime = buildRuntime({ ...dino.defaults, ...tinyConfig, headBatchNorm, cropBatches }, tinyVit);
+      const batch = multiCropBatch(8, 1);
+      const value = tf.tidy(() => runtime.step(batch, context(1, 0.5)).loss.dataSync()[0]);
+      tf.dispose([batch.images, ...batch.views]);
+      disposeRuntime(runtime);
+      return value;
+    };
+    expect(lossOf('per-size', false)).toBeCloseTo(lossOf('per-view', false), 5);
+    // With batch norm in the head the statistics are those of a crop or of all crops of its size: not the same.
+    expect(Math.abs(lossOf('per-size', true) - lossOf('per-view', true))).toBeGreaterThan(1e-4);
   });
 
   it('updates the center in afterStep from the step’s own teacher outputs (eq. 4, m = 0.9)', () => {

@@ -55,6 +55,13 @@ export interface DINOConfig {
   freezeLastLayerEpochs: number;
   /** Overrides of the 'multiCrop' view policy; the first `globalCrops` views go to the teacher. */
   views: MultiCropOptions;
+  /**
+   * How crops go through the networks: 'per-view', each crop as its own batch (batch-norm statistics of one crop,
+   * as BYOL's per-view forwarding); 'per-size', the crops of one size as one batch (the reference's
+   * MultiCropWrapper: one forward for the global crops, one for the local crops). Equal for an encoder and a head
+   * without batch norm (a ViT), and far fewer, larger kernel calls.
+   */
+  cropBatches: 'per-view' | 'per-size';
 }
 
 declare module '@ssl/core' {
@@ -96,6 +103,23 @@ function checkUnitInterval(field: string, value: number, paper: string): void {
   if (!(typeof value === 'number' && value >= 0 && value <= 1)) invalidConfig(field, value, `a number in [0, 1] (paper: ${paper})`);
 }
 
+/**
+ * Outputs of `forward` for every crop, in the crops' order: each crop alone ('per-view'), or each run of
+ * consecutive crops of one size as one batch ('per-size'; multiCrop puts the global crops first, then the local ones).
+ */
+function forwardCrops(forward: (x: Tensor4D) => Tensor2D, crops: readonly Tensor4D[], mode: DINOConfig['cropBatches']): Tensor2D[] {
+  if (mode === 'per-view') return forwardViews(forward, crops, 'per-view');
+  const outputs: Tensor2D[] = [];
+  for (let start = 0; start < crops.length;) {
+    const size = crops[start].shape.slice(1).join('×');
+    let end = start + 1;
+    while (end < crops.length && crops[end].shape.slice(1).join('×') === size) end++;
+    outputs.push(...forwardViews(forward, crops.slice(start, end), 'concatenated'));
+    start = end;
+  }
+  return outputs;
+}
+
 /** What DINO's step hands to afterStep: the teacher outputs of the global crops, for the center (eq. 4). */
 export interface DINOCarry {
   readonly teacherOutputs: Tensor2D[];
@@ -127,6 +151,7 @@ export const dino = defineMethod<DINOConfig, 'unlabeled', DINOCarry>({
     finalMomentum: 1,
     freezeLastLayerEpochs: 1,
     views: DINO_FASHION_VIEWS,
+    cropBatches: 'per-view',
   },
   validate(config) {
     requirePositiveInteger('outputDim', config.outputDim);
@@ -146,6 +171,8 @@ export const dino = defineMethod<DINOConfig, 'unlabeled', DINOCarry>({
     if (!(Number.isInteger(config.freezeLastLayerEpochs) && config.freezeLastLayerEpochs >= 0)) {
       invalidConfig('freezeLastLayerEpochs', config.freezeLastLayerEpochs, 'an integer ≥ 0 (paper: 1)');
     }
+    if (config.cropBatches !== 'per-view' && config.cropBatches !== 'per-size')
+      invalidConfig('cropBatches', config.cropBatches, "'per-view' or 'per-size'");
     checkPolicyOptions(multiCrop, config.views, 'views');
     const globalCrops = config.views.globalCrops ?? 2;
     if (globalCrops + (config.views.localCrops ?? 6) < 2)
@@ -206,13 +233,13 @@ export const dino = defineMethod<DINOConfig, 'unlabeled', DINOCarry>({
         if (views.length < Math.max(2, globalCrops))
           invalidConfig('views', views.length, `at least ${Math.max(2, globalCrops)} views (the multiCrop policy)`);
         const globalViews = views.slice(0, globalCrops);
-        // One encoder for crops of every size; each crop is its own batch (see the README on batch norm).
-        const studentOutputs = forwardViews(studentForward(context.epoch < config.freezeLastLayerEpochs), views, 'per-view');
+        // One encoder for crops of every size; each crop its own batch, or the crops of one size together.
+        const studentOutputs = forwardCrops(studentForward(context.epoch < config.freezeLastLayerEpochs), views, config.cropBatches);
         // The teacher sees the global crops only, and gives no gradient (sg in Algorithm 1).
-        const teacherOutputs = forwardViews(
+        const teacherOutputs = forwardCrops(
           (x: Tensor4D) => stopGradient(teacherHead.apply(teacherEncoder.features(x, { training: true }), { training: true }) as Tensor2D),
           globalViews,
-          'per-view',
+          config.cropBatches,
         );
         const teacherTemperature = dinoTeacherTemperature(config, context.progress);
         const loss = dinoLoss(studentOutputs, teacherOutputs, center as unknown as Tensor2D, {
