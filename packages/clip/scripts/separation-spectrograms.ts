@@ -6,13 +6,16 @@
  *
  *   node --conditions=@ssl/source --import tsx packages/clip/scripts/separation-spectrograms.ts \
  *     --png packages/clip/docs/mix-and-separate.png [--epochs 10] [--images 2000] [--mixtures 300] [--config '{"mask":"binary"}']
+ *
+ * With `--run <dir>` it trains nothing: it draws and evaluates a finished run (`ssl pretrain clip:mix-and-separate
+ * --out <dir>`) on mixtures of the full test split (`--data full`, the default then) or of the sample's.
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor3D } from '@tensorflow/tfjs-core';
-import { initBackend, loadFashionMnist, loadSpokenClasses } from '@ssl/core';
-import { evaluateSeparation, separationMixtures, separationModelOf } from '../src/index';
+import { initBackend, loadFashionMnist, loadRun, loadSpokenClasses } from '@ssl/core';
+import { evaluateSeparation, separationMixtures, separationModelFromRun, separationModelOf } from '../src/index';
 import type { MixAndSeparateConfig } from '../src/index';
 import { imageGridPng, type GridImage } from '@ssl/eval';
 import { trainOnSpokenSample } from './spoken-sample-run';
@@ -27,25 +30,21 @@ const { values } = parseArgs({
     config: { type: 'string', default: '{}' },
     lr: { type: 'string', default: '3e-3' },
     seed: { type: 'string', default: '0' },
+    run: { type: 'string' },
+    data: { type: 'string' },
   },
 });
 const config = JSON.parse(values.config) as Partial<MixAndSeparateConfig>;
-const mask = config.mask ?? 'binary';
 
-await initBackend({ backend: 'wasm', threads: 1, log: () => {} });
-const { result, seconds } = await trainOnSpokenSample({
-  method: 'clip:mix-and-separate',
-  config,
-  images: Number(values.images),
-  epochs: Number(values.epochs),
-  seed: Number(values.seed),
-  lr: Number(values.lr),
+await initBackend({ backend: 'wasm', threads: values.run ? 2 : 1, log: () => {} });
+const { model, steps, seconds, mask, dispose } = values.run ? await finishedRun(values.run) : await trainedHere();
+const testImages = await loadFashionMnist({
+  split: 'test',
+  source: values.data === 'full' || (values.run && !values.data) ? 'full' : 'sample',
 });
-const model = separationModelOf(result.runtime);
-const testImages = await loadFashionMnist({ split: 'test', source: 'sample' });
 const mixtures = separationMixtures(testImages, loadSpokenClasses({ split: 'test' }), { count: Number(values.mixtures), seed: 1 });
 const figures = evaluateSeparation(model, mixtures, { mask });
-console.log(JSON.stringify({ steps: result.steps, seconds: Math.round(seconds), config, ...figures }));
+console.log(JSON.stringify({ steps, seconds, config, ...figures }));
 
 if (values.png) {
   const count = Number(values.examples);
@@ -70,7 +69,26 @@ if (values.png) {
   );
 }
 tf.dispose([mixtures.firstImages, mixtures.firstSounds, mixtures.secondImages, mixtures.secondSounds]);
-result.dispose();
+dispose();
+
+async function trainedHere() {
+  const { result, seconds } = await trainOnSpokenSample({
+    method: 'clip:mix-and-separate',
+    config,
+    images: Number(values.images),
+    epochs: Number(values.epochs),
+    seed: Number(values.seed),
+    lr: Number(values.lr),
+  });
+  const model = separationModelOf(result.runtime);
+  return { model, steps: result.steps, seconds: Math.round(seconds), mask: config.mask ?? 'binary', dispose: () => result.dispose() };
+}
+
+async function finishedRun(dir: string) {
+  const run = await loadRun(dir);
+  const { mask } = run.config.config as unknown as MixAndSeparateConfig;
+  return { model: separationModelFromRun(run), steps: run.step, seconds: undefined, mask, dispose: () => run.dispose() };
+}
 
 /** A grid of spectrograms [row][column][frame][band] as a PNG, one colour scale (log magnitude, 60 dB range) for all. */
 function spectrogramGrid(rows: number[][][][]): Buffer {

@@ -33,6 +33,7 @@ export type { ImageAudioBatch, ImageAudioData } from './audio-visual/image-audio
 export {
   mixAndSeparate,
   separationModelOf,
+  separationModelFromRun,
   evaluateSeparation,
   separationMixtures,
   audioUNet,
@@ -49,13 +50,5 @@ export { magnitudeSpectrogram, binaryMaskLoss, ratioMaskLoss, separationWeights,
 export type { MagnitudeSpectrogramOptions } from './mix-and-separate/separation';
 export { clipWithTextTower } from './clip/clip';
 export type { ClipTextTower } from './clip/clip';
-export {
-  MASK_TOKEN,
-  bertMasking,
-  fortuneSentences,
-  maskIdOf,
-  maskedLanguageModelLoss,
-  mlmTokenizer,
-  pretrainTextTower,
-} from './text-pretraining/mlm';
-export type { BertMasking, PretrainTextTowerOptions, TextTowerShape } from './text-pretraining/mlm';
+export { textTowerFromRun } from './text-pretraining/text-tower';
+export type { PretrainedTextTower } from './text-pretraining/text-tower';

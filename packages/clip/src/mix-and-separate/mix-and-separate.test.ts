@@ -1,10 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor3D } from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   Random,
   createRegistry,
   initBackend,
+  loadRun,
   loadFashionMnist,
   loadSpokenClasses,
   melFilterbank,
@@ -20,6 +24,7 @@ import clipPlugin, {
   pairMixtures,
   ratioMaskLoss,
   separationMixtures,
+  separationModelFromRun,
   separationModelOf,
   spectrogramSnr,
 } from '../index';
@@ -164,6 +169,41 @@ const EPOCHS = 10;
 const IMAGE_STEERING_BAR = 0.6;
 
 describe('clip:mix-and-separate', () => {
+  it('separationModelFromRun rebuilds the trained separator from its run directory (same masks)', async () => {
+    const outDir = mkdtempSync(join(tmpdir(), 'ssl-separation-run-'));
+    const images = await loadFashionMnist({ split: 'train', source: 'sample' });
+    const result = await train({
+      method: createRegistry().use(clipPlugin()).create('clip:mix-and-separate', TINY),
+      data: {
+        images: subset(
+          images,
+          Array.from({ length: 64 }, (_, i) => i),
+        ),
+        audio: loadSpokenClasses({ split: 'train' }),
+      },
+      encoder: { kind: 'cnn', inputShape: [28, 28, 1], channels: [8, 16] },
+      batchSize: 16,
+      epochs: 1,
+      seed: 0,
+      outDir,
+    });
+    const run = await loadRun(outDir);
+    const mixtures = separationMixtures(await loadFashionMnist({ split: 'test', source: 'sample' }), loadSpokenClasses({ split: 'test' }), {
+      count: 4,
+      seed: 1,
+    });
+    const mixture = tf.add(mixtures.firstSounds, mixtures.secondSounds) as tf.Tensor2D;
+    const trained = separationModelOf(result.runtime).masks(mixtures.firstImages, mixture);
+    const loaded = separationModelFromRun(run).masks(mixtures.firstImages, mixture);
+    expect(tf.max(tf.abs(tf.sub(trained, loaded))).dataSync()[0]).toBeLessThan(1e-5);
+    expect(tf.max(tf.abs(tf.sub(trained, 0.5))).dataSync()[0]).toBeGreaterThan(0); // a mask, not a constant
+    tf.dispose([trained, loaded, mixture, mixtures.firstImages, mixtures.firstSounds, mixtures.secondImages, mixtures.secondSounds]);
+    result.dispose();
+    run.dispose();
+    rmSync(outDir, { recursive: true, force: true });
+    expect(() => separationModelFromRun({ ...run, method: 'clip:clip' })).toThrow(/not a clip:mix-and-separate run/);
+  }, 120_000);
+
   it('learns to pick a spoken class name out of a two-voice mixture by its image (held out: test images, an unheard voice)', async () => {
     const images = await loadFashionMnist({ split: 'train', source: 'sample' });
     const started = performance.now();

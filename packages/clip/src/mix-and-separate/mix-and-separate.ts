@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor1D, Tensor2D, Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
 import { Random, SslError, defineMethod, frameCount, gatherSampleImages, requirePositiveInteger, tfl } from '@ssl/core';
-import type { AudioDataset, Encoder, HeldOutFigure, ImageDataset, MethodRuntime } from '@ssl/core';
+import type { AudioDataset, Encoder, HeldOutFigure, ImageDataset, LoadedRun, MethodRuntime } from '@ssl/core';
 import { augmentedWaveforms, clipsByClass } from '../audio-visual/image-audio-data';
 import type { ImageAudioBatch, ImageAudioData } from '../audio-visual/image-audio-data';
 import { binaryMaskLoss, checkMagnitudeSpectrogramOptions, magnitudeSpectrogram, ratioMaskLoss, spectrogramSnr } from './separation';
@@ -303,6 +303,20 @@ export function separationModelOf(runtime: MethodRuntime): MixAndSeparateModel {
   const model = (runtime as Partial<MixAndSeparateRuntime>).separation;
   if (!model) throw new SslError('invalid-config', 'Expected the runtime of a clip:mix-and-separate run (train(...).runtime).');
   return model;
+}
+
+/**
+ * The separation model of a finished clip:mix-and-separate run directory (`loadRun(dir)`): its image encoder and
+ * the three networks it saved as products, assembled with the run's config, e.g. to separate new mixtures or to
+ * draw a run's spectrograms without training again.
+ */
+export function separationModelFromRun(run: LoadedRun): MixAndSeparateModel {
+  if (run.method !== 'clip:mix-and-separate')
+    throw new SslError('io', `${run.dir} is a ${run.method} run, not a clip:mix-and-separate run.`);
+  if (!run.encoder) throw new SslError('io', `${run.dir} has no saved image encoder (encoder/model.json).`);
+  const config = run.config.config as unknown as MixAndSeparateConfig;
+  const [audioNetwork, imageVector, synthesizer] = ['audioNetwork', 'imageVector', 'synthesizer'].map((name) => run.network(name));
+  return assemble({ imageEncoder: run.encoder as Encoder, audioNetwork, imageVector, synthesizer }, config).model;
 }
 
 /** Held-out figures of a separation model, dB of spectrogram SNR averaged over the two sources of every mixture. */
