@@ -111,8 +111,12 @@ export {
   splitBrainEncoderDefinition,
 } from './split-brain/split-brain-encoder';
 export type { SplitBrainSpec, LabPart } from './split-brain/split-brain-encoder';
+export { MASK_TOKEN, bertMasking, maskIdOf, mlmTokenizer } from './blocks/bert-masking';
+export type { BertMasking, BertMaskingOptions } from './blocks/bert-masking';
+export { mlm, mlmForward, mlmBatchLoss, mlmHeldOutScore, mlmHeldOutTask, mlmPartsOf, validateMlmConfig, MLM_DEFAULTS } from './mlm/mlm';
+export type { MlmConfig, MlmParts, MlmRuntime, MlmHeldOutScore } from './mlm/mlm';
 
-import { definePlugin, supportedCoreRange } from '@ssl/core';
+import { definePlugin, supportedCoreRange, textData } from '@ssl/core';
 import type { Plugin } from '@ssl/core';
 import packageJson from '../package.json';
 import { autoregressive as autoregressiveMethod } from './autoregressive/autoregressive';
@@ -120,6 +124,7 @@ import { beit as beitMethod } from './beit/beit';
 import { contextEncoder as contextEncoderMethod } from './context-encoder/context-encoder';
 import { dae as daeMethod } from './dae/dae';
 import { mae as maeMethod } from './mae/mae';
+import { mlm as mlmMethod } from './mlm/mlm';
 import { simmim as simmimMethod } from './simmim/simmim';
 import { splitBrain as splitBrainMethod } from './split-brain/split-brain';
 import { splitBrainEncoderDefinition } from './split-brain/split-brain-encoder';
@@ -140,12 +145,15 @@ const plugin = definePlugin({
     beit: beitMethod,
     autoregressive: autoregressiveMethod,
     'split-brain': splitBrainMethod,
+    mlm: mlmMethod,
   },
   viewPolicies: { corrupt: corruptPolicy },
   encoders: { 'split-brain': splitBrainEncoderDefinition },
+  // Core's 'text' kind, which masked:mlm trains on (@ssl/contrastive registers the same definition: one kind, no conflict).
+  dataKinds: { text: textData },
 });
 
-/** The plugin factory: `createRegistry().use(masked())` registers `masked:mae`, `masked:dae`, `masked:stacked-dae`, `masked:simmim`, `masked:context-encoder`, `masked:beit`, `masked:autoregressive`, `masked:split-brain`, the 'corrupt' view policy and the 'split-brain' encoder kind. */
+/** The plugin factory: `createRegistry().use(masked())` registers `masked:mae`, `masked:dae`, `masked:stacked-dae`, `masked:simmim`, `masked:context-encoder`, `masked:beit`, `masked:autoregressive`, `masked:split-brain`, `masked:mlm`, the 'corrupt' view policy, the 'split-brain' encoder kind and core's 'text' data kind. */
 export default function masked(): Plugin {
   return plugin;
 }

@@ -199,7 +199,8 @@ export const clip = defineMethod<ClipConfig, 'image-text'>({
 
 /**
  * A text tower to start CLIP from: its tokenizer (used instead of one fitted to the captions) and, optionally, an
- * encoder of the same shape whose weights initialise the text transformer (e.g. from `pretrainTextTower`).
+ * encoder of the same shape whose weights initialise the text transformer (e.g. a `masked:mlm` run's, see
+ * `textTowerFromRun`).
  */
 export interface ClipTextTower {
   readonly tokenizer: WordTokenizer;
