@@ -2,8 +2,11 @@ import { resolve } from 'node:path';
 import {
   ImageStream,
   SslError,
+  TEXT_PLACEHOLDER_SHAPE,
   labeledSplit,
   loadEmoji,
+  loadFortunesSample,
+  loadTextFile,
   loadFashionMnist,
   loadImageAudioFolder,
   loadImageFolder,
@@ -16,6 +19,7 @@ import {
   type ImageShape,
   type TrainData,
 } from '@ssl/core';
+import { isTextSource } from './options';
 import type { DataSource, LabeledDataSource } from './options';
 
 /** Size images from folders and .jsonl pairs are resized to; the built-in datasets are 28×28×1. */
@@ -36,7 +40,10 @@ export interface RunData {
   evaluationTrain?: ImageDataset;
   /** Held-out labeled images the evaluation scores on. */
   evaluationTest?: ImageDataset;
-  /** Held-out data in the form the method trains on, for its own task's read-out, when that is not `evaluationTest` (image–audio pairs). */
+  /**
+   * Held-out data in the form the method trains on, for its own task's read-out, when that is not `evaluationTest`
+   * (image–audio pairs; the held-out sentences of a text corpus).
+   */
   heldOut?: unknown;
   inputShape: ImageShape;
   /** Releases what the data holds open (a shard stream's decode workers); called once training has ended. */
@@ -45,6 +52,8 @@ export interface RunData {
 
 /** The input shape a data source will have, known before loading so the encoder can be checked early. */
 export function inputShapeOf(source: DataSource, geometry: ImageGeometry): ImageShape {
+  // A corpus has no images: core's text kind reports its placeholder shape, which no text method builds an encoder of.
+  if (isTextSource(source)) return TEXT_PLACEHOLDER_SHAPE;
   return source.kind === 'named' && !isEmoji(source) ? [28, 28, 1] : [geometry.size, geometry.size, geometry.channels];
 }
 
@@ -72,6 +81,11 @@ export async function loadRunData(
   const separate = evaluationSource ? await loadLabeledImages(evaluationSource, { ...options, needEvaluation: true }) : undefined;
   const evaluationOf = (split: { train: ImageDataset; test?: ImageDataset }) =>
     split.train.labels && split.test?.labels ? { evaluationTrain: split.train, evaluationTest: split.test } : {};
+  if (isTextSource(source)) {
+    // The bundled sample's held-out sentences score the method's own task; a file is trained on whole.
+    if (source.kind === 'text-file') return { train: loadTextFile(source.path), inputShape };
+    return { train: loadFortunesSample({ split: 'train' }), heldOut: loadFortunesSample({ split: 'test' }), inputShape };
+  }
   if (source.kind === 'shards') return { ...openShards(source.path, options), ...(separate ? evaluationOf(separate) : {}), inputShape };
   if (source.kind === 'image-audio-folder') {
     // Without the method's clip format (ssl eval, an image method) the folder is its images, the WAVs unused.

@@ -12,6 +12,13 @@ import { SslError, holdsImageAudioPairs } from '@ssl/core';
 export const NAMED_DATASETS = ['fashion-mnist', 'fashion-mnist-sample', 'mnist', 'emoji', 'emoji-sample'] as const;
 export type NamedDataset = (typeof NAMED_DATASETS)[number];
 
+/** Built-in text corpora `--data` accepts by name for text methods (core's 'text' data kind): @ssl/core's fortunes sample. */
+export const NAMED_TEXT_CORPORA = ['fortunes-sample'] as const;
+export type NamedTextCorpus = (typeof NAMED_TEXT_CORPORA)[number];
+
+/** Text files `--data` reads as a corpus, one text a line (gzipped too). */
+const TEXT_FILE_EXTENSIONS = ['.txt', '.txt.gz'];
+
 export type DataSource =
   | { kind: 'named'; name: NamedDataset }
   /** A folder with one sub-folder of images per class (or unlabeled images at the top level). */
@@ -24,10 +31,22 @@ export type DataSource =
    * A folder of (image, WAV) pairs of the same base name, at its top level or in class sub-folders, for image–audio
    * methods. `clip` is the method's sampleRate and clipSamples the recordings are fitted to (set by the run's plan).
    */
-  | { kind: 'image-audio-folder'; path: string; clip?: { sampleRate: number; clipSamples: number } };
+  | { kind: 'image-audio-folder'; path: string; clip?: { sampleRate: number; clipSamples: number } }
+  /** A text corpus for text methods: the bundled fortunes sample (its held-out split scores the method's own task) or a file. */
+  | { kind: 'text-sample'; name: NamedTextCorpus }
+  /** A text file, one text a line (.txt or .txt.gz). */
+  | { kind: 'text-file'; path: string };
 
 /** A source of labeled images (what `--eval-data` accepts): a built-in dataset or a folder with class sub-folders. */
-export type LabeledDataSource = Exclude<DataSource, { kind: 'image-text-pairs' } | { kind: 'shards' } | { kind: 'image-audio-folder' }>;
+export type LabeledDataSource = Exclude<
+  DataSource,
+  { kind: 'image-text-pairs' } | { kind: 'shards' } | { kind: 'image-audio-folder' } | { kind: 'text-sample' } | { kind: 'text-file' }
+>;
+
+/** True for a text corpus (what methods of core's 'text' data kind train on). */
+export function isTextSource(source: DataSource): source is Extract<DataSource, { kind: 'text-sample' | 'text-file' }> {
+  return source.kind === 'text-sample' || source.kind === 'text-file';
+}
 
 export function parsePositiveInteger(value: string): number {
   const number = Number(value);
@@ -66,6 +85,7 @@ const PAIR_FILE_EXTENSIONS = ['.jsonl', '.csv'];
  */
 export async function resolveDataSource(value: string, cwd: string): Promise<DataSource> {
   if ((NAMED_DATASETS as readonly string[]).includes(value)) return { kind: 'named', name: value as NamedDataset };
+  if ((NAMED_TEXT_CORPORA as readonly string[]).includes(value)) return { kind: 'text-sample', name: value as NamedTextCorpus };
   const path = resolve(cwd, value);
   const info = await stat(path).catch(() => undefined);
   if (info === undefined) {
@@ -85,9 +105,10 @@ export async function resolveDataSource(value: string, cwd: string): Promise<Dat
     return (await holdsImageAudioPairs(path)) ? { kind: 'image-audio-folder', path } : { kind: 'image-folder', path };
   }
   if (PAIR_FILE_EXTENSIONS.includes(extname(path).toLowerCase())) return { kind: 'image-text-pairs', path };
+  if (TEXT_FILE_EXTENSIONS.some((extension) => path.toLowerCase().endsWith(extension))) return { kind: 'text-file', path };
   throw new SslError(
     'data',
-    `--data ${path} is a file but not image–caption pairs (.jsonl or .csv); pass a folder of images, a pairs file or one of ${NAMED_DATASETS.join(', ')}.`,
+    `--data ${path} is a file but not image–caption pairs (.jsonl or .csv) or text (.txt, .txt.gz); pass a folder of images, a pairs file or one of ${[...NAMED_DATASETS, ...NAMED_TEXT_CORPORA].join(', ')}.`,
     {
       details: { path },
     },
@@ -95,7 +116,7 @@ export async function resolveDataSource(value: string, cwd: string): Promise<Dat
 }
 
 export function describeDataSource(source: DataSource): string {
-  return source.kind === 'named' ? source.name : source.path;
+  return source.kind === 'named' || source.kind === 'text-sample' ? source.name : source.path;
 }
 
 /**

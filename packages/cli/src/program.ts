@@ -11,7 +11,14 @@ import { runPretrainCommand } from './commands/pretrain-command';
 import { runReportCommand } from './commands/report-command';
 import { runShardsMakeCommand } from './commands/shards-command';
 import { formatCliError, oneLine } from './format-error';
-import { NAMED_DATASETS, parseChannels, parseNonNegativeInteger, parsePositiveInteger, parsePositiveNumber } from './options';
+import {
+  NAMED_DATASETS,
+  NAMED_TEXT_CORPORA,
+  parseChannels,
+  parseNonNegativeInteger,
+  parsePositiveInteger,
+  parsePositiveNumber,
+} from './options';
 import { CLI_VERSION } from './version';
 import { ENCODER_CHOICES } from './encoder-choice';
 
@@ -187,7 +194,7 @@ function addTrainingOptions(command: Command): void {
   command
     .option(
       '--data <source>',
-      `${NAMED_DATASETS.join(' | ')} | <image folder> | <pairs.jsonl | pairs.csv> | <folder of image + WAV pairs (a.png + a.wav), for clip:audio-visual> (required here or in --config)`,
+      `${NAMED_DATASETS.join(' | ')} | <image folder> | <pairs.jsonl | pairs.csv> | <folder of image + WAV pairs (a.png + a.wav), for clip:audio-visual> | ${NAMED_TEXT_CORPORA.join(' | ')} | <file.txt, one text a line, for text methods> (required here or in --config)`,
     )
     .option(
       '--eval-data <source>',

@@ -17,7 +17,9 @@ import { checkEncoderChoice, encoderSpecFor, type EncoderChoice } from '../encod
 import { DEFAULT_IMAGE_GEOMETRY, inputShapeOf, type ImageGeometry } from '../load-run-data';
 import {
   NAMED_DATASETS,
+  NAMED_TEXT_CORPORA,
   describeDataSource,
+  isTextSource,
   readRunConfigFile,
   resolveDataSource,
   type DataSource,
@@ -166,13 +168,26 @@ export async function planTrainingRun(
       `${method.id} is not a semi-supervised method (it trains on ${dataKind} data); use \`ssl pretrain ${method.id}\`.`,
     );
   }
+  // A text method trains on a corpus (or on the captions of image–caption pairs: core's 'text' kind reads them).
+  if (dataKind === 'text' && !isTextSource(data) && data.kind !== 'image-text-pairs') {
+    throw new SslError(
+      'data',
+      `${method.id} trains on text; pass --data ${NAMED_TEXT_CORPORA.join(' | ')} | <file.txt> (one text a line, .txt.gz too) | <pairs.jsonl> (its captions).`,
+    );
+  }
+  if (dataKind !== 'text' && isTextSource(data)) {
+    throw new SslError(
+      'data',
+      `${method.id} trains on ${dataKind} data; --data ${describeDataSource(data)} is a text corpus, which only text methods (contrastive:word2vec, masked:mlm) use.`,
+    );
+  }
   if (dataKind === 'image-text' && data.kind !== 'image-text-pairs') {
     throw new SslError(
       'data',
       `${method.id} trains on image–text pairs; pass --data <pairs.jsonl> (one {"image": ..., "caption": ...} per line) or <pairs.csv> (image,caption columns).`,
     );
   }
-  if (dataKind !== 'image-text' && data.kind === 'image-text-pairs') {
+  if (dataKind !== 'image-text' && dataKind !== 'text' && data.kind === 'image-text-pairs') {
     throw new SslError(
       'data',
       `${method.id} trains on images; --data ${data.path} holds image–text pairs, which only image-text methods (clip:*) use.`,
@@ -307,6 +322,12 @@ async function resolveEvaluationData(value: string, cwd: string, inputShape: rea
     throw new SslError(
       'data',
       `--eval-data ${source.path} holds streamed shards; evaluation holds its images in memory: pass ${NAMED_DATASETS.join(', ')} or a folder with one sub-folder per class.`,
+    );
+  }
+  if (isTextSource(source)) {
+    throw new SslError(
+      'data',
+      `--eval-data ${value} is a text corpus; pass labeled images: ${NAMED_DATASETS.join(', ')} or a folder with one sub-folder per class.`,
     );
   }
   // A folder of (image, WAV) pairs with class sub-folders is labeled images too: its WAVs go unused here.

@@ -130,6 +130,14 @@ async function trainAndEvaluate(io: CliIo, plan: TrainingPlan): Promise<number> 
     await writeFile(join(plan.outDir, RUN_FILES.evaluation), `${JSON.stringify(result.evaluation, null, 2)}\n`);
     await writeEmbeddingMap(plan.outDir, result);
     io.stdout.write(formatEvaluationTable(result));
+  } else if (plan.evaluate && data.heldOut !== undefined && plan.method.definition.data === 'text' && run.runtime.heldOutTask) {
+    // A text corpus has no images to evaluate an encoder on: the method's own task on the held-out sentences is the read-out.
+    const figures = await run.runtime.heldOutTask(data.heldOut, { seed: plan.seed });
+    for (const figure of figures) {
+      const value = figure.kind === 'accuracy' ? `${(100 * figure.value).toFixed(1)}%` : formatNumber(figure.value);
+      const reference = figure.kind === 'accuracy' ? `${(100 * figure.reference.value).toFixed(1)}%` : formatNumber(figure.reference.value);
+      io.stdout.write(`held-out ${figure.name}: ${value} (${figure.reference.name}: ${reference})\n`);
+    }
   } else if (plan.evaluate) {
     io.stderr.write('ssl: skipped evaluation: the data has no labeled test split (use a labeled folder or a built-in dataset).\n');
   }
