@@ -6,9 +6,10 @@ import { conv2dBackpropFilterConfig, conv2dBackpropInputConfig } from './conv2d-
 import { depthwiseConv2dBackpropFilterConfig, depthwiseConv2dBackpropInputConfig } from './depthwise-conv2d-backprop';
 import { batchMatMulConfig, fusedMatMulConfig } from './matmul';
 import { erfConfig } from './erf';
+import { addConfig, multiplyConfig, reluConfig, stepConfig } from './elementwise';
 import { gatherV2Config } from './gather';
 import { geluTanhBackwardConfig, geluTanhForwardConfig } from './gelu';
-import { identityConfig } from './identity';
+import { castConfig, identityConfig } from './identity';
 import { layerNormBackwardConfig, layerNormForwardConfig } from './layer-norm';
 import { oneHotConfig } from './one-hot';
 import { maxPoolGradConfig, meanConfig, sumConfig } from './reduce-pool';
@@ -41,6 +42,7 @@ export const wasmTrainingKernelConfigs: readonly KernelConfig[] = [
   meanConfig,
   maxPoolGradConfig,
   identityConfig,
+  castConfig,
   ...broadcastBinaryConfigs,
   batchNormForwardConfig,
   batchNormBackwardConfig,
@@ -50,4 +52,8 @@ export const wasmTrainingKernelConfigs: readonly KernelConfig[] = [
   layerNormForwardConfig,
   layerNormBackwardConfig,
   erfConfig,
+  reluConfig,
+  stepConfig,
+  multiplyConfig,
+  addConfig,
 ];

@@ -20,7 +20,7 @@ import type {
 } from '@tensorflow/tfjs-core';
 
 import { SslError } from '../../errors';
-import { matMulInto } from './matmul';
+import { batchMatMulWasm, matMulInto } from './matmul';
 import {
   FILTER_GRADIENT_ROWS_PER_CHUNK,
   FILTER_GRADIENT_TILE_M,
@@ -534,12 +534,18 @@ export function conv2dInputGradient(backend: WasmBackend, dy: TensorInfo, filter
   }
   const rows = batchSize * outHeight * outWidth;
   const patchLength = filterHeight * filterWidth * inChannels;
-  const filterTransposed = transposeWasm(backend, withShape(filter, [patchLength, outChannels]), [1, 0]);
-  const patchGradient = backend.makeOutput([rows, patchLength], 'float32');
-  matMulInto(backend, dy, filterTransposed, patchGradient, rows, outChannels, patchLength);
+  // dP = dy·Wᵀ through batchMatMulWasm: kernels.c's GEMM on both threads, reading W transposed in place, where the
+  // helper thread runs (XNNPACK on one thread after an explicit transpose otherwise).
+  const patchGradient = batchMatMulWasm(
+    backend,
+    withShape(dy, [rows, outChannels]),
+    withShape(filter, [patchLength, outChannels]),
+    false,
+    true,
+  );
   const dx = backend.makeOutput([batchSize, inHeight, inWidth, inChannels], 'float32');
   col2im(heapFloat32(backend), heapIndex(backend, patchGradient), heapIndex(backend, dx), info);
-  disposeIntermediates(backend, filterTransposed, patchGradient);
+  disposeIntermediates(backend, patchGradient);
   return dx;
 }
 

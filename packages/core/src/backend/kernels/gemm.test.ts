@@ -95,6 +95,24 @@ describe('single products on wasm (kernels.c GEMM) match cpu', () => {
     }
   });
 
+  it('strided convolutions: the input gradient (dy·Wᵀ on the GEMM, then col2im) and the fused conv epilogue match cpu', async () => {
+    // 3×3 stride 2 'same' and 1×1 stride 2 'valid' (ResNet's downsampling), large enough for the helper thread's half.
+    for (const [kernel, pad] of [
+      [3, 'same'],
+      [1, 'valid'],
+    ] as const) {
+      const inputs = [randomHost([4, 14, 14, 8], 14), randomHost([kernel, kernel, 8, 24], 15)];
+      await expectMatchesCpu(`conv ${kernel}x${kernel} /2 ${pad}`, (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, pad), inputs);
+    }
+    const fused = [randomHost([2, 9, 9, 16], 16), randomHost([3, 3, 16, 16], 17), randomHost([16], 18)];
+    await expectMatchesCpu(
+      'fused conv (Winograd) + bias + relu',
+      (x, w, bias) => tf.fused.conv2d({ x: x as tf.Tensor4D, filter: w as tf.Tensor4D, strides: 1, pad: 'same', bias, activation: 'relu' }),
+      fused,
+      false,
+    );
+  });
+
   it('leaves no tensor behind and splits large products with the helper thread when there is one', async () => {
     const a = tf.randomNormal([301, 200]);
     const b = tf.randomNormal([200, 77]);

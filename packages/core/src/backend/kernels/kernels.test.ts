@@ -602,6 +602,37 @@ describe('identity (clone) on wasm', () => {
     onWasm.gradients.forEach((gradient, i) => expectClose(gradient, onCpu.gradients[i], `conv-relu-mul gradient ${i}`));
   });
 
+  it('cast to the same dtype shares the data too; casts between dtypes still convert; the relu gradient (which casts) matches cpu', async () => {
+    await tf.setBackend('wasm');
+    const backend = tf.engine().backend;
+    const original = tf.tensor1d([1.5, -2.25, 0, 3]);
+    const buffersBefore = backend.numDataIds();
+    const same = tf.cast(original, 'float32');
+    expect(backend.numDataIds()).toBe(buffersBefore);
+    original.dispose();
+    expect(Array.from(same.dataSync())).toEqual([1.5, -2.25, 0, 3]);
+    const ints = tf.cast(same, 'int32');
+    const flags = tf.cast(same, 'bool');
+    const back = tf.cast(ints, 'float32');
+    expect(backend.numDataIds()).toBe(buffersBefore + 3);
+    same.dispose();
+    expect(ints.dtype).toBe('int32');
+    expect(Array.from(ints.dataSync())).toEqual([1, -2, 0, 3]);
+    expect(Array.from(flags.dataSync())).toEqual([1, 1, 0, 1]);
+    expect(Array.from(back.dataSync())).toEqual([1, -2, 0, 3]);
+    const sameInts = tf.cast(ints, 'int32');
+    ints.dispose();
+    expect(Array.from(sameInts.dataSync())).toEqual([1, -2, 0, 3]);
+    tf.dispose([flags, back, sameInts]);
+    expect(backend.numDataIds()).toBe(buffersBefore - 1);
+    const x = randomHost([3, 4, 4, 5]);
+    const op = (a: tf.Tensor): tf.Tensor => tf.mul(tf.relu(a), tf.cast(tf.step(a), 'float32'));
+    const onWasm = await valueAndGradients('wasm', op, [x]);
+    const onCpu = await valueAndGradients('cpu', op, [x]);
+    expectClose(onWasm.value, onCpu.value, 'relu value');
+    expectClose(onWasm.gradients[0], onCpu.gradients[0], 'relu gradient');
+  });
+
   it('clones int32 and bool tensors', async () => {
     await tf.setBackend('wasm');
     const ints = tf.tensor1d([3, -1, 7], 'int32');

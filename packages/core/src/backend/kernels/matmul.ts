@@ -22,6 +22,7 @@ import type {
   _FusedMatMulInputs,
 } from '@tensorflow/tfjs-core';
 
+import { addWasm, reluWasm } from './elementwise';
 import { runOnTwoThreads, simdHelperThread, simdKernels, type SimdKernels } from './simd/simd-kernels';
 import { transposeWasm } from './transpose';
 import {
@@ -320,7 +321,7 @@ export function addBiasAndActivate(
 ): TensorInfo {
   let result = x;
   if (bias !== undefined) {
-    const biased = runWasmKernel(backend, tf.Add, { a: result, b: bias });
+    const biased = addWasm(backend, result, bias);
     disposeIntermediates(backend, result);
     result = biased;
   }
@@ -341,7 +342,7 @@ function applyActivation(
 ): TensorInfo {
   switch (activation) {
     case 'relu':
-      return runWasmKernel(backend, tf.Relu, { x });
+      return reluWasm(backend, x);
     case 'relu6':
       return runWasmKernel(backend, tf.Relu6, { x });
     case 'elu':

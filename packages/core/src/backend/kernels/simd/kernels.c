@@ -887,6 +887,62 @@ void erf_f32(const float* x, float* y, int count) {
   for (int i = full; i < count; i++) y[i] = wasm_f32x4_extract_lane(erf_f32x4(wasm_f32x4_splat(x[i])), 0);
 }
 
+// Element-wise passes of a CNN step on four lanes, for elements [0, count) of float32 tensors (the callers split
+// ranges between the threads by offsetting the pointers): the bias add after a convolution, ReLU, and its
+// gradient as tfjs-core writes it, mul(dy, step(x)). tfjs-backend-wasm runs each of them on one thread (Step as a
+// scalar loop, Add with a broadcast bias through XNNPACK's broadcasting path at half the speed of equal shapes).
+
+// y = max(x, 0), NaN kept (as the cpu backend's x < 0 ? 0 : x).
+EXPORT(relu_f32)
+void relu_f32(const float* x, float* y, int count) {
+  const v128_t zero = wasm_f32x4_splat(0);
+  int i = 0;
+  for (; i + 4 <= count; i += 4) {
+    const v128_t v = wasm_v128_load(x + i);
+    wasm_v128_store(y + i, wasm_v128_bitselect(zero, v, wasm_f32x4_lt(v, zero)));
+  }
+  for (; i < count; i++) y[i] = x[i] < 0 ? 0.0f : x[i];
+}
+
+// y = x > 0 ? 1 : alpha, NaN kept (tfjs's Step); alpha comes as its float32 bits (the helper thread passes its
+// arguments as 32-bit integers).
+EXPORT(step_f32)
+void step_f32(const float* x, float* y, int count, int alpha_bits) {
+  const v128_t zero = wasm_f32x4_splat(0), one = wasm_f32x4_splat(1.0f), alpha = wasm_i32x4_splat(alpha_bits);
+  int i = 0;
+  for (; i + 4 <= count; i += 4) {
+    const v128_t v = wasm_v128_load(x + i);
+    const v128_t stepped = wasm_v128_bitselect(one, alpha, wasm_f32x4_gt(v, zero));
+    wasm_v128_store(y + i, wasm_v128_bitselect(stepped, v, wasm_f32x4_eq(v, v)));
+  }
+  const float alpha1 = wasm_f32x4_extract_lane(alpha, 0);
+  for (; i < count; i++) y[i] = x[i] != x[i] ? x[i] : (x[i] > 0 ? 1.0f : alpha1);
+}
+
+// y = a·b (op 0) or a + b (op 1) for operands of one shape.
+EXPORT(binary_f32)
+void binary_f32(const float* a, const float* b, float* y, int count, int op) {
+  int i = 0;
+  if (op == 0) {
+    for (; i + 4 <= count; i += 4) wasm_v128_store(y + i, wasm_f32x4_mul(wasm_v128_load(a + i), wasm_v128_load(b + i)));
+    for (; i < count; i++) y[i] = a[i] * b[i];
+  } else {
+    for (; i + 4 <= count; i += 4) wasm_v128_store(y + i, wasm_f32x4_add(wasm_v128_load(a + i), wasm_v128_load(b + i)));
+    for (; i < count; i++) y[i] = a[i] + b[i];
+  }
+}
+
+// y[r, c] = x[r, c] + bias[c] for `rows` rows of `channels`.
+EXPORT(add_bias_f32)
+void add_bias_f32(const float* x, const float* bias, float* y, int rows, int channels) {
+  const int full = channels - channels % 4;
+  for (int r = 0; r < rows; r++, x += channels, y += channels) {
+    int c = 0;
+    for (; c < full; c += 4) wasm_v128_store(y + c, wasm_f32x4_add(wasm_v128_load(x + c), wasm_v128_load(bias + c)));
+    for (; c < channels; c++) y[c] = x[c] + bias[c];
+  }
+}
+
 // Winograd F(4×4, 3×3) for 3×3, stride-1, undilated convolutions (Lavin & Gray 2016, "Fast Algorithms
 // for Convolutional Neural Networks"). Each 6×6 input tile d (stride 4) and filter g give a 4×4 output
 // tile Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A, so with the transforms done once per tile and channel, a

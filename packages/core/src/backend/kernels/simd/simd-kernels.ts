@@ -138,6 +138,10 @@ export interface SimdKernels {
     totals: number,
   ): void;
   erf_f32(x: number, y: number, count: number): void;
+  relu_f32(x: number, y: number, count: number): void;
+  step_f32(x: number, y: number, count: number, alphaBits: number): void;
+  binary_f32(a: number, b: number, y: number, count: number, op: number): void;
+  add_bias_f32(x: number, bias: number, y: number, rows: number, channels: number): void;
   gelu_tanh_forward(x: number, y: number, gate: number, count: number): void;
   gelu_tanh_backward(dy: number, x: number, gate: number, dx: number, count: number): void;
   winograd_input_transform(
@@ -208,6 +212,10 @@ export const HELPER_KERNELS = [
   'layer_norm_backward',
   'layer_norm_parameter_gradients',
   'erf_f32',
+  'relu_f32',
+  'step_f32',
+  'binary_f32',
+  'add_bias_f32',
 ] as const;
 export type HelperKernel = (typeof HELPER_KERNELS)[number];
 
