@@ -32,6 +32,7 @@ const WORKLOADS: Record<string, () => Promise<() => TrainingStep>> = {
   'resnet18-cifar32': async () => (await import('./workloads/resnet18-cifar32')).resnet18Cifar32,
   'mae-vit28': async () => (await import('./workloads/mae-vit28')).maeVit28,
   'dino-multicrop28': async () => (await import('./workloads/dino-multicrop28')).dinoMulticrop28,
+  'dino-vit28-multicrop': async () => (await import('./workloads/dino-vit28-multicrop')).dinoVit28Multicrop,
   'features-cnn28': async () => (await import('./workloads/features28')).featuresCnn28,
   'features-vit28': async () => (await import('./workloads/features28')).featuresVit28,
 };

@@ -1,7 +1,7 @@
 """PyTorch twins of the @ssl benchmark workloads (bench/workloads/*.ts): same architecture, batch,
 loss and optimizer, random pre-made views. Prints one JSON object: per-step milliseconds and peak RSS.
 
-    /usr/bin/python3 bench/torch_workloads.py <simclr-cnn28|resnet18-cifar32|mae-vit28|dino-multicrop28|features-cnn28|features-vit28> <steps> <warmup> [threads]
+    /usr/bin/python3 bench/torch_workloads.py <simclr-cnn28|resnet18-cifar32|mae-vit28|dino-multicrop28|dino-vit28-multicrop|features-cnn28|features-vit28> <steps> <warmup> [threads]
 
 The features-* workloads are inference: one step is a batch of FEATURE_BATCH images through the encoder in
 eval mode under torch.no_grad() (batch norm with its running statistics, as @ssl's folded inference path).
@@ -186,6 +186,37 @@ class Vit28(nn.Module):
         return self.norm(self.blocks(tokens))[:, 0]
 
 
+class DinoVit28(nn.Module):
+    """Vit28 on crops of any multiple of 4 px (the 7x7 position table resized bilinearly, as @ssl's interpolatePositionEmbedding), then
+    DINO's head with batch norm (the noncontrastive dino-vit28 recipe): Linear-BN-GELU twice to 512, Linear to a 128-d bottleneck,
+    L2 norm, weight-normalized last layer (g = 1) to 128 outputs."""
+
+    def __init__(self):
+        super().__init__()
+        self.vit = Vit28()
+        self.mlp = nn.Sequential(
+            nn.Linear(128, 512), nn.BatchNorm1d(512), nn.GELU(), nn.Linear(512, 512), nn.BatchNorm1d(512), nn.GELU(), nn.Linear(512, 128)
+        )
+        self.last_layer = nn.Parameter(torch.randn(128, 128) * math.sqrt(2 / 128))
+
+    def features(self, images):
+        vit, (b, _, h, w) = self.vit, images.shape
+        grid_h, grid_w = h // 4, w // 4
+        patches = images.reshape(b, 1, grid_h, 4, grid_w, 4).permute(0, 2, 4, 3, 5, 1).reshape(b, grid_h * grid_w, 16)
+        positions = vit.positions[:, 1:]
+        if (grid_h, grid_w) != (7, 7):
+            table = positions.reshape(1, 7, 7, 128).permute(0, 3, 1, 2)
+            table = F.interpolate(table, size=(grid_h, grid_w), mode="bilinear", align_corners=False)
+            positions = table.permute(0, 2, 3, 1).reshape(1, grid_h * grid_w, 128)
+        class_token = vit.class_token + vit.positions[:, :1]
+        tokens = torch.cat([class_token.expand(b, -1, -1), vit.patch_embed(patches) + positions], 1)
+        return vit.norm(vit.blocks(tokens))[:, 0]
+
+    def forward(self, images):
+        z = F.normalize(self.mlp(self.features(images)), dim=1)
+        return z @ F.normalize(self.last_layer, dim=1).t()
+
+
 def build(name):
     torch.manual_seed(0)
     if name == "simclr-cnn28":
@@ -242,6 +273,35 @@ def build(name):
                     t.mul_(0.996).add_(s.detach(), alpha=0.004)
                 center.mul_(0.9).add_(loss.teacher_out.mean(0, keepdim=True), alpha=0.1)
 
+    elif name == "dino-vit28-multicrop":
+        # The crops of one size as one batch (MultiCropWrapper; the recipe's cropBatches 'per-size'); the head per size as @ssl's.
+        student, batch = DinoVit28(), 64
+        teacher = DinoVit28()
+        teacher.load_state_dict(student.state_dict())
+        for p in teacher.parameters():
+            p.requires_grad = False
+        global_crops = torch.rand(2 * batch, 1, 28, 28)
+        local_crops = torch.rand(2 * batch, 1, 12, 12)
+        center = torch.zeros(1, 128)
+        optimizer = torch.optim.AdamW(student.parameters(), lr=1e-3, weight_decay=0.04)
+        model = student
+
+        def loss():
+            student_out = torch.cat([student(global_crops), student(local_crops)]).div(0.1).log_softmax(1).chunk(4)
+            with torch.no_grad():
+                teacher_out = teacher(global_crops)
+            targets = F.softmax((teacher_out - center) / 0.04, dim=1).chunk(2)
+            terms = [-(q * student_out[v]).sum(1).mean() for t, q in enumerate(targets) for v in range(4) if v != t]
+            loss.teacher_out = teacher_out
+            return sum(terms) / len(terms)
+
+        def after_update():
+            with torch.no_grad():
+                for t, s in zip(teacher.state_dict().values(), student.state_dict().values()):
+                    if t.dtype.is_floating_point:
+                        t.mul_(0.996).add_(s.detach(), alpha=0.004)
+                center.mul_(0.9).add_(loss.teacher_out.mean(0, keepdim=True), alpha=0.1)
+
     elif name in ("features-cnn28", "features-vit28"):
         model = (SslCnn() if name == "features-cnn28" else Vit28()).eval()
         images = torch.rand(FEATURE_BATCH, 1, 28, 28)
@@ -259,8 +319,10 @@ def build(name):
         optimizer.zero_grad(set_to_none=True)
         value = loss()
         value.backward()
+        if name == "dino-vit28-multicrop":
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 3.0)
         optimizer.step()
-        if name == "dino-multicrop28":
+        if name in ("dino-multicrop28", "dino-vit28-multicrop"):
             after_update()
         return value.item()
 
