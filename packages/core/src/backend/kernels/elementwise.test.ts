@@ -1,5 +1,5 @@
 // The element-wise kernels around a CNN's convolutions (elementwise.ts: Relu, Step, Multiply, Add, on four lanes and
-// both threads) against the cpu backend: values and gradients, sizes on both sides of the helper-thread threshold,
+// both threads; and the max-pool gradient's batch split) against the cpu backend: values and gradients, sizes on both sides of the helper-thread threshold,
 // lengths and channel counts that are not multiples of 4, and the shapes that fall back to the stock kernels.
 import '../../setup';
 import * as tf from '@tensorflow/tfjs-core';
@@ -62,6 +62,11 @@ describe('element-wise kernels on wasm match cpu', () => {
     expect(Array.from(tf.add(ints, ints).dataSync())).toEqual([6, -4, 0, 10, -14]);
     expect(Array.from(tf.mul(ints, ints).dataSync())).toEqual([9, 4, 0, 25, 49]);
     ints.dispose();
+  });
+
+  it('the 2x2 max-pool gradient with the batch split between the threads (odd batch, odd sizes) matches cpu', async () => {
+    const x = randomHost([5, 33, 31, 16], 19);
+    await expectMatchesCpu('maxPool 2x2/2 gradient', (a) => tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid'), [x]);
   });
 
   it('NaN stays NaN through relu and step, as on cpu', async () => {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, MaxPoolGradAttrs, SumAttrs, TensorInfo } from '@tensorflow/tfjs-core';
 
-import { simdKernels } from './simd/simd-kernels';
+import { runOnTwoThreads, simdKernels } from './simd/simd-kernels';
 import { asWasmBackend, disposeIntermediates, heapFloat32, heapIndex, heapOffset, runWasmKernel } from './wasm-internals';
 
 /*
@@ -91,16 +91,27 @@ const maxPoolGrad: KernelFunc = ({ inputs, attrs, backend }) => {
     2 * outWidth <= inWidth;
   const kernels = tiled ? simdKernels(wasm) : undefined;
   if (kernels !== undefined) {
-    kernels.max_pool_2x2_gradient(
-      heapOffset(wasm, input),
-      heapOffset(wasm, dy),
-      heapOffset(wasm, dx),
+    // Images are independent: the helper thread takes the second half of the batch.
+    const [xAt, dyAt, dxAt] = [heapOffset(wasm, input), heapOffset(wasm, dy), heapOffset(wasm, dx)];
+    const [inImage, outImage] = [4 * inHeight * inWidth * channels, 4 * outHeight * outWidth * channels];
+    runOnTwoThreads(
+      wasm,
+      kernels,
+      'max_pool_2x2_gradient',
+      (_, first, last) => [
+        xAt + first * inImage,
+        dyAt + first * outImage,
+        dxAt + first * inImage,
+        last - first,
+        inHeight,
+        inWidth,
+        channels,
+        outHeight,
+        outWidth,
+      ],
+      batchSize >> 1,
       batchSize,
-      inHeight,
-      inWidth,
-      channels,
-      outHeight,
-      outWidth,
+      batchSize > 1 && batchSize * inImage >= 1 << 18,
     );
     return dx;
   }

@@ -216,6 +216,7 @@ export const HELPER_KERNELS = [
   'step_f32',
   'binary_f32',
   'add_bias_f32',
+  'max_pool_2x2_gradient',
 ] as const;
 export type HelperKernel = (typeof HELPER_KERNELS)[number];
 
