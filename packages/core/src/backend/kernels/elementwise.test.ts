@@ -17,12 +17,12 @@ beforeAll(async () => {
   await tf.ready();
 });
 
-// [3, 5, 7, 3] (315: a scalar tail), [2, 9, 9, 12], and [2, 96, 72, 5] (69 120: above the two-thread threshold,
+// [3, 5, 7, 3] (315: a scalar tail), [2, 9, 9, 12], and [2, 128, 104, 5] (133 120: above the two-thread threshold,
 // channels with a scalar tail).
 const SHAPES = [
   [3, 5, 7, 3],
   [2, 9, 9, 12],
-  [2, 96, 72, 5],
+  [2, 128, 104, 5],
 ];
 
 describe('element-wise kernels on wasm match cpu', () => {

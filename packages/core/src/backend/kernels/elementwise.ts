@@ -13,8 +13,11 @@ import { asWasmBackend, heapOffset, runWasmKernel, type WasmBackend } from './wa
  * backend without the SIMD module, takes the stock kernel.
  */
 
-/** Below this many elements the helper thread's hand-off costs more than half the pass. */
-const TWO_THREADS_MIN_ELEMENTS = 1 << 16;
+/**
+ * Below this many elements one thread does the pass: these passes are memory-bound (a few µs per 10⁴ elements), and
+ * the hand-off to the helper thread costs tens of µs on an idle machine and milliseconds on a loaded one.
+ */
+const TWO_THREADS_MIN_ELEMENTS = 1 << 17;
 
 type Call = (begin: number, end: number) => number[];
 
