@@ -544,7 +544,40 @@ export function conv2dInputGradient(backend: WasmBackend, dy: TensorInfo, filter
     true,
   );
   const dx = backend.makeOutput([batchSize, inHeight, inWidth, inChannels], 'float32');
-  col2im(heapFloat32(backend), heapIndex(backend, patchGradient), heapIndex(backend, dx), info);
+  const kernels = simdKernels(backend);
+  if (kernels === undefined) {
+    col2im(heapFloat32(backend), heapIndex(backend, patchGradient), heapIndex(backend, dx), info);
+  } else {
+    // kernels.c's col2im (four lanes), the images split with the helper thread.
+    const [dpAt, dxAt] = [heapOffset(backend, patchGradient), heapOffset(backend, dx)];
+    const [dpImage, dxImage] = [4 * outHeight * outWidth * patchLength, 4 * inHeight * inWidth * inChannels];
+    runOnTwoThreads(
+      backend,
+      kernels,
+      'col2im',
+      (_, first, last) => [
+        dpAt + first * dpImage,
+        dxAt + first * dxImage,
+        last - first,
+        inHeight,
+        inWidth,
+        inChannels,
+        outHeight,
+        outWidth,
+        filterHeight,
+        filterWidth,
+        info.strideHeight,
+        info.strideWidth,
+        dilationHeight,
+        dilationWidth,
+        info.padInfo.top,
+        info.padInfo.left,
+      ],
+      batchSize >> 1,
+      batchSize,
+      batchSize > 1 && rows * patchLength >= 1 << 17,
+    );
+  }
   disposeIntermediates(backend, patchGradient);
   return dx;
 }

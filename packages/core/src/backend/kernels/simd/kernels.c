@@ -114,6 +114,38 @@ void conv2d_filter_gradient(const float* xp, const float* dy, float* dw,
   }
 }
 
+// dx[b, ih, iw, c] = Σ over the windows covering (ih, iw) of dp[(b, oh, ow), (kh, kw, c)]: col2im, the adjoint of
+// the patch matrix, for `batch` images (dp [batch·OH·OW, KH·KW·C], dx [batch, H, W, C], overwritten). The input
+// gradient of a strided convolution is dp = dy·Wᵀ followed by this; threads split the images.
+EXPORT(col2im)
+void col2im(const float* dp, float* dx, int batch, int height, int width, int channels, int out_height, int out_width,
+            int filter_height, int filter_width, int stride_height, int stride_width, int dilation_height,
+            int dilation_width, int pad_top, int pad_left) {
+  __builtin_memset(dx, 0, (unsigned)(batch * height * width * channels) * sizeof(float));
+  const int full = channels - channels % 4;
+  const int patch = filter_height * filter_width * channels;
+  for (int b = 0; b < batch; b++) {
+    float* image = dx + (int64_t)b * height * width * channels;
+    for (int oh = 0; oh < out_height; oh++) {
+      for (int ow = 0; ow < out_width; ow++, dp += patch) {
+        for (int kh = 0; kh < filter_height; kh++) {
+          const int ih = oh * stride_height - pad_top + kh * dilation_height;
+          if ((unsigned)ih >= (unsigned)height) continue;
+          for (int kw = 0; kw < filter_width; kw++) {
+            const int iw = ow * stride_width - pad_left + kw * dilation_width;
+            if ((unsigned)iw >= (unsigned)width) continue;
+            float* target = image + ((int64_t)ih * width + iw) * channels;
+            const float* source = dp + (kh * filter_width + kw) * channels;
+            int c = 0;
+            for (; c < full; c += 4) wasm_v128_store(target + c, wasm_f32x4_add(wasm_v128_load(target + c), wasm_v128_load(source + c)));
+            for (; c < channels; c++) target[c] += source[c];
+          }
+        }
+      }
+    }
+  }
+}
+
 // totals[0..3] += the four lanes of s (float32 partial sums of a block of rows, accumulated in double).
 static inline void add_lanes(double* totals, v128_t s) {
   totals[0] += wasm_f32x4_extract_lane(s, 0);

@@ -184,6 +184,24 @@ export interface SimdKernels {
   ): void;
   winograd_filter_transform(g: number, u: number, inChannels: number, outChannels: number): void;
   winograd_filter_adjoint(du: number, dg: number, inChannels: number, outChannels: number): void;
+  col2im(
+    dp: number,
+    dx: number,
+    batch: number,
+    height: number,
+    width: number,
+    channels: number,
+    outHeight: number,
+    outWidth: number,
+    filterHeight: number,
+    filterWidth: number,
+    strideHeight: number,
+    strideWidth: number,
+    dilationHeight: number,
+    dilationWidth: number,
+    padTop: number,
+    padLeft: number,
+  ): void;
   max_pool_2x2_gradient(
     x: number,
     dy: number,
@@ -217,6 +235,7 @@ export const HELPER_KERNELS = [
   'binary_f32',
   'add_bias_f32',
   'max_pool_2x2_gradient',
+  'col2im',
 ] as const;
 export type HelperKernel = (typeof HELPER_KERNELS)[number];
 
