@@ -173,7 +173,8 @@ describe('masked:mlm parts', () => {
     });
     // Position 1 ("the") sees position 6 ("mat" / "log"): a causal tower would give exactly 0.
     expect(difference).toBeGreaterThan(1e-4);
-    tf.dispose([runtime.encoder.model, runtime.head]);
+    runtime.encoder.model.dispose();
+    runtime.head.dispose();
   });
 
   it('scores held-out texts against the unigram guess counted by hand', () => {
@@ -199,7 +200,8 @@ describe('masked:mlm parts', () => {
     // At random init the tower spreads its guess: cross-entropy near ln V, above the unigram guess's.
     expect(score.crossEntropy).toBeGreaterThan(score.unigramCrossEntropy);
     expect(() => mlmHeldOutScore(runtime, [], { seed: 0 })).toThrow(/no held-out texts/);
-    tf.dispose([runtime.encoder.model, runtime.head]);
+    runtime.encoder.model.dispose();
+    runtime.head.dispose();
   });
 });
 
