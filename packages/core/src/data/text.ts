@@ -17,6 +17,9 @@ export interface TextBatch {
   readonly indices: Int32Array;
 }
 
+// Sources (the @ssl/source condition) see this augmentation; tsup's bundled .d.ts keeps it as `declare module
+// '../method'`, which resolves to nothing there, so published typings lack the kind until method.ts's DataKinds
+// lists `text: TextBatch` itself (that file is outside this change).
 declare module '../method' {
   interface DataKinds {
     text: TextBatch;
