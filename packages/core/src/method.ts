@@ -5,6 +5,7 @@ import type { Encoder } from './nn/encoder';
 import type { EncoderPresetName } from './nn/spec';
 import type { Random } from './random';
 import type { ImageDataset } from './data/dataset';
+import type { TextBatch } from './data/text';
 import type { JsonValue } from './train/checkpoint';
 import type { PoolView, Pools } from './train/pools';
 
@@ -31,7 +32,7 @@ import type { PoolView, Pools } from './train/pools';
  */
 
 /**
- * What a method's steps consume, by name. Core defines four kinds; a plugin adds its own by augmenting
+ * What a method's steps consume, by name. Core defines five kinds; a plugin adds its own by augmenting
  * this interface and registering a `DataKindDefinition` (see `definePlugin({ dataKinds })`).
  */
 export interface DataKinds {
@@ -39,6 +40,8 @@ export interface DataKinds {
   labeled: LabeledBatch;
   'semi-supervised': SemiSupervisedBatch;
   'image-text': ImageTextBatch;
+  /** Texts as token-id rows (word2vec, masked:mlm); listed here, not by augmentation, so published typings carry it. */
+  text: TextBatch;
 }
 
 export type MethodDataKind = keyof DataKinds & string;

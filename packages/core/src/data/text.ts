@@ -17,15 +17,6 @@ export interface TextBatch {
   readonly indices: Int32Array;
 }
 
-// Sources (the @ssl/source condition) see this augmentation; tsup's bundled .d.ts keeps it as `declare module
-// '../method'`, which resolves to nothing there, so published typings lack the kind until method.ts's DataKinds
-// lists `text: TextBatch` itself (that file is outside this change).
-declare module '../method' {
-  interface DataKinds {
-    text: TextBatch;
-  }
-}
-
 /**
  * The image shape a text source reports to core's planner. Core's batch sources describe images, and the planner
  * resolves an image-encoder spec from this shape for every run (config.json records it as `encoder`); a text
