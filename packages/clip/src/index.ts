@@ -52,3 +52,30 @@ export { clipWithTextTower } from './clip/clip';
 export type { ClipTextTower } from './clip/clip';
 export { textTowerFromRun } from './text-pretraining/text-tower';
 export type { PretrainedTextTower } from './text-pretraining/text-tower';
+export { clipTextEncoder, clipProjection, logitScaleNetwork } from './clip/clip';
+export { standardisedLogMel } from './audio-visual/audio-visual';
+export { imageModality, textModality, audioModality, DEFAULT_AUDIO_OPTIONS, DEFAULT_TEXT_OPTIONS } from './any-pair/modality';
+export type { Modality, ModalityContext, ModalityTower, ImageSample, AudioModalityOptions, TextModalityOptions } from './any-pair/modality';
+export {
+  pairContrastive,
+  pairModelOf,
+  pairModelFromRun,
+  pairRetrieval,
+  pairZeroShot,
+  pairHeldOutFigures,
+  groupedClipLoss,
+  resolveModality,
+  PAIR_CONTRASTIVE_DEFAULTS,
+} from './any-pair/pair-contrastive';
+export type { ModalityOf, PairContrastiveConfig, PairContrastiveOptions, PairModel, PairRuntime } from './any-pair/pair-contrastive';
+export { pairData, audioTextPairs, asPairData, pairGroups, NO_IMAGE_SHAPE } from './any-pair/pair-data';
+export type { PairData, PairBatch } from './any-pair/pair-data';
+export {
+  audioText,
+  audioTextHeldOutTask,
+  audioTextModelFromRun,
+  audioTextModalities,
+  classPrompts,
+  AUDIO_TEXT_DEFAULTS,
+} from './any-pair/audio-text';
+export type { AudioTextConfig } from './any-pair/audio-text';

@@ -101,13 +101,7 @@ interface Networks {
 
 function assembleModel(networks: Networks, config: AudioVisualConfig) {
   const { imageEncoder, audioEncoder, fusion, imageEmbedding, audioEmbedding } = networks;
-  const spectrograms = (waveforms: Tensor2D): Tensor4D =>
-    tf.tidy(() => {
-      const logMel = logMelSpectrogram(waveforms, logMelOptions(config));
-      // Per-clip standardisation: loudness (already randomised by the gain augmentation) carries no class.
-      const { mean, variance } = tf.moments(logMel, [1, 2], true);
-      return tf.expandDims(tf.div(tf.sub(logMel, mean), tf.sqrt(tf.add(variance, 1e-5))), 3) as Tensor4D;
-    });
+  const spectrograms = (waveforms: Tensor2D): Tensor4D => standardisedLogMel(waveforms, config);
   const embedImages = (images: Tensor4D, training: boolean): Tensor2D =>
     l2Normalize(imageEmbedding!.apply(imageEncoder.features(images, { training }), { training }) as Tensor2D);
   const embedAudio = (waveforms: Tensor2D, training: boolean): Tensor2D =>
@@ -146,7 +140,23 @@ function assembleModel(networks: Networks, config: AudioVisualConfig) {
   return { model, logits, allPairs };
 }
 
-function logMelOptions(config: AudioVisualConfig) {
+/**
+ * The audio tower's input: log-mel spectrograms [B, frames, melBins, 1] of waveforms [B, samples] (25 ms windows,
+ * `frameStepSeconds` hop), standardised per clip.
+ */
+export function standardisedLogMel(
+  waveforms: Tensor2D,
+  config: Pick<AudioVisualConfig, 'sampleRate' | 'melBins' | 'frameStepSeconds'>,
+): Tensor4D {
+  return tf.tidy(() => {
+    const logMel = logMelSpectrogram(waveforms, logMelOptions(config));
+    // Per-clip standardisation: loudness (already randomised by the gain augmentation) carries no class.
+    const { mean, variance } = tf.moments(logMel, [1, 2], true);
+    return tf.expandDims(tf.div(tf.sub(logMel, mean), tf.sqrt(tf.add(variance, 1e-5))), 3) as Tensor4D;
+  });
+}
+
+export function logMelOptions(config: Pick<AudioVisualConfig, 'sampleRate' | 'melBins' | 'frameStepSeconds'>) {
   return {
     sampleRate: config.sampleRate,
     melBins: config.melBins,

@@ -65,7 +65,7 @@ export function clipsByClass(data: ImageAudioData, methodId: string): number[][]
 }
 
 /** The waveforms of clips with a random gain and time shift each (the augmentations of the AVC paper's audio). */
-export function augmentedWaveforms(audio: AudioDataset, clips: readonly number[], rng: Random): Float32Array {
+export function augmentedWaveforms(audio: Pick<AudioDataset, 'samples' | 'length'>, clips: readonly number[], rng: Random): Float32Array {
   const { length } = audio;
   const out = new Float32Array(clips.length * length);
   clips.forEach((clip, row) => {

@@ -41,7 +41,7 @@ declare module '@ssl/core' {
  * The log of the logit scale as a trainable weight of its own one-layer network, so the trainer's optimizer
  * updates it and checkpoints save it (CLIP stores t and uses exp(t)). Its output is the input unchanged.
  */
-class LogitScale extends tfl.layers.Layer {
+export class LogitScale extends tfl.layers.Layer {
   static readonly className = 'SslClipLogitScale';
   private readonly initialLog: number;
   logScale!: tfl.LayerVariable;
@@ -197,6 +197,47 @@ export const clip = defineMethod<ClipConfig, 'image-text'>({
   build: (context) => buildClip(context),
 });
 
+/** CLIP's text transformer for a tokenizer (sec. 2.4: GPT-2 style, causal unless `text.causal` is false, EOS pooling). */
+export function clipTextEncoder(text: ClipConfig['text'], tokenizer: WordTokenizer, seed: number): Encoder {
+  return createEncoder({
+    kind: 'text',
+    vocabSize: tokenizer.vocabSize,
+    maxLength: text.maxLength,
+    embedDim: text.embedDim,
+    depth: text.depth,
+    numHeads: text.numHeads,
+    mlpRatio: text.mlpRatio,
+    padId: tokenizer.padId,
+    causal: text.causal ?? true,
+    seed,
+  });
+}
+
+/** CLIP's W_i and W_t: a linear map without bias into the joint space (Figure 3). */
+export function clipProjection(inputDim: number, embedDim: number, name: string, seed: number): tfl.LayersModel {
+  return tfl.sequential({
+    name,
+    layers: [
+      tfl.layers.dense({
+        inputShape: [inputDim],
+        units: embedDim,
+        useBias: false,
+        kernelInitializer: tfl.initializers.glorotUniform({ seed }),
+      }),
+    ],
+  });
+}
+
+/** The learned log-logit-scale t (scale = exp(t), starting at 1/initialTemperature) as a one-layer network the trainer updates. */
+export function logitScaleNetwork(
+  config: Pick<ClipConfig, 'initialTemperature' | 'learnLogitScale'>,
+  name: string,
+): { network: tfl.Sequential; logLogitScale: tf.Variable } {
+  const layer = new LogitScale({ initialLog: Math.log(1 / config.initialTemperature), inputShape: [1], trainable: config.learnLogitScale });
+  const network = tfl.sequential({ name, layers: [layer] });
+  return { network, logLogitScale: layer.logScale.read() as tf.Variable };
+}
+
 /**
  * A text tower to start CLIP from: its tokenizer (used instead of one fitted to the captions) and, optionally, an
  * encoder of the same shape whose weights initialise the text transformer (e.g. a `masked:mlm` run's, see
@@ -229,18 +270,7 @@ function buildClip(
   const imageEncoder = createImageEncoder();
   const tokenizer =
     tower?.tokenizer ?? WordTokenizer.fromCorpus(captions!, { maxLength: config.text.maxLength, vocabLimit: config.text.vocabLimit });
-  const textEncoder = createEncoder({
-    kind: 'text',
-    vocabSize: tokenizer.vocabSize,
-    maxLength: config.text.maxLength,
-    embedDim: config.text.embedDim,
-    depth: config.text.depth,
-    numHeads: config.text.numHeads,
-    mlpRatio: config.text.mlpRatio,
-    padId: tokenizer.padId,
-    causal: config.text.causal ?? true,
-    seed: rng.seed(),
-  });
+  const textEncoder = clipTextEncoder(config.text, tokenizer, rng.seed());
   if (tower?.encoder) {
     const given = tower.encoder.model.getWeights();
     const own = textEncoder.model.getWeights();
@@ -252,29 +282,11 @@ function buildClip(
     }
     textEncoder.model.setWeights(given);
   }
-  // CLIP's W_i and W_t: linear maps without bias into the joint space (Figure 3).
-  const projection = (inputDim: number, name: string) =>
-    tfl.sequential({
-      name,
-      layers: [
-        tfl.layers.dense({
-          inputShape: [inputDim],
-          units: config.embedDim,
-          useBias: false,
-          kernelInitializer: tfl.initializers.glorotUniform({ seed: rng.seed() }),
-        }),
-      ],
-    });
+  const projection = (inputDim: number, name: string) => clipProjection(inputDim, config.embedDim, name, rng.seed());
   const imageProjection = projection(imageEncoder.featureDim, 'clip_image_projection');
   const textProjection = projection(textEncoder.featureDim, 'clip_text_projection');
   const maxLog = Math.log(config.maxLogitScale);
-  const scaleLayer = new LogitScale({
-    initialLog: Math.log(1 / config.initialTemperature),
-    inputShape: [1],
-    trainable: config.learnLogitScale,
-  });
-  const scaleNetwork = tfl.sequential({ name: 'clip_logit_scale', layers: [scaleLayer] });
-  const logLogitScale = scaleLayer.logScale.read() as tf.Variable;
+  const { network: scaleNetwork, logLogitScale } = logitScaleNetwork(config, 'clip_logit_scale');
 
   const { model, embedImages, embedTexts } = assembleClip({
     imageEncoder,
