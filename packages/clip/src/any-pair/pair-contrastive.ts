@@ -265,25 +265,38 @@ export function pairRetrieval<First, Second>(
 }
 
 /**
- * Zero-shot classification of first-modality samples (CLIP sec. 3.1.2 generalised): each class is the mean unit
- * embedding of its prompts in the second modality (`prompts[c]`: one or more per class), each sample takes the
- * class of highest cosine. Returns the predicted class of each sample.
+ * Zero-shot classification of first-modality samples (CLIP sec. 3.1.2 generalised): `prompts[c]` are one or more
+ * second-modality samples for class c. `pool: 'mean'` (CLIP's prompt ensembling): a class is the normalised mean of
+ * its prompts' unit embeddings; `'nearest'`: a class scores its most similar prompt (for prompts that were trained as
+ * distinct pairs, such as a class name and a description of it, whose mean lies near neither). Returns the predicted
+ * class of each sample.
  */
 export function pairZeroShot<First, Second>(
   model: PairModel<First, Second>,
   samples: readonly First[],
   prompts: ReadonlyArray<readonly Second[]>,
+  options: { readonly pool?: 'mean' | 'nearest' } = {},
 ): Int32Array {
   if (prompts.length === 0 || prompts.some((p) => p.length === 0)) invalidConfig('prompts', prompts, 'at least one prompt for every class');
-  const classes = tf.tidy(() => l2Normalize(tf.stack(prompts.map((p) => tf.mean(model.embedSecond(p), 0))) as Tensor2D));
+  const pool = options.pool ?? 'mean';
+  const promptEmbeddings = prompts.map((p) => model.embedSecond(p));
   const embedded = embedAll((s) => model.embedFirst(s), samples);
   try {
-    const predicted = tf.tidy(() => tf.argMax(tf.matMul(embedded, classes, false, true), 1));
+    const predicted = tf.tidy(() => {
+      const scores =
+        pool === 'mean'
+          ? tf.matMul(embedded, l2Normalize(tf.stack(promptEmbeddings.map((e) => tf.mean(e, 0))) as Tensor2D), false, true)
+          : tf.stack(
+              promptEmbeddings.map((e) => tf.max(tf.matMul(embedded, e, false, true), 1)),
+              1,
+            );
+      return tf.argMax(scores, 1);
+    });
     const out = Int32Array.from(predicted.dataSync());
     predicted.dispose();
     return out;
   } finally {
-    tf.dispose([classes, embedded]);
+    tf.dispose([...promptEmbeddings, embedded]);
   }
 }
 
@@ -295,7 +308,11 @@ export function pairZeroShot<First, Second>(
 export function pairHeldOutFigures<First, Second>(
   model: PairModel<First, Second>,
   pairs: PairData<First, Second>,
-  options: { readonly names: readonly [string, string]; readonly prompts?: ReadonlyArray<readonly Second[]> },
+  options: {
+    readonly names: readonly [string, string];
+    readonly prompts?: ReadonlyArray<readonly Second[]>;
+    readonly pool?: 'mean' | 'nearest';
+  },
 ): HeldOutFigure[] {
   const [firstName, secondName] = options.names;
   const seen = new Map<unknown, number>();
@@ -321,10 +338,10 @@ export function pairHeldOutFigures<First, Second>(
     );
   }
   if (pairs.labels && options.prompts) {
-    const predicted = pairZeroShot(model, pairs.first, options.prompts);
+    const predicted = pairZeroShot(model, pairs.first, options.prompts, { pool: options.pool ?? 'mean' });
     const correct = predicted.reduce((n, label, i) => n + (label === pairs.labels![i] ? 1 : 0), 0);
     figures.push({
-      name: `zero-shot ${firstName} top-1 from ${secondName} prompts`,
+      name: `zero-shot ${firstName} top-1 from ${secondName} prompts (${options.pool === 'nearest' ? 'nearest prompt' : 'prompt mean'})`,
       kind: 'accuracy',
       value: correct / predicted.length,
       reference: { name: 'chance', value: 1 / options.prompts.length },
