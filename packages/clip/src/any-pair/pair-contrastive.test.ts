@@ -5,8 +5,18 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Random, createEncoder, createRegistry, definePlugin, initBackend, loadRun, train } from '@ssl/core';
 import type { Encoder } from '@ssl/core';
-import { groupedClipLoss, pairContrastive, pairData, pairModelFromRun, pairModelOf, pairRetrieval, textModality } from '../index';
-import type { Modality, PairData } from '../index';
+import {
+  groupedClipLoss,
+  imageModality,
+  pairContrastive,
+  pairData,
+  pairModelFromRun,
+  pairModelOf,
+  pairRetrieval,
+  pairZeroShot,
+  textModality,
+} from '../index';
+import type { Modality, PairData, PairModel } from '../index';
 import { clipLoss } from '../losses/clip-loss';
 
 beforeAll(async () => {
@@ -110,6 +120,44 @@ describe('pairContrastive: any two modalities', () => {
     const expected = (side(z) + side(transposed)) / 2;
     expect(groupedClipLoss(a, b, 5, Int32Array.from(group)).dataSync()[0]).toBeCloseTo(expected, 5);
     tf.dispose([a, b]);
+  });
+
+  it("pairZeroShot: 'mean' takes the class of the closest normalised prompt mean, 'nearest' the class of the closest prompt", () => {
+    // Unit 2-d embeddings by angle: first samples are angles, second samples (prompts) too.
+    const unit = (angles: readonly number[]) =>
+      tf.tensor2d(
+        angles.flatMap((a) => [Math.cos(a), Math.sin(a)]),
+        [angles.length, 2],
+      );
+    const model = { embedFirst: unit, embedSecond: unit } as unknown as PairModel<number, number>;
+    // Class 0: prompts at 0 and 2 rad (mean direction 1 rad); class 1: one prompt at 1.9 rad.
+    const prompts = [[0, 2], [1.9]];
+    const samples = [0.1, 1.05, 2.05];
+    const reference = (pool: 'mean' | 'nearest') =>
+      samples.map((x) => {
+        const scores = prompts.map((p) =>
+          pool === 'nearest'
+            ? Math.max(...p.map((a) => Math.cos(x - a)))
+            : Math.cos(
+                x - Math.atan2(...([p.reduce((s, a) => s + Math.sin(a), 0), p.reduce((s, a) => s + Math.cos(a), 0)] as [number, number])),
+              ),
+        );
+        return scores.indexOf(Math.max(...scores));
+      });
+    expect(Array.from(pairZeroShot(model, samples, prompts, { pool: 'mean' }))).toEqual(reference('mean'));
+    expect(Array.from(pairZeroShot(model, samples, prompts, { pool: 'nearest' }))).toEqual(reference('nearest'));
+    expect(reference('mean')).toEqual([0, 0, 1]);
+    expect(reference('nearest')).toEqual([0, 1, 0]);
+    expect(() => pairZeroShot(model, samples, [[0], []])).toThrow(/prompts/);
+  });
+
+  it('imageModality: byte images as float [0, 1] NHWC, the run’s image encoder; wrong sizes are refused', () => {
+    const tower = imageModality([2, 2, 1]).restore(undefined as never, undefined);
+    const input = tower.toInput([Uint8Array.from([0, 51, 102, 255]), [255, 0, 0, 255]]);
+    expect(input.shape).toEqual([2, 2, 2, 1]);
+    expect(Array.from(input.dataSync())).toEqual([0, 0.2, 0.4, 1, 1, 0, 0, 1].map((v) => expect.closeTo(v, 6)));
+    input.dispose();
+    expect(() => tower.toInput([Uint8Array.from([1, 2, 3])])).toThrow(/2×2×1/);
   });
 
   it('pairs a time-series modality defined by a third party with text: held-out retrieval far above chance, no leaked tensors per step, reloadable', async () => {
