@@ -122,6 +122,15 @@ describe('ssl pretrain validation before training', () => {
     expect(stderr).toMatch(/\n\s+at /);
   });
 
+  it('says in one line that a method whose data the command cannot load is trained through the library', async () => {
+    const { code, stderr } = await run('pretrain', 'clip:audio-text', '--data', 'fashion-mnist-sample');
+    expect(code).toBe(1);
+    expectOneLineError(
+      stderr,
+      /clip:audio-text trains on pairs of two modalities .* cannot load from its flags yet: train it with the library's train\(\)/,
+    );
+  });
+
   it('rejects a --config file with an unknown key', async () => {
     await writeFile(join(workDir, 'bad-config.json'), JSON.stringify({ epochs: 2, temperature: 0.1 }));
     const { code, stderr } = await run('pretrain', 'test:tiny', '--data', 'fashion-mnist-sample', '--config', 'bad-config.json');

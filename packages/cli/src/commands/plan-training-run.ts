@@ -92,6 +92,11 @@ export interface TrainingPlan {
   invocation: RunInvocation;
 }
 
+/** Data kinds of registered methods that the command cannot build from --data / --audio yet, described for the user. */
+const LIBRARY_ONLY_DATA_KINDS: Readonly<Record<string, string>> = {
+  'modality-pairs': 'pairs of two modalities (e.g. spoken clips and texts)',
+};
+
 /** Steps between checkpoints when --checkpoint-every is not given: a few minutes of a small run on a CPU. */
 export const DEFAULT_CHECKPOINT_EVERY = 100;
 
@@ -154,6 +159,13 @@ export async function planTrainingRun(
     );
   }
   const dataKind = method.definition.data;
+  const libraryOnly = LIBRARY_ONLY_DATA_KINDS[dataKind];
+  if (libraryOnly) {
+    throw new SslError(
+      'invalid-config',
+      `${method.id} trains on ${libraryOnly}, which \`ssl ${mode}\` cannot load from its flags yet: train it with the library's train() (its package README shows how).`,
+    );
+  }
   const data = withClipFormat(await resolveDataSource(dataArgument, cwd), method, dataKind);
 
   if (mode === 'pretrain' && dataKind === 'semi-supervised') {
