@@ -132,8 +132,10 @@ function markdownTable(results) {
 
 /** Data kinds outside this table's protocol, and why (the methods are measured in their own package's table). */
 const OTHER_PROTOCOLS = {
-  'semi-supervised': 'semi-supervised (labels in training): the semi-supervised tables of their packages (@ssl/semisup, SimCLRv2 in @ssl/contrastive)',
+  'semi-supervised':
+    'semi-supervised (labels in training): the semi-supervised tables of their packages (@ssl/semisup, SimCLRv2 in @ssl/contrastive)',
   text: 'text (no image encoder): its own held-out task in its package README',
+  'modality-pairs': 'pairs of two other modalities (no image encoder): retrieval and zero-shot in @ssl/clip README',
 };
 
 /**
