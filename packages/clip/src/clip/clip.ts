@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
-import { SslError, WordTokenizer, createEncoder, defineMethod, invalidConfig, l2Normalize, tfl } from '@ssl/core';
+import { SslError, WordTokenizer, createEncoder, defineMethod, invalidConfig, l2Normalize, textTowerSpec, tfl } from '@ssl/core';
 import type { BuildContext, Encoder, LoadedRun, MethodClassifier, MethodDefinition, MethodRuntime, ViewPolicyRef } from '@ssl/core';
 import { clipLoss } from '../losses/clip-loss';
 
@@ -199,18 +199,7 @@ export const clip = defineMethod<ClipConfig, 'image-text'>({
 
 /** CLIP's text transformer for a tokenizer (sec. 2.4: GPT-2 style, causal unless `text.causal` is false, EOS pooling). */
 export function clipTextEncoder(text: ClipConfig['text'], tokenizer: WordTokenizer, seed: number): Encoder {
-  return createEncoder({
-    kind: 'text',
-    vocabSize: tokenizer.vocabSize,
-    maxLength: text.maxLength,
-    embedDim: text.embedDim,
-    depth: text.depth,
-    numHeads: text.numHeads,
-    mlpRatio: text.mlpRatio,
-    padId: tokenizer.padId,
-    causal: text.causal ?? true,
-    seed,
-  });
+  return createEncoder(textTowerSpec(text, tokenizer, { causal: text.causal ?? true, seed }));
 }
 
 /** CLIP's W_i and W_t: a linear map without bias into the joint space (Figure 3). */

@@ -1,7 +1,7 @@
 // What nn/ exports that runs anywhere (Node, a web page, a worker); index.ts adds the Node-only parts.
 export type { Encoder, ForwardOptions, ImageShape } from './encoder';
 export { forwardKwargs } from './encoder';
-export { validateEncoderSpec, vitPreset, encoderPreset, withEncoderOptions, ENCODER_PRESETS } from './spec';
+export { validateEncoderSpec, vitPreset, encoderPreset, withEncoderOptions, textTowerSpec, ENCODER_PRESETS } from './spec';
 export type {
   CnnSpec,
   EncoderKind,
@@ -11,6 +11,7 @@ export type {
   ResNetDepth,
   ResNetSpec,
   TextSpec,
+  TextTowerSize,
   VitPresetName,
   VitSpec,
 } from './spec';

@@ -150,6 +150,36 @@ export function encoderPreset(name: EncoderPresetName, inputShape: ImageShape): 
   }
 }
 
+/** A text transformer's size: @ssl/clip's `text` config and masked:mlm's share it, so a tower one trains starts the other. */
+export interface TextTowerSize {
+  readonly embedDim: number;
+  readonly depth: number;
+  readonly numHeads: number;
+  /** Tokens per text, special ones included. */
+  readonly maxLength: number;
+  readonly mlpRatio: number;
+}
+
+/** The spec of a text tower of `size` over a tokenizer's vocabulary, padded with its pad id. */
+export function textTowerSpec(
+  size: TextTowerSize,
+  tokenizer: { readonly vocabSize: number; readonly padId: number },
+  options: { readonly causal: boolean; readonly seed: number },
+): TextSpec {
+  const { embedDim, depth, numHeads, maxLength, mlpRatio } = size;
+  return {
+    kind: 'text',
+    vocabSize: tokenizer.vocabSize,
+    maxLength,
+    embedDim,
+    depth,
+    numHeads,
+    mlpRatio,
+    padId: tokenizer.padId,
+    ...options,
+  };
+}
+
 /** The fields a caller may set on top of a preset, per encoder family: every field but `kind` and `inputShape`. */
 const ENCODER_OPTION_FIELDS: Record<'cnn' | 'resnet' | 'vit', readonly string[]> = {
   cnn: ['channels', 'batchNorm', 'convsPerStage', 'dropout', 'seed'],

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor2D, Tensor3D } from '@tensorflow/tfjs-core';
-import { Random, SslError, createEncoder, defineMethod, invalidConfig, isTextCorpus, tfl } from '@ssl/core';
+import { Random, SslError, createEncoder, defineMethod, invalidConfig, isTextCorpus, textTowerSpec, tfl } from '@ssl/core';
 import type { HeldOutFigure, MethodRuntime, TextTransformerEncoder, WordTokenizer } from '@ssl/core';
 import { bertMasking, maskIdOf, mlmTokenizer } from '../blocks/bert-masking';
 import { maskedTokenLoss } from '../losses/masked-token-loss';
@@ -239,18 +239,7 @@ export const mlm = defineMethod<MlmConfig, 'text'>({
     const { text } = config;
     const tokenizer = mlmTokenizer(captions, { maxLength: text.maxLength, vocabLimit: text.vocabLimit });
     // The tower of @ssl/clip's text config, bidirectional: same layers and weight shapes, so CLIP can start from it.
-    const encoder = createEncoder({
-      kind: 'text',
-      vocabSize: tokenizer.vocabSize,
-      maxLength: text.maxLength,
-      embedDim: text.embedDim,
-      depth: text.depth,
-      numHeads: text.numHeads,
-      mlpRatio: text.mlpRatio,
-      padId: tokenizer.padId,
-      causal: false,
-      seed: rng.seed(),
-    }) as TextTransformerEncoder;
+    const encoder = createEncoder(textTowerSpec(text, tokenizer, { causal: false, seed: rng.seed() })) as TextTransformerEncoder;
     const head = tfl.sequential({
       name: 'mlm_head',
       layers: [
