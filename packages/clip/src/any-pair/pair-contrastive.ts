@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor2D } from '@tensorflow/tfjs-core';
 import { SslError, defineMethod, invalidConfig, l2Normalize } from '@ssl/core';
 import type { Encoder, HeldOutFigure, LoadedRun, MethodDefinition, MethodRuntime, tfl } from '@ssl/core';
-import { clipProjection, logitScaleNetwork } from '../clip/clip';
+import { clipProjection, logitScaleNetwork, validateLogitScale } from '../clip/clip';
 import { clipLoss } from '../losses/clip-loss';
 import { multiPositiveInfoNce } from '../audio-visual/audio-visual';
 import { retrievalRecall } from '../zero-shot/zero-shot';
@@ -104,16 +104,7 @@ export function groupedClipLoss(first: Tensor2D, second: Tensor2D, logitScale: S
 
 function validate(config: PairContrastiveConfig): void {
   if (!(Number.isInteger(config.embedDim) && config.embedDim >= 1)) invalidConfig('embedDim', config.embedDim, 'a positive integer');
-  if (typeof config.initialTemperature !== 'number' || !(config.initialTemperature > 0) || !Number.isFinite(config.initialTemperature)) {
-    invalidConfig('initialTemperature', config.initialTemperature, 'a finite number > 0 (CLIP: 0.07)');
-  }
-  if (typeof config.maxLogitScale !== 'number' || !(config.maxLogitScale >= 1) || !Number.isFinite(config.maxLogitScale)) {
-    invalidConfig('maxLogitScale', config.maxLogitScale, 'a finite number ≥ 1 (CLIP: 100)');
-  }
-  if (1 / config.initialTemperature > config.maxLogitScale) {
-    invalidConfig('initialTemperature', config.initialTemperature, `at least 1/maxLogitScale = ${1 / config.maxLogitScale}`);
-  }
-  if (typeof config.learnLogitScale !== 'boolean') invalidConfig('learnLogitScale', config.learnLogitScale, 'true or false');
+  validateLogitScale(config);
 }
 
 /**

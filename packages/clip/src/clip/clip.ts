@@ -169,16 +169,7 @@ export const clip = defineMethod<ClipConfig, 'image-text'>({
     if (!(Number.isInteger(text.vocabLimit) && text.vocabLimit >= 5))
       invalidConfig('text.vocabLimit', text.vocabLimit, 'an integer ≥ 5 (4 special tokens and a word)');
     if (text.causal !== undefined && typeof text.causal !== 'boolean') invalidConfig('text.causal', text.causal, 'true or false');
-    if (typeof config.initialTemperature !== 'number' || !(config.initialTemperature > 0) || !Number.isFinite(config.initialTemperature)) {
-      invalidConfig('initialTemperature', config.initialTemperature, 'a finite number > 0 (CLIP: 0.07)');
-    }
-    if (typeof config.maxLogitScale !== 'number' || !(config.maxLogitScale >= 1) || !Number.isFinite(config.maxLogitScale)) {
-      invalidConfig('maxLogitScale', config.maxLogitScale, 'a finite number ≥ 1 (CLIP: 100)');
-    }
-    if (1 / config.initialTemperature > config.maxLogitScale) {
-      invalidConfig('initialTemperature', config.initialTemperature, `at least 1/maxLogitScale = ${1 / config.maxLogitScale}`);
-    }
-    if (typeof config.learnLogitScale !== 'boolean') invalidConfig('learnLogitScale', config.learnLogitScale, 'true or false');
+    validateLogitScale(config);
     if (config.augment !== 'crop' && config.augment !== 'none') invalidConfig('augment', config.augment, "'crop' or 'none'");
     const [low, high] = config.cropScale ?? [];
     if (!(low > 0 && low <= high && high <= 1)) invalidConfig('cropScale', config.cropScale, '[low, high] with 0 < low ≤ high ≤ 1');
@@ -215,6 +206,20 @@ export function clipProjection(inputDim: number, embedDim: number, name: string,
       }),
     ],
   });
+}
+
+/** Checks the logit-scale settings CLIP and every pair method share, naming the field. */
+export function validateLogitScale(config: { initialTemperature: number; maxLogitScale: number; learnLogitScale: boolean }): void {
+  if (typeof config.initialTemperature !== 'number' || !(config.initialTemperature > 0) || !Number.isFinite(config.initialTemperature)) {
+    invalidConfig('initialTemperature', config.initialTemperature, 'a finite number > 0 (CLIP: 0.07)');
+  }
+  if (typeof config.maxLogitScale !== 'number' || !(config.maxLogitScale >= 1) || !Number.isFinite(config.maxLogitScale)) {
+    invalidConfig('maxLogitScale', config.maxLogitScale, 'a finite number ≥ 1 (CLIP: 100)');
+  }
+  if (1 / config.initialTemperature > config.maxLogitScale) {
+    invalidConfig('initialTemperature', config.initialTemperature, `at least 1/maxLogitScale = ${1 / config.maxLogitScale}`);
+  }
+  if (typeof config.learnLogitScale !== 'boolean') invalidConfig('learnLogitScale', config.learnLogitScale, 'true or false');
 }
 
 /** The learned log-logit-scale t (scale = exp(t), starting at 1/initialTemperature) as a one-layer network the trainer updates. */
