@@ -10,7 +10,17 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-import { ParameterStore, applyDense, applyWeightDecay, dense, gelu, trainingStep, type Dense, type TrainingStep } from './ops';
+import {
+  ParameterStore,
+  applyDense,
+  applyWeightDecay,
+  dense,
+  gelu,
+  multiCropCrossEntropy,
+  trainingStep,
+  type Dense,
+  type TrainingStep,
+} from './ops';
 
 export const BATCH_SIZE = 64;
 const GLOBAL_CROPS = 2;
@@ -79,15 +89,7 @@ export function dinoMulticrop28(): TrainingStep {
     teacherOutput?.dispose();
     teacherOutput = tf.keep(teacherLogits);
     const teacherP = tf.softmax(tf.div(tf.sub(teacherLogits, center), 0.04));
-    const terms: tf.Scalar[] = [];
-    for (let t = 0; t < GLOBAL_CROPS; t++) {
-      const target = teacherP.slice([t * BATCH_SIZE, 0], [BATCH_SIZE, -1]);
-      for (let v = 0; v < crops; v++) {
-        if (v === t) continue;
-        terms.push(tf.mean(tf.neg(tf.sum(tf.mul(target, studentLogP.slice([v * BATCH_SIZE, 0], [BATCH_SIZE, -1])), 1))));
-      }
-    }
-    return tf.div(tf.addN(terms), terms.length) as tf.Scalar;
+    return multiCropCrossEntropy(teacherP as tf.Tensor2D, studentLogP as tf.Tensor2D, GLOBAL_CROPS, crops, BATCH_SIZE);
   };
 
   const step = trainingStep(store, tf.train.adam(LEARNING_RATE), loss, () => {

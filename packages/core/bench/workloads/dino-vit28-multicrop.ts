@@ -18,7 +18,7 @@ import { stopGradient } from '../../src/ops';
 import { vitPreset } from '../../src/nn/spec';
 import { variableGrads } from '../../src/train/gradients';
 import { clipByGlobalNorm, createOptimizer } from '../../src/train/optimizers';
-import { kernelTimes, type TrainingStep } from './ops';
+import { kernelTimes, multiCropCrossEntropy, type TrainingStep } from './ops';
 
 export const BATCH_SIZE = 64;
 const GLOBAL_CROPS = 2;
@@ -60,15 +60,7 @@ export function dinoVit28Multicrop(): TrainingStep {
     teacherOutput?.dispose();
     teacherOutput = tf.keep(teacherLogits);
     const teacherP = tf.softmax(tf.div(tf.sub(teacherLogits, center), 0.04));
-    const terms: tf.Scalar[] = [];
-    for (let t = 0; t < GLOBAL_CROPS; t++) {
-      const target = teacherP.slice([t * BATCH_SIZE, 0], [BATCH_SIZE, -1]);
-      for (let v = 0; v < crops; v++) {
-        if (v === t) continue;
-        terms.push(tf.mean(tf.neg(tf.sum(tf.mul(target, studentLogP.slice([v * BATCH_SIZE, 0], [BATCH_SIZE, -1])), 1))));
-      }
-    }
-    return tf.div(tf.addN(terms), terms.length) as tf.Scalar;
+    return multiCropCrossEntropy(teacherP as tf.Tensor2D, studentLogP as tf.Tensor2D, GLOBAL_CROPS, crops, BATCH_SIZE);
   };
 
   const run = (): number => {

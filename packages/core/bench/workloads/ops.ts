@@ -138,6 +138,28 @@ export function ntXentLoss(z1: tf.Tensor2D, z2: tf.Tensor2D, temperature: number
 }
 
 /** Decoupled weight decay (AdamW, Loshchilov & Hutter 2019): p ← p·(1 − lr·λ), then the Adam update. */
+/**
+ * DINO's multi-crop cross-entropy: each of the first `globalCrops` teacher rows (probabilities, crops stacked by
+ * batch) against the student's log-probabilities of every other crop, averaged over the pairs.
+ */
+export function multiCropCrossEntropy(
+  teacherP: tf.Tensor2D,
+  studentLogP: tf.Tensor2D,
+  globalCrops: number,
+  crops: number,
+  batchSize: number,
+): tf.Scalar {
+  const terms: tf.Scalar[] = [];
+  for (let t = 0; t < globalCrops; t++) {
+    const target = teacherP.slice([t * batchSize, 0], [batchSize, -1]);
+    for (let v = 0; v < crops; v++) {
+      if (v === t) continue;
+      terms.push(tf.mean(tf.neg(tf.sum(tf.mul(target, studentLogP.slice([v * batchSize, 0], [batchSize, -1])), 1))));
+    }
+  }
+  return tf.div(tf.addN(terms), terms.length) as tf.Scalar;
+}
+
 export function applyWeightDecay(variables: tf.Variable[], learningRate: number, weightDecay: number): void {
   tf.tidy(() => {
     for (const variable of variables) variable.assign(tf.mul(variable, 1 - learningRate * weightDecay));
