@@ -17,6 +17,7 @@ beforeAll(async () => {
   await mkdir(join(workDir, 'images', 'cats'), { recursive: true });
   await writeFile(join(workDir, 'pairs.jsonl'), '');
   await writeFile(join(workDir, 'notes.txt'), 'not data');
+  await writeFile(join(workDir, 'notes.pdf'), 'not data');
 });
 afterAll(async () => {
   await rm(workDir, { recursive: true, force: true });
@@ -102,10 +103,16 @@ describe('ssl pretrain validation before training', () => {
     expectOneLineError(stderr, /--data "no\/such\/folder" is neither a built-in dataset .* nor an existing path/);
   });
 
-  it('rejects a file that is not image–caption pairs (.jsonl or .csv)', async () => {
-    const { code, stderr } = await run('pretrain', 'contrastive:simclr', '--data', 'notes.txt');
-    expect(code).toBe(1);
-    expectOneLineError(stderr, /not image–caption pairs \(\.jsonl or \.csv\)/);
+  it('rejects a file that is neither image–caption pairs nor text, and a text corpus for an image method', async () => {
+    const pdf = await run('pretrain', 'contrastive:simclr', '--data', 'notes.pdf');
+    expect(pdf.code).toBe(1);
+    expectOneLineError(pdf.stderr, /not image–caption pairs \(\.jsonl or \.csv\) or text \(\.txt, \.txt\.gz\)/);
+    const text = await run('pretrain', 'contrastive:simclr', '--data', 'notes.txt');
+    expect(text.code).toBe(1);
+    expectOneLineError(
+      text.stderr,
+      /contrastive:simclr trains on unlabeled data; --data .*notes\.txt is a text corpus, which only text methods/,
+    );
   });
 
   it('reports an unknown method in one line', async () => {
