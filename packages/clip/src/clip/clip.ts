@@ -1,7 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import { SslError, WordTokenizer, createEncoder, defineMethod, invalidConfig, l2Normalize, textTowerSpec, tfl } from '@ssl/core';
-import type { BuildContext, Encoder, LoadedRun, MethodClassifier, MethodDefinition, MethodRuntime, ViewPolicyRef } from '@ssl/core';
+import type {
+  BuildContext,
+  Encoder,
+  LoadedRun,
+  MethodClassifier,
+  MethodDefinition,
+  MethodRuntime,
+  TextTowerSize,
+  ViewPolicyRef,
+} from '@ssl/core';
 import { clipLoss } from '../losses/clip-loss';
 
 /** CLIP (Radford et al. 2021): an image encoder and a text encoder trained to match image-caption pairs. */
@@ -9,12 +18,7 @@ export interface ClipConfig {
   /** Size of the shared embedding space both projections map to. */
   embedDim: number;
   /** The text transformer (CLIP sec. 2.4, GPT-2 style, causal, EOS pooling), sized for short captions. */
-  text: {
-    embedDim: number;
-    depth: number;
-    numHeads: number;
-    maxLength: number;
-    mlpRatio: number;
+  text: TextTowerSize & {
     vocabLimit: number;
     /** Causal self-attention (CLIP, GPT-2 style; default) or bidirectional (a BERT-style tower, e.g. MLM-pretrained). */
     causal?: boolean;

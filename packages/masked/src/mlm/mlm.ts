@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor2D, Tensor3D } from '@tensorflow/tfjs-core';
 import { Random, SslError, createEncoder, defineMethod, invalidConfig, isTextCorpus, textTowerSpec, tfl } from '@ssl/core';
-import type { HeldOutFigure, MethodRuntime, TextTransformerEncoder, WordTokenizer } from '@ssl/core';
+import type { HeldOutFigure, MethodRuntime, TextTowerSize, TextTransformerEncoder, WordTokenizer } from '@ssl/core';
 import { bertMasking, maskIdOf, mlmTokenizer } from '../blocks/bert-masking';
 import { maskedTokenLoss } from '../losses/masked-token-loss';
 
@@ -14,13 +14,7 @@ import { maskedTokenLoss } from '../losses/masked-token-loss';
  */
 export interface MlmConfig {
   /** The text tower, as @ssl/clip's `text` config (attention is always bidirectional here: BERT reads <mask> from both sides). */
-  text: {
-    embedDim: number;
-    depth: number;
-    numHeads: number;
-    /** Tokens per text with <bos> and <eos> (longer texts are cut). */
-    maxLength: number;
-    mlpRatio: number;
+  text: TextTowerSize & {
     /** At most this many tokens: 4 special ones, <mask>, then the corpus's most frequent words. */
     vocabLimit: number;
   };
