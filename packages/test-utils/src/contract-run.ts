@@ -1,4 +1,15 @@
-import { Random, imageTextDataset, labeledSplit, loadEmoji, loadFashionMnist, loadSpokenClasses, subset, train } from '@ssl/core';
+import {
+  Random,
+  imageTextDataset,
+  labeledSplit,
+  loadEmoji,
+  loadFashionMnist,
+  loadFortunesSample,
+  loadSpokenClasses,
+  subset,
+  textCorpus,
+  train,
+} from '@ssl/core';
 import type { EncoderSpec, ImageDataset, MethodHandle, TrainData, TrainOptions, TrainResult } from '@ssl/core';
 
 /*
@@ -37,7 +48,12 @@ export interface ImageAudioRecipe {
   readonly audioSplit?: 'train' | 'test';
 }
 
-export type DataRecipe = ImageRecipe | SemiSupervisedRecipe | ImageTextRecipe | ImageAudioRecipe;
+/** A text corpus (text methods): the first `size` sentences of @ssl/core's bundled fortunes sample. */
+export interface TextRecipe {
+  readonly text: { readonly source: 'fortunes-sample'; readonly size: number; readonly split?: 'train' | 'test' };
+}
+
+export type DataRecipe = ImageRecipe | SemiSupervisedRecipe | ImageTextRecipe | ImageAudioRecipe | TextRecipe;
 
 /** One contract training run as JSON: the child process of the resume test receives exactly this. */
 export interface ContractRun {
@@ -48,7 +64,8 @@ export interface ContractRun {
   readonly method: string;
   readonly config: Readonly<Record<string, unknown>>;
   readonly data: DataRecipe;
-  readonly encoder: EncoderSpec;
+  /** The run's image encoder; none for data without images (a corpus, audio–text pairs), whose methods build their own. */
+  readonly encoder?: EncoderSpec;
   readonly batchSize: number;
   readonly steps: number;
   /** Epochs of each round; default `steps`. A multi-round method sets it small so the run reaches its later rounds. */
@@ -90,6 +107,10 @@ export async function contractData(recipe: DataRecipe): Promise<TrainData> {
     });
     return imageTextDataset(base.images, base.shape, captions, base.labels, `${base.name}+captions`);
   }
+  if ('text' in recipe) {
+    const { texts } = loadFortunesSample({ split: recipe.text.split ?? 'train' });
+    return textCorpus(texts.slice(0, recipe.text.size), `${recipe.text.source}/${recipe.text.split ?? 'train'}[0..${recipe.text.size})`);
+  }
   if ('imageAudio' in recipe) {
     return { images: await images(recipe.imageAudio), audio: loadSpokenClasses({ split: recipe.audioSplit ?? 'train' }) };
   }
@@ -108,7 +129,7 @@ export function trainContractRun(
   return train({
     method,
     data,
-    encoder: run.encoder,
+    ...(run.encoder ? { encoder: run.encoder } : {}),
     batchSize: run.batchSize,
     maxSteps: run.steps,
     epochs: run.epochs ?? run.steps,

@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-// tfjs-core alone registers no gradients (the @tensorflow/tfjs union package does this import).
-import '@tensorflow/tfjs-core/dist/register_all_gradients';
+// The gradients of every tfjs op come with @ssl/core (from sources its setup.ts imports the @tensorflow/tfjs union
+// package; the published entry bundles tfjs-core's registrations). Not imported here from tfjs-core's deep
+// dist/register_all_gradients: an ESM file with extensionless imports, which Node cannot load outside vitest
+// (ERR_UNSUPPORTED_DIR_IMPORT when a plain tsx script imported @ssl/test-utils).
 import { Random } from '@ssl/core';
 import { expect } from 'vitest';
 
@@ -10,7 +12,7 @@ import { expect } from 'vitest';
  * central-difference gradient of the plain-loop reference, element-wise closeness with a useful failure
  * message, a leak check, an optimizer-steps check and an SslError check; and `describeMethodContract`, the
  * tests every method runs. A private workspace package (devDependency only); importing it registers the cpu
- * backend and the gradients of every tfjs op.
+ * backend and (through @ssl/core) the gradients of every tfjs op.
  */
 
 /** Gradient checks run on the reference cpu backend. */
@@ -108,7 +110,7 @@ export { Random };
 export { describeMethodContract } from './method-contract';
 export type { MethodContractOptions } from './method-contract';
 export { contractData } from './contract-run';
-export type { DataRecipe, ImageRecipe, ImageTextRecipe, SemiSupervisedRecipe } from './contract-run';
+export type { DataRecipe, ImageRecipe, ImageTextRecipe, SemiSupervisedRecipe, TextRecipe } from './contract-run';
 export { testBuildContext, testStepContext, sampleIds } from './method-parts';
 export { learningRun, describeLearningRun, LEARNING_ENCODER } from './learning-run';
 export type { LearningRun, LearningOptions } from './learning-run';

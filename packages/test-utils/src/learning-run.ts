@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { createEncoder, loadFashionMnist, train } from '@ssl/core';
-import type { CnnSpec, ImageDataset, MethodHandle, OptimizerSpec, StepRecord } from '@ssl/core';
+import type { CnnSpec, EncoderSpec, ImageDataset, MethodHandle, OptimizerSpec, StepRecord } from '@ssl/core';
 import { extractFeatures, knnClassify } from '@ssl/eval';
 
 /*
@@ -44,7 +44,8 @@ export interface LearningOptions {
   readonly method: MethodHandle;
   readonly epochs: number;
   readonly batchSize: number;
-  readonly encoder?: CnnSpec;
+  /** Any core encoder with a seed (its random init is the control); default LEARNING_ENCODER. A ViT: vitPreset('vit28', { seed }). */
+  readonly encoder?: EncoderSpec;
   readonly optimizer?: Partial<OptimizerSpec>;
   readonly gradientClip?: number;
   readonly seed?: number;
@@ -54,6 +55,9 @@ export interface LearningOptions {
 export async function learningRun(options: LearningOptions): Promise<LearningRun> {
   const { trainSet, testSet } = await fashionSample();
   const encoder = options.encoder ?? LEARNING_ENCODER;
+  // The control is the same spec at random init: without a seed the run would start from another init than it.
+  if (encoder.seed === undefined)
+    throw new Error(`learningRun: give the ${encoder.kind} encoder spec a seed (its random init is the control).`);
   const randomEncoder = createEncoder(encoder);
   const randomInit = await knnTop1(randomEncoder, trainSet, testSet);
   randomEncoder.model.dispose();

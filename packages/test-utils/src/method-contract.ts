@@ -38,8 +38,11 @@ export interface MethodContractOptions<Id extends string = string> {
   readonly config?: ConfigOf<Id>;
   /** Tiny data as a recipe, built the same way in the test and in the child. */
   readonly data: DataRecipe;
-  /** A tiny encoder, e.g. a CNN with channels [8, 16] or a one-block ViT. */
-  readonly encoder: EncoderSpec;
+  /**
+   * A tiny image encoder, e.g. a CNN with channels [8, 16] or a one-block ViT; none for data without images (a text
+   * corpus, audio–text pairs), whose methods build their own encoders.
+   */
+  readonly encoder?: EncoderSpec;
   readonly batchSize: number;
   /** Steps per run: at least 4 (the tensor count is compared from the second step on; resume kills mid-run). */
   readonly steps: number;
@@ -79,7 +82,7 @@ export function describeMethodContract<Id extends string>(options: MethodContrac
     method,
     config: config as Record<string, unknown>,
     data: options.data,
-    encoder: options.encoder,
+    ...(options.encoder ? { encoder: options.encoder } : {}),
     batchSize: options.batchSize,
     steps,
     ...(options.epochs === undefined ? {} : { epochs: options.epochs }),
