@@ -19,7 +19,9 @@ import {
   rangeIds,
   variableGrads,
   vitPreset,
+  withEncoderOptions,
 } from '@ssl/core';
+import type { VitSpec } from '@ssl/core';
 import type { MethodRuntime, StepContext, UnlabeledBatch } from '@ssl/core';
 import noncontrastive from '../src/index';
 import type { DINOCarry, DINOConfig } from '../src/index';
@@ -41,7 +43,10 @@ const localSize = Number(values['local-size']);
 const steps = Number(values.steps);
 
 await initBackend({ backend: 'wasm', threads: Number(values.threads), log: () => {} });
-const recipe = values.config ? ((JSON.parse(readFileSync(values.config, 'utf8')) as { method?: Partial<DINOConfig> }).method ?? {}) : {};
+const recipeFile = values.config
+  ? (JSON.parse(readFileSync(values.config, 'utf8')) as { method?: Partial<DINOConfig>; encoderOptions?: Record<string, unknown> })
+  : {};
+const recipe = recipeFile.method ?? {};
 const handle = createRegistry()
   .use(noncontrastive())
   .create('noncontrastive:dino', {
@@ -49,7 +54,8 @@ const handle = createRegistry()
     ...(values['crop-batches'] ? { cropBatches: values['crop-batches'] as DINOConfig['cropBatches'] } : {}),
     views: { ...recipe.views, localCrops, localSize: [localSize, localSize] },
   });
-const spec = vitPreset('vit28', { seed: 1 });
+// The recipe's encoderOptions (e.g. patch 7, depth, width) on top of vit28, as `ssl pretrain --config` applies them.
+const spec = withEncoderOptions(vitPreset('vit28', { seed: 1 }), recipeFile.encoderOptions ?? {}) as VitSpec;
 let seed = 1;
 const runtime = handle.definition.build({
   round: 0,
@@ -135,7 +141,7 @@ async function measure(name: string, run: () => void): Promise<void> {
 }
 
 console.log(
-  `batch ${batchSize}, 2 global 28×28 + ${localCrops} local ${localSize}×${localSize}, vit28, crops ${handle.config.cropBatches}, load ${(await import('node:os')).loadavg()[0].toFixed(2)}`,
+  `batch ${batchSize}, 2 global 28×28 + ${localCrops} local ${localSize}×${localSize}, vit28 ${JSON.stringify(recipeFile.encoderOptions ?? {})}, crops ${handle.config.cropBatches}, load ${(await import('node:os')).loadavg()[0].toFixed(2)}`,
 );
 await measure('dino step', dinoStep);
 await measure('vit forward+backward, same crops', plainStep);
