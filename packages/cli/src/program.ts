@@ -96,7 +96,17 @@ Examples:
     .command('semisup')
     .description('train a semi-supervised method with k labels per class and the rest unlabeled, then evaluate it')
     .argument('<method>', 'semi-supervised method, e.g. semisup:fixmatch')
-    .requiredOption('--labels-per-class <k>', 'labeled images kept per class (the rest lose their labels)', parsePositiveInteger);
+    .requiredOption('--labels-per-class <k>', 'labeled images kept per class (the rest lose their labels)', parsePositiveInteger)
+    .option(
+      '--steps <n>',
+      'stop after this many steps, the lr schedule planned over them (one-round methods; --epochs is then a ceiling)',
+      parsePositiveInteger,
+    )
+    .option(
+      '--control <run>',
+      "take the supervised-only figure from this finished run (same data, labels, seed, encoder, batch, lr and steps) instead of training the method's own ablation",
+    )
+    .option('--no-control', "skip the supervised-only control (the method's classifier is reported alone)");
   addTrainingOptions(semisup);
   semisup.action(async (method: string, flags: TrainingFlags & { labelsPerClass: number }) => {
     status.exitCode = await runPretrainCommand(io, { mode: 'semisup', method, flags, verbose: globalFlags(program).verbose === true });

@@ -153,4 +153,73 @@ describe('ssl semisup', () => {
     // so the equal figures above are the same classifier, not two constant guesses.
     expect(Math.min(classifier.accuracy, classifier.control.accuracy)).toBeGreaterThan(0.4);
   }, 400_000);
+
+  it('shares one supervised-only run as the control of other methods (--control), checked to be trained the same way', async () => {
+    const recipe = (name: string, method: Record<string, unknown>) => {
+      const path = join(workDir, `${name}.json`);
+      writeFileSync(path, JSON.stringify({ encoderOptions: { channels: [4, 8] }, method }));
+      return path;
+    };
+    const supervisedOnly = recipe('supervised-only', { unlabeledRatio: 1, unlabeledWeight: 0 });
+    const fixmatch = recipe('fixmatch', { unlabeledRatio: 1 });
+    const shared = ['--data', 'fashion-mnist-sample', '--labels-per-class', '10', '--batch-size', '16', '--steps', '6'];
+    const controlDir = join(workDir, 'supervised-only-run');
+    const control = await ssl('semisup', 'fixmatch', ...shared, '--config', supervisedOnly, '--no-control', '--out', controlDir);
+    expect(control.code, control.stderr).toBe(0);
+    expect(control.stderr).not.toContain('training the supervised-only control');
+    const controlEval = JSON.parse(readFileSync(join(controlDir, 'eval.json'), 'utf8'));
+    expect(controlEval.classifier.control).toBeUndefined();
+    // --steps stops the run there (the sample's epoch at μB = 16 is 56 steps), its lr schedule planned over them.
+    const steps = readFileSync(join(controlDir, 'metrics.jsonl'), 'utf8')
+      .split('\n')
+      .filter((line) => line.includes('"type":"step"'));
+    expect(steps).toHaveLength(6);
+    expect(JSON.parse(readFileSync(join(controlDir, 'config.json'), 'utf8')).maxSteps).toBe(6);
+
+    const methodDir = join(workDir, 'fixmatch-run');
+    const method = await ssl('semisup', 'fixmatch', ...shared, '--config', fixmatch, '--control', controlDir, '--out', methodDir);
+    expect(method.code, method.stderr).toBe(0);
+    expect(method.stderr).not.toContain('training the supervised-only control');
+    const { classifier } = JSON.parse(readFileSync(join(methodDir, 'eval.json'), 'utf8'));
+    expect(classifier.control).toEqual({ name: 'supervised-only', accuracy: controlEval.classifier.accuracy });
+
+    // A control trained otherwise, or one that used unlabeled images, is refused before any training.
+    const otherSeed = await ssl(
+      'semisup',
+      'fixmatch',
+      ...shared,
+      '--seed',
+      '1',
+      '--config',
+      fixmatch,
+      '--control',
+      controlDir,
+      '--out',
+      join(workDir, 'refused-seed'),
+    );
+    expect(otherSeed.code).toBe(1);
+    expect(otherSeed.stderr.trim()).toBe(
+      `ssl: error: --control ${controlDir} was trained differently: --seed 1 (the control's 0); a shared control needs this run's data, labels, seed, encoder, batch, lr and steps.`,
+    );
+    const notSupervised = await ssl(
+      'semisup',
+      'fixmatch',
+      ...shared,
+      '--config',
+      fixmatch,
+      '--control',
+      methodDir,
+      '--out',
+      join(workDir, 'refused-method'),
+    );
+    expect(notSupervised.code).toBe(1);
+    expect(notSupervised.stderr).toMatch(
+      /^ssl: error: --control .*fixmatch-run is a semisup:fixmatch run that uses unlabeled images; a control must be supervised-only/,
+    );
+    const rounds = await ssl('semisup', 'self-training', ...shared, '--out', join(workDir, 'refused-rounds'));
+    expect(rounds.code).toBe(1);
+    expect(rounds.stderr.trim()).toBe(
+      "ssl: error: --steps would cut semisup:self-training's 3 rounds short; size each round with --epochs instead.",
+    );
+  }, 400_000);
 });

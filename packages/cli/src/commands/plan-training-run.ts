@@ -27,6 +27,7 @@ import {
   type RunConfigFile,
 } from '../options';
 import { readSavedRun, settingsForResume, type ResumeSettings, type RunInvocation, type SavedRun } from './saved-run';
+import { checkStepsFlag, resolveSupervisedControl, type SupervisedControl } from './supervised-control';
 
 /** Flags shared by `ssl pretrain` and `ssl semisup`, as commander parses them. */
 export interface TrainingFlags {
@@ -54,6 +55,10 @@ export interface TrainingFlags {
   /** `--no-eval` sets this to false. */
   eval?: boolean;
   labelsPerClass?: number;
+  /** `ssl semisup --steps`: stop after this many global steps (the lr schedule spans them). */
+  steps?: number;
+  /** `ssl semisup --control <run>` (a string) or `--no-control` (false). */
+  control?: string | false;
 }
 
 export type TrainingMode = 'pretrain' | 'semisup';
@@ -88,6 +93,10 @@ export interface TrainingPlan {
   checkpointEvery: number;
   evaluate: boolean;
   labelsPerClass?: number;
+  /** --steps: the run's global step cap (undefined: it trains its epochs). */
+  steps?: number;
+  /** `ssl semisup`: what the method's classifier is compared with. */
+  control: SupervisedControl;
   /** The command line in config.json's `invocation`: what a later --resume falls back on. */
   invocation: RunInvocation;
 }
@@ -221,6 +230,31 @@ export async function planTrainingRun(
   const evalData = flags.evalData === undefined ? undefined : await resolveEvaluationData(flags.evalData, cwd, inputShape);
 
   const seed = settings.seed ?? DEFAULT_SEED;
+  const steps = checkStepsFlag(flags.steps, method, saved, resume);
+  // --steps alone: enough epochs that the step cap, not the epochs, ends the run (an epoch has at least one step).
+  const epochs = settings.epochs ?? (steps === undefined ? undefined : steps);
+  const control =
+    mode === 'semisup'
+      ? resolveSupervisedControl(
+          registry,
+          cwd,
+          flags.control,
+          {
+            data: describeDataSource(data),
+            labelsPerClass: settings.labelsPerClass,
+            seed,
+            encoder: encoderChoice,
+            encoderOptions: settings.encoderOptions,
+            imageSize: geometry.size,
+            channels: geometry.channels,
+            batchSize: settings.batchSize,
+            lr: settings.lr,
+            epochs,
+            steps,
+          },
+          method,
+        )
+      : ({ kind: 'none' } as const);
   return {
     mode,
     method,
@@ -230,7 +264,9 @@ export async function planTrainingRun(
     geometry,
     encoder,
     encoderChoice,
-    epochs: settings.epochs,
+    epochs,
+    ...(steps === undefined ? {} : { steps }),
+    control,
     batchSize: settings.batchSize,
     lr: settings.lr,
     seed,

@@ -126,6 +126,13 @@ async function trainAndEvaluate(io: CliIo, plan: TrainingPlan): Promise<number> 
   if (run.interrupted) {
     io.stderr.write('ssl: skipped evaluation of the interrupted run.\n');
   } else if (evaluation) {
+    if (plan.control.kind === 'run' && evaluation.classifier) {
+      const { runDir, accuracy } = plan.control;
+      evaluation.classifier = { ...evaluation.classifier, control: { name: 'supervised-only', accuracy } };
+      io.stderr.write(
+        `ssl: supervised-only control: ${(100 * accuracy).toFixed(2)}% from ${runDir} (same data, labels, seed, encoder, batch, lr and steps).\n`,
+      );
+    }
     const result = await describeEvaluation(evaluation, { seed: plan.seed, classNames: data.evaluationTest?.classNames });
     await writeFile(join(plan.outDir, RUN_FILES.evaluation), `${JSON.stringify(result.evaluation, null, 2)}\n`);
     await writeEmbeddingMap(plan.outDir, result);
@@ -201,6 +208,7 @@ async function trainWithProgress(
       data: data.train,
       encoder: plan.encoder,
       epochs: plan.epochs,
+      ...(plan.steps === undefined ? {} : { maxSteps: plan.steps }),
       batchSize: plan.batchSize,
       optimizer: plan.lr === undefined ? undefined : { lr: plan.lr },
       seed: plan.seed,
@@ -216,8 +224,9 @@ async function trainWithProgress(
         if (progress) progress.log(`ssl: warning: ${message}`);
         else io.stderr.write(`ssl: warning: ${message}\n`);
       },
-      // `ssl semisup`: the method's classifier is compared with its supervised-only ablation on the same labels.
-      supervisedControl: plan.mode === 'semisup',
+      // `ssl semisup`: the method's classifier is compared with its supervised-only ablation on the same labels
+      // (trained here, unless --control names a finished supervised-only run or --no-control skips it).
+      supervisedControl: plan.mode === 'semisup' && plan.control.kind === 'own',
       onControlTraining: () =>
         io.stderr.write(
           `ssl: training the supervised-only control (${plan.method.id} without its unlabeled term, same labels and steps)...\n`,
