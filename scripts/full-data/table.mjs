@@ -5,6 +5,11 @@
 // replaces the part of a file between <!-- full-data:begin --> and <!-- full-data:end -->.
 //
 //   node scripts/full-data/table.mjs [--results scripts/full-data/results.jsonl] [--family noncontrastive] [--write docs/benchmarks.md]
+//
+// --family semisup writes the semi-supervised table instead (semisupTable below): each method's classifier beside
+// supervised-only on the same labels, per seed, between <!-- semisup-benchmark:start --> and <!-- semisup-benchmark:end -->
+// (node scripts/full-data/table.mjs --family semisup --write packages/semisup/README.md). semisup:* runs are not
+// rows of the self-supervised table.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -160,16 +165,167 @@ function coverageNote(results) {
   ].join('\n\n');
 }
 
-const results = readResults(values.results).filter((result) => !values.family || result.method.startsWith(`${values.family}:`));
-const table = values.family ? markdownTable(results) : `${markdownTable(results)}\n\n${coverageNote(results)}`;
+const SEMISUP_BEGIN = '<!-- semisup-benchmark:start -->';
+const SEMISUP_END = '<!-- semisup-benchmark:end -->';
+
+/** The value after `flag` in a run's args, or undefined. */
+const flagValue = (args, flag) => {
+  const at = args.indexOf(flag);
+  return at < 0 ? undefined : args[at + 1];
+};
+
+/**
+ * A semi-supervised run as the table reads it: the row is the recipe file's name (packages/semisup/recipes/benchmark/
+ * fixmatch.json → fixmatch; supervised-only.json is FixMatch with its unlabeled weight 0), labels = 10 classes × k,
+ * the length is --steps (or --epochs per round), and its control is either the seed's shared supervised-only run
+ * (--control) or the method's own ablation trained in the same process (same rounds and steps).
+ */
+function semisupRun(result) {
+  const args = result.args;
+  const recipe = flagValue(args, '--config');
+  const row = recipe ? recipe.replace(/^.*\//, '').replace(/\.json$/, '') : result.method.replace(/^semisup:/, '');
+  const steps = flagValue(args, '--steps');
+  const epochs = flagValue(args, '--epochs');
+  const classifier = result.evaluation?.classifier;
+  return {
+    row,
+    data: result.data,
+    labels: 10 * Number(flagValue(args, '--labels-per-class')),
+    seed: Number(flagValue(args, '--seed') ?? 0),
+    length: steps ? `${steps} steps` : `${epochs ?? 'default'} ep/round`,
+    control: args.includes('--no-control') ? 'none' : args.includes('--control') ? 'shared' : 'own ablation',
+    result,
+    accuracy: classifier?.accuracy,
+    controlAccuracy: classifier?.control?.name === 'supervised-only' ? classifier.control.accuracy : undefined,
+  };
+}
+
+/** "3.2" or "3.2–7.9": the 1-minute load averages the runs started at. */
+const loadRange = (loads) => {
+  const [low, high] = [Math.min(...loads), Math.max(...loads)].map((load) => load.toFixed(1));
+  return low === high ? low : `${low}–${high}`;
+};
+const meanStd = (values) => {
+  const mean = values.reduce((sum, value) => sum + value, 0) / values.length;
+  const std = values.length > 1 ? Math.sqrt(values.reduce((sum, value) => sum + (value - mean) ** 2, 0) / (values.length - 1)) : undefined;
+  return { mean, std };
+};
+const points = (value) => (100 * value).toFixed(1);
+const signed = (value) => `${value >= 0 ? '+' : ''}${(100 * value).toFixed(1)}`;
+const meanStdCell = (values, format = points) => {
+  if (values.length === 0) return '—';
+  const { mean, std } = meanStd(values);
+  return std === undefined ? `${format(mean)} (1 seed)` : `${format(mean)} ± ${(100 * std).toFixed(1)} (${values.length} seeds)`;
+};
+
+/**
+ * The semi-supervised table (issue 32): one line per method × labels × length, test top-1 of the method's own
+ * classifier per seed and its mean ± sample std, supervised-only on the same labels, seed and steps beside it, and
+ * the difference (mean ± std of the per-seed differences). Then the runs that failed and coverage lines: registered
+ * semisup:* methods without three seeds at 100 labels, and acceptance 5's rows at 40 and 1 000 labels.
+ */
+function semisupTable(results) {
+  const runs = results.filter((result) => result.exitCode === 0 && result.evaluation?.classifier).map(semisupRun);
+  const failed = results.filter((result) => result.exitCode !== 0 || !result.evaluation?.classifier);
+  const groups = new Map();
+  for (const run of runs) {
+    const key = [run.data, run.labels, run.length, run.row].join('|');
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(run);
+  }
+  const order = [...groups.values()].sort(
+    (a, b) =>
+      a[0].labels - b[0].labels ||
+      a[0].length.localeCompare(b[0].length) ||
+      (a[0].row === 'supervised-only' ? -1 : b[0].row === 'supervised-only' ? 1 : a[0].row.localeCompare(b[0].row)),
+  );
+  const header = [
+    'method (recipe)',
+    'labels',
+    'length',
+    'steps',
+    'minutes per run',
+    'top-1 % per seed (seed: method / supervised-only)',
+    'method, mean ± std',
+    'supervised-only, mean ± std',
+    'difference, points',
+    'control',
+  ];
+  const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
+  for (const group of order) {
+    group.sort((a, b) => a.seed - b.seed);
+    const first = group[0];
+    const paired = group.filter((run) => run.controlAccuracy !== undefined);
+    const perSeed = group
+      .map((run) => `${run.seed}: ${points(run.accuracy)}${run.controlAccuracy === undefined ? '' : ` / ${points(run.controlAccuracy)}`}`)
+      .join('; ');
+    const minutes = meanStd(group.map((run) => run.result.stepMinutes ?? run.result.wallMinutes)).mean;
+    const wall = meanStd(group.map((run) => run.result.wallMinutes)).mean;
+    const loads = group.map((run) => run.result.load?.start).filter((load) => load !== undefined);
+    const steps = [...new Set(group.map((run) => run.result.steps))].join(', ');
+    const data = first.data && first.data !== 'fashion-mnist' ? ` (${first.data})` : '';
+    lines.push(
+      `| ${first.row}${data} | ${first.labels} | ${first.length} | ${steps} | ${minutes.toFixed(1)} in steps, ${wall.toFixed(1)} wall (load ${loadRange(loads)}) | ${perSeed} | ${meanStdCell(group.map((run) => run.accuracy))} | ${meanStdCell(paired.map((run) => run.controlAccuracy))} | ${meanStdCell(
+        paired.map((run) => run.accuracy - run.controlAccuracy),
+        signed,
+      )} | ${[...new Set(group.map((run) => run.control))].join(', ')} |`,
+    );
+  }
+  const notes = [];
+  if (failed.length > 0)
+    notes.push(
+      `Failed or unevaluated runs (rerun them): ${failed.map((result) => `${result.name} (exit ${result.exitCode})`).join(', ')}.`,
+    );
+  notes.push(...semisupCoverage(runs));
+  return `${runs.length === 0 ? 'No semi-supervised run has finished yet.' : lines.join('\n')}\n\n${notes.join('\n\n')}`;
+}
+
+/** Coverage of issue 32's acceptance 3 (every registered semisup:* method, 100 labels, 3 seeds) and 5 (40 and 1 000 labels). */
+function semisupCoverage(runs) {
+  const listed = spawnSync('node', ['packages/cli/bin/ssl.mjs', 'list', '--json'], { encoding: 'utf8' });
+  if (listed.status !== 0) throw new Error(`ssl list --json failed: ${listed.stderr}`);
+  const methods = JSON.parse(listed.stdout)
+    .methods.filter((method) => method.id.startsWith('semisup:'))
+    .map((method) => method.id);
+  const fullData = runs.filter((run) => (run.data ?? 'fashion-mnist') === 'fashion-mnist');
+  const seedsAt = (id, labels) =>
+    new Set(fullData.filter((run) => `semisup:${run.row}` === id && run.labels === labels).map((run) => run.seed));
+  const complete = methods.filter((id) => seedsAt(id, 100).size >= 3);
+  const partial = methods.filter((id) => seedsAt(id, 100).size > 0 && seedsAt(id, 100).size < 3);
+  const missing = methods.filter((id) => seedsAt(id, 100).size === 0);
+  const fewAndMany = ['supervised-only', 'pseudo-label', 'mean-teacher', 'mixmatch', 'fixmatch', 'flexmatch'];
+  const without = (labels) => fewAndMany.filter((row) => !fullData.some((run) => run.row === row && run.labels === labels));
+  return [
+    `Registered semi-supervised methods (semisup:*): ${methods.length}; with 3 seeds at 100 labels on the full Fashion-MNIST: ${complete.length}` +
+      (partial.length ? `; fewer seeds: ${partial.join(', ')}` : '') +
+      (missing.length ? `; no row yet: ${missing.join(', ')}` : '') +
+      '.',
+    ...[40, 1000].map((labels) =>
+      without(labels).length === 0
+        ? `${labels} labels: every row of issue 32's acceptance 5 is measured.`
+        : `${labels} labels, not measured yet: ${without(labels).join(', ')}.`,
+    ),
+  ];
+}
+
+const semisup = values.family === 'semisup';
+const results = readResults(values.results).filter((result) =>
+  values.family ? result.method.startsWith(`${values.family}:`) : !result.method.startsWith('semisup:'),
+);
+const table = semisup
+  ? semisupTable(results)
+  : values.family
+    ? markdownTable(results)
+    : `${markdownTable(results)}\n\n${coverageNote(results)}`;
 if (!values.write) {
   console.log(table);
 } else {
   const text = readFileSync(values.write, 'utf8');
-  const begin = text.indexOf(BEGIN);
-  const end = text.indexOf(END);
-  if (begin < 0 || end < begin) throw new Error(`${values.write} has no ${BEGIN} … ${END} section to replace.`);
-  const updated = `${text.slice(0, begin + BEGIN.length)}\n\n${table}\n\n${text.slice(end)}`;
+  const [BEGIN_MARK, END_MARK] = semisup ? [SEMISUP_BEGIN, SEMISUP_END] : [BEGIN, END];
+  const begin = text.indexOf(BEGIN_MARK);
+  const end = text.indexOf(END_MARK);
+  if (begin < 0 || end < begin) throw new Error(`${values.write} has no ${BEGIN_MARK} … ${END_MARK} section to replace.`);
+  const updated = `${text.slice(0, begin + BEGIN_MARK.length)}\n\n${table}\n\n${text.slice(end)}`;
   // Formatted as `pnpm lint` checks it, so regenerating the table never breaks the lint.
   const options = (await prettier.resolveConfig(values.write)) ?? {};
   writeFileSync(values.write, await prettier.format(updated, { ...options, filepath: values.write }));
