@@ -3,7 +3,11 @@
  * resnet18-cifar32 layers, A/B between implementations, alternating in one process. Prints per kernel and
  * layer the median wall and CPU time (process CPU, all threads) of each variant, and the load average.
  *
- *   node --conditions=@ssl/source --import tsx bench/conv-ab.ts [repeats=7] [layers=simclr,resnet,strided] [kernels=forward,input,filter]
+ *   node --conditions=@ssl/source --import tsx bench/conv-ab.ts [repeats=7] [layers=simclr,resnet,strided] [kernels=forward,input,filter] [variants=matmul|filter-products]
+ *
+ * Variants: `matmul` (the strided input gradient's product on XNNPACK or on kernels.c's GEMM), `filter-products` (the
+ * Winograd filter gradient's 36 products through conv2d_filter_gradient per position, 'rows', or through
+ * winograd_filter_products, 'blocked').
  */
 import * as os from 'node:os';
 
@@ -22,10 +26,17 @@ interface Variant {
 }
 const { setMatMulMethod } = await import('../src/backend/kernels/matmul');
 // The strided input gradient's product dy·Wᵀ (the col2im path): XNNPACK on one thread vs kernels.c's GEMM on two.
-const VARIANTS: Variant[] = [
-  { name: 'xnnpack', apply: () => setMatMulMethod('xnnpack') },
-  { name: 'gemm', apply: () => setMatMulMethod('auto') },
-];
+const { setWinogradFilterProducts } = await import('../src/backend/kernels/winograd');
+const VARIANTS: Variant[] =
+  (process.argv[5] ?? 'matmul') === 'filter-products'
+    ? [
+        { name: 'rows', apply: () => setWinogradFilterProducts('rows') },
+        { name: 'blocked', apply: () => setWinogradFilterProducts('blocked') },
+      ]
+    : [
+        { name: 'xnnpack', apply: () => setMatMulMethod('xnnpack') },
+        { name: 'gemm', apply: () => setMatMulMethod('auto') },
+      ];
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
 const load = () =>

@@ -21,7 +21,7 @@ import { SIMD_KERNELS_SOURCE_SHA256 } from './simd/kernels.generated';
 import { setSimdKernelsEnabled, simdKernels } from './simd/simd-kernels';
 import { asWasmBackend } from './wasm-internals';
 import { setTransposeRouting } from './transpose';
-import { setWinogradChunkFloats, winogradKernels } from './winograd';
+import { setWinogradChunkFloats, setWinogradFilterBlockTiles, setWinogradFilterProducts, winogradKernels } from './winograd';
 
 /** Plain data so the same inputs can be rebuilt on either backend. */
 interface HostTensor {
@@ -347,18 +347,41 @@ describe('Winograd F(4x4, 3x3) convolutions match cpu', () => {
     }
   });
 
-  it('summed over chunks of the batch (1 and 2 images per chunk, last chunk short)', async () => {
+  it('filter gradient reduced over several blocks of tiles (blocks of 3 and 16 over 12 and 30 tiles)', async () => {
+    for (const [blockTiles, shape] of [
+      [3, [3, 8, 8, 16]],
+      [16, [5, 9, 8, 16]],
+    ] as const) {
+      setWinogradFilterBlockTiles(blockTiles);
+      try {
+        await expectMatchesCpu(
+          `winograd blocks of ${blockTiles} tiles`,
+          (a, w) => tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'),
+          [randomHost([...shape]), randomHost([3, 3, 16, 20])],
+        );
+      } finally {
+        setWinogradFilterBlockTiles(undefined);
+      }
+    }
+  });
+
+  it('summed over chunks of the batch (1 and 2 images per chunk, last chunk short), by both filter-gradient products', async () => {
     const x = randomHost([5, 8, 7, 16]);
     const filter = randomHost([3, 3, 16, 20]);
-    for (const images of [1, 2]) {
-      setWinogradChunkFloats(images * 36 * 4 * 20);
-      try {
-        await expectMatchesCpu(`winograd chunks of ${images}`, (a, w) => tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'), [
-          x,
-          filter,
-        ]);
-      } finally {
-        setWinogradChunkFloats(1 << 24);
+    for (const products of ['blocked', 'rows'] as const) {
+      for (const images of [1, 2]) {
+        setWinogradChunkFloats(images * 36 * 4 * 20);
+        setWinogradFilterProducts(products);
+        try {
+          await expectMatchesCpu(
+            `winograd ${products}, chunks of ${images}`,
+            (a, w) => tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'),
+            [x, filter],
+          );
+        } finally {
+          setWinogradChunkFloats(1 << 24);
+          setWinogradFilterProducts('blocked');
+        }
       }
     }
   });

@@ -233,10 +233,27 @@ export function conv2dInputGradientWinograd(
   return dx;
 }
 
+/** How the filter gradient's 36 products run: 'blocked' (kernels.c `winograd_filter_products`) or, for A/B benchmarks, 'rows'. */
+export type WinogradFilterProducts = 'blocked' | 'rows';
+let filterProducts: WinogradFilterProducts = 'blocked';
+
+/** For benchmarks: the filter gradient's products through the earlier path (conv2d_filter_gradient per position). */
+export function setWinogradFilterProducts(method: WinogradFilterProducts): void {
+  filterProducts = method;
+}
+
+/** Tiles per block of the filter gradient's reduction: dm's rows of a block, 8192 / CO floats, fill 32 KB of L1. */
+let filterBlockTiles = (outChannels: number): number => Math.max(16, Math.min(256, Math.floor(8192 / outChannels)));
+
+/** For tests: a fixed (small) block of tiles, so that small inputs are reduced over several blocks; undefined restores. */
+export function setWinogradFilterBlockTiles(tiles: number | undefined): void {
+  filterBlockTiles = tiles === undefined ? (outChannels) => Math.max(16, Math.min(256, Math.floor(8192 / outChannels))) : () => tiles;
+}
+
 /**
  * dw for a geometry `winogradKernels` accepted: du[ξ] = Σ_tiles v[ξ]ᵀ·dm[ξ] (v the input's transformed tiles,
- * dm = A·dY·Aᵀ per output tile), by kernels.c's filter-gradient GEMM on [tiles, 1] "images" with a 1×1
- * filter, then dw = Gᵀ·du·G.
+ * dm = A·dY·Aᵀ per output tile), by kernels.c's `winograd_filter_products` (tiles in blocks that stay in L1, half of
+ * the positions on each thread, later chunks of the batch added in place), then dw = Gᵀ·du·G.
  */
 export function conv2dFilterGradientWinograd(
   backend: WasmBackend,
@@ -251,7 +268,7 @@ export function conv2dFilterGradientWinograd(
   const v = backend.makeOutput([36 * chunkTiles * inChannels], 'float32');
   const dm = backend.makeOutput([36 * chunkTiles * outChannels], 'float32');
   const du = backend.makeOutput([36, inChannels, outChannels], 'float32');
-  const chunked = grid.imagesPerChunk < batchSize;
+  const chunked = grid.imagesPerChunk < batchSize && filterProducts === 'rows';
   const partial = chunked ? backend.makeOutput([36, inChannels, outChannels], 'float32') : du;
   const scratchLength = FILTER_GRADIENT_ROWS_PER_CHUNK + inChannels;
   const scratch = backend.makeOutput([2 * scratchLength], 'int32');
@@ -288,6 +305,22 @@ export function conv2dFilterGradientWinograd(
       [dyChunk, heapOffset(backend, dm), outHeight, outWidth, outChannels, grid.tilesHeight, grid.tilesWidth, tiles],
       tiles,
     );
+    if (filterProducts === 'blocked') {
+      const call = (_thread: 0 | 1, begin: number, end: number) => [
+        heapOffset(backend, v),
+        heapOffset(backend, dm),
+        heapOffset(backend, du),
+        begin,
+        end,
+        tiles,
+        inChannels,
+        outChannels,
+        filterBlockTiles(outChannels),
+        first === 0 ? 0 : 1,
+      ];
+      runOnTwoThreads(backend, kernels, 'winograd_filter_products', call, 18, 36, true);
+      continue;
+    }
     const target = first === 0 ? du : partial;
     for (let position = 0; position < 36; position++) {
       const vPosition = heapOffset(backend, v) + 4 * position * tiles * inChannels;

@@ -182,6 +182,18 @@ export interface SimdKernels {
     first: number,
     last: number,
   ): void;
+  winograd_filter_products(
+    v: number,
+    dm: number,
+    du: number,
+    first: number,
+    last: number,
+    tiles: number,
+    inChannels: number,
+    outChannels: number,
+    block: number,
+    accumulate: number,
+  ): void;
   winograd_filter_transform(g: number, u: number, inChannels: number, outChannels: number): void;
   winograd_filter_adjoint(du: number, dg: number, inChannels: number, outChannels: number): void;
   col2im(
@@ -224,6 +236,7 @@ export const HELPER_KERNELS = [
   'winograd_input_transform',
   'winograd_output_transform',
   'winograd_gradient_transform',
+  'winograd_filter_products',
   'gemm_pack_b',
   'gemm_packed',
   'layer_norm_forward',
