@@ -99,6 +99,7 @@ async function trainAndEvaluate(io: CliIo, plan: TrainingPlan): Promise<number> 
     `ssl: ${plan.resume ? 'resuming' : 'training'} ${plan.method.id} (${plan.method.plugin.name}@${plan.method.plugin.version}) on ${describeDataSource(plan.data)}, ` +
       `encoder ${plan.encoderChoice}, backend ${backend.name}, seed ${plan.seed} → ${plan.outDir}\n`,
   );
+  if (data.streamed) io.stderr.write(`ssl: ${data.streamed}.\n`);
 
   const { encoderInput } = plan.method.definition;
   if (encoderInput) io.stderr.write(`ssl: the encoder sees ${encoderInput.description}; it and its controls are evaluated on the same.\n`);
@@ -116,6 +117,9 @@ async function trainAndEvaluate(io: CliIo, plan: TrainingPlan): Promise<number> 
       : undefined;
   // The trainer writes the encoder to <out>/encoder/ (tfjs LayersModel format) when it stops.
   const { run, evaluation, stoppedBy } = await trainWithProgress(io, plan, data, monitor).finally(() => data.close?.());
+  // A streamed set's corrupt images were skipped as the steps met them: the run says how many, and which.
+  const corrupt = data.corruptImages?.();
+  if (corrupt) io.stderr.write(`ssl: ${corrupt}.\n`);
 
   const trainedNewSteps = run.steps > (run.resumedFromStep ?? 0);
   if (!evaluation && trainedNewSteps && (await removeStaleEvaluation(plan.outDir))) {
@@ -145,6 +149,10 @@ async function trainAndEvaluate(io: CliIo, plan: TrainingPlan): Promise<number> 
       const reference = figure.kind === 'accuracy' ? `${(100 * figure.reference.value).toFixed(1)}%` : formatNumber(figure.reference.value);
       io.stdout.write(`held-out ${figure.name}: ${value} (${figure.reference.name}: ${reference})\n`);
     }
+  } else if (plan.evaluate && data.streamed) {
+    io.stderr.write(
+      'ssl: skipped evaluation: streamed images are not held in memory; pass --eval-data <labeled folder or dataset> to evaluate.\n',
+    );
   } else if (plan.evaluate) {
     io.stderr.write('ssl: skipped evaluation: the data has no labeled test split (use a labeled folder or a built-in dataset).\n');
   }
