@@ -36,6 +36,8 @@ export {
   validatePatchInputSize,
 } from './blocks/patches';
 export type { GridLayout, PatchBox } from './blocks/patches';
+export { patchClassifier, validatePatchLayerDim } from './blocks/patch-classifier';
+export type { PatchClassifierConfig } from './blocks/patch-classifier';
 export { hammingDistance, hammingPermutationSet } from './blocks/permutations';
 export type { PermutationSet, PermutationSetOptions } from './blocks/permutations';
 export {

@@ -16,6 +16,7 @@ describeMethodContract({
   moreConfigs: [
     { patchSize: 8, gap: 1, jitter: 0, headHiddenDim: 8 },
     { patchInputSize: 14, headHiddenDim: 8 },
+    { patchLayerDim: 8, headHiddenDim: 8 },
   ],
   data: { source: 'fashion-mnist-sample', size: 64 },
   encoder: { kind: 'cnn', inputShape: [28, 28, 1], channels: [8, 16], batchNorm: true },
@@ -26,6 +27,7 @@ describeMethodContract({
     { config: { gap: -1 }, field: 'gap' },
     { config: { jitter: 1.5 }, field: 'jitter' },
     { config: { headHiddenDim: 0 }, field: 'headHiddenDim' },
+    { config: { patchLayerDim: 1.5 }, field: 'patchLayerDim' },
     { config: { patchInputSize: 4 }, field: 'patchInputSize' },
   ],
   checkRun(result) {

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
-import { accuracy, defineMethod, hardLabelCrossEntropy, invalidConfig, projectionHead } from '@ssl/core';
+import { accuracy, defineMethod, hardLabelCrossEntropy, invalidConfig } from '@ssl/core';
 import type { Encoder, ImageDataset, Random, tfl } from '@ssl/core';
+import { patchClassifier, validatePatchLayerDim } from '../blocks/patch-classifier';
 import { pretextAccuracy, pretextHeldOutTask } from '../blocks/evaluate';
 import type { PretextEvaluationOptions, PretextPrediction } from '../blocks/evaluate';
 import { extractPatches, resizePatches, sampleGridBoxes, validateGridLayout, validatePatchInputSize } from '../blocks/patches';
@@ -27,6 +28,8 @@ export interface ContextPredictionConfig {
   jitter: number;
   /** Width of the hidden layer of the classifier on the concatenated features (the paper's fc7). Default 256. */
   headHiddenDim: number;
+  /** Width of the layer each patch's features pass through before they are joined (the paper's fc6); 0: none. Default 0. */
+  patchLayerDim: number;
   /**
    * Side the patches are resized to (bilinear) before the encoder; 0: as cut. Set it to the images' side so the
    * encoder trains at the scale it is evaluated at (whole images). Default 0.
@@ -96,13 +99,19 @@ export function contextPredictionLogits(
   });
 }
 
-/** The 8-way classifier on the concatenated pair of features [2·featureDim] (Linear → BN → ReLU → Linear). */
-export function contextPredictionHead(config: { featureDim: number; hiddenDim: number; seed?: number }): tfl.LayersModel {
-  return projectionHead({
-    inputDim: 2 * config.featureDim,
+/** The 8-way classifier on the concatenated pair of features [2·featureDim] (`patchClassifier`). */
+export function contextPredictionHead(config: {
+  featureDim: number;
+  hiddenDim: number;
+  patchLayerDim?: number;
+  seed?: number;
+}): tfl.LayersModel {
+  return patchClassifier({
+    patches: 2,
+    featureDim: config.featureDim,
+    patchLayerDim: config.patchLayerDim ?? 0,
     hiddenDim: config.hiddenDim,
-    outputDim: NEIGHBOUR_POSITIONS.length,
-    batchNorm: true,
+    classes: NEIGHBOUR_POSITIONS.length,
     seed: config.seed,
   });
 }
@@ -131,11 +140,12 @@ export const contextPrediction = defineMethod<ContextPredictionConfig, 'unlabele
     url: 'https://arxiv.org/abs/1505.05192',
   },
   data: 'unlabeled',
-  defaults: { patchSize: 6, gap: 2, jitter: 1, headHiddenDim: 256, patchInputSize: 0 },
+  defaults: { patchSize: 6, gap: 2, jitter: 1, headHiddenDim: 256, patchLayerDim: 0, patchInputSize: 0 },
   validate(config) {
     validateGridLayout(layoutOf(config));
     if (!(Number.isInteger(config.headHiddenDim) && config.headHiddenDim > 0))
       invalidConfig('headHiddenDim', config.headHiddenDim, 'a positive integer');
+    validatePatchLayerDim(config.patchLayerDim);
     validatePatchInputSize(config.patchInputSize, config.patchSize);
   },
   // The patches are the task: no augmentation view.
@@ -151,7 +161,12 @@ export const contextPrediction = defineMethod<ContextPredictionConfig, 'unlabele
   build({ config, createEncoder, rng, inputShape }) {
     validateGridLayout(layoutOf(config), [inputShape[0], inputShape[1]]);
     const encoder = createEncoder();
-    const head = contextPredictionHead({ featureDim: encoder.featureDim, hiddenDim: config.headHiddenDim, seed: rng.seed() });
+    const head = contextPredictionHead({
+      featureDim: encoder.featureDim,
+      hiddenDim: config.headHiddenDim,
+      patchLayerDim: config.patchLayerDim,
+      seed: rng.seed(),
+    });
     return {
       encoder,
       trainable: { encoder: encoder.model, head },

@@ -16,6 +16,7 @@ describeMethodContract({
   moreConfigs: [
     { permutations: 4, normalizeTiles: false, patchSize: 8, gap: 1, jitter: 0, headHiddenDim: 8 },
     { permutations: 4, patchInputSize: 14, headHiddenDim: 8 },
+    { permutations: 4, patchLayerDim: 8, headHiddenDim: 8 },
   ],
   data: { source: 'fashion-mnist-sample', size: 64 },
   encoder: { kind: 'cnn', inputShape: [28, 28, 1], channels: [8, 16], batchNorm: true },
@@ -31,6 +32,7 @@ describeMethodContract({
     { config: { normalizeTiles: 'yes' }, field: 'normalizeTiles' },
     { config: { gap: 0.5 }, field: 'gap' },
     { config: { headHiddenDim: 0 }, field: 'headHiddenDim' },
+    { config: { patchLayerDim: -1 }, field: 'patchLayerDim' },
     { config: { patchInputSize: 5 }, field: 'patchInputSize' },
   ],
   checkRun(result) {

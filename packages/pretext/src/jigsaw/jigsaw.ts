@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
-import { accuracy, defineMethod, hardLabelCrossEntropy, invalidConfig, projectionHead } from '@ssl/core';
+import { accuracy, defineMethod, hardLabelCrossEntropy, invalidConfig } from '@ssl/core';
 import type { Encoder, ImageDataset, Random, tfl } from '@ssl/core';
+import { patchClassifier, validatePatchLayerDim } from '../blocks/patch-classifier';
 import { pretextAccuracy, pretextHeldOutTask } from '../blocks/evaluate';
 import type { PretextEvaluationOptions, PretextPrediction } from '../blocks/evaluate';
 import {
@@ -42,6 +43,8 @@ export interface JigsawConfig {
   normalizeTiles: boolean;
   /** Width of the hidden layer of the classifier on the 9 concatenated tile features (the paper's fc7). Default 256. */
   headHiddenDim: number;
+  /** Width of the layer each tile's features pass through before they are joined (the paper's fc6); 0: none. Default 0. */
+  patchLayerDim: number;
   /**
    * Side the tiles are resized to (bilinear) before normalisation and the encoder; 0: as cut. Set it to the
    * images' side so the encoder trains at the scale it is evaluated at (whole images). Default 0.
@@ -108,13 +111,20 @@ export function jigsawLogits(
   });
 }
 
-/** The P-way classifier on the 9 concatenated tile features (Linear → BN → ReLU → Linear). */
-export function jigsawHead(config: { featureDim: number; hiddenDim: number; permutations: number; seed?: number }): tfl.LayersModel {
-  return projectionHead({
-    inputDim: JIGSAW_TILES * config.featureDim,
+/** The P-way classifier on the 9 concatenated tile features (`patchClassifier`). */
+export function jigsawHead(config: {
+  featureDim: number;
+  hiddenDim: number;
+  permutations: number;
+  patchLayerDim?: number;
+  seed?: number;
+}): tfl.LayersModel {
+  return patchClassifier({
+    patches: JIGSAW_TILES,
+    featureDim: config.featureDim,
+    patchLayerDim: config.patchLayerDim ?? 0,
     hiddenDim: config.hiddenDim,
-    outputDim: config.permutations,
-    batchNorm: true,
+    classes: config.permutations,
     seed: config.seed,
   });
 }
@@ -163,6 +173,7 @@ export const jigsaw = defineMethod<JigsawConfig, 'unlabeled'>({
     minHammingDistance: 0,
     normalizeTiles: true,
     headHiddenDim: 256,
+    patchLayerDim: 0,
     patchInputSize: 0,
   },
   validate(config) {
@@ -176,6 +187,7 @@ export const jigsaw = defineMethod<JigsawConfig, 'unlabeled'>({
     if (typeof config.normalizeTiles !== 'boolean') invalidConfig('normalizeTiles', config.normalizeTiles, 'true or false');
     if (!(Number.isInteger(config.headHiddenDim) && config.headHiddenDim > 0))
       invalidConfig('headHiddenDim', config.headHiddenDim, 'a positive integer');
+    validatePatchLayerDim(config.patchLayerDim);
     validatePatchInputSize(config.patchInputSize, config.patchSize);
     // Builds (or finds cached) the set now, so an unreachable minHammingDistance fails at construction.
     if (config.minHammingDistance > 0) jigsawPermutations(config);
@@ -197,6 +209,7 @@ export const jigsaw = defineMethod<JigsawConfig, 'unlabeled'>({
       featureDim: encoder.featureDim,
       hiddenDim: config.headHiddenDim,
       permutations: permutations.length,
+      patchLayerDim: config.patchLayerDim,
       seed: rng.seed(),
     });
     // The set is part of the trained head's meaning: saved in checkpoints (state) and exported (product).
