@@ -73,6 +73,17 @@ const result = await train({
   batchSize: Number(values.batch),
   seed,
   ...(lr ? { optimizer: { lr } } : {}),
+  // One line per epoch on stderr, so a slow run on a loaded machine shows where it is.
+  callbacks: [
+    {
+      name: 'progress',
+      onStepEnd: (record) => {
+        if (record.step % 23 !== 0) return;
+        const figures = Object.entries(record.metrics).map(([name, value]) => `${name} ${value.toFixed(3)}`);
+        console.error(`step ${record.step} loss ${record.loss.toFixed(3)}: ${figures.join(', ')}`);
+      },
+    },
+  ],
 });
 const cpu = process.cpuUsage(cpuStart);
 const wallSeconds = (performance.now() - wallStart) / 1000;

@@ -1,5 +1,15 @@
+import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
-import { Random, cosineMomentum, createEncoder, createRegistry, dinoHeadLastLayer, initBackend } from '@ssl/core';
+import {
+  Random,
+  cosineMomentum,
+  createEncoder,
+  createRegistry,
+  dinoHeadLastLayer,
+  initBackend,
+  vitPreset,
+  withEncoderOptions,
+} from '@ssl/core';
 import type { CnnSpec, MethodRuntime, StepContext, UnlabeledBatch, VitSpec } from '@ssl/core';
 import { describeLearningRun, describeMethodContract, learningRun, sampleIds, testBuildContext, testStepContext } from '@ssl/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -153,6 +163,33 @@ describe('noncontrastive:dino', () => {
     expect(lossOf('per-size', false)).toBeCloseTo(lossOf('per-view', false), 5);
     // With batch norm in the head the statistics are those of a crop or of all crops of its size: not the same.
     expect(Math.abs(lossOf('per-size', true) - lossOf('per-view', true))).toBeGreaterThan(1e-4);
+  });
+
+  // recipes/dino-vit28.json (README, "DINO with a ViT"): vit28 with 7×7 patches, so a 28×28 global crop is 16 tokens and
+  // a local crop must be a multiple of 7 (14×14: 4 tokens), or the ViT refuses it in the first step of a full run.
+  it('runs the ViT recipe: its local crops fit the patch-7 grid, one step over every crop gives a finite loss', () => {
+    const recipe = JSON.parse(readFileSync(new URL('../../recipes/dino-vit28.json', import.meta.url), 'utf8')) as {
+      encoderOptions: Record<string, unknown>;
+      method: Partial<DINOConfig>;
+    };
+    const spec = withEncoderOptions(vitPreset('vit28', { seed: 5 }), recipe.encoderOptions) as VitSpec;
+    const config = registry().create('noncontrastive:dino', recipe.method).config;
+    const [localHeight, localWidth] = config.views.localSize ?? [12, 12];
+    expect([localHeight % spec.patchSize, localWidth % spec.patchSize]).toEqual([0, 0]);
+    const runtime = buildRuntime(config, spec);
+    const crop = (side: number, seed: number) => tf.randomUniform([4, side, side, 1], 0, 1, 'float32', seed) as tf.Tensor4D;
+    const localCrops = Array.from({ length: config.views.localCrops ?? 6 }, (_, k) => crop(localHeight, 3 + k));
+    const batch: UnlabeledBatch = {
+      kind: 'unlabeled',
+      images: crop(28, 0),
+      indices: sampleIds(4),
+      views: [crop(28, 1), crop(28, 2), ...localCrops],
+    };
+    const loss = tf.tidy(() => runtime.step(batch, context(0, 0.5)).loss.dataSync()[0]);
+    expect(Number.isFinite(loss)).toBe(true);
+    expect(loss).toBeGreaterThan(0);
+    tf.dispose([batch.images, ...batch.views]);
+    disposeRuntime(runtime);
   });
 
   it('updates the center in afterStep from the step’s own teacher outputs (eq. 4, m = 0.9)', () => {
