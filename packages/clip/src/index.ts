@@ -68,7 +68,7 @@ export {
   PAIR_CONTRASTIVE_DEFAULTS,
 } from './any-pair/pair-contrastive';
 export type { ModalityOf, PairContrastiveConfig, PairContrastiveOptions, PairModel, PairRuntime } from './any-pair/pair-contrastive';
-export { pairData, audioTextPairs, asPairData, pairGroups, NO_IMAGE_SHAPE } from './any-pair/pair-data';
+export { pairData, audioTextPairs, asPairData, pairGroups } from './any-pair/pair-data';
 export type { PairData, PairBatch } from './any-pair/pair-data';
 export {
   audioText,

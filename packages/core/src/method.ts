@@ -175,15 +175,29 @@ export interface StepOutput<Carry = unknown> {
   readonly carry?: Carry;
 }
 
-export interface BuildContext<Config> {
+/** Core's data kinds whose batches are images: a source of one of them always has an image shape. */
+export type ImageDataKind = 'unlabeled' | 'labeled' | 'semi-supervised' | 'image-text';
+
+/**
+ * What `build` gets. `K` is the method's data kind: for core's image kinds (the default) `inputShape` is always
+ * there; for other kinds (a text corpus, modality pairs, a plugin's own) it may be undefined.
+ */
+export interface BuildContext<Config, K extends MethodDataKind = ImageDataKind> {
   readonly config: Config;
-  /** Shape of one input image [H, W, C]. */
-  readonly inputShape: readonly [number, number, number];
+  /** Shape of one input image [H, W, C]; undefined when the data has no images (a text corpus, audio–text pairs). */
+  readonly inputShape: K extends ImageDataKind ? readonly [number, number, number] : readonly [number, number, number] | undefined;
   /** Number of classes when the data is labeled (semi-supervised methods need it). */
   readonly numClasses?: number;
-  /** Builds a fresh encoder from the run's encoder spec (call twice for a teacher). Weights are seeded. */
+  /**
+   * Builds a fresh encoder from the run's encoder spec (call twice for a teacher). Weights are seeded. Throws
+   * SslError('data') for data without images when train() was given no `encoder`.
+   */
   createEncoder(): Encoder;
-  /** Captions of the whole training set, for methods that fit a tokenizer (CLIP). */
+  /**
+   * The training data's texts, where it has them, for methods that fit a tokenizer: the captions of image–text pairs,
+   * a text corpus, the string samples of modality pairs (both sides' together: a pair method with two text sides
+   * fits both tokenizers on them). Undefined for data without texts.
+   */
   readonly captions?: readonly string[];
   readonly rng: Random;
   /** Number of sample ids: rows of per-sample state. Semi-supervised: labeled ids first, then unlabeled. */
@@ -348,7 +362,7 @@ export interface MethodDefinition<Config extends object = object, K extends Meth
   validate?(config: Config): void;
   /** The augmentation policies, as data. */
   views(config: Config): MethodViews;
-  build(context: BuildContext<Config>): MethodRuntime<K, Carry>;
+  build(context: BuildContext<Config, K>): MethodRuntime<K, Carry>;
   readonly training?: TrainingDefaults;
 }
 

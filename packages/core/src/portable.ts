@@ -26,6 +26,7 @@ export type {
   BuildContext,
   DataKinds,
   EncoderInput,
+  ImageDataKind,
   ImageTextBatch,
   ImageViews,
   LabeledBatch,

@@ -1,15 +1,18 @@
 import { RunPools, rangeIds } from '@ssl/core';
-import type { BuildContext, StepContext } from '@ssl/core';
+import type { BuildContext, ImageDataKind, MethodDataKind, StepContext } from '@ssl/core';
 
 /*
  * Contexts for calling a method's build, step and afterStep by hand, as white-box method tests do: the
  * fields a test cares about, and what the trainer would pass for the rest in round 0 of a one-round run.
  */
 
-/** A build context of round 0, with no pools unless given and `sampleCount` 0 (no per-sample state) unless given. */
-export function testBuildContext<Config>(
-  parts: Pick<BuildContext<Config>, 'config' | 'inputShape' | 'rng' | 'createEncoder'> & Partial<BuildContext<Config>>,
-): BuildContext<Config> {
+/**
+ * A build context of round 0, with no pools unless given and `sampleCount` 0 (no per-sample state) unless given.
+ * `K`, the method's data kind, types `inputShape`: a text method's test passes `inputShape: undefined`.
+ */
+export function testBuildContext<Config, K extends MethodDataKind = ImageDataKind>(
+  parts: Pick<BuildContext<Config, K>, 'config' | 'inputShape' | 'rng' | 'createEncoder'> & Partial<BuildContext<Config, K>>,
+): BuildContext<Config, K> {
   const sampleCount = parts.sampleCount ?? 0;
   return {
     round: 0,

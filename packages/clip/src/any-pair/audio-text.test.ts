@@ -18,9 +18,9 @@ describeMethodContract({
   pluginModule: new URL('../index.ts', import.meta.url),
   method: 'clip:audio-text',
   config: tiny,
-  // { images, audio }: clip:audio-text reads the spoken clips and the texts they say (the images are not used).
+  // { images, audio }: clip:audio-text reads the spoken clips and the texts they say (the images are not used, so
+  // the run has no image encoder).
   data: { imageAudio: { source: 'fashion-mnist-sample', size: 16 } },
-  encoder: { kind: 'cnn', inputShape: [28, 28, 1], channels: [4] },
   batchSize: 16,
   steps: 4,
   invalidConfigs: [
@@ -46,7 +46,6 @@ describe('clip:audio-text on the spoken-classes sample', () => {
     const result = await train({
       method: createRegistry().use(clipPlugin()).create('clip:audio-text'),
       data: { audio: trainClips },
-      encoder: { kind: 'cnn', inputShape: [4, 4, 3], channels: [4] },
       epochs: EPOCHS,
       batchSize: BATCH,
       seed: 0,

@@ -170,8 +170,6 @@ describe('pairContrastive: any two modalities', () => {
     const result = await train({
       method,
       data: seriesPairs(25, 1),
-      // The planner resolves an image-encoder spec for every run; no image modality here, so it is never built.
-      encoder: { kind: 'cnn', inputShape: [4, 4, 3], channels: [4] },
       epochs: 20,
       batchSize: 60,
       seed: 3,

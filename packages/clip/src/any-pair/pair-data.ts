@@ -18,18 +18,12 @@ export interface PairData<First = unknown, Second = unknown> {
    * the others in the loss, not a false negative. Default: pairs whose second samples are the same string or number.
    */
   readonly groups?: Int32Array;
-  /** Shape [H, W, C] of image samples, when a side is images (the run's image encoder is sized from it). */
+  /**
+   * Shape [H, W, C] of image samples, when a side is images (the run's image encoder is sized from it). Without it the
+   * data has no images: the run has no image encoder unless train() is given one.
+   */
   readonly imageShape?: readonly [number, number, number];
 }
-
-/**
- * The image shape reported to core's planner when no side is images (core sizes an unused image-encoder spec from
- * it). Three channels, not TEXT_PLACEHOLDER_SHAPE's one: core's collapse watch feeds `images()` to the run's
- * encoder whenever its input is 3-D with the source's channel count, and a one-channel spectrogram CNN (the audio
- * tower) would be fed these non-existent images. The core change that would make this unneeded: let a source say
- * it has no images (e.g. an optional `images`, the collapse probe skipped without it).
- */
-export const NO_IMAGE_SHAPE: [number, number, number] = [4, 4, 3];
 
 /** A batch of pairs: the samples of the step's ids, side by side. */
 export interface PairBatch {
@@ -100,7 +94,8 @@ export function pairGroups(pairs: PairData): Int32Array {
 /**
  * The 'modality-pairs' data kind: train() on `PairData` (or spoken clips, paired with their texts). Epochs pass over
  * every pair. The string samples of either side reach the method's build as `captions` (BuildContext's only
- * field for training data: a text modality fits its tokenizer on them).
+ * field for training data: a text modality fits its tokenizer on them); pairs without strings give none. The source
+ * has an image shape only when the pairs declare one (`imageShape`).
  */
 export const pairData = defineDataKind<'modality-pairs'>({
   name: 'modality-pairs',
@@ -111,9 +106,9 @@ export const pairData = defineDataKind<'modality-pairs'>({
     const strings = [...pairs.first, ...pairs.second].filter((sample): sample is string => typeof sample === 'string');
     return {
       name: pairs.name,
-      inputShape: pairs.imageShape ?? NO_IMAGE_SHAPE,
+      ...(pairs.imageShape ? { inputShape: pairs.imageShape } : {}),
       ...(pairs.classNames ? { numClasses: pairs.classNames.length } : {}),
-      captions: strings,
+      ...(strings.length > 0 ? { captions: strings } : {}),
       sampleCount: pairs.first.length,
       initialPools: { pairs: { ids: rangeIds(pairs.first.length), ...(pairs.labels ? { labels: pairs.labels } : {}) } },
       epochPool: 'pairs',

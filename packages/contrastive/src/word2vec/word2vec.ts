@@ -113,7 +113,7 @@ export const word2vec = defineMethod<Word2VecConfig, 'text'>({
   build: (context) => buildWord2Vec(context),
 });
 
-function buildWord2Vec({ config, captions, rng }: BuildContext<Word2VecConfig>): Word2VecRuntime {
+function buildWord2Vec({ config, captions, rng }: BuildContext<Word2VecConfig, 'text'>): Word2VecRuntime {
   if (!captions || captions.length === 0) throw new SslError('data', "contrastive:word2vec needs a text corpus (the 'text' data kind).");
   const vocabulary = buildWordVocabulary(captions, { minCount: config.minCount, maxSize: config.maxVocabulary });
   const { dim } = config;

@@ -8,5 +8,5 @@ export { BatchLoader, epochOrder, batchesPerEpoch, gatherBatch, gatherHostBatch,
 export type { TensorBatch, HostBatch, BatchLoaderOptions } from './batches';
 export { fetchIdx, fetchIdxArray } from './idx-fetch';
 export type { IdxArray, LoadIdxOptions } from './idx-format';
-export { textData, textCorpus, isTextCorpus, fortuneSentences, TEXT_PLACEHOLDER_SHAPE } from './text';
+export { textData, textCorpus, isTextCorpus, fortuneSentences } from './text';
 export type { TextBatch, TextCorpus } from './text';

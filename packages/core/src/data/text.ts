@@ -17,14 +17,6 @@ export interface TextBatch {
   readonly indices: Int32Array;
 }
 
-/**
- * The image shape a text source reports to core's planner. Core's batch sources describe images, and the planner
- * resolves an image-encoder spec from this shape for every run (config.json records it as `encoder`); a text
- * method never calls `createEncoder`, so no network of it is built, and the encoder a text run saves is the
- * method's own (`trainedEncoder` in config.json). [4, 4, 1] is the smallest shape the CNN preset accepts.
- */
-export const TEXT_PLACEHOLDER_SHAPE: [number, number, number] = [4, 4, 1];
-
 /** A corpus from texts (empty and blank ones dropped). */
 export function textCorpus(texts: Iterable<string>, name = 'texts'): TextCorpus {
   return { name, texts: [...texts].filter((text) => text.trim().length > 0) };
@@ -60,8 +52,8 @@ export const textData = defineDataKind<'text'>({
     if (corpus.texts.length === 0) throw new SslError('data', `Corpus ${corpus.name} is empty: nothing to train on.`);
     const { texts } = corpus;
     return {
+      // No inputShape: a corpus has no images, so the run has no image encoder (text methods build their own).
       name: corpus.name,
-      inputShape: TEXT_PLACEHOLDER_SHAPE,
       captions: texts,
       sampleCount: texts.length,
       initialPools: { texts: { ids: rangeIds(texts.length) } },

@@ -61,8 +61,13 @@ export interface MadeBatch<K extends MethodDataKind> {
 export interface BatchSource<K extends MethodDataKind = MethodDataKind> {
   /** The data's name in errors and logs (the one an epoch passes over). */
   readonly name: string;
-  readonly inputShape: readonly [number, number, number];
+  /**
+   * Shape [H, W, C] of the data's images; absent when it has none (a text corpus, pairs of which no side is images):
+   * the run then has no image encoder unless train() is given one, and the collapse check has nothing to probe.
+   */
+  readonly inputShape?: readonly [number, number, number];
   readonly numClasses?: number;
+  /** The data's texts, where it has them (captions of image–text pairs, a corpus, the text side of pairs). */
   readonly captions?: readonly string[];
   /** Size of the sample space: rows of per-sample state. */
   readonly sampleCount: number;

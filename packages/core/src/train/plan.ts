@@ -37,7 +37,8 @@ export interface RunPlan {
   readonly optimizer: OptimizerSpec;
   readonly schedule: ScheduleSpec;
   readonly gradientClip?: number;
-  readonly encoder: AnyEncoderSpec;
+  /** The image encoder's spec: given, or sized from the data's images; undefined for data without images when none was given. */
+  readonly encoder?: AnyEncoderSpec;
   readonly views: RunViews;
   readonly source: BatchSource;
 }
@@ -46,7 +47,10 @@ export interface RunPlan {
 export interface PlanOptions {
   readonly method: MethodHandle;
   readonly data: TrainData;
-  /** Backbone; default: the method's recommended encoder, else the small CNN for the data's image shape. */
+  /**
+   * Backbone; default: the method's recommended encoder, else the small CNN for the data's image shape. Data without
+   * images (a text corpus, audio–text pairs) has no default: a method that asks for an image encoder needs this.
+   */
   readonly encoder?: AnyEncoderSpec;
   /** Epochs of each round. */
   readonly epochs?: number;
@@ -179,9 +183,12 @@ export function planRun(options: PlanOptions): RunPlan {
   }
   const schedule = options.schedule ?? definition.training?.schedule ?? { kind: 'warmup-cosine', warmupFraction: 0.1 };
   validateSchedule(schedule);
-  const encoder = options.encoder ?? encoderPreset(definition.training?.encoder ?? 'cnn', encoderInputShape(definition, source.inputShape));
-  validateAnyEncoderSpec(method, encoder);
-  checkEncoderInput(method, encoder, source.inputShape);
+  const imageShape = source.inputShape;
+  const encoder =
+    options.encoder ??
+    (imageShape ? encoderPreset(definition.training?.encoder ?? 'cnn', encoderInputShape(definition, imageShape)) : undefined);
+  if (encoder) validateAnyEncoderSpec(method, encoder);
+  if (encoder && imageShape) checkEncoderInput(method, encoder, imageShape);
   return {
     method,
     definition,
@@ -196,7 +203,7 @@ export function planRun(options: PlanOptions): RunPlan {
     optimizer: resolveOptimizerSpec(resolveOptimizer(definition, options.optimizer)),
     schedule,
     gradientClip: options.gradientClip ?? definition.training?.gradientClip,
-    encoder,
+    ...(encoder ? { encoder } : {}),
     views: resolveViews(partsOf(method), definition.views(method.config)),
     source,
   };

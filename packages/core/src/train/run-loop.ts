@@ -142,7 +142,8 @@ function runConfig(plan: RunPlan, invocation?: TrainOptions['invocation']) {
     method: plan.method.id,
     plugin: plan.method.plugin,
     config: plan.method.config,
-    encoder: plan.encoder,
+    // null: data without images and no encoder given (the method's own encoder is `trainedEncoder`).
+    encoder: plan.encoder ?? null,
     data: plan.source.describe(),
     epochs: plan.epochs,
     rounds: plan.rounds,
@@ -224,11 +225,13 @@ function checkFiniteVariables(run: RunState, lr?: number): void {
 /**
  * Embeds fixed training images and feeds the collapse watch: image encoders that take the data's images as
  * they are (colorization's encoder sees only the L channel the method derives, so the probe cannot feed it).
+ * Data without images (a corpus, audio–text pairs) has nothing to probe.
  */
 async function checkCollapse(run: RunState): Promise<void> {
   const encoder = run.networks.runtime.encoder;
-  if (!run.guard || !run.collapse || encoder.inputShape.length !== 3) return;
-  if (encoder.inputShape[2] !== run.plan.source.inputShape[2]) return;
+  const imageShape = run.plan.source.inputShape;
+  if (!run.guard || !run.collapse || !imageShape || encoder.inputShape.length !== 3) return;
+  if (encoder.inputShape[2] !== imageShape[2]) return;
   const pool = run.pools.get(run.plan.source.epochPool);
   if (!pool || pool.ids.length === 0) return;
   const images = await run.plan.source.images(Int32Array.from(pool.ids.slice(0, run.guard.probeImages)));

@@ -1,7 +1,7 @@
 import type { Variable } from '@tensorflow/tfjs-core';
 import type { LayerVariable, LayersModel } from '@tensorflow/tfjs-layers';
 import { SslError } from '../errors';
-import type { BuildContext, MethodRuntime } from '../method';
+import type { BuildContext, MethodDataKind, MethodRuntime } from '../method';
 import type { RunPlan } from './plan';
 import { buildEncoder } from './plan';
 import type { PoolView } from './pools';
@@ -132,7 +132,7 @@ function trainableVariables(runtime: MethodRuntime): { variables: Variable[]; sc
 export function buildRound(plan: RunPlan, round: number, pools: PoolView, previous: MethodRuntime | undefined): RoundNetworks {
   const buildRng = streamRandom(plan.seed, STREAM_BUILD, round);
   const source = plan.source;
-  const context: BuildContext<object> = {
+  const context: BuildContext<object, MethodDataKind> = {
     config: plan.method.config,
     inputShape: source.inputShape,
     numClasses: source.numClasses,
@@ -144,7 +144,17 @@ export function buildRound(plan: RunPlan, round: number, pools: PoolView, previo
     pools,
     // Each encoder gets its own seed from the build stream: a teacher built second differs from the student
     // until the method copies weights, exactly as in a fresh process.
-    createEncoder: () => buildEncoder(plan.method, { ...plan.encoder, seed: plan.encoder.seed ?? buildRng.seed() }),
+    createEncoder: () => {
+      const spec = plan.encoder;
+      if (!spec) {
+        throw new SslError(
+          'data',
+          `${plan.method.id} builds an image encoder, but ${source.name} has no images to size it from: pass \`encoder\` (an encoder spec) to train().`,
+          { details: { field: 'encoder' } },
+        );
+      }
+      return buildEncoder(plan.method, { ...spec, seed: spec.seed ?? buildRng.seed() });
+    },
   };
   const runtime = withSeededMathRandom(buildRng, () => plan.definition.build(context)) as MethodRuntime;
   const { variables: trainable, scales } = trainableVariables(runtime);

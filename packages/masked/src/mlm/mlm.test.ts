@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Random, TEXT_PLACEHOLDER_SHAPE, createRegistry, initBackend, loadFortunesSample, train } from '@ssl/core';
+import { Random, createRegistry, initBackend, loadFortunesSample, train } from '@ssl/core';
 import { describeMethodContract, testBuildContext } from '@ssl/test-utils';
 import masked, {
   MASK_TOKEN,
@@ -25,12 +25,9 @@ describeMethodContract({
   plugin: masked,
   pluginModule: new URL('../index.ts', import.meta.url),
   method: 'masked:mlm',
-  // The contract's data recipes are images; the captions of its image–caption recipe are the corpus here.
   config: { text: TINY_TEXT },
-  data: { imageText: { source: 'fashion-mnist-sample', size: 64 } },
-  // Core's planner resolves an image-encoder spec for every run (a text corpus reports TEXT_PLACEHOLDER_SHAPE); it is
-  // validated, never built: masked:mlm builds its text tower from the corpus's tokenizer and never calls createEncoder.
-  encoder: { kind: 'cnn', inputShape: TEXT_PLACEHOLDER_SHAPE, channels: [4] },
+  // The first 64 sentences of the fortunes sample; a corpus has no images, so the run has no image encoder.
+  data: { text: { source: 'fortunes-sample', size: 64 } },
   batchSize: 16,
   steps: 4,
   invalidConfigs: [
@@ -152,9 +149,9 @@ describe('masked:mlm parts', () => {
   const corpus = ['the cat sat on the mat', 'the dog sat on the log', 'a cat and a dog', 'the end of the day'];
   const build = () =>
     masked().methods.mlm.build(
-      testBuildContext<MlmConfig>({
+      testBuildContext<MlmConfig, 'text'>({
         config: { ...MLM_DEFAULTS, text: TINY_TEXT },
-        inputShape: TEXT_PLACEHOLDER_SHAPE,
+        inputShape: undefined,
         captions: corpus,
         rng: new Random(3),
         createEncoder: () => {
