@@ -1,24 +1,24 @@
 /**
- * A reduced-budget version of the full-data run, for comparing settings of the spatial pretext tasks before a
- * queue run: pre-train on the first `--train-limit` Fashion-MNIST training images, then score the encoder with
+ * A reduced-budget version of the full-data run, for comparing settings of any registered method (first-party
+ * plugins and those the CLI discovers) before a queue run: pre-train on the first `--train-limit` Fashion-MNIST training images, then score the encoder with
  * the shared runner's protocol (`pretrainAndCompare`: kNN k = 200, linear probes, 10 labels per class, each
  * beside the same encoder at random init) with the first `--eval-train-limit` training images as the kNN bank
  * and the probes' training set, on the first `--test-limit` test images (default: all). The controls' scores are kept in `--control-dir`, so a
  * series of runs with the same encoder seed scores them once. One JSON line per run is appended to `--results`.
  *
- *   node --conditions=@ssl/source --import tsx packages/pretext/scripts/reduced-budget.ts --name jigsaw-base \
+ *   node --conditions=@ssl/source --import tsx packages/cli/scripts/reduced-budget.ts --name jigsaw-base \
  *     --method pretext:jigsaw [--config '{"patchInputSize":28}']  [--train-limit 10000] [--eval-train-limit 10000] [--test-limit 10000] \
- *     [--epochs 5] [--batch-size 256] [--lr 1e-3] [--seed 0] [--results /tmp/pretext-reduced.jsonl]
+ *     [--epochs 5] [--batch-size 256] [--lr 1e-3] [--seed 0] [--results /tmp/ssl-reduced.jsonl]
  */
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createRegistry, initBackend, loadFashionMnist, subset } from '@ssl/core';
+import { initBackend, loadFashionMnist, subset } from '@ssl/core';
 import type { ImageDataset } from '@ssl/core';
 import { collapseDiagnostics, controlledFigures, pretrainAndCompare } from '@ssl/eval';
 import type { ControlScoreStore } from '@ssl/eval';
-import pretext from '../src/index';
+import { loadRegistry } from '../src/plugins';
 
 const { values } = parseArgs({
   options: {
@@ -33,8 +33,8 @@ const { values } = parseArgs({
     lr: { type: 'string' },
     'weight-decay': { type: 'string' },
     seed: { type: 'string', default: '0' },
-    results: { type: 'string', default: '/tmp/pretext-reduced.jsonl' },
-    'control-dir': { type: 'string', default: '/tmp/pretext-reduced-controls' },
+    results: { type: 'string', default: '/tmp/ssl-reduced.jsonl' },
+    'control-dir': { type: 'string', default: '/tmp/ssl-reduced-controls' },
     // Train only (no evaluation): to measure a step's cost.
     'no-eval': { type: 'boolean', default: false },
   },
@@ -52,7 +52,8 @@ const test = first(await loadFashionMnist({ split: 'test', source: 'auto' }), Nu
 const trainSet = first(fullTrain, Number(values['train-limit']));
 const evalTrain = first(fullTrain, Number(values['eval-train-limit']));
 const methodConfig = JSON.parse(values.config!) as Record<string, unknown>;
-const method = createRegistry().use(pretext()).create(values.method!, methodConfig);
+const { registry } = await loadRegistry(process.cwd());
+const method = registry.create(values.method!, methodConfig);
 
 mkdirSync(values['control-dir']!, { recursive: true });
 const fileOf = (key: string) => join(values['control-dir']!, `${createHash('sha256').update(key).digest('hex').slice(0, 32)}.json`);
