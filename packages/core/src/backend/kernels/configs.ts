@@ -1,6 +1,12 @@
 import type { KernelConfig } from '@tensorflow/tfjs-core';
 
-import { batchNormBackwardConfig, batchNormForwardConfig, batchNormInferenceConfig } from './batch-norm';
+import {
+  batchNormBackwardConfig,
+  batchNormBackwardFromInputConfig,
+  batchNormForwardConfig,
+  batchNormForwardKeepingInputConfig,
+  batchNormInferenceConfig,
+} from './batch-norm';
 import { broadcastBinaryConfigs } from './broadcast-binary';
 import { conv2dBackpropFilterConfig, conv2dBackpropInputConfig } from './conv2d-backprop';
 import { depthwiseConv2dBackpropFilterConfig, depthwiseConv2dBackpropInputConfig } from './depthwise-conv2d-backprop';
@@ -46,6 +52,8 @@ export const wasmTrainingKernelConfigs: readonly KernelConfig[] = [
   ...broadcastBinaryConfigs,
   batchNormForwardConfig,
   batchNormBackwardConfig,
+  batchNormForwardKeepingInputConfig,
+  batchNormBackwardFromInputConfig,
   batchNormInferenceConfig,
   geluTanhForwardConfig,
   geluTanhBackwardConfig,

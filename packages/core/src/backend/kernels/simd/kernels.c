@@ -299,27 +299,36 @@ void batch_norm_forward(const float* x, const float* gamma, const float* beta, f
     variance[c] = (float)(totals[c] / rows);
     inverse_std[c] = 1.0f / __builtin_sqrtf(variance[c] + epsilon);
   }
+  // x_hat == 0: x̂ is not kept (the backward recomputes it from x, mean and 1/σ; see batch_norm_backward).
   for (int r = 0; r < rows; r++) {
     const float* p = x + (int64_t)r * channels;
-    float* h = x_hat + (int64_t)r * channels;
+    float* h = x_hat == 0 ? 0 : x_hat + (int64_t)r * channels;
     float* o = y + (int64_t)r * channels;
     for (int c = 0; c < full; c += 4) {
       const v128_t n = wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(p + c), wasm_v128_load(mean + c)), wasm_v128_load(inverse_std + c));
-      wasm_v128_store(h + c, n);
+      if (h != 0) wasm_v128_store(h + c, n);
       wasm_v128_store(o + c, wasm_f32x4_add(wasm_f32x4_mul(n, wasm_v128_load(gamma + c)), wasm_v128_load(beta + c)));
     }
     for (int c = full; c < channels; c++) {
       const float n = (p[c] - mean[c]) * inverse_std[c];
-      h[c] = n;
+      if (h != 0) h[c] = n;
       o[c] = n * gamma[c] + beta[c];
     }
   }
 }
 
+// x̂ of four channels of one row: from x̂ itself (mean == 0) or recomputed from x as (x − μ)·(1/σ).
+static inline v128_t normalized4(const float* h, const float* mean, const float* inverse_std, int c) {
+  const v128_t v = wasm_v128_load(h);
+  return mean == 0 ? v : wasm_f32x4_mul(wasm_f32x4_sub(v, wasm_v128_load(mean + c)), wasm_v128_load(inverse_std + c));
+}
+
 // Its gradient in closed form, N = rows: dβ = Σ dy, dγ = Σ dy·x̂, dx = γ/σ · (dy − dβ/N − x̂·dγ/N).
-// Two passes. `totals` is 2·channels doubles of scratch.
+// Two passes. `totals` is 2·channels doubles of scratch. With `mean` not 0, `x_hat` is the input x and x̂ is
+// recomputed from it (one subtract and multiply more per element read), so the forward need not keep a
+// full-size x̂ beside the input, which the step keeps anyway when it is the output of a convolution.
 EXPORT(batch_norm_backward)
-void batch_norm_backward(const float* dy, const float* x_hat, const float* gamma, const float* inverse_std,
+void batch_norm_backward(const float* dy, const float* x_hat, const float* mean, const float* gamma, const float* inverse_std,
                          float* dx, float* d_gamma, float* d_beta, int rows, int channels, double* totals) {
   double* beta_totals = totals;
   double* gamma_totals = totals + channels;
@@ -334,7 +343,7 @@ void batch_norm_backward(const float* dy, const float* x_hat, const float* gamma
       for (int r = first; r < last; r++, g += channels, h += channels) {
         const v128_t gv = wasm_v128_load(g);
         sb = wasm_f32x4_add(sb, gv);
-        sg = wasm_f32x4_add(sg, wasm_f32x4_mul(gv, wasm_v128_load(h)));
+        sg = wasm_f32x4_add(sg, wasm_f32x4_mul(gv, normalized4(h, mean, inverse_std, c)));
       }
       add_lanes(beta_totals + c, sb);
       add_lanes(gamma_totals + c, sg);
@@ -345,7 +354,7 @@ void batch_norm_backward(const float* dy, const float* x_hat, const float* gamma
       const float* h = x_hat + (int64_t)first * channels + c;
       for (int r = first; r < last; r++, g += channels, h += channels) {
         sb += *g;
-        sg += *g * *h;
+        sg += *g * (mean == 0 ? *h : (*h - mean[c]) * inverse_std[c]);
       }
       beta_totals[c] += sb;
       gamma_totals[c] += sg;
@@ -371,9 +380,9 @@ void batch_norm_backward(const float* dy, const float* x_hat, const float* gamma
     float* o = dx + (int64_t)r * channels;
     for (int c = 0; c < full; c += 4) {
       const v128_t scaled = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(g + c), wasm_v128_load(s + c)), wasm_v128_load(a + c));
-      wasm_v128_store(o + c, wasm_f32x4_add(scaled, wasm_f32x4_mul(wasm_v128_load(h + c), wasm_v128_load(b + c))));
+      wasm_v128_store(o + c, wasm_f32x4_add(scaled, wasm_f32x4_mul(normalized4(h + c, mean, inverse_std, c), wasm_v128_load(b + c))));
     }
-    for (int c = full; c < channels; c++) o[c] = g[c] * s[c] + a[c] + h[c] * b[c];
+    for (int c = full; c < channels; c++) o[c] = g[c] * s[c] + a[c] + (mean == 0 ? h[c] : (h[c] - mean[c]) * inverse_std[c]) * b[c];
   }
 }
 

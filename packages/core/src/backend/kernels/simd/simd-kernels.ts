@@ -79,6 +79,7 @@ export interface SimdKernels {
   batch_norm_backward(
     dy: number,
     xHat: number,
+    mean: number,
     gamma: number,
     inverseStd: number,
     dx: number,
