@@ -97,13 +97,19 @@ async function runChild(name: string): Promise<void> {
     loss = workload.step();
     ms.push(performance.now() - start);
   }
+  // Peak RSS of the steps, read before the profiled step: tf.profile copies every kernel's output to JS (tfjs-core's
+  // CHECK_COMPUTATION_FOR_ERRORS reads each one, and the copies live until the step returns), so the profiled step's
+  // peak is not a training step's (PyTorch's twin is not profiled).
+  const rssMb = process.resourceUsage().maxRSS / 1024; // KiB
   const tensorsBefore = tf.memory().numTensors;
   const perKernel = await workload.profile();
   const leaked = tf.memory().numTensors - tensorsBefore;
+  const profiledRssMb = process.resourceUsage().maxRSS / 1024;
   workload.dispose();
-  const rssMb = process.resourceUsage().maxRSS / 1024; // KiB
   const imagesPerStep = workload.imagesPerStep;
-  process.stdout.write(`${JSON.stringify({ ms, rss_mb: rssMb, loss, leaked, kernels: Object.fromEntries(perKernel), imagesPerStep })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ ms, rss_mb: rssMb, profiled_rss_mb: profiledRssMb, loss, leaked, kernels: Object.fromEntries(perKernel), imagesPerStep })}\n`,
+  );
 }
 
 type SslMeasurement = Measurement & { loss: number; leaked: number; kernels: Record<string, number>; imagesPerStep?: number };
