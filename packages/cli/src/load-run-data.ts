@@ -3,7 +3,6 @@ import {
   ImageStream,
   SslError,
   buildSampleIndex,
-  TEXT_PLACEHOLDER_SHAPE,
   labeledSplit,
   loadEmoji,
   loadFortunesSample,
@@ -21,7 +20,7 @@ import {
   type StreamCorruptReport,
   type TrainData,
 } from '@ssl/core';
-import { isTextSource } from './options';
+import { hasNoImages, isTextSource } from './options';
 import type { DataSource, LabeledDataSource } from './options';
 
 /** Size images from folders and .jsonl pairs are resized to; the built-in datasets are 28×28×1. */
@@ -55,7 +54,8 @@ export interface RunData {
    * (image–audio pairs; the held-out sentences of a text corpus).
    */
   heldOut?: unknown;
-  inputShape: ImageShape;
+  /** The training images' shape; undefined for data without images (a text corpus, spoken clips with their texts). */
+  inputShape?: ImageShape;
   /** Releases what the data holds open (a shard stream's decode workers); called once training has ended. */
   close?: () => Promise<void>;
   /** Streamed data (shards, a large folder): how it is read, in one line for the terminal. */
@@ -64,10 +64,12 @@ export interface RunData {
   corruptImages?: () => string | undefined;
 }
 
-/** The input shape a data source will have, known before loading so the encoder can be checked early. */
-export function inputShapeOf(source: DataSource, geometry: ImageGeometry): ImageShape {
-  // A corpus has no images: core's text kind reports its placeholder shape, which no text method builds an encoder of.
-  if (isTextSource(source)) return TEXT_PLACEHOLDER_SHAPE;
+/**
+ * The input shape a data source will have, known before loading so the encoder can be checked early; undefined for
+ * data without images (a corpus, spoken clips with their texts), whose methods build their own encoders.
+ */
+export function inputShapeOf(source: DataSource, geometry: ImageGeometry): ImageShape | undefined {
+  if (hasNoImages(source)) return undefined;
   return source.kind === 'named' && !isEmoji(source) ? [28, 28, 1] : [geometry.size, geometry.size, geometry.channels];
 }
 
@@ -101,6 +103,14 @@ export async function loadRunData(
     // The bundled sample's held-out sentences score the method's own task; a file is trained on whole.
     if (source.kind === 'text-file') return { train: loadTextFile(source.path), inputShape };
     return { train: loadFortunesSample({ split: 'train' }), heldOut: loadFortunesSample({ split: 'test' }), inputShape };
+  }
+  if (source.kind === 'spoken-clips') {
+    // Clips with the texts they say ({ audio }: the pair kind reads them as audio–text pairs). The test split, voices
+    // the training never hears, is the method's held-out task.
+    const clips = source.path ?? 'sample';
+    const train = { audio: loadSpokenClasses({ split: 'train', source: clips }) };
+    if (!options.needEvaluation) return { train, inputShape };
+    return { train, heldOut: { audio: loadSpokenClasses({ split: 'test', source: clips }) }, inputShape };
   }
   if (source.kind === 'shards') return { ...openShards(source.path, options), ...(separate ? evaluationOf(separate) : {}), inputShape };
   if (source.kind === 'image-folder' && options.labelsPerClass === undefined && options.audio === undefined) {

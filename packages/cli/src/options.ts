@@ -1,8 +1,8 @@
-import { constants } from 'node:fs';
+import { constants, existsSync } from 'node:fs';
 import { access, readFile, readdir, stat } from 'node:fs/promises';
-import { extname, resolve } from 'node:path';
+import { extname, join, resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
-import { SslError, holdsImageAudioPairs } from '@ssl/core';
+import { SPOKEN_CLASSES_FILES, SslError, holdsImageAudioPairs } from '@ssl/core';
 
 /**
  * Built-in datasets `--data` accepts by name; anything else must be a readable folder, .jsonl or .csv file.
@@ -15,6 +15,9 @@ export type NamedDataset = (typeof NAMED_DATASETS)[number];
 /** Built-in text corpora `--data` accepts by name for text methods (core's 'text' data kind): @ssl/core's fortunes sample. */
 export const NAMED_TEXT_CORPORA = ['fortunes-sample'] as const;
 export type NamedTextCorpus = (typeof NAMED_TEXT_CORPORA)[number];
+
+/** Spoken clips with the texts they say, by name, for methods on modality pairs (clip:audio-text): @ssl/core's bundled sample. */
+export const NAMED_SPOKEN_CLIPS = ['spoken-classes-sample'] as const;
 
 /** Text files `--data` reads as a corpus, one text a line (gzipped too). */
 const TEXT_FILE_EXTENSIONS = ['.txt', '.txt.gz'];
@@ -35,17 +38,38 @@ export type DataSource =
   /** A text corpus for text methods: the bundled fortunes sample (its held-out split scores the method's own task) or a file. */
   | { kind: 'text-sample'; name: NamedTextCorpus }
   /** A text file, one text a line (.txt or .txt.gz). */
-  | { kind: 'text-file'; path: string };
+  | { kind: 'text-file'; path: string }
+  /**
+   * Spoken clips with the texts they say (core's loadSpokenClasses), for methods on modality pairs (clip:audio-text):
+   * the bundled sample (no path) or a folder make-speech-sample.ts wrote. Its test split, spoken by voices the train
+   * split never hears, is the method's held-out data.
+   */
+  | { kind: 'spoken-clips'; path?: string };
 
 /** A source of labeled images (what `--eval-data` accepts): a built-in dataset or a folder with class sub-folders. */
 export type LabeledDataSource = Exclude<
   DataSource,
-  { kind: 'image-text-pairs' } | { kind: 'shards' } | { kind: 'image-audio-folder' } | { kind: 'text-sample' } | { kind: 'text-file' }
+  | { kind: 'image-text-pairs' }
+  | { kind: 'shards' }
+  | { kind: 'image-audio-folder' }
+  | { kind: 'text-sample' }
+  | { kind: 'text-file' }
+  | { kind: 'spoken-clips' }
 >;
 
 /** True for a text corpus (what methods of core's 'text' data kind train on). */
 export function isTextSource(source: DataSource): source is Extract<DataSource, { kind: 'text-sample' | 'text-file' }> {
   return source.kind === 'text-sample' || source.kind === 'text-file';
+}
+
+/** True for data without images (a text corpus, spoken clips with their texts): the run has no image encoder. */
+export function hasNoImages(source: DataSource): source is Extract<DataSource, { kind: 'text-sample' | 'text-file' | 'spoken-clips' }> {
+  return isTextSource(source) || source.kind === 'spoken-clips';
+}
+
+/** True for a folder make-speech-sample.ts wrote (clips.json and the train split's μ-law audio). */
+function holdsSpokenClips(path: string): boolean {
+  return existsSync(join(path, SPOKEN_CLASSES_FILES.metadata)) && existsSync(join(path, SPOKEN_CLASSES_FILES.train.audio));
 }
 
 export function parsePositiveInteger(value: string): number {
@@ -86,6 +110,7 @@ const PAIR_FILE_EXTENSIONS = ['.jsonl', '.csv'];
 export async function resolveDataSource(value: string, cwd: string): Promise<DataSource> {
   if ((NAMED_DATASETS as readonly string[]).includes(value)) return { kind: 'named', name: value as NamedDataset };
   if ((NAMED_TEXT_CORPORA as readonly string[]).includes(value)) return { kind: 'text-sample', name: value as NamedTextCorpus };
+  if ((NAMED_SPOKEN_CLIPS as readonly string[]).includes(value)) return { kind: 'spoken-clips' };
   const path = resolve(cwd, value);
   const info = await stat(path).catch(() => undefined);
   if (info === undefined) {
@@ -101,6 +126,7 @@ export async function resolveDataSource(value: string, cwd: string): Promise<Dat
     throw new SslError('data', `--data ${path} is not readable by this user; check its permissions.`, { cause: error, details: { path } });
   }
   if (info.isDirectory()) {
+    if (holdsSpokenClips(path)) return { kind: 'spoken-clips', path };
     if ((await readdir(path)).some((name) => name.endsWith('.tar'))) return { kind: 'shards', path };
     return (await holdsImageAudioPairs(path)) ? { kind: 'image-audio-folder', path } : { kind: 'image-folder', path };
   }
@@ -116,6 +142,7 @@ export async function resolveDataSource(value: string, cwd: string): Promise<Dat
 }
 
 export function describeDataSource(source: DataSource): string {
+  if (source.kind === 'spoken-clips') return source.path ?? NAMED_SPOKEN_CLIPS[0];
   return source.kind === 'named' || source.kind === 'text-sample' ? source.name : source.path;
 }
 

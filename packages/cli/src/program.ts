@@ -13,6 +13,7 @@ import { runShardsMakeCommand } from './commands/shards-command';
 import { formatCliError, oneLine } from './format-error';
 import {
   NAMED_DATASETS,
+  NAMED_SPOKEN_CLIPS,
   NAMED_TEXT_CORPORA,
   parseChannels,
   parseNonNegativeInteger,
@@ -86,7 +87,8 @@ Examples:
   const pretrain = program
     .command('pretrain')
     .description('pretrain an encoder with a self-supervised method, then evaluate it and write a report')
-    .argument('<method>', "method name, '<family>:<method>' (e.g. contrastive:simclr) or just the method when unambiguous");
+    .argument('<method>', "method name, '<family>:<method>' (e.g. contrastive:simclr) or just the method when unambiguous")
+    .option('--text-tower <run>', 'clip:clip: start the text tower from a finished masked:mlm run (its tokenizer, weights and size)');
   addTrainingOptions(pretrain);
   pretrain.action(async (method: string, flags: TrainingFlags) => {
     status.exitCode = await runPretrainCommand(io, { mode: 'pretrain', method, flags, verbose: globalFlags(program).verbose === true });
@@ -204,7 +206,7 @@ function addTrainingOptions(command: Command): void {
   command
     .option(
       '--data <source>',
-      `${NAMED_DATASETS.join(' | ')} | <image folder> | <pairs.jsonl | pairs.csv> | <folder of image + WAV pairs (a.png + a.wav), for clip:audio-visual> | ${NAMED_TEXT_CORPORA.join(' | ')} | <file.txt, one text a line, for text methods> (required here or in --config)`,
+      `${NAMED_DATASETS.join(' | ')} | <image folder> | <pairs.jsonl | pairs.csv> | <folder of image + WAV pairs (a.png + a.wav), for clip:audio-visual> | ${NAMED_TEXT_CORPORA.join(' | ')} | <file.txt, one text a line, for text methods> | ${NAMED_SPOKEN_CLIPS.join(' | ')} | <folder from make-speech-sample.ts> (spoken clips and their texts, for clip:audio-text) (required here or in --config)`,
     )
     .option(
       '--eval-data <source>',

@@ -130,7 +130,7 @@ async function encoderInputOf(io: CliIo, methodId: string): Promise<EncoderInput
 export function evaluationDirectory(runDir: string, runData: string | undefined, source: DataSource): string {
   const data = describeDataSource(source);
   if (runData === undefined || runData === data) return runDir;
-  const name = source.kind === 'named' || source.kind === 'text-sample' ? source.name : basename(source.path);
+  const name = basename(data);
   return join(runDir, `eval-${name.replace(/[^A-Za-z0-9._-]+/g, '-')}`);
 }
 

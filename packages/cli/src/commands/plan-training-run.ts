@@ -17,8 +17,10 @@ import { checkEncoderChoice, encoderSpecFor, type EncoderChoice } from '../encod
 import { DEFAULT_IMAGE_GEOMETRY, inputShapeOf, type ImageGeometry } from '../load-run-data';
 import {
   NAMED_DATASETS,
+  NAMED_SPOKEN_CLIPS,
   NAMED_TEXT_CORPORA,
   describeDataSource,
+  hasNoImages,
   isTextSource,
   readRunConfigFile,
   resolveDataSource,
@@ -27,6 +29,7 @@ import {
   type RunConfigFile,
 } from '../options';
 import { readSavedRun, settingsForResume, type ResumeSettings, type RunInvocation, type SavedRun } from './saved-run';
+import { checkTextTowerFlag } from '../text-tower-flag';
 import { checkStepsFlag, resolveSupervisedControl, type SupervisedControl } from './supervised-control';
 
 /** Flags shared by `ssl pretrain` and `ssl semisup`, as commander parses them. */
@@ -36,6 +39,8 @@ export interface TrainingFlags {
   evalData?: string;
   /** Sound clips paired with --data's images by class, for image–audio methods. */
   audio?: string;
+  /** `ssl pretrain clip:clip --text-tower <run>`: start CLIP's text tower from a finished masked:mlm run. */
+  textTower?: string;
   encoder?: string;
   imageSize?: number;
   channels?: 1 | 3;
@@ -73,7 +78,10 @@ export interface TrainingPlan {
   /** --audio: the spoken-classes clips (bundled sample or a folder) an image–audio method pairs with the images. */
   audio?: string;
   geometry: ImageGeometry;
-  encoder: EncoderSpec;
+  /** The image encoder; undefined for data without images (a corpus, spoken clips), whose methods build their own. */
+  encoder?: EncoderSpec;
+  /** --text-tower: the masked:mlm run (absolute path) clip:clip's text tower starts from, loaded once the backend is up. */
+  textTower?: string;
   /** The --encoder name (given, saved with the run, or the method's recommended one). */
   encoderChoice: EncoderChoice;
   /** Undefined fields fall back to the method's training defaults, then the trainer's. */
@@ -100,11 +108,6 @@ export interface TrainingPlan {
   /** The command line in config.json's `invocation`: what a later --resume falls back on. */
   invocation: RunInvocation;
 }
-
-/** Data kinds of registered methods that the command cannot build from --data / --audio yet, described for the user. */
-const LIBRARY_ONLY_DATA_KINDS: Readonly<Record<string, string>> = {
-  'modality-pairs': 'pairs of two modalities (e.g. spoken clips and texts)',
-};
 
 /** Steps between checkpoints when --checkpoint-every is not given: a few minutes of a small run on a CPU. */
 export const DEFAULT_CHECKPOINT_EVERY = 100;
@@ -168,13 +171,6 @@ export async function planTrainingRun(
     );
   }
   const dataKind = method.definition.data;
-  const libraryOnly = LIBRARY_ONLY_DATA_KINDS[dataKind];
-  if (libraryOnly) {
-    throw new SslError(
-      'invalid-config',
-      `${method.id} trains on ${libraryOnly}, which \`ssl ${mode}\` cannot load from its flags yet: train it with the library's train() (its package README shows how).`,
-    );
-  }
   const data = withClipFormat(await resolveDataSource(dataArgument, cwd), method, dataKind);
 
   if (mode === 'pretrain' && dataKind === 'semi-supervised') {
@@ -187,6 +183,20 @@ export async function planTrainingRun(
     throw new SslError(
       'invalid-config',
       `${method.id} is not a semi-supervised method (it trains on ${dataKind} data); use \`ssl pretrain ${method.id}\`.`,
+    );
+  }
+  // Modality pairs from the command line: spoken clips with the texts they say (clip:audio-text); other pairs of
+  // modalities (a third party's) are trained through the library.
+  if (dataKind === 'modality-pairs' && data.kind !== 'spoken-clips') {
+    throw new SslError(
+      'data',
+      `${method.id} trains on pairs of two modalities; pass --data ${NAMED_SPOKEN_CLIPS.join(' | ')} | <folder written by make-speech-sample.ts> (spoken clips with the texts they say), or train other pairs with the library's train() (its package README shows how).`,
+    );
+  }
+  if (dataKind !== 'modality-pairs' && data.kind === 'spoken-clips') {
+    throw new SslError(
+      'data',
+      `${method.id} trains on ${dataKind} data; --data ${describeDataSource(data)} holds spoken clips with their texts, which methods on modality pairs (clip:audio-text) use${dataKind === 'image-audio' ? ` (pass it as --audio ${describeDataSource(data)} beside labeled images)` : ''}.`,
     );
   }
   // A text method trains on a corpus (or on the captions of image–caption pairs: core's 'text' kind reads them).
@@ -215,6 +225,14 @@ export async function planTrainingRun(
     );
   }
   const audio = await checkAudioFlag(settings.audio, method, dataKind, data, cwd);
+  // --text-tower: checked now (a masked:mlm run, a tower of the configured shape); loaded once the backend is up.
+  // A resumed run takes the tower it was started from (its weights are restored, but its tokenizer is the tower's).
+  const towerFlag = flags.textTower ?? (resume ? saved?.invocation?.textTower : undefined);
+  const textTower = towerFlag === undefined ? undefined : resolve(cwd, towerFlag);
+  if (textTower !== undefined) {
+    const text = checkTextTowerFlag(textTower, method.id, (settings.method as { text?: unknown } | undefined)?.text);
+    method = registry.create(method.id, { ...settings.method, text });
+  }
   if (mode === 'semisup' && settings.labelsPerClass === undefined) {
     throw new SslError('invalid-config', '`ssl semisup` needs --labels-per-class <k>.');
   }
@@ -226,8 +244,9 @@ export async function planTrainingRun(
   // A method may recommend an encoder (MAE: vit28) for when --encoder is not given.
   const encoderChoice = checkEncoderChoice(settings.encoder ?? method.definition.training?.encoder ?? 'cnn');
   const inputShape = inputShapeOf(data, geometry);
-  const encoder = encoderSpecFor(encoderChoice, encoderInputShape(method.definition, inputShape), settings.encoderOptions);
-  const evalData = flags.evalData === undefined ? undefined : await resolveEvaluationData(flags.evalData, cwd, inputShape);
+  if (!inputShape) checkNoImageFlags(method.id, data, { encoder: given.encoder, evalData: flags.evalData });
+  const encoder = inputShape && encoderSpecFor(encoderChoice, encoderInputShape(method.definition, inputShape), settings.encoderOptions);
+  const evalData = flags.evalData === undefined || !inputShape ? undefined : await resolveEvaluationData(flags.evalData, cwd, inputShape);
 
   const seed = settings.seed ?? DEFAULT_SEED;
   const steps = checkStepsFlag(flags.steps, method, saved, resume);
@@ -262,7 +281,8 @@ export async function planTrainingRun(
     ...(evalData ? { evalData } : {}),
     ...(audio ? { audio } : {}),
     geometry,
-    encoder,
+    ...(encoder ? { encoder } : {}),
+    ...(textTower ? { textTower } : {}),
     encoderChoice,
     epochs,
     ...(steps === undefined ? {} : { steps }),
@@ -288,8 +308,29 @@ export async function planTrainingRun(
       labelsPerClass: settings.labelsPerClass ?? null,
       audio: audio ?? null,
       method: settings.method ?? {},
+      ...(textTower ? { textTower } : {}),
     },
   };
+}
+
+/**
+ * Data without images (a corpus, spoken clips with their texts): its method builds its own encoders and is evaluated
+ * by its own held-out task, so an image encoder or labeled evaluation images are refused rather than ignored.
+ */
+function checkNoImageFlags(methodId: string, data: DataSource, flags: { encoder?: string; evalData?: string }): void {
+  const source = describeDataSource(data);
+  if (flags.encoder !== undefined) {
+    throw new SslError(
+      'invalid-config',
+      `--encoder ${flags.encoder} is an image encoder, but --data ${source} has no images (${methodId} builds its own encoders): drop --encoder.`,
+    );
+  }
+  if (flags.evalData !== undefined) {
+    throw new SslError(
+      'invalid-config',
+      `--eval-data scores an image encoder on labeled images; ${methodId} on --data ${source} has none (its own held-out task is its evaluation): drop --eval-data.`,
+    );
+  }
 }
 
 /**
@@ -321,6 +362,15 @@ async function checkAudioFlag(
   data: DataSource,
   cwd: string,
 ): Promise<string | undefined> {
+  if (dataKind === 'modality-pairs') {
+    if (audio !== undefined) {
+      throw new SslError(
+        'invalid-config',
+        `${method.id} trains on spoken clips with the texts they say, given as --data; pass --data ${audio} and drop --audio (it pairs clips with labeled images, for image–audio methods).`,
+      );
+    }
+    return undefined;
+  }
   if (dataKind !== 'image-audio') {
     if (audio !== undefined)
       throw new SslError('invalid-config', `--audio is for image–audio methods; ${method.id} trains on ${dataKind} data.`);
@@ -372,16 +422,16 @@ async function resolveEvaluationData(value: string, cwd: string, inputShape: rea
       `--eval-data ${source.path} holds streamed shards; evaluation holds its images in memory: pass ${NAMED_DATASETS.join(', ')} or a folder with one sub-folder per class.`,
     );
   }
-  if (isTextSource(source)) {
+  if (hasNoImages(source)) {
     throw new SslError(
       'data',
-      `--eval-data ${value} is a text corpus; pass labeled images: ${NAMED_DATASETS.join(', ')} or a folder with one sub-folder per class.`,
+      `--eval-data ${value} is ${isTextSource(source) ? 'a text corpus' : 'spoken clips'}; pass labeled images: ${NAMED_DATASETS.join(', ')} or a folder with one sub-folder per class.`,
     );
   }
   // A folder of (image, WAV) pairs with class sub-folders is labeled images too: its WAVs go unused here.
   if (source.kind === 'image-audio-folder') return { kind: 'image-folder', path: source.path };
   const shape = inputShapeOf(source, { size: inputShape[0], channels: inputShape[2] === 1 ? 1 : 3 });
-  if (shape.join('×') !== inputShape.join('×')) {
+  if (shape && shape.join('×') !== inputShape.join('×')) {
     throw new SslError(
       'data',
       `--eval-data ${value} holds ${shape.join('×')} images but the run trains on ${inputShape.join('×')}; pass --image-size ${shape[0]} --channels ${shape[2]} so both match.`,

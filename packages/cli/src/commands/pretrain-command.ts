@@ -33,6 +33,7 @@ import { formatNumber } from '../report/svg-line-chart';
 import { inCliVocabulary } from '../cli-vocabulary';
 import { STOP_SIGNALS, watchStopSignals, type StopSignal } from '../stop-signals';
 import { planTrainingRun, type TrainingFlags, type TrainingMode, type TrainingPlan } from './plan-training-run';
+import { withTextTower } from '../text-tower-flag';
 
 /** Images the per-epoch kNN monitor uses: enough for a stable estimate, small enough to cost seconds. */
 const MONITOR_TRAIN_IMAGES = 5000;
@@ -79,12 +80,20 @@ async function claimRunDirectory(plan: TrainingPlan): Promise<void> {
   }
 }
 
-async function trainAndEvaluate(io: CliIo, plan: TrainingPlan): Promise<number> {
+async function trainAndEvaluate(io: CliIo, checkedPlan: TrainingPlan): Promise<number> {
+  let plan = checkedPlan;
   if (plan.directoryNote) io.stderr.write(`ssl: ${plan.directoryNote}.\n`);
 
   // Backend and data are checked before the first weight is created: a missing tfjs-node or a corrupt
   // image fails in seconds, not after an epoch.
   const backend = await initBackend({ backend: plan.backend, log: (line) => io.stderr.write(`ssl: ${line}\n`) });
+  // --text-tower (checked by the plan): loaded now that the backend is up, before the method's synchronous build.
+  if (plan.textTower) {
+    plan = { ...plan, method: await withTextTower(plan.method, plan.textTower) };
+    io.stderr.write(
+      `ssl: ${plan.method.id}'s text tower starts from the masked:mlm run in ${plan.textTower} (its tokenizer and weights).\n`,
+    );
+  }
   const data = await loadRunData(plan.data, {
     geometry: plan.geometry,
     seed: plan.seed,
@@ -97,7 +106,7 @@ async function trainAndEvaluate(io: CliIo, plan: TrainingPlan): Promise<number> 
   });
   io.stderr.write(
     `ssl: ${plan.resume ? 'resuming' : 'training'} ${plan.method.id} (${plan.method.plugin.name}@${plan.method.plugin.version}) on ${describeDataSource(plan.data)}, ` +
-      `encoder ${plan.encoderChoice}, backend ${backend.name}, seed ${plan.seed} → ${plan.outDir}\n`,
+      `${plan.encoder ? `encoder ${plan.encoderChoice}` : "the method's own encoders (no images)"}, backend ${backend.name}, seed ${plan.seed} → ${plan.outDir}\n`,
   );
   if (data.streamed) io.stderr.write(`ssl: ${data.streamed}.\n`);
 
@@ -141,8 +150,9 @@ async function trainAndEvaluate(io: CliIo, plan: TrainingPlan): Promise<number> 
     await writeFile(join(plan.outDir, RUN_FILES.evaluation), `${JSON.stringify(result.evaluation, null, 2)}\n`);
     await writeEmbeddingMap(plan.outDir, result);
     io.stdout.write(formatEvaluationTable(result));
-  } else if (plan.evaluate && data.heldOut !== undefined && plan.method.definition.data === 'text' && run.runtime.heldOutTask) {
-    // A text corpus has no images to evaluate an encoder on: the method's own task on the held-out sentences is the read-out.
+  } else if (plan.evaluate && data.heldOut !== undefined && !plan.encoder && run.runtime.heldOutTask) {
+    // Data without images (a corpus, spoken clips with their texts) has no image encoder to evaluate: the method's own
+    // task on the held-out data (sentences; clips of an unheard voice: retrieval, zero-shot) is the read-out.
     const figures = await run.runtime.heldOutTask(data.heldOut, { seed: plan.seed });
     for (const figure of figures) {
       const value = figure.kind === 'accuracy' ? `${(100 * figure.value).toFixed(1)}%` : formatNumber(figure.value);

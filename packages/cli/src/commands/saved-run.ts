@@ -16,6 +16,8 @@ export interface RunInvocation {
   method: Record<string, unknown>;
   /** `"encoderOptions"` of --config (fields replaced in the --encoder preset); absent before it existed. */
   encoderOptions?: Record<string, unknown> | null;
+  /** `--text-tower` as resolved (clip:clip started from a masked:mlm run); absent when not given. */
+  textTower?: string;
 }
 
 /** What a run directory holds, read without loading any checkpoint. */
