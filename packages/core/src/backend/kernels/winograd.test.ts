@@ -1,0 +1,41 @@
+// Winograd F(4×4, 3×3) convolutions on wasm with the helper thread running (the default thread count; vitest.config
+// pins SSL_THREADS=1 for the other files): each thread takes half of the 36 positions of the products, filter
+// gradient included, and the results must still match the cpu backend on values and gradients.
+import '../../setup';
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+import { initBackend } from '../select';
+import { expectMatchesCpu, randomHost } from './cpu-comparison';
+import { simdHelperThread } from './simd/simd-kernels';
+import { setWinogradChunkFloats } from './winograd';
+import { asWasmBackend } from './wasm-internals';
+
+beforeAll(async () => {
+  delete process.env.SSL_THREADS;
+  await initBackend({ backend: 'wasm', threads: 2, log: () => {} });
+  await tf.ready();
+});
+
+describe('Winograd convolutions on two threads match cpu', () => {
+  it('runs with the helper thread', () => {
+    expect(simdHelperThread(asWasmBackend(tf.backend()))).toBeDefined();
+  });
+
+  it('value, input and filter gradients, in one chunk and in chunks of 2 images', async () => {
+    const x = randomHost([5, 9, 8, 16], 1);
+    const filter = randomHost([3, 3, 16, 20], 2); // 9×8 outputs: 3 × 2 tiles of 4×4 per image
+    for (const imagesPerChunk of [undefined, 2]) {
+      if (imagesPerChunk !== undefined) setWinogradChunkFloats(imagesPerChunk * 36 * 6 * 20);
+      try {
+        await expectMatchesCpu(
+          `winograd, two threads, chunks of ${imagesPerChunk ?? 'all'}`,
+          (a, w) => tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'),
+          [x, filter],
+        );
+      } finally {
+        setWinogradChunkFloats(1 << 24);
+      }
+    }
+  });
+});
