@@ -18,8 +18,8 @@ export const BATCH_NORM_BACKWARD = 'SslBatchNormTrainingBackward';
  * the mean and recomputes x̂ = (x − μ)/σ as it reads it. For a batch norm after a convolution, the step keeps the
  * convolution's output anyway (until the end of the forward pass), so saving x instead of a full-size x̂ removes one
  * activation-sized tensor per batch norm from the step's peak: measured on resnet18-cifar32 by freeing the
- * convolution outputs instead, wasm heap 2 731 → 2 214 MB (bench/heap-growth.ts). Registered and tested; to be
- * called by `batchNormTraining` (nn/batch-norm.ts).
+ * convolution outputs instead, wasm heap 2 731 → 2 214 MB (bench/heap-growth.ts). The pair `batchNormTraining` (nn/batch-norm.ts)
+ * runs; the pair with x̂ stays for A/B runs and as the reference of its tests.
  */
 export const BATCH_NORM_FORWARD_KEEPING_INPUT = 'SslBatchNormTrainingForwardKeepingInput';
 export const BATCH_NORM_BACKWARD_FROM_INPUT = 'SslBatchNormTrainingBackwardFromInput';
