@@ -39,10 +39,16 @@ if (values.all) queue.push(...unqueuedMethods(queue));
 const resultsFile = resolve(values.results);
 const only = values.only ? new Set(values.only.split(',')) : undefined;
 
+/** Entries that finished with exit code 0. A failed one runs again: a failure of the machine (killed, out of disk) or of an entry it depends on (a semi-supervised run's --control) must not leave it skipped for good. */
 function finishedNames() {
   if (!existsSync(resultsFile)) return new Set();
   const lines = readFileSync(resultsFile, 'utf8').split('\n').filter(Boolean);
-  return new Set(lines.map((line) => JSON.parse(line).name));
+  return new Set(
+    lines
+      .map((line) => JSON.parse(line))
+      .filter((result) => result.exitCode === 0)
+      .map((result) => result.name),
+  );
 }
 
 /** Registered methods that train on unlabeled images (what `ssl pretrain` runs) and that no queue entry names. */
