@@ -21,7 +21,13 @@ import { SIMD_KERNELS_SOURCE_SHA256 } from './simd/kernels.generated';
 import { setSimdKernelsEnabled, simdKernels } from './simd/simd-kernels';
 import { asWasmBackend } from './wasm-internals';
 import { setTransposeRouting } from './transpose';
-import { setWinogradChunkFloats, setWinogradFilterBlockTiles, setWinogradFilterProducts, winogradKernels } from './winograd';
+import {
+  DEFAULT_WINOGRAD_FILTER_PRODUCTS,
+  setWinogradChunkFloats,
+  setWinogradFilterBlockTiles,
+  setWinogradFilterProducts,
+  winogradKernels,
+} from './winograd';
 
 /** Plain data so the same inputs can be rebuilt on either backend. */
 interface HostTensor {
@@ -380,7 +386,7 @@ describe('Winograd F(4x4, 3x3) convolutions match cpu', () => {
           );
         } finally {
           setWinogradChunkFloats(1 << 24);
-          setWinogradFilterProducts('blocked');
+          setWinogradFilterProducts(DEFAULT_WINOGRAD_FILTER_PRODUCTS);
         }
       }
     }

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../select';
 import { expectMatchesCpu, randomHost } from './cpu-comparison';
 import { simdHelperThread } from './simd/simd-kernels';
-import { setWinogradChunkFloats } from './winograd';
+import { DEFAULT_WINOGRAD_FILTER_PRODUCTS, setWinogradChunkFloats, setWinogradFilterProducts } from './winograd';
 import { asWasmBackend } from './wasm-internals';
 
 beforeAll(async () => {
@@ -22,19 +22,23 @@ describe('Winograd convolutions on two threads match cpu', () => {
     expect(simdHelperThread(asWasmBackend(tf.backend()))).toBeDefined();
   });
 
-  it('value, input and filter gradients, in one chunk and in chunks of 2 images', async () => {
+  it('value, input and filter gradients, in one chunk and in chunks of 2 images, by both filter-gradient products', async () => {
     const x = randomHost([5, 9, 8, 16], 1);
     const filter = randomHost([3, 3, 16, 20], 2); // 9×8 outputs: 3 × 2 tiles of 4×4 per image
-    for (const imagesPerChunk of [undefined, 2]) {
-      if (imagesPerChunk !== undefined) setWinogradChunkFloats(imagesPerChunk * 36 * 6 * 20);
-      try {
-        await expectMatchesCpu(
-          `winograd, two threads, chunks of ${imagesPerChunk ?? 'all'}`,
-          (a, w) => tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'),
-          [x, filter],
-        );
-      } finally {
-        setWinogradChunkFloats(1 << 24);
+    for (const products of ['blocked', 'rows'] as const) {
+      for (const imagesPerChunk of [undefined, 2]) {
+        if (imagesPerChunk !== undefined) setWinogradChunkFloats(imagesPerChunk * 36 * 6 * 20);
+        setWinogradFilterProducts(products);
+        try {
+          await expectMatchesCpu(
+            `winograd ${products}, two threads, chunks of ${imagesPerChunk ?? 'all'}`,
+            (a, w) => tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'),
+            [x, filter],
+          );
+        } finally {
+          setWinogradChunkFloats(1 << 24);
+          setWinogradFilterProducts(DEFAULT_WINOGRAD_FILTER_PRODUCTS);
+        }
       }
     }
   });

@@ -233,11 +233,18 @@ export function conv2dInputGradientWinograd(
   return dx;
 }
 
-/** How the filter gradient's 36 products run: 'blocked' (kernels.c `winograd_filter_products`) or, for A/B benchmarks, 'rows'. */
+/** How the filter gradient's 36 products run: 'rows' (conv2d_filter_gradient per position) or 'blocked' (kernels.c `winograd_filter_products`). */
 export type WinogradFilterProducts = 'blocked' | 'rows';
-let filterProducts: WinogradFilterProducts = 'blocked';
+/**
+ * 'rows' by default for now. 'blocked' is faster (the filter gradient 1.2–1.4x less CPU per layer, resnet18-cifar32's
+ * step 15.1 → 14.0 s of CPU) and matches cpu as closely, but it sums in another order, and two seeded CI learning
+ * tests with thin margins then end below them (swav +1.9 → +0.4 points, mocov3 +0.6 → +0.3; 2026-12-06): those tests
+ * are to be re-measured with budgets that do not hang on the summation order before 'blocked' becomes the default.
+ */
+export const DEFAULT_WINOGRAD_FILTER_PRODUCTS: WinogradFilterProducts = 'rows';
+let filterProducts: WinogradFilterProducts = DEFAULT_WINOGRAD_FILTER_PRODUCTS;
 
-/** For benchmarks: the filter gradient's products through the earlier path (conv2d_filter_gradient per position). */
+/** For benchmarks and tests: which path the filter gradient's products take (see DEFAULT_WINOGRAD_FILTER_PRODUCTS). */
 export function setWinogradFilterProducts(method: WinogradFilterProducts): void {
   filterProducts = method;
 }
