@@ -6,7 +6,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import { batchNormTraining } from '../nn/batch-norm';
 import { SslError } from '../errors';
-import { variableGrads } from './gradients';
+import { stopGradient } from '../ops';
+import { noGradient, variableGrads } from './gradients';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -96,5 +97,96 @@ describe('variableGrads (frees the backward pass as it goes)', () => {
     expect(tf.memory().numTensors).toBe(before);
     expect(() => variableGrads(() => tf.sum(frozen), [frozen])).toThrow(SslError);
     tf.dispose([w, frozen]);
+  });
+});
+
+/** tfjs-core's tape, which its public typings do not show. */
+function activeTape(): Array<{ outputs: tf.Tensor[] }> | null {
+  return (tf.engine() as unknown as { state: { activeTape: Array<{ outputs: tf.Tensor[] }> | null } }).state.activeTape;
+}
+
+describe('noGradient (a forward off the tape, as torch.no_grad)', () => {
+  /** A student and an EMA-style teacher of the same shape; the loss pulls the student towards the teacher. */
+  function studentAndTeacher() {
+    const student = tf.variable(tf.randomNormal([4, 3], 0, 0.5, 'float32', 21), true, 'ng-student');
+    const teacher = tf.variable(tf.randomNormal([4, 3], 0, 0.5, 'float32', 22), true, 'ng-teacher');
+    const input = tf.randomNormal([6, 4], 0, 1, 'float32', 23);
+    const forward = (w: tf.Tensor) => tf.softmax(tf.tanh(tf.matMul(input, w)));
+    const loss = (target: () => tf.Tensor) => (): tf.Scalar => tf.mean(tf.square(tf.sub(forward(student), target())));
+    return { student, teacher, forward, loss, dispose: () => tf.dispose([student, teacher, input]) };
+  }
+
+  it('records no tape entry for what is computed inside, and the outer tape goes on after it', () => {
+    const { student, teacher, forward, dispose } = studentAndTeacher();
+    let tapeBefore = -1;
+    let tapeAfterTeacher = -1;
+    let teacherId = -1;
+    let nodesMakingTeacher = -1;
+    const { value, grads } = variableGrads(() => {
+      const studentOutput = forward(student);
+      tapeBefore = activeTape()?.length ?? -1;
+      const teacherOutput = noGradient(() => forward(teacher));
+      tapeAfterTeacher = activeTape()?.length ?? -1;
+      teacherId = teacherOutput.id;
+      const loss = tf.mean(tf.square(tf.sub(studentOutput, teacherOutput))) as tf.Scalar;
+      nodesMakingTeacher = (activeTape() ?? []).filter((node) => node.outputs.some((output) => output.id === teacherId)).length;
+      return loss;
+    }, [student, teacher]);
+    expect(tapeBefore).toBeGreaterThan(0);
+    expect(tapeAfterTeacher).toBe(tapeBefore);
+    expect(nodesMakingTeacher).toBe(0);
+    // The teacher's weights get no gradient: nothing on the tape leads from them to the loss.
+    expect(Object.keys(grads)).toEqual(['ng-student']);
+    tf.dispose([value, ...Object.values(grads)]);
+    dispose();
+  });
+
+  it('leaves the gradients outside it as stopGradient gives them, and holds fewer tensors for the backward', () => {
+    const { student, teacher, forward, loss, dispose } = studentAndTeacher();
+    let savedWithStopGradient = 0;
+    let savedWithNoGradient = 0;
+    const countSaved = () => (activeTape() ?? []).reduce((n, node) => n + ((node as { saved?: tf.Tensor[] }).saved?.length ?? 0), 0);
+    const stopped = variableGrads(() => {
+      const value = loss(() => stopGradient(forward(teacher)))();
+      savedWithStopGradient = countSaved();
+      return value;
+    }, [student, teacher]);
+    const off = variableGrads(() => {
+      const value = loss(() => noGradient(() => forward(teacher)))();
+      savedWithNoGradient = countSaved();
+      return value;
+    }, [student, teacher]);
+    expect(off.value.dataSync()[0]).toBe(stopped.value.dataSync()[0]);
+    expect(Array.from(off.grads['ng-student'].dataSync())).toEqual(Array.from(stopped.grads['ng-student'].dataSync()));
+    // stopGradient's teacher gradient is zeros (a path through a zero gradient); noGradient's is no path at all.
+    expect(Array.from(stopped.grads['ng-teacher'].dataSync()).every((g) => g === 0)).toBe(true);
+    expect(off.grads['ng-teacher']).toBeUndefined();
+    // The teacher's matMul, tanh and softmax saved their inputs or outputs on the tape; off the tape they do not.
+    expect(savedWithNoGradient).toBeLessThan(savedWithStopGradient);
+    tf.dispose([stopped.value, off.value, ...Object.values(stopped.grads), ...Object.values(off.grads)]);
+    dispose();
+  });
+
+  it("returns f's result, restores the tape when f throws, and lets a gradient be taken inside", () => {
+    const x = tf.scalar(3);
+    const outer = tf.variable(tf.scalar(2), true, 'ng-outer');
+    const before = tf.memory().numTensors;
+    const { value, grads } = variableGrads(() => {
+      // A gradient inside the scope starts and ends its own tape (tf.grad in VAT-style perturbations).
+      const inner = noGradient(() => tf.grad((v: tf.Tensor) => tf.square(v))(x));
+      expect(inner.dataSync()[0]).toBe(6);
+      expect(() =>
+        noGradient(() => {
+          throw new SslError('invalid-config', 'inside');
+        }),
+      ).toThrow('inside');
+      // The outer tape is still recording: the product below has a gradient with respect to `outer`.
+      return tf.mul(tf.square(outer), inner) as tf.Scalar;
+    }, [outer]);
+    expect(value.dataSync()[0]).toBe(4 * 6);
+    expect(grads['ng-outer'].dataSync()[0]).toBe(2 * 2 * 6);
+    tf.dispose([value, ...Object.values(grads)]);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, outer]);
   });
 });

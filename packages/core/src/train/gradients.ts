@@ -176,3 +176,27 @@ export function variableGrads(f: () => Scalar, variables: Variable[]): { value: 
   });
   return { value, grads: named };
 }
+
+/**
+ * Runs f with the gradient tape off, like PyTorch's `torch.no_grad()`, and returns its result: no op inside
+ * is recorded, so no intermediate is kept for a backward pass and a tensor computed inside has no gradient
+ * path to anything outside (it is a constant to a gradient taken around the scope). For forwards whose
+ * output only feeds a loss as a target — a momentum teacher, a target network, a key encoder — this frees
+ * their activations as soon as the scope's own tf.tidy would, instead of keeping them to the end of the
+ * step as tensors saved for a backward that never reads them (`stopGradient` on the output gives the same
+ * gradients but records the whole forward).
+ *
+ * A gradient taken inside f (tf.grad, variableGrads) starts its own tape and ends it; the outer tape is
+ * restored when f returns or throws.
+ */
+export function noGradient<T>(f: () => T): T {
+  const engine = engineInternals();
+  const { gradientDepth, activeTape } = engine.state;
+  engine.state.gradientDepth = 0;
+  try {
+    return f();
+  } finally {
+    engine.state.gradientDepth = gradientDepth;
+    engine.state.activeTape = activeTape;
+  }
+}

@@ -1,5 +1,5 @@
 // What train/ exports that runs anywhere (Node, a web page, a worker); index.ts adds the Node-only parts.
-export { variableGrads } from './gradients';
+export { noGradient, variableGrads } from './gradients';
 export { createOptimizer, clipByGlobalNorm, resolveOptimizerSpec } from './optimizers';
 export type { Optimizer } from './optimizers';
 export { learningRateAt, validateSchedule } from './schedules';
