@@ -19,6 +19,14 @@ import { validateSchedule } from './schedules';
 /** An encoder spec of core's kinds or of a kind a registered plugin brings. */
 export type AnyEncoderSpec = EncoderSpec | PluginEncoderSpecs[keyof PluginEncoderSpecs];
 
+/** Trained weights a run's image encoders start from instead of their seeded initialisation (see PlanOptions). */
+export interface InitialEncoder {
+  /** An encoder of the run's architecture, e.g. `(await loadRun(dir)).encoder` of a self-supervised run. */
+  readonly encoder: Encoder;
+  /** Where the weights come from (a run directory), recorded in config.json as `initialEncoder`. */
+  readonly from: string;
+}
+
 /** Everything a run is, resolved from train()'s options and the method's defaults before any work. */
 export interface RunPlan {
   readonly method: MethodHandle;
@@ -39,6 +47,7 @@ export interface RunPlan {
   readonly gradientClip?: number;
   /** The image encoder's spec: given, or sized from the data's images; undefined for data without images when none was given. */
   readonly encoder?: AnyEncoderSpec;
+  readonly initialEncoder?: InitialEncoder;
   readonly views: RunViews;
   readonly source: BatchSource;
 }
@@ -52,6 +61,14 @@ export interface PlanOptions {
    * images (a text corpus, audio–text pairs) has no default: a method that asks for an image encoder needs this.
    */
   readonly encoder?: AnyEncoderSpec;
+  /**
+   * Start every image encoder the method builds — its encoder and the copies it makes of it (an EMA model, a
+   * teacher) — from these weights instead of the seed's initialisation: fine-tuning a pretrained encoder. Heads
+   * keep their seeded initialisation, so a run and its control from the same start differ only in what they
+   * train. The weights are copied when the networks are built, before step 0; a resumed run's checkpoint then
+   * replaces them with the trained ones. An encoder of another architecture is refused ('shape-mismatch').
+   */
+  readonly initialEncoder?: InitialEncoder;
   /** Epochs of each round. */
   readonly epochs?: number;
   /** Stop after this many global steps (counted from 0, across resumes and rounds). */
@@ -189,6 +206,12 @@ export function planRun(options: PlanOptions): RunPlan {
     (imageShape ? encoderPreset(definition.training?.encoder ?? 'cnn', encoderInputShape(definition, imageShape)) : undefined);
   if (encoder) validateAnyEncoderSpec(method, encoder);
   if (encoder && imageShape) checkEncoderInput(method, encoder, imageShape);
+  if (options.initialEncoder && !encoder) {
+    throw new SslError(
+      'invalid-config',
+      `initialEncoder (${options.initialEncoder.from}) needs an image encoder, but ${method.id} builds none here.`,
+    );
+  }
   return {
     method,
     definition,
@@ -204,6 +227,7 @@ export function planRun(options: PlanOptions): RunPlan {
     schedule,
     gradientClip: options.gradientClip ?? definition.training?.gradientClip,
     ...(encoder ? { encoder } : {}),
+    ...(options.initialEncoder ? { initialEncoder: options.initialEncoder } : {}),
     views: resolveViews(partsOf(method), definition.views(method.config)),
     source,
   };

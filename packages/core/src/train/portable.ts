@@ -6,7 +6,7 @@ export { learningRateAt, validateSchedule } from './schedules';
 export { emaUpdate, copyWeights, cosineMomentum } from './ema';
 export { withSeededMathRandom, streamRandom } from './seeded';
 export { planRun, buildEncoder, validateAnyEncoderSpec } from './plan';
-export type { AnyEncoderSpec, RunPlan } from './plan';
+export type { AnyEncoderSpec, InitialEncoder, RunPlan } from './plan';
 export { CORE_DATA_KINDS, defineDataKind, gatherSampleImages } from './data-kinds';
 export type { BatchRequest, BatchSource, DataKindDefinition, MadeBatch, RunViews } from './data-kinds';
 export { RunPools, rangeIds } from './pools';

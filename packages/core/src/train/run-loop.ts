@@ -144,6 +144,8 @@ function runConfig(plan: RunPlan, invocation?: TrainOptions['invocation']) {
     config: plan.method.config,
     // null: data without images and no encoder given (the method's own encoder is `trainedEncoder`).
     encoder: plan.encoder ?? null,
+    // Only when given, so config.json of a run without one is as before (resume compares absent with null).
+    ...(plan.initialEncoder ? { initialEncoder: plan.initialEncoder.from } : {}),
     data: plan.source.describe(),
     epochs: plan.epochs,
     rounds: plan.rounds,

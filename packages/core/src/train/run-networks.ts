@@ -2,7 +2,9 @@ import type { Variable } from '@tensorflow/tfjs-core';
 import type { LayerVariable, LayersModel } from '@tensorflow/tfjs-layers';
 import { SslError } from '../errors';
 import type { BuildContext, MethodDataKind, MethodRuntime } from '../method';
-import type { RunPlan } from './plan';
+import type { Encoder } from '../nn/encoder';
+import { copyWeights } from './ema';
+import type { InitialEncoder, RunPlan } from './plan';
 import { buildEncoder } from './plan';
 import type { PoolView } from './pools';
 import { createOptimizer } from './optimizers';
@@ -126,6 +128,25 @@ function trainableVariables(runtime: MethodRuntime): { variables: Variable[]; sc
 }
 
 /**
+ * Copies the initial encoder's weights (batch-norm statistics included) into a newly built encoder. The seed
+ * was drawn for it all the same, so the heads built after it are those of a run without a start.
+ */
+function startFrom(encoder: Encoder, initial: InitialEncoder): void {
+  const target = encoder.model.weights;
+  const source = initial.encoder.model.weights;
+  const shapes = (weights: typeof target) => weights.map((w) => `[${w.shape.join(', ')}]`).join(' ');
+  if (target.length !== source.length || target.some((w, i) => w.shape.join() !== source[i].shape.join())) {
+    throw new SslError(
+      'shape-mismatch',
+      `initialEncoder (${initial.from}) does not fit the run's encoder: its weights are ${shapes(source)}, the run's ${shapes(target)}; ` +
+        'train with the encoder spec the start was trained with.',
+      { details: { field: 'initialEncoder' } },
+    );
+  }
+  copyWeights(encoder.model, initial.encoder.model);
+}
+
+/**
  * Builds round `round` of the method with seeded initialisation: the previous round's runtime is its
  * teacher, and the optimizer starts afresh (each round restarts its optimizer and schedule).
  */
@@ -153,7 +174,9 @@ export function buildRound(plan: RunPlan, round: number, pools: PoolView, previo
           { details: { field: 'encoder' } },
         );
       }
-      return buildEncoder(plan.method, { ...spec, seed: spec.seed ?? buildRng.seed() });
+      const encoder = buildEncoder(plan.method, { ...spec, seed: spec.seed ?? buildRng.seed() });
+      if (plan.initialEncoder) startFrom(encoder, plan.initialEncoder);
+      return encoder;
     },
   };
   const runtime = withSeededMathRandom(buildRng, () => plan.definition.build(context)) as MethodRuntime;
