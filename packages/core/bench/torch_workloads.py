@@ -168,46 +168,50 @@ class SslCnn(nn.Module):
 
 
 class Vit28(nn.Module):
-    """@ssl's vit28 preset: 4x4 patches, class token, learned positions, 4 pre-norm blocks of width 128 with 4 heads, final LayerNorm, class-token feature."""
+    """@ssl's vit28 preset: 4x4 patches, class token, learned positions, 4 pre-norm blocks of width 128 with 4 heads, final LayerNorm, class-token feature.
+    patch, width and gelu override the preset as vitPreset's overrides do (the DINO recipe: 7, 64, "tanh")."""
 
-    def __init__(self):
+    def __init__(self, patch=4, width=128, gelu="none"):
         super().__init__()
-        self.patch_embed = nn.Linear(16, 128)
-        self.class_token = nn.Parameter(torch.zeros(1, 1, 128))
-        self.positions = nn.Parameter(torch.randn(1, 50, 128) * 0.02)
+        self.patch, self.grid = patch, 28 // patch
+        self.patch_embed = nn.Linear(patch * patch, width)
+        self.class_token = nn.Parameter(torch.zeros(1, 1, width))
+        self.positions = nn.Parameter(torch.randn(1, 1 + self.grid**2, width) * 0.02)
         # The preset's GELU is the exact (erf) form.
-        self.blocks = nn.Sequential(*[Block(128, 4, 4, gelu="none") for _ in range(4)])
-        self.norm = nn.LayerNorm(128, eps=1e-6)
+        self.blocks = nn.Sequential(*[Block(width, 4, 4, gelu=gelu) for _ in range(4)])
+        self.norm = nn.LayerNorm(width, eps=1e-6)
 
     def forward(self, images):
-        b = images.shape[0]
-        patches = images.reshape(b, 1, 7, 4, 7, 4).permute(0, 2, 4, 3, 5, 1).reshape(b, 49, 16)
+        b, p, g = images.shape[0], self.patch, self.grid
+        patches = images.reshape(b, 1, g, p, g, p).permute(0, 2, 4, 3, 5, 1).reshape(b, g * g, p * p)
         tokens = torch.cat([self.class_token.expand(b, -1, -1), self.patch_embed(patches)], 1) + self.positions
         return self.norm(self.blocks(tokens))[:, 0]
 
 
 class DinoVit28(nn.Module):
-    """Vit28 on crops of any multiple of 4 px (the 7x7 position table resized bilinearly, as @ssl's interpolatePositionEmbedding), then
-    DINO's head with batch norm (the noncontrastive dino-vit28 recipe): Linear-BN-GELU twice to 512, Linear to a 128-d bottleneck,
-    L2 norm, weight-normalized last layer (g = 1) to 128 outputs."""
+    """Vit28 (by default the noncontrastive dino-vit28 recipe's: 7x7 patches, width 64, tanh GELU) on crops of any multiple of the
+    patch size (the position table resized bilinearly, as @ssl's interpolatePositionEmbedding), then DINO's head with batch norm
+    (the recipe's): Linear-BN-GELU twice to 512, Linear to a 128-d bottleneck, L2 norm, weight-normalized last layer (g = 1) to 128
+    outputs."""
 
-    def __init__(self):
+    def __init__(self, patch=7, width=64, gelu="tanh"):
         super().__init__()
-        self.vit = Vit28()
+        self.vit = Vit28(patch, width, gelu)
         self.mlp = nn.Sequential(
-            nn.Linear(128, 512), nn.BatchNorm1d(512), nn.GELU(), nn.Linear(512, 512), nn.BatchNorm1d(512), nn.GELU(), nn.Linear(512, 128)
+            nn.Linear(width, 512), nn.BatchNorm1d(512), nn.GELU(), nn.Linear(512, 512), nn.BatchNorm1d(512), nn.GELU(), nn.Linear(512, 128)
         )
         self.last_layer = nn.Parameter(torch.randn(128, 128) * math.sqrt(2 / 128))
 
     def features(self, images):
         vit, (b, _, h, w) = self.vit, images.shape
-        grid_h, grid_w = h // 4, w // 4
-        patches = images.reshape(b, 1, grid_h, 4, grid_w, 4).permute(0, 2, 4, 3, 5, 1).reshape(b, grid_h * grid_w, 16)
+        p, grid, width = vit.patch, vit.grid, vit.positions.shape[-1]
+        grid_h, grid_w = h // p, w // p
+        patches = images.reshape(b, 1, grid_h, p, grid_w, p).permute(0, 2, 4, 3, 5, 1).reshape(b, grid_h * grid_w, p * p)
         positions = vit.positions[:, 1:]
-        if (grid_h, grid_w) != (7, 7):
-            table = positions.reshape(1, 7, 7, 128).permute(0, 3, 1, 2)
+        if (grid_h, grid_w) != (grid, grid):
+            table = positions.reshape(1, grid, grid, width).permute(0, 3, 1, 2)
             table = F.interpolate(table, size=(grid_h, grid_w), mode="bilinear", align_corners=False)
-            positions = table.permute(0, 2, 3, 1).reshape(1, grid_h * grid_w, 128)
+            positions = table.permute(0, 2, 3, 1).reshape(1, grid_h * grid_w, width)
         class_token = vit.class_token + vit.positions[:, :1]
         tokens = torch.cat([class_token.expand(b, -1, -1), vit.patch_embed(patches) + positions], 1)
         return vit.norm(vit.blocks(tokens))[:, 0]
@@ -280,18 +284,19 @@ def build(name):
         teacher.load_state_dict(student.state_dict())
         for p in teacher.parameters():
             p.requires_grad = False
+        # 2 global 28x28 crops and 6 local 14x14 ones (issue 28; the recipe trains with 4 local).
         global_crops = torch.rand(2 * batch, 1, 28, 28)
-        local_crops = torch.rand(2 * batch, 1, 12, 12)
+        local_crops = torch.rand(6 * batch, 1, 14, 14)
         center = torch.zeros(1, 128)
         optimizer = torch.optim.AdamW(student.parameters(), lr=1e-3, weight_decay=0.04)
         model = student
 
         def loss():
-            student_out = torch.cat([student(global_crops), student(local_crops)]).div(0.1).log_softmax(1).chunk(4)
+            student_out = torch.cat([student(global_crops), student(local_crops)]).div(0.1).log_softmax(1).chunk(8)
             with torch.no_grad():
                 teacher_out = teacher(global_crops)
             targets = F.softmax((teacher_out - center) / 0.04, dim=1).chunk(2)
-            terms = [-(q * student_out[v]).sum(1).mean() for t, q in enumerate(targets) for v in range(4) if v != t]
+            terms = [-(q * student_out[v]).sum(1).mean() for t, q in enumerate(targets) for v in range(8) if v != t]
             loss.teacher_out = teacher_out
             return sum(terms) / len(terms)
 
