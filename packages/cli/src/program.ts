@@ -108,7 +108,11 @@ Examples:
       '--control <run>',
       "take the supervised-only figure from this finished run (same data, labels, seed, encoder, batch, lr and steps) instead of training the method's own ablation",
     )
-    .option('--no-control', "skip the supervised-only control (the method's classifier is reported alone)");
+    .option('--no-control', "skip the supervised-only control (the method's classifier is reported alone)")
+    .option(
+      '--init <run>',
+      "start the method's encoder (and its EMA copy or teacher) from a finished `ssl pretrain` run's encoder of the same spec; its supervised-only control starts from it too",
+    );
   addTrainingOptions(semisup);
   semisup.action(async (method: string, flags: TrainingFlags & { labelsPerClass: number }) => {
     status.exitCode = await runPretrainCommand(io, { mode: 'semisup', method, flags, verbose: globalFlags(program).verbose === true });

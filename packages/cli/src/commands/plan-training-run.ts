@@ -30,6 +30,7 @@ import {
 } from '../options';
 import { readSavedRun, settingsForResume, type ResumeSettings, type RunInvocation, type SavedRun } from './saved-run';
 import { checkTextTowerFlag } from '../text-tower-flag';
+import { checkInitFlag } from '../init-flag';
 import { checkStepsFlag, resolveSupervisedControl, type SupervisedControl } from './supervised-control';
 
 /** Flags shared by `ssl pretrain` and `ssl semisup`, as commander parses them. */
@@ -64,6 +65,8 @@ export interface TrainingFlags {
   steps?: number;
   /** `ssl semisup --control <run>` (a string) or `--no-control` (false). */
   control?: string | false;
+  /** `ssl semisup --init <run>`: start the method's encoder from a finished `ssl pretrain` run's. */
+  init?: string;
 }
 
 export type TrainingMode = 'pretrain' | 'semisup';
@@ -105,6 +108,8 @@ export interface TrainingPlan {
   steps?: number;
   /** `ssl semisup`: what the method's classifier is compared with. */
   control: SupervisedControl;
+  /** --init: the `ssl pretrain` run (absolute path) whose encoder the method's encoder starts from, loaded once the backend is up. */
+  init?: string;
   /** The command line in config.json's `invocation`: what a later --resume falls back on. */
   invocation: RunInvocation;
 }
@@ -248,6 +253,18 @@ export async function planTrainingRun(
   const encoder = inputShape && encoderSpecFor(encoderChoice, encoderInputShape(method.definition, inputShape), settings.encoderOptions);
   const evalData = flags.evalData === undefined || !inputShape ? undefined : await resolveEvaluationData(flags.evalData, cwd, inputShape);
 
+  // --init: checked now (a finished self-supervised run, an image encoder of this spec); loaded once the backend is up.
+  // A resumed run takes the start it was begun with (core refuses another; the checkpoint's weights replace it).
+  const savedInit = resume ? saved?.invocation?.init : undefined;
+  const init = flags.init === undefined ? savedInit : resolve(cwd, flags.init);
+  if (resume && flags.init !== undefined && init !== savedInit) {
+    throw new SslError(
+      'invalid-config',
+      `--resume --init ${flags.init} disagrees with the run's ${savedInit === undefined ? 'random start (it has no --init)' : `--init ${savedInit}`}; leave --init out to resume it.`,
+    );
+  }
+  if (init !== undefined) checkInitFlag(registry, init, encoder);
+
   const seed = settings.seed ?? DEFAULT_SEED;
   const steps = checkStepsFlag(flags.steps, method, saved, resume);
   // --steps alone: enough epochs that the step cap, not the epochs, ends the run (an epoch has at least one step).
@@ -270,6 +287,7 @@ export async function planTrainingRun(
             lr: settings.lr,
             epochs,
             steps,
+            init,
           },
           method,
         )
@@ -283,6 +301,7 @@ export async function planTrainingRun(
     geometry,
     ...(encoder ? { encoder } : {}),
     ...(textTower ? { textTower } : {}),
+    ...(init ? { init } : {}),
     encoderChoice,
     epochs,
     ...(steps === undefined ? {} : { steps }),
@@ -309,6 +328,7 @@ export async function planTrainingRun(
       audio: audio ?? null,
       method: settings.method ?? {},
       ...(textTower ? { textTower } : {}),
+      ...(init ? { init } : {}),
     },
   };
 }

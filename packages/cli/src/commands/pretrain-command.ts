@@ -8,6 +8,7 @@ import {
   prepareOutputDirectory,
   releaseRunLock,
   type ImageDataset,
+  type InitialEncoder,
   type JsonValue,
   type MethodHandle,
   type TrainCallback,
@@ -34,6 +35,7 @@ import { inCliVocabulary } from '../cli-vocabulary';
 import { STOP_SIGNALS, watchStopSignals, type StopSignal } from '../stop-signals';
 import { planTrainingRun, type TrainingFlags, type TrainingMode, type TrainingPlan } from './plan-training-run';
 import { withTextTower } from '../text-tower-flag';
+import { loadInitialEncoder } from '../init-flag';
 
 /** Images the per-epoch kNN monitor uses: enough for a stable estimate, small enough to cost seconds. */
 const MONITOR_TRAIN_IMAGES = 5000;
@@ -94,6 +96,14 @@ async function trainAndEvaluate(io: CliIo, checkedPlan: TrainingPlan): Promise<n
       `ssl: ${plan.method.id}'s text tower starts from the masked:mlm run in ${plan.textTower} (its tokenizer and weights).\n`,
     );
   }
+  // --init (checked by the plan): the encoder weights every encoder of the method, and of its control, starts from.
+  const start = plan.init ? await loadInitialEncoder(plan.init) : undefined;
+  if (plan.init && !plan.resume) {
+    io.stderr.write(
+      `ssl: ${plan.method.id}'s encoder starts from the ${start?.initialEncoder.encoder.kind} encoder of ${plan.init} (its heads from the seed)` +
+        `${plan.control.kind === 'own' ? '; its supervised-only control starts from it too' : ''}.\n`,
+    );
+  }
   const data = await loadRunData(plan.data, {
     geometry: plan.geometry,
     seed: plan.seed,
@@ -125,7 +135,10 @@ async function trainAndEvaluate(io: CliIo, checkedPlan: TrainingPlan): Promise<n
         })
       : undefined;
   // The trainer writes the encoder to <out>/encoder/ (tfjs LayersModel format) when it stops.
-  const { run, evaluation, stoppedBy } = await trainWithProgress(io, plan, data, monitor).finally(() => data.close?.());
+  const { run, evaluation, stoppedBy } = await trainWithProgress(io, plan, data, monitor, start?.initialEncoder).finally(async () => {
+    start?.dispose();
+    await data.close?.();
+  });
   // A streamed set's corrupt images were skipped as the steps met them: the run says how many, and which.
   const corrupt = data.corruptImages?.();
   if (corrupt) io.stderr.write(`ssl: ${corrupt}.\n`);
@@ -184,6 +197,7 @@ async function trainWithProgress(
   plan: TrainingPlan,
   data: RunData,
   monitor: KnnMonitor | undefined,
+  initialEncoder: InitialEncoder | undefined,
 ): Promise<PretrainAndCompareResult & { stoppedBy?: StopSignal }> {
   let progress: ReturnType<typeof createTrainingProgress> | undefined;
   const progressCallback: TrainCallback = {
@@ -227,6 +241,7 @@ async function trainWithProgress(
       encoder: plan.encoder,
       epochs: plan.epochs,
       ...(plan.steps === undefined ? {} : { maxSteps: plan.steps }),
+      ...(initialEncoder ? { initialEncoder } : {}),
       batchSize: plan.batchSize,
       optimizer: plan.lr === undefined ? undefined : { lr: plan.lr },
       seed: plan.seed,

@@ -18,6 +18,8 @@ export interface RunInvocation {
   encoderOptions?: Record<string, unknown> | null;
   /** `--text-tower` as resolved (clip:clip started from a masked:mlm run); absent when not given. */
   textTower?: string;
+  /** `ssl semisup --init` as resolved (the `ssl pretrain` run the encoder started from); absent when not given. */
+  init?: string;
 }
 
 /** What a run directory holds, read without loading any checkpoint. */
@@ -26,7 +28,7 @@ export interface SavedRun {
   config: SavedRunConfig;
   invocation?: RunInvocation;
   hasCheckpoints: boolean;
-  /** The run trained all its epochs (its last epoch record is in metrics.jsonl). */
+  /** The run trained all its epochs, or all its --steps (its last epoch or step record is in metrics.jsonl). */
   finished: boolean;
 }
 
@@ -62,18 +64,30 @@ export function readSavedRun(outDir: string): SavedRun | undefined {
     config,
     invocation: config.invocation,
     hasCheckpoints,
-    finished: lastEpochLogged(outDir) >= config.epochs * (config.rounds ?? 1) - 1,
+    finished: hasFinished(outDir, config),
   };
 }
 
-function lastEpochLogged(outDir: string): number {
+/**
+ * A run sized by epochs has finished once its last epoch is logged. One capped by --steps (`maxSteps`) stops at its
+ * last step, usually mid-epoch (its epochs are only a ceiling), so its last step record is what marks the end.
+ */
+function hasFinished(outDir: string, config: SavedRunConfig): boolean {
+  const { epoch, step } = lastLogged(outDir);
+  const { maxSteps } = config as { maxSteps?: number | null };
+  if (typeof maxSteps === 'number' && step >= maxSteps - 1) return true;
+  return epoch >= config.epochs * (config.rounds ?? 1) - 1;
+}
+
+function lastLogged(outDir: string): { epoch: number; step: number } {
   const path = join(outDir, 'metrics.jsonl');
-  if (!existsSync(path)) return -1;
-  let last = -1;
+  const last = { epoch: -1, step: -1 };
+  if (!existsSync(path)) return last;
   for (const line of readFileSync(path, 'utf8').split('\n')) {
     try {
-      const record = JSON.parse(line) as { type?: string; epoch?: number };
-      if (record.type === 'epoch' && typeof record.epoch === 'number') last = Math.max(last, record.epoch);
+      const record = JSON.parse(line) as { type?: string; epoch?: number; step?: number };
+      if (record.type === 'epoch' && typeof record.epoch === 'number') last.epoch = Math.max(last.epoch, record.epoch);
+      if (record.type === 'step' && typeof record.step === 'number') last.step = Math.max(last.step, record.step);
     } catch {
       // blank or torn line
     }

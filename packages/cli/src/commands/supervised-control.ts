@@ -23,6 +23,8 @@ export interface ControlledSettings {
   lr: number | undefined;
   epochs: number | undefined;
   steps: number | undefined;
+  /** --init (absolute path): a control for a run started from a self-supervised encoder starts from the same one. */
+  init: string | undefined;
 }
 
 /** config.json's `maxSteps` (null or absent: the run trained its epochs). */
@@ -117,6 +119,7 @@ function controlConflicts(saved: SavedRun, settings: ControlledSettings, method:
     '--lr': settings.lr ?? training?.optimizer?.lr,
     optimizer: training?.optimizer?.kind,
     '--steps': settings.steps ?? null,
+    '--init': settings.init ?? null,
   };
   const theirs: Record<string, unknown> = {
     '--data': invocation?.data,
@@ -130,6 +133,7 @@ function controlConflicts(saved: SavedRun, settings: ControlledSettings, method:
     '--lr': config.optimizer?.lr,
     optimizer: config.optimizer?.kind,
     '--steps': savedMaxSteps(saved) ?? null,
+    '--init': invocation?.init ?? null,
   };
   // Without --steps both runs are sized by epochs, which must then agree.
   if (settings.steps === undefined && savedMaxSteps(saved) === undefined) {
