@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 
 import { batchNormTraining } from '../../src/nn/batch-norm';
 import { variableGrads } from '../../src/train/gradients';
-import { geluTanh, layerNorm as sslLayerNorm } from '../../src/nn/layers/common';
+import { addResidual, denseLastAxis, geluTanh, layerNorm as sslLayerNorm } from '../../src/nn/layers/common';
 
 /** Creates and remembers trainable variables so a workload can hand them all to its optimizer. */
 export class ParameterStore {
@@ -45,13 +45,9 @@ export function dense(store: ParameterStore, inputs: number, outputs: number): D
   return { kernel: store.weight([inputs, outputs], inputs), bias: store.constant([outputs], 0) };
 }
 
-/** x: [..., inputs] → [..., outputs]. */
+/** x: [..., inputs] → [..., outputs], through @ssl's own dense (the product before the bias is not kept). */
 export function applyDense(layer: Dense, x: tf.Tensor): tf.Tensor {
-  const shape = x.shape;
-  const [inputs, outputs] = layer.kernel.shape as [number, number];
-  const flat = x.reshape([-1, inputs]) as tf.Tensor2D;
-  const y = tf.add(tf.matMul(flat, layer.kernel as tf.Tensor2D), layer.bias);
-  return y.reshape([...shape.slice(0, -1), outputs]);
+  return denseLastAxis(x, layer.kernel, layer.bias);
 }
 
 export interface Norm {
@@ -105,23 +101,31 @@ export function transformerBlock(store: ParameterStore, width: number, heads: nu
   };
 }
 
-/** Pre-norm block: x + MHA(LN(x)), then x + MLP(LN(x)). x: [batch, tokens, width]. */
+/**
+ * Pre-norm block: x + MHA(LN(x)), then x + MLP(LN(x)). x: [batch, tokens, width]. As @ssl's TransformerBlock
+ * layer: residual sums that keep nothing for the backward (addResidual), in a tf.tidy, so of the block's intermediates only what the backward reads (the tensors its kernels save
+ * on the tape) outlives it — PyTorch frees the others as soon as nothing refers to them — and q is scaled before
+ * its product with k (a multiply by a constant saves its input for the gradient, so scaling the [tokens, tokens]
+ * logits instead would keep them too).
+ */
 export function applyTransformerBlock(block: TransformerBlock, x: tf.Tensor3D): tf.Tensor3D {
-  const [batch, tokens, width] = x.shape;
-  const headWidth = width / block.heads;
-  const qkv = applyDense(block.qkv, layerNorm(x, block.norm1))
-    .reshape([batch, tokens, 3, block.heads, headWidth])
-    .transpose([2, 0, 3, 1, 4]); // [3, batch, heads, tokens, headWidth]
-  const [q, k, v] = tf.unstack(qkv, 0).map((t) => t.reshape([batch * block.heads, tokens, headWidth]) as tf.Tensor3D);
-  const attention = tf.softmax(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(headWidth)));
-  const mixed = tf
-    .matMul(attention as tf.Tensor3D, v)
-    .reshape([batch, block.heads, tokens, headWidth])
-    .transpose([0, 2, 1, 3])
-    .reshape([batch, tokens, width]);
-  const afterAttention = tf.add(x, applyDense(block.projection, mixed)) as tf.Tensor3D;
-  const mlp = applyDense(block.output, gelu(applyDense(block.hidden, layerNorm(afterAttention, block.norm2))));
-  return tf.add(afterAttention, mlp) as tf.Tensor3D;
+  return tf.tidy(() => {
+    const [batch, tokens, width] = x.shape;
+    const headWidth = width / block.heads;
+    const qkv = applyDense(block.qkv, layerNorm(x, block.norm1))
+      .reshape([batch, tokens, 3, block.heads, headWidth])
+      .transpose([2, 0, 3, 1, 4]); // [3, batch, heads, tokens, headWidth]
+    const [q, k, v] = tf.unstack(qkv, 0).map((t) => t.reshape([batch * block.heads, tokens, headWidth]) as tf.Tensor3D);
+    const attention = tf.softmax(tf.matMul(tf.mul(q, 1 / Math.sqrt(headWidth)), k, false, true));
+    const mixed = tf
+      .matMul(attention as tf.Tensor3D, v)
+      .reshape([batch, block.heads, tokens, headWidth])
+      .transpose([0, 2, 1, 3])
+      .reshape([batch, tokens, width]);
+    const afterAttention = addResidual(x, applyDense(block.projection, mixed)) as tf.Tensor3D;
+    const mlp = applyDense(block.output, gelu(applyDense(block.hidden, layerNorm(afterAttention, block.norm2))));
+    return addResidual(afterAttention, mlp) as tf.Tensor3D;
+  });
 }
 
 /**

@@ -105,14 +105,22 @@ const GELU_TANH_SCALE = 2 * Math.sqrt(2 / Math.PI);
  */
 export function geluTanh(x: tf.Tensor): tf.Tensor {
   if (x.dtype === 'float32' && geluKernelsAvailable()) {
-    // One pass each way on wasm (backend/kernels/gelu.ts); the same function and gradient as below.
+    // One pass each way on wasm (backend/kernels/gelu.ts); the same function and gradient as below. Only the
+    // input is kept for the backward (as PyTorch's GELU): the gate is recomputed there by the same forward kernel,
+    // bit for bit, so a transformer's MLP holds one [tokens, 4·width] tensor fewer per block until its backward.
     const fused = tf.customGrad(((input: tf.Tensor, save: tf.GradSaveFunc) => {
       const [value, gate] = tf.engine().runKernel(GELU_TANH_FORWARD, { x: input }, {}) as tf.Tensor[];
-      save([input, gate]);
+      gate.dispose();
+      save([input]);
       return {
         value,
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-          tf.engine().runKernel(GELU_TANH_BACKWARD, { dy, x: saved[0], gate: saved[1] }, {}) as tf.Tensor,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [recomputed, recomputedGate] = tf.engine().runKernel(GELU_TANH_FORWARD, { x: saved[0] }, {}) as tf.Tensor[];
+          recomputed.dispose();
+          const dx = tf.engine().runKernel(GELU_TANH_BACKWARD, { dy, x: saved[0], gate: recomputedGate }, {}) as tf.Tensor;
+          recomputedGate.dispose();
+          return dx;
+        },
       };
     }) as Parameters<typeof tf.customGrad>[0]);
     return fused(x);
@@ -135,6 +143,38 @@ export function geluTanh(x: tf.Tensor): tf.Tensor {
   return approximate(x);
 }
 
+/**
+ * x + bias along the last axis, keeping nothing for the backward. tf.add saves both its inputs on the gradient tape
+ * though its gradient reads only their shapes, so a dense layer's product before the bias stayed alive until the
+ * backward beside its output (PyTorch's addmm keeps neither). The same values and gradients as tf.add: dy, and dy
+ * summed over the leading axes for the bias.
+ */
+export function addBias(x: tf.Tensor, bias: tf.Tensor): tf.Tensor {
+  const channels = x.shape[x.shape.length - 1];
+  if (bias.rank !== 1 || bias.shape[0] !== channels || x.rank < 2) return tf.add(x, bias);
+  const leadingAxes = x.shape.slice(0, -1).map((_, axis) => axis);
+  const [inputShape, biasShape] = [x.shape, bias.shape];
+  const add = tf.customGrad(((input: tf.Tensor, offset: tf.Tensor) => ({
+    value: tf.add(input, offset),
+    gradFunc: (dy: tf.Tensor) => [tf.reshape(dy, inputShape), tf.reshape(tf.sum(dy, leadingAxes), biasShape)],
+  })) as Parameters<typeof tf.customGrad>[0]);
+  return add(x, bias);
+}
+
+/**
+ * a + b of one shape (a residual connection), keeping nothing for the backward: tf.add would keep both inputs alive
+ * until then for their shapes (see addBias). The same values and gradients as tf.add.
+ */
+export function addResidual(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  if (!tf.util.arraysEqual(a.shape, b.shape) || a.dtype !== 'float32' || b.dtype !== 'float32') return tf.add(a, b);
+  const shape = a.shape;
+  const add = tf.customGrad(((first: tf.Tensor, second: tf.Tensor) => ({
+    value: tf.add(first, second),
+    gradFunc: (dy: tf.Tensor) => [tf.reshape(dy, shape), tf.reshape(dy, shape)],
+  })) as Parameters<typeof tf.customGrad>[0]);
+  return add(a, b);
+}
+
 /** Applies a [in, out] kernel (and bias) to the last axis of a tensor of any rank ≥ 2. */
 export function denseLastAxis(x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor | null): tf.Tensor {
   return tf.tidy(() => {
@@ -142,7 +182,8 @@ export function denseLastAxis(x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor |
     const outDim = kernel.shape[1] as number;
     const flat = tf.reshape(x, [-1, inDim]);
     let y = tf.matMul(flat, kernel);
-    if (bias !== null) y = tf.add(y, bias);
+    // addBias: the product before the bias is freed when this tidy ends (tf.add would save it for the backward).
+    if (bias !== null) y = addBias(y, bias);
     return tf.reshape(y, [...x.shape.slice(0, -1), outDim]);
   });
 }

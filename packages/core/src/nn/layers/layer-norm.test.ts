@@ -175,4 +175,20 @@ describe('geluTanh on wasm (one-pass SIMD kernels)', () => {
     expect(Math.abs(actual.loss - expected.loss)).toBeLessThan(1e-4 * Math.abs(expected.loss)); // 10⁵ float32 terms summed in different orders
     expect(actual.y.every(Number.isFinite) && actual.dx.every(Number.isFinite)).toBe(true);
   });
+
+  it('keeps only its input for the backward (the gate is recomputed there)', () => {
+    registerWasmTrainingKernels();
+    let savedByGelu = -1;
+    tf.tidy(() => {
+      const x = tf.randomNormal([64, 256], 0, 2, 'float32', 3);
+      tf.grad((input: tf.Tensor) => {
+        const y = geluTanh(input);
+        const tape = (tf.engine() as unknown as { state: { activeTape: Array<{ outputs: tf.Tensor[]; saved?: tf.Tensor[] }> } }).state
+          .activeTape;
+        savedByGelu = tape.find((node) => node.outputs.some((output) => output.id === y.id))?.saved?.length ?? -1;
+        return tf.sum(y);
+      })(x);
+    });
+    expect(savedByGelu).toBe(1);
+  });
 });

@@ -3,7 +3,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 
 import { invalidConfig } from '../../errors';
 import type { BaseLayerArgs, CallKwargs, LayerShape } from './common';
-import { denseLastAxis, gelu, geluTanh, layerNorm, singleShape, singleTensor } from './common';
+import { addResidual, denseLastAxis, gelu, geluTanh, layerNorm, singleShape, singleTensor } from './common';
 import { dropPathNoise, dropoutNoise, validateNoiseRate } from './noise';
 
 type LayerVariable = tfl.LayerVariable;
@@ -138,11 +138,12 @@ export class TransformerBlock extends tfl.layers.Layer {
     return tf.tidy(() => {
       const x = singleTensor(inputs) as tf.Tensor3D;
       const attended = dropout(this.selfAttention(layerNorm(x, this.norm1Gamma.read(), this.norm1Beta.read(), this.layerNormEpsilon)));
-      const afterAttention = tf.add(x, dropPath(attended));
+      // addResidual: tf.add would keep both summands until the backward only for their shapes.
+      const afterAttention = addResidual(x, dropPath(attended));
       const normed = layerNorm(afterAttention, this.norm2Gamma.read(), this.norm2Beta.read(), this.layerNormEpsilon);
       const preActivation = denseLastAxis(normed, this.fc1Kernel.read(), this.fc1Bias.read());
       const hidden = dropout(this.gelu === 'tanh' ? geluTanh(preActivation) : gelu(preActivation));
-      return tf.add(afterAttention, dropPath(dropout(denseLastAxis(hidden, this.fc2Kernel.read(), this.fc2Bias.read()))));
+      return addResidual(afterAttention, dropPath(dropout(denseLastAxis(hidden, this.fc2Kernel.read(), this.fc2Bias.read()))));
     });
   }
 
