@@ -8,6 +8,8 @@ export { consistencyMse } from './losses/consistency-mse';
 export { entropyLoss } from './losses/entropy';
 export { classwiseThresholdLoss } from './losses/classwise-threshold';
 export type { ClasswiseThresholdLossInput, ClasswiseThresholdLossResult } from './losses/classwise-threshold';
+export { softPseudoLabelLoss } from './losses/soft-pseudo-label';
+export type { SoftPseudoLabelLossInput, SoftPseudoLabelLossResult } from './losses/soft-pseudo-label';
 export { distributionAlignment } from './losses/distribution-alignment';
 export { selfAdaptiveFairnessLoss } from './losses/fairness';
 export { guessLabels } from './losses/guess-labels';

@@ -63,8 +63,14 @@ describeMethodContract({
   encoder: { kind: 'cnn', inputShape: [28, 28, 1], channels: [8, 16] },
   batchSize: 4,
   steps: 4,
-  moreConfigs: [{ unlabeledRatio: 3, threshold: 0.5, distributionAlignment: true }],
+  moreConfigs: [
+    { unlabeledRatio: 3, threshold: 0.5, distributionAlignment: true },
+    { unlabeledRatio: 3, threshold: 0.5, pseudoLabels: 'soft', encoderLearningRateScale: 0.1 },
+  ],
   invalidConfigs: [
+    { config: { pseudoLabels: 'sharp' }, field: 'pseudoLabels' },
+    { config: { temperature: 0 }, field: 'temperature' },
+    { config: { encoderLearningRateScale: -0.1 }, field: 'encoderLearningRateScale' },
     { config: { distributionAlignment: 'on' }, field: 'distributionAlignment' },
     { config: { alignmentMomentum: 1 }, field: 'alignmentMomentum' },
     { config: { threshold: 1.5 }, field: 'threshold' },
@@ -124,6 +130,49 @@ describe('fixmatch step', () => {
     tf.dispose([bias4, batch.labeled.images, batch.labeled.labels, ...batch.unlabeled.views]);
     disposeRuntime(runtime);
     disposeRuntime(weighted);
+  });
+});
+
+describe('fixmatch soft pseudo-labels', () => {
+  it("trains the strong view towards the weak view's sharpened distribution under the same mask, and scales the encoder's lr", () => {
+    const batch = handBatch(4, 8);
+    const bias = [2, 0.5, 0, -1];
+    const unlabeledLossOf = (overrides: Partial<FixMatchConfig>) => {
+      const runtime = buildRuntime({ threshold: 0.5, ...overrides });
+      const { classifier } = runtime.fixmatch.student;
+      const [kernel] = classifier.getWeights();
+      // Zero kernel: every weak and strong row has logits = bias, so q = softmax(bias) for all of them.
+      classifier.setWeights([tf.zerosLike(kernel), tf.tensor1d(bias)]);
+      const [loss, maskRate] = tf.tidy(() => {
+        const o = runtime.step(batch, stepContext(0));
+        return [o.metrics!.unlabeledLoss.dataSync()[0], o.metrics!.maskRate.dataSync()[0]];
+      });
+      disposeRuntime(runtime);
+      return { loss, maskRate };
+    };
+    const q = tf.tidy(() => Array.from(tf.softmax(tf.tensor1d(bias)).dataSync()));
+    const sharpened = (temperature: number) => {
+      const powered = q.map((p) => Math.pow(p, 1 / temperature));
+      return powered.map((p) => p / powered.reduce((a, v) => a + v, 0));
+    };
+    const crossEntropy = (target: number[]) => -target.reduce((sum, t, c) => sum + t * Math.log(q[c]), 0);
+    const hard = unlabeledLossOf({});
+    expect(hard.loss).toBeCloseTo(crossEntropy([1, 0, 0, 0]), 5);
+    for (const temperature of [0.5, 1]) {
+      const soft = unlabeledLossOf({ pseudoLabels: 'soft', temperature });
+      expect(soft.maskRate).toBe(hard.maskRate);
+      expect(soft.loss).toBeCloseTo(crossEntropy(sharpened(temperature)), 5);
+    }
+    // The mask is the hard one's: at τ above max q nothing passes, soft or hard.
+    expect(unlabeledLossOf({ pseudoLabels: 'soft', threshold: 0.9 })).toEqual({ loss: 0, maskRate: 0 });
+    tf.dispose([batch.labeled.images, batch.labeled.labels, ...batch.unlabeled.views]);
+
+    const gentle = buildRuntime({ encoderLearningRateScale: 0.1 });
+    expect(gentle.learningRateScales).toEqual({ encoder: 0.1, classifier: 1 });
+    disposeRuntime(gentle);
+    const plain = buildRuntime();
+    expect(plain.learningRateScales).toBeUndefined();
+    disposeRuntime(plain);
   });
 });
 

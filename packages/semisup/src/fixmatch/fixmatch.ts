@@ -11,10 +11,9 @@ import {
   stopGradient,
 } from '@ssl/core';
 import type { Encoder, LoadedRun, MethodRuntime, StepOutput, tfl, ViewPolicyRef } from '@ssl/core';
-import { classwiseThresholdLoss } from '../losses/classwise-threshold';
 import { distributionAlignment } from '../losses/distribution-alignment';
 import { fixMatchLoss } from '../losses/fixmatch';
-import { labeledClassMarginal, movingAverage } from '../shared/weak-strong-runtime';
+import { labeledClassMarginal, movingAverage, thresholdedUnlabeledLoss, validatePseudoLabels } from '../shared/weak-strong-runtime';
 import { NO_UNLABELED_VIEWS, reportedClassifier } from '../shared/classifier-network';
 
 /**
@@ -50,6 +49,19 @@ export interface FixMatchConfig {
   distributionAlignment: boolean;
   /** Momentum of p̃(y) (USB's DistAlign: 0.999). */
   alignmentMomentum: number;
+  /**
+   * 'hard' (the paper's: the weak view's one-hot argmax is the strong view's target) or 'soft' (its sharpened
+   * distribution Sharpen(q, T), under the same confidence mask: `softPseudoLabelLoss`). Default 'hard'.
+   */
+  pseudoLabels: 'hard' | 'soft';
+  /** T of the soft pseudo-labels' sharpening [0.5]; unused with hard ones. */
+  temperature: number;
+  /**
+   * The student encoder's learning rate as a fraction of the classifier's (core's `learningRateScales`): below 1
+   * fine-tunes an encoder started from a self-supervised run (`ssl semisup --init`) more gently than the new
+   * classifier learns; 0 keeps its weights (batch-norm statistics still follow the batches). Default 1.
+   */
+  encoderLearningRateScale: number;
 }
 
 declare module '@ssl/core' {
@@ -102,9 +114,16 @@ export const fixmatch = defineMethod<FixMatchConfig, 'semi-supervised', FixMatch
     augment: {},
     distributionAlignment: false,
     alignmentMomentum: 0.999,
+    pseudoLabels: 'hard',
+    temperature: 0.5,
+    encoderLearningRateScale: 1,
   },
   validate(config) {
     probability('threshold', config.threshold);
+    validatePseudoLabels(config);
+    const scale = config.encoderLearningRateScale;
+    if (typeof scale !== 'number' || !(scale >= 0) || !Number.isFinite(scale))
+      invalidConfig('encoderLearningRateScale', scale, "a finite number ≥ 0 (the encoder's lr over the classifier's)");
     if (!(Number.isInteger(config.unlabeledRatio) && config.unlabeledRatio >= 1))
       invalidConfig('unlabeledRatio', config.unlabeledRatio, 'a positive integer (μ; the paper uses 7)');
     if (typeof config.unlabeledWeight !== 'number' || !(config.unlabeledWeight >= 0) || !Number.isFinite(config.unlabeledWeight)) {
@@ -174,6 +193,7 @@ export const fixmatch = defineMethod<FixMatchConfig, 'semi-supervised', FixMatch
       // EMA model's, and its weights are a smoothed, better-generalising copy of the student's.
       encoder: emaEncoder,
       trainable: { encoder: encoder.model, classifier },
+      ...(config.encoderLearningRateScale === 1 ? {} : { learningRateScales: { encoder: config.encoderLearningRateScale, classifier: 1 } }),
       frozen: { emaEncoder: emaEncoder.model, emaClassifier },
       ...(alignment ? { state: alignment } : {}),
       fixmatch: { student: { encoder, classifier }, ema: { encoder: emaEncoder, classifier: emaClassifier } },
@@ -212,20 +232,23 @@ export const fixmatch = defineMethod<FixMatchConfig, 'semi-supervised', FixMatch
         if (supervisedOnly || !weakLogits || !strongLogits) {
           return { loss: supervisedLoss, metrics: { supervisedLoss, supervisedAccuracy } };
         }
-        if (alignment) {
-          // p̃(y) includes this batch (as USB's DistAlign hook), assigned in afterStep; then the same ℓ_u with
-          // every class threshold τ on the aligned distribution.
-          const weakProbabilities = stopGradient(tf.softmax(weakLogits)) as Tensor2D;
-          const modelMarginal = movingAverage(alignment.modelMarginal, tf.mean(weakProbabilities, 0) as Tensor1D, config.alignmentMomentum);
-          const aligned = distributionAlignment(weakProbabilities, modelMarginal, alignment.labelMarginal);
+        if (alignment || config.pseudoLabels === 'soft') {
+          // Distribution alignment: p̃(y) includes this batch (as USB's DistAlign hook), assigned in afterStep. Then
+          // the same ℓ_u with every class threshold τ, on the aligned distribution and/or with soft targets.
+          let weakProbabilities = stopGradient(tf.softmax(weakLogits)) as Tensor2D;
+          let modelMarginal: Tensor1D | undefined;
+          if (alignment) {
+            modelMarginal = movingAverage(alignment.modelMarginal, tf.mean(weakProbabilities, 0) as Tensor1D, config.alignmentMomentum);
+            weakProbabilities = distributionAlignment(weakProbabilities, modelMarginal, alignment.labelMarginal);
+          }
           const classThresholds = tf.fill([numClasses], config.threshold) as Tensor1D;
-          const unlabeled = classwiseThresholdLoss({ weakProbabilities: aligned, logitsStrong: strongLogits, classThresholds });
+          const unlabeled = thresholdedUnlabeledLoss(config, { weakProbabilities, logitsStrong: strongLogits, classThresholds });
           const loss = tf.add(supervisedLoss, tf.mul(config.unlabeledWeight, unlabeled.loss)) as Scalar;
           const maskRate = tf.mean(unlabeled.mask) as Scalar;
           return {
             loss,
             metrics: { supervisedLoss, unlabeledLoss: unlabeled.loss, maskRate, supervisedAccuracy },
-            carry: { modelMarginal },
+            ...(modelMarginal ? { carry: { modelMarginal } } : {}),
           };
         }
         // ℓ_u (eq. 4): pseudo-label from the weak view, without gradient, mean over all μB samples.

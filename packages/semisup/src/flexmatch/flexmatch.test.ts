@@ -24,6 +24,8 @@ describeMethodContract({
   steps: 4,
   moreConfigs: [{ unlabeledRatio: 3, threshold: 0.5, distributionAlignment: true, thresholdWarmup: false }, { unlabeledWeight: 0 }],
   invalidConfigs: [
+    { config: { pseudoLabels: 'sharp' }, field: 'pseudoLabels' },
+    { config: { temperature: -1 }, field: 'temperature' },
     { config: { threshold: 1.5 }, field: 'threshold' },
     { config: { unlabeledRatio: 0 }, field: 'unlabeledRatio' },
     { config: { unlabeledWeight: -1 }, field: 'unlabeledWeight' },

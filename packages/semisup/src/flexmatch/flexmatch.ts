@@ -1,13 +1,19 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { accuracy, defineMethod, hardLabelCrossEntropy, invalidConfig, requireRank, stopGradient } from '@ssl/core';
-import { classwiseThresholdLoss } from '../losses/classwise-threshold';
 import { distributionAlignment } from '../losses/distribution-alignment';
 import { NO_UNLABELED_VIEWS, requireClasses, supervisedStep } from '../shared/classifier-network';
 import type { SemisupRuntime } from '../shared/classifier-network';
 import { SEMISUP_TRAINING } from '../shared/training';
 import { requireEmaDecay, requireFraction, requireNonNegativeNumber, requirePositiveInteger } from '../shared/validate';
-import { forwardWeakStrong, labeledClassMarginal, movingAverage, studentWithEma } from '../shared/weak-strong-runtime';
+import {
+  forwardWeakStrong,
+  labeledClassMarginal,
+  movingAverage,
+  studentWithEma,
+  thresholdedUnlabeledLoss,
+  validatePseudoLabels,
+} from '../shared/weak-strong-runtime';
 
 /**
  * FlexMatch (Zhang et al. 2021): FixMatch with Curriculum Pseudo Labeling. Each class's threshold scales with
@@ -33,6 +39,10 @@ export interface FlexMatchConfig {
   /** Decay of the evaluated EMA model, ramped in as FixMatch's (`emaWarmup`). */
   emaDecay: number;
   emaWarmup: boolean;
+  /** 'hard' (the paper's argmax) or 'soft' (the sharpened weak distribution, same class-wise mask), as FixMatch's. */
+  pseudoLabels: 'hard' | 'soft';
+  /** T of the soft pseudo-labels' sharpening [0.5]. */
+  temperature: number;
 }
 
 declare module '@ssl/core' {
@@ -93,6 +103,8 @@ export const flexmatch = defineMethod<FlexMatchConfig, 'semi-supervised', FlexMa
     alignmentMomentum: 0.999,
     emaDecay: 0.999,
     emaWarmup: true,
+    pseudoLabels: 'hard',
+    temperature: 0.5,
   },
   validate(config) {
     requireFraction('threshold', config.threshold);
@@ -104,6 +116,7 @@ export const flexmatch = defineMethod<FlexMatchConfig, 'semi-supervised', FlexMa
     requireEmaDecay('alignmentMomentum', config.alignmentMomentum);
     requireEmaDecay('emaDecay', config.emaDecay);
     if (typeof config.emaWarmup !== 'boolean') invalidConfig('emaWarmup', config.emaWarmup, 'true or false');
+    validatePseudoLabels(config);
   },
   // The supervised-only ablation: same networks, labels and steps, the unlabeled term off.
   supervisedControl: (config) => ({ ...config, unlabeledWeight: 0 }),
@@ -138,7 +151,7 @@ export const flexmatch = defineMethod<FlexMatchConfig, 'semi-supervised', FlexMa
         }
         const classCounts = tf.sum(tf.oneHot(tf.cast(selectedLabels, 'int32'), numClasses), 0) as Tensor1D;
         const classThresholds = flexMatchThresholds(classCounts, unlabeledCount, config.threshold, config.thresholdWarmup);
-        const unlabeled = classwiseThresholdLoss({ weakProbabilities, logitsStrong: strongLogits, classThresholds });
+        const unlabeled = thresholdedUnlabeledLoss(config, { weakProbabilities, logitsStrong: strongLogits, classThresholds });
         const supervisedLoss = hardLabelCrossEntropy(labeledLogits, labels);
         const loss = tf.add(supervisedLoss, tf.mul(config.unlabeledWeight, unlabeled.loss)) as Scalar;
         return {

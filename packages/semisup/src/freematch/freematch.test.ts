@@ -24,6 +24,8 @@ describeMethodContract({
   steps: 4,
   moreConfigs: [{ unlabeledRatio: 3, fairnessWeight: 0.01, thresholdMomentum: 0.9 }, { unlabeledWeight: 0 }],
   invalidConfigs: [
+    { config: { pseudoLabels: 'sharp' }, field: 'pseudoLabels' },
+    { config: { temperature: -1 }, field: 'temperature' },
     { config: { unlabeledRatio: 0 }, field: 'unlabeledRatio' },
     { config: { unlabeledWeight: -1 }, field: 'unlabeledWeight' },
     { config: { thresholdMomentum: 1 }, field: 'thresholdMomentum' },

@@ -1,13 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { accuracy, defineMethod, hardLabelCrossEntropy, invalidConfig, requireRank, stopGradient } from '@ssl/core';
-import { classwiseThresholdLoss } from '../losses/classwise-threshold';
 import { selfAdaptiveFairnessLoss } from '../losses/fairness';
 import { NO_UNLABELED_VIEWS, requireClasses, supervisedStep } from '../shared/classifier-network';
 import type { SemisupRuntime } from '../shared/classifier-network';
 import { SEMISUP_TRAINING } from '../shared/training';
 import { requireEmaDecay, requireNonNegativeNumber, requirePositiveInteger } from '../shared/validate';
-import { forwardWeakStrong, movingAverage, studentWithEma } from '../shared/weak-strong-runtime';
+import {
+  forwardWeakStrong,
+  movingAverage,
+  studentWithEma,
+  thresholdedUnlabeledLoss,
+  validatePseudoLabels,
+} from '../shared/weak-strong-runtime';
 
 /**
  * FreeMatch (Wang et al. 2023): FixMatch whose threshold adapts itself. A global threshold τ_t follows the
@@ -27,6 +32,10 @@ export interface FreeMatchConfig {
   /** Decay of the evaluated EMA model, ramped in as FixMatch's (`emaWarmup`). */
   emaDecay: number;
   emaWarmup: boolean;
+  /** 'hard' (the paper's argmax) or 'soft' (the sharpened weak distribution, same class-wise mask), as FixMatch's. */
+  pseudoLabels: 'hard' | 'soft';
+  /** T of the soft pseudo-labels' sharpening [0.5]. */
+  temperature: number;
 }
 
 declare module '@ssl/core' {
@@ -77,7 +86,16 @@ export const freematch = defineMethod<FreeMatchConfig, 'semi-supervised', FreeMa
   },
   data: 'semi-supervised',
   unlabeledRatio: (config) => config.unlabeledRatio,
-  defaults: { unlabeledRatio: 7, unlabeledWeight: 1, thresholdMomentum: 0.999, fairnessWeight: 0, emaDecay: 0.999, emaWarmup: true },
+  defaults: {
+    unlabeledRatio: 7,
+    unlabeledWeight: 1,
+    thresholdMomentum: 0.999,
+    fairnessWeight: 0,
+    emaDecay: 0.999,
+    emaWarmup: true,
+    pseudoLabels: 'hard',
+    temperature: 0.5,
+  },
   validate(config) {
     requirePositiveInteger('unlabeledRatio', config.unlabeledRatio, 'a positive integer (μ; the paper uses 7)');
     requireNonNegativeNumber('unlabeledWeight', config.unlabeledWeight, 'a finite number ≥ 0 (λu; 0 = supervised only)');
@@ -85,6 +103,7 @@ export const freematch = defineMethod<FreeMatchConfig, 'semi-supervised', FreeMa
     requireNonNegativeNumber('fairnessWeight', config.fairnessWeight, 'a finite number ≥ 0 (w_f; 0 = no fairness term)');
     requireEmaDecay('emaDecay', config.emaDecay);
     if (typeof config.emaWarmup !== 'boolean') invalidConfig('emaWarmup', config.emaWarmup, 'true or false');
+    validatePseudoLabels(config);
   },
   // The supervised-only ablation: same networks, labels and steps, the unlabeled term off.
   supervisedControl: (config) => ({ ...config, unlabeledWeight: 0 }),
@@ -113,7 +132,7 @@ export const freematch = defineMethod<FreeMatchConfig, 'semi-supervised', FreeMa
         // The thresholds of this batch already include it (the reference updates before masking).
         const updated = freeMatchUpdate({ globalThreshold, classMarginal, histogram }, weakProbabilities, config.thresholdMomentum);
         const classThresholds = freeMatchThresholds(updated.globalThreshold, updated.classMarginal);
-        const unlabeled = classwiseThresholdLoss({ weakProbabilities, logitsStrong: strongLogits, classThresholds });
+        const unlabeled = thresholdedUnlabeledLoss(config, { weakProbabilities, logitsStrong: strongLogits, classThresholds });
         const supervisedLoss = hardLabelCrossEntropy(labeledLogits, labels);
         // ℓ = ℓ_s + λu ℓ_u + w_f L_f (eq. 11).
         let loss = tf.add(supervisedLoss, tf.mul(config.unlabeledWeight, unlabeled.loss)) as Scalar;

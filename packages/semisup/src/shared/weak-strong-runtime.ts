@@ -1,8 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
-import { SslError } from '@ssl/core';
+import { SslError, invalidConfig } from '@ssl/core';
 import type { BuildContext, MethodRuntime, SemiSupervisedBatch } from '@ssl/core';
 import { fixMatchEmaDecay } from '../fixmatch/fixmatch';
+import { classwiseThresholdLoss } from '../losses/classwise-threshold';
+import type { ClasswiseThresholdLossInput, ClasswiseThresholdLossResult } from '../losses/classwise-threshold';
+import { softPseudoLabelLoss } from '../losses/soft-pseudo-label';
 import { copyOfNetwork, createClassifierNetwork, forwardTogether, reportedClassifier } from './classifier-network';
 import type { ClassifierNetwork, SemisupNetworks } from './classifier-network';
 
@@ -74,4 +77,26 @@ export function labeledClassMarginal<Config>(context: BuildContext<Config>, numC
 /** x ← m·x + (1 − m)·value, as a new tensor (the caller assigns it after the step). */
 export function movingAverage<T extends tf.Tensor>(previous: T, value: T, momentum: number): T {
   return tf.add(tf.mul(previous, momentum), tf.mul(value, 1 - momentum)) as T;
+}
+
+/** The pseudo-label settings FixMatch, FlexMatch and FreeMatch share. */
+export interface PseudoLabelSettings {
+  /** 'hard' (the papers': the weak view's one-hot argmax) or 'soft' (its sharpened distribution, same mask). */
+  readonly pseudoLabels: 'hard' | 'soft';
+  /** T of the soft targets' sharpening (`softPseudoLabelLoss`); unused with hard pseudo-labels. */
+  readonly temperature: number;
+}
+
+export function validatePseudoLabels(config: PseudoLabelSettings): void {
+  if (config.pseudoLabels !== 'hard' && config.pseudoLabels !== 'soft')
+    invalidConfig('pseudoLabels', config.pseudoLabels, "'hard' or 'soft'");
+  if (typeof config.temperature !== 'number' || !(config.temperature > 0) || !Number.isFinite(config.temperature))
+    invalidConfig('temperature', config.temperature, 'a finite number > 0 (the soft targets are Sharpen(q, T); 0.5 as MixMatch)');
+}
+
+/** ℓ_u under a threshold per predicted class, with hard (`classwiseThresholdLoss`) or soft (`softPseudoLabelLoss`) targets. */
+export function thresholdedUnlabeledLoss(settings: PseudoLabelSettings, input: ClasswiseThresholdLossInput): ClasswiseThresholdLossResult {
+  return settings.pseudoLabels === 'soft'
+    ? softPseudoLabelLoss({ ...input, temperature: settings.temperature })
+    : classwiseThresholdLoss(input);
 }
