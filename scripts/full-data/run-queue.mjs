@@ -87,10 +87,17 @@ const GNU_TIME = '/usr/bin/time';
 function spawnMeasured(args) {
   if (!existsSync(GNU_TIME)) return { child: spawnSync('node', args, { stdio: 'inherit' }) };
   const output = join(tmpdir(), `ssl-queue-rss-${process.pid}.txt`);
-  const child = spawnSync(GNU_TIME, ['-f', '%M', '-o', output, 'node', ...args], { stdio: 'inherit' });
-  const kilobytes = existsSync(output) ? Number(readFileSync(output, 'utf8').trim().split('\n').pop()) : NaN;
+  const child = spawnSync(GNU_TIME, ['-f', '%M %U %S', '-o', output, 'node', ...args], { stdio: 'inherit' });
+  const [kilobytes, user, system] = existsSync(output) ? readFileSync(output, 'utf8').trim().split('\n').pop().split(' ').map(Number) : [];
   rmSync(output, { force: true });
-  return { child, ...(Number.isFinite(kilobytes) ? { peakRssMb: Math.round(kilobytes / 1024) } : {}) };
+  // CPU time of every thread (the wasm helper worker, the decode worker) is load-independent, unlike wall time: a
+  // quiet machine runs the command in at most this long, and in about half of it while both threads are busy.
+  const cpuMinutes = (user + system) / 60;
+  return {
+    child,
+    ...(Number.isFinite(kilobytes) ? { peakRssMb: Math.round(kilobytes / 1024) } : {}),
+    ...(Number.isFinite(cpuMinutes) ? { cpuMinutes: Number(cpuMinutes.toFixed(1)) } : {}),
+  };
 }
 
 /** `{runs}` in an entry's data, args or prepare command stands for the --runs folder (data a script writes there). */
@@ -111,7 +118,7 @@ function runConfiguration(configuration) {
   const loadAtStart = loadavg()[0];
   const started = Date.now();
   console.log(`[${new Date().toISOString()}] ${configuration.name}: node ${args.join(' ')}`);
-  const { child, peakRssMb } = spawnMeasured(args);
+  const { child, peakRssMb, cpuMinutes } = spawnMeasured(args);
   const minutes = (Date.now() - started) / 60000;
   const line = {
     name: configuration.name,
@@ -124,6 +131,7 @@ function runConfiguration(configuration) {
     wallMinutes: Number(minutes.toFixed(1)),
     load: { start: Number(loadAtStart.toFixed(2)), end: Number(loadavg()[0].toFixed(2)), cores: cpus().length },
     ...(peakRssMb === undefined ? {} : { peakRssMb }),
+    ...(cpuMinutes === undefined ? {} : { cpuMinutes }),
   };
   if (child.status === 0 && existsSync(join(out, 'eval.json'))) Object.assign(line, summariseRun(out));
   appendFileSync(resultsFile, `${JSON.stringify(line)}\n`);

@@ -81,10 +81,11 @@ function rowOf(result) {
   const data = result.data && result.data !== 'fashion-mnist' ? ['--data', result.data] : [];
   const flags = [...data, ...result.args].join(' ');
   const load = result.load ? `load ${result.load.start}→${result.load.end} on ${result.load.cores} cores` : '';
+  const cpu = result.cpuMinutes === undefined ? '' : `, ${result.cpuMinutes} CPU min`;
   const time =
     result.stepMinutes === undefined
-      ? `${result.wallMinutes} min wall`
-      : `${result.stepMinutes} min in steps, ${result.wallMinutes} min wall`;
+      ? `${result.wallMinutes} min wall${cpu}`
+      : `${result.stepMinutes} min in steps, ${result.wallMinutes} min wall${cpu}`;
   const verdict = collapseCell(result.evaluation);
   if (result.exitCode !== 0) {
     return [
