@@ -177,14 +177,18 @@ const flagValue = (args, flag) => {
 
 /**
  * A semi-supervised run as the table reads it: the row is the recipe file's name (packages/semisup/recipes/benchmark/
- * fixmatch.json → fixmatch; supervised-only.json is FixMatch with its unlabeled weight 0), labels = 10 classes × k,
+ * fixmatch.json → fixmatch; supervised-only.json is FixMatch with its unlabeled weight 0; with --init <run> the row
+ * adds ", from <run's directory name>"), labels = 10 classes × k,
  * the length is --steps (or --epochs per round), and its control is either the seed's shared supervised-only run
  * (--control) or the method's own ablation trained in the same process (same rounds and steps).
  */
 function semisupRun(result) {
   const args = result.args;
   const recipe = flagValue(args, '--config');
-  const row = recipe ? recipe.replace(/^.*\//, '').replace(/\.json$/, '') : result.method.replace(/^semisup:/, '');
+  const recipeRow = recipe ? recipe.replace(/^.*\//, '').replace(/\.json$/, '') : result.method.replace(/^semisup:/, '');
+  // A run whose encoder started from a self-supervised run (ssl semisup --init) is another recipe: its row names the start.
+  const init = flagValue(args, '--init');
+  const row = init ? `${recipeRow}, from ${init.replace(/\/+$/, '').replace(/^.*\//, '')}` : recipeRow;
   const steps = flagValue(args, '--steps');
   const epochs = flagValue(args, '--epochs');
   const classifier = result.evaluation?.classifier;
