@@ -14,7 +14,7 @@ import { batchMatMulConfig, fusedMatMulConfig } from './matmul';
 import { erfConfig } from './erf';
 import { addConfig, multiplyConfig, reluConfig, stepConfig } from './elementwise';
 import { gatherV2Config } from './gather';
-import { geluTanhBackwardConfig, geluTanhForwardConfig } from './gelu';
+import { geluExactForwardConfig, geluTanhBackwardConfig, geluTanhForwardConfig } from './gelu';
 import { castConfig, identityConfig } from './identity';
 import { layerNormBackwardConfig, layerNormForwardConfig } from './layer-norm';
 import { oneHotConfig } from './one-hot';
@@ -56,6 +56,7 @@ export const wasmTrainingKernelConfigs: readonly KernelConfig[] = [
   batchNormBackwardFromInputConfig,
   batchNormInferenceConfig,
   geluTanhForwardConfig,
+  geluExactForwardConfig,
   geluTanhBackwardConfig,
   layerNormForwardConfig,
   layerNormBackwardConfig,

@@ -13,6 +13,12 @@ import { heapOffset } from './wasm-internals';
  */
 export const GELU_TANH_FORWARD = 'SslGeluTanhForward';
 export const GELU_TANH_BACKWARD = 'SslGeluTanhBackward';
+/**
+ * The exact GELU x·Φ(x) in one pass (kernels.c `gelu_exact_forward`, erf as the Erf kernel computes it), where the
+ * composed form runs five (multiply, erf, add, multiply, multiply). Attribute `keepCdf`: also output Φ(x), which the
+ * gradient reads; without it (inference) one output.
+ */
+export const GELU_EXACT_FORWARD = 'SslGeluExactForward';
 
 /** Whether the GELU kernels run on the active backend (wasm with the SIMD module). */
 export function geluKernelsAvailable(): boolean {
@@ -66,5 +72,28 @@ const backward: KernelFunc = ({ inputs, backend }) => {
   return dx;
 };
 
+/** Input x. Outputs y = x·Φ(x) and, with attribute keepCdf, Φ(x) (both like x). */
+const exactForward: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x } = inputs as unknown as { x: TensorInfo };
+  const keepCdf = (attrs as { keepCdf?: boolean } | undefined)?.keepCdf === true;
+  const { wasm, kernels } = requireSimdKernels(backend, GELU_EXACT_FORWARD, { x });
+  const y = wasm.makeOutput(x.shape, 'float32');
+  const cdf = keepCdf ? wasm.makeOutput(x.shape, 'float32') : undefined;
+  const count = tf.util.sizeFromShape(x.shape);
+  const [xAt, yAt] = [x, y].map((t) => heapOffset(wasm, t));
+  const cdfAt = cdf === undefined ? 0 : heapOffset(wasm, cdf);
+  runOnTwoThreads(
+    wasm,
+    kernels,
+    'gelu_exact_forward',
+    (_, begin, end) => [xAt + 4 * begin, yAt + 4 * begin, cdf === undefined ? 0 : cdfAt + 4 * begin, end - begin],
+    half(count),
+    count,
+    count >= TWO_THREADS_MIN_ELEMENTS,
+  );
+  return cdf === undefined ? [y] : [y, cdf];
+};
+
 export const geluTanhForwardConfig: KernelConfig = { kernelName: GELU_TANH_FORWARD, backendName: 'wasm', kernelFunc: forward };
 export const geluTanhBackwardConfig: KernelConfig = { kernelName: GELU_TANH_BACKWARD, backendName: 'wasm', kernelFunc: backward };
+export const geluExactForwardConfig: KernelConfig = { kernelName: GELU_EXACT_FORWARD, backendName: 'wasm', kernelFunc: exactForward };

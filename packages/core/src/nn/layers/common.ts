@@ -1,8 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 
-import { GELU_TANH_BACKWARD, GELU_TANH_FORWARD, geluKernelsAvailable } from '../../backend/kernels/gelu';
+import { GELU_EXACT_FORWARD, GELU_TANH_BACKWARD, GELU_TANH_FORWARD, geluKernelsAvailable } from '../../backend/kernels/gelu';
+import { simdKernelRunsHere } from '../../backend/kernels/simd-kernel-access';
 import { LAYER_NORM_BACKWARD, LAYER_NORM_FORWARD, fusedLayerNormAvailable } from '../../backend/kernels/layer-norm';
+
+/**
+ * Whether a gradient tape is recording (inside tf.grad, variableGrads, ... and outside noGradient). Off it, the ops
+ * below skip their custom gradients and what they would keep for them (tfjs-core keeps the depth in its engine
+ * state, not in its public typings).
+ */
+function recordingGradients(): boolean {
+  return ((tf.engine() as unknown as { state: { gradientDepth?: number } }).state.gradientDepth ?? 1) > 0;
+}
 
 /** Constructor arguments every tfjs layer accepts (name, inputShape, trainable, ...). */
 export type BaseLayerArgs = NonNullable<ConstructorParameters<typeof tfl.layers.Layer>[0]>;
@@ -80,11 +90,20 @@ export function composedLayerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tenso
  * closed form Φ(x) + x·φ(x), one exp where differentiating the composition costs several passes.
  */
 export function gelu(x: tf.Tensor): tf.Tensor {
+  const fused = x.dtype === 'float32' && simdKernelRunsHere(GELU_EXACT_FORWARD);
+  // Inference (nothing records a gradient): one pass, no Φ(x) kept.
+  if (fused && !recordingGradients()) return (tf.engine().runKernel(GELU_EXACT_FORWARD, { x }, {}) as tf.Tensor[])[0];
   const exact = tf.customGrad(((input: tf.Tensor, save: tf.GradSaveFunc) => {
-    const cdf = tf.mul(tf.add(1, tf.erf(tf.mul(input, Math.SQRT1_2))), 0.5);
+    let value: tf.Tensor;
+    let cdf: tf.Tensor;
+    if (fused) [value, cdf] = tf.engine().runKernel(GELU_EXACT_FORWARD, { x: input }, { keepCdf: true }) as tf.Tensor[];
+    else {
+      cdf = tf.mul(tf.add(1, tf.erf(tf.mul(input, Math.SQRT1_2))), 0.5);
+      value = tf.mul(input, cdf);
+    }
     save([input, cdf]);
     return {
-      value: tf.mul(input, cdf),
+      value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [a, phi] = saved as [tf.Tensor, tf.Tensor];
         const density = tf.mul(tf.exp(tf.mul(tf.square(a), -0.5)), 1 / Math.sqrt(2 * Math.PI));
@@ -151,7 +170,7 @@ export function geluTanh(x: tf.Tensor): tf.Tensor {
  */
 export function addBias(x: tf.Tensor, bias: tf.Tensor): tf.Tensor {
   const channels = x.shape[x.shape.length - 1];
-  if (bias.rank !== 1 || bias.shape[0] !== channels || x.rank < 2) return tf.add(x, bias);
+  if (bias.rank !== 1 || bias.shape[0] !== channels || x.rank < 2 || !recordingGradients()) return tf.add(x, bias);
   const leadingAxes = x.shape.slice(0, -1).map((_, axis) => axis);
   const [inputShape, biasShape] = [x.shape, bias.shape];
   const add = tf.customGrad(((input: tf.Tensor, offset: tf.Tensor) => ({
@@ -166,7 +185,8 @@ export function addBias(x: tf.Tensor, bias: tf.Tensor): tf.Tensor {
  * until then for their shapes (see addBias). The same values and gradients as tf.add.
  */
 export function addResidual(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
-  if (!tf.util.arraysEqual(a.shape, b.shape) || a.dtype !== 'float32' || b.dtype !== 'float32') return tf.add(a, b);
+  if (!tf.util.arraysEqual(a.shape, b.shape) || a.dtype !== 'float32' || b.dtype !== 'float32' || !recordingGradients())
+    return tf.add(a, b);
   const shape = a.shape;
   const add = tf.customGrad(((first: tf.Tensor, second: tf.Tensor) => ({
     value: tf.add(first, second),

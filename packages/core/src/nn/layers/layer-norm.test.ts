@@ -6,7 +6,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import { SslError } from '../../errors';
 import { registerWasmTrainingKernels } from '../../backend/kernels';
-import { geluKernelsAvailable } from '../../backend/kernels/gelu';
+import { GELU_EXACT_FORWARD, geluKernelsAvailable } from '../../backend/kernels/gelu';
+import { simdKernelRunsHere } from '../../backend/kernels/simd-kernel-access';
 import { gelu, geluTanh, layerNorm } from './common';
 import { LayerNorm } from './layer-norm';
 
@@ -129,6 +130,71 @@ describe('gelu', () => {
     // The two forms agree to ~1e-3 (the approximation's known error).
     const gap = await tf.max(tf.abs(tf.sub(gelu(x), geluTanh(x)))).data();
     expect(gap[0]).toBeLessThan(2e-3);
+  });
+});
+
+describe('gelu (exact) on wasm (one-pass SIMD forward)', () => {
+  it('takes the kernel path in and out of a gradient and matches the composed form on cpu: values, gradients, no leaks', async () => {
+    registerWasmTrainingKernels();
+    // Above the size where the helper thread takes half, with a scalar tail; extremes where erf saturates.
+    const values = [
+      -90,
+      -9,
+      -4,
+      -1,
+      -0.3,
+      0,
+      2e-4,
+      0.7,
+      1.9,
+      5,
+      12,
+      90,
+      ...Array.from({ length: 70_001 }, (_, i) => Math.sin(i * 0.9) * 5),
+    ];
+    const dyValues = values.map((_, i) => Math.cos(i * 0.3));
+    const run = () =>
+      tf.tidy(() => {
+        const x = tf.tensor1d(values);
+        const dy = tf.tensor1d(dyValues);
+        const { value, grad } = tf.valueAndGrad((input: tf.Tensor) => tf.sum(tf.mul(gelu(input), dy)))(x);
+        const inference = gelu(x);
+        const usesKernel = simdKernelRunsHere(GELU_EXACT_FORWARD);
+        return { y: Array.from(inference.dataSync()), loss: value.dataSync()[0], dx: Array.from(grad.dataSync()), usesKernel };
+      });
+    await tf.setBackend('cpu');
+    const expected = run();
+    expect(expected.usesKernel).toBe(false);
+    await tf.setBackend('wasm');
+    const before = tf.memory().numTensors;
+    const actual = run();
+    expect(tf.memory().numTensors).toBe(before);
+    expect(actual.usesKernel).toBe(true);
+    const maxGap = (a: number[], b: number[]) => a.reduce((gap, v, i) => Math.max(gap, Math.abs(v - b[i])), 0);
+    expect(maxGap(actual.y, expected.y)).toBeLessThan(2e-5);
+    expect(maxGap(actual.dx, expected.dx)).toBeLessThan(2e-5);
+    expect(Math.abs(actual.loss - expected.loss)).toBeLessThan(1e-4 * Math.abs(expected.loss));
+    expect(actual.y.every(Number.isFinite) && actual.dx.every(Number.isFinite)).toBe(true);
+  });
+
+  it('runs one kernel in inference and keeps Φ(x) only under a gradient', async () => {
+    await tf.setBackend('wasm');
+    registerWasmTrainingKernels();
+    const x = tf.randomNormal([64, 128], 0, 2, 'float32', 5);
+    const profile = await tf.profile(() => tf.tidy(() => gelu(x).dataSync()));
+    expect(profile.kernels.map((k) => k.name)).toEqual([GELU_EXACT_FORWARD]);
+    let saved = -1;
+    tf.tidy(() => {
+      tf.grad((input: tf.Tensor) => {
+        const y = gelu(input);
+        const tape = (tf.engine() as unknown as { state: { activeTape: Array<{ outputs: tf.Tensor[]; saved?: tf.Tensor[] }> } }).state
+          .activeTape;
+        saved = tape.find((node) => node.outputs.some((output) => output.id === y.id))?.saved?.length ?? -1;
+        return tf.sum(y);
+      })(x);
+    });
+    expect(saved).toBe(2);
+    x.dispose();
   });
 });
 

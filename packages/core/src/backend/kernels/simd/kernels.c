@@ -928,6 +928,30 @@ void erf_f32(const float* x, float* y, int count) {
   for (int i = full; i < count; i++) y[i] = wasm_f32x4_extract_lane(erf_f32x4(wasm_f32x4_splat(x[i])), 0);
 }
 
+// Φ(x) = (1 + erf(x/√2))·½ of four lanes, in the order gelu() in nn/layers/common.ts composes it.
+static inline v128_t normal_cdf_f32x4(v128_t x) {
+  const v128_t e = erf_f32x4(wasm_f32x4_mul(x, wasm_f32x4_splat(0.70710678118654752f)));
+  return wasm_f32x4_mul(wasm_f32x4_add(wasm_f32x4_splat(1.0f), e), wasm_f32x4_splat(0.5f));
+}
+
+// The exact GELU y = x·Φ(x) and Φ itself (saved for the gradient; not written when cdf is 0, as in inference), for
+// `count` elements: one pass where the composed form runs five (the ViT's MLP activation in inference).
+EXPORT(gelu_exact_forward)
+void gelu_exact_forward(const float* x, float* y, float* cdf, int count) {
+  const int full = count - count % 4;
+  for (int i = 0; i < full; i += 4) {
+    const v128_t v = wasm_v128_load(x + i);
+    const v128_t c = normal_cdf_f32x4(v);
+    if (cdf) wasm_v128_store(cdf + i, c);
+    wasm_v128_store(y + i, wasm_f32x4_mul(v, c));
+  }
+  for (int i = full; i < count; i++) {
+    const float c = wasm_f32x4_extract_lane(normal_cdf_f32x4(wasm_f32x4_splat(x[i])), 0);
+    if (cdf) cdf[i] = c;
+    y[i] = x[i] * c;
+  }
+}
+
 // Element-wise passes of a CNN step on four lanes, for elements [0, count) of float32 tensors (the callers split
 // ranges between the threads by offsetting the pointers): the bias add after a convolution, ReLU, and its
 // gradient as tfjs-core writes it, mul(dy, step(x)). tfjs-backend-wasm runs each of them on one thread (Step as a

@@ -145,6 +145,7 @@ export interface SimdKernels {
   add_bias_f32(x: number, bias: number, y: number, rows: number, channels: number): void;
   gelu_tanh_forward(x: number, y: number, gate: number, count: number): void;
   gelu_tanh_backward(dy: number, x: number, gate: number, dx: number, count: number): void;
+  gelu_exact_forward(x: number, y: number, cdf: number, count: number): void;
   winograd_input_transform(
     x: number,
     v: number,
@@ -234,6 +235,7 @@ export const HELPER_KERNELS = [
   'batch_matmul',
   'gelu_tanh_forward',
   'gelu_tanh_backward',
+  'gelu_exact_forward',
   'winograd_input_transform',
   'winograd_output_transform',
   'winograd_gradient_transform',
