@@ -116,6 +116,8 @@ export class VitEncoder extends LayersEncoder<VitSpec> {
   private readonly finalNorm: tfl.layers.Layer;
   private readonly poolingLayer: tfl.layers.Layer;
   private readonly tokensNetwork: tfl.LayersModel;
+  /** Features are the class token after the blocks (bidirectional): inference can skip the last block's other rows. */
+  private readonly classTokenPooled: boolean;
 
   constructor(spec: VitSpec, model: tfl.LayersModel = buildVitModel(spec)) {
     super(spec, model);
@@ -135,6 +137,9 @@ export class VitEncoder extends LayersEncoder<VitSpec> {
     this.finalNorm = requireLayer(model, LayerNorm.className, 'vit');
     this.poolingLayer = requireLayer(model, TokenPooling.className, 'vit');
     this.tokensNetwork = tfl.model({ inputs: model.inputs, outputs: this.finalNorm.output as Symbolic });
+    const pooling = this.poolingLayer as TokenPooling;
+    this.classTokenPooled =
+      this.hasClassToken && pooling.mode === 'first' && this.blocks.length > 0 && this.blocks.every((block) => !block.causal);
   }
 
   /** Accepts [N, H, W, C] with H and W multiples of the patch size. */
@@ -149,8 +154,25 @@ export class VitEncoder extends LayersEncoder<VitSpec> {
 
   /** Pooled features [N, D]; images of another size than `inputShape` use the resized position embedding. */
   override features(inputs: tf.Tensor4D, options: ForwardOptions = {}): tf.Tensor2D {
+    if (options.training !== true && this.classTokenPooled) return this.classTokenFeatures(inputs);
     if (this.isBuildSize(inputs)) return super.features(inputs, options);
     return tf.tidy(() => this.poolingLayer.apply(this.tokens(inputs, options), forwardKwargs(options)) as tf.Tensor2D);
+  }
+
+  /**
+   * Inference features with class-token pooling: the last block computes the class token's row only
+   * (TransformerBlock.firstTokenOutput; the patch tokens' outputs are never read), then the final norm on it — the
+   * same features as the full forward with about a quarter less work for a 4-block ViT.
+   */
+  private classTokenFeatures(images: tf.Tensor4D): tf.Tensor2D {
+    this.checkInput(images);
+    const classTokenLayer = this.classTokenLayer as ClassToken;
+    return tf.tidy(() => {
+      let x = classTokenLayer.apply(this.embedPatches(images)) as tf.Tensor3D;
+      for (const block of this.blocks.slice(0, -1)) x = block.apply(x) as tf.Tensor3D;
+      const classToken = this.blocks[this.blocks.length - 1].firstTokenOutput(x);
+      return tf.reshape(this.finalNorm.apply(classToken) as tf.Tensor3D, [images.shape[0], this.embedDim]) as tf.Tensor2D;
+    });
   }
 
   /** All output tokens after the final norm [N, (1 +) numPatches, D]; the class token first if there is one. */

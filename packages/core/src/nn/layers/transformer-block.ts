@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
-import { invalidConfig } from '../../errors';
+import { SslError, invalidConfig } from '../../errors';
 import type { BaseLayerArgs, CallKwargs, LayerShape } from './common';
 import { addResidual, denseLastAxis, gelu, geluTanh, layerNorm, singleShape, singleTensor } from './common';
 import { dropPathNoise, dropoutNoise, validateNoiseRate } from './noise';
@@ -154,6 +154,38 @@ export class TransformerBlock extends tfl.layers.Layer {
    */
   attentionWeights(tokens: tf.Tensor3D): tf.Tensor4D {
     return tf.tidy(() => this.headsOf(layerNorm(tokens, this.norm1Gamma.read(), this.norm1Beta.read(), this.layerNormEpsilon)).attention);
+  }
+
+  /**
+   * The block's output at the first token only, [N, 1, D], in inference (no dropout): every token is a key and a
+   * value, only the first a query, so the other rows — which nothing reads when the features are the class token
+   * after the last block — are not computed (their MLP is most of a block). Equal to `call`'s first row; bidirectional
+   * blocks only (under the causal mask the first token sees itself alone, and nothing pools it).
+   */
+  firstTokenOutput(tokens: tf.Tensor3D): tf.Tensor3D {
+    if (this.causal) throw new SslError('invalid-config', `${this.name}: firstTokenOutput is for bidirectional blocks.`);
+    return tf.tidy(() => {
+      const [batch, length] = tokens.shape;
+      const [d, heads] = [this.embedDim, this.numHeads];
+      const headDim = d / heads;
+      const toHeads = (t: tf.Tensor, rows: number) => tf.transpose(tf.reshape(t, [batch, rows, heads, headDim]), [0, 2, 1, 3]);
+      const normed = layerNorm(tokens, this.norm1Gamma.read(), this.norm1Beta.read(), this.layerNormEpsilon);
+      const qkvKernel = this.qkvKernel.read();
+      const qkvBias = this.qkvBias.read();
+      // Columns [0, D) of the qkv projection are q, [D, 2D) k and [2D, 3D) v (call's split).
+      const keysValues = denseLastAxis(normed, tf.slice(qkvKernel, [0, d], [d, 2 * d]), tf.slice(qkvBias, [d], [2 * d]));
+      const [k, v] = tf.split(keysValues, 2, -1).map((part) => toHeads(part, length));
+      const firstNormed = tf.slice(normed, [0, 0, 0], [batch, 1, d]);
+      const q = toHeads(denseLastAxis(firstNormed, tf.slice(qkvKernel, [0, 0], [d, d]), tf.slice(qkvBias, [0], [d])), 1);
+      const attention = tf.softmax(tf.matMul(tf.mul(q, 1 / Math.sqrt(headDim)), k, false, true), -1);
+      const merged = tf.reshape(tf.transpose(tf.matMul(attention, v), [0, 2, 1, 3]), [batch, 1, d]);
+      const first = tf.slice(tokens, [0, 0, 0], [batch, 1, d]);
+      const afterAttention = tf.add(first, denseLastAxis(merged, this.projectionKernel.read(), this.projectionBias.read()));
+      const normed2 = layerNorm(afterAttention, this.norm2Gamma.read(), this.norm2Beta.read(), this.layerNormEpsilon);
+      const preActivation = denseLastAxis(normed2, this.fc1Kernel.read(), this.fc1Bias.read());
+      const hidden = this.gelu === 'tanh' ? geluTanh(preActivation) : gelu(preActivation);
+      return tf.add(afterAttention, denseLastAxis(hidden, this.fc2Kernel.read(), this.fc2Bias.read())) as tf.Tensor3D;
+    });
   }
 
   /** softmax(QKᵀ/√d_head [+ causal mask]) V per head, then the output projection. */
