@@ -8,6 +8,7 @@ import {
   forwardViews,
   invalidConfig,
   l2Normalize,
+  noGradient,
   projectionHead,
   requirePositiveInteger,
   stopGradient,
@@ -153,9 +154,10 @@ export const moco = defineMethod<MoCoConfig, 'unlabeled', MoCoCarry>({
     const queue = createFeatureQueue({ size: config.queueSize, dim: config.projectionDim, seed: rng.seed() });
 
     const query = (x: Tensor4D): Tensor2D => projector.apply(encoder.features(x, { training: true }), { training: true }) as Tensor2D;
-    // Keys carry no gradient (torch.no_grad in Algorithm 1) and are normalised before they are queued.
+    // Keys carry no gradient (torch.no_grad in Algorithm 1: the key encoder's forward runs off the tape, so none
+    // of its activations is kept for the backward) and are normalised before they are queued.
     const key = (x: Tensor4D): Tensor2D =>
-      stopGradient(l2Normalize(keyProjector.apply(keyEncoder.features(x, { training: true }), { training: true }) as Tensor2D));
+      noGradient(() => l2Normalize(keyProjector.apply(keyEncoder.features(x, { training: true }), { training: true }) as Tensor2D));
 
     return {
       encoder,

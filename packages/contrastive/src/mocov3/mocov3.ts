@@ -7,6 +7,7 @@ import {
   defineMethod,
   forwardViews,
   invalidConfig,
+  noGradient,
   predictionHead,
   projectionHead,
   requirePositiveInteger,
@@ -107,8 +108,10 @@ export const mocov3 = defineMethod<MoCoV3Config, 'unlabeled'>({
 
     const query = (x: Tensor4D): Tensor2D =>
       predictor.apply(projector.apply(encoder.features(x, { training: true }), { training: true }), { training: true }) as Tensor2D;
+    // Keys carry no gradient (torch.no_grad in Algorithm 1): the momentum encoder's forward runs off the tape, so
+    // none of its activations is kept for the backward.
     const key = (x: Tensor4D): Tensor2D =>
-      stopGradient(momentumProjector.apply(momentumEncoder.features(x, { training: true }), { training: true }) as Tensor2D);
+      noGradient(() => momentumProjector.apply(momentumEncoder.features(x, { training: true }), { training: true }) as Tensor2D);
 
     return {
       encoder,

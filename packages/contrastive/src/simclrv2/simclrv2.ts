@@ -13,6 +13,7 @@ import {
   invalidConfig,
   l2Normalize,
   linearClassifier,
+  noGradient,
   projectionHead,
   requirePositive,
   requirePositiveInteger,
@@ -308,8 +309,9 @@ function distillRuntime(context: BuildContext<SimCLRv2Config>, numClasses: numbe
     step(batch: SemiSupervisedBatch): StepOutput {
       const unlabeled = batch.unlabeled.views[2];
       const labeled = batch.labeled.views[0];
-      // The teacher in inference mode: its soft labels are targets, fixed by fine-tuning.
-      const teacherLogits = stopGradient(networkLogits(teacher, unlabeled, false));
+      // The teacher in inference mode: its soft labels are targets, fixed by fine-tuning (its forward runs off
+      // the tape, so none of its activations is kept for the backward).
+      const teacherLogits = noGradient(() => networkLogits(teacher, unlabeled, false));
       // One student forward over unlabeled then labeled images: batch norm sees them together.
       const logits = networkLogits(student, tf.concat([unlabeled, labeled], 0), true);
       const unlabeledCount = unlabeled.shape[0];

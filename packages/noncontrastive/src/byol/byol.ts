@@ -7,10 +7,10 @@ import {
   defineMethod,
   forwardViews,
   invalidConfig,
+  noGradient,
   predictionHead,
   projectionHead,
   requirePositiveInteger,
-  stopGradient,
 } from '@ssl/core';
 import type { ViewForwarding } from '@ssl/core';
 import { byolViews } from '../views/byol-views';
@@ -163,12 +163,14 @@ export const byol = defineMethod<BYOLConfig, 'unlabeled'>({
           part(online[0], featureDim + config.projectionDim, config.projectionDim),
           part(online[1], featureDim + config.projectionDim, config.projectionDim),
         ];
-        // Target projections with batch statistics (as BYOL's code) and no gradient: sg(z′ξ) of eq. 2.
-        const [targets1, targets2] = forwardViews(
-          (x: Tensor4D) =>
-            stopGradient(targetProjector.apply(targetEncoder.features(x, { training: true }), { training: true }) as Tensor2D),
-          [view1, view2],
-          config.viewForwarding,
+        // Target projections with batch statistics (as BYOL's code) and no gradient: sg(z′ξ) of eq. 2. The
+        // target's forward runs off the tape, so none of its activations is kept for the backward.
+        const [targets1, targets2] = noGradient(() =>
+          forwardViews(
+            (x: Tensor4D) => targetProjector.apply(targetEncoder.features(x, { training: true }), { training: true }) as Tensor2D,
+            [view1, view2],
+            config.viewForwarding,
+          ),
         );
         // Symmetric loss, eq. 2: L + L̃ with q(z₁) → z′₂ and q(z₂) → z′₁.
         const loss = tf.add(byolLoss(predictions1, targets2), byolLoss(predictions2, targets1)) as Scalar;

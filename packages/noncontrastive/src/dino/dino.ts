@@ -9,6 +9,7 @@ import {
   dinoHeadLastLayer,
   forwardViews,
   invalidConfig,
+  noGradient,
   requirePositiveInteger,
   stopGradient,
   withWeights,
@@ -235,11 +236,14 @@ export const dino = defineMethod<DINOConfig, 'unlabeled', DINOCarry>({
         const globalViews = views.slice(0, globalCrops);
         // One encoder for crops of every size; each crop its own batch, or the crops of one size together.
         const studentOutputs = forwardCrops(studentForward(context.epoch < config.freezeLastLayerEpochs), views, config.cropBatches);
-        // The teacher sees the global crops only, and gives no gradient (sg in Algorithm 1).
-        const teacherOutputs = forwardCrops(
-          (x: Tensor4D) => stopGradient(teacherHead.apply(teacherEncoder.features(x, { training: true }), { training: true }) as Tensor2D),
-          globalViews,
-          config.cropBatches,
+        // The teacher sees the global crops only, and gives no gradient (sg in Algorithm 1): its forward runs
+        // off the tape, so none of its activations is kept for the backward.
+        const teacherOutputs = noGradient(() =>
+          forwardCrops(
+            (x: Tensor4D) => teacherHead.apply(teacherEncoder.features(x, { training: true }), { training: true }) as Tensor2D,
+            globalViews,
+            config.cropBatches,
+          ),
         );
         const teacherTemperature = dinoTeacherTemperature(config, context.progress);
         const loss = dinoLoss(studentOutputs, teacherOutputs, center as unknown as Tensor2D, {

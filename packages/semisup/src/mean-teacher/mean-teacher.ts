@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar } from '@tensorflow/tfjs-core';
-import { SslError, accuracy, defineMethod, hardLabelCrossEntropy, stopGradient } from '@ssl/core';
+import { SslError, accuracy, defineMethod, hardLabelCrossEntropy, noGradient } from '@ssl/core';
 import { consistencyMse } from '../losses/consistency-mse';
 import { sigmoidRampUp } from '../schedules/ramps';
 import {
@@ -104,8 +104,9 @@ export const meanTeacher = defineMethod<MeanTeacherConfig, 'semi-supervised'>({
           throw new SslError('shape-mismatch', 'semisup:mean-teacher expects two views of the unlabeled batch (policy weakPair).');
         const [labeledLogits, studentLogits] = forwardTogether(student, [batch.labeled.views[0], studentView], true);
         // The teacher runs in training mode too (dropout on, batch statistics), as the paper's code does; its
-        // output is a constant target.
-        const teacherProbabilities = stopGradient(tf.softmax(classifierLogits(teacher, teacherView, true)));
+        // output is a constant target (its forward runs off the tape, so none of its activations is kept for the
+        // backward).
+        const teacherProbabilities = noGradient(() => tf.softmax(classifierLogits(teacher, teacherView, true)));
         const supervisedLoss = hardLabelCrossEntropy(labeledLogits, labels);
         // The consistency cost J = E ‖f(x, θ', η') − f(x, θ, η)‖² (paper eq. 1), on softmax outputs.
         const consistencyLoss = consistencyMse(tf.softmax(studentLogits), teacherProbabilities);

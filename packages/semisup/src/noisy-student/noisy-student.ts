@@ -1,6 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar } from '@tensorflow/tfjs-core';
-import { accuracy, copyWeights, createEncoder, defineMethod, hardLabelCrossEntropy, invalidConfig, linearClassifier } from '@ssl/core';
+import {
+  accuracy,
+  copyWeights,
+  createEncoder,
+  defineMethod,
+  hardLabelCrossEntropy,
+  invalidConfig,
+  linearClassifier,
+  noGradient,
+} from '@ssl/core';
 import type { BuildContext, Encoder, EncoderSpec } from '@ssl/core';
 import { noisyStudentLoss } from '../losses/noisy-student';
 import { weakRandAugment } from '../views/weak-rand-augment';
@@ -173,8 +182,9 @@ export const noisyStudent = defineMethod<NoisyStudentConfig, 'semi-supervised'>(
       step(batch) {
         if (!teacher || config.unlabeledWeight === 0) return supervisedStep(student, batch.labeled);
         const labels = batch.labeled.labels;
-        // Algorithm 1 step 2: the unnoised teacher (inference mode, no dropout) on the clean unlabeled images.
-        const teacherProbabilities = tf.softmax(classifierLogits(teacher, batch.unlabeled.images, false));
+        // Algorithm 1 step 2: the unnoised teacher (inference mode, no dropout) on the clean unlabeled images,
+        // off the tape (its targets carry no gradient, so none of its activations is kept for the backward).
+        const teacherProbabilities = noGradient(() => tf.softmax(classifierLogits(teacher, batch.unlabeled.images, false)));
         const [labeledLogits, unlabeledLogits] = forwardTogether(student, [batch.labeled.views[0], batch.unlabeled.views[0]], true);
         const supervisedLoss = hardLabelCrossEntropy(labeledLogits, labels);
         const unlabeled = noisyStudentLoss({
