@@ -23,6 +23,7 @@ import type {
   TensorInfo,
 } from '@tensorflow/tfjs-core';
 
+import { SslError, formatValue } from '../../errors';
 import { addBiasAndActivate } from './matmul';
 import {
   FILTER_GRADIENT_ROWS_PER_CHUNK,
@@ -242,11 +243,35 @@ export type WinogradFilterProducts = 'blocked' | 'rows';
  * are to be re-measured with budgets that do not hang on the summation order before 'blocked' becomes the default.
  */
 export const DEFAULT_WINOGRAD_FILTER_PRODUCTS: WinogradFilterProducts = 'rows';
-let filterProducts: WinogradFilterProducts = DEFAULT_WINOGRAD_FILTER_PRODUCTS;
+const FILTER_PRODUCTS: readonly WinogradFilterProducts[] = ['blocked', 'rows'];
+
+/**
+ * The process's choice: `SSL_WINOGRAD_FILTER_PRODUCTS=rows|blocked` (read once, when this module loads, as SSL_THREADS is
+ * read by initBackend), so a whole test file or training run can be measured under either summation order.
+ */
+function filterProductsFromEnvironment(): WinogradFilterProducts {
+  const value = typeof process === 'undefined' ? undefined : process.env.SSL_WINOGRAD_FILTER_PRODUCTS?.trim();
+  if (!value) return DEFAULT_WINOGRAD_FILTER_PRODUCTS;
+  if (!(FILTER_PRODUCTS as readonly string[]).includes(value)) {
+    throw new SslError(
+      'invalid-config',
+      `Unknown SSL_WINOGRAD_FILTER_PRODUCTS ${formatValue(value)}: use one of ${FILTER_PRODUCTS.join(', ')}, or unset it for the default (${DEFAULT_WINOGRAD_FILTER_PRODUCTS}).`,
+      { details: { value, valid: FILTER_PRODUCTS } },
+    );
+  }
+  return value as WinogradFilterProducts;
+}
+
+let filterProducts: WinogradFilterProducts = filterProductsFromEnvironment();
 
 /** For benchmarks and tests: which path the filter gradient's products take (see DEFAULT_WINOGRAD_FILTER_PRODUCTS). */
 export function setWinogradFilterProducts(method: WinogradFilterProducts): void {
   filterProducts = method;
+}
+
+/** The path the filter gradient's products take now: the environment's choice or the default, unless a setter changed it. */
+export function winogradFilterProducts(): WinogradFilterProducts {
+  return filterProducts;
 }
 
 /** Tiles per block of the filter gradient's reduction: dm's rows of a block, 8192 / CO floats, fill 32 KB of L1. */
