@@ -80,22 +80,36 @@ describe('contrastive:mocov3', () => {
     for (const model of [...Object.values(runtime.trainable), ...Object.values(runtime.frozen!)]) model.dispose();
   });
 
-  it('learns: kNN accuracy beats the same encoder at random init', async () => {
-    const run = await learningRun({
-      method: registry().create('contrastive:mocov3', LEARNING_CONFIG),
-      epochs: LEARNING_EPOCHS,
-      batchSize: 128,
-    });
-    console.info(describeLearningRun('mocov3', run));
-    expect(run.trained).toBeGreaterThan(run.randomInit + LEARNING_MARGIN);
-  }, 600_000);
+  it('learns: kNN accuracy beats the same encoder at random init, on average over two training seeds', async () => {
+    let gain = 0;
+    for (const seed of LEARNING_SEEDS) {
+      const run = await learningRun({
+        method: registry().create('contrastive:mocov3', LEARNING_CONFIG),
+        epochs: LEARNING_EPOCHS,
+        batchSize: LEARNING_BATCH_SIZE,
+        seed,
+      });
+      console.info(describeLearningRun(`mocov3 seed ${seed}`, run));
+      gain += (run.trained - run.randomInit) / LEARNING_SEEDS.length;
+    }
+    expect(gain).toBeGreaterThan(LEARNING_MARGIN);
+  }, 1_200_000);
 });
 
 /**
- * Chosen from measured runs (package README): the defaults after 6 epochs gain +0.6 points; after 3 epochs they
- * are 3.6 points below the control (the representation first gets worse, as BYOL's and SimSiam's do here). The
- * margin is half the measured gain: the run is deterministic (seeded, single-threaded wasm), but thin.
+ * Measured on the sample, 2026-12-06 (kNN gain over the random-init control in points, seed 0 / seed 1, under each
+ * summation order of the Winograd filter gradient — SSL_WINOGRAD_FILTER_PRODUCTS=rows | blocked): this recipe, 6 × 64,
+ * +2.1 / +0.8 (mean +1.45) | +1.1 / +0.8 (mean +0.95), so the mean clears the margin of 0.3 by 1.15 | 0.65 points. The
+ * defaults (momentum 0.99 → 1) gave +0.6 | +0.3 (seed 0) and −0.4 (seed 1, blocked) after 6 × 128, +1.2 | −0.3 after
+ * 6 × 64. Reasoned, not measured apart: on the cosine schedule 0.99 → 1, Σ(1 − m) over CI's 140–280 steps is 0.7–1.4, so
+ * the key encoder keeps half to a quarter of its random init and the queries learn to predict a near-random network's
+ * keys; 0.9 → 0.99 lets it follow. Batches of 64 double the steps for the same images. One run's figure moves by up to
+ * 1.5 points with the summation order alone (on 1000 test images two encoders of equal quality differ by which images
+ * they happen to get right), hence the mean over two seeds. Twice the training of the single 6 × 128 run it replaces
+ * (34 s in the full CI run); 371 + 403 s of training under load 10 with nice 10 (that run alone: ~380 s).
  */
-const LEARNING_CONFIG = {};
+const LEARNING_CONFIG = { baseMomentum: 0.9, finalMomentum: 0.99 };
 const LEARNING_EPOCHS = 6;
+const LEARNING_BATCH_SIZE = 64;
+const LEARNING_SEEDS = [0, 1];
 const LEARNING_MARGIN = 0.003;
