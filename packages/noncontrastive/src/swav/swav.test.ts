@@ -192,24 +192,42 @@ describe('noncontrastive:swav', () => {
     disposeRuntime(runtime);
   });
 
-  // CI-sized run on the committed 3000-image sample (learningRun from @ssl/test-utils): weighted kNN
-  // (k = 200) of the trained CNN 16-32-64 against the same CNN at random init (64.2 %). Measured with the
-  // defaults (K 30, prototypes frozen in the first epoch, Adam lr 2e-3) but 2 local crops, batch 32, 6 epochs
-  // (558 steps): 64.2 → 66.1 % (+1.9). Fewer steps did not learn (README: 3 × 64 gave −1.0 to −2.5, 6 × 64 +0.7).
-  it('learns: kNN beats the same encoder at random init, with healthy collapse diagnostics', async () => {
-    const method = registry().create('noncontrastive:swav', LEARNING_CONFIG);
-    const run = await learningRun({ method, epochs: LEARNING_EPOCHS, batchSize: 32 });
-    console.info(describeLearningRun('swav', run));
-    expect(run.lastMetrics.projectionStd).toBeGreaterThan(0.4);
-    expect(run.lastMetrics.featureStd).toBeGreaterThan(0.3);
-    // Hard assignments spread over the prototypes (a collapsed clustering uses one or two of the 30).
-    expect(run.lastMetrics.prototypeUsage).toBeGreaterThan(0.3);
-    expect(run.trained).toBeGreaterThan(run.randomInit + LEARNING_MARGIN);
-  }, 900_000);
+  // CI-sized runs on the committed 3000-image sample (learningRun from @ssl/test-utils): weighted kNN (k = 200) of the
+  // trained CNN 16-32-64 against the same CNN at random init (64.2 %), averaged over two training seeds. Figures and
+  // why: LEARNING_SEEDS below.
+  it('learns: kNN beats the same encoder at random init on average over two seeds, with healthy collapse diagnostics', async () => {
+    let gain = 0;
+    for (const seed of LEARNING_SEEDS) {
+      const method = registry().create('noncontrastive:swav', LEARNING_CONFIG);
+      const run = await learningRun({ method, epochs: LEARNING_EPOCHS, batchSize: 32, seed });
+      console.info(describeLearningRun(`swav seed ${seed}`, run));
+      expect(run.lastMetrics.projectionStd).toBeGreaterThan(0.4);
+      expect(run.lastMetrics.featureStd).toBeGreaterThan(0.3);
+      // Hard assignments spread over the prototypes (a collapsed clustering uses one or two of the 30).
+      expect(run.lastMetrics.prototypeUsage).toBeGreaterThan(0.3);
+      gain += (run.trained - run.randomInit) / LEARNING_SEEDS.length;
+    }
+    expect(gain).toBeGreaterThan(LEARNING_MARGIN);
+  }, 1_200_000);
 });
 
-/** The defaults but 2 local crops instead of 6, for CI time. */
-const LEARNING_CONFIG = { views: { localCrops: 2 } };
+/**
+ * The defaults but 2 local crops instead of 6 (CI time) and no frozen first epoch: of CI's 558 steps the frozen epoch
+ * leaves the prototypes fixed at their random directions for 93, and with them frozen the runs below gained less in
+ * each of the four seed × order pairs.
+ */
+const LEARNING_CONFIG = { views: { localCrops: 2 }, freezePrototypesEpochs: 0 };
 const LEARNING_EPOCHS = 6;
-/** Chosen from the measured run: a gain of at least 0.5 points is required, as Barlow Twins' and VICReg's tests. */
+/**
+ * Measured on the sample, 2026-12-06 (kNN gain over the random-init control in points, seed 0 / seed 1, under each
+ * summation order of the Winograd filter gradient — SSL_WINOGRAD_FILTER_PRODUCTS=rows | blocked): this recipe
+ * +2.5 / +1.2 (mean +1.85) | +1.3 / +1.9 (mean +1.6), so the mean clears the margin by 1.35 | 1.1 points. With the
+ * prototypes frozen in the first epoch (the single-seed test before): +1.9 / +1.0 | +0.4 / +0.6 — seed 0 alone went from
+ * +1.9 to +0.4 with the summation order, below its margin. On 1000 test images two encoders of equal quality differ
+ * by which images they happen to get right, so one run's figure moves by up to 1.5 points with the summation order
+ * alone: hence the mean over two seeds. 558 steps of 32 per seed (README: 3 × 64 gave −1.0 to −2.5, 6 × 64 +0.7): twice the
+ * training of the single run it replaces (36–38 s in the full CI run); 431 + 391 s of training under load 10 with nice 10.
+ */
+const LEARNING_SEEDS = [0, 1];
+/** A mean gain of at least 0.5 points, as Barlow Twins' and VICReg's tests ask of one run. */
 const LEARNING_MARGIN = 0.005;
