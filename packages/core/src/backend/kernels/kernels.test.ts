@@ -22,10 +22,10 @@ import { setSimdKernelsEnabled, simdKernels } from './simd/simd-kernels';
 import { asWasmBackend } from './wasm-internals';
 import { setTransposeRouting } from './transpose';
 import {
-  DEFAULT_WINOGRAD_FILTER_PRODUCTS,
   setWinogradChunkFloats,
   setWinogradFilterBlockTiles,
   setWinogradFilterProducts,
+  winogradFilterProducts,
   winogradKernels,
 } from './winograd';
 
@@ -374,6 +374,8 @@ describe('Winograd F(4x4, 3x3) convolutions match cpu', () => {
   it('summed over chunks of the batch (1 and 2 images per chunk, last chunk short), by both filter-gradient products', async () => {
     const x = randomHost([5, 8, 7, 16]);
     const filter = randomHost([3, 3, 16, 20]);
+    // Restored after: the process's choice (SSL_WINOGRAD_FILTER_PRODUCTS may have set it), not the default.
+    const processChoice = winogradFilterProducts();
     for (const products of ['blocked', 'rows'] as const) {
       for (const images of [1, 2]) {
         setWinogradChunkFloats(images * 36 * 4 * 20);
@@ -386,7 +388,7 @@ describe('Winograd F(4x4, 3x3) convolutions match cpu', () => {
           );
         } finally {
           setWinogradChunkFloats(1 << 24);
-          setWinogradFilterProducts(DEFAULT_WINOGRAD_FILTER_PRODUCTS);
+          setWinogradFilterProducts(processChoice);
         }
       }
     }
