@@ -36,6 +36,18 @@ export function classwiseThresholdLoss({
   logitsStrong,
   classThresholds,
 }: ClasswiseThresholdLossInput): ClasswiseThresholdLossResult {
+  checkThresholdedInput({ weakProbabilities, logitsStrong, classThresholds });
+  return tf.tidy(() => {
+    const { pseudoLabels, pseudoLabelOneHot, confidence, mask } = confidentPseudoLabels(weakProbabilities, classThresholds);
+    const labelLogits = tf.sum(tf.mul(logitsStrong, pseudoLabelOneHot), 1);
+    const crossEntropy = tf.sub(tf.logSumExp(logitsStrong, 1), labelLogits);
+    const loss = tf.mean(tf.mul(crossEntropy, mask)) as Scalar;
+    return { loss, mask, pseudoLabels, confidence };
+  });
+}
+
+/** Checks the inputs every thresholded unlabeled loss takes (this one, `softPseudoLabelLoss`), naming the argument at fault. */
+export function checkThresholdedInput({ weakProbabilities, logitsStrong, classThresholds }: ClasswiseThresholdLossInput): void {
   requireRank('weakProbabilities', weakProbabilities, 2, '[N, K]');
   requireRank('logitsStrong', logitsStrong, 2, '[N, K]');
   requireSameShape(
@@ -59,17 +71,19 @@ export function classwiseThresholdLoss({
       },
     );
   }
-  return tf.tidy(() => {
-    const q = stopGradient(weakProbabilities);
-    const pseudoLabels = tf.argMax(q, 1) as Tensor1D;
-    const confidence = tf.max(q, 1) as Tensor1D;
-    const pseudoLabelOneHot = tf.oneHot(pseudoLabels, classes);
-    // T(argmax q_b) as a one-hot dot product: a gather by int32 labels breaks tfjs's gradient tape.
-    const sampleThresholds = tf.sum(tf.mul(pseudoLabelOneHot, stopGradient(classThresholds)), 1);
-    const mask = tf.cast(tf.greaterEqual(confidence, sampleThresholds), 'float32') as Tensor1D;
-    const labelLogits = tf.sum(tf.mul(logitsStrong, pseudoLabelOneHot), 1);
-    const crossEntropy = tf.sub(tf.logSumExp(logitsStrong, 1), labelLogits);
-    const loss = tf.mean(tf.mul(crossEntropy, mask)) as Scalar;
-    return { loss, mask, pseudoLabels, confidence };
-  });
+}
+
+/**
+ * Each sample's pseudo-label argmax q_b, its confidence max q_b and the mask 1[max q_b ≥ T(argmax q_b)], with q
+ * and the thresholds detached. Call inside a tidy.
+ */
+export function confidentPseudoLabels(weakProbabilities: Tensor2D, classThresholds: Tensor1D) {
+  const q = stopGradient(weakProbabilities);
+  const pseudoLabels = tf.argMax(q, 1) as Tensor1D;
+  const confidence = tf.max(q, 1) as Tensor1D;
+  const pseudoLabelOneHot = tf.oneHot(pseudoLabels, q.shape[1]);
+  // T(argmax q_b) as a one-hot dot product: a gather by int32 labels breaks tfjs's gradient tape.
+  const sampleThresholds = tf.sum(tf.mul(pseudoLabelOneHot, stopGradient(classThresholds)), 1);
+  const mask = tf.cast(tf.greaterEqual(confidence, sampleThresholds), 'float32') as Tensor1D;
+  return { q, pseudoLabels, pseudoLabelOneHot, confidence, mask };
 }

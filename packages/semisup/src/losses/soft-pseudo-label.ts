@@ -1,15 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
-import {
-  SslError,
-  formatShape,
-  requireFloat,
-  requireNonEmpty,
-  requirePositive,
-  requireRank,
-  requireSameShape,
-  stopGradient,
-} from '@ssl/core';
+import { requirePositive, stopGradient } from '@ssl/core';
+import { checkThresholdedInput, confidentPseudoLabels } from './classwise-threshold';
 import { sharpen } from './sharpen';
 
 export interface SoftPseudoLabelLossInput {
@@ -52,37 +44,10 @@ export function softPseudoLabelLoss({
   classThresholds,
   temperature,
 }: SoftPseudoLabelLossInput): SoftPseudoLabelLossResult {
-  requireRank('weakProbabilities', weakProbabilities, 2, '[N, K]');
-  requireRank('logitsStrong', logitsStrong, 2, '[N, K]');
-  requireSameShape(
-    'weakProbabilities',
-    weakProbabilities,
-    'logitsStrong',
-    logitsStrong,
-    'row i of both comes from the same unlabeled image',
-  );
-  requireNonEmpty('weakProbabilities', weakProbabilities);
-  requireFloat('weakProbabilities', weakProbabilities);
-  requireFloat('logitsStrong', logitsStrong);
-  requireRank('classThresholds', classThresholds, 1, '[K]');
+  checkThresholdedInput({ weakProbabilities, logitsStrong, classThresholds });
   requirePositive('temperature', temperature);
-  const classes = weakProbabilities.shape[1];
-  if (classThresholds.shape[0] !== classes) {
-    throw new SslError(
-      'shape-mismatch',
-      `classThresholds ${formatShape(classThresholds.shape)} must hold one threshold per class, [${classes}].`,
-      {
-        details: { classThresholds: classThresholds.shape, classes },
-      },
-    );
-  }
   return tf.tidy(() => {
-    const q = stopGradient(weakProbabilities);
-    const pseudoLabels = tf.argMax(q, 1) as Tensor1D;
-    const confidence = tf.max(q, 1) as Tensor1D;
-    // T(argmax q_b) as a one-hot dot product (a gather by int32 labels breaks tfjs's gradient tape).
-    const sampleThresholds = tf.sum(tf.mul(tf.oneHot(pseudoLabels, classes), stopGradient(classThresholds)), 1);
-    const mask = tf.cast(tf.greaterEqual(confidence, sampleThresholds), 'float32') as Tensor1D;
+    const { q, pseudoLabels, confidence, mask } = confidentPseudoLabels(weakProbabilities, classThresholds);
     const targets = stopGradient(sharpen(q, temperature));
     const crossEntropy = tf.neg(tf.sum(tf.mul(targets, tf.logSoftmax(logitsStrong)), 1));
     const loss = tf.mean(tf.mul(crossEntropy, mask)) as Scalar;
