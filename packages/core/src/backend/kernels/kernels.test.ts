@@ -21,13 +21,7 @@ import { SIMD_KERNELS_SOURCE_SHA256 } from './simd/kernels.generated';
 import { setSimdKernelsEnabled, simdKernels } from './simd/simd-kernels';
 import { asWasmBackend } from './wasm-internals';
 import { setTransposeRouting } from './transpose';
-import {
-  setWinogradChunkFloats,
-  setWinogradFilterBlockTiles,
-  setWinogradFilterProducts,
-  winogradFilterProducts,
-  winogradKernels,
-} from './winograd';
+import { setWinogradFilterBlockTiles, winogradKernels, withWinogradSettings } from './winograd';
 
 /** Plain data so the same inputs can be rebuilt on either backend. */
 interface HostTensor {
@@ -374,22 +368,15 @@ describe('Winograd F(4x4, 3x3) convolutions match cpu', () => {
   it('summed over chunks of the batch (1 and 2 images per chunk, last chunk short), by both filter-gradient products', async () => {
     const x = randomHost([5, 8, 7, 16]);
     const filter = randomHost([3, 3, 16, 20]);
-    // Restored after: the process's choice (SSL_WINOGRAD_FILTER_PRODUCTS may have set it), not the default.
-    const processChoice = winogradFilterProducts();
     for (const products of ['blocked', 'rows'] as const) {
       for (const images of [1, 2]) {
-        setWinogradChunkFloats(images * 36 * 4 * 20);
-        setWinogradFilterProducts(products);
-        try {
-          await expectMatchesCpu(
+        await withWinogradSettings({ filterProducts: products, chunkFloats: images * 36 * 4 * 20 }, () =>
+          expectMatchesCpu(
             `winograd ${products}, chunks of ${images}`,
             (a, w) => tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'),
             [x, filter],
-          );
-        } finally {
-          setWinogradChunkFloats(1 << 24);
-          setWinogradFilterProducts(processChoice);
-        }
+          ),
+        );
       }
     }
   });

@@ -8,7 +8,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../select';
 import { expectMatchesCpu, randomHost } from './cpu-comparison';
 import { simdHelperThread } from './simd/simd-kernels';
-import { setWinogradChunkFloats, setWinogradFilterProducts, winogradFilterProducts } from './winograd';
+import { withWinogradSettings } from './winograd';
 import { asWasmBackend } from './wasm-internals';
 
 beforeAll(async () => {
@@ -25,21 +25,16 @@ describe('Winograd convolutions on two threads match cpu', () => {
   it('value, input and filter gradients, in one chunk and in chunks of 2 images, by both filter-gradient products', async () => {
     const x = randomHost([5, 9, 8, 16], 1);
     const filter = randomHost([3, 3, 16, 20], 2); // 9×8 outputs: 3 × 2 tiles of 4×4 per image
-    const processChoice = winogradFilterProducts();
     for (const products of ['blocked', 'rows'] as const) {
       for (const imagesPerChunk of [undefined, 2]) {
-        if (imagesPerChunk !== undefined) setWinogradChunkFloats(imagesPerChunk * 36 * 6 * 20);
-        setWinogradFilterProducts(products);
-        try {
-          await expectMatchesCpu(
+        const chunkFloats = imagesPerChunk === undefined ? undefined : imagesPerChunk * 36 * 6 * 20;
+        await withWinogradSettings({ filterProducts: products, ...(chunkFloats === undefined ? {} : { chunkFloats }) }, () =>
+          expectMatchesCpu(
             `winograd ${products}, two threads, chunks of ${imagesPerChunk ?? 'all'}`,
             (a, w) => tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'),
             [x, filter],
-          );
-        } finally {
-          setWinogradChunkFloats(1 << 24);
-          setWinogradFilterProducts(processChoice);
-        }
+          ),
+        );
       }
     }
   });

@@ -274,6 +274,24 @@ export function winogradFilterProducts(): WinogradFilterProducts {
   return filterProducts;
 }
 
+/**
+ * For tests: runs f with the filter gradient's products and/or the chunk size set, then puts back what was set before
+ * — the process's choice (SSL_WINOGRAD_FILTER_PRODUCTS), not the default, so the rest of a file keeps its order.
+ */
+export async function withWinogradSettings<T>(
+  settings: { readonly filterProducts?: WinogradFilterProducts; readonly chunkFloats?: number },
+  f: () => Promise<T>,
+): Promise<T> {
+  const before = { filterProducts, chunkFloats };
+  filterProducts = settings.filterProducts ?? filterProducts;
+  chunkFloats = settings.chunkFloats ?? chunkFloats;
+  try {
+    return await f();
+  } finally {
+    ({ filterProducts, chunkFloats } = before);
+  }
+}
+
 /** Tiles per block of the filter gradient's reduction: dm's rows of a block, 8192 / CO floats, fill 32 KB of L1. */
 let filterBlockTiles = (outChannels: number): number => Math.max(16, Math.min(256, Math.floor(8192 / outChannels)));
 
