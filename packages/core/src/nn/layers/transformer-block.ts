@@ -140,11 +140,16 @@ export class TransformerBlock extends tfl.layers.Layer {
       const attended = dropout(this.selfAttention(layerNorm(x, this.norm1Gamma.read(), this.norm1Beta.read(), this.layerNormEpsilon)));
       // addResidual: tf.add would keep both summands until the backward only for their shapes.
       const afterAttention = addResidual(x, dropPath(attended));
-      const normed = layerNorm(afterAttention, this.norm2Gamma.read(), this.norm2Beta.read(), this.layerNormEpsilon);
-      const preActivation = denseLastAxis(normed, this.fc1Kernel.read(), this.fc1Bias.read());
-      const hidden = dropout(this.gelu === 'tanh' ? geluTanh(preActivation) : gelu(preActivation));
-      return addResidual(afterAttention, dropPath(dropout(denseLastAxis(hidden, this.fc2Kernel.read(), this.fc2Bias.read()))));
+      return addResidual(afterAttention, dropPath(this.mlp(afterAttention, dropout)));
     });
+  }
+
+  /** The MLP branch of the second residual, fc2(gelu(fc1(LN2(x)))), with `dropout` after the GELU and after fc2. */
+  private mlp(x: tf.Tensor, dropout: (t: tf.Tensor) => tf.Tensor = (t) => t): tf.Tensor {
+    const normed = layerNorm(x, this.norm2Gamma.read(), this.norm2Beta.read(), this.layerNormEpsilon);
+    const preActivation = denseLastAxis(normed, this.fc1Kernel.read(), this.fc1Bias.read());
+    const hidden = dropout(this.gelu === 'tanh' ? geluTanh(preActivation) : gelu(preActivation));
+    return dropout(denseLastAxis(hidden, this.fc2Kernel.read(), this.fc2Bias.read()));
   }
 
   /**
@@ -181,10 +186,7 @@ export class TransformerBlock extends tfl.layers.Layer {
       const merged = tf.reshape(tf.transpose(tf.matMul(attention, v), [0, 2, 1, 3]), [batch, 1, d]);
       const first = tf.slice(tokens, [0, 0, 0], [batch, 1, d]);
       const afterAttention = tf.add(first, denseLastAxis(merged, this.projectionKernel.read(), this.projectionBias.read()));
-      const normed2 = layerNorm(afterAttention, this.norm2Gamma.read(), this.norm2Beta.read(), this.layerNormEpsilon);
-      const preActivation = denseLastAxis(normed2, this.fc1Kernel.read(), this.fc1Bias.read());
-      const hidden = this.gelu === 'tanh' ? geluTanh(preActivation) : gelu(preActivation);
-      return tf.add(afterAttention, denseLastAxis(hidden, this.fc2Kernel.read(), this.fc2Bias.read())) as tf.Tensor3D;
+      return tf.add(afterAttention, this.mlp(afterAttention)) as tf.Tensor3D;
     });
   }
 
