@@ -48,6 +48,11 @@ function expanded(backend: WasmBackend, tensor: TensorInfo, outShape: number[]):
   return out;
 }
 
+/** `tensor` itself when it already has `outShape`, else a new tensor of 4-byte elements broadcast to it (the caller disposes it). */
+export function expandedTo(backend: WasmBackend, tensor: TensorInfo, outShape: number[]): TensorInfo {
+  return tf.util.arraysEqual(tensor.shape, outShape) ? tensor : expanded(backend, tensor, outShape);
+}
+
 function broadcastByCopy(kernelName: string): KernelFunc {
   return ({ inputs, attrs, backend }) => {
     const wasm = asWasmBackend(backend);

@@ -21,6 +21,7 @@ import { oneHotConfig } from './one-hot';
 import { maxPoolGradConfig, meanConfig, sumConfig } from './reduce-pool';
 import { reverseConfig } from './reverse';
 import { padV2Config, sliceConfig, splitVConfig, unpackConfig } from './slice-pad';
+import { smallElementwiseConfigs } from './small-elementwise';
 import { transposeConfig } from './transpose';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum';
 import { conv2dConfig, fusedConv2dConfig } from './winograd';
@@ -65,4 +66,5 @@ export const wasmTrainingKernelConfigs: readonly KernelConfig[] = [
   stepConfig,
   multiplyConfig,
   addConfig,
+  ...smallElementwiseConfigs,
 ];

@@ -1,6 +1,6 @@
 // The element-wise kernels around a CNN's convolutions (elementwise.ts: Relu, Step, Multiply, Add, on four lanes and
 // both threads; and the max-pool gradient's batch split) against the cpu backend: values and gradients, sizes on both sides of the helper-thread threshold,
-// lengths and channel counts that are not multiples of 4, and the shapes that fall back to the stock kernels.
+// lengths and channel counts that are not multiples of 4, and other broadcasts (small-elementwise.test.ts has more of those).
 import '../../setup';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -52,7 +52,7 @@ describe('element-wise kernels on wasm match cpu', () => {
     });
   }
 
-  it('other broadcasts and dtypes take the stock kernels, with the same results', async () => {
+  it('other broadcasts (expanded by block copies below SMALL_ELEMENTS) and int32 (the stock kernels) give the same results', async () => {
     const a = randomHost([4, 6, 8], 10);
     await expectMatchesCpu('multiply by a channel vector', (x, y) => tf.mul(x, y), [a, randomHost([8], 11)]);
     await expectMatchesCpu('add along a middle axis', (x, y) => tf.add(x, y), [a, randomHost([6, 1], 12)]);

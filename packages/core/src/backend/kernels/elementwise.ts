@@ -2,7 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BinaryInputs, KernelConfig, KernelFunc, StepAttrs, TensorInfo } from '@tensorflow/tfjs-core';
 
 import { runOnTwoThreads, simdKernels } from './simd/simd-kernels';
-import { asWasmBackend, heapOffset, runWasmKernel, type WasmBackend } from './wasm-internals';
+import { expandedTo } from './broadcast-binary';
+import { SMALL_ELEMENTS } from './small-elementwise';
+import { asWasmBackend, disposeIntermediates, heapOffset, runWasmKernel, type WasmBackend } from './wasm-internals';
 
 /*
  * The element-wise passes around a CNN's convolutions on both threads: the bias add (a channel vector broadcast
@@ -91,11 +93,10 @@ function binaryWasm(
     ]);
     return y;
   }
-  if (op !== 1) return runWasmKernel(wasm, kernelName, { a, b });
   // Add is commutative: the bias may be either operand.
   const [x, bias] = biasChannels(a, b) !== undefined ? [a, b] : [b, a];
-  const channels = biasChannels(x, bias);
-  if (channels === undefined) return runWasmKernel(wasm, kernelName, { a, b });
+  const channels = op === 1 ? biasChannels(x, bias) : undefined;
+  if (channels === undefined) return smallBroadcast(wasm, kernelName, op, a, b);
   const rows = tf.util.sizeFromShape(x.shape) / channels;
   const y = wasm.makeOutput(x.shape, 'float32');
   const [xAt, biasAt, yAt] = [heapOffset(wasm, x), heapOffset(wasm, bias), heapOffset(wasm, y)];
@@ -108,6 +109,28 @@ function binaryWasm(
     rows,
     rows * channels >= TWO_THREADS_MIN_ELEMENTS,
   );
+  return y;
+}
+
+/**
+ * Another broadcast (a per-image factor [N, 1, 1, 1] against [N, H, W, C], logits [N, K] against their row
+ * maxima [N, 1]): below SMALL_ELEMENTS the broadcast operand is expanded by block copies and the equal-shape
+ * loop runs on this thread, since XNNPACK's broadcasting path costs its thread pool's spin-wait per call
+ * (small-elementwise.ts); larger ones take the stock kernel.
+ */
+function smallBroadcast(
+  wasm: WasmBackend,
+  kernelName: typeof tf.Multiply | typeof tf.Add,
+  op: 0 | 1,
+  a: TensorInfo,
+  b: TensorInfo,
+): TensorInfo {
+  const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+  if (tf.util.sizeFromShape(outShape) >= SMALL_ELEMENTS) return runWasmKernel(wasm, kernelName, { a, b });
+  const left = expandedTo(wasm, a, outShape);
+  const right = expandedTo(wasm, b, outShape);
+  const y = binaryWasm(wasm, kernelName, op, left, right);
+  disposeIntermediates(wasm, ...[left, right].filter((t) => t !== a && t !== b));
   return y;
 }
 
