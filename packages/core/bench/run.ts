@@ -33,6 +33,7 @@ const WORKLOADS: Record<string, () => Promise<() => TrainingStep>> = {
   'mae-vit28': async () => (await import('./workloads/mae-vit28')).maeVit28,
   'dino-multicrop28': async () => (await import('./workloads/dino-multicrop28')).dinoMulticrop28,
   'dino-vit28-multicrop': async () => (await import('./workloads/dino-vit28-multicrop')).dinoVit28Multicrop,
+  'fixmatch-cnn28-b16': async () => (await import('./workloads/fixmatch-cnn28-b16')).fixmatchCnn28B16,
   'features-cnn28': async () => (await import('./workloads/features28')).featuresCnn28,
   'features-vit28': async () => (await import('./workloads/features28')).featuresVit28,
 };

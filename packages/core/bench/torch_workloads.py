@@ -1,7 +1,7 @@
 """PyTorch twins of the @ssl benchmark workloads (bench/workloads/*.ts): same architecture, batch,
 loss and optimizer, random pre-made views. Prints one JSON object: per-step milliseconds and peak RSS.
 
-    /usr/bin/python3 bench/torch_workloads.py <simclr-cnn28|resnet18-cifar32|mae-vit28|dino-multicrop28|dino-vit28-multicrop|features-cnn28|features-vit28> <steps> <warmup> [threads]
+    /usr/bin/python3 bench/torch_workloads.py <simclr-cnn28|resnet18-cifar32|mae-vit28|dino-multicrop28|dino-vit28-multicrop|fixmatch-cnn28-b16|features-cnn28|features-vit28> <steps> <warmup> [threads]
 
 The features-* workloads are inference: one step is a batch of FEATURE_BATCH images through the encoder in
 eval mode under torch.no_grad() (batch norm with its running statistics, as @ssl's folded inference path).
@@ -307,6 +307,44 @@ def build(name):
                         t.mul_(0.996).add_(s.detach(), alpha=0.004)
                 center.mul_(0.9).add_(loss.teacher_out.mean(0, keepdim=True), alpha=0.1)
 
+    elif name == "fixmatch-cnn28-b16":
+        # FixMatch at issue 32's benchmark shape: 16 labeled weak views + 48 weak + 48 strong unlabeled views, pre-made
+        # (augmentation is not timed on either side), one forward of all 112 through @ssl's CNN 16-32-64 + a linear
+        # classifier; labeled CE + confidence-masked CE of the strong views on the weak argmax (tau 0.95, mean over
+        # all 48); SGD Nesterov 0.9, lr 0.03, weight decay 5e-4 on >= 2-D weights as @ssl's optimizer; then the EMA
+        # copy (0.999) of every float entry of the state dict, batch-norm statistics included, as @ssl's emaUpdate.
+        labeled_batch, unlabeled = 16, 48
+        encoder = SslCnn(channels=(16, 32, 64))
+        classifier = nn.Linear(64, 10)
+        model = nn.Sequential(encoder, classifier)
+        ema = nn.Sequential(SslCnn(channels=(16, 32, 64)), nn.Linear(64, 10))
+        ema.load_state_dict(model.state_dict())
+        for p in ema.parameters():
+            p.requires_grad = False
+        images = torch.rand(labeled_batch + 2 * unlabeled, 1, 28, 28)
+        labels = torch.randint(0, 10, (labeled_batch,))
+        decayed = [p for p in model.parameters() if p.dim() > 1]
+        others = [p for p in model.parameters() if p.dim() <= 1]
+        optimizer = torch.optim.SGD(
+            [{"params": decayed, "weight_decay": 5e-4}, {"params": others, "weight_decay": 0}], lr=0.03, momentum=0.9, nesterov=True
+        )
+
+        def loss():
+            logits = model(images)
+            labeled, weak, strong = logits[:labeled_batch], logits[labeled_batch : labeled_batch + unlabeled], logits[labeled_batch + unlabeled :]
+            confidence, pseudo_labels = weak.detach().softmax(1).max(1)
+            mask = (confidence >= 0.95).float()
+            unlabeled_loss = (F.cross_entropy(strong, pseudo_labels, reduction="none") * mask).mean()
+            loss.mask_rate = mask.mean()
+            return F.cross_entropy(labeled, labels) + unlabeled_loss
+
+        def after_update():
+            loss.mask_rate.item()
+            with torch.no_grad():
+                for t, s in zip(ema.state_dict().values(), model.state_dict().values()):
+                    if t.dtype.is_floating_point:
+                        t.mul_(0.999).add_(s.detach(), alpha=0.001)
+
     elif name in ("features-cnn28", "features-vit28"):
         model = (SslCnn() if name == "features-cnn28" else Vit28()).eval()
         images = torch.rand(FEATURE_BATCH, 1, 28, 28)
@@ -327,7 +365,7 @@ def build(name):
         if name == "dino-vit28-multicrop":
             torch.nn.utils.clip_grad_norm_(model.parameters(), 3.0)
         optimizer.step()
-        if name in ("dino-multicrop28", "dino-vit28-multicrop"):
+        if name in ("dino-multicrop28", "dino-vit28-multicrop", "fixmatch-cnn28-b16"):
             after_update()
         return value.item()
 
