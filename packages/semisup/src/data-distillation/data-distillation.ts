@@ -9,10 +9,11 @@ import {
   forwardTogether,
   predictProbabilities,
   requireClasses,
-  studentRuntimeParts,
   supervisedStep,
 } from '../shared/classifier-network';
 import type { ClassifierNetwork, SemisupRuntime } from '../shared/classifier-network';
+import { STUDENT_EMA_DEFAULTS, studentRuntimeParts, validateEma } from '../shared/ema-model';
+import type { EmaSettings } from '../shared/ema-model';
 import { SEMISUP_TRAINING } from '../shared/training';
 import { requireDropout, requireFraction, requireNonNegativeNumber, requirePositiveInteger } from '../shared/validate';
 
@@ -29,7 +30,7 @@ export interface DistillationTransform {
  * under several transformations (scales and flips); the ensembled prediction becomes the image's
  * annotation, and a student trains on the given plus the generated annotations.
  */
-export interface DataDistillationConfig {
+export interface DataDistillationConfig extends EmaSettings {
   /** Rounds: round 0 trains the first model on labels; each later round a student on labels + the previous model's annotations. */
   rounds: number;
   /** Scales of the multi-transform inference (the paper: multi-scale testing). */
@@ -140,6 +141,7 @@ export const dataDistillation = defineMethod<DataDistillationConfig, 'semi-super
   unlabeledRatio: (config) => config.unlabeledRatio,
   rounds: (config) => config.rounds,
   defaults: {
+    ...STUDENT_EMA_DEFAULTS,
     rounds: 2,
     scales: [0.9, 1, 1.1],
     flip: true,
@@ -150,6 +152,7 @@ export const dataDistillation = defineMethod<DataDistillationConfig, 'semi-super
     dropout: 0,
   },
   validate(config) {
+    validateEma(config);
     requirePositiveInteger('rounds', config.rounds);
     if (!(Array.isArray(config.scales) && config.scales.length > 0 && config.scales.every((s) => typeof s === 'number' && s > 0 && s <= 4)))
       invalidConfig('scales', config.scales, 'a non-empty array of numbers in (0, 4]');
@@ -175,7 +178,7 @@ export const dataDistillation = defineMethod<DataDistillationConfig, 'semi-super
     const annotations = annotationTable(pools.get(DATA_DISTILLATION_POOL));
     const transforms = distillationTransforms(config.scales, config.flip);
     return {
-      ...studentRuntimeParts(student),
+      ...studentRuntimeParts(context, student, () => createClassifierNetwork(context, numClasses, config.dropout)),
       step(batch) {
         const annotated =
           config.annotationWeight === 0 ? undefined : gatherAnnotated(annotations, batch.unlabeled.views[0], batch.unlabeled.indices);

@@ -3,15 +3,10 @@ import type { Scalar } from '@tensorflow/tfjs-core';
 import { SslError, accuracy, defineMethod, hardLabelCrossEntropy } from '@ssl/core';
 import { entropyLoss } from '../losses/entropy';
 import { sigmoidRampUp } from '../schedules/ramps';
-import {
-  NO_UNLABELED_VIEWS,
-  createClassifierNetwork,
-  forwardTogether,
-  requireClasses,
-  studentRuntimeParts,
-  supervisedStep,
-} from '../shared/classifier-network';
+import { NO_UNLABELED_VIEWS, createClassifierNetwork, forwardTogether, requireClasses, supervisedStep } from '../shared/classifier-network';
 import type { SemisupRuntime } from '../shared/classifier-network';
+import { STUDENT_EMA_DEFAULTS, studentRuntimeParts, validateEma } from '../shared/ema-model';
+import type { EmaSettings } from '../shared/ema-model';
 import { SEMISUP_TRAINING } from '../shared/training';
 import { requireDropout, requireFraction, requireNonNegativeNumber, requirePositiveInteger } from '../shared/validate';
 
@@ -19,7 +14,7 @@ import { requireDropout, requireFraction, requireNonNegativeNumber, requirePosit
  * Entropy minimisation (Grandvalet & Bengio 2005): cross-entropy on the labeled images plus λ times the
  * entropy of the predictions on the unlabeled ones, which pushes decision boundaries into low-density regions.
  */
-export interface EntropyMinConfig {
+export interface EntropyMinConfig extends EmaSettings {
   /** Unlabeled images per labeled image in a batch. */
   unlabeledRatio: number;
   /** λ, the weight of the entropy term after the ramp-up; 0 is the supervised-only ablation. */
@@ -47,8 +42,15 @@ export const entropyMin = defineMethod<EntropyMinConfig, 'semi-supervised'>({
   },
   data: 'semi-supervised',
   unlabeledRatio: (config) => config.unlabeledRatio,
-  defaults: { unlabeledRatio: 3, entropyWeight: 1, rampUp: 0.3, dropout: 0 },
+  defaults: {
+    ...STUDENT_EMA_DEFAULTS,
+    unlabeledRatio: 3,
+    entropyWeight: 1,
+    rampUp: 0.3,
+    dropout: 0,
+  },
   validate(config) {
+    validateEma(config);
     requirePositiveInteger('unlabeledRatio', config.unlabeledRatio);
     requireNonNegativeNumber('entropyWeight', config.entropyWeight, 'a finite number ≥ 0 (λ; 0 = supervised only)');
     requireFraction('rampUp', config.rampUp);
@@ -66,7 +68,7 @@ export const entropyMin = defineMethod<EntropyMinConfig, 'semi-supervised'>({
     const numClasses = requireClasses('semisup:entropy-min', context.numClasses);
     const student = createClassifierNetwork(context, numClasses, config.dropout);
     return {
-      ...studentRuntimeParts(student),
+      ...studentRuntimeParts(context, student, () => createClassifierNetwork(context, numClasses, config.dropout)),
       step(batch, stepContext) {
         if (config.entropyWeight === 0) return supervisedStep(student, batch.labeled);
         const labels = batch.labeled.labels;

@@ -19,10 +19,11 @@ import {
   createClassifierNetwork,
   forwardTogether,
   requireClasses,
-  studentRuntimeParts,
   supervisedStep,
 } from '../shared/classifier-network';
 import type { ClassifierNetwork, SemisupRuntime } from '../shared/classifier-network';
+import { STUDENT_EMA_DEFAULTS, studentRuntimeParts, validateEma } from '../shared/ema-model';
+import type { EmaSettings } from '../shared/ema-model';
 import { SEMISUP_TRAINING } from '../shared/training';
 import { requireDropout, requireFraction, requireNonNegativeNumber, requirePositiveInteger } from '../shared/validate';
 
@@ -43,7 +44,7 @@ export interface StudentEncoderOverrides {
  * images without noise; an equal-or-larger student learns labels and pseudo-labels under noise (RandAugment,
  * dropout, stochastic depth); the student becomes the next round's teacher.
  */
-export interface NoisyStudentConfig {
+export interface NoisyStudentConfig extends EmaSettings {
   /** Rounds: round 0 trains the first teacher on labels, each later round a student of the previous one. */
   rounds: number;
   /** 'soft': the teacher's distribution is the target (the paper's default); 'hard': its argmax. */
@@ -102,6 +103,7 @@ export const noisyStudent = defineMethod<NoisyStudentConfig, 'semi-supervised'>(
   unlabeledRatio: (config) => config.unlabeledRatio,
   rounds: (config) => config.rounds,
   defaults: {
+    ...STUDENT_EMA_DEFAULTS,
     rounds: 3,
     pseudoLabels: 'soft',
     threshold: 0,
@@ -113,6 +115,7 @@ export const noisyStudent = defineMethod<NoisyStudentConfig, 'semi-supervised'>(
     augment: {},
   },
   validate(config) {
+    validateEma(config);
     requirePositiveInteger('rounds', config.rounds);
     if (config.pseudoLabels !== 'soft' && config.pseudoLabels !== 'hard')
       invalidConfig('pseudoLabels', config.pseudoLabels, `'soft' or 'hard'`);
@@ -163,12 +166,8 @@ export const noisyStudent = defineMethod<NoisyStudentConfig, 'semi-supervised'>(
         config.studentEncoder,
         `{} for an encoder without a spec (a plugin's encoder cannot be resized here)`,
       );
-    const student = networkOf(
-      context,
-      overridden ? ({ ...baseSpec, ...config.studentEncoder } as EncoderSpec) : undefined,
-      numClasses,
-      config.dropout,
-    );
+    const studentSpec = overridden ? ({ ...baseSpec, ...config.studentEncoder } as EncoderSpec) : undefined;
+    const student = networkOf(context, studentSpec, numClasses, config.dropout);
     // The teacher: a frozen copy of the previous round's student (saved by checkpoints, so a resumed round has it).
     let teacher: ClassifierNetwork | undefined;
     if (previous) {
@@ -176,9 +175,11 @@ export const noisyStudent = defineMethod<NoisyStudentConfig, 'semi-supervised'>(
       copyWeights(teacher.encoder.model, previous.encoder.model);
       copyWeights(teacher.classifier, previous.classifier);
     }
+    // This round's EMA model, fresh from its student (made after the teacher, so the seeds before it are unchanged).
+    const reported = studentRuntimeParts(context, student, () => networkOf(context, studentSpec, numClasses, config.dropout));
     return {
-      ...studentRuntimeParts(student),
-      frozen: teacher && { teacherEncoder: teacher.encoder.model, teacherClassifier: teacher.classifier },
+      ...reported,
+      frozen: { ...reported.frozen, ...(teacher && { teacherEncoder: teacher.encoder.model, teacherClassifier: teacher.classifier }) },
       step(batch) {
         if (!teacher || config.unlabeledWeight === 0) return supervisedStep(student, batch.labeled);
         const labels = batch.labeled.labels;

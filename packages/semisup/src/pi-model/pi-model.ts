@@ -3,15 +3,10 @@ import type { Scalar } from '@tensorflow/tfjs-core';
 import { SslError, accuracy, defineMethod, hardLabelCrossEntropy } from '@ssl/core';
 import { consistencyMse } from '../losses/consistency-mse';
 import { sigmoidRampUp } from '../schedules/ramps';
-import {
-  NO_UNLABELED_VIEWS,
-  createClassifierNetwork,
-  forwardTogether,
-  requireClasses,
-  studentRuntimeParts,
-  supervisedStep,
-} from '../shared/classifier-network';
+import { NO_UNLABELED_VIEWS, createClassifierNetwork, forwardTogether, requireClasses, supervisedStep } from '../shared/classifier-network';
 import type { SemisupRuntime } from '../shared/classifier-network';
+import { STUDENT_EMA_DEFAULTS, studentRuntimeParts, validateEma } from '../shared/ema-model';
+import type { EmaSettings } from '../shared/ema-model';
 import { SEMISUP_TRAINING } from '../shared/training';
 import { requireDropout, requireFraction, requireNonNegativeNumber, requirePositiveInteger } from '../shared/validate';
 
@@ -20,7 +15,7 @@ import { requireDropout, requireFraction, requireNonNegativeNumber, requirePosit
  * different augmentation and dropout; the squared difference of the two softmax outputs is penalised with a
  * weight that ramps up from 0.
  */
-export interface PiModelConfig {
+export interface PiModelConfig extends EmaSettings {
   /** Unlabeled images per labeled image in a batch. */
   unlabeledRatio: number;
   /** w_max, the weight of the consistency term after the ramp-up; 0 is the supervised-only ablation. */
@@ -48,8 +43,15 @@ export const piModel = defineMethod<PiModelConfig, 'semi-supervised'>({
   },
   data: 'semi-supervised',
   unlabeledRatio: (config) => config.unlabeledRatio,
-  defaults: { unlabeledRatio: 3, consistencyWeight: 10, rampUp: 0.27, dropout: 0.2 },
+  defaults: {
+    ...STUDENT_EMA_DEFAULTS,
+    unlabeledRatio: 3,
+    consistencyWeight: 10,
+    rampUp: 0.27,
+    dropout: 0.2,
+  },
   validate(config) {
+    validateEma(config);
     requirePositiveInteger('unlabeledRatio', config.unlabeledRatio);
     requireNonNegativeNumber('consistencyWeight', config.consistencyWeight, 'a finite number ≥ 0 (w_max; 0 = supervised only)');
     requireFraction('rampUp', config.rampUp);
@@ -67,7 +69,7 @@ export const piModel = defineMethod<PiModelConfig, 'semi-supervised'>({
     const numClasses = requireClasses('semisup:pi-model', context.numClasses);
     const student = createClassifierNetwork(context, numClasses, config.dropout);
     return {
-      ...studentRuntimeParts(student),
+      ...studentRuntimeParts(context, student, () => createClassifierNetwork(context, numClasses, config.dropout)),
       step(batch, stepContext) {
         if (config.consistencyWeight === 0) return supervisedStep(student, batch.labeled);
         const labels = batch.labeled.labels;

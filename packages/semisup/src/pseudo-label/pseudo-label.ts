@@ -3,15 +3,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { SslError, accuracy, defineMethod, hardLabelCrossEntropy, invalidConfig } from '@ssl/core';
 import { fixMatchLoss } from '../losses/fixmatch';
 import { pseudoLabelWeight } from '../schedules/ramps';
-import {
-  NO_UNLABELED_VIEWS,
-  createClassifierNetwork,
-  forwardTogether,
-  requireClasses,
-  studentRuntimeParts,
-  supervisedStep,
-} from '../shared/classifier-network';
+import { NO_UNLABELED_VIEWS, createClassifierNetwork, forwardTogether, requireClasses, supervisedStep } from '../shared/classifier-network';
 import type { SemisupRuntime } from '../shared/classifier-network';
+import { STUDENT_EMA_DEFAULTS, studentRuntimeParts, validateEma } from '../shared/ema-model';
+import type { EmaSettings } from '../shared/ema-model';
 import { requireDropout, requireFraction, requireNonNegativeNumber, requirePositiveInteger } from '../shared/validate';
 import { SEMISUP_TRAINING } from '../shared/training';
 
@@ -19,7 +14,7 @@ import { SEMISUP_TRAINING } from '../shared/training';
  * Pseudo-Label (Lee 2013): each unlabeled image is trained towards the class the network currently gives
  * it the highest probability, recomputed at every step, with a weight α(t) that ramps up from 0.
  */
-export interface PseudoLabelConfig {
+export interface PseudoLabelConfig extends EmaSettings {
   /** Unlabeled images per labeled image in a batch. */
   unlabeledRatio: number;
   /** α_f, the final weight of the unlabeled loss (Lee 2013: 3). 0 is the supervised-only ablation. */
@@ -51,8 +46,17 @@ export const pseudoLabel = defineMethod<PseudoLabelConfig, 'semi-supervised'>({
   },
   data: 'semi-supervised',
   unlabeledRatio: (config) => config.unlabeledRatio,
-  defaults: { unlabeledRatio: 3, finalWeight: 3, rampStart: 0.1, rampEnd: 0.6, threshold: 0, dropout: 0 },
+  defaults: {
+    ...STUDENT_EMA_DEFAULTS,
+    unlabeledRatio: 3,
+    finalWeight: 3,
+    rampStart: 0.1,
+    rampEnd: 0.6,
+    threshold: 0,
+    dropout: 0,
+  },
   validate(config) {
+    validateEma(config);
     requirePositiveInteger('unlabeledRatio', config.unlabeledRatio);
     requireNonNegativeNumber('finalWeight', config.finalWeight, 'a finite number ≥ 0 (α_f; Lee uses 3, 0 = supervised only)');
     requireFraction('rampStart', config.rampStart);
@@ -74,7 +78,7 @@ export const pseudoLabel = defineMethod<PseudoLabelConfig, 'semi-supervised'>({
     const numClasses = requireClasses('semisup:pseudo-label', context.numClasses);
     const student = createClassifierNetwork(context, numClasses, config.dropout);
     return {
-      ...studentRuntimeParts(student),
+      ...studentRuntimeParts(context, student, () => createClassifierNetwork(context, numClasses, config.dropout)),
       step(batch, context) {
         if (config.finalWeight === 0) return supervisedStep(student, batch.labeled);
         const labels = batch.labeled.labels;

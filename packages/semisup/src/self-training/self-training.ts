@@ -6,10 +6,11 @@ import {
   createClassifierNetwork,
   predictProbabilities,
   requireClasses,
-  studentRuntimeParts,
   supervisedStep,
 } from '../shared/classifier-network';
 import type { ClassifierNetwork, SemisupRuntime } from '../shared/classifier-network';
+import { STUDENT_EMA_DEFAULTS, studentRuntimeParts, validateEma } from '../shared/ema-model';
+import type { EmaSettings } from '../shared/ema-model';
 import { SEMISUP_TRAINING } from '../shared/training';
 import { requireDropout, requireFraction, requirePositiveInteger } from '../shared/validate';
 
@@ -21,7 +22,7 @@ export type SelfTrainingSelection = 'top-k' | 'all' | 'weighted' | 'none';
  * round 0 trains on the labels; after each round the trained model predicts the unlabeled pool, and the
  * next round trains on the labels plus the selected pseudo-labels.
  */
-export interface SelfTrainingConfig {
+export interface SelfTrainingConfig extends EmaSettings {
   /** Rounds; each round runs the run's epochs. */
   rounds: number;
   /**
@@ -158,8 +159,17 @@ export const selfTraining = defineMethod<SelfTrainingConfig, 'semi-supervised'>(
   // The unlabeled pool only sets the length of an epoch: steps train on the labeled pool alone.
   unlabeledRatio: () => 1,
   rounds: (config) => config.rounds,
-  defaults: { rounds: 3, selection: 'top-k', perClass: 50, threshold: 0, student: 'fresh', dropout: 0 },
+  defaults: {
+    ...STUDENT_EMA_DEFAULTS,
+    rounds: 3,
+    selection: 'top-k',
+    perClass: 50,
+    threshold: 0,
+    student: 'fresh',
+    dropout: 0,
+  },
   validate(config) {
+    validateEma(config);
     requirePositiveInteger('rounds', config.rounds);
     if (!['top-k', 'all', 'weighted', 'none'].includes(config.selection))
       invalidConfig('selection', config.selection, `'top-k', 'all', 'weighted' or 'none' (supervised only)`);
@@ -182,7 +192,7 @@ export const selfTraining = defineMethod<SelfTrainingConfig, 'semi-supervised'>(
     }
     const labeledPoolSize = pools.get('labeled')?.ids.length ?? 0;
     return {
-      ...studentRuntimeParts(student),
+      ...studentRuntimeParts(context, student, () => createClassifierNetwork(context, numClasses, config.dropout)),
       step(batch) {
         // With confidence weights the labeled loss is Σ_i w_i ℓ_i / B (hardLabelCrossEntropy with weights).
         const output = supervisedStep(student, batch.labeled);

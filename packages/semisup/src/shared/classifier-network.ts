@@ -102,20 +102,6 @@ export function supervisedStep(network: ClassifierNetwork, labeled: LabeledImage
 }
 
 /**
- * The runtime fields of a method that trains one student classifier and reports it: the student is the
- * evaluated encoder and the saved classifier.
- */
-export function studentRuntimeParts(student: ClassifierNetwork) {
-  return {
-    encoder: student.encoder,
-    trainable: { encoder: student.encoder.model, classifier: student.classifier },
-    semisup: { student },
-    products: () => ({ classifier: student.classifier }),
-    classifier: reportedClassifier(student, 'student'),
-  };
-}
-
-/**
  * The unlabeled views of a supervised-only ablation (a method with its unlabeled weight at 0): none, so
  * the unlabeled images are neither augmented nor forwarded.
  */

@@ -1,19 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { SslError, invalidConfig } from '@ssl/core';
-import type { BuildContext, MethodRuntime, SemiSupervisedBatch } from '@ssl/core';
-import { fixMatchEmaDecay } from '../fixmatch/fixmatch';
+import type { BuildContext, SemiSupervisedBatch } from '@ssl/core';
 import { classwiseThresholdLoss } from '../losses/classwise-threshold';
 import type { ClasswiseThresholdLossInput, ClasswiseThresholdLossResult } from '../losses/classwise-threshold';
 import { softPseudoLabelLoss } from '../losses/soft-pseudo-label';
-import { copyOfNetwork, createClassifierNetwork, forwardTogether, reportedClassifier } from './classifier-network';
-import type { ClassifierNetwork, SemisupNetworks } from './classifier-network';
-
-/** The EMA settings FixMatch-style methods share (FixMatch's `emaDecay`, `emaWarmup`). */
-export interface EmaSettings {
-  readonly emaDecay: number;
-  readonly emaWarmup: boolean;
-}
+import { createClassifierNetwork, forwardTogether } from './classifier-network';
+import type { ClassifierNetwork } from './classifier-network';
+import { emaModelParts } from './ema-model';
+import type { EmaSettings, ReportedStudentParts } from './ema-model';
 
 /**
  * A student and its EMA copy (the model FixMatch, FlexMatch and FreeMatch report), as the runtime fields
@@ -22,29 +17,9 @@ export interface EmaSettings {
 export function studentWithEma<Config extends EmaSettings>(
   context: BuildContext<Config>,
   numClasses: number,
-): Pick<MethodRuntime<'semi-supervised'>, 'encoder' | 'trainable' | 'frozen' | 'products' | 'classifier' | 'momentumPairs'> & {
-  readonly semisup: SemisupNetworks;
-  readonly student: ClassifierNetwork;
-} {
-  const { config } = context;
+): ReportedStudentParts & { readonly student: ClassifierNetwork } {
   const student = createClassifierNetwork(context, numClasses);
-  const ema = copyOfNetwork(context, student, numClasses);
-  return {
-    student,
-    encoder: ema.encoder,
-    trainable: { encoder: student.encoder.model, classifier: student.classifier },
-    frozen: { emaEncoder: ema.encoder.model, emaClassifier: ema.classifier },
-    semisup: { student, ema },
-    products: () => ({ classifier: ema.classifier, studentEncoder: student.encoder, studentClassifier: student.classifier }),
-    classifier: reportedClassifier(ema, 'EMA model'),
-    momentumPairs: {
-      pairs: [
-        { target: ema.encoder.model, source: student.encoder.model },
-        { target: ema.classifier, source: student.classifier },
-      ],
-      momentum: ({ step }) => fixMatchEmaDecay(config.emaDecay, step, config.emaWarmup),
-    },
-  };
+  return { student, ...emaModelParts(context, student, () => createClassifierNetwork(context, numClasses)) };
 }
 
 export interface WeakStrongLogits {

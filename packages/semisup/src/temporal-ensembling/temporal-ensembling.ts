@@ -3,15 +3,10 @@ import type { Scalar, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { SslError, accuracy, defineMethod, hardLabelCrossEntropy, invalidConfig, stopGradient } from '@ssl/core';
 import { consistencyMse } from '../losses/consistency-mse';
 import { sigmoidRampUp } from '../schedules/ramps';
-import {
-  NO_UNLABELED_VIEWS,
-  createClassifierNetwork,
-  forwardTogether,
-  requireClasses,
-  studentRuntimeParts,
-  supervisedStep,
-} from '../shared/classifier-network';
+import { NO_UNLABELED_VIEWS, createClassifierNetwork, forwardTogether, requireClasses, supervisedStep } from '../shared/classifier-network';
 import type { SemisupRuntime } from '../shared/classifier-network';
+import { STUDENT_EMA_DEFAULTS, studentRuntimeParts, validateEma } from '../shared/ema-model';
+import type { EmaSettings } from '../shared/ema-model';
 import { SEMISUP_TRAINING } from '../shared/training';
 import { requireDropout, requireFraction, requireNonNegativeNumber, requirePositiveInteger } from '../shared/validate';
 
@@ -21,7 +16,7 @@ import { requireDropout, requireFraction, requireNonNegativeNumber, requirePosit
  * the target of the current prediction. One forward pass per image per step: the ensemble is updated from
  * the step's own predictions.
  */
-export interface TemporalEnsemblingConfig {
+export interface TemporalEnsemblingConfig extends EmaSettings {
   /** Unlabeled images per labeled image in a batch. */
   unlabeledRatio: number;
   /** w_max, the weight of the consistency term after the ramp-up; 0 is the supervised-only ablation. */
@@ -77,8 +72,16 @@ export const temporalEnsembling = defineMethod<TemporalEnsemblingConfig, 'semi-s
   },
   data: 'semi-supervised',
   unlabeledRatio: (config) => config.unlabeledRatio,
-  defaults: { unlabeledRatio: 3, consistencyWeight: 10, rampUp: 0.27, ensembleMomentum: 0.6, dropout: 0.2 },
+  defaults: {
+    ...STUDENT_EMA_DEFAULTS,
+    unlabeledRatio: 3,
+    consistencyWeight: 10,
+    rampUp: 0.27,
+    ensembleMomentum: 0.6,
+    dropout: 0.2,
+  },
   validate(config) {
+    validateEma(config);
     requirePositiveInteger('unlabeledRatio', config.unlabeledRatio);
     requireNonNegativeNumber('consistencyWeight', config.consistencyWeight, 'a finite number ≥ 0 (w_max; 0 = supervised only)');
     requireFraction('rampUp', config.rampUp);
@@ -104,7 +107,7 @@ export const temporalEnsembling = defineMethod<TemporalEnsemblingConfig, 'semi-s
     const ensemble = tf.tidy(() => tf.variable(tf.zeros([sampleCount, numClasses]), false)) as tf.Variable<tf.Rank.R2>;
     const visits = tf.tidy(() => tf.variable(tf.zeros([sampleCount]), false)) as tf.Variable<tf.Rank.R1>;
     return {
-      ...studentRuntimeParts(student),
+      ...studentRuntimeParts(context, student, () => createClassifierNetwork(context, numClasses, config.dropout)),
       state: { ensemble, visits },
       step(batch, stepContext) {
         if (config.consistencyWeight === 0) return supervisedStep(student, batch.labeled);

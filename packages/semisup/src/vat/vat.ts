@@ -9,10 +9,11 @@ import {
   createClassifierNetwork,
   forwardTogether,
   requireClasses,
-  studentRuntimeParts,
   supervisedStep,
 } from '../shared/classifier-network';
 import type { SemisupRuntime } from '../shared/classifier-network';
+import { STUDENT_EMA_DEFAULTS, studentRuntimeParts, validateEma } from '../shared/ema-model';
+import type { EmaSettings } from '../shared/ema-model';
 import { SEMISUP_TRAINING } from '../shared/training';
 import { requireNonNegativeNumber, requirePositiveInteger } from '../shared/validate';
 
@@ -21,7 +22,7 @@ import { requireNonNegativeNumber, requirePositiveInteger } from '../shared/vali
  * under the small perturbation that changes it most (found by one power iteration), a local smoothness
  * penalty (LDS) that needs no label; with `entropyWeight` > 0, VAT+EntMin (their sec. 4.1.2).
  */
-export interface VatConfig {
+export interface VatConfig extends EmaSettings {
   /** Unlabeled images per labeled image. */
   unlabeledRatio: number;
   /** α, weight of the LDS term; 0 (with entropyWeight 0) is the supervised-only ablation. */
@@ -56,8 +57,17 @@ export const vat = defineMethod<VatConfig, 'semi-supervised'>({
   },
   data: 'semi-supervised',
   unlabeledRatio: (config) => config.unlabeledRatio,
-  defaults: { unlabeledRatio: 3, vatWeight: 1, epsilon: 2, xi: 1e-3, powerIterations: 1, entropyWeight: 0 },
+  defaults: {
+    ...STUDENT_EMA_DEFAULTS,
+    unlabeledRatio: 3,
+    vatWeight: 1,
+    epsilon: 2,
+    xi: 1e-3,
+    powerIterations: 1,
+    entropyWeight: 0,
+  },
   validate(config) {
+    validateEma(config);
     requirePositiveInteger('unlabeledRatio', config.unlabeledRatio);
     requireNonNegativeNumber('vatWeight', config.vatWeight, 'a finite number ≥ 0 (α; 0 with entropyWeight 0 = supervised only)');
     if (typeof config.epsilon !== 'number' || !(config.epsilon > 0) || !Number.isFinite(config.epsilon))
@@ -79,7 +89,7 @@ export const vat = defineMethod<VatConfig, 'semi-supervised'>({
     const numClasses = requireClasses('semisup:vat', context.numClasses);
     const student = createClassifierNetwork(context, numClasses);
     return {
-      ...studentRuntimeParts(student),
+      ...studentRuntimeParts(context, student, () => createClassifierNetwork(context, numClasses)),
       step(batch, stepContext) {
         if (config.vatWeight === 0 && config.entropyWeight === 0) return supervisedStep(student, batch.labeled);
         const labels = batch.labeled.labels;
