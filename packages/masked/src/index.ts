@@ -32,7 +32,8 @@ export type { DaeConfig, DaeParts, DaeRuntime } from './dae/dae';
 export { buildPixelDecoder } from './dae/decoder';
 export { stackedDae, stackedDaeRounds, decodeToPixels, validateStackedDaeConfig, STACKED_DAE_DEFAULTS } from './stacked-dae/stacked-dae';
 export type { StackedDaeConfig, StackedDaeRuntime } from './stacked-dae/stacked-dae';
-export { StackedEncoder } from './stacked-dae/stacked-encoder';
+export { StackedEncoder, codeLayer, stackedDaeEncoderDefinition } from './stacked-dae/stacked-encoder';
+export type { CodeLayerSpec, StackedDaeEncoderSpec } from './stacked-dae/stacked-encoder';
 export { simmimLoss } from './losses/simmim-loss';
 export {
   simmim,
@@ -129,6 +130,7 @@ import { simmim as simmimMethod } from './simmim/simmim';
 import { splitBrain as splitBrainMethod } from './split-brain/split-brain';
 import { splitBrainEncoderDefinition } from './split-brain/split-brain-encoder';
 import { stackedDae as stackedDaeMethod } from './stacked-dae/stacked-dae';
+import { stackedDaeEncoderDefinition } from './stacked-dae/stacked-encoder';
 import { corrupt as corruptPolicy } from './views/corrupt';
 
 const plugin = definePlugin({
@@ -148,12 +150,12 @@ const plugin = definePlugin({
     mlm: mlmMethod,
   },
   viewPolicies: { corrupt: corruptPolicy },
-  encoders: { 'split-brain': splitBrainEncoderDefinition },
+  encoders: { 'split-brain': splitBrainEncoderDefinition, 'stacked-dae': stackedDaeEncoderDefinition },
   // Core's 'text' kind, which masked:mlm trains on (@ssl/contrastive registers the same definition: one kind, no conflict).
   dataKinds: { text: textData },
 });
 
-/** The plugin factory: `createRegistry().use(masked())` registers `masked:mae`, `masked:dae`, `masked:stacked-dae`, `masked:simmim`, `masked:context-encoder`, `masked:beit`, `masked:autoregressive`, `masked:split-brain`, `masked:mlm`, the 'corrupt' view policy, the 'split-brain' encoder kind and core's 'text' data kind. */
+/** The plugin factory: `createRegistry().use(masked())` registers `masked:mae`, `masked:dae`, `masked:stacked-dae`, `masked:simmim`, `masked:context-encoder`, `masked:beit`, `masked:autoregressive`, `masked:split-brain`, `masked:mlm`, the 'corrupt' view policy, the 'split-brain' and 'stacked-dae' encoder kinds and core's 'text' data kind. */
 export default function masked(): Plugin {
   return plugin;
 }

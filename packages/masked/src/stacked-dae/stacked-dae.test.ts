@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { createRegistry, imageDataset, initBackend, loadFashionMnist, train } from '@ssl/core';
+import { Random, createEncoder, createRegistry, imageDataset, initBackend, loadFashionMnist, train } from '@ssl/core';
 import type { CnnSpec, ImageDataset, TrainResult } from '@ssl/core';
-import { describeMethodContract } from '@ssl/test-utils';
+import { describeMethodContract, testBuildContext } from '@ssl/test-utils';
 import masked, {
   STACKED_DAE_DEFAULTS,
   StackedEncoder,
@@ -13,6 +13,7 @@ import masked, {
   corruptionMask,
   decodeToPixels,
   denoisingLoss,
+  stackedDaeEncoderDefinition,
   stackedDaeRounds,
 } from '../index';
 import type { StackedDaeConfig, StackedDaeRuntime } from '../index';
@@ -133,8 +134,49 @@ describe('masked:stacked-dae', () => {
     expect(Object.keys(runtime.trainable).sort()).toEqual(['decoder0', 'decoder1', 'encoder', 'layer1']);
     expect(runtime.frozen).toBeUndefined();
     expect(runtime.encoder.featureDim).toBe(8);
+    // The spec carries the greedy round's layer through fine-tuning.
+    expect(runtime.encoder.spec?.layers.map((layer) => layer.units)).toEqual([8]);
+    expect(runtime.encoder.spec?.base).toMatchObject({ ...TINY_CNN, seed: runtime.encoder.spec?.seed });
+    expect(runtime.encoder.spec?.seed).toEqual(expect.any(Number));
     result.dispose();
   }, 120_000);
+
+  it("its encoder's spec rebuilds, through the plugin's 'stacked-dae' encoder kind, the network training started from (the shared runner's random-init control)", () => {
+    const method = createRegistry().use(masked()).create('masked:stacked-dae', GREEDY);
+    expect(method.parts.encoders['stacked-dae']).toBe(stackedDaeEncoderDefinition);
+    const rng = new Random(11);
+    const context = (round: number, previous?: StackedDaeRuntime) =>
+      testBuildContext({
+        config: method.config,
+        inputShape: [28, 28, 1] as [number, number, number],
+        rng,
+        round,
+        previous,
+        createEncoder: () => createEncoder({ ...TINY_CNN, seed: 5 }),
+      });
+    const round0 = method.definition.build(context(0)) as StackedDaeRuntime;
+    const round1 = method.definition.build(context(1, round0)) as StackedDaeRuntime;
+    const spec = round1.encoder.spec!;
+    expect(spec.kind).toBe('stacked-dae');
+    expect(spec.base).toEqual({ ...TINY_CNN, seed: 5 });
+    expect(spec.seed).toBe(5);
+    expect(spec.layers.map((layer) => layer.units)).toEqual([8]);
+    const rebuilt = stackedDaeEncoderDefinition.create(spec) as StackedEncoder;
+    const images = tf.randomUniform([4, 28, 28, 1], 0, 1, 'float32', 3) as tf.Tensor4D;
+    const [original, again] = [round1.encoder.features(images), rebuilt.features(images)];
+    expect(again.shape).toEqual([4, 8]);
+    expect(Array.from(again.dataSync())).toEqual(Array.from(original.dataSync()));
+    tf.dispose([images, original, again]);
+    for (const model of [
+      rebuilt.base.model,
+      ...rebuilt.codeLayers,
+      round0.encoder.base.model,
+      ...round1.encoder.codeLayers,
+      ...round1.decoders,
+    ])
+      model.dispose();
+    expect(() => stackedDaeEncoderDefinition.create({ ...spec, layers: [{ units: 0, seed: 1 }] })).toThrow(/encoder\.layers\[0\]\.units/);
+  });
 
   it('learns on the Fashion-MNIST sample: held-out reconstruction through the whole stack beats the per-position mean image', async () => {
     const [trainSet, testSet] = await Promise.all([

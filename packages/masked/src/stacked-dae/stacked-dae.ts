@@ -7,7 +7,7 @@ import { denoisingHeldOutTask } from '../dae/dae';
 import { buildPixelDecoder, glorotSource } from '../dae/decoder';
 import { contextFreeHeldOutTask } from '../blocks/held-out';
 import { denoisingLoss } from '../losses/denoising-loss';
-import { StackedEncoder } from './stacked-encoder';
+import { StackedEncoder, codeLayer } from './stacked-encoder';
 
 export interface StackedDaeConfig {
   /** Masking noise ν of every round, on the images (round 0, fine-tuning) and on the codes (rounds 1…L). */
@@ -73,10 +73,14 @@ export function stackedDaeRounds(config: StackedDaeConfig): number {
   return 1 + config.layers.length + (config.fineTune ? 1 : 0);
 }
 
-function denseModel(inputDim: number, units: number, activation: 'relu' | 'linear', seed: number): tfl.LayersModel {
+/** A linear decoder of one code layer (glorot-uniform from `seed`). */
+function linearDecoder(inputDim: number, units: number, seed: number): tfl.LayersModel {
   const init = glorotSource(seed);
-  return tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [inputDim], units, activation, kernelInitializer: init() })] });
+  return tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [inputDim], units, activation: 'linear', kernelInitializer: init() })] });
 }
+
+/** The seeds of the stack's code layers so far (its spec's), for the next round's encoder. */
+const layerSeeds = (encoder: StackedEncoder): number[] => encoder.spec?.layers.map((layer) => layer.seed) ?? [];
 
 /** Decodes a top code back to pixels through decoders[k], …, decoders[0] (the unrolled deep autoencoder). */
 export function decodeToPixels(decoders: readonly tfl.LayersModel[], code: Tensor2D, training = false): Tensor4D {
@@ -156,7 +160,7 @@ export const stackedDae = defineMethod<StackedDaeConfig, 'unlabeled'>({
         outputShape: inputShape,
         seed: rng.seed(),
       });
-      const encoder = new StackedEncoder(base, []);
+      const encoder = new StackedEncoder(base, [], []);
       return {
         encoder,
         decoders: [decoder],
@@ -173,9 +177,10 @@ export const stackedDae = defineMethod<StackedDaeConfig, 'unlabeled'>({
     if (round <= config.layers.length) {
       // Greedy round k: a new layer on the frozen code of the stack below (Vincent et al. 2010, Fig. 3).
       const inputDim = before.encoder.featureDim;
-      const layer = denseModel(inputDim, config.layers[round - 1], 'relu', rng.seed());
-      const decoder = denseModel(config.layers[round - 1], inputDim, 'linear', rng.seed());
-      const encoder = new StackedEncoder(base, [...layers, layer]);
+      const code = { units: config.layers[round - 1], seed: rng.seed() };
+      const layer = codeLayer(inputDim, code);
+      const decoder = linearDecoder(code.units, inputDim, rng.seed());
+      const encoder = new StackedEncoder(base, [...layers, layer], [...layerSeeds(before.encoder), code.seed]);
       return {
         encoder,
         decoders: [...before.decoders, decoder],
@@ -195,7 +200,7 @@ export const stackedDae = defineMethod<StackedDaeConfig, 'unlabeled'>({
     }
 
     // Fine-tuning: the whole stack and every decoder, trained together on pixels.
-    const encoder = new StackedEncoder(base, layers);
+    const encoder = new StackedEncoder(base, layers, layerSeeds(before.encoder));
     const decoders = before.decoders;
     return {
       encoder,
