@@ -26,12 +26,16 @@ const { values } = parseArgs({
 const BEGIN = '<!-- full-data:begin -->';
 const END = '<!-- full-data:end -->';
 
+// A failed attempt that a later finished run of the same entry replaced (the queue resumes it) is history, not a row.
 function readResults(path) {
   if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8')
+  const results = readFileSync(path, 'utf8')
     .split('\n')
     .filter(Boolean)
     .map((line) => JSON.parse(line));
+  const replaced = (result, index) =>
+    result.exitCode !== 0 && results.some((later, laterIndex) => laterIndex > index && later.name === result.name && later.exitCode === 0);
+  return results.filter((result, index) => !replaced(result, index));
 }
 
 const percent = (value) => `${(100 * value).toFixed(1)}`;
