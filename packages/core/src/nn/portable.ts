@@ -23,6 +23,7 @@ export { batchNormTraining, fastBatchNormalization } from './batch-norm';
 export { CnnEncoder, buildCnnModel, cnnMinimumSize } from './cnn';
 export { ResNetEncoder, buildResNetModel, resolveResNetStem } from './resnet';
 export { VitEncoder, buildVitModel } from './vit';
+export type { VitTokenOptions } from './vit';
 export { MlpEncoder, buildMlpModel } from './mlp';
 export { TextTransformerEncoder, buildTextModel } from './text';
 export { WordTokenizer, splitWords, PAD_TOKEN, UNKNOWN_TOKEN, BEGIN_TOKEN, END_TOKEN } from './tokenizer';

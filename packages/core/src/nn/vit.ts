@@ -16,6 +16,17 @@ import type { VitSpec } from './spec';
 
 type Symbolic = tfl.SymbolicTensor;
 
+/** `encodeTokens`' options: a forward's, plus prefix-causal attention. */
+export interface VitTokenOptions extends ForwardOptions {
+  /**
+   * Prefix-causal attention in every block (AIM, El-Nouby et al. 2024, Sec. 3), whatever `spec.causal`: per image,
+   * the number K ≥ 1 of leading patch tokens that attend to each other bidirectionally; patch token k attends to
+   * patch j iff j ≤ k or j < K. Counted in patches: the class token, if any, is always in the prefix (it is first,
+   * and every token sees it). Unset: the spec's attention (causal or bidirectional), unchanged.
+   */
+  prefixLengths?: readonly number[];
+}
+
 /** LayerNorm epsilon of timm's ViT. */
 const VIT_LAYER_NORM_EPSILON = 1e-6;
 
@@ -205,9 +216,9 @@ export class VitEncoder extends LayersEncoder<VitSpec> {
   /**
    * Runs the class token (with its position embedding), the blocks and the final norm on patch tokens
    * [N, L, D] that already carry their position embeddings — any L, e.g. MAE's visible subset.
-   * Returns [N, (1 +) L, D].
+   * Returns [N, (1 +) L, D]. `options.prefixLengths`: prefix-causal attention (see `VitTokenOptions`).
    */
-  encodeTokens(tokens: tf.Tensor3D, options: ForwardOptions = {}): tf.Tensor3D {
+  encodeTokens(tokens: tf.Tensor3D, options: VitTokenOptions = {}): tf.Tensor3D {
     if (tokens.rank !== 3 || tokens.shape[2] !== this.embedDim) {
       throw new SslError(
         'shape-mismatch',
@@ -215,10 +226,14 @@ export class VitEncoder extends LayersEncoder<VitSpec> {
       );
     }
     const kwargs = forwardKwargs(options);
+    const { prefixLengths } = options;
+    // In tokens: the class token, first, joins every image's prefix.
+    const blockKwargs =
+      prefixLengths === undefined ? kwargs : { ...kwargs, prefixLengths: prefixLengths.map((k) => k + (this.classTokenLayer ? 1 : 0)) };
     return tf.tidy(() => {
       let x: tf.Tensor = this.classTokenLayer ? (this.classTokenLayer.apply(tokens, kwargs) as tf.Tensor) : tokens;
       if (this.tokenDropout) x = this.tokenDropout.apply(x, kwargs) as tf.Tensor;
-      for (const block of this.blocks) x = block.apply(x, kwargs) as tf.Tensor;
+      for (const block of this.blocks) x = block.apply(x, blockKwargs) as tf.Tensor;
       return this.finalNorm.apply(x, kwargs) as tf.Tensor3D;
     });
   }

@@ -1,4 +1,4 @@
-export { TransformerBlock, transformerBlock, validateTransformerDims } from './transformer-block';
+export { TransformerBlock, prefixCausalMask, transformerBlock, validateTransformerDims } from './transformer-block';
 export type { GeluForm, TransformerBlockArgs } from './transformer-block';
 export {
   PositionEmbedding,

@@ -130,14 +130,21 @@ export class TransformerBlock extends tfl.layers.Layer {
     return singleShape(inputShape);
   }
 
+  /**
+   * kwargs: `training`, and `prefixLengths` — per sequence of the batch, the number K of leading tokens that attend to
+   * each other bidirectionally under prefix-causal attention (AIM, El-Nouby et al. 2024, Sec. 3): token i attends to
+   * token j iff j ≤ i or j < K, in place of the block's own mask (causal or none). Without it the block is unchanged.
+   */
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: CallKwargs): tf.Tensor {
     const training = kwargs.training === true;
+    const prefixLengths = kwargs.prefixLengths as readonly number[] | undefined;
     // Noise only in training; at rate 0 both are the identity, so the default block is unchanged.
     const dropout = (t: tf.Tensor): tf.Tensor => (training ? dropoutNoise(t, this.dropout) : t);
     const dropPath = (t: tf.Tensor): tf.Tensor => (training ? dropPathNoise(t, this.dropPath) : t);
     return tf.tidy(() => {
       const x = singleTensor(inputs) as tf.Tensor3D;
-      const attended = dropout(this.selfAttention(layerNorm(x, this.norm1Gamma.read(), this.norm1Beta.read(), this.layerNormEpsilon)));
+      const normed = layerNorm(x, this.norm1Gamma.read(), this.norm1Beta.read(), this.layerNormEpsilon);
+      const attended = dropout(this.selfAttention(normed, prefixLengths));
       // addResidual: tf.add would keep both summands until the backward only for their shapes.
       const afterAttention = addResidual(x, dropPath(attended));
       return addResidual(afterAttention, dropPath(this.mlp(afterAttention, dropout)));
@@ -153,12 +160,14 @@ export class TransformerBlock extends tfl.layers.Layer {
   }
 
   /**
-   * The block's attention weights on tokens [N, L, D] entering it: softmax(QKᵀ/√d_head [+ causal mask]) of
-   * LN1(x), [N, heads, L, L], row i the weights token i gives every token (DINO's attention maps read the class
-   * token's row of the last block).
+   * The block's attention weights on tokens [N, L, D] entering it: softmax(QKᵀ/√d_head [+ mask]) of LN1(x),
+   * [N, heads, L, L], row i the weights token i gives every token (DINO's attention maps read the class token's row
+   * of the last block). `prefixLengths` as in `call`.
    */
-  attentionWeights(tokens: tf.Tensor3D): tf.Tensor4D {
-    return tf.tidy(() => this.headsOf(layerNorm(tokens, this.norm1Gamma.read(), this.norm1Beta.read(), this.layerNormEpsilon)).attention);
+  attentionWeights(tokens: tf.Tensor3D, prefixLengths?: readonly number[]): tf.Tensor4D {
+    return tf.tidy(
+      () => this.headsOf(layerNorm(tokens, this.norm1Gamma.read(), this.norm1Beta.read(), this.layerNormEpsilon), prefixLengths).attention,
+    );
   }
 
   /**
@@ -190,16 +199,16 @@ export class TransformerBlock extends tfl.layers.Layer {
     });
   }
 
-  /** softmax(QKᵀ/√d_head [+ causal mask]) V per head, then the output projection. */
-  private selfAttention(x: tf.Tensor): tf.Tensor {
+  /** softmax(QKᵀ/√d_head [+ mask]) V per head, then the output projection. */
+  private selfAttention(x: tf.Tensor, prefixLengths?: readonly number[]): tf.Tensor {
     const [batch, length] = x.shape;
-    const { attention, v } = this.headsOf(x);
+    const { attention, v } = this.headsOf(x, prefixLengths);
     const merged = tf.reshape(tf.transpose(tf.matMul(attention, v), [0, 2, 1, 3]), [batch, length, this.embedDim]);
     return denseLastAxis(merged, this.projectionKernel.read(), this.projectionBias.read());
   }
 
   /** The attention weights [N, heads, L, L] and the values [N, heads, L, d_head] of normalised tokens. */
-  private headsOf(x: tf.Tensor): { attention: tf.Tensor4D; v: tf.Tensor4D } {
+  private headsOf(x: tf.Tensor, prefixLengths?: readonly number[]): { attention: tf.Tensor4D; v: tf.Tensor4D } {
     const [batch, length] = x.shape;
     const headDim = this.embedDim / this.numHeads;
     const qkv = denseLastAxis(x, this.qkvKernel.read(), this.qkvBias.read());
@@ -208,7 +217,8 @@ export class TransformerBlock extends tfl.layers.Layer {
       .map((part) => tf.transpose(tf.reshape(part, [batch, length, this.numHeads, headDim]), [0, 2, 1, 3]) as tf.Tensor4D);
     // Scaling q before the product keeps the logits' magnitude independent of headDim (Vaswani eq. 1).
     let logits = tf.matMul(tf.mul(q, 1 / Math.sqrt(headDim)), k, false, true);
-    if (this.causal) logits = tf.add(logits, causalMask(length));
+    if (prefixLengths !== undefined) logits = tf.add(logits, prefixCausalMask(prefixLengths, batch, length, this.name));
+    else if (this.causal) logits = tf.add(logits, causalMask(length));
     return { attention: tf.softmax(logits, -1) as tf.Tensor4D, v };
   }
 
@@ -233,6 +243,28 @@ function causalMask(length: number): tf.Tensor2D {
   return tf.tidy(() => {
     const allowed = tf.linalg.bandPart(tf.ones([length, length]), -1, 0);
     return tf.mul(tf.sub(1, allowed), -1e9) as tf.Tensor2D;
+  });
+}
+
+/**
+ * [N, 1, L, L] additive prefix-causal mask (AIM, El-Nouby et al. 2024, Sec. 3): for sequence n, 0 where token i may
+ * attend to token j — j ≤ i (causal) or j < prefixLengths[n] (the bidirectional prefix) — and −1e9 elsewhere, the
+ * value of `causalMask`, so prefix length 1 gives its mask and L no mask at all.
+ */
+export function prefixCausalMask(prefixLengths: readonly number[], batch: number, length: number, layerName = 'attention'): tf.Tensor4D {
+  if (prefixLengths.length !== batch || prefixLengths.some((k) => !Number.isInteger(k) || k < 1 || k > length)) {
+    throw new SslError(
+      'shape-mismatch',
+      `${layerName}: prefixLengths must hold ${batch} integers in [1, ${length}] (one prefix length per sequence, in tokens), got [${prefixLengths.join(', ')}].`,
+      { details: { prefixLengths: [...prefixLengths], batch, length } },
+    );
+  }
+  return tf.tidy(() => {
+    const rows = tf.reshape(tf.range(0, length, 1, 'int32'), [1, 1, length, 1]);
+    const columns = tf.reshape(tf.range(0, length, 1, 'int32'), [1, 1, 1, length]);
+    const prefix = tf.tensor4d(Int32Array.from(prefixLengths), [batch, 1, 1, 1], 'int32');
+    const allowed = tf.logicalOr(tf.lessEqual(columns, rows), tf.less(columns, prefix));
+    return tf.mul(tf.sub(1, tf.cast(allowed, 'float32')), -1e9) as tf.Tensor4D;
   });
 }
 
