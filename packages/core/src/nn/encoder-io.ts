@@ -1,7 +1,8 @@
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import { SslError } from '../errors';
+import type { EncoderDefinition } from '../registry/parts';
 import type { AnyEncoder } from './create-encoder';
 import { createEncoder } from './create-encoder';
 import type { Encoder } from './encoder';
@@ -26,6 +27,116 @@ export function encoderMetadata(encoder: Encoder & { readonly spec: EncoderSpec 
 export function readEncoderMetadata(model: tfl.LayersModel): EncoderMetadata | undefined {
   const metadata = (model.getUserDefinedMetadata() as Record<string, Partial<EncoderMetadata>> | undefined)?.[ENCODER_METADATA_KEY];
   return metadata?.format === 'ssl-encoder' && metadata.spec !== undefined ? (metadata as EncoderMetadata) : undefined;
+}
+
+/** Options of `loadEncoder` / `loadEncoderFrom`. */
+export interface LoadEncoderOptions {
+  /**
+   * Encoder kinds plugins register, by kind: `registry.parts().encoders` or a MethodHandle's `parts.encoders`.
+   * A saved encoder of one of these kinds is rebuilt by its definition's `create(spec)` and given the saved weights;
+   * core's kinds (cnn, resnet18/34/50, vit, mlp, text) need nothing here.
+   */
+  readonly encoders?: Readonly<Record<string, EncoderDefinition>>;
+}
+
+/** The kinds `createEncoder` builds; any other saved kind is a plugin's. */
+const CORE_ENCODER_KINDS: ReadonlySet<string> = new Set(['cnn', 'resnet18', 'resnet34', 'resnet50', 'vit', 'mlp', 'text']);
+
+/** The encoder metadata of saved model artifacts (model.json's userDefinedMetadata), or undefined when there is none. */
+function artifactsEncoderMetadata(artifacts: tf.io.ModelArtifacts): EncoderMetadata | undefined {
+  const metadata = (artifacts.userDefinedMetadata as Record<string, Partial<EncoderMetadata>> | undefined)?.[ENCODER_METADATA_KEY];
+  return metadata?.format === 'ssl-encoder' && metadata.spec !== undefined ? (metadata as EncoderMetadata) : undefined;
+}
+
+/**
+ * A weight's name without the numbers tfjs-layers appends to generated layer names (`dense_Dense12/kernel` →
+ * `dense_Dense/kernel`): they count the layers made earlier in the process, so the network that saved the weights
+ * and the one rebuilt from its spec in another process name the same layer differently.
+ */
+function layerAgnosticName(name: string): string {
+  return name
+    .split('/')
+    .map((part) => part.replace(/_?\d+$/, ''))
+    .join('/');
+}
+
+/**
+ * A plugin's encoder rebuilt from its spec (`definition.create`) with the saved weights: they go to the new
+ * network's weights in order, each checked for its name (up to layer-name numbering), shape and dtype first, so a
+ * spec that does not build the saved network fails with SslError('io') instead of a network with wrong weights.
+ */
+function pluginEncoderFromArtifacts(
+  definition: EncoderDefinition,
+  spec: { readonly kind: string; readonly seed?: number },
+  artifacts: tf.io.ModelArtifacts,
+  source: string,
+): Encoder {
+  definition.validate?.(spec);
+  const encoder = definition.create(spec);
+  const targets = encoder.model.weights;
+  const saved = artifacts.weightSpecs ?? [];
+  const mismatch = (what: string): never => {
+    encoder.model.dispose();
+    throw new SslError(
+      'io',
+      `${source} does not hold the weights of the '${spec.kind}' encoder its spec builds: ${what}; was it saved by saveEncoder from this spec?`,
+      { details: { file: source, kind: spec.kind } },
+    );
+  };
+  if (saved.length !== targets.length) mismatch(`${saved.length} saved weights, the network has ${targets.length}`);
+  saved.forEach((weight, i) => {
+    const target = targets[i];
+    const same =
+      layerAgnosticName(weight.name) === layerAgnosticName(target.originalName) &&
+      weight.dtype === target.dtype &&
+      weight.shape.length === target.shape.length &&
+      weight.shape.every((size, axis) => size === target.shape[axis]);
+    if (!same) {
+      mismatch(
+        `weight ${i} is ${weight.name} ${weight.dtype} [${weight.shape.join(', ')}], the network's ${target.originalName} ${target.dtype} [${target.shape.join(', ')}]`,
+      );
+    }
+  });
+  // Decoded under their positions: two nested networks may hold layers of the same name, so names need not be unique.
+  const values = tf.io.decodeWeights(
+    artifacts.weightData ?? new ArrayBuffer(0),
+    saved.map((weight, i) => ({ ...weight, name: String(i) })),
+  );
+  try {
+    encoder.model.setWeights(saved.map((_, i) => values[String(i)]));
+  } finally {
+    tf.dispose(Object.values(values));
+  }
+  return encoder;
+}
+
+/**
+ * The encoder that saved model artifacts hold, or undefined when they hold no encoder spec. A core kind wraps the
+ * model tfjs deserializes from them (as `loadNetwork` does); a plugin's kind is built by its definition in
+ * `options.encoders` and given the saved weights. `source` names the artifacts in errors.
+ */
+export async function encoderFromArtifacts(
+  artifacts: tf.io.ModelArtifacts,
+  source: string,
+  options: LoadEncoderOptions = {},
+): Promise<AnyEncoder | Encoder | undefined> {
+  const metadata = artifactsEncoderMetadata(artifacts);
+  if (metadata === undefined) return undefined;
+  const kind = String((metadata.spec as { kind?: unknown }).kind);
+  if (CORE_ENCODER_KINDS.has(kind)) {
+    registerSslLayers();
+    const model = await tfl.loadLayersModel({ load: () => Promise.resolve(artifacts) });
+    return createEncoder(metadata.spec, model);
+  }
+  const definition = options.encoders?.[kind];
+  if (definition === undefined) {
+    throw new SslError(
+      'plugin',
+      `${source} holds a '${kind}' encoder, a kind a plugin registers (core's are ${[...CORE_ENCODER_KINDS].join(', ')}): pass the plugin's encoders, loadEncoder(dir, { encoders: registry.parts().encoders }) after registry.use(plugin); the ssl CLI needs the plugin package that defines '${kind}' installed in the project.`,
+      { details: { file: source, kind } },
+    );
+  }
+  return pluginEncoderFromArtifacts(definition, metadata.spec, artifacts, source);
 }
 
 /**

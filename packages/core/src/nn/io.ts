@@ -7,9 +7,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 
 import { SslError } from '../errors';
 import type { AnyEncoder } from './create-encoder';
-import { createEncoder } from './create-encoder';
 import type { Encoder } from './encoder';
-import { ENCODER_METADATA_KEY, encoderMetadata, readEncoderMetadata } from './encoder-io';
+import { ENCODER_METADATA_KEY, encoderFromArtifacts, encoderMetadata, type LoadEncoderOptions } from './encoder-io';
 import { registerSslLayers } from './register';
 import type { EncoderSpec } from './spec';
 
@@ -40,6 +39,47 @@ async function writeFileAtomic(target: string, data: string | Uint8Array): Promi
     await fs.rm(temporary, { force: true });
     throw ioError('Could not write', error, target);
   }
+}
+
+/** The artifacts of `<dir>/model.json` + the weight files it lists (what `fileSystemIOHandler(dir).load` returns). */
+async function readModelArtifacts(dir: string): Promise<tf.io.ModelArtifacts> {
+  const modelPath = path.join(dir, MODEL_FILE);
+  let modelJson: tf.io.ModelJSON;
+  try {
+    modelJson = JSON.parse(await fs.readFile(modelPath, 'utf8')) as tf.io.ModelJSON;
+  } catch (error) {
+    throw ioError('Could not read a tfjs model', error, modelPath);
+  }
+  if (modelJson.modelTopology === undefined || !Array.isArray(modelJson.weightsManifest)) {
+    throw new SslError('io', `${modelPath} is not a tfjs LayersModel model.json (needs modelTopology and weightsManifest).`, {
+      details: { file: modelPath },
+    });
+  }
+  const weightSpecs: tf.io.WeightsManifestEntry[] = [];
+  const buffers: ArrayBuffer[] = [];
+  for (const group of modelJson.weightsManifest) {
+    weightSpecs.push(...group.weights);
+    for (const relative of group.paths) {
+      const weightsPath = path.join(dir, relative);
+      try {
+        const bytes = await fs.readFile(weightsPath);
+        buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+      } catch (error) {
+        throw ioError('Could not read model weights', error, weightsPath);
+      }
+    }
+  }
+  const artifacts: tf.io.ModelArtifacts = {
+    modelTopology: modelJson.modelTopology,
+    format: modelJson.format,
+    generatedBy: modelJson.generatedBy,
+    convertedBy: modelJson.convertedBy,
+    weightSpecs,
+    weightData: tf.io.CompositeArrayBuffer.join(buffers),
+  };
+  if (modelJson.trainingConfig !== undefined) artifacts.trainingConfig = modelJson.trainingConfig;
+  if (modelJson.userDefinedMetadata !== undefined) artifacts.userDefinedMetadata = modelJson.userDefinedMetadata;
+  return artifacts;
 }
 
 /**
@@ -74,45 +114,7 @@ export function fileSystemIOHandler(dir: string, extraMetadata: Record<string, o
       await writeFileAtomic(path.join(dir, MODEL_FILE), JSON.stringify(modelJson));
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON({ ...artifacts, weightData, userDefinedMetadata }) };
     },
-    load: async (): Promise<tf.io.ModelArtifacts> => {
-      const modelPath = path.join(dir, MODEL_FILE);
-      let modelJson: tf.io.ModelJSON;
-      try {
-        modelJson = JSON.parse(await fs.readFile(modelPath, 'utf8')) as tf.io.ModelJSON;
-      } catch (error) {
-        throw ioError('Could not read a tfjs model', error, modelPath);
-      }
-      if (modelJson.modelTopology === undefined || !Array.isArray(modelJson.weightsManifest)) {
-        throw new SslError('io', `${modelPath} is not a tfjs LayersModel model.json (needs modelTopology and weightsManifest).`, {
-          details: { file: modelPath },
-        });
-      }
-      const weightSpecs: tf.io.WeightsManifestEntry[] = [];
-      const buffers: ArrayBuffer[] = [];
-      for (const group of modelJson.weightsManifest) {
-        weightSpecs.push(...group.weights);
-        for (const relative of group.paths) {
-          const weightsPath = path.join(dir, relative);
-          try {
-            const bytes = await fs.readFile(weightsPath);
-            buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
-          } catch (error) {
-            throw ioError('Could not read model weights', error, weightsPath);
-          }
-        }
-      }
-      const artifacts: tf.io.ModelArtifacts = {
-        modelTopology: modelJson.modelTopology,
-        format: modelJson.format,
-        generatedBy: modelJson.generatedBy,
-        convertedBy: modelJson.convertedBy,
-        weightSpecs,
-        weightData: tf.io.CompositeArrayBuffer.join(buffers),
-      };
-      if (modelJson.trainingConfig !== undefined) artifacts.trainingConfig = modelJson.trainingConfig;
-      if (modelJson.userDefinedMetadata !== undefined) artifacts.userDefinedMetadata = modelJson.userDefinedMetadata;
-      return artifacts;
-    },
+    load: () => readModelArtifacts(dir),
   };
 }
 
@@ -132,19 +134,20 @@ export async function saveEncoder(encoder: Encoder & { readonly spec: EncoderSpe
   await encoder.model.save(fileSystemIOHandler(dir, { [ENCODER_METADATA_KEY]: encoderMetadata(encoder) }));
 }
 
-/** Loads an encoder saved by `saveEncoder`. */
-export async function loadEncoder(dir: string): Promise<AnyEncoder> {
-  const model = await loadNetwork(dir);
-  const metadata = readEncoderMetadata(model);
-  if (metadata === undefined) {
-    model.dispose();
-    throw new SslError(
-      'io',
-      `${path.join(dir, MODEL_FILE)} has no encoder spec; it was not written by saveEncoder (use loadNetwork for plain models).`,
-      {
-        details: { file: path.join(dir, MODEL_FILE) },
-      },
-    );
+/**
+ * Loads an encoder saved by `saveEncoder` from `dir`. Core's kinds need nothing else; an encoder of a plugin's kind
+ * (e.g. @ssl/masked's 'stacked-dae') is rebuilt by the definition in `options.encoders`
+ * (`registry.parts().encoders`) and given the saved weights, checked against the network its spec builds.
+ */
+export async function loadEncoder(dir: string): Promise<AnyEncoder>;
+export async function loadEncoder(dir: string, options: LoadEncoderOptions): Promise<Encoder>;
+export async function loadEncoder(dir: string, options: LoadEncoderOptions = {}): Promise<AnyEncoder | Encoder> {
+  const modelPath = path.join(dir, MODEL_FILE);
+  const encoder = await encoderFromArtifacts(await readModelArtifacts(dir), modelPath, options);
+  if (encoder === undefined) {
+    throw new SslError('io', `${modelPath} has no encoder spec; it was not written by saveEncoder (use loadNetwork for plain models).`, {
+      details: { file: modelPath },
+    });
   }
-  return createEncoder(metadata.spec, model);
+  return encoder;
 }

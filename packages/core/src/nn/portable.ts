@@ -36,4 +36,4 @@ export { functionalForward, withWeights, trainableWeightMap } from './functional
 export { registerSslLayers, SSL_LAYER_CLASSES } from './register';
 export * from './layers/index';
 export { ENCODER_METADATA_KEY, loadEncoderFrom, saveEncoderTo } from './encoder-io';
-export type { EncoderMetadata } from './encoder-io';
+export type { EncoderMetadata, LoadEncoderOptions } from './encoder-io';

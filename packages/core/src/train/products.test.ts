@@ -1,15 +1,18 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { defineMethod } from '../method';
+import { defineMethod, type MethodRuntime } from '../method';
+import { ToyStackEncoder, toyStackEncoderDefinition } from '../nn/fixtures/toy-plugin-encoder';
+import { createEncoder } from '../nn/create-encoder';
+import { saveEncoder } from '../nn/io';
 import { definePlugin } from '../registry/plugin';
 import { createRegistry } from '../registry/registry';
 import { useTestBackend } from './fixtures/backend';
 import { tfl } from './fixtures/tfl';
 import { toyDataset, toyEncoder } from './fixtures/toy-method';
-import { loadRun } from './products';
+import { loadRun, saveProducts } from './products';
 import { train } from './trainer';
 
 beforeAll(useTestBackend);
@@ -88,6 +91,61 @@ describe('products', () => {
       result.dispose();
     }
     expect(existsSync(join(outDir, 'encoder', 'model.json'))).toBe(true);
+  });
+
+  it("loads a run whose encoder and encoder products are of a plugin's kind given the registry's encoders", async () => {
+    const outDir = mkdtempSync(join(tmpdir(), 'ssl-plugin-kind-run-'));
+    const encoder = new ToyStackEncoder({ kind: 'toy-stack', inputDim: 4, hidden: 6, units: 3, seed: 1 });
+    const second = new ToyStackEncoder({ kind: 'toy-stack', inputDim: 4, hidden: 5, units: 2, seed: 9 });
+    writeFileSync(join(outDir, 'config.json'), JSON.stringify({ method: 'test:toy-stack', encoder: encoder.spec }));
+    await saveEncoder(encoder as unknown as Parameters<typeof saveEncoder>[0], join(outDir, 'encoder'));
+    await saveProducts(outDir, { products: () => ({ second }) } as unknown as MethodRuntime, {
+      method: 'test:toy-stack',
+      step: 1,
+      interrupted: false,
+    });
+    await expect(loadRun(outDir)).rejects.toThrowError(/'toy-stack' encoder, a kind a plugin registers/);
+    // A core encoder with a product of the plugin's kind: the error, and the core encoder loaded first is freed.
+    const mixedDir = mkdtempSync(join(tmpdir(), 'ssl-plugin-kind-product-'));
+    const mlp = createEncoder({ kind: 'mlp', inputDim: 4, hidden: [3] });
+    writeFileSync(join(mixedDir, 'config.json'), JSON.stringify({ method: 'test:toy-stack', encoder: mlp.spec }));
+    await saveEncoder(mlp, join(mixedDir, 'encoder'));
+    mlp.model.dispose();
+    await saveProducts(mixedDir, { products: () => ({ second }) } as unknown as MethodRuntime, {
+      method: 'test:toy-stack',
+      step: 1,
+      interrupted: false,
+    });
+    const tensorsBeforeFailure = tf.memory().numTensors;
+    await expect(loadRun(mixedDir)).rejects.toThrowError(/product.*'toy-stack' encoder, a kind a plugin registers/);
+    expect(tf.memory().numTensors).toBe(tensorsBeforeFailure);
+    const encoders = createRegistry()
+      .use(
+        definePlugin({
+          name: 'toy',
+          version: '0.0.1',
+          family: 'toy',
+          core: '>=0.0.0',
+          methods: {},
+          encoders: { 'toy-stack': toyStackEncoderDefinition },
+        }),
+      )
+      .parts().encoders;
+    const vectors = tf.randomNormal([3, 4], 0, 1, 'float32', 5) as tf.Tensor2D;
+    const before = tf.memory().numTensors;
+    const run = await loadRun(outDir, { encoders });
+    const pairs = tf.tidy(() => [
+      [encoder.features(vectors), run.encoder!.features(vectors)],
+      [second.features(vectors), run.encoderProduct('second').features(vectors)],
+    ]);
+    expect(run.encoder).toBeInstanceOf(ToyStackEncoder);
+    for (const [saved, loaded] of pairs) expect(Array.from(loaded.dataSync())).toEqual(Array.from(saved.dataSync()));
+    tf.dispose(pairs.flat());
+    run.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose(vectors);
+    encoder.model.dispose();
+    second.model.dispose();
   });
 
   it('refuses a directory that is not a run', async () => {

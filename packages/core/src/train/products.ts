@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { SslError } from '../errors';
 import type { MethodProducts, MethodRuntime, Product } from '../method';
-import type { AnyEncoder, Encoder, EncoderSpec } from '../nn';
+import type { AnyEncoder, Encoder, EncoderSpec, LoadEncoderOptions } from '../nn';
 import { MODEL_FILE, loadEncoder, loadNetwork, saveEncoder, saveNetwork } from '../nn';
 import type { JsonValue } from './checkpoint';
 
@@ -95,26 +95,30 @@ export async function saveProducts(
   await rename(temporary, target);
 }
 
-export type LoadedProduct =
-  | { readonly kind: 'encoder'; readonly encoder: AnyEncoder }
+/** A loaded product; `E` is `Encoder` when the run was loaded with plugin encoder kinds (`loadRun(dir, { encoders })`). */
+export type LoadedProduct<E extends Encoder = AnyEncoder> =
+  | { readonly kind: 'encoder'; readonly encoder: E }
   | { readonly kind: 'network'; readonly model: LayersModel }
   | { readonly kind: 'json'; readonly value: JsonValue };
 
-/** A finished (or stopped) run, loaded from its directory: what `train()` saved, ready to use. */
-export interface LoadedRun {
+/**
+ * A finished (or stopped) run, loaded from its directory: what `train()` saved, ready to use. Its encoders are of
+ * core's kinds (`AnyEncoder`), or any `Encoder` when it was loaded with plugin encoder kinds.
+ */
+export interface LoadedRun<E extends Encoder = AnyEncoder> {
   readonly dir: string;
   /** The method that trained it, e.g. 'clip:clip'. */
   readonly method: string;
   /** config.json: the method's config, the encoder spec, data and training settings. */
   readonly config: { readonly [key: string]: JsonValue };
   /** The representation (`<dir>/encoder`); undefined when the encoder could not be saved (a plugin encoder without a spec). */
-  readonly encoder?: AnyEncoder;
-  readonly products: Readonly<Record<string, LoadedProduct>>;
+  readonly encoder?: E;
+  readonly products: Readonly<Record<string, LoadedProduct<E>>>;
   /** Global steps the run had completed when its products were saved, and whether it stopped early. */
   readonly step?: number;
   readonly interrupted?: boolean;
   /** A product that is an Encoder; throws SslError('io') naming the products there are. */
-  encoderProduct(name: string): AnyEncoder;
+  encoderProduct(name: string): E;
   /** A product that is a network (an Encoder product gives its model). */
   network(name: string): LayersModel;
   /** A JSON artifact. */
@@ -134,9 +138,12 @@ function readJson(path: string, what: string): unknown {
 /**
  * Loads what a run saved in `dir` (a `train({ outDir })` or `ssl pretrain --out` directory): its config, the
  * encoder and every product the method declared. Products of a method's own kinds are assembled by its
- * plugin (e.g. @ssl/clip's `clipModelFromRun`, @ssl/semisup's `classify(run, images)`).
+ * plugin (e.g. @ssl/clip's `clipModelFromRun`, @ssl/semisup's `classify(run, images)`). Encoders of a plugin's
+ * kind (e.g. @ssl/masked's 'stacked-dae') need `options.encoders`: `registry.parts().encoders` (see `loadEncoder`).
  */
-export async function loadRun(dir: string): Promise<LoadedRun> {
+export async function loadRun(dir: string): Promise<LoadedRun>;
+export async function loadRun(dir: string, options: LoadEncoderOptions): Promise<LoadedRun<Encoder>>;
+export async function loadRun(dir: string, options: LoadEncoderOptions = {}): Promise<LoadedRun<AnyEncoder | Encoder>> {
   if (!existsSync(join(dir, 'config.json'))) {
     throw new SslError(
       'io',
@@ -146,18 +153,29 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
   }
   const config = readJson(join(dir, 'config.json'), 'the run config') as { [key: string]: JsonValue };
   const method = String(config.method);
-  const encoder = existsSync(join(dir, 'encoder', MODEL_FILE)) ? await loadEncoder(join(dir, 'encoder')) : undefined;
-  const products: Record<string, LoadedProduct> = {};
+  const encoder = existsSync(join(dir, 'encoder', MODEL_FILE)) ? await loadEncoder(join(dir, 'encoder'), options) : undefined;
+  const products: Record<string, LoadedProduct<AnyEncoder | Encoder>> = {};
   const indexPath = join(dir, PRODUCTS_DIR, PRODUCTS_INDEX);
-  const index = existsSync(indexPath) ? (readJson(indexPath, 'the products index') as ProductsIndex) : undefined;
-  if (index && (index.format !== 'ssl-products' || index.version !== 1)) {
-    throw new SslError('io', `${indexPath} is not an @ssl products index of version 1.`, { details: { file: indexPath } });
-  }
-  for (const [name, entry] of Object.entries(index?.products ?? {})) {
-    const path = join(dir, PRODUCTS_DIR, entry.path);
-    if (entry.kind === 'json') products[name] = { kind: 'json', value: readJson(path, `product ${name}`) as JsonValue };
-    else if (entry.kind === 'encoder') products[name] = { kind: 'encoder', encoder: await loadEncoder(path) };
-    else products[name] = { kind: 'network', model: await loadNetwork(path) };
+  let index: ProductsIndex | undefined;
+  try {
+    index = existsSync(indexPath) ? (readJson(indexPath, 'the products index') as ProductsIndex) : undefined;
+    if (index && (index.format !== 'ssl-products' || index.version !== 1)) {
+      throw new SslError('io', `${indexPath} is not an @ssl products index of version 1.`, { details: { file: indexPath } });
+    }
+    for (const [name, entry] of Object.entries(index?.products ?? {})) {
+      const path = join(dir, PRODUCTS_DIR, entry.path);
+      if (entry.kind === 'json') products[name] = { kind: 'json', value: readJson(path, `product ${name}`) as JsonValue };
+      else if (entry.kind === 'encoder') products[name] = { kind: 'encoder', encoder: await loadEncoder(path, options) };
+      else products[name] = { kind: 'network', model: await loadNetwork(path) };
+    }
+  } catch (error) {
+    // A product that cannot be loaded (e.g. of a plugin's encoder kind not passed) fails the load: free what was loaded.
+    encoder?.model.dispose();
+    for (const product of Object.values(products)) {
+      if (product.kind === 'network') product.model.dispose();
+      else if (product.kind === 'encoder') product.encoder.model.dispose();
+    }
+    throw error;
   }
   const listing = () => {
     const names = Object.entries(products).map(([name, p]) => `${name} (${p.kind})`);

@@ -1,0 +1,137 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-wasm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { SslError } from '../errors';
+import type { EncoderDefinition } from '../registry/parts';
+import { CnnEncoder } from './cnn';
+import { createEncoder } from './create-encoder';
+import { ToyStackEncoder, toyStackEncoderDefinition, type ToyStackSpec } from './fixtures/toy-plugin-encoder';
+import { loadEncoder, saveEncoder } from './io';
+
+const encoders = { 'toy-stack': toyStackEncoderDefinition as unknown as EncoderDefinition };
+const spec: ToyStackSpec = { kind: 'toy-stack', inputDim: 6, hidden: 12, units: 5, seed: 7 };
+let root: string;
+
+/** A toy-stack encoder whose weights are not its seeds' (a trained one): its own values and moved batch-norm statistics. */
+function trainedToyEncoder(): ToyStackEncoder {
+  const encoder = new ToyStackEncoder(spec);
+  tf.tidy(() => {
+    encoder.model.setWeights(
+      encoder.model.weights.map((weight, i) => tf.randomNormal(weight.shape as number[], 0.5, 0.3, 'float32', 100 + i)),
+    );
+  });
+  return encoder;
+}
+
+async function saveToy(name: string): Promise<{ dir: string; encoder: ToyStackEncoder }> {
+  const encoder = trainedToyEncoder();
+  const dir = path.join(root, name);
+  await saveEncoder(encoder as unknown as Parameters<typeof saveEncoder>[0], dir);
+  return { dir, encoder };
+}
+
+function thrown(promise: Promise<unknown>): Promise<SslError> {
+  return promise.then(
+    () => {
+      throw new Error('expected the load to fail');
+    },
+    (error: unknown) => {
+      expect(error).toBeInstanceOf(SslError);
+      return error as SslError;
+    },
+  );
+}
+
+describe('loadEncoder of a plugin encoder kind', () => {
+  beforeAll(async () => {
+    await tf.setBackend('wasm');
+    await tf.ready();
+    root = mkdtempSync(path.join(tmpdir(), 'ssl-plugin-encoder-io-'));
+  });
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it('save → load with the kind in options.encoders gives the same features, the same class and spec, and leaks nothing', async () => {
+    const { dir, encoder } = await saveToy('round-trip');
+    const inputs = tf.randomNormal([4, 6], 0, 1, 'float32', 3) as tf.Tensor2D;
+    const expected = encoder.features(inputs);
+    // The rebuilt layers get other generated names than the saved ones (tfjs-layers numbers them per process).
+    const before = tf.memory().numTensors;
+    const loaded = await loadEncoder(dir, { encoders });
+    expect(loaded).toBeInstanceOf(ToyStackEncoder);
+    expect(loaded.kind).toBe('toy-stack');
+    expect((loaded as ToyStackEncoder).spec).toEqual(spec);
+    const features = loaded.features(inputs);
+    expect(Array.from(await features.data())).toEqual(Array.from(await expected.data()));
+    // Not the seeds' weights: the saved ones were loaded.
+    const fresh = new ToyStackEncoder(spec);
+    const freshFeatures = fresh.features(inputs);
+    expect(Array.from(await freshFeatures.data())).not.toEqual(Array.from(await expected.data()));
+    tf.dispose([features, freshFeatures]);
+    fresh.model.dispose();
+    loaded.model.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([inputs, expected]);
+    encoder.model.dispose();
+  });
+
+  it("weights that do not match the spec's network are a one-line io error naming the file, and leak nothing", async () => {
+    const { dir, encoder } = await saveToy('mismatch');
+    encoder.model.dispose();
+    const modelPath = path.join(dir, 'model.json');
+    const modelJson = JSON.parse(readFileSync(modelPath, 'utf8'));
+    modelJson.userDefinedMetadata.sslEncoder.spec.hidden = 10;
+    writeFileSync(modelPath, JSON.stringify(modelJson));
+    const before = tf.memory().numTensors;
+    const error = await thrown(loadEncoder(dir, { encoders }));
+    expect(error.code).toBe('io');
+    expect(error.message).toContain(modelPath);
+    expect(error.message).toMatch(/weight 0 is .*kernel float32 \[6, 12\], the network's .*kernel float32 \[6, 10\]/);
+    expect(error.message).not.toContain('\n');
+    expect(tf.memory().numTensors).toBe(before);
+
+    modelJson.userDefinedMetadata.sslEncoder.spec.hidden = 12;
+    modelJson.weightsManifest[0].weights = modelJson.weightsManifest[0].weights.slice(0, -1);
+    writeFileSync(modelPath, JSON.stringify(modelJson));
+    const fewer = await thrown(loadEncoder(dir, { encoders }));
+    expect(fewer.code).toBe('io');
+    expect(fewer.message).toMatch(/7 saved weights, the network has 8/);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('a plugin kind with no definition given is a one-line error saying it is a plugin kind and how to pass it', async () => {
+    const { dir, encoder } = await saveToy('unknown');
+    encoder.model.dispose();
+    const before = tf.memory().numTensors;
+    for (const options of [undefined, { encoders: {} }]) {
+      const error = await thrown(options ? loadEncoder(dir, options) : loadEncoder(dir));
+      expect(error.code).toBe('plugin');
+      expect(error.message).toContain("'toy-stack' encoder, a kind a plugin registers");
+      expect(error.message).toContain('loadEncoder(dir, { encoders: registry.parts().encoders })');
+      expect(error.message).toContain("the ssl CLI needs the plugin package that defines 'toy-stack' installed");
+      expect(error.message).not.toContain('\n');
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('core kinds load as before when plugin kinds are given: the definitions are not consulted', async () => {
+    const cnn = createEncoder({ kind: 'cnn', inputShape: [8, 8, 1], channels: [4], seed: 2 });
+    const dir = path.join(root, 'cnn');
+    await saveEncoder(cnn, dir);
+    const trap = {
+      cnn: { ...toyStackEncoderDefinition, kind: 'cnn', create: () => expect.unreachable('a core kind went to options.encoders') },
+    };
+    const loaded = await loadEncoder(dir, { encoders: trap as unknown as Record<string, EncoderDefinition> });
+    expect(loaded).toBeInstanceOf(CnnEncoder);
+    const inputs = tf.randomUniform([2, 8, 8, 1], 0, 1, 'float32', 4) as tf.Tensor4D;
+    const [a, b] = [cnn.features(inputs), loaded.features(inputs)];
+    expect(Array.from(await b.data())).toEqual(Array.from(await a.data()));
+    tf.dispose([inputs, a, b]);
+    cnn.model.dispose();
+    loaded.model.dispose();
+  });
+});
