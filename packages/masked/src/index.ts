@@ -87,9 +87,11 @@ export {
   autoregressiveBatchLoss,
   autoregressiveHeldOutTask,
   causalEncoder,
+  prefixEncoder,
   validateAutoregressiveConfig,
   AUTOREGRESSIVE_DEFAULTS,
 } from './autoregressive/autoregressive';
+export { prefixNextPatchLoss, drawPrefixLengths } from './autoregressive/prefix-next-patch-loss';
 export type { AutoregressiveConfig, AutoregressiveParts, AutoregressiveRuntime } from './autoregressive/autoregressive';
 export { nextPatchLoss } from './losses/next-patch-loss';
 export type { NextPatchLossOptions } from './losses/next-patch-loss';

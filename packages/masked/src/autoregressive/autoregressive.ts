@@ -7,13 +7,21 @@ import { patchify } from '../blocks/patchify';
 import { normalizedPatches } from '../losses/mae-loss';
 import { nextPatchLoss } from '../losses/next-patch-loss';
 import { requireVitEncoder } from '../mae/mae';
+import { drawPrefixLengths, prefixNextPatchLoss } from './prefix-next-patch-loss';
 
 export interface AutoregressiveConfig {
   /** Regress per-patch normalized pixels (AIM's target, as MAE's); false: raw pixels. */
   normPixLoss: boolean;
+  /**
+   * AIM's prefix attention (Sec. 3), default: per image and step a prefix length K uniform in [1, L − 1], the first K
+   * patches attend to each other bidirectionally, the rest causally, and the loss covers the patches after the prefix
+   * only; the run's encoder is the same ViT with bidirectional attention (`causal: false`), as AIM evaluates it.
+   * false: a causal ViT throughout, trained on all L − 1 conditionals and evaluated causally.
+   */
+  prefix: boolean;
 }
 
-export const AUTOREGRESSIVE_DEFAULTS: AutoregressiveConfig = Object.freeze({ normPixLoss: true });
+export const AUTOREGRESSIVE_DEFAULTS: AutoregressiveConfig = Object.freeze({ normPixLoss: true, prefix: true });
 
 declare module '@ssl/core' {
   interface MethodConfigs {
@@ -22,11 +30,15 @@ declare module '@ssl/core' {
 }
 
 export interface AutoregressiveParts {
-  /** A ViT with causal attention (`spec.causal`): patch token k has seen patches 0 … k of the raster order. */
+  /**
+   * The run's ViT: with `prefix`, bidirectional (`spec.causal` false), trained through `encodeTokens`' prefix-causal
+   * attention; without, causal (`spec.causal`): patch token k has seen patches 0 … k of the raster order.
+   */
   readonly encoder: VitEncoder;
   /** The linear prediction head: token D → the p·p·C values of the next patch. */
   readonly head: tfl.LayersModel;
   readonly normPixLoss: boolean;
+  readonly prefix: boolean;
 }
 
 export interface AutoregressiveRuntime extends MethodRuntime<'unlabeled'>, AutoregressiveParts {
@@ -35,6 +47,7 @@ export interface AutoregressiveRuntime extends MethodRuntime<'unlabeled'>, Autor
 
 export function validateAutoregressiveConfig(config: AutoregressiveConfig): void {
   if (typeof config.normPixLoss !== 'boolean') invalidConfig('normPixLoss', config.normPixLoss, 'true or false');
+  if (typeof config.prefix !== 'boolean') invalidConfig('prefix', config.prefix, 'true or false');
 }
 
 /**
@@ -53,32 +66,68 @@ export function causalEncoder(encoder: VitEncoder): VitEncoder {
 }
 
 /**
- * The head's prediction at every patch position [N, L, p·p·C]: position k, having attended to patches 0 … k,
- * predicts patch k + 1. The class token, if any, is dropped from the output.
+ * The run's ViT for prefix training: bidirectional attention (`causal: false`) and the mean of the patch tokens
+ * (`pooling: 'mean'`: the head reads patch tokens, nothing trains a class-token read-out), rebuilt from its own spec
+ * (seed included) when it is not already that, and the first one freed — so the saved encoder, and the evaluation's
+ * random-init control rebuilt from its spec, are the bidirectional ViT at the same init.
  */
-export function autoregressiveForward(parts: Pick<AutoregressiveParts, 'encoder' | 'head'>, images: Tensor4D, training = false): Tensor3D {
+export function prefixEncoder(encoder: VitEncoder): VitEncoder {
+  if (encoder.spec.pooling === 'class') {
+    invalidConfig('encoder.pooling', 'class', "'mean' (or unset): the head reads the patch tokens and nothing trains the class token's");
+  }
+  if (encoder.spec.causal !== true && encoder.spec.pooling === 'mean') return encoder;
+  const rebuilt = createEncoderFromSpec({ ...encoder.spec, causal: false, pooling: 'mean' });
+  encoder.model.dispose();
+  return rebuilt;
+}
+
+/**
+ * The head's prediction at every patch position [N, L, p·p·C]: position k, having attended to patches 0 … k,
+ * predicts patch k + 1. The class token, if any, is dropped from the output. With `prefixLengths` (per image K) the
+ * blocks run prefix-causal: position k also sees patches j < K (so positions k < K − 1 have seen their next patch).
+ * Without, the encoder's own attention: a prefix-trained (bidirectional) encoder needs `prefixLengths` here.
+ */
+export function autoregressiveForward(
+  parts: Pick<AutoregressiveParts, 'encoder' | 'head'>,
+  images: Tensor4D,
+  training = false,
+  prefixLengths?: readonly number[],
+): Tensor3D {
   const { encoder, head } = parts;
   return tf.tidy(() => {
-    const tokens = encoder.encodeTokens(encoder.embedPatches(images, { training }), { training });
+    const tokens = encoder.encodeTokens(encoder.embedPatches(images, { training }), { training, prefixLengths });
     const [batch, , width] = tokens.shape;
     const patchTokens = encoder.hasClassToken ? tf.slice(tokens, [0, 1, 0], [batch, encoder.numPatches, width]) : tokens;
     return head.apply(patchTokens, { training }) as Tensor3D;
   });
 }
 
-/** The next-patch loss of a batch: all L − 1 conditionals p(x_k+1 | x_≤k) of every image, in one causal pass. */
-export function autoregressiveBatchLoss(parts: AutoregressiveParts, images: Tensor4D, training = false): Scalar {
-  return tf.tidy(() =>
-    nextPatchLoss(autoregressiveForward(parts, images, training), patchify(images, parts.encoder.patchSize), {
-      normPixLoss: parts.normPixLoss,
-    }),
-  );
+/**
+ * The next-patch loss of a batch. With `prefixLengths` (prefix training) the conditionals after each image's prefix,
+ * p(x_k+1 | x_≤k) for k ≥ K − 1 (`prefixNextPatchLoss`); without, all L − 1 conditionals of every image in one causal
+ * pass — for a prefix-trained encoder, the causal read-out: every K = 1, so the blocks run causally.
+ */
+export function autoregressiveBatchLoss(
+  parts: AutoregressiveParts,
+  images: Tensor4D,
+  training = false,
+  prefixLengths?: readonly number[],
+): Scalar {
+  return tf.tidy(() => {
+    const readout = prefixLengths ?? (parts.prefix ? new Array<number>(images.shape[0]).fill(1) : undefined);
+    const prediction = autoregressiveForward(parts, images, training, readout);
+    const target = patchify(images, parts.encoder.patchSize);
+    const options = { normPixLoss: parts.normPixLoss };
+    return prefixLengths ? prefixNextPatchLoss(prediction, target, prefixLengths, options) : nextPatchLoss(prediction, target, options);
+  });
 }
 
 /**
  * The autoregressive model's own task on held-out images: the next-patch MSE of every image (inference mode) beside
  * the best guess that ignores the patches before: each position's mean next patch over the held-out images (in
- * normalized pixels under `normPixLoss`). No randomness: `seed` is unused.
+ * normalized pixels under `normPixLoss`). A prefix-trained model is read out causally (every K = 1: all L − 1
+ * conditionals, each from the patches before it only), the same task as the causal model's. No randomness: `seed`
+ * is unused.
  */
 export async function autoregressiveHeldOutTask(
   parts: AutoregressiveParts,
@@ -105,7 +154,7 @@ export async function autoregressiveHeldOutTask(
   );
   return [
     {
-      name: `next-patch MSE (${normPixLoss ? 'per-patch normalized' : 'raw'} pixels, raster order)`,
+      name: `next-patch MSE (${normPixLoss ? 'per-patch normalized' : 'raw'} pixels, raster order${parts.prefix ? ', causal read-out' : ''})`,
       kind: 'error',
       value: result.value,
       reference: { name: contextFreeReferenceName("each position's mean next patch"), value: result.reference },
@@ -115,14 +164,17 @@ export async function autoregressiveHeldOutTask(
 
 /**
  * Autoregressive image modelling in raster order (lecture 000; AIM, El-Nouby et al. 2024, with pixel targets):
- * p(x) = Π_k p(x_k | x_<k) over the patches in raster scan order. The ViT runs with causal attention (each
- * block's logits masked above the diagonal), so one pass over an image gives the conditionals of all its
- * patches: a linear head on patch token k regresses patch k + 1 (MSE, normalized pixels by default). The
- * representation is the causal ViT, pooled by the mean of its patch tokens.
+ * p(x) = Π_k p(x_k | x_<k) over the patches in raster scan order. One pass over an image gives the conditionals of
+ * all its patches: a linear head on patch token k regresses patch k + 1 (MSE, normalized pixels by default). By
+ * default (`prefix`, AIM Sec. 3) each image's blocks run prefix-causal — a random prefix of K patches attends
+ * bidirectionally, the rest causally — the loss covers the patches after the prefix, and the representation is
+ * the same ViT run bidirectionally, pooled by the mean of its patch tokens. `prefix: false`: a causal ViT (each
+ * block's logits masked above the diagonal), trained on every conditional and evaluated causally.
  */
 export const autoregressive = defineMethod<AutoregressiveConfig, 'unlabeled'>({
   name: 'autoregressive',
-  description: 'Autoregressive image modelling: a causal ViT predicts every next patch in raster order from the patches before it.',
+  description:
+    'Autoregressive image modelling (AIM): a ViT predicts every next patch in raster order from the patches before it, trained with a random bidirectional prefix and evaluated bidirectionally.',
   paper: {
     title: 'Scalable Pre-training of Large Autoregressive Image Models',
     authors: 'El-Nouby, Klein, Zhai, Bautista, Toshev, Shankar, Susskind, Joulin',
@@ -143,7 +195,8 @@ export const autoregressive = defineMethod<AutoregressiveConfig, 'unlabeled'>({
     encoder: 'vit28',
   },
   build({ config, inputShape, createEncoder, rng }): AutoregressiveRuntime {
-    const encoder = causalEncoder(requireVitEncoder(createEncoder(), 'masked:autoregressive'));
+    const vit = requireVitEncoder(createEncoder(), 'masked:autoregressive');
+    const encoder = config.prefix ? prefixEncoder(vit) : causalEncoder(vit);
     if (encoder.numPatches < 2)
       invalidConfig('encoder.patchSize', encoder.patchSize, 'a patch size that cuts the image into at least 2 patches');
     const patchValues = encoder.patchSize * encoder.patchSize * inputShape[2];
@@ -159,15 +212,17 @@ export const autoregressive = defineMethod<AutoregressiveConfig, 'unlabeled'>({
         }),
       ],
     });
-    const parts: AutoregressiveParts = { encoder, head, normPixLoss: config.normPixLoss };
+    const parts: AutoregressiveParts = { encoder, head, normPixLoss: config.normPixLoss, prefix: config.prefix };
     return {
       ...parts,
       trainable: { encoder: encoder.model, head },
       products: () => ({ head }),
       heldOutTask: contextFreeHeldOutTask('masked:autoregressive', (images, seed) => autoregressiveHeldOutTask(parts, images, seed)),
-      step(batch) {
+      step(batch, context) {
         const images = batch.views[0] ?? batch.images;
-        return { loss: autoregressiveBatchLoss(parts, images, true) };
+        // Fresh prefixes every step from the trainer's seeded stream (reproducible, resumable), as MAE's masks.
+        const prefixLengths = config.prefix ? drawPrefixLengths(images.shape[0], encoder.numPatches, context.rng) : undefined;
+        return { loss: autoregressiveBatchLoss(parts, images, true, prefixLengths) };
       },
     };
   },
