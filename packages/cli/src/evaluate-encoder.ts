@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Encoder, ImageDataset } from '@ssl/core';
+import type { Encoder, ImageDataset, MethodHandle } from '@ssl/core';
 import {
   collapseDiagnostics,
   collapseVerdict,
@@ -33,13 +33,15 @@ export interface EncoderEvaluation {
 /**
  * The protocol of `ssl pretrain`, for an encoder trained elsewhere (`ssl eval`): @ssl/eval's
  * `compareWithControls` against the same encoder spec and seed at random init and raw pixels, then collapse
- * diagnostics and the embedding map of the trained encoder's test features.
+ * diagnostics and the embedding map of the trained encoder's test features. `method` (a handle of the CLI's
+ * registry) rebuilds a control of a plugin's encoder kind.
  */
 export async function evaluateEncoder(
   encoder: Encoder,
   data: { train: ImageDataset; test: ImageDataset; seed: number },
+  method?: MethodHandle,
 ): Promise<EncoderEvaluation> {
-  const control = randomInitControl(encoder);
+  const control = randomInitControl(encoder, method);
   try {
     const controlCache = controlScoreCache(data.train, data.test);
     const controlled = await compareWithControls({

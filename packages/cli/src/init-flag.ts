@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { SslError, loadRun, type AnyEncoderSpec, type Encoder, type InitialEncoder, type Registry } from '@ssl/core';
+import { SslError, loadRun, type AnyEncoderSpec, type EncoderDefinition, type InitialEncoder, type Registry } from '@ssl/core';
 import { readSavedRun } from './commands/saved-run';
 
 /** Encoder kinds that take images; a run whose encoder is another (a text transformer) cannot start an image method. */
@@ -60,12 +60,18 @@ function tryCreate(registry: Registry, methodId: string) {
   }
 }
 
-/** Loads the --init run's encoder (once the backend is up) as core's `initialEncoder`; `dispose` frees it after training. */
-export async function loadInitialEncoder(runDir: string): Promise<{ initialEncoder: InitialEncoder; dispose: () => void }> {
-  const run = await loadRun(runDir);
+/**
+ * Loads the --init run's encoder (once the backend is up) as core's `initialEncoder`; `dispose` frees it after
+ * training. `encoders`: the plugin encoder kinds of the CLI's registry (the method handle's `parts.encoders`).
+ */
+export async function loadInitialEncoder(
+  runDir: string,
+  encoders: Readonly<Record<string, EncoderDefinition>>,
+): Promise<{ initialEncoder: InitialEncoder; dispose: () => void }> {
+  const run = await loadRun(runDir, { encoders });
   if (!run.encoder) {
     run.dispose();
     throw new SslError('io', `--init ${runDir} has no saved encoder (encoder/model.json).`);
   }
-  return { initialEncoder: { encoder: run.encoder as Encoder, from: runDir }, dispose: () => run.dispose() };
+  return { initialEncoder: { encoder: run.encoder, from: runDir }, dispose: () => run.dispose() };
 }

@@ -8,8 +8,9 @@ import {
   loadEncoder,
   type BackendName,
   type Encoder,
-  type EncoderInput,
+  type MethodHandle,
   type ImageDataset,
+  type Registry,
 } from '@ssl/core';
 import type { CliIo } from '../cli-io';
 import { evaluateEncoder, formatEvaluationTable, writeEmbeddingMap } from '../evaluate-encoder';
@@ -39,8 +40,8 @@ const MODEL_FILE = 'model.json';
  * run's own evaluation is never replaced by one on different data.
  */
 export async function runEvalCommand(io: CliIo, options: EvalCommandOptions): Promise<void> {
-  const { encoder, train, test, seed, outDir } = await openSavedEncoder(io, options, 'eval.json');
-  const result = await evaluateEncoder(encoder, { train, test, seed });
+  const { encoder, train, test, seed, outDir, method } = await openSavedEncoder(io, options, 'eval.json');
+  const result = await evaluateEncoder(encoder, { train, test, seed }, method);
   await mkdir(outDir, { recursive: true });
   const evaluation = { ...result.evaluation, ...(await methodFigures(outDir)) };
   await writeFile(join(outDir, RUN_FILES.evaluation), `${JSON.stringify(evaluation, null, 2)}\n`);
@@ -74,6 +75,12 @@ export interface SavedEncoderData {
   seed: number;
   /** Where results go: --out, the run directory for its own data, else `<run>/eval-<data>/`. */
   outDir: string;
+  /**
+   * A method handle of the CLI's registry that rebuilds the encoder's random-init control (`randomInitControl`):
+   * the run's method when it is installed, else any registered one when the encoder is of a plugin's kind (every
+   * handle carries the registry's encoder kinds; the control is built from the encoder's spec alone).
+   */
+  method?: MethodHandle;
 }
 
 /** What `ssl eval` and `ssl active` share: a saved encoder (run or encoder directory), the backend and labeled --data. */
@@ -91,9 +98,12 @@ export async function openSavedEncoder(
     throw new SslError('invalid-config', `${encoderDir} is not inside a run directory; pass --out <dir> for ${writes}.`);
   }
   await initBackend({ backend: options.backend, log: (line) => io.stderr.write(`ssl: ${line}\n`) });
-  const encoder = await loadEncoder(encoderDir);
+  // The registry `ssl pretrain` uses (core + installed plugins): a plugin's encoder kind loads through its definition.
+  const { registry } = await loadRegistry(io.cwd);
+  const encoder = await loadEncoder(encoderDir, { encoders: registry.parts().encoders });
   const [height, width, encoderChannels] = encoder.inputShape as readonly number[];
-  const encoderInput = run?.method === undefined ? undefined : await encoderInputOf(io, run.method);
+  const runMethod = run?.method === undefined ? undefined : installedMethod(io, registry, run.method);
+  const encoderInput = runMethod?.definition.encoderInput;
   // Folders and the emoji set are resized to the encoder's input; the MNISTs are 28×28×1 whatever it is. An
   // encoder that sees something derived from the images (colorization: lightness) gets it from the training images' channels.
   const channels = encoderInput ? (run?.channels ?? 3) : encoderChannels;
@@ -109,14 +119,15 @@ export async function openSavedEncoder(
     );
   }
   const seen = { encoderInput };
-  return { encoder, train: encoderView(seen, data.evaluationTrain), test: encoderView(seen, data.evaluationTest), seed, outDir };
+  const pluginKind = registry.parts().encoders[encoder.kind] !== undefined;
+  const method = runMethod ?? (pluginKind ? registry.create(registry.list()[0].id, {}) : undefined);
+  return { encoder, train: encoderView(seen, data.evaluationTrain), test: encoderView(seen, data.evaluationTest), seed, outDir, method };
 }
 
-/** The registered method's `encoderInput`, if it has one; a method whose plugin is not installed is taken to have none. */
-async function encoderInputOf(io: CliIo, methodId: string): Promise<EncoderInput | undefined> {
-  const { registry } = await loadRegistry(io.cwd);
+/** The run's method from the registry; a method whose plugin is not installed is undefined (its encoder is evaluated on the images as they are). */
+function installedMethod(io: CliIo, registry: Registry, methodId: string): MethodHandle | undefined {
   try {
-    return registry.create(methodId, {}).definition.encoderInput;
+    return registry.create(methodId, {});
   } catch {
     io.stderr.write(`ssl: warning: ${methodId} is not installed here; its encoder is evaluated on the images as they are.\n`);
     return undefined;

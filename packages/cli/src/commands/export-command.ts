@@ -1,16 +1,26 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import {
+  CnnEncoder,
   EXPORT_FILES,
+  MlpEncoder,
   PRODUCTS_DIR,
   PRODUCTS_INDEX,
+  PYTORCH_EXPORT_KINDS,
+  ResNetEncoder,
+  SslError,
+  TextTransformerEncoder,
+  VitEncoder,
   exportEncoder,
   initBackend,
   loadEncoder,
+  type AnyEncoder,
   type BackendName,
+  type Encoder,
   type EncoderExportFormat,
 } from '@ssl/core';
 import type { CliIo } from '../cli-io';
+import { loadRegistry } from '../plugins';
 import { CLI_VERSION } from '../version';
 import { locateEncoder } from './eval-command';
 
@@ -43,6 +53,11 @@ function runSteps(runDir: string | undefined): number | undefined {
   return steps.length > 0 ? Math.max(...steps) : undefined;
 }
 
+/** Core's encoder classes; exportEncoder refuses those it has no PyTorch mapping for (vit, text) itself. */
+function isCoreEncoder(encoder: Encoder): encoder is AnyEncoder {
+  return [CnnEncoder, ResNetEncoder, VitEncoder, MlpEncoder, TextTransformerEncoder].some((coreClass) => encoder instanceof coreClass);
+}
+
 /**
  * `ssl export`: writes a saved encoder for PyTorch: `encoder.safetensors` (PyTorch names and layouts) and
  * `encoder.json`, plus with `--format pytorch` the module definition `ssl_encoder.py` that loads them with
@@ -52,8 +67,16 @@ export async function runExportCommand(io: CliIo, options: ExportCommandOptions)
   const { encoderDir, runDir } = locateEncoder(resolve(io.cwd, options.encoderPath));
   const outDir = resolve(io.cwd, options.out);
   await initBackend({ backend: options.backend, log: (line) => io.stderr.write(`ssl: ${line}\n`) });
-  const encoder = await loadEncoder(encoderDir);
+  // The registry `ssl pretrain` uses, so a plugin's encoder kind loads (and is then refused below by name, not as unknown).
+  const { registry } = await loadRegistry(io.cwd);
+  const encoder = await loadEncoder(encoderDir, { encoders: registry.parts().encoders });
   try {
+    if (!isCoreEncoder(encoder)) {
+      throw new SslError(
+        'invalid-config',
+        `ssl export writes ${PYTORCH_EXPORT_KINDS.join(', ')} encoders; ${relative(io.cwd, encoderDir) || '.'} holds a '${encoder.kind}' encoder, a plugin's kind with no PyTorch mapping: use it from JavaScript (loadEncoder(dir, { encoders: registry.parts().encoders })).`,
+      );
+    }
     const result = await exportEncoder(encoder, outDir, {
       format: options.format,
       batchesTracked: runSteps(runDir),

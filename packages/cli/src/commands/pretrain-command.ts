@@ -97,7 +97,7 @@ async function trainAndEvaluate(io: CliIo, checkedPlan: TrainingPlan): Promise<n
     );
   }
   // --init (checked by the plan): the encoder weights every encoder of the method, and of its control, starts from.
-  const start = plan.init ? await loadInitialEncoder(plan.init) : undefined;
+  const start = plan.init ? await loadInitialEncoder(plan.init, plan.method.parts.encoders) : undefined;
   if (plan.init && !plan.resume) {
     io.stderr.write(
       `ssl: ${plan.method.id}'s encoder starts from the ${start?.initialEncoder.encoder.kind} encoder of ${plan.init} (its heads from the seed)` +
