@@ -7,6 +7,7 @@ import type { AnyEncoder } from './create-encoder';
 import { createEncoder } from './create-encoder';
 import type { Encoder } from './encoder';
 import { registerSslLayers } from './register';
+import { CORE_ENCODER_KINDS } from './spec';
 import type { EncoderSpec } from './spec';
 
 /** Key under model.json's userDefinedMetadata where a saved encoder keeps its EncoderSpec. */
@@ -38,9 +39,6 @@ export interface LoadEncoderOptions {
    */
   readonly encoders?: Readonly<Record<string, EncoderDefinition>>;
 }
-
-/** The kinds `createEncoder` builds; any other saved kind is a plugin's. */
-const CORE_ENCODER_KINDS: ReadonlySet<string> = new Set(['cnn', 'resnet18', 'resnet34', 'resnet50', 'vit', 'mlp', 'text']);
 
 /** The encoder metadata of saved model artifacts (model.json's userDefinedMetadata), or undefined when there is none. */
 function artifactsEncoderMetadata(artifacts: tf.io.ModelArtifacts): EncoderMetadata | undefined {

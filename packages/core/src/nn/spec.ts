@@ -325,6 +325,9 @@ function validateTextSpec(spec: TextSpec): void {
     invalidConfig('padId', padId, `an integer in [0, vocabSize = ${spec.vocabSize})`);
 }
 
+/** The encoder kinds core builds itself; any other kind is a plugin's (`definePlugin({ encoders })`). */
+export const CORE_ENCODER_KINDS: ReadonlySet<string> = new Set(['cnn', 'resnet18', 'resnet34', 'resnet50', 'vit', 'mlp', 'text']);
+
 /** Throws SslError('invalid-config') naming the first bad field. */
 export function validateEncoderSpec(spec: EncoderSpec): void {
   if (spec === null || typeof spec !== 'object') invalidConfig('spec', spec, 'an encoder spec object');

@@ -6,7 +6,7 @@ import { SslError, invalidConfig } from '../errors';
 import { encoderInputShape } from '../method';
 import type { MethodDefinition, MethodViews, OptimizerSpec, ScheduleSpec, ViewPolicyRef } from '../method';
 import { createEncoder } from '../nn/create-encoder';
-import { encoderPreset, validateEncoderSpec } from '../nn/spec';
+import { CORE_ENCODER_KINDS, encoderPreset, validateEncoderSpec } from '../nn/spec';
 import type { Encoder } from '../nn/encoder';
 import type { EncoderSpec } from '../nn/spec';
 import type { EncoderDefinition, PluginParts, PluginEncoderSpecs } from '../registry/parts';
@@ -116,8 +116,6 @@ function openSource(method: MethodHandle, data: TrainData): BatchSource {
     throw new SslError('data', `${method.id} consumes data of kind "${method.definition.data}", which no registered plugin defines.`);
   return kind.open(data, method.id);
 }
-
-const CORE_ENCODER_KINDS = new Set(['cnn', 'resnet18', 'resnet34', 'resnet50', 'vit', 'mlp', 'text']);
 
 /** The plugin encoder for a spec's kind, or undefined for core's kinds. */
 function pluginEncoder(method: MethodHandle, spec: AnyEncoderSpec): EncoderDefinition | undefined {
