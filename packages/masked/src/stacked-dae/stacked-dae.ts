@@ -1,13 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
-import { SslError, defineMethod, invalidConfig, tfl } from '@ssl/core';
-import type { MethodRuntime } from '@ssl/core';
+import { SslError, defineMethod, invalidConfig } from '@ssl/core';
+import type { MethodRuntime, tfl } from '@ssl/core';
 import { corrupt, corruptionMask, validateCorruption } from '../blocks/corruption';
 import { denoisingHeldOutTask } from '../dae/dae';
-import { buildPixelDecoder, glorotSource } from '../dae/decoder';
+import { buildPixelDecoder } from '../dae/decoder';
 import { contextFreeHeldOutTask } from '../blocks/held-out';
 import { denoisingLoss } from '../losses/denoising-loss';
-import { StackedEncoder, codeLayer } from './stacked-encoder';
+import { StackedEncoder, codeLayer, denseModel } from './stacked-encoder';
 
 export interface StackedDaeConfig {
   /** Masking noise ν of every round, on the images (round 0, fine-tuning) and on the codes (rounds 1…L). */
@@ -71,12 +71,6 @@ export function validateStackedDaeConfig(config: StackedDaeConfig): void {
 /** Round count: the pixel DAE, one greedy round per stacked layer, and the optional fine-tuning round. */
 export function stackedDaeRounds(config: StackedDaeConfig): number {
   return 1 + config.layers.length + (config.fineTune ? 1 : 0);
-}
-
-/** A linear decoder of one code layer (glorot-uniform from `seed`). */
-function linearDecoder(inputDim: number, units: number, seed: number): tfl.LayersModel {
-  const init = glorotSource(seed);
-  return tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [inputDim], units, activation: 'linear', kernelInitializer: init() })] });
 }
 
 /** The seeds of the stack's code layers so far (its spec's), for the next round's encoder. */
@@ -179,7 +173,7 @@ export const stackedDae = defineMethod<StackedDaeConfig, 'unlabeled'>({
       const inputDim = before.encoder.featureDim;
       const code = { units: config.layers[round - 1], seed: rng.seed() };
       const layer = codeLayer(inputDim, code);
-      const decoder = linearDecoder(code.units, inputDim, rng.seed());
+      const decoder = denseModel(code.units, inputDim, 'linear', rng.seed());
       const encoder = new StackedEncoder(base, [...layers, layer], [...layerSeeds(before.encoder), code.seed]);
       return {
         encoder,

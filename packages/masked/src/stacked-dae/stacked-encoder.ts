@@ -31,10 +31,15 @@ declare module '@ssl/core' {
   }
 }
 
-/** A dense layer x → ReLU(Wx + b) as its own model (glorot-uniform W from `seed`): one code layer of the stack. */
-export function codeLayer(inputDim: number, { units, seed }: CodeLayerSpec): tfl.LayersModel {
+/** One dense layer as its own model, glorot-uniform W from `seed`: a code layer (ReLU) or its linear decoder. */
+export function denseModel(inputDim: number, units: number, activation: 'relu' | 'linear', seed: number): tfl.LayersModel {
   const init = glorotSource(seed);
-  return tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [inputDim], units, activation: 'relu', kernelInitializer: init() })] });
+  return tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [inputDim], units, activation, kernelInitializer: init() })] });
+}
+
+/** A code layer of the stack: x → ReLU(Wx + b). */
+export function codeLayer(inputDim: number, { units, seed }: CodeLayerSpec): tfl.LayersModel {
+  return denseModel(inputDim, units, 'relu', seed);
 }
 
 /**
