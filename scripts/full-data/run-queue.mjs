@@ -2,7 +2,8 @@
 // Full-Fashion-MNIST runs, one configuration per process, one after another, so the figures in the package
 // READMEs come from a script rather than from memory. Each finished run appends one JSON line to the results
 // file; a configuration whose name is already there is skipped, and a run directory left by an interrupted
-// run is resumed, so the queue can be stopped and restarted across sessions without losing work.
+// run is resumed, so the queue can be stopped and restarted across sessions without losing work. An entry whose
+// --control or --init run folder is missing (a new machine) has that entry run again before it.
 //
 //   node scripts/full-data/run-queue.mjs [--queue scripts/full-data/queue.json] [--results <file.jsonl>]
 //        [--runs <dir>] [--only name,name] [--all]
@@ -138,9 +139,21 @@ function runConfiguration(configuration) {
   console.log(`[${new Date().toISOString()}] ${configuration.name}: exit ${child.status}, ${line.wallMinutes} min`);
 }
 
+/** Queue entries whose run folder an entry reads: `{runs}/<name>` in its args (a --control or an --init run). */
+function dependencies(configuration) {
+  const names = configuration.args.flatMap((arg) => [...arg.matchAll(/\{runs\}\/([^/\s]+)/g)].map((match) => match[1]));
+  return queue.filter((entry) => names.includes(entry.name));
+}
+
+// The runs folder does not travel with results.jsonl: on a new machine a finished entry that a pending one reads
+// (its --control, its --init encoder) is gone and runs again first; table.mjs keeps the latest finished line.
 const done = finishedNames();
+const present = (configuration) => existsSync(join(values.runs, configuration.name, 'eval.json'));
 for (const configuration of queue) {
   if (only && !only.has(configuration.name)) continue;
   if (done.has(configuration.name)) continue;
+  for (const dependency of dependencies(configuration)) {
+    if (!present(dependency)) runConfiguration(dependency);
+  }
   runConfiguration(configuration);
 }

@@ -26,7 +26,8 @@ const { values } = parseArgs({
 const BEGIN = '<!-- full-data:begin -->';
 const END = '<!-- full-data:end -->';
 
-// A failed attempt that a later finished run of the same entry replaced (the queue resumes it) is history, not a row.
+// An attempt that a later finished run of the same entry replaced is history, not a row: a failed one the queue
+// resumed, or a finished one run again because a pending entry needed its run folder on a new machine.
 function readResults(path) {
   if (!existsSync(path)) return [];
   const results = readFileSync(path, 'utf8')
@@ -34,7 +35,7 @@ function readResults(path) {
     .filter(Boolean)
     .map((line) => JSON.parse(line));
   const replaced = (result, index) =>
-    result.exitCode !== 0 && results.some((later, laterIndex) => laterIndex > index && later.name === result.name && later.exitCode === 0);
+    results.some((later, laterIndex) => laterIndex > index && later.name === result.name && later.exitCode === 0);
   return results.filter((result, index) => !replaced(result, index));
 }
 
