@@ -6,13 +6,17 @@
 // --control or --init run folder is missing (a new machine) has that entry run again before it.
 //
 //   node scripts/full-data/run-queue.mjs [--queue scripts/full-data/queue.json] [--results <file.jsonl>]
-//        [--runs <dir>] [--only name,name] [--all]
+//        [--runs <dir>] [--only name,name] [--match regex] [--exclude regex] [--all]
 //
 // An entry is { name, method, args, data? (default fashion-mnist), command? ('pretrain' or 'semisup'), prepare? (a
 // command run first, e.g. to write CLIP's caption pairs) }; `{runs}` in data, args and prepare stands for --runs.
 //
 // --all adds every self-supervised method `ssl list` finds that the queue does not name, with the stated
 // default budget (DEFAULT_ARGS), so the cross-method table covers every method registered when it runs.
+//
+// --match / --exclude keep or drop entries by a regular expression on their names: two queues can share the machine,
+// e.g. the semi-supervised runs (about one core each at SSL_THREADS=1: their small steps keep a second thread mostly
+// idle) beside the image methods. Each line records the wasm threads it ran with (SSL_THREADS, else the core count).
 //
 // Wall time depends on what else the machine runs: each line records the load average at start and end and
 // the minutes spent in training steps, and the README tables say under which load a figure was timed.
@@ -28,6 +32,8 @@ const { values } = parseArgs({
     results: { type: 'string', default: 'scripts/full-data/results.jsonl' },
     runs: { type: 'string', default: 'runs/full-data' },
     only: { type: 'string' },
+    match: { type: 'string' },
+    exclude: { type: 'string' },
     all: { type: 'boolean', default: false },
   },
 });
@@ -39,6 +45,10 @@ const queue = JSON.parse(readFileSync(values.queue, 'utf8'));
 if (values.all) queue.push(...unqueuedMethods(queue));
 const resultsFile = resolve(values.results);
 const only = values.only ? new Set(values.only.split(',')) : undefined;
+const match = values.match ? new RegExp(values.match) : undefined;
+const exclude = values.exclude ? new RegExp(values.exclude) : undefined;
+const selected = (configuration) =>
+  (!only || only.has(configuration.name)) && (!match || match.test(configuration.name)) && !exclude?.test(configuration.name);
 
 /** Entries that finished with exit code 0. A failed one runs again: a failure of the machine (killed, out of disk) or of an entry it depends on (a semi-supervised run's --control) must not leave it skipped for good. */
 function finishedNames() {
@@ -131,6 +141,7 @@ function runConfiguration(configuration) {
     exitCode: child.status,
     wallMinutes: Number(minutes.toFixed(1)),
     load: { start: Number(loadAtStart.toFixed(2)), end: Number(loadavg()[0].toFixed(2)), cores: cpus().length },
+    threads: Number(process.env.SSL_THREADS ?? cpus().length),
     ...(peakRssMb === undefined ? {} : { peakRssMb }),
     ...(cpuMinutes === undefined ? {} : { cpuMinutes }),
   };
@@ -150,7 +161,7 @@ function dependencies(configuration) {
 const done = finishedNames();
 const present = (configuration) => existsSync(join(values.runs, configuration.name, 'eval.json'));
 for (const configuration of queue) {
-  if (only && !only.has(configuration.name)) continue;
+  if (!selected(configuration)) continue;
   if (done.has(configuration.name)) continue;
   for (const dependency of dependencies(configuration)) {
     if (!present(dependency)) runConfiguration(dependency);

@@ -271,11 +271,15 @@ function semisupTable(results) {
       .join('; ');
     const minutes = meanStd(group.map((run) => run.result.stepMinutes ?? run.result.wallMinutes)).mean;
     const wall = meanStd(group.map((run) => run.result.wallMinutes)).mean;
+    const cpuMinutes = group.map((run) => run.result.cpuMinutes).filter((value) => value !== undefined);
+    const cpu = cpuMinutes.length === 0 ? '' : `, ${meanStd(cpuMinutes).mean.toFixed(1)} CPU`;
+    const threads = [...new Set(group.map((run) => run.result.threads).filter((value) => value !== undefined))];
+    const threadsNote = threads.length === 0 ? '' : `, ${threads.join('/')} thread${threads.join('') === '1' ? '' : 's'}`;
     const loads = group.map((run) => run.result.load?.start).filter((load) => load !== undefined);
     const steps = [...new Set(group.map((run) => run.result.steps))].join(', ');
     const data = first.data && first.data !== 'fashion-mnist' ? ` (${first.data})` : '';
     lines.push(
-      `| ${first.row}${data} | ${first.labels} | ${first.length} | ${steps} | ${minutes.toFixed(1)} in steps, ${wall.toFixed(1)} wall (load ${loadRange(loads)}) | ${perSeed} | ${meanStdCell(group.map((run) => run.accuracy))} | ${meanStdCell(paired.map((run) => run.controlAccuracy))} | ${meanStdCell(
+      `| ${first.row}${data} | ${first.labels} | ${first.length} | ${steps} | ${minutes.toFixed(1)} in steps, ${wall.toFixed(1)} wall${cpu} (load ${loadRange(loads)}${threadsNote}) | ${perSeed} | ${meanStdCell(group.map((run) => run.accuracy))} | ${meanStdCell(paired.map((run) => run.controlAccuracy))} | ${meanStdCell(
         paired.map((run) => run.accuracy - run.controlAccuracy),
         signed,
       )} | ${[...new Set(group.map((run) => run.control))].join(', ')} |`,
