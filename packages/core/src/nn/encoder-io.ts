@@ -6,8 +6,8 @@ import type { EncoderDefinition } from '../registry/parts';
 import type { AnyEncoder } from './create-encoder';
 import { createEncoder } from './create-encoder';
 import type { Encoder } from './encoder';
+import { createPluginEncoder, pluginEncoderDefinition, type EncoderKindsOptions } from './plugin-encoder';
 import { registerSslLayers } from './register';
-import { CORE_ENCODER_KINDS } from './spec';
 import type { EncoderSpec } from './spec';
 
 /** Key under model.json's userDefinedMetadata where a saved encoder keeps its EncoderSpec. */
@@ -24,21 +24,11 @@ export function encoderMetadata(encoder: Encoder & { readonly spec: EncoderSpec 
   return { format: 'ssl-encoder', version: 1, spec: encoder.spec };
 }
 
-/** The encoder metadata of a loaded model, or undefined when it was not saved as an encoder. */
-export function readEncoderMetadata(model: tfl.LayersModel): EncoderMetadata | undefined {
-  const metadata = (model.getUserDefinedMetadata() as Record<string, Partial<EncoderMetadata>> | undefined)?.[ENCODER_METADATA_KEY];
-  return metadata?.format === 'ssl-encoder' && metadata.spec !== undefined ? (metadata as EncoderMetadata) : undefined;
-}
-
-/** Options of `loadEncoder` / `loadEncoderFrom`. */
-export interface LoadEncoderOptions {
-  /**
-   * Encoder kinds plugins register, by kind: `registry.parts().encoders` or a MethodHandle's `parts.encoders`.
-   * A saved encoder of one of these kinds is rebuilt by its definition's `create(spec)` and given the saved weights;
-   * core's kinds (cnn, resnet18/34/50, vit, mlp, text) need nothing here.
-   */
-  readonly encoders?: Readonly<Record<string, EncoderDefinition>>;
-}
+/**
+ * Options of `loadEncoder` / `loadEncoderFrom`: the encoder kinds plugins register. A saved encoder of one of them
+ * is rebuilt by its definition's `create(spec)` and given the saved weights.
+ */
+export type LoadEncoderOptions = EncoderKindsOptions;
 
 /** The encoder metadata of saved model artifacts (model.json's userDefinedMetadata), or undefined when there is none. */
 function artifactsEncoderMetadata(artifacts: tf.io.ModelArtifacts): EncoderMetadata | undefined {
@@ -69,8 +59,7 @@ function pluginEncoderFromArtifacts(
   artifacts: tf.io.ModelArtifacts,
   source: string,
 ): Encoder {
-  definition.validate?.(spec);
-  const encoder = definition.create(spec);
+  const encoder = createPluginEncoder(definition, spec);
   const targets = encoder.model.weights;
   const saved = artifacts.weightSpecs ?? [];
   const mismatch = (what: string): never => {
@@ -111,47 +100,52 @@ function pluginEncoderFromArtifacts(
 /**
  * The encoder that saved model artifacts hold, or undefined when they hold no encoder spec. A core kind wraps the
  * model tfjs deserializes from them (as `loadNetwork` does); a plugin's kind is built by its definition in
- * `options.encoders` and given the saved weights. `source` names the artifacts in errors.
+ * `options.encoders` and given the saved weights. `source` names the artifacts in errors, `usage` the loader's call
+ * with `encoders` in the error for a plugin kind without its definition.
  */
 export async function encoderFromArtifacts(
   artifacts: tf.io.ModelArtifacts,
   source: string,
   options: LoadEncoderOptions = {},
+  usage = 'loadEncoder(dir, { encoders: registry.parts().encoders })',
 ): Promise<AnyEncoder | Encoder | undefined> {
   const metadata = artifactsEncoderMetadata(artifacts);
   if (metadata === undefined) return undefined;
   const kind = String((metadata.spec as { kind?: unknown }).kind);
-  if (CORE_ENCODER_KINDS.has(kind)) {
-    registerSslLayers();
-    const model = await tfl.loadLayersModel({ load: () => Promise.resolve(artifacts) });
-    return createEncoder(metadata.spec, model);
-  }
-  const definition = options.encoders?.[kind];
-  if (definition === undefined) {
-    throw new SslError(
-      'plugin',
-      `${source} holds a '${kind}' encoder, a kind a plugin registers (core's are ${[...CORE_ENCODER_KINDS].join(', ')}): pass the plugin's encoders, loadEncoder(dir, { encoders: registry.parts().encoders }) after registry.use(plugin); the ssl CLI needs the plugin package that defines '${kind}' installed in the project.`,
-      { details: { file: source, kind } },
-    );
-  }
-  return pluginEncoderFromArtifacts(definition, metadata.spec, artifacts, source);
+  const definition = pluginEncoderDefinition(kind, options, { subject: `${source} holds`, usage, details: { file: source } });
+  if (definition) return pluginEncoderFromArtifacts(definition, metadata.spec, artifacts, source);
+  registerSslLayers();
+  const model = await tfl.loadLayersModel({ load: () => Promise.resolve(artifacts) });
+  return createEncoder(metadata.spec, model);
+}
+
+/** The handler tfjs-layers' `loadLayersModel` would load `source` with: a registered router's, else HTTP. */
+function loadHandlerOf(source: string | tf.io.IOHandler): tf.io.IOHandler {
+  if (typeof source !== 'string') return source;
+  const handlers = tf.io.getLoadHandlers(source);
+  if (handlers.length > 1) throw new SslError('io', `${source}: more than one tfjs load handler (${handlers.length}) takes this URL.`);
+  // What loadLayersModel does for a string no router claims: a (relative) HTTP path.
+  return handlers[0] ?? tf.io.http(source);
 }
 
 /**
  * Loads an encoder saved by `saveEncoder` (a run's `encoder/`) or `saveEncoderTo` from anything tfjs loads models
  * from: a URL (over `fetch`, in a page), or an IOHandler (a file picker's files through `tf.io.browserFiles`).
- * The custom layers are registered first; the spec in the metadata rebuilds the same Encoder class.
+ * Core's kinds need nothing else; an encoder of a plugin's kind is rebuilt by the definition in `options.encoders`
+ * (`registry.parts().encoders`) and given the saved weights, as `loadEncoder` does.
  */
-export async function loadEncoderFrom(source: string | tf.io.IOHandler): Promise<AnyEncoder> {
-  registerSslLayers();
-  const model = await tfl.loadLayersModel(source);
-  const metadata = readEncoderMetadata(model);
-  if (!metadata) {
-    model.dispose();
-    const name = typeof source === 'string' ? source : 'the model';
+export async function loadEncoderFrom(source: string | tf.io.IOHandler): Promise<AnyEncoder>;
+export async function loadEncoderFrom(source: string | tf.io.IOHandler, options: LoadEncoderOptions): Promise<Encoder>;
+export async function loadEncoderFrom(source: string | tf.io.IOHandler, options: LoadEncoderOptions = {}): Promise<AnyEncoder | Encoder> {
+  const name = typeof source === 'string' ? source : 'the model';
+  const handler = loadHandlerOf(source);
+  if (handler.load === undefined) throw new SslError('io', `${name}: the IOHandler has no load method; loadEncoderFrom reads models.`);
+  const usage = 'loadEncoderFrom(source, { encoders: registry.parts().encoders })';
+  const encoder = await encoderFromArtifacts(await handler.load(), name, options, usage);
+  if (encoder === undefined) {
     throw new SslError('io', `${name} has no encoder spec: it was not written by saveEncoder (a run's encoder/ is).`);
   }
-  return createEncoder(metadata.spec, model);
+  return encoder;
 }
 
 /**

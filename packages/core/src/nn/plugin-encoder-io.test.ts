@@ -10,8 +10,10 @@ import { SslError } from '../errors';
 import type { EncoderDefinition } from '../registry/parts';
 import { CnnEncoder } from './cnn';
 import { createEncoder } from './create-encoder';
+import { loadEncoderFrom, saveEncoderTo } from './encoder-io';
 import { ToyStackEncoder, toyStackEncoderDefinition, type ToyStackSpec } from './fixtures/toy-plugin-encoder';
 import { loadEncoder, saveEncoder } from './io';
+import { encoderFromSpec } from './plugin-encoder';
 
 const encoders = { 'toy-stack': toyStackEncoderDefinition as unknown as EncoderDefinition };
 const spec: ToyStackSpec = { kind: 'toy-stack', inputDim: 6, hidden: 12, units: 5, seed: 7 };
@@ -33,6 +35,17 @@ async function saveToy(name: string): Promise<{ dir: string; encoder: ToyStackEn
   const dir = path.join(root, name);
   await saveEncoder(encoder as unknown as Parameters<typeof saveEncoder>[0], dir);
   return { dir, encoder };
+}
+
+/** The encoder saved by `saveEncoderTo` into memory, as a page's IOHandler (downloads, files) hands it back. */
+async function savedInMemory(encoder: ToyStackEncoder): Promise<tf.io.IOHandler> {
+  let artifacts: tf.io.ModelArtifacts | undefined;
+  const handler = tf.io.withSaveHandler((saved) => {
+    artifacts = saved;
+    return Promise.resolve({ modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } });
+  });
+  await saveEncoderTo(encoder as unknown as Parameters<typeof saveEncoderTo>[0], handler);
+  return tf.io.fromMemory(artifacts!);
 }
 
 function thrown(promise: Promise<unknown>): Promise<SslError> {
@@ -133,5 +146,91 @@ describe('loadEncoder of a plugin encoder kind', () => {
     tf.dispose([inputs, a, b]);
     cnn.model.dispose();
     loaded.model.dispose();
+  });
+});
+
+describe('loadEncoderFrom of a plugin encoder kind', () => {
+  beforeAll(async () => {
+    await tf.setBackend('wasm');
+    await tf.ready();
+  });
+
+  it('an IOHandler holding the kind loads with options.encoders: the same class, spec and features', async () => {
+    const encoder = trainedToyEncoder();
+    const source = await savedInMemory(encoder);
+    const inputs = tf.randomNormal([3, 6], 0, 1, 'float32', 5) as tf.Tensor2D;
+    const expected = encoder.features(inputs);
+    const before = tf.memory().numTensors;
+    const loaded = await loadEncoderFrom(source, { encoders });
+    expect(loaded).toBeInstanceOf(ToyStackEncoder);
+    expect((loaded as ToyStackEncoder).spec).toEqual(spec);
+    const features = loaded.features(inputs);
+    expect(Array.from(await features.data())).toEqual(Array.from(await expected.data()));
+    features.dispose();
+    loaded.model.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([inputs, expected]);
+    encoder.model.dispose();
+  });
+
+  it("without the kind's definition it is loadEncoder's one-line plugin error, naming loadEncoderFrom's option", async () => {
+    const encoder = trainedToyEncoder();
+    const source = await savedInMemory(encoder);
+    encoder.model.dispose();
+    const before = tf.memory().numTensors;
+    for (const options of [undefined, { encoders: {} }]) {
+      const error = await thrown(options ? loadEncoderFrom(source, options) : loadEncoderFrom(source));
+      expect(error.code).toBe('plugin');
+      expect(error.message).toContain("the model holds a 'toy-stack' encoder, a kind a plugin registers");
+      expect(error.message).toContain('loadEncoderFrom(source, { encoders: registry.parts().encoders })');
+      expect(error.message).not.toContain('\n');
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('encoderFromSpec', () => {
+  beforeAll(async () => {
+    await tf.setBackend('wasm');
+    await tf.ready();
+  });
+
+  it("builds a plugin kind by its definition at the weights its seeds give, and core's kinds by createEncoder", async () => {
+    // `as never`: core's own PluginEncoderSpecs is empty, a plugin's spec type comes from its augmentation.
+    const built = encoderFromSpec(spec as never, { encoders });
+    expect(built).toBeInstanceOf(ToyStackEncoder);
+    const reference = new ToyStackEncoder(spec);
+    const inputs = tf.randomNormal([2, 6], 0, 1, 'float32', 9) as tf.Tensor2D;
+    const [a, b] = [reference.features(inputs), (built as ToyStackEncoder).features(inputs)];
+    expect(Array.from(await b.data())).toEqual(Array.from(await a.data()));
+    tf.dispose([inputs, a, b]);
+    [reference.model, built.model].forEach((model) => model.dispose());
+    const cnn = encoderFromSpec({ kind: 'cnn', inputShape: [8, 8, 1], channels: [4], seed: 2 });
+    expect(cnn).toBeInstanceOf(CnnEncoder);
+    cnn.model.dispose();
+  });
+
+  it("checks the spec with the kind's validate first", () => {
+    expect(() => encoderFromSpec({ ...spec, hidden: 0 } as never, { encoders })).toThrow(/encoder.hidden = 0: expected a positive integer/);
+  });
+
+  it('a plugin kind without its definition is the one-line plugin error, naming the caller given as usage', () => {
+    const usage = 'randomInitControl(encoder, { encoders: registry.parts().encoders })';
+    for (const [options, named] of [
+      [{}, 'encoderFromSpec(spec, { encoders: registry.parts().encoders })'],
+      [{ encoders: {}, usage }, usage],
+    ] as const) {
+      let error: unknown;
+      try {
+        encoderFromSpec(spec as never, options);
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(SslError);
+      expect((error as SslError).code).toBe('plugin');
+      expect((error as SslError).message).toContain("The spec describes a 'toy-stack' encoder, a kind a plugin registers (core's are cnn,");
+      expect((error as SslError).message).toContain(named);
+      expect((error as SslError).message).not.toContain('\n');
+    }
   });
 });

@@ -37,3 +37,5 @@ export { registerSslLayers, SSL_LAYER_CLASSES } from './register';
 export * from './layers/index';
 export { ENCODER_METADATA_KEY, loadEncoderFrom, saveEncoderTo } from './encoder-io';
 export type { EncoderMetadata, LoadEncoderOptions } from './encoder-io';
+export { encoderFromSpec } from './plugin-encoder';
+export type { EncoderFromSpecOptions, EncoderKindsOptions } from './plugin-encoder';
