@@ -85,7 +85,9 @@ function rowOf(result) {
   // Runs on other data than Fashion-MNIST (colorization: the emoji set) say so in their flags.
   const data = result.data && result.data !== 'fashion-mnist' ? ['--data', result.data] : [];
   const flags = [...data, ...result.args].join(' ');
-  const load = result.load ? `load ${result.load.start}→${result.load.end} on ${result.load.cores} cores` : '';
+  // A run at SSL_THREADS=1 (one wasm thread, the other core left to other jobs) says so; 2 threads is the default.
+  const threads = result.threads === 1 ? ', 1 wasm thread' : '';
+  const load = result.load ? `load ${result.load.start}→${result.load.end} on ${result.load.cores} cores${threads}` : '';
   const cpu = result.cpuMinutes === undefined ? '' : `, ${result.cpuMinutes} CPU min`;
   const time =
     result.stepMinutes === undefined
