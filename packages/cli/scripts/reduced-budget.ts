@@ -8,14 +8,17 @@
  *
  *   node --conditions=@ssl/source --import tsx packages/cli/scripts/reduced-budget.ts --name jigsaw-base \
  *     --method pretext:jigsaw [--config '{"patchInputSize":28}']  [--train-limit 10000] [--eval-train-limit 10000] [--test-limit 10000] \
- *     [--epochs 5] [--batch-size 256] [--lr 1e-3] [--seed 0] [--results /tmp/ssl-reduced.jsonl]
+ *     [--epochs 5] [--batch-size 256] [--lr 1e-3] [--seed 0] [--results /tmp/ssl-reduced.jsonl] [--save-encoder DIR]
+ *
+ * `--save-encoder DIR` keeps the trained encoder (saveEncoder: model.json with its spec and seed, weights.bin), e.g. for
+ * `stage-readout.ts`, which scores each stage of a CNN encoder beside its random init.
  */
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { initBackend, loadFashionMnist, subset } from '@ssl/core';
-import type { ImageDataset } from '@ssl/core';
+import { initBackend, loadFashionMnist, saveEncoder, subset } from '@ssl/core';
+import type { Encoder, EncoderSpec, ImageDataset } from '@ssl/core';
 import { collapseDiagnostics, controlledFigures, pretrainAndCompare } from '@ssl/eval';
 import type { ControlScoreStore } from '@ssl/eval';
 import { loadRegistry } from '../src/plugins';
@@ -37,6 +40,7 @@ const { values } = parseArgs({
     'control-dir': { type: 'string', default: '/tmp/ssl-reduced-controls' },
     // Train only (no evaluation): to measure a step's cost.
     'no-eval': { type: 'boolean', default: false },
+    'save-encoder': { type: 'string' },
   },
 });
 
@@ -93,6 +97,10 @@ const result = await pretrainAndCompare({
     trainCpuSeconds = (used.user + used.system) / 1e6;
   },
 });
+if (values['save-encoder']) {
+  // The trainer writes the seed it drew into the spec, so the saved spec rebuilds this run's random init exactly.
+  await saveEncoder(result.run.encoder as Encoder & { readonly spec: EncoderSpec }, values['save-encoder']);
+}
 const steps = result.run.history.length;
 const timing = {
   steps,
