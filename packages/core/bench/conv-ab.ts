@@ -26,9 +26,15 @@ interface Variant {
 }
 const { setMatMulMethod } = await import('../src/backend/kernels/matmul');
 // The strided input gradient's product dy·Wᵀ (the col2im path): XNNPACK on one thread vs kernels.c's GEMM on two.
-const { setWinogradFilterProducts } = await import('../src/backend/kernels/winograd');
+const { setWinogradEnabled, setWinogradFilterProducts } = await import('../src/backend/kernels/winograd');
+const variantSet = process.argv[5] ?? 'matmul';
 const VARIANTS: Variant[] =
-  (process.argv[5] ?? 'matmul') === 'filter-products'
+  variantSet === 'winograd'
+    ? [
+        { name: 'direct', apply: () => setWinogradEnabled(false) },
+        { name: 'winograd', apply: () => setWinogradEnabled(true) },
+      ]
+    : variantSet === 'filter-products'
     ? [
         { name: 'rows', apply: () => setWinogradFilterProducts('rows') },
         { name: 'blocked', apply: () => setWinogradFilterProducts('blocked') },
@@ -58,6 +64,14 @@ if (groups.includes('simclr')) {
     { name: 'simclr conv1 28²×1→32', input: [512, 28, 28, 1], filter: [3, 3, 1, 32], stride: 1, pad: 'same' },
     { name: 'simclr conv2 14²×32→64', input: [512, 14, 14, 32], filter: [3, 3, 32, 64], stride: 1, pad: 'same' },
     { name: 'simclr conv3 7²×64→128', input: [512, 7, 7, 64], filter: [3, 3, 64, 128], stride: 1, pad: 'same' },
+  );
+}
+if (groups.includes('fixmatch')) {
+  // fixmatch-cnn28-b16: 16 labeled + 48 weak + 48 strong views in one batch.
+  LAYERS.push(
+    { name: 'fixmatch conv1 28²×1→16', input: [112, 28, 28, 1], filter: [3, 3, 1, 16], stride: 1, pad: 'same' },
+    { name: 'fixmatch conv2 14²×16→32', input: [112, 14, 14, 16], filter: [3, 3, 16, 32], stride: 1, pad: 'same' },
+    { name: 'fixmatch conv3 7²×32→64', input: [112, 7, 7, 32], filter: [3, 3, 32, 64], stride: 1, pad: 'same' },
   );
 }
 if (groups.includes('resnet')) {

@@ -21,7 +21,7 @@ import { SIMD_KERNELS_SOURCE_SHA256 } from './simd/kernels.generated';
 import { setSimdKernelsEnabled, simdKernels } from './simd/simd-kernels';
 import { asWasmBackend } from './wasm-internals';
 import { setTransposeRouting } from './transpose';
-import { setWinogradFilterBlockTiles, winogradKernels, withWinogradSettings } from './winograd';
+import { positionPlane, setWinogradFilterBlockTiles, winogradKernels, withWinogradSettings } from './winograd';
 
 /** Plain data so the same inputs can be rebuilt on either backend. */
 interface HostTensor {
@@ -362,6 +362,25 @@ describe('Winograd F(4x4, 3x3) convolutions match cpu', () => {
       } finally {
         setWinogradFilterBlockTiles(undefined);
       }
+    }
+  });
+
+  it('pads the 36 planes of transformed tiles to an odd number of cache lines: never a multiple of 4 KB apart', () => {
+    // [tiles, channels]: FixMatch's 14×14×16 and 7×7×32 layers at batch 112, SimCLR's at 512, ResNet's 32×32×64 at
+    // 256 (all unpadded multiples of 4 KB), and sizes that are not whole lines.
+    for (const [tiles, channels] of [
+      [1792, 16],
+      [448, 64],
+      [8192, 32],
+      [16384, 64],
+      [3, 20],
+      [5, 4],
+    ]) {
+      const plane = positionPlane(tiles, channels);
+      expect(plane).toBeGreaterThanOrEqual(tiles * channels);
+      expect(plane % 16, `${tiles}×${channels}: whole lines`).toBe(0);
+      expect((plane / 16) % 2, `${tiles}×${channels}: odd lines`).toBe(1);
+      expect(plane - tiles * channels, `${tiles}×${channels}: at most two lines of pad`).toBeLessThan(32);
     }
   });
 

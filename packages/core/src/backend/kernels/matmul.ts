@@ -249,6 +249,7 @@ function smallBatchMatMul(
     k,
     n,
     batchA === 1 ? 0 : m * k,
+    m * n,
   ];
   runOnTwoThreads(backend, kernels, 'batch_matmul', call, Math.ceil(batchOut / 2), batchOut, batchOut * m * n * k >= HELPER_THRESHOLD);
   disposeIntermediates(backend, ...(transposeA ? [left] : []), ...(transposeB ? [right] : []));

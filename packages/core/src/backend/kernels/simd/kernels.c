@@ -576,19 +576,20 @@ void transpose_last_two(const int32_t* x, int32_t* y, int batch, int rows, int c
 }
 
 // c[i] = a[i] · b[i] for the products i in [first, last) of a batch: a [m, k] at a + i·a_stride (a_stride
-// 0 broadcasts one left matrix), b [k, n] at b + i·k·n, c [m, n] at c + i·m·n. For the many small
+// 0 broadcasts one left matrix), b [k, n] at b + i·k·n, c [m, n] at c + i·c_stride (m·n when packed). For the many small
 // products of attention (tokens × head width, e.g. 50 × 16 · 16 × 50 per head and image), where one
 // XNNPACK call per product costs more in operator setup than in arithmetic and the backend's own batched
 // loop is scalar (~3 GFLOP/s). A 4 × 8 tile of c accumulates in registers over k; the callers transpose
 // operands first, and split the batch with the helper thread.
 EXPORT(batch_matmul)
-void batch_matmul(const float* a, const float* b, float* c, int first, int last, int m, int k, int n, int a_stride) {
+void batch_matmul(const float* a, const float* b, float* c, int first, int last, int m, int k, int n, int a_stride,
+                  int c_stride) {
   const int full_m = m - m % 4;
   const int full_n = n - n % 8;
   for (int i = first; i < last; i++) {
     const float* ai = a + (int64_t)i * a_stride;
     const float* bi = b + (int64_t)i * k * n;
-    float* ci = c + (int64_t)i * m * n;
+    float* ci = c + (int64_t)i * c_stride;
     for (int r = 0; r < full_m; r += 4) {
       const float* a0 = ai + (int64_t)r * k;
       const float* a1 = a0 + k;
@@ -1147,6 +1148,11 @@ static inline v128_t load_or_zero(const float* image, int row, int col, int heig
   return wasm_v128_load(image + ((int64_t)row * width + col) * channels + c);
 }
 
+// Every transformed array holds 36 planes, one per position ξ, `plane` floats apart: the tiles' channel vectors and a
+// pad. The transforms touch all 36 planes per tile, so with planes a multiple of 4 KB apart (tiles × C × 4 bytes
+// often is: 1 792 tiles × 16 channels) every one of those accesses maps to the same L1 set, 36 lines for 8 ways, and
+// the transforms ran 3–4x slower; the caller pads each plane to an odd number of 64-byte lines (winograd.ts).
+
 // Tile t of a [batch, tiles_h, tiles_w] grid: its image and top-left output pixel.
 #define TILE_ORIGIN(t)                                        \
   const int tw = (t) % tiles_w;                               \
@@ -1158,9 +1164,8 @@ static inline v128_t load_or_zero(const float* image, int row, int col, int heig
 // image) whose top-left corner is (4·th − pad_top, 4·tw − pad_left).
 EXPORT(winograd_input_transform)
 void winograd_input_transform(const float* x, float* v, int height, int width, int channels,
-                              int pad_top, int pad_left, int tiles_h, int tiles_w, int tile_stride,
+                              int pad_top, int pad_left, int tiles_h, int tiles_w, int plane,
                               int first, int last) {
-  const int64_t plane = (int64_t)tile_stride * channels;
   for (int t = first; t < last; t++) {
     TILE_ORIGIN(t)
     const float* image = x + (int64_t)b * height * width * channels;
@@ -1187,11 +1192,10 @@ void winograd_input_transform(const float* x, float* v, int height, int width, i
 }
 
 // y[b, 4·th + i, 4·tw + j, c] = (Aᵀ M_t A)[i, j] for tiles t in [first, last), cropped to the output
-// image. m [36][tile_stride][C] is used as scratch (overwritten).
+// image. m (36 planes of [tiles][C]) is used as scratch (overwritten).
 EXPORT(winograd_output_transform)
 void winograd_output_transform(float* m, float* y, int out_height, int out_width, int channels,
-                               int tiles_h, int tiles_w, int tile_stride, int first, int last) {
-  const int64_t plane = (int64_t)tile_stride * channels;
+                               int tiles_h, int tiles_w, int plane, int first, int last) {
   for (int t = first; t < last; t++) {
     TILE_ORIGIN(t)
     float* image = y + (int64_t)b * out_height * out_width * channels;
@@ -1213,8 +1217,7 @@ void winograd_output_transform(float* m, float* y, int out_height, int out_width
 // zero beyond the output image. The tile-axis reduction of v and dm then gives the filter gradient.
 EXPORT(winograd_gradient_transform)
 void winograd_gradient_transform(const float* dy, float* dm, int out_height, int out_width, int channels,
-                                 int tiles_h, int tiles_w, int tile_stride, int first, int last) {
-  const int64_t plane = (int64_t)tile_stride * channels;
+                                 int tiles_h, int tiles_w, int plane, int first, int last) {
   for (int t = first; t < last; t++) {
     TILE_ORIGIN(t)
     const float* image = dy + (int64_t)b * out_height * out_width * channels;
@@ -1236,7 +1239,8 @@ void winograd_gradient_transform(const float* dy, float* dm, int out_height, int
   }
 }
 
-// du[ξ] (+)= v[ξ]ᵀ·dm[ξ] for the positions ξ in [first, last): v [36][tiles][CI], dm [36][tiles][CO], du [36][CI][CO]
+// du[ξ] (+)= v[ξ]ᵀ·dm[ξ] for the positions ξ in [first, last): v [tiles][CI] at v + ξ·v_plane, dm [tiles][CO] at
+// dm + ξ·dm_plane, du [36][CI][CO]
 // (overwritten, or added to when `accumulate`, for the batch's later chunks). The filter gradient's 36 products,
 // whose reduction runs over the tiles. Through conv2d_filter_gradient (one call per position, rows of du split
 // between the threads) they cost 1.5–2x the forward's 36 products of the same size: its 6 × 8 register tile
@@ -1247,11 +1251,11 @@ void winograd_gradient_transform(const float* dy, float* dm, int out_height, int
 // multiples of 4.
 EXPORT(winograd_filter_products)
 void winograd_filter_products(const float* v, const float* dm, float* du, int first, int last, int tiles, int ci, int co,
-                              int block, int accumulate) {
+                              int block, int accumulate, int v_plane, int dm_plane) {
   const int full_n = co - co % 8;
   for (int position = first; position < last; position++) {
-    const float* vp = v + (int64_t)position * tiles * ci;
-    const float* dmp = dm + (int64_t)position * tiles * co;
+    const float* vp = v + (int64_t)position * v_plane;
+    const float* dmp = dm + (int64_t)position * dm_plane;
     float* dup = du + (int64_t)position * ci * co;
     if (!accumulate) __builtin_memset(dup, 0, (unsigned)(ci * co) * sizeof(float));
     for (int t0 = 0; t0 < tiles; t0 += block) {

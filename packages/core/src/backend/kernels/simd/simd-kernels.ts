@@ -89,7 +89,18 @@ export interface SimdKernels {
     channels: number,
     totals: number,
   ): void;
-  batch_matmul(a: number, b: number, c: number, first: number, last: number, m: number, k: number, n: number, aStride: number): void;
+  batch_matmul(
+    a: number,
+    b: number,
+    c: number,
+    first: number,
+    last: number,
+    m: number,
+    k: number,
+    n: number,
+    aStride: number,
+    cStride: number,
+  ): void;
   gemm_pack_b(b: number, packed: number, k: number, n: number, transposed: number, panelBegin: number, panelEnd: number): void;
   gemm_packed(
     a: number,
@@ -156,7 +167,7 @@ export interface SimdKernels {
     padLeft: number,
     tilesHeight: number,
     tilesWidth: number,
-    tileStride: number,
+    plane: number,
     first: number,
     last: number,
   ): void;
@@ -168,7 +179,7 @@ export interface SimdKernels {
     channels: number,
     tilesHeight: number,
     tilesWidth: number,
-    tileStride: number,
+    plane: number,
     first: number,
     last: number,
   ): void;
@@ -180,7 +191,7 @@ export interface SimdKernels {
     channels: number,
     tilesHeight: number,
     tilesWidth: number,
-    tileStride: number,
+    plane: number,
     first: number,
     last: number,
   ): void;
@@ -195,6 +206,8 @@ export interface SimdKernels {
     outChannels: number,
     block: number,
     accumulate: number,
+    vPlane: number,
+    dmPlane: number,
   ): void;
   winograd_filter_transform(g: number, u: number, inChannels: number, outChannels: number): void;
   winograd_filter_adjoint(du: number, dg: number, inChannels: number, outChannels: number): void;
