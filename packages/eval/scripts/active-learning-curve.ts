@@ -14,14 +14,22 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { initBackend, loadEncoder, loadFashionMnist } from '@ssl/core';
+import { initBackend, loadFashionMnist } from '@ssl/core';
 import { ACQUISITION_STRATEGIES, activeLearning } from '../src/active-learning';
 import type { AcquisitionStrategy } from '../src/active-learning';
 import { randomInitControl } from '../src/pretrain-and-compare';
 import { summarize } from '../src/statistics';
 import type { FeatureSet } from '../src/types';
 import { lineChartPng } from '../src/line-chart';
-import { appendJsonLine, cachedFeatures, elapsedSeconds, percent, readJsonLines, replaceReadmeSection } from './script-helpers';
+import {
+  appendJsonLine,
+  cachedFeatures,
+  elapsedSeconds,
+  loadRunEncoder,
+  percent,
+  readJsonLines,
+  replaceReadmeSection,
+} from './script-helpers';
 
 const { values } = parseArgs({
   options: {
@@ -53,14 +61,14 @@ interface CurveLine {
 }
 
 await initBackend({ log: () => {} });
-const sslEncoder = await loadEncoder(join(values.encoder, 'encoder'));
+const { encoder: sslEncoder, kinds } = await loadRunEncoder(values.encoder);
 const train = await loadFashionMnist({ split: 'train', source: 'full' });
 const test = await loadFashionMnist({ split: 'test', source: 'full' });
 const features = new Map<Representation, { pool: FeatureSet; test: FeatureSet }>();
 async function featuresOf(representation: Representation) {
   const known = features.get(representation);
   if (known) return known;
-  const encoder = representation === 'ssl' ? sslEncoder : randomInitControl(sslEncoder);
+  const encoder = representation === 'ssl' ? sslEncoder : randomInitControl(sslEncoder, kinds);
   const started = performance.now();
   const sets = {
     pool: await cachedFeatures(encoder, train, join(values.work as string, `${representation}-train.f32`)),

@@ -28,14 +28,14 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { initBackend, loadEncoder, loadFashionMnist } from '@ssl/core';
+import { initBackend, loadFashionMnist } from '@ssl/core';
 import type { Encoder, ImageDataset } from '@ssl/core';
 import { fewShotEval } from '../src/few-shot';
 import { evaluateMaml, mamlLearner, trainMaml } from '../src/maml';
 import { evaluatePrototypical, trainPrototypicalNetwork } from '../src/prototypical-networks';
 import { randomInitControl } from '../src/pretrain-and-compare';
 import type { FeatureSet } from '../src/types';
-import { appendJsonLine, cachedFeatures, elapsedSeconds, readJsonLines, replaceReadmeSection } from './script-helpers';
+import { appendJsonLine, cachedFeatures, elapsedSeconds, loadRunEncoder, readJsonLines, replaceReadmeSection } from './script-helpers';
 
 const { values } = parseArgs({
   options: {
@@ -270,9 +270,9 @@ async function runConfiguration(
 
 async function frozenFeatures(kind: Kind, test: ImageDataset): Promise<FeatureSet> {
   if (kind === 'pixels-prototype') return { ...pixelsOf(test, [...TRAIN_CLASSES, ...TEST_CLASSES]) };
-  const saved = await loadEncoder(join(values.encoder as string, 'encoder'));
+  const { encoder: saved, kinds } = await loadRunEncoder(values.encoder as string);
   const representation = kind.startsWith('ssl') ? 'ssl' : 'random-init';
-  const encoder = representation === 'ssl' ? saved : randomInitControl(saved);
+  const encoder = representation === 'ssl' ? saved : randomInitControl(saved, kinds);
   return cachedFeatures(encoder, test, join(values.work as string, `${representation}-test.f32`));
 }
 

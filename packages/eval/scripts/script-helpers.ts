@@ -1,9 +1,45 @@
-// Shared by the eval scripts: features cached on disk, resumable JSONL results, and a README section
-// rewritten between markers.
+// Shared by the eval scripts: a run's encoder of any kind, features cached on disk, resumable JSONL results, and a
+// README section rewritten between markers.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRegistry, loadEncoder } from '@ssl/core';
+import type { Encoder, EncoderKindsOptions, Plugin } from '@ssl/core';
 import { extractFeatures } from '../src/extract-features';
 import type { FeatureEncoder, FeatureSet, LabeledImageDataset } from '../src/types';
+
+/** The source of the first-party plugin of a method family (`masked:stacked-dae` → packages/masked/src/index.ts). */
+function pluginSource(method: string): URL {
+  return new URL(`../../${method.split(':')[0]}/src/index.ts`, import.meta.url);
+}
+
+/** The first-party plugin of a method family, by path: eval does not depend on the method packages. */
+export async function pluginOf(method: string): Promise<Plugin> {
+  const module = (await import(pluginSource(method).href)) as { default: () => Plugin };
+  return module.default();
+}
+
+/**
+ * The encoder kinds of a run's method plugin (its config.json's `method`), for a saved encoder of a plugin's kind
+ * (masked:stacked-dae's) and its random-init control; none when the run names no first-party method.
+ */
+export async function runEncoderKinds(runDir: string): Promise<EncoderKindsOptions> {
+  const configPath = join(runDir, 'config.json');
+  if (!existsSync(configPath)) return {};
+  const { method } = JSON.parse(readFileSync(configPath, 'utf8')) as { method?: unknown };
+  if (typeof method !== 'string' || !existsSync(fileURLToPath(pluginSource(method)))) return {};
+  const plugin = await pluginOf(method);
+  return { encoders: createRegistry().use(plugin).parts().encoders };
+}
+
+/**
+ * A run's saved encoder (`<run>/encoder`) of any kind, with the encoder kinds it was loaded with: pass them to
+ * `randomInitControl(encoder, kinds)`. A plugin kind whose plugin the run does not name is loadEncoder's one-line error.
+ */
+export async function loadRunEncoder(runDir: string): Promise<{ encoder: Encoder; kinds: EncoderKindsOptions }> {
+  const kinds = await runEncoderKinds(runDir);
+  return { encoder: await loadEncoder(join(runDir, 'encoder'), kinds), kinds };
+}
 
 /**
  * Features of `dataset` under `encoder`, read from `path` (a raw float32 file beside a JSON header) when a

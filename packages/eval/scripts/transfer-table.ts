@@ -18,12 +18,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createRegistry, initBackend, loadEmoji, loadEncoder } from '@ssl/core';
-import type { Encoder, ImageDataset, Plugin } from '@ssl/core';
+import { createRegistry, initBackend, loadEmoji } from '@ssl/core';
+import type { ImageDataset } from '@ssl/core';
 import { imagesAsEncoderSees, randomInitControl } from '../src/pretrain-and-compare';
 import { formatTransferTable, transferEval } from '../src/transfer';
 import type { TransferCandidate, TransferFineTune, TransferRow } from '../src/transfer';
-import { appendJsonLine, readJsonLines, replaceReadmeSection } from './script-helpers';
+import { appendJsonLine, loadRunEncoder, pluginOf, readJsonLines, replaceReadmeSection } from './script-helpers';
 
 const { values } = parseArgs({
   options: {
@@ -64,13 +64,6 @@ interface ResultLine {
 
 const done = readJsonLines<ResultLine>(values.results);
 
-/** The first-party plugin of a method family, by path: eval does not depend on the method packages. */
-async function pluginOf(method: string): Promise<Plugin> {
-  const family = method.split(':')[0];
-  const module = (await import(new URL(`../../${family}/src/index.ts`, import.meta.url).href)) as { default: () => Plugin };
-  return module.default();
-}
-
 function writeTable(): void {
   if (!values.readme) return;
   const lines = readJsonLines<ResultLine>(values.results as string);
@@ -100,15 +93,15 @@ if (values.table) {
 
   const fromRun = (name: string, dir: string): TransferCandidate => ({
     name,
-    load: () => loadEncoder(join(dir, 'encoder')) as Promise<Encoder>,
+    load: async () => (await loadRunEncoder(dir)).encoder,
   });
   const first = sources[0];
-  const reference = (await loadEncoder(join(first.dir, 'encoder'))) as Encoder;
+  const { encoder: reference, kinds } = await loadRunEncoder(first.dir);
   const candidates: { kind: ResultLine['kind']; run?: string; candidate: TransferCandidate }[] = [
     ...sources.map(({ name, dir }) => ({ kind: 'source' as const, run: dir, candidate: fromRun(`${name} (Fashion-MNIST)`, dir) })),
     {
       kind: 'random init' as const,
-      candidate: { name: 'same CNN at random init', load: () => randomInitControl(reference) },
+      candidate: { name: 'same CNN at random init', load: () => randomInitControl(reference, kinds) },
     },
   ];
   reference.model.dispose();

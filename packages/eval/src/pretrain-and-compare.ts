@@ -1,5 +1,5 @@
-import { SslError, buildEncoder, createEncoder, encoderView, train } from '@ssl/core';
-import type { AnyEncoderSpec, Encoder, EncoderSpec, HeldOutFigure, MethodHandle, TrainOptions, TrainResult } from '@ssl/core';
+import { SslError, encoderFromSpec, encoderView, train } from '@ssl/core';
+import type { AnyEncoderSpec, Encoder, EncoderKindsOptions, HeldOutFigure, MethodHandle, TrainOptions, TrainResult } from '@ssl/core';
 import { compareRepresentations } from './compare-representations';
 import type { ComparisonRow, MeanStd } from './compare-representations';
 import { extractFeatures, flattenEncoder } from './extract-features';
@@ -183,10 +183,11 @@ function scoresOf(row: ComparisonRow): ProtocolScores {
 
 /**
  * The same encoder spec and seed as `encoder`, freshly initialised: exactly the network training started
- * from, since the trainer writes the seed it drew into the spec. Pass the method for encoder kinds a plugin
- * brings. The caller disposes it (`control.model.dispose()`).
+ * from, since the trainer writes the seed it drew into the spec. An encoder of a plugin's kind needs that kind's
+ * definition: pass the registry's encoder kinds, `{ encoders: registry.parts().encoders }`, or a method handle of
+ * the registry (its `parts.encoders`). The caller disposes it (`control.model.dispose()`).
  */
-export function randomInitControl(encoder: Encoder, method?: MethodHandle): Encoder {
+export function randomInitControl(encoder: Encoder, kinds?: MethodHandle | EncoderKindsOptions): Encoder {
   const spec = (encoder as Encoder & { spec?: AnyEncoderSpec }).spec;
   if (spec === undefined) {
     throw new SslError(
@@ -200,7 +201,12 @@ export function randomInitControl(encoder: Encoder, method?: MethodHandle): Enco
       `The ${encoder.kind} encoder's spec has no seed, so its random init cannot be rebuilt; give the spec a seed.`,
     );
   }
-  return method ? buildEncoder(method, spec) : createEncoder(spec as EncoderSpec);
+  // Handles made by hand (tests, older callers) may carry no parts.
+  const encoders = kinds && 'definition' in kinds ? (kinds.parts as MethodHandle['parts'] | undefined)?.encoders : kinds?.encoders;
+  return encoderFromSpec(spec, {
+    ...(encoders ? { encoders } : {}),
+    usage: 'randomInitControl(encoder, { encoders: registry.parts().encoders })',
+  });
 }
 
 /**
