@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Encoder, ImageDataset, MethodHandle } from '@ssl/core';
+import type { Encoder, EncoderKindsOptions, ImageDataset, MethodHandle } from '@ssl/core';
 import {
   collapseDiagnostics,
   collapseVerdict,
@@ -33,15 +33,15 @@ export interface EncoderEvaluation {
 /**
  * The protocol of `ssl pretrain`, for an encoder trained elsewhere (`ssl eval`): @ssl/eval's
  * `compareWithControls` against the same encoder spec and seed at random init and raw pixels, then collapse
- * diagnostics and the embedding map of the trained encoder's test features. `method` (a handle of the CLI's
- * registry) rebuilds a control of a plugin's encoder kind.
+ * diagnostics and the embedding map of the trained encoder's test features. `kinds` (the registry's encoder kinds,
+ * `{ encoders: registry.parts().encoders }`, or one of its method handles) rebuilds a control of a plugin's kind.
  */
 export async function evaluateEncoder(
   encoder: Encoder,
   data: { train: ImageDataset; test: ImageDataset; seed: number },
-  method?: MethodHandle,
+  kinds?: MethodHandle | EncoderKindsOptions,
 ): Promise<EncoderEvaluation> {
-  const control = randomInitControl(encoder, method);
+  const control = randomInitControl(encoder, kinds);
   try {
     const controlCache = controlScoreCache(data.train, data.test);
     const controlled = await compareWithControls({

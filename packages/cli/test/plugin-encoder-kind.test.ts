@@ -1,8 +1,11 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SslError, createRegistry, imageDataset, loadEncoder } from '@ssl/core';
+import masked from '@ssl/masked';
 import { PNG } from 'pngjs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { evaluateEncoder } from '../src/evaluate-encoder';
 import { runCli } from '../src/program';
 import { bufferedIo } from './cli-io-buffer';
 
@@ -27,7 +30,7 @@ function writeLabeledFolder(name: string): string {
 }
 
 describe('a run whose encoder is of a plugin kind (masked:stacked-dae)', () => {
-  it('ssl eval loads it through the registry and prints its figures; ssl export refuses it in one line', async () => {
+  it("ssl eval loads it (run or bare encoder directory) through the registry and prints its figures; evaluateEncoder without the registry's kinds and ssl export refuse it in one line", async () => {
     const runDir = join(workDir, 'stacked-dae');
     const folder = writeLabeledFolder('shades');
     writeFileSync(
@@ -48,6 +51,28 @@ describe('a run whose encoder is of a plugin kind (masked:stacked-dae)', () => {
     const written = JSON.parse(readFileSync(join(runDir, 'eval.json'), 'utf8'));
     expect(written.rows[0]).toMatchObject({ name: 'kNN top-1' });
     expect(written.rows[0].randomInit).toBeDefined();
+
+    // A bare encoder directory (no run around it, so no method): its control is rebuilt from the registry's kinds.
+    const bareDir = join(workDir, 'bare-stacked-dae');
+    cpSync(join(runDir, 'encoder'), bareDir, { recursive: true });
+    const bare = bufferedIo(workDir);
+    const bareOut = join(workDir, 'bare-eval');
+    expect(await runCli(['eval', bareDir, '--data', folder, '--backend', 'wasm', '--out', bareOut], bare), bare.err()).toBe(0);
+    expect(bare.out()).toMatch(/kNN top-1\s+\d+\.\d%\s+\d+\.\d%\s+[+-]?\d+\.\d pts\s+\d+\.\d%/);
+    expect(JSON.parse(readFileSync(join(bareOut, 'eval.json'), 'utf8')).rows[0].randomInit).toBeDefined();
+
+    // evaluateEncoder without the registry's kinds cannot rebuild the control: one line saying how to pass them.
+    const encoder = await loadEncoder(join(runDir, 'encoder'), { encoders: createRegistry().use(masked()).parts().encoders });
+    const images = imageDataset({ images: new Uint8Array(2 * 28 * 28), shape: [28, 28, 1], labels: [0, 1] });
+    const error = await evaluateEncoder(encoder, { train: images, test: images, seed: 0 }).then(
+      () => expect.unreachable('a stacked-dae control was built without its kind'),
+      (caught: unknown) => caught,
+    );
+    expect(error).toBeInstanceOf(SslError);
+    expect((error as SslError).message).toContain("a 'stacked-dae' encoder, a kind a plugin registers");
+    expect((error as SslError).message).toContain('randomInitControl(encoder, { encoders: registry.parts().encoders })');
+    expect((error as SslError).message).not.toContain('\n');
+    encoder.model.dispose();
 
     const exported = bufferedIo(workDir);
     expect(await runCli(['export', runDir, '--out', join(workDir, 'export'), '--backend', 'wasm'], exported)).toBe(1);

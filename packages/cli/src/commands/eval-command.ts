@@ -8,6 +8,7 @@ import {
   loadEncoder,
   type BackendName,
   type Encoder,
+  type EncoderKindsOptions,
   type MethodHandle,
   type ImageDataset,
   type Registry,
@@ -40,8 +41,8 @@ const MODEL_FILE = 'model.json';
  * run's own evaluation is never replaced by one on different data.
  */
 export async function runEvalCommand(io: CliIo, options: EvalCommandOptions): Promise<void> {
-  const { encoder, train, test, seed, outDir, method } = await openSavedEncoder(io, options, 'eval.json');
-  const result = await evaluateEncoder(encoder, { train, test, seed }, method);
+  const { encoder, train, test, seed, outDir, kinds } = await openSavedEncoder(io, options, 'eval.json');
+  const result = await evaluateEncoder(encoder, { train, test, seed }, kinds);
   await mkdir(outDir, { recursive: true });
   const evaluation = { ...result.evaluation, ...(await methodFigures(outDir)) };
   await writeFile(join(outDir, RUN_FILES.evaluation), `${JSON.stringify(evaluation, null, 2)}\n`);
@@ -76,11 +77,10 @@ export interface SavedEncoderData {
   /** Where results go: --out, the run directory for its own data, else `<run>/eval-<data>/`. */
   outDir: string;
   /**
-   * A method handle of the CLI's registry that rebuilds the encoder's random-init control (`randomInitControl`):
-   * the run's method when it is installed, else any registered one when the encoder is of a plugin's kind (every
-   * handle carries the registry's encoder kinds; the control is built from the encoder's spec alone).
+   * The encoder kinds of the CLI's registry (core + installed plugins), which loaded the encoder and rebuild its
+   * random-init control (`randomInitControl(encoder, kinds)`), whether or not the run's method is installed.
    */
-  method?: MethodHandle;
+  kinds: EncoderKindsOptions;
 }
 
 /** What `ssl eval` and `ssl active` share: a saved encoder (run or encoder directory), the backend and labeled --data. */
@@ -100,7 +100,8 @@ export async function openSavedEncoder(
   await initBackend({ backend: options.backend, log: (line) => io.stderr.write(`ssl: ${line}\n`) });
   // The registry `ssl pretrain` uses (core + installed plugins): a plugin's encoder kind loads through its definition.
   const { registry } = await loadRegistry(io.cwd);
-  const encoder = await loadEncoder(encoderDir, { encoders: registry.parts().encoders });
+  const kinds = { encoders: registry.parts().encoders };
+  const encoder = await loadEncoder(encoderDir, kinds);
   const [height, width, encoderChannels] = encoder.inputShape as readonly number[];
   const runMethod = run?.method === undefined ? undefined : installedMethod(io, registry, run.method);
   const encoderInput = runMethod?.definition.encoderInput;
@@ -119,9 +120,7 @@ export async function openSavedEncoder(
     );
   }
   const seen = { encoderInput };
-  const pluginKind = registry.parts().encoders[encoder.kind] !== undefined;
-  const method = runMethod ?? (pluginKind ? registry.create(registry.list()[0].id, {}) : undefined);
-  return { encoder, train: encoderView(seen, data.evaluationTrain), test: encoderView(seen, data.evaluationTest), seed, outDir, method };
+  return { encoder, train: encoderView(seen, data.evaluationTrain), test: encoderView(seen, data.evaluationTest), seed, outDir, kinds };
 }
 
 /** The run's method from the registry; a method whose plugin is not installed is undefined (its encoder is evaluated on the images as they are). */
