@@ -2,37 +2,21 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { SslError, createRegistry, initBackend, saveEncoder } from '@ssl/core';
-import type { Encoder, EncoderDefinition, EncoderSpec, Plugin } from '@ssl/core';
+import { SslError, initBackend, saveEncoder } from '@ssl/core';
+import type { Encoder, EncoderSpec } from '@ssl/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadRunEncoder } from '../scripts/script-helpers';
 import { randomInitControl } from '../src/pretrain-and-compare';
+import { stackedDae, stackedDaeSpec as spec, trainedStackedDae, weightsOf } from '../src/stacked-dae.fixture';
 
-// By URL: eval cannot depend on @ssl/masked (it depends on eval), as in src/multi-task.fixture.ts.
-const { default: masked } = (await import(new URL('../../masked/src/index.ts', import.meta.url).href)) as { default: () => Plugin };
-
-const stackedDae = createRegistry().use(masked()).parts().encoders['stacked-dae'] as EncoderDefinition;
-const spec = {
-  kind: 'stacked-dae',
-  base: { kind: 'cnn', inputShape: [8, 8, 1], channels: [4], seed: 3 },
-  layers: [{ units: 6, seed: 11 }],
-  seed: 3,
-} as const;
 const workDir = mkdtempSync(join(tmpdir(), 'ssl-eval-run-encoder-'));
 
 beforeAll(() => initBackend({ backend: 'wasm', threads: 1, log: () => {} }));
 afterAll(() => rmSync(workDir, { recursive: true, force: true }));
 
-const weightsOf = (encoder: Encoder) => encoder.model.getWeights().map((w) => Array.from(w.dataSync()));
-
 /** A run folder as `ssl pretrain masked:stacked-dae` leaves it: config.json naming the method (unless `method` is undefined) and encoder/. */
 async function stackedDaeRun(name: string, method: string | undefined): Promise<{ runDir: string; trained: Encoder }> {
-  const trained = stackedDae.create(spec);
-  tf.tidy(() => {
-    trained.model.setWeights(
-      trained.model.weights.map((weight, i) => tf.randomNormal(weight.shape as number[], 0, 0.3, 'float32', 70 + i)),
-    );
-  });
+  const trained = trainedStackedDae(70);
   const runDir = join(workDir, name);
   await saveEncoder(trained as Encoder & { spec: EncoderSpec }, join(runDir, 'encoder'));
   if (method !== undefined) writeFileSync(join(runDir, 'config.json'), JSON.stringify({ method, seed: 0 }));
