@@ -8,7 +8,7 @@
  * who probe per layer), which the shared runner does not look at.
  *
  *   node --conditions=@ssl/source --import tsx packages/cli/scripts/stage-readout.ts --encoder /tmp/jigsaw-s0 \
- *     --name jigsaw-s0 [--eval-train-limit 10000] [--test-limit 5000] [--seed 0] [--results /tmp/ssl-stages.jsonl]
+ *     --name jigsaw-s0 [--eval-train-limit 10000] [--test-limit 5000] [--seed 0] [--results /tmp/ssl-stages.jsonl] [--no-concatenated]
  *
  * `--encoder` is a directory written by `saveEncoder` (e.g. `reduced-budget.ts --save-encoder`); `--seed` is the
  * run's seed, which `pretrainAndCompare` also uses as the first label draw.
@@ -29,6 +29,8 @@ const { values } = parseArgs({
     'test-limit': { type: 'string', default: '10000' },
     seed: { type: 'string', default: '0' },
     results: { type: 'string', default: '/tmp/ssl-stages.jsonl' },
+    // Skip the all-stages rows: their linear probes cost about as much as the three stages together.
+    'no-concatenated': { type: 'boolean', default: false },
   },
 });
 if (!values.encoder) throw new SslError('invalid-config', 'stage-readout needs --encoder DIR (a directory written by saveEncoder).');
@@ -103,24 +105,28 @@ for (const encoder of [trained, randomInit]) {
 }
 probe.dispose();
 
-const candidates: { name: string; features: { train: FeatureSet; test: FeatureSet } }[] = [];
-for (const [label, encoder] of [
-  ['trained', trained],
-  ['random init', randomInit],
-] as const) {
+type Candidate = { name: string; features: { train: FeatureSet; test: FeatureSet } };
+/** One candidate per stage of `encoder`, and all its stages concatenated. */
+const candidatesOf = async (label: string, encoder: Encoder): Promise<{ stages: Candidate[]; concatenated: Candidate }> => {
   const { features, widths } = pooledStages(encoder);
   const stagesEncoder = { features: (inputs: tf.Tensor4D | tf.Tensor2D) => features(inputs as tf.Tensor4D) };
   const all = { train: await extractFeatures(stagesEncoder, evalTrain), test: await extractFeatures(stagesEncoder, test) };
-  let from = 0;
-  widths.forEach((width, stage) => {
-    candidates.push({
+  const offsets = widths.map((_, stage) => widths.slice(0, stage).reduce((a, b) => a + b, 0));
+  return {
+    stages: widths.map((width, stage) => ({
       name: `${label}, stage ${stage + 1}`,
-      features: { train: columns(all.train, from, width), test: columns(all.test, from, width) },
-    });
-    from += width;
-  });
-  candidates.push({ name: `${label}, stages 1-${widths.length}`, features: all });
-}
+      features: { train: columns(all.train, offsets[stage], width), test: columns(all.test, offsets[stage], width) },
+    })),
+    concatenated: { name: `${label}, stages 1-${widths.length}`, features: all },
+  };
+};
+const trainedCandidates = await candidatesOf('trained', trained);
+const randomInitCandidates = await candidatesOf('random init', randomInit);
+// Each stage beside its random init, stage by stage, so that the rows printed so far are comparisons already.
+const candidates = [
+  ...trainedCandidates.stages.flatMap((candidate, stage) => [candidate, randomInitCandidates.stages[stage]]),
+  ...(values['no-concatenated'] ? [] : [trainedCandidates.concatenated, randomInitCandidates.concatenated]),
+];
 
 const rows: ComparisonRow[] = await compareRepresentations({
   candidates,
