@@ -1,4 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
@@ -171,6 +173,37 @@ describe('loadEncoderFrom of a plugin encoder kind', () => {
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([inputs, expected]);
     encoder.model.dispose();
+  });
+
+  it('a URL (over fetch, as in a page) holding the kind loads with options.encoders; without them the error names the URL', async () => {
+    const encoder = trainedToyEncoder();
+    const servedDir = mkdtempSync(path.join(tmpdir(), 'ssl-plugin-encoder-url-'));
+    await saveEncoder(encoder as unknown as Parameters<typeof saveEncoder>[0], servedDir);
+    // The saved directory served on loopback, as an app serves its model files.
+    const server = createServer((request, response) => {
+      try {
+        response.end(readFileSync(path.join(servedDir, path.basename(request.url ?? ''))));
+      } catch {
+        response.writeHead(404).end();
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/model.json`;
+    try {
+      const inputs = tf.randomNormal([3, 6], 0, 1, 'float32', 6) as tf.Tensor2D;
+      const loaded = await loadEncoderFrom(url, { encoders });
+      expect(loaded).toBeInstanceOf(ToyStackEncoder);
+      const [expected, features] = [encoder.features(inputs), loaded.features(inputs)];
+      expect(Array.from(await features.data())).toEqual(Array.from(await expected.data()));
+      tf.dispose([inputs, expected, features]);
+      loaded.model.dispose();
+      const error = await thrown(loadEncoderFrom(url));
+      expect(error.message).toContain(`${url} holds a 'toy-stack' encoder, a kind a plugin registers`);
+    } finally {
+      server.close();
+      rmSync(servedDir, { recursive: true, force: true });
+      encoder.model.dispose();
+    }
   });
 
   it("without the kind's definition it is loadEncoder's one-line plugin error, naming loadEncoderFrom's option", async () => {
