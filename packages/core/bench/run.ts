@@ -3,6 +3,10 @@
  * same run, same architectures, batches and optimizers (bench/torch_workloads.py). One line per workload:
  *
  *   bench <name> ssl_ms=<median ms/step> torch_ms=<median ms/step> ratio=<ssl/torch> ssl_rss_mb=<peak> torch_rss_mb=<peak>
+ *     ssl_cpu_ms=<median CPU ms/step> torch_cpu_ms=<median CPU ms/step> cpu_ratio=<ssl/torch>
+ *
+ * CPU time is the process's, all threads (tfjs's pool and @ssl's helper thread; PyTorch's OpenMP threads): on a
+ * machine that other work loads, wall time says little and CPU time is the steadier comparison.
  *
  * The inference workloads (`features-*`: a batch of 512 images through the encoder, no gradients) print
  * images per second instead, `ssl_img_s=<…> torch_img_s=<…> ratio=<torch/ssl>`: the ratio stays the time ratio.
@@ -48,6 +52,8 @@ const LINE_BENCHES: Record<string, { file: string; run: string }> = {
 
 interface Measurement {
   ms: number[];
+  /** CPU ms of each timed step, all threads of the process. */
+  cpu_ms: number[];
   rss_mb: number;
 }
 
@@ -92,11 +98,15 @@ async function runChild(name: string): Promise<void> {
   const workload = (await WORKLOADS[name]())();
   for (let i = 0; i < warmup; i++) workload.step();
   const ms: number[] = [];
+  const cpuMs: number[] = [];
   let loss = Number.NaN;
   for (let i = 0; i < steps; i++) {
+    const cpuStart = process.cpuUsage();
     const start = performance.now();
     loss = workload.step();
     ms.push(performance.now() - start);
+    const cpu = process.cpuUsage(cpuStart);
+    cpuMs.push((cpu.user + cpu.system) / 1000);
   }
   // Peak RSS of the steps, read before the profiled step: tf.profile copies every kernel's output to JS (tfjs-core's
   // CHECK_COMPUTATION_FOR_ERRORS reads each one, and the copies live until the step returns), so the profiled step's
@@ -109,7 +119,7 @@ async function runChild(name: string): Promise<void> {
   workload.dispose();
   const imagesPerStep = workload.imagesPerStep;
   process.stdout.write(
-    `${JSON.stringify({ ms, rss_mb: rssMb, profiled_rss_mb: profiledRssMb, loss, leaked, kernels: Object.fromEntries(perKernel), imagesPerStep })}\n`,
+    `${JSON.stringify({ ms, cpu_ms: cpuMs, rss_mb: rssMb, profiled_rss_mb: profiledRssMb, loss, leaked, kernels: Object.fromEntries(perKernel), imagesPerStep })}\n`,
   );
 }
 
@@ -207,15 +217,19 @@ async function main(): Promise<void> {
     const sslPart = inference ? `ssl_img_s=${imagesPerSecond(sslMs)}` : `ssl_ms=${format(sslMs)}`;
     const torchPart = (torchMs: number) => (inference ? `torch_img_s=${imagesPerSecond(torchMs)}` : `torch_ms=${format(torchMs)}`);
     const torch = python === undefined ? 'PyTorch not found' : runTorch(python, name);
+    const sslCpuMs = median(ssl.cpu_ms);
     if (typeof torch === 'string') {
       console.log(
-        `bench ${name} ${sslPart} ${inference ? 'torch_img_s' : 'torch_ms'}=n/a ratio=n/a ssl_rss_mb=${format(ssl.rss_mb)} torch_rss_mb=n/a (${torch})`,
+        `bench ${name} ${sslPart} ${inference ? 'torch_img_s' : 'torch_ms'}=n/a ratio=n/a ssl_rss_mb=${format(ssl.rss_mb)} torch_rss_mb=n/a ` +
+          `ssl_cpu_ms=${format(sslCpuMs)} torch_cpu_ms=n/a cpu_ratio=n/a (${torch})`,
       );
     } else {
       const torchMs = median(torch.ms);
+      const torchCpuMs = median(torch.cpu_ms);
       console.log(
         `bench ${name} ${sslPart} ${torchPart(torchMs)} ratio=${(sslMs / torchMs).toFixed(2)} ` +
-          `ssl_rss_mb=${format(ssl.rss_mb)} torch_rss_mb=${format(torch.rss_mb)}`,
+          `ssl_rss_mb=${format(ssl.rss_mb)} torch_rss_mb=${format(torch.rss_mb)} ` +
+          `ssl_cpu_ms=${format(sslCpuMs)} torch_cpu_ms=${format(torchCpuMs)} cpu_ratio=${(sslCpuMs / torchCpuMs).toFixed(2)}`,
       );
     }
     console.log(profileLine(name, ssl.kernels));
