@@ -17,11 +17,12 @@ import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { initBackend, loadFashionMnist, saveEncoder, subset } from '@ssl/core';
-import type { Encoder, EncoderSpec, ImageDataset } from '@ssl/core';
+import { initBackend, loadFashionMnist, saveEncoder } from '@ssl/core';
+import type { Encoder, EncoderSpec } from '@ssl/core';
 import { collapseDiagnostics, controlledFigures, pretrainAndCompare } from '@ssl/eval';
 import type { ControlScoreStore } from '@ssl/eval';
 import { loadRegistry } from '../src/plugins';
+import { firstImages } from './first-images';
 
 const { values } = parseArgs({
   options: {
@@ -45,16 +46,10 @@ const { values } = parseArgs({
 });
 
 await initBackend({ backend: 'wasm', log: () => {} });
-const first = <D extends ImageDataset>(dataset: D, count: number): D =>
-  subset(
-    dataset,
-    Array.from({ length: Math.min(count, dataset.size) }, (_, i) => i),
-    `${dataset.name ?? 'images'} (first ${count})`,
-  );
 const fullTrain = await loadFashionMnist({ split: 'train', source: 'auto' });
-const test = first(await loadFashionMnist({ split: 'test', source: 'auto' }), Number(values['test-limit']));
-const trainSet = first(fullTrain, Number(values['train-limit']));
-const evalTrain = first(fullTrain, Number(values['eval-train-limit']));
+const test = firstImages(await loadFashionMnist({ split: 'test', source: 'auto' }), Number(values['test-limit']));
+const trainSet = firstImages(fullTrain, Number(values['train-limit']));
+const evalTrain = firstImages(fullTrain, Number(values['eval-train-limit']));
 const methodConfig = JSON.parse(values.config!) as Record<string, unknown>;
 const { registry } = await loadRegistry(process.cwd());
 const method = registry.create(values.method!, methodConfig);

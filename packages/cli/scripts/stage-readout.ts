@@ -16,10 +16,11 @@
 import { appendFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
-import { SslError, createEncoder, initBackend, loadEncoder, loadFashionMnist, subset } from '@ssl/core';
-import type { Encoder, ImageDataset } from '@ssl/core';
+import { SslError, createEncoder, initBackend, loadEncoder, loadFashionMnist } from '@ssl/core';
+import type { Encoder } from '@ssl/core';
 import { EVALUATION_PROTOCOL, compareRepresentations, extractFeatures } from '@ssl/eval';
 import type { FeatureSet, ComparisonRow } from '@ssl/eval';
+import { firstImages } from './first-images';
 
 const { values } = parseArgs({
   options: {
@@ -71,15 +72,9 @@ function columns(set: FeatureSet, from: number, width: number): FeatureSet {
 }
 
 await initBackend({ backend: 'wasm', log: () => {} });
-const first = <D extends ImageDataset>(dataset: D, count: number): D =>
-  subset(
-    dataset,
-    Array.from({ length: Math.min(count, dataset.size) }, (_, i) => i),
-    `${dataset.name ?? 'images'} (first ${count})`,
-  );
 const fullTrain = await loadFashionMnist({ split: 'train', source: 'auto' });
-const evalTrain = first(fullTrain, Number(values['eval-train-limit']));
-const test = first(await loadFashionMnist({ split: 'test', source: 'auto' }), Number(values['test-limit']));
+const evalTrain = firstImages(fullTrain, Number(values['eval-train-limit']));
+const test = firstImages(await loadFashionMnist({ split: 'test', source: 'auto' }), Number(values['test-limit']));
 const seed = Number(values.seed);
 
 const trained = (await loadEncoder(values.encoder)) as Encoder;
