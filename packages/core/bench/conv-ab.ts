@@ -35,14 +35,14 @@ const VARIANTS: Variant[] =
         { name: 'winograd', apply: () => setWinogradEnabled(true) },
       ]
     : variantSet === 'filter-products'
-    ? [
-        { name: 'rows', apply: () => setWinogradFilterProducts('rows') },
-        { name: 'blocked', apply: () => setWinogradFilterProducts('blocked') },
-      ]
-    : [
-        { name: 'xnnpack', apply: () => setMatMulMethod('xnnpack') },
-        { name: 'gemm', apply: () => setMatMulMethod('auto') },
-      ];
+      ? [
+          { name: 'rows', apply: () => setWinogradFilterProducts('rows') },
+          { name: 'blocked', apply: () => setWinogradFilterProducts('blocked') },
+        ]
+      : [
+          { name: 'xnnpack', apply: () => setMatMulMethod('xnnpack') },
+          { name: 'gemm', apply: () => setMatMulMethod('auto') },
+        ];
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
 const load = () =>
