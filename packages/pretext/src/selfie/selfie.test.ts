@@ -13,7 +13,10 @@ describeMethodContract({
   pluginModule: new URL('../index.ts', import.meta.url),
   method: 'pretext:selfie',
   config: { attentionDim: 8 },
-  moreConfigs: [{ grid: 3, maskedPatches: 2, attentionDim: 4 }],
+  moreConfigs: [
+    { grid: 3, maskedPatches: 2, attentionDim: 4 },
+    { maskedPatches: 2, attentionDim: 4, patchInputSize: 14 },
+  ],
   data: { source: 'fashion-mnist-sample', size: 64 },
   encoder: { kind: 'cnn', inputShape: [28, 28, 1], channels: [8, 16], batchNorm: true },
   batchSize: 8,
@@ -23,6 +26,8 @@ describeMethodContract({
     { config: { maskedPatches: 1 }, field: 'maskedPatches' },
     { config: { maskedPatches: 16 }, field: 'maskedPatches' },
     { config: { attentionDim: 0 }, field: 'attentionDim' },
+    { config: { patchInputSize: 2.5 }, field: 'patchInputSize' },
+    { config: { patchInputSize: -7 }, field: 'patchInputSize' },
   ],
   checkRun(result) {
     // M-way cross-entropy over the candidates starts near log M (log 4 ≈ 1.39, log 2 ≈ 0.69).
@@ -58,6 +63,42 @@ describe('selfieLogits', () => {
     tf.dispose([images, blanked, logits, labels, again.logits, again.labels]);
     encoder.model.dispose();
     pooling.dispose();
+  });
+
+  it('gives the encoder the patches resized to patchInputSize, and as cut when it is 0', () => {
+    const encoder = createEncoder({ kind: 'cnn', inputShape: [28, 28, 1], channels: [4, 8], seed: 1 });
+    const seen: number[][] = [];
+    const recording = { ...encoder, features: (x: tf.Tensor4D | tf.Tensor2D) => (seen.push(x.shape), encoder.features(x)) };
+    const pooling = selfiePoolingNetwork({ featureDim: 8, positions: 16, visible: 12, masked: 4, attentionDim: 4, seed: 2 });
+    const images = tf.tidy(() => tf.randomUniform([2, 28, 28, 1], 0, 1, 'float32', 4)) as tf.Tensor4D;
+    for (const patchInputSize of [0, 14]) {
+      const { logits, labels } = selfieLogits(
+        recording,
+        pooling,
+        images,
+        new Random(3),
+        { grid: 4, maskedPatches: 4, patchInputSize },
+        false,
+      );
+      tf.dispose([logits, labels]);
+    }
+    // 2 images × 16 patches of 7×7, then the same 32 patches at 14×14.
+    expect(seen).toEqual([
+      [32, 7, 7, 1],
+      [32, 14, 14, 1],
+    ]);
+    images.dispose();
+    encoder.model.dispose();
+    pooling.dispose();
+  });
+});
+
+describe('selfie patchInputSize', () => {
+  it('refuses a side smaller than the patch the grid cuts, naming the option', async () => {
+    const data = await loadFashionMnist({ split: 'test', source: 'sample' });
+    const method = createRegistry().use(pretext()).create('pretext:selfie', { patchInputSize: 5 });
+    const encoder = { kind: 'cnn', inputShape: [28, 28, 1], channels: [4, 8] } as const;
+    await expect(train({ method, data, encoder, epochs: 1, batchSize: 4 })).rejects.toThrow(/patchInputSize.*patchSize \(7\)/);
   });
 });
 

@@ -4,7 +4,7 @@ import { accuracy, defineMethod, hardLabelCrossEntropy, invalidConfig, tfl as tf
 import type { Encoder, ImageDataset, Random, tfl } from '@ssl/core';
 import { pretextAccuracy, pretextHeldOutTask } from '../blocks/evaluate';
 import type { PretextEvaluationOptions, PretextPrediction } from '../blocks/evaluate';
-import { extractPatches, sampleGridBoxes, validateGridLayout } from '../blocks/patches';
+import { extractPatches, resizePatches, sampleGridBoxes, validateGridLayout, validatePatchInputSize } from '../blocks/patches';
 import type { GridLayout, PatchBox } from '../blocks/patches';
 
 /**
@@ -23,6 +23,12 @@ export interface SelfieConfig {
   maskedPatches: number;
   /** Width of the attention scorer's hidden layer and of the query MLP. Default 64. */
   attentionDim: number;
+  /**
+   * Side the patches are resized to (bilinear) before the encoder; 0 keeps them as cut. The encoder is evaluated
+   * on whole images, so on 28×28 images 7×7 patches train its stages on maps a quarter of the size they are
+   * evaluated at (see `resizePatches`). Default 0.
+   */
+  patchInputSize: number;
 }
 
 declare module '@ssl/core' {
@@ -96,7 +102,7 @@ export function selfieLogits(
   pooling: tfl.LayersModel,
   images: Tensor4D,
   rng: Random,
-  config: Pick<SelfieConfig, 'grid' | 'maskedPatches'>,
+  config: Pick<SelfieConfig, 'grid' | 'maskedPatches'> & Partial<Pick<SelfieConfig, 'patchInputSize'>>,
   training: boolean,
 ): PretextPrediction {
   const [n, height, width] = images.shape;
@@ -128,7 +134,7 @@ export function selfieLogits(
     });
   }
   return tf.tidy(() => {
-    const patches = extractPatches(images, boxes, layout.patchSize);
+    const patches = resizePatches(extractPatches(images, boxes, layout.patchSize), config.patchInputSize ?? 0);
     const features = encoder.features(patches, { training });
     const dim = encoder.featureDim;
     const visibleFeatures = tf.reshape(tf.gather(features, tf.tensor1d(visibleRows, 'int32')), [n, visible, dim]);
@@ -148,7 +154,7 @@ export function evaluateSelfie(
   encoder: Encoder,
   pooling: tfl.LayersModel,
   dataset: Pick<ImageDataset, 'images' | 'shape' | 'size'>,
-  config: Pick<SelfieConfig, 'grid' | 'maskedPatches'>,
+  config: Pick<SelfieConfig, 'grid' | 'maskedPatches'> & Partial<Pick<SelfieConfig, 'patchInputSize'>>,
   options: PretextEvaluationOptions = {},
 ): Promise<number> {
   return pretextAccuracy(dataset, (images, rng) => selfieLogits(encoder, pooling, images, rng, config, false), options);
@@ -164,7 +170,7 @@ export const selfie = defineMethod<SelfieConfig, 'unlabeled'>({
     url: 'https://arxiv.org/abs/1906.02940',
   },
   data: 'unlabeled',
-  defaults: { grid: 4, maskedPatches: 4, attentionDim: 64 },
+  defaults: { grid: 4, maskedPatches: 4, attentionDim: 64, patchInputSize: 0 },
   validate(config) {
     if (!(Number.isInteger(config.grid) && config.grid >= 2)) invalidConfig('grid', config.grid, 'an integer ≥ 2');
     const positions = config.grid * config.grid;
@@ -172,6 +178,9 @@ export const selfie = defineMethod<SelfieConfig, 'unlabeled'>({
       invalidConfig('maskedPatches', config.maskedPatches, `an integer in 2..${positions - 1} (grid² − 1: one patch must stay visible)`);
     if (!(Number.isInteger(config.attentionDim) && config.attentionDim > 0))
       invalidConfig('attentionDim', config.attentionDim, 'a positive integer');
+    // The patch side depends on the input size: build() checks patchInputSize against it.
+    if (!(Number.isInteger(config.patchInputSize) && config.patchInputSize >= 0))
+      invalidConfig('patchInputSize', config.patchInputSize, '0 (patches as cut) or an integer side ≥ the patch side');
   },
   views: () => ({ unlabeled: 'none' }),
   // Adam at 1e-3 for a CI-sized budget (the paper: Momentum SGD on ImageNet-scale runs).
@@ -182,7 +191,9 @@ export const selfie = defineMethod<SelfieConfig, 'unlabeled'>({
     epochs: 10,
   },
   build({ config, createEncoder, rng, inputShape }) {
-    validateGridLayout(layoutOf(config, Math.min(inputShape[0], inputShape[1])), [inputShape[0], inputShape[1]], '');
+    const layout = layoutOf(config, Math.min(inputShape[0], inputShape[1]));
+    validateGridLayout(layout, [inputShape[0], inputShape[1]], '');
+    validatePatchInputSize(config.patchInputSize, layout.patchSize);
     const encoder = createEncoder();
     const positions = config.grid * config.grid;
     const pooling = selfiePoolingNetwork({
