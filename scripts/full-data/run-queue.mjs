@@ -125,7 +125,8 @@ function runConfiguration(configuration) {
   }
   const args = ['packages/cli/bin/ssl.mjs', configuration.command ?? 'pretrain', configuration.method, '--data', data, '--out', out];
   args.push(...configuration.args.map(withRuns));
-  if (existsSync(join(out, 'config.json'))) args.push('--resume');
+  const resumed = existsSync(join(out, 'config.json'));
+  if (resumed) args.push('--resume');
   const loadAtStart = loadavg()[0];
   const started = Date.now();
   console.log(`[${new Date().toISOString()}] ${configuration.name}: node ${args.join(' ')}`);
@@ -144,6 +145,8 @@ function runConfiguration(configuration) {
     threads: Number(process.env.SSL_THREADS ?? cpus().length),
     ...(peakRssMb === undefined ? {} : { peakRssMb }),
     ...(cpuMinutes === undefined ? {} : { cpuMinutes }),
+    // Wall and CPU minutes then cover the last segment only; stepMinutes still sums every step of the run.
+    ...(resumed ? { resumed: true } : {}),
   };
   if (child.status === 0 && existsSync(join(out, 'eval.json'))) Object.assign(line, summariseRun(out));
   appendFileSync(resultsFile, `${JSON.stringify(line)}\n`);

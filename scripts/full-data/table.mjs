@@ -89,10 +89,11 @@ function rowOf(result) {
   const threads = result.threads === 1 ? ', 1 wasm thread' : '';
   const load = result.load ? `load ${result.load.start}→${result.load.end} on ${result.load.cores} cores${threads}` : '';
   const cpu = result.cpuMinutes === undefined ? '' : `, ${result.cpuMinutes} CPU min`;
+  const segment = result.resumed ? ' of the last segment (resumed)' : '';
   const time =
     result.stepMinutes === undefined
-      ? `${result.wallMinutes} min wall${cpu}`
-      : `${result.stepMinutes} min in steps, ${result.wallMinutes} min wall${cpu}`;
+      ? `${result.wallMinutes} min wall${cpu}${segment}`
+      : `${result.stepMinutes} min in steps, ${result.wallMinutes} min wall${cpu}${segment}`;
   const verdict = collapseCell(result.evaluation);
   if (result.exitCode !== 0) {
     return [
@@ -272,8 +273,10 @@ function semisupTable(results) {
       .map((run) => `${run.seed}: ${points(run.accuracy)}${run.controlAccuracy === undefined ? '' : ` / ${points(run.controlAccuracy)}`}`)
       .join('; ');
     const minutes = meanStd(group.map((run) => run.result.stepMinutes ?? run.result.wallMinutes)).mean;
-    const wall = meanStd(group.map((run) => run.result.wallMinutes)).mean;
-    const cpuMinutes = group.map((run) => run.result.cpuMinutes).filter((value) => value !== undefined);
+    // A resumed run's wall and CPU minutes are its last segment's: left out of those means.
+    const whole = group.filter((run) => !run.result.resumed);
+    const wall = whole.length === 0 ? '' : `, ${meanStd(whole.map((run) => run.result.wallMinutes)).mean.toFixed(1)} wall`;
+    const cpuMinutes = whole.map((run) => run.result.cpuMinutes).filter((value) => value !== undefined);
     const cpu = cpuMinutes.length === 0 ? '' : `, ${meanStd(cpuMinutes).mean.toFixed(1)} CPU`;
     const threads = [...new Set(group.map((run) => run.result.threads).filter((value) => value !== undefined))];
     const threadsNote = threads.length === 0 ? '' : `, ${threads.join('/')} thread${threads.join('') === '1' ? '' : 's'}`;
@@ -281,7 +284,7 @@ function semisupTable(results) {
     const steps = [...new Set(group.map((run) => run.result.steps))].join(', ');
     const data = first.data && first.data !== 'fashion-mnist' ? ` (${first.data})` : '';
     lines.push(
-      `| ${first.row}${data} | ${first.labels} | ${first.length} | ${steps} | ${minutes.toFixed(1)} in steps, ${wall.toFixed(1)} wall${cpu} (load ${loadRange(loads)}${threadsNote}) | ${perSeed} | ${meanStdCell(group.map((run) => run.accuracy))} | ${meanStdCell(paired.map((run) => run.controlAccuracy))} | ${meanStdCell(
+      `| ${first.row}${data} | ${first.labels} | ${first.length} | ${steps} | ${minutes.toFixed(1)} in steps${wall}${cpu} (load ${loadRange(loads)}${threadsNote}) | ${perSeed} | ${meanStdCell(group.map((run) => run.accuracy))} | ${meanStdCell(paired.map((run) => run.controlAccuracy))} | ${meanStdCell(
         paired.map((run) => run.accuracy - run.controlAccuracy),
         signed,
       )} | ${[...new Set(group.map((run) => run.control))].join(', ')} |`,
