@@ -164,9 +164,16 @@ describe('separation blocks', () => {
   });
 });
 
-const EPOCHS = 10;
-/** dB of spectrogram SNR by which the mask from a source's own image must beat the mask from the other source's image. */
-const IMAGE_STEERING_BAR = 0.6;
+/**
+ * 155 steps of 64. Separated minus other-image SNR, measured 2026-12-07 (seed 0 unless said, wasm, 1 thread): 3 epochs
+ * +0.27 dB, 5 epochs +0.77 (seed 1: +1.14), 7 epochs +0.84, 10 epochs +1.32 (the test's budget before, 146 s of CI).
+ */
+const EPOCHS = 5;
+/**
+ * dB of spectrogram SNR by which the mask from a source's own image must beat the mask from the other source's image:
+ * about half the +0.77 measured, as the 10-epoch run's 0.6 was of its +1.32.
+ */
+const IMAGE_STEERING_BAR = 0.4;
 
 describe('clip:mix-and-separate', () => {
   it('separationModelFromRun rebuilds the trained separator from its run directory (same masks)', async () => {
