@@ -321,6 +321,10 @@ describe('ssl pretrain --resume after a kill', () => {
     const { spawn } = await import('node:child_process');
     const { existsSync, readFileSync, readdirSync } = await import('node:fs');
     const out = join(workDir, 'runs', 'killed');
+    // A CNN 16-32-64 rather than the default 32-64-128: the test is about the checkpoint, and a step costs about a
+    // third; an epoch's 10 more steps (≥ 2.5 s) still outlast the 200 ms poll before the kill.
+    const smallEncoder = join(workDir, 'small-encoder.json');
+    await writeFile(smallEncoder, JSON.stringify({ encoderOptions: { channels: [16, 32, 64] } }));
     const args = [
       binPath,
       'pretrain',
@@ -331,6 +335,8 @@ describe('ssl pretrain --resume after a kill', () => {
       '2',
       '--batch-size',
       '256',
+      '--config',
+      smallEncoder,
       '--no-eval',
       '--backend',
       'wasm',
