@@ -126,6 +126,10 @@ const row = {
   figures: figures.map((figure) => ({ key: figure.key, trained: figure.trained, randomInit: figure.randomInit, gain: figure.gain })),
   heldOutTask: evaluation.heldOutTask?.map((figure) => ({ name: figure.name, value: figure.value })),
   effectiveRank: Number(collapseDiagnostics(evaluation.trainedFeatures.test).effectiveRank.toFixed(1)),
+  // Every 20th step's loss (and the last), to set beside another implementation's curve (simclr_peer.py logs the same steps).
+  loss: result.run.history
+    .map((record, i) => ({ step: i + 1, loss: Number(record.loss.toFixed(4)) }))
+    .filter(({ step }) => step % 20 === 0 || step === steps),
 };
 appendFileSync(values.results!, `${JSON.stringify(row)}\n`);
 const mean = (value: unknown) => (typeof value === 'number' ? value : (value as { mean: number }).mean);
