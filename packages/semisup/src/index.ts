@@ -55,6 +55,7 @@ export {
   dataDistillation,
   distillationTransforms,
   ensemblePredictions,
+  keptAnnotations,
   transformImages,
   DATA_DISTILLATION_POOL,
 } from './data-distillation/data-distillation';

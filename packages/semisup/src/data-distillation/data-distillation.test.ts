@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@ssl/core';
 import { describeMethodContract } from '@ssl/test-utils';
 import { CI_LEARNING, LEARNING_TIMEOUT, learningRun } from '../testing/learning-run';
-import semisup, { distillationTransforms, ensemblePredictions, predictClasses, transformImages } from '../index';
+import semisup, { distillationTransforms, ensemblePredictions, keptAnnotations, predictClasses, transformImages } from '../index';
 
 beforeAll(async () => {
   await initBackend({ backend: 'wasm', threads: 1, log: () => {} });
@@ -25,6 +25,7 @@ describeMethodContract({
   moreConfigs: [
     { rounds: 2, unlabeledRatio: 3, scales: [1], flip: false, threshold: 0.15, student: 'continue', annotationWeight: 0.5 },
     { rounds: 2, unlabeledRatio: 3, annotationWeight: 0 },
+    { rounds: 2, unlabeledRatio: 3, perClass: 2 },
   ],
   invalidConfigs: [
     { config: { rounds: 0 }, field: 'rounds' },
@@ -32,6 +33,8 @@ describeMethodContract({
     { config: { scales: [1, -1] }, field: 'scales' },
     { config: { flip: 1 }, field: 'flip' },
     { config: { threshold: 1.5 }, field: 'threshold' },
+    { config: { perClass: -1 }, field: 'perClass' },
+    { config: { perClass: 1.5 }, field: 'perClass' },
     { config: { annotationWeight: -1 }, field: 'annotationWeight' },
     { config: { unlabeledRatio: 0 }, field: 'unlabeledRatio' },
     { config: { student: 'old' }, field: 'student' },
@@ -95,6 +98,30 @@ describe('data distillation blocks', () => {
     for (let n = 0; n < 2; n++)
       for (let r = 0; r < 6; r++) for (let c = 0; c < 6; c++) expect(crop(n, r, c)).toBeCloseTo(enlarged(n, r + 3, c + 3), 6);
     tf.dispose([x, small, resized, large]);
+  });
+
+  // Ids 10..17, predicted classes and confidences; class 0 is the crowded one.
+  const annotated = {
+    ids: Int32Array.from([10, 11, 12, 13, 14, 15, 16, 17]),
+    labels: Int32Array.from([0, 0, 1, 0, 2, 0, 1, 2]),
+    confidences: Float32Array.from([0.95, 0.99, 0.5, 0.92, 0.97, 0.6, 0.91, 0.3]),
+  };
+
+  it('keeps every annotation over the threshold without a cap, and the most confident of each class with one', () => {
+    const overThreshold = keptAnnotations(annotated, { threshold: 0.9, perClass: 0 }, 3);
+    expect(Array.from(overThreshold.ids)).toEqual([10, 11, 13, 14, 16]);
+    expect(Array.from(overThreshold.labels!)).toEqual([0, 0, 0, 2, 1]);
+    // A plain loop: per class, sort by confidence (descending), keep the first two over 0.55, list by id.
+    const reference: number[] = [];
+    for (let c = 0; c < 3; c++) {
+      const ofClass = [...annotated.ids.keys()].filter((i) => annotated.labels[i] === c && annotated.confidences[i] >= 0.55);
+      ofClass.sort((a, b) => annotated.confidences[b] - annotated.confidences[a]);
+      reference.push(...ofClass.slice(0, 2).map((i) => annotated.ids[i]));
+    }
+    const capped = keptAnnotations(annotated, { threshold: 0.55, perClass: 2 }, 3);
+    expect(Array.from(capped.ids)).toEqual(reference.sort((a, b) => a - b));
+    expect(Array.from(capped.ids)).toEqual([10, 11, 14, 16]);
+    expect(Array.from(capped.labels!)).toEqual([0, 0, 2, 1]);
   });
 
   it('the ensemble is the mean over transforms of the predictions, as a plain loop', () => {

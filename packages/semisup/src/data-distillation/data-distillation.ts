@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import { accuracy, copyWeights, defineMethod, hardLabelCrossEntropy, invalidConfig } from '@ssl/core';
-import type { RoundEndContext } from '@ssl/core';
+import type { Pool, RoundEndContext } from '@ssl/core';
 import { annotationTable, gatherAnnotated } from '../shared/annotations';
+import { topKPerClass } from '../self-training/self-training';
+import type { PseudoLabels } from '../self-training/self-training';
 import {
   NO_UNLABELED_VIEWS,
   createClassifierNetwork,
@@ -39,6 +41,13 @@ export interface DataDistillationConfig extends EmaSettings {
   flip: boolean;
   /** Ensemble confidence (max of the mean softmax) an annotation needs; 0 annotates every unlabeled image. */
   threshold: number;
+  /**
+   * At most this many annotations per predicted class, the most confident (ties by the smaller id); 0 keeps
+   * every one over the threshold. A ~70% model's confident annotations pile up on the classes it finds easy
+   * and on the one it confuses others into (full data, seed 0, τ 0.9: 6 565 'coat' at 54% right, 413
+   * 'T-shirt'), and the student learns that imbalance; a cap per class keeps the annotations balanced.
+   */
+  perClass: number;
   /** Weight of a generated annotation relative to a given label in the student's loss; 0 = the supervised-only ablation. */
   annotationWeight: number;
   /** Unlabeled (annotated) images per labeled image in a batch, so every batch mixes both kinds. */
@@ -127,6 +136,20 @@ function annotatePool(
   return { labels, confidences };
 }
 
+/** The annotations a round keeps: confidence ≥ threshold, and with `perClass` > 0 the most confident of each class. */
+export function keptAnnotations(
+  annotated: PseudoLabels,
+  config: Pick<DataDistillationConfig, 'threshold' | 'perClass'>,
+  numClasses: number,
+): Pool {
+  if (config.perClass > 0) {
+    const { ids, labels } = topKPerClass(annotated, config.perClass, config.threshold, numClasses);
+    return { ids, labels };
+  }
+  const kept = Array.from(annotated.ids.keys()).filter((i) => annotated.confidences[i] >= config.threshold);
+  return { ids: Int32Array.from(kept, (i) => annotated.ids[i]), labels: Int32Array.from(kept, (i) => annotated.labels[i]) };
+}
+
 export const dataDistillation = defineMethod<DataDistillationConfig, 'semi-supervised'>({
   name: 'data-distillation',
   description:
@@ -146,6 +169,7 @@ export const dataDistillation = defineMethod<DataDistillationConfig, 'semi-super
     scales: [0.9, 1, 1.1],
     flip: true,
     threshold: 0,
+    perClass: 0,
     annotationWeight: 1,
     unlabeledRatio: 1,
     student: 'fresh',
@@ -158,6 +182,8 @@ export const dataDistillation = defineMethod<DataDistillationConfig, 'semi-super
       invalidConfig('scales', config.scales, 'a non-empty array of numbers in (0, 4]');
     if (typeof config.flip !== 'boolean') invalidConfig('flip', config.flip, 'true or false');
     requireFraction('threshold', config.threshold);
+    if (!(Number.isInteger(config.perClass) && config.perClass >= 0))
+      invalidConfig('perClass', config.perClass, 'a whole number ≥ 0 (0: no cap per class)');
     requireNonNegativeNumber('annotationWeight', config.annotationWeight);
     requirePositiveInteger('unlabeledRatio', config.unlabeledRatio);
     if (config.student !== 'fresh' && config.student !== 'continue') invalidConfig('student', config.student, `'fresh' or 'continue'`);
@@ -206,12 +232,8 @@ export const dataDistillation = defineMethod<DataDistillationConfig, 'semi-super
       endRound({ pools: roundPools, images }) {
         const ids = roundPools.get('unlabeled')!.ids;
         const { labels, confidences } = annotatePool(student, ids, images, transforms);
-        const kept = Array.from(ids.keys()).filter((i) => confidences[i] >= config.threshold);
         // The newest model's annotations replace the earlier ones.
-        roundPools.set(DATA_DISTILLATION_POOL, {
-          ids: Int32Array.from(kept, (i) => ids[i]),
-          labels: Int32Array.from(kept, (i) => labels[i]),
-        });
+        roundPools.set(DATA_DISTILLATION_POOL, keptAnnotations({ ids, labels, confidences }, config, numClasses));
       },
     };
   },
