@@ -194,14 +194,20 @@ function semisupRun(result) {
   const args = result.args;
   const recipe = flagValue(args, '--config');
   const recipeRow = recipe ? recipe.replace(/^.*\//, '').replace(/\.json$/, '') : result.method.replace(/^semisup:/, '');
+  // A queue entry renamed when its recipe file changed (semisup-self-training-<tag>-100l-…) is another recipe than the
+  // lines of the old name, which stay as history: its row says the tag, so the two are not averaged together.
+  const stem = result.name.replace(/^semisup-/, '').replace(/-\d+l-.*$/, '');
+  const tagged = stem.startsWith(`${recipeRow}-`) ? `${recipeRow} (${stem.slice(recipeRow.length + 1)})` : recipeRow;
   // A run whose encoder started from a self-supervised run (ssl semisup --init) is another recipe: its row names the start.
   const init = flagValue(args, '--init');
-  const row = init ? `${recipeRow}, from ${init.replace(/\/+$/, '').replace(/^.*\//, '')}` : recipeRow;
+  const row = init ? `${tagged}, from ${init.replace(/\/+$/, '').replace(/^.*\//, '')}` : tagged;
   const steps = flagValue(args, '--steps');
   const epochs = flagValue(args, '--epochs');
   const classifier = result.evaluation?.classifier;
   return {
     row,
+    // The registered method a random-init row measures (supervised-only's recipe is FixMatch with λu 0: its own name).
+    coverageMethod: init ? undefined : `semisup:${recipeRow}`,
     data: result.data,
     labels: 10 * Number(flagValue(args, '--labels-per-class')),
     seed: Number(flagValue(args, '--seed') ?? 0),
@@ -307,11 +313,16 @@ function semisupCoverage(runs) {
     .methods.filter((method) => method.id.startsWith('semisup:'))
     .map((method) => method.id);
   const fullData = runs.filter((run) => (run.data ?? 'fashion-mnist') === 'fashion-mnist');
-  const seedsAt = (id, labels) =>
-    new Set(fullData.filter((run) => `semisup:${run.row}` === id && run.labels === labels).map((run) => run.seed));
-  const complete = methods.filter((id) => seedsAt(id, 100).size >= 3);
-  const partial = methods.filter((id) => seedsAt(id, 100).size > 0 && seedsAt(id, 100).size < 3);
-  const missing = methods.filter((id) => seedsAt(id, 100).size === 0);
+  // The most seeds one row of the method has (a renamed recipe's row and its history's are counted apart).
+  const seedsAt = (id, labels) => {
+    const seedsByRow = new Map();
+    for (const run of fullData.filter((run) => run.coverageMethod === id && run.labels === labels))
+      seedsByRow.set(run.row, (seedsByRow.get(run.row) ?? new Set()).add(run.seed));
+    return Math.max(0, ...[...seedsByRow.values()].map((seeds) => seeds.size));
+  };
+  const complete = methods.filter((id) => seedsAt(id, 100) >= 3);
+  const partial = methods.filter((id) => seedsAt(id, 100) > 0 && seedsAt(id, 100) < 3);
+  const missing = methods.filter((id) => seedsAt(id, 100) === 0);
   const fewAndMany = ['supervised-only', 'pseudo-label', 'mean-teacher', 'mixmatch', 'fixmatch', 'flexmatch'];
   const without = (labels) => fewAndMany.filter((row) => !fullData.some((run) => run.row === row && run.labels === labels));
   return [
