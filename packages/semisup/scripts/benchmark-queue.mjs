@@ -48,7 +48,8 @@ const IN_ROUNDS = ['self-training', 'co-training', 'noisy-student', 'data-distil
  * self-training steps over labeled batches only (59 900 / B 16 = 3 743 steps an epoch: 3 rounds × 1 = 11 229 cheap
  * steps), the others at μ 3 (1 247 steps an epoch): co-training 3 × 1 = 3 741 (its step, two learners, cost 1.4× a
  * FixMatch step on the sample: 2 epochs a round would take ~20 min with the ablation), Noisy Student and data
- * distillation 2 × 2 = 4 988. Each trains its ablation too, so a run costs twice its steps.
+ * distillation 2 epochs a round = 4 988 steps (Noisy Student's recipe has 3 rounds: 7 482). Each trains its ablation
+ * too, so a run costs twice its steps.
  */
 const ROUND_EPOCHS = { 'self-training': 1, 'co-training': 1, 'noisy-student': 2, 'data-distillation': 2 };
 /** Issue 32 acceptance 5: rows at 40 and 1 000 labels, seed 0. */
@@ -60,9 +61,10 @@ const data = values.data === 'fashion-mnist' ? {} : { data: values.data };
 /**
  * Recipes changed after their first full-data runs, each with the tag that renames its entries (so the queue runs them
  * again; the old lines stay in results.jsonl as history, and table.mjs gives the tagged entries their own row):
- * self-training's k per class 50 → 1 000 (README → Benchmark, the round methods' measurements).
+ * self-training's k per class 50 → 1 000, Noisy Student's RandAugment N 1 M 5 → N 2 at random magnitudes and 2 → 3
+ * rounds (README → Benchmark, the round methods' measurements).
  */
-const RECIPE_TAGS = { 'self-training': 'top-thousand-per-class' };
+const RECIPE_TAGS = { 'self-training': 'top-thousand-per-class', 'noisy-student': 'strong-noise-three-rounds' };
 const entryName = (row, labels, length, seed) =>
   `semisup-${RECIPE_TAGS[row] ? `${row}-${RECIPE_TAGS[row]}` : row}-${labels}l-${length}-seed${seed}${values.suffix}`;
 
