@@ -22,7 +22,7 @@ export type { ContextPredictionConfig, ContextPredictionTask } from './context-p
 export { jigsaw, jigsawPuzzles, jigsawLogits, jigsawHead, jigsawPermutations, evaluateJigsaw, JIGSAW_TILES } from './jigsaw/jigsaw';
 export type { JigsawConfig, JigsawTaskConfig } from './jigsaw/jigsaw';
 export { selfie, selfieLogits, selfiePoolingNetwork, evaluateSelfie } from './selfie/selfie';
-export type { SelfieConfig } from './selfie/selfie';
+export type { SelfieConfig, SelfieTask } from './selfie/selfie';
 export { padCrop, padCropFlip } from './views/pad-crop-flip';
 export type { PadCropFlipOptions } from './views/pad-crop-flip';
 export {

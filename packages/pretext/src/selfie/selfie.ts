@@ -37,6 +37,9 @@ declare module '@ssl/core' {
   }
 }
 
+/** What the task itself reads of a config: the grid, the hidden patches and (optionally) the patches' input side. */
+export type SelfieTask = Pick<SelfieConfig, 'grid' | 'maskedPatches'> & Partial<Pick<SelfieConfig, 'patchInputSize'>>;
+
 function layoutOf(config: Pick<SelfieConfig, 'grid'>, imageSide: number): GridLayout {
   return { grid: config.grid, patchSize: Math.floor(imageSide / config.grid), gap: 0, jitter: 0 };
 }
@@ -102,7 +105,7 @@ export function selfieLogits(
   pooling: tfl.LayersModel,
   images: Tensor4D,
   rng: Random,
-  config: Pick<SelfieConfig, 'grid' | 'maskedPatches'> & Partial<Pick<SelfieConfig, 'patchInputSize'>>,
+  config: SelfieTask,
   training: boolean,
 ): PretextPrediction {
   const [n, height, width] = images.shape;
@@ -154,7 +157,7 @@ export function evaluateSelfie(
   encoder: Encoder,
   pooling: tfl.LayersModel,
   dataset: Pick<ImageDataset, 'images' | 'shape' | 'size'>,
-  config: Pick<SelfieConfig, 'grid' | 'maskedPatches'> & Partial<Pick<SelfieConfig, 'patchInputSize'>>,
+  config: SelfieTask,
   options: PretextEvaluationOptions = {},
 ): Promise<number> {
   return pretextAccuracy(dataset, (images, rng) => selfieLogits(encoder, pooling, images, rng, config, false), options);
