@@ -3,6 +3,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@ssl/core';
 import { describeMethodContract } from '@ssl/test-utils';
 import { CI_LEARNING, LEARNING_TIMEOUT, learningRun } from '../testing/learning-run';
+import { NO_UNLABELED_VIEWS } from '../shared/classifier-network';
+import { weakRandAugment } from '../views/weak-rand-augment';
+import { dataDistillation } from './data-distillation';
 import semisup, { distillationTransforms, ensemblePredictions, keptAnnotations, predictClasses, transformImages } from '../index';
 
 beforeAll(async () => {
@@ -26,6 +29,7 @@ describeMethodContract({
     { rounds: 2, unlabeledRatio: 3, scales: [1], flip: false, threshold: 0.15, student: 'continue', annotationWeight: 0.5 },
     { rounds: 2, unlabeledRatio: 3, annotationWeight: 0 },
     { rounds: 2, unlabeledRatio: 3, perClass: 2 },
+    { rounds: 2, unlabeledRatio: 3, inputNoise: true, augment: { numOps: 1, magnitude: 5 } },
   ],
   invalidConfigs: [
     { config: { rounds: 0 }, field: 'rounds' },
@@ -39,6 +43,9 @@ describeMethodContract({
     { config: { unlabeledRatio: 0 }, field: 'unlabeledRatio' },
     { config: { student: 'old' }, field: 'student' },
     { config: { dropout: -0.1 }, field: 'dropout' },
+    { config: { inputNoise: 'yes' }, field: 'inputNoise' },
+    { config: { augment: { numOps: 0 } }, field: 'augment.numOps' },
+    { config: { augment: { magnitude: 11 } }, field: 'augment.magnitude' },
   ],
   checkRun(result) {
     // Round 0 has no annotations, so its steps are supervised only and log none.
@@ -122,6 +129,17 @@ describe('data distillation blocks', () => {
     expect(Array.from(capped.ids)).toEqual(reference.sort((a, b) => a - b));
     expect(Array.from(capped.ids)).toEqual([10, 11, 14, 16]);
     expect(Array.from(capped.labels!)).toEqual([0, 0, 2, 1]);
+  });
+
+  it("input noise gives every training image RandAugment, the ablation's labeled images too; without it the weak view", () => {
+    const noised = { ...dataDistillation.defaults, inputNoise: true, augment: { numOps: 1, magnitude: 5 } };
+    const views = dataDistillation.views(noised);
+    const ablation = dataDistillation.views(dataDistillation.supervisedControl!(noised));
+    expect(views.labeled).toEqual(weakRandAugment({ numOps: 1, magnitude: 5 }));
+    expect(views.unlabeled).toEqual(views.labeled);
+    expect(ablation.labeled).toEqual(views.labeled);
+    expect(ablation.unlabeled).toEqual(NO_UNLABELED_VIEWS);
+    expect(dataDistillation.views(dataDistillation.defaults)).toEqual({ labeled: 'weak', unlabeled: 'weak' });
   });
 
   it('the ensemble is the mean over transforms of the predictions, as a plain loop', () => {

@@ -17,6 +17,8 @@ import type { ClassifierNetwork, SemisupRuntime } from '../shared/classifier-net
 import { STUDENT_EMA_DEFAULTS, studentRuntimeParts, validateEma } from '../shared/ema-model';
 import type { EmaSettings } from '../shared/ema-model';
 import { SEMISUP_TRAINING } from '../shared/training';
+import { noisedView, validateInputNoise } from '../views/weak-rand-augment';
+import type { InputNoiseSettings } from '../views/weak-rand-augment';
 import { requireDropout, requireFraction, requireNonNegativeNumber, requirePositiveInteger } from '../shared/validate';
 
 /** One geometric transformation of data distillation's multi-transform inference. */
@@ -32,7 +34,7 @@ export interface DistillationTransform {
  * under several transformations (scales and flips); the ensembled prediction becomes the image's
  * annotation, and a student trains on the given plus the generated annotations.
  */
-export interface DataDistillationConfig extends EmaSettings {
+export interface DataDistillationConfig extends EmaSettings, InputNoiseSettings {
   /** Rounds: round 0 trains the first model on labels; each later round a student on labels + the previous model's annotations. */
   rounds: number;
   /** Scales of the multi-transform inference (the paper: multi-scale testing). */
@@ -56,6 +58,12 @@ export interface DataDistillationConfig extends EmaSettings {
   student: 'fresh' | 'continue';
   /** Dropout on the classifier's input features. */
   dropout: number;
+  /**
+   * RandAugment on every training image of every round, as Noisy Student's students (default false: the paper's
+   * flip + translate). Not the paper's: a student that learns its teacher's annotations under the teacher's own
+   * augmentation copies the teacher, mistakes included (see the README's full-data search).
+   */
+  inputNoise: boolean;
 }
 
 declare module '@ssl/core' {
@@ -174,6 +182,8 @@ export const dataDistillation = defineMethod<DataDistillationConfig, 'semi-super
     unlabeledRatio: 1,
     student: 'fresh',
     dropout: 0,
+    inputNoise: false,
+    augment: {},
   },
   validate(config) {
     validateEma(config);
@@ -188,10 +198,11 @@ export const dataDistillation = defineMethod<DataDistillationConfig, 'semi-super
     requirePositiveInteger('unlabeledRatio', config.unlabeledRatio);
     if (config.student !== 'fresh' && config.student !== 'continue') invalidConfig('student', config.student, `'fresh' or 'continue'`);
     requireDropout('dropout', config.dropout);
+    validateInputNoise(config);
   },
-  // The supervised-only ablation: the same rounds and students, no generated annotations.
+  // The supervised-only ablation: the same rounds, students and input noise, no generated annotations.
   supervisedControl: (config) => ({ ...config, annotationWeight: 0 }),
-  views: (config) => ({ labeled: 'weak', unlabeled: config.annotationWeight === 0 ? NO_UNLABELED_VIEWS : 'weak' }),
+  views: (config) => ({ labeled: noisedView(config), unlabeled: config.annotationWeight === 0 ? NO_UNLABELED_VIEWS : noisedView(config) }),
   training: SEMISUP_TRAINING,
   build(context): SemisupRuntime {
     const { config, previous, pools } = context;

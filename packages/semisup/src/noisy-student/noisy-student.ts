@@ -12,7 +12,8 @@ import {
 } from '@ssl/core';
 import type { BuildContext, Encoder, EncoderSpec } from '@ssl/core';
 import { noisyStudentLoss } from '../losses/noisy-student';
-import { weakRandAugment } from '../views/weak-rand-augment';
+import { noisedView, validateInputNoise } from '../views/weak-rand-augment';
+import type { InputNoiseSettings } from '../views/weak-rand-augment';
 import {
   NO_UNLABELED_VIEWS,
   classifierLogits,
@@ -44,7 +45,7 @@ export interface StudentEncoderOverrides {
  * images without noise; an equal-or-larger student learns labels and pseudo-labels under noise (RandAugment,
  * dropout, stochastic depth); the student becomes the next round's teacher.
  */
-export interface NoisyStudentConfig extends EmaSettings {
+export interface NoisyStudentConfig extends EmaSettings, InputNoiseSettings {
   /** Rounds: round 0 trains the first teacher on labels, each later round a student of the previous one. */
   rounds: number;
   /** 'soft': the teacher's distribution is the target (the paper's default); 'hard': its argmax. */
@@ -61,8 +62,6 @@ export interface NoisyStudentConfig extends EmaSettings {
   studentEncoder: StudentEncoderOverrides;
   /** RandAugment on every training image (true) or only flip + translate (false: the input-noise ablation). */
   inputNoise: boolean;
-  /** RandAugment's number of ops [2] and magnitude in [0, 10] or 'random' ['random', as FixMatch's strong view]. */
-  augment: { numOps?: number; magnitude?: number | 'random' };
 }
 
 declare module '@ssl/core' {
@@ -140,16 +139,12 @@ export const noisyStudent = defineMethod<NoisyStudentConfig, 'semi-supervised'>(
       invalidConfig('studentEncoder.widthMultiplier', widthMultiplier, 'a number > 0');
     if (dropout !== undefined) requireDropout('studentEncoder.dropout', dropout);
     if (dropPath !== undefined) requireDropout('studentEncoder.dropPath', dropPath);
-    if (typeof config.inputNoise !== 'boolean') invalidConfig('inputNoise', config.inputNoise, 'true or false');
-    const { numOps, magnitude } = config.augment ?? {};
-    if (numOps !== undefined) requirePositiveInteger('augment.numOps', numOps);
-    if (magnitude !== undefined && magnitude !== 'random' && !(typeof magnitude === 'number' && magnitude >= 0 && magnitude <= 10))
-      invalidConfig('augment.magnitude', magnitude, `a number in [0, 10] or 'random'`);
+    validateInputNoise(config);
   },
   // The supervised-only ablation: the same noised rounds and students, no pseudo-labels.
   supervisedControl: (config) => ({ ...config, unlabeledWeight: 0 }),
   views(config) {
-    const noised = config.inputNoise ? weakRandAugment(config.augment) : 'weak';
+    const noised = noisedView(config);
     return { labeled: noised, unlabeled: config.unlabeledWeight === 0 ? NO_UNLABELED_VIEWS : noised };
   },
   training: SEMISUP_TRAINING,

@@ -1,4 +1,4 @@
-import { weakOps } from '@ssl/core';
+import { invalidConfig, requirePositiveInteger, weakOps } from '@ssl/core';
 import type { ViewPolicy } from '@ssl/core';
 import { RAND_AUGMENT_TRANSLATE } from './weak-strong';
 
@@ -33,4 +33,31 @@ export function weakRandAugment(options: WeakRandAugmentOptions = {}): ViewPolic
       },
     ],
   };
+}
+
+/** RandAugment's number of ops [2] and magnitude in [0, 10] or 'random' ['random', as FixMatch's strong view]. */
+export interface RandAugmentNoise {
+  numOps?: number;
+  magnitude?: number | 'random';
+}
+
+/** The input noise of a teacher–student method's students: RandAugment on every training image, or none. */
+export interface InputNoiseSettings {
+  /** RandAugment on every training image (true) or only flip + translate (false). */
+  inputNoise: boolean;
+  augment: RandAugmentNoise;
+}
+
+/** Throws `invalid-config` naming `inputNoise` or `augment.*` when they are not what `noisedView` reads. */
+export function validateInputNoise(config: InputNoiseSettings): void {
+  if (typeof config.inputNoise !== 'boolean') invalidConfig('inputNoise', config.inputNoise, 'true or false');
+  const { numOps, magnitude } = config.augment ?? {};
+  if (numOps !== undefined) requirePositiveInteger('augment.numOps', numOps);
+  if (magnitude !== undefined && magnitude !== 'random' && !(typeof magnitude === 'number' && magnitude >= 0 && magnitude <= 10))
+    invalidConfig('augment.magnitude', magnitude, `a number in [0, 10] or 'random'`);
+}
+
+/** The view every training image gets: `weakRandAugment(augment)` with input noise, else the `weak` policy. */
+export function noisedView(config: InputNoiseSettings): ViewPolicy | 'weak' {
+  return config.inputNoise ? weakRandAugment(config.augment) : 'weak';
 }
