@@ -36,10 +36,7 @@ export function weakRandAugment(options: WeakRandAugmentOptions = {}): ViewPolic
 }
 
 /** RandAugment's number of ops [2] and magnitude in [0, 10] or 'random' ['random', as FixMatch's strong view]. */
-export interface RandAugmentNoise {
-  numOps?: number;
-  magnitude?: number | 'random';
-}
+export type RandAugmentNoise = Pick<WeakRandAugmentOptions, 'numOps' | 'magnitude'>;
 
 /** The input noise of a teacher–student method's students: RandAugment on every training image, or none. */
 export interface InputNoiseSettings {
