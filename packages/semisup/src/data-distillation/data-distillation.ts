@@ -202,7 +202,10 @@ export const dataDistillation = defineMethod<DataDistillationConfig, 'semi-super
   },
   // The supervised-only ablation: the same rounds, students and input noise, no generated annotations.
   supervisedControl: (config) => ({ ...config, annotationWeight: 0 }),
-  views: (config) => ({ labeled: noisedView(config), unlabeled: config.annotationWeight === 0 ? NO_UNLABELED_VIEWS : noisedView(config) }),
+  views(config) {
+    const noised = noisedView(config);
+    return { labeled: noised, unlabeled: config.annotationWeight === 0 ? NO_UNLABELED_VIEWS : noised };
+  },
   training: SEMISUP_TRAINING,
   build(context): SemisupRuntime {
     const { config, previous, pools } = context;
