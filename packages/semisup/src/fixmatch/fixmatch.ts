@@ -13,14 +13,22 @@ import {
 import type { Encoder, LoadedRun, MethodRuntime, StepOutput, tfl, ViewPolicyRef } from '@ssl/core';
 import { distributionAlignment } from '../losses/distribution-alignment';
 import { fixMatchLoss } from '../losses/fixmatch';
-import { labeledClassMarginal, movingAverage, thresholdedUnlabeledLoss, validatePseudoLabels } from '../shared/weak-strong-runtime';
+import {
+  encoderLearningRateScales,
+  labeledClassMarginal,
+  movingAverage,
+  thresholdedUnlabeledLoss,
+  validateEncoderLearningRateScale,
+  validatePseudoLabels,
+} from '../shared/weak-strong-runtime';
+import type { EncoderLearningRateSettings } from '../shared/weak-strong-runtime';
 import { NO_UNLABELED_VIEWS, reportedClassifier } from '../shared/classifier-network';
 
 /**
  * FixMatch (Sohn et al. 2020): a weakly augmented unlabeled image gives a pseudo-label when the model is
  * confident (max softmax ≥ τ); the strongly augmented version of the same image is trained to predict it.
  */
-export interface FixMatchConfig {
+export interface FixMatchConfig extends EncoderLearningRateSettings {
   /** τ, the confidence a pseudo-label needs (paper: 0.95). Compared with ≥. */
   threshold: number;
   /** μ, unlabeled images per labeled image in a batch (paper: 7). */
@@ -56,12 +64,6 @@ export interface FixMatchConfig {
   pseudoLabels: 'hard' | 'soft';
   /** T of the soft pseudo-labels' sharpening [0.5]; unused with hard ones. */
   temperature: number;
-  /**
-   * The student encoder's learning rate as a fraction of the classifier's (core's `learningRateScales`): below 1
-   * fine-tunes an encoder started from a self-supervised run (`ssl semisup --init`) more gently than the new
-   * classifier learns; 0 keeps its weights (batch-norm statistics still follow the batches). Default 1.
-   */
-  encoderLearningRateScale: number;
 }
 
 declare module '@ssl/core' {
@@ -121,9 +123,7 @@ export const fixmatch = defineMethod<FixMatchConfig, 'semi-supervised', FixMatch
   validate(config) {
     probability('threshold', config.threshold);
     validatePseudoLabels(config);
-    const scale = config.encoderLearningRateScale;
-    if (typeof scale !== 'number' || !(scale >= 0) || !Number.isFinite(scale))
-      invalidConfig('encoderLearningRateScale', scale, "a finite number ≥ 0 (the encoder's lr over the classifier's)");
+    validateEncoderLearningRateScale(config);
     if (!(Number.isInteger(config.unlabeledRatio) && config.unlabeledRatio >= 1))
       invalidConfig('unlabeledRatio', config.unlabeledRatio, 'a positive integer (μ; the paper uses 7)');
     if (typeof config.unlabeledWeight !== 'number' || !(config.unlabeledWeight >= 0) || !Number.isFinite(config.unlabeledWeight)) {
@@ -193,7 +193,7 @@ export const fixmatch = defineMethod<FixMatchConfig, 'semi-supervised', FixMatch
       // EMA model's, and its weights are a smoothed, better-generalising copy of the student's.
       encoder: emaEncoder,
       trainable: { encoder: encoder.model, classifier },
-      ...(config.encoderLearningRateScale === 1 ? {} : { learningRateScales: { encoder: config.encoderLearningRateScale, classifier: 1 } }),
+      ...encoderLearningRateScales(config),
       frozen: { emaEncoder: emaEncoder.model, emaClassifier },
       ...(alignment ? { state: alignment } : {}),
       fixmatch: { student: { encoder, classifier }, ema: { encoder: emaEncoder, classifier: emaClassifier } },

@@ -33,6 +33,7 @@ describeMethodContract({
     { config: { distributionAlignment: 1 }, field: 'distributionAlignment' },
     { config: { alignmentMomentum: 1 }, field: 'alignmentMomentum' },
     { config: { emaDecay: 1 }, field: 'emaDecay' },
+    { config: { encoderLearningRateScale: Number.NaN }, field: 'encoderLearningRateScale' },
   ],
   checkRun(result) {
     const runtime = result.runtime as SemisupRuntime;
@@ -140,6 +141,20 @@ describe('flexmatch step', () => {
     for (const r of [runtime, strict]) {
       for (const model of [...Object.values(r.trainable), ...Object.values(r.frozen ?? {})]) model.dispose();
       for (const v of Object.values(r.state ?? {})) v.dispose();
+    }
+  });
+});
+
+describe('flexmatch encoderLearningRateScale', () => {
+  it("gives the student encoder that fraction of the classifier's rate, and no scales at the default 1", () => {
+    for (const [scale, expected] of [
+      [0, { encoder: 0, classifier: 1 }],
+      [1, undefined],
+    ] as const) {
+      const runtime = buildRuntime({ encoderLearningRateScale: scale }, 8);
+      expect(runtime.learningRateScales).toEqual(expected);
+      for (const model of [...Object.values(runtime.trainable), ...Object.values(runtime.frozen ?? {})]) model.dispose();
+      for (const v of Object.values(runtime.state!)) v.dispose();
     }
   });
 });

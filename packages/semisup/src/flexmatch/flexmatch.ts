@@ -7,20 +7,23 @@ import type { SemisupRuntime } from '../shared/classifier-network';
 import { SEMISUP_TRAINING } from '../shared/training';
 import { requireEmaDecay, requireFraction, requireNonNegativeNumber, requirePositiveInteger } from '../shared/validate';
 import {
+  encoderLearningRateScales,
   forwardWeakStrong,
   labeledClassMarginal,
   movingAverage,
   studentWithEma,
   thresholdedUnlabeledLoss,
+  validateEncoderLearningRateScale,
   validatePseudoLabels,
 } from '../shared/weak-strong-runtime';
+import type { EncoderLearningRateSettings } from '../shared/weak-strong-runtime';
 
 /**
  * FlexMatch (Zhang et al. 2021): FixMatch with Curriculum Pseudo Labeling. Each class's threshold scales with
  * how many unlabeled samples the model currently predicts confidently as that class, so classes it is still
  * bad at get lower thresholds (more, if noisier, pseudo-labels) and classes it over-predicts keep τ.
  */
-export interface FlexMatchConfig {
+export interface FlexMatchConfig extends EncoderLearningRateSettings {
   /** τ, the fixed threshold the curriculum scales (paper: 0.95). */
   threshold: number;
   /** μ, unlabeled images per labeled image. */
@@ -105,6 +108,7 @@ export const flexmatch = defineMethod<FlexMatchConfig, 'semi-supervised', FlexMa
     emaWarmup: true,
     pseudoLabels: 'hard',
     temperature: 0.5,
+    encoderLearningRateScale: 1,
   },
   validate(config) {
     requireFraction('threshold', config.threshold);
@@ -117,6 +121,7 @@ export const flexmatch = defineMethod<FlexMatchConfig, 'semi-supervised', FlexMa
     requireEmaDecay('emaDecay', config.emaDecay);
     if (typeof config.emaWarmup !== 'boolean') invalidConfig('emaWarmup', config.emaWarmup, 'true or false');
     validatePseudoLabels(config);
+    validateEncoderLearningRateScale(config);
   },
   // The supervised-only ablation: same networks, labels and steps, the unlabeled term off.
   supervisedControl: (config) => ({ ...config, unlabeledWeight: 0 }),
@@ -137,6 +142,7 @@ export const flexmatch = defineMethod<FlexMatchConfig, 'semi-supervised', FlexMa
     const labelMarginal = tf.tidy(() => tf.variable(labeledClassMarginal(context, numClasses), false)) as tf.Variable<tf.Rank.R1>;
     return {
       ...networks,
+      ...encoderLearningRateScales(config),
       state: { selectedLabels, modelMarginal, labelMarginal },
       step(batch) {
         if (config.unlabeledWeight === 0) return supervisedStep(student, batch.labeled);

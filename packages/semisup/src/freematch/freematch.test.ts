@@ -22,7 +22,11 @@ describeMethodContract({
   encoder: { kind: 'cnn', inputShape: [28, 28, 1], channels: [8, 16] },
   batchSize: 4,
   steps: 4,
-  moreConfigs: [{ unlabeledRatio: 3, fairnessWeight: 0.01, thresholdMomentum: 0.9 }, { unlabeledWeight: 0 }],
+  moreConfigs: [
+    { unlabeledRatio: 3, fairnessWeight: 0.01, thresholdMomentum: 0.9 },
+    { unlabeledWeight: 0 },
+    { unlabeledRatio: 3, encoderLearningRateScale: 0.1 },
+  ],
   invalidConfigs: [
     { config: { pseudoLabels: 'sharp' }, field: 'pseudoLabels' },
     { config: { temperature: -1 }, field: 'temperature' },
@@ -31,6 +35,7 @@ describeMethodContract({
     { config: { thresholdMomentum: 1 }, field: 'thresholdMomentum' },
     { config: { fairnessWeight: -0.1 }, field: 'fairnessWeight' },
     { config: { emaDecay: 1.5 }, field: 'emaDecay' },
+    { config: { encoderLearningRateScale: -0.1 }, field: 'encoderLearningRateScale' },
   ],
   checkRun(result) {
     const runtime = result.runtime as SemisupRuntime;
@@ -143,6 +148,20 @@ describe('freematch step', () => {
     tf.dispose([labeled, weak, strong, batch.labeled.labels]);
     for (const model of [...Object.values(runtime.trainable), ...Object.values(runtime.frozen ?? {})]) model.dispose();
     for (const v of Object.values(state)) v.dispose();
+  });
+});
+
+describe('freematch encoderLearningRateScale', () => {
+  it("gives the student encoder that fraction of the classifier's rate, and no scales at the default 1", () => {
+    for (const [scale, expected] of [
+      [0.1, { encoder: 0.1, classifier: 1 }],
+      [1, undefined],
+    ] as const) {
+      const runtime = buildRuntime({ encoderLearningRateScale: scale });
+      expect(runtime.learningRateScales).toEqual(expected);
+      for (const model of [...Object.values(runtime.trainable), ...Object.values(runtime.frozen ?? {})]) model.dispose();
+      for (const v of Object.values(runtime.state!)) v.dispose();
+    }
   });
 });
 

@@ -7,12 +7,15 @@ import type { SemisupRuntime } from '../shared/classifier-network';
 import { SEMISUP_TRAINING } from '../shared/training';
 import { requireEmaDecay, requireNonNegativeNumber, requirePositiveInteger } from '../shared/validate';
 import {
+  encoderLearningRateScales,
   forwardWeakStrong,
   movingAverage,
   studentWithEma,
   thresholdedUnlabeledLoss,
+  validateEncoderLearningRateScale,
   validatePseudoLabels,
 } from '../shared/weak-strong-runtime';
+import type { EncoderLearningRateSettings } from '../shared/weak-strong-runtime';
 
 /**
  * FreeMatch (Wang et al. 2023): FixMatch whose threshold adapts itself. A global threshold τ_t follows the
@@ -20,7 +23,7 @@ import {
  * model is confident), and each class's local threshold scales it by the EMA class marginal, so classes the
  * model rarely predicts need less confidence.
  */
-export interface FreeMatchConfig {
+export interface FreeMatchConfig extends EncoderLearningRateSettings {
   /** μ, unlabeled images per labeled image. */
   unlabeledRatio: number;
   /** λu, weight of the unlabeled loss; 0 is the supervised-only ablation. */
@@ -95,6 +98,7 @@ export const freematch = defineMethod<FreeMatchConfig, 'semi-supervised', FreeMa
     emaWarmup: true,
     pseudoLabels: 'hard',
     temperature: 0.5,
+    encoderLearningRateScale: 1,
   },
   validate(config) {
     requirePositiveInteger('unlabeledRatio', config.unlabeledRatio, 'a positive integer (μ; the paper uses 7)');
@@ -104,6 +108,7 @@ export const freematch = defineMethod<FreeMatchConfig, 'semi-supervised', FreeMa
     requireEmaDecay('emaDecay', config.emaDecay);
     if (typeof config.emaWarmup !== 'boolean') invalidConfig('emaWarmup', config.emaWarmup, 'true or false');
     validatePseudoLabels(config);
+    validateEncoderLearningRateScale(config);
   },
   // The supervised-only ablation: same networks, labels and steps, the unlabeled term off.
   supervisedControl: (config) => ({ ...config, unlabeledWeight: 0 }),
@@ -123,6 +128,7 @@ export const freematch = defineMethod<FreeMatchConfig, 'semi-supervised', FreeMa
     const histogram = uniform();
     return {
       ...networks,
+      ...encoderLearningRateScales(config),
       state: { globalThreshold, classMarginal, histogram },
       step(batch) {
         if (config.unlabeledWeight === 0) return supervisedStep(student, batch.labeled);

@@ -9,6 +9,7 @@ import { createClassifierNetwork, forwardTogether } from './classifier-network';
 import type { ClassifierNetwork } from './classifier-network';
 import { emaModelParts } from './ema-model';
 import type { EmaSettings, ReportedStudentParts } from './ema-model';
+import { requireNonNegativeNumber } from './validate';
 
 /**
  * A student and its EMA copy (the model FixMatch, FlexMatch and FreeMatch report), as the runtime fields
@@ -67,6 +68,27 @@ export function validatePseudoLabels(config: PseudoLabelSettings): void {
     invalidConfig('pseudoLabels', config.pseudoLabels, "'hard' or 'soft'");
   if (typeof config.temperature !== 'number' || !(config.temperature > 0) || !Number.isFinite(config.temperature))
     invalidConfig('temperature', config.temperature, 'a finite number > 0 (the soft targets are Sharpen(q, T); 0.5 as MixMatch)');
+}
+
+/** FixMatch's, FlexMatch's and FreeMatch's gentle fine-tune of a pretrained encoder. */
+export interface EncoderLearningRateSettings {
+  /**
+   * The student encoder's learning rate as a fraction of the classifier's (core's `learningRateScales`): below 1
+   * fine-tunes an encoder started from a self-supervised run (`ssl semisup --init`) more gently than the new
+   * classifier learns; 0 keeps its weights (batch-norm statistics still follow the batches). Default 1.
+   */
+  readonly encoderLearningRateScale: number;
+}
+
+export function validateEncoderLearningRateScale(config: EncoderLearningRateSettings): void {
+  const expected = "a finite number ≥ 0 (the encoder's lr over the classifier's)";
+  requireNonNegativeNumber('encoderLearningRateScale', config.encoderLearningRateScale, expected);
+}
+
+/** The runtime's `learningRateScales` for that setting; none at 1, so a default run's optimizer is unchanged. */
+export function encoderLearningRateScales(config: EncoderLearningRateSettings): { learningRateScales?: Record<string, number> } {
+  const scale = config.encoderLearningRateScale;
+  return scale === 1 ? {} : { learningRateScales: { encoder: scale, classifier: 1 } };
 }
 
 /** ℓ_u under a threshold per predicted class, with hard (`classwiseThresholdLoss`) or soft (`softPseudoLabelLoss`) targets. */
