@@ -111,6 +111,6 @@ export { describeMethodContract } from './method-contract';
 export type { MethodContractOptions } from './method-contract';
 export { contractData } from './contract-run';
 export type { DataRecipe, ImageRecipe, ImageTextRecipe, SemiSupervisedRecipe, TextRecipe } from './contract-run';
-export { testBuildContext, testStepContext, sampleIds } from './method-parts';
+export { testBuildContext, testStepContext, sampleIds, disposeTestRuntime } from './method-parts';
 export { learningRun, describeLearningRun, LEARNING_ENCODER } from './learning-run';
 export type { LearningRun, LearningOptions } from './learning-run';

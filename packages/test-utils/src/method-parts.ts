@@ -1,5 +1,5 @@
 import { RunPools, rangeIds } from '@ssl/core';
-import type { BuildContext, ImageDataKind, MethodDataKind, StepContext } from '@ssl/core';
+import type { BuildContext, ImageDataKind, MethodDataKind, MethodRuntime, StepContext } from '@ssl/core';
 
 /*
  * Contexts for calling a method's build, step and afterStep by hand, as white-box method tests do: the
@@ -30,4 +30,10 @@ export function testStepContext(parts: Omit<StepContext, 'round'> & Partial<Step
 /** Sample ids offset..offset+count-1, the `indices` of a hand-made batch (semi-supervised: labeled ids first). */
 export function sampleIds(count: number, offset = 0): Int32Array {
   return rangeIds(count, offset);
+}
+
+/** Frees what a hand-built runtime holds, as the trainer's dispose would: its networks and its state variables. */
+export function disposeTestRuntime(runtime: Pick<MethodRuntime, 'trainable' | 'frozen' | 'state'>): void {
+  for (const model of [...Object.values(runtime.trainable), ...Object.values(runtime.frozen ?? {})]) model.dispose();
+  for (const variable of Object.values(runtime.state ?? {})) variable.dispose();
 }

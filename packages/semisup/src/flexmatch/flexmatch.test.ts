@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Random, createEncoder, initBackend } from '@ssl/core';
 import type { SemiSupervisedBatch } from '@ssl/core';
-import { describeMethodContract, expectClose, sampleIds, testBuildContext, testStepContext } from '@ssl/test-utils';
+import { describeMethodContract, disposeTestRuntime, expectClose, sampleIds, testBuildContext, testStepContext } from '@ssl/test-utils';
 import { CI_LEARNING, LEARNING_TIMEOUT, learningRun } from '../testing/learning-run';
 import semisup, { flexMatchMapping, flexMatchThresholds, flexmatch, predictClasses } from '../index';
 import type { FlexMatchCarry, FlexMatchConfig, SemisupRuntime } from '../index';
@@ -138,10 +138,7 @@ describe('flexmatch step', () => {
     const rejected = tf.tidy(() => strict.step(batch, context).metrics!.maskRate.dataSync()[0]);
     expect(rejected).toBe(0);
     tf.dispose([labeled, weak, strong, batch.labeled.labels, bias]);
-    for (const r of [runtime, strict]) {
-      for (const model of [...Object.values(r.trainable), ...Object.values(r.frozen ?? {})]) model.dispose();
-      for (const v of Object.values(r.state ?? {})) v.dispose();
-    }
+    for (const r of [runtime, strict]) disposeTestRuntime(r);
   });
 });
 
@@ -153,8 +150,7 @@ describe('flexmatch encoderLearningRateScale', () => {
     ] as const) {
       const runtime = buildRuntime({ encoderLearningRateScale: scale }, 8);
       expect(runtime.learningRateScales).toEqual(expected);
-      for (const model of [...Object.values(runtime.trainable), ...Object.values(runtime.frozen ?? {})]) model.dispose();
-      for (const v of Object.values(runtime.state!)) v.dispose();
+      disposeTestRuntime(runtime);
     }
   });
 });

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Random, createEncoder, initBackend } from '@ssl/core';
 import type { SemiSupervisedBatch } from '@ssl/core';
-import { describeMethodContract, expectClose, sampleIds, testBuildContext, testStepContext } from '@ssl/test-utils';
+import { describeMethodContract, disposeTestRuntime, expectClose, sampleIds, testBuildContext, testStepContext } from '@ssl/test-utils';
 import { CI_LEARNING, LEARNING_TIMEOUT, learningRun } from '../testing/learning-run';
 import semisup, { freeMatchThresholds, freeMatchUpdate, freematch, predictClasses } from '../index';
 import type { FreeMatchConfig, FreeMatchState, SemisupRuntime } from '../index';
@@ -146,8 +146,7 @@ describe('freematch step', () => {
     expect(state.globalThreshold.dataSync()[0]).toBeCloseTo(metrics.expectedTau, 6);
     expect(state.globalThreshold.dataSync()[0]).not.toBeCloseTo(0.25, 3);
     tf.dispose([labeled, weak, strong, batch.labeled.labels]);
-    for (const model of [...Object.values(runtime.trainable), ...Object.values(runtime.frozen ?? {})]) model.dispose();
-    for (const v of Object.values(state)) v.dispose();
+    disposeTestRuntime(runtime);
   });
 });
 
@@ -159,8 +158,7 @@ describe('freematch encoderLearningRateScale', () => {
     ] as const) {
       const runtime = buildRuntime({ encoderLearningRateScale: scale });
       expect(runtime.learningRateScales).toEqual(expected);
-      for (const model of [...Object.values(runtime.trainable), ...Object.values(runtime.frozen ?? {})]) model.dispose();
-      for (const v of Object.values(runtime.state!)) v.dispose();
+      disposeTestRuntime(runtime);
     }
   });
 });
