@@ -10,7 +10,7 @@ import {
   linearClassifier,
   stopGradient,
 } from '@ssl/core';
-import type { Encoder, LoadedRun, MethodRuntime, StepOutput, tfl, ViewPolicyRef } from '@ssl/core';
+import type { Encoder, LoadedRun, MethodRuntime, StepOutput, tfl } from '@ssl/core';
 import { distributionAlignment } from '../losses/distribution-alignment';
 import { fixMatchLoss } from '../losses/fixmatch';
 import {
@@ -20,15 +20,17 @@ import {
   thresholdedUnlabeledLoss,
   validateEncoderLearningRateScale,
   validatePseudoLabels,
+  validateStrongView,
+  weakStrongViews,
 } from '../shared/weak-strong-runtime';
-import type { EncoderLearningRateSettings } from '../shared/weak-strong-runtime';
-import { NO_UNLABELED_VIEWS, reportedClassifier } from '../shared/classifier-network';
+import type { EncoderLearningRateSettings, StrongViewSettings } from '../shared/weak-strong-runtime';
+import { reportedClassifier } from '../shared/classifier-network';
 
 /**
  * FixMatch (Sohn et al. 2020): a weakly augmented unlabeled image gives a pseudo-label when the model is
  * confident (max softmax ≥ τ); the strongly augmented version of the same image is trained to predict it.
  */
-export interface FixMatchConfig extends EncoderLearningRateSettings {
+export interface FixMatchConfig extends EncoderLearningRateSettings, StrongViewSettings {
   /** τ, the confidence a pseudo-label needs (paper: 0.95). Compared with ≥. */
   threshold: number;
   /** μ, unlabeled images per labeled image in a batch (paper: 7). */
@@ -47,8 +49,6 @@ export interface FixMatchConfig extends EncoderLearningRateSettings {
    * (0.999^300 ≈ 0.74 of the initial weights after 300 steps without it). Default true.
    */
   emaWarmup: boolean;
-  /** Overrides of the 'weakStrong' view policy (translateFraction, numOps, magnitude, cutoutSize). */
-  augment: { translateFraction?: number; numOps?: number; magnitude?: number; cutoutSize?: number };
   /**
    * Distribution alignment (ReMixMatch, Berthelot et al. 2020) of the weak-view predictions before the
    * threshold: q̃ = Normalize(q · p(y) / p̃(y)), p(y) the labeled class frequencies, p̃(y) a running mean of
@@ -132,16 +132,7 @@ export const fixmatch = defineMethod<FixMatchConfig, 'semi-supervised', FixMatch
     if (typeof config.emaDecay !== 'number' || !(config.emaDecay >= 0 && config.emaDecay < 1))
       invalidConfig('emaDecay', config.emaDecay, 'a number in [0, 1)');
     if (typeof config.emaWarmup !== 'boolean') invalidConfig('emaWarmup', config.emaWarmup, 'true or false');
-    const augment = config.augment ?? {};
-    if (typeof augment !== 'object' || augment === null) invalidConfig('augment', augment, 'an object of weakStrong policy overrides');
-    if (augment.translateFraction !== undefined && !(augment.translateFraction >= 0 && augment.translateFraction < 1)) {
-      invalidConfig('augment.translateFraction', augment.translateFraction, 'a number in [0, 1)');
-    }
-    if (augment.numOps !== undefined && !(Number.isInteger(augment.numOps) && augment.numOps >= 0))
-      invalidConfig('augment.numOps', augment.numOps, 'a non-negative integer');
-    if (augment.magnitude !== undefined && !(augment.magnitude >= 0 && augment.magnitude <= 30))
-      invalidConfig('augment.magnitude', augment.magnitude, 'a number in [0, 30]');
-    if (augment.cutoutSize !== undefined) probability('augment.cutoutSize', augment.cutoutSize);
+    validateStrongView(config);
     if (typeof config.distributionAlignment !== 'boolean')
       invalidConfig('distributionAlignment', config.distributionAlignment, 'true or false');
     if (typeof config.alignmentMomentum !== 'number' || !(config.alignmentMomentum >= 0 && config.alignmentMomentum < 1))
@@ -149,16 +140,7 @@ export const fixmatch = defineMethod<FixMatchConfig, 'semi-supervised', FixMatch
   },
   // The supervised-only ablation: same networks, labels and steps, the unlabeled term off.
   supervisedControl: (config) => ({ ...config, unlabeledWeight: 0 }),
-  views(config) {
-    const weakStrong: ViewPolicyRef = { name: 'weakStrong', overrides: { ...config.augment } };
-    const translateFraction = config.augment.translateFraction;
-    return {
-      // Labeled images get the weak view only (FixMatch §2.3).
-      labeled: { name: 'weak', overrides: translateFraction === undefined ? {} : { translateFraction } },
-      // Supervised-only ablation: no unlabeled views at all.
-      unlabeled: config.unlabeledWeight === 0 ? NO_UNLABELED_VIEWS : weakStrong,
-    };
-  },
+  views: weakStrongViews,
   training: {
     // Paper: SGD, Nesterov momentum 0.9, lr 0.03, weight decay 5e-4, lr·cos(7πk/16K) decay, B = 64.
     // Core's cosine has no 7/16 factor: decaying to 20% of the base lr matches cos(7π/16) ≈ 0.195 at the end.

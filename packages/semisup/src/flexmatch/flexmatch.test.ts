@@ -26,6 +26,7 @@ describeMethodContract({
   invalidConfigs: [
     { config: { pseudoLabels: 'sharp' }, field: 'pseudoLabels' },
     { config: { temperature: -1 }, field: 'temperature' },
+    { config: { augment: { cutoutSize: 1.5 } }, field: 'augment.cutoutSize' },
     { config: { threshold: 1.5 }, field: 'threshold' },
     { config: { unlabeledRatio: 0 }, field: 'unlabeledRatio' },
     { config: { unlabeledWeight: -1 }, field: 'unlabeledWeight' },

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { accuracy, defineMethod, hardLabelCrossEntropy, invalidConfig, requireRank, stopGradient } from '@ssl/core';
 import { distributionAlignment } from '../losses/distribution-alignment';
-import { NO_UNLABELED_VIEWS, requireClasses, supervisedStep } from '../shared/classifier-network';
+import { requireClasses, supervisedStep } from '../shared/classifier-network';
 import type { SemisupRuntime } from '../shared/classifier-network';
 import { SEMISUP_TRAINING } from '../shared/training';
 import { requireEmaDecay, requireFraction, requireNonNegativeNumber, requirePositiveInteger } from '../shared/validate';
@@ -15,15 +15,17 @@ import {
   thresholdedUnlabeledLoss,
   validateEncoderLearningRateScale,
   validatePseudoLabels,
+  validateStrongView,
+  weakStrongViews,
 } from '../shared/weak-strong-runtime';
-import type { EncoderLearningRateSettings } from '../shared/weak-strong-runtime';
+import type { EncoderLearningRateSettings, StrongViewSettings } from '../shared/weak-strong-runtime';
 
 /**
  * FlexMatch (Zhang et al. 2021): FixMatch with Curriculum Pseudo Labeling. Each class's threshold scales with
  * how many unlabeled samples the model currently predicts confidently as that class, so classes it is still
  * bad at get lower thresholds (more, if noisier, pseudo-labels) and classes it over-predicts keep τ.
  */
-export interface FlexMatchConfig extends EncoderLearningRateSettings {
+export interface FlexMatchConfig extends EncoderLearningRateSettings, StrongViewSettings {
   /** τ, the fixed threshold the curriculum scales (paper: 0.95). */
   threshold: number;
   /** μ, unlabeled images per labeled image. */
@@ -109,6 +111,7 @@ export const flexmatch = defineMethod<FlexMatchConfig, 'semi-supervised', FlexMa
     pseudoLabels: 'hard',
     temperature: 0.5,
     encoderLearningRateScale: 1,
+    augment: {},
   },
   validate(config) {
     requireFraction('threshold', config.threshold);
@@ -122,13 +125,11 @@ export const flexmatch = defineMethod<FlexMatchConfig, 'semi-supervised', FlexMa
     if (typeof config.emaWarmup !== 'boolean') invalidConfig('emaWarmup', config.emaWarmup, 'true or false');
     validatePseudoLabels(config);
     validateEncoderLearningRateScale(config);
+    validateStrongView(config);
   },
   // The supervised-only ablation: same networks, labels and steps, the unlabeled term off.
   supervisedControl: (config) => ({ ...config, unlabeledWeight: 0 }),
-  views: (config) => ({
-    labeled: 'weak',
-    unlabeled: config.unlabeledWeight === 0 ? NO_UNLABELED_VIEWS : 'weakStrong',
-  }),
+  views: weakStrongViews,
   training: SEMISUP_TRAINING,
   build(context): SemisupRuntime<FlexMatchCarry> {
     const { config, sampleCount } = context;

@@ -1,11 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Random, createEncoder, initBackend } from '@ssl/core';
+import { Random, createEncoder, createRegistry, initBackend } from '@ssl/core';
 import type { SemiSupervisedBatch } from '@ssl/core';
 import { describeMethodContract, disposeTestRuntime, expectClose, sampleIds, testBuildContext, testStepContext } from '@ssl/test-utils';
 import { CI_LEARNING, LEARNING_TIMEOUT, learningRun } from '../testing/learning-run';
 import semisup, { freeMatchThresholds, freeMatchUpdate, freematch, predictClasses } from '../index';
 import type { FreeMatchConfig, FreeMatchState, SemisupRuntime } from '../index';
+import { NO_UNLABELED_VIEWS } from '../shared/classifier-network';
 
 const SHAPE: [number, number, number] = [12, 12, 1];
 
@@ -36,6 +37,7 @@ describeMethodContract({
     { config: { fairnessWeight: -0.1 }, field: 'fairnessWeight' },
     { config: { emaDecay: 1.5 }, field: 'emaDecay' },
     { config: { encoderLearningRateScale: -0.1 }, field: 'encoderLearningRateScale' },
+    { config: { augment: { numOps: 1.5 } }, field: 'augment.numOps' },
   ],
   checkRun(result) {
     const runtime = result.runtime as SemisupRuntime;
@@ -160,6 +162,20 @@ describe('freematch encoderLearningRateScale', () => {
       expect(runtime.learningRateScales).toEqual(expected);
       disposeTestRuntime(runtime);
     }
+  });
+});
+
+describe('freematch augment', () => {
+  it("overrides the unlabeled images' weakStrong policy, shares its translation with the labeled weak view, and drops both for λu 0", () => {
+    const registry = createRegistry().use(semisup());
+    const augment = { cutoutSize: 0.25, numOps: 1, translateFraction: 0.1 };
+    expect(freematch.views(registry.create('semisup:freematch', { augment }).config)).toEqual({
+      labeled: { name: 'weak', overrides: { translateFraction: 0.1 } },
+      unlabeled: { name: 'weakStrong', overrides: augment },
+    });
+    expect(freematch.views(registry.create('semisup:freematch', { augment, unlabeledWeight: 0 }).config).unlabeled).toEqual(
+      NO_UNLABELED_VIEWS,
+    );
   });
 });
 

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { accuracy, defineMethod, hardLabelCrossEntropy, invalidConfig, requireRank, stopGradient } from '@ssl/core';
 import { selfAdaptiveFairnessLoss } from '../losses/fairness';
-import { NO_UNLABELED_VIEWS, requireClasses, supervisedStep } from '../shared/classifier-network';
+import { requireClasses, supervisedStep } from '../shared/classifier-network';
 import type { SemisupRuntime } from '../shared/classifier-network';
 import { SEMISUP_TRAINING } from '../shared/training';
 import { requireEmaDecay, requireNonNegativeNumber, requirePositiveInteger } from '../shared/validate';
@@ -14,8 +14,10 @@ import {
   thresholdedUnlabeledLoss,
   validateEncoderLearningRateScale,
   validatePseudoLabels,
+  validateStrongView,
+  weakStrongViews,
 } from '../shared/weak-strong-runtime';
-import type { EncoderLearningRateSettings } from '../shared/weak-strong-runtime';
+import type { EncoderLearningRateSettings, StrongViewSettings } from '../shared/weak-strong-runtime';
 
 /**
  * FreeMatch (Wang et al. 2023): FixMatch whose threshold adapts itself. A global threshold τ_t follows the
@@ -23,7 +25,7 @@ import type { EncoderLearningRateSettings } from '../shared/weak-strong-runtime'
  * model is confident), and each class's local threshold scales it by the EMA class marginal, so classes the
  * model rarely predicts need less confidence.
  */
-export interface FreeMatchConfig extends EncoderLearningRateSettings {
+export interface FreeMatchConfig extends EncoderLearningRateSettings, StrongViewSettings {
   /** μ, unlabeled images per labeled image. */
   unlabeledRatio: number;
   /** λu, weight of the unlabeled loss; 0 is the supervised-only ablation. */
@@ -99,6 +101,7 @@ export const freematch = defineMethod<FreeMatchConfig, 'semi-supervised', FreeMa
     pseudoLabels: 'hard',
     temperature: 0.5,
     encoderLearningRateScale: 1,
+    augment: {},
   },
   validate(config) {
     requirePositiveInteger('unlabeledRatio', config.unlabeledRatio, 'a positive integer (μ; the paper uses 7)');
@@ -109,13 +112,11 @@ export const freematch = defineMethod<FreeMatchConfig, 'semi-supervised', FreeMa
     if (typeof config.emaWarmup !== 'boolean') invalidConfig('emaWarmup', config.emaWarmup, 'true or false');
     validatePseudoLabels(config);
     validateEncoderLearningRateScale(config);
+    validateStrongView(config);
   },
   // The supervised-only ablation: same networks, labels and steps, the unlabeled term off.
   supervisedControl: (config) => ({ ...config, unlabeledWeight: 0 }),
-  views: (config) => ({
-    labeled: 'weak',
-    unlabeled: config.unlabeledWeight === 0 ? NO_UNLABELED_VIEWS : 'weakStrong',
-  }),
+  views: weakStrongViews,
   training: SEMISUP_TRAINING,
   build(context): SemisupRuntime<FreeMatchState> {
     const { config } = context;

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { SslError, invalidConfig } from '@ssl/core';
-import type { BuildContext, SemiSupervisedBatch } from '@ssl/core';
+import type { BuildContext, MethodViews, SemiSupervisedBatch, ViewPolicyRef } from '@ssl/core';
 import { classwiseThresholdLoss } from '../losses/classwise-threshold';
 import type { ClasswiseThresholdLossInput, ClasswiseThresholdLossResult } from '../losses/classwise-threshold';
 import { softPseudoLabelLoss } from '../losses/soft-pseudo-label';
@@ -9,7 +9,8 @@ import { createClassifierNetwork, forwardTogether } from './classifier-network';
 import type { ClassifierNetwork } from './classifier-network';
 import { emaModelParts } from './ema-model';
 import type { EmaSettings, ReportedStudentParts } from './ema-model';
-import { requireNonNegativeNumber } from './validate';
+import { NO_UNLABELED_VIEWS } from './classifier-network';
+import { requireFraction, requireNonNegativeNumber } from './validate';
 
 /**
  * A student and its EMA copy (the model FixMatch, FlexMatch and FreeMatch report), as the runtime fields
@@ -96,4 +97,40 @@ export function thresholdedUnlabeledLoss(settings: PseudoLabelSettings, input: C
   return settings.pseudoLabels === 'soft'
     ? softPseudoLabelLoss({ ...input, temperature: settings.temperature })
     : classwiseThresholdLoss(input);
+}
+
+/** Overrides of the 'weakStrong' view policy that FixMatch, FlexMatch and FreeMatch train with. */
+export interface StrongViewSettings {
+  /**
+   * translateFraction (both views' translation, the labeled view's too), numOps and magnitude (RandAugment's N
+   * and M of the strong view), cutoutSize (its Cutout side over the image side). Default {}: FixMatch's policy.
+   */
+  readonly augment: { translateFraction?: number; numOps?: number; magnitude?: number; cutoutSize?: number };
+}
+
+export function validateStrongView(config: StrongViewSettings): void {
+  const augment = config.augment ?? {};
+  if (typeof augment !== 'object' || augment === null) invalidConfig('augment', augment, 'an object of weakStrong policy overrides');
+  if (augment.translateFraction !== undefined && !(augment.translateFraction >= 0 && augment.translateFraction < 1))
+    invalidConfig('augment.translateFraction', augment.translateFraction, 'a number in [0, 1)');
+  if (augment.numOps !== undefined && !(Number.isInteger(augment.numOps) && augment.numOps >= 0))
+    invalidConfig('augment.numOps', augment.numOps, 'a non-negative integer');
+  if (augment.magnitude !== undefined && !(augment.magnitude >= 0 && augment.magnitude <= 30))
+    invalidConfig('augment.magnitude', augment.magnitude, 'a number in [0, 30]');
+  if (augment.cutoutSize !== undefined) requireFraction('augment.cutoutSize', augment.cutoutSize);
+}
+
+/**
+ * Weak views of labeled images, [weak, strong] of unlabeled ones with `augment`'s overrides; no unlabeled
+ * views at all for the supervised-only ablation (λu = 0).
+ */
+export function weakStrongViews(config: StrongViewSettings & { readonly unlabeledWeight: number }): MethodViews {
+  const augment = config.augment ?? {};
+  const weakStrong: ViewPolicyRef = { name: 'weakStrong', overrides: { ...augment } };
+  const { translateFraction } = augment;
+  return {
+    // Labeled images get the weak view only (FixMatch §2.3).
+    labeled: { name: 'weak', overrides: translateFraction === undefined ? {} : { translateFraction } },
+    unlabeled: config.unlabeledWeight === 0 ? NO_UNLABELED_VIEWS : weakStrong,
+  };
 }
