@@ -22,6 +22,8 @@ export default tseslint.config(
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
     plugins: { 'import-x': importX },
+    // Built bundles are not sources: import-x/no-cycle would otherwise parse every dist file a workspace import resolves to.
+    settings: { 'import-x/ignore': ['/dist/'] },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
