@@ -1,7 +1,7 @@
 // @ts-check
 import js from '@eslint/js';
 import prettier from 'eslint-config-prettier';
-import { importX } from 'eslint-plugin-import-x';
+import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
 /**
@@ -22,8 +22,16 @@ export default tseslint.config(
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
     plugins: { 'import-x': importX },
-    // Built bundles are not sources: import-x/no-cycle would otherwise parse every dist file a workspace import resolves to.
-    settings: { 'import-x/ignore': ['/dist/'] },
+    settings: {
+      // TypeScript sources as tsc resolves them (extensionless relative imports, the workspace's @ssl/source
+      // condition): without it no-cycle resolves no relative import and sees no cycle.
+      'import-x/resolver-next': [
+        createNodeResolver({ extensions: ['.ts', '.js', '.mjs', '.json'], conditionNames: ['@ssl/source', 'import', 'default'] }),
+      ],
+      // Built bundles are not sources: no-cycle would otherwise parse every dist file an import resolves to.
+      'import-x/ignore': ['/dist/'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+    },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',

@@ -32,4 +32,15 @@ describe('pnpm lint', () => {
     expect(result.status).not.toBe(0);
     expect(result.stdout).toContain('no-floating-promises');
   });
+
+  it('fails on an import cycle between extensionless TypeScript imports (no-cycle resolves them as tsc does)', () => {
+    writeFileSync(join(scratch, 'cycle-a.ts'), "import { b } from './cycle-b';\n\nexport const a = (): number => b() + 1;\n");
+    writeFileSync(
+      join(scratch, 'cycle-b.ts'),
+      "import { a } from './cycle-a';\n\nexport const b = (): number => (typeof a === 'function' ? 0 : 1);\n",
+    );
+    const result = run('eslint', ['--max-warnings', '0', join(scratch, 'cycle-a.ts')]);
+    expect(result.status).not.toBe(0);
+    expect(result.stdout).toContain('import-x/no-cycle');
+  });
 });

@@ -25,6 +25,9 @@ import {
 } from '../shared/weak-strong-runtime';
 import type { EncoderLearningRateSettings, StrongViewSettings } from '../shared/weak-strong-runtime';
 import { reportedClassifier } from '../shared/classifier-network';
+import { fixMatchEmaDecay } from '../shared/ema-model';
+
+export { fixMatchEmaDecay } from '../shared/ema-model';
 
 /**
  * FixMatch (Sohn et al. 2020): a weakly augmented unlabeled image gives a pseudo-label when the model is
@@ -79,11 +82,6 @@ export interface FixMatchNetworks {
 }
 
 export type FixMatchRuntime = MethodRuntime<'semi-supervised', FixMatchCarry> & { readonly fixmatch: FixMatchNetworks };
-
-/** EMA decay at 0-based step `step`: the configured decay, ramped in when `warmup` (see FixMatchConfig.emaWarmup). */
-export function fixMatchEmaDecay(decay: number, step: number, warmup: boolean): number {
-  return warmup ? Math.min(decay, (1 + step) / (10 + step)) : decay;
-}
 
 function probability(field: string, value: unknown, inclusiveZero = true): void {
   if (typeof value !== 'number' || !(inclusiveZero ? value >= 0 : value > 0) || !(value <= 1)) {

@@ -1,9 +1,13 @@
 import { copyWeights, invalidConfig } from '@ssl/core';
 import type { BuildContext, MethodRuntime } from '@ssl/core';
-import { fixMatchEmaDecay } from '../fixmatch/fixmatch';
 import { reportedClassifier } from './classifier-network';
 import type { ClassifierNetwork, SemisupNetworks } from './classifier-network';
 import { requireEmaDecay } from './validate';
+
+/** EMA decay at 0-based step `step`: the configured decay, ramped in when `warmup` (see FixMatchConfig.emaWarmup; here, not in FixMatch's file, because every EMA model of the package ramps this way). */
+export function fixMatchEmaDecay(decay: number, step: number, warmup: boolean): number {
+  return warmup ? Math.min(decay, (1 + step) / (10 + step)) : decay;
+}
 
 /**
  * The EMA model a method reports (FixMatch's `emaDecay`, `emaWarmup`; USB evaluates every algorithm and its
