@@ -10,31 +10,27 @@ import { basename } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import { initBackend, loadFashionMnist, loadRun } from '@ssl/core';
+import { extractFeatures } from '@ssl/eval';
 
 const runDirectories = process.argv.slice(2);
 if (runDirectories.length === 0) throw new Error('usage: per-class-accuracy.ts <run folder> [<run folder> …]');
 await initBackend({ log: () => {} });
 const test = await loadFashionMnist({ split: 'test', source: 'full' });
-const [height, width, channels] = test.shape;
-const pixels = height * width * channels;
 
-/** Predicted class of every test image by a run's saved encoder and classifier, in inference mode. */
+/** Predicted class of every test image by a run's saved encoder and classifier (evaluation's inference pass over the logits). */
 async function predictions(directory: string): Promise<Int32Array> {
   const run = await loadRun(directory);
   const classifier = run.network('classifier');
-  const predicted = new Int32Array(test.size);
-  for (let start = 0; start < test.size; start += 500) {
-    const count = Math.min(500, test.size - start);
-    const batch = tf.tidy(() => {
-      const images = tf.tensor4d(test.images.subarray(start * pixels, (start + count) * pixels), [count, height, width, channels], 'int32');
-      const logits = classifier.predict(run.encoder!.features(tf.div(images, 255) as Tensor4D, { training: false })) as Tensor2D;
-      return tf.argMax(logits, 1);
-    });
-    predicted.set(await batch.data(), start);
-    batch.dispose();
-  }
+  const encoder = run.encoder!;
+  const logits = await extractFeatures(
+    { features: (images) => tf.tidy(() => classifier.predict(encoder.features(images as Tensor4D, { training: false })) as Tensor2D) },
+    test,
+  );
   run.dispose();
-  return predicted;
+  return Int32Array.from({ length: test.size }, (_, row) => {
+    const scores = logits.features.subarray(row * logits.dim, (row + 1) * logits.dim);
+    return scores.indexOf(Math.max(...scores));
+  });
 }
 
 const columns = [];

@@ -4,7 +4,10 @@ import { reportedClassifier } from './classifier-network';
 import type { ClassifierNetwork, SemisupNetworks } from './classifier-network';
 import { requireEmaDecay } from './validate';
 
-/** EMA decay at 0-based step `step`: the configured decay, ramped in when `warmup` (see FixMatchConfig.emaWarmup; here, not in FixMatch's file, because every EMA model of the package ramps this way). */
+/**
+ * EMA decay at 0-based step `step`: the configured decay, ramped in when `warmup` (see FixMatchConfig.emaWarmup).
+ * It lives here, not in FixMatch's file, because every EMA model of the package ramps this way.
+ */
 export function fixMatchEmaDecay(decay: number, step: number, warmup: boolean): number {
   return warmup ? Math.min(decay, (1 + step) / (10 + step)) : decay;
 }
