@@ -13,7 +13,7 @@ import {
   train,
 } from '@ssl/core';
 import type { ImageTextBatch, StepContext } from '@ssl/core';
-import { describeMethodContract, sampleIds, testBuildContext, testStepContext } from '@ssl/test-utils';
+import { describeMethodContract, disposeTestRuntime, sampleIds, testBuildContext, testStepContext } from '@ssl/test-utils';
 import clipPlugin, {
   FASHION_MNIST_PROMPTS,
   clip,
@@ -106,7 +106,7 @@ describe('clip step', () => {
     expect(model.logLogitScale.dataSync()[0]).toBeCloseTo(Math.log(100), 5);
     expect(model.logitScale()).toBeCloseTo(100, 3);
     images.dispose();
-    for (const m of Object.values(runtime.trainable)) m.dispose();
+    disposeTestRuntime(runtime);
   });
 });
 

@@ -1,7 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Random, createEncoder, createRegistry, initBackend } from '@ssl/core';
 import type { CnnSpec, MethodRuntime, StepContext, UnlabeledBatch } from '@ssl/core';
-import { describeLearningRun, describeMethodContract, learningRun, sampleIds, testBuildContext, testStepContext } from '@ssl/test-utils';
+import {
+  describeLearningRun,
+  describeMethodContract,
+  disposeTestRuntime,
+  learningRun,
+  sampleIds,
+  testBuildContext,
+  testStepContext,
+} from '@ssl/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import contrastive, { MOCO_V2_FASHION_VIEWS, infoNceLoss, moco } from '../index';
 import type { MoCoCarry, MoCoConfig } from '../index';
@@ -67,11 +75,6 @@ function randomBatch(size: number, seed: number): UnlabeledBatch {
 const stepContext = (step: number): StepContext =>
   testStepContext({ step, epoch: 0, totalSteps: 10, progress: step / 10, rng: new Random(1), lr: 0.1 });
 
-function disposeRuntime(runtime: MethodRuntime): void {
-  for (const model of [...Object.values(runtime.trainable), ...Object.values(runtime.frozen ?? {})]) model.dispose();
-  tf.dispose(Object.values(runtime.state ?? {}));
-}
-
 /** One step as the trainer runs it (without the optimizer): the loss, then afterStep with the step's carry. */
 function runStep(runtime: MethodRuntime<'unlabeled', MoCoCarry>, batch: UnlabeledBatch, step: number): { loss: number; keys: number[][] } {
   const { loss, keys } = tf.tidy(() => {
@@ -116,7 +119,7 @@ describe('contrastive:moco', () => {
       expect(Array.from(pointer.dataSync())).toEqual([expectedPointer]);
       tf.dispose([batch.images, ...batch.views]);
     }
-    disposeRuntime(runtime);
+    disposeTestRuntime(runtime);
   });
 
   it('computes the loss as InfoNCE of the queries against the queue before this step’s keys', () => {
@@ -134,7 +137,7 @@ describe('contrastive:moco', () => {
     const after = tf.tidy(() => runtime.step(batch, stepContext(1)).loss.dataSync()[0]);
     expect(Math.abs(after - loss)).toBeGreaterThan(1e-4);
     tf.dispose([queueBefore, batch.images, ...batch.views]);
-    disposeRuntime(runtime);
+    disposeTestRuntime(runtime);
   });
 
   it('starts the key encoder as a copy of the query encoder and moves it on 0.99 → 0.999', () => {
@@ -154,7 +157,7 @@ describe('contrastive:moco', () => {
     );
     // The key side is not optimized.
     expect(Object.values(runtime.trainable)).not.toContain(runtime.frozen!.keyEncoder);
-    disposeRuntime(runtime);
+    disposeTestRuntime(runtime);
   });
 
   // CI-sized learning test: the sample, kNN (k = 200) of the trained encoder against the same CNN at random init.

@@ -1,7 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Random, createEncoder, createRegistry, initBackend } from '@ssl/core';
 import type { CnnSpec, MethodRuntime } from '@ssl/core';
-import { describeLearningRun, describeMethodContract, learningRun, sampleIds, testBuildContext, testStepContext } from '@ssl/test-utils';
+import {
+  describeLearningRun,
+  describeMethodContract,
+  disposeTestRuntime,
+  learningRun,
+  sampleIds,
+  testBuildContext,
+  testStepContext,
+} from '@ssl/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import contrastive, { inBatchInfoNceLoss, mocov3 } from '../index';
 import type { MoCoV3Config } from '../index';
@@ -77,7 +85,7 @@ describe('contrastive:mocov3', () => {
     });
     expect(loss).toBeCloseTo(expected, 4);
     tf.dispose(views);
-    for (const model of [...Object.values(runtime.trainable), ...Object.values(runtime.frozen!)]) model.dispose();
+    disposeTestRuntime(runtime);
   });
 
   it('learns: kNN accuracy beats the same encoder at random init, on average over two training seeds', async () => {

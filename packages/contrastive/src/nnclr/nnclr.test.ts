@@ -1,7 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Random, createEncoder, createRegistry, initBackend } from '@ssl/core';
 import type { CnnSpec, MethodRuntime, UnlabeledBatch } from '@ssl/core';
-import { describeLearningRun, describeMethodContract, learningRun, sampleIds, testBuildContext, testStepContext } from '@ssl/test-utils';
+import {
+  describeLearningRun,
+  describeMethodContract,
+  disposeTestRuntime,
+  learningRun,
+  sampleIds,
+  testBuildContext,
+  testStepContext,
+} from '@ssl/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import contrastive, { inBatchInfoNceLoss, nearestNeighbours, nnclr } from '../index';
 import type { NNCLRCarry, NNCLRConfig } from '../index';
@@ -82,8 +90,8 @@ describe('contrastive:nnclr', () => {
     expect(rows.slice(0, 4)).toEqual(written);
     expect(rows.slice(4)).toEqual((supportBefore.arraySync() as number[][]).slice(4));
     for (const row of written) expect(Math.hypot(...row)).toBeCloseTo(1, 5);
-    tf.dispose([loss, embeddings, supportBefore, ...views, ...Object.values(runtime.state!)]);
-    for (const model of Object.values(runtime.trainable)) model.dispose();
+    tf.dispose([loss, embeddings, supportBefore, ...views]);
+    disposeTestRuntime(runtime);
   });
 
   it('learns: kNN accuracy beats the same encoder at random init', async () => {

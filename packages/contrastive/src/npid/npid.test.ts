@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Random, createEncoder, createRegistry, imageDataset, initBackend, loadFashionMnist, train } from '@ssl/core';
 import { extractFeatures, knnClassify, type FeatureEncoder } from '@ssl/eval';
 import type { CnnSpec, MethodRuntime, StepContext, UnlabeledBatch } from '@ssl/core';
-import { describeMethodContract, testBuildContext, testStepContext } from '@ssl/test-utils';
+import { describeMethodContract, disposeTestRuntime, testBuildContext, testStepContext } from '@ssl/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import contrastive, { npid } from '../index';
 import type { NPIDCarry, NPIDConfig } from '../index';
@@ -89,8 +89,7 @@ describe('contrastive:npid', () => {
       mixed.forEach((v, c) => expect(after[row][c]).toBeCloseTo(v / norm, 5));
     }
     tf.dispose([view, features]);
-    for (const model of Object.values(runtime.trainable)) model.dispose();
-    bank.dispose();
+    disposeTestRuntime(runtime);
   });
 
   // NPID learns once each bank entry has been refreshed many times (the paper trains 200 epochs): 500 images

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Random, createEncoder, createRegistry, initBackend, loadFashionMnist, train } from '@ssl/core';
 import type { CnnSpec } from '@ssl/core';
 import { extractFeatures, knnClassify } from '@ssl/eval';
-import { describeMethodContract, testBuildContext } from '@ssl/test-utils';
+import { describeMethodContract, disposeTestRuntime, testBuildContext } from '@ssl/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import contrastive, { SIMCLR_FASHION_VIEWS, simclr, simclrViews } from '../index';
 import type { SimCLRConfig } from '../index';
@@ -68,8 +68,7 @@ describe('contrastive:simclr', () => {
         const z = runtime.trainable.projector.apply(features, { training: true }) as tf.Tensor2D;
         const { mean, variance } = tf.moments(z, 0);
         const result = { mean: Array.from(mean.dataSync()), variance: Array.from(variance.dataSync()) };
-        runtime.encoder.model.dispose();
-        runtime.trainable.projector.dispose();
+        disposeTestRuntime(runtime);
         return result;
       });
     // With the output batch norm every projection dimension has batch mean 0 and variance ≈ 1.

@@ -11,7 +11,7 @@ import {
   train,
 } from '@ssl/core';
 import type { CnnSpec, ImageDataset, TrainResult } from '@ssl/core';
-import { describeMethodContract } from '@ssl/test-utils';
+import { describeMethodContract, disposeTestRuntime } from '@ssl/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import contrastive, { projectionHeadFirstLayer, simclrv2, simclrv2Logits } from '../index';
 import type { SimCLRv2Runtime } from '../index';
@@ -120,7 +120,7 @@ describe('contrastive:simclrv2', () => {
     expect(() => simclrv2Logits(runtime, images, { network: 'teacher' })).toThrow(/no teacher/);
     expect(() => simclrv2Logits({ ...runtime, simclrv2: undefined } as never, images)).toThrow(/contrastive:simclrv2/);
     tf.dispose([images, logits]);
-    for (const model of Object.values(runtime.trainable)) model.dispose();
+    disposeTestRuntime(runtime);
   });
 });
 

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Random, cosineMomentum, createEncoder, createRegistry, emaUpdate, initBackend, loadFashionMnist, train } from '@ssl/core';
 import type { CnnSpec, MethodRuntime, StepContext, UnlabeledBatch } from '@ssl/core';
 import { extractFeatures, knnClassify } from '@ssl/eval';
-import { describeMethodContract, sampleIds, testBuildContext, testStepContext } from '@ssl/test-utils';
+import { describeMethodContract, disposeTestRuntime, sampleIds, testBuildContext, testStepContext } from '@ssl/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import noncontrastive, { byol, byolLoss, byolMomentum, normalizedStd } from '../index';
 import type { BYOLConfig } from '../index';
@@ -47,10 +47,6 @@ const context = (progress: number): StepContext =>
 
 function kernels(model: { trainableWeights: { read(): tf.Tensor }[] }): tf.Variable[] {
   return model.trainableWeights.map((w) => w.read() as tf.Variable);
-}
-
-function disposeRuntime(runtime: MethodRuntime): void {
-  for (const model of [...Object.values(runtime.trainable), ...Object.values(runtime.frozen ?? {})]) model.dispose();
 }
 
 describeMethodContract({
@@ -112,7 +108,7 @@ describe('noncontrastive:byol', () => {
         const expected = tf.add(byolLoss(outputs[0].prediction, outputs[1].target), byolLoss(outputs[1].prediction, outputs[0].target));
         return [fromStep, expected.dataSync()[0]];
       });
-      disposeRuntime(runtime);
+      disposeTestRuntime(runtime);
       return { fromStep, expected };
     };
     const perView = lossOf('per-view');
@@ -172,7 +168,7 @@ describe('noncontrastive:byol', () => {
     // ... while the online encoder does get one.
     expect(tf.max(tf.abs(grads[online[0].name])).dataSync()[0]).toBeGreaterThan(0);
     tf.dispose([value, ...Object.values(grads), batch.images, ...batch.views]);
-    disposeRuntime(runtime);
+    disposeTestRuntime(runtime);
   });
 
   it('declares its target as momentum pairs on the cosine schedule: the EMA gives exactly ξ ← τξ + (1 − τ)θ (BYOL eq. 1)', () => {
@@ -212,7 +208,7 @@ describe('noncontrastive:byol', () => {
     });
     // The online network is untouched by the update.
     expect(Array.from(onlineKernel.dataSync())).toEqual(Array.from(source[0]));
-    disposeRuntime(runtime);
+    disposeTestRuntime(runtime);
   });
 
   // CI-sized run on the committed 3000-image sample, weighted kNN (k = 200, sample train → sample test)

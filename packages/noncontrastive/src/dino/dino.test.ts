@@ -11,7 +11,15 @@ import {
   withEncoderOptions,
 } from '@ssl/core';
 import type { CnnSpec, MethodRuntime, StepContext, UnlabeledBatch, VitSpec } from '@ssl/core';
-import { describeLearningRun, describeMethodContract, learningRun, sampleIds, testBuildContext, testStepContext } from '@ssl/test-utils';
+import {
+  describeLearningRun,
+  describeMethodContract,
+  disposeTestRuntime,
+  learningRun,
+  sampleIds,
+  testBuildContext,
+  testStepContext,
+} from '@ssl/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import noncontrastive, { dino, dinoLoss, dinoTeacherTemperature, updateDinoCenter } from '../index';
 import type { DINOCarry, DINOConfig } from '../index';
@@ -50,11 +58,6 @@ function multiCropBatch(size: number, seed: number): UnlabeledBatch {
 
 const context = (epoch: number, progress = 0): StepContext =>
   testStepContext({ step: 0, epoch, totalSteps: 10, progress, rng: new Random(1), lr: 0.1 });
-
-function disposeRuntime(runtime: MethodRuntime<'unlabeled', DINOCarry>): void {
-  for (const model of [...Object.values(runtime.trainable), ...Object.values(runtime.frozen ?? {})]) model.dispose();
-  tf.dispose(Object.values(runtime.state ?? {}));
-}
 
 describeMethodContract({
   plugin: noncontrastive,
@@ -147,7 +150,7 @@ describe('noncontrastive:dino', () => {
       out.carry?.teacherOutputs.forEach((t, k) => expectAllClose(t, teacher[k]));
     });
     tf.dispose([batch.images, ...batch.views]);
-    disposeRuntime(runtime);
+    disposeTestRuntime(runtime);
   });
 
   it("forwards the crops of one size as one batch with cropBatches 'per-size': the same loss as per view for a ViT without batch norm", () => {
@@ -157,7 +160,7 @@ describe('noncontrastive:dino', () => {
       const batch = multiCropBatch(8, 1);
       const value = tf.tidy(() => runtime.step(batch, context(1, 0.5)).loss.dataSync()[0]);
       tf.dispose([batch.images, ...batch.views]);
-      disposeRuntime(runtime);
+      disposeTestRuntime(runtime);
       return value;
     };
     expect(lossOf('per-size', false)).toBeCloseTo(lossOf('per-view', false), 5);
@@ -189,7 +192,7 @@ describe('noncontrastive:dino', () => {
     expect(Number.isFinite(loss)).toBe(true);
     expect(loss).toBeGreaterThan(0);
     tf.dispose([batch.images, ...batch.views]);
-    disposeRuntime(runtime);
+    disposeTestRuntime(runtime);
   });
 
   it('updates the center in afterStep from the step’s own teacher outputs (eq. 4, m = 0.9)', () => {
@@ -203,7 +206,7 @@ describe('noncontrastive:dino', () => {
     const expected = updateDinoCenter(before as tf.Tensor2D, teacherOutputs, { momentum: 0.9 });
     expectAllClose(center, expected);
     tf.dispose([before, expected, ...teacherOutputs, batch.images, ...batch.views]);
-    disposeRuntime(runtime);
+    disposeTestRuntime(runtime);
   });
 
   it('freezes the last layer in the first epoch (no gradient), not after; the teacher gets none ever', () => {
@@ -234,7 +237,7 @@ describe('noncontrastive:dino', () => {
     expect(first.teacher).toBe(0);
     expect(second.teacher).toBe(0);
     tf.dispose([batch.images, ...batch.views]);
-    disposeRuntime(runtime);
+    disposeTestRuntime(runtime);
   });
 
   it('declares the teacher as momentum pairs on the cosine schedule from 0.996 to 1', () => {
@@ -245,7 +248,7 @@ describe('noncontrastive:dino', () => {
       [runtime.frozen!.teacherHead, runtime.trainable.head],
     ]);
     for (const progress of [0, 0.5, 1]) expect(declared.momentum(context(0, progress))).toBe(cosineMomentum(0.996, progress, 1));
-    disposeRuntime(runtime);
+    disposeTestRuntime(runtime);
   });
 
   // CI-sized run on the committed 3000-image sample (learningRun from @ssl/test-utils): weighted kNN

@@ -1,7 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Random, createEncoder, createRegistry, initBackend, loadFashionMnist, train } from '@ssl/core';
 import type { CnnSpec, MethodRuntime, StepContext, UnlabeledBatch } from '@ssl/core';
-import { describeLearningRun, describeMethodContract, learningRun, sampleIds, testBuildContext, testStepContext } from '@ssl/test-utils';
+import {
+  describeLearningRun,
+  describeMethodContract,
+  disposeTestRuntime,
+  learningRun,
+  sampleIds,
+  testBuildContext,
+  testStepContext,
+} from '@ssl/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import noncontrastive, { simsiam } from '../index';
 import type { SimSiamConfig } from '../index';
@@ -78,7 +86,7 @@ describe('noncontrastive:simsiam', () => {
       const { value, grads } = tf.variableGrads(() => runtime.step(batch, stepContext).loss, variables);
       const out = { loss: value.dataSync()[0], gradient: Float32Array.from(grads[variables[0].name].dataSync()) };
       tf.dispose([value, ...Object.values(grads)]);
-      for (const model of Object.values(runtime.trainable)) model.dispose();
+      disposeTestRuntime(runtime);
       return out;
     };
     const withStop = gradients(true);

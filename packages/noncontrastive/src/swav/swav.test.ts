@@ -1,7 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Random, createEncoder, createRegistry, initBackend, l2Normalize } from '@ssl/core';
 import type { CnnSpec, MethodRuntime, StepContext, UnlabeledBatch } from '@ssl/core';
-import { describeLearningRun, describeMethodContract, learningRun, sampleIds, testBuildContext, testStepContext } from '@ssl/test-utils';
+import {
+  describeLearningRun,
+  describeMethodContract,
+  disposeTestRuntime,
+  learningRun,
+  sampleIds,
+  testBuildContext,
+  testStepContext,
+} from '@ssl/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import noncontrastive, { swav, swavLoss } from '../index';
 import type { SwAVCarry, SwAVConfig } from '../index';
@@ -40,11 +48,6 @@ function multiCropBatch(size: number, seed: number, locals = 4): UnlabeledBatch 
 
 const context = (epoch: number, progress = 0.5): StepContext =>
   testStepContext({ step: 0, epoch, totalSteps: 10, progress, rng: new Random(1), lr: 0.1 });
-
-function disposeRuntime(runtime: MethodRuntime<'unlabeled', SwAVCarry>): void {
-  for (const model of Object.values(runtime.trainable)) model.dispose();
-  tf.dispose(Object.values(runtime.state ?? {}));
-}
 
 /** [K, d] prototypes of a runtime: the kernel of its prototype layer, transposed. */
 const prototypeRows = (runtime: MethodRuntime<'unlabeled', SwAVCarry>) =>
@@ -127,7 +130,7 @@ describe('noncontrastive:swav', () => {
       for (const norm of norms) expect(norm).toBeCloseTo(1, 5);
     });
     tf.dispose([batch.images, ...batch.views]);
-    disposeRuntime(runtime);
+    disposeTestRuntime(runtime);
   });
 
   it('starts with unit prototypes, gives them no gradient in the first epoch, and renormalizes them after each step', () => {
@@ -154,7 +157,7 @@ describe('noncontrastive:swav', () => {
     tf.tidy(() => runtime.afterStep?.(batch, context(1)));
     unitNorms().forEach((n) => expect(n).toBeCloseTo(1, 5));
     tf.dispose([batch.images, ...batch.views]);
-    disposeRuntime(runtime);
+    disposeTestRuntime(runtime);
   });
 
   it('queues the high-resolution embeddings newest first and, once full, takes the codes over queue + batch', () => {
@@ -189,7 +192,7 @@ describe('noncontrastive:swav', () => {
       expect(Math.abs(withQueue - without)).toBeGreaterThan(1e-4);
     });
     tf.dispose([...early, ...first, ...second, expectedQueue, ...batches.flatMap((b) => [b.images, ...b.views])]);
-    disposeRuntime(runtime);
+    disposeTestRuntime(runtime);
   });
 
   // CI-sized runs on the committed 3000-image sample (learningRun from @ssl/test-utils): weighted kNN (k = 200) of the

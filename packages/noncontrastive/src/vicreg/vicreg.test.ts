@@ -1,7 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Random, createEncoder, createRegistry, initBackend } from '@ssl/core';
 import type { CnnSpec, StepContext, UnlabeledBatch } from '@ssl/core';
-import { describeLearningRun, describeMethodContract, learningRun, sampleIds, testBuildContext, testStepContext } from '@ssl/test-utils';
+import {
+  describeLearningRun,
+  describeMethodContract,
+  disposeTestRuntime,
+  learningRun,
+  sampleIds,
+  testBuildContext,
+  testStepContext,
+} from '@ssl/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import noncontrastive, { vicreg, vicregLoss } from '../index';
 import type { VICRegConfig } from '../index';
@@ -77,7 +85,7 @@ describe('noncontrastive:vicreg', () => {
     });
     expect(fromStep).toBeCloseTo(expected, 3);
     tf.dispose([batch.images, ...batch.views]);
-    for (const model of Object.values(runtime.trainable)) model.dispose();
+    disposeTestRuntime(runtime);
   });
 
   // CI-sized run on the committed 3000-image sample (learningRun from @ssl/test-utils): weighted kNN
