@@ -66,6 +66,7 @@ describeMethodContract({
   moreConfigs: [
     { unlabeledRatio: 3, threshold: 0.5, distributionAlignment: true },
     { unlabeledRatio: 3, threshold: 0.5, pseudoLabels: 'soft', encoderLearningRateScale: 0.1 },
+    { unlabeledRatio: 3, threshold: 0.5, dropout: 0.2, labeledView: 'randAugment' },
   ],
   invalidConfigs: [
     { config: { pseudoLabels: 'sharp' }, field: 'pseudoLabels' },
@@ -80,6 +81,8 @@ describeMethodContract({
     { config: { unlabeledWeight: -1 }, field: 'unlabeledWeight' },
     { config: { emaDecay: 1 }, field: 'emaDecay' },
     { config: { augment: { cutoutSize: 2 } }, field: 'augment.cutoutSize' },
+    { config: { dropout: 1 }, field: 'dropout' },
+    { config: { labeledView: 'strong' }, field: 'labeledView' },
   ],
   checkRun(result) {
     expect(result.history.every((r) => r.metrics.maskRate >= 0 && r.metrics.maskRate <= 1)).toBe(true);

@@ -20,10 +20,12 @@ import {
   thresholdedUnlabeledLoss,
   validateEncoderLearningRateScale,
   validatePseudoLabels,
+  NO_LABELED_NOISE,
+  validateLabeledNoise,
   validateStrongView,
   weakStrongViews,
 } from '../shared/weak-strong-runtime';
-import type { EncoderLearningRateSettings, StrongViewSettings } from '../shared/weak-strong-runtime';
+import type { EncoderLearningRateSettings, LabeledNoiseSettings, StrongViewSettings } from '../shared/weak-strong-runtime';
 import { reportedClassifier } from '../shared/classifier-network';
 import { fixMatchEmaDecay } from '../shared/ema-model';
 
@@ -33,7 +35,7 @@ export { fixMatchEmaDecay } from '../shared/ema-model';
  * FixMatch (Sohn et al. 2020): a weakly augmented unlabeled image gives a pseudo-label when the model is
  * confident (max softmax ≥ τ); the strongly augmented version of the same image is trained to predict it.
  */
-export interface FixMatchConfig extends EncoderLearningRateSettings, StrongViewSettings {
+export interface FixMatchConfig extends EncoderLearningRateSettings, StrongViewSettings, LabeledNoiseSettings {
   /** τ, the confidence a pseudo-label needs (paper: 0.95). Compared with ≥. */
   threshold: number;
   /** μ, unlabeled images per labeled image in a batch (paper: 7). */
@@ -117,6 +119,7 @@ export const fixmatch = defineMethod<FixMatchConfig, 'semi-supervised', FixMatch
     pseudoLabels: 'hard',
     temperature: 0.5,
     encoderLearningRateScale: 1,
+    ...NO_LABELED_NOISE,
   },
   validate(config) {
     probability('threshold', config.threshold);
@@ -131,6 +134,7 @@ export const fixmatch = defineMethod<FixMatchConfig, 'semi-supervised', FixMatch
       invalidConfig('emaDecay', config.emaDecay, 'a number in [0, 1)');
     if (typeof config.emaWarmup !== 'boolean') invalidConfig('emaWarmup', config.emaWarmup, 'true or false');
     validateStrongView(config);
+    validateLabeledNoise(config);
     if (typeof config.distributionAlignment !== 'boolean')
       invalidConfig('distributionAlignment', config.distributionAlignment, 'true or false');
     if (typeof config.alignmentMomentum !== 'number' || !(config.alignmentMomentum >= 0 && config.alignmentMomentum < 1))
@@ -153,13 +157,15 @@ export const fixmatch = defineMethod<FixMatchConfig, 'semi-supervised', FixMatch
       throw new SslError('data', `semisup:fixmatch needs a labeled set with at least 2 classes, got numClasses = ${numClasses}.`);
     }
     const encoder = createEncoder();
-    const classifier = linearClassifier({ inputDim: encoder.featureDim, numClasses, seed: rng.seed() });
+    const { dropout } = config;
+    const classifier = linearClassifier({ inputDim: encoder.featureDim, numClasses, dropout, seed: rng.seed() });
     // The EMA model (paper sec. 4: "we report ... using an exponential moving average of model parameters").
     const emaEncoder = createEncoder();
-    const emaClassifier = linearClassifier({ inputDim: encoder.featureDim, numClasses, seed: rng.seed() });
+    const emaClassifier = linearClassifier({ inputDim: encoder.featureDim, numClasses, dropout, seed: rng.seed() });
     copyWeights(emaEncoder.model, encoder.model);
     copyWeights(emaClassifier, classifier);
-    const logits = (images: Tensor4D, training: boolean): Tensor2D => classifier.apply(encoder.features(images, { training })) as Tensor2D;
+    const logits = (images: Tensor4D, training: boolean): Tensor2D =>
+      classifier.apply(encoder.features(images, { training }), { training }) as Tensor2D;
     // Distribution alignment's p̃(y) (running mean of the predictions) and p(y) (labeled class frequencies).
     const alignment = config.distributionAlignment
       ? {

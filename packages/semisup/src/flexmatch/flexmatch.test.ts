@@ -22,7 +22,11 @@ describeMethodContract({
   encoder: { kind: 'cnn', inputShape: [28, 28, 1], channels: [8, 16] },
   batchSize: 4,
   steps: 4,
-  moreConfigs: [{ unlabeledRatio: 3, threshold: 0.5, distributionAlignment: true, thresholdWarmup: false }, { unlabeledWeight: 0 }],
+  moreConfigs: [
+    { unlabeledRatio: 3, threshold: 0.5, distributionAlignment: true, thresholdWarmup: false },
+    { unlabeledWeight: 0 },
+    { unlabeledWeight: 0, dropout: 0.2, labeledView: 'randAugment' },
+  ],
   invalidConfigs: [
     { config: { pseudoLabels: 'sharp' }, field: 'pseudoLabels' },
     { config: { temperature: -1 }, field: 'temperature' },
@@ -35,6 +39,7 @@ describeMethodContract({
     { config: { alignmentMomentum: 1 }, field: 'alignmentMomentum' },
     { config: { emaDecay: 1 }, field: 'emaDecay' },
     { config: { encoderLearningRateScale: Number.NaN }, field: 'encoderLearningRateScale' },
+    { config: { dropout: -0.1 }, field: 'dropout' },
   ],
   checkRun(result) {
     const runtime = result.runtime as SemisupRuntime;

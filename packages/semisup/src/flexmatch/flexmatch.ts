@@ -15,17 +15,19 @@ import {
   thresholdedUnlabeledLoss,
   validateEncoderLearningRateScale,
   validatePseudoLabels,
+  NO_LABELED_NOISE,
+  validateLabeledNoise,
   validateStrongView,
   weakStrongViews,
 } from '../shared/weak-strong-runtime';
-import type { EncoderLearningRateSettings, StrongViewSettings } from '../shared/weak-strong-runtime';
+import type { EncoderLearningRateSettings, LabeledNoiseSettings, StrongViewSettings } from '../shared/weak-strong-runtime';
 
 /**
  * FlexMatch (Zhang et al. 2021): FixMatch with Curriculum Pseudo Labeling. Each class's threshold scales with
  * how many unlabeled samples the model currently predicts confidently as that class, so classes it is still
  * bad at get lower thresholds (more, if noisier, pseudo-labels) and classes it over-predicts keep τ.
  */
-export interface FlexMatchConfig extends EncoderLearningRateSettings, StrongViewSettings {
+export interface FlexMatchConfig extends EncoderLearningRateSettings, StrongViewSettings, LabeledNoiseSettings {
   /** τ, the fixed threshold the curriculum scales (paper: 0.95). */
   threshold: number;
   /** μ, unlabeled images per labeled image. */
@@ -111,6 +113,7 @@ export const flexmatch = defineMethod<FlexMatchConfig, 'semi-supervised', FlexMa
     pseudoLabels: 'hard',
     temperature: 0.5,
     encoderLearningRateScale: 1,
+    ...NO_LABELED_NOISE,
     augment: {},
   },
   validate(config) {
@@ -126,6 +129,7 @@ export const flexmatch = defineMethod<FlexMatchConfig, 'semi-supervised', FlexMa
     validatePseudoLabels(config);
     validateEncoderLearningRateScale(config);
     validateStrongView(config);
+    validateLabeledNoise(config);
   },
   // The supervised-only ablation: same networks, labels and steps, the unlabeled term off.
   supervisedControl: (config) => ({ ...config, unlabeledWeight: 0 }),

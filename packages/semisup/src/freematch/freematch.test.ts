@@ -6,7 +6,8 @@ import { describeMethodContract, disposeTestRuntime, expectClose, sampleIds, tes
 import { CI_LEARNING, LEARNING_TIMEOUT, learningRun } from '../testing/learning-run';
 import semisup, { freeMatchThresholds, freeMatchUpdate, freematch, predictClasses } from '../index';
 import type { FreeMatchConfig, FreeMatchState, SemisupRuntime } from '../index';
-import { NO_UNLABELED_VIEWS } from '../shared/classifier-network';
+import { NO_UNLABELED_VIEWS, classifierLogits } from '../shared/classifier-network';
+import { weakRandAugment } from '../views/weak-rand-augment';
 
 const SHAPE: [number, number, number] = [12, 12, 1];
 
@@ -27,6 +28,7 @@ describeMethodContract({
     { unlabeledRatio: 3, fairnessWeight: 0.01, thresholdMomentum: 0.9 },
     { unlabeledWeight: 0 },
     { unlabeledRatio: 3, encoderLearningRateScale: 0.1 },
+    { unlabeledRatio: 3, fairnessWeight: 0.01, dropout: 0.2, labeledView: 'randAugment' },
   ],
   invalidConfigs: [
     { config: { pseudoLabels: 'sharp' }, field: 'pseudoLabels' },
@@ -38,6 +40,7 @@ describeMethodContract({
     { config: { emaDecay: 1.5 }, field: 'emaDecay' },
     { config: { encoderLearningRateScale: -0.1 }, field: 'encoderLearningRateScale' },
     { config: { augment: { numOps: 1.5 } }, field: 'augment.numOps' },
+    { config: { labeledView: 1 }, field: 'labeledView' },
   ],
   checkRun(result) {
     const runtime = result.runtime as SemisupRuntime;
@@ -176,6 +179,37 @@ describe('freematch augment', () => {
     expect(freematch.views(registry.create('semisup:freematch', { augment, unlabeledWeight: 0 }).config).unlabeled).toEqual(
       NO_UNLABELED_VIEWS,
     );
+  });
+
+  it("gives labeled images Noisy Student's RandAugment view with labeledView 'randAugment', in the ablation too", () => {
+    const registry = createRegistry().use(semisup());
+    const config = { augment: { translateFraction: 0.1 }, labeledView: 'randAugment' as const };
+    for (const unlabeledWeight of [1, 0]) {
+      const views = freematch.views(registry.create('semisup:freematch', { ...config, unlabeledWeight }).config);
+      expect(views.labeled).toEqual(weakRandAugment({ translateFraction: 0.1 }));
+    }
+  });
+});
+
+describe('freematch dropout', () => {
+  it("drops the student's features in training only; the reported model's predictions are deterministic", () => {
+    const runtime = buildRuntime({ dropout: 0.5 });
+    const { student } = runtime.semisup;
+    const images = tf.randomUniform([6, 12, 12, 1], 0, 1, 'float32', 3) as tf.Tensor4D;
+    const [train1, train2, infer1, infer2] = tf.tidy(() =>
+      [
+        classifierLogits(student, images, true),
+        classifierLogits(student, images, true),
+        classifierLogits(student, images, false),
+        classifierLogits(student, images, false),
+      ].map((logits) => Array.from(logits.dataSync())),
+    );
+    expect(train1).not.toEqual(train2);
+    expect(infer1).toEqual(infer2);
+    const reported = tf.tidy(() => [1, 2].map(() => Array.from(runtime.classifier!.probabilities(images, []).dataSync())));
+    expect(reported[0]).toEqual(reported[1]);
+    tf.dispose(images);
+    disposeTestRuntime(runtime);
   });
 });
 

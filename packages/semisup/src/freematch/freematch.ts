@@ -14,10 +14,12 @@ import {
   thresholdedUnlabeledLoss,
   validateEncoderLearningRateScale,
   validatePseudoLabels,
+  NO_LABELED_NOISE,
+  validateLabeledNoise,
   validateStrongView,
   weakStrongViews,
 } from '../shared/weak-strong-runtime';
-import type { EncoderLearningRateSettings, StrongViewSettings } from '../shared/weak-strong-runtime';
+import type { EncoderLearningRateSettings, LabeledNoiseSettings, StrongViewSettings } from '../shared/weak-strong-runtime';
 
 /**
  * FreeMatch (Wang et al. 2023): FixMatch whose threshold adapts itself. A global threshold τ_t follows the
@@ -25,7 +27,7 @@ import type { EncoderLearningRateSettings, StrongViewSettings } from '../shared/
  * model is confident), and each class's local threshold scales it by the EMA class marginal, so classes the
  * model rarely predicts need less confidence.
  */
-export interface FreeMatchConfig extends EncoderLearningRateSettings, StrongViewSettings {
+export interface FreeMatchConfig extends EncoderLearningRateSettings, StrongViewSettings, LabeledNoiseSettings {
   /** μ, unlabeled images per labeled image. */
   unlabeledRatio: number;
   /** λu, weight of the unlabeled loss; 0 is the supervised-only ablation. */
@@ -101,6 +103,7 @@ export const freematch = defineMethod<FreeMatchConfig, 'semi-supervised', FreeMa
     pseudoLabels: 'hard',
     temperature: 0.5,
     encoderLearningRateScale: 1,
+    ...NO_LABELED_NOISE,
     augment: {},
   },
   validate(config) {
@@ -113,6 +116,7 @@ export const freematch = defineMethod<FreeMatchConfig, 'semi-supervised', FreeMa
     validatePseudoLabels(config);
     validateEncoderLearningRateScale(config);
     validateStrongView(config);
+    validateLabeledNoise(config);
   },
   // The supervised-only ablation: same networks, labels and steps, the unlabeled term off.
   supervisedControl: (config) => ({ ...config, unlabeledWeight: 0 }),

@@ -10,18 +10,20 @@ import type { ClassifierNetwork } from './classifier-network';
 import { emaModelParts } from './ema-model';
 import type { EmaSettings, ReportedStudentParts } from './ema-model';
 import { NO_UNLABELED_VIEWS } from './classifier-network';
-import { requireFraction, requireNonNegativeNumber } from './validate';
+import { requireDropout, requireFraction, requireNonNegativeNumber } from './validate';
+import { weakRandAugment } from '../views/weak-rand-augment';
 
 /**
  * A student and its EMA copy (the model FixMatch, FlexMatch and FreeMatch report), as the runtime fields
  * every such method returns: the EMA encoder is evaluated and saved, the EMA classifier is the product.
  */
-export function studentWithEma<Config extends EmaSettings>(
+export function studentWithEma<Config extends EmaSettings & { readonly dropout?: number }>(
   context: BuildContext<Config>,
   numClasses: number,
 ): ReportedStudentParts & { readonly student: ClassifierNetwork } {
-  const student = createClassifierNetwork(context, numClasses);
-  return { student, ...emaModelParts(context, student, () => createClassifierNetwork(context, numClasses)) };
+  const dropout = context.config.dropout ?? 0;
+  const student = createClassifierNetwork(context, numClasses, dropout);
+  return { student, ...emaModelParts(context, student, () => createClassifierNetwork(context, numClasses, dropout)) };
 }
 
 export interface WeakStrongLogits {
@@ -121,16 +123,38 @@ export function validateStrongView(config: StrongViewSettings): void {
 }
 
 /**
- * Weak views of labeled images, [weak, strong] of unlabeled ones with `augment`'s overrides; no unlabeled
- * views at all for the supervised-only ablation (λu = 0).
+ * Noise on the labeled branch of FixMatch, FlexMatch and FreeMatch: Noisy Student's model and input noise
+ * (Xie et al. 2020 §3), which the papers of the three leave out. A supervised-only ablation (λu = 0) keeps it,
+ * so the method is compared with labels-only training under the same noise.
  */
-export function weakStrongViews(config: StrongViewSettings & { readonly unlabeledWeight: number }): MethodViews {
+export interface LabeledNoiseSettings {
+  /** Dropout on the classifier's input features, in training only; 0 (default) is the papers' network. */
+  readonly dropout: number;
+  /** The labeled images' view: 'weak' (default, FixMatch §2.3) or 'randAugment' (weak, then RandAugment N 2 at random magnitudes, no Cutout). */
+  readonly labeledView: 'weak' | 'randAugment';
+}
+
+export const NO_LABELED_NOISE: LabeledNoiseSettings = { dropout: 0, labeledView: 'weak' };
+
+export function validateLabeledNoise(config: LabeledNoiseSettings): void {
+  requireDropout('dropout', config.dropout);
+  if (config.labeledView !== 'weak' && config.labeledView !== 'randAugment')
+    invalidConfig('labeledView', config.labeledView, "'weak' or 'randAugment'");
+}
+
+/**
+ * Labeled images' view (`labeledView`), [weak, strong] of unlabeled ones with `augment`'s overrides; no
+ * unlabeled views at all for the supervised-only ablation (λu = 0).
+ */
+export function weakStrongViews(config: StrongViewSettings & LabeledNoiseSettings & { readonly unlabeledWeight: number }): MethodViews {
   const augment = config.augment ?? {};
   const weakStrong: ViewPolicyRef = { name: 'weakStrong', overrides: { ...augment } };
   const { translateFraction } = augment;
   return {
-    // Labeled images get the weak view only (FixMatch §2.3).
-    labeled: { name: 'weak', overrides: translateFraction === undefined ? {} : { translateFraction } },
+    labeled:
+      config.labeledView === 'randAugment'
+        ? weakRandAugment({ translateFraction })
+        : { name: 'weak', overrides: translateFraction === undefined ? {} : { translateFraction } },
     unlabeled: config.unlabeledWeight === 0 ? NO_UNLABELED_VIEWS : weakStrong,
   };
 }
