@@ -14,14 +14,14 @@ import type { Encoder, LoadedRun, MethodRuntime, StepOutput, tfl } from '@ssl/co
 import { distributionAlignment } from '../losses/distribution-alignment';
 import { fixMatchLoss } from '../losses/fixmatch';
 import {
+  NO_LABELED_NOISE,
   encoderLearningRateScales,
   labeledClassMarginal,
   movingAverage,
   thresholdedUnlabeledLoss,
   validateEncoderLearningRateScale,
-  validatePseudoLabels,
-  NO_LABELED_NOISE,
   validateLabeledNoise,
+  validatePseudoLabels,
   validateStrongView,
   weakStrongViews,
 } from '../shared/weak-strong-runtime';

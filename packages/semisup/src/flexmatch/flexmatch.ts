@@ -7,6 +7,7 @@ import type { SemisupRuntime } from '../shared/classifier-network';
 import { SEMISUP_TRAINING } from '../shared/training';
 import { requireEmaDecay, requireFraction, requireNonNegativeNumber, requirePositiveInteger } from '../shared/validate';
 import {
+  NO_LABELED_NOISE,
   encoderLearningRateScales,
   forwardWeakStrong,
   labeledClassMarginal,
@@ -14,9 +15,8 @@ import {
   studentWithEma,
   thresholdedUnlabeledLoss,
   validateEncoderLearningRateScale,
-  validatePseudoLabels,
-  NO_LABELED_NOISE,
   validateLabeledNoise,
+  validatePseudoLabels,
   validateStrongView,
   weakStrongViews,
 } from '../shared/weak-strong-runtime';

@@ -7,15 +7,15 @@ import type { SemisupRuntime } from '../shared/classifier-network';
 import { SEMISUP_TRAINING } from '../shared/training';
 import { requireEmaDecay, requireNonNegativeNumber, requirePositiveInteger } from '../shared/validate';
 import {
+  NO_LABELED_NOISE,
   encoderLearningRateScales,
   forwardWeakStrong,
   movingAverage,
   studentWithEma,
   thresholdedUnlabeledLoss,
   validateEncoderLearningRateScale,
-  validatePseudoLabels,
-  NO_LABELED_NOISE,
   validateLabeledNoise,
+  validatePseudoLabels,
   validateStrongView,
   weakStrongViews,
 } from '../shared/weak-strong-runtime';
