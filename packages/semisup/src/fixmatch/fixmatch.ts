@@ -1,15 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
-import {
-  SslError,
-  accuracy,
-  copyWeights,
-  defineMethod,
-  hardLabelCrossEntropy,
-  invalidConfig,
-  linearClassifier,
-  stopGradient,
-} from '@ssl/core';
+import { SslError, accuracy, defineMethod, hardLabelCrossEntropy, invalidConfig, stopGradient } from '@ssl/core';
 import type { Encoder, LoadedRun, MethodRuntime, StepOutput, tfl } from '@ssl/core';
 import { distributionAlignment } from '../losses/distribution-alignment';
 import { fixMatchLoss } from '../losses/fixmatch';
@@ -26,7 +17,7 @@ import {
   weakStrongViews,
 } from '../shared/weak-strong-runtime';
 import type { EncoderLearningRateSettings, LabeledNoiseSettings, StrongViewSettings } from '../shared/weak-strong-runtime';
-import { reportedClassifier } from '../shared/classifier-network';
+import { classifierLogits, copyOfNetwork, createClassifierNetwork, reportedClassifier } from '../shared/classifier-network';
 import { fixMatchEmaDecay } from '../shared/ema-model';
 
 export { fixMatchEmaDecay } from '../shared/ema-model';
@@ -152,20 +143,16 @@ export const fixmatch = defineMethod<FixMatchConfig, 'semi-supervised', FixMatch
     epochs: 10,
   },
   build(context): FixMatchRuntime {
-    const { config, createEncoder, numClasses, rng } = context;
+    const { config, numClasses } = context;
     if (numClasses === undefined || !(numClasses >= 2)) {
       throw new SslError('data', `semisup:fixmatch needs a labeled set with at least 2 classes, got numClasses = ${numClasses}.`);
     }
-    const encoder = createEncoder();
-    const { dropout } = config;
-    const classifier = linearClassifier({ inputDim: encoder.featureDim, numClasses, dropout, seed: rng.seed() });
+    const student = createClassifierNetwork(context, numClasses, config.dropout);
     // The EMA model (paper sec. 4: "we report ... using an exponential moving average of model parameters").
-    const emaEncoder = createEncoder();
-    const emaClassifier = linearClassifier({ inputDim: encoder.featureDim, numClasses, dropout, seed: rng.seed() });
-    copyWeights(emaEncoder.model, encoder.model);
-    copyWeights(emaClassifier, classifier);
-    const logits = (images: Tensor4D, training: boolean): Tensor2D =>
-      classifier.apply(encoder.features(images, { training }), { training }) as Tensor2D;
+    const ema = copyOfNetwork(context, student, numClasses, config.dropout);
+    const { encoder, classifier } = student;
+    const { encoder: emaEncoder, classifier: emaClassifier } = ema;
+    const logits = (images: Tensor4D, training: boolean): Tensor2D => classifierLogits(student, images, training);
     // Distribution alignment's p̃(y) (running mean of the predictions) and p(y) (labeled class frequencies).
     const alignment = config.distributionAlignment
       ? {
