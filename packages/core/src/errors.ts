@@ -42,7 +42,7 @@ export function isSslError(value: unknown, code?: SslErrorCode): value is SslErr
 /** Throws an `invalid-config` error naming the field, the bad value and what is allowed. */
 export function invalidConfig(field: string, value: unknown, expected: string): never {
   throw new SslError('invalid-config', `Invalid config value ${field} = ${formatValue(value)}: expected ${expected}.`, {
-    details: { field, value },
+    details: { field, value, expected },
   });
 }
 

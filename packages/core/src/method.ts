@@ -182,6 +182,14 @@ export type ImageDataKind = 'unlabeled' | 'labeled' | 'semi-supervised' | 'image
  * What `build` gets. `K` is the method's data kind: for core's image kinds (the default) `inputShape` is always
  * there; for other kinds (a text corpus, modality pairs, a plugin's own) it may be undefined.
  */
+/** Fields of the run's encoder spec to change for one network, and the config field that holds them. */
+export interface EncoderChanges {
+  /** Spec fields to replace (`withEncoderOptions`'s options), e.g. { channels: [16, 32, 64] }; {} changes nothing. */
+  readonly options: object;
+  /** The method's config field, e.g. 'studentEncoder': errors then name 'studentEncoder.channels'. */
+  readonly field: string;
+}
+
 export interface BuildContext<Config, K extends MethodDataKind = ImageDataKind> {
   readonly config: Config;
   /** Shape of one input image [H, W, C]; undefined when the data has no images (a text corpus, audio–text pairs). */
@@ -190,9 +198,11 @@ export interface BuildContext<Config, K extends MethodDataKind = ImageDataKind> 
   readonly numClasses?: number;
   /**
    * Builds a fresh encoder from the run's encoder spec (call twice for a teacher). Weights are seeded. Throws
-   * SslError('data') for data without images when train() was given no `encoder`.
+   * SslError('data') for data without images when train() was given no `encoder`. With `changes`, the run's spec
+   * with those fields replaced (`withEncoderOptions`): a wider or narrower network of the same family, such as a
+   * distillation student. Such an encoder starts from fresh weights: the run's `initialEncoder` fits its spec only.
    */
-  createEncoder(): Encoder;
+  createEncoder(changes?: EncoderChanges): Encoder;
   /**
    * The training data's texts, where it has them, for methods that fit a tokenizer: the captions of image–text pairs,
    * a text corpus, the string samples of modality pairs (both sides' together: a pair method with two text sides

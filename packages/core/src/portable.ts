@@ -25,6 +25,7 @@ export type {
   BatchOf,
   BuildContext,
   DataKinds,
+  EncoderChanges,
   EncoderInput,
   ImageDataKind,
   ImageTextBatch,

@@ -11,7 +11,7 @@ import {
   train,
 } from '@ssl/core';
 import type { CnnSpec, ImageDataset, TrainResult } from '@ssl/core';
-import { describeMethodContract, disposeTestRuntime } from '@ssl/test-utils';
+import { contractData, describeMethodContract, disposeTestRuntime } from '@ssl/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import contrastive, { projectionHeadFirstLayer, simclrv2, simclrv2Logits } from '../index';
 import type { SimCLRv2Runtime } from '../index';
@@ -31,7 +31,11 @@ describeMethodContract({
   pluginModule: new URL('../index.ts', import.meta.url),
   method: 'contrastive:simclrv2',
   config: { projectionHiddenDim: 16, projectionDim: 8, unlabeledRatio: 2 },
-  moreConfigs: [{ projectionHiddenDim: 16, projectionDim: 8, unlabeledRatio: 2, studentInit: 'teacher', distillLabeledWeight: 0 }],
+  moreConfigs: [
+    { projectionHiddenDim: 16, projectionDim: 8, unlabeledRatio: 2, studentInit: 'teacher', distillLabeledWeight: 0 },
+    // A smaller student (the paper's big-to-small distillation).
+    { projectionHiddenDim: 16, projectionDim: 8, unlabeledRatio: 2, studentInit: 'random', studentEncoder: { channels: [4, 8] } },
+  ],
   data: { semiSupervised: { source: 'fashion-mnist-sample', size: 50 }, labeledPerClass: 1 },
   encoder: tinyEncoder,
   batchSize: 4,
@@ -51,6 +55,8 @@ describeMethodContract({
     { config: { distillTemperature: 0 }, field: 'distillTemperature' },
     { config: { distillLabeledWeight: -0.5 }, field: 'distillLabeledWeight' },
     { config: { studentInit: 'pretrained' }, field: 'studentInit' },
+    { config: { studentEncoder: [4, 8] }, field: 'studentEncoder' },
+    { config: { studentEncoder: { channels: [4, 8] } }, field: 'studentInit' },
     { config: { translateFraction: 2 }, field: 'translateFraction' },
     { config: { views: { cropScale: [0.8, 0.2] } }, field: 'views.cropScale' },
   ],
@@ -101,6 +107,31 @@ describe('contrastive:simclrv2', () => {
     plain.dispose();
     first.dispose();
     x.dispose();
+  });
+
+  it('distils into a smaller student with studentEncoder, the network its supervised-only control trains too', async () => {
+    const data = await contractData({ semiSupervised: { source: 'fashion-mnist-sample', size: 50 }, labeledPerClass: 1 });
+    const studentConfig = {
+      projectionHiddenDim: 16,
+      projectionDim: 8,
+      unlabeledRatio: 2,
+      studentInit: 'random' as const,
+      studentEncoder: { channels: [4, 8] },
+    };
+    const run = (config: object) =>
+      train({ method: registry().create('contrastive:simclrv2', config), data, encoder: tinyEncoder, epochs: 1, batchSize: 4 });
+    const pipeline = await run(studentConfig);
+    const { network, teacher } = (pipeline.runtime as SimCLRv2Runtime).simclrv2;
+    expect([teacher?.encoder.featureDim, network?.encoder.featureDim, pipeline.encoder.featureDim]).toEqual([16, 8, 8]);
+    pipeline.dispose();
+    const control = await run(simclrv2.supervisedControl!({ ...simclrv2.defaults, ...studentConfig }));
+    expect(control.encoder.featureDim).toBe(8);
+    control.dispose();
+    // A field a CNN does not have is refused when the student is built, named under studentEncoder.
+    await expect(run({ ...studentConfig, studentEncoder: { depth: 2 } })).rejects.toMatchObject({
+      code: 'invalid-config',
+      message: expect.stringContaining('studentEncoder.depth'),
+    });
   });
 
   it('rejects a runtime of another method in simclrv2Logits, and a teacher that is not there', () => {

@@ -24,6 +24,7 @@ import {
 import type {
   BuildContext,
   Encoder,
+  EncoderChanges,
   MethodClassifier,
   MethodRuntime,
   SemiSupervisedBatch,
@@ -44,8 +45,9 @@ import { SIMCLR_FASHION_VIEWS } from '../simclr/simclr';
  *    batch norm on the output as the authors' code);
  * 2. fine-tune: a linear classifier on the output of g's first layer (Linear → BN → ReLU), trained with the
  *    encoder and that layer on the labeled images ("fine-tuning from the middle layer of the projection head");
- * 3. distill: a student of the same architecture learns the fine-tuned teacher's temperature-scaled softmax on
- *    the unlabeled images (eq. 2, `distillationLoss`), plus the labeled cross-entropy.
+ * 3. distill: a student of the same architecture (or, with `studentEncoder`, a smaller one) learns the fine-tuned
+ *    teacher's temperature-scaled softmax on the unlabeled images (eq. 2, `distillationLoss`), plus the labeled
+ *    cross-entropy.
  */
 export type SimCLRv2Stage = 'pretrain' | 'fine-tune' | 'distill';
 
@@ -90,6 +92,13 @@ export interface SimCLRv2Config {
   distillLabeledWeight: number;
   /** The student's start: 'random' (fresh weights, as self-distillation in the paper) or 'teacher' (a copy). */
   studentInit: 'random' | 'teacher';
+  /**
+   * The student's encoder: the run's spec with these fields changed, e.g. { channels: [16, 32, 64] } under a
+   * 32-64-128 teacher — the paper's distillation of a big teacher into a smaller student. {} (default) distils into
+   * the teacher's own architecture. A changed student starts from fresh weights (`studentInit: 'random'`), and the
+   * supervised-only control (`stages: ['fine-tune']`) trains this network, the one the run ends with.
+   */
+  studentEncoder: Readonly<Record<string, unknown>>;
   /** Overrides of the `simclr` view policy for the two pretraining views. */
   views: SimclrViewOptions;
   /**
@@ -207,8 +216,14 @@ function reportedClassifier(network: SimCLRv2Network, description: string): Meth
   };
 }
 
-function freshNetwork(context: BuildContext<SimCLRv2Config>, numClasses: number): SimCLRv2Network {
-  const encoder = context.createEncoder();
+/** The student's encoder changes (`studentEncoder`), for the core's `createEncoder`. */
+function studentChanges(config: SimCLRv2Config): EncoderChanges {
+  return { options: config.studentEncoder, field: 'studentEncoder' };
+}
+
+/** A classifier network with fresh weights: the run's encoder, or with `changes` the student's. */
+function freshNetwork(context: BuildContext<SimCLRv2Config>, numClasses: number, changes?: EncoderChanges): SimCLRv2Network {
+  const encoder = context.createEncoder(changes);
   const hidden = hiddenLayer(encoder.featureDim, context.config.projectionHiddenDim, context.rng.seed());
   const classifier = linearClassifier({ inputDim: context.config.projectionHiddenDim, numClasses, seed: context.rng.seed() });
   return { encoder, hidden, classifier };
@@ -262,7 +277,9 @@ function fineTuneRuntime(context: BuildContext<SimCLRv2Config>, numClasses: numb
       classifier: linearClassifier({ inputDim: config.projectionHiddenDim, numClasses, seed: context.rng.seed() }),
     };
   } else {
-    network = freshNetwork(context, numClasses);
+    // Fine-tuning alone is the supervised-only control: it trains the network a full run ends with (the student).
+    const isControl = config.stages.length === 1;
+    network = freshNetwork(context, numClasses, isControl ? studentChanges(config) : undefined);
   }
   const backboneScale = config.fineTuneLrScale * (pretrained?.projector ? config.fineTuneBackboneLrScale : 1);
   const probeFraction = pretrained?.projector ? config.linearProbeFraction : 0;
@@ -292,7 +309,7 @@ function distillRuntime(context: BuildContext<SimCLRv2Config>, numClasses: numbe
   const { config } = context;
   const teacher = stateOf(context.previous)?.network;
   if (!teacher) throw new SslError('invalid-config', "simclrv2's distill stage needs the fine-tune stage before it (stages).");
-  const student = freshNetwork(context, numClasses);
+  const student = freshNetwork(context, numClasses, studentChanges(config));
   if (config.studentInit === 'teacher') {
     copyWeights(student.encoder.model, teacher.encoder.model);
     copyWeights(student.hidden, teacher.hidden);
@@ -354,6 +371,7 @@ export const simclrv2 = defineMethod<SimCLRv2Config, 'semi-supervised'>({
     distillTemperature: 1,
     distillLabeledWeight: 1,
     studentInit: 'teacher',
+    studentEncoder: {},
     views: SIMCLR_FASHION_VIEWS,
     translateFraction: 0.125,
   },
@@ -373,6 +391,11 @@ export const simclrv2 = defineMethod<SimCLRv2Config, 'semi-supervised'>({
       invalidConfig('distillLabeledWeight', config.distillLabeledWeight, 'a number >= 0');
     if (config.studentInit !== 'random' && config.studentInit !== 'teacher')
       invalidConfig('studentInit', config.studentInit, "'random' or 'teacher'");
+    const { studentEncoder } = config;
+    if (typeof studentEncoder !== 'object' || studentEncoder === null || Array.isArray(studentEncoder))
+      invalidConfig('studentEncoder', studentEncoder, 'an object of encoder spec fields, e.g. { "channels": [16, 32, 64] }');
+    if (Object.keys(studentEncoder).length > 0 && config.studentInit === 'teacher')
+      invalidConfig('studentInit', config.studentInit, "'random' with studentEncoder: the teacher's weights fit its own architecture only");
     checkPolicyOptions(simclrViews, config.views, 'views');
     checkFraction('translateFraction', config.translateFraction, true);
   },

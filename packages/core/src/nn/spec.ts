@@ -1,4 +1,4 @@
-import { invalidConfig } from '../errors';
+import { invalidConfig, isSslError } from '../errors';
 import type { ImageShape } from './encoder';
 import type { PositionEmbeddingKind } from './layers/embeddings';
 import { validateNoiseRate } from './layers/noise';
@@ -205,16 +205,24 @@ const ENCODER_OPTION_FIELDS: Record<'cnn' | 'resnet' | 'vit', readonly string[]>
  * A preset's spec with some fields replaced, e.g. `withEncoderOptions(encoderPreset('vit28', shape), { patchSize: 7 })`
  * (a 4×4 grid of 7×7 patches). A field the encoder does not have is refused by name, since a misspelt one would
  * otherwise be ignored and the run would train another network than the one asked for; the result is validated.
+ * With `field` (the config field holding `options`, e.g. 'studentEncoder') errors name `studentEncoder.channels`.
  */
-export function withEncoderOptions(spec: EncoderSpec, options: Readonly<Record<string, unknown>>): EncoderSpec {
+export function withEncoderOptions(spec: EncoderSpec, options: Readonly<Record<string, unknown>>, field?: string): EncoderSpec {
+  const name = (key: string) => (field === undefined ? key : `${field}.${key}`);
   const family = spec.kind === 'cnn' || spec.kind === 'vit' ? spec.kind : spec.kind.startsWith('resnet') ? 'resnet' : undefined;
   const allowed = family === undefined ? [] : ENCODER_OPTION_FIELDS[family];
-  for (const field of Object.keys(options)) {
-    if (!allowed.includes(field))
-      invalidConfig(field, options[field], `an option of a ${spec.kind} encoder: ${allowed.join(', ') || 'none'}`);
+  for (const key of Object.keys(options)) {
+    if (!allowed.includes(key))
+      invalidConfig(name(key), options[key], `an option of a ${spec.kind} encoder: ${allowed.join(', ') || 'none'}`);
   }
   const merged = { ...spec, ...options } as EncoderSpec;
-  validateEncoderSpec(merged);
+  try {
+    validateEncoderSpec(merged);
+  } catch (error) {
+    const { field: key, value, expected } = isSslError(error, 'invalid-config') ? error.details : {};
+    if (field === undefined || typeof key !== 'string' || typeof expected !== 'string') throw error;
+    invalidConfig(name(key), value, expected);
+  }
   return merged;
 }
 

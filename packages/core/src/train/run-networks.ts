@@ -5,7 +5,7 @@ import type { BuildContext, MethodDataKind, MethodRuntime } from '../method';
 import type { Encoder } from '../nn/encoder';
 import { copyWeights } from './ema';
 import type { InitialEncoder, RunPlan } from './plan';
-import { buildEncoder } from './plan';
+import { buildEncoder, changedEncoderSpec } from './plan';
 import type { PoolView } from './pools';
 import { createOptimizer } from './optimizers';
 import type { Optimizer } from './optimizers';
@@ -165,7 +165,7 @@ export function buildRound(plan: RunPlan, round: number, pools: PoolView, previo
     pools,
     // Each encoder gets its own seed from the build stream: a teacher built second differs from the student
     // until the method copies weights, exactly as in a fresh process.
-    createEncoder: () => {
+    createEncoder: (changes) => {
       const spec = plan.encoder;
       if (!spec) {
         throw new SslError(
@@ -173,6 +173,10 @@ export function buildRound(plan: RunPlan, round: number, pools: PoolView, previo
           `${plan.method.id} builds an image encoder, but ${source.name} has no images to size it from: pass \`encoder\` (an encoder spec) to train().`,
           { details: { field: 'encoder' } },
         );
+      }
+      if (changes && Object.keys(changes.options).length > 0) {
+        const changed = changedEncoderSpec(spec, changes);
+        return buildEncoder(plan.method, { ...changed, seed: changed.seed ?? buildRng.seed() });
       }
       const encoder = buildEncoder(plan.method, { ...spec, seed: spec.seed ?? buildRng.seed() });
       if (plan.initialEncoder) startFrom(encoder, plan.initialEncoder);

@@ -1,16 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Scalar } from '@tensorflow/tfjs-core';
-import {
-  accuracy,
-  copyWeights,
-  createEncoder,
-  defineMethod,
-  hardLabelCrossEntropy,
-  invalidConfig,
-  linearClassifier,
-  noGradient,
-} from '@ssl/core';
-import type { BuildContext, Encoder, EncoderSpec } from '@ssl/core';
+import { accuracy, copyWeights, defineMethod, hardLabelCrossEntropy, invalidConfig, noGradient } from '@ssl/core';
 import { noisyStudentLoss } from '../losses/noisy-student';
 import { noisedView, validateInputNoise } from '../views/weak-rand-augment';
 import type { InputNoiseSettings } from '../views/weak-rand-augment';
@@ -71,22 +61,6 @@ declare module '@ssl/core' {
 }
 
 const STUDENT_ENCODER_FIELDS = ['channels', 'widthMultiplier', 'dropout', 'dropPath'] as const;
-
-function specOf(encoder: Encoder): EncoderSpec | undefined {
-  return (encoder as Encoder & { readonly spec?: EncoderSpec }).spec;
-}
-
-/** A network of the given encoder spec (the run's when undefined) and a linear classifier. */
-function networkOf<Config>(
-  context: BuildContext<Config>,
-  spec: EncoderSpec | undefined,
-  numClasses: number,
-  dropout: number,
-): ClassifierNetwork {
-  if (!spec) return createClassifierNetwork(context, numClasses, dropout);
-  const encoder = createEncoder({ ...spec, seed: context.rng.seed() } as EncoderSpec);
-  return { encoder, classifier: linearClassifier({ inputDim: encoder.featureDim, numClasses, dropout, seed: context.rng.seed() }) };
-}
 
 export const noisyStudent = defineMethod<NoisyStudentConfig, 'semi-supervised'>({
   name: 'noisy-student',
@@ -153,25 +127,21 @@ export const noisyStudent = defineMethod<NoisyStudentConfig, 'semi-supervised'>(
     const numClasses = requireClasses('semisup:noisy-student', context.numClasses);
     const previous = (context.previous as SemisupRuntime | undefined)?.semisup.student;
     // Round 0 trains the first teacher on the run's encoder; students take the overrides (equal or larger).
-    const overridden = previous && Object.keys(config.studentEncoder).length > 0;
-    const baseSpec = previous && specOf(previous.encoder);
-    if (overridden && !baseSpec)
-      invalidConfig(
-        'studentEncoder',
-        config.studentEncoder,
-        `{} for an encoder without a spec (a plugin's encoder cannot be resized here)`,
-      );
-    const studentSpec = overridden ? ({ ...baseSpec, ...config.studentEncoder } as EncoderSpec) : undefined;
-    const student = networkOf(context, studentSpec, numClasses, config.dropout);
-    // The teacher: a frozen copy of the previous round's student (saved by checkpoints, so a resumed round has it).
+    const studentChanges = context.round > 0 ? { options: config.studentEncoder, field: 'studentEncoder' } : undefined;
+    const student = createClassifierNetwork(context, numClasses, config.dropout, studentChanges);
+    // The teacher: a frozen copy of the previous round's student (saved by checkpoints, so a resumed round has it),
+    // of that student's shape: the run's encoder in round 1, the overridden one after.
     let teacher: ClassifierNetwork | undefined;
     if (previous) {
-      teacher = networkOf(context, baseSpec, numClasses, config.dropout);
+      const teacherChanges = context.round > 1 ? studentChanges : undefined;
+      teacher = createClassifierNetwork(context, numClasses, config.dropout, teacherChanges);
       copyWeights(teacher.encoder.model, previous.encoder.model);
       copyWeights(teacher.classifier, previous.classifier);
     }
     // This round's EMA model, fresh from its student (made after the teacher, so the seeds before it are unchanged).
-    const reported = studentRuntimeParts(context, student, () => networkOf(context, studentSpec, numClasses, config.dropout));
+    const reported = studentRuntimeParts(context, student, () =>
+      createClassifierNetwork(context, numClasses, config.dropout, studentChanges),
+    );
     return {
       ...reported,
       frozen: { ...reported.frozen, ...(teacher && { teacherEncoder: teacher.encoder.model, teacherClassifier: teacher.classifier }) },

@@ -1,7 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import { SslError, accuracy, copyWeights, forwardViews, hardLabelCrossEntropy, linearClassifier } from '@ssl/core';
-import type { BuildContext, Encoder, LabeledImageViews, MethodClassifier, MethodRuntime, StepOutput, ViewPolicyRef, tfl } from '@ssl/core';
+import type {
+  BuildContext,
+  Encoder,
+  EncoderChanges,
+  LabeledImageViews,
+  MethodClassifier,
+  MethodRuntime,
+  StepOutput,
+  ViewPolicyRef,
+  tfl,
+} from '@ssl/core';
 
 /** An encoder and the linear classifier on its features: the network every method here trains. */
 export interface ClassifierNetwork {
@@ -34,9 +44,17 @@ export function requireClasses(methodId: string, numClasses: number | undefined)
   return numClasses;
 }
 
-/** A fresh encoder (the run's spec) and a seeded linear classifier with `dropout` on its input features. */
-export function createClassifierNetwork<Config>(context: BuildContext<Config>, numClasses: number, dropout = 0): ClassifierNetwork {
-  const encoder = context.createEncoder();
+/**
+ * A fresh encoder (the run's spec, or with `changes` a wider or narrower one) and a seeded linear classifier with
+ * `dropout` on its input features.
+ */
+export function createClassifierNetwork<Config>(
+  context: BuildContext<Config>,
+  numClasses: number,
+  dropout = 0,
+  changes?: EncoderChanges,
+): ClassifierNetwork {
+  const encoder = context.createEncoder(changes);
   const classifier = linearClassifier({ inputDim: encoder.featureDim, numClasses, dropout, seed: context.rng.seed() });
   return { encoder, classifier };
 }
