@@ -178,10 +178,6 @@ export interface StepOutput<Carry = unknown> {
 /** Core's data kinds whose batches are images: a source of one of them always has an image shape. */
 export type ImageDataKind = 'unlabeled' | 'labeled' | 'semi-supervised' | 'image-text';
 
-/**
- * What `build` gets. `K` is the method's data kind: for core's image kinds (the default) `inputShape` is always
- * there; for other kinds (a text corpus, modality pairs, a plugin's own) it may be undefined.
- */
 /** Fields of the run's encoder spec to change for one network, and the config field that holds them. */
 export interface EncoderChanges {
   /** Spec fields to replace (`withEncoderOptions`'s options), e.g. { channels: [16, 32, 64] }; {} changes nothing. */
@@ -190,6 +186,10 @@ export interface EncoderChanges {
   readonly field: string;
 }
 
+/**
+ * What `build` gets. `K` is the method's data kind: for core's image kinds (the default) `inputShape` is always
+ * there; for other kinds (a text corpus, modality pairs, a plugin's own) it may be undefined.
+ */
 export interface BuildContext<Config, K extends MethodDataKind = ImageDataKind> {
   readonly config: Config;
   /** Shape of one input image [H, W, C]; undefined when the data has no images (a text corpus, audio–text pairs). */

@@ -58,7 +58,7 @@ async function build(change: EncoderChanges | undefined, options: Partial<TrainO
 }
 
 describe('BuildContext.createEncoder(changes)', () => {
-  it("builds the run's spec with the changed fields: a narrower CNN with its own seed", async () => {
+  it("builds the run's spec with the changed fields: a narrower CNN", async () => {
     const result = await build({ options: { channels: [4, 6] }, field: 'studentEncoder' });
     expect(result.featureDims).toEqual([16, 6]);
     expect(result.changedShape).toEqual([3, 3, 1, 4]);
