@@ -4,9 +4,9 @@ import { batchesPerEpoch } from '../data/batches';
 import { requirePositiveInteger } from '../checks';
 import { SslError, invalidConfig } from '../errors';
 import { encoderInputShape } from '../method';
-import type { EncoderChanges, MethodDefinition, MethodViews, OptimizerSpec, ScheduleSpec, ViewPolicyRef } from '../method';
+import type { MethodDefinition, MethodViews, OptimizerSpec, ScheduleSpec, ViewPolicyRef } from '../method';
 import { createEncoder } from '../nn/create-encoder';
-import { CORE_ENCODER_KINDS, encoderPreset, validateEncoderSpec, withEncoderOptions } from '../nn/spec';
+import { CORE_ENCODER_KINDS, encoderPreset, validateEncoderSpec } from '../nn/spec';
 import type { Encoder } from '../nn/encoder';
 import type { EncoderSpec } from '../nn/spec';
 import type { EncoderDefinition, PluginParts, PluginEncoderSpecs } from '../registry/parts';
@@ -139,22 +139,6 @@ export function validateAnyEncoderSpec(method: MethodHandle, spec: AnyEncoderSpe
 export function buildEncoder(method: MethodHandle, spec: AnyEncoderSpec): Encoder {
   const definition = pluginEncoder(method, spec);
   return definition ? definition.create(spec) : createEncoder(spec as EncoderSpec);
-}
-
-/**
- * The run's encoder spec with a method's `changes` (a student's width, more model noise). Only core's families
- * can be changed: a plugin's encoder spec has fields core does not know.
- */
-export function changedEncoderSpec(spec: AnyEncoderSpec, changes: EncoderChanges): EncoderSpec {
-  const options = changes.options as Readonly<Record<string, unknown>>;
-  const [key] = Object.keys(options);
-  if (!CORE_ENCODER_KINDS.has(spec.kind) && key !== undefined)
-    invalidConfig(
-      `${changes.field}.${key}`,
-      options[key],
-      `no change: the ${spec.kind} encoder is a plugin's, whose spec a method cannot change`,
-    );
-  return withEncoderOptions(spec as EncoderSpec, options, changes.field);
 }
 
 /** An encoder that sees something derived from the images (colorization: lightness) must take its channels. */

@@ -5,7 +5,9 @@ import type { BuildContext, MethodDataKind, MethodRuntime } from '../method';
 import type { Encoder } from '../nn/encoder';
 import { copyWeights } from './ema';
 import type { InitialEncoder, RunPlan } from './plan';
-import { buildEncoder, changedEncoderSpec } from './plan';
+import { buildEncoder } from './plan';
+import { withEncoderOptions } from '../nn/spec';
+import type { EncoderSpec } from '../nn/spec';
 import type { PoolView } from './pools';
 import { createOptimizer } from './optimizers';
 import type { Optimizer } from './optimizers';
@@ -175,7 +177,9 @@ export function buildRound(plan: RunPlan, round: number, pools: PoolView, previo
         );
       }
       if (changes && Object.keys(changes.options).length > 0) {
-        const changed = changedEncoderSpec(spec, changes);
+        // withEncoderOptions knows core's families only: a plugin encoder's spec takes no option, refused by name.
+        const options = changes.options as Readonly<Record<string, unknown>>;
+        const changed = withEncoderOptions(spec as EncoderSpec, options, changes.field);
         return buildEncoder(plan.method, { ...changed, seed: changed.seed ?? buildRng.seed() });
       }
       const encoder = buildEncoder(plan.method, { ...spec, seed: spec.seed ?? buildRng.seed() });
